@@ -1,0 +1,280 @@
+/*
+ * kiln.h - the public C API of kiln, a model inference runtime.
+ *
+ * This header is the only door into the library: the `kiln` command, the
+ * server and every embedder use nothing else. Anything not declared here is
+ * private and may change.
+ *
+ * Life cycle (one model, any number of sessions):
+ *
+ *     kiln_model *model;
+ *     kiln_status *st = kiln_model_load_file("mobilenet.tflite", NULL, &model);
+ *     if (st) { fprintf(stderr, "%s\n", kiln_status_message(st)); kiln_status_free(st); }
+ *
+ *     kiln_session *s;
+ *     st = kiln_session_create(model, NULL, &s);   // plans the arena for the
+ *                                                  // model's default shapes
+ *     st = kiln_session_set_input(s, 0, KILN_FLOAT32, dims, 4, pixels, nbytes);
+ *     st = kiln_session_invoke(s);                 // allocates nothing
+ *     st = kiln_session_get_output(s, 0, scores, sizeof scores);
+ *     kiln_session_free(s);
+ *     kiln_model_free(model);
+ *
+ * A loaded model is immutable: sessions created from it share its weights
+ * and may run concurrently on different threads. A session is not
+ * thread-safe; use one session per thread.
+ *
+ * Errors: every fallible call returns a kiln_status pointer, NULL on success.
+ * A non-NULL status carries a code and a message that says what went wrong
+ * and where ("model.tflite: operator 17 (CONV_2D): input 2 ..."); the caller
+ * owns it and releases it with kiln_status_free(). The library never aborts,
+ * exits or prints; it reports through statuses and the optional log callback.
+ */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KILN_VERSION "0.1.0"
+
+/* Largest tensor rank kiln handles. */
+#define KILN_MAX_RANK 8
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum kiln_status_code {
+  KILN_OK = 0,
+  KILN_ERR_INVALID_ARGUMENT = 1, /* the caller passed something wrong */
+  KILN_ERR_INVALID_MODEL = 2,    /* the model file is malformed */
+  KILN_ERR_UNSUPPORTED = 3,      /* well-formed, but kiln lacks the feature */
+  KILN_ERR_OUT_OF_MEMORY = 4,
+  KILN_ERR_IO = 5,              /* a file could not be opened or read */
+  KILN_ERR_FAILED_PRECONDITION = 6, /* call order, e.g. invoke before prepare */
+  KILN_ERR_RUNTIME = 7,         /* data-dependent failure during invoke */
+  KILN_ERR_INTERNAL = 8,
+} kiln_status_code;
+
+typedef struct kiln_status kiln_status;
+
+/* Code of a status; KILN_OK for NULL. */
+kiln_status_code kiln_status_get_code(const kiln_status *status);
+/* Message of a status; "" for NULL. Valid until kiln_status_free. */
+const char *kiln_status_message(const kiln_status *status);
+/* Releases a status; NULL is fine. */
+void kiln_status_free(kiln_status *status);
+/* Short name of a code, e.g. "INVALID_MODEL". */
+const char *kiln_status_code_name(kiln_status_code code);
+
+/* ---------------------------------------------------------------- dtypes */
+
+typedef enum kiln_dtype {
+  KILN_DTYPE_INVALID = 0,
+  KILN_FLOAT32 = 1,
+  KILN_FLOAT16 = 2,
+  KILN_INT8 = 3,
+  KILN_UINT8 = 4,
+  KILN_INT16 = 5,
+  KILN_INT32 = 6,
+  KILN_INT64 = 7,
+  KILN_BOOL = 8, /* one byte, 0 or 1 */
+  KILN_FLOAT64 = 9,
+} kiln_dtype;
+
+/* "float32", "int8", ...; "invalid" for unknown values. */
+const char *kiln_dtype_name(kiln_dtype dtype);
+/* Bytes per element; 0 for unknown values. */
+size_t kiln_dtype_size(kiln_dtype dtype);
+
+/* ------------------------------------------------------------- options */
+
+/* Memory hooks. All of kiln's heap memory goes through these when given.
+ * The functions must be thread-safe if sessions run on several threads. */
+typedef struct kiln_allocator {
+  void *context;
+  void *(*allocate)(void *context, size_t size);
+  void *(*reallocate)(void *context, void *pointer, size_t size);
+  void (*release)(void *context, void *pointer);
+} kiln_allocator;
+
+typedef enum kiln_log_level {
+  KILN_LOG_ERROR = 0,
+  KILN_LOG_WARNING = 1,
+  KILN_LOG_INFO = 2,
+  KILN_LOG_DEBUG = 3,
+} kiln_log_level;
+
+typedef void (*kiln_log_fn)(void *context, kiln_log_level level,
+                            const char *message);
+
+/* Options for loading a model and creating sessions. Start from
+ * kiln_options_default() and change what you need; a NULL options pointer
+ * means the defaults. */
+typedef struct kiln_options {
+  int num_threads;                   /* threads per session; 0 = all cores */
+  const kiln_allocator *allocator;   /* NULL: libc malloc/realloc/free */
+  kiln_log_fn log;                   /* NULL: no logging */
+  void *log_context;
+  kiln_log_level log_level;          /* messages above this are dropped */
+} kiln_options;
+
+kiln_options kiln_options_default(void);
+
+/* --------------------------------------------------------------- models */
+
+typedef struct kiln_model kiln_model;
+
+/* Quantization parameters of a tensor. count is 0 for float tensors, 1 for
+ * per-tensor quantization, and the size of dimension `axis` for per-channel
+ * quantization. real = scale * (quantized - zero_point). */
+typedef struct kiln_quant_info {
+  int count;
+  const float *scale;
+  const int64_t *zero_point;
+  int axis;
+} kiln_quant_info;
+
+/* Description of a model input or output. `dims` holds -1 for a dimension
+ * that may change (for example a dynamic batch) when read from the model,
+ * and the current size when read from a session. Pointers stay valid while
+ * the model (or session) lives. */
+typedef struct kiln_tensor_info {
+  const char *name;
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+  kiln_quant_info quant;
+} kiln_tensor_info;
+
+/* Loads a model from a file; the format is recognized from the contents.
+ * Weights are memory-mapped where the format allows. */
+kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
+                                  kiln_model **out_model);
+
+/* Loads a model from memory. The bytes are copied, so the buffer may be
+ * released as soon as this returns. `name` labels error messages (may be
+ * NULL). */
+kiln_status *kiln_model_load_buffer(const void *data, size_t size,
+                                    const char *name,
+                                    const kiln_options *options,
+                                    kiln_model **out_model);
+
+/* Releases a model. Every session made from it must be released first. */
+void kiln_model_free(kiln_model *model);
+
+int kiln_model_num_inputs(const kiln_model *model);
+int kiln_model_num_outputs(const kiln_model *model);
+kiln_status *kiln_model_input_info(const kiln_model *model, int index,
+                                   kiln_tensor_info *out_info);
+kiln_status *kiln_model_output_info(const kiln_model *model, int index,
+                                    kiln_tensor_info *out_info);
+/* Index of the input (or output) called `name`, or a status naming the
+ * names that exist. */
+kiln_status *kiln_model_find_input(const kiln_model *model, const char *name,
+                                   int *out_index);
+kiln_status *kiln_model_find_output(const kiln_model *model, const char *name,
+                                    int *out_index);
+
+/* Facts about a loaded model for tools such as `kiln info`. */
+typedef struct kiln_model_stats {
+  const char *format;    /* "tflite" */
+  int num_nodes;         /* operators left to run after load-time folding */
+  int num_source_ops;    /* operators in the file */
+  int64_t num_parameters; /* elements of constant tensors used by operators */
+  int64_t parameter_bytes;
+} kiln_model_stats;
+
+kiln_status *kiln_model_stats_get(const kiln_model *model,
+                                  kiln_model_stats *out_stats);
+/* The operator name of node `index` as it is in the file's op set
+ * ("CONV_2D"), for every operator in the file, folded ones included. */
+const char *kiln_model_source_op_name(const kiln_model *model, int index);
+
+/* ------------------------------------------------------------- sessions */
+
+typedef struct kiln_session kiln_session;
+
+/* Creates a session and prepares it for the model's default input shapes
+ * (dynamic dimensions taken as 1). `options` may be NULL: the model's. */
+kiln_status *kiln_session_create(const kiln_model *model,
+                                 const kiln_options *options,
+                                 kiln_session **out_session);
+void kiln_session_free(kiln_session *session);
+
+/* Current inputs and outputs with concrete shapes. */
+kiln_status *kiln_session_input_info(const kiln_session *session, int index,
+                                     kiln_tensor_info *out_info);
+kiln_status *kiln_session_output_info(const kiln_session *session, int index,
+                                      kiln_tensor_info *out_info);
+
+/* Changes the shape of an input. Only dimensions the model marks dynamic
+ * (-1) may change. Takes effect at the next kiln_session_prepare(). */
+kiln_status *kiln_session_resize_input(kiln_session *session, int index,
+                                       const int64_t *dims, int rank);
+
+/* Infers every shape and plans the activation arena. Needed after a resize;
+ * allocates only when the arena must grow. */
+kiln_status *kiln_session_prepare(kiln_session *session);
+
+/* Copies an input in. dtype and shape must match the prepared input
+ * exactly, and nbytes must equal its byte size. */
+kiln_status *kiln_session_set_input(kiln_session *session, int index,
+                                    kiln_dtype dtype, const int64_t *dims,
+                                    int rank, const void *data, size_t nbytes);
+
+/* Borrows an input's storage to fill it in place (no copy). Valid until the
+ * next prepare or free. */
+kiln_status *kiln_session_input_buffer(kiln_session *session, int index,
+                                       void **out_data, size_t *out_nbytes);
+
+/* Runs the model. Performs no heap allocation. */
+kiln_status *kiln_session_invoke(kiln_session *session);
+
+/* Copies an output out; nbytes must be at least its byte size. */
+kiln_status *kiln_session_get_output(const kiln_session *session, int index,
+                                     void *data, size_t nbytes);
+
+/* Borrows an output without copying. Valid until the next invoke, prepare
+ * or free. */
+kiln_status *kiln_session_output_buffer(const kiln_session *session, int index,
+                                        const void **out_data,
+                                        size_t *out_nbytes);
+
+/* Facts about the prepared session. */
+typedef struct kiln_session_stats {
+  size_t arena_bytes;  /* planned activation memory */
+  size_t naive_bytes;  /* what one buffer per tensor would take */
+  double flops;        /* floating-point operations of one invoke */
+  int num_steps;       /* kernels run per invoke */
+} kiln_session_stats;
+
+kiln_status *kiln_session_stats_get(const kiln_session *session,
+                                    kiln_session_stats *out_stats);
+
+/* ------------------------------------------------------------ npy files */
+
+/* A dense array in host memory, as read from or written to a .npy file. */
+typedef struct kiln_array {
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+  void *data;
+  size_t nbytes;
+} kiln_array;
+
+/* Reads a NumPy .npy file (format 1.0-3.0, little-endian, C order). */
+kiln_status *kiln_npy_load(const char *path, kiln_array *out_array);
+/* Writes a .npy file (format 1.0). */
+kiln_status *kiln_npy_save(const char *path, const kiln_array *array);
+/* Releases an array's data filled by kiln_npy_load. */
+void kiln_array_free(kiln_array *array);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KILN_H */

@@ -1,0 +1,154 @@
+/* op_attrs.h - the attribute struct of every operator, independent of the
+ * file format it came from. Importers fill these; shape functions and kernels
+ * read them. Semantics follow TensorFlow Lite's builtin options. */
+#ifndef KILN_CORE_OP_ATTRS_H
+#define KILN_CORE_OP_ATTRS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Activation fused into an operator's output (TFLite's numbering). */
+typedef enum kiln_activation {
+  KILN_ACT_NONE = 0,
+  KILN_ACT_RELU = 1,
+  KILN_ACT_RELU_N1_TO_1 = 2,
+  KILN_ACT_RELU6 = 3,
+  KILN_ACT_TANH = 4,
+  KILN_ACT_SIGN_BIT = 5,
+} kiln_activation;
+
+/* SAME pads so that out = ceil(in / stride), the extra row/column going to
+ * the end; VALID does not pad. */
+typedef enum kiln_padding {
+  KILN_PAD_SAME = 0,
+  KILN_PAD_VALID = 1,
+} kiln_padding;
+
+/* Ops with no attributes. */
+typedef struct kiln_no_attrs {
+  char unused;
+} kiln_no_attrs;
+
+/* ADD, SUB, MUL, DIV, L2_NORMALIZATION. */
+typedef struct kiln_activation_attrs {
+  kiln_activation activation;
+} kiln_activation_attrs;
+
+/* CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV.
+ * CONV_2D: input NHWC, filter [O,H,W,I/groups], optional bias [O].
+ * DEPTHWISE_CONV_2D: filter [1,H,W,I*depth_multiplier].
+ * TRANSPOSE_CONV: inputs (output_shape int32[4], filter [O,H,W,I], input,
+ *   optional bias [O]); dilation is always 1. */
+typedef struct kiln_conv_attrs {
+  kiln_padding padding;
+  int stride_h, stride_w;
+  int dilation_h, dilation_w;
+  int depth_multiplier; /* depthwise only; 0 = infer from shapes */
+  kiln_activation activation;
+} kiln_conv_attrs;
+
+/* AVERAGE_POOL_2D, MAX_POOL_2D (input NHWC). */
+typedef struct kiln_pool_attrs {
+  kiln_padding padding;
+  int stride_h, stride_w;
+  int filter_h, filter_w;
+  kiln_activation activation;
+} kiln_pool_attrs;
+
+/* FULLY_CONNECTED: input [..., K] (flattened to [-1, K] unless
+ * keep_num_dims), weights [N, K], optional bias [N]. */
+typedef struct kiln_fully_connected_attrs {
+  kiln_activation activation;
+  bool keep_num_dims;
+} kiln_fully_connected_attrs;
+
+/* BATCH_MATMUL: x [..., M, K] (adj_x: [..., K, M]), y likewise, batch
+ * dimensions broadcast. */
+typedef struct kiln_batch_matmul_attrs {
+  bool adj_x, adj_y;
+} kiln_batch_matmul_attrs;
+
+/* LEAKY_RELU. */
+typedef struct kiln_leaky_relu_attrs {
+  float alpha;
+} kiln_leaky_relu_attrs;
+
+/* GELU: tanh approximation when approximate, exact erf form otherwise. */
+typedef struct kiln_gelu_attrs {
+  bool approximate;
+} kiln_gelu_attrs;
+
+/* SOFTMAX over the last axis: exp(beta*x) / sum. */
+typedef struct kiln_softmax_attrs {
+  float beta;
+} kiln_softmax_attrs;
+
+/* MEAN, SUM, REDUCE_MAX: inputs (data, axes int32/int64 tensor). */
+typedef struct kiln_reduce_attrs {
+  bool keep_dims;
+} kiln_reduce_attrs;
+
+/* RESHAPE: the target shape comes from input 1 when present; otherwise from
+ * new_shape (TFLite's option). At most one dimension may be -1. */
+typedef struct kiln_reshape_attrs {
+  int num_dims; /* -1 when the option is absent */
+  int32_t new_shape[8];
+} kiln_reshape_attrs;
+
+/* SQUEEZE: num_axes == 0 removes every dimension of size 1. */
+typedef struct kiln_squeeze_attrs {
+  int num_axes;
+  int32_t axes[8];
+} kiln_squeeze_attrs;
+
+/* CONCATENATION (axis may be negative). */
+typedef struct kiln_concat_attrs {
+  int axis;
+  kiln_activation activation;
+} kiln_concat_attrs;
+
+/* PACK (values_count inputs) and UNPACK (num outputs) along axis. */
+typedef struct kiln_pack_attrs {
+  int count;
+  int axis;
+} kiln_pack_attrs;
+
+/* SPLIT: inputs (axis int32 scalar, data). SPLIT_V: inputs (data,
+ * size_splits, axis). num_splits outputs. */
+typedef struct kiln_split_attrs {
+  int num_splits;
+} kiln_split_attrs;
+
+/* MIRROR_PAD: REFLECT excludes the edge, SYMMETRIC repeats it. */
+typedef enum kiln_mirror_mode {
+  KILN_MIRROR_REFLECT = 0,
+  KILN_MIRROR_SYMMETRIC = 1,
+} kiln_mirror_mode;
+
+typedef struct kiln_mirror_pad_attrs {
+  kiln_mirror_mode mode;
+} kiln_mirror_pad_attrs;
+
+/* STRIDED_SLICE: inputs (data, begin, end, strides); masks are bit sets
+ * over the spec dimensions as in tf.strided_slice. offset: end is relative
+ * to begin. */
+typedef struct kiln_strided_slice_attrs {
+  int32_t begin_mask, end_mask, ellipsis_mask, new_axis_mask,
+      shrink_axis_mask;
+  bool offset;
+} kiln_strided_slice_attrs;
+
+/* GATHER: inputs (params, indices). */
+typedef struct kiln_gather_attrs {
+  int axis;
+  int batch_dims;
+} kiln_gather_attrs;
+
+/* RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR: inputs (NHWC data, size
+ * int32[2]). */
+typedef struct kiln_resize_attrs {
+  bool align_corners;
+  bool half_pixel_centers;
+} kiln_resize_attrs;
+
+#endif

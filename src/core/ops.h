@@ -1,0 +1,29 @@
+/* ops.h - operator ids and the operator table (see op_list.h). */
+#ifndef KILN_CORE_OPS_H
+#define KILN_CORE_OPS_H
+
+#include <stddef.h>
+
+#include "kernels/kernel.h"
+
+typedef enum kiln_op_type {
+#define KILN_OP(id, attrs, shape, ref, flops) KILN_OP_##id,
+#include "core/op_list.h"
+#undef KILN_OP
+  KILN_OP_COUNT
+} kiln_op_type;
+
+typedef struct kiln_op_def {
+  const char *name;   /* "CONV_2D" */
+  size_t attrs_size;  /* sizeof the attribute struct */
+  kiln_shape_fn shape;
+  kiln_kernel_fn reference;
+  kiln_flops_fn flops;
+} kiln_op_def;
+
+extern const kiln_op_def kiln_op_table[KILN_OP_COUNT];
+
+/* The op whose name is `name`, or KILN_OP_COUNT. */
+kiln_op_type kiln_op_from_name(const char *name);
+
+#endif

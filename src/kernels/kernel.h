@@ -1,0 +1,130 @@
+/* kernel.h - the contract between the runtime and operator implementations.
+ *
+ * An operator has three functions, named in src/core/op_list.h:
+ *   shape  (prepare) checks inputs and attributes and sets each output's rank
+ *          and dims; outputs arrive with their dtype already set from the
+ *          model, which the shape function checks. It may fail with a
+ *          message naming the input and the bad value; the runtime prefixes
+ *          the operator's index and name.
+ *   kernel (eval) computes outputs from inputs. It must not allocate and
+ *          fails only on data-dependent errors (an index out of range).
+ *   flops  counts floating-point operations for `kiln info` and profiles.
+ *
+ * Kernels see tensors (pointers and shapes), never the graph. During shape
+ * inference a tensor's data is non-NULL only when its value is known before
+ * invoke (a constant, or computed from constants and shapes); operators whose
+ * output shape depends on an input's values (RESHAPE's shape, PAD's paddings)
+ * require that input to be known and say so otherwise. */
+#ifndef KILN_KERNELS_KERNEL_H
+#define KILN_KERNELS_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/op_attrs.h"
+#include "core/status.h"
+#include "kiln.h"
+
+typedef struct kiln_tensor {
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+  void *data;
+  const kiln_quant_info *quant; /* NULL when not quantized */
+} kiln_tensor;
+
+typedef struct kiln_op_ctx {
+  const void *attrs;
+  kiln_tensor *const *inputs; /* an omitted optional input is NULL */
+  int num_inputs;
+  kiln_tensor *const *outputs;
+  int num_outputs;
+} kiln_op_ctx;
+
+typedef kiln_status *(*kiln_shape_fn)(const kiln_op_ctx *ctx);
+typedef kiln_status *(*kiln_kernel_fn)(const kiln_op_ctx *ctx);
+typedef double (*kiln_flops_fn)(const kiln_op_ctx *ctx);
+
+/* Declarations of every function the operator table names. */
+#define KILN_OP(id, attrs, shape, ref, flops)                                  \
+  kiln_status *shape(const kiln_op_ctx *ctx);                                  \
+  kiln_status *ref(const kiln_op_ctx *ctx);                                    \
+  double flops(const kiln_op_ctx *ctx);
+#include "core/op_list.h"
+#undef KILN_OP
+
+/* Shared flop counters: none, one per output element, one per input element. */
+double kiln_flops_none(const kiln_op_ctx *ctx);
+double kiln_flops_per_output(const kiln_op_ctx *ctx);
+double kiln_flops_per_input(const kiln_op_ctx *ctx);
+
+/* ---- helpers for shape functions and kernels (kernels/kernel_util.c) ---- */
+
+/* Number of elements (1 for rank 0). */
+int64_t kiln_tensor_numel(const kiln_tensor *t);
+size_t kiln_tensor_nbytes(const kiln_tensor *t);
+
+/* "[1,224,224,3]" into buf (always terminated). Returns buf. */
+const char *kiln_dims_str(const int64_t *dims, int rank, char *buf, size_t size);
+#define KILN_DIMS_STR_SIZE 160
+
+/* Checks that input `index` exists (not omitted, within num_inputs). */
+kiln_status *kiln_require_input(const kiln_op_ctx *ctx, int index,
+                                const char *role);
+/* Checks the input count is within [min, max] and the output count equals
+ * `outputs`. */
+kiln_status *kiln_check_arity(const kiln_op_ctx *ctx, int min_inputs,
+                              int max_inputs, int outputs);
+/* Checks that input `index` has its value known before invoke. */
+kiln_status *kiln_require_known(const kiln_op_ctx *ctx, int index,
+                                const char *role);
+/* Checks dtype of a tensor; `role` names it in the message. */
+kiln_status *kiln_require_dtype(const kiln_tensor *t, kiln_dtype dtype,
+                                const char *role);
+kiln_status *kiln_require_rank(const kiln_tensor *t, int rank,
+                               const char *role);
+
+/* Element i of an int32 or int64 tensor as int64. */
+int64_t kiln_tensor_int(const kiln_tensor *t, int64_t i);
+/* Element i of a float32/float16/int tensor as double (slow; for prepare). */
+double kiln_tensor_real(const kiln_tensor *t, int64_t i);
+
+/* Normalizes axis (may be negative) into [0, rank); fails naming `role`. */
+kiln_status *kiln_normalize_axis(int64_t axis, int rank, const char *role,
+                                 int *out_axis);
+
+/* NumPy broadcasting of two shapes into out (rank = max). */
+kiln_status *kiln_broadcast_shapes(const int64_t *a, int rank_a,
+                                   const int64_t *b, int rank_b,
+                                   int64_t *out, int *out_rank);
+
+/* Strides (in elements) of `t` read as if broadcast to the output shape
+ * out_dims/out_rank: 0 along broadcast dimensions. */
+void kiln_broadcast_strides(const kiln_tensor *t, const int64_t *out_dims,
+                            int out_rank, int64_t *strides);
+
+/* Sets out dims from a shape array. */
+void kiln_set_shape(kiln_tensor *t, const int64_t *dims, int rank);
+
+/* Applies a fused activation to one value. */
+static inline float kiln_activate(float x, kiln_activation act) {
+  switch (act) {
+    case KILN_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case KILN_ACT_RELU_N1_TO_1: return x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
+    case KILN_ACT_RELU6: return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+    case KILN_ACT_TANH: return __builtin_tanhf(x);
+    case KILN_ACT_SIGN_BIT: return __builtin_signbit(x) ? 1.0f : 0.0f;
+    case KILN_ACT_NONE: break;
+  }
+  return x;
+}
+
+/* Checks a fused activation value is one kiln knows. */
+kiln_status *kiln_check_activation(kiln_activation act);
+
+/* IEEE half <-> float. */
+float kiln_half_to_float(uint16_t h);
+uint16_t kiln_float_to_half(float f);
+
+#endif

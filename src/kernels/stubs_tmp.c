@@ -1,0 +1,94 @@
+/* TEMPORARY weak stubs: replaced by real definitions; delete when all exist. */
+#include "kernels/kernel.h"
+__attribute__((weak)) double kiln_flops_batch_matmul(const kiln_op_ctx *ctx) { (void)ctx; return 0; }
+__attribute__((weak)) double kiln_flops_conv_2d(const kiln_op_ctx *ctx) { (void)ctx; return 0; }
+__attribute__((weak)) double kiln_flops_depthwise_conv_2d(const kiln_op_ctx *ctx) { (void)ctx; return 0; }
+__attribute__((weak)) double kiln_flops_fully_connected(const kiln_op_ctx *ctx) { (void)ctx; return 0; }
+__attribute__((weak)) double kiln_flops_pool_2d(const kiln_op_ctx *ctx) { (void)ctx; return 0; }
+__attribute__((weak)) double kiln_flops_transpose_conv(const kiln_op_ctx *ctx) { (void)ctx; return 0; }
+__attribute__((weak)) kiln_status *kiln_ref_abs(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_abs is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_add(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_add is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_arg_max(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_arg_max is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_average_pool_2d(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_average_pool_2d is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_batch_matmul(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_batch_matmul is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_broadcast_to(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_broadcast_to is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_cast(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_cast is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_concatenation(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_concatenation is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_conv_2d(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_conv_2d is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_copy(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_copy is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_depthwise_conv_2d(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_depthwise_conv_2d is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_dequantize(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_dequantize is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_div(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_div is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_exp(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_exp is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_fully_connected(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_fully_connected is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_gather(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_gather is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_gelu(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_gelu is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_hard_swish(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_hard_swish is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_l2_normalization(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_l2_normalization is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_leaky_relu(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_leaky_relu is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_log(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_log is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_log_softmax(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_log_softmax is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_logistic(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_logistic is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_max_pool_2d(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_max_pool_2d is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_maximum(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_maximum is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_mean(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_mean is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_minimum(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_minimum is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_mirror_pad(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_mirror_pad is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_mul(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_mul is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_neg(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_neg is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_pack(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_pack is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_pad(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_pad is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_pow(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_pow is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_prelu(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_prelu is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_reduce_max(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_reduce_max is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_relu(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_relu is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_relu6(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_relu6 is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_relu_n1_to_1(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_relu_n1_to_1 is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_resize_bilinear(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_resize_bilinear is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_resize_nearest_neighbor(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_resize_nearest_neighbor is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_rsqrt(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_rsqrt is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_select_v2(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_select_v2 is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_shape(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_shape is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_slice(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_slice is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_softmax(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_softmax is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_split(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_split is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_split_v(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_split_v is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_sqrt(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_sqrt is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_squared_difference(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_squared_difference is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_strided_slice(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_strided_slice is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_sub(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_sub is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_sum(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_sum is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_tanh(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_tanh is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_tile(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_tile is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_transpose(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_transpose is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_transpose_conv(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_transpose_conv is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_ref_unpack(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_ref_unpack is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_arg_max(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_arg_max is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_batch_matmul(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_batch_matmul is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_binary(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_binary is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_broadcast_to(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_broadcast_to is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_concatenation(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_concatenation is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_conv_2d(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_conv_2d is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_depthwise_conv_2d(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_depthwise_conv_2d is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_expand_dims(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_expand_dims is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_fully_connected(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_fully_connected is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_gather(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_gather is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_pack(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_pack is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_pad(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_pad is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_pool_2d(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_pool_2d is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_reduce(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_reduce is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_reshape(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_reshape is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_resize(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_resize is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_select_v2(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_select_v2 is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_shape(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_shape is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_slice(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_slice is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_softmax(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_softmax is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_split(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_split is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_split_v(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_split_v is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_squeeze(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_squeeze is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_strided_slice(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_strided_slice is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_tile(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_tile is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_transpose(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_transpose is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_transpose_conv(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_transpose_conv is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_unary(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_unary is not implemented yet"); }
+__attribute__((weak)) kiln_status *kiln_shape_unpack(const kiln_op_ctx *ctx) { (void)ctx; return kiln_error(KILN_ERR_UNSUPPORTED, "kiln_shape_unpack is not implemented yet"); }

@@ -1,0 +1,127 @@
+/* test_util.c - the unit-test harness. */
+#include "harness.h"
+
+#include <math.h>
+#include <string.h>
+
+int kiln_test_failures = 0;
+int kiln_test_checks = 0;
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+void kiln_test_check_error(kiln_status *status, kiln_status_code code,
+                           const char *needle, const char *expr,
+                           const char *file, int line) {
+  kiln_test_checks++;
+  if (!status) {
+    kiln_test_failures++;
+    fprintf(stderr, "%s:%d: %s succeeded; expected %s error\n", file, line,
+            expr, kiln_status_code_name(code));
+    return;
+  }
+  const char *message = kiln_status_message(status);
+  if (kiln_status_get_code(status) != code ||
+      (needle && !strstr(message, needle))) {
+    kiln_test_failures++;
+    fprintf(stderr, "%s:%d: %s gave %s '%s'; expected %s containing '%s'\n",
+            file, line, expr,
+            kiln_status_code_name(kiln_status_get_code(status)), message,
+            kiln_status_code_name(code), needle ? needle : "");
+  }
+  kiln_status_free(status);
+}
+
+int kiln_test_close(const float *actual, const float *expected, int64_t count,
+                    float atol, float rtol, const char *what) {
+  int bad = 0;
+  kiln_test_checks++;
+  for (int64_t i = 0; i < count; i++) {
+    float a = actual[i], e = expected[i];
+    int ok = (isnan(a) && isnan(e)) || (a == e) ||
+             fabsf(a - e) <= atol + rtol * fabsf(e);
+    if (!ok) {
+      if (bad < 5)
+        fprintf(stderr, "%s: element %lld: got %.9g expected %.9g\n", what,
+                (long long)i, a, e);
+      bad++;
+    }
+  }
+  if (bad) {
+    kiln_test_failures++;
+    fprintf(stderr, "%s: %d of %lld elements differ\n", what, bad,
+            (long long)count);
+  }
+  return bad == 0;
+}
+
+void kiln_test_seed(uint64_t seed) { rng_state = seed ? seed : 1; }
+
+uint32_t kiln_test_rand(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (uint32_t)(rng_state >> 16);
+}
+
+float kiln_test_uniform(float lo, float hi) {
+  return lo + (hi - lo) * (float)(kiln_test_rand() / 4294967296.0);
+}
+
+int kiln_test_int(int lo, int hi) {
+  return lo + (int)(kiln_test_rand() % (uint32_t)(hi - lo + 1));
+}
+
+void kiln_test_fill(float *data, int64_t count, float lo, float hi) {
+  for (int64_t i = 0; i < count; i++) data[i] = kiln_test_uniform(lo, hi);
+}
+
+int kiln_test_finish(const char *name) {
+  printf("%s: %d passed, %d failed\n", name,
+         kiln_test_checks - kiln_test_failures, kiln_test_failures);
+  return kiln_test_failures ? 1 : 0;
+}
+
+#include <stdlib.h>
+
+kiln_tensor *kiln_test_tensor(kiln_dtype dtype, int rank, const int64_t *dims) {
+  kiln_tensor *t = calloc(1, sizeof *t);
+  t->dtype = dtype;
+  kiln_set_shape(t, dims, rank);
+  t->data = calloc(kiln_tensor_nbytes(t) + 1, 1);
+  return t;
+}
+
+kiln_tensor *kiln_test_tensor_f32(int rank, const int64_t *dims,
+                                  const float *values) {
+  kiln_tensor *t = kiln_test_tensor(KILN_FLOAT32, rank, dims);
+  int64_t n = kiln_tensor_numel(t);
+  if (values)
+    memcpy(t->data, values, (size_t)n * sizeof(float));
+  else
+    kiln_test_fill(t->data, n, -1.0f, 1.0f);
+  return t;
+}
+
+kiln_tensor *kiln_test_tensor_i32(int rank, const int64_t *dims,
+                                  const int32_t *values) {
+  kiln_tensor *t = kiln_test_tensor(KILN_INT32, rank, dims);
+  memcpy(t->data, values, (size_t)kiln_tensor_numel(t) * sizeof(int32_t));
+  return t;
+}
+
+void kiln_test_tensor_free(kiln_tensor *t) {
+  if (!t) return;
+  free(t->data);
+  free(t);
+}
+
+kiln_status *kiln_test_run_op(kiln_op_type op, const void *attrs,
+                              kiln_tensor **inputs, int num_inputs,
+                              kiln_tensor **outputs, int num_outputs) {
+  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outputs, num_outputs};
+  KILN_TRY(kiln_op_table[op].shape(&ctx));
+  for (int i = 0; i < num_outputs; i++) {
+    free(outputs[i]->data);
+    outputs[i]->data = calloc(kiln_tensor_nbytes(outputs[i]) + 1, 1);
+  }
+  return kiln_op_table[op].reference(&ctx);
+}

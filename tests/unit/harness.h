@@ -1,0 +1,83 @@
+/* harness.h - a tiny harness for kiln's C unit tests: checks that report
+ * file:line and keep going, random data, and a closing summary. */
+#ifndef KILN_TEST_HARNESS_H
+#define KILN_TEST_HARNESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "kiln.h"
+
+extern int kiln_test_failures;
+extern int kiln_test_checks;
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    kiln_test_checks++;                                                        \
+    if (!(cond)) {                                                             \
+      kiln_test_failures++;                                                    \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                          \
+  } while (0)
+
+/* Expects a NULL status; prints and frees a non-NULL one. */
+#define CHECK_OK(expr)                                                         \
+  do {                                                                         \
+    kiln_status *check_status_ = (expr);                                       \
+    kiln_test_checks++;                                                        \
+    if (check_status_) {                                                       \
+      kiln_test_failures++;                                                    \
+      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,    \
+              kiln_status_message(check_status_));                             \
+      kiln_status_free(check_status_);                                         \
+    }                                                                          \
+  } while (0)
+
+/* Expects a status with `code` whose message contains `needle`. */
+#define CHECK_ERROR(expr, code, needle)                                        \
+  kiln_test_check_error((expr), (code), (needle), #expr, __FILE__, __LINE__)
+
+void kiln_test_check_error(kiln_status *status, kiln_status_code code,
+                           const char *needle, const char *expr,
+                           const char *file, int line);
+
+/* Closeness of floats: |a-b| <= atol + rtol*|b|. Reports the first few
+ * mismatches with their index. */
+int kiln_test_close(const float *actual, const float *expected, int64_t count,
+                    float atol, float rtol, const char *what);
+
+/* Deterministic random numbers (xorshift), seeded per test. */
+void kiln_test_seed(uint64_t seed);
+uint32_t kiln_test_rand(void);
+/* Uniform in [lo, hi). */
+float kiln_test_uniform(float lo, float hi);
+/* Uniform integer in [lo, hi]. */
+int kiln_test_int(int lo, int hi);
+void kiln_test_fill(float *data, int64_t count, float lo, float hi);
+
+/* Prints "N passed, M failed" and returns the exit status for main. */
+int kiln_test_finish(const char *name);
+
+#endif
+
+/* ---- running single operators (kernel tests) ---- */
+#include "core/ops.h"
+
+/* A tensor that owns zeroed data for its shape; free with
+ * kiln_test_tensor_free. */
+kiln_tensor *kiln_test_tensor(kiln_dtype dtype, int rank, const int64_t *dims);
+/* A float32 tensor filled from `values` (count = product of dims), or with
+ * uniform random numbers in [-1, 1) when values is NULL. */
+kiln_tensor *kiln_test_tensor_f32(int rank, const int64_t *dims,
+                                  const float *values);
+/* An int32 tensor filled from `values`. */
+kiln_tensor *kiln_test_tensor_i32(int rank, const int64_t *dims,
+                                  const int32_t *values);
+void kiln_test_tensor_free(kiln_tensor *t);
+
+/* Runs an operator as the runtime does: its shape function, then (after
+ * allocating each output's data for its inferred shape) its reference
+ * kernel. Outputs must come with their dtype set. */
+kiln_status *kiln_test_run_op(kiln_op_type op, const void *attrs,
+                              kiln_tensor **inputs, int num_inputs,
+                              kiln_tensor **outputs, int num_outputs);
