@@ -54,6 +54,9 @@ typedef double (*kiln_flops_fn)(const kiln_op_ctx *ctx);
 #include "core/op_list.h"
 #undef KILN_OP
 
+/* Shape functions shared by op-specific ones (not named in the table). */
+kiln_status *kiln_shape_unary(const kiln_op_ctx *ctx);
+
 /* Shared flop counters: none, one per output element, one per input element. */
 double kiln_flops_none(const kiln_op_ctx *ctx);
 double kiln_flops_per_output(const kiln_op_ctx *ctx);
@@ -110,7 +113,7 @@ void kiln_set_shape(kiln_tensor *t, const int64_t *dims, int rank);
 /* Applies a fused activation to one value. */
 static inline float kiln_activate(float x, kiln_activation act) {
   switch (act) {
-    case KILN_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case KILN_ACT_RELU: return x < 0.0f ? 0.0f : x;
     case KILN_ACT_RELU_N1_TO_1: return x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
     case KILN_ACT_RELU6: return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
     case KILN_ACT_TANH: return __builtin_tanhf(x);

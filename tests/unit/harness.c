@@ -67,7 +67,7 @@ float kiln_test_uniform(float lo, float hi) {
 }
 
 int kiln_test_int(int lo, int hi) {
-  return lo + (int)(kiln_test_rand() % (uint32_t)(hi - lo + 1));
+  return (int)((int64_t)lo + (int64_t)(kiln_test_rand() % (uint32_t)((int64_t)hi - lo + 1)));
 }
 
 void kiln_test_fill(float *data, int64_t count, float lo, float hi) {

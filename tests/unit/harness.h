@@ -58,7 +58,6 @@ void kiln_test_fill(float *data, int64_t count, float lo, float hi);
 /* Prints "N passed, M failed" and returns the exit status for main. */
 int kiln_test_finish(const char *name);
 
-#endif
 
 /* ---- running single operators (kernel tests) ---- */
 #include "core/ops.h"
@@ -81,3 +80,5 @@ void kiln_test_tensor_free(kiln_tensor *t);
 kiln_status *kiln_test_run_op(kiln_op_type op, const void *attrs,
                               kiln_tensor **inputs, int num_inputs,
                               kiln_tensor **outputs, int num_outputs);
+
+#endif

@@ -1,0 +1,67 @@
+# Makefile - the two front doors: `make demo` and `make check`.
+# Everything real happens in CMake/ctest and pytest; this file sequences it.
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+PYTHON ?= python3
+FUZZ_SECONDS ?= 600
+
+.PHONY: all setup build build-asan check test-unit test-asan test-e2e \
+        test-e2e-asan fuzz-smoke fuzz demo format clean
+
+all: build
+
+setup:
+	@scripts/setup
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+build-asan:
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_ASAN) -j$(JOBS)
+
+test-unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+test-asan: build-asan
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j$(JOBS)
+
+test-e2e: build
+	KILN_BIN=$(BUILD)/kiln $(PYTHON) -m pytest -q tests/e2e
+
+# The end-to-end suite's light models and every bad-input case, with the
+# command built under ASan+UBSan.
+test-e2e-asan: build-asan
+	KILN_BIN=$(BUILD_ASAN)/kiln ASAN_OPTIONS=detect_leaks=1 \
+	  $(PYTHON) -m pytest -q tests/e2e -m "not heavy"
+
+$(BUILD_FUZZ)/fuzz_tflite: FORCE
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DKILN_FUZZ=ON -DKILN_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
+FORCE:
+
+# A short run of every fuzz target over its seed corpus: part of make check.
+fuzz-smoke: $(BUILD_FUZZ)/fuzz_tflite
+	@scripts/fuzz $(BUILD_FUZZ) 20
+
+# Long fuzzing, FUZZ_SECONDS per target.
+fuzz: $(BUILD_FUZZ)/fuzz_tflite
+	@scripts/fuzz $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+check: setup
+	@$(MAKE) --no-print-directory test-unit test-asan fuzz-smoke test-e2e test-e2e-asan
+
+demo: setup build
+	@scripts/demo $(BUILD)/kiln
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,137 @@
+/* cmd_info.c - `kiln info MODEL`: what a model takes, gives and costs. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const char info_help[] =
+    "usage: kiln info MODEL [--threads N]\n\n"
+    "Prints the model's inputs and outputs (name, type, shape with -1 for\n"
+    "dynamic dimensions, quantization), a histogram of its operators, its\n"
+    "parameter count, file size, and the FLOPs and activation arena of one\n"
+    "run at the default input shapes (dynamic dimensions taken as 1).\n";
+
+static void print_tensor(const kiln_tensor_info *t) {
+  printf("  %-24s %-8s ", t->name, kiln_dtype_name(t->dtype));
+  cli_print_dims(stdout, t->dims, t->rank);
+  if (t->quant.count == 1)
+    printf("  quant scale=%g zero_point=%lld", t->quant.scale[0],
+           (long long)t->quant.zero_point[0]);
+  else if (t->quant.count > 1)
+    printf("  quant per-channel (%d scales, axis %d)", t->quant.count,
+           t->quant.axis);
+  printf("\n");
+}
+
+typedef struct op_count {
+  const char *name;
+  int count;
+} op_count;
+
+static int by_count_then_name(const void *a, const void *b) {
+  const op_count *x = a, *y = b;
+  if (x->count != y->count) return y->count - x->count;
+  return strcmp(x->name, y->name);
+}
+
+static int print_histogram(const kiln_model *model, int num_ops) {
+  op_count *counts = calloc((size_t)num_ops + 1, sizeof *counts);
+  if (!counts) return -1;
+  int distinct = 0;
+  for (int i = 0; i < num_ops; i++) {
+    const char *name = kiln_model_source_op_name(model, i);
+    int k = 0;
+    while (k < distinct && strcmp(counts[k].name, name) != 0) k++;
+    if (k == distinct) counts[distinct++].name = name;
+    counts[k].count++;
+  }
+  qsort(counts, (size_t)distinct, sizeof *counts, by_count_then_name);
+  printf("operators: %d\n", num_ops);
+  for (int k = 0; k < distinct; k++)
+    printf("  %-28s %d\n", counts[k].name, counts[k].count);
+  free(counts);
+  return 0;
+}
+
+/* "1.50 MiB" into buf. */
+static const char *format_size(double bytes, char *buf, size_t size) {
+  const char *unit = "B";
+  if (bytes >= 1024.0 * 1024.0) {
+    bytes /= 1024.0 * 1024.0;
+    unit = "MiB";
+  } else if (bytes >= 1024.0) {
+    bytes /= 1024.0;
+    unit = "KiB";
+  }
+  snprintf(buf, size, "%.2f %s", bytes, unit);
+  return buf;
+}
+
+int cmd_info(int argc, char **argv) {
+  const char *path = NULL;
+  kiln_options options = kiln_options_default();
+  for (int i = 1; i < argc; i++) {
+    if (cli_is_help(argv[i])) {
+      fputs(info_help, stdout);
+      return 0;
+    } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      if (cli_parse_int(argv[++i], 0, 1024, &options.num_threads))
+        return cli_usage_error("info", "--threads takes 0..1024, got '%s'",
+                               argv[i]);
+    } else if (argv[i][0] == '-') {
+      return cli_usage_error("info", "unknown option '%s'", argv[i]);
+    } else if (!path) {
+      path = argv[i];
+    } else {
+      return cli_usage_error("info", "one model at a time ('%s')", argv[i]);
+    }
+  }
+  if (!path) return cli_usage_error("info", "a MODEL path is required");
+
+  kiln_model *model = NULL;
+  kiln_status *st = kiln_model_load_file(path, &options, &model);
+  if (st) return cli_fail(st);
+  struct stat file_info;
+  char size[32];
+  kiln_model_stats stats;
+  st = kiln_model_stats_get(model, &stats);
+  if (st) {
+    kiln_model_free(model);
+    return cli_fail(st);
+  }
+  printf("model: %s\nformat: %s\n", path, stats.format);
+  if (stat(path, &file_info) == 0)
+    printf("file size: %s\n",
+           format_size((double)file_info.st_size, size, sizeof size));
+  printf("inputs: %d\n", kiln_model_num_inputs(model));
+  for (int i = 0; i < kiln_model_num_inputs(model) && !st; i++) {
+    kiln_tensor_info t;
+    if (!(st = kiln_model_input_info(model, i, &t))) print_tensor(&t);
+  }
+  printf("outputs: %d\n", kiln_model_num_outputs(model));
+  for (int i = 0; i < kiln_model_num_outputs(model) && !st; i++) {
+    kiln_tensor_info t;
+    if (!(st = kiln_model_output_info(model, i, &t))) print_tensor(&t);
+  }
+  if (!st && print_histogram(model, stats.num_source_ops) != 0)
+    st = NULL; /* the histogram is best effort when memory is short */
+  printf("parameters: %lld\n", (long long)stats.num_parameters);
+  printf("parameter memory: %s\n",
+         format_size((double)stats.parameter_bytes, size, sizeof size));
+  printf("kernels per run: %d (after folding constants)\n", stats.num_nodes);
+  kiln_session *session = NULL;
+  if (!st) st = kiln_session_create(model, NULL, &session);
+  kiln_session_stats run;
+  if (!st) st = kiln_session_stats_get(session, &run);
+  if (!st) {
+    printf("FLOPs per run: %.4g (%.3f GFLOP)\n", run.flops, run.flops / 1e9);
+    printf("activation arena: %s", format_size((double)run.arena_bytes, size,
+                                                 sizeof size));
+    printf(" (one buffer per tensor: %s)\n",
+           format_size((double)run.naive_bytes, size, sizeof size));
+  }
+  kiln_session_free(session);
+  kiln_model_free(model);
+  return st ? cli_fail(st) : 0;
+}

@@ -1,0 +1,50 @@
+/* tflite_import.h - turning a TensorFlow Lite flatbuffer into kiln's IR. */
+#ifndef KILN_FORMATS_TFLITE_IMPORT_H
+#define KILN_FORMATS_TFLITE_IMPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/graph.h"
+#include "formats/tflite/flatbuffer.h"
+#include "kiln.h"
+
+/* True when the bytes carry TFLite's file identifier "TFL3" at bytes 4..7. */
+bool kiln_tflite_detect(const void *data, size_t size);
+
+/* Builds a graph from subgraph 0 of a TFLite model. Constants point into
+ * `data` (which must outlive the graph) unless they had to be realigned.
+ * `source_name` starts every error message (NULL: "<memory>"). On failure
+ * *out_graph is NULL and nothing is left allocated. */
+kiln_status *kiln_tflite_import(const void *data, size_t size,
+                                const char *source_name,
+                                const kiln_allocator *alloc,
+                                kiln_graph **out_graph);
+
+/* ---- private to the importer: the operator table (tflite_ops.c) ---- */
+
+/* How one TFLite builtin operator becomes a kiln node. */
+typedef struct kiln_tflite_op {
+  int32_t code;         /* BuiltinOperator */
+  kiln_op_type op;      /* the kiln operator */
+  uint8_t options_type; /* BuiltinOptions union type; 0 if none is read */
+  const char *options_name;
+  /* Fills the op's zeroed attribute struct from the options table (an
+   * empty table when the operator has none: schema defaults). */
+  kiln_status *(*parse)(const kiln_fb_table *options, void *attrs);
+  size_t attrs_size; /* sizeof what parse fills, checked against ops.h */
+} kiln_tflite_op;
+
+/* TFLite's name of a builtin operator code ("CONV_2D"); NULL if unknown. */
+const char *kiln_tflite_op_name(int32_t code);
+
+/* The mapping of a builtin code, or NULL when kiln has no such operator. */
+const kiln_tflite_op *kiln_tflite_find_op(int32_t code);
+
+/* Reads the operator's builtin options into attrs as `map` says. */
+kiln_status *kiln_tflite_read_options(const kiln_tflite_op *map,
+                                      const kiln_fb_table *op_table,
+                                      void *attrs);
+
+#endif

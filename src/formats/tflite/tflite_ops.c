@@ -1,0 +1,587 @@
+/* tflite_ops.c - TFLite builtin operators to kiln operators: one table
+ * entry per mapped operator names the kiln op and the options parser. */
+#include <string.h>
+
+#include "core/op_attrs.h"
+#include "core/status.h"
+#include "formats/tflite/tflite_import.h"
+#include "formats/tflite/tflite_schema.h"
+
+/* Every BuiltinOperator name of schema version 3 as of TensorFlow 2.21,
+ * indexed by code, for messages about operators kiln does not run. */
+static const char *const builtin_names[] = {
+    "ADD",
+    "AVERAGE_POOL_2D",
+    "CONCATENATION",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "DEPTH_TO_SPACE",
+    "DEQUANTIZE",
+    "EMBEDDING_LOOKUP",
+    "FLOOR",
+    "FULLY_CONNECTED",
+    "HASHTABLE_LOOKUP",
+    "L2_NORMALIZATION",
+    "L2_POOL_2D",
+    "LOCAL_RESPONSE_NORMALIZATION",
+    "LOGISTIC",
+    "LSH_PROJECTION",
+    "LSTM",
+    "MAX_POOL_2D",
+    "MUL",
+    "RELU",
+    "RELU_N1_TO_1",
+    "RELU6",
+    "RESHAPE",
+    "RESIZE_BILINEAR",
+    "RNN",
+    "SOFTMAX",
+    "SPACE_TO_DEPTH",
+    "SVDF",
+    "TANH",
+    "CONCAT_EMBEDDINGS",
+    "SKIP_GRAM",
+    "CALL",
+    "CUSTOM",
+    "EMBEDDING_LOOKUP_SPARSE",
+    "PAD",
+    "UNIDIRECTIONAL_SEQUENCE_RNN",
+    "GATHER",
+    "BATCH_TO_SPACE_ND",
+    "SPACE_TO_BATCH_ND",
+    "TRANSPOSE",
+    "MEAN",
+    "SUB",
+    "DIV",
+    "SQUEEZE",
+    "UNIDIRECTIONAL_SEQUENCE_LSTM",
+    "STRIDED_SLICE",
+    "BIDIRECTIONAL_SEQUENCE_RNN",
+    "EXP",
+    "TOPK_V2",
+    "SPLIT",
+    "LOG_SOFTMAX",
+    "DELEGATE",
+    "BIDIRECTIONAL_SEQUENCE_LSTM",
+    "CAST",
+    "PRELU",
+    "MAXIMUM",
+    "ARG_MAX",
+    "MINIMUM",
+    "LESS",
+    "NEG",
+    "PADV2",
+    "GREATER",
+    "GREATER_EQUAL",
+    "LESS_EQUAL",
+    "SELECT",
+    "SLICE",
+    "SIN",
+    "TRANSPOSE_CONV",
+    "SPARSE_TO_DENSE",
+    "TILE",
+    "EXPAND_DIMS",
+    "EQUAL",
+    "NOT_EQUAL",
+    "LOG",
+    "SUM",
+    "SQRT",
+    "RSQRT",
+    "SHAPE",
+    "POW",
+    "ARG_MIN",
+    "FAKE_QUANT",
+    "REDUCE_PROD",
+    "REDUCE_MAX",
+    "PACK",
+    "LOGICAL_OR",
+    "ONE_HOT",
+    "LOGICAL_AND",
+    "LOGICAL_NOT",
+    "UNPACK",
+    "REDUCE_MIN",
+    "FLOOR_DIV",
+    "REDUCE_ANY",
+    "SQUARE",
+    "ZEROS_LIKE",
+    "FILL",
+    "FLOOR_MOD",
+    "RANGE",
+    "RESIZE_NEAREST_NEIGHBOR",
+    "LEAKY_RELU",
+    "SQUARED_DIFFERENCE",
+    "MIRROR_PAD",
+    "ABS",
+    "SPLIT_V",
+    "UNIQUE",
+    "CEIL",
+    "REVERSE_V2",
+    "ADD_N",
+    "GATHER_ND",
+    "COS",
+    "WHERE",
+    "RANK",
+    "ELU",
+    "REVERSE_SEQUENCE",
+    "MATRIX_DIAG",
+    "QUANTIZE",
+    "MATRIX_SET_DIAG",
+    "ROUND",
+    "HARD_SWISH",
+    "IF",
+    "WHILE",
+    "NON_MAX_SUPPRESSION_V4",
+    "NON_MAX_SUPPRESSION_V5",
+    "SCATTER_ND",
+    "SELECT_V2",
+    "DENSIFY",
+    "SEGMENT_SUM",
+    "BATCH_MATMUL",
+    "PLACEHOLDER_FOR_GREATER_OP_CODES",
+    "CUMSUM",
+    "CALL_ONCE",
+    "BROADCAST_TO",
+    "RFFT2D",
+    "CONV_3D",
+    "IMAG",
+    "REAL",
+    "COMPLEX_ABS",
+    "HASHTABLE",
+    "HASHTABLE_FIND",
+    "HASHTABLE_IMPORT",
+    "HASHTABLE_SIZE",
+    "REDUCE_ALL",
+    "CONV_3D_TRANSPOSE",
+    "VAR_HANDLE",
+    "READ_VARIABLE",
+    "ASSIGN_VARIABLE",
+    "BROADCAST_ARGS",
+    "RANDOM_STANDARD_NORMAL",
+    "BUCKETIZE",
+    "RANDOM_UNIFORM",
+    "MULTINOMIAL",
+    "GELU",
+    "DYNAMIC_UPDATE_SLICE",
+    "RELU_0_TO_1",
+    "UNSORTED_SEGMENT_PROD",
+    "UNSORTED_SEGMENT_MAX",
+    "UNSORTED_SEGMENT_SUM",
+    "ATAN2",
+    "UNSORTED_SEGMENT_MIN",
+    "SIGN",
+    "BITCAST",
+    "BITWISE_XOR",
+    "RIGHT_SHIFT",
+    "STABLEHLO_LOGISTIC",
+    "STABLEHLO_ADD",
+    "STABLEHLO_DIVIDE",
+    "STABLEHLO_MULTIPLY",
+    "STABLEHLO_MAXIMUM",
+    "STABLEHLO_RESHAPE",
+    "STABLEHLO_CLAMP",
+    "STABLEHLO_CONCATENATE",
+    "STABLEHLO_BROADCAST_IN_DIM",
+    "STABLEHLO_CONVOLUTION",
+    "STABLEHLO_SLICE",
+    "STABLEHLO_CUSTOM_CALL",
+    "STABLEHLO_REDUCE",
+    "STABLEHLO_ABS",
+    "STABLEHLO_AND",
+    "STABLEHLO_COSINE",
+    "STABLEHLO_EXPONENTIAL",
+    "STABLEHLO_FLOOR",
+    "STABLEHLO_LOG",
+    "STABLEHLO_MINIMUM",
+    "STABLEHLO_NEGATE",
+    "STABLEHLO_OR",
+    "STABLEHLO_POWER",
+    "STABLEHLO_REMAINDER",
+    "STABLEHLO_RSQRT",
+    "STABLEHLO_SELECT",
+    "STABLEHLO_SUBTRACT",
+    "STABLEHLO_TANH",
+    "STABLEHLO_SCATTER",
+    "STABLEHLO_COMPARE",
+    "STABLEHLO_CONVERT",
+    "STABLEHLO_DYNAMIC_SLICE",
+    "STABLEHLO_DYNAMIC_UPDATE_SLICE",
+    "STABLEHLO_PAD",
+    "STABLEHLO_IOTA",
+    "STABLEHLO_DOT_GENERAL",
+    "STABLEHLO_REDUCE_WINDOW",
+    "STABLEHLO_SORT",
+    "STABLEHLO_WHILE",
+    "STABLEHLO_GATHER",
+    "STABLEHLO_TRANSPOSE",
+    "DILATE",
+    "STABLEHLO_RNG_BIT_GENERATOR",
+    "REDUCE_WINDOW",
+    "STABLEHLO_COMPOSITE",
+    "STABLEHLO_SHIFT_LEFT",
+    "STABLEHLO_CBRT",
+    "STABLEHLO_CASE",
+};
+
+const char *kiln_tflite_op_name(int32_t code) {
+  size_t count = sizeof builtin_names / sizeof builtin_names[0];
+  if (code < 0 || (size_t)code >= count) return NULL;
+  return builtin_names[code];
+}
+
+/* ------------------------------------------------ shared field readers */
+
+#define INVALID(...) kiln_error(KILN_ERR_INVALID_MODEL, __VA_ARGS__)
+
+static kiln_status *read_padding(const kiln_fb_table *o, int field,
+                                 kiln_padding *out) {
+  int8_t value;
+  KILN_TRY(kiln_fb_i8(o, field, 0, &value));
+  if (value < 0 || value > TFL_PADDING_MAX)
+    return INVALID("%s: padding %d is neither SAME (0) nor VALID (1)", o->name,
+                   value);
+  *out = (kiln_padding)value;
+  return NULL;
+}
+
+static kiln_status *read_activation(const kiln_fb_table *o, int field,
+                                    kiln_activation *out) {
+  int8_t value;
+  KILN_TRY(kiln_fb_i8(o, field, 0, &value));
+  if (value < 0 || value > TFL_ACTIVATION_MAX)
+    return INVALID(
+        "%s: fused activation %d is not one of NONE, RELU, "
+        "RELU_N1_TO_1, RELU6, TANH, SIGN_BIT (0..5)",
+        o->name, value);
+  *out = (kiln_activation)value;
+  return NULL;
+}
+
+/* Strides, dilations and window sizes must be at least 1; the schema's
+ * default for strides is 0, so a missing stride is an error here rather
+ * than a division by zero later. */
+static kiln_status *read_positive(const kiln_fb_table *o, int field,
+                                  int32_t def, const char *what, int *out) {
+  int32_t value;
+  KILN_TRY(kiln_fb_i32(o, field, def, &value));
+  if (value < 1)
+    return INVALID("%s: %s is %d; it must be at least 1", o->name, what, value);
+  *out = value;
+  return NULL;
+}
+
+static kiln_status *read_int(const kiln_fb_table *o, int field, int *out) {
+  int32_t value;
+  KILN_TRY(kiln_fb_i32(o, field, 0, &value));
+  *out = value;
+  return NULL;
+}
+
+/* An int vector option into a fixed array of kiln's maximum rank. */
+static kiln_status *read_dims(const kiln_fb_table *o, int field,
+                              const char *what, int32_t *dims, int *count,
+                              bool *present) {
+  kiln_fb_vector v;
+  KILN_TRY(kiln_fb_vector_field(o, field, 4, &v, present));
+  if (v.length > KILN_MAX_RANK)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%s: %s has %u entries; kiln supports up to %d", o->name,
+                      what, v.length, KILN_MAX_RANK);
+  for (uint32_t i = 0; i < v.length; i++) dims[i] = kiln_fb_vec_i32(&v, i);
+  *count = (int)v.length;
+  return NULL;
+}
+
+/* ------------------------------------------------------ option parsers */
+
+static kiln_status *parse_conv_2d(const kiln_fb_table *o, void *attrs) {
+  kiln_conv_attrs *a = attrs;
+  KILN_TRY(read_padding(o, TFL_CONV2D_PADDING, &a->padding));
+  KILN_TRY(read_positive(o, TFL_CONV2D_STRIDE_W, 0, "stride_w", &a->stride_w));
+  KILN_TRY(read_positive(o, TFL_CONV2D_STRIDE_H, 0, "stride_h", &a->stride_h));
+  KILN_TRY(read_activation(o, TFL_CONV2D_ACTIVATION, &a->activation));
+  KILN_TRY(read_positive(o, TFL_CONV2D_DILATION_W, 1, "dilation_w_factor",
+                         &a->dilation_w));
+  return read_positive(o, TFL_CONV2D_DILATION_H, 1, "dilation_h_factor",
+                       &a->dilation_h);
+}
+
+static kiln_status *parse_depthwise_conv_2d(const kiln_fb_table *o,
+                                            void *attrs) {
+  kiln_conv_attrs *a = attrs;
+  KILN_TRY(read_padding(o, TFL_DWCONV_PADDING, &a->padding));
+  KILN_TRY(read_positive(o, TFL_DWCONV_STRIDE_W, 0, "stride_w", &a->stride_w));
+  KILN_TRY(read_positive(o, TFL_DWCONV_STRIDE_H, 0, "stride_h", &a->stride_h));
+  KILN_TRY(read_int(o, TFL_DWCONV_DEPTH_MULTIPLIER, &a->depth_multiplier));
+  if (a->depth_multiplier < 0)
+    return INVALID("%s: depth_multiplier is %d", o->name, a->depth_multiplier);
+  KILN_TRY(read_activation(o, TFL_DWCONV_ACTIVATION, &a->activation));
+  KILN_TRY(read_positive(o, TFL_DWCONV_DILATION_W, 1, "dilation_w_factor",
+                         &a->dilation_w));
+  return read_positive(o, TFL_DWCONV_DILATION_H, 1, "dilation_h_factor",
+                       &a->dilation_h);
+}
+
+static kiln_status *parse_transpose_conv(const kiln_fb_table *o, void *attrs) {
+  kiln_conv_attrs *a = attrs;
+  KILN_TRY(read_padding(o, TFL_TCONV_PADDING, &a->padding));
+  KILN_TRY(read_positive(o, TFL_TCONV_STRIDE_W, 0, "stride_w", &a->stride_w));
+  KILN_TRY(read_positive(o, TFL_TCONV_STRIDE_H, 0, "stride_h", &a->stride_h));
+  a->dilation_h = a->dilation_w = 1; /* TFLite has no dilated TRANSPOSE_CONV */
+  return read_activation(o, TFL_TCONV_ACTIVATION, &a->activation);
+}
+
+static kiln_status *parse_pool_2d(const kiln_fb_table *o, void *attrs) {
+  kiln_pool_attrs *a = attrs;
+  KILN_TRY(read_padding(o, TFL_POOL_PADDING, &a->padding));
+  KILN_TRY(read_positive(o, TFL_POOL_STRIDE_W, 0, "stride_w", &a->stride_w));
+  KILN_TRY(read_positive(o, TFL_POOL_STRIDE_H, 0, "stride_h", &a->stride_h));
+  KILN_TRY(
+      read_positive(o, TFL_POOL_FILTER_W, 0, "filter_width", &a->filter_w));
+  KILN_TRY(
+      read_positive(o, TFL_POOL_FILTER_H, 0, "filter_height", &a->filter_h));
+  return read_activation(o, TFL_POOL_ACTIVATION, &a->activation);
+}
+
+static kiln_status *parse_fully_connected(const kiln_fb_table *o, void *attrs) {
+  kiln_fully_connected_attrs *a = attrs;
+  int8_t format;
+  KILN_TRY(read_activation(o, TFL_FC_ACTIVATION, &a->activation));
+  KILN_TRY(kiln_fb_i8(o, TFL_FC_WEIGHTS_FORMAT, 0, &format));
+  /* Shuffled int8 weights are an ARM-specific layout kiln does not unpack. */
+  if (format != 0)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%s: weights_format %d is not supported (only DEFAULT)",
+                      o->name, format);
+  return kiln_fb_bool(o, TFL_FC_KEEP_NUM_DIMS, false, &a->keep_num_dims);
+}
+
+static kiln_status *parse_batch_matmul(const kiln_fb_table *o, void *attrs) {
+  kiln_batch_matmul_attrs *a = attrs;
+  KILN_TRY(kiln_fb_bool(o, TFL_BMM_ADJ_X, false, &a->adj_x));
+  return kiln_fb_bool(o, TFL_BMM_ADJ_Y, false, &a->adj_y);
+}
+
+/* Add, Sub, Mul, Div and L2Norm options: only the fused activation. */
+static kiln_status *parse_activation(const kiln_fb_table *o, void *attrs) {
+  kiln_activation_attrs *a = attrs;
+  return read_activation(o, TFL_ARITH_ACTIVATION, &a->activation);
+}
+
+static kiln_status *parse_leaky_relu(const kiln_fb_table *o, void *attrs) {
+  kiln_leaky_relu_attrs *a = attrs;
+  return kiln_fb_f32(o, TFL_LEAKY_RELU_ALPHA, 0.0f, &a->alpha);
+}
+
+static kiln_status *parse_gelu(const kiln_fb_table *o, void *attrs) {
+  kiln_gelu_attrs *a = attrs;
+  return kiln_fb_bool(o, TFL_GELU_APPROXIMATE, false, &a->approximate);
+}
+
+static kiln_status *parse_softmax(const kiln_fb_table *o, void *attrs) {
+  kiln_softmax_attrs *a = attrs;
+  return kiln_fb_f32(o, TFL_SOFTMAX_BETA, 0.0f, &a->beta);
+}
+
+static kiln_status *parse_reducer(const kiln_fb_table *o, void *attrs) {
+  kiln_reduce_attrs *a = attrs;
+  return kiln_fb_bool(o, TFL_REDUCER_KEEP_DIMS, false, &a->keep_dims);
+}
+
+static kiln_status *parse_reshape(const kiln_fb_table *o, void *attrs) {
+  kiln_reshape_attrs *a = attrs;
+  bool present;
+  KILN_TRY(read_dims(o, TFL_RESHAPE_NEW_SHAPE, "new_shape", a->new_shape,
+                     &a->num_dims, &present));
+  if (!present) a->num_dims = -1; /* the shape comes from input 1 */
+  return NULL;
+}
+
+static kiln_status *parse_squeeze(const kiln_fb_table *o, void *attrs) {
+  kiln_squeeze_attrs *a = attrs;
+  return read_dims(o, TFL_SQUEEZE_DIMS, "squeeze_dims", a->axes, &a->num_axes,
+                   NULL);
+}
+
+static kiln_status *parse_concatenation(const kiln_fb_table *o, void *attrs) {
+  kiln_concat_attrs *a = attrs;
+  KILN_TRY(read_int(o, TFL_CONCAT_AXIS, &a->axis));
+  return read_activation(o, TFL_CONCAT_ACTIVATION, &a->activation);
+}
+
+/* PackOptions (values_count, axis) and UnpackOptions (num, axis). */
+static kiln_status *parse_pack(const kiln_fb_table *o, void *attrs) {
+  kiln_pack_attrs *a = attrs;
+  KILN_TRY(read_int(o, TFL_PACK_COUNT, &a->count));
+  return read_int(o, TFL_PACK_AXIS, &a->axis);
+}
+
+/* SplitOptions and SplitVOptions. */
+static kiln_status *parse_split(const kiln_fb_table *o, void *attrs) {
+  kiln_split_attrs *a = attrs;
+  return read_int(o, TFL_SPLIT_NUM_SPLITS, &a->num_splits);
+}
+
+static kiln_status *parse_mirror_pad(const kiln_fb_table *o, void *attrs) {
+  kiln_mirror_pad_attrs *a = attrs;
+  int8_t mode;
+  KILN_TRY(kiln_fb_i8(o, TFL_MIRROR_PAD_MODE, 0, &mode));
+  if (mode < 0 || mode > TFL_MIRROR_PAD_MAX)
+    return INVALID("%s: mode %d is neither REFLECT (0) nor SYMMETRIC (1)",
+                   o->name, mode);
+  a->mode = (kiln_mirror_mode)mode;
+  return NULL;
+}
+
+static kiln_status *parse_strided_slice(const kiln_fb_table *o, void *attrs) {
+  kiln_strided_slice_attrs *a = attrs;
+  KILN_TRY(kiln_fb_i32(o, TFL_SS_BEGIN_MASK, 0, &a->begin_mask));
+  KILN_TRY(kiln_fb_i32(o, TFL_SS_END_MASK, 0, &a->end_mask));
+  KILN_TRY(kiln_fb_i32(o, TFL_SS_ELLIPSIS_MASK, 0, &a->ellipsis_mask));
+  KILN_TRY(kiln_fb_i32(o, TFL_SS_NEW_AXIS_MASK, 0, &a->new_axis_mask));
+  KILN_TRY(kiln_fb_i32(o, TFL_SS_SHRINK_AXIS_MASK, 0, &a->shrink_axis_mask));
+  return kiln_fb_bool(o, TFL_SS_OFFSET, false, &a->offset);
+}
+
+static kiln_status *parse_gather(const kiln_fb_table *o, void *attrs) {
+  kiln_gather_attrs *a = attrs;
+  KILN_TRY(read_int(o, TFL_GATHER_AXIS, &a->axis));
+  return read_int(o, TFL_GATHER_BATCH_DIMS, &a->batch_dims);
+}
+
+static kiln_status *parse_resize_bilinear(const kiln_fb_table *o, void *attrs) {
+  kiln_resize_attrs *a = attrs;
+  KILN_TRY(kiln_fb_bool(o, TFL_RESIZE_BILINEAR_ALIGN_CORNERS, false,
+                        &a->align_corners));
+  return kiln_fb_bool(o, TFL_RESIZE_BILINEAR_HALF_PIXEL_CENTERS, false,
+                      &a->half_pixel_centers);
+}
+
+static kiln_status *parse_resize_nearest(const kiln_fb_table *o, void *attrs) {
+  kiln_resize_attrs *a = attrs;
+  KILN_TRY(kiln_fb_bool(o, TFL_RESIZE_NEAREST_ALIGN_CORNERS, false,
+                        &a->align_corners));
+  return kiln_fb_bool(o, TFL_RESIZE_NEAREST_HALF_PIXEL_CENTERS, false,
+                      &a->half_pixel_centers);
+}
+
+/* --------------------------------------------------------------- table */
+
+/* An operator whose TFLite and kiln names agree, read with options. */
+#define WITH(name, options, options_name, parser, attrs)                    \
+  {                                                                         \
+    TFL_OP_##name, KILN_OP_##name, TFL_OPT_##options, options_name, parser, \
+        sizeof(attrs)                                                       \
+  }
+/* An operator without options kiln needs (any options are ignored: they
+ * only restate what the tensors' types already say). */
+#define PLAIN(name)                                          \
+  {                                                          \
+    TFL_OP_##name, KILN_OP_##name, TFL_OPT_NONE, NULL, NULL, \
+        sizeof(kiln_no_attrs)                                \
+  }
+
+static const kiln_tflite_op op_map[] = {
+    WITH(CONV_2D, CONV2D, "Conv2DOptions", parse_conv_2d, kiln_conv_attrs),
+    WITH(DEPTHWISE_CONV_2D, DEPTHWISE_CONV2D, "DepthwiseConv2DOptions",
+         parse_depthwise_conv_2d, kiln_conv_attrs),
+    WITH(TRANSPOSE_CONV, TRANSPOSE_CONV, "TransposeConvOptions",
+         parse_transpose_conv, kiln_conv_attrs),
+    WITH(FULLY_CONNECTED, FULLY_CONNECTED, "FullyConnectedOptions",
+         parse_fully_connected, kiln_fully_connected_attrs),
+    WITH(BATCH_MATMUL, BATCH_MATMUL, "BatchMatMulOptions", parse_batch_matmul,
+         kiln_batch_matmul_attrs),
+    WITH(ADD, ADD, "AddOptions", parse_activation, kiln_activation_attrs),
+    WITH(SUB, SUB, "SubOptions", parse_activation, kiln_activation_attrs),
+    WITH(MUL, MUL, "MulOptions", parse_activation, kiln_activation_attrs),
+    WITH(DIV, DIV, "DivOptions", parse_activation, kiln_activation_attrs),
+    PLAIN(MAXIMUM),
+    PLAIN(MINIMUM),
+    PLAIN(SQUARED_DIFFERENCE),
+    PLAIN(POW),
+    PLAIN(PRELU),
+    PLAIN(SELECT_V2),
+    PLAIN(RSQRT),
+    PLAIN(SQRT),
+    PLAIN(EXP),
+    PLAIN(LOG),
+    PLAIN(ABS),
+    PLAIN(NEG),
+    PLAIN(RELU),
+    PLAIN(RELU6),
+    PLAIN(RELU_N1_TO_1),
+    WITH(LEAKY_RELU, LEAKY_RELU, "LeakyReluOptions", parse_leaky_relu,
+         kiln_leaky_relu_attrs),
+    PLAIN(LOGISTIC),
+    PLAIN(TANH),
+    PLAIN(HARD_SWISH),
+    WITH(GELU, GELU, "GeluOptions", parse_gelu, kiln_gelu_attrs),
+    PLAIN(CAST),
+    PLAIN(DEQUANTIZE),
+    WITH(SOFTMAX, SOFTMAX, "SoftmaxOptions", parse_softmax, kiln_softmax_attrs),
+    PLAIN(LOG_SOFTMAX),
+    WITH(L2_NORMALIZATION, L2_NORM, "L2NormOptions", parse_activation,
+         kiln_activation_attrs),
+    WITH(MEAN, REDUCER, "ReducerOptions", parse_reducer, kiln_reduce_attrs),
+    WITH(SUM, REDUCER, "ReducerOptions", parse_reducer, kiln_reduce_attrs),
+    WITH(REDUCE_MAX, REDUCER, "ReducerOptions", parse_reducer,
+         kiln_reduce_attrs),
+    PLAIN(ARG_MAX),
+    WITH(AVERAGE_POOL_2D, POOL2D, "Pool2DOptions", parse_pool_2d,
+         kiln_pool_attrs),
+    WITH(MAX_POOL_2D, POOL2D, "Pool2DOptions", parse_pool_2d, kiln_pool_attrs),
+    WITH(RESIZE_BILINEAR, RESIZE_BILINEAR, "ResizeBilinearOptions",
+         parse_resize_bilinear, kiln_resize_attrs),
+    WITH(RESIZE_NEAREST_NEIGHBOR, RESIZE_NEAREST_NEIGHBOR,
+         "ResizeNearestNeighborOptions", parse_resize_nearest,
+         kiln_resize_attrs),
+    WITH(RESHAPE, RESHAPE, "ReshapeOptions", parse_reshape, kiln_reshape_attrs),
+    WITH(SQUEEZE, SQUEEZE, "SqueezeOptions", parse_squeeze, kiln_squeeze_attrs),
+    PLAIN(EXPAND_DIMS),
+    PLAIN(SHAPE),
+    WITH(CONCATENATION, CONCATENATION, "ConcatenationOptions",
+         parse_concatenation, kiln_concat_attrs),
+    WITH(PACK, PACK, "PackOptions", parse_pack, kiln_pack_attrs),
+    WITH(UNPACK, UNPACK, "UnpackOptions", parse_pack, kiln_pack_attrs),
+    WITH(SPLIT, SPLIT, "SplitOptions", parse_split, kiln_split_attrs),
+    WITH(SPLIT_V, SPLIT_V, "SplitVOptions", parse_split, kiln_split_attrs),
+    PLAIN(PAD),
+    PLAIN(PADV2),
+    WITH(MIRROR_PAD, MIRROR_PAD, "MirrorPadOptions", parse_mirror_pad,
+         kiln_mirror_pad_attrs),
+    PLAIN(TRANSPOSE),
+    PLAIN(SLICE),
+    WITH(STRIDED_SLICE, STRIDED_SLICE, "StridedSliceOptions",
+         parse_strided_slice, kiln_strided_slice_attrs),
+    WITH(GATHER, GATHER, "GatherOptions", parse_gather, kiln_gather_attrs),
+    PLAIN(TILE),
+    PLAIN(BROADCAST_TO),
+};
+
+const kiln_tflite_op *kiln_tflite_find_op(int32_t code) {
+  for (size_t i = 0; i < sizeof op_map / sizeof op_map[0]; i++)
+    if (op_map[i].code == code) return &op_map[i];
+  return NULL;
+}
+
+kiln_status *kiln_tflite_read_options(const kiln_tflite_op *map,
+                                      const kiln_fb_table *op_table,
+                                      void *attrs) {
+  if (map->attrs_size != kiln_op_table[map->op].attrs_size)
+    return kiln_error(KILN_ERR_INTERNAL,
+                      "the TFLite mapping of %s fills %zu attribute bytes but "
+                      "the operator has %zu",
+                      kiln_op_table[map->op].name, map->attrs_size,
+                      kiln_op_table[map->op].attrs_size);
+  if (!map->parse) return NULL;
+  uint8_t type;
+  kiln_fb_table options;
+  KILN_TRY(kiln_fb_union_field(op_table, TFL_OPERATOR_BUILTIN_OPTIONS_TYPE,
+                               TFL_OPERATOR_BUILTIN_OPTIONS, map->options_name,
+                               &type, &options));
+  /* Absent options read as the schema's defaults (an empty table); options
+   * of another type would be misread, so they are an error. */
+  if (type != TFL_OPT_NONE && type != map->options_type)
+    return INVALID("builtin options have union type %u, expected %s (%u)", type,
+                   map->options_name, map->options_type);
+  return map->parse(&options, attrs);
+}

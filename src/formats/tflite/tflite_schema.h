@@ -1,0 +1,319 @@
+/* tflite_schema.h - the parts of TensorFlow Lite's schema (schema.fbs,
+ * version 3) that kiln reads: field slots of tables (slot N is vtable
+ * offset 4 + 2N), and enum values. Union values take two slots: the type
+ * field and then the value field. Defaults are noted where not zero. */
+#ifndef KILN_FORMATS_TFLITE_SCHEMA_H
+#define KILN_FORMATS_TFLITE_SCHEMA_H
+
+#define TFL_FILE_IDENTIFIER "TFL3"
+#define TFL_SCHEMA_VERSION 3
+
+/* ------------------------------------------------------------- tables */
+
+enum {                               /* Model */
+       TFL_MODEL_VERSION = 0,        /* uint */
+       TFL_MODEL_OPERATOR_CODES = 1, /* [OperatorCode] */
+       TFL_MODEL_SUBGRAPHS = 2,      /* [SubGraph] */
+       TFL_MODEL_DESCRIPTION = 3,    /* string */
+       TFL_MODEL_BUFFERS = 4,        /* [Buffer] */
+       TFL_MODEL_METADATA_BUFFER = 5,
+       TFL_MODEL_METADATA = 6,
+       TFL_MODEL_SIGNATURE_DEFS = 7, /* [SignatureDef] */
+};
+
+enum {                             /* SubGraph */
+       TFL_SUBGRAPH_TENSORS = 0,   /* [Tensor] */
+       TFL_SUBGRAPH_INPUTS = 1,    /* [int] */
+       TFL_SUBGRAPH_OUTPUTS = 2,   /* [int] */
+       TFL_SUBGRAPH_OPERATORS = 3, /* [Operator] */
+       TFL_SUBGRAPH_NAME = 4,      /* string */
+};
+
+enum {                                 /* Tensor */
+       TFL_TENSOR_SHAPE = 0,           /* [int] */
+       TFL_TENSOR_TYPE = 1,            /* TensorType (byte) */
+       TFL_TENSOR_BUFFER = 2,          /* uint, index into Model.buffers */
+       TFL_TENSOR_NAME = 3,            /* string */
+       TFL_TENSOR_QUANTIZATION = 4,    /* QuantizationParameters */
+       TFL_TENSOR_IS_VARIABLE = 5,     /* bool */
+       TFL_TENSOR_SPARSITY = 6,        /* SparsityParameters */
+       TFL_TENSOR_SHAPE_SIGNATURE = 7, /* [int], -1 for dynamic dimensions */
+       TFL_TENSOR_HAS_RANK = 8,        /* bool */
+};
+
+enum {                        /* Buffer */
+       TFL_BUFFER_DATA = 0,   /* [ubyte] */
+       TFL_BUFFER_OFFSET = 1, /* ulong: file offset when > 1 (models > 2 GB) */
+       TFL_BUFFER_SIZE = 2,   /* ulong */
+};
+
+enum {                                /* Operator */
+       TFL_OPERATOR_OPCODE_INDEX = 0, /* uint */
+       TFL_OPERATOR_INPUTS = 1,       /* [int], -1 for an omitted input */
+       TFL_OPERATOR_OUTPUTS = 2,      /* [int] */
+       TFL_OPERATOR_BUILTIN_OPTIONS_TYPE = 3, /* BuiltinOptions (ubyte) */
+       TFL_OPERATOR_BUILTIN_OPTIONS = 4,
+       TFL_OPERATOR_CUSTOM_OPTIONS = 5,
+};
+
+enum {                                         /* OperatorCode */
+       TFL_OPCODE_DEPRECATED_BUILTIN_CODE = 0, /* byte */
+       TFL_OPCODE_CUSTOM_CODE = 1,             /* string */
+       TFL_OPCODE_VERSION = 2,                 /* int, default 1 */
+       TFL_OPCODE_BUILTIN_CODE = 3,            /* int (BuiltinOperator) */
+};
+
+enum { /* QuantizationParameters */
+       TFL_QUANT_MIN = 0,
+       TFL_QUANT_MAX = 1,
+       TFL_QUANT_SCALE = 2,        /* [float] */
+       TFL_QUANT_ZERO_POINT = 3,   /* [long] */
+       TFL_QUANT_DETAILS_TYPE = 4, /* QuantizationDetails (ubyte) */
+       TFL_QUANT_DETAILS = 5,
+       TFL_QUANT_QUANTIZED_DIMENSION = 6, /* int */
+};
+
+enum {                            /* SignatureDef */
+       TFL_SIGNATURE_INPUTS = 0,  /* [TensorMap] */
+       TFL_SIGNATURE_OUTPUTS = 1, /* [TensorMap] */
+       TFL_SIGNATURE_KEY = 2,     /* string */
+       /* slot 3 is deprecated */
+       TFL_SIGNATURE_SUBGRAPH_INDEX = 4, /* uint */
+};
+
+enum {                                 /* TensorMap */
+       TFL_TENSORMAP_NAME = 0,         /* string */
+       TFL_TENSORMAP_TENSOR_INDEX = 1, /* uint */
+};
+
+/* ----------------------------------------------------- builtin options */
+
+enum { /* Conv2DOptions; dilations default to 1 */
+       TFL_CONV2D_PADDING = 0,
+       TFL_CONV2D_STRIDE_W = 1,
+       TFL_CONV2D_STRIDE_H = 2,
+       TFL_CONV2D_ACTIVATION = 3,
+       TFL_CONV2D_DILATION_W = 4,
+       TFL_CONV2D_DILATION_H = 5,
+};
+
+enum { /* DepthwiseConv2DOptions; dilations default to 1 */
+       TFL_DWCONV_PADDING = 0,
+       TFL_DWCONV_STRIDE_W = 1,
+       TFL_DWCONV_STRIDE_H = 2,
+       TFL_DWCONV_DEPTH_MULTIPLIER = 3,
+       TFL_DWCONV_ACTIVATION = 4,
+       TFL_DWCONV_DILATION_W = 5,
+       TFL_DWCONV_DILATION_H = 6,
+};
+
+enum { /* TransposeConvOptions */
+       TFL_TCONV_PADDING = 0,
+       TFL_TCONV_STRIDE_W = 1,
+       TFL_TCONV_STRIDE_H = 2,
+       TFL_TCONV_ACTIVATION = 3,
+};
+
+enum { /* Pool2DOptions */
+       TFL_POOL_PADDING = 0,
+       TFL_POOL_STRIDE_W = 1,
+       TFL_POOL_STRIDE_H = 2,
+       TFL_POOL_FILTER_W = 3,
+       TFL_POOL_FILTER_H = 4,
+       TFL_POOL_ACTIVATION = 5,
+};
+
+enum { /* FullyConnectedOptions */
+       TFL_FC_ACTIVATION = 0,
+       TFL_FC_WEIGHTS_FORMAT = 1, /* 0 = DEFAULT, 1 = SHUFFLED4x16INT8 */
+       TFL_FC_KEEP_NUM_DIMS = 2,
+       TFL_FC_ASYMMETRIC_QUANTIZE_INPUTS = 3,
+};
+
+enum { /* BatchMatMulOptions */
+       TFL_BMM_ADJ_X = 0,
+       TFL_BMM_ADJ_Y = 1,
+};
+
+/* AddOptions, SubOptions, MulOptions, DivOptions, L2NormOptions: the fused
+ * activation is slot 0 in all of them. */
+enum { TFL_ARITH_ACTIVATION = 0 };
+
+enum { TFL_LEAKY_RELU_ALPHA = 0 };  /* float */
+enum { TFL_GELU_APPROXIMATE = 0 };  /* bool */
+enum { TFL_SOFTMAX_BETA = 0 };      /* float */
+enum { TFL_REDUCER_KEEP_DIMS = 0 }; /* bool */
+enum { TFL_RESHAPE_NEW_SHAPE = 0 }; /* [int] */
+enum { TFL_SQUEEZE_DIMS = 0 };      /* [int] */
+enum { TFL_SPLIT_NUM_SPLITS = 0 };  /* SplitOptions and SplitVOptions */
+enum { TFL_MIRROR_PAD_MODE = 0 };   /* MirrorPadMode (byte) */
+
+enum { /* ConcatenationOptions */
+       TFL_CONCAT_AXIS = 0,
+       TFL_CONCAT_ACTIVATION = 1,
+};
+
+enum { /* PackOptions (values_count, axis); UnpackOptions (num, axis) */
+       TFL_PACK_COUNT = 0,
+       TFL_PACK_AXIS = 1,
+};
+
+enum { /* StridedSliceOptions */
+       TFL_SS_BEGIN_MASK = 0,
+       TFL_SS_END_MASK = 1,
+       TFL_SS_ELLIPSIS_MASK = 2,
+       TFL_SS_NEW_AXIS_MASK = 3,
+       TFL_SS_SHRINK_AXIS_MASK = 4,
+       TFL_SS_OFFSET = 5,
+};
+
+enum { /* GatherOptions */
+       TFL_GATHER_AXIS = 0,
+       TFL_GATHER_BATCH_DIMS = 1,
+};
+
+enum { /* ResizeBilinearOptions: slots 0 and 1 are deprecated */
+       TFL_RESIZE_BILINEAR_ALIGN_CORNERS = 2,
+       TFL_RESIZE_BILINEAR_HALF_PIXEL_CENTERS = 3,
+};
+
+enum { /* ResizeNearestNeighborOptions */
+       TFL_RESIZE_NEAREST_ALIGN_CORNERS = 0,
+       TFL_RESIZE_NEAREST_HALF_PIXEL_CENTERS = 1,
+};
+
+/* --------------------------------------------------------------- enums */
+
+typedef enum tfl_tensor_type {
+  TFL_TYPE_FLOAT32 = 0,
+  TFL_TYPE_FLOAT16 = 1,
+  TFL_TYPE_INT32 = 2,
+  TFL_TYPE_UINT8 = 3,
+  TFL_TYPE_INT64 = 4,
+  TFL_TYPE_STRING = 5,
+  TFL_TYPE_BOOL = 6,
+  TFL_TYPE_INT16 = 7,
+  TFL_TYPE_COMPLEX64 = 8,
+  TFL_TYPE_INT8 = 9,
+  TFL_TYPE_FLOAT64 = 10,
+  TFL_TYPE_COMPLEX128 = 11,
+  TFL_TYPE_UINT64 = 12,
+  TFL_TYPE_RESOURCE = 13,
+  TFL_TYPE_VARIANT = 14,
+  TFL_TYPE_UINT32 = 15,
+  TFL_TYPE_UINT16 = 16,
+  TFL_TYPE_INT4 = 17,
+  TFL_TYPE_BFLOAT16 = 18,
+  TFL_TYPE_INT2 = 19,
+  TFL_TYPE_UINT4 = 20,
+} tfl_tensor_type;
+
+/* BuiltinOperator codes kiln maps (the full list of names is in
+ * tflite_ops.c). */
+typedef enum tfl_builtin_op {
+  TFL_OP_ADD = 0,
+  TFL_OP_AVERAGE_POOL_2D = 1,
+  TFL_OP_CONCATENATION = 2,
+  TFL_OP_CONV_2D = 3,
+  TFL_OP_DEPTHWISE_CONV_2D = 4,
+  TFL_OP_DEQUANTIZE = 6,
+  TFL_OP_FULLY_CONNECTED = 9,
+  TFL_OP_L2_NORMALIZATION = 11,
+  TFL_OP_LOGISTIC = 14,
+  TFL_OP_MAX_POOL_2D = 17,
+  TFL_OP_MUL = 18,
+  TFL_OP_RELU = 19,
+  TFL_OP_RELU_N1_TO_1 = 20,
+  TFL_OP_RELU6 = 21,
+  TFL_OP_RESHAPE = 22,
+  TFL_OP_RESIZE_BILINEAR = 23,
+  TFL_OP_SOFTMAX = 25,
+  TFL_OP_TANH = 28,
+  TFL_OP_CUSTOM = 32,
+  TFL_OP_PAD = 34,
+  TFL_OP_GATHER = 36,
+  TFL_OP_TRANSPOSE = 39,
+  TFL_OP_MEAN = 40,
+  TFL_OP_SUB = 41,
+  TFL_OP_DIV = 42,
+  TFL_OP_SQUEEZE = 43,
+  TFL_OP_STRIDED_SLICE = 45,
+  TFL_OP_EXP = 47,
+  TFL_OP_SPLIT = 49,
+  TFL_OP_LOG_SOFTMAX = 50,
+  TFL_OP_CAST = 53,
+  TFL_OP_PRELU = 54,
+  TFL_OP_MAXIMUM = 55,
+  TFL_OP_ARG_MAX = 56,
+  TFL_OP_MINIMUM = 57,
+  TFL_OP_NEG = 59,
+  TFL_OP_PADV2 = 60,
+  TFL_OP_SLICE = 65,
+  TFL_OP_TRANSPOSE_CONV = 67,
+  TFL_OP_TILE = 69,
+  TFL_OP_EXPAND_DIMS = 70,
+  TFL_OP_LOG = 73,
+  TFL_OP_SUM = 74,
+  TFL_OP_SQRT = 75,
+  TFL_OP_RSQRT = 76,
+  TFL_OP_SHAPE = 77,
+  TFL_OP_POW = 78,
+  TFL_OP_REDUCE_MAX = 82,
+  TFL_OP_PACK = 83,
+  TFL_OP_UNPACK = 88,
+  TFL_OP_RESIZE_NEAREST_NEIGHBOR = 97,
+  TFL_OP_LEAKY_RELU = 98,
+  TFL_OP_SQUARED_DIFFERENCE = 99,
+  TFL_OP_MIRROR_PAD = 100,
+  TFL_OP_ABS = 101,
+  TFL_OP_SPLIT_V = 102,
+  TFL_OP_HARD_SWISH = 117,
+  TFL_OP_SELECT_V2 = 123,
+  TFL_OP_BATCH_MATMUL = 126,
+  TFL_OP_CUMSUM = 128,
+  TFL_OP_BROADCAST_TO = 130,
+  TFL_OP_GELU = 150,
+} tfl_builtin_op;
+
+/* BuiltinOptions union types kiln reads. */
+typedef enum tfl_options_type {
+  TFL_OPT_NONE = 0,
+  TFL_OPT_CONV2D = 1,
+  TFL_OPT_DEPTHWISE_CONV2D = 2,
+  TFL_OPT_POOL2D = 5,
+  TFL_OPT_FULLY_CONNECTED = 8,
+  TFL_OPT_SOFTMAX = 9,
+  TFL_OPT_CONCATENATION = 10,
+  TFL_OPT_ADD = 11,
+  TFL_OPT_L2_NORM = 12,
+  TFL_OPT_RESIZE_BILINEAR = 15,
+  TFL_OPT_RESHAPE = 17,
+  TFL_OPT_MUL = 21,
+  TFL_OPT_GATHER = 23,
+  TFL_OPT_REDUCER = 27,
+  TFL_OPT_SUB = 28,
+  TFL_OPT_DIV = 29,
+  TFL_OPT_SQUEEZE = 30,
+  TFL_OPT_STRIDED_SLICE = 32,
+  TFL_OPT_SPLIT = 35,
+  TFL_OPT_TRANSPOSE_CONV = 49,
+  TFL_OPT_PACK = 59,
+  TFL_OPT_UNPACK = 64,
+  TFL_OPT_RESIZE_NEAREST_NEIGHBOR = 74,
+  TFL_OPT_LEAKY_RELU = 75,
+  TFL_OPT_MIRROR_PAD = 77,
+  TFL_OPT_SPLIT_V = 79,
+  TFL_OPT_BATCH_MATMUL = 101,
+  TFL_OPT_GELU = 116,
+} tfl_options_type;
+
+/* Padding, ActivationFunctionType and MirrorPadMode share kiln's numbering
+ * (core/op_attrs.h); these bound the valid values. */
+#define TFL_PADDING_MAX 1    /* SAME = 0, VALID = 1 */
+#define TFL_ACTIVATION_MAX 5 /* NONE .. SIGN_BIT */
+#define TFL_MIRROR_PAD_MAX 1 /* REFLECT = 0, SYMMETRIC = 1 */
+
+/* QuantizationDetails union: NONE = 0; anything else is a custom scheme. */
+#define TFL_QUANT_DETAILS_NONE 0
+
+#endif

@@ -1,0 +1,308 @@
+/* binary.c - reference broadcasting binary ops and SELECT_V2. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernel.h"
+
+/* Stricter per-op shape functions for when op_list.h names them:
+ * kiln_shape_binary must accept the union of every binary op's dtypes and
+ * cannot read attrs (MAXIMUM's are kiln_no_attrs), so until then the
+ * kernels repeat the per-op checks. */
+kiln_status *kiln_shape_binary_arith(const kiln_op_ctx *ctx);
+kiln_status *kiln_shape_binary_float(const kiln_op_ctx *ctx);
+
+enum {
+  MASK_FLOAT = 1u << KILN_FLOAT32,
+  MASK_NUMERIC = (1u << KILN_FLOAT32) | (1u << KILN_INT32) | (1u << KILN_INT64),
+};
+
+static kiln_status *check_dtype(const kiln_tensor *t, unsigned mask,
+                                const char *role) {
+  if ((unsigned)t->dtype < 32 && ((mask >> t->dtype) & 1u)) return NULL;
+  return kiln_error(KILN_ERR_UNSUPPORTED, "%s has type %s; supported: %s", role,
+                    kiln_dtype_name(t->dtype),
+                    mask == MASK_FLOAT ? "float32" : "float32, int32, int64");
+}
+
+static kiln_status *binary_shape(const kiln_op_ctx *ctx, unsigned mask) {
+  KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
+  KILN_TRY(kiln_require_input(ctx, 0, "x"));
+  KILN_TRY(kiln_require_input(ctx, 1, "y"));
+  const kiln_tensor *x = ctx->inputs[0], *y = ctx->inputs[1];
+  kiln_tensor *out = ctx->outputs[0];
+  KILN_TRY(check_dtype(x, mask, "input 0 (x)"));
+  if (y->dtype != x->dtype)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 1 (y) has type %s but input 0 (x) has type %s",
+                      kiln_dtype_name(y->dtype), kiln_dtype_name(x->dtype));
+  if (out->dtype != x->dtype)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "output 0 has type %s; expected %s like the inputs",
+                      kiln_dtype_name(out->dtype), kiln_dtype_name(x->dtype));
+  int64_t dims[KILN_MAX_RANK];
+  int rank = 0;
+  KILN_TRY(kiln_status_wrap(
+      kiln_broadcast_shapes(x->dims, x->rank, y->dims, y->rank, dims, &rank),
+      "inputs 0 (x) and 1 (y)"));
+  kiln_set_shape(out, dims, rank);
+  return NULL;
+}
+
+static kiln_activation fused_activation(const kiln_op_ctx *ctx) {
+  const kiln_activation_attrs *attrs = ctx->attrs;
+  return attrs ? attrs->activation : KILN_ACT_NONE;
+}
+
+/* Integer outputs feed shape arithmetic, where a clamp would be a surprise,
+ * so fused activations are float-only. */
+static kiln_status *check_fused(const kiln_op_ctx *ctx) {
+  kiln_activation act = fused_activation(ctx);
+  KILN_TRY(kiln_check_activation(act));
+  if (act != KILN_ACT_NONE && ctx->inputs[0]->dtype != KILN_FLOAT32)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "fused activation %d on type %s is not supported "
+                      "(float32 only)",
+                      (int)act, kiln_dtype_name(ctx->inputs[0]->dtype));
+  return NULL;
+}
+
+kiln_status *kiln_shape_binary(const kiln_op_ctx *ctx) {
+  return binary_shape(ctx, MASK_NUMERIC);
+}
+
+kiln_status *kiln_shape_binary_arith(const kiln_op_ctx *ctx) {
+  KILN_TRY(binary_shape(ctx, MASK_NUMERIC));
+  return check_fused(ctx);
+}
+
+kiln_status *kiln_shape_binary_float(const kiln_op_ctx *ctx) {
+  return binary_shape(ctx, MASK_FLOAT);
+}
+
+/* ---------------------------------------------------------- broadcasting */
+
+/* Walks the output in row-major order, tracking each input's element
+ * offset; broadcast dimensions have stride 0. */
+typedef struct bcast_iter {
+  int rank, count;
+  int64_t dims[KILN_MAX_RANK], index[KILN_MAX_RANK];
+  int64_t strides[3][KILN_MAX_RANK];
+  int64_t offset[3];
+} bcast_iter;
+
+static void iter_init(bcast_iter *it, const kiln_op_ctx *ctx, int count) {
+  const kiln_tensor *out = ctx->outputs[0];
+  memset(it, 0, sizeof *it);
+  it->rank = out->rank;
+  it->count = count;
+  memcpy(it->dims, out->dims, sizeof it->dims);
+  for (int k = 0; k < count; k++)
+    kiln_broadcast_strides(ctx->inputs[k], out->dims, out->rank,
+                           it->strides[k]);
+}
+
+static void iter_next(bcast_iter *it) {
+  for (int d = it->rank - 1; d >= 0; d--) {
+    for (int k = 0; k < it->count; k++) it->offset[k] += it->strides[k][d];
+    if (++it->index[d] < it->dims[d]) return;
+    for (int k = 0; k < it->count; k++)
+      it->offset[k] -= it->strides[k][d] * it->dims[d];
+    it->index[d] = 0;
+  }
+}
+
+/* Step of an input in a flat walk of n output elements: 0 for a single
+ * element, 1 when it already has the output's layout (a valid broadcast
+ * with equal element counts only adds leading 1s), -1 otherwise. */
+static int64_t flat_step(const kiln_tensor *t, int64_t n) {
+  int64_t count = kiln_tensor_numel(t);
+  if (count == 1) return 0;
+  return count == n ? 1 : -1;
+}
+
+/* ---------------------------------------------------------------- float */
+
+typedef float (*f32_op)(float a, float b);
+
+static float add_f(float a, float b) { return a + b; }
+static float sub_f(float a, float b) { return a - b; }
+static float mul_f(float a, float b) { return a * b; }
+static float div_f(float a, float b) { return a / b; }
+/* NaN-propagating, like np.maximum and TF. */
+static float max_f(float a, float b) {
+  return isnan(a) || isnan(b) ? a + b : (a > b ? a : b);
+}
+static float min_f(float a, float b) {
+  return isnan(a) || isnan(b) ? a + b : (a < b ? a : b);
+}
+static float sqdiff_f(float a, float b) { return (a - b) * (a - b); }
+static float pow_f(float a, float b) { return (float)pow(a, b); }
+static float prelu_f(float a, float b) { return a >= 0.0f ? a : a * b; }
+
+static void run_f32(const kiln_op_ctx *ctx, f32_op op, kiln_activation act) {
+  const float *a = ctx->inputs[0]->data, *b = ctx->inputs[1]->data;
+  float *out = ctx->outputs[0]->data;
+  int64_t n = kiln_tensor_numel(ctx->outputs[0]);
+  int64_t sa = flat_step(ctx->inputs[0], n), sb = flat_step(ctx->inputs[1], n);
+  if (sa >= 0 && sb >= 0) {
+    for (int64_t i = 0; i < n; i++)
+      out[i] = kiln_activate(op(a[i * sa], b[i * sb]), act);
+    return;
+  }
+  bcast_iter it;
+  iter_init(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, iter_next(&it))
+    out[i] = kiln_activate(op(a[it.offset[0]], b[it.offset[1]]), act);
+}
+
+/* -------------------------------------------------------------- integer */
+
+/* Integers wrap on overflow (two's complement) instead of being undefined:
+ * int64 arithmetic goes through uint64, and int32 results are computed
+ * exactly in int64 and then truncated. */
+typedef int64_t (*int_op)(int64_t a, int64_t b);
+
+static int64_t add_i(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+static int64_t sub_i(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+static int64_t mul_i(int64_t a, int64_t b) {
+  return (int64_t)((uint64_t)a * (uint64_t)b);
+}
+/* Truncating like TFLite's int32 DIV (C++ '/'); b != 0 is checked first. */
+static int64_t div_i(int64_t a, int64_t b) {
+  return (a == INT64_MIN && b == -1) ? INT64_MIN : a / b;
+}
+static int64_t max_i(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t min_i(int64_t a, int64_t b) { return a < b ? a : b; }
+
+static void store_int(kiln_tensor *t, int64_t i, int64_t v) {
+  if (t->dtype == KILN_INT32)
+    ((int32_t *)t->data)[i] = (int32_t)(uint32_t)(uint64_t)v;
+  else
+    ((int64_t *)t->data)[i] = v;
+}
+
+static void run_int(const kiln_op_ctx *ctx, int_op op) {
+  const kiln_tensor *a = ctx->inputs[0], *b = ctx->inputs[1];
+  kiln_tensor *out = ctx->outputs[0];
+  int64_t n = kiln_tensor_numel(out);
+  bcast_iter it;
+  iter_init(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, iter_next(&it))
+    store_int(
+        out, i,
+        op(kiln_tensor_int(a, it.offset[0]), kiln_tensor_int(b, it.offset[1])));
+}
+
+static kiln_status *check_nonzero(const kiln_tensor *t) {
+  int64_t n = kiln_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++)
+    if (kiln_tensor_int(t, i) == 0)
+      return kiln_error(KILN_ERR_RUNTIME,
+                        "input 1 (y) is 0 at element %lld: integer division "
+                        "by zero",
+                        (long long)i);
+  return NULL;
+}
+
+/* ------------------------------------------------------------- kernels */
+
+static kiln_status *run_binary(const kiln_op_ctx *ctx, f32_op f, int_op g) {
+  const kiln_tensor *x = ctx->inputs[0];
+  if (x->dtype == KILN_FLOAT32) {
+    run_f32(ctx, f, KILN_ACT_NONE);
+    return NULL;
+  }
+  KILN_TRY(check_dtype(x, g ? MASK_NUMERIC : MASK_FLOAT, "input 0 (x)"));
+  if (g == div_i) KILN_TRY(check_nonzero(ctx->inputs[1]));
+  run_int(ctx, g);
+  return NULL;
+}
+
+static kiln_status *run_arith(const kiln_op_ctx *ctx, f32_op f, int_op g) {
+  KILN_TRY(check_fused(ctx));
+  if (ctx->inputs[0]->dtype == KILN_FLOAT32) {
+    run_f32(ctx, f, fused_activation(ctx));
+    return NULL;
+  }
+  return run_binary(ctx, f, g);
+}
+
+kiln_status *kiln_ref_add(const kiln_op_ctx *ctx) {
+  return run_arith(ctx, add_f, add_i);
+}
+kiln_status *kiln_ref_sub(const kiln_op_ctx *ctx) {
+  return run_arith(ctx, sub_f, sub_i);
+}
+kiln_status *kiln_ref_mul(const kiln_op_ctx *ctx) {
+  return run_arith(ctx, mul_f, mul_i);
+}
+kiln_status *kiln_ref_div(const kiln_op_ctx *ctx) {
+  return run_arith(ctx, div_f, div_i);
+}
+kiln_status *kiln_ref_maximum(const kiln_op_ctx *ctx) {
+  return run_binary(ctx, max_f, max_i);
+}
+kiln_status *kiln_ref_minimum(const kiln_op_ctx *ctx) {
+  return run_binary(ctx, min_f, min_i);
+}
+kiln_status *kiln_ref_squared_difference(const kiln_op_ctx *ctx) {
+  return run_binary(ctx, sqdiff_f, NULL);
+}
+kiln_status *kiln_ref_pow(const kiln_op_ctx *ctx) {
+  return run_binary(ctx, pow_f, NULL);
+}
+kiln_status *kiln_ref_prelu(const kiln_op_ctx *ctx) {
+  return run_binary(ctx, prelu_f, NULL);
+}
+
+/* ----------------------------------------------------------- SELECT_V2 */
+
+kiln_status *kiln_shape_select_v2(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_check_arity(ctx, 3, 3, 1));
+  KILN_TRY(kiln_require_input(ctx, 0, "condition"));
+  KILN_TRY(kiln_require_input(ctx, 1, "x"));
+  KILN_TRY(kiln_require_input(ctx, 2, "y"));
+  const kiln_tensor *c = ctx->inputs[0], *x = ctx->inputs[1],
+                    *y = ctx->inputs[2];
+  kiln_tensor *out = ctx->outputs[0];
+  KILN_TRY(kiln_require_dtype(c, KILN_BOOL, "input 0 (condition)"));
+  if (kiln_dtype_size(x->dtype) == 0)
+    return kiln_error(KILN_ERR_INVALID_MODEL, "input 1 (x) has type %s",
+                      kiln_dtype_name(x->dtype));
+  if (y->dtype != x->dtype || out->dtype != x->dtype)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 1 (x), input 2 (y) and output 0 have types %s, "
+                      "%s and %s; they must match",
+                      kiln_dtype_name(x->dtype), kiln_dtype_name(y->dtype),
+                      kiln_dtype_name(out->dtype));
+  int64_t xy[KILN_MAX_RANK], dims[KILN_MAX_RANK];
+  int xy_rank = 0, rank = 0;
+  KILN_TRY(kiln_status_wrap(
+      kiln_broadcast_shapes(x->dims, x->rank, y->dims, y->rank, xy, &xy_rank),
+      "inputs 1 (x) and 2 (y)"));
+  KILN_TRY(kiln_status_wrap(
+      kiln_broadcast_shapes(c->dims, c->rank, xy, xy_rank, dims, &rank),
+      "input 0 (condition) against inputs 1 (x) and 2 (y)"));
+  kiln_set_shape(out, dims, rank);
+  return NULL;
+}
+
+kiln_status *kiln_ref_select_v2(const kiln_op_ctx *ctx) {
+  const uint8_t *cond = ctx->inputs[0]->data;
+  const char *x = ctx->inputs[1]->data, *y = ctx->inputs[2]->data;
+  char *out = ctx->outputs[0]->data;
+  size_t size = kiln_dtype_size(ctx->outputs[0]->dtype);
+  int64_t n = kiln_tensor_numel(ctx->outputs[0]);
+  bcast_iter it;
+  iter_init(&it, ctx, 3);
+  for (int64_t i = 0; i < n; i++, iter_next(&it)) {
+    const char *src = cond[it.offset[0]] ? x + (size_t)it.offset[1] * size
+                                         : y + (size_t)it.offset[2] * size;
+    memcpy(out + (size_t)i * size, src, size);
+  }
+  return NULL;
+}

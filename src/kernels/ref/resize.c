@@ -1,0 +1,156 @@
+/* resize.c - float32 reference RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR,
+ * computing source coordinates exactly as TFLite's reference kernels do
+ * (float arithmetic included, so indices agree at the boundaries). */
+#include <math.h>
+
+#include "kernels/kernel.h"
+
+static kiln_status *check_input(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_require_input(ctx, 0, "input"));
+  const kiln_tensor *in = ctx->inputs[0];
+  KILN_TRY(kiln_require_dtype(in, KILN_FLOAT32, "input 0 (input)"));
+  KILN_TRY(kiln_require_rank(in, 4, "input 0 (input)"));
+  for (int i = 0; i < 4; i++)
+    if (in->dims[i] <= 0) {
+      char buf[KILN_DIMS_STR_SIZE];
+      return kiln_error(KILN_ERR_INVALID_MODEL,
+                        "input 0 (input) has empty shape %s",
+                        kiln_dims_str(in->dims, 4, buf, sizeof buf));
+    }
+  return NULL;
+}
+
+/* Reads the int32[2] size input (new height, new width). */
+static kiln_status *read_size(const kiln_op_ctx *ctx, int64_t *h, int64_t *w) {
+  KILN_TRY(kiln_require_known(ctx, 1, "size"));
+  const kiln_tensor *s = ctx->inputs[1];
+  char buf[KILN_DIMS_STR_SIZE];
+  KILN_TRY(kiln_require_dtype(s, KILN_INT32, "input 1 (size)"));
+  if (s->rank != 1 || s->dims[0] != 2)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 1 (size) has shape %s; expected [2] (height, "
+                      "width)",
+                      kiln_dims_str(s->dims, s->rank, buf, sizeof buf));
+  *h = kiln_tensor_int(s, 0);
+  *w = kiln_tensor_int(s, 1);
+  if (*h <= 0 || *w <= 0)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 1 (size) is [%lld,%lld]; both must be positive",
+                      (long long)*h, (long long)*w);
+  return NULL;
+}
+
+kiln_status *kiln_shape_resize(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
+  KILN_TRY(check_input(ctx));
+  int64_t h = 0, w = 0;
+  KILN_TRY(read_size(ctx, &h, &w));
+  const kiln_tensor *in = ctx->inputs[0];
+  int64_t dims[4] = {in->dims[0], h, w, in->dims[3]};
+  KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT32, "output 0"));
+  kiln_set_shape(ctx->outputs[0], dims, 4);
+  return NULL;
+}
+
+/* Input pixels per output pixel along one axis. */
+static float resize_scale(int64_t in, int64_t out, bool align_corners) {
+  if (align_corners && out > 1) return (float)(in - 1) / (float)(out - 1);
+  return (float)in / (float)out;
+}
+
+/* --------------------------------------------------- RESIZE_BILINEAR */
+
+/* The two source rows (or columns) of output index x and the weight of the
+ * second. */
+typedef struct lerp {
+  int64_t lo, hi;
+  float frac;
+} lerp;
+
+static lerp bilinear_source(int64_t x, float scale, bool half_pixel,
+                            int64_t in) {
+  float src = half_pixel ? ((float)x + 0.5f) * scale - 0.5f : (float)x * scale;
+  float lo = floorf(src), hi = ceilf(src);
+  lerp l;
+  l.lo = lo > 0.0f ? (int64_t)lo : 0;
+  l.hi = (int64_t)hi < in - 1 ? (int64_t)hi : in - 1;
+  /* Relative to the clamped lower index, as TFLite does: for a source left
+   * of pixel 0 both indices are 0 and the weights still sum to one. */
+  l.frac = src - (float)l.lo;
+  return l;
+}
+
+/* TFLite rejects this combination for bilinear only, at prepare. */
+kiln_status *kiln_shape_resize_bilinear(const kiln_op_ctx *ctx) {
+  const kiln_resize_attrs *a = ctx->attrs;
+  if (a->align_corners && a->half_pixel_centers)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "align_corners and half_pixel_centers cannot both be "
+                      "set for bilinear resizing");
+  return kiln_shape_resize(ctx);
+}
+
+kiln_status *kiln_ref_resize_bilinear(const kiln_op_ctx *ctx) {
+  const kiln_resize_attrs *a = ctx->attrs;
+  const kiln_tensor *in_t = ctx->inputs[0], *out_t = ctx->outputs[0];
+  int64_t batch = in_t->dims[0], in_h = in_t->dims[1], in_w = in_t->dims[2];
+  int64_t channels = in_t->dims[3];
+  int64_t out_h = out_t->dims[1], out_w = out_t->dims[2];
+  float scale_y = resize_scale(in_h, out_h, a->align_corners);
+  float scale_x = resize_scale(in_w, out_w, a->align_corners);
+  const float *in = in_t->data;
+  float *out = out_t->data;
+  for (int64_t b = 0; b < batch; b++) {
+    const float *img = in + b * in_h * in_w * channels;
+    for (int64_t y = 0; y < out_h; y++) {
+      lerp ly = bilinear_source(y, scale_y, a->half_pixel_centers, in_h);
+      const float *row0 = img + ly.lo * in_w * channels;
+      const float *row1 = img + ly.hi * in_w * channels;
+      for (int64_t x = 0; x < out_w; x++) {
+        lerp lx = bilinear_source(x, scale_x, a->half_pixel_centers, in_w);
+        const float *p00 = row0 + lx.lo * channels,
+                    *p01 = row0 + lx.hi * channels;
+        const float *p10 = row1 + lx.lo * channels,
+                    *p11 = row1 + lx.hi * channels;
+        float fy = ly.frac, fx = lx.frac;
+        for (int64_t c = 0; c < channels; c++)
+          *out++ = p00[c] * (1 - fy) * (1 - fx) + p10[c] * fy * (1 - fx) +
+                   p01[c] * (1 - fy) * fx + p11[c] * fy * fx;
+      }
+    }
+  }
+  return NULL;
+}
+
+/* ------------------------------------------- RESIZE_NEAREST_NEIGHBOR */
+
+static int64_t nearest_source(int64_t x, float scale,
+                              const kiln_resize_attrs *a, int64_t in) {
+  float src = ((float)x + (a->half_pixel_centers ? 0.5f : 0.0f)) * scale;
+  /* roundf rounds halves away from zero, like TFLite's TfLiteRound. */
+  int64_t i = (int64_t)(a->align_corners ? roundf(src) : floorf(src));
+  if (i > in - 1) i = in - 1;
+  return i < 0 ? 0 : i;
+}
+
+kiln_status *kiln_ref_resize_nearest_neighbor(const kiln_op_ctx *ctx) {
+  const kiln_resize_attrs *a = ctx->attrs;
+  const kiln_tensor *in_t = ctx->inputs[0], *out_t = ctx->outputs[0];
+  int64_t batch = in_t->dims[0], in_h = in_t->dims[1], in_w = in_t->dims[2];
+  int64_t channels = in_t->dims[3];
+  int64_t out_h = out_t->dims[1], out_w = out_t->dims[2];
+  float scale_y = resize_scale(in_h, out_h, a->align_corners);
+  float scale_x = resize_scale(in_w, out_w, a->align_corners);
+  const float *in = in_t->data;
+  float *out = out_t->data;
+  for (int64_t b = 0; b < batch; b++)
+    for (int64_t y = 0; y < out_h; y++) {
+      int64_t sy = nearest_source(y, scale_y, a, in_h);
+      for (int64_t x = 0; x < out_w; x++) {
+        int64_t sx = nearest_source(x, scale_x, a, in_w);
+        const float *p = in + ((b * in_h + sy) * in_w + sx) * channels;
+        for (int64_t c = 0; c < channels; c++) *out++ = p[c];
+      }
+    }
+  return NULL;
+}

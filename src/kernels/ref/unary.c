@@ -1,0 +1,358 @@
+/* unary.c - reference kernels: elementwise unary math, CAST and DEQUANTIZE. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels/kernel.h"
+
+/* Stricter per-op shape functions for when op_list.h names them:
+ * kiln_shape_unary serves every unary op, CAST included, so it can only
+ * check what all of them share; until then the kernels repeat the per-op
+ * dtype checks. */
+kiln_status *kiln_shape_unary_float(const kiln_op_ctx *ctx);
+kiln_status *kiln_shape_unary_signed(const kiln_op_ctx *ctx);
+kiln_status *kiln_shape_cast(const kiln_op_ctx *ctx);
+kiln_status *kiln_shape_dequantize(const kiln_op_ctx *ctx);
+
+/* Per-channel parameters must line up with the tensor they describe. */
+static kiln_status *check_quant(const kiln_tensor *t, const char *role) {
+  const kiln_quant_info *q = t->quant;
+  if (!q || q->count == 0) return NULL;
+  if (q->count < 0 || !q->scale || !q->zero_point)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s has malformed quantization (%d parameters)", role,
+                      q->count);
+  if (q->count == 1) return NULL;
+  char buf[KILN_DIMS_STR_SIZE];
+  if (q->axis < 0 || q->axis >= t->rank || t->dims[q->axis] != q->count)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s has %d per-channel quantization parameters on axis "
+                      "%d, which does not fit its shape %s",
+                      role, q->count, q->axis,
+                      kiln_dims_str(t->dims, t->rank, buf, sizeof buf));
+  return NULL;
+}
+
+kiln_status *kiln_shape_unary(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+  KILN_TRY(kiln_require_input(ctx, 0, "x"));
+  const kiln_tensor *x = ctx->inputs[0];
+  kiln_tensor *out = ctx->outputs[0];
+  if (kiln_dtype_size(x->dtype) == 0)
+    return kiln_error(KILN_ERR_INVALID_MODEL, "input 0 (x) has type %s (%d)",
+                      kiln_dtype_name(x->dtype), (int)x->dtype);
+  if (kiln_dtype_size(out->dtype) == 0)
+    return kiln_error(KILN_ERR_INVALID_MODEL, "output 0 has type %s (%d)",
+                      kiln_dtype_name(out->dtype), (int)out->dtype);
+  KILN_TRY(check_quant(x, "input 0 (x)"));
+  kiln_set_shape(out, x->dims, x->rank);
+  return NULL;
+}
+
+/* ------------------------------------------------------ per-op dtypes */
+
+static kiln_status *same_dtype(const kiln_op_ctx *ctx) {
+  const kiln_tensor *x = ctx->inputs[0], *out = ctx->outputs[0];
+  if (out->dtype != x->dtype)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "output 0 has type %s; expected %s like input 0 (x)",
+                      kiln_dtype_name(out->dtype), kiln_dtype_name(x->dtype));
+  return NULL;
+}
+
+static kiln_status *need_float(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_require_dtype(ctx->inputs[0], KILN_FLOAT32, "input 0 (x)"));
+  return same_dtype(ctx);
+}
+
+static kiln_status *need_signed(const kiln_op_ctx *ctx) {
+  kiln_dtype t = ctx->inputs[0]->dtype;
+  if (t != KILN_FLOAT32 && t != KILN_INT32)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "input 0 (x) has type %s; expected float32 or int32",
+                      kiln_dtype_name(t));
+  return same_dtype(ctx);
+}
+
+static kiln_status *need_dequantize(const kiln_op_ctx *ctx) {
+  const kiln_tensor *x = ctx->inputs[0];
+  KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT32, "output 0"));
+  if (x->dtype == KILN_FLOAT16) return NULL;
+  if (x->dtype != KILN_INT8 && x->dtype != KILN_UINT8 && x->dtype != KILN_INT16)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "input 0 (x) has type %s; expected float16, int8, "
+                      "uint8 or int16",
+                      kiln_dtype_name(x->dtype));
+  if (!x->quant || x->quant->count == 0)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 0 (x) of type %s has no quantization parameters",
+                      kiln_dtype_name(x->dtype));
+  return check_quant(x, "input 0 (x)");
+}
+
+kiln_status *kiln_shape_unary_float(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  return need_float(ctx);
+}
+
+kiln_status *kiln_shape_unary_signed(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  return need_signed(ctx);
+}
+
+kiln_status *kiln_shape_cast(const kiln_op_ctx *ctx) {
+  return kiln_shape_unary(ctx);
+}
+
+kiln_status *kiln_shape_dequantize(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  return need_dequantize(ctx);
+}
+
+/* ------------------------------------------------------------ float math */
+
+/* Math runs in double and rounds once, so the oracle is as exact as float
+ * allows. */
+typedef double (*real_fn)(double x);
+
+static kiln_status *map_f32(const kiln_op_ctx *ctx, real_fn f) {
+  KILN_TRY(need_float(ctx));
+  const float *x = ctx->inputs[0]->data;
+  float *y = ctx->outputs[0]->data;
+  int64_t n = kiln_tensor_numel(ctx->inputs[0]);
+  for (int64_t i = 0; i < n; i++) y[i] = (float)f(x[i]);
+  return NULL;
+}
+
+/* Comparisons are written so that NaN falls through unchanged. */
+static double relu_d(double x) { return x < 0.0 ? 0.0 : x; }
+static double relu6_d(double x) { return x < 0.0 ? 0.0 : (x > 6.0 ? 6.0 : x); }
+static double relu1_d(double x) {
+  return x < -1.0 ? -1.0 : (x > 1.0 ? 1.0 : x);
+}
+static double rsqrt_d(double x) { return 1.0 / sqrt(x); }
+/* exp never overflows for the branch taken, so no inf/inf. */
+static double logistic_d(double x) {
+  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
+  double e = exp(x);
+  return e / (1.0 + e);
+}
+/* Zero below -3 outright, so -inf gives 0 rather than -inf*0. */
+static double hard_swish_d(double x) {
+  return x <= -3.0 ? 0.0 : x * relu6_d(x + 3.0) / 6.0;
+}
+
+kiln_status *kiln_ref_rsqrt(const kiln_op_ctx *ctx) {
+  return map_f32(ctx, rsqrt_d);
+}
+kiln_status *kiln_ref_sqrt(const kiln_op_ctx *ctx) {
+  return map_f32(ctx, sqrt);
+}
+kiln_status *kiln_ref_exp(const kiln_op_ctx *ctx) { return map_f32(ctx, exp); }
+kiln_status *kiln_ref_log(const kiln_op_ctx *ctx) { return map_f32(ctx, log); }
+kiln_status *kiln_ref_relu(const kiln_op_ctx *ctx) {
+  return map_f32(ctx, relu_d);
+}
+kiln_status *kiln_ref_relu6(const kiln_op_ctx *ctx) {
+  return map_f32(ctx, relu6_d);
+}
+kiln_status *kiln_ref_relu_n1_to_1(const kiln_op_ctx *ctx) {
+  return map_f32(ctx, relu1_d);
+}
+kiln_status *kiln_ref_logistic(const kiln_op_ctx *ctx) {
+  return map_f32(ctx, logistic_d);
+}
+kiln_status *kiln_ref_tanh(const kiln_op_ctx *ctx) {
+  return map_f32(ctx, tanh);
+}
+kiln_status *kiln_ref_hard_swish(const kiln_op_ctx *ctx) {
+  return map_f32(ctx, hard_swish_d);
+}
+
+kiln_status *kiln_ref_leaky_relu(const kiln_op_ctx *ctx) {
+  KILN_TRY(need_float(ctx));
+  const kiln_leaky_relu_attrs *attrs = ctx->attrs;
+  const float *x = ctx->inputs[0]->data;
+  float *y = ctx->outputs[0]->data;
+  int64_t n = kiln_tensor_numel(ctx->inputs[0]);
+  for (int64_t i = 0; i < n; i++)
+    y[i] = x[i] >= 0.0f ? x[i] : x[i] * attrs->alpha;
+  return NULL;
+}
+
+/* 0.5x(1+tanh(u)) == x*sigmoid(2u) and 1+erf(z) == erfc(-z): these forms
+ * keep their precision for negative x, where 1+tanh and 1+erf cancel. */
+static double gelu_d(double x, bool approximate) {
+  if (isinf(x)) return x > 0.0 ? x : 0.0; /* avoid inf*0 */
+  if (approximate) {
+    const double k = 0.7978845608028654; /* sqrt(2/pi) */
+    return x * logistic_d(2.0 * k * (x + 0.044715 * x * x * x));
+  }
+  return 0.5 * x * erfc(-x * 0.7071067811865476); /* 1/sqrt(2) */
+}
+
+kiln_status *kiln_ref_gelu(const kiln_op_ctx *ctx) {
+  KILN_TRY(need_float(ctx));
+  const kiln_gelu_attrs *attrs = ctx->attrs;
+  const float *x = ctx->inputs[0]->data;
+  float *y = ctx->outputs[0]->data;
+  int64_t n = kiln_tensor_numel(ctx->inputs[0]);
+  for (int64_t i = 0; i < n; i++)
+    y[i] = (float)gelu_d(x[i], attrs && attrs->approximate);
+  return NULL;
+}
+
+/* ------------------------------------------------------------ ABS, NEG */
+
+/* int32 negation wraps (-INT32_MIN == INT32_MIN) instead of overflowing. */
+static int32_t neg_i32(int32_t v) { return (int32_t)(0u - (uint32_t)v); }
+
+static kiln_status *map_signed(const kiln_op_ctx *ctx, bool is_abs) {
+  KILN_TRY(need_signed(ctx));
+  int64_t n = kiln_tensor_numel(ctx->inputs[0]);
+  if (ctx->inputs[0]->dtype == KILN_INT32) {
+    const int32_t *x = ctx->inputs[0]->data;
+    int32_t *y = ctx->outputs[0]->data;
+    for (int64_t i = 0; i < n; i++)
+      y[i] = (is_abs && x[i] >= 0) ? x[i] : neg_i32(x[i]);
+    return NULL;
+  }
+  const float *x = ctx->inputs[0]->data;
+  float *y = ctx->outputs[0]->data;
+  for (int64_t i = 0; i < n; i++) y[i] = is_abs ? fabsf(x[i]) : -x[i];
+  return NULL;
+}
+
+kiln_status *kiln_ref_abs(const kiln_op_ctx *ctx) {
+  return map_signed(ctx, true);
+}
+kiln_status *kiln_ref_neg(const kiln_op_ctx *ctx) {
+  return map_signed(ctx, false);
+}
+
+/* ----------------------------------------------------------------- CAST */
+
+/* An element in transit: floating types travel as double, the others as
+ * int64, so no value is rounded before the final conversion. */
+typedef struct scalar {
+  bool is_real;
+  double real;
+  int64_t integer;
+} scalar;
+
+static scalar load(const kiln_tensor *t, int64_t i) {
+  scalar s = {false, 0.0, 0};
+  switch (t->dtype) {
+    case KILN_FLOAT32:
+    case KILN_FLOAT16:
+    case KILN_FLOAT64:
+      s.is_real = true;
+      s.real = kiln_tensor_real(t, i);
+      break;
+    case KILN_BOOL:
+      s.integer = ((const uint8_t *)t->data)[i] != 0;
+      break;
+    default:
+      s.integer = kiln_tensor_int(t, i);
+      break;
+  }
+  return s;
+}
+
+/* Float to integer truncates toward zero and saturates; NaN gives 0.
+ * `limit` is 2^bits (2^(bits-1) when signed) as an exact double, since
+ * INT64_MAX is not one. */
+static int64_t real_to_int(double v, int64_t lo, int64_t hi, double limit) {
+  if (isnan(v)) return 0;
+  double t = trunc(v);
+  if (t <= (double)lo) return lo;
+  if (t >= limit) return hi;
+  return (int64_t)t;
+}
+
+static int64_t to_int(scalar s, int64_t lo, int64_t hi, double limit) {
+  return s.is_real ? real_to_int(s.real, lo, hi, limit) : s.integer;
+}
+
+/* Integer to narrower integer wraps modulo 2^bits, like static_cast. */
+static void store(kiln_tensor *t, int64_t i, scalar s) {
+  void *d = t->data;
+  uint64_t u;
+  switch (t->dtype) {
+    case KILN_FLOAT32:
+      ((float *)d)[i] = s.is_real ? (float)s.real : (float)s.integer;
+      break;
+    case KILN_FLOAT64:
+      ((double *)d)[i] = s.is_real ? s.real : (double)s.integer;
+      break;
+    case KILN_FLOAT16:
+      ((uint16_t *)d)[i] =
+          kiln_float_to_half(s.is_real ? (float)s.real : (float)s.integer);
+      break;
+    case KILN_BOOL:
+      ((uint8_t *)d)[i] = s.is_real ? s.real != 0.0 : s.integer != 0;
+      break;
+    case KILN_INT8:
+      u = (uint64_t)to_int(s, INT8_MIN, INT8_MAX, 128.0);
+      ((int8_t *)d)[i] = (int8_t)(uint8_t)u;
+      break;
+    case KILN_UINT8:
+      u = (uint64_t)to_int(s, 0, UINT8_MAX, 256.0);
+      ((uint8_t *)d)[i] = (uint8_t)u;
+      break;
+    case KILN_INT16:
+      u = (uint64_t)to_int(s, INT16_MIN, INT16_MAX, 32768.0);
+      ((int16_t *)d)[i] = (int16_t)(uint16_t)u;
+      break;
+    case KILN_INT32:
+      u = (uint64_t)to_int(s, INT32_MIN, INT32_MAX, 2147483648.0);
+      ((int32_t *)d)[i] = (int32_t)(uint32_t)u;
+      break;
+    case KILN_INT64:
+      ((int64_t *)d)[i] =
+          to_int(s, INT64_MIN, INT64_MAX, 9223372036854775808.0);
+      break;
+    case KILN_DTYPE_INVALID:
+      break;
+  }
+}
+
+kiln_status *kiln_ref_cast(const kiln_op_ctx *ctx) {
+  const kiln_tensor *x = ctx->inputs[0];
+  kiln_tensor *y = ctx->outputs[0];
+  int64_t n = kiln_tensor_numel(x);
+  for (int64_t i = 0; i < n; i++) store(y, i, load(x, i));
+  return NULL;
+}
+
+/* ----------------------------------------------------------- DEQUANTIZE */
+
+static void dequantize_f16(const kiln_tensor *x, float *y) {
+  const uint16_t *h = x->data;
+  int64_t n = kiln_tensor_numel(x);
+  for (int64_t i = 0; i < n; i++) y[i] = kiln_half_to_float(h[i]);
+}
+
+/* Channel of flat element i is (i / inner) % channels, where inner is the
+ * size of the dimensions after the quantized axis. */
+static void dequantize_int(const kiln_tensor *x, float *y) {
+  const kiln_quant_info *q = x->quant;
+  int64_t inner = 1, n = kiln_tensor_numel(x);
+  if (q->count > 1)
+    for (int d = q->axis + 1; d < x->rank; d++) inner *= x->dims[d];
+  for (int64_t i = 0; i < n; i++) {
+    int64_t c = q->count > 1 ? (i / inner) % q->count : 0;
+    /* exact in double: a float scale times a difference of small ints */
+    double v = (double)kiln_tensor_int(x, i) - (double)q->zero_point[c];
+    y[i] = (float)((double)q->scale[c] * v);
+  }
+}
+
+kiln_status *kiln_ref_dequantize(const kiln_op_ctx *ctx) {
+  KILN_TRY(need_dequantize(ctx));
+  const kiln_tensor *x = ctx->inputs[0];
+  if (x->dtype == KILN_FLOAT16)
+    dequantize_f16(x, ctx->outputs[0]->data);
+  else
+    dequantize_int(x, ctx->outputs[0]->data);
+  return NULL;
+}

@@ -1,0 +1,249 @@
+/* model.c - loading models (file mapping or memory copy), import, load-time
+ * passes, and the read-only accessors of a loaded model. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "formats/tflite/tflite_import.h"
+#include "passes/passes.h"
+#include "runtime/model.h"
+
+kiln_options kiln_options_default(void) {
+  kiln_options options;
+  memset(&options, 0, sizeof options);
+  options.num_threads = 0;
+  options.log_level = KILN_LOG_WARNING;
+  return options;
+}
+
+void kiln_log(const kiln_options *options, kiln_log_level level,
+              const char *fmt, ...) {
+  if (!options || !options->log || level > options->log_level) return;
+  char message[512];
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(message, sizeof message, fmt, args);
+  va_end(args);
+  options->log(options->log_context, level, message);
+}
+
+static kiln_status *new_model(const kiln_options *options, const char *source,
+                              kiln_model **out) {
+  const kiln_allocator *alloc = options ? options->allocator : NULL;
+  kiln_model *m = kiln_calloc(alloc, 1, sizeof *m);
+  if (!m) return KILN_OOM();
+  m->options = options ? *options : kiln_options_default();
+  if (alloc) {
+    m->allocator = *alloc;
+    m->alloc = &m->allocator;
+    m->options.allocator = m->alloc;
+  }
+  m->source = kiln_strdup(m->alloc, source);
+  if (!m->source) {
+    kiln_free(alloc, m);
+    return KILN_OOM();
+  }
+  *out = m;
+  return NULL;
+}
+
+/* Turns the model's bytes into an optimized graph. */
+static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
+  if (!kiln_tflite_detect(data, size))
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s: not a model format kiln reads (%zu bytes; a TFLite "
+                      "file has the identifier 'TFL3' at byte 4)",
+                      m->source, size);
+  m->format = "tflite";
+  KILN_TRY(kiln_tflite_import(data, size, m->source, m->alloc, &m->graph));
+  int folded = 0;
+  KILN_TRY(kiln_pass_fold_constants(m->graph, m->source, &folded));
+  kiln_log(&m->options, KILN_LOG_INFO,
+           "%s: %d operators, %d folded into constants at load", m->source,
+           m->graph->num_source_ops, folded);
+  return NULL;
+}
+
+kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
+                                  kiln_model **out_model) {
+  if (!path || !out_model)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "kiln_model_load_file: path and out_model are required");
+  *out_model = NULL;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return kiln_error(KILN_ERR_IO, "%s: cannot open: %s", path,
+                      strerror(errno));
+  struct stat info;
+  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    close(fd);
+    return kiln_error(KILN_ERR_IO, "%s: not a regular file", path);
+  }
+  if (info.st_size == 0) {
+    close(fd);
+    return kiln_error(KILN_ERR_INVALID_MODEL, "%s: the file is empty", path);
+  }
+  size_t size = (size_t)info.st_size;
+  void *mapping = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  int map_errno = errno;
+  close(fd);
+  if (mapping == MAP_FAILED)
+    return kiln_error(KILN_ERR_IO, "%s: cannot map %zu bytes: %s", path, size,
+                      strerror(map_errno));
+  kiln_model *m = NULL;
+  kiln_status *st = new_model(options, path, &m);
+  if (st) {
+    munmap(mapping, size);
+    return st;
+  }
+  m->mapping = mapping;
+  m->mapping_size = size;
+  st = import_graph(m, mapping, size);
+  if (st) {
+    kiln_model_free(m);
+    return st;
+  }
+  *out_model = m;
+  return NULL;
+}
+
+kiln_status *kiln_model_load_buffer(const void *data, size_t size,
+                                    const char *name,
+                                    const kiln_options *options,
+                                    kiln_model **out_model) {
+  if (!data || !out_model)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "kiln_model_load_buffer: data and out_model are required");
+  *out_model = NULL;
+  kiln_model *m = NULL;
+  KILN_TRY(new_model(options, name ? name : "<buffer>", &m));
+  m->buffer = kiln_malloc(m->alloc, size);
+  if (!m->buffer) {
+    kiln_model_free(m);
+    return KILN_OOM();
+  }
+  memcpy(m->buffer, data, size);
+  kiln_status *st = import_graph(m, m->buffer, size);
+  if (st) {
+    kiln_model_free(m);
+    return st;
+  }
+  *out_model = m;
+  return NULL;
+}
+
+void kiln_model_free(kiln_model *model) {
+  if (!model) return;
+  kiln_graph_free(model->graph);
+  if (model->mapping) munmap(model->mapping, model->mapping_size);
+  kiln_free(model->alloc, model->buffer);
+  kiln_free(model->alloc, model->source);
+  kiln_allocator copy = model->allocator;
+  kiln_free(model->alloc ? &copy : NULL, model);
+}
+
+int kiln_model_num_inputs(const kiln_model *model) {
+  return model ? model->graph->num_inputs : 0;
+}
+
+int kiln_model_num_outputs(const kiln_model *model) {
+  return model ? model->graph->num_outputs : 0;
+}
+
+static void fill_info(const kiln_value *v, const char *name,
+                      kiln_tensor_info *info) {
+  memset(info, 0, sizeof *info);
+  info->name = name;
+  info->dtype = v->dtype;
+  info->rank = v->rank;
+  memcpy(info->dims, v->signature, sizeof info->dims);
+  info->quant = v->quant;
+}
+
+static kiln_status *check_index(int index, int count, const char *what) {
+  if (index < 0 || index >= count)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "%s index %d is out of range (the model has %d)", what,
+                      index, count);
+  return NULL;
+}
+
+kiln_status *kiln_model_input_info(const kiln_model *model, int index,
+                                   kiln_tensor_info *out_info) {
+  const kiln_graph *g = model->graph;
+  KILN_TRY(check_index(index, g->num_inputs, "input"));
+  fill_info(&g->values[g->inputs[index]], g->input_names[index], out_info);
+  return NULL;
+}
+
+kiln_status *kiln_model_output_info(const kiln_model *model, int index,
+                                    kiln_tensor_info *out_info) {
+  const kiln_graph *g = model->graph;
+  KILN_TRY(check_index(index, g->num_outputs, "output"));
+  fill_info(&g->values[g->outputs[index]], g->output_names[index], out_info);
+  return NULL;
+}
+
+static kiln_status *find_name(char *const *names, int count, const char *name,
+                              const char *what, int *out_index) {
+  for (int i = 0; i < count; i++)
+    if (strcmp(names[i], name) == 0) {
+      *out_index = i;
+      return NULL;
+    }
+  char known[512] = "";
+  size_t used = 0;
+  for (int i = 0; i < count && used < sizeof known; i++)
+    used += (size_t)snprintf(known + used, sizeof known - used, "%s'%s'",
+                             i ? ", " : "", names[i]);
+  return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                    "the model has no %s named '%s' (its %ss: %s)", what, name,
+                    what, known);
+}
+
+kiln_status *kiln_model_find_input(const kiln_model *model, const char *name,
+                                   int *out_index) {
+  return find_name(model->graph->input_names, model->graph->num_inputs, name,
+                   "input", out_index);
+}
+
+kiln_status *kiln_model_find_output(const kiln_model *model, const char *name,
+                                    int *out_index) {
+  return find_name(model->graph->output_names, model->graph->num_outputs, name,
+                   "output", out_index);
+}
+
+kiln_status *kiln_model_stats_get(const kiln_model *model,
+                                  kiln_model_stats *out_stats) {
+  const kiln_graph *g = model->graph;
+  memset(out_stats, 0, sizeof *out_stats);
+  out_stats->format = model->format;
+  out_stats->num_nodes = g->num_nodes;
+  out_stats->num_source_ops = g->num_source_ops;
+  /* Count each constant once, however many nodes read it. */
+  unsigned char *seen = kiln_calloc(model->alloc, (size_t)g->num_values + 1, 1);
+  if (!seen) return KILN_OOM();
+  for (int n = 0; n < g->num_nodes; n++)
+    for (int i = 0; i < g->nodes[n].num_inputs; i++) {
+      int id = g->nodes[n].inputs[i];
+      if (id < 0 || seen[id] || !g->values[id].is_constant) continue;
+      seen[id] = 1;
+      const kiln_value *v = &g->values[id];
+      size_t elem = kiln_dtype_size(v->dtype);
+      out_stats->num_parameters += elem ? (int64_t)(v->nbytes / elem) : 0;
+      out_stats->parameter_bytes += (int64_t)v->nbytes;
+    }
+  kiln_free(model->alloc, seen);
+  return NULL;
+}
+
+const char *kiln_model_source_op_name(const kiln_model *model, int index) {
+  if (!model || index < 0 || index >= model->graph->num_source_ops) return "";
+  return model->graph->source_ops[index];
+}

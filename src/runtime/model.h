@@ -1,0 +1,25 @@
+/* model.h - the loaded model: an immutable graph plus the bytes it points
+ * into (a file mapping or a private copy), shared by every session. */
+#ifndef KILN_RUNTIME_MODEL_H
+#define KILN_RUNTIME_MODEL_H
+
+#include "core/graph.h"
+#include "kiln.h"
+
+struct kiln_model {
+  kiln_options options;
+  kiln_allocator allocator; /* copy of options.allocator when given */
+  const kiln_allocator *alloc;
+  kiln_graph *graph;
+  void *mapping; /* mmap of the file, or NULL */
+  size_t mapping_size;
+  void *buffer; /* private copy for kiln_model_load_buffer, or NULL */
+  char *source; /* file name for messages */
+  const char *format;
+};
+
+/* Sends a message to the embedder's log callback when its level allows. */
+void kiln_log(const kiln_options *options, kiln_log_level level,
+              const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

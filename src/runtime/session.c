@@ -1,0 +1,479 @@
+/* session.c - a session: per-run state over a shared model. prepare infers
+ * shapes, evaluates what is known before invoke, and plans the arena;
+ * invoke only runs kernels. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "runtime/model.h"
+#include "runtime/planner.h"
+
+/* Where a value's bytes live during a run. */
+typedef enum value_home {
+  HOME_CONSTANT, /* the model's constant data */
+  HOME_KNOWN,    /* computed at prepare (shape arithmetic), session-owned */
+  HOME_ARENA,    /* an activation in the planned arena */
+} value_home;
+
+typedef struct step {
+  kiln_kernel_fn kernel;
+  int node;
+} step;
+
+struct kiln_session {
+  const kiln_model *model;
+  const kiln_graph *graph;
+  const kiln_allocator *alloc;
+  int num_threads;
+  kiln_tensor *tensors;      /* one per graph value */
+  unsigned char *homes;      /* value_home per value */
+  void **known_data;         /* HOME_KNOWN storage per value, else NULL */
+  kiln_op_ctx *contexts;     /* one per node; pointers into tensors */
+  kiln_tensor **io_pointers; /* backing store of the contexts' arrays */
+  int64_t (*input_dims)[KILN_MAX_RANK]; /* requested input shapes */
+  step *steps;
+  int num_steps;
+  kiln_plan_item *plan_items;
+  int *plan_values;  /* value id of each plan item */
+  int *plan_scratch;
+  void *arena;
+  size_t arena_capacity, arena_bytes, naive_bytes;
+  double flops;
+  bool prepared;
+};
+
+static const char *op_name(const kiln_node *n) {
+  return kiln_op_table[n->op].name;
+}
+
+/* Builds each node's context once: the graph's topology never changes,
+ * only the shapes and data pointers inside the tensors do. */
+static kiln_status *build_contexts(kiln_session *s) {
+  const kiln_graph *g = s->graph;
+  size_t total = 0;
+  for (int n = 0; n < g->num_nodes; n++)
+    total += (size_t)g->nodes[n].num_inputs + (size_t)g->nodes[n].num_outputs;
+  s->io_pointers = kiln_calloc(s->alloc, total + 1, sizeof(kiln_tensor *));
+  s->contexts = kiln_calloc(s->alloc, (size_t)g->num_nodes + 1,
+                            sizeof(kiln_op_ctx));
+  if (!s->io_pointers || !s->contexts) return KILN_OOM();
+  kiln_tensor **cursor = s->io_pointers;
+  for (int n = 0; n < g->num_nodes; n++) {
+    const kiln_node *node = &g->nodes[n];
+    kiln_op_ctx *ctx = &s->contexts[n];
+    ctx->attrs = node->attrs;
+    ctx->inputs = cursor;
+    ctx->num_inputs = node->num_inputs;
+    for (int i = 0; i < node->num_inputs; i++)
+      *cursor++ = node->inputs[i] < 0 ? NULL : &s->tensors[node->inputs[i]];
+    ctx->outputs = cursor;
+    ctx->num_outputs = node->num_outputs;
+    for (int i = 0; i < node->num_outputs; i++)
+      *cursor++ = &s->tensors[node->outputs[i]];
+  }
+  return NULL;
+}
+
+kiln_status *kiln_session_create(const kiln_model *model,
+                                 const kiln_options *options,
+                                 kiln_session **out_session) {
+  if (!model || !out_session)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "kiln_session_create: model and out_session are required");
+  *out_session = NULL;
+  const kiln_allocator *alloc = model->alloc;
+  kiln_session *s = kiln_calloc(alloc, 1, sizeof *s);
+  if (!s) return KILN_OOM();
+  const kiln_graph *g = model->graph;
+  s->model = model;
+  s->graph = g;
+  s->alloc = alloc;
+  s->num_threads = (options ? options : &model->options)->num_threads;
+  size_t values = (size_t)g->num_values + 1;
+  s->tensors = kiln_calloc(alloc, values, sizeof(kiln_tensor));
+  s->homes = kiln_calloc(alloc, values, 1);
+  s->known_data = kiln_calloc(alloc, values, sizeof(void *));
+  s->input_dims = kiln_calloc(alloc, (size_t)g->num_inputs + 1,
+                              sizeof *s->input_dims);
+  s->steps = kiln_calloc(alloc, (size_t)g->num_nodes + 1, sizeof(step));
+  s->plan_items = kiln_calloc(alloc, values, sizeof(kiln_plan_item));
+  s->plan_values = kiln_calloc(alloc, values, sizeof(int));
+  s->plan_scratch = kiln_calloc(alloc, 2 * values, sizeof(int));
+  kiln_status *st = NULL;
+  if (!s->tensors || !s->homes || !s->known_data || !s->input_dims ||
+      !s->steps || !s->plan_items || !s->plan_values || !s->plan_scratch)
+    st = KILN_OOM();
+  if (!st) st = build_contexts(s);
+  for (int i = 0; !st && i < g->num_inputs; i++) {
+    const kiln_value *v = &g->values[g->inputs[i]];
+    memcpy(s->input_dims[i], v->dims, sizeof s->input_dims[i]);
+  }
+  if (!st) st = kiln_session_prepare(s);
+  if (st) {
+    kiln_session_free(s);
+    return st;
+  }
+  *out_session = s;
+  return NULL;
+}
+
+static void release_known(kiln_session *s) {
+  for (int v = 0; v < s->graph->num_values; v++) {
+    kiln_free(s->alloc, s->known_data[v]);
+    s->known_data[v] = NULL;
+  }
+}
+
+void kiln_session_free(kiln_session *s) {
+  if (!s) return;
+  const kiln_allocator *alloc = s->alloc;
+  if (s->known_data) release_known(s);
+  kiln_free(alloc, s->known_data);
+  kiln_free(alloc, s->tensors);
+  kiln_free(alloc, s->homes);
+  kiln_free(alloc, s->contexts);
+  kiln_free(alloc, s->io_pointers);
+  kiln_free(alloc, s->input_dims);
+  kiln_free(alloc, s->steps);
+  kiln_free(alloc, s->plan_items);
+  kiln_free(alloc, s->plan_values);
+  kiln_free(alloc, s->plan_scratch);
+  kiln_free(alloc, s->arena);
+  kiln_free(alloc, s);
+}
+
+/* Resets every tensor to what the model alone says: constants with their
+ * data, inputs with the requested shapes, everything else unknown. */
+static void reset_tensors(kiln_session *s) {
+  const kiln_graph *g = s->graph;
+  release_known(s);
+  for (int v = 0; v < g->num_values; v++) {
+    const kiln_value *value = &g->values[v];
+    kiln_tensor *t = &s->tensors[v];
+    memset(t, 0, sizeof *t);
+    t->dtype = value->dtype;
+    t->rank = value->rank;
+    memcpy(t->dims, value->dims, sizeof t->dims);
+    t->quant = value->quant.count ? &value->quant : NULL;
+    s->homes[v] = value->is_constant ? HOME_CONSTANT : HOME_ARENA;
+    if (value->is_constant) t->data = (void *)value->data;
+  }
+  for (int i = 0; i < g->num_inputs; i++)
+    memcpy(s->tensors[g->inputs[i]].dims, s->input_dims[i],
+           sizeof s->input_dims[i]);
+}
+
+static kiln_status *checked_nbytes(const kiln_tensor *t, const char *name,
+                                   size_t *out) {
+  kiln_value probe;
+  memset(&probe, 0, sizeof probe);
+  probe.name = (char *)name;
+  probe.dtype = t->dtype;
+  probe.rank = t->rank;
+  memcpy(probe.dims, t->dims, sizeof probe.dims);
+  return kiln_value_nbytes(&probe, out);
+}
+
+/* A node can run at prepare when its result depends only on shapes (SHAPE)
+ * or on values already known; the shape arithmetic of dynamic-batch models
+ * (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
+static bool known_before_invoke(const kiln_session *s, const kiln_node *n) {
+  if (n->op == KILN_OP_SHAPE) return true;
+  for (int i = 0; i < n->num_inputs; i++)
+    if (n->inputs[i] >= 0 && s->homes[n->inputs[i]] == HOME_ARENA)
+      return false;
+  return true;
+}
+
+static kiln_status *evaluate_now(kiln_session *s, int n) {
+  const kiln_node *node = &s->graph->nodes[n];
+  for (int i = 0; i < node->num_outputs; i++) {
+    int v = node->outputs[i];
+    size_t nbytes = 0;
+    KILN_TRY(checked_nbytes(&s->tensors[v], s->graph->values[v].name, &nbytes));
+    s->known_data[v] = kiln_calloc(s->alloc, 1, nbytes);
+    if (!s->known_data[v]) return KILN_OOM();
+    s->tensors[v].data = s->known_data[v];
+    s->homes[v] = HOME_KNOWN;
+  }
+  return kiln_op_table[node->op].reference(&s->contexts[n]);
+}
+
+static kiln_status *infer_shapes(kiln_session *s) {
+  const kiln_graph *g = s->graph;
+  s->num_steps = 0;
+  s->flops = 0.0;
+  for (int n = 0; n < g->num_nodes; n++) {
+    const kiln_node *node = &g->nodes[n];
+    const kiln_op_def *def = &kiln_op_table[node->op];
+    kiln_status *st = def->shape(&s->contexts[n]);
+    for (int i = 0; !st && i < node->num_outputs; i++) {
+      size_t nbytes;
+      int v = node->outputs[i];
+      st = checked_nbytes(&s->tensors[v], g->values[v].name, &nbytes);
+    }
+    bool known = known_before_invoke(s, node);
+    if (!st && known) st = evaluate_now(s, n);
+    if (st)
+      return kiln_status_wrap(st, "%s: operator %d (%s)", s->model->source,
+                              node->source_index, op_name(node));
+    if (known) continue;
+    s->steps[s->num_steps].kernel = def->reference;
+    s->steps[s->num_steps].node = n;
+    s->num_steps++;
+    s->flops += def->flops(&s->contexts[n]);
+  }
+  return NULL;
+}
+
+/* Lifetimes in steps: inputs live from the start, outputs to the end. */
+static kiln_status *plan_arena(kiln_session *s) {
+  const kiln_graph *g = s->graph;
+  int count = 0;
+  int *item_of = s->plan_scratch; /* value -> item, reused before planning */
+  for (int v = 0; v < g->num_values; v++) item_of[v] = -1;
+  for (int i = 0; i < g->num_inputs; i++) {
+    int v = g->inputs[i];
+    if (s->homes[v] != HOME_ARENA || item_of[v] >= 0) continue;
+    item_of[v] = count;
+    s->plan_values[count] = v;
+    s->plan_items[count++] = (kiln_plan_item){0, 0, 0, 0};
+  }
+  for (int k = 0; k < s->num_steps; k++) {
+    const kiln_node *node = &g->nodes[s->steps[k].node];
+    for (int i = 0; i < node->num_inputs; i++) {
+      int v = node->inputs[i];
+      if (v >= 0 && item_of[v] >= 0) s->plan_items[item_of[v]].last = k;
+    }
+    for (int i = 0; i < node->num_outputs; i++) {
+      int v = node->outputs[i];
+      if (s->homes[v] != HOME_ARENA || item_of[v] >= 0) continue;
+      item_of[v] = count;
+      s->plan_values[count] = v;
+      s->plan_items[count++] = (kiln_plan_item){0, k, k, 0};
+    }
+  }
+  for (int i = 0; i < g->num_outputs; i++) {
+    int v = g->outputs[i];
+    if (item_of[v] >= 0) s->plan_items[item_of[v]].last = s->num_steps;
+  }
+  s->naive_bytes = 0;
+  for (int i = 0; i < count; i++) {
+    KILN_TRY(checked_nbytes(&s->tensors[s->plan_values[i]],
+                            g->values[s->plan_values[i]].name,
+                            &s->plan_items[i].size));
+    s->naive_bytes += s->plan_items[i].size;
+  }
+  s->arena_bytes =
+      kiln_plan_arena(s->plan_items, count, KILN_ALIGNMENT, s->plan_scratch);
+  if (s->arena_bytes > s->arena_capacity) {
+    /* Grow only: shrinking would make a later resize pay again. */
+    kiln_free(s->alloc, s->arena);
+    s->arena_capacity = 0;
+    s->arena = kiln_malloc(s->alloc, s->arena_bytes + KILN_ALIGNMENT);
+    if (!s->arena)
+      return kiln_error(KILN_ERR_OUT_OF_MEMORY,
+                        "%s: cannot allocate an arena of %zu bytes",
+                        s->model->source, s->arena_bytes);
+    s->arena_capacity = s->arena_bytes;
+  }
+  /* Align the arena base itself; the allocator only promises malloc's. */
+  uintptr_t base = ((uintptr_t)s->arena + KILN_ALIGNMENT - 1) &
+                   ~(uintptr_t)(KILN_ALIGNMENT - 1);
+  for (int i = 0; i < count; i++)
+    s->tensors[s->plan_values[i]].data =
+        (unsigned char *)base + s->plan_items[i].offset;
+  return NULL;
+}
+
+kiln_status *kiln_session_prepare(kiln_session *s) {
+  if (!s)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_prepare: NULL");
+  s->prepared = false;
+  reset_tensors(s);
+  KILN_TRY(infer_shapes(s));
+  KILN_TRY(plan_arena(s));
+  s->prepared = true;
+  return NULL;
+}
+
+kiln_status *kiln_session_invoke(kiln_session *s) {
+  if (!s)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_invoke: NULL");
+  if (!s->prepared)
+    return kiln_error(KILN_ERR_FAILED_PRECONDITION,
+                      "%s: an input was resized or preparing failed; call "
+                      "kiln_session_prepare before invoke",
+                      s->model->source);
+  for (int k = 0; k < s->num_steps; k++) {
+    const step *st = &s->steps[k];
+    kiln_status *status = st->kernel(&s->contexts[st->node]);
+    if (status) {
+      const kiln_node *node = &s->graph->nodes[st->node];
+      return kiln_status_wrap(status, "%s: operator %d (%s)", s->model->source,
+                              node->source_index, op_name(node));
+    }
+  }
+  return NULL;
+}
+
+/* ---------------------------------------------------------- inputs/outputs */
+
+static kiln_status *check_io(const kiln_session *s, int index, int count,
+                             const char *what) {
+  if (!s)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT, "the session is NULL");
+  if (index < 0 || index >= count)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "%s index %d is out of range (the model has %d)", what,
+                      index, count);
+  return NULL;
+}
+
+static kiln_status *check_prepared(const kiln_session *s) {
+  if (!s->prepared)
+    return kiln_error(KILN_ERR_FAILED_PRECONDITION,
+                      "%s: an input was resized or preparing failed; call "
+                      "kiln_session_prepare first",
+                      s->model->source);
+  return NULL;
+}
+
+static void fill_info(const kiln_session *s, int v, const char *name,
+                      kiln_tensor_info *info) {
+  const kiln_tensor *t = &s->tensors[v];
+  memset(info, 0, sizeof *info);
+  info->name = name;
+  info->dtype = t->dtype;
+  info->rank = t->rank;
+  memcpy(info->dims, t->dims, sizeof info->dims);
+  info->quant = s->graph->values[v].quant;
+}
+
+kiln_status *kiln_session_input_info(const kiln_session *s, int index,
+                                     kiln_tensor_info *out_info) {
+  KILN_TRY(check_io(s, index, s ? s->graph->num_inputs : 0, "input"));
+  fill_info(s, s->graph->inputs[index], s->graph->input_names[index], out_info);
+  /* Before prepare, report the requested shape. */
+  memcpy(out_info->dims, s->input_dims[index], sizeof out_info->dims);
+  return NULL;
+}
+
+kiln_status *kiln_session_output_info(const kiln_session *s, int index,
+                                      kiln_tensor_info *out_info) {
+  KILN_TRY(check_io(s, index, s ? s->graph->num_outputs : 0, "output"));
+  KILN_TRY(check_prepared(s));
+  fill_info(s, s->graph->outputs[index], s->graph->output_names[index],
+            out_info);
+  return NULL;
+}
+
+kiln_status *kiln_session_resize_input(kiln_session *s, int index,
+                                       const int64_t *dims, int rank) {
+  KILN_TRY(check_io(s, index, s ? s->graph->num_inputs : 0, "input"));
+  const kiln_value *v = &s->graph->values[s->graph->inputs[index]];
+  const char *name = s->graph->input_names[index];
+  char want[KILN_DIMS_STR_SIZE], got[KILN_DIMS_STR_SIZE];
+  if (!dims || rank != v->rank)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "input '%s' has rank %d (shape %s); cannot resize to "
+                      "rank %d",
+                      name, v->rank,
+                      kiln_dims_str(v->signature, v->rank, want, sizeof want),
+                      rank);
+  for (int d = 0; d < rank; d++) {
+    bool dynamic = v->signature[d] < 0;
+    if (dims[d] < 0 || (!dynamic && dims[d] != v->signature[d]))
+      return kiln_error(
+          KILN_ERR_INVALID_ARGUMENT,
+          "input '%s' cannot take shape %s: dimension %d is %s (model shape "
+          "%s, -1 marks dynamic dimensions)",
+          name, kiln_dims_str(dims, rank, got, sizeof got), d,
+          dims[d] < 0 ? "negative" : "fixed", 
+          kiln_dims_str(v->signature, v->rank, want, sizeof want));
+  }
+  if (memcmp(s->input_dims[index], dims, sizeof(int64_t) * (size_t)rank) != 0) {
+    memcpy(s->input_dims[index], dims, sizeof(int64_t) * (size_t)rank);
+    s->prepared = false;
+  }
+  return NULL;
+}
+
+kiln_status *kiln_session_set_input(kiln_session *s, int index,
+                                    kiln_dtype dtype, const int64_t *dims,
+                                    int rank, const void *data, size_t nbytes) {
+  KILN_TRY(check_io(s, index, s ? s->graph->num_inputs : 0, "input"));
+  KILN_TRY(check_prepared(s));
+  const kiln_tensor *t = &s->tensors[s->graph->inputs[index]];
+  const char *name = s->graph->input_names[index];
+  if (dtype != t->dtype)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "input '%s' expects %s data; got %s", name,
+                      kiln_dtype_name(t->dtype), kiln_dtype_name(dtype));
+  bool same_shape = dims && rank == t->rank;
+  for (int d = 0; same_shape && d < rank; d++)
+    same_shape = dims[d] == t->dims[d];
+  if (!same_shape) {
+    char want[KILN_DIMS_STR_SIZE], got[KILN_DIMS_STR_SIZE];
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "input '%s' expects shape %s; got %s (resize the input "
+                      "first if the model allows it)",
+                      name, kiln_dims_str(t->dims, t->rank, want, sizeof want),
+                      dims ? kiln_dims_str(dims, rank, got, sizeof got) : "none");
+  }
+  size_t expected = kiln_tensor_nbytes(t);
+  if (nbytes != expected || (!data && expected))
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "input '%s' takes %zu bytes; got %zu", name, expected,
+                      data ? nbytes : 0);
+  if (expected) memcpy(t->data, data, expected);
+  return NULL;
+}
+
+kiln_status *kiln_session_input_buffer(kiln_session *s, int index,
+                                       void **out_data, size_t *out_nbytes) {
+  KILN_TRY(check_io(s, index, s ? s->graph->num_inputs : 0, "input"));
+  KILN_TRY(check_prepared(s));
+  const kiln_tensor *t = &s->tensors[s->graph->inputs[index]];
+  if (s->homes[s->graph->inputs[index]] != HOME_ARENA)
+    return kiln_error(KILN_ERR_FAILED_PRECONDITION,
+                      "input '%s' is not writable", s->graph->input_names[index]);
+  *out_data = t->data;
+  *out_nbytes = kiln_tensor_nbytes(t);
+  return NULL;
+}
+
+kiln_status *kiln_session_output_buffer(const kiln_session *s, int index,
+                                        const void **out_data,
+                                        size_t *out_nbytes) {
+  KILN_TRY(check_io(s, index, s ? s->graph->num_outputs : 0, "output"));
+  KILN_TRY(check_prepared(s));
+  const kiln_tensor *t = &s->tensors[s->graph->outputs[index]];
+  *out_data = t->data;
+  *out_nbytes = kiln_tensor_nbytes(t);
+  return NULL;
+}
+
+kiln_status *kiln_session_get_output(const kiln_session *s, int index,
+                                     void *data, size_t nbytes) {
+  const void *source = NULL;
+  size_t size = 0;
+  KILN_TRY(kiln_session_output_buffer(s, index, &source, &size));
+  if (!data || nbytes < size)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "output '%s' needs %zu bytes; the buffer has %zu",
+                      s->graph->output_names[index], size, data ? nbytes : 0);
+  if (size) memcpy(data, source, size);
+  return NULL;
+}
+
+kiln_status *kiln_session_stats_get(const kiln_session *s,
+                                    kiln_session_stats *out_stats) {
+  if (!s || !out_stats)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_stats_get: NULL");
+  KILN_TRY(check_prepared(s));
+  out_stats->arena_bytes = s->arena_bytes;
+  out_stats->naive_bytes = s->naive_bytes;
+  out_stats->flops = s->flops;
+  out_stats->num_steps = s->num_steps;
+  return NULL;
+}
