@@ -1,12 +1,15 @@
 # Makefile - the two front doors: `make demo` and `make check`.
 # Everything real happens in CMake/ctest and pytest; this file sequences it.
 
+MAKEFLAGS += --no-print-directory
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 PYTHON ?= python3
 FUZZ_SECONDS ?= 600
+# Keras models converted once per build folder, shared by both e2e runs.
+export KILN_E2E_MODEL_DIR ?= $(CURDIR)/$(BUILD)/e2e-models
 
 .PHONY: all setup build build-asan check test-unit test-asan test-e2e \
         test-e2e-asan fuzz-smoke fuzz demo format clean

@@ -119,12 +119,14 @@ int cmd_info(int argc, char **argv) {
   printf("parameters: %lld\n", (long long)stats.num_parameters);
   printf("parameter memory: %s\n",
          format_size((double)stats.parameter_bytes, size, sizeof size));
-  printf("kernels per run: %d (after folding constants)\n", stats.num_nodes);
   kiln_session *session = NULL;
   if (!st) st = kiln_session_create(model, NULL, &session);
   kiln_session_stats run;
   if (!st) st = kiln_session_stats_get(session, &run);
   if (!st) {
+    printf("kernels per run: %d (after folding constants and shape "
+           "arithmetic)\n",
+           run.num_steps);
     printf("FLOPs per run: %.4g (%.3f GFLOP)\n", run.flops, run.flops / 1e9);
     printf("activation arena: %s", format_size((double)run.arena_bytes, size,
                                                  sizeof size));

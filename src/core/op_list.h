@@ -24,6 +24,12 @@ KILN_OP(MINIMUM, kiln_no_attrs, kiln_shape_binary, kiln_ref_minimum, kiln_flops_
 KILN_OP(SQUARED_DIFFERENCE, kiln_no_attrs, kiln_shape_binary_float, kiln_ref_squared_difference, kiln_flops_per_output)
 KILN_OP(POW, kiln_no_attrs, kiln_shape_binary_float, kiln_ref_pow, kiln_flops_per_output)
 KILN_OP(PRELU, kiln_no_attrs, kiln_shape_binary_float, kiln_ref_prelu, kiln_flops_per_output)
+KILN_OP(LESS, kiln_no_attrs, kiln_shape_compare, kiln_ref_less, kiln_flops_per_output)
+KILN_OP(LESS_EQUAL, kiln_no_attrs, kiln_shape_compare, kiln_ref_less_equal, kiln_flops_per_output)
+KILN_OP(GREATER, kiln_no_attrs, kiln_shape_compare, kiln_ref_greater, kiln_flops_per_output)
+KILN_OP(GREATER_EQUAL, kiln_no_attrs, kiln_shape_compare, kiln_ref_greater_equal, kiln_flops_per_output)
+KILN_OP(EQUAL, kiln_no_attrs, kiln_shape_compare, kiln_ref_equal, kiln_flops_per_output)
+KILN_OP(NOT_EQUAL, kiln_no_attrs, kiln_shape_compare, kiln_ref_not_equal, kiln_flops_per_output)
 KILN_OP(SELECT_V2, kiln_no_attrs, kiln_shape_select_v2, kiln_ref_select_v2, kiln_flops_none)
 
 /* unary elementwise (ref/unary.c) */

@@ -47,9 +47,9 @@ typedef kiln_status *(*kiln_kernel_fn)(const kiln_op_ctx *ctx);
 typedef double (*kiln_flops_fn)(const kiln_op_ctx *ctx);
 
 /* Declarations of every function the operator table names. */
-#define KILN_OP(id, attrs, shape, ref, flops)                                  \
-  kiln_status *shape(const kiln_op_ctx *ctx);                                  \
-  kiln_status *ref(const kiln_op_ctx *ctx);                                    \
+#define KILN_OP(id, attrs, shape, ref, flops) \
+  kiln_status *shape(const kiln_op_ctx *ctx); \
+  kiln_status *ref(const kiln_op_ctx *ctx);   \
   double flops(const kiln_op_ctx *ctx);
 #include "core/op_list.h"
 #undef KILN_OP
@@ -88,6 +88,40 @@ kiln_status *kiln_require_dtype(const kiln_tensor *t, kiln_dtype dtype,
 kiln_status *kiln_require_rank(const kiln_tensor *t, int rank,
                                const char *role);
 
+/* Checks that input `index` (`name` in messages, as "input 0 (input)") is
+ * present, float32, of rank min_rank..max_rank (max_rank -1: no upper bound)
+ * and has no empty dimension. */
+kiln_status *kiln_require_float_input(const kiln_op_ctx *ctx, int index,
+                                      const char *name, int min_rank,
+                                      int max_rank);
+
+/* ---- sliding windows (CONV_2D, DEPTHWISE_CONV_2D, the 2-D pools) ----
+ *
+ * TFLite's padding rule (ComputeOutSize and ComputePaddingHeightWidth in
+ * tensorflow/lite/kernels/padding.h), per spatial axis, for a window of k
+ * taps `dilation` apart, so spanning effective_k = (k - 1) * dilation + 1:
+ *   SAME:  out = ceil(in / stride);
+ *          pad_total = max((out - 1) * stride + effective_k - in, 0);
+ *          pad_before = pad_total / 2 (an odd extra one goes after).
+ *   VALID: out = (in - effective_k) / stride + 1, an error when
+ *          in < effective_k; no padding.
+ * Optimized kernels must use these same helpers so their windows agree with
+ * the reference kernels'. */
+
+/* Checks the padding is SAME or VALID, the strides at least 1 and the fused
+ * activation known. */
+kiln_status *kiln_check_window_attrs(kiln_padding padding, int stride_h,
+                                     int stride_w, kiln_activation activation);
+/* Output size along `axis` (1 height, 2 width) of the NHWC input 0 (named
+ * "input 0 (input)" when VALID padding leaves no room for the window). */
+kiln_status *kiln_window_out_size(const kiln_tensor *input, int axis, int64_t k,
+                                  int stride, int dilation,
+                                  kiln_padding padding, int64_t *out);
+/* Padding before the first input element along an axis of `in` elements
+ * with `out` outputs. */
+int64_t kiln_window_pad_before(int64_t in, int64_t out, int64_t k, int stride,
+                               int dilation, kiln_padding padding);
+
 /* Element i of an int32 or int64 tensor as int64. */
 int64_t kiln_tensor_int(const kiln_tensor *t, int64_t i);
 /* Element i of a float32/float16/int tensor as double (slow; for prepare). */
@@ -113,12 +147,18 @@ void kiln_set_shape(kiln_tensor *t, const int64_t *dims, int rank);
 /* Applies a fused activation to one value. */
 static inline float kiln_activate(float x, kiln_activation act) {
   switch (act) {
-    case KILN_ACT_RELU: return x < 0.0f ? 0.0f : x;
-    case KILN_ACT_RELU_N1_TO_1: return x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
-    case KILN_ACT_RELU6: return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
-    case KILN_ACT_TANH: return __builtin_tanhf(x);
-    case KILN_ACT_SIGN_BIT: return __builtin_signbit(x) ? 1.0f : 0.0f;
-    case KILN_ACT_NONE: break;
+    case KILN_ACT_RELU:
+      return x < 0.0f ? 0.0f : x;
+    case KILN_ACT_RELU_N1_TO_1:
+      return x < -1.0f ? -1.0f : (x > 1.0f ? 1.0f : x);
+    case KILN_ACT_RELU6:
+      return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+    case KILN_ACT_TANH:
+      return __builtin_tanhf(x);
+    case KILN_ACT_SIGN_BIT:
+      return __builtin_signbit(x) ? 1.0f : 0.0f;
+    case KILN_ACT_NONE:
+      break;
   }
   return x;
 }

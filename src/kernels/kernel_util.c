@@ -34,9 +34,8 @@ kiln_status *kiln_check_arity(const kiln_op_ctx *ctx, int min_inputs,
     if (min_inputs == max_inputs)
       return kiln_error(KILN_ERR_INVALID_MODEL, "expects %d inputs, has %d",
                         min_inputs, ctx->num_inputs);
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "expects %d to %d inputs, has %d", min_inputs,
-                      max_inputs, ctx->num_inputs);
+    return kiln_error(KILN_ERR_INVALID_MODEL, "expects %d to %d inputs, has %d",
+                      min_inputs, max_inputs, ctx->num_inputs);
   }
   if (outputs >= 0 && ctx->num_outputs != outputs)
     return kiln_error(KILN_ERR_INVALID_MODEL, "expects %d outputs, has %d",
@@ -47,8 +46,8 @@ kiln_status *kiln_check_arity(const kiln_op_ctx *ctx, int min_inputs,
 kiln_status *kiln_require_input(const kiln_op_ctx *ctx, int index,
                                 const char *role) {
   if (index >= ctx->num_inputs || !ctx->inputs[index])
-    return kiln_error(KILN_ERR_INVALID_MODEL, "input %d (%s) is missing",
-                      index, role);
+    return kiln_error(KILN_ERR_INVALID_MODEL, "input %d (%s) is missing", index,
+                      role);
   return NULL;
 }
 
@@ -67,8 +66,8 @@ kiln_status *kiln_require_known(const kiln_op_ctx *ctx, int index,
 kiln_status *kiln_require_dtype(const kiln_tensor *t, kiln_dtype dtype,
                                 const char *role) {
   if (t->dtype != dtype)
-    return kiln_error(KILN_ERR_UNSUPPORTED, "%s has type %s; expected %s",
-                      role, kiln_dtype_name(t->dtype), kiln_dtype_name(dtype));
+    return kiln_error(KILN_ERR_UNSUPPORTED, "%s has type %s; expected %s", role,
+                      kiln_dtype_name(t->dtype), kiln_dtype_name(dtype));
   return NULL;
 }
 
@@ -83,24 +82,104 @@ kiln_status *kiln_require_rank(const kiln_tensor *t, int rank,
   return NULL;
 }
 
+kiln_status *kiln_require_float_input(const kiln_op_ctx *ctx, int index,
+                                      const char *name, int min_rank,
+                                      int max_rank) {
+  KILN_TRY(kiln_require_input(ctx, index, name));
+  const kiln_tensor *t = ctx->inputs[index];
+  char role[64], buf[KILN_DIMS_STR_SIZE];
+  snprintf(role, sizeof role, "input %d (%s)", index, name);
+  KILN_TRY(kiln_require_dtype(t, KILN_FLOAT32, role));
+  kiln_dims_str(t->dims, t->rank, buf, sizeof buf);
+  if (min_rank == max_rank)
+    KILN_TRY(kiln_require_rank(t, min_rank, role));
+  else if (t->rank < min_rank || (max_rank >= 0 && t->rank > max_rank))
+    return max_rank < 0
+               ? kiln_error(KILN_ERR_INVALID_MODEL,
+                            "%s must have rank %d or more, has shape %s", role,
+                            min_rank, buf)
+               : kiln_error(KILN_ERR_INVALID_MODEL,
+                            "%s must have rank %d to %d, has shape %s", role,
+                            min_rank, max_rank, buf);
+  for (int i = 0; i < t->rank; i++)
+    if (t->dims[i] <= 0)
+      return kiln_error(KILN_ERR_INVALID_MODEL, "%s has empty shape %s", role,
+                        buf);
+  return NULL;
+}
+
+kiln_status *kiln_check_window_attrs(kiln_padding padding, int stride_h,
+                                     int stride_w, kiln_activation activation) {
+  if (padding != KILN_PAD_SAME && padding != KILN_PAD_VALID)
+    return kiln_error(KILN_ERR_INVALID_MODEL, "padding %d is not SAME or VALID",
+                      (int)padding);
+  if (stride_h < 1 || stride_w < 1)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "stride %dx%d must be at least 1x1", stride_h, stride_w);
+  return kiln_check_activation(activation);
+}
+
+kiln_status *kiln_window_out_size(const kiln_tensor *input, int axis, int64_t k,
+                                  int stride, int dilation,
+                                  kiln_padding padding, int64_t *out) {
+  int64_t in = input->dims[axis], span = (k - 1) * dilation + 1;
+  if (padding == KILN_PAD_SAME) {
+    *out = (in + stride - 1) / stride;
+    return NULL;
+  }
+  if (in < span) {
+    char buf[KILN_DIMS_STR_SIZE], filter[96];
+    if (dilation == 1)
+      snprintf(filter, sizeof filter, "%lld", (long long)k);
+    else
+      snprintf(filter, sizeof filter, "span %lld (size %lld, dilation %d)",
+               (long long)span, (long long)k, dilation);
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 0 (input) has shape %s: its %s %lld is smaller "
+                      "than the filter's %s with VALID padding",
+                      kiln_dims_str(input->dims, input->rank, buf, sizeof buf),
+                      axis == 1 ? "height" : "width", (long long)in, filter);
+  }
+  *out = (in - span) / stride + 1;
+  return NULL;
+}
+
+int64_t kiln_window_pad_before(int64_t in, int64_t out, int64_t k, int stride,
+                               int dilation, kiln_padding padding) {
+  if (padding == KILN_PAD_VALID) return 0;
+  int64_t total = (out - 1) * stride + (k - 1) * dilation + 1 - in;
+  return total > 0 ? total / 2 : 0;
+}
+
 int64_t kiln_tensor_int(const kiln_tensor *t, int64_t i) {
   switch (t->dtype) {
-    case KILN_INT32: return ((const int32_t *)t->data)[i];
-    case KILN_INT64: return ((const int64_t *)t->data)[i];
-    case KILN_INT16: return ((const int16_t *)t->data)[i];
-    case KILN_INT8: return ((const int8_t *)t->data)[i];
-    case KILN_UINT8: return ((const uint8_t *)t->data)[i];
-    case KILN_BOOL: return ((const uint8_t *)t->data)[i];
-    default: return 0;
+    case KILN_INT32:
+      return ((const int32_t *)t->data)[i];
+    case KILN_INT64:
+      return ((const int64_t *)t->data)[i];
+    case KILN_INT16:
+      return ((const int16_t *)t->data)[i];
+    case KILN_INT8:
+      return ((const int8_t *)t->data)[i];
+    case KILN_UINT8:
+      return ((const uint8_t *)t->data)[i];
+    case KILN_BOOL:
+      return ((const uint8_t *)t->data)[i];
+    default:
+      return 0;
   }
 }
 
 double kiln_tensor_real(const kiln_tensor *t, int64_t i) {
   switch (t->dtype) {
-    case KILN_FLOAT32: return ((const float *)t->data)[i];
-    case KILN_FLOAT64: return ((const double *)t->data)[i];
-    case KILN_FLOAT16: return kiln_half_to_float(((const uint16_t *)t->data)[i]);
-    default: return (double)kiln_tensor_int(t, i);
+    case KILN_FLOAT32:
+      return ((const float *)t->data)[i];
+    case KILN_FLOAT64:
+      return ((const double *)t->data)[i];
+    case KILN_FLOAT16:
+      return kiln_half_to_float(((const uint16_t *)t->data)[i]);
+    default:
+      return (double)kiln_tensor_int(t, i);
   }
 }
 

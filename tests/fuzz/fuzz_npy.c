@@ -2,9 +2,11 @@
  * whole .npy file in memory and checks that a successful parse describes
  * itself consistently. Seeds: tests/fuzz/corpus/npy/.
  *
- *   cmake -S . -B build-fuzz -DKILN_FUZZ=ON -DCMAKE_C_COMPILER=clang \
- *         -DKILN_SANITIZE=ON && cmake --build build-fuzz --target fuzz_npy
- *   build-fuzz/fuzz_npy -max_len=4096 tests/fuzz/corpus/npy */
+ *   cmake -S . -B build-fuzz -DKILN_FUZZ=ON -DKILN_SANITIZE=ON \
+ *         -DCMAKE_C_COMPILER=clang && cmake --build build-fuzz -t fuzz_npy
+ *   mkdir -p /tmp/npy-corpus    # libFuzzer adds new inputs to the first dir
+ *   build-fuzz/fuzz_npy -max_len=4096 /tmp/npy-corpus tests/fuzz/corpus/npy
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

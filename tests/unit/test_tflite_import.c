@@ -850,6 +850,62 @@ static void test_op_table(void) {
   CHECK(kiln_tflite_op_name(210) == NULL && kiln_tflite_op_name(-1) == NULL);
 }
 
+/* 20000 operators all pointing at one Operator table whose input list has
+ * 20000 entries: a 160 KB file describing 400 million tensor ids. */
+static void test_shared_tables(void) {
+  enum { N = 20000 };
+  fbb b;
+  fbb_init(&b);
+  fbb_start(&b);
+  uint32_t empty = fbb_end(&b);
+  uint32_t buffers = fbb_ref_vector(&b, &empty, 1);
+  fbb_start(&b);
+  fbb_add_i32(&b, TFL_OPCODE_BUILTIN_CODE, TFL_OP_ADD);
+  uint32_t code = fbb_end(&b);
+  uint32_t codes = fbb_ref_vector(&b, &code, 1);
+  const int32_t one = 1, zero = 0;
+  uint32_t shape = fbb_vector_i32(&b, &one, 1);
+  fbb_start(&b);
+  fbb_add_ref(&b, TFL_TENSOR_SHAPE, shape);
+  uint32_t tensor = fbb_end(&b);
+  uint32_t tensor_refs[2] = {tensor, tensor};
+  uint32_t tensors = fbb_ref_vector(&b, tensor_refs, 2);
+  int32_t *input_ids = calloc(N, sizeof(int32_t));
+  uint32_t inputs = fbb_vector_i32(&b, input_ids, N);
+  uint32_t outputs = fbb_vector_i32(&b, &one, 1);
+  fbb_start(&b);
+  fbb_add_ref(&b, TFL_OPERATOR_INPUTS, inputs);
+  fbb_add_ref(&b, TFL_OPERATOR_OUTPUTS, outputs);
+  uint32_t op = fbb_end(&b);
+  uint32_t *op_refs = malloc(N * sizeof(uint32_t));
+  for (int i = 0; i < N; i++) op_refs[i] = op;
+  uint32_t ops = fbb_ref_vector(&b, op_refs, N);
+  uint32_t graph_in = fbb_vector_i32(&b, &zero, 1);
+  uint32_t graph_out = fbb_vector_i32(&b, &one, 1);
+  fbb_start(&b);
+  fbb_add_ref(&b, TFL_SUBGRAPH_TENSORS, tensors);
+  fbb_add_ref(&b, TFL_SUBGRAPH_INPUTS, graph_in);
+  fbb_add_ref(&b, TFL_SUBGRAPH_OUTPUTS, graph_out);
+  fbb_add_ref(&b, TFL_SUBGRAPH_OPERATORS, ops);
+  uint32_t subgraph = fbb_end(&b);
+  uint32_t subgraphs = fbb_ref_vector(&b, &subgraph, 1);
+  fbb_start(&b);
+  fbb_add_u32(&b, TFL_MODEL_VERSION, 3);
+  fbb_add_ref(&b, TFL_MODEL_OPERATOR_CODES, codes);
+  fbb_add_ref(&b, TFL_MODEL_SUBGRAPHS, subgraphs);
+  fbb_add_ref(&b, TFL_MODEL_BUFFERS, buffers);
+  size_t size;
+  uint8_t *bytes = fbb_finish(&b, fbb_end(&b), TFL_FILE_IDENTIFIER, &size);
+  kiln_graph *g = (kiln_graph *)1;
+  CHECK_ERROR(kiln_tflite_import(bytes, size, SOURCE, NULL, &g),
+              KILN_ERR_INVALID_MODEL, "tables shared many times over");
+  CHECK(g == NULL);
+  free(bytes);
+  free(op_refs);
+  free(input_ids);
+  fbb_release(&b);
+}
+
 /* ---- allocation failure ---- */
 
 typedef struct failing_alloc {
@@ -1045,6 +1101,7 @@ int main(int argc, char **argv) {
   test_value_options();
   test_empty_constant();
   test_op_table();
+  test_shared_tables();
   test_allocation_failures();
   test_converter_model();
   test_converter_cnn();

@@ -50,7 +50,7 @@ static kiln_status *follow(const kiln_fb *fb, size_t pos, size_t *out) {
 kiln_status *kiln_fb_root(const kiln_fb *fb, const char *name,
                           kiln_fb_table *out) {
   if (!fb->buf || fb->size < 8)
-    return FB_ERROR("the file is too small for a flatbuffer (%zu bytes)",
+    return FB_ERROR("the buffer is too small for a flatbuffer (%zu bytes)",
                     fb->size);
   size_t pos;
   KILN_TRY(kiln_status_wrap(follow(fb, 0, &pos), "root table"));

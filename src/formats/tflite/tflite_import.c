@@ -26,9 +26,24 @@ typedef struct importer {
   kiln_fb_vector opcodes, buffers, tensors, operators;
   kiln_fb_vector graph_inputs, graph_outputs;
   int num_tensors, num_operators;
-  uint32_t *tensor_buffer; /* Model.buffers index of each tensor */
-  uint8_t *flags;          /* TENSOR_* bits of each tensor */
+  uint32_t *tensor_buffer;  /* Model.buffers index of each tensor */
+  uint8_t *flags;           /* TENSOR_* bits of each tensor */
+  uint64_t decoded, budget; /* bytes copied out of the file, and the cap */
 } importer;
+
+/* FlatBuffers may share a table or vector between many parents, so a small
+ * file can describe a huge graph (thousands of operators pointing at one
+ * list of a million inputs). Honest files store each list once; capping
+ * what is copied out at a multiple of the file size keeps import time and
+ * memory linear in the file without rejecting real models. */
+static kiln_status *charge(importer *im, uint64_t bytes) {
+  im->decoded += bytes;
+  if (im->decoded <= im->budget) return NULL;
+  return INVALID(
+      "decoding would copy more than %llu bytes out of a %zu-byte file "
+      "(tables shared many times over)",
+      (unsigned long long)im->budget, im->fb.size);
+}
 
 bool kiln_tflite_detect(const void *data, size_t size) {
   return data && size >= 8 &&
@@ -117,8 +132,10 @@ static kiln_status *read_shape(const kiln_fb_table *t, kiln_value *v) {
   KILN_TRY(kiln_fb_vector_field(t, TFL_TENSOR_SHAPE, 4, &shape, NULL));
   KILN_TRY(
       kiln_fb_vector_field(t, TFL_TENSOR_SHAPE_SIGNATURE, 4, &sig, &has_sig));
+  /* An empty signature says nothing; an empty shape beside a signature
+   * means the shape is missing. */
+  if (has_sig && sig.length == 0 && shape.length != 0) has_sig = false;
   uint32_t rank = has_sig ? sig.length : shape.length;
-  /* An empty shape beside a signature means the shape is missing. */
   if (has_sig && shape.length != 0 && shape.length != sig.length)
     return INVALID("its shape has %u dimensions but its shape_signature %u",
                    shape.length, sig.length);
@@ -181,6 +198,7 @@ static kiln_status *read_quant(importer *im, const kiln_fb_table *t,
   KILN_TRY(kiln_fb_i32(&q, TFL_QUANT_QUANTIZED_DIMENSION, 0, &axis));
   KILN_TRY(
       check_quant(v, scale.length, has_zero_points, zero_point.length, axis));
+  KILN_TRY(charge(im, (uint64_t)scale.length * 12));
   float *scales = kiln_calloc(im->g->alloc, scale.length, sizeof(float));
   v->quant.scale = scales;
   int64_t *zeros = kiln_calloc(im->g->alloc, scale.length, sizeof(int64_t));
@@ -223,6 +241,7 @@ static kiln_status *read_tensor(importer *im, int index) {
     snprintf(fallback, sizeof fallback, "tensor_%d", index);
     name = fallback;
   }
+  KILN_TRY(charge(im, sizeof(kiln_value) + strlen(name) + 1));
   KILN_TRY(kiln_graph_add_value(im->g, name, &id));
   KILN_TRY(kiln_status_wrap(read_tensor_fields(im, &t, id), "tensor %d ('%s')",
                             index, name));
@@ -285,13 +304,15 @@ static void format_dims(const kiln_value *v, char *text, size_t size) {
 }
 
 /* Points the value at its bytes, copying them when they are not aligned
- * for the element type (flatbuffers align vectors only to 4 bytes). */
+ * for the element type (kernels load elements directly; a writer or the
+ * address the caller loaded the file at may leave them misaligned). */
 static kiln_status *set_constant(importer *im, kiln_value *v,
                                  const uint8_t *bytes, size_t nbytes) {
   v->is_constant = true;
   v->nbytes = nbytes;
   v->data = bytes;
   if ((uintptr_t)bytes % kiln_dtype_size(v->dtype) == 0) return NULL;
+  KILN_TRY(charge(im, nbytes));
   v->owned_data = kiln_malloc(im->g->alloc, nbytes);
   if (!v->owned_data) return KILN_OOM();
   memcpy(v->owned_data, bytes, nbytes);
@@ -340,38 +361,41 @@ static kiln_status *resolve_remaining(importer *im) {
 
 /* ----------------------------------------------------------- operators */
 
-/* Finds what operator code `op` names, failing for operators kiln lacks. */
-static kiln_status *operator_kind(importer *im, const kiln_fb_table *op,
-                                  int index, const kiln_tflite_op **out_map,
-                                  const char **out_name) {
+/* The builtin code (and custom name) of the operator code `op` uses. */
+static kiln_status *read_opcode(importer *im, const kiln_fb_table *op,
+                                int32_t *code, const char **custom) {
   uint32_t opcode_index;
-  kiln_fb_table code_table;
+  kiln_fb_table table;
   int8_t deprecated_code;
-  int32_t code;
-  const char *custom;
   KILN_TRY(kiln_fb_u32(op, TFL_OPERATOR_OPCODE_INDEX, 0, &opcode_index));
   if (opcode_index >= im->opcodes.length)
     return INVALID(
-        "operator %d: opcode index %u does not exist (the model "
-        "has %u operator codes)",
-        index, opcode_index, im->opcodes.length);
-  KILN_TRY(kiln_status_wrap(kiln_fb_vec_table(&im->opcodes, opcode_index,
-                                              "OperatorCode", &code_table),
-                            "operator %d: operator code %u", index,
-                            opcode_index));
-  KILN_TRY(kiln_fb_i8(&code_table, TFL_OPCODE_DEPRECATED_BUILTIN_CODE, 0,
+        "opcode index %u does not exist (the model has %u "
+        "operator codes)",
+        opcode_index, im->opcodes.length);
+  KILN_TRY(
+      kiln_fb_vec_table(&im->opcodes, opcode_index, "OperatorCode", &table));
+  KILN_TRY(kiln_fb_i8(&table, TFL_OPCODE_DEPRECATED_BUILTIN_CODE, 0,
                       &deprecated_code));
-  KILN_TRY(kiln_fb_i32(&code_table, TFL_OPCODE_BUILTIN_CODE, 0, &code));
+  KILN_TRY(kiln_fb_i32(&table, TFL_OPCODE_BUILTIN_CODE, 0, code));
   /* Codes past 127 live only in builtin_code; older files only fill the
    * deprecated byte. */
-  if (deprecated_code > code) code = deprecated_code;
-  if (code == TFL_OP_CUSTOM) {
-    KILN_TRY(
-        kiln_fb_string_field(&code_table, TFL_OPCODE_CUSTOM_CODE, &custom));
+  if (deprecated_code > *code) *code = deprecated_code;
+  return kiln_fb_string_field(&table, TFL_OPCODE_CUSTOM_CODE, custom);
+}
+
+/* Finds what operator `op` is, failing for operators kiln lacks. */
+static kiln_status *operator_kind(importer *im, const kiln_fb_table *op,
+                                  int index, const kiln_tflite_op **out_map,
+                                  const char **out_name) {
+  int32_t code;
+  const char *custom;
+  KILN_TRY(kiln_status_wrap(read_opcode(im, op, &code, &custom), "operator %d",
+                            index));
+  if (code == TFL_OP_CUSTOM)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "operator %d (custom op '%s') is not supported by kiln",
                       index, custom ? custom : "");
-  }
   *out_name = kiln_tflite_op_name(code);
   *out_map = kiln_tflite_find_op(code);
   if (!*out_name)
@@ -429,6 +453,7 @@ static kiln_status *alloc_ids(importer *im, const kiln_fb_table *op,
    * keeps every int conversion below exact. */
   size_t count = (size_t)out->inputs.length + out->outputs.length;
   if (count > INT_MAX / 2) return INVALID("has %zu inputs and outputs", count);
+  KILN_TRY(charge(im, sizeof(kiln_node) + count * sizeof(int)));
   out->ids = kiln_calloc(im->g->alloc, count ? count : 1, sizeof(int));
   return out->ids ? NULL : KILN_OOM();
 }
@@ -505,29 +530,36 @@ static kiln_status *find_signature(importer *im, bool *found,
   return NULL;
 }
 
-/* The signature key mapped to tensor `id`, or NULL. */
-static kiln_status *signature_name(const kiln_fb_vector *maps, int id,
-                                   const char **out) {
-  *out = NULL;
-  for (uint32_t i = 0; maps && i < maps->length; i++) {
+/* Signature keys by tensor id (the first entry naming a tensor wins), so
+ * naming the inputs and outputs is one pass over each TensorMap list. */
+static kiln_status *signature_names(importer *im, const kiln_fb_vector *maps,
+                                    const char **by_tensor) {
+  for (uint32_t i = 0; i < maps->length; i++) {
     kiln_fb_table map;
     uint32_t tensor;
+    const char *name;
     KILN_TRY(kiln_fb_vec_table(maps, i, "TensorMap", &map));
     KILN_TRY(kiln_fb_u32(&map, TFL_TENSORMAP_TENSOR_INDEX, 0, &tensor));
-    if (tensor != (uint32_t)id) continue;
-    KILN_TRY(kiln_fb_string_field(&map, TFL_TENSORMAP_NAME, out));
-    if (*out) return NULL;
+    KILN_TRY(kiln_fb_string_field(&map, TFL_TENSORMAP_NAME, &name));
+    if (tensor < (uint32_t)im->num_tensors && !by_tensor[tensor])
+      by_tensor[tensor] = name;
   }
   return NULL;
 }
 
-/* Ids and user-facing names of the subgraph's inputs or outputs. */
+/* Ids and user-facing names of the subgraph's inputs or outputs: the
+ * signature key of each tensor, else its name. */
 static kiln_status *read_io_list(importer *im, const kiln_fb_vector *list,
                                  const kiln_fb_vector *maps, const char *what,
-                                 int *ids, const char **names) {
+                                 const char **by_tensor, int *ids,
+                                 const char **names) {
   KILN_TRY(read_ids(im, list, what, false, ids));
+  memset((void *)by_tensor, 0, sizeof(char *) * (size_t)im->num_tensors);
+  if (maps)
+    KILN_TRY(kiln_status_wrap(signature_names(im, maps, by_tensor),
+                              "signature %ss", what));
   for (uint32_t i = 0; i < list->length; i++) {
-    KILN_TRY(signature_name(maps, ids[i], &names[i]));
+    names[i] = by_tensor[ids[i]];
     if (!names[i]) names[i] = im->g->values[ids[i]].name;
   }
   return NULL;
@@ -536,23 +568,28 @@ static kiln_status *read_io_list(importer *im, const kiln_fb_vector *list,
 static kiln_status *read_io(importer *im) {
   kiln_fb_vector sig_inputs, sig_outputs;
   bool has_sig;
-  KILN_TRY(find_signature(im, &has_sig, &sig_inputs, &sig_outputs));
+  KILN_TRY(
+      kiln_status_wrap(find_signature(im, &has_sig, &sig_inputs, &sig_outputs),
+                       "signature_defs"));
   size_t num_in = im->graph_inputs.length, num_out = im->graph_outputs.length;
   size_t count = num_in + num_out + 1;
   int *ids = kiln_calloc(im->g->alloc, count, sizeof(int));
   const char **names = kiln_calloc(im->g->alloc, count, sizeof(char *));
-  kiln_status *st = (!ids || !names) ? KILN_OOM() : NULL;
+  const char **by_tensor =
+      kiln_calloc(im->g->alloc, (size_t)im->num_tensors + 1, sizeof(char *));
+  kiln_status *st = (!ids || !names || !by_tensor) ? KILN_OOM() : NULL;
   if (!st)
     st = read_io_list(im, &im->graph_inputs, has_sig ? &sig_inputs : NULL,
-                      "graph input", ids, names);
+                      "graph input", by_tensor, ids, names);
   if (!st)
     st = read_io_list(im, &im->graph_outputs, has_sig ? &sig_outputs : NULL,
-                      "graph output", ids + num_in, names + num_in);
+                      "graph output", by_tensor, ids + num_in, names + num_in);
   if (!st)
     st = kiln_graph_set_io(im->g, ids, names, (int)num_in, ids + num_in,
                            names + num_in, (int)num_out);
   kiln_free(im->g->alloc, ids);
   kiln_free(im->g->alloc, (void *)names);
+  kiln_free(im->g->alloc, (void *)by_tensor);
   return st;
 }
 
@@ -593,22 +630,27 @@ static kiln_status *count_of(const kiln_fb_vector *v, const char *what,
   return NULL;
 }
 
-static kiln_status *read_subgraph(importer *im) {
-  kiln_fb_vector subgraphs;
-  kiln_fb_table *sg = &im->subgraph;
-  KILN_TRY(kiln_fb_vector_field(&im->model, TFL_MODEL_SUBGRAPHS, 4, &subgraphs,
-                                NULL));
-  if (subgraphs.length == 0) return INVALID("the model has no subgraphs");
-  KILN_TRY(kiln_status_wrap(kiln_fb_vec_table(&subgraphs, 0, "SubGraph", sg),
-                            "subgraph 0"));
+static kiln_status *read_subgraph_fields(importer *im) {
+  const kiln_fb_table *sg = &im->subgraph;
   KILN_TRY(
       kiln_fb_vector_field(sg, TFL_SUBGRAPH_TENSORS, 4, &im->tensors, NULL));
   KILN_TRY(kiln_fb_vector_field(sg, TFL_SUBGRAPH_OPERATORS, 4, &im->operators,
                                 NULL));
   KILN_TRY(kiln_fb_vector_field(sg, TFL_SUBGRAPH_INPUTS, 4, &im->graph_inputs,
                                 NULL));
-  KILN_TRY(kiln_fb_vector_field(sg, TFL_SUBGRAPH_OUTPUTS, 4, &im->graph_outputs,
+  return kiln_fb_vector_field(sg, TFL_SUBGRAPH_OUTPUTS, 4, &im->graph_outputs,
+                              NULL);
+}
+
+static kiln_status *read_subgraph(importer *im) {
+  kiln_fb_vector subgraphs;
+  KILN_TRY(kiln_fb_vector_field(&im->model, TFL_MODEL_SUBGRAPHS, 4, &subgraphs,
                                 NULL));
+  if (subgraphs.length == 0) return INVALID("the model has no subgraphs");
+  KILN_TRY(kiln_status_wrap(
+      kiln_fb_vec_table(&subgraphs, 0, "SubGraph", &im->subgraph),
+      "subgraph 0"));
+  KILN_TRY(kiln_status_wrap(read_subgraph_fields(im), "subgraph 0"));
   KILN_TRY(count_of(&im->tensors, "tensors", &im->num_tensors));
   return count_of(&im->operators, "operators", &im->num_operators);
 }
@@ -659,6 +701,8 @@ kiln_status *kiln_tflite_import(const void *data, size_t size,
   memset(&im, 0, sizeof im);
   im.fb.buf = data;
   im.fb.size = size;
+  im.budget =
+      size > UINT64_MAX / 32 ? UINT64_MAX : 16 * (uint64_t)size + (1u << 20);
   im.g = kiln_graph_create(alloc);
   if (!im.g) return kiln_status_wrap(KILN_OOM(), "%s", source);
   kiln_status *st = kiln_status_wrap(import_graph(&im), "%s", source);

@@ -306,3 +306,92 @@ kiln_status *kiln_ref_select_v2(const kiln_op_ctx *ctx) {
   }
   return NULL;
 }
+
+/* ---------------------------------------------------------- comparisons */
+
+/* Inputs of one numeric (or bool) type, broadcast; the output is bool. */
+kiln_status *kiln_shape_compare(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
+  KILN_TRY(kiln_require_input(ctx, 0, "x"));
+  KILN_TRY(kiln_require_input(ctx, 1, "y"));
+  const kiln_tensor *x = ctx->inputs[0], *y = ctx->inputs[1];
+  kiln_tensor *out = ctx->outputs[0];
+  if (x->dtype == KILN_FLOAT16 || x->dtype == KILN_FLOAT64 ||
+      kiln_dtype_size(x->dtype) == 0)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "input 0 (x) has type %s; comparisons take float32 or "
+                      "integer or bool inputs",
+                      kiln_dtype_name(x->dtype));
+  if (y->dtype != x->dtype)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 1 (y) has type %s but input 0 (x) has type %s",
+                      kiln_dtype_name(y->dtype), kiln_dtype_name(x->dtype));
+  KILN_TRY(kiln_require_dtype(out, KILN_BOOL, "output 0"));
+  int64_t dims[KILN_MAX_RANK];
+  int rank = 0;
+  KILN_TRY(kiln_status_wrap(
+      kiln_broadcast_shapes(x->dims, x->rank, y->dims, y->rank, dims, &rank),
+      "inputs 0 (x) and 1 (y)"));
+  kiln_set_shape(out, dims, rank);
+  return NULL;
+}
+
+typedef enum compare_kind { LT, LE, GT, GE, EQ, NE } compare_kind;
+
+/* Three-way result of a<b as -1/0/1, or 2 when unordered (NaN): every
+ * comparison but NE is then false, as in IEEE and TFLite. */
+static int order_f(float a, float b) {
+  if (isnan(a) || isnan(b)) return 2;
+  return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+static int order_i(int64_t a, int64_t b) { return a < b ? -1 : (a > b); }
+
+static uint8_t holds(compare_kind kind, int order) {
+  switch (kind) {
+    case LT: return order == -1;
+    case LE: return order == -1 || order == 0;
+    case GT: return order == 1;
+    case GE: return order == 1 || order == 0;
+    case EQ: return order == 0;
+    case NE: return order != 0;
+  }
+  return 0;
+}
+
+static kiln_status *run_compare(const kiln_op_ctx *ctx, compare_kind kind) {
+  const kiln_tensor *a = ctx->inputs[0], *b = ctx->inputs[1];
+  uint8_t *out = ctx->outputs[0]->data;
+  int64_t n = kiln_tensor_numel(ctx->outputs[0]);
+  bcast_iter it;
+  iter_init(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, iter_next(&it)) {
+    int order =
+        a->dtype == KILN_FLOAT32
+            ? order_f(((const float *)a->data)[it.offset[0]],
+                      ((const float *)b->data)[it.offset[1]])
+            : order_i(kiln_tensor_int(a, it.offset[0]),
+                      kiln_tensor_int(b, it.offset[1]));
+    out[i] = holds(kind, order);
+  }
+  return NULL;
+}
+
+kiln_status *kiln_ref_less(const kiln_op_ctx *ctx) {
+  return run_compare(ctx, LT);
+}
+kiln_status *kiln_ref_less_equal(const kiln_op_ctx *ctx) {
+  return run_compare(ctx, LE);
+}
+kiln_status *kiln_ref_greater(const kiln_op_ctx *ctx) {
+  return run_compare(ctx, GT);
+}
+kiln_status *kiln_ref_greater_equal(const kiln_op_ctx *ctx) {
+  return run_compare(ctx, GE);
+}
+kiln_status *kiln_ref_equal(const kiln_op_ctx *ctx) {
+  return run_compare(ctx, EQ);
+}
+kiln_status *kiln_ref_not_equal(const kiln_op_ctx *ctx) {
+  return run_compare(ctx, NE);
+}

@@ -7,22 +7,6 @@
 
 /* ------------------------------------------------------------ checks */
 
-/* Input `index` is present, float32, of rank 4 and has no empty dimension. */
-static kiln_status *require_f32(const kiln_op_ctx *ctx, int index,
-                                const char *name) {
-  KILN_TRY(kiln_require_input(ctx, index, name));
-  const kiln_tensor *t = ctx->inputs[index];
-  char role[64], buf[KILN_DIMS_STR_SIZE];
-  snprintf(role, sizeof role, "input %d (%s)", index, name);
-  KILN_TRY(kiln_require_dtype(t, KILN_FLOAT32, role));
-  KILN_TRY(kiln_require_rank(t, 4, role));
-  for (int i = 0; i < t->rank; i++)
-    if (t->dims[i] <= 0)
-      return kiln_error(KILN_ERR_INVALID_MODEL, "%s has empty shape %s", role,
-                        kiln_dims_str(t->dims, t->rank, buf, sizeof buf));
-  return NULL;
-}
-
 /* The optional bias at `index` is omitted or a float32 vector of `count`. */
 static kiln_status *check_bias(const kiln_op_ctx *ctx, int index,
                                int64_t count) {
@@ -41,14 +25,8 @@ static kiln_status *check_bias(const kiln_op_ctx *ctx, int index,
 }
 
 static kiln_status *check_attrs(const kiln_conv_attrs *a) {
-  if (a->padding != KILN_PAD_SAME && a->padding != KILN_PAD_VALID)
-    return kiln_error(KILN_ERR_INVALID_MODEL, "padding %d is not SAME or VALID",
-                      (int)a->padding);
-  if (a->stride_h < 1 || a->stride_w < 1)
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "stride %dx%d must be at least 1x1", a->stride_h,
-                      a->stride_w);
-  return kiln_check_activation(a->activation);
+  return kiln_check_window_attrs(a->padding, a->stride_h, a->stride_w,
+                                 a->activation);
 }
 
 static kiln_status *check_dilation(const kiln_conv_attrs *a) {
@@ -57,37 +35,6 @@ static kiln_status *check_dilation(const kiln_conv_attrs *a) {
                       "dilation %dx%d must be at least 1x1", a->dilation_h,
                       a->dilation_w);
   return NULL;
-}
-
-/* Output size along one axis (TFLite's ComputeOutSize). */
-static kiln_status *window_out(const kiln_tensor *input, int axis, int64_t k,
-                               int stride, int dilation, kiln_padding padding,
-                               int64_t *out) {
-  int64_t in = input->dims[axis], span = (k - 1) * dilation + 1;
-  if (padding == KILN_PAD_SAME) {
-    *out = (in + stride - 1) / stride;
-    return NULL;
-  }
-  if (in < span) {
-    char buf[KILN_DIMS_STR_SIZE];
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "input 0 (input) has shape %s: its %s %lld is smaller "
-                      "than the filter's span %lld (size %lld, dilation %d) "
-                      "with VALID padding",
-                      kiln_dims_str(input->dims, 4, buf, sizeof buf),
-                      axis == 1 ? "height" : "width", (long long)in,
-                      (long long)span, (long long)k, dilation);
-  }
-  *out = (in - span) / stride + 1;
-  return NULL;
-}
-
-/* Padding before the first element; SAME puts the odd extra one after. */
-static int64_t window_pad(int64_t in, int64_t out, int64_t k, int stride,
-                          int dilation, kiln_padding padding) {
-  if (padding == KILN_PAD_VALID) return 0;
-  int64_t total = (out - 1) * stride + (k - 1) * dilation + 1 - in;
-  return total > 0 ? total / 2 : 0;
 }
 
 static kiln_status *set_output(const kiln_op_ctx *ctx, const int64_t *dims) {
@@ -108,10 +55,10 @@ static kiln_status *set_conv_output(const kiln_op_ctx *ctx, int64_t channels) {
   const kiln_conv_attrs *a = ctx->attrs;
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   int64_t dims[4] = {in->dims[0], 0, 0, channels};
-  KILN_TRY(window_out(in, 1, f->dims[1], a->stride_h, a->dilation_h, a->padding,
-                      &dims[1]));
-  KILN_TRY(window_out(in, 2, f->dims[2], a->stride_w, a->dilation_w, a->padding,
-                      &dims[2]));
+  KILN_TRY(kiln_window_out_size(in, 1, f->dims[1], a->stride_h, a->dilation_h,
+                                a->padding, &dims[1]));
+  KILN_TRY(kiln_window_out_size(in, 2, f->dims[2], a->stride_w, a->dilation_w,
+                                a->padding, &dims[2]));
   return set_output(ctx, dims);
 }
 
@@ -143,10 +90,10 @@ static conv_geom geometry(const kiln_conv_attrs *a, const kiln_tensor *in,
       .dil_h = a->dilation_h,
       .dil_w = a->dilation_w,
   };
-  g.pad_top =
-      window_pad(g.in_h, g.out_h, g.k_h, g.stride_h, g.dil_h, a->padding);
-  g.pad_left =
-      window_pad(g.in_w, g.out_w, g.k_w, g.stride_w, g.dil_w, a->padding);
+  g.pad_top = kiln_window_pad_before(g.in_h, g.out_h, g.k_h, g.stride_h,
+                                     g.dil_h, a->padding);
+  g.pad_left = kiln_window_pad_before(g.in_w, g.out_w, g.k_w, g.stride_w,
+                                      g.dil_w, a->padding);
   return g;
 }
 
@@ -162,8 +109,8 @@ kiln_status *kiln_shape_conv_2d(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
   KILN_TRY(check_attrs(ctx->attrs));
   KILN_TRY(check_dilation(ctx->attrs));
-  KILN_TRY(require_f32(ctx, 0, "input"));
-  KILN_TRY(require_f32(ctx, 1, "filter"));
+  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
+  KILN_TRY(kiln_require_float_input(ctx, 1, "filter", 4, 4));
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   char si[KILN_DIMS_STR_SIZE], sf[KILN_DIMS_STR_SIZE];
   kiln_dims_str(in->dims, 4, si, sizeof si);
@@ -186,11 +133,12 @@ kiln_status *kiln_shape_conv_2d(const kiln_op_ctx *ctx) {
   return set_conv_output(ctx, f->dims[0]);
 }
 
-/* One output value: the window of input pixels around (oy, ox) for output
- * channel oc, reading `group_in` channels starting at `in_c0`. */
-static float conv_point(const conv_geom *g, const float *in,
-                        const float *filter, int64_t b, int64_t oy, int64_t ox,
-                        int64_t oc, int64_t in_c0, int64_t group_in) {
+/* One output value before bias: the window of input pixels around (oy, ox),
+ * reading `channels` input channels from `in_c0`, times the filter taps at
+ * `w` (tap (ky, kx) at w + (ky * k_w + kx) * tap_stride). */
+static float window_dot(const conv_geom *g, const float *in, const float *w,
+                        int64_t tap_stride, int64_t b, int64_t oy, int64_t ox,
+                        int64_t in_c0, int64_t channels) {
   float acc = 0.0f;
   for (int64_t ky = 0; ky < g->k_h; ky++) {
     int64_t iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
@@ -200,8 +148,8 @@ static float conv_point(const conv_geom *g, const float *in,
       if (ix < 0 || ix >= g->in_w) continue;
       const float *x =
           in + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c + in_c0;
-      const float *w = filter + ((oc * g->k_h + ky) * g->k_w + kx) * group_in;
-      for (int64_t ic = 0; ic < group_in; ic++) acc += x[ic] * w[ic];
+      const float *tap = w + (ky * g->k_w + kx) * tap_stride;
+      for (int64_t ic = 0; ic < channels; ic++) acc += x[ic] * tap[ic];
     }
   }
   return acc;
@@ -220,8 +168,10 @@ kiln_status *kiln_ref_conv_2d(const kiln_op_ctx *ctx) {
     for (int64_t oy = 0; oy < g.out_h; oy++)
       for (int64_t ox = 0; ox < g.out_w; ox++)
         for (int64_t oc = 0; oc < g.out_c; oc++) {
-          int64_t in_c0 = oc / group_out * group_in;
-          float acc = conv_point(&g, in, w, b, oy, ox, oc, in_c0, group_in);
+          /* filter [O, KH, KW, group_in]: output channel oc's taps */
+          const float *taps = w + oc * g.k_h * g.k_w * group_in;
+          float acc = window_dot(&g, in, taps, group_in, b, oy, ox,
+                                 oc / group_out * group_in, group_in);
           if (bias) acc += bias[oc];
           *out++ = kiln_activate(acc, a->activation);
         }
@@ -242,8 +192,8 @@ kiln_status *kiln_shape_depthwise_conv_2d(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
   KILN_TRY(check_attrs(a));
   KILN_TRY(check_dilation(a));
-  KILN_TRY(require_f32(ctx, 0, "input"));
-  KILN_TRY(require_f32(ctx, 1, "filter"));
+  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
+  KILN_TRY(kiln_require_float_input(ctx, 1, "filter", 4, 4));
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   char si[KILN_DIMS_STR_SIZE], sf[KILN_DIMS_STR_SIZE];
   kiln_dims_str(in->dims, 4, si, sizeof si);
@@ -271,24 +221,6 @@ kiln_status *kiln_shape_depthwise_conv_2d(const kiln_op_ctx *ctx) {
   return set_conv_output(ctx, fc);
 }
 
-/* One output value for input channel c and output channel oc. */
-static float depthwise_point(const conv_geom *g, const float *in,
-                             const float *filter, int64_t b, int64_t oy,
-                             int64_t ox, int64_t c, int64_t oc) {
-  float acc = 0.0f;
-  for (int64_t ky = 0; ky < g->k_h; ky++) {
-    int64_t iy = oy * g->stride_h - g->pad_top + ky * g->dil_h;
-    if (iy < 0 || iy >= g->in_h) continue;
-    for (int64_t kx = 0; kx < g->k_w; kx++) {
-      int64_t ix = ox * g->stride_w - g->pad_left + kx * g->dil_w;
-      if (ix < 0 || ix >= g->in_w) continue;
-      acc += in[((b * g->in_h + iy) * g->in_w + ix) * g->in_c + c] *
-             filter[(ky * g->k_w + kx) * g->out_c + oc];
-    }
-  }
-  return acc;
-}
-
 kiln_status *kiln_ref_depthwise_conv_2d(const kiln_op_ctx *ctx) {
   const kiln_conv_attrs *a = ctx->attrs;
   conv_geom g = geometry(a, ctx->inputs[0], ctx->inputs[1], ctx->outputs[0]);
@@ -300,8 +232,9 @@ kiln_status *kiln_ref_depthwise_conv_2d(const kiln_op_ctx *ctx) {
     for (int64_t oy = 0; oy < g.out_h; oy++)
       for (int64_t ox = 0; ox < g.out_w; ox++)
         for (int64_t oc = 0; oc < g.out_c; oc++) {
-          float acc =
-              depthwise_point(&g, in, w, b, oy, ox, oc / multiplier, oc);
+          /* filter [1, KH, KW, out_c]: oc's taps are out_c apart */
+          float acc = window_dot(&g, in, w + oc, g.out_c, b, oy, ox,
+                                 oc / multiplier, 1);
           if (bias) acc += bias[oc];
           *out++ = kiln_activate(acc, a->activation);
         }
@@ -347,8 +280,8 @@ kiln_status *kiln_shape_transpose_conv(const kiln_op_ctx *ctx) {
                       a->dilation_h, a->dilation_w);
   int64_t dims[4] = {0};
   KILN_TRY(read_output_shape(ctx, dims));
-  KILN_TRY(require_f32(ctx, TCONV_FILTER, "filter"));
-  KILN_TRY(require_f32(ctx, TCONV_INPUT, "input"));
+  KILN_TRY(kiln_require_float_input(ctx, TCONV_FILTER, "filter", 4, 4));
+  KILN_TRY(kiln_require_float_input(ctx, TCONV_INPUT, "input", 4, 4));
   const kiln_tensor *f = ctx->inputs[TCONV_FILTER];
   const kiln_tensor *in = ctx->inputs[TCONV_INPUT];
   char so[KILN_DIMS_STR_SIZE], sf[KILN_DIMS_STR_SIZE], si[KILN_DIMS_STR_SIZE];
@@ -378,7 +311,8 @@ kiln_status *kiln_shape_transpose_conv(const kiln_op_ctx *ctx) {
  * adjoint of CONV_2D. */
 static int64_t transpose_pad(int64_t out, int64_t k, int stride,
                              kiln_padding padding) {
-  return window_pad(out, (out + stride - 1) / stride, k, stride, 1, padding);
+  return kiln_window_pad_before(out, (out + stride - 1) / stride, k, stride, 1,
+                                padding);
 }
 
 /* Adds input pixel (b, iy, ix) times the filter into every output it

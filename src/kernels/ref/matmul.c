@@ -1,29 +1,6 @@
 /* matmul.c - float32 reference FULLY_CONNECTED and BATCH_MATMUL: plain
  * loops, the oracle that optimized kernels are tested against. */
-#include <stdio.h>
-
 #include "kernels/kernel.h"
-
-/* Input `index` is present, float32, of rank >= min_rank, and has no empty
- * dimension. */
-static kiln_status *require_f32(const kiln_op_ctx *ctx, int index,
-                                const char *name, int min_rank) {
-  KILN_TRY(kiln_require_input(ctx, index, name));
-  const kiln_tensor *t = ctx->inputs[index];
-  char role[64], buf[KILN_DIMS_STR_SIZE];
-  snprintf(role, sizeof role, "input %d (%s)", index, name);
-  KILN_TRY(kiln_require_dtype(t, KILN_FLOAT32, role));
-  kiln_dims_str(t->dims, t->rank, buf, sizeof buf);
-  if (t->rank < min_rank)
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "%s must have rank %d or more, has shape %s", role,
-                      min_rank, buf);
-  for (int i = 0; i < t->rank; i++)
-    if (t->dims[i] <= 0)
-      return kiln_error(KILN_ERR_INVALID_MODEL, "%s has empty shape %s", role,
-                        buf);
-  return NULL;
-}
 
 static kiln_status *set_output(const kiln_op_ctx *ctx, const int64_t *dims,
                                int rank) {
@@ -39,8 +16,8 @@ kiln_status *kiln_shape_fully_connected(const kiln_op_ctx *ctx) {
   const kiln_fully_connected_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
   KILN_TRY(kiln_check_activation(a->activation));
-  KILN_TRY(require_f32(ctx, 0, "input", 1));
-  KILN_TRY(require_f32(ctx, 1, "weights", 1));
+  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 1, -1));
+  KILN_TRY(kiln_require_float_input(ctx, 1, "weights", 1, -1));
   const kiln_tensor *in = ctx->inputs[0], *w = ctx->inputs[1];
   char si[KILN_DIMS_STR_SIZE], sw[KILN_DIMS_STR_SIZE];
   kiln_dims_str(in->dims, in->rank, si, sizeof si);
@@ -117,8 +94,8 @@ static void matrix_dims(const kiln_tensor *t, bool adjoint, int64_t *rows,
 kiln_status *kiln_shape_batch_matmul(const kiln_op_ctx *ctx) {
   const kiln_batch_matmul_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
-  KILN_TRY(require_f32(ctx, 0, "x", 2));
-  KILN_TRY(require_f32(ctx, 1, "y", 2));
+  KILN_TRY(kiln_require_float_input(ctx, 0, "x", 2, -1));
+  KILN_TRY(kiln_require_float_input(ctx, 1, "y", 2, -1));
   const kiln_tensor *x = ctx->inputs[0], *y = ctx->inputs[1];
   char sx[KILN_DIMS_STR_SIZE], sy[KILN_DIMS_STR_SIZE];
   kiln_dims_str(x->dims, x->rank, sx, sizeof sx);

@@ -3,72 +3,26 @@
 #include "kernels/kernel.h"
 
 static kiln_status *check_attrs(const kiln_pool_attrs *a) {
-  if (a->padding != KILN_PAD_SAME && a->padding != KILN_PAD_VALID)
-    return kiln_error(KILN_ERR_INVALID_MODEL, "padding %d is not SAME or VALID",
-                      (int)a->padding);
-  if (a->stride_h < 1 || a->stride_w < 1)
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "stride %dx%d must be at least 1x1", a->stride_h,
-                      a->stride_w);
+  KILN_TRY(kiln_check_window_attrs(a->padding, a->stride_h, a->stride_w,
+                                   a->activation));
   if (a->filter_h < 1 || a->filter_w < 1)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "filter size %dx%d must be at least 1x1", a->filter_h,
                       a->filter_w);
-  return kiln_check_activation(a->activation);
-}
-
-static kiln_status *check_input(const kiln_op_ctx *ctx) {
-  KILN_TRY(kiln_require_input(ctx, 0, "input"));
-  const kiln_tensor *in = ctx->inputs[0];
-  KILN_TRY(kiln_require_dtype(in, KILN_FLOAT32, "input 0 (input)"));
-  KILN_TRY(kiln_require_rank(in, 4, "input 0 (input)"));
-  for (int i = 0; i < 4; i++)
-    if (in->dims[i] <= 0) {
-      char buf[KILN_DIMS_STR_SIZE];
-      return kiln_error(KILN_ERR_INVALID_MODEL,
-                        "input 0 (input) has empty shape %s",
-                        kiln_dims_str(in->dims, 4, buf, sizeof buf));
-    }
   return NULL;
-}
-
-/* Output size along one axis (TFLite's ComputeOutSize). */
-static kiln_status *window_out(const kiln_tensor *in, int axis, int k,
-                               int stride, kiln_padding padding, int64_t *out) {
-  int64_t size = in->dims[axis];
-  if (padding == KILN_PAD_SAME) {
-    *out = (size + stride - 1) / stride;
-    return NULL;
-  }
-  if (size < k) {
-    char buf[KILN_DIMS_STR_SIZE];
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "input 0 (input) has shape %s: its %s %lld is smaller "
-                      "than the filter's %d with VALID padding",
-                      kiln_dims_str(in->dims, 4, buf, sizeof buf),
-                      axis == 1 ? "height" : "width", (long long)size, k);
-  }
-  *out = (size - k) / stride + 1;
-  return NULL;
-}
-
-/* Padding before the first element; SAME puts the odd extra one after. */
-static int64_t window_pad(int64_t in, int64_t out, int k, int stride,
-                          kiln_padding padding) {
-  if (padding == KILN_PAD_VALID) return 0;
-  int64_t total = (out - 1) * stride + k - in;
-  return total > 0 ? total / 2 : 0;
 }
 
 kiln_status *kiln_shape_pool_2d(const kiln_op_ctx *ctx) {
   const kiln_pool_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
   KILN_TRY(check_attrs(a));
-  KILN_TRY(check_input(ctx));
+  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
   const kiln_tensor *in = ctx->inputs[0];
   int64_t dims[4] = {in->dims[0], 0, 0, in->dims[3]};
-  KILN_TRY(window_out(in, 1, a->filter_h, a->stride_h, a->padding, &dims[1]));
-  KILN_TRY(window_out(in, 2, a->filter_w, a->stride_w, a->padding, &dims[2]));
+  KILN_TRY(kiln_window_out_size(in, 1, a->filter_h, a->stride_h, 1, a->padding,
+                                &dims[1]));
+  KILN_TRY(kiln_window_out_size(in, 2, a->filter_w, a->stride_w, 1, a->padding,
+                                &dims[2]));
   KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT32, "output 0"));
   kiln_set_shape(ctx->outputs[0], dims, 4);
   return NULL;
@@ -115,10 +69,10 @@ static kiln_status *pool_2d(const kiln_op_ctx *ctx, pool_kind kind) {
   int64_t batch = in_t->dims[0], in_h = in_t->dims[1], in_w = in_t->dims[2];
   int64_t channels = in_t->dims[3];
   int64_t out_h = out_t->dims[1], out_w = out_t->dims[2];
-  int64_t pad_top =
-      window_pad(in_h, out_h, a->filter_h, a->stride_h, a->padding);
-  int64_t pad_left =
-      window_pad(in_w, out_w, a->filter_w, a->stride_w, a->padding);
+  int64_t pad_top = kiln_window_pad_before(in_h, out_h, a->filter_h,
+                                           a->stride_h, 1, a->padding);
+  int64_t pad_left = kiln_window_pad_before(in_w, out_w, a->filter_w,
+                                            a->stride_w, 1, a->padding);
   const float *in = in_t->data;
   float *out = out_t->data;
   /* SAME and VALID windows always overlap the input, so none is empty. */

@@ -5,21 +5,6 @@
 
 #include "kernels/kernel.h"
 
-static kiln_status *check_input(const kiln_op_ctx *ctx) {
-  KILN_TRY(kiln_require_input(ctx, 0, "input"));
-  const kiln_tensor *in = ctx->inputs[0];
-  KILN_TRY(kiln_require_dtype(in, KILN_FLOAT32, "input 0 (input)"));
-  KILN_TRY(kiln_require_rank(in, 4, "input 0 (input)"));
-  for (int i = 0; i < 4; i++)
-    if (in->dims[i] <= 0) {
-      char buf[KILN_DIMS_STR_SIZE];
-      return kiln_error(KILN_ERR_INVALID_MODEL,
-                        "input 0 (input) has empty shape %s",
-                        kiln_dims_str(in->dims, 4, buf, sizeof buf));
-    }
-  return NULL;
-}
-
 /* Reads the int32[2] size input (new height, new width). */
 static kiln_status *read_size(const kiln_op_ctx *ctx, int64_t *h, int64_t *w) {
   KILN_TRY(kiln_require_known(ctx, 1, "size"));
@@ -42,7 +27,7 @@ static kiln_status *read_size(const kiln_op_ctx *ctx, int64_t *h, int64_t *w) {
 
 kiln_status *kiln_shape_resize(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
-  KILN_TRY(check_input(ctx));
+  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
   int64_t h = 0, w = 0;
   KILN_TRY(read_size(ctx, &h, &w));
   const kiln_tensor *in = ctx->inputs[0];
@@ -56,6 +41,28 @@ kiln_status *kiln_shape_resize(const kiln_op_ctx *ctx) {
 static float resize_scale(int64_t in, int64_t out, bool align_corners) {
   if (align_corners && out > 1) return (float)(in - 1) / (float)(out - 1);
   return (float)in / (float)out;
+}
+
+/* Sizes shared by the kernels, read from prepared tensors. */
+typedef struct resize_geom {
+  int64_t batch, in_h, in_w, channels, out_h, out_w;
+  float scale_y, scale_x;
+} resize_geom;
+
+static resize_geom geometry(const kiln_op_ctx *ctx) {
+  const kiln_resize_attrs *a = ctx->attrs;
+  const kiln_tensor *in = ctx->inputs[0], *out = ctx->outputs[0];
+  resize_geom g = {
+      .batch = in->dims[0],
+      .in_h = in->dims[1],
+      .in_w = in->dims[2],
+      .channels = in->dims[3],
+      .out_h = out->dims[1],
+      .out_w = out->dims[2],
+  };
+  g.scale_y = resize_scale(g.in_h, g.out_h, a->align_corners);
+  g.scale_x = resize_scale(g.in_w, g.out_w, a->align_corners);
+  return g;
 }
 
 /* --------------------------------------------------- RESIZE_BILINEAR */
@@ -92,22 +99,17 @@ kiln_status *kiln_shape_resize_bilinear(const kiln_op_ctx *ctx) {
 
 kiln_status *kiln_ref_resize_bilinear(const kiln_op_ctx *ctx) {
   const kiln_resize_attrs *a = ctx->attrs;
-  const kiln_tensor *in_t = ctx->inputs[0], *out_t = ctx->outputs[0];
-  int64_t batch = in_t->dims[0], in_h = in_t->dims[1], in_w = in_t->dims[2];
-  int64_t channels = in_t->dims[3];
-  int64_t out_h = out_t->dims[1], out_w = out_t->dims[2];
-  float scale_y = resize_scale(in_h, out_h, a->align_corners);
-  float scale_x = resize_scale(in_w, out_w, a->align_corners);
-  const float *in = in_t->data;
-  float *out = out_t->data;
-  for (int64_t b = 0; b < batch; b++) {
-    const float *img = in + b * in_h * in_w * channels;
-    for (int64_t y = 0; y < out_h; y++) {
-      lerp ly = bilinear_source(y, scale_y, a->half_pixel_centers, in_h);
-      const float *row0 = img + ly.lo * in_w * channels;
-      const float *row1 = img + ly.hi * in_w * channels;
-      for (int64_t x = 0; x < out_w; x++) {
-        lerp lx = bilinear_source(x, scale_x, a->half_pixel_centers, in_w);
+  resize_geom g = geometry(ctx);
+  int64_t channels = g.channels, row = g.in_w * channels;
+  const float *in = ctx->inputs[0]->data;
+  float *out = ctx->outputs[0]->data;
+  for (int64_t b = 0; b < g.batch; b++) {
+    const float *img = in + b * g.in_h * row;
+    for (int64_t y = 0; y < g.out_h; y++) {
+      lerp ly = bilinear_source(y, g.scale_y, a->half_pixel_centers, g.in_h);
+      const float *row0 = img + ly.lo * row, *row1 = img + ly.hi * row;
+      for (int64_t x = 0; x < g.out_w; x++) {
+        lerp lx = bilinear_source(x, g.scale_x, a->half_pixel_centers, g.in_w);
         const float *p00 = row0 + lx.lo * channels,
                     *p01 = row0 + lx.hi * channels;
         const float *p10 = row1 + lx.lo * channels,
@@ -135,21 +137,16 @@ static int64_t nearest_source(int64_t x, float scale,
 
 kiln_status *kiln_ref_resize_nearest_neighbor(const kiln_op_ctx *ctx) {
   const kiln_resize_attrs *a = ctx->attrs;
-  const kiln_tensor *in_t = ctx->inputs[0], *out_t = ctx->outputs[0];
-  int64_t batch = in_t->dims[0], in_h = in_t->dims[1], in_w = in_t->dims[2];
-  int64_t channels = in_t->dims[3];
-  int64_t out_h = out_t->dims[1], out_w = out_t->dims[2];
-  float scale_y = resize_scale(in_h, out_h, a->align_corners);
-  float scale_x = resize_scale(in_w, out_w, a->align_corners);
-  const float *in = in_t->data;
-  float *out = out_t->data;
-  for (int64_t b = 0; b < batch; b++)
-    for (int64_t y = 0; y < out_h; y++) {
-      int64_t sy = nearest_source(y, scale_y, a, in_h);
-      for (int64_t x = 0; x < out_w; x++) {
-        int64_t sx = nearest_source(x, scale_x, a, in_w);
-        const float *p = in + ((b * in_h + sy) * in_w + sx) * channels;
-        for (int64_t c = 0; c < channels; c++) *out++ = p[c];
+  resize_geom g = geometry(ctx);
+  const float *in = ctx->inputs[0]->data;
+  float *out = ctx->outputs[0]->data;
+  for (int64_t b = 0; b < g.batch; b++)
+    for (int64_t y = 0; y < g.out_h; y++) {
+      int64_t sy = nearest_source(y, g.scale_y, a, g.in_h);
+      for (int64_t x = 0; x < g.out_w; x++) {
+        int64_t sx = nearest_source(x, g.scale_x, a, g.in_w);
+        const float *p = in + ((b * g.in_h + sy) * g.in_w + sx) * g.channels;
+        for (int64_t c = 0; c < g.channels; c++) *out++ = p[c];
       }
     }
   return NULL;
