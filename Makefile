@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 600
 export KILN_E2E_MODEL_DIR ?= $(CURDIR)/$(BUILD)/e2e-models
 
 .PHONY: all setup build build-asan check test-unit test-asan test-e2e \
-        test-e2e-asan fuzz-smoke fuzz demo format clean
+        test-e2e-asan build-fuzz fuzz-smoke fuzz demo format clean
 
 all: build
 
@@ -43,18 +43,19 @@ test-e2e-asan: build-asan
 	KILN_BIN=$(BUILD_ASAN)/kiln ASAN_OPTIONS=detect_leaks=1 \
 	  $(PYTHON) -m pytest -q tests/e2e -m "not heavy"
 
-$(BUILD_FUZZ)/fuzz_tflite: FORCE
+FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+
+build-fuzz:
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DKILN_FUZZ=ON -DKILN_SANITIZE=ON >/dev/null
-	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
-FORCE:
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS) --target $(FUZZERS) >/dev/null
 
 # A short run of every fuzz target over its seed corpus: part of make check.
-fuzz-smoke: $(BUILD_FUZZ)/fuzz_tflite
+fuzz-smoke: build-fuzz
 	@scripts/fuzz $(BUILD_FUZZ) 20
 
 # Long fuzzing, FUZZ_SECONDS per target.
-fuzz: $(BUILD_FUZZ)/fuzz_tflite
+fuzz: build-fuzz
 	@scripts/fuzz $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 check: setup

@@ -9,7 +9,8 @@
  *
  *     kiln_model *model;
  *     kiln_status *st = kiln_model_load_file("mobilenet.tflite", NULL, &model);
- *     if (st) { fprintf(stderr, "%s\n", kiln_status_message(st)); kiln_status_free(st); }
+ *     if (st) { fprintf(stderr, "%s\n", kiln_status_message(st));
+ * kiln_status_free(st); }
  *
  *     kiln_session *s;
  *     st = kiln_session_create(model, NULL, &s);   // plans the arena for the
@@ -53,9 +54,9 @@ typedef enum kiln_status_code {
   KILN_ERR_INVALID_MODEL = 2,    /* the model file is malformed */
   KILN_ERR_UNSUPPORTED = 3,      /* well-formed, but kiln lacks the feature */
   KILN_ERR_OUT_OF_MEMORY = 4,
-  KILN_ERR_IO = 5,              /* a file could not be opened or read */
+  KILN_ERR_IO = 5,                  /* a file could not be opened or read */
   KILN_ERR_FAILED_PRECONDITION = 6, /* call order, e.g. invoke before prepare */
-  KILN_ERR_RUNTIME = 7,         /* data-dependent failure during invoke */
+  KILN_ERR_RUNTIME = 7,             /* data-dependent failure during invoke */
   KILN_ERR_INTERNAL = 8,
 } kiln_status_code;
 
@@ -115,11 +116,11 @@ typedef void (*kiln_log_fn)(void *context, kiln_log_level level,
  * kiln_options_default() and change what you need; a NULL options pointer
  * means the defaults. */
 typedef struct kiln_options {
-  int num_threads;                   /* threads per session; 0 = all cores */
-  const kiln_allocator *allocator;   /* NULL: libc malloc/realloc/free */
-  kiln_log_fn log;                   /* NULL: no logging */
+  int num_threads;                 /* threads per session; 0 = all cores */
+  const kiln_allocator *allocator; /* NULL: libc malloc/realloc/free */
+  kiln_log_fn log;                 /* NULL: no logging */
   void *log_context;
-  kiln_log_level log_level;          /* messages above this are dropped */
+  kiln_log_level log_level; /* messages above this are dropped */
 } kiln_options;
 
 kiln_options kiln_options_default(void);
@@ -181,9 +182,9 @@ kiln_status *kiln_model_find_output(const kiln_model *model, const char *name,
 
 /* Facts about a loaded model for tools such as `kiln info`. */
 typedef struct kiln_model_stats {
-  const char *format;    /* "tflite" */
-  int num_nodes;         /* operators left to run after load-time folding */
-  int num_source_ops;    /* operators in the file */
+  const char *format;     /* "tflite" */
+  int num_nodes;          /* operators left to run after load-time folding */
+  int num_source_ops;     /* operators in the file */
   int64_t num_parameters; /* elements of constant tensors used by operators */
   int64_t parameter_bytes;
 } kiln_model_stats;
@@ -246,10 +247,10 @@ kiln_status *kiln_session_output_buffer(const kiln_session *session, int index,
 
 /* Facts about the prepared session. */
 typedef struct kiln_session_stats {
-  size_t arena_bytes;  /* planned activation memory */
-  size_t naive_bytes;  /* what one buffer per tensor would take */
-  double flops;        /* floating-point operations of one invoke */
-  int num_steps;       /* kernels run per invoke */
+  size_t arena_bytes; /* planned activation memory */
+  size_t naive_bytes; /* what one buffer per tensor would take */
+  double flops;       /* floating-point operations of one invoke */
+  int num_steps;      /* kernels run per invoke */
 } kiln_session_stats;
 
 kiln_status *kiln_session_stats_get(const kiln_session *session,

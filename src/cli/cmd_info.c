@@ -124,12 +124,13 @@ int cmd_info(int argc, char **argv) {
   kiln_session_stats run;
   if (!st) st = kiln_session_stats_get(session, &run);
   if (!st) {
-    printf("kernels per run: %d (after folding constants and shape "
-           "arithmetic)\n",
-           run.num_steps);
+    printf(
+        "kernels per run: %d (after folding constants and shape "
+        "arithmetic)\n",
+        run.num_steps);
     printf("FLOPs per run: %.4g (%.3f GFLOP)\n", run.flops, run.flops / 1e9);
-    printf("activation arena: %s", format_size((double)run.arena_bytes, size,
-                                                 sizeof size));
+    printf("activation arena: %s",
+           format_size((double)run.arena_bytes, size, sizeof size));
     printf(" (one buffer per tensor: %s)\n",
            format_size((double)run.naive_bytes, size, sizeof size));
   }

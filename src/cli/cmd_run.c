@@ -61,7 +61,8 @@ static int parse_args(int argc, char **argv, run_args *args) {
       return cli_usage_error("run", "unexpected argument '%s'", arg);
     }
   }
-  if (!args->model_path) return cli_usage_error("run", "a MODEL path is required");
+  if (!args->model_path)
+    return cli_usage_error("run", "a MODEL path is required");
   return 0;
 }
 
@@ -123,8 +124,8 @@ static kiln_status *apply_shapes(kiln_session *s, const run_inputs *in) {
     kiln_status *st = kiln_session_input_info(s, i, &info);
     if (st) return st;
     if (same_dims(&info, &in->arrays[i])) continue;
-    st = kiln_session_resize_input(s, i, in->arrays[i].dims,
-                                   in->arrays[i].rank);
+    st =
+        kiln_session_resize_input(s, i, in->arrays[i].dims, in->arrays[i].rank);
     if (st) return st;
     resized = 1;
   }
@@ -136,11 +137,21 @@ static void fill_random(kiln_dtype dtype, void *data, size_t nbytes) {
   for (size_t i = 0; i < count; i++) {
     double r = rand() / ((double)RAND_MAX + 1.0);
     switch (dtype) {
-      case KILN_FLOAT32: ((float *)data)[i] = (float)r; break;
-      case KILN_FLOAT64: ((double *)data)[i] = r; break;
-      case KILN_INT32: ((int32_t *)data)[i] = r < 0.5 ? 0 : 1; break;
-      case KILN_INT64: ((int64_t *)data)[i] = r < 0.5 ? 0 : 1; break;
-      default: ((unsigned char *)data)[i * kiln_dtype_size(dtype)] = r < 0.5; break;
+      case KILN_FLOAT32:
+        ((float *)data)[i] = (float)r;
+        break;
+      case KILN_FLOAT64:
+        ((double *)data)[i] = r;
+        break;
+      case KILN_INT32:
+        ((int32_t *)data)[i] = r < 0.5 ? 0 : 1;
+        break;
+      case KILN_INT64:
+        ((int64_t *)data)[i] = r < 0.5 ? 0 : 1;
+        break;
+      default:
+        ((unsigned char *)data)[i * kiln_dtype_size(dtype)] = r < 0.5;
+        break;
     }
   }
 }

@@ -112,8 +112,8 @@ kiln_status *kiln_graph_add_node(kiln_graph *g, kiln_op_type op,
 
 static kiln_status *copy_names(kiln_graph *g, const char *const *names,
                                const int *ids, int count, char ***out) {
-  char **copy = kiln_calloc(g->alloc, (size_t)(count ? count : 1),
-                            sizeof(char *));
+  char **copy =
+      kiln_calloc(g->alloc, (size_t)(count ? count : 1), sizeof(char *));
   if (!copy) return KILN_OOM();
   *out = copy;
   for (int i = 0; i < count; i++) {
@@ -155,8 +155,8 @@ kiln_status *kiln_graph_set_io(kiln_graph *g, const int *inputs,
 kiln_status *kiln_value_nbytes(const kiln_value *v, size_t *out_nbytes) {
   size_t total = kiln_dtype_size(v->dtype);
   if (total == 0)
-    return kiln_error(KILN_ERR_UNSUPPORTED, "tensor '%s' has an unsupported type",
-                      v->name);
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "tensor '%s' has an unsupported type", v->name);
   for (int d = 0; d < v->rank; d++) {
     int64_t dim = v->dims[d];
     if (dim < 0)
@@ -176,7 +176,8 @@ kiln_status *kiln_value_nbytes(const kiln_value *v, size_t *out_nbytes) {
 kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source) {
   /* producer[v] = index of the node that writes v, -2 for graph inputs and
    * constants, -1 when nothing does (yet). */
-  int *producer = kiln_malloc(g->alloc, sizeof(int) * (size_t)(g->num_values + 1));
+  int *producer =
+      kiln_malloc(g->alloc, sizeof(int) * (size_t)(g->num_values + 1));
   if (!producer) return KILN_OOM();
   kiln_status *st = NULL;
   for (int v = 0; v < g->num_values; v++)
@@ -189,10 +190,11 @@ kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source) {
       int id = node->inputs[i];
       if (id == -1) continue;
       if (id < 0 || id >= g->num_values)
-        st = kiln_error(KILN_ERR_INVALID_MODEL,
-                        "%s: operator %d (%s): input %d is tensor %d, which does "
-                        "not exist (the graph has %d tensors)",
-                        source, node->source_index, op, i, id, g->num_values);
+        st = kiln_error(
+            KILN_ERR_INVALID_MODEL,
+            "%s: operator %d (%s): input %d is tensor %d, which does "
+            "not exist (the graph has %d tensors)",
+            source, node->source_index, op, i, id, g->num_values);
       else if (producer[id] == -1)
         st = kiln_error(KILN_ERR_INVALID_MODEL,
                         "%s: operator %d (%s): input %d is tensor %d ('%s'), "

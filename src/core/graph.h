@@ -31,14 +31,14 @@ typedef struct kiln_value {
 typedef struct kiln_node {
   kiln_op_type op;
   int num_inputs, num_outputs;
-  int *inputs;  /* value ids; -1 marks an omitted optional input */
-  int *outputs; /* value ids */
-  void *attrs;  /* the op's attribute struct, owned */
+  int *inputs;      /* value ids; -1 marks an omitted optional input */
+  int *outputs;     /* value ids */
+  void *attrs;      /* the op's attribute struct, owned */
   int source_index; /* the operator's index in the model file */
 } kiln_node;
 
 typedef struct kiln_graph {
-  kiln_allocator allocator; /* copy of the embedder's, or zeroed for libc */
+  kiln_allocator allocator;    /* copy of the embedder's, or zeroed for libc */
   const kiln_allocator *alloc; /* &allocator when set, else NULL */
   kiln_value *values;
   int num_values, cap_values;

@@ -133,8 +133,7 @@ typedef struct kiln_mirror_pad_attrs {
  * over the spec dimensions as in tf.strided_slice. offset: end is relative
  * to begin. */
 typedef struct kiln_strided_slice_attrs {
-  int32_t begin_mask, end_mask, ellipsis_mask, new_axis_mask,
-      shrink_axis_mask;
+  int32_t begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_axis_mask;
   bool offset;
 } kiln_strided_slice_attrs;
 

@@ -14,8 +14,8 @@ typedef enum kiln_op_type {
 } kiln_op_type;
 
 typedef struct kiln_op_def {
-  const char *name;   /* "CONV_2D" */
-  size_t attrs_size;  /* sizeof the attribute struct */
+  const char *name;  /* "CONV_2D" */
+  size_t attrs_size; /* sizeof the attribute struct */
   kiln_shape_fn shape;
   kiln_kernel_fn reference;
   kiln_flops_fn flops;

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Handed out when even the message cannot be allocated; freeing it is a no-op. */
+/* Handed out when even the message cannot be allocated; freeing it is a no-op.
+ */
 static kiln_status out_of_memory_status = {KILN_ERR_OUT_OF_MEMORY,
                                            (char *)"out of memory"};
 
@@ -73,15 +74,24 @@ void kiln_status_free(kiln_status *status) {
 
 const char *kiln_status_code_name(kiln_status_code code) {
   switch (code) {
-    case KILN_OK: return "OK";
-    case KILN_ERR_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case KILN_ERR_INVALID_MODEL: return "INVALID_MODEL";
-    case KILN_ERR_UNSUPPORTED: return "UNSUPPORTED";
-    case KILN_ERR_OUT_OF_MEMORY: return "OUT_OF_MEMORY";
-    case KILN_ERR_IO: return "IO";
-    case KILN_ERR_FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case KILN_ERR_RUNTIME: return "RUNTIME";
-    case KILN_ERR_INTERNAL: return "INTERNAL";
+    case KILN_OK:
+      return "OK";
+    case KILN_ERR_INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case KILN_ERR_INVALID_MODEL:
+      return "INVALID_MODEL";
+    case KILN_ERR_UNSUPPORTED:
+      return "UNSUPPORTED";
+    case KILN_ERR_OUT_OF_MEMORY:
+      return "OUT_OF_MEMORY";
+    case KILN_ERR_IO:
+      return "IO";
+    case KILN_ERR_FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case KILN_ERR_RUNTIME:
+      return "RUNTIME";
+    case KILN_ERR_INTERNAL:
+      return "INTERNAL";
   }
   return "UNKNOWN";
 }

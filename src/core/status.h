@@ -15,15 +15,16 @@ kiln_status *kiln_error(kiln_status_code code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Prepends "<prefix>: " to a status's message and returns it; NULL passes
- * through, so it can wrap any call: return kiln_status_wrap(f(), "op %d", i). */
+ * through, so it can wrap any call: return kiln_status_wrap(f(), "op %d", i).
+ */
 kiln_status *kiln_status_wrap(kiln_status *status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Returns from the enclosing function when `expr` yields a status. */
-#define KILN_TRY(expr)                                                         \
-  do {                                                                         \
-    kiln_status *kiln_try_status_ = (expr);                                    \
-    if (kiln_try_status_) return kiln_try_status_;                             \
+#define KILN_TRY(expr)                             \
+  do {                                             \
+    kiln_status *kiln_try_status_ = (expr);        \
+    if (kiln_try_status_) return kiln_try_status_; \
   } while (0)
 
 #define KILN_OOM() kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory")

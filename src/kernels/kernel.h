@@ -69,7 +69,8 @@ int64_t kiln_tensor_numel(const kiln_tensor *t);
 size_t kiln_tensor_nbytes(const kiln_tensor *t);
 
 /* "[1,224,224,3]" into buf (always terminated). Returns buf. */
-const char *kiln_dims_str(const int64_t *dims, int rank, char *buf, size_t size);
+const char *kiln_dims_str(const int64_t *dims, int rank, char *buf,
+                          size_t size);
 #define KILN_DIMS_STR_SIZE 160
 
 /* Checks that input `index` exists (not omitted, within num_inputs). */
@@ -133,8 +134,8 @@ kiln_status *kiln_normalize_axis(int64_t axis, int rank, const char *role,
 
 /* NumPy broadcasting of two shapes into out (rank = max). */
 kiln_status *kiln_broadcast_shapes(const int64_t *a, int rank_a,
-                                   const int64_t *b, int rank_b,
-                                   int64_t *out, int *out_rank);
+                                   const int64_t *b, int rank_b, int64_t *out,
+                                   int *out_rank);
 
 /* Strides (in elements) of `t` read as if broadcast to the output shape
  * out_dims/out_rank: 0 along broadcast dimensions. */

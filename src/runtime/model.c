@@ -1,5 +1,7 @@
 /* model.c - loading models (file mapping or memory copy), import, load-time
  * passes, and the read-only accessors of a loaded model. */
+#include "runtime/model.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -12,7 +14,6 @@
 #include "core/alloc.h"
 #include "formats/tflite/tflite_import.h"
 #include "passes/passes.h"
-#include "runtime/model.h"
 
 kiln_options kiln_options_default(void) {
   kiln_options options;
@@ -118,8 +119,9 @@ kiln_status *kiln_model_load_buffer(const void *data, size_t size,
                                     const kiln_options *options,
                                     kiln_model **out_model) {
   if (!data || !out_model)
-    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
-                      "kiln_model_load_buffer: data and out_model are required");
+    return kiln_error(
+        KILN_ERR_INVALID_ARGUMENT,
+        "kiln_model_load_buffer: data and out_model are required");
   *out_model = NULL;
   kiln_model *m = NULL;
   KILN_TRY(new_model(options, name ? name : "<buffer>", &m));

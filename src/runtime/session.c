@@ -33,7 +33,7 @@ struct kiln_session {
   step *steps;
   int num_steps;
   kiln_plan_item *plan_items;
-  int *plan_values;  /* value id of each plan item */
+  int *plan_values; /* value id of each plan item */
   int *plan_scratch;
   void *arena;
   size_t arena_capacity, arena_bytes, naive_bytes;
@@ -53,8 +53,8 @@ static kiln_status *build_contexts(kiln_session *s) {
   for (int n = 0; n < g->num_nodes; n++)
     total += (size_t)g->nodes[n].num_inputs + (size_t)g->nodes[n].num_outputs;
   s->io_pointers = kiln_calloc(s->alloc, total + 1, sizeof(kiln_tensor *));
-  s->contexts = kiln_calloc(s->alloc, (size_t)g->num_nodes + 1,
-                            sizeof(kiln_op_ctx));
+  s->contexts =
+      kiln_calloc(s->alloc, (size_t)g->num_nodes + 1, sizeof(kiln_op_ctx));
   if (!s->io_pointers || !s->contexts) return KILN_OOM();
   kiln_tensor **cursor = s->io_pointers;
   for (int n = 0; n < g->num_nodes; n++) {
@@ -77,8 +77,9 @@ kiln_status *kiln_session_create(const kiln_model *model,
                                  const kiln_options *options,
                                  kiln_session **out_session) {
   if (!model || !out_session)
-    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
-                      "kiln_session_create: model and out_session are required");
+    return kiln_error(
+        KILN_ERR_INVALID_ARGUMENT,
+        "kiln_session_create: model and out_session are required");
   *out_session = NULL;
   const kiln_allocator *alloc = model->alloc;
   kiln_session *s = kiln_calloc(alloc, 1, sizeof *s);
@@ -92,8 +93,8 @@ kiln_status *kiln_session_create(const kiln_model *model,
   s->tensors = kiln_calloc(alloc, values, sizeof(kiln_tensor));
   s->homes = kiln_calloc(alloc, values, 1);
   s->known_data = kiln_calloc(alloc, values, sizeof(void *));
-  s->input_dims = kiln_calloc(alloc, (size_t)g->num_inputs + 1,
-                              sizeof *s->input_dims);
+  s->input_dims =
+      kiln_calloc(alloc, (size_t)g->num_inputs + 1, sizeof *s->input_dims);
   s->steps = kiln_calloc(alloc, (size_t)g->num_nodes + 1, sizeof(step));
   s->plan_items = kiln_calloc(alloc, values, sizeof(kiln_plan_item));
   s->plan_values = kiln_calloc(alloc, values, sizeof(int));
@@ -179,8 +180,7 @@ static kiln_status *checked_nbytes(const kiln_tensor *t, const char *name,
 static bool known_before_invoke(const kiln_session *s, const kiln_node *n) {
   if (n->op == KILN_OP_SHAPE) return true;
   for (int i = 0; i < n->num_inputs; i++)
-    if (n->inputs[i] >= 0 && s->homes[n->inputs[i]] == HOME_ARENA)
-      return false;
+    if (n->inputs[i] >= 0 && s->homes[n->inputs[i]] == HOME_ARENA) return false;
   return true;
 }
 
@@ -265,7 +265,7 @@ static kiln_status *plan_arena(kiln_session *s) {
   }
   s->arena_bytes =
       kiln_plan_arena(s->plan_items, count, KILN_ALIGNMENT, s->plan_scratch);
-  if (s->arena_bytes > s->arena_capacity) {
+  if (!s->arena || s->arena_bytes > s->arena_capacity) {
     /* Grow only: shrinking would make a later resize pay again. */
     kiln_free(s->alloc, s->arena);
     s->arena_capacity = 0;
@@ -320,8 +320,7 @@ kiln_status *kiln_session_invoke(kiln_session *s) {
 
 static kiln_status *check_io(const kiln_session *s, int index, int count,
                              const char *what) {
-  if (!s)
-    return kiln_error(KILN_ERR_INVALID_ARGUMENT, "the session is NULL");
+  if (!s) return kiln_error(KILN_ERR_INVALID_ARGUMENT, "the session is NULL");
   if (index < 0 || index >= count)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT,
                       "%s index %d is out of range (the model has %d)", what,
@@ -388,7 +387,7 @@ kiln_status *kiln_session_resize_input(kiln_session *s, int index,
           "input '%s' cannot take shape %s: dimension %d is %s (model shape "
           "%s, -1 marks dynamic dimensions)",
           name, kiln_dims_str(dims, rank, got, sizeof got), d,
-          dims[d] < 0 ? "negative" : "fixed", 
+          dims[d] < 0 ? "negative" : "fixed",
           kiln_dims_str(v->signature, v->rank, want, sizeof want));
   }
   if (memcmp(s->input_dims[index], dims, sizeof(int64_t) * (size_t)rank) != 0) {
@@ -414,11 +413,12 @@ kiln_status *kiln_session_set_input(kiln_session *s, int index,
     same_shape = dims[d] == t->dims[d];
   if (!same_shape) {
     char want[KILN_DIMS_STR_SIZE], got[KILN_DIMS_STR_SIZE];
-    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
-                      "input '%s' expects shape %s; got %s (resize the input "
-                      "first if the model allows it)",
-                      name, kiln_dims_str(t->dims, t->rank, want, sizeof want),
-                      dims ? kiln_dims_str(dims, rank, got, sizeof got) : "none");
+    return kiln_error(
+        KILN_ERR_INVALID_ARGUMENT,
+        "input '%s' expects shape %s; got %s (resize the input "
+        "first if the model allows it)",
+        name, kiln_dims_str(t->dims, t->rank, want, sizeof want),
+        dims ? kiln_dims_str(dims, rank, got, sizeof got) : "none");
   }
   size_t expected = kiln_tensor_nbytes(t);
   if (nbytes != expected || (!data && expected))
@@ -436,7 +436,8 @@ kiln_status *kiln_session_input_buffer(kiln_session *s, int index,
   const kiln_tensor *t = &s->tensors[s->graph->inputs[index]];
   if (s->homes[s->graph->inputs[index]] != HOME_ARENA)
     return kiln_error(KILN_ERR_FAILED_PRECONDITION,
-                      "input '%s' is not writable", s->graph->input_names[index]);
+                      "input '%s' is not writable",
+                      s->graph->input_names[index]);
   *out_data = t->data;
   *out_nbytes = kiln_tensor_nbytes(t);
   return NULL;
@@ -469,7 +470,8 @@ kiln_status *kiln_session_get_output(const kiln_session *s, int index,
 kiln_status *kiln_session_stats_get(const kiln_session *s,
                                     kiln_session_stats *out_stats) {
   if (!s || !out_stats)
-    return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_stats_get: NULL");
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "kiln_session_stats_get: NULL");
   KILN_TRY(check_prepared(s));
   out_stats->arena_bytes = s->arena_bytes;
   out_stats->naive_bytes = s->naive_bytes;

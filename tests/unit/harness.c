@@ -67,7 +67,8 @@ float kiln_test_uniform(float lo, float hi) {
 }
 
 int kiln_test_int(int lo, int hi) {
-  return (int)((int64_t)lo + (int64_t)(kiln_test_rand() % (uint32_t)((int64_t)hi - lo + 1)));
+  return (int)((int64_t)lo +
+               (int64_t)(kiln_test_rand() % (uint32_t)((int64_t)hi - lo + 1)));
 }
 
 void kiln_test_fill(float *data, int64_t count, float lo, float hi) {
@@ -114,6 +115,22 @@ void kiln_test_tensor_free(kiln_tensor *t) {
   free(t);
 }
 
+void kiln_test_tensors_free(kiln_tensor **tensors, int count) {
+  for (int i = 0; i < count; i++) kiln_test_tensor_free(tensors[i]);
+}
+
+kiln_tensor *kiln_test_output(void) {
+  int64_t dims[1] = {1};
+  return kiln_test_tensor(KILN_FLOAT32, 1, dims);
+}
+
+bool kiln_test_has_shape(const kiln_tensor *t, int rank, const int64_t *dims) {
+  if (t->rank != rank) return false;
+  for (int i = 0; i < rank; i++)
+    if (t->dims[i] != dims[i]) return false;
+  return true;
+}
+
 kiln_status *kiln_test_run_op(kiln_op_type op, const void *attrs,
                               kiln_tensor **inputs, int num_inputs,
                               kiln_tensor **outputs, int num_outputs) {
@@ -124,4 +141,43 @@ kiln_status *kiln_test_run_op(kiln_op_type op, const void *attrs,
     outputs[i]->data = calloc(kiln_tensor_nbytes(outputs[i]) + 1, 1);
   }
   return kiln_op_table[op].reference(&ctx);
+}
+
+kiln_status *kiln_test_run_op1(kiln_op_type op, const void *attrs,
+                               kiln_tensor **inputs, int num_inputs,
+                               kiln_tensor *output) {
+  kiln_tensor *outputs[1] = {output};
+  return kiln_test_run_op(op, attrs, inputs, num_inputs, outputs, 1);
+}
+
+float kiln_test_activate(float x, kiln_activation act) {
+  switch (act) {
+    case KILN_ACT_RELU:
+      return fmaxf(x, 0.0f);
+    case KILN_ACT_RELU6:
+      return fminf(fmaxf(x, 0.0f), 6.0f);
+    case KILN_ACT_RELU_N1_TO_1:
+      return fminf(fmaxf(x, -1.0f), 1.0f);
+    case KILN_ACT_TANH:
+      return tanhf(x);
+    default:
+      return x;
+  }
+}
+
+kiln_activation kiln_test_random_activation(void) {
+  static const kiln_activation acts[] = {KILN_ACT_NONE, KILN_ACT_RELU,
+                                         KILN_ACT_RELU6, KILN_ACT_RELU_N1_TO_1,
+                                         KILN_ACT_TANH};
+  return acts[kiln_test_int(0, 4)];
+}
+
+int64_t kiln_test_window_positions(int64_t in, int64_t span, int stride,
+                                   kiln_padding padding) {
+  int64_t n = 0;
+  if (padding == KILN_PAD_SAME)
+    while (n * stride < in) n++;
+  else
+    while (n * stride + span <= in) n++;
+  return n;
 }

@@ -21,20 +21,20 @@ extern int kiln_test_checks;
   } while (0)
 
 /* Expects a NULL status; prints and frees a non-NULL one. */
-#define CHECK_OK(expr)                                                         \
-  do {                                                                         \
-    kiln_status *check_status_ = (expr);                                       \
-    kiln_test_checks++;                                                        \
-    if (check_status_) {                                                       \
-      kiln_test_failures++;                                                    \
-      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr,    \
-              kiln_status_message(check_status_));                             \
-      kiln_status_free(check_status_);                                         \
-    }                                                                          \
+#define CHECK_OK(expr)                                                     \
+  do {                                                                     \
+    kiln_status *check_status_ = (expr);                                   \
+    kiln_test_checks++;                                                    \
+    if (check_status_) {                                                   \
+      kiln_test_failures++;                                                \
+      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #expr, \
+              kiln_status_message(check_status_));                         \
+      kiln_status_free(check_status_);                                     \
+    }                                                                      \
   } while (0)
 
 /* Expects a status with `code` whose message contains `needle`. */
-#define CHECK_ERROR(expr, code, needle)                                        \
+#define CHECK_ERROR(expr, code, needle) \
   kiln_test_check_error((expr), (code), (needle), #expr, __FILE__, __LINE__)
 
 void kiln_test_check_error(kiln_status *status, kiln_status_code code,
@@ -58,7 +58,6 @@ void kiln_test_fill(float *data, int64_t count, float lo, float hi);
 /* Prints "N passed, M failed" and returns the exit status for main. */
 int kiln_test_finish(const char *name);
 
-
 /* ---- running single operators (kernel tests) ---- */
 #include "core/ops.h"
 
@@ -73,6 +72,13 @@ kiln_tensor *kiln_test_tensor_f32(int rank, const int64_t *dims,
 kiln_tensor *kiln_test_tensor_i32(int rank, const int64_t *dims,
                                   const int32_t *values);
 void kiln_test_tensor_free(kiln_tensor *t);
+/* Frees `count` tensors; NULL entries are skipped. */
+void kiln_test_tensors_free(kiln_tensor **tensors, int count);
+/* A float32 [1] tensor to pass as an operator's output: kiln_test_run_op
+ * gives it the inferred shape. */
+kiln_tensor *kiln_test_output(void);
+/* Whether t has rank `rank` and dimensions `dims`. */
+bool kiln_test_has_shape(const kiln_tensor *t, int rank, const int64_t *dims);
 
 /* Runs an operator as the runtime does: its shape function, then (after
  * allocating each output's data for its inferred shape) its reference
@@ -80,5 +86,22 @@ void kiln_test_tensor_free(kiln_tensor *t);
 kiln_status *kiln_test_run_op(kiln_op_type op, const void *attrs,
                               kiln_tensor **inputs, int num_inputs,
                               kiln_tensor **outputs, int num_outputs);
+/* kiln_test_run_op for an operator with one output. */
+kiln_status *kiln_test_run_op1(kiln_op_type op, const void *attrs,
+                               kiln_tensor **inputs, int num_inputs,
+                               kiln_tensor *output);
+
+/* ---- oracles, written independently of the kernels ---- */
+
+/* A fused activation (NONE, RELU, RELU6, RELU_N1_TO_1 or TANH) applied to x,
+ * without kiln_activate. */
+float kiln_test_activate(float x, kiln_activation act);
+/* One of the activations kiln_test_activate knows, chosen at random. */
+kiln_activation kiln_test_random_activation(void);
+/* Positions of a window spanning `span` elements that slides over `in`
+ * elements with `stride`, counted by sliding it: SAME keeps every position
+ * that starts inside the input, VALID every one that ends inside it. */
+int64_t kiln_test_window_positions(int64_t in, int64_t span, int stride,
+                                   kiln_padding padding);
 
 #endif

@@ -6,29 +6,43 @@
 
 #include "harness.h"
 
-static const kiln_op_type ops[] = {KILN_OP_LESS,          KILN_OP_LESS_EQUAL,
-                                   KILN_OP_GREATER,       KILN_OP_GREATER_EQUAL,
-                                   KILN_OP_EQUAL,         KILN_OP_NOT_EQUAL};
+static const kiln_op_type ops[] = {KILN_OP_LESS,    KILN_OP_LESS_EQUAL,
+                                   KILN_OP_GREATER, KILN_OP_GREATER_EQUAL,
+                                   KILN_OP_EQUAL,   KILN_OP_NOT_EQUAL};
 
 /* What op says of a and b; `unordered` marks a NaN among them. */
 static int expected(kiln_op_type op, double a, double b, int unordered) {
   if (unordered) return op == KILN_OP_NOT_EQUAL;
   switch (op) {
-    case KILN_OP_LESS: return a < b;
-    case KILN_OP_LESS_EQUAL: return a <= b;
-    case KILN_OP_GREATER: return a > b;
-    case KILN_OP_GREATER_EQUAL: return a >= b;
-    case KILN_OP_EQUAL: return a == b;
-    default: return a != b;
+    case KILN_OP_LESS:
+      return a < b;
+    case KILN_OP_LESS_EQUAL:
+      return a <= b;
+    case KILN_OP_GREATER:
+      return a > b;
+    case KILN_OP_GREATER_EQUAL:
+      return a >= b;
+    case KILN_OP_EQUAL:
+      return a == b;
+    default:
+      return a != b;
   }
 }
 
 static void set_value(kiln_tensor *t, int64_t i, int value) {
   switch (t->dtype) {
-    case KILN_FLOAT32: ((float *)t->data)[i] = (float)value; break;
-    case KILN_INT32: ((int32_t *)t->data)[i] = value; break;
-    case KILN_INT64: ((int64_t *)t->data)[i] = (int64_t)value << 33; break;
-    default: ((uint8_t *)t->data)[i] = (uint8_t)(value & 1); break;
+    case KILN_FLOAT32:
+      ((float *)t->data)[i] = (float)value;
+      break;
+    case KILN_INT32:
+      ((int32_t *)t->data)[i] = value;
+      break;
+    case KILN_INT64:
+      ((int64_t *)t->data)[i] = (int64_t)value * ((int64_t)1 << 33);
+      break;
+    default:
+      ((uint8_t *)t->data)[i] = (uint8_t)(value & 1);
+      break;
   }
 }
 
@@ -93,9 +107,9 @@ static void test_errors(void) {
   kiln_tensor *c = kiln_test_tensor(KILN_INT32, 1, two);
   kiln_tensor *out = kiln_test_tensor(KILN_BOOL, 0, NULL);
   kiln_tensor *f_out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
-  CHECK_ERROR(kiln_test_run_op(KILN_OP_LESS, NULL, (kiln_tensor *[]){a, b}, 2,
-                               &out, 1),
-              KILN_ERR_INVALID_ARGUMENT, "do not broadcast");
+  CHECK_ERROR(
+      kiln_test_run_op(KILN_OP_LESS, NULL, (kiln_tensor *[]){a, b}, 2, &out, 1),
+      KILN_ERR_INVALID_ARGUMENT, "do not broadcast");
   CHECK_ERROR(kiln_test_run_op(KILN_OP_EQUAL, NULL, (kiln_tensor *[]){a, c}, 2,
                                &out, 1),
               KILN_ERR_INVALID_MODEL, "input 1 (y) has type int32");

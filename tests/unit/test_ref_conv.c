@@ -11,11 +11,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static kiln_tensor *output_tensor(void) {
-  int64_t dims[1] = {1};
-  return kiln_test_tensor(KILN_FLOAT32, 1, dims);
-}
-
 static kiln_tensor *f32(int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
   int64_t dims[4] = {d0, d1, d2, d3};
   return kiln_test_tensor_f32(4, dims, NULL);
@@ -32,17 +27,6 @@ static kiln_tensor *shape_i32(int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
   return kiln_test_tensor_i32(1, dims, values);
 }
 
-static kiln_status *run(kiln_op_type op, const void *attrs,
-                        kiln_tensor **inputs, int num_inputs,
-                        kiln_tensor *out) {
-  kiln_tensor *outputs[1] = {out};
-  return kiln_test_run_op(op, attrs, inputs, num_inputs, outputs, 1);
-}
-
-static void free_all(kiln_tensor **tensors, int count) {
-  for (int i = 0; i < count; i++) kiln_test_tensor_free(tensors[i]);
-}
-
 static kiln_conv_attrs conv_attrs(kiln_padding padding, int stride_h,
                                   int stride_w, int dil_h, int dil_w) {
   kiln_conv_attrs a = {padding, stride_h, stride_w,     dil_h,
@@ -50,40 +34,7 @@ static kiln_conv_attrs conv_attrs(kiln_padding padding, int stride_h,
   return a;
 }
 
-static float activate(float x, kiln_activation act) {
-  switch (act) {
-    case KILN_ACT_RELU:
-      return fmaxf(x, 0.0f);
-    case KILN_ACT_RELU6:
-      return fminf(fmaxf(x, 0.0f), 6.0f);
-    case KILN_ACT_RELU_N1_TO_1:
-      return fminf(fmaxf(x, -1.0f), 1.0f);
-    case KILN_ACT_TANH:
-      return tanhf(x);
-    default:
-      return x;
-  }
-}
-
-static kiln_activation random_activation(void) {
-  static const kiln_activation acts[] = {KILN_ACT_NONE, KILN_ACT_RELU,
-                                         KILN_ACT_RELU6, KILN_ACT_RELU_N1_TO_1,
-                                         KILN_ACT_TANH};
-  return acts[kiln_test_int(0, 4)];
-}
-
 /* ------------------------------------------- the independent oracle */
-
-/* Output positions along one axis, counted by sliding the window. */
-static int64_t positions(int64_t in, int64_t span, int stride,
-                         kiln_padding padding) {
-  int64_t n = 0;
-  if (padding == KILN_PAD_SAME)
-    while (n * stride < in) n++;
-  else
-    while (n * stride + span <= in) n++;
-  return n;
-}
 
 typedef struct oracle_conv_args {
   const kiln_tensor *in, *filter; /* NHWC, [O, KH, KW, I/groups] */
@@ -114,8 +65,8 @@ static float *oracle_conv(const oracle_conv_args *args, int64_t *oh,
   int64_t groups = c / gi, go = o / groups;
   int64_t span_h = (kh - 1) * a->dilation_h + 1;
   int64_t span_w = (kw - 1) * a->dilation_w + 1;
-  *oh = positions(h, span_h, a->stride_h, a->padding);
-  *ow = positions(w, span_w, a->stride_w, a->padding);
+  *oh = kiln_test_window_positions(h, span_h, a->stride_h, a->padding);
+  *ow = kiln_test_window_positions(w, span_w, a->stride_w, a->padding);
   int64_t need_h = (*oh - 1) * a->stride_h + span_h;
   int64_t need_w = (*ow - 1) * a->stride_w + span_w;
   int64_t extra_h = need_h > h ? need_h - h : 0;
@@ -139,8 +90,8 @@ static float *oracle_conv(const oracle_conv_args *args, int64_t *oh,
       }
   float *out = malloc((size_t)count * sizeof(float));
   for (int64_t i = 0; i < count; i++)
-    out[i] = activate((float)acc[i] + (args->bias ? args->bias[i % o] : 0.0f),
-                      a->activation);
+    out[i] = kiln_test_activate(
+        (float)acc[i] + (args->bias ? args->bias[i % o] : 0.0f), a->activation);
   free(padded);
   free(acc);
   return out;
@@ -179,7 +130,7 @@ static void test_conv_random(void) {
                    kiln_test_int(1, 3), kiln_test_int(1, 3),
                    kiln_test_int(0, 2) ? 1 : kiln_test_int(2, 3),
                    kiln_test_int(0, 2) ? 1 : kiln_test_int(2, 3));
-    a.activation = random_activation();
+    a.activation = kiln_test_random_activation();
     int64_t h = random_size((kh - 1) * a.dilation_h + 1, a.padding);
     int64_t w = random_size((kw - 1) * a.dilation_w + 1, a.padding);
     kiln_tensor *in = f32(kiln_test_int(1, 3), h, w, groups * gi);
@@ -187,86 +138,95 @@ static void test_conv_random(void) {
     /* bias: present, an omitted optional input, or no third input */
     int bias_mode = kiln_test_int(0, 2);
     kiln_tensor *bias = bias_mode == 0 ? vec_f32(o) : NULL;
-    kiln_tensor *out = output_tensor();
+    kiln_tensor *out = kiln_test_output();
     kiln_tensor *inputs[3] = {in, filter, bias};
-    CHECK_OK(run(KILN_OP_CONV_2D, &a, inputs, bias_mode == 2 ? 2 : 3, out));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs,
+                               bias_mode == 2 ? 2 : 3, out));
     oracle_conv_args args = {in, filter, bias ? bias->data : NULL, a};
     int64_t oh, ow;
     float *expected = oracle_conv(&args, &oh, &ow);
     check_output(out, in->dims[0], oh, ow, o, expected, "conv random");
     free(expected);
     kiln_tensor *all[4] = {in, filter, bias, out};
-    free_all(all, 4);
+    kiln_test_tensors_free(all, 4);
   }
 }
 
-/* 1..9 in a 3x3 image convolved with a 3x3 box of ones (SAME). */
+/* Images holding 1, 2, 3, ... convolved with filters of ones. */
 static void test_conv_known_values(void) {
-  int64_t in_dims[4] = {1, 3, 3, 1}, f_dims[4] = {1, 3, 3, 1};
-  float image[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-  float ones[25] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-                    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-  kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, image);
-  kiln_tensor *filter = kiln_test_tensor_f32(4, f_dims, ones);
-  kiln_tensor *out = output_tensor();
-  kiln_tensor *inputs[2] = {in, filter};
-  kiln_conv_attrs a = conv_attrs(KILN_PAD_SAME, 1, 1, 1, 1);
-  CHECK_OK(run(KILN_OP_CONV_2D, &a, inputs, 2, out));
-  const float box[9] = {12, 21, 16, 27, 45, 33, 24, 39, 28};
-  check_output(out, 1, 3, 3, 1, box, "conv 3x3 box");
-  kiln_tensor *all[3] = {in, filter, out};
-  free_all(all, 3);
-
-  /* SAME with an odd total pad puts the extra row after: rows 0-2, 2-4. */
-  int64_t col_dims[4] = {1, 4, 1, 1}, k3_dims[4] = {1, 3, 1, 1};
-  float column[4] = {1, 2, 3, 4};
-  in = kiln_test_tensor_f32(4, col_dims, column);
-  filter = kiln_test_tensor_f32(4, k3_dims, ones);
-  out = output_tensor();
-  kiln_tensor *inputs2[2] = {in, filter};
-  a = conv_attrs(KILN_PAD_SAME, 2, 1, 1, 1);
-  CHECK_OK(run(KILN_OP_CONV_2D, &a, inputs2, 2, out));
-  const float odd_pad[2] = {6, 7};
-  check_output(out, 1, 2, 1, 1, odd_pad, "conv SAME odd padding");
-  kiln_test_tensor_free(out);
-  kiln_test_tensor_free(filter);
-
-  /* Dilation 2, VALID: taps two apart. */
-  int64_t k2_dims[4] = {1, 2, 1, 1};
-  filter = kiln_test_tensor_f32(4, k2_dims, ones);
-  out = output_tensor();
-  inputs2[1] = filter;
-  a = conv_attrs(KILN_PAD_VALID, 1, 1, 2, 1);
-  CHECK_OK(run(KILN_OP_CONV_2D, &a, inputs2, 2, out));
-  const float dilated[2] = {1 + 3, 2 + 4};
-  check_output(out, 1, 2, 1, 1, dilated, "conv dilation 2");
-  kiln_tensor *all2[3] = {in, filter, out};
-  free_all(all2, 3);
+  const struct {
+    const char *what;
+    int64_t h, w, kh, kw, oh, ow; /* image, filter and output sizes */
+    kiln_conv_attrs attrs;
+    float expected[9];
+  } cases[] = {
+      {"conv 3x3 box",
+       3,
+       3,
+       3,
+       3,
+       3,
+       3,
+       conv_attrs(KILN_PAD_SAME, 1, 1, 1, 1),
+       {12, 21, 16, 27, 45, 33, 24, 39, 28}},
+      /* SAME with an odd total pad puts the extra row after: rows 0-2, 2-4. */
+      {"conv SAME odd padding",
+       4,
+       1,
+       3,
+       1,
+       2,
+       1,
+       conv_attrs(KILN_PAD_SAME, 2, 1, 1, 1),
+       {6, 7}},
+      /* Dilation 2, VALID: taps two apart. */
+      {"conv dilation 2",
+       4,
+       1,
+       2,
+       1,
+       2,
+       1,
+       conv_attrs(KILN_PAD_VALID, 1, 1, 2, 1),
+       {1 + 3, 2 + 4}},
+      /* A 5x5 SAME filter over a 2x2 image sees the whole image everywhere. */
+      {"conv filter larger than input",
+       2,
+       2,
+       5,
+       5,
+       2,
+       2,
+       conv_attrs(KILN_PAD_SAME, 1, 1, 1, 1),
+       {10, 10, 10, 10}},
+  };
+  float counting[9], ones[25];
+  for (int i = 0; i < 9; i++) counting[i] = (float)(i + 1);
+  for (int i = 0; i < 25; i++) ones[i] = 1.0f;
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    int64_t in_dims[4] = {1, cases[i].h, cases[i].w, 1};
+    int64_t f_dims[4] = {1, cases[i].kh, cases[i].kw, 1};
+    kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, counting);
+    kiln_tensor *filter = kiln_test_tensor_f32(4, f_dims, ones);
+    kiln_tensor *out = kiln_test_output();
+    kiln_tensor *inputs[2] = {in, filter};
+    CHECK_OK(
+        kiln_test_run_op1(KILN_OP_CONV_2D, &cases[i].attrs, inputs, 2, out));
+    check_output(out, 1, cases[i].oh, cases[i].ow, 1, cases[i].expected,
+                 cases[i].what);
+    kiln_tensor *all[3] = {in, filter, out};
+    kiln_test_tensors_free(all, 3);
+  }
 }
 
-/* A 5x5 SAME filter over a 2x2 image sees the whole image everywhere; a 1x1
- * image with a 3x3 filter sees only the centre tap. */
+/* A 1x1 image with a 3x3 SAME filter sees only the centre tap. */
 static void test_conv_small_images(void) {
-  int64_t in_dims[4] = {1, 2, 2, 1}, f_dims[4] = {1, 5, 5, 1};
-  float image[4] = {1, 2, 3, 4}, ones[25];
-  for (int i = 0; i < 25; i++) ones[i] = 1.0f;
-  kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, image);
-  kiln_tensor *filter = kiln_test_tensor_f32(4, f_dims, ones);
-  kiln_tensor *out = output_tensor();
+  kiln_tensor *in = f32(2, 1, 1, 3);
+  kiln_tensor *filter = f32(2, 3, 3, 3);
+  kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[2] = {in, filter};
-  kiln_conv_attrs a = conv_attrs(KILN_PAD_SAME, 1, 1, 1, 1);
-  CHECK_OK(run(KILN_OP_CONV_2D, &a, inputs, 2, out));
-  const float all_ten[4] = {10, 10, 10, 10};
-  check_output(out, 1, 2, 2, 1, all_ten, "conv filter larger than input");
-  kiln_tensor *all[3] = {in, filter, out};
-  free_all(all, 3);
-
-  in = f32(2, 1, 1, 3);
-  filter = f32(2, 3, 3, 3);
-  out = output_tensor();
-  kiln_tensor *inputs2[2] = {in, filter};
-  a = conv_attrs(KILN_PAD_SAME, 2, 2, 1, 1);
-  CHECK_OK(run(KILN_OP_CONV_2D, &a, inputs2, 2, out));
+  kiln_conv_attrs a = conv_attrs(KILN_PAD_SAME, 2, 2, 1, 1);
+  CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs, 2, out));
   float centre[4];
   const float *x = in->data, *w = filter->data;
   for (int n = 0; n < 2; n++)
@@ -276,8 +236,8 @@ static void test_conv_small_images(void) {
         centre[n * 2 + o] += x[n * 3 + c] * w[((o * 3 + 1) * 3 + 1) * 3 + c];
     }
   check_output(out, 2, 1, 1, 2, centre, "conv 1x1 image");
-  kiln_tensor *all2[3] = {in, filter, out};
-  free_all(all2, 3);
+  kiln_tensor *all[3] = {in, filter, out};
+  kiln_test_tensors_free(all, 3);
 }
 
 /* A 1x1 stride-1 convolution is a FULLY_CONNECTED over all pixels. */
@@ -290,18 +250,18 @@ static void test_conv_1x1_is_fully_connected(void) {
     kiln_tensor *bias = vec_f32(o);
     int64_t w_dims[2] = {o, c};
     kiln_tensor *weights = kiln_test_tensor_f32(2, w_dims, filter->data);
-    kiln_tensor *conv_out = output_tensor(), *fc_out = output_tensor();
+    kiln_tensor *conv_out = kiln_test_output(), *fc_out = kiln_test_output();
     kiln_conv_attrs a = conv_attrs(KILN_PAD_VALID, 1, 1, 1, 1);
     a.activation = KILN_ACT_RELU;
     kiln_fully_connected_attrs fa = {KILN_ACT_RELU, false};
     kiln_tensor *conv_in[3] = {in, filter, bias},
                 *fc_in[3] = {in, weights, bias};
-    CHECK_OK(run(KILN_OP_CONV_2D, &a, conv_in, 3, conv_out));
-    CHECK_OK(run(KILN_OP_FULLY_CONNECTED, &fa, fc_in, 3, fc_out));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, conv_in, 3, conv_out));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &fa, fc_in, 3, fc_out));
     CHECK(fc_out->rank == 2 && fc_out->dims[0] == b * h * w);
     check_output(conv_out, b, h, w, o, fc_out->data, "conv 1x1 vs FC");
     kiln_tensor *all[6] = {in, filter, bias, weights, conv_out, fc_out};
-    free_all(all, 6);
+    kiln_test_tensors_free(all, 6);
   }
 }
 
@@ -317,7 +277,7 @@ static void test_depthwise_random(void) {
         conv_attrs(kiln_test_int(0, 1) ? KILN_PAD_SAME : KILN_PAD_VALID,
                    kiln_test_int(1, 3), kiln_test_int(1, 3),
                    kiln_test_int(1, 2), kiln_test_int(1, 2));
-    a.activation = random_activation();
+    a.activation = kiln_test_random_activation();
     a.depth_multiplier = kiln_test_int(0, 1) ? (int)m : 0;
     int64_t h = random_size((kh - 1) * a.dilation_h + 1, a.padding);
     int64_t w = random_size((kw - 1) * a.dilation_w + 1, a.padding);
@@ -330,11 +290,12 @@ static void test_depthwise_random(void) {
     for (int64_t tap = 0; tap < kh * kw; tap++)
       for (int64_t oc = 0; oc < c * m; oc++)
         dst[oc * kh * kw + tap] = src[tap * c * m + oc];
-    kiln_tensor *dw_out = output_tensor(), *conv_out = output_tensor();
+    kiln_tensor *dw_out = kiln_test_output(), *conv_out = kiln_test_output();
     kiln_tensor *dw_in[3] = {in, filter, bias},
                 *conv_in[3] = {in, grouped, bias};
-    CHECK_OK(run(KILN_OP_DEPTHWISE_CONV_2D, &a, dw_in, 3, dw_out));
-    CHECK_OK(run(KILN_OP_CONV_2D, &a, conv_in, 3, conv_out));
+    CHECK_OK(
+        kiln_test_run_op1(KILN_OP_DEPTHWISE_CONV_2D, &a, dw_in, 3, dw_out));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, conv_in, 3, conv_out));
     oracle_conv_args args = {in, grouped, bias ? bias->data : NULL, a};
     int64_t oh, ow;
     float *expected = oracle_conv(&args, &oh, &ow);
@@ -344,7 +305,7 @@ static void test_depthwise_random(void) {
                  "depthwise vs grouped conv");
     free(expected);
     kiln_tensor *all[6] = {in, filter, bias, grouped, dw_out, conv_out};
-    free_all(all, 6);
+    kiln_test_tensors_free(all, 6);
   }
 }
 
@@ -379,20 +340,20 @@ static void test_transpose_conv_adjoint(void) {
       for (int64_t tap = 0; tap < kh * kw; tap++)
         for (int64_t i = 0; i < cx; i++)
           dst[(i * kh * kw + tap) * cy + o] = src[(o * kh * kw + tap) * cx + i];
-    kiln_tensor *y = output_tensor(), *t = output_tensor();
+    kiln_tensor *y = kiln_test_output(), *t = kiln_test_output();
     kiln_tensor *conv_in[2] = {x, wc};
-    CHECK_OK(run(KILN_OP_CONV_2D, &a, conv_in, 2, y));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, conv_in, 2, y));
     kiln_tensor *r = kiln_test_tensor_f32(4, y->dims, NULL);
     kiln_tensor *shape = shape_i32(b, h, w, cx);
     kiln_tensor *tconv_in[3] = {shape, wt, r};
     if (kiln_test_int(0, 1)) a.dilation_h = a.dilation_w = 0; /* "unset" */
-    CHECK_OK(run(KILN_OP_TRANSPOSE_CONV, &a, tconv_in, 3, t));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_TRANSPOSE_CONV, &a, tconv_in, 3, t));
     CHECK(t->rank == 4 && t->dims[0] == b && t->dims[1] == h &&
           t->dims[2] == w && t->dims[3] == cx);
     double scale = 1.0, lhs = dot(y, r, &scale), rhs = dot(x, t, &scale);
     CHECK(fabs(lhs - rhs) <= 1e-5 * scale);
     kiln_tensor *all[7] = {x, wc, wt, y, t, r, shape};
-    free_all(all, 7);
+    kiln_test_tensors_free(all, 7);
   }
 }
 
@@ -402,15 +363,15 @@ static void test_transpose_conv_values(void) {
   float image[4] = {1, 2, 3, 4}, taps[4] = {1, 10, 100, 1000};
   kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, image);
   kiln_tensor *filter = kiln_test_tensor_f32(4, f_dims, taps);
-  kiln_tensor *shape = shape_i32(1, 4, 4, 1), *out = output_tensor();
+  kiln_tensor *shape = shape_i32(1, 4, 4, 1), *out = kiln_test_output();
   kiln_tensor *inputs[3] = {shape, filter, in};
   kiln_conv_attrs a = conv_attrs(KILN_PAD_VALID, 2, 2, 1, 1);
-  CHECK_OK(run(KILN_OP_TRANSPOSE_CONV, &a, inputs, 3, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_TRANSPOSE_CONV, &a, inputs, 3, out));
   const float blocks[16] = {1, 10, 2, 20, 100, 1000, 200, 2000,
                             3, 30, 4, 40, 300, 3000, 400, 4000};
   check_output(out, 1, 4, 4, 1, blocks, "transpose conv blocks");
   kiln_tensor *all[4] = {in, filter, shape, out};
-  free_all(all, 4);
+  kiln_test_tensors_free(all, 4);
 
   for (int trial = 0; trial < 10; trial++) {
     int64_t b = kiln_test_int(1, 2), h = kiln_test_int(1, 5);
@@ -420,13 +381,13 @@ static void test_transpose_conv_values(void) {
     filter = f32(co, 3, 2, ci);
     kiln_tensor *bias = vec_f32(co);
     shape = shape_i32(b, h * s, w * s, co);
-    kiln_tensor *plain = output_tensor(), *fused = output_tensor();
+    kiln_tensor *plain = kiln_test_output(), *fused = kiln_test_output();
     kiln_tensor *plain_in[4] = {shape, filter, in, NULL};
     kiln_tensor *fused_in[4] = {shape, filter, in, bias};
     a = conv_attrs(KILN_PAD_SAME, (int)s, (int)s, 1, 1);
-    CHECK_OK(run(KILN_OP_TRANSPOSE_CONV, &a, plain_in, 4, plain));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_TRANSPOSE_CONV, &a, plain_in, 4, plain));
     a.activation = KILN_ACT_RELU;
-    CHECK_OK(run(KILN_OP_TRANSPOSE_CONV, &a, fused_in, 4, fused));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_TRANSPOSE_CONV, &a, fused_in, 4, fused));
     int64_t n = kiln_tensor_numel(plain);
     float *expected = malloc((size_t)n * sizeof(float));
     const float *p = plain->data, *bv = bias->data;
@@ -435,7 +396,7 @@ static void test_transpose_conv_values(void) {
                  "transpose conv bias+relu");
     free(expected);
     kiln_tensor *all2[6] = {in, filter, bias, shape, plain, fused};
-    free_all(all2, 6);
+    kiln_test_tensors_free(all2, 6);
   }
 }
 
@@ -443,47 +404,48 @@ static void test_transpose_conv_values(void) {
 
 static void test_flops(void) {
   kiln_tensor *in = f32(1, 5, 5, 4), *filter = f32(6, 3, 3, 2);
-  kiln_tensor *out = output_tensor();
+  kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[2] = {in, filter}, *outputs[1] = {out};
   kiln_conv_attrs a = conv_attrs(KILN_PAD_SAME, 1, 1, 1, 1);
-  CHECK_OK(run(KILN_OP_CONV_2D, &a, inputs, 2, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs, 2, out));
   kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1};
   CHECK(kiln_op_table[KILN_OP_CONV_2D].flops(&ctx) == 2.0 * 150 * 3 * 3 * 2);
   kiln_test_tensor_free(filter);
 
   filter = f32(1, 3, 3, 8); /* multiplier 2 */
   inputs[1] = filter;
-  CHECK_OK(run(KILN_OP_DEPTHWISE_CONV_2D, &a, inputs, 2, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_DEPTHWISE_CONV_2D, &a, inputs, 2, out));
   CHECK(kiln_op_table[KILN_OP_DEPTHWISE_CONV_2D].flops(&ctx) ==
         2.0 * 200 * 3 * 3);
   kiln_tensor *all[3] = {in, filter, out};
-  free_all(all, 3);
+  kiln_test_tensors_free(all, 3);
 
   in = f32(1, 2, 2, 3);
   filter = f32(4, 3, 3, 3);
-  out = output_tensor();
+  out = kiln_test_output();
   kiln_tensor *shape = shape_i32(1, 4, 4, 4);
   kiln_tensor *tin[3] = {shape, filter, in}, *tout[1] = {out};
   a = conv_attrs(KILN_PAD_SAME, 2, 2, 1, 1);
-  CHECK_OK(run(KILN_OP_TRANSPOSE_CONV, &a, tin, 3, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_TRANSPOSE_CONV, &a, tin, 3, out));
   kiln_op_ctx tctx = {&a, tin, 3, tout, 1};
   CHECK(kiln_op_table[KILN_OP_TRANSPOSE_CONV].flops(&tctx) ==
         2.0 * 12 * 4 * 3 * 3);
   kiln_tensor *all2[4] = {in, filter, out, shape};
-  free_all(all2, 4);
+  kiln_test_tensors_free(all2, 4);
 }
 
 /* ------------------------------------------------------ malformed */
 
+/* Runs `op` on three inputs (in the op's order; NULL is an omitted optional
+ * input), expects the error, and frees the inputs and the output. */
 static void expect_conv_error(kiln_op_type op, const kiln_conv_attrs *a,
-                              kiln_tensor *in, kiln_tensor *filter,
-                              kiln_tensor *bias, kiln_status_code code,
+                              kiln_tensor *in0, kiln_tensor *in1,
+                              kiln_tensor *in2, kiln_status_code code,
                               const char *needle) {
-  kiln_tensor *out = output_tensor();
-  kiln_tensor *inputs[3] = {in, filter, bias};
-  CHECK_ERROR(run(op, a, inputs, 3, out), code, needle);
-  kiln_tensor *all[4] = {in, filter, bias, out};
-  free_all(all, 4);
+  kiln_tensor *out = kiln_test_output();
+  kiln_tensor *all[4] = {in0, in1, in2, out};
+  CHECK_ERROR(kiln_test_run_op1(op, a, all, 3, out), code, needle);
+  kiln_test_tensors_free(all, 4);
 }
 
 static void test_conv_errors(void) {
@@ -525,12 +487,12 @@ static void test_conv_errors(void) {
   kiln_tensor *in = f32(1, 4, 4, 2), *filter = f32(4, 3, 3, 2);
   kiln_tensor *out = kiln_test_tensor(KILN_INT8, 1, (int64_t[]){1});
   kiln_tensor *inputs[2] = {in, filter};
-  CHECK_ERROR(run(KILN_OP_CONV_2D, &a, inputs, 2, out), KILN_ERR_UNSUPPORTED,
-              "output 0 has type int8");
-  CHECK_ERROR(run(KILN_OP_CONV_2D, &a, inputs, 1, out), KILN_ERR_INVALID_MODEL,
-              "expects 2 to 3 inputs, has 1");
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs, 2, out),
+              KILN_ERR_UNSUPPORTED, "output 0 has type int8");
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs, 1, out),
+              KILN_ERR_INVALID_MODEL, "expects 2 to 3 inputs, has 1");
   kiln_tensor *all[3] = {in, filter, out};
-  free_all(all, 3);
+  kiln_test_tensors_free(all, 3);
 }
 
 static void test_depthwise_errors(void) {
@@ -551,44 +513,42 @@ static void test_depthwise_errors(void) {
                     "input 2 (bias)");
 }
 
-static void expect_tconv_error(const kiln_conv_attrs *a, kiln_tensor *shape,
-                               kiln_tensor *filter, kiln_tensor *in,
-                               kiln_status_code code, const char *needle) {
-  kiln_tensor *out = output_tensor();
-  kiln_tensor *inputs[3] = {shape, filter, in};
-  CHECK_ERROR(run(KILN_OP_TRANSPOSE_CONV, a, inputs, 3, out), code, needle);
-  kiln_tensor *all[4] = {shape, filter, in, out};
-  free_all(all, 4);
-}
-
 static void test_transpose_conv_errors(void) {
   kiln_conv_attrs a = conv_attrs(KILN_PAD_SAME, 2, 2, 1, 1);
   kiln_tensor *unknown = shape_i32(1, 8, 8, 4);
   free(unknown->data);
   unknown->data = NULL;
-  expect_tconv_error(&a, unknown, f32(4, 3, 3, 2), f32(1, 4, 4, 2),
-                     KILN_ERR_UNSUPPORTED,
-                     "input 0 (output_shape) must be known");
-  expect_tconv_error(&a, shape_i32(2, 8, 8, 4), f32(4, 3, 3, 2),
-                     f32(1, 4, 4, 2), KILN_ERR_INVALID_MODEL,
-                     "input 0 (output_shape) is [2,8,8,4]");
-  expect_tconv_error(&a, shape_i32(1, 8, 8, 5), f32(4, 3, 3, 2),
-                     f32(1, 4, 4, 2), KILN_ERR_INVALID_MODEL, "5");
-  expect_tconv_error(&a, shape_i32(1, 0, 8, 4), f32(4, 3, 3, 2),
-                     f32(1, 4, 4, 2), KILN_ERR_INVALID_MODEL,
-                     "output shape [1,0,8,4] is empty");
-  expect_tconv_error(&a, shape_i32(1, 8, 8, 4), f32(4, 3, 3, 3),
-                     f32(1, 4, 4, 2), KILN_ERR_INVALID_MODEL,
-                     "input 1 (filter) has shape [4,3,3,3]");
+  expect_conv_error(KILN_OP_TRANSPOSE_CONV, &a, unknown, f32(4, 3, 3, 2),
+                    f32(1, 4, 4, 2), KILN_ERR_UNSUPPORTED,
+                    "input 0 (output_shape) must be known");
+  /* output_shape and filter shapes that disagree with input [1,4,4,2] */
+  static const struct {
+    int64_t shape[4], filter[4];
+    const char *needle;
+  } bad_shapes[] = {
+      {{2, 8, 8, 4}, {4, 3, 3, 2}, "input 0 (output_shape) is [2,8,8,4]"},
+      {{1, 8, 8, 5}, {4, 3, 3, 2}, "5"},
+      {{1, 0, 8, 4}, {4, 3, 3, 2}, "output shape [1,0,8,4] is empty"},
+      {{1, 8, 8, 4}, {4, 3, 3, 3}, "input 1 (filter) has shape [4,3,3,3]"},
+  };
+  for (size_t i = 0; i < sizeof bad_shapes / sizeof *bad_shapes; i++) {
+    const int64_t *s = bad_shapes[i].shape, *f = bad_shapes[i].filter;
+    expect_conv_error(KILN_OP_TRANSPOSE_CONV, &a,
+                      shape_i32(s[0], s[1], s[2], s[3]),
+                      f32(f[0], f[1], f[2], f[3]), f32(1, 4, 4, 2),
+                      KILN_ERR_INVALID_MODEL, bad_shapes[i].needle);
+  }
   int64_t two[1] = {2};
   int32_t hw[2] = {8, 8};
-  expect_tconv_error(&a, kiln_test_tensor_i32(1, two, hw), f32(4, 3, 3, 2),
-                     f32(1, 4, 4, 2), KILN_ERR_INVALID_MODEL,
-                     "input 0 (output_shape) has shape [2]");
+  expect_conv_error(KILN_OP_TRANSPOSE_CONV, &a,
+                    kiln_test_tensor_i32(1, two, hw), f32(4, 3, 3, 2),
+                    f32(1, 4, 4, 2), KILN_ERR_INVALID_MODEL,
+                    "input 0 (output_shape) has shape [2]");
   kiln_conv_attrs dilated = a;
   dilated.dilation_h = 2;
-  expect_tconv_error(&dilated, shape_i32(1, 8, 8, 4), f32(4, 3, 3, 2),
-                     f32(1, 4, 4, 2), KILN_ERR_UNSUPPORTED, "dilation 2x1");
+  expect_conv_error(KILN_OP_TRANSPOSE_CONV, &dilated, shape_i32(1, 8, 8, 4),
+                    f32(4, 3, 3, 2), f32(1, 4, 4, 2), KILN_ERR_UNSUPPORTED,
+                    "dilation 2x1");
 }
 
 int main(void) {

@@ -7,11 +7,6 @@
 
 #include "harness.h"
 
-static kiln_tensor *output_tensor(void) {
-  int64_t dims[1] = {1};
-  return kiln_test_tensor(KILN_FLOAT32, 1, dims);
-}
-
 static kiln_tensor *f32(int rank, const int64_t *dims) {
   return kiln_test_tensor_f32(rank, dims, NULL);
 }
@@ -26,65 +21,29 @@ static kiln_tensor *vec_f32(int64_t n) {
   return f32(1, dims);
 }
 
-static kiln_status *run(kiln_op_type op, const void *attrs,
-                        kiln_tensor **inputs, int num_inputs,
-                        kiln_tensor *out) {
-  kiln_tensor *outputs[1] = {out};
-  return kiln_test_run_op(op, attrs, inputs, num_inputs, outputs, 1);
-}
-
-static void free_all(kiln_tensor **tensors, int count) {
-  for (int i = 0; i < count; i++) kiln_test_tensor_free(tensors[i]);
-}
-
-static bool has_shape(const kiln_tensor *t, const int64_t *dims, int rank) {
-  if (t->rank != rank) return false;
-  for (int i = 0; i < rank; i++)
-    if (t->dims[i] != dims[i]) return false;
-  return true;
-}
-
-static float activate(float x, kiln_activation act) {
-  switch (act) {
-    case KILN_ACT_RELU:
-      return fmaxf(x, 0.0f);
-    case KILN_ACT_RELU6:
-      return fminf(fmaxf(x, 0.0f), 6.0f);
-    case KILN_ACT_RELU_N1_TO_1:
-      return fminf(fmaxf(x, -1.0f), 1.0f);
-    case KILN_ACT_TANH:
-      return tanhf(x);
-    default:
-      return x;
-  }
-}
-
 /* ---------------------------------------------------- FULLY_CONNECTED */
 
 static void test_fc_random(void) {
-  static const kiln_activation acts[] = {KILN_ACT_NONE, KILN_ACT_RELU,
-                                         KILN_ACT_RELU6, KILN_ACT_RELU_N1_TO_1,
-                                         KILN_ACT_TANH};
   for (int trial = 0; trial < 300; trial++) {
     int rank = kiln_test_int(1, 4);
     int64_t dims[4], k = kiln_test_int(1, 17), n = kiln_test_int(1, 9);
     for (int i = 0; i < rank - 1; i++) dims[i] = kiln_test_int(1, 4);
     dims[rank - 1] = k;
-    kiln_fully_connected_attrs a = {acts[kiln_test_int(0, 4)],
+    kiln_fully_connected_attrs a = {kiln_test_random_activation(),
                                     kiln_test_int(0, 1) == 1};
     kiln_tensor *in = f32(rank, dims), *w = f32_2d(n, k);
     int bias_mode = kiln_test_int(0, 2); /* present, omitted, no slot */
     kiln_tensor *bias = bias_mode == 0 ? vec_f32(n) : NULL;
-    kiln_tensor *out = output_tensor();
+    kiln_tensor *out = kiln_test_output();
     kiln_tensor *inputs[3] = {in, w, bias};
-    CHECK_OK(
-        run(KILN_OP_FULLY_CONNECTED, &a, inputs, bias_mode == 2 ? 2 : 3, out));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs,
+                               bias_mode == 2 ? 2 : 3, out));
     int64_t rows = kiln_tensor_numel(in) / k;
     int64_t flat[2] = {rows, n}, kept[4];
     for (int i = 0; i < rank - 1; i++) kept[i] = dims[i];
     kept[rank - 1] = n;
-    CHECK(a.keep_num_dims ? has_shape(out, kept, rank)
-                          : has_shape(out, flat, 2));
+    CHECK(a.keep_num_dims ? kiln_test_has_shape(out, rank, kept)
+                          : kiln_test_has_shape(out, 2, flat));
     float *expected = malloc((size_t)(rows * n) * sizeof(float));
     const float *x = in->data, *wt = w->data;
     for (int64_t j = 0; j < n; j++)
@@ -92,13 +51,13 @@ static void test_fc_random(void) {
         double acc = bias ? ((const float *)bias->data)[j] : 0.0;
         for (int64_t p = 0; p < k; p++)
           acc += (double)x[r * k + p] * wt[j * k + p];
-        expected[r * n + j] = activate((float)acc, a.activation);
+        expected[r * n + j] = kiln_test_activate((float)acc, a.activation);
       }
     if (kiln_tensor_numel(out) == rows * n)
       kiln_test_close(out->data, expected, rows * n, 1e-5f, 1e-5f, "fc");
     free(expected);
     kiln_tensor *all[4] = {in, w, bias, out};
-    free_all(all, 4);
+    kiln_test_tensors_free(all, 4);
   }
 }
 
@@ -110,38 +69,39 @@ static void test_fc_values(void) {
   kiln_tensor *in = kiln_test_tensor_f32(2, in_dims, x);
   kiln_tensor *weights = kiln_test_tensor_f32(2, w_dims, w);
   kiln_tensor *bias = kiln_test_tensor_f32(1, b_dims, b);
-  kiln_tensor *out = output_tensor();
+  kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[3] = {in, weights, bias};
   kiln_fully_connected_attrs a = {KILN_ACT_NONE, false};
-  CHECK_OK(run(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out));
   const float expected[6] = {11, 23, 34, 13, 27, 38};
   kiln_test_close(out->data, expected, 6, 0, 0, "fc values");
   kiln_tensor *all[4] = {in, weights, bias, out};
-  free_all(all, 4);
+  kiln_test_tensors_free(all, 4);
 
   int64_t odd[3] = {2, 3, 4};
   in = f32(3, odd);
   weights = f32_2d(5, 6);
-  out = output_tensor();
+  out = kiln_test_output();
   kiln_tensor *inputs2[2] = {in, weights};
-  CHECK_OK(run(KILN_OP_FULLY_CONNECTED, &a, inputs2, 2, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs2, 2, out));
   int64_t flat[2] = {4, 5};
-  CHECK(has_shape(out, flat, 2));
+  CHECK(kiln_test_has_shape(out, 2, flat));
   a.keep_num_dims = true;
-  CHECK_ERROR(run(KILN_OP_FULLY_CONNECTED, &a, inputs2, 2, out),
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs2, 2, out),
               KILN_ERR_INVALID_MODEL, "keep_num_dims");
   kiln_tensor *all2[3] = {in, weights, out};
-  free_all(all2, 3);
+  kiln_test_tensors_free(all2, 3);
 }
 
 static void expect_fc_error(kiln_tensor *in, kiln_tensor *w, kiln_tensor *b,
                             kiln_status_code code, const char *needle) {
   kiln_fully_connected_attrs a = {KILN_ACT_NONE, false};
-  kiln_tensor *out = output_tensor();
+  kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[3] = {in, w, b};
-  CHECK_ERROR(run(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out), code, needle);
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out),
+              code, needle);
   kiln_tensor *all[4] = {in, w, b, out};
-  free_all(all, 4);
+  kiln_test_tensors_free(all, 4);
 }
 
 static void test_fc_errors(void) {
@@ -156,13 +116,13 @@ static void test_fc_errors(void) {
   int64_t i_dims[2] = {2, 4};
   expect_fc_error(kiln_test_tensor(KILN_INT8, 2, i_dims), f32_2d(3, 4), NULL,
                   KILN_ERR_UNSUPPORTED, "input 0 (input) has type int8");
-  kiln_tensor *in = f32_2d(2, 4), *w = f32_2d(3, 4), *out = output_tensor();
+  kiln_tensor *in = f32_2d(2, 4), *w = f32_2d(3, 4), *out = kiln_test_output();
   kiln_tensor *inputs[1] = {in};
   kiln_fully_connected_attrs a = {KILN_ACT_NONE, false};
-  CHECK_ERROR(run(KILN_OP_FULLY_CONNECTED, &a, inputs, 1, out),
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 1, out),
               KILN_ERR_INVALID_MODEL, "expects 2 to 3 inputs");
   kiln_tensor *all[3] = {in, w, out};
-  free_all(all, 3);
+  kiln_test_tensors_free(all, 3);
 }
 
 /* ------------------------------------------------------- BATCH_MATMUL */
@@ -239,14 +199,14 @@ static void test_batch_matmul_random(void) {
     yd[y_batch] = a.adj_y ? n : k;
     yd[y_batch + 1] = a.adj_y ? k : n;
     kiln_tensor *x = f32(x_batch + 2, xd), *y = f32(y_batch + 2, yd);
-    kiln_tensor *out = output_tensor();
+    kiln_tensor *out = kiln_test_output();
     kiln_tensor *inputs[2] = {x, y};
-    CHECK_OK(run(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
+    CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
     int64_t batches = 1, od[KILN_MAX_RANK];
     for (int i = 0; i < out_batch; i++) batches *= od[i] = ob[i];
     od[out_batch] = m;
     od[out_batch + 1] = n;
-    CHECK(has_shape(out, od, out_batch + 2));
+    CHECK(kiln_test_has_shape(out, out_batch + 2, od));
     float *dx = materialize(x, a.adj_x, ob, out_batch, batches);
     float *dy = materialize(y, a.adj_y, ob, out_batch, batches);
     float *expected = malloc((size_t)(batches * m * n) * sizeof(float));
@@ -265,7 +225,7 @@ static void test_batch_matmul_random(void) {
     free(dy);
     free(expected);
     kiln_tensor *all[3] = {x, y, out};
-    free_all(all, 3);
+    kiln_test_tensors_free(all, 3);
   }
 }
 
@@ -276,29 +236,30 @@ static void test_batch_matmul_values(void) {
   float yv[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   kiln_tensor *x = kiln_test_tensor_f32(4, x_dims, xv);
   kiln_tensor *y = kiln_test_tensor_f32(3, y_dims, yv);
-  kiln_tensor *out = output_tensor();
+  kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[2] = {x, y};
   kiln_batch_matmul_attrs a = {false, true};
-  CHECK_OK(run(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
   int64_t od[4] = {2, 3, 2, 2};
-  CHECK(has_shape(out, od, 4));
+  CHECK(kiln_test_has_shape(out, 4, od));
   /* I * Y^T, then the row swap of Y^T, for each of the three Ys */
   const float expected[24] = {1, 3, 2, 4, 5, 7, 6, 8, 9,  11, 10, 12,
                               2, 4, 1, 3, 6, 8, 5, 7, 10, 12, 9,  11};
   if (kiln_tensor_numel(out) == 24)
     kiln_test_close(out->data, expected, 24, 0, 0, "batch matmul values");
   kiln_tensor *all[3] = {x, y, out};
-  free_all(all, 3);
+  kiln_test_tensors_free(all, 3);
 }
 
 static void expect_bmm_error(kiln_tensor *x, kiln_tensor *y,
                              kiln_batch_matmul_attrs a, kiln_status_code code,
                              const char *needle) {
-  kiln_tensor *out = output_tensor();
+  kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[2] = {x, y};
-  CHECK_ERROR(run(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out), code, needle);
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out), code,
+              needle);
   kiln_tensor *all[3] = {x, y, out};
-  free_all(all, 3);
+  kiln_test_tensors_free(all, 3);
 }
 
 static void test_batch_matmul_errors(void) {
@@ -310,11 +271,11 @@ static void test_batch_matmul_errors(void) {
   /* x [3,2] times y [2,4] is fine, but adj_x makes x 2x3 with K = 3 */
   expect_bmm_error(f32_2d(3, 2), f32_2d(2, 4), adj_x, KILN_ERR_INVALID_MODEL,
                    "(adj_x 1)");
-  kiln_tensor *x = f32_2d(3, 2), *y = f32_2d(2, 4), *out = output_tensor();
+  kiln_tensor *x = f32_2d(3, 2), *y = f32_2d(2, 4), *out = kiln_test_output();
   kiln_tensor *inputs[2] = {x, y};
-  CHECK_OK(run(KILN_OP_BATCH_MATMUL, &plain, inputs, 2, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &plain, inputs, 2, out));
   kiln_tensor *all[3] = {x, y, out};
-  free_all(all, 3);
+  kiln_test_tensors_free(all, 3);
   int64_t xd[3] = {2, 2, 3}, yd[3] = {3, 3, 4};
   expect_bmm_error(f32(3, xd), f32(3, yd), plain, KILN_ERR_INVALID_ARGUMENT,
                    "batch dimensions of input 0 (x) shape [2,2,3]");
@@ -322,21 +283,21 @@ static void test_batch_matmul_errors(void) {
 
 static void test_flops(void) {
   int64_t xd[3] = {4, 3, 5}, yd[2] = {5, 6};
-  kiln_tensor *x = f32(3, xd), *y = f32(2, yd), *out = output_tensor();
+  kiln_tensor *x = f32(3, xd), *y = f32(2, yd), *out = kiln_test_output();
   kiln_tensor *inputs[2] = {x, y}, *outputs[1] = {out};
   kiln_batch_matmul_attrs a = {false, false};
-  CHECK_OK(run(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
   kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1};
   CHECK(kiln_op_table[KILN_OP_BATCH_MATMUL].flops(&ctx) == 2.0 * 4 * 3 * 6 * 5);
   kiln_test_tensor_free(y);
   y = f32_2d(7, 5); /* FC weights: N=7, K=5; x flattens to 12 rows */
   inputs[1] = y;
   kiln_fully_connected_attrs fa = {KILN_ACT_NONE, false};
-  CHECK_OK(run(KILN_OP_FULLY_CONNECTED, &fa, inputs, 2, out));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &fa, inputs, 2, out));
   ctx.attrs = &fa;
   CHECK(kiln_op_table[KILN_OP_FULLY_CONNECTED].flops(&ctx) == 2.0 * 12 * 7 * 5);
   kiln_tensor *all[3] = {x, y, out};
-  free_all(all, 3);
+  kiln_test_tensors_free(all, 3);
 }
 
 int main(void) {

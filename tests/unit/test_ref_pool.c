@@ -8,20 +8,9 @@
 
 #include "harness.h"
 
-static kiln_tensor *output_tensor(void) {
-  int64_t dims[1] = {1};
-  return kiln_test_tensor(KILN_FLOAT32, 1, dims);
-}
-
 static kiln_tensor *f32(int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
   int64_t dims[4] = {d0, d1, d2, d3};
   return kiln_test_tensor_f32(4, dims, NULL);
-}
-
-static kiln_status *run(kiln_op_type op, const kiln_pool_attrs *attrs,
-                        kiln_tensor *in, kiln_tensor *out) {
-  kiln_tensor *inputs[1] = {in}, *outputs[1] = {out};
-  return kiln_test_run_op(op, attrs, inputs, 1, outputs, 1);
 }
 
 static kiln_pool_attrs pool_attrs(kiln_padding padding, int stride_h,
@@ -31,38 +20,7 @@ static kiln_pool_attrs pool_attrs(kiln_padding padding, int stride_h,
   return a;
 }
 
-static float activate(float x, kiln_activation act) {
-  switch (act) {
-    case KILN_ACT_RELU:
-      return fmaxf(x, 0.0f);
-    case KILN_ACT_RELU6:
-      return fminf(fmaxf(x, 0.0f), 6.0f);
-    case KILN_ACT_RELU_N1_TO_1:
-      return fminf(fmaxf(x, -1.0f), 1.0f);
-    case KILN_ACT_TANH:
-      return tanhf(x);
-    default:
-      return x;
-  }
-}
-
-static bool has_shape(const kiln_tensor *t, int64_t d0, int64_t d1, int64_t d2,
-                      int64_t d3) {
-  return t->rank == 4 && t->dims[0] == d0 && t->dims[1] == d1 &&
-         t->dims[2] == d2 && t->dims[3] == d3;
-}
-
 /* ------------------------------------------- the independent oracle */
-
-/* Output positions along one axis, counted by sliding the window. */
-static int64_t positions(int64_t in, int k, int stride, kiln_padding padding) {
-  int64_t n = 0;
-  if (padding == KILN_PAD_SAME)
-    while (n * stride < in) n++;
-  else
-    while (n * stride + k <= in) n++;
-  return n;
-}
 
 /* Padding before the input: half of what the last window overhangs. */
 static int64_t pad_before(int64_t in, int64_t out, int k, int stride) {
@@ -74,8 +32,8 @@ static int64_t pad_before(int64_t in, int64_t out, int k, int stride) {
 static float *oracle_pool(bool average, const kiln_tensor *in,
                           const kiln_pool_attrs *a, int64_t *oh, int64_t *ow) {
   int64_t b = in->dims[0], h = in->dims[1], w = in->dims[2], c = in->dims[3];
-  *oh = positions(h, a->filter_h, a->stride_h, a->padding);
-  *ow = positions(w, a->filter_w, a->stride_w, a->padding);
+  *oh = kiln_test_window_positions(h, a->filter_h, a->stride_h, a->padding);
+  *ow = kiln_test_window_positions(w, a->filter_w, a->stride_w, a->padding);
   int64_t top = pad_before(h, *oh, a->filter_h, a->stride_h);
   int64_t left = pad_before(w, *ow, a->filter_w, a->stride_w);
   int64_t count = b * *oh * *ow * c;
@@ -96,33 +54,32 @@ static float *oracle_pool(bool average, const kiln_tensor *in,
         best = v > best ? v : best;
         taps++;
       }
-    out[i] =
-        activate(average ? (float)(sum / taps) : (float)best, a->activation);
+    out[i] = kiln_test_activate(average ? (float)(sum / taps) : (float)best,
+                                a->activation);
   }
   return out;
 }
 
 static void test_random(void) {
-  static const kiln_activation acts[] = {KILN_ACT_NONE, KILN_ACT_RELU,
-                                         KILN_ACT_RELU6, KILN_ACT_RELU_N1_TO_1,
-                                         KILN_ACT_TANH};
   for (int trial = 0; trial < 600; trial++) {
     kiln_pool_attrs a =
         pool_attrs(kiln_test_int(0, 1) ? KILN_PAD_SAME : KILN_PAD_VALID,
                    kiln_test_int(1, 3), kiln_test_int(1, 3),
                    kiln_test_int(1, 4), kiln_test_int(1, 4));
-    a.activation = acts[kiln_test_int(0, 4)];
+    a.activation = kiln_test_random_activation();
     int64_t h = kiln_test_int(1, 9), w = kiln_test_int(1, 9);
     if (a.padding == KILN_PAD_VALID && h < a.filter_h) h = a.filter_h;
     if (a.padding == KILN_PAD_VALID && w < a.filter_w) w = a.filter_w;
     kiln_tensor *in = f32(kiln_test_int(1, 3), h, w, kiln_test_int(1, 5));
     bool average = trial % 2 == 0;
-    kiln_tensor *out = output_tensor();
-    CHECK_OK(run(average ? KILN_OP_AVERAGE_POOL_2D : KILN_OP_MAX_POOL_2D, &a,
-                 in, out));
+    kiln_tensor *out = kiln_test_output();
+    CHECK_OK(kiln_test_run_op1(
+        average ? KILN_OP_AVERAGE_POOL_2D : KILN_OP_MAX_POOL_2D, &a, &in, 1,
+        out));
     int64_t oh, ow;
     float *expected = oracle_pool(average, in, &a, &oh, &ow);
-    bool shape_ok = has_shape(out, in->dims[0], oh, ow, in->dims[3]);
+    bool shape_ok = kiln_test_has_shape(
+        out, 4, (int64_t[]){in->dims[0], oh, ow, in->dims[3]});
     CHECK(shape_ok);
     if (shape_ok)
       kiln_test_close(out->data, expected, kiln_tensor_numel(out), 1e-6f, 1e-5f,
@@ -139,9 +96,9 @@ static void check_values(kiln_op_type op, const kiln_pool_attrs *a, int64_t h,
                          const float *expected, const char *what) {
   int64_t dims[4] = {1, h, w, 1};
   kiln_tensor *in = kiln_test_tensor_f32(4, dims, values);
-  kiln_tensor *out = output_tensor();
-  CHECK_OK(run(op, a, in, out));
-  bool shape_ok = has_shape(out, 1, oh, ow, 1);
+  kiln_tensor *out = kiln_test_output();
+  CHECK_OK(kiln_test_run_op1(op, a, &in, 1, out));
+  bool shape_ok = kiln_test_has_shape(out, 4, (int64_t[]){1, oh, ow, 1});
   CHECK(shape_ok);
   if (shape_ok) kiln_test_close(out->data, expected, oh * ow, 1e-6f, 0, what);
   kiln_test_tensor_free(in);
@@ -199,8 +156,9 @@ static void test_known_values(void) {
 
 static void expect_error(const kiln_pool_attrs *a, kiln_tensor *in,
                          kiln_status_code code, const char *needle) {
-  kiln_tensor *out = output_tensor();
-  CHECK_ERROR(run(KILN_OP_MAX_POOL_2D, a, in, out), code, needle);
+  kiln_tensor *out = kiln_test_output();
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_MAX_POOL_2D, a, &in, 1, out), code,
+              needle);
   kiln_test_tensor_free(in);
   kiln_test_tensor_free(out);
 }
@@ -231,8 +189,8 @@ static void test_errors(void) {
 
   kiln_tensor *in = f32(1, 4, 4, 2);
   kiln_tensor *out = kiln_test_tensor(KILN_INT32, 1, (int64_t[]){1});
-  CHECK_ERROR(run(KILN_OP_AVERAGE_POOL_2D, &a, in, out), KILN_ERR_UNSUPPORTED,
-              "output 0 has type int32");
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_AVERAGE_POOL_2D, &a, &in, 1, out),
+              KILN_ERR_UNSUPPORTED, "output 0 has type int32");
   kiln_tensor *inputs[2] = {in, in}, *outputs[1] = {out};
   CHECK_ERROR(
       kiln_test_run_op(KILN_OP_AVERAGE_POOL_2D, &a, inputs, 2, outputs, 1),
@@ -243,8 +201,8 @@ static void test_errors(void) {
 
 static void test_flops(void) {
   kiln_pool_attrs a = pool_attrs(KILN_PAD_SAME, 2, 2, 3, 3);
-  kiln_tensor *in = f32(2, 5, 5, 3), *out = output_tensor();
-  CHECK_OK(run(KILN_OP_AVERAGE_POOL_2D, &a, in, out));
+  kiln_tensor *in = f32(2, 5, 5, 3), *out = kiln_test_output();
+  CHECK_OK(kiln_test_run_op1(KILN_OP_AVERAGE_POOL_2D, &a, &in, 1, out));
   kiln_tensor *inputs[1] = {in}, *outputs[1] = {out};
   kiln_op_ctx ctx = {&a, inputs, 1, outputs, 1};
   /* output [2,3,3,3] = 54 values, 9 taps each */

@@ -77,7 +77,8 @@ static void run_batch(kiln_session *s, const float *input, int batch,
                       float *probabilities) {
   int64_t dims[4] = {batch, H, W, C};
   size_t in_bytes = sizeof(float) * (size_t)batch * H * W * C;
-  CHECK_OK(kiln_session_set_input(s, 0, KILN_FLOAT32, dims, 4, input, in_bytes));
+  CHECK_OK(
+      kiln_session_set_input(s, 0, KILN_FLOAT32, dims, 4, input, in_bytes));
   CHECK_OK(kiln_session_invoke(s));
   CHECK_OK(kiln_session_get_output(s, 0, probabilities,
                                    sizeof(float) * (size_t)batch * CLASSES));
@@ -141,17 +142,17 @@ static void test_bad_inputs(const kiln_model *model) {
   float input[H * W * C] = {0};
   int32_t ints[H * W * C] = {0};
   int64_t dims[4] = {1, H, W, C}, wrong[4] = {1, W, H + 1, C};
-  CHECK_ERROR(kiln_session_set_input(s, 0, KILN_INT32, dims, 4, ints,
-                                     sizeof ints),
-              KILN_ERR_INVALID_ARGUMENT, "expects float32 data; got int32");
-  CHECK_ERROR(kiln_session_set_input(s, 0, KILN_FLOAT32, wrong, 4, input,
-                                     sizeof input),
-              KILN_ERR_INVALID_ARGUMENT, "expects shape [1,6,6,2]; got [1,6,7,2]");
+  CHECK_ERROR(
+      kiln_session_set_input(s, 0, KILN_INT32, dims, 4, ints, sizeof ints),
+      KILN_ERR_INVALID_ARGUMENT, "expects float32 data; got int32");
+  CHECK_ERROR(
+      kiln_session_set_input(s, 0, KILN_FLOAT32, wrong, 4, input, sizeof input),
+      KILN_ERR_INVALID_ARGUMENT, "expects shape [1,6,6,2]; got [1,6,7,2]");
   CHECK_ERROR(kiln_session_set_input(s, 0, KILN_FLOAT32, dims, 4, input, 8),
               KILN_ERR_INVALID_ARGUMENT, "takes 288 bytes; got 8");
-  CHECK_ERROR(kiln_session_set_input(s, 3, KILN_FLOAT32, dims, 4, input,
-                                     sizeof input),
-              KILN_ERR_INVALID_ARGUMENT, "input index 3");
+  CHECK_ERROR(
+      kiln_session_set_input(s, 3, KILN_FLOAT32, dims, 4, input, sizeof input),
+      KILN_ERR_INVALID_ARGUMENT, "input index 3");
   float small[2];
   CHECK_ERROR(kiln_session_get_output(s, 0, small, sizeof small),
               KILN_ERR_INVALID_ARGUMENT, "needs 20 bytes");
@@ -167,8 +168,8 @@ static void test_invoke_allocates_nothing(const kiln_model *model) {
   int64_t dims[4] = {3, H, W, C};
   CHECK_OK(kiln_session_resize_input(s, 0, dims, 4));
   CHECK_OK(kiln_session_prepare(s));
-  CHECK_OK(kiln_session_set_input(s, 0, KILN_FLOAT32, dims, 4, input,
-                                  sizeof input));
+  CHECK_OK(
+      kiln_session_set_input(s, 0, KILN_FLOAT32, dims, 4, input, sizeof input));
   heap_calls = 0;
   counting = 1;
   kiln_status *st = NULL;
@@ -298,7 +299,8 @@ int main(void) {
   test_sessions_on_threads(model);
   kiln_model_free(model);
   test_every_allocation_failure();
-  CHECK_ERROR(kiln_model_load_file("tests/data/no-such-model.tflite", NULL, &model),
-              KILN_ERR_IO, "no-such-model.tflite: cannot open");
+  CHECK_ERROR(
+      kiln_model_load_file("tests/data/no-such-model.tflite", NULL, &model),
+      KILN_ERR_IO, "no-such-model.tflite: cannot open");
   return kiln_test_finish("test_session");
 }

@@ -349,12 +349,18 @@ static int order_i(int64_t a, int64_t b) { return a < b ? -1 : (a > b); }
 
 static uint8_t holds(compare_kind kind, int order) {
   switch (kind) {
-    case LT: return order == -1;
-    case LE: return order == -1 || order == 0;
-    case GT: return order == 1;
-    case GE: return order == 1 || order == 0;
-    case EQ: return order == 0;
-    case NE: return order != 0;
+    case LT:
+      return order == -1;
+    case LE:
+      return order == -1 || order == 0;
+    case GT:
+      return order == 1;
+    case GE:
+      return order == 1 || order == 0;
+    case EQ:
+      return order == 0;
+    case NE:
+      return order != 0;
   }
   return 0;
 }
@@ -366,12 +372,11 @@ static kiln_status *run_compare(const kiln_op_ctx *ctx, compare_kind kind) {
   bcast_iter it;
   iter_init(&it, ctx, 2);
   for (int64_t i = 0; i < n; i++, iter_next(&it)) {
-    int order =
-        a->dtype == KILN_FLOAT32
-            ? order_f(((const float *)a->data)[it.offset[0]],
-                      ((const float *)b->data)[it.offset[1]])
-            : order_i(kiln_tensor_int(a, it.offset[0]),
-                      kiln_tensor_int(b, it.offset[1]));
+    int order = a->dtype == KILN_FLOAT32
+                    ? order_f(((const float *)a->data)[it.offset[0]],
+                              ((const float *)b->data)[it.offset[1]])
+                    : order_i(kiln_tensor_int(a, it.offset[0]),
+                              kiln_tensor_int(b, it.offset[1]));
     out[i] = holds(kind, order);
   }
   return NULL;

@@ -37,6 +37,16 @@ static kiln_status *check_dilation(const kiln_conv_attrs *a) {
   return NULL;
 }
 
+/* The checks CONV_2D and DEPTHWISE_CONV_2D share: counts, attributes, and
+ * a float32 NHWC input 0 and rank-4 filter 1. */
+static kiln_status *check_forward(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
+  KILN_TRY(check_attrs(ctx->attrs));
+  KILN_TRY(check_dilation(ctx->attrs));
+  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
+  return kiln_require_float_input(ctx, 1, "filter", 4, 4);
+}
+
 static kiln_status *set_output(const kiln_op_ctx *ctx, const int64_t *dims) {
   kiln_tensor *out = ctx->outputs[0];
   KILN_TRY(kiln_require_dtype(out, KILN_FLOAT32, "output 0"));
@@ -106,11 +116,7 @@ static const float *optional_data(const kiln_op_ctx *ctx, int index) {
 /* ------------------------------------------------------------ CONV_2D */
 
 kiln_status *kiln_shape_conv_2d(const kiln_op_ctx *ctx) {
-  KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
-  KILN_TRY(check_attrs(ctx->attrs));
-  KILN_TRY(check_dilation(ctx->attrs));
-  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
-  KILN_TRY(kiln_require_float_input(ctx, 1, "filter", 4, 4));
+  KILN_TRY(check_forward(ctx));
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   char si[KILN_DIMS_STR_SIZE], sf[KILN_DIMS_STR_SIZE];
   kiln_dims_str(in->dims, 4, si, sizeof si);
@@ -189,11 +195,7 @@ double kiln_flops_conv_2d(const kiln_op_ctx *ctx) {
 
 kiln_status *kiln_shape_depthwise_conv_2d(const kiln_op_ctx *ctx) {
   const kiln_conv_attrs *a = ctx->attrs;
-  KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
-  KILN_TRY(check_attrs(a));
-  KILN_TRY(check_dilation(a));
-  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
-  KILN_TRY(kiln_require_float_input(ctx, 1, "filter", 4, 4));
+  KILN_TRY(check_forward(ctx));
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   char si[KILN_DIMS_STR_SIZE], sf[KILN_DIMS_STR_SIZE];
   kiln_dims_str(in->dims, 4, si, sizeof si);
