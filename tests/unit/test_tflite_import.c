@@ -381,7 +381,7 @@ static void test_shape_overflow(void) {
          4 * sizeof(int32_t));
   expect_failure(&m, KILN_ERR_INVALID_MODEL,
                  SOURCE
-                 ": tensor 0: tensor 'image': the product of its "
+                 ": tensor 'image': the product of its "
                  "dimensions overflows");
   conv_model(&m);
   m.tensors[0].shape[1] = -7;

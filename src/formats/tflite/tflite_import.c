@@ -248,8 +248,7 @@ static kiln_status *read_tensor(importer *im, int index) {
   /* Catches dimension products that overflow before anyone multiplies;
    * the message names the tensor already. */
   size_t nbytes;
-  return kiln_status_wrap(kiln_value_nbytes(&im->g->values[id], &nbytes),
-                          "tensor %d", index);
+  return kiln_value_nbytes(&im->g->values[id], &nbytes);
 }
 
 static kiln_status *read_tensors(importer *im) {

@@ -4,10 +4,6 @@
 
 #include "kernels/kernel.h"
 
-/* Checks L2_NORMALIZATION's fused activation, which kiln_shape_softmax
- * cannot read (LOG_SOFTMAX has no attrs); for op_list.h to name. */
-kiln_status *kiln_shape_l2_normalization(const kiln_op_ctx *ctx);
-
 /* ------------------------------------------------- softmax, L2 norm */
 
 kiln_status *kiln_shape_softmax(const kiln_op_ctx *ctx) {
@@ -94,8 +90,7 @@ kiln_status *kiln_ref_log_softmax(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_ref_l2_normalization(const kiln_op_ctx *ctx) {
-  kiln_activation act = l2_activation(ctx);
-  KILN_TRY(kiln_check_activation(act));
+  kiln_activation act = l2_activation(ctx); /* checked at prepare */
   const kiln_tensor *x = ctx->inputs[0];
   int64_t n = row_length(x), total = kiln_tensor_numel(x);
   const float *in = x->data;
