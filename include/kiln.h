@@ -112,6 +112,21 @@ typedef enum kiln_log_level {
 typedef void (*kiln_log_fn)(void *context, kiln_log_level level,
                             const char *message);
 
+/* Instruction sets kiln's kernels are built for. By default the best one
+ * the CPU offers is used; a lower one may be forced (to compare, or to test
+ * every kernel level on one machine) with kiln_options.max_isa or the
+ * environment variable KILN_ISA=portable|avx2|avx512. A level the CPU lacks
+ * is never used. */
+typedef enum kiln_isa {
+  KILN_ISA_AUTO = 0,
+  KILN_ISA_PORTABLE = 1, /* plain C, every machine */
+  KILN_ISA_AVX2 = 2,     /* x86-64 AVX2 + FMA */
+  KILN_ISA_AVX512 = 3,   /* x86-64 AVX-512 F/BW/DQ/VL */
+} kiln_isa;
+
+/* "portable", "avx2", "avx512" ("auto" for KILN_ISA_AUTO). */
+const char *kiln_isa_name(kiln_isa isa);
+
 /* Options for loading a model and creating sessions. Start from
  * kiln_options_default() and change what you need; a NULL options pointer
  * means the defaults. */
@@ -121,6 +136,7 @@ typedef struct kiln_options {
   kiln_log_fn log;                 /* NULL: no logging */
   void *log_context;
   kiln_log_level log_level; /* messages above this are dropped */
+  kiln_isa max_isa;         /* AUTO: the best the CPU has */
 } kiln_options;
 
 kiln_options kiln_options_default(void);
@@ -251,10 +267,36 @@ typedef struct kiln_session_stats {
   size_t naive_bytes; /* what one buffer per tensor would take */
   double flops;       /* floating-point operations of one invoke */
   int num_steps;      /* kernels run per invoke */
+  int num_threads;    /* threads taking part in each invoke */
 } kiln_session_stats;
 
 kiln_status *kiln_session_stats_get(const kiln_session *session,
                                     kiln_session_stats *out_stats);
+
+/* ------------------------------------------------------------- profiling */
+
+/* One kernel of a profiled invoke. */
+typedef struct kiln_profile_entry {
+  const char *op;     /* "CONV_2D" */
+  const char *kernel; /* implementation chosen, e.g. "ref" */
+  int source_index;   /* the operator's index in the model file */
+  int rank;           /* shape of the first output */
+  int64_t dims[KILN_MAX_RANK];
+  double flops;
+  double start_us; /* from the start of the invoke */
+  double duration_us;
+} kiln_profile_entry;
+
+/* Turns per-kernel timing on or off for later invokes (off by default; on
+ * costs two clock reads per kernel and still allocates nothing). */
+kiln_status *kiln_session_set_profiling(kiln_session *session, int enabled);
+
+/* Kernel `step` (0 .. num_steps-1) of the last profiled invoke. */
+kiln_status *kiln_session_profile_entry(const kiln_session *session, int step,
+                                        kiln_profile_entry *out_entry);
+
+/* The instruction set the session's kernels use. */
+kiln_isa kiln_session_isa(const kiln_session *session);
 
 /* ------------------------------------------------------------ npy files */
 

@@ -173,6 +173,15 @@ kiln_status *kiln_value_nbytes(const kiln_value *v, size_t *out_nbytes) {
   return NULL;
 }
 
+void kiln_value_as_tensor(const kiln_value *v, kiln_tensor *t) {
+  memset(t, 0, sizeof *t);
+  t->dtype = v->dtype;
+  t->rank = v->rank;
+  memcpy(t->dims, v->dims, sizeof t->dims);
+  t->data = v->is_constant ? (void *)v->data : NULL;
+  t->quant = v->quant.count ? &v->quant : NULL;
+}
+
 kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source) {
   /* producer[v] = index of the node that writes v, -2 for graph inputs and
    * constants, -1 when nothing does (yet). */

@@ -79,6 +79,10 @@ kiln_status *kiln_graph_set_io(kiln_graph *g, const int *inputs,
 /* Byte size of a value's default shape, with overflow checking. */
 kiln_status *kiln_value_nbytes(const kiln_value *v, size_t *out_nbytes);
 
+/* A kernel's view of a value at its default shape: constants carry their
+ * data, other values NULL. */
+void kiln_value_as_tensor(const kiln_value *v, kiln_tensor *out);
+
 /* Checks structural sanity: ids in range, every non-constant input produced
  * by an earlier node or a graph input, no value produced twice. Messages
  * name `source` (the file). */

@@ -34,12 +34,18 @@ typedef struct kiln_tensor {
   const kiln_quant_info *quant; /* NULL when not quantized */
 } kiln_tensor;
 
+struct kiln_threadpool;
+
 typedef struct kiln_op_ctx {
   const void *attrs;
   kiln_tensor *const *inputs; /* an omitted optional input is NULL */
   int num_inputs;
   kiln_tensor *const *outputs;
   int num_outputs;
+  /* For optimized kernels: weights packed at load by the chosen variant
+   * (NULL otherwise), and the session's pool (NULL: run on the caller). */
+  const void *packed;
+  struct kiln_threadpool *pool;
 } kiln_op_ctx;
 
 typedef kiln_status *(*kiln_shape_fn)(const kiln_op_ctx *ctx);

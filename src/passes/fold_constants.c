@@ -14,15 +14,6 @@ static bool all_inputs_constant(const kiln_graph *g, const kiln_node *n) {
   return present > 0;
 }
 
-static void tensor_from_value(const kiln_value *v, kiln_tensor *t) {
-  memset(t, 0, sizeof *t);
-  t->dtype = v->dtype;
-  t->rank = v->rank;
-  memcpy(t->dims, v->dims, sizeof t->dims);
-  t->data = (void *)v->data;
-  t->quant = v->quant.count ? &v->quant : NULL;
-}
-
 /* Runs one node on constant inputs and stores its outputs as constants. */
 static kiln_status *fold_node(kiln_graph *g, const kiln_node *n) {
   enum { MAX_IO = 64 };
@@ -32,18 +23,18 @@ static kiln_status *fold_node(kiln_graph *g, const kiln_node *n) {
   kiln_tensor *in_ptrs[MAX_IO], *out_ptrs[MAX_IO];
   for (int i = 0; i < n->num_inputs; i++) {
     in_ptrs[i] = n->inputs[i] < 0 ? NULL : &in[i];
-    if (in_ptrs[i]) tensor_from_value(&g->values[n->inputs[i]], &in[i]);
+    if (in_ptrs[i]) kiln_value_as_tensor(&g->values[n->inputs[i]], &in[i]);
   }
   for (int i = 0; i < n->num_outputs; i++) {
-    tensor_from_value(&g->values[n->outputs[i]], &out[i]);
+    kiln_value_as_tensor(&g->values[n->outputs[i]], &out[i]);
     out[i].data = NULL;
     out[i].quant = g->values[n->outputs[i]].quant.count
                        ? &g->values[n->outputs[i]].quant
                        : NULL;
     out_ptrs[i] = &out[i];
   }
-  kiln_op_ctx ctx = {n->attrs, in_ptrs, n->num_inputs, out_ptrs,
-                     n->num_outputs};
+  kiln_op_ctx ctx = {n->attrs,       in_ptrs, n->num_inputs, out_ptrs,
+                     n->num_outputs, NULL,    NULL};
   const kiln_op_def *def = &kiln_op_table[n->op];
   KILN_TRY(def->shape(&ctx));
   void *storage[MAX_IO] = {0};

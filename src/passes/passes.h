@@ -12,4 +12,14 @@
 kiln_status *kiln_pass_fold_constants(kiln_graph *g, const char *source,
                                       int *out_folded);
 
+/* What the load-time pipeline did, for `kiln info`. */
+typedef struct kiln_pass_report {
+  int nodes_before, nodes_after;
+  int folded; /* nodes turned into constants */
+} kiln_pass_report;
+
+/* Runs every load-time pass in order (see passes.c). */
+kiln_status *kiln_run_passes(kiln_graph *g, const char *source,
+                             kiln_pass_report *out_report);
+
 #endif

@@ -54,6 +54,45 @@ static kiln_status *new_model(const kiln_options *options, const char *source,
   return NULL;
 }
 
+/* Lets the best variant of each node repack its constant weights once, so
+ * that every session (and every input shape) shares them. */
+static kiln_status *pack_weights(kiln_model *m) {
+  enum { MAX_IO = 64 };
+  const kiln_graph *g = m->graph;
+  size_t count = (size_t)g->num_nodes + 1;
+  m->packed = kiln_calloc(m->alloc, count, sizeof(void *));
+  m->packed_by = kiln_calloc(m->alloc, count, sizeof(*m->packed_by));
+  if (!m->packed || !m->packed_by) return KILN_OOM();
+  for (int n = 0; n < g->num_nodes; n++) {
+    const kiln_node *node = &g->nodes[n];
+    int index = 0;
+    const kiln_kernel_variant *v =
+        kiln_variant_packer(node->op, m->isa, 0, &index);
+    if (!v || node->num_inputs > MAX_IO || node->num_outputs > MAX_IO) continue;
+    kiln_tensor in[MAX_IO], out[MAX_IO], *in_ptrs[MAX_IO], *out_ptrs[MAX_IO];
+    for (int i = 0; i < node->num_inputs; i++) {
+      in_ptrs[i] = node->inputs[i] < 0 ? NULL : &in[i];
+      if (in_ptrs[i]) kiln_value_as_tensor(&g->values[node->inputs[i]], &in[i]);
+    }
+    for (int i = 0; i < node->num_outputs; i++) {
+      kiln_value_as_tensor(&g->values[node->outputs[i]], &out[i]);
+      out_ptrs[i] = &out[i];
+    }
+    kiln_op_ctx ctx = {node->attrs, in_ptrs,           node->num_inputs,
+                       out_ptrs,    node->num_outputs, NULL,
+                       NULL};
+    for (; v && !m->packed[n];
+         v = kiln_variant_packer(node->op, m->isa, index + 1, &index)) {
+      KILN_TRY(kiln_status_wrap(v->pack(&ctx, m->alloc, &m->packed[n]),
+                                "%s: operator %d (%s): packing weights for %s",
+                                m->source, node->source_index,
+                                kiln_op_table[node->op].name, v->name));
+      if (m->packed[n]) m->packed_by[n] = v;
+    }
+  }
+  return NULL;
+}
+
 /* Turns the model's bytes into an optimized graph. */
 static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
   if (!kiln_tflite_detect(data, size))
@@ -63,12 +102,14 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
                       m->source, size);
   m->format = "tflite";
   KILN_TRY(kiln_tflite_import(data, size, m->source, m->alloc, &m->graph));
-  int folded = 0;
-  KILN_TRY(kiln_pass_fold_constants(m->graph, m->source, &folded));
+  kiln_pass_report report;
+  KILN_TRY(kiln_run_passes(m->graph, m->source, &report));
   kiln_log(&m->options, KILN_LOG_INFO,
-           "%s: %d operators, %d folded into constants at load", m->source,
-           m->graph->num_source_ops, folded);
-  return NULL;
+           "%s: %d operators in the file, %d after load-time passes (%d "
+           "folded into constants)",
+           m->source, report.nodes_before, report.nodes_after, report.folded);
+  m->isa = kiln_isa_resolve(m->options.max_isa);
+  return pack_weights(m);
 }
 
 kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
@@ -142,6 +183,11 @@ kiln_status *kiln_model_load_buffer(const void *data, size_t size,
 
 void kiln_model_free(kiln_model *model) {
   if (!model) return;
+  if (model->packed)
+    for (int n = 0; n < model->graph->num_nodes; n++)
+      kiln_free(model->alloc, model->packed[n]);
+  kiln_free(model->alloc, model->packed);
+  kiln_free(model->alloc, model->packed_by);
   kiln_graph_free(model->graph);
   if (model->mapping) munmap(model->mapping, model->mapping_size);
   kiln_free(model->alloc, model->buffer);

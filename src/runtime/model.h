@@ -4,6 +4,7 @@
 #define KILN_RUNTIME_MODEL_H
 
 #include "core/graph.h"
+#include "kernels/variants.h"
 #include "kiln.h"
 
 struct kiln_model {
@@ -16,6 +17,10 @@ struct kiln_model {
   void *buffer; /* private copy for kiln_model_load_buffer, or NULL */
   char *source; /* file name for messages */
   const char *format;
+  kiln_isa isa; /* instruction set of every session's kernels */
+  /* Per node: weights repacked at load by the variant packed_by[n]. */
+  void **packed;
+  const kiln_kernel_variant **packed_by;
 };
 
 /* Sends a message to the embedder's log callback when its level allows. */

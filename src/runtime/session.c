@@ -2,8 +2,10 @@
  * shapes, evaluates what is known before invoke, and plans the arena;
  * invoke only runs kernels. */
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
+#include "core/threadpool.h"
 #include "runtime/model.h"
 #include "runtime/planner.h"
 
@@ -16,7 +18,9 @@ typedef enum value_home {
 
 typedef struct step {
   kiln_kernel_fn kernel;
+  const char *kernel_name;
   int node;
+  double flops;
 } step;
 
 struct kiln_session {
@@ -39,6 +43,9 @@ struct kiln_session {
   size_t arena_capacity, arena_bytes, naive_bytes;
   double flops;
   bool prepared;
+  kiln_threadpool *pool;
+  bool profiling;
+  double *step_start_us, *step_duration_us; /* per step, when profiling */
 };
 
 static const char *op_name(const kiln_node *n) {
@@ -61,6 +68,8 @@ static kiln_status *build_contexts(kiln_session *s) {
     const kiln_node *node = &g->nodes[n];
     kiln_op_ctx *ctx = &s->contexts[n];
     ctx->attrs = node->attrs;
+    ctx->packed = s->model->packed[n];
+    ctx->pool = s->pool;
     ctx->inputs = cursor;
     ctx->num_inputs = node->num_inputs;
     for (int i = 0; i < node->num_inputs; i++)
@@ -99,10 +108,16 @@ kiln_status *kiln_session_create(const kiln_model *model,
   s->plan_items = kiln_calloc(alloc, values, sizeof(kiln_plan_item));
   s->plan_values = kiln_calloc(alloc, values, sizeof(int));
   s->plan_scratch = kiln_calloc(alloc, 2 * values, sizeof(int));
+  s->step_start_us =
+      kiln_calloc(alloc, (size_t)g->num_nodes + 1, sizeof(double));
+  s->step_duration_us =
+      kiln_calloc(alloc, (size_t)g->num_nodes + 1, sizeof(double));
   kiln_status *st = NULL;
   if (!s->tensors || !s->homes || !s->known_data || !s->input_dims ||
-      !s->steps || !s->plan_items || !s->plan_values || !s->plan_scratch)
+      !s->steps || !s->plan_items || !s->plan_values || !s->plan_scratch ||
+      !s->step_start_us || !s->step_duration_us)
     st = KILN_OOM();
+  if (!st) st = kiln_threadpool_create(s->num_threads, alloc, &s->pool);
   if (!st) st = build_contexts(s);
   for (int i = 0; !st && i < g->num_inputs; i++) {
     const kiln_value *v = &g->values[g->inputs[i]];
@@ -138,6 +153,9 @@ void kiln_session_free(kiln_session *s) {
   kiln_free(alloc, s->plan_items);
   kiln_free(alloc, s->plan_values);
   kiln_free(alloc, s->plan_scratch);
+  kiln_free(alloc, s->step_start_us);
+  kiln_free(alloc, s->step_duration_us);
+  kiln_threadpool_free(s->pool);
   kiln_free(alloc, s->arena);
   kiln_free(alloc, s);
 }
@@ -217,10 +235,14 @@ static kiln_status *infer_shapes(kiln_session *s) {
       return kiln_status_wrap(st, "%s: operator %d (%s)", s->model->source,
                               node->source_index, op_name(node));
     if (known) continue;
-    s->steps[s->num_steps].kernel = def->reference;
-    s->steps[s->num_steps].node = n;
-    s->num_steps++;
-    s->flops += def->flops(&s->contexts[n]);
+    const kiln_kernel_variant *v = kiln_variant_select(
+        node->op, s->model->isa, s->model->packed_by[n], &s->contexts[n]);
+    step *next = &s->steps[s->num_steps++];
+    next->kernel = v ? v->run : def->reference;
+    next->kernel_name = v ? v->name : "ref";
+    next->node = n;
+    next->flops = def->flops(&s->contexts[n]);
+    s->flops += next->flops;
   }
   return NULL;
 }
@@ -296,6 +318,12 @@ kiln_status *kiln_session_prepare(kiln_session *s) {
   return NULL;
 }
 
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
 kiln_status *kiln_session_invoke(kiln_session *s) {
   if (!s)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_invoke: NULL");
@@ -304,9 +332,15 @@ kiln_status *kiln_session_invoke(kiln_session *s) {
                       "%s: an input was resized or preparing failed; call "
                       "kiln_session_prepare before invoke",
                       s->model->source);
+  double origin = s->profiling ? now_us() : 0.0;
   for (int k = 0; k < s->num_steps; k++) {
     const step *st = &s->steps[k];
+    double start = s->profiling ? now_us() : 0.0;
     kiln_status *status = st->kernel(&s->contexts[st->node]);
+    if (s->profiling) {
+      s->step_start_us[k] = start - origin;
+      s->step_duration_us[k] = now_us() - start;
+    }
     if (status) {
       const kiln_node *node = &s->graph->nodes[st->node];
       return kiln_status_wrap(status, "%s: operator %d (%s)", s->model->source,
@@ -477,5 +511,37 @@ kiln_status *kiln_session_stats_get(const kiln_session *s,
   out_stats->naive_bytes = s->naive_bytes;
   out_stats->flops = s->flops;
   out_stats->num_steps = s->num_steps;
+  out_stats->num_threads = kiln_threadpool_size(s->pool);
   return NULL;
+}
+
+kiln_status *kiln_session_set_profiling(kiln_session *s, int enabled) {
+  if (!s)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "kiln_session_set_profiling: NULL session");
+  s->profiling = enabled != 0;
+  return NULL;
+}
+
+kiln_status *kiln_session_profile_entry(const kiln_session *s, int index,
+                                        kiln_profile_entry *out) {
+  KILN_TRY(check_io(s, index, s ? s->num_steps : 0, "step"));
+  KILN_TRY(check_prepared(s));
+  const step *st = &s->steps[index];
+  const kiln_node *node = &s->graph->nodes[st->node];
+  const kiln_tensor *first = &s->tensors[node->outputs[0]];
+  memset(out, 0, sizeof *out);
+  out->op = op_name(node);
+  out->kernel = st->kernel_name;
+  out->source_index = node->source_index;
+  out->rank = first->rank;
+  memcpy(out->dims, first->dims, sizeof out->dims);
+  out->flops = st->flops;
+  out->start_us = s->step_start_us[index];
+  out->duration_us = s->step_duration_us[index];
+  return NULL;
+}
+
+kiln_isa kiln_session_isa(const kiln_session *s) {
+  return s ? s->model->isa : KILN_ISA_PORTABLE;
 }

@@ -134,7 +134,7 @@ bool kiln_test_has_shape(const kiln_tensor *t, int rank, const int64_t *dims) {
 kiln_status *kiln_test_run_op(kiln_op_type op, const void *attrs,
                               kiln_tensor **inputs, int num_inputs,
                               kiln_tensor **outputs, int num_outputs) {
-  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outputs, num_outputs};
+  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outputs, num_outputs, NULL, NULL};
   KILN_TRY(kiln_op_table[op].shape(&ctx));
   for (int i = 0; i < num_outputs; i++) {
     free(outputs[i]->data);

@@ -408,7 +408,7 @@ static void test_flops(void) {
   kiln_tensor *inputs[2] = {in, filter}, *outputs[1] = {out};
   kiln_conv_attrs a = conv_attrs(KILN_PAD_SAME, 1, 1, 1, 1);
   CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs, 2, out));
-  kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1};
+  kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1, NULL, NULL};
   CHECK(kiln_op_table[KILN_OP_CONV_2D].flops(&ctx) == 2.0 * 150 * 3 * 3 * 2);
   kiln_test_tensor_free(filter);
 
@@ -427,7 +427,7 @@ static void test_flops(void) {
   kiln_tensor *tin[3] = {shape, filter, in}, *tout[1] = {out};
   a = conv_attrs(KILN_PAD_SAME, 2, 2, 1, 1);
   CHECK_OK(kiln_test_run_op1(KILN_OP_TRANSPOSE_CONV, &a, tin, 3, out));
-  kiln_op_ctx tctx = {&a, tin, 3, tout, 1};
+  kiln_op_ctx tctx = {&a, tin, 3, tout, 1, NULL, NULL};
   CHECK(kiln_op_table[KILN_OP_TRANSPOSE_CONV].flops(&tctx) ==
         2.0 * 12 * 4 * 3 * 3);
   kiln_tensor *all2[4] = {in, filter, out, shape};

@@ -287,7 +287,7 @@ static void test_flops(void) {
   kiln_tensor *inputs[2] = {x, y}, *outputs[1] = {out};
   kiln_batch_matmul_attrs a = {false, false};
   CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
-  kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1};
+  kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1, NULL, NULL};
   CHECK(kiln_op_table[KILN_OP_BATCH_MATMUL].flops(&ctx) == 2.0 * 4 * 3 * 6 * 5);
   kiln_test_tensor_free(y);
   y = f32_2d(7, 5); /* FC weights: N=7, K=5; x flattens to 12 rows */

@@ -1,0 +1,35 @@
+/* threadpool.h - persistent workers that split a range of work evenly.
+ * Workers sleep on a condition variable between jobs (after a short spin),
+ * so an idle process burns no CPU. parallel_for allocates nothing. */
+#ifndef KILN_CORE_THREADPOOL_H
+#define KILN_CORE_THREADPOOL_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+
+typedef struct kiln_threadpool kiln_threadpool;
+
+/* Computes items [begin, end) of a job. */
+typedef void (*kiln_range_fn)(void *context, int64_t begin, int64_t end);
+
+/* A pool running jobs on `num_threads` threads in all, the caller's
+ * included (so num_threads - 1 workers). num_threads <= 0 means one per
+ * online core. */
+kiln_status *kiln_threadpool_create(int num_threads, const kiln_allocator *a,
+                                    kiln_threadpool **out_pool);
+void kiln_threadpool_free(kiln_threadpool *pool);
+/* Threads taking part in a job (1 for a NULL pool). */
+int kiln_threadpool_size(const kiln_threadpool *pool);
+
+/* Runs fn over [0, count) cut into one contiguous chunk per thread, each
+ * chunk a multiple of `grain` items (the last may be shorter), and returns
+ * when all are done. A NULL pool, or a count of at most one grain, runs on
+ * the caller. Not reentrant: one job at a time per pool. */
+void kiln_parallel_for(kiln_threadpool *pool, int64_t count, int64_t grain,
+                       kiln_range_fn fn, void *context);
+
+/* Online cores. */
+int kiln_cpu_count(void);
+
+#endif
