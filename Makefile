@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 600
 export KILN_E2E_MODEL_DIR ?= $(CURDIR)/$(BUILD)/e2e-models
 
 .PHONY: all setup build build-asan check test-unit test-asan test-e2e \
-        test-e2e-asan build-fuzz fuzz-smoke fuzz demo format clean
+        test-e2e-asan build-fuzz fuzz-smoke fuzz bench demo format clean
 
 all: build
 
@@ -57,6 +57,10 @@ fuzz-smoke: build-fuzz
 # Long fuzzing, FUZZ_SECONDS per target.
 fuzz: build-fuzz
 	@scripts/fuzz $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+# kiln side by side with LiteRT and ONNX Runtime; writes bench/RESULTS.md.
+bench: setup build
+	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/run_bench.py
 
 check: setup
 	@$(MAKE) --no-print-directory test-unit test-asan fuzz-smoke test-e2e test-e2e-asan

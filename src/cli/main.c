@@ -6,6 +6,8 @@
 static const cli_command commands[] = {
     {"info", cmd_info, "describe a model: inputs, outputs, ops, size, FLOPs"},
     {"run", cmd_run, "run a model on .npy inputs (or random ones)"},
+    {"bench", cmd_bench, "time a model (or, with --peak, the CPU's FMA peak)"},
+    {"profile", cmd_profile, "time each kernel of a model; Chrome trace"},
 };
 enum { NUM_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -247,7 +247,8 @@ static kiln_status *infer_shapes(kiln_session *s) {
   return NULL;
 }
 
-/* Lifetimes in steps: inputs live from the start, outputs to the end. */
+/* Lifetimes in steps, from the step that writes a value to the last that
+ * reads it. */
 static kiln_status *plan_arena(kiln_session *s) {
   const kiln_graph *g = s->graph;
   int count = 0;
@@ -274,8 +275,15 @@ static kiln_status *plan_arena(kiln_session *s) {
       s->plan_items[count++] = (kiln_plan_item){0, k, k, 0};
     }
   }
+  /* Graph inputs and outputs span the whole run: outputs are read after
+   * it, and inputs must survive it so that a caller may invoke again
+   * without setting them anew (as TFLite allows). */
   for (int i = 0; i < g->num_outputs; i++) {
     int v = g->outputs[i];
+    if (item_of[v] >= 0) s->plan_items[item_of[v]].last = s->num_steps;
+  }
+  for (int i = 0; i < g->num_inputs; i++) {
+    int v = g->inputs[i];
     if (item_of[v] >= 0) s->plan_items[item_of[v]].last = s->num_steps;
   }
   s->naive_bytes = 0;

@@ -1,0 +1,251 @@
+"""Runs kiln, LiteRT and ONNX Runtime side by side on the e2e model zoo and
+writes the table to bench/RESULTS.md.
+
+Every runtime runs the SAME model: the float32 .tflite that TensorFlow's
+converter makes from the Keras model (tests/e2e/kiln_e2e.py builds them,
+random weights), and for ONNX Runtime that same file converted by tf2onnx's
+TFLite front end. For each model, thread count and batch, the runtimes take
+turns in rounds (kiln, LiteRT, ORT, kiln, ...) so that machine noise hits
+them alike; the reported latency is the median over all rounds. Cold start
+(load to first result) and peak RSS come from one fresh process per runtime.
+
+    python3 bench/run_bench.py [--models a,b] [--threads 1,2] [--rounds N]
+                               [--runs N] [--out bench/RESULTS.md]
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+import numpy as np  # noqa: E402
+
+import kiln_e2e as K  # noqa: E402
+
+# Models of the zoo worth timing, and the batches each runs at.
+DEFAULT_MODELS = ["mobilenet_v2_100", "resnet50", "mobilenet_v3_small",
+                  "efficientnet_b0", "mobilenet_v2_035", "cnn"]
+BATCH8 = {"mobilenet_v2_100", "resnet50"}
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def to_onnx(tflite: Path) -> Path:
+    target = tflite.with_suffix(".onnx")
+    if not target.exists():
+        import onnx
+        import tf2onnx
+        model, _ = tf2onnx.convert.from_tflite(str(tflite), opset=13)
+        onnx.save(model, str(target))
+    return target
+
+
+# ---------------------------------------------------------------- runners
+# Each runner is built once per (model, threads, batch) and timed by calling
+# run(n) -> list of n latencies in ms.
+
+
+class LiteRT:
+    name = "LiteRT"
+
+    def __init__(self, path, feed, threads):
+        from ai_edge_litert.interpreter import Interpreter
+        # The default resolver: builtin kernels plus the XNNPACK delegate.
+        self.interp = Interpreter(model_path=str(path), num_threads=threads)
+        self.runner = self.interp.get_signature_runner()
+        self.feed = feed
+        self.runner(**feed)
+
+    def run(self, n):
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            self.runner(**self.feed)
+            times.append((time.perf_counter() - start) * 1e3)
+        return times
+
+
+class OnnxRuntime:
+    name = "ORT"
+
+    def __init__(self, path, feed, threads):
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = (
+            ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+        self.session = ort.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"])
+        names = [i.name for i in self.session.get_inputs()]
+        # tf2onnx names inputs serving_default_<name>:0; match by order.
+        self.feed = dict(zip(names, feed.values()))
+        self.session.run(None, self.feed)
+
+    def run(self, n):
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            self.session.run(None, self.feed)
+            times.append((time.perf_counter() - start) * 1e3)
+        return times
+
+
+class Kiln:
+    """`kiln bench --json`: the timing loop runs inside kiln, like the
+    Python loops above run inside their runtimes' bindings."""
+    name = "kiln"
+
+    def __init__(self, path, feed, threads, batch):
+        self.args = [str(K.kiln_binary()), "bench", str(path), "--threads",
+                     str(threads), "--batch", str(batch), "--warmup", "2",
+                     "--json"]
+
+    def run(self, n):
+        out = subprocess.run(self.args + ["--runs", str(n)], check=True,
+                             stdout=subprocess.PIPE, text=True).stdout
+        result = json.loads(out)
+        self.last = result
+        # Per-run latencies are not exported; the median stands for them.
+        return [result["latency_ms"]["p50"]] * n
+
+
+def cold_start(kind, path, threads, batch) -> dict:
+    """Load to first result, and peak RSS, in a fresh process."""
+    code = (
+        "import sys, time, json, resource;"
+        "sys.path.insert(0, %r); sys.path.insert(0, %r);"
+        "import run_bench as B;"
+        "print(json.dumps(B.cold_start_child(%r, %r, %d, %d)))"
+        % (str(REPO / "tests" / "e2e"), str(REPO / "bench"), kind, str(path),
+           threads, batch))
+    out = subprocess.run([sys.executable, "-c", code], check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def cold_start_child(kind, path, threads, batch):
+    path = Path(path)
+    if kind == "kiln":
+        out = subprocess.run(
+            [str(K.kiln_binary()), "bench", str(path), "--threads",
+             str(threads), "--batch", str(batch), "--warmup", "0", "--runs",
+             "1", "--json"], check=True, stdout=subprocess.PIPE,
+            text=True).stdout
+        r = json.loads(out)
+        return {"cold_ms": r["load_ms"] + r["first_invoke_ms"],
+                "rss": r["peak_rss_bytes"]}
+    feed = inputs_for(path.with_suffix(".tflite"), batch)
+    start = time.perf_counter()
+    if kind == "LiteRT":
+        LiteRT(path, feed, threads)
+    else:
+        OnnxRuntime(path, feed, threads)
+    cold = (time.perf_counter() - start) * 1e3
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"cold_ms": cold, "rss": rss}
+
+
+def inputs_for(tflite: Path, batch: int):
+    inputs, _ = K.signature(tflite)
+    rng = np.random.default_rng(0)
+    name = tflite.name.split(".")[0]
+    return K.make_inputs(K.MODELS[name], inputs, batch, rng)
+
+
+def bench_case(path, name, threads, batch, rounds, runs):
+    feed = inputs_for(path, batch)
+    onnx_path = to_onnx(path)
+    runners = [Kiln(path, feed, threads, batch),
+               LiteRT(path, feed, threads),
+               OnnxRuntime(onnx_path, feed, threads)]
+    times = {r.name: [] for r in runners}
+    for _ in range(rounds):
+        for r in runners:
+            times[r.name] += r.run(runs)
+    row = {"model": name, "threads": threads, "batch": batch}
+    for r in runners:
+        row[r.name] = statistics.median(times[r.name])
+    for kind, p in (("kiln", path), ("LiteRT", path), ("ORT", onnx_path)):
+        c = cold_start(kind, p, threads, batch)
+        row[kind + "_cold"] = c["cold_ms"]
+        row[kind + "_rss"] = c["rss"]
+    return row
+
+
+def table(rows):
+    head = ("| model | threads | batch | kiln ms | LiteRT ms | ORT ms | "
+            "kiln/LiteRT | kiln/ORT | cold start ms (kiln / LiteRT / ORT) | "
+            "peak RSS MiB (kiln / LiteRT / ORT) |\n|" + "---|" * 10)
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['threads']} | {r['batch']} | "
+            f"{r['kiln']:.2f} | {r['LiteRT']:.2f} | {r['ORT']:.2f} | "
+            f"{r['kiln'] / r['LiteRT']:.2f}x | {r['kiln'] / r['ORT']:.2f}x | "
+            f"{r['kiln_cold']:.0f} / {r['LiteRT_cold']:.0f} / "
+            f"{r['ORT_cold']:.0f} | "
+            f"{r['kiln_rss'] / 2**20:.0f} / {r['LiteRT_rss'] / 2**20:.0f} / "
+            f"{r['ORT_rss'] / 2**20:.0f} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--out", default=str(REPO / "bench" / "RESULTS.md"))
+    parser.add_argument("--model-dir",
+                        default=os.environ.get("KILN_E2E_MODEL_DIR",
+                                               str(REPO / "build" /
+                                                   "e2e-models")))
+    args = parser.parse_args()
+    cache = K.ModelCache(Path(args.model_dir))
+    rows = []
+    for name in args.models.split(","):
+        path = cache.path(name, "float32")
+        batches = [1, 8] if name in BATCH8 else [1]
+        for threads in (int(t) for t in args.threads.split(",")):
+            for batch in batches:
+                row = bench_case(path, name, threads, batch, args.rounds,
+                                 args.runs)
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    command = "make bench  (python3 bench/run_bench.py " + " ".join(
+        sys.argv[1:]) + ")"
+    text = (
+        "# kiln vs LiteRT vs ONNX Runtime\n\n"
+        f"Date: {datetime.date.today()}  \nCPU: {cpu_model()} "
+        f"({os.cpu_count()} cores)  \nCommand: `{command}`  \n"
+        "Models: the e2e zoo (Keras, random weights), float32 .tflite from "
+        "TensorFlow's converter; ORT runs the same file through tf2onnx "
+        "(opset 13, all graph optimizations); LiteRT uses its default "
+        "XNNPACK delegate. Latency: median over interleaved rounds. Ratios "
+        "below 1.00x mean kiln is faster.\n\n" + table(rows) + "\n")
+    Path(args.out).write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
