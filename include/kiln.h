@@ -203,6 +203,12 @@ typedef struct kiln_model_stats {
   int num_source_ops;     /* operators in the file */
   int64_t num_parameters; /* elements of constant tensors used by operators */
   int64_t parameter_bytes;
+  /* What the load-time passes did between num_source_ops and num_nodes. */
+  int folded_constants;  /* operators computed once at load */
+  int folded_batchnorms; /* MUL/ADD/SUB merged into convolution weights */
+  int fused_activations; /* RELU/RELU6/RELU_N1_TO_1 merged into operators */
+  int removed_noops;     /* operators that passed their input through */
+  int removed_dead;      /* operators whose results reached no output */
 } kiln_model_stats;
 
 kiln_status *kiln_model_stats_get(const kiln_model *model,
@@ -210,6 +216,9 @@ kiln_status *kiln_model_stats_get(const kiln_model *model,
 /* The operator name of node `index` as it is in the file's op set
  * ("CONV_2D"), for every operator in the file, folded ones included. */
 const char *kiln_model_source_op_name(const kiln_model *model, int index);
+/* The operator name of node `index` (0 .. num_nodes-1) of the graph that
+ * sessions run, after the load-time passes; "" when out of range. */
+const char *kiln_model_node_op_name(const kiln_model *model, int index);
 
 /* ------------------------------------------------------------- sessions */
 
@@ -248,7 +257,8 @@ kiln_status *kiln_session_set_input(kiln_session *session, int index,
 kiln_status *kiln_session_input_buffer(kiln_session *session, int index,
                                        void **out_data, size_t *out_nbytes);
 
-/* Runs the model. Performs no heap allocation. */
+/* Runs the model. Performs no heap allocation. Inputs keep their values,
+ * so invoking again without setting them repeats the same run. */
 kiln_status *kiln_session_invoke(kiln_session *session);
 
 /* Copies an output out; nbytes must be at least its byte size. */

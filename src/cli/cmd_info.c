@@ -8,9 +8,12 @@
 static const char info_help[] =
     "usage: kiln info MODEL [--threads N]\n\n"
     "Prints the model's inputs and outputs (name, type, shape with -1 for\n"
-    "dynamic dimensions, quantization), a histogram of its operators, its\n"
-    "parameter count, file size, and the FLOPs and activation arena of one\n"
-    "run at the default input shapes (dynamic dimensions taken as 1).\n";
+    "dynamic dimensions, quantization), what the load-time passes did\n"
+    "(constants folded, batch norms folded into weights, activations fused,\n"
+    "no-op and dead operators removed), a histogram of its operators in the\n"
+    "file and after those passes, its parameter count, file size, and the\n"
+    "FLOPs and activation arena of one run at the default input shapes\n"
+    "(dynamic dimensions taken as 1).\n";
 
 static void print_tensor(const kiln_tensor_info *t) {
   printf("  %-24s %-8s ", t->name, kiln_dtype_name(t->dtype));
@@ -26,30 +29,44 @@ static void print_tensor(const kiln_tensor_info *t) {
 
 typedef struct op_count {
   const char *name;
-  int count;
+  int in_file, after; /* in the file / in the graph after load-time passes */
 } op_count;
 
 static int by_count_then_name(const void *a, const void *b) {
   const op_count *x = a, *y = b;
-  if (x->count != y->count) return y->count - x->count;
+  if (x->in_file != y->in_file) return y->in_file - x->in_file;
+  if (x->after != y->after) return y->after - x->after;
   return strcmp(x->name, y->name);
 }
 
-static int print_histogram(const kiln_model *model, int num_ops) {
-  op_count *counts = calloc((size_t)num_ops + 1, sizeof *counts);
+/* The slot of `name` in counts[0..*distinct), appended when new. */
+static op_count *slot(op_count *counts, int *distinct, const char *name) {
+  int k = 0;
+  while (k < *distinct && strcmp(counts[k].name, name) != 0) k++;
+  if (k == *distinct) counts[(*distinct)++].name = name;
+  return &counts[k];
+}
+
+/* Each operator kind with its count in the file and after the passes, so
+ * what folding and fusing changed shows row by row. */
+static int print_histogram(const kiln_model *model,
+                           const kiln_model_stats *stats) {
+  int num_ops = stats->num_source_ops, num_nodes = stats->num_nodes;
+  op_count *counts =
+      calloc((size_t)num_ops + (size_t)num_nodes + 1, sizeof *counts);
   if (!counts) return -1;
   int distinct = 0;
-  for (int i = 0; i < num_ops; i++) {
-    const char *name = kiln_model_source_op_name(model, i);
-    int k = 0;
-    while (k < distinct && strcmp(counts[k].name, name) != 0) k++;
-    if (k == distinct) counts[distinct++].name = name;
-    counts[k].count++;
-  }
+  for (int i = 0; i < num_ops; i++)
+    slot(counts, &distinct, kiln_model_source_op_name(model, i))->in_file++;
+  for (int i = 0; i < num_nodes; i++)
+    slot(counts, &distinct, kiln_model_node_op_name(model, i))->after++;
   qsort(counts, (size_t)distinct, sizeof *counts, by_count_then_name);
-  printf("operators: %d\n", num_ops);
+  printf("operators: %d in the file, %d after load-time passes\n", num_ops,
+         num_nodes);
+  printf("  %-28s %7s %7s\n", "", "file", "after");
   for (int k = 0; k < distinct; k++)
-    printf("  %-28s %d\n", counts[k].name, counts[k].count);
+    printf("  %-28s %7d %7d\n", counts[k].name, counts[k].in_file,
+           counts[k].after);
   free(counts);
   return 0;
 }
@@ -114,7 +131,14 @@ int cmd_info(int argc, char **argv) {
     kiln_tensor_info t;
     if (!(st = kiln_model_output_info(model, i, &t))) print_tensor(&t);
   }
-  if (!st && print_histogram(model, stats.num_source_ops) != 0)
+  printf(
+      "graph: %d operators in the file -> %d after passes (%d folded into "
+      "constants, %d batch-norm ops folded, %d activations fused, %d no-ops "
+      "removed, %d dead removed)\n",
+      stats.num_source_ops, stats.num_nodes, stats.folded_constants,
+      stats.folded_batchnorms, stats.fused_activations, stats.removed_noops,
+      stats.removed_dead);
+  if (!st && print_histogram(model, &stats) != 0)
     st = NULL; /* the histogram is best effort when memory is short */
   printf("parameters: %lld\n", (long long)stats.num_parameters);
   printf("parameter memory: %s\n",
@@ -125,7 +149,7 @@ int cmd_info(int argc, char **argv) {
   if (!st) st = kiln_session_stats_get(session, &run);
   if (!st) {
     printf(
-        "kernels per run: %d (after folding constants and shape "
+        "kernels per run: %d (after load-time passes and shape "
         "arithmetic)\n",
         run.num_steps);
     printf("FLOPs per run: %.4g (%.3f GFLOP)\n", run.flops, run.flops / 1e9);

@@ -4,11 +4,33 @@
 
 #include <string.h>
 
+/* A round that changes anything removes a node, so the rounds end anyway;
+ * the cap keeps a pathological chain from costing many sweeps at load. */
+enum { MAX_ROUNDS = 8 };
+
 kiln_status *kiln_run_passes(kiln_graph *g, const char *source,
                              kiln_pass_report *out_report) {
   memset(out_report, 0, sizeof *out_report);
   out_report->nodes_before = g->num_nodes;
+  /* Constants first: batch-norm scales often arrive as small constant
+   * subgraphs (gamma * rsqrt(var + eps)) that must be values to fold. */
   KILN_TRY(kiln_pass_fold_constants(g, source, &out_report->folded));
+  /* Batch norms before activations, since conv -> MUL -> ADD -> RELU only
+   * exposes the RELU to the conv once MUL and ADD are gone; removing a
+   * no-op can in turn expose a new pair, hence the rounds. */
+  for (int round = 0; round < MAX_ROUNDS; round++) {
+    int bn = 0, fused = 0, noops = 0, dead = 0, released = 0;
+    KILN_TRY(kiln_pass_fold_batchnorm(g, &bn));
+    KILN_TRY(kiln_pass_fuse_activations(g, &fused));
+    KILN_TRY(kiln_pass_remove_noops(g, &noops));
+    KILN_TRY(kiln_pass_remove_dead(g, &dead, &released));
+    out_report->folded_batchnorms += bn;
+    out_report->fused_activations += fused;
+    out_report->removed_noops += noops;
+    out_report->removed_dead += dead;
+    out_report->released_constants += released;
+    if (bn + fused + noops + dead == 0) break;
+  }
   out_report->nodes_after = g->num_nodes;
   return NULL;
 }

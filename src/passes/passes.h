@@ -12,10 +12,44 @@
 kiln_status *kiln_pass_fold_constants(kiln_graph *g, const char *source,
                                       int *out_folded);
 
+/* Merges MUL, ADD or SUB by a per-channel float constant (shape [C], [1] or
+ * [1,..,1,C]) into the weights and bias of the CONV_2D, DEPTHWISE_CONV_2D or
+ * FULLY_CONNECTED before it, when that layer has constant float weights and
+ * no fused activation and its output goes nowhere else. New weights are new
+ * constants owned by the graph; shared originals are left as they are. Sets
+ * *out_folded to the number of MUL/ADD/SUB nodes removed. */
+kiln_status *kiln_pass_fold_batchnorm(kiln_graph *g, int *out_folded);
+
+/* Turns RELU, RELU6 and RELU_N1_TO_1 nodes into the fused activation of the
+ * operator producing their input (convolutions, FULLY_CONNECTED, ADD, SUB,
+ * MUL, DIV, CONCATENATION, the 2-D pools, L2_NORMALIZATION) when nothing
+ * else reads that intermediate and it is not a graph output; an operator
+ * with an activation already takes one more only when the two compose
+ * exactly. Sets *out_fused to the number of activation nodes removed. */
+kiln_status *kiln_pass_fuse_activations(kiln_graph *g, int *out_fused);
+
+/* Removes nodes that pass their input through unchanged: RESHAPE, SQUEEZE
+ * and EXPAND_DIMS that keep a fixed shape, CAST to the same type, ADD/SUB
+ * of zeros, MUL/DIV by ones and PAD/PADV2/MIRROR_PAD by zero. Readers are
+ * pointed at the input; a node writing a graph output stays. Sets
+ * *out_removed. */
+kiln_status *kiln_pass_remove_noops(kiln_graph *g, int *out_removed);
+
+/* Removes nodes none of whose outputs reach a graph output, then releases
+ * the owned memory of constants nothing reads any more. Sets *out_removed
+ * (nodes) and *out_released (constants emptied). */
+kiln_status *kiln_pass_remove_dead(kiln_graph *g, int *out_removed,
+                                   int *out_released);
+
 /* What the load-time pipeline did, for `kiln info`. */
 typedef struct kiln_pass_report {
   int nodes_before, nodes_after;
-  int folded; /* nodes turned into constants */
+  int folded;             /* nodes turned into constants */
+  int folded_batchnorms;  /* MUL/ADD/SUB merged into layer weights */
+  int fused_activations;  /* activation nodes merged into their producer */
+  int removed_noops;      /* nodes that passed their input through */
+  int removed_dead;       /* nodes whose results nothing used */
+  int released_constants; /* unused constants whose memory was freed */
 } kiln_pass_report;
 
 /* Runs every load-time pass in order (see passes.c). */

@@ -102,12 +102,15 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
                       m->source, size);
   m->format = "tflite";
   KILN_TRY(kiln_tflite_import(data, size, m->source, m->alloc, &m->graph));
-  kiln_pass_report report;
-  KILN_TRY(kiln_run_passes(m->graph, m->source, &report));
+  KILN_TRY(kiln_run_passes(m->graph, m->source, &m->passes));
+  const kiln_pass_report *report = &m->passes;
   kiln_log(&m->options, KILN_LOG_INFO,
            "%s: %d operators in the file, %d after load-time passes (%d "
-           "folded into constants)",
-           m->source, report.nodes_before, report.nodes_after, report.folded);
+           "folded into constants, %d batch-norm ops folded, %d activations "
+           "fused, %d no-ops and %d dead operators removed)",
+           m->source, report->nodes_before, report->nodes_after, report->folded,
+           report->folded_batchnorms, report->fused_activations,
+           report->removed_noops, report->removed_dead);
   m->isa = kiln_isa_resolve(m->options.max_isa);
   return pack_weights(m);
 }
@@ -274,6 +277,11 @@ kiln_status *kiln_model_stats_get(const kiln_model *model,
   out_stats->format = model->format;
   out_stats->num_nodes = g->num_nodes;
   out_stats->num_source_ops = g->num_source_ops;
+  out_stats->folded_constants = model->passes.folded;
+  out_stats->folded_batchnorms = model->passes.folded_batchnorms;
+  out_stats->fused_activations = model->passes.fused_activations;
+  out_stats->removed_noops = model->passes.removed_noops;
+  out_stats->removed_dead = model->passes.removed_dead;
   /* Count each constant once, however many nodes read it. */
   unsigned char *seen = kiln_calloc(model->alloc, (size_t)g->num_values + 1, 1);
   if (!seen) return KILN_OOM();
@@ -294,4 +302,9 @@ kiln_status *kiln_model_stats_get(const kiln_model *model,
 const char *kiln_model_source_op_name(const kiln_model *model, int index) {
   if (!model || index < 0 || index >= model->graph->num_source_ops) return "";
   return model->graph->source_ops[index];
+}
+
+const char *kiln_model_node_op_name(const kiln_model *model, int index) {
+  if (!model || index < 0 || index >= model->graph->num_nodes) return "";
+  return kiln_op_table[model->graph->nodes[index].op].name;
 }

@@ -6,6 +6,7 @@
 #include "core/graph.h"
 #include "kernels/variants.h"
 #include "kiln.h"
+#include "passes/passes.h"
 
 struct kiln_model {
   kiln_options options;
@@ -21,6 +22,7 @@ struct kiln_model {
   /* Per node: weights repacked at load by the variant packed_by[n]. */
   void **packed;
   const kiln_kernel_variant **packed_by;
+  kiln_pass_report passes; /* what the load-time passes did */
 };
 
 /* Sends a message to the embedder's log callback when its level allows. */
