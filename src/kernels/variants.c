@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/gemm/gemm.h"
+#include "kernels/x86/x86_kernels.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #define KILN_X86 1

@@ -19,7 +19,10 @@ typedef struct kiln_kernel_variant {
   /* At load, from the node's constant inputs (other inputs have data NULL
    * and default shapes): repacks weights into *out_packed, allocated with
    * `a` as one block. Leaves *out_packed NULL when the node does not suit
-   * (weights not constant, say). NULL when the variant needs no packing. */
+   * (weights not constant, a window size it does not specialize in): the
+   * first packer that packs a node is the only packed variant that may run
+   * it, so a specialized packer must decline what it cannot run. NULL when
+   * the variant needs no packing. */
   kiln_status *(*pack)(const kiln_op_ctx *ctx, const kiln_allocator *a,
                        void **out_packed);
   /* At prepare, with every shape known: does it handle this node? A
