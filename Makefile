@@ -12,7 +12,7 @@ FUZZ_SECONDS ?= 600
 export KILN_E2E_MODEL_DIR ?= $(CURDIR)/$(BUILD)/e2e-models
 
 .PHONY: all setup build build-asan check test-unit test-asan test-e2e \
-        test-e2e-asan build-fuzz fuzz-smoke fuzz bench demo format clean
+        test-e2e-isa test-e2e-asan build-fuzz fuzz-smoke fuzz bench demo format clean
 
 all: build
 
@@ -36,6 +36,14 @@ test-asan: build-asan
 
 test-e2e: build
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) -m pytest -q tests/e2e
+
+# The zoo against LiteRT with the kernels of each lower instruction set
+# forced, so every dispatch level is checked on this machine.
+test-e2e-isa: build
+	for isa in avx2 portable; do \
+	  KILN_ISA=$$isa KILN_BIN=$(BUILD)/kiln $(PYTHON) -m pytest -q tests/e2e \
+	    -k "matches_litert" || exit 1; \
+	done
 
 # The whole end-to-end suite again, with the
 # command built under ASan+UBSan.
@@ -63,7 +71,8 @@ bench: setup build
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/run_bench.py
 
 check: setup
-	@$(MAKE) --no-print-directory test-unit test-asan fuzz-smoke test-e2e test-e2e-asan
+	@$(MAKE) --no-print-directory test-unit test-asan fuzz-smoke test-e2e \
+	  test-e2e-isa test-e2e-asan
 
 demo: setup build
 	@scripts/demo $(BUILD)/kiln
