@@ -17,7 +17,6 @@ import datetime
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,7 @@ def to_onnx(tflite: Path) -> Path:
     if not target.exists():
         import onnx
         import tf2onnx
-        model, _ = tf2onnx.convert.from_tflite(str(tflite), opset=13)
+        model, _ = tf2onnx.convert.from_tflite(str(tflite), opset=17)
         onnx.save(model, str(target))
     return target
 
@@ -129,22 +128,36 @@ class Kiln:
         return [result["latency_ms"]["p50"]] * n
 
 
-def cold_start(kind, path, threads, batch) -> dict:
-    """Load to first result, and peak RSS, in a fresh process."""
-    code = (
-        "import sys, time, json, resource;"
-        "sys.path.insert(0, %r); sys.path.insert(0, %r);"
-        "import run_bench as B;"
-        "print(json.dumps(B.cold_start_child(%r, %r, %d, %d)))"
-        % (str(REPO / "tests" / "e2e"), str(REPO / "bench"), kind, str(path),
-           threads, batch))
-    out = subprocess.run([sys.executable, "-c", code], check=True,
-                         stdout=subprocess.PIPE, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+# Load to first result in a fresh process that imports only the runtime
+# under test, so peak RSS is that runtime's own. Inputs come in an .npz.
+COLD_START_CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+kind, path, threads, feed_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+feed = dict(np.load(feed_file))
+start = time.perf_counter()
+if kind == "LiteRT":
+    from ai_edge_litert.interpreter import Interpreter
+    runner = Interpreter(model_path=path, num_threads=threads).get_signature_runner()
+    runner(**feed)
+else:
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    session.run(None, dict(zip(names, feed.values())))
+cold = (time.perf_counter() - start) * 1e3
+# VmHWM is this address space's peak; ru_maxrss would include the parent's.
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
+rss = int(hwm[0].split()[1]) * 1024 if hwm else (
+    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(json.dumps({"cold_ms": cold, "rss": rss}))
+"""
 
 
-def cold_start_child(kind, path, threads, batch):
-    path = Path(path)
+def cold_start(kind, path, threads, batch, feed_file) -> dict:
     if kind == "kiln":
         out = subprocess.run(
             [str(K.kiln_binary()), "bench", str(path), "--threads",
@@ -154,15 +167,11 @@ def cold_start_child(kind, path, threads, batch):
         r = json.loads(out)
         return {"cold_ms": r["load_ms"] + r["first_invoke_ms"],
                 "rss": r["peak_rss_bytes"]}
-    feed = inputs_for(path.with_suffix(".tflite"), batch)
-    start = time.perf_counter()
-    if kind == "LiteRT":
-        LiteRT(path, feed, threads)
-    else:
-        OnnxRuntime(path, feed, threads)
-    cold = (time.perf_counter() - start) * 1e3
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"cold_ms": cold, "rss": rss}
+    out = subprocess.run(
+        [sys.executable, "-c", COLD_START_CHILD, kind, str(path),
+         str(threads), str(feed_file)], check=True, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def inputs_for(tflite: Path, batch: int):
@@ -185,8 +194,10 @@ def bench_case(path, name, threads, batch, rounds, runs):
     row = {"model": name, "threads": threads, "batch": batch}
     for r in runners:
         row[r.name] = statistics.median(times[r.name])
+    feed_file = path.with_suffix(f".feed{batch}.npz")
+    np.savez(feed_file, **feed)
     for kind, p in (("kiln", path), ("LiteRT", path), ("ORT", onnx_path)):
-        c = cold_start(kind, p, threads, batch)
+        c = cold_start(kind, p, threads, batch, feed_file)
         row[kind + "_cold"] = c["cold_ms"]
         row[kind + "_rss"] = c["rss"]
     return row
@@ -240,7 +251,7 @@ def main():
         f"({os.cpu_count()} cores)  \nCommand: `{command}`  \n"
         "Models: the e2e zoo (Keras, random weights), float32 .tflite from "
         "TensorFlow's converter; ORT runs the same file through tf2onnx "
-        "(opset 13, all graph optimizations); LiteRT uses its default "
+        "(opset 17, all graph optimizations); LiteRT uses its default "
         "XNNPACK delegate. Latency: median over interleaved rounds. Ratios "
         "below 1.00x mean kiln is faster.\n\n" + table(rows) + "\n")
     Path(args.out).write_text(text)

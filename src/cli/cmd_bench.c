@@ -377,7 +377,19 @@ static kiln_status *measure(const cli_loaded *l, const cli_model_opts *opts,
   return st;
 }
 
+/* The process's own high-water mark. VmHWM (Linux) is per address space;
+ * getrusage's ru_maxrss also counts what a parent had at fork, so a child
+ * of a large Python process would report the parent's size. */
 static double peak_rss_bytes(void) {
+  FILE *status = fopen("/proc/self/status", "r");
+  if (status) {
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, status))
+      if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) break;
+    fclose(status);
+    if (kib >= 0) return (double)kib * 1024.0;
+  }
   struct rusage usage;
   if (getrusage(RUSAGE_SELF, &usage) != 0) return 0.0;
   return (double)usage.ru_maxrss * 1024.0; /* Linux reports KiB */

@@ -27,6 +27,19 @@ KILN_VARIANT(CONV_2D, KILN_ISA_PORTABLE, "f32-conv1x1-gemm-4x8-portable",
              kiln_conv1x1_gemm_pack_portable,
              kiln_conv1x1_gemm_applies_portable,
              kiln_conv1x1_gemm_run_portable)
+/* CONV_2D with a KxK filter (K > 1): its packer declines 1x1 filters,
+ * which the variants above pack. */
+#if defined(__x86_64__)
+KILN_VARIANT(CONV_2D, KILN_ISA_AVX512, "f32-conv-gemm-12x32-avx512",
+             kiln_conv_gemm_pack_avx512, kiln_conv_gemm_applies_avx512,
+             kiln_conv_gemm_run_avx512)
+KILN_VARIANT(CONV_2D, KILN_ISA_AVX2, "f32-conv-gemm-6x16-avx2",
+             kiln_conv_gemm_pack_avx2, kiln_conv_gemm_applies_avx2,
+             kiln_conv_gemm_run_avx2)
+#endif
+KILN_VARIANT(CONV_2D, KILN_ISA_PORTABLE, "f32-conv-gemm-4x8-portable",
+             kiln_conv_gemm_pack_portable, kiln_conv_gemm_applies_portable,
+             kiln_conv_gemm_run_portable)
 /* DEPTHWISE_CONV_2D on channel-blocked weights packed at load, then the
  * elementwise ops, MEAN over H,W and the 2-D pools (kernels/x86/
  * x86_kernels.h). A depthwise packer declines nodes outside its window

@@ -125,8 +125,9 @@ void kiln_gemm_compute(const kiln_gemm_kernel *kernel, const void *packed,
  * in contiguous chunks (how kiln_parallel_for splits). */
 double kiln_gemm_balance(int64_t count, int64_t threads);
 
-/* ---- variants (variant_list.h): FULLY_CONNECTED, 1x1 CONV_2D and
- * BATCH_MATMUL ---- */
+/* ---- variants (variant_list.h): FULLY_CONNECTED, 1x1 CONV_2D,
+ * BATCH_MATMUL and KxK CONV_2D (conv_gemm.c: windows copied per block of
+ * output pixels into a stack buffer, k in blocks summed by gemminc) ---- */
 
 #define KILN_GEMM_DECLARE_VARIANTS(isa)                                    \
   kiln_status *kiln_fc_gemm_pack_##isa(                                    \
@@ -138,7 +139,11 @@ double kiln_gemm_balance(int64_t count, int64_t threads);
   bool kiln_conv1x1_gemm_applies_##isa(const kiln_op_ctx *ctx);            \
   kiln_status *kiln_conv1x1_gemm_run_##isa(const kiln_op_ctx *ctx);        \
   bool kiln_bmm_gemm_applies_##isa(const kiln_op_ctx *ctx);                \
-  kiln_status *kiln_bmm_gemm_run_##isa(const kiln_op_ctx *ctx);
+  kiln_status *kiln_bmm_gemm_run_##isa(const kiln_op_ctx *ctx);             \
+  kiln_status *kiln_conv_gemm_pack_##isa(                                  \
+      const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed); \
+  bool kiln_conv_gemm_applies_##isa(const kiln_op_ctx *ctx);               \
+  kiln_status *kiln_conv_gemm_run_##isa(const kiln_op_ctx *ctx);
 
 KILN_GEMM_DECLARE_VARIANTS(portable)
 #if defined(__x86_64__)

@@ -1,0 +1,256 @@
+/* test_opt_conv.c - the KxK CONV_2D GEMM variants (filter packed at load,
+ * windows built per block of output pixels) against the reference kernel,
+ * at every instruction-set level this CPU has, single-threaded and on a
+ * pool of 3 threads: random shapes, strides, dilations and paddings, bias
+ * or none, each fused activation. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/threadpool.h"
+#include "harness.h"
+#include "kernels/gemm/gemm.h"
+#include "kernels/variants.h"
+
+static kiln_threadpool *pools[2]; /* NULL, 3 threads */
+
+static kiln_activation clamp_activation(void) {
+  static const kiln_activation acts[] = {KILN_ACT_NONE, KILN_ACT_RELU,
+                                         KILN_ACT_RELU6, KILN_ACT_RELU_N1_TO_1};
+  return acts[kiln_test_int(0, 3)];
+}
+
+/* As the runtime does at load: the first variant for `isa` that packs the
+ * node, with input 0's data unknown as for a non-constant input. */
+static const kiln_kernel_variant *pack_like_load(kiln_isa isa,
+                                                 const kiln_op_ctx *ctx,
+                                                 void **packed) {
+  kiln_tensor input = *ctx->inputs[0];
+  input.data = NULL;
+  kiln_tensor *inputs[3] = {&input, ctx->inputs[1],
+                            ctx->num_inputs > 2 ? ctx->inputs[2] : NULL};
+  kiln_op_ctx load = *ctx;
+  load.inputs = inputs;
+  int index = 0;
+  *packed = NULL;
+  for (const kiln_kernel_variant *v =
+           kiln_variant_packer(KILN_OP_CONV_2D, isa, 0, &index);
+       v; v = kiln_variant_packer(KILN_OP_CONV_2D, isa, index + 1, &index)) {
+    CHECK_OK(v->pack(&load, NULL, packed));
+    if (*packed) return v;
+  }
+  return NULL;
+}
+
+static kiln_tensor *abs_copy(const kiln_tensor *t) {
+  if (!t) return NULL;
+  kiln_tensor *a = kiln_test_tensor(KILN_FLOAT32, t->rank, t->dims);
+  const float *src = t->data;
+  float *dst = a->data;
+  for (int64_t i = 0; i < kiln_tensor_numel(t); i++) dst[i] = fabsf(src[i]);
+  return a;
+}
+
+typedef struct conv_params {
+  int64_t batch, h, w, c, o, kh, kw;
+  int stride_h, stride_w, dil_h, dil_w, groups, bias_mode;
+  kiln_padding padding;
+  kiln_activation act;
+} conv_params;
+
+/* Runs the case at each level. `expect`: whether this variant must run it
+ * (else no variant named conv-gemm may). */
+static void conv_case(const conv_params *p, bool expect) {
+  int64_t in_dims[4] = {p->batch, p->h, p->w, p->c * p->groups};
+  int64_t f_dims[4] = {p->o, p->kh, p->kw, p->c}, b_dims[1] = {p->o};
+  kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, NULL);
+  kiln_tensor *f = kiln_test_tensor_f32(4, f_dims, NULL);
+  kiln_tensor *bias =
+      p->bias_mode == 0 ? kiln_test_tensor_f32(1, b_dims, NULL) : NULL;
+  kiln_tensor *ref = kiln_test_output(), *scale = kiln_test_output();
+  kiln_tensor *inputs[3] = {in, f, bias};
+  int num_inputs = p->bias_mode == 2 ? 2 : 3;
+  kiln_conv_attrs attrs = {
+      .padding = p->padding,
+      .stride_h = p->stride_h,
+      .stride_w = p->stride_w,
+      .dilation_h = p->dil_h,
+      .dilation_w = p->dil_w,
+      .activation = p->act,
+  };
+  CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &attrs, inputs, num_inputs, ref));
+  /* The sum of |terms| that a float sum's error scales with: the same
+   * convolution of the absolute values, unclamped. */
+  kiln_tensor *ain = abs_copy(in), *af = abs_copy(f), *ab = abs_copy(bias);
+  kiln_tensor *abs_inputs[3] = {ain, af, ab};
+  kiln_conv_attrs abs_attrs = attrs;
+  abs_attrs.activation = KILN_ACT_NONE;
+  CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &abs_attrs, abs_inputs,
+                             num_inputs, scale));
+  kiln_tensor *got = kiln_test_tensor(KILN_FLOAT32, ref->rank, ref->dims);
+  kiln_tensor *outputs[1] = {got};
+  kiln_op_ctx ctx = {&attrs, inputs, num_inputs, outputs, 1, NULL, NULL};
+  int64_t count = kiln_tensor_numel(ref);
+  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
+    void *packed;
+    const kiln_kernel_variant *packer =
+        pack_like_load((kiln_isa)isa, &ctx, &packed);
+    ctx.packed = packed;
+    const kiln_kernel_variant *v =
+        packed
+            ? kiln_variant_select(KILN_OP_CONV_2D, (kiln_isa)isa, packer, &ctx)
+            : NULL;
+    bool ours = v && strstr(v->name, "conv-gemm") != NULL;
+    CHECK(ours == expect);
+    if (ours) {
+      CHECK(v == packer);
+      CHECK(v->isa == (kiln_isa)isa);
+      for (int pi = 0; pi < 2; pi++) {
+        ctx.pool = pools[pi];
+        float *out = got->data;
+        for (int64_t i = 0; i < count; i++) out[i] = 12345.0f;
+        CHECK_OK(v->run(&ctx));
+        const float *want = ref->data, *s = scale->data;
+        int64_t bad = 0, first = -1;
+        for (int64_t i = 0; i < count; i++) {
+          bool ok = isnan(want[i])
+                        ? isnan(out[i])
+                        : fabsf(out[i] - want[i]) <= 1e-5f * s[i] + 1e-6f;
+          if (!ok && bad++ == 0) first = i;
+        }
+        CHECK(bad == 0);
+        if (bad)
+          fprintf(stderr,
+                  "  conv [%lld,%lld,%lld,%lld] f [%lld,%lld,%lld] stride "
+                  "%dx%d dil %dx%d pad %d bias %d act %d at %s pool %d: "
+                  "%lld bad, first [%lld] %g vs %g\n",
+                  (long long)p->batch, (long long)p->h, (long long)p->w,
+                  (long long)p->c, (long long)p->o, (long long)p->kh,
+                  (long long)p->kw, p->stride_h, p->stride_w, p->dil_h,
+                  p->dil_w, (int)p->padding, p->bias_mode, (int)p->act,
+                  kiln_isa_name((kiln_isa)isa), pi, (long long)bad,
+                  (long long)first, out[first], want[first]);
+      }
+    }
+    free(packed);
+    ctx.packed = NULL;
+    ctx.pool = NULL;
+  }
+  kiln_tensor *all[9] = {in, f, bias, ref, scale, ain, af, ab, got};
+  kiln_test_tensors_free(all, 9);
+}
+
+static int64_t kernel_size(void) {
+  static const int sizes[] = {2, 3, 5, 7};
+  return sizes[kiln_test_int(0, 3)];
+}
+
+static conv_params random_params(void) {
+  conv_params p = {
+      .batch = kiln_test_int(1, 2),
+      .h = kiln_test_int(1, 20),
+      .w = kiln_test_int(1, 20),
+      .c = kiln_test_int(1, 40),
+      .o = kiln_test_int(1, 70),
+      .kh = kernel_size(),
+      .kw = kernel_size(),
+      .stride_h = kiln_test_int(1, 3),
+      .stride_w = kiln_test_int(1, 3),
+      .dil_h = kiln_test_int(1, 2),
+      .dil_w = kiln_test_int(1, 2),
+      .groups = 1,
+      .bias_mode = kiln_test_int(0, 2),
+      .padding = kiln_test_int(0, 1) ? KILN_PAD_SAME : KILN_PAD_VALID,
+      .act = clamp_activation(),
+  };
+  /* VALID needs the dilated window to fit the input. */
+  if (p.h < (p.kh - 1) * p.dil_h + 1 || p.w < (p.kw - 1) * p.dil_w + 1)
+    p.padding = KILN_PAD_SAME;
+  return p;
+}
+
+static void test_random(void) {
+  for (int trial = 0; trial < 150; trial++) {
+    conv_params p = random_params();
+    conv_case(&p, true);
+  }
+}
+
+static void test_special(void) {
+  /* Several blocks of pixels and k (K past two blocks of 128), a partial
+   * last tile, and panels split across threads on few pixels. */
+  conv_params p = {
+      2, 17, 19, 40, 67, 3, 3, 1, 1, 1, 1, 1, 0, KILN_PAD_SAME, KILN_ACT_RELU6};
+  conv_case(&p, true);
+  conv_params few = {
+      1, 3, 3, 64, 200, 3, 3, 1, 1, 1, 1, 1, 1, KILN_PAD_SAME, KILN_ACT_RELU};
+  conv_case(&few, true);
+  /* A 7x7 stride-2 stem on three channels. */
+  conv_params stem = {
+      1, 20, 20, 3, 16, 7, 7, 2, 2, 1, 1, 1, 2, KILN_PAD_SAME, KILN_ACT_NONE};
+  conv_case(&stem, true);
+  /* Non-square filters, including 1xK and Kx1. */
+  conv_params row = {1,
+                     6,
+                     9,
+                     5,
+                     9,
+                     1,
+                     3,
+                     1,
+                     2,
+                     1,
+                     1,
+                     1,
+                     0,
+                     KILN_PAD_VALID,
+                     KILN_ACT_RELU_N1_TO_1};
+  conv_case(&row, true);
+  conv_params col = {
+      2, 9, 4, 7, 5, 5, 1, 2, 1, 2, 1, 1, 0, KILN_PAD_SAME, KILN_ACT_NONE};
+  conv_case(&col, true);
+  /* Left to other kernels: a 1x1 filter (the 1x1 GEMM variant), a grouped
+   * convolution and a TANH activation (the reference). */
+  conv_params one = {
+      1, 5, 5, 8, 8, 1, 1, 1, 1, 1, 1, 1, 0, KILN_PAD_SAME, KILN_ACT_NONE};
+  conv_case(&one, false);
+  conv_params grouped = {
+      1, 6, 6, 4, 6, 3, 3, 1, 1, 1, 1, 2, 0, KILN_PAD_SAME, KILN_ACT_NONE};
+  conv_case(&grouped, false);
+  conv_params tanh_act = {
+      1, 6, 6, 4, 6, 3, 3, 1, 1, 1, 1, 1, 0, KILN_PAD_SAME, KILN_ACT_TANH};
+  conv_case(&tanh_act, false);
+}
+
+/* A filter that is not a constant at load is not packed. */
+static void test_not_constant(void) {
+  int64_t in_dims[4] = {1, 5, 5, 3}, f_dims[4] = {4, 3, 3, 3};
+  kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, NULL);
+  kiln_tensor *f = kiln_test_tensor_f32(4, f_dims, NULL);
+  kiln_tensor *out = kiln_test_output();
+  kiln_tensor *inputs[2] = {in, f}, *outputs[1] = {out};
+  kiln_conv_attrs attrs = {KILN_PAD_SAME, 1, 1, 1, 1, 0, KILN_ACT_NONE};
+  kiln_op_ctx ctx = {&attrs, inputs, 2, outputs, 1, NULL, NULL};
+  void *saved = f->data;
+  f->data = NULL;
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
+       isa++) {
+    void *packed = NULL;
+    CHECK(pack_like_load((kiln_isa)isa, &ctx, &packed) == NULL);
+    free(packed);
+  }
+  f->data = saved;
+  kiln_tensor *all[3] = {in, f, out};
+  kiln_test_tensors_free(all, 3);
+}
+
+int main(void) {
+  kiln_test_seed(0xc0 + 0x2d);
+  CHECK_OK(kiln_threadpool_create(3, NULL, &pools[1]));
+  test_random();
+  test_special();
+  test_not_constant();
+  kiln_threadpool_free(pools[1]);
+  return kiln_test_finish("test_opt_conv");
+}
