@@ -51,7 +51,9 @@ static int64_t out_size(int64_t in, int64_t k, int64_t stride, int64_t dilation,
 }
 
 /* Entries [k0, k0 + kc) of the window of output pixel `pixel`: runs of
- * input channels, zero for taps that fall in the padding. */
+ * input channels, zero for taps that fall in the padding. Without dilation
+ * along x, the taps of a filter row that fall inside the image are one run
+ * of memory, copied at once. */
 static void fill_row(const conv_job *j, int64_t pixel, int64_t k0, int64_t kc,
                      float *dst) {
   int64_t ox = pixel % j->out_w, rest = pixel / j->out_w;
@@ -59,23 +61,30 @@ static void fill_row(const conv_job *j, int64_t pixel, int64_t k0, int64_t kc,
   int64_t y0 = oy * j->stride_h - j->pad_top;
   int64_t x0 = ox * j->stride_w - j->pad_left;
   const float *image = j->in + b * j->in_h * j->in_w * j->in_c;
-  int64_t tap = k0 / j->in_c, ic = k0 % j->in_c;
-  int64_t ky = tap / j->k_w, kx = tap % j->k_w;
-  while (kc > 0) {
-    int64_t len = j->in_c - ic < kc ? j->in_c - ic : kc;
-    int64_t iy = y0 + ky * j->dil_h, ix = x0 + kx * j->dil_w;
-    if (iy >= 0 && iy < j->in_h && ix >= 0 && ix < j->in_w)
-      memcpy(dst, image + (iy * j->in_w + ix) * j->in_c + ic,
-             (size_t)len * sizeof *dst);
+  const int64_t row_len = j->k_w * j->in_c, end = k0 + kc;
+  for (int64_t k = k0; k < end;) {
+    int64_t ky = k / row_len, in_row = k % row_len;
+    int64_t kx = in_row / j->in_c, ic = in_row % j->in_c;
+    int64_t iy = y0 + ky * j->dil_h, ix = x0 + kx * j->dil_w, len;
+    const float *src = NULL;
+    if (iy < 0 || iy >= j->in_h) {
+      len = row_len - in_row; /* the rest of the filter row */
+    } else if (ix < 0 || ix >= j->in_w) {
+      len = j->in_c - ic; /* the rest of the tap */
+    } else {
+      int64_t taps = 1;
+      if (j->dil_w == 1)
+        taps = (j->k_w < j->in_w - x0 ? j->k_w : j->in_w - x0) - kx;
+      len = taps * j->in_c - ic;
+      src = image + (iy * j->in_w + ix) * j->in_c + ic;
+    }
+    if (len > end - k) len = end - k;
+    if (src)
+      memcpy(dst, src, (size_t)len * sizeof *dst);
     else
       memset(dst, 0, (size_t)len * sizeof *dst);
     dst += len;
-    kc -= len;
-    ic = 0;
-    if (++kx == j->k_w) {
-      kx = 0;
-      ky++;
-    }
+    k += len;
   }
 }
 
@@ -100,6 +109,14 @@ static void run_block(const conv_job *j, int64_t block, int64_t p0,
     for (int64_t p = p0; p < p1; p++) {
       int64_t n0 = p * nr, nc = j->n - n0 < nr ? j->n - n0 : nr;
       const float *w = j->panels + p * j->panel_floats + w_offset;
+      /* The next panel's block of weights lies a whole panel away, where
+       * hardware prefetch does not look: fetch it into L2 while this one
+       * is used. */
+#if defined(__GNUC__)
+      if (p + 1 < p1)
+        for (int64_t i = 0; i < kc * nr; i += 16)
+          __builtin_prefetch(w + j->panel_floats + i, 0, 2);
+#endif
       for (int64_t t = 0; t < rows; t += mr_max) {
         int64_t mr = rows - t < mr_max ? rows - t : mr_max;
         fn((size_t)mr, (size_t)nc, (size_t)kc, a + t * A_STRIDE,
