@@ -8,10 +8,11 @@
 
 #include "core/alloc.h"
 
-/* How long a worker polls for the next job before sleeping: long enough to
- * catch the next operator of the same invoke, short against a server's
- * idle time. */
-enum { SPIN_ROUNDS = 20000 };
+/* How long a worker polls for the next job before sleeping (roughly a
+ * millisecond): long enough to catch the next operator of the same invoke,
+ * since a futex wake costs tens of microseconds and small operators take
+ * less; short against a server's idle time, so idle workers do sleep. */
+enum { SPIN_ROUNDS = 400000 };
 
 typedef struct worker {
   kiln_threadpool *pool;
