@@ -134,7 +134,8 @@ bool kiln_test_has_shape(const kiln_tensor *t, int rank, const int64_t *dims) {
 kiln_status *kiln_test_run_op(kiln_op_type op, const void *attrs,
                               kiln_tensor **inputs, int num_inputs,
                               kiln_tensor **outputs, int num_outputs) {
-  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outputs, num_outputs, NULL, NULL};
+  kiln_op_ctx ctx = {attrs,       inputs, num_inputs, outputs,
+                     num_outputs, NULL,   NULL};
   KILN_TRY(kiln_op_table[op].shape(&ctx));
   for (int i = 0; i < num_outputs; i++) {
     free(outputs[i]->data);
@@ -180,4 +181,35 @@ int64_t kiln_test_window_positions(int64_t in, int64_t span, int stride,
   else
     while (n * stride + span <= in) n++;
   return n;
+}
+
+static void *test_allocate(void *context, size_t size) {
+  kiln_test_allocator *t = context;
+  if (t->fail_at >= 0 && t->calls++ == t->fail_at) return NULL;
+  void *p = malloc(size);
+  if (p) t->live++;
+  return p;
+}
+
+static void *test_reallocate(void *context, void *pointer, size_t size) {
+  kiln_test_allocator *t = context;
+  if (t->fail_at >= 0 && t->calls++ == t->fail_at) return NULL;
+  void *p = realloc(pointer, size);
+  if (p && !pointer) t->live++;
+  return p;
+}
+
+static void test_release(void *context, void *pointer) {
+  kiln_test_allocator *t = context;
+  if (pointer) t->live--;
+  free(pointer);
+}
+
+const kiln_allocator *kiln_test_allocator_init(kiln_test_allocator *t,
+                                               long fail_at) {
+  t->calls = 0;
+  t->live = 0;
+  t->fail_at = fail_at;
+  t->hooks = (kiln_allocator){t, test_allocate, test_reallocate, test_release};
+  return &t->hooks;
 }

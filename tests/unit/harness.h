@@ -104,4 +104,18 @@ kiln_activation kiln_test_random_activation(void);
 int64_t kiln_test_window_positions(int64_t in, int64_t span, int stride,
                                    kiln_padding padding);
 
+/* ---- an embedder allocator that counts and fails on purpose ---- */
+
+/* Counts calls and live blocks; call number fail_at (from 0) returns NULL,
+ * and fail_at < 0 never fails. `hooks` points back at it. */
+typedef struct kiln_test_allocator {
+  long calls, live, fail_at;
+  kiln_allocator hooks;
+} kiln_test_allocator;
+
+/* Resets *t with a new fail_at and returns its hooks for kiln_options or
+ * the graph API. */
+const kiln_allocator *kiln_test_allocator_init(kiln_test_allocator *t,
+                                               long fail_at);
+
 #endif

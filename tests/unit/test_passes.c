@@ -1020,33 +1020,9 @@ static void test_pipeline(void) {
 
 /* ------------------------------------------------------ out of memory */
 
-typedef struct test_allocator {
-  long calls, live, fail_at; /* fail_at < 0: never */
-} test_allocator;
-
-static void *ta_allocate(void *context, size_t size) {
-  test_allocator *t = context;
-  if (t->fail_at >= 0 && t->calls++ == t->fail_at) return NULL;
-  void *p = malloc(size);
-  if (p) t->live++;
-  return p;
-}
-static void *ta_reallocate(void *context, void *pointer, size_t size) {
-  test_allocator *t = context;
-  if (t->fail_at >= 0 && t->calls++ == t->fail_at) return NULL;
-  void *p = realloc(pointer, size);
-  if (p && !pointer) t->live++;
-  return p;
-}
-static void ta_release(void *context, void *pointer) {
-  test_allocator *t = context;
-  if (pointer) t->live--;
-  free(pointer);
-}
-
 /* The builder's constants come from malloc, but the graph frees them with
  * its allocator; move them under the test allocator so the books balance. */
-static void adopt_constants(kiln_graph *g, test_allocator *t) {
+static void adopt_constants(kiln_graph *g, kiln_test_allocator *t) {
   for (int v = 0; v < g->num_values; v++) {
     kiln_value *value = &g->values[v];
     if (value->owned_data) t->live++;
@@ -1057,12 +1033,11 @@ static void adopt_constants(kiln_graph *g, test_allocator *t) {
  * leaks nothing, and leaves a graph that still computes the same. */
 static void test_out_of_memory(void) {
   kiln_graph *reference = build(build_pipeline, 0, NULL);
-  test_allocator t = {0, 0, -1};
-  kiln_allocator a = {&t, ta_allocate, ta_reallocate, ta_release};
+  kiln_test_allocator t;
   bool succeeded = false;
   for (long fail_at = 0; fail_at < 10000 && !succeeded; fail_at++) {
-    t = (test_allocator){0, 0, -1};
-    kiln_graph *g = build(build_pipeline, 0, &a);
+    const kiln_allocator *a = kiln_test_allocator_init(&t, -1);
+    kiln_graph *g = build(build_pipeline, 0, a);
     adopt_constants(g, &t);
     t.fail_at = fail_at;
     t.calls = 0;

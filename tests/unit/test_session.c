@@ -36,38 +36,6 @@ void __wrap_free(void *pointer) {
   __real_free(pointer);
 }
 
-/* ---- an embedder allocator that counts and can fail the Nth call ---- */
-typedef struct test_allocator {
-  long calls, live, fail_at; /* fail_at < 0: never */
-} test_allocator;
-
-static void *ta_allocate(void *context, size_t size) {
-  test_allocator *t = context;
-  if (t->fail_at >= 0 && t->calls++ == t->fail_at) return NULL;
-  void *p = malloc(size);
-  if (p) t->live++;
-  return p;
-}
-static void *ta_reallocate(void *context, void *pointer, size_t size) {
-  test_allocator *t = context;
-  if (t->fail_at >= 0 && t->calls++ == t->fail_at) return NULL;
-  void *p = realloc(pointer, size);
-  if (p && !pointer) t->live++;
-  return p;
-}
-static void ta_release(void *context, void *pointer) {
-  test_allocator *t = context;
-  if (pointer) t->live--;
-  free(pointer);
-}
-
-static kiln_options options_with(test_allocator *t, kiln_allocator *a) {
-  *a = (kiln_allocator){t, ta_allocate, ta_reallocate, ta_release};
-  kiln_options options = kiln_options_default();
-  options.allocator = a;
-  return options;
-}
-
 static void random_batch(float *data, int batch) {
   kiln_test_fill(data, (int64_t)batch * H * W * C, -1.0f, 1.0f);
 }
@@ -260,9 +228,9 @@ static void test_every_allocation_failure(void) {
   if (!bytes) return;
   int loads_failed = 0, creates_failed = 0;
   for (long n = 0; n < 100000; n++) {
-    test_allocator t = {0, 0, n};
-    kiln_allocator a;
-    kiln_options options = options_with(&t, &a);
+    kiln_test_allocator t;
+    kiln_options options = kiln_options_default();
+    options.allocator = kiln_test_allocator_init(&t, n);
     kiln_model *model = NULL;
     kiln_session *s = NULL;
     kiln_status *st =

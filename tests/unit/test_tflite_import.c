@@ -908,32 +908,6 @@ static void test_shared_tables(void) {
 
 /* ---- allocation failure ---- */
 
-typedef struct failing_alloc {
-  long count, fail_at, live;
-} failing_alloc;
-
-static void *fa_allocate(void *context, size_t size) {
-  failing_alloc *fa = context;
-  if (fa->count++ == fa->fail_at) return NULL;
-  void *p = malloc(size);
-  if (p) fa->live++;
-  return p;
-}
-
-static void *fa_reallocate(void *context, void *pointer, size_t size) {
-  failing_alloc *fa = context;
-  if (fa->count++ == fa->fail_at) return NULL;
-  void *p = realloc(pointer, size);
-  if (p && !pointer) fa->live++;
-  return p;
-}
-
-static void fa_release(void *context, void *pointer) {
-  failing_alloc *fa = context;
-  if (pointer) fa->live--;
-  free(pointer);
-}
-
 static void test_allocation_failures(void) {
   tb_model m;
   conv_model(&m);
@@ -945,12 +919,12 @@ static void test_allocation_failures(void) {
   int bad = 0;
   long succeeded_at = -1;
   for (long n = 0; n < 10000 && succeeded_at < 0; n++) {
-    failing_alloc fa = {0, n, 0};
-    kiln_allocator alloc = {&fa, fa_allocate, fa_reallocate, fa_release};
+    kiln_test_allocator fa;
+    const kiln_allocator *alloc = kiln_test_allocator_init(&fa, n);
     kiln_graph *g = (kiln_graph *)1;
-    kiln_status *st = kiln_tflite_import(shifted + 1, size, SOURCE, &alloc, &g);
+    kiln_status *st = kiln_tflite_import(shifted + 1, size, SOURCE, alloc, &g);
     if (!st) {
-      CHECK(fa.count == n); /* succeeds exactly when nothing failed */
+      CHECK(fa.calls == n); /* succeeds exactly when nothing failed */
       check_conv_graph(g);
       kiln_graph_free(g);
       CHECK(fa.live == 0);
