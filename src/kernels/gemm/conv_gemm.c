@@ -34,22 +34,6 @@ typedef struct conv_job {
   kiln_gemm_minmax minmax;
 } conv_job;
 
-/* Filter [O, KH, KW, I] as float32, wider than 1x1. */
-static bool is_kxk(const kiln_tensor *f) {
-  return f->dtype == KILN_FLOAT32 && f->rank == 4 && f->dims[0] > 0 &&
-         f->dims[1] > 0 && f->dims[2] > 0 && f->dims[3] > 0 &&
-         f->dims[1] * f->dims[2] > 1;
-}
-
-/* The output size along one axis, as kiln_window_out_size computes it;
- * -1 when VALID padding leaves no output. */
-static int64_t out_size(int64_t in, int64_t k, int64_t stride, int64_t dilation,
-                        kiln_padding padding) {
-  int64_t span = (k - 1) * dilation + 1;
-  if (padding == KILN_PAD_SAME) return (in + stride - 1) / stride;
-  return in < span ? -1 : (in - span) / stride + 1;
-}
-
 /* Entries [k0, k0 + kc) of the window of output pixel `pixel`: runs of
  * input channels, zero for taps that fall in the padding. Without dilation
  * along x, the taps of a filter row that fall inside the image are one run
@@ -140,54 +124,6 @@ static void run_range(void *context, int64_t begin, int64_t end) {
   }
 }
 
-static kiln_status *conv_pack(const kiln_gemm_kernel *kernel,
-                              const kiln_op_ctx *ctx, const kiln_allocator *a,
-                              void **out_packed) {
-  const kiln_conv_attrs *attrs = ctx->attrs;
-  kiln_gemm_minmax minmax;
-  *out_packed = NULL;
-  /* Nodes the kernel will not run are left to the reference, unpacked. */
-  if (!kiln_gemm_activation_minmax(attrs->activation, &minmax) ||
-      ctx->num_inputs < 2 || !ctx->inputs[0] || !ctx->inputs[1])
-    return NULL;
-  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
-  const float *bias;
-  if (!f->data || !is_kxk(f) ||
-      !kiln_gemm_constant_bias(ctx, 2, f->dims[0], &bias))
-    return NULL;
-  /* A grouped convolution is not one GEMM; do not spend memory on it. */
-  if (in->rank == 4 && in->dims[3] > 0 && in->dims[3] != f->dims[3])
-    return NULL;
-  return kiln_gemm_pack(f->data, bias, f->dims[0],
-                        f->dims[1] * f->dims[2] * f->dims[3], kernel->nr, a,
-                        out_packed);
-}
-
-static bool conv_applies(const kiln_gemm_kernel *kernel,
-                         const kiln_op_ctx *ctx) {
-  const kiln_conv_attrs *attrs = ctx->attrs;
-  kiln_gemm_minmax minmax;
-  if (!kiln_gemm_activation_minmax(attrs->activation, &minmax) ||
-      attrs->stride_h < 1 || attrs->stride_w < 1 || attrs->dilation_h < 1 ||
-      attrs->dilation_w < 1 ||
-      (attrs->padding != KILN_PAD_SAME && attrs->padding != KILN_PAD_VALID))
-    return false;
-  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
-  const kiln_tensor *out = ctx->outputs[0];
-  if (in->dtype != KILN_FLOAT32 || in->rank != 4 ||
-      out->dtype != KILN_FLOAT32 || out->rank != 4 || !is_kxk(f) ||
-      in->dims[3] != f->dims[3] ||
-      !kiln_gemm_packed_fits(ctx->packed, f->dims[0],
-                             f->dims[1] * f->dims[2] * f->dims[3], kernel->nr))
-    return false;
-  return out->dims[0] == in->dims[0] &&
-         out->dims[1] == out_size(in->dims[1], f->dims[1], attrs->stride_h,
-                                  attrs->dilation_h, attrs->padding) &&
-         out->dims[2] == out_size(in->dims[2], f->dims[2], attrs->stride_w,
-                                  attrs->dilation_w, attrs->padding) &&
-         out->dims[3] == f->dims[0];
-}
-
 static kiln_status *conv_run(const kiln_gemm_kernel *kernel,
                              const kiln_op_ctx *ctx) {
   const kiln_conv_attrs *attrs = ctx->attrs;
@@ -251,10 +187,11 @@ static kiln_status *conv_run(const kiln_gemm_kernel *kernel,
 #define DEFINE_VARIANTS(isa, kernel)                                        \
   kiln_status *kiln_conv_gemm_pack_##isa(                                   \
       const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed) { \
-    return conv_pack(&kernel, ctx, a, out_packed);                          \
+    return kiln_gemm_conv_pack(&kernel, KILN_GEMM_CONV_KXK, ctx, a,         \
+                               out_packed);                                 \
   }                                                                         \
   bool kiln_conv_gemm_applies_##isa(const kiln_op_ctx *ctx) {               \
-    return conv_applies(&kernel, ctx);                                      \
+    return kiln_gemm_conv_applies(&kernel, KILN_GEMM_CONV_KXK, ctx);        \
   }                                                                         \
   kiln_status *kiln_conv_gemm_run_##isa(const kiln_op_ctx *ctx) {           \
     return conv_run(&kernel, ctx);                                          \

@@ -129,6 +129,29 @@ double kiln_gemm_balance(int64_t count, int64_t threads);
  * BATCH_MATMUL and KxK CONV_2D (conv_gemm.c: windows copied per block of
  * output pixels into a stack buffer, k in blocks summed by gemminc) ---- */
 
+/* Which CONV_2D filters a GEMM convolution takes: 1x1 (conv1x1_gemm.c) or
+ * any larger window (conv_gemm.c). */
+typedef enum kiln_gemm_conv_window {
+  KILN_GEMM_CONV_1X1,
+  KILN_GEMM_CONV_KXK,
+} kiln_gemm_conv_window;
+
+/* Packs a CONV_2D filter [O, KH, KW, I] as a GEMM with k = KH * KW * I,
+ * bias first. Leaves *out_packed NULL for nodes the GEMM convolutions do
+ * not run: a window of the other kind, grouped convolutions, non-constant
+ * weights or bias, activations the epilogue lacks. */
+kiln_status *kiln_gemm_conv_pack(const kiln_gemm_kernel *kernel,
+                                 kiln_gemm_conv_window window,
+                                 const kiln_op_ctx *ctx,
+                                 const kiln_allocator *a, void **out_packed);
+
+/* At prepare: float32 NHWC data and a packed block that fits the filter.
+ * Shapes, strides, dilations and padding were already checked by the
+ * shape function. */
+bool kiln_gemm_conv_applies(const kiln_gemm_kernel *kernel,
+                            kiln_gemm_conv_window window,
+                            const kiln_op_ctx *ctx);
+
 #define KILN_GEMM_DECLARE_VARIANTS(isa)                                    \
   kiln_status *kiln_fc_gemm_pack_##isa(                                    \
       const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed); \
@@ -139,7 +162,7 @@ double kiln_gemm_balance(int64_t count, int64_t threads);
   bool kiln_conv1x1_gemm_applies_##isa(const kiln_op_ctx *ctx);            \
   kiln_status *kiln_conv1x1_gemm_run_##isa(const kiln_op_ctx *ctx);        \
   bool kiln_bmm_gemm_applies_##isa(const kiln_op_ctx *ctx);                \
-  kiln_status *kiln_bmm_gemm_run_##isa(const kiln_op_ctx *ctx);             \
+  kiln_status *kiln_bmm_gemm_run_##isa(const kiln_op_ctx *ctx);            \
   kiln_status *kiln_conv_gemm_pack_##isa(                                  \
       const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed); \
   bool kiln_conv_gemm_applies_##isa(const kiln_op_ctx *ctx);               \

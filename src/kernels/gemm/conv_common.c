@@ -1,0 +1,48 @@
+/* conv_common.c - what the 1x1 and KxK GEMM convolutions share: which
+ * nodes they take, and packing the filter at load. */
+#include "kernels/gemm/gemm.h"
+
+static bool window_matches(const kiln_tensor *f, kiln_gemm_conv_window window) {
+  if (f->dtype != KILN_FLOAT32 || f->rank != 4) return false;
+  for (int d = 0; d < 4; d++)
+    if (f->dims[d] < 1) return false;
+  bool one_by_one = f->dims[1] == 1 && f->dims[2] == 1;
+  return window == KILN_GEMM_CONV_1X1 ? one_by_one : !one_by_one;
+}
+
+static int64_t filter_k(const kiln_tensor *f) {
+  return f->dims[1] * f->dims[2] * f->dims[3];
+}
+
+kiln_status *kiln_gemm_conv_pack(const kiln_gemm_kernel *kernel,
+                                 kiln_gemm_conv_window window,
+                                 const kiln_op_ctx *ctx,
+                                 const kiln_allocator *a, void **out_packed) {
+  const kiln_conv_attrs *attrs = ctx->attrs;
+  kiln_gemm_minmax minmax;
+  *out_packed = NULL;
+  if (!kiln_gemm_activation_minmax(attrs->activation, &minmax) ||
+      ctx->num_inputs < 2 || !ctx->inputs[0] || !ctx->inputs[1])
+    return NULL;
+  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
+  const float *bias;
+  if (!f->data || !window_matches(f, window) ||
+      !kiln_gemm_constant_bias(ctx, 2, f->dims[0], &bias))
+    return NULL;
+  /* A grouped convolution is not one GEMM; do not spend memory on it. */
+  if (in->rank == 4 && in->dims[3] > 0 && in->dims[3] != f->dims[3])
+    return NULL;
+  return kiln_gemm_pack(f->data, bias, f->dims[0], filter_k(f), kernel->nr, a,
+                        out_packed);
+}
+
+bool kiln_gemm_conv_applies(const kiln_gemm_kernel *kernel,
+                            kiln_gemm_conv_window window,
+                            const kiln_op_ctx *ctx) {
+  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
+  const kiln_tensor *out = ctx->outputs[0];
+  return in->dtype == KILN_FLOAT32 && out->dtype == KILN_FLOAT32 &&
+         window_matches(f, window) && in->dims[3] == f->dims[3] &&
+         kiln_gemm_packed_fits(ctx->packed, f->dims[0], filter_k(f),
+                               kernel->nr);
+}
