@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -30,9 +31,13 @@ struct kiln_threadpool {
   atomic_uint_fast64_t generation;
   atomic_int pending; /* workers still busy with the current job */
   atomic_int stopping;
-  kiln_range_fn fn;
+  kiln_range_fn fn; /* one of fn and thread_fn is set */
+  kiln_range_thread_fn thread_fn;
   void *context;
   int64_t count, chunk;
+  /* Per-thread scratch: slices of scratch_stride bytes in one block. */
+  void *scratch_block;
+  size_t scratch_stride;
 };
 
 int kiln_cpu_count(void) {
@@ -43,7 +48,11 @@ int kiln_cpu_count(void) {
 static void run_share(kiln_threadpool *p, int index) {
   int64_t begin = (int64_t)index * p->chunk;
   int64_t end = begin + p->chunk < p->count ? begin + p->chunk : p->count;
-  if (begin < end) p->fn(p->context, begin, end);
+  if (begin >= end) return;
+  if (p->fn)
+    p->fn(p->context, begin, end);
+  else
+    p->thread_fn(p->context, index, begin, end);
 }
 
 static void *worker_main(void *arg) {
@@ -120,22 +129,49 @@ void kiln_threadpool_free(kiln_threadpool *p) {
   pthread_mutex_destroy(&p->lock);
   pthread_cond_destroy(&p->wake);
   pthread_cond_destroy(&p->done);
+  kiln_free(p->alloc, p->scratch_block);
   kiln_free(p->alloc, p->workers);
   kiln_free(p->alloc, p);
 }
 
 int kiln_threadpool_size(const kiln_threadpool *p) { return p ? p->size : 1; }
 
-void kiln_parallel_for(kiln_threadpool *p, int64_t count, int64_t grain,
-                       kiln_range_fn fn, void *context) {
-  if (grain < 1) grain = 1;
-  if (!p || p->size == 1 || count <= grain) {
-    if (count > 0) fn(context, 0, count);
-    return;
-  }
+kiln_status *kiln_threadpool_reserve_scratch(kiln_threadpool *p, size_t bytes) {
+  /* Slices start on cache lines, so threads never share one. */
+  bytes = (bytes + KILN_ALIGNMENT - 1) & ~(size_t)(KILN_ALIGNMENT - 1);
+  if (bytes <= p->scratch_stride) return NULL;
+  if (bytes > (SIZE_MAX - KILN_ALIGNMENT) / (size_t)p->size)
+    return kiln_error(KILN_ERR_OUT_OF_MEMORY,
+                      "kernel scratch of %zu bytes per thread is too large",
+                      bytes);
+  kiln_free(p->alloc, p->scratch_block);
+  p->scratch_stride = 0;
+  p->scratch_block =
+      kiln_malloc(p->alloc, bytes * (size_t)p->size + KILN_ALIGNMENT);
+  if (!p->scratch_block)
+    return kiln_error(KILN_ERR_OUT_OF_MEMORY,
+                      "cannot allocate %zu bytes of kernel scratch for %d "
+                      "threads",
+                      bytes * (size_t)p->size, p->size);
+  p->scratch_stride = bytes;
+  return NULL;
+}
+
+void *kiln_threadpool_scratch(const kiln_threadpool *p, int thread) {
+  if (!p || !p->scratch_block) return NULL;
+  uintptr_t base = ((uintptr_t)p->scratch_block + KILN_ALIGNMENT - 1) &
+                   ~(uintptr_t)(KILN_ALIGNMENT - 1);
+  return (char *)base + (size_t)thread * p->scratch_stride;
+}
+
+/* Publishes the job (fn or thread_fn), runs the caller's share, waits. */
+static void run_job(kiln_threadpool *p, int64_t count, int64_t grain,
+                    kiln_range_fn fn, kiln_range_thread_fn thread_fn,
+                    void *context) {
   int64_t grains = (count + grain - 1) / grain;
   int64_t per_thread = (grains + p->size - 1) / p->size;
   p->fn = fn;
+  p->thread_fn = thread_fn;
   p->context = context;
   p->count = count;
   p->chunk = per_thread * grain;
@@ -154,4 +190,24 @@ void kiln_parallel_for(kiln_threadpool *p, int64_t count, int64_t grain,
     while (atomic_load(&p->pending) > 0) pthread_cond_wait(&p->done, &p->lock);
     pthread_mutex_unlock(&p->lock);
   }
+}
+
+void kiln_parallel_for(kiln_threadpool *p, int64_t count, int64_t grain,
+                       kiln_range_fn fn, void *context) {
+  if (grain < 1) grain = 1;
+  if (!p || p->size == 1 || count <= grain) {
+    if (count > 0) fn(context, 0, count);
+    return;
+  }
+  run_job(p, count, grain, fn, NULL, context);
+}
+
+void kiln_parallel_for_thread(kiln_threadpool *p, int64_t count, int64_t grain,
+                              kiln_range_thread_fn fn, void *context) {
+  if (grain < 1) grain = 1;
+  if (!p || p->size == 1 || count <= grain) {
+    if (count > 0) fn(context, 0, 0, count);
+    return;
+  }
+  run_job(p, count, grain, NULL, fn, context);
 }

@@ -4,6 +4,7 @@
 #ifndef KILN_CORE_THREADPOOL_H
 #define KILN_CORE_THREADPOOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/status.h"
@@ -28,6 +29,26 @@ int kiln_threadpool_size(const kiln_threadpool *pool);
  * the caller. Not reentrant: one job at a time per pool. */
 void kiln_parallel_for(kiln_threadpool *pool, int64_t count, int64_t grain,
                        kiln_range_fn fn, void *context);
+
+/* Computes items [begin, end) of a job on thread `thread` (0 is the
+ * caller; below kiln_threadpool_size), for jobs that use per-thread
+ * scratch memory. */
+typedef void (*kiln_range_thread_fn)(void *context, int thread, int64_t begin,
+                                     int64_t end);
+
+/* kiln_parallel_for, telling each chunk which thread runs it. */
+void kiln_parallel_for_thread(kiln_threadpool *pool, int64_t count,
+                              int64_t grain, kiln_range_thread_fn fn,
+                              void *context);
+
+/* Makes each thread's scratch buffer at least `bytes` long (it only
+ * grows; contents are not kept). For kernels whose variant asked for
+ * scratch at prepare. */
+kiln_status *kiln_threadpool_reserve_scratch(kiln_threadpool *pool,
+                                             size_t bytes);
+/* Thread `thread`'s scratch buffer (64-byte aligned), of the size last
+ * reserved; NULL when none was. */
+void *kiln_threadpool_scratch(const kiln_threadpool *pool, int thread);
 
 /* Online cores. */
 int kiln_cpu_count(void);

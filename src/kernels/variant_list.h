@@ -1,6 +1,7 @@
 /* variant_list.h - THE list of optimized kernel variants, best first for
  * each op. KILN_VARIANT(op, isa, name, pack, applies, run); a NULL pack
- * means the variant reads weights as they are. Declarations of the named
+ * means the variant reads weights as they are. KILN_VARIANT_WS adds a
+ * function giving the per-thread scratch bytes the variant needs. Declarations of the named
  * functions live in the variant's own header under src/kernels/gemm/ or
  * src/kernels/x86/, included by variants.c. */
 /* GEMM on weights packed at load (kernels/gemm/gemm.h). */

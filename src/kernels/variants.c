@@ -14,10 +14,13 @@
 
 static const kiln_kernel_variant variants[] = {
 #define KILN_VARIANT(op, isa, name, pack, applies, run) \
-  {KILN_OP_##op, isa, name, pack, applies, run},
+  {KILN_OP_##op, isa, name, pack, applies, run, NULL},
+#define KILN_VARIANT_WS(op, isa, name, pack, applies, run, workspace) \
+  {KILN_OP_##op, isa, name, pack, applies, run, workspace},
 #include "kernels/variant_list.h"
 #undef KILN_VARIANT
-    {KILN_OP_COUNT, KILN_ISA_PORTABLE, "end", NULL, NULL, NULL},
+#undef KILN_VARIANT_WS
+    {KILN_OP_COUNT, KILN_ISA_PORTABLE, "end", NULL, NULL, NULL, NULL},
 };
 enum { NUM_VARIANTS = sizeof variants / sizeof variants[0] - 1 };
 

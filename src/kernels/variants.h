@@ -29,6 +29,11 @@ typedef struct kiln_kernel_variant {
    * variant with `pack` is only asked when it packed the node's weights. */
   bool (*applies)(const kiln_op_ctx *ctx);
   kiln_kernel_fn run;
+  /* At prepare, after `applies`: bytes of scratch memory each thread of
+   * the pool needs while `run` works (kiln_threadpool_scratch), or NULL for
+   * none. The session reserves it then, so invoke allocates nothing; such
+   * a variant runs only on a pool (never NULL) that reserved it. */
+  size_t (*workspace)(const kiln_op_ctx *ctx);
 } kiln_kernel_variant;
 
 /* The best instruction set of this CPU, lowered to `limit` when that is

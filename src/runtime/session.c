@@ -1,6 +1,7 @@
 /* session.c - a session: per-run state over a shared model. prepare infers
  * shapes, evaluates what is known before invoke, and plans the arena;
  * invoke only runs kernels. */
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -41,6 +42,7 @@ struct kiln_session {
   int *plan_scratch;
   void *arena;
   size_t arena_capacity, arena_bytes, naive_bytes;
+  size_t workspace; /* largest per-thread scratch a chosen variant needs */
   double flops;
   bool prepared;
   kiln_threadpool *pool;
@@ -219,6 +221,7 @@ static kiln_status *evaluate_now(kiln_session *s, int n) {
 static kiln_status *infer_shapes(kiln_session *s) {
   const kiln_graph *g = s->graph;
   s->num_steps = 0;
+  s->workspace = 0;
   s->flops = 0.0;
   for (int n = 0; n < g->num_nodes; n++) {
     const kiln_node *node = &g->nodes[n];
@@ -237,6 +240,10 @@ static kiln_status *infer_shapes(kiln_session *s) {
     if (known) continue;
     const kiln_kernel_variant *v = kiln_variant_select(
         node->op, s->model->isa, s->model->packed_by[n], &s->contexts[n]);
+    if (v && v->workspace) {
+      size_t bytes = v->workspace(&s->contexts[n]);
+      if (bytes > s->workspace) s->workspace = bytes;
+    }
     step *next = &s->steps[s->num_steps++];
     next->kernel = v ? v->run : def->reference;
     next->kernel_name = v ? v->name : "ref";
@@ -322,6 +329,7 @@ kiln_status *kiln_session_prepare(kiln_session *s) {
   reset_tensors(s);
   KILN_TRY(infer_shapes(s));
   KILN_TRY(plan_arena(s));
+  KILN_TRY(kiln_threadpool_reserve_scratch(s->pool, s->workspace));
   s->prepared = true;
   return NULL;
 }

@@ -1,7 +1,11 @@
 /* test_threadpool.c - every item of a job runs exactly once, in chunks that
- * respect the grain, for many pool sizes, counts and back-to-back jobs. */
+ * respect the grain, for many pool sizes, counts and back-to-back jobs;
+ * thread-numbered jobs get distinct thread numbers, each with its own
+ * scratch buffer. */
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/threadpool.h"
 #include "harness.h"
@@ -18,6 +22,62 @@ static void mark(void *context, int64_t begin, int64_t end) {
   if (begin % j->grain != 0 || (end % j->grain != 0 && end != j->count))
     atomic_fetch_add(&j->bad_chunks, 1);
   for (int64_t i = begin; i < end; i++) atomic_fetch_add(&j->hits[i], 1);
+}
+
+/* Marks the chunk, and checks the thread owns its scratch alone: it fills
+ * the buffer with its number and finds it intact at the end. */
+typedef struct thread_job {
+  job base;
+  kiln_threadpool *pool;
+  size_t scratch_bytes;
+  atomic_int calls[8], bad_scratch;
+} thread_job;
+
+static void mark_thread(void *context, int thread, int64_t begin, int64_t end) {
+  thread_job *t = context;
+  if (thread < 0 || thread >= kiln_threadpool_size(t->pool)) {
+    atomic_fetch_add(&t->bad_scratch, 1);
+    return;
+  }
+  atomic_fetch_add(&t->calls[thread], 1);
+  unsigned char *scratch = kiln_threadpool_scratch(t->pool, thread);
+  if (t->pool && t->scratch_bytes) {
+    if (!scratch || (uintptr_t)scratch % 64 != 0) {
+      atomic_fetch_add(&t->bad_scratch, 1);
+      return;
+    }
+    memset(scratch, thread + 1, t->scratch_bytes);
+  }
+  mark(&t->base, begin, end);
+  if (t->pool && t->scratch_bytes)
+    for (size_t i = 0; i < t->scratch_bytes; i++)
+      if (scratch[i] != thread + 1) {
+        atomic_fetch_add(&t->bad_scratch, 1);
+        break;
+      }
+}
+
+static void run_thread_jobs(kiln_threadpool *pool) {
+  for (int round = 0; round < 100; round++) {
+    thread_job t;
+    memset(&t, 0, sizeof t);
+    t.pool = pool;
+    t.base.count = kiln_test_int(0, 3000);
+    t.base.grain = kiln_test_int(1, 64);
+    t.scratch_bytes = (size_t)kiln_test_int(0, 100000);
+    if (pool) CHECK_OK(kiln_threadpool_reserve_scratch(pool, t.scratch_bytes));
+    t.base.hits = calloc((size_t)t.base.count + 1, sizeof(atomic_int));
+    kiln_parallel_for_thread(pool, t.base.count, t.base.grain, mark_thread, &t);
+    int wrong = 0;
+    for (int64_t i = 0; i < t.base.count; i++)
+      wrong += atomic_load(&t.base.hits[i]) != 1;
+    CHECK(wrong == 0);
+    CHECK(atomic_load(&t.base.bad_chunks) == 0);
+    CHECK(atomic_load(&t.bad_scratch) == 0);
+    /* One contiguous chunk per thread, as kiln_parallel_for deals them. */
+    for (int i = 0; i < 8; i++) CHECK(atomic_load(&t.calls[i]) <= 1);
+    free(t.base.hits);
+  }
 }
 
 static void run_jobs(kiln_threadpool *pool) {
@@ -40,11 +100,13 @@ static void run_jobs(kiln_threadpool *pool) {
 int main(void) {
   kiln_test_seed(21);
   run_jobs(NULL);
+  run_thread_jobs(NULL);
   for (int threads = 1; threads <= 5; threads++) {
     kiln_threadpool *pool = NULL;
     CHECK_OK(kiln_threadpool_create(threads, NULL, &pool));
     CHECK(kiln_threadpool_size(pool) == threads);
     run_jobs(pool);
+    run_thread_jobs(pool);
     kiln_threadpool_free(pool);
   }
   kiln_threadpool *all = NULL;
