@@ -1,5 +1,6 @@
-/* test_opt_conv.c - the KxK CONV_2D GEMM variants (filter packed at load,
- * windows built per block of output pixels) against the reference kernel,
+/* test_opt_conv.c - the KxK CONV_2D variants (filter packed at load: GEMM
+ * on windows built per block of output pixels, or Winograd F(4x4, 3x3)
+ * for 3x3 stride 1) against the reference kernel,
  * at every instruction-set level this CPU has, single-threaded and on a
  * pool of 3 threads: random shapes, strides, dilations and paddings, bias
  * or none, each fused activation. */
@@ -12,7 +13,9 @@
 #include "kernels/gemm/gemm.h"
 #include "kernels/variants.h"
 
-static kiln_threadpool *pools[2]; /* NULL, 3 threads */
+/* NULL (the caller's thread), 3 threads; and 1 thread, which variants
+ * that need scratch get instead of NULL. */
+static kiln_threadpool *pools[2], *pool1;
 
 static kiln_activation clamp_activation(void) {
   static const kiln_activation acts[] = {KILN_ACT_NONE, KILN_ACT_RELU,
@@ -58,8 +61,18 @@ typedef struct conv_params {
   kiln_activation act;
 } conv_params;
 
-/* Runs the case at each level. `expect`: whether this variant must run it
- * (else no variant named conv-gemm may). */
+/* Whether the case is one Winograd may take: 3x3, stride 1, no dilation
+ * (its packer still declines images too small to gain). */
+static bool winograd_case(const conv_params *p) {
+  return p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+         p->dil_h == 1 && p->dil_w == 1;
+}
+
+/* Set while the cases must run on Winograd (images of 3x3 and more). */
+static bool require_winograd;
+
+/* Runs the case at each level. `expect`: whether a KxK variant must run it
+ * (else none may): Winograd for winograd_case(), else the GEMM one. */
 static void conv_case(const conv_params *p, bool expect) {
   int64_t in_dims[4] = {p->batch, p->h, p->w, p->c * p->groups};
   int64_t f_dims[4] = {p->o, p->kh, p->kw, p->c}, b_dims[1] = {p->o};
@@ -101,13 +114,25 @@ static void conv_case(const conv_params *p, bool expect) {
         packed
             ? kiln_variant_select(KILN_OP_CONV_2D, (kiln_isa)isa, packer, &ctx)
             : NULL;
-    bool ours = v && strstr(v->name, "conv-gemm") != NULL;
+    bool winograd = v && strstr(v->name, "winograd") != NULL;
+    bool ours = v && (winograd || strstr(v->name, "conv-gemm") != NULL);
     CHECK(ours == expect);
+    CHECK(!winograd || winograd_case(p));
+    CHECK(winograd || !require_winograd);
+    /* Winograd's transforms scale terms by up to 8 * 8 before summing
+     * them and cancel them after: its rounding is larger (1.3e-6 of the
+     * sum of |terms| at worst over these tests), so it gets 3e-5. */
+    float tolerance = winograd ? 3e-5f : 1e-5f;
     if (ours) {
       CHECK(v == packer);
       CHECK(v->isa == (kiln_isa)isa);
       for (int pi = 0; pi < 2; pi++) {
         ctx.pool = pools[pi];
+        if (v->workspace) {
+          if (!ctx.pool) ctx.pool = pool1;
+          CHECK_OK(
+              kiln_threadpool_reserve_scratch(ctx.pool, v->workspace(&ctx)));
+        }
         float *out = got->data;
         for (int64_t i = 0; i < count; i++) out[i] = 12345.0f;
         CHECK_OK(v->run(&ctx));
@@ -116,7 +141,7 @@ static void conv_case(const conv_params *p, bool expect) {
         for (int64_t i = 0; i < count; i++) {
           bool ok = isnan(want[i])
                         ? isnan(out[i])
-                        : fabsf(out[i] - want[i]) <= 1e-5f * s[i] + 1e-6f;
+                        : fabsf(out[i] - want[i]) <= tolerance * s[i] + 1e-6f;
           if (!ok && bad++ == 0) first = i;
         }
         CHECK(bad == 0);
@@ -175,6 +200,28 @@ static void test_random(void) {
     conv_params p = random_params();
     conv_case(&p, true);
   }
+}
+
+/* Winograd's shapes alone: tiles cut by the image's edge, channels that
+ * are not a multiple of 16, several blocks of tiles, batches. */
+static void test_winograd(void) {
+  require_winograd = true;
+  for (int trial = 0; trial < 40; trial++) {
+    conv_params p = random_params();
+    p.kh = p.kw = 3;
+    p.stride_h = p.stride_w = p.dil_h = p.dil_w = 1;
+    p.batch = kiln_test_int(1, 3);
+    p.h = kiln_test_int(3, 30);
+    p.w = kiln_test_int(3, 30);
+    p.c = kiln_test_int(1, 80);
+    conv_case(&p, true);
+  }
+  /* Many tiles and wide channels: blocks of tiles shorter than the
+   * image, and the 32-channel panels of AVX-512 with a remainder. */
+  conv_params wide = {1, 41, 38, 160,           70,           3, 3, 1, 1, 1,
+                      1, 1,  0,  KILN_PAD_SAME, KILN_ACT_RELU};
+  conv_case(&wide, true);
+  require_winograd = false;
 }
 
 static void test_special(void) {
@@ -248,9 +295,12 @@ static void test_not_constant(void) {
 int main(void) {
   kiln_test_seed(0xc0 + 0x2d);
   CHECK_OK(kiln_threadpool_create(3, NULL, &pools[1]));
+  CHECK_OK(kiln_threadpool_create(1, NULL, &pool1));
   test_random();
+  test_winograd();
   test_special();
   test_not_constant();
   kiln_threadpool_free(pools[1]);
+  kiln_threadpool_free(pool1);
   return kiln_test_finish("test_opt_conv");
 }
