@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/activation.h"
 #include "kernels/kernel.h"
 
 int64_t kiln_tensor_numel(const kiln_tensor *t) {
@@ -236,7 +237,7 @@ void kiln_set_shape(kiln_tensor *t, const int64_t *dims, int rank) {
 }
 
 kiln_status *kiln_check_activation(kiln_activation act) {
-  if ((int)act < KILN_ACT_NONE || act > KILN_ACT_SIGN_BIT)
+  if (!kiln_activation_known(act))
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "fused activation %d is not a known activation",
                       (int)act);

@@ -83,6 +83,8 @@ int kiln_test_finish(const char *name) {
 
 #include <stdlib.h>
 
+#include "kernels/variants.h"
+
 kiln_tensor *kiln_test_tensor(kiln_dtype dtype, int rank, const int64_t *dims) {
   kiln_tensor *t = calloc(1, sizeof *t);
   t->dtype = dtype;
@@ -151,7 +153,32 @@ kiln_status *kiln_test_run_op1(kiln_op_type op, const void *attrs,
   return kiln_test_run_op(op, attrs, inputs, num_inputs, outputs, 1);
 }
 
+const kiln_kernel_variant *kiln_test_pack_like_load(kiln_op_type op,
+                                                    kiln_isa isa,
+                                                    const kiln_op_ctx *ctx,
+                                                    void **packed) {
+  kiln_tensor input = *ctx->inputs[0];
+  input.data = NULL;
+  kiln_tensor *inputs[3] = {&input, ctx->inputs[1],
+                            ctx->num_inputs > 2 ? ctx->inputs[2] : NULL};
+  kiln_op_ctx load = *ctx;
+  load.inputs = inputs;
+  int index = 0;
+  *packed = NULL;
+  for (const kiln_kernel_variant *v = kiln_variant_packer(op, isa, 0, &index);
+       v; v = kiln_variant_packer(op, isa, index + 1, &index)) {
+    CHECK_OK(v->pack(&load, NULL, packed));
+    if (*packed) return v;
+  }
+  return NULL;
+}
+
 float kiln_test_activate(float x, kiln_activation act) {
+  double d = x;
+  if (act == KILN_ACT_HARD_SWISH)
+    return d <= -3.0 ? 0.0f : (float)(d * fmin(d + 3.0, 6.0) / 6.0);
+  if (act == KILN_ACT_LOGISTIC) return (float)(1.0 / (1.0 + exp(-d)));
+  if (act == KILN_ACT_SWISH) return (float)(d / (1.0 + exp(-d)));
   switch (act) {
     case KILN_ACT_RELU:
       return fmaxf(x, 0.0f);
@@ -166,11 +193,15 @@ float kiln_test_activate(float x, kiln_activation act) {
   }
 }
 
+const kiln_activation
+    kiln_test_activations[KILN_TEST_OPTIMIZED_ACTIVATIONS + 1] = {
+        KILN_ACT_NONE,         KILN_ACT_RELU,       KILN_ACT_RELU6,
+        KILN_ACT_RELU_N1_TO_1, KILN_ACT_HARD_SWISH, KILN_ACT_LOGISTIC,
+        KILN_ACT_SWISH,        KILN_ACT_TANH};
+
 kiln_activation kiln_test_random_activation(void) {
-  static const kiln_activation acts[] = {KILN_ACT_NONE, KILN_ACT_RELU,
-                                         KILN_ACT_RELU6, KILN_ACT_RELU_N1_TO_1,
-                                         KILN_ACT_TANH};
-  return acts[kiln_test_int(0, 4)];
+  return kiln_test_activations[kiln_test_int(0,
+                                             KILN_TEST_OPTIMIZED_ACTIVATIONS)];
 }
 
 int64_t kiln_test_window_positions(int64_t in, int64_t span, int stride,

@@ -91,11 +91,26 @@ kiln_status *kiln_test_run_op1(kiln_op_type op, const void *attrs,
                                kiln_tensor **inputs, int num_inputs,
                                kiln_tensor *output);
 
+/* As the runtime does at load: the first variant of `op` that `isa` allows
+ * and that packs ctx's node, asked with input 0's data unknown as for a
+ * non-constant input. Sets *packed to its block (libc-allocated) and
+ * returns it; NULL (and *packed NULL) when no variant packs the node. */
+struct kiln_kernel_variant;
+const struct kiln_kernel_variant *kiln_test_pack_like_load(
+    kiln_op_type op, kiln_isa isa, const kiln_op_ctx *ctx, void **packed);
+
 /* ---- oracles, written independently of the kernels ---- */
 
-/* A fused activation (NONE, RELU, RELU6, RELU_N1_TO_1 or TANH) applied to x,
- * without kiln_activate. */
+/* A fused activation (NONE, RELU, RELU6, RELU_N1_TO_1, TANH, HARD_SWISH,
+ * LOGISTIC or SWISH) applied to x, without kiln_activate: the others in
+ * double, from their textbook formulas. */
 float kiln_test_activate(float x, kiln_activation act);
+/* The fused activations the optimized variants apply (the clamps, then
+ * those their epilogue computes), and last TANH, which they leave to the
+ * reference kernels. */
+#define KILN_TEST_OPTIMIZED_ACTIVATIONS 7
+extern const kiln_activation
+    kiln_test_activations[KILN_TEST_OPTIMIZED_ACTIVATIONS + 1];
 /* One of the activations kiln_test_activate knows, chosen at random. */
 kiln_activation kiln_test_random_activation(void);
 /* Positions of a window spanning `span` elements that slides over `in`

@@ -8,8 +8,6 @@
 static kiln_status *conv_run(const kiln_gemm_kernel *kernel,
                              const kiln_op_ctx *ctx) {
   const kiln_conv_attrs *attrs = ctx->attrs;
-  kiln_gemm_minmax minmax;
-  kiln_gemm_activation_minmax(attrs->activation, &minmax);
   const kiln_tensor *in = ctx->inputs[0], *out = ctx->outputs[0];
   int64_t w = in->dims[2], c = in->dims[3];
   kiln_gemm_rows rows = {.a = in->data, .group_div = 1};
@@ -28,7 +26,8 @@ static kiln_status *conv_run(const kiln_gemm_kernel *kernel,
     rows.group_hi = in->dims[1] * w * c;
     rows.group_lo = attrs->stride_h * w * c;
   }
-  kiln_gemm_compute(kernel, ctx->packed, &rows, out->data, minmax, ctx->pool);
+  kiln_gemm_compute(kernel, ctx->packed, &rows, out->data, attrs->activation,
+                    ctx->pool);
   return NULL;
 }
 

@@ -1,5 +1,6 @@
 /* conv_common.c - what the 1x1 and KxK GEMM convolutions share: which
  * nodes they take, and packing the filter at load. */
+#include "kernels/epilogue.h"
 #include "kernels/gemm/gemm.h"
 
 static bool window_matches(const kiln_tensor *f, kiln_gemm_conv_window window) {
@@ -19,9 +20,8 @@ kiln_status *kiln_gemm_conv_pack(const kiln_gemm_kernel *kernel,
                                  const kiln_op_ctx *ctx,
                                  const kiln_allocator *a, void **out_packed) {
   const kiln_conv_attrs *attrs = ctx->attrs;
-  kiln_gemm_minmax minmax;
   *out_packed = NULL;
-  if (!kiln_gemm_activation_minmax(attrs->activation, &minmax) ||
+  if (!kiln_f32_activation_rows_supports(attrs->activation) ||
       ctx->num_inputs < 2 || !ctx->inputs[0] || !ctx->inputs[1])
     return NULL;
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/threadpool.h"
+#include "kernels/epilogue.h"
 #include "kernels/gemm/gemm.h"
 
 /* Entries of k per block, and output pixels per block (a multiple of every
@@ -32,6 +33,7 @@ typedef struct conv_job {
   int64_t stride_h, stride_w, dil_h, dil_w;
   int64_t pixels, blocks, splits, split_panels;
   kiln_gemm_minmax minmax;
+  kiln_activation epilogue;
 } conv_job;
 
 /* Entries [k0, k0 + kc) of the window of output pixel `pixel`: runs of
@@ -86,9 +88,10 @@ static void run_block(const conv_job *j, int64_t block, int64_t p0,
     for (int64_t r = 0; r < rows; r++)
       fill_row(j, r0 + r, k0, kc, a + r * A_STRIDE);
     /* The first block starts from the biases, later ones add to C; only
-     * the last one clamps. */
+     * the last one activates. */
     kiln_gemm_ukernel_fn fn = k0 == 0 ? j->kernel->fn : j->kernel->inc;
-    const kiln_gemm_minmax *mm = k0 + kc >= j->k ? &j->minmax : &none;
+    const bool last = k0 + kc >= j->k;
+    const kiln_gemm_minmax *mm = last ? &j->minmax : &none;
     int64_t w_offset = k0 == 0 ? 0 : nr * (1 + k0);
     for (int64_t p = p0; p < p1; p++) {
       int64_t n0 = p * nr, nc = j->n - n0 < nr ? j->n - n0 : nr;
@@ -103,8 +106,12 @@ static void run_block(const conv_job *j, int64_t block, int64_t p0,
 #endif
       for (int64_t t = 0; t < rows; t += mr_max) {
         int64_t mr = rows - t < mr_max ? rows - t : mr_max;
+        float *tile = c + t * j->n + n0;
         fn((size_t)mr, (size_t)nc, (size_t)kc, a + t * A_STRIDE,
-           (size_t)A_STRIDE, w, c + t * j->n + n0, (size_t)j->n, mm);
+           (size_t)A_STRIDE, w, tile, (size_t)j->n, mm);
+        if (last)
+          kiln_f32_activation_rows(j->epilogue, j->kernel->isa, tile,
+                                   (size_t)mr, (size_t)nc, (size_t)j->n);
       }
     }
   }
@@ -152,7 +159,7 @@ static kiln_status *conv_run(const kiln_gemm_kernel *kernel,
       .dil_w = attrs->dilation_w,
       .pixels = out->dims[0] * out->dims[1] * out->dims[2],
   };
-  kiln_gemm_activation_minmax(attrs->activation, &j.minmax);
+  kiln_gemm_activation_split(attrs->activation, &j.minmax, &j.epilogue);
   j.pad_top =
       kiln_window_pad_before(j.in_h, j.out_h, f->dims[1], attrs->stride_h,
                              attrs->dilation_h, attrs->padding);

@@ -1,15 +1,15 @@
 /* fully_connected_gemm.c - FULLY_CONNECTED as a GEMM of the input's rows
  * against weights packed at load, at each instruction-set level. */
+#include "kernels/epilogue.h"
 #include "kernels/gemm/gemm.h"
 
 static kiln_status *fc_pack(const kiln_gemm_kernel *kernel,
                             const kiln_op_ctx *ctx, const kiln_allocator *a,
                             void **out_packed) {
   const kiln_fully_connected_attrs *attrs = ctx->attrs;
-  kiln_gemm_minmax minmax;
   *out_packed = NULL;
   /* Nodes the kernel will not run are left to the reference, unpacked. */
-  if (!kiln_gemm_activation_minmax(attrs->activation, &minmax) ||
+  if (!kiln_f32_activation_rows_supports(attrs->activation) ||
       ctx->num_inputs < 2 || !ctx->inputs[1])
     return NULL;
   const kiln_tensor *w = ctx->inputs[1];
@@ -23,8 +23,7 @@ static kiln_status *fc_pack(const kiln_gemm_kernel *kernel,
 
 static bool fc_applies(const kiln_gemm_kernel *kernel, const kiln_op_ctx *ctx) {
   const kiln_fully_connected_attrs *attrs = ctx->attrs;
-  kiln_gemm_minmax minmax;
-  if (!kiln_gemm_activation_minmax(attrs->activation, &minmax)) return false;
+  if (!kiln_f32_activation_rows_supports(attrs->activation)) return false;
   const kiln_tensor *in = ctx->inputs[0], *w = ctx->inputs[1];
   const kiln_tensor *out = ctx->outputs[0];
   if (in->dtype != KILN_FLOAT32 || out->dtype != KILN_FLOAT32 || w->rank != 2 ||
@@ -39,8 +38,6 @@ static bool fc_applies(const kiln_gemm_kernel *kernel, const kiln_op_ctx *ctx) {
 static kiln_status *fc_run(const kiln_gemm_kernel *kernel,
                            const kiln_op_ctx *ctx) {
   const kiln_fully_connected_attrs *attrs = ctx->attrs;
-  kiln_gemm_minmax minmax;
-  kiln_gemm_activation_minmax(attrs->activation, &minmax);
   const kiln_tensor *in = ctx->inputs[0];
   int64_t k = ctx->inputs[1]->dims[1];
   kiln_gemm_rows rows = {
@@ -50,8 +47,8 @@ static kiln_status *fc_run(const kiln_gemm_kernel *kernel,
       .row_stride = k,
       .group_div = 1,
   };
-  kiln_gemm_compute(kernel, ctx->packed, &rows, ctx->outputs[0]->data, minmax,
-                    ctx->pool);
+  kiln_gemm_compute(kernel, ctx->packed, &rows, ctx->outputs[0]->data,
+                    attrs->activation, ctx->pool);
   return NULL;
 }
 

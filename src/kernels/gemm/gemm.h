@@ -39,6 +39,7 @@ typedef struct kiln_gemm_kernel {
   int mr, nr;
   kiln_gemm_ukernel_fn fn;
   kiln_gemm_ukernel_fn inc; /* gemminc */
+  kiln_isa isa;             /* also picks the epilogue's row functions */
 } kiln_gemm_kernel;
 
 /* Start of every packed block: what was packed, so a variant can tell at
@@ -100,6 +101,14 @@ bool kiln_gemm_constant_bias(const kiln_op_ctx *ctx, int index, int64_t n,
  * bounds. */
 bool kiln_gemm_activation_minmax(kiln_activation act, kiln_gemm_minmax *out);
 
+/* How a GEMM kernel applies fused activation `act`: a clamp in the
+ * microkernels (*minmax), any other activation kernels/epilogue.h computes
+ * on each tile once it is final (*epilogue; NONE for a clamp, and then
+ * *minmax is [-inf, inf]). False when neither can (TANH, SIGN_BIT): the
+ * packers decline such nodes. */
+bool kiln_gemm_activation_split(kiln_activation act, kiln_gemm_minmax *minmax,
+                                kiln_activation *epilogue);
+
 /* The rows of A come in `groups` of `rows` rows each: row r of group g
  * starts at a + (g / group_div) * group_hi + (g % group_div) * group_lo +
  * r * row_stride (all in floats). A plain GEMM is one group; a strided 1x1
@@ -110,11 +119,13 @@ typedef struct kiln_gemm_rows {
   int64_t group_div, group_hi, group_lo;
 } kiln_gemm_rows;
 
-/* C = clamp(A * W^T + bias) with the packed weights, on `pool` (NULL: the
- * caller's thread). Allocates nothing. */
+/* C = act(A * W^T + bias) with the packed weights, on `pool` (NULL: the
+ * caller's thread), for an activation kiln_gemm_activation_split takes: a
+ * clamp as each tile is stored, another right after, while the tile is in
+ * L1. Allocates nothing. */
 void kiln_gemm_compute(const kiln_gemm_kernel *kernel, const void *packed,
                        const kiln_gemm_rows *rows, float *c,
-                       kiln_gemm_minmax minmax, struct kiln_threadpool *pool);
+                       kiln_activation act, struct kiln_threadpool *pool);
 
 /* Multiply-adds a thread's share of a job should at least hold; smaller
  * jobs run on the caller, as waking workers would cost more than they

@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/threadpool.h"
+#include "kernels/epilogue.h"
 #include "kernels/gemm/gemm.h"
 
 /* Rows of A a block of tiles may read: the block stays in L2 while every
@@ -52,12 +53,15 @@ kiln_status *kiln_gemm_pack(const float *w, const float *bias, int64_t n,
 }
 
 const kiln_gemm_kernel kiln_gemm_4x8_portable = {
-    4, 8, kiln_f32_gemm_4x8__portable, kiln_f32_gemminc_4x8__portable};
+    4, 8, kiln_f32_gemm_4x8__portable, kiln_f32_gemminc_4x8__portable,
+    KILN_ISA_PORTABLE};
 #if defined(__x86_64__)
 const kiln_gemm_kernel kiln_gemm_6x16_avx2 = {6, 16, kiln_f32_gemm_6x16__avx2,
-                                              kiln_f32_gemminc_6x16__avx2};
+                                              kiln_f32_gemminc_6x16__avx2,
+                                              KILN_ISA_AVX2};
 const kiln_gemm_kernel kiln_gemm_12x32_avx512 = {
-    12, 32, kiln_f32_gemm_12x32__avx512, kiln_f32_gemminc_12x32__avx512};
+    12, 32, kiln_f32_gemm_12x32__avx512, kiln_f32_gemminc_12x32__avx512,
+    KILN_ISA_AVX512};
 #endif
 
 bool kiln_gemm_packed_fits(const void *packed, int64_t n, int64_t k, int nr) {
@@ -99,6 +103,15 @@ bool kiln_gemm_activation_minmax(kiln_activation act, kiln_gemm_minmax *out) {
   return false;
 }
 
+bool kiln_gemm_activation_split(kiln_activation act, kiln_gemm_minmax *minmax,
+                                kiln_activation *epilogue) {
+  *epilogue = KILN_ACT_NONE;
+  if (kiln_gemm_activation_minmax(act, minmax)) return true;
+  *minmax = (kiln_gemm_minmax){-INFINITY, INFINITY};
+  *epilogue = act;
+  return kiln_f32_activation_rows_supports(act);
+}
+
 /* One GEMM in tiles of up to MR rows against one panel. Threads share out
  * either the panels (each then reads only its own part of the weights) or
  * the tiles, whichever divides more evenly. Each thread walks its tiles in
@@ -115,6 +128,8 @@ typedef struct gemm_job {
   bool split_panels;
   float *c;
   kiln_gemm_minmax minmax;
+  kiln_activation epilogue;
+  kiln_isa isa;
 } gemm_job;
 
 static void run_tile(const gemm_job *j, int64_t panel, int64_t tile) {
@@ -126,9 +141,11 @@ static void run_tile(const gemm_job *j, int64_t panel, int64_t tile) {
   int64_t nc = j->n - n0 < j->nr ? j->n - n0 : j->nr;
   const float *a = r->a + g / r->group_div * r->group_hi +
                    g % r->group_div * r->group_lo + r0 * r->row_stride;
+  float *c = j->c + (g * r->rows + r0) * j->n + n0;
   j->fn((size_t)mr, (size_t)nc, (size_t)j->k, a, (size_t)r->row_stride,
-        j->panels + panel * j->panel_floats,
-        j->c + (g * r->rows + r0) * j->n + n0, (size_t)j->n, &j->minmax);
+        j->panels + panel * j->panel_floats, c, (size_t)j->n, &j->minmax);
+  kiln_f32_activation_rows(j->epilogue, j->isa, c, (size_t)mr, (size_t)nc,
+                           (size_t)j->n);
 }
 
 static void run_range(void *context, int64_t begin, int64_t end) {
@@ -158,7 +175,7 @@ double kiln_gemm_balance(int64_t count, int64_t threads) {
 
 void kiln_gemm_compute(const kiln_gemm_kernel *kernel, const void *packed,
                        const kiln_gemm_rows *rows, float *c,
-                       kiln_gemm_minmax minmax, kiln_threadpool *pool) {
+                       kiln_activation act, kiln_threadpool *pool) {
   const kiln_gemm_header *h = packed;
   gemm_job j = {
       .fn = kernel->fn,
@@ -171,8 +188,9 @@ void kiln_gemm_compute(const kiln_gemm_kernel *kernel, const void *packed,
       .num_panels = (h->n + h->nr - 1) / h->nr,
       .rows = *rows,
       .c = c,
-      .minmax = minmax,
+      .isa = kernel->isa,
   };
+  kiln_gemm_activation_split(act, &j.minmax, &j.epilogue);
   if (j.rows.group_div < 1) j.rows.group_div = 1;
   j.tiles_per_group = (rows->rows + j.mr - 1) / j.mr;
   j.tiles = rows->groups * j.tiles_per_group;

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/activation.h"
 #include "kernels/kernel.h"
 
 /* kiln_shape_unary checks what every unary op shares; the per-op shape
@@ -124,16 +125,6 @@ static double relu1_d(double x) {
   return x < -1.0 ? -1.0 : (x > 1.0 ? 1.0 : x);
 }
 static double rsqrt_d(double x) { return 1.0 / sqrt(x); }
-/* exp never overflows for the branch taken, so no inf/inf. */
-static double logistic_d(double x) {
-  if (x >= 0.0) return 1.0 / (1.0 + exp(-x));
-  double e = exp(x);
-  return e / (1.0 + e);
-}
-/* Zero below -3 outright, so -inf gives 0 rather than -inf*0. */
-static double hard_swish_d(double x) {
-  return x <= -3.0 ? 0.0 : x * relu6_d(x + 3.0) / 6.0;
-}
 
 kiln_status *kiln_ref_rsqrt(const kiln_op_ctx *ctx) {
   return map_f32(ctx, rsqrt_d);
@@ -153,13 +144,13 @@ kiln_status *kiln_ref_relu_n1_to_1(const kiln_op_ctx *ctx) {
   return map_f32(ctx, relu1_d);
 }
 kiln_status *kiln_ref_logistic(const kiln_op_ctx *ctx) {
-  return map_f32(ctx, logistic_d);
+  return map_f32(ctx, kiln_logistic_d);
 }
 kiln_status *kiln_ref_tanh(const kiln_op_ctx *ctx) {
   return map_f32(ctx, tanh);
 }
 kiln_status *kiln_ref_hard_swish(const kiln_op_ctx *ctx) {
-  return map_f32(ctx, hard_swish_d);
+  return map_f32(ctx, kiln_hard_swish_d);
 }
 
 kiln_status *kiln_ref_leaky_relu(const kiln_op_ctx *ctx) {
@@ -178,7 +169,7 @@ static double gelu_d(double x, bool approximate) {
   if (isinf(x)) return x > 0.0 ? x : 0.0; /* avoid inf*0 */
   if (approximate) {
     const double k = 0.7978845608028654; /* sqrt(2/pi) */
-    return x * logistic_d(2.0 * k * (x + 0.044715 * x * x * x));
+    return x * kiln_logistic_d(2.0 * k * (x + 0.044715 * x * x * x));
   }
   return 0.5 * x * erfc(-x * 0.7071067811865476); /* 1/sqrt(2) */
 }

@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include "core/threadpool.h"
+#include "kernels/epilogue.h"
 #include "kernels/x86/x86_kernels.h"
 
 /* Forced inlining turns the constant window sizes of each specialization
@@ -206,6 +207,10 @@ DW_INLINE void dw_rows(const dw_job *j, int64_t begin, int64_t end, bool fixed,
     if (full < c)
       for (int64_t r = t0; r < t1; r++)
         dw_row(j, r, full, tail_mask, true, fixed, KH, KW, SH, SW, DH, DW);
+    /* The tile's rows are whole now, and still in cache. */
+    const size_t tile = (size_t)((t1 - t0) * j->g.out_w * c);
+    kiln_f32_activation_rows(j->g.epilogue, KILN_ISA_AVX512,
+                             j->out + t0 * j->g.out_w * c, 1, tile, tile);
   }
 }
 

@@ -2,15 +2,17 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "kernels/epilogue.h"
 #include "kernels/x86/x86_kernels.h"
 
 /* What every DEPTHWISE_CONV_2D variant shares: which nodes it takes, the
  * channel-blocked weight packing and the window geometry. */
 
 /* The checks that need no weights: float32 NHWC input, a [1,KH,KW,C] filter
- * with depth multiplier 1, an optional [C] bias, sane attributes and a
- * clamp activation. At load only the constant tensors have data and the
- * shape function has not run, so nothing here may be taken for granted. */
+ * with depth multiplier 1, an optional [C] bias, sane attributes and an
+ * activation the kernels clamp with or the epilogue computes. At load only the
+ * constant tensors have data and the shape function has not run, so nothing
+ * here may be taken for granted. */
 static bool node_fits(const kiln_op_ctx *ctx) {
   const kiln_conv_attrs *a = ctx->attrs;
   if (!a || ctx->num_inputs < 2 || ctx->num_inputs > 3 ||
@@ -28,7 +30,7 @@ static bool node_fits(const kiln_op_ctx *ctx) {
   if (a->stride_h < 1 || a->stride_w < 1 || a->dilation_h < 1 ||
       a->dilation_w < 1)
     return false;
-  if (!kiln_activation_is_clamp(a->activation)) return false;
+  if (!kiln_f32_activation_rows_supports(a->activation)) return false;
   if (ctx->num_inputs == 3 && ctx->inputs[2]) {
     const kiln_tensor *b = ctx->inputs[2];
     if (b->dtype != KILN_FLOAT32 || b->rank != 1 || b->dims[0] != f->dims[3])
@@ -146,6 +148,8 @@ void kiln_dw_geometry(const kiln_op_ctx *ctx, kiln_dw_geom *g) {
   g->ox_lo = lo;
   g->ox_hi = hi;
   kiln_activation_bounds(a->activation, &g->act_lo, &g->act_hi);
+  g->epilogue =
+      kiln_activation_is_clamp(a->activation) ? KILN_ACT_NONE : a->activation;
 }
 
 /* One packer per variant: the kind it specializes and its vector width. */

@@ -1,5 +1,6 @@
 /* depthwise_portable.c - DEPTHWISE_CONV_2D float32 in plain C. */
 #include "core/threadpool.h"
+#include "kernels/epilogue.h"
 #include "kernels/x86/x86_kernels.h"
 
 /* Runs on the channel-blocked packed weights with fixed-width inner loops
@@ -100,6 +101,8 @@ DW_INLINE void dw_rows(const dw_job *j, int64_t begin, int64_t end, int64_t KH,
     if (rest)
       dw_block_row(g, img + full * LANES, iy0, ky0, ky1, j->w + full * wstride,
                    yrow + full * LANES, rest, KW, SW, DH, DW);
+    const size_t row = (size_t)(g->out_w * c);
+    kiln_f32_activation_rows(g->epilogue, KILN_ISA_PORTABLE, yrow, 1, row, row);
   }
 }
 

@@ -76,6 +76,7 @@ VBINARY(f32_vmulc__avx2, KILN_BINOP_MUL, true)
 #undef VBINARY
 
 static const kiln_f32_vbinary_ukernels binary_ukernels = {
+    KILN_ISA_AVX2,
     {f32_vadd__avx2, f32_vsub__avx2, f32_vrsub__avx2, f32_vmul__avx2},
     {f32_vaddc__avx2, f32_vsubc__avx2, f32_vrsubc__avx2, f32_vmulc__avx2},
 };
@@ -200,6 +201,9 @@ EW_INLINE __m256 hswish(__m256 x) {
   return _mm256_andnot_ps(low, y);
 }
 
+/* x * sigmoid(x): the fused form of MUL(x, LOGISTIC(x)). */
+EW_INLINE __m256 swish(__m256 x) { return _mm256_mul_ps(x, sigmoid(x)); }
+
 static void f32_vsigmoid__avx2(size_t n, const float *x, float *y) {
   MAP_UNARY(n, x, y, sigmoid);
 }
@@ -209,6 +213,12 @@ static void f32_vtanh__avx2(size_t n, const float *x, float *y) {
 static void f32_vhswish__avx2(size_t n, const float *x, float *y) {
   MAP_UNARY(n, x, y, hswish);
 }
+static void f32_vswish__avx2(size_t n, const float *x, float *y) {
+  MAP_UNARY(n, x, y, swish);
+}
+
+const kiln_f32_activation_ukernels kiln_f32_activation_ukernels_avx2 = {
+    f32_vclamp__avx2, f32_vhswish__avx2, f32_vsigmoid__avx2, f32_vswish__avx2};
 
 kiln_status *kiln_f32_vrelu__avx2(const kiln_op_ctx *ctx) {
   return kiln_f32_vclamp_run(ctx, f32_vclamp__avx2, 0.0f, INFINITY);

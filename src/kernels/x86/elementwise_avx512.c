@@ -72,6 +72,7 @@ VBINARY(f32_vmulc__avx512, KILN_BINOP_MUL, true)
 #undef VBINARY
 
 static const kiln_f32_vbinary_ukernels binary_ukernels = {
+    KILN_ISA_AVX512,
     {f32_vadd__avx512, f32_vsub__avx512, f32_vrsub__avx512, f32_vmul__avx512},
     {f32_vaddc__avx512, f32_vsubc__avx512, f32_vrsubc__avx512,
      f32_vmulc__avx512},
@@ -199,6 +200,9 @@ EW_INLINE __m512 hswish(__m512 x) {
   return _mm512_mask_blend_ps(low, y, _mm512_setzero_ps());
 }
 
+/* x * sigmoid(x): the fused form of MUL(x, LOGISTIC(x)). */
+EW_INLINE __m512 swish(__m512 x) { return _mm512_mul_ps(x, sigmoid(x)); }
+
 static void f32_vsigmoid__avx512(size_t n, const float *x, float *y) {
   MAP_UNARY(n, x, y, sigmoid);
 }
@@ -208,6 +212,13 @@ static void f32_vtanh__avx512(size_t n, const float *x, float *y) {
 static void f32_vhswish__avx512(size_t n, const float *x, float *y) {
   MAP_UNARY(n, x, y, hswish);
 }
+static void f32_vswish__avx512(size_t n, const float *x, float *y) {
+  MAP_UNARY(n, x, y, swish);
+}
+
+const kiln_f32_activation_ukernels kiln_f32_activation_ukernels_avx512 = {
+    f32_vclamp__avx512, f32_vhswish__avx512, f32_vsigmoid__avx512,
+    f32_vswish__avx512};
 
 kiln_status *kiln_f32_vrelu__avx512(const kiln_op_ctx *ctx) {
   return kiln_f32_vclamp_run(ctx, f32_vclamp__avx512, 0.0f, INFINITY);

@@ -3,34 +3,12 @@
 #include <string.h>
 
 #include "core/threadpool.h"
+#include "kernels/epilogue.h"
 #include "kernels/x86/x86_kernels.h"
 
 /* What the elementwise, MEAN and pooling variants of every instruction set
  * share: which nodes they take, broadcast plans and the parallel walkers
  * that feed each set's microkernels. */
-
-bool kiln_activation_is_clamp(kiln_activation act) {
-  return act == KILN_ACT_NONE || act == KILN_ACT_RELU ||
-         act == KILN_ACT_RELU6 || act == KILN_ACT_RELU_N1_TO_1;
-}
-
-void kiln_activation_bounds(kiln_activation act, float *lo, float *hi) {
-  *lo = -INFINITY;
-  *hi = INFINITY;
-  switch (act) {
-    case KILN_ACT_RELU:
-      *lo = 0.0f;
-      break;
-    case KILN_ACT_RELU6:
-      *lo = 0.0f, *hi = 6.0f;
-      break;
-    case KILN_ACT_RELU_N1_TO_1:
-      *lo = -1.0f, *hi = 1.0f;
-      break;
-    default:
-      break;
-  }
-}
 
 static bool is_f32(const kiln_tensor *t) {
   return t && t->dtype == KILN_FLOAT32;
@@ -100,15 +78,38 @@ static bool plan_binary(const kiln_op_ctx *ctx, binary_plan *p) {
 bool kiln_f32_vbinary_applies(const kiln_op_ctx *ctx) {
   const kiln_activation_attrs *attrs = ctx->attrs;
   binary_plan p;
-  return kiln_activation_is_clamp(attrs ? attrs->activation : KILN_ACT_NONE) &&
+  return kiln_f32_activation_rows_supports(attrs ? attrs->activation
+                                                 : KILN_ACT_NONE) &&
          plan_binary(ctx, &p);
 }
 
 typedef struct binary_job {
   binary_plan p;
   kiln_f32_vbinary_ukernel vector, scalar;
-  float lo, hi;
+  float lo, hi;             /* a clamp activation, applied as stored */
+  kiln_activation epilogue; /* any other, NONE for a clamp */
+  kiln_isa isa;
 } binary_job;
+
+/* Output floats per ukernel call when an epilogue follows: 8 KiB, still in
+ * L1 when the activation reads it back. */
+enum { EPILOGUE_PIECE = 2048 };
+
+/* y = a op b over n elements (b[0] for all of them when `scalar`), then
+ * the epilogue activation piece by piece. */
+static void binary_run(const binary_job *j, kiln_f32_vbinary_ukernel uk,
+                       bool scalar, int64_t n, const float *a, const float *b,
+                       float *y) {
+  if (j->epilogue == KILN_ACT_NONE) {
+    uk((size_t)n, a, b, y, j->lo, j->hi);
+    return;
+  }
+  for (int64_t i = 0; i < n; i += EPILOGUE_PIECE) {
+    size_t len = (size_t)(n - i < EPILOGUE_PIECE ? n - i : EPILOGUE_PIECE);
+    uk(len, a + i, scalar ? b : b + i, y + i, j->lo, j->hi);
+    kiln_f32_activation_rows(j->epilogue, j->isa, y + i, 1, len, len);
+  }
+}
 
 /* Elements [begin, end) cut where the broadcast operand restarts: runs of
  * one broadcast value when cn == 1, runs within one row of cn otherwise. */
@@ -118,8 +119,8 @@ static void binary_range(void *context, int64_t begin, int64_t end) {
   const float *a = p->full, *b = p->bcast;
   float *y = p->out;
   if (p->inner == 1) { /* b has the output's layout */
-    j->vector((size_t)(end - begin), a + begin, b + begin, y + begin, j->lo,
-              j->hi);
+    binary_run(j, j->vector, false, end - begin, a + begin, b + begin,
+               y + begin);
     return;
   }
   for (int64_t i = begin; i < end;) {
@@ -128,12 +129,12 @@ static void binary_range(void *context, int64_t begin, int64_t end) {
       int64_t o = i / p->inner;
       len = (o + 1) * p->inner - i;
       if (len > end - i) len = end - i;
-      j->scalar((size_t)len, a + i, b + o, y + i, j->lo, j->hi);
+      binary_run(j, j->scalar, true, len, a + i, b + o, y + i);
     } else {
       int64_t row = i / p->cn, c = i % p->cn, o = row / p->inner;
       len = p->cn - c;
       if (len > end - i) len = end - i;
-      j->vector((size_t)len, a + i, b + o * p->cn + c, y + i, j->lo, j->hi);
+      binary_run(j, j->vector, false, len, a + i, b + o * p->cn + c, y + i);
     }
     i += len;
   }
@@ -147,8 +148,10 @@ kiln_status *kiln_f32_vbinary_run(const kiln_op_ctx *ctx, kiln_binop op,
   if (j.p.swapped && op == KILN_BINOP_SUB) op = KILN_BINOP_RSUB;
   j.vector = uk->vector[op];
   j.scalar = uk->scalar[op];
-  kiln_activation_bounds(attrs ? attrs->activation : KILN_ACT_NONE, &j.lo,
-                         &j.hi);
+  kiln_activation act = attrs ? attrs->activation : KILN_ACT_NONE;
+  kiln_activation_bounds(act, &j.lo, &j.hi);
+  j.epilogue = kiln_activation_is_clamp(act) ? KILN_ACT_NONE : act;
+  j.isa = uk->isa;
   kiln_parallel_for(ctx->pool, j.p.n, KILN_EW_GRAIN_CHEAP, binary_range, &j);
   return NULL;
 }

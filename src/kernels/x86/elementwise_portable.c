@@ -66,6 +66,7 @@ VBINARY(f32_vmulc__portable, KILN_BINOP_MUL, true)
 #undef VBINARY
 
 static const kiln_f32_vbinary_ukernels binary_ukernels = {
+    KILN_ISA_PORTABLE,
     {f32_vadd__portable, f32_vsub__portable, f32_vrsub__portable,
      f32_vmul__portable},
     {f32_vaddc__portable, f32_vsubc__portable, f32_vrsubc__portable,
@@ -187,6 +188,9 @@ EW_INLINE float hswish(float x) {
   return select(mask_if(x != x), x, y);
 }
 
+/* x * sigmoid(x): the fused form of MUL(x, LOGISTIC(x)). */
+EW_INLINE float swish(float x) { return x * sigmoid(x); }
+
 #define MAP_UNARY(name, f)                                   \
   static void name(size_t n, const float *x, float *y) {     \
     size_t i = 0;                                            \
@@ -200,7 +204,12 @@ EW_INLINE float hswish(float x) {
 MAP_UNARY(f32_vsigmoid__portable, sigmoid)
 MAP_UNARY(f32_vtanh__portable, tanh_)
 MAP_UNARY(f32_vhswish__portable, hswish)
+MAP_UNARY(f32_vswish__portable, swish)
 #undef MAP_UNARY
+
+const kiln_f32_activation_ukernels kiln_f32_activation_ukernels_portable = {
+    f32_vclamp__portable, f32_vhswish__portable, f32_vsigmoid__portable,
+    f32_vswish__portable};
 
 kiln_status *kiln_f32_vrelu__portable(const kiln_op_ctx *ctx) {
   return kiln_f32_vclamp_run(ctx, f32_vclamp__portable, 0.0f, INFINITY);

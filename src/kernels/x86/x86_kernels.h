@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/activation.h"
 #include "kernels/kernel.h"
 
 /* The AVX-512, AVX2 and portable C variants variant_list.h names, and the
@@ -49,6 +50,9 @@ typedef struct kiln_dw_geom {
    * width; the others clip it. */
   int64_t ox_lo, ox_hi;
   float act_lo, act_hi; /* the fused activation as a clamp */
+  /* A fused activation that is not a clamp (else NONE), which the kernels
+   * apply to each tile of output rows through kernels/epilogue.h. */
+  kiln_activation epilogue;
 } kiln_dw_geom;
 
 void kiln_dw_geometry(const kiln_op_ctx *ctx, kiln_dw_geom *g);
@@ -103,13 +107,15 @@ typedef void (*kiln_f32_vbinary_ukernel)(size_t n, const float *a,
                                          float hi);
 
 typedef struct kiln_f32_vbinary_ukernels {
+  kiln_isa isa; /* whose row functions apply activations that are not clamps */
   kiln_f32_vbinary_ukernel vector[KILN_BINOP_COUNT]; /* b[i] */
   kiln_f32_vbinary_ukernel scalar[KILN_BINOP_COUNT]; /* b[0] */
 } kiln_f32_vbinary_ukernels;
 
 /* ADD, SUB or MUL on float32 when one input has the output's layout and the
  * other is the same, a scalar, or broadcast along a middle run of axes
- * ([C] or [N,1,1,C] against [N,H,W,C]); fused NONE/RELU/RELU6/RELU_N1_TO_1. */
+ * ([C] or [N,1,1,C] against [N,H,W,C]); any fused activation the epilogue
+ * computes (kernels/epilogue.h). */
 bool kiln_f32_vbinary_applies(const kiln_op_ctx *ctx);
 /* Runs op (ADD, SUB or MUL) with an instruction set's microkernels. */
 kiln_status *kiln_f32_vbinary_run(const kiln_op_ctx *ctx, kiln_binop op,
@@ -147,6 +153,18 @@ kiln_status *kiln_f32_vclamp_run(const kiln_op_ctx *ctx,
                                  kiln_f32_vclamp_ukernel uk, float lo,
                                  float hi);
 
+/* An instruction set's row functions for the activation epilogue
+ * (kernels/epilogue.c): the clamp, and the activations that are not
+ * clamps. Each maps n floats and may work in place (x == y). */
+typedef struct kiln_f32_activation_ukernels {
+  kiln_f32_vclamp_ukernel clamp;
+  kiln_f32_vunary_ukernel hard_swish, logistic, swish;
+} kiln_f32_activation_ukernels;
+
+extern const kiln_f32_activation_ukernels kiln_f32_activation_ukernels_avx512;
+extern const kiln_f32_activation_ukernels kiln_f32_activation_ukernels_avx2;
+extern const kiln_f32_activation_ukernels kiln_f32_activation_ukernels_portable;
+
 /* ============================================== MEAN and 2-D pooling */
 
 /* MEAN of a float32 NHWC tensor over exactly axes {1, 2}. */
@@ -162,11 +180,6 @@ typedef struct kiln_pool_geom {
 } kiln_pool_geom;
 
 void kiln_pool_geometry(const kiln_op_ctx *ctx, kiln_pool_geom *g);
-
-/* The fused activation as [lo, hi] (NONE: [-inf, inf]). */
-void kiln_activation_bounds(kiln_activation act, float *lo, float *hi);
-/* Whether the activation is one of the clamps above. */
-bool kiln_activation_is_clamp(kiln_activation act);
 
 /* ================================================= the run functions */
 

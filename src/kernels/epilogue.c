@@ -1,0 +1,47 @@
+/* epilogue.c - fused activations over rows an optimized kernel has just
+ * written, dispatched to one instruction set's row functions. */
+#include "kernels/epilogue.h"
+
+#include "kernels/x86/x86_kernels.h"
+
+bool kiln_f32_activation_rows_supports(kiln_activation act) {
+  return kiln_activation_is_clamp(act) || act == KILN_ACT_HARD_SWISH ||
+         act == KILN_ACT_LOGISTIC || act == KILN_ACT_SWISH;
+}
+
+static const kiln_f32_activation_ukernels *ukernels_for(kiln_isa isa) {
+#if defined(__x86_64__)
+  if (isa == KILN_ISA_AVX512) return &kiln_f32_activation_ukernels_avx512;
+  if (isa == KILN_ISA_AVX2) return &kiln_f32_activation_ukernels_avx2;
+#else
+  (void)isa;
+#endif
+  return &kiln_f32_activation_ukernels_portable;
+}
+
+void kiln_f32_activation_rows(kiln_activation act, kiln_isa isa, float *c,
+                              size_t rows, size_t cols, size_t stride) {
+  if (act == KILN_ACT_NONE || rows == 0 || cols == 0) return;
+  const kiln_f32_activation_ukernels *uk = ukernels_for(isa);
+  /* Dense rows are one run: fewer calls and no short tails. */
+  if (stride == cols) {
+    cols *= rows;
+    rows = 1;
+  }
+  if (kiln_activation_is_clamp(act)) {
+    float lo, hi;
+    kiln_activation_bounds(act, &lo, &hi);
+    for (size_t r = 0; r < rows; r++)
+      uk->clamp(cols, c + r * stride, c + r * stride, lo, hi);
+    return;
+  }
+  kiln_f32_vunary_ukernel fn = NULL;
+  if (act == KILN_ACT_HARD_SWISH)
+    fn = uk->hard_swish;
+  else if (act == KILN_ACT_LOGISTIC)
+    fn = uk->logistic;
+  else if (act == KILN_ACT_SWISH)
+    fn = uk->swish;
+  if (!fn) return;
+  for (size_t r = 0; r < rows; r++) fn(cols, c + r * stride, c + r * stride);
+}
