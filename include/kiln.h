@@ -206,9 +206,11 @@ typedef struct kiln_model_stats {
   /* What the load-time passes did between num_source_ops and num_nodes. */
   int folded_constants;  /* operators computed once at load */
   int folded_batchnorms; /* MUL/ADD/SUB merged into convolution weights */
-  int fused_activations; /* RELU/RELU6/RELU_N1_TO_1 merged into operators */
-  int removed_noops;     /* operators that passed their input through */
-  int removed_dead;      /* operators whose results reached no output */
+  /* activations merged into operators: RELU, RELU6, RELU_N1_TO_1,
+   * HARD_SWISH, LOGISTIC, and swish (MUL(x, LOGISTIC(x)), counted once) */
+  int fused_activations;
+  int removed_noops; /* operators that passed their input through */
+  int removed_dead;  /* operators whose results reached no output */
 } kiln_model_stats;
 
 kiln_status *kiln_model_stats_get(const kiln_model *model,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "kernels/activation.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
 
@@ -68,12 +69,6 @@ static bool per_channel(const kiln_value *k, const layout *l) {
   for (int64_t i = 0; i < n; i++)
     if (!isfinite(values[i])) return false;
   return true;
-}
-
-/* Activations the folded op may pass on: the clamps every kernel honours. */
-static bool clamp_activation(kiln_activation a) {
-  return a == KILN_ACT_NONE || a == KILN_ACT_RELU || a == KILN_ACT_RELU6 ||
-         a == KILN_ACT_RELU_N1_TO_1;
 }
 
 /* A copy of constant `src` (or zeros shaped [channels] when src < 0) that
@@ -202,7 +197,10 @@ kiln_status *kiln_pass_fold_batchnorm(kiln_graph *g, int *out_folded) {
       int y = consumer->outputs[0];
       kiln_activation then =
           ((const kiln_activation_attrs *)consumer->attrs)->activation;
-      if (!per_channel(&g->values[k_id], &l) || !clamp_activation(then) ||
+      /* The layer takes over the folded op's activation: one its every
+       * kernel computes. */
+      if (!per_channel(&g->values[k_id], &l) ||
+          !kiln_activation_fusable(layer->op, then) ||
           !kiln_pass_is_plain_float(&g->values[y]))
         break;
       st = fold_one(g, p, consumer, k_id, &l, first_new);

@@ -20,12 +20,16 @@ kiln_status *kiln_pass_fold_constants(kiln_graph *g, const char *source,
  * *out_folded to the number of MUL/ADD/SUB nodes removed. */
 kiln_status *kiln_pass_fold_batchnorm(kiln_graph *g, int *out_folded);
 
-/* Turns RELU, RELU6 and RELU_N1_TO_1 nodes into the fused activation of the
+/* Turns RELU, RELU6, RELU_N1_TO_1, HARD_SWISH and LOGISTIC nodes, and the
+ * pair MUL(x, LOGISTIC(x)) (as SWISH), into the fused activation of the
  * operator producing their input (convolutions, FULLY_CONNECTED, ADD, SUB,
- * MUL, DIV, CONCATENATION, the 2-D pools, L2_NORMALIZATION) when nothing
- * else reads that intermediate and it is not a graph output; an operator
- * with an activation already takes one more only when the two compose
- * exactly. Sets *out_fused to the number of activation nodes removed. */
+ * MUL, DIV, CONCATENATION, the 2-D pools, L2_NORMALIZATION; for the
+ * activations that are not clamps, only where kiln_activation_fusable says
+ * every kernel of the op computes them) when nothing else reads that
+ * intermediate and it is not a graph output; an operator with an
+ * activation already takes one more only when the two compose exactly.
+ * Sets *out_fused to the number of activations fused (a swish pair, two
+ * nodes, counts once). */
 kiln_status *kiln_pass_fuse_activations(kiln_graph *g, int *out_fused);
 
 /* Removes nodes that pass their input through unchanged: RESHAPE, SQUEEZE
@@ -46,7 +50,7 @@ typedef struct kiln_pass_report {
   int nodes_before, nodes_after;
   int folded;             /* nodes turned into constants */
   int folded_batchnorms;  /* MUL/ADD/SUB merged into layer weights */
-  int fused_activations;  /* activation nodes merged into their producer */
+  int fused_activations;  /* activations merged into their producer */
   int removed_noops;      /* nodes that passed their input through */
   int removed_dead;       /* nodes whose results nothing used */
   int released_constants; /* unused constants whose memory was freed */

@@ -521,6 +521,117 @@ static void test_fuse_chain(void) {
   kiln_graph_free(g);
 }
 
+/* HARD_SWISH, LOGISTIC and the swish pair become kiln's internal
+ * activations. variant = producer * 4 + form: HARD_SWISH, LOGISTIC,
+ * MUL(y, LOGISTIC(y)), MUL(LOGISTIC(y), y). */
+static const kiln_activation internal_forms[4] = {
+    KILN_ACT_HARD_SWISH, KILN_ACT_LOGISTIC, KILN_ACT_SWISH, KILN_ACT_SWISH};
+
+static void build_fuse_internal(int variant) {
+  int y = producer(variant / 4, KILN_ACT_NONE), form = variant % 4;
+  int out = like("activated", y);
+  if (form < 2) {
+    node(form ? KILN_OP_LOGISTIC : KILN_OP_HARD_SWISH, IDS(y), IDS(out));
+  } else {
+    int s = like("sigmoid", y);
+    node(KILN_OP_LOGISTIC, IDS(y), IDS(s));
+    if (form == 2)
+      node(KILN_OP_MUL, IDS(y, s), IDS(out));
+    else
+      node(KILN_OP_MUL, IDS(s, y), IDS(out));
+  }
+  set_outputs(IDS(out));
+}
+
+/* Every producer but the pools, whose variants only clamp, takes them; the
+ * reference kernels compute the fused node to the bit. */
+static void test_fuse_internal(void) {
+  for (int variant = 0; variant < NUM_PRODUCERS * 4; variant++) {
+    kiln_op_type op = producer_ops[variant / 4];
+    kiln_activation act = internal_forms[variant % 4];
+    bool fuses = op != KILN_OP_AVERAGE_POOL_2D && op != KILN_OP_MAX_POOL_2D;
+    int unfused_nodes = act == KILN_ACT_SWISH ? 3 : 2;
+    kiln_graph *g = expect("fuse internal", build_fuse_internal, variant,
+                           kiln_pass_fuse_activations, fuses ? 1 : 0,
+                           fuses ? 1 : unfused_nodes, 0.0f);
+    if (fuses && g->num_nodes == 1) {
+      CHECK(g->nodes[0].op == op);
+      CHECK(activation_of(&g->nodes[0]) == act);
+      CHECK(g->nodes[0].outputs[0] == g->outputs[0]);
+    }
+    kiln_graph_free(g);
+  }
+}
+
+/* Look-alikes of the swish and of the fusions above that must stay (or
+ * fuse only in part). */
+static void build_swish_negative(int variant) {
+  kiln_activation first =
+      variant == 3 || variant == 4 ? KILN_ACT_RELU : KILN_ACT_NONE;
+  int y = producer(P_CONV, first);
+  int s = like("sigmoid", y), out = like("swish", y);
+  switch (variant) {
+    case 0: { /* y has a third reader */
+      int sum = like("sum", y);
+      node(KILN_OP_LOGISTIC, IDS(y), IDS(s));
+      node(KILN_OP_MUL, IDS(y, s), IDS(out));
+      node(KILN_OP_ADD, IDS(out, y), IDS(sum));
+      set_outputs(IDS(sum));
+      break;
+    }
+    case 1: { /* the logistic has a second reader */
+      int sum = like("sum", y);
+      node(KILN_OP_LOGISTIC, IDS(y), IDS(s));
+      node(KILN_OP_MUL, IDS(y, s), IDS(out));
+      node(KILN_OP_ADD, IDS(out, s), IDS(sum));
+      set_outputs(IDS(sum));
+      break;
+    }
+    case 2: { /* a gate: MUL(z, LOGISTIC(y)); only the logistic fuses */
+      int z = input("z", DIMS(1, 5, 5, 4));
+      node(KILN_OP_LOGISTIC, IDS(y), IDS(s));
+      node(KILN_OP_MUL, IDS(z, s), IDS(out));
+      set_outputs(IDS(out));
+      break;
+    }
+    case 3: /* the producer already has an activation */
+      node(KILN_OP_LOGISTIC, IDS(y), IDS(s));
+      node(KILN_OP_MUL, IDS(y, s), IDS(out));
+      set_outputs(IDS(out));
+      break;
+    case 4: /* likewise for a lone HARD_SWISH */
+      node(KILN_OP_HARD_SWISH, IDS(y), IDS(out));
+      set_outputs(IDS(out));
+      break;
+    case 5: { /* the MUL has an activation of its own */
+      node(KILN_OP_LOGISTIC, IDS(y), IDS(s));
+      kiln_activation_attrs *a = node(KILN_OP_MUL, IDS(y, s), IDS(out));
+      a->activation = KILN_ACT_RELU;
+      set_outputs(IDS(out));
+      break;
+    }
+    case 6: /* y is a graph output too */
+      node(KILN_OP_LOGISTIC, IDS(y), IDS(s));
+      node(KILN_OP_MUL, IDS(y, s), IDS(out));
+      set_outputs(IDS(out, y));
+      break;
+    default: /* a HARD_SWISH, then a RELU that does not compose with it */
+      node(KILN_OP_HARD_SWISH, IDS(y), IDS(s));
+      node(KILN_OP_RELU, IDS(s), IDS(out));
+      set_outputs(IDS(out));
+      break;
+  }
+}
+
+static void test_swish_negatives(void) {
+  static const int fused[] = {0, 0, 1, 0, 0, 0, 0, 1};
+  static const int nodes[] = {4, 4, 2, 3, 2, 3, 3, 2};
+  for (int variant = 0; variant < 8; variant++)
+    kiln_graph_free(expect("swish negative", build_swish_negative, variant,
+                           kiln_pass_fuse_activations, fused[variant],
+                           nodes[variant], 0.0f));
+}
+
 /* -------------------------------------------------- fold_batchnorm cases */
 
 /* CONV_2D [1,5,5,3] -> [1,5,5,4] with or without bias and activation. */
@@ -1284,6 +1395,8 @@ int main(void) {
   test_fuse_compositions();
   test_fuse_negatives();
   test_fuse_chain();
+  test_fuse_internal();
+  test_swish_negatives();
   test_fold_batchnorm();
   test_remove_noops();
   test_remove_noops_context();
