@@ -28,23 +28,24 @@ KILN_VARIANT(CONV_2D, KILN_ISA_PORTABLE, "f32-conv1x1-gemm-4x8-portable",
              kiln_conv1x1_gemm_pack_portable,
              kiln_conv1x1_gemm_applies_portable,
              kiln_conv1x1_gemm_run_portable)
-/* 3x3 stride-1 CONV_2D through Winograd F(4x4, 3x3), where its packer
- * judges it faster (kernels/gemm/conv_winograd.h). */
+/* 3x3 stride-1 CONV_2D through Winograd F(4x4, 3x3) or F(2x2, 3x3); each
+ * packer takes the layers its tile size runs fastest
+ * (kernels/gemm/conv_winograd.h). */
+#define KILN_WINOGRAD_VARIANTS(tile, isa_id, isa)                             \
+  KILN_VARIANT_WS(CONV_2D, isa_id, "f32-conv3x3-winograd-" #tile "-" #isa,    \
+                  kiln_conv_winograd_##tile##_pack_##isa,                     \
+                  kiln_conv_winograd_##tile##_applies_##isa,                  \
+                  kiln_conv_winograd_##tile##_run_##isa,                      \
+                  kiln_conv_winograd_##tile##_workspace_##isa)
 #if defined(__x86_64__)
-KILN_VARIANT_WS(CONV_2D, KILN_ISA_AVX512, "f32-conv3x3-winograd-f43-avx512",
-                kiln_conv_winograd_pack_avx512,
-                kiln_conv_winograd_applies_avx512,
-                kiln_conv_winograd_run_avx512,
-                kiln_conv_winograd_workspace_avx512)
-KILN_VARIANT_WS(CONV_2D, KILN_ISA_AVX2, "f32-conv3x3-winograd-f43-avx2",
-                kiln_conv_winograd_pack_avx2, kiln_conv_winograd_applies_avx2,
-                kiln_conv_winograd_run_avx2, kiln_conv_winograd_workspace_avx2)
+KILN_WINOGRAD_VARIANTS(f43, KILN_ISA_AVX512, avx512)
+KILN_WINOGRAD_VARIANTS(f23, KILN_ISA_AVX512, avx512)
+KILN_WINOGRAD_VARIANTS(f43, KILN_ISA_AVX2, avx2)
+KILN_WINOGRAD_VARIANTS(f23, KILN_ISA_AVX2, avx2)
 #endif
-KILN_VARIANT_WS(CONV_2D, KILN_ISA_PORTABLE, "f32-conv3x3-winograd-f43-portable",
-                kiln_conv_winograd_pack_portable,
-                kiln_conv_winograd_applies_portable,
-                kiln_conv_winograd_run_portable,
-                kiln_conv_winograd_workspace_portable)
+KILN_WINOGRAD_VARIANTS(f43, KILN_ISA_PORTABLE, portable)
+KILN_WINOGRAD_VARIANTS(f23, KILN_ISA_PORTABLE, portable)
+#undef KILN_WINOGRAD_VARIANTS
 /* CONV_2D with a KxK filter (K > 1): its packer declines 1x1 filters,
  * which the variants above pack. */
 #if defined(__x86_64__)

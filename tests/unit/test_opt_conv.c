@@ -68,8 +68,10 @@ static bool winograd_case(const conv_params *p) {
          p->dil_h == 1 && p->dil_w == 1;
 }
 
-/* Set while the cases must run on Winograd (images of 3x3 and more). */
+/* Set while the cases must run on Winograd (images of 3x3 and more); and
+ * how many ran on each tile size. */
 static bool require_winograd;
+static int winograd_runs[2]; /* F(4x4, 3x3), F(2x2, 3x3) */
 
 /* Runs the case at each level. `expect`: whether a KxK variant must run it
  * (else none may): Winograd for winograd_case(), else the GEMM one. */
@@ -119,6 +121,7 @@ static void conv_case(const conv_params *p, bool expect) {
     CHECK(ours == expect);
     CHECK(!winograd || winograd_case(p));
     CHECK(winograd || !require_winograd);
+    if (winograd) winograd_runs[strstr(v->name, "f23") != NULL]++;
     /* Winograd's transforms scale terms by up to 8 * 8 before summing
      * them and cancel them after: its rounding is larger (1.3e-6 of the
      * sum of |terms| at worst over these tests), so it gets 3e-5. */
@@ -221,7 +224,14 @@ static void test_winograd(void) {
   conv_params wide = {1, 41, 38, 160,           70,           3, 3, 1, 1, 1,
                       1, 1,  0,  KILN_PAD_SAME, KILN_ACT_RELU};
   conv_case(&wide, true);
+  /* A small image of many channels: 2x2 tiles, which read fewer
+   * transformed weights. */
+  conv_params late = {
+      1, 7, 7, 300, 200, 3, 3, 1, 1, 1, 1, 1, 0, KILN_PAD_SAME, KILN_ACT_NONE};
+  conv_case(&late, true);
   require_winograd = false;
+  CHECK(winograd_runs[0] > 0);
+  CHECK(winograd_runs[1] > 0);
 }
 
 static void test_special(void) {
