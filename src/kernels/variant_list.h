@@ -142,3 +142,8 @@ KILN_VARIANT(BATCH_MATMUL, KILN_ISA_AVX2, "f32-bmm-gemm-6x16-avx2", NULL,
 #endif
 KILN_VARIANT(BATCH_MATMUL, KILN_ISA_PORTABLE, "f32-bmm-gemm-4x8-portable",
              NULL, kiln_bmm_gemm_applies_portable, kiln_bmm_gemm_run_portable)
+/* Data movement, for every level (kernels/movement/movement_variants.h). */
+KILN_VARIANT(PAD, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
+             kiln_pad_rows)
+KILN_VARIANT(PADV2, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
+             kiln_pad_rows)

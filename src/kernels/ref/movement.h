@@ -56,6 +56,12 @@ kiln_status *kiln_read_int_vector(const kiln_op_ctx *ctx, int index,
 kiln_status *kiln_read_int_scalar(const kiln_op_ctx *ctx, int index,
                                   const char *role, int64_t *value);
 
+/* PAD / PADV2: the paddings of each axis (input 1, checked), and the
+ * element the padding holds (value: at least 16 bytes). */
+kiln_status *kiln_pad_read_paddings(const kiln_op_ctx *ctx, int64_t *before,
+                                    int64_t *after);
+void kiln_pad_value(const kiln_op_ctx *ctx, unsigned char *value);
+
 /* Checks the output's dtype equals the input's (data movement keeps it). */
 kiln_status *kiln_require_same_dtype(const kiln_tensor *in,
                                      const kiln_tensor *out, const char *role);

@@ -9,8 +9,8 @@
 #define MAX_PAD ((int64_t)1 << 48)
 
 /* The data input's paddings: input 1, a known [rank, 2] int tensor. */
-static kiln_status *read_paddings(const kiln_op_ctx *ctx, int64_t *before,
-                                  int64_t *after) {
+kiln_status *kiln_pad_read_paddings(const kiln_op_ctx *ctx, int64_t *before,
+                                    int64_t *after) {
   KILN_TRY(kiln_require_known(ctx, 1, "paddings"));
   const kiln_tensor *in = ctx->inputs[0], *pads = ctx->inputs[1];
   char buf[KILN_DIMS_STR_SIZE], inbuf[KILN_DIMS_STR_SIZE];
@@ -66,7 +66,7 @@ kiln_status *kiln_shape_pad(const kiln_op_ctx *ctx) {
   const kiln_tensor *in = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
   int64_t before[KILN_MAX_RANK], after[KILN_MAX_RANK], dims[KILN_MAX_RANK];
-  KILN_TRY(read_paddings(ctx, before, after));
+  KILN_TRY(kiln_pad_read_paddings(ctx, before, after));
   KILN_TRY(check_constant(ctx));
   for (int k = 0; k < in->rank; k++)
     dims[k] = before[k] + in->dims[k] + after[k];
@@ -77,7 +77,7 @@ kiln_status *kiln_shape_pad(const kiln_op_ctx *ctx) {
 
 /* The padding element: constant_values when given, else zero, which for a
  * quantized tensor is its zero point (TFLite pads with real 0). */
-static void pad_value(const kiln_op_ctx *ctx, unsigned char *value) {
+void kiln_pad_value(const kiln_op_ctx *ctx, unsigned char *value) {
   const kiln_tensor *given = constant_input(ctx), *out = ctx->outputs[0];
   size_t elem = kiln_dtype_size(out->dtype);
   memset(value, 0, elem);
@@ -104,9 +104,9 @@ kiln_status *kiln_ref_pad(const kiln_op_ctx *ctx) {
   kiln_tensor *out = ctx->outputs[0];
   size_t elem = kiln_dtype_size(in->dtype);
   int64_t before[KILN_MAX_RANK], after[KILN_MAX_RANK];
-  KILN_TRY(read_paddings(ctx, before, after));
+  KILN_TRY(kiln_pad_read_paddings(ctx, before, after));
   unsigned char value[16];
-  pad_value(ctx, value);
+  kiln_pad_value(ctx, value);
   kiln_fill_elements(out->data, kiln_tensor_numel(out), value, elem);
   if (kiln_tensor_numel(in) == 0) return NULL;
   /* Then the input goes into the interior, a strided window of the output. */
@@ -160,7 +160,7 @@ static kiln_status *check_mirror_limits(const kiln_op_ctx *ctx,
 kiln_status *kiln_shape_mirror_pad(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_shape_pad(ctx));
   int64_t before[KILN_MAX_RANK], after[KILN_MAX_RANK];
-  KILN_TRY(read_paddings(ctx, before, after));
+  KILN_TRY(kiln_pad_read_paddings(ctx, before, after));
   return check_mirror_limits(ctx, before, after);
 }
 
@@ -212,7 +212,7 @@ kiln_status *kiln_ref_mirror_pad(const kiln_op_ctx *ctx) {
   const kiln_mirror_pad_attrs *attrs = ctx->attrs;
   const kiln_tensor *in = ctx->inputs[0];
   int64_t before[KILN_MAX_RANK], after[KILN_MAX_RANK];
-  KILN_TRY(read_paddings(ctx, before, after));
+  KILN_TRY(kiln_pad_read_paddings(ctx, before, after));
   int64_t shift = attrs->mode == KILN_MIRROR_REFLECT ? 1 : 0, regions = 1;
   for (int k = 0; k < in->rank; k++) regions *= 3;
   for (int64_t code = 0; code < regions; code++)
