@@ -19,29 +19,31 @@ static const kiln_f32_activation_ukernels *ukernels_for(kiln_isa isa) {
   return &kiln_f32_activation_ukernels_portable;
 }
 
+kiln_f32_activation_rows_fn kiln_f32_activation_rows_lookup(kiln_activation act,
+                                                            kiln_isa isa) {
+  const kiln_f32_activation_ukernels *uk = ukernels_for(isa);
+  if (act == KILN_ACT_HARD_SWISH) return uk->hard_swish;
+  if (act == KILN_ACT_LOGISTIC) return uk->logistic;
+  if (act == KILN_ACT_SWISH) return uk->swish;
+  return NULL;
+}
+
 void kiln_f32_activation_rows(kiln_activation act, kiln_isa isa, float *c,
                               size_t rows, size_t cols, size_t stride) {
   if (act == KILN_ACT_NONE || rows == 0 || cols == 0) return;
-  const kiln_f32_activation_ukernels *uk = ukernels_for(isa);
   /* Dense rows are one run: fewer calls and no short tails. */
   if (stride == cols) {
     cols *= rows;
     rows = 1;
   }
   if (kiln_activation_is_clamp(act)) {
+    const kiln_f32_activation_ukernels *uk = ukernels_for(isa);
     float lo, hi;
     kiln_activation_bounds(act, &lo, &hi);
     for (size_t r = 0; r < rows; r++)
       uk->clamp(cols, c + r * stride, c + r * stride, lo, hi);
     return;
   }
-  kiln_f32_vunary_ukernel fn = NULL;
-  if (act == KILN_ACT_HARD_SWISH)
-    fn = uk->hard_swish;
-  else if (act == KILN_ACT_LOGISTIC)
-    fn = uk->logistic;
-  else if (act == KILN_ACT_SWISH)
-    fn = uk->swish;
-  if (!fn) return;
-  for (size_t r = 0; r < rows; r++) fn(cols, c + r * stride, c + r * stride);
+  kiln_f32_activation_rows_fn fn = kiln_f32_activation_rows_lookup(act, isa);
+  if (fn) fn(rows, cols, c, stride);
 }

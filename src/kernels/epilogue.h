@@ -27,4 +27,14 @@ bool kiln_f32_activation_rows_supports(kiln_activation act);
 void kiln_f32_activation_rows(kiln_activation act, kiln_isa isa, float *c,
                               size_t rows, size_t cols, size_t stride);
 
+/* An activation that is not a clamp over rows as above, for a kernel that
+ * calls it once per small tile: looked up once per run, it saves the
+ * dispatch above on every call (a GEMM tile is a few hundred floats). */
+typedef void (*kiln_f32_activation_rows_fn)(size_t rows, size_t cols, float *c,
+                                            size_t stride);
+/* The function for HARD_SWISH, LOGISTIC or SWISH at `isa`; NULL for NONE,
+ * the clamps (which microkernels apply as they store) and the rest. */
+kiln_f32_activation_rows_fn kiln_f32_activation_rows_lookup(kiln_activation act,
+                                                            kiln_isa isa);
+
 #endif

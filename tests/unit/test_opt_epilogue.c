@@ -145,6 +145,12 @@ static void test_rows_clamps_and_support(void) {
     CHECK(kiln_f32_activation_rows_supports(internal_acts[a]));
   CHECK(!kiln_f32_activation_rows_supports(KILN_ACT_TANH));
   CHECK(!kiln_f32_activation_rows_supports(KILN_ACT_SIGN_BIT));
+  /* What a GEMM looks up once per run: only the non-clamps have one. */
+  for (int a = 0; a < 3; a++)
+    CHECK(kiln_f32_activation_rows_lookup(internal_acts[a], best) != NULL);
+  CHECK(kiln_f32_activation_rows_lookup(KILN_ACT_NONE, best) == NULL);
+  CHECK(kiln_f32_activation_rows_lookup(KILN_ACT_RELU6, best) == NULL);
+  CHECK(kiln_f32_activation_rows_lookup(KILN_ACT_TANH, best) == NULL);
 }
 
 /* ----------------------------------------------------- KxK CONV_2D */

@@ -33,7 +33,7 @@ typedef struct conv_job {
   int64_t stride_h, stride_w, dil_h, dil_w;
   int64_t pixels, blocks, splits, split_panels;
   kiln_gemm_minmax minmax;
-  kiln_activation epilogue;
+  kiln_f32_activation_rows_fn epilogue; /* NULL: none after the clamp */
 } conv_job;
 
 /* Entries [k0, k0 + kc) of the window of output pixel `pixel`: runs of
@@ -109,9 +109,8 @@ static void run_block(const conv_job *j, int64_t block, int64_t p0,
         float *tile = c + t * j->n + n0;
         fn((size_t)mr, (size_t)nc, (size_t)kc, a + t * A_STRIDE,
            (size_t)A_STRIDE, w, tile, (size_t)j->n, mm);
-        if (last)
-          kiln_f32_activation_rows(j->epilogue, j->kernel->isa, tile,
-                                   (size_t)mr, (size_t)nc, (size_t)j->n);
+        if (last && j->epilogue)
+          j->epilogue((size_t)mr, (size_t)nc, tile, (size_t)j->n);
       }
     }
   }
@@ -159,7 +158,9 @@ static kiln_status *conv_run(const kiln_gemm_kernel *kernel,
       .dil_w = attrs->dilation_w,
       .pixels = out->dims[0] * out->dims[1] * out->dims[2],
   };
-  kiln_gemm_activation_split(attrs->activation, &j.minmax, &j.epilogue);
+  kiln_activation epilogue;
+  kiln_gemm_activation_split(attrs->activation, &j.minmax, &epilogue);
+  j.epilogue = kiln_f32_activation_rows_lookup(epilogue, kernel->isa);
   j.pad_top =
       kiln_window_pad_before(j.in_h, j.out_h, f->dims[1], attrs->stride_h,
                              attrs->dilation_h, attrs->padding);

@@ -128,8 +128,7 @@ typedef struct gemm_job {
   bool split_panels;
   float *c;
   kiln_gemm_minmax minmax;
-  kiln_activation epilogue;
-  kiln_isa isa;
+  kiln_f32_activation_rows_fn epilogue; /* NULL: none after the clamp */
 } gemm_job;
 
 static void run_tile(const gemm_job *j, int64_t panel, int64_t tile) {
@@ -144,8 +143,7 @@ static void run_tile(const gemm_job *j, int64_t panel, int64_t tile) {
   float *c = j->c + (g * r->rows + r0) * j->n + n0;
   j->fn((size_t)mr, (size_t)nc, (size_t)j->k, a, (size_t)r->row_stride,
         j->panels + panel * j->panel_floats, c, (size_t)j->n, &j->minmax);
-  kiln_f32_activation_rows(j->epilogue, j->isa, c, (size_t)mr, (size_t)nc,
-                           (size_t)j->n);
+  if (j->epilogue) j->epilogue((size_t)mr, (size_t)nc, c, (size_t)j->n);
 }
 
 static void run_range(void *context, int64_t begin, int64_t end) {
@@ -188,9 +186,10 @@ void kiln_gemm_compute(const kiln_gemm_kernel *kernel, const void *packed,
       .num_panels = (h->n + h->nr - 1) / h->nr,
       .rows = *rows,
       .c = c,
-      .isa = kernel->isa,
   };
-  kiln_gemm_activation_split(act, &j.minmax, &j.epilogue);
+  kiln_activation epilogue;
+  kiln_gemm_activation_split(act, &j.minmax, &epilogue);
+  j.epilogue = kiln_f32_activation_rows_lookup(epilogue, kernel->isa);
   if (j.rows.group_div < 1) j.rows.group_div = 1;
   j.tiles_per_group = (rows->rows + j.mr - 1) / j.mr;
   j.tiles = rows->groups * j.tiles_per_group;

@@ -213,12 +213,21 @@ static void f32_vtanh__avx2(size_t n, const float *x, float *y) {
 static void f32_vhswish__avx2(size_t n, const float *x, float *y) {
   MAP_UNARY(n, x, y, hswish);
 }
-static void f32_vswish__avx2(size_t n, const float *x, float *y) {
-  MAP_UNARY(n, x, y, swish);
-}
+
+/* The epilogue's rows, in place: the same functions as the ops above. */
+#define MAP_ROWS(name, f)                                               \
+  static void name(size_t rows, size_t cols, float *c, size_t stride) { \
+    for (size_t r_ = 0; r_ < rows; r_++, c += stride)                   \
+      MAP_UNARY(cols, c, c, f);                                         \
+  }
+MAP_ROWS(f32_vhswish_rows__avx2, hswish)
+MAP_ROWS(f32_vsigmoid_rows__avx2, sigmoid)
+MAP_ROWS(f32_vswish_rows__avx2, swish)
+#undef MAP_ROWS
 
 const kiln_f32_activation_ukernels kiln_f32_activation_ukernels_avx2 = {
-    f32_vclamp__avx2, f32_vhswish__avx2, f32_vsigmoid__avx2, f32_vswish__avx2};
+    f32_vclamp__avx2, f32_vhswish_rows__avx2, f32_vsigmoid_rows__avx2,
+    f32_vswish_rows__avx2};
 
 kiln_status *kiln_f32_vrelu__avx2(const kiln_op_ctx *ctx) {
   return kiln_f32_vclamp_run(ctx, f32_vclamp__avx2, 0.0f, INFINITY);

@@ -207,9 +207,19 @@ MAP_UNARY(f32_vhswish__portable, hswish)
 MAP_UNARY(f32_vswish__portable, swish)
 #undef MAP_UNARY
 
+/* The epilogue's rows, in place: the same functions as the ops above. */
+#define MAP_ROWS(name, row)                                             \
+  static void name(size_t rows, size_t cols, float *c, size_t stride) { \
+    for (size_t r = 0; r < rows; r++, c += stride) row(cols, c, c);     \
+  }
+MAP_ROWS(f32_vhswish_rows__portable, f32_vhswish__portable)
+MAP_ROWS(f32_vsigmoid_rows__portable, f32_vsigmoid__portable)
+MAP_ROWS(f32_vswish_rows__portable, f32_vswish__portable)
+#undef MAP_ROWS
+
 const kiln_f32_activation_ukernels kiln_f32_activation_ukernels_portable = {
-    f32_vclamp__portable, f32_vhswish__portable, f32_vsigmoid__portable,
-    f32_vswish__portable};
+    f32_vclamp__portable, f32_vhswish_rows__portable,
+    f32_vsigmoid_rows__portable, f32_vswish_rows__portable};
 
 kiln_status *kiln_f32_vrelu__portable(const kiln_op_ctx *ctx) {
   return kiln_f32_vclamp_run(ctx, f32_vclamp__portable, 0.0f, INFINITY);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "kernels/activation.h"
+#include "kernels/epilogue.h"
 #include "kernels/kernel.h"
 
 /* The AVX-512, AVX2 and portable C variants variant_list.h names, and the
@@ -153,12 +154,13 @@ kiln_status *kiln_f32_vclamp_run(const kiln_op_ctx *ctx,
                                  kiln_f32_vclamp_ukernel uk, float lo,
                                  float hi);
 
-/* An instruction set's row functions for the activation epilogue
- * (kernels/epilogue.c): the clamp, and the activations that are not
- * clamps. Each maps n floats and may work in place (x == y). */
+/* An instruction set's functions for the activation epilogue
+ * (kernels/epilogue.c): the clamp (over n floats, x == y allowed), and the
+ * activations that are not clamps, in place over rows (one call per GEMM
+ * tile, so the row loop is theirs). */
 typedef struct kiln_f32_activation_ukernels {
   kiln_f32_vclamp_ukernel clamp;
-  kiln_f32_vunary_ukernel hard_swish, logistic, swish;
+  kiln_f32_activation_rows_fn hard_swish, logistic, swish;
 } kiln_f32_activation_ukernels;
 
 extern const kiln_f32_activation_ukernels kiln_f32_activation_ukernels_avx512;
