@@ -163,4 +163,30 @@ typedef struct kiln_resize_attrs {
   bool half_pixel_centers;
 } kiln_resize_attrs;
 
+/* FUSED_BOTTLENECK, an operator only passes/fuse_bottleneck.c makes: the
+ * [1x1 CONV_2D "expand" ->] DEPTHWISE_CONV_2D -> 1x1 CONV_2D "project"
+ * chain of MobileNet's blocks as one node, so that the wide intermediate
+ * tensors never go through memory. Inputs: x [N,H,W,C], expand filter
+ * [M,1,1,C] and bias [M] (both omitted in the depthwise-separable form,
+ * where M = C), depthwise filter [1,KH,KW,M] and bias [M], project filter
+ * [O,1,1,M] and bias [O]; biases are optional. The 1x1 stages have stride
+ * 1; `depthwise` holds the window (depth multiplier 1). */
+typedef struct kiln_bottleneck_attrs {
+  kiln_activation expand_activation;
+  kiln_conv_attrs depthwise;
+  kiln_activation project_activation;
+} kiln_bottleneck_attrs;
+
+/* FUSED_BOTTLENECK's inputs, in order. */
+enum {
+  KILN_BOTTLENECK_X,
+  KILN_BOTTLENECK_EXPAND_W,
+  KILN_BOTTLENECK_EXPAND_B,
+  KILN_BOTTLENECK_DW_W,
+  KILN_BOTTLENECK_DW_B,
+  KILN_BOTTLENECK_PROJECT_W,
+  KILN_BOTTLENECK_PROJECT_B,
+  KILN_BOTTLENECK_INPUTS
+};
+
 #endif

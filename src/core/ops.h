@@ -23,6 +23,9 @@ typedef struct kiln_op_def {
 
 extern const kiln_op_def kiln_op_table[KILN_OP_COUNT];
 
+/* Ops from here on are made by passes only: no file format maps them. */
+#define KILN_OP_FIRST_INTERNAL KILN_OP_FUSED_BOTTLENECK
+
 /* The op whose name is `name`, or KILN_OP_COUNT. */
 kiln_op_type kiln_op_from_name(const char *name);
 

@@ -147,3 +147,18 @@ KILN_VARIANT(PAD, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
              kiln_pad_rows)
 KILN_VARIANT(PADV2, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
              kiln_pad_rows)
+/* FUSED_BOTTLENECK: expand, 3x3 depthwise and project row by row in
+ * per-thread scratch (kernels/bottleneck/bottleneck.h). */
+#if defined(__x86_64__)
+KILN_VARIANT_WS(FUSED_BOTTLENECK, KILN_ISA_AVX512,
+                "f32-bottleneck-12x32-avx512", kiln_bottleneck_pack_avx512,
+                kiln_bottleneck_applies_avx512, kiln_bottleneck_run_avx512,
+                kiln_bottleneck_workspace_avx512)
+KILN_VARIANT_WS(FUSED_BOTTLENECK, KILN_ISA_AVX2, "f32-bottleneck-6x16-avx2",
+                kiln_bottleneck_pack_avx2, kiln_bottleneck_applies_avx2,
+                kiln_bottleneck_run_avx2, kiln_bottleneck_workspace_avx2)
+#endif
+KILN_VARIANT_WS(FUSED_BOTTLENECK, KILN_ISA_PORTABLE,
+                "f32-bottleneck-4x8-portable", kiln_bottleneck_pack_portable,
+                kiln_bottleneck_applies_portable, kiln_bottleneck_run_portable,
+                kiln_bottleneck_workspace_portable)

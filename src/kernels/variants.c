@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/bottleneck/bottleneck.h"
 #include "kernels/gemm/conv_winograd.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/movement/movement_variants.h"

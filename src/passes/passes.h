@@ -45,6 +45,13 @@ kiln_status *kiln_pass_remove_noops(kiln_graph *g, int *out_removed);
 kiln_status *kiln_pass_remove_dead(kiln_graph *g, int *out_removed,
                                    int *out_released);
 
+/* Turns [1x1 CONV_2D ->] DEPTHWISE_CONV_2D (3x3) -> 1x1 CONV_2D chains
+ * into FUSED_BOTTLENECK nodes when the intermediates have no other reader,
+ * are not graph outputs, every weight and bias is a float32 constant and
+ * the activations are clamps (fuse_bottleneck.c says when it declines on
+ * shape). Sets *out_fused to the number of nodes made. */
+kiln_status *kiln_pass_fuse_bottlenecks(kiln_graph *g, int *out_fused);
+
 /* What the load-time pipeline did, for `kiln info`. */
 typedef struct kiln_pass_report {
   int nodes_before, nodes_after;
@@ -54,6 +61,7 @@ typedef struct kiln_pass_report {
   int removed_noops;      /* nodes that passed their input through */
   int removed_dead;       /* nodes whose results nothing used */
   int released_constants; /* unused constants whose memory was freed */
+  int fused_bottlenecks;  /* depthwise chains made FUSED_BOTTLENECK nodes */
 } kiln_pass_report;
 
 /* Runs every load-time pass in order (see passes.c). */
