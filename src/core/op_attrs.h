@@ -7,7 +7,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Activation fused into an operator's output (TFLite's numbering). */
+/* Activation fused into an operator's output. 0..5 are TFLite's numbering,
+ * the only values a file may carry (the importer rejects the rest). 16..18
+ * are kiln's own, put there only by the passes (fuse_activation.c folds the
+ * standalone ops into their producer), numbered well apart from TFLite's so
+ * that a later TFLite value can never be mistaken for one of them:
+ *   HARD_SWISH  x * relu6(x + 3) / 6, as the HARD_SWISH op
+ *   LOGISTIC    1 / (1 + e^-x), as the LOGISTIC op
+ *   SWISH       x * logistic(x), as MUL(x, LOGISTIC(x)) */
 typedef enum kiln_activation {
   KILN_ACT_NONE = 0,
   KILN_ACT_RELU = 1,
@@ -15,20 +22,10 @@ typedef enum kiln_activation {
   KILN_ACT_RELU6 = 3,
   KILN_ACT_TANH = 4,
   KILN_ACT_SIGN_BIT = 5,
+  KILN_ACT_HARD_SWISH = 16,
+  KILN_ACT_LOGISTIC = 17,
+  KILN_ACT_SWISH = 18,
 } kiln_activation;
-
-/* Activations only kiln's passes put in that field (fuse_activation.c folds
- * the standalone ops into their producer); TFLite files never carry them and
- * the importer rejects their numbers. They are numbered well apart from
- * TFLite's, and stand outside the enumerators so that switches over the
- * file's activations (kiln_activate in kernels/kernel.h) stay exhaustive
- * without them: kernels apply them through kernels/activation.h.
- *   HARD_SWISH  x * relu6(x + 3) / 6, as the HARD_SWISH op
- *   LOGISTIC    1 / (1 + e^-x), as the LOGISTIC op
- *   SWISH       x * logistic(x), as MUL(x, LOGISTIC(x)) */
-#define KILN_ACT_HARD_SWISH ((kiln_activation)16)
-#define KILN_ACT_LOGISTIC ((kiln_activation)17)
-#define KILN_ACT_SWISH ((kiln_activation)18)
 
 /* SAME pads so that out = ceil(in / stride), the extra row/column going to
  * the end; VALID does not pad. */

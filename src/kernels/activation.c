@@ -24,9 +24,22 @@ static bool is_internal(kiln_activation act) {
          act == KILN_ACT_SWISH;
 }
 
+/* A switch without default, so that a new enumerator fails to compile here
+ * until someone decides what it means. */
 bool kiln_activation_known(kiln_activation act) {
-  return ((int)act >= KILN_ACT_NONE && act <= KILN_ACT_SIGN_BIT) ||
-         is_internal(act);
+  switch (act) {
+    case KILN_ACT_NONE:
+    case KILN_ACT_RELU:
+    case KILN_ACT_RELU_N1_TO_1:
+    case KILN_ACT_RELU6:
+    case KILN_ACT_TANH:
+    case KILN_ACT_SIGN_BIT:
+    case KILN_ACT_HARD_SWISH:
+    case KILN_ACT_LOGISTIC:
+    case KILN_ACT_SWISH:
+      return true;
+  }
+  return false;
 }
 
 bool kiln_activation_is_clamp(kiln_activation act) {

@@ -10,22 +10,9 @@
 #include "core/ops.h"
 #include "kernels/kernel.h"
 
-/* The standalone LOGISTIC and HARD_SWISH reference kernels' math, in double
- * and rounded once by the caller; the fused forms use the same functions so
- * that fusing a node changes no bit of the reference result. */
-double kiln_logistic_d(double x);
-double kiln_hard_swish_d(double x);
-
-/* Applies any fused activation to one value: TFLite's through
- * kiln_activate, and the internal ones as the standalone ops compute them.
- * SWISH rounds the logistic to float before multiplying, as MUL(x,
- * LOGISTIC(x)) does. */
-static inline float kiln_apply_activation(float x, kiln_activation act) {
-  if (act == KILN_ACT_HARD_SWISH) return (float)kiln_hard_swish_d(x);
-  if (act == KILN_ACT_LOGISTIC) return (float)kiln_logistic_d(x);
-  if (act == KILN_ACT_SWISH) return x * (float)kiln_logistic_d(x);
-  return kiln_activate(x, act);
-}
+/* kiln_activate (kernels/kernel.h) applies any fused activation to one
+ * value; kiln_logistic_d and kiln_hard_swish_d, declared beside it, are
+ * defined in activation.c. */
 
 /* Whether `act` is one kiln computes (TFLite's or an internal one). */
 bool kiln_activation_known(kiln_activation act);

@@ -151,7 +151,16 @@ void kiln_broadcast_strides(const kiln_tensor *t, const int64_t *out_dims,
 /* Sets out dims from a shape array. */
 void kiln_set_shape(kiln_tensor *t, const int64_t *dims, int rank);
 
-/* Applies a fused activation to one value. */
+/* The standalone LOGISTIC and HARD_SWISH reference kernels' math, in double
+ * and rounded once by the caller (kernels/activation.c); the fused forms
+ * use the same functions so that fusing a node changes no bit of the
+ * reference result. */
+double kiln_logistic_d(double x);
+double kiln_hard_swish_d(double x);
+
+/* Applies a fused activation to one value: TFLite's as TFLite does, and
+ * kiln's own as the standalone ops they replace compute them. SWISH rounds
+ * the logistic to float before multiplying, as MUL(x, LOGISTIC(x)) does. */
 static inline float kiln_activate(float x, kiln_activation act) {
   switch (act) {
     case KILN_ACT_RELU:
@@ -164,6 +173,12 @@ static inline float kiln_activate(float x, kiln_activation act) {
       return __builtin_tanhf(x);
     case KILN_ACT_SIGN_BIT:
       return __builtin_signbit(x) ? 1.0f : 0.0f;
+    case KILN_ACT_HARD_SWISH:
+      return (float)kiln_hard_swish_d(x);
+    case KILN_ACT_LOGISTIC:
+      return (float)kiln_logistic_d(x);
+    case KILN_ACT_SWISH:
+      return x * (float)kiln_logistic_d(x);
     case KILN_ACT_NONE:
       break;
   }

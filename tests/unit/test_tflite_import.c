@@ -644,6 +644,11 @@ static void test_enum_validation(void) {
   m.operators[0].options[2] = field(TFL_CONV2D_ACTIVATION, 'b', -1);
   CHECK_ERROR(import_attrs(&m, &conv, sizeof conv, &op), KILN_ERR_INVALID_MODEL,
               "fused activation -1");
+  /* kiln's own activations (HARD_SWISH...) are for the passes to set. */
+  m.operators[0].options[2] =
+      field(TFL_CONV2D_ACTIVATION, 'b', KILN_ACT_HARD_SWISH);
+  CHECK_ERROR(import_attrs(&m, &conv, sizeof conv, &op), KILN_ERR_INVALID_MODEL,
+              "fused activation 16 is not one of");
   m.operators[0].options[2] = field(TFL_CONV2D_DILATION_W, 'i', 0);
   CHECK_ERROR(import_attrs(&m, &conv, sizeof conv, &op), KILN_ERR_INVALID_MODEL,
               "dilation_w_factor is 0");

@@ -98,6 +98,9 @@ bool kiln_gemm_activation_minmax(kiln_activation act, kiln_gemm_minmax *out) {
       return true;
     case KILN_ACT_TANH:
     case KILN_ACT_SIGN_BIT:
+    case KILN_ACT_HARD_SWISH:
+    case KILN_ACT_LOGISTIC:
+    case KILN_ACT_SWISH:
       break;
   }
   return false;

@@ -2,7 +2,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/activation.h"
 #include "kernels/kernel.h"
 
 /* Per-op shape functions named in op_list.h: they check dtypes and fused
@@ -143,13 +142,13 @@ static void run_f32(const kiln_op_ctx *ctx, f32_op op, kiln_activation act) {
   int64_t sa = flat_step(ctx->inputs[0], n), sb = flat_step(ctx->inputs[1], n);
   if (sa >= 0 && sb >= 0) {
     for (int64_t i = 0; i < n; i++)
-      out[i] = kiln_apply_activation(op(a[i * sa], b[i * sb]), act);
+      out[i] = kiln_activate(op(a[i * sa], b[i * sb]), act);
     return;
   }
   bcast_iter it;
   iter_init(&it, ctx, 2);
   for (int64_t i = 0; i < n; i++, iter_next(&it))
-    out[i] = kiln_apply_activation(op(a[it.offset[0]], b[it.offset[1]]), act);
+    out[i] = kiln_activate(op(a[it.offset[0]], b[it.offset[1]]), act);
 }
 
 /* -------------------------------------------------------------- integer */

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kernels/activation.h"
 #include "kernels/kernel.h"
 #include "kernels/ref/movement.h"
 
@@ -134,7 +133,7 @@ kiln_status *kiln_ref_concatenation(const kiln_op_ctx *ctx) {
     float *values = out->data;
     int64_t n = kiln_tensor_numel(out);
     for (int64_t i = 0; i < n; i++)
-      values[i] = kiln_apply_activation(values[i], attrs->activation);
+      values[i] = kiln_activate(values[i], attrs->activation);
   }
   return NULL;
 }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "kernels/activation.h"
 #include "kernels/kernel.h"
 
 /* ------------------------------------------------------------ checks */
@@ -180,7 +179,7 @@ kiln_status *kiln_ref_conv_2d(const kiln_op_ctx *ctx) {
           float acc = window_dot(&g, in, taps, group_in, b, oy, ox,
                                  oc / group_out * group_in, group_in);
           if (bias) acc += bias[oc];
-          *out++ = kiln_apply_activation(acc, a->activation);
+          *out++ = kiln_activate(acc, a->activation);
         }
   return NULL;
 }
@@ -239,7 +238,7 @@ kiln_status *kiln_ref_depthwise_conv_2d(const kiln_op_ctx *ctx) {
           float acc = window_dot(&g, in, w + oc, g.out_c, b, oy, ox,
                                  oc / multiplier, 1);
           if (bias) acc += bias[oc];
-          *out++ = kiln_apply_activation(acc, a->activation);
+          *out++ = kiln_activate(acc, a->activation);
         }
   return NULL;
 }
@@ -358,8 +357,8 @@ kiln_status *kiln_ref_transpose_conv(const kiln_op_ctx *ctx) {
         scatter_pixel(&g, in + ((b * g.in_h + iy) * g.in_w + ix) * g.in_c, w,
                       out, b, iy, ix);
   for (int64_t i = 0; i < n; i++)
-    out[i] = kiln_apply_activation(out[i] + (bias ? bias[i % g.out_c] : 0.0f),
-                                   a->activation);
+    out[i] = kiln_activate(out[i] + (bias ? bias[i % g.out_c] : 0.0f),
+                           a->activation);
   return NULL;
 }
 

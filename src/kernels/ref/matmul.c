@@ -1,6 +1,5 @@
 /* matmul.c - float32 reference FULLY_CONNECTED and BATCH_MATMUL: plain
  * loops, the oracle that optimized kernels are tested against. */
-#include "kernels/activation.h"
 #include "kernels/kernel.h"
 
 static kiln_status *set_output(const kiln_op_ctx *ctx, const int64_t *dims,
@@ -71,7 +70,7 @@ kiln_status *kiln_ref_fully_connected(const kiln_op_ctx *ctx) {
       float acc = 0.0f;
       for (int64_t i = 0; i < k; i++) acc += in[r * k + i] * w[j * k + i];
       if (bias) acc += bias[j];
-      *out++ = kiln_apply_activation(acc, a->activation);
+      *out++ = kiln_activate(acc, a->activation);
     }
   return NULL;
 }

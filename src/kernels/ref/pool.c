@@ -1,6 +1,5 @@
 /* pool.c - float32 reference AVERAGE_POOL_2D and MAX_POOL_2D: plain loops,
  * the oracle that optimized kernels are tested against. */
-#include "kernels/activation.h"
 #include "kernels/kernel.h"
 
 static kiln_status *check_attrs(const kiln_pool_attrs *a) {
@@ -84,7 +83,7 @@ static kiln_status *pool_2d(const kiln_op_ctx *ctx, pool_kind kind) {
       for (int64_t ox = 0; ox < out_w; ox++) {
         span cols = window_span(ox, a->stride_w, pad_left, a->filter_w, in_w);
         for (int64_t c = 0; c < channels; c++)
-          *out++ = kiln_apply_activation(
+          *out++ = kiln_activate(
               pool_window(kind, img, in_w, channels, c, rows, cols),
               a->activation);
       }

@@ -2,7 +2,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "kernels/activation.h"
 #include "kernels/kernel.h"
 
 /* ------------------------------------------------- softmax, L2 norm */
@@ -65,7 +64,7 @@ static void l2_row(const float *x, float *y, int64_t n, kiln_activation act) {
   for (int64_t i = 0; i < n; i++) sum += (double)x[i] * x[i];
   double norm = fmax(sqrt(sum), 1e-6);
   for (int64_t i = 0; i < n; i++)
-    y[i] = kiln_apply_activation((float)(x[i] / norm), act);
+    y[i] = kiln_activate((float)(x[i] / norm), act);
 }
 
 kiln_status *kiln_ref_softmax(const kiln_op_ctx *ctx) {
