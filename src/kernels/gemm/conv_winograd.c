@@ -12,7 +12,9 @@
  * matrices of tiles x C), runs the GEMMs V_xi * U_xi^T into scratch (M:
  * alpha^2 matrices of tiles x O), and transforms M back into the output.
  * A block is sized so that V and M stay in L2 while every U_xi streams
- * past them. */
+ * past them. A clamp activation is applied by the output transform; the
+ * others (HARD_SWISH, LOGISTIC, SWISH) by the epilogue's row functions on
+ * each tile's output rows just after the transform has written them. */
 #include "kernels/gemm/conv_winograd.h"
 
 #include <math.h>
@@ -20,6 +22,7 @@
 
 #include "core/alloc.h"
 #include "core/threadpool.h"
+#include "kernels/epilogue.h"
 
 /* Scratch a block of tiles may use for V and M together: what stays in
  * L2 beside the U_xi streaming past; and, when the U_xi together exceed
@@ -135,10 +138,8 @@ static int best_tile(const kiln_tensor *in, const kiln_tensor *f) {
 static kiln_status *winograd_pack(const wino_isa *isa, const kiln_op_ctx *ctx,
                                   const kiln_allocator *a, void **out_packed) {
   const kiln_conv_attrs *attrs = ctx->attrs;
-  kiln_gemm_minmax minmax;
   *out_packed = NULL;
-  if (!shape_fits(ctx) ||
-      !kiln_gemm_activation_minmax(attrs->activation, &minmax))
+  if (!shape_fits(ctx) || !kiln_f32_activation_rows_supports(attrs->activation))
     return NULL;
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   const float *bias;
@@ -246,7 +247,8 @@ typedef struct wino_job {
   int64_t out_h, out_w, tiles_h, tiles_w, tiles, block;
   int64_t splits, split_panels; /* each block's panels in shares */
   int64_t pad_top, pad_left;
-  kiln_gemm_minmax minmax;
+  kiln_gemm_minmax minmax;              /* the clamp, in the transform */
+  kiln_f32_activation_rows_fn epilogue; /* NULL: nothing after the clamp */
 } wino_job;
 
 /* Panels [p0, p1) of block `block`, in the thread's scratch v. */
@@ -294,6 +296,17 @@ static void run_block(const wino_job *j, float *v, int64_t block, int64_t p0,
     float *dst = j->out + ((b * j->out_h + oy) * j->out_w + ox) * o + n0;
     j->isa->output(m + t * m_row + n0, m_xi, j->bias + n0, n1 - n0, dst, o,
                    j->out_w * o, rows, cols, &j->minmax);
+    if (!j->epilogue) continue;
+    /* The tile's rows while they are in L1: with every channel, a row's
+     * pixels are one run; with a share of them, one run per pixel. */
+    if (n1 - n0 == o) {
+      j->epilogue((size_t)rows, (size_t)(cols * o), dst,
+                  (size_t)(j->out_w * o));
+    } else {
+      for (int r = 0; r < rows; r++)
+        j->epilogue((size_t)cols, (size_t)(n1 - n0), dst + r * j->out_w * o,
+                    (size_t)o);
+    }
   }
 }
 
@@ -325,7 +338,9 @@ static kiln_status *winograd_run(const wino_isa *isa, const kiln_op_ctx *ctx) {
       .out_h = out->dims[1],
       .out_w = out->dims[2],
   };
-  kiln_gemm_activation_minmax(attrs->activation, &j.minmax);
+  kiln_activation epilogue;
+  kiln_gemm_activation_split(attrs->activation, &j.minmax, &epilogue);
+  j.epilogue = kiln_f32_activation_rows_lookup(epilogue, isa->kernel->isa);
   j.pad_top =
       kiln_window_pad_before(in->dims[1], j.out_h, 3, 1, 1, attrs->padding);
   j.pad_left =

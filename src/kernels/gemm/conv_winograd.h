@@ -4,7 +4,8 @@
  * are transformed at load into 36 (16) GEMM weight matrices, packed as
  * gemm.h describes; at run time a block of tiles is transformed into
  * scratch, multiplied by the packed GEMM microkernels, and transformed
- * back into the output with bias and clamp. The tile size is chosen at
+ * back into the output with bias and clamp (HARD_SWISH, LOGISTIC and SWISH
+ * follow on kernels/epilogue.h's row functions). The tile size is chosen at
  * load: the larger saves more multiplications, the smaller reads fewer
  * transformed weights, which matters for small images of many channels.
  *
