@@ -14,20 +14,26 @@
 #include "kernels/epilogue.h"
 #include "kernels/gemm/gemm.h"
 
-/* Entries of k per block, and output pixels per block (a multiple of every
- * kernel's MR: 12, 6 and 4). The buffer, 96 rows of KC floats, is 50 KiB:
- * it stays in L2 while each panel's block of KC weights (16 KiB at most)
- * is reused from L1 by its eight or more tiles. Rows are padded so that
- * they do not all fall in the same cache sets. */
-#define KC 128
+/* Output pixels per block (a multiple of every kernel's MR: 12, 6 and 4),
+ * and at most KC_MAX entries of k per block. K is cut into equal blocks
+ * (rounded up to 4) rather than full ones and a remainder: ResNet's 7x7
+ * stem has K = 147, which blocks of 128 split into 128 + 19, and the
+ * second pass would reload and store every tile of C for a seventh of
+ * the work. The buffer, 96 rows of up to 192 floats (74 KiB), stays in L2
+ * while each panel's block of weights (24 KiB at most with 32-wide
+ * panels, half of a 48 KiB L1) is reused from L1 by its eight or more
+ * tiles. Rows are padded so that they do not all fall in the same cache
+ * sets. */
 #define BLOCK_ROWS 96
-#define A_STRIDE (KC + 4)
+#define KC_MAX 192
+#define ROW_PAD 4
 
 typedef struct conv_job {
   const kiln_gemm_kernel *kernel;
   const float *in, *panels;
   float *out;
   int64_t panel_floats, num_panels, n, k;
+  int64_t kc, a_stride; /* entries of k per block, floats per row of A */
   int64_t in_h, in_w, in_c, out_h, out_w, k_w;
   int64_t pad_top, pad_left;
   int64_t stride_h, stride_w, dil_h, dil_w;
@@ -36,10 +42,52 @@ typedef struct conv_job {
   kiln_f32_activation_rows_fn epilogue; /* NULL: none after the clamp */
 } conv_job;
 
-/* Entries [k0, k0 + kc) of the window of output pixel `pixel`: runs of
- * input channels, zero for taps that fall in the padding. Without dilation
- * along x, the taps of a filter row that fall inside the image are one run
- * of memory, copied at once. */
+/* n floats from src, or zeros when src is NULL. The runs are short (a
+ * filter row of a 3-channel image is 21 floats), where a call to memcpy
+ * costs more than the copy: runs of 4 or more go in 16-byte pieces (one
+ * vector move each), the last piece ending at n and overlapping the one
+ * before, so that no scalar tail is left. */
+static inline void copy_run(float *dst, const float *src, int64_t n) {
+  static const float zeros[4];
+  if (n < 4) {
+    for (int64_t i = 0; i < n; i++) dst[i] = src ? src[i] : 0.0f;
+  } else if (src) {
+    for (int64_t i = 0; i < n - 4; i += 4) memcpy(dst + i, src + i, 16);
+    memcpy(dst + n - 4, src + n - 4, 16);
+  } else {
+    for (int64_t i = 0; i < n - 4; i += 4) memcpy(dst + i, zeros, 16);
+    memcpy(dst + n - 4, zeros, 16);
+  }
+}
+
+/* Entries [lo, hi) of one filter row's part of a window (entry e is tap
+ * e / in_c, channel e % in_c) into d, from input row `row` with the
+ * window's first tap at column x0. */
+static void fill_filter_row(const conv_job *j, const float *row, int64_t x0,
+                            int64_t lo, int64_t hi, float *d) {
+  const int64_t c = j->in_c;
+  if (j->dil_w == 1) {
+    /* Adjacent taps are adjacent pixels: the entries inside the image,
+     * [in_lo, in_hi), are one run of memory, with padding either side. */
+    int64_t in_lo = x0 < 0 ? -x0 * c : 0, in_hi = (j->in_w - x0) * c;
+    in_lo = in_lo < lo ? lo : in_lo > hi ? hi : in_lo;
+    in_hi = in_hi < in_lo ? in_lo : in_hi > hi ? hi : in_hi;
+    copy_run(d, NULL, in_lo - lo);
+    copy_run(d + (in_lo - lo), row + (x0 * c + in_lo), in_hi - in_lo);
+    copy_run(d + (in_hi - lo), NULL, hi - in_hi);
+    return;
+  }
+  for (int64_t e = lo; e < hi;) {
+    int64_t kx = e / c, ic = e - kx * c, ix = x0 + kx * j->dil_w;
+    int64_t len = c - ic < hi - e ? c - ic : hi - e;
+    copy_run(d, ix >= 0 && ix < j->in_w ? row + (ix * c + ic) : NULL, len);
+    d += len;
+    e += len;
+  }
+}
+
+/* Entries [k0, k0 + kc) of the window of output pixel `pixel`, filter row
+ * by filter row, zero for taps that fall in the padding. */
 static void fill_row(const conv_job *j, int64_t pixel, int64_t k0, int64_t kc,
                      float *dst) {
   int64_t ox = pixel % j->out_w, rest = pixel / j->out_w;
@@ -48,29 +96,23 @@ static void fill_row(const conv_job *j, int64_t pixel, int64_t k0, int64_t kc,
   int64_t x0 = ox * j->stride_w - j->pad_left;
   const float *image = j->in + b * j->in_h * j->in_w * j->in_c;
   const int64_t row_len = j->k_w * j->in_c, end = k0 + kc;
-  for (int64_t k = k0; k < end;) {
-    int64_t ky = k / row_len, in_row = k % row_len;
-    int64_t kx = in_row / j->in_c, ic = in_row % j->in_c;
-    int64_t iy = y0 + ky * j->dil_h, ix = x0 + kx * j->dil_w, len;
-    const float *src = NULL;
+  /* Most windows lie wholly inside the image along x. */
+  const bool inside_x = j->dil_w == 1 && x0 >= 0 && x0 + j->k_w <= j->in_w;
+  for (int64_t ky = k0 / row_len, k = ky * row_len; k < end;
+       ky++, k += row_len) {
+    int64_t lo = k0 > k ? k0 - k : 0;
+    int64_t hi = end - k < row_len ? end - k : row_len;
+    float *d = dst + (k + lo - k0);
+    int64_t iy = y0 + ky * j->dil_h;
     if (iy < 0 || iy >= j->in_h) {
-      len = row_len - in_row; /* the rest of the filter row */
-    } else if (ix < 0 || ix >= j->in_w) {
-      len = j->in_c - ic; /* the rest of the tap */
-    } else {
-      int64_t taps = 1;
-      if (j->dil_w == 1)
-        taps = (j->k_w < j->in_w - x0 ? j->k_w : j->in_w - x0) - kx;
-      len = taps * j->in_c - ic;
-      src = image + (iy * j->in_w + ix) * j->in_c + ic;
+      copy_run(d, NULL, hi - lo);
+      continue;
     }
-    if (len > end - k) len = end - k;
-    if (src)
-      memcpy(dst, src, (size_t)len * sizeof *dst);
+    const float *row = image + iy * j->in_w * j->in_c;
+    if (inside_x)
+      copy_run(d, row + (x0 * j->in_c + lo), hi - lo);
     else
-      memset(dst, 0, (size_t)len * sizeof *dst);
-    dst += len;
-    k += len;
+      fill_filter_row(j, row, x0, lo, hi, d);
   }
 }
 
@@ -78,15 +120,15 @@ static void fill_row(const conv_job *j, int64_t pixel, int64_t k0, int64_t kc,
 static void run_block(const conv_job *j, int64_t block, int64_t p0,
                       int64_t p1) {
   static const kiln_gemm_minmax none = {-INFINITY, INFINITY};
-  _Alignas(64) float a[BLOCK_ROWS * A_STRIDE];
+  _Alignas(64) float a[BLOCK_ROWS * (KC_MAX + ROW_PAD)];
   const int64_t mr_max = j->kernel->mr, nr = j->kernel->nr;
   int64_t r0 = block * BLOCK_ROWS;
   int64_t rows = j->pixels - r0 < BLOCK_ROWS ? j->pixels - r0 : BLOCK_ROWS;
   float *c = j->out + r0 * j->n;
-  for (int64_t k0 = 0; k0 < j->k; k0 += KC) {
-    int64_t kc = j->k - k0 < KC ? j->k - k0 : KC;
+  for (int64_t k0 = 0; k0 < j->k; k0 += j->kc) {
+    int64_t kc = j->k - k0 < j->kc ? j->k - k0 : j->kc;
     for (int64_t r = 0; r < rows; r++)
-      fill_row(j, r0 + r, k0, kc, a + r * A_STRIDE);
+      fill_row(j, r0 + r, k0, kc, a + r * j->a_stride);
     /* The first block starts from the biases, later ones add to C; only
      * the last one activates. */
     kiln_gemm_ukernel_fn fn = k0 == 0 ? j->kernel->fn : j->kernel->inc;
@@ -107,8 +149,8 @@ static void run_block(const conv_job *j, int64_t block, int64_t p0,
       for (int64_t t = 0; t < rows; t += mr_max) {
         int64_t mr = rows - t < mr_max ? rows - t : mr_max;
         float *tile = c + t * j->n + n0;
-        fn((size_t)mr, (size_t)nc, (size_t)kc, a + t * A_STRIDE,
-           (size_t)A_STRIDE, w, tile, (size_t)j->n, mm);
+        fn((size_t)mr, (size_t)nc, (size_t)kc, a + t * j->a_stride,
+           (size_t)j->a_stride, w, tile, (size_t)j->n, mm);
         if (last && j->epilogue)
           j->epilogue((size_t)mr, (size_t)nc, tile, (size_t)j->n);
       }
@@ -169,23 +211,13 @@ static kiln_status *conv_run(const kiln_gemm_kernel *kernel,
                              attrs->dilation_w, attrs->padding);
   if (j.pixels <= 0) return NULL;
   j.blocks = (j.pixels + BLOCK_ROWS - 1) / BLOCK_ROWS;
-  /* Split each block's panels only as far as the threads need: each share
-   * builds the block's windows again. */
-  int64_t threads = kiln_threadpool_size(ctx->pool);
-  j.splits = 1;
-  j.split_panels = j.num_panels;
-  double best = kiln_gemm_balance(j.blocks, threads);
-  for (int64_t s = 2; s <= j.num_panels && best < 0.9; s++) {
-    int64_t per = (j.num_panels + s - 1) / s;
-    int64_t shares = (j.num_panels + per - 1) / per;
-    double balance = kiln_gemm_balance(j.blocks * shares, threads) *
-                     (double)j.num_panels / (double)(shares * per);
-    if (balance > best + 0.01) {
-      best = balance;
-      j.splits = shares;
-      j.split_panels = per;
-    }
-  }
+  int64_t k_blocks = (j.k + KC_MAX - 1) / KC_MAX;
+  j.kc = ((j.k + k_blocks - 1) / k_blocks + 3) & ~(int64_t)3;
+  j.a_stride = j.kc + ROW_PAD;
+  /* Each share of a block's panels builds the block's windows again. */
+  kiln_gemm_share_panels(j.blocks, j.num_panels,
+                         kiln_threadpool_size(ctx->pool), &j.splits,
+                         &j.split_panels);
   int64_t item_macs = BLOCK_ROWS * j.split_panels * h->nr * (j.k + 1);
   int64_t grain = (KILN_GEMM_MIN_CHUNK_MACS + item_macs - 1) / item_macs;
   kiln_parallel_for(ctx->pool, j.blocks * j.splits, grain, run_range, &j);

@@ -136,6 +136,15 @@ void kiln_gemm_compute(const kiln_gemm_kernel *kernel, const void *packed,
  * in contiguous chunks (how kiln_parallel_for splits). */
 double kiln_gemm_balance(int64_t count, int64_t threads);
 
+/* For jobs cut into `blocks` blocks of rows that each run all `panels`
+ * panels: how far to also split each block's panels so that `threads`
+ * threads stay busy. Sets *splits (shares per block, 1: none) and *per
+ * (panels per share, the last share may hold fewer). Splits only while the
+ * blocks alone keep under 90% of the threads busy, since each share
+ * repeats its block's setup (windows copied, tiles transformed). */
+void kiln_gemm_share_panels(int64_t blocks, int64_t panels, int64_t threads,
+                            int64_t *splits, int64_t *per);
+
 /* ---- variants (variant_list.h): FULLY_CONNECTED, 1x1 CONV_2D,
  * BATCH_MATMUL and KxK CONV_2D (conv_gemm.c: windows copied per block of
  * output pixels into a stack buffer, k in blocks summed by gemminc) ---- */

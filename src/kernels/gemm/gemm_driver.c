@@ -174,6 +174,25 @@ double kiln_gemm_balance(int64_t count, int64_t threads) {
   return (double)count / (double)(per_thread * threads);
 }
 
+void kiln_gemm_share_panels(int64_t blocks, int64_t panels, int64_t threads,
+                            int64_t *splits, int64_t *per) {
+  *splits = 1;
+  *per = panels;
+  double best = kiln_gemm_balance(blocks, threads);
+  for (int64_t s = 2; s <= panels && best < 0.9; s++) {
+    int64_t each = (panels + s - 1) / s;
+    int64_t shares = (panels + each - 1) / each;
+    /* Shares of unequal size leave threads idle too. */
+    double balance = kiln_gemm_balance(blocks * shares, threads) *
+                     (double)panels / (double)(shares * each);
+    if (balance > best + 0.01) {
+      best = balance;
+      *splits = shares;
+      *per = each;
+    }
+  }
+}
+
 void kiln_gemm_compute(const kiln_gemm_kernel *kernel, const void *packed,
                        const kiln_gemm_rows *rows, float *c,
                        kiln_activation act, kiln_threadpool *pool) {
