@@ -355,21 +355,8 @@ static kiln_status *winograd_run(const wino_isa *isa, const kiln_op_ctx *ctx) {
    * network), threads also share out each block's panels; each share
    * transforms the block's input again, which is cheap beside its GEMMs. */
   int64_t panels = (h->o + h->nr - 1) / h->nr;
-  int64_t threads = kiln_threadpool_size(ctx->pool);
-  j.splits = 1;
-  j.split_panels = panels;
-  double best = kiln_gemm_balance(blocks, threads);
-  for (int64_t s = 2; s <= panels && best < 0.9; s++) {
-    int64_t per = (panels + s - 1) / s;
-    int64_t shares = (panels + per - 1) / per;
-    double balance = kiln_gemm_balance(blocks * shares, threads) *
-                     (double)panels / (double)(shares * per);
-    if (balance > best + 0.01) {
-      best = balance;
-      j.splits = shares;
-      j.split_panels = per;
-    }
-  }
+  kiln_gemm_share_panels(blocks, panels, kiln_threadpool_size(ctx->pool),
+                         &j.splits, &j.split_panels);
   kiln_parallel_for_thread(ctx->pool, blocks * j.splits, 1, run_items, &j);
   return NULL;
 }
