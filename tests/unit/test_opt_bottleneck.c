@@ -182,11 +182,13 @@ static void run_case(const params *p, bool expect) {
     CHECK((v != NULL) == expect);
     for (int pi = 0; v && pi < 2; pi++) {
       CHECK(v == packer && v->isa == (kiln_isa)isa && v->workspace);
-      CHECK_OK(kiln_threadpool_reserve_scratch(pools[pi], v->workspace(&ctx)));
-      /* Whatever the scratch held before must not leak into the result. */
-      unsigned char *scratch = kiln_threadpool_scratch(pools[pi], 0);
-      memset(scratch, 0x7f, v->workspace(&ctx));
+      /* The plan, and so the scratch, depends on the pool's threads. */
       ctx.pool = pools[pi];
+      size_t bytes = v->workspace(&ctx);
+      CHECK_OK(kiln_threadpool_reserve_scratch(pools[pi], bytes));
+      /* Whatever the scratch held before must not leak into the result. */
+      for (int t = 0; t < kiln_threadpool_size(pools[pi]); t++)
+        memset(kiln_threadpool_scratch(pools[pi], t), 0x7f, bytes);
       float *out = got->data;
       for (int64_t i = 0; i < kiln_tensor_numel(got); i++) out[i] = 12345.0f;
       CHECK_OK(v->run(&ctx));
