@@ -8,6 +8,8 @@ static const cli_command commands[] = {
     {"run", cmd_run, "run a model on .npy inputs (or random ones)"},
     {"bench", cmd_bench, "time a model (or, with --peak, the CPU's FMA peak)"},
     {"profile", cmd_profile, "time each kernel of a model; Chrome trace"},
+    {"serve", cmd_serve,
+     "serve models over TF Serving's REST API and KServe v2"},
 };
 enum { NUM_COMMANDS = sizeof commands / sizeof commands[0] };
 

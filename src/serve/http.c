@@ -1,0 +1,284 @@
+/* http.c - the HTTP front on libmicrohttpd: reads bodies up to the size
+ * limit, routes each request to the API handlers, suspends connections
+ * whose answer comes later from an inference worker, and writes the
+ * access log. No HTTP parsing of our own. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve/server.h"
+
+const char *serve_request_header(const serve_request *r, const char *name) {
+  return MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, name);
+}
+
+void serve_respond_header(serve_request *r, const char *name,
+                          const char *value) {
+  if (r->num_headers == SERVE_MAX_HEADERS) return;
+  r->header_names[r->num_headers] = name;
+  snprintf(r->header_values[r->num_headers], sizeof r->header_values[0], "%s",
+           value);
+  r->num_headers++;
+}
+
+void serve_respond(serve_request *r, int http_status, char *body, size_t len,
+                   const char *content_type) {
+  pthread_mutex_lock(&r->lock);
+  if (r->answered) { /* a second answer (a bug) is dropped */
+    pthread_mutex_unlock(&r->lock);
+    free(body);
+    return;
+  }
+  r->answered = true;
+  r->http_status = http_status;
+  r->response = body;
+  r->response_len = len;
+  r->content_type = content_type;
+  /* A handler answering from a worker wakes the suspended connection;
+   * MHD then calls the access handler again, which sends the answer. */
+  if (r->suspended) MHD_resume_connection(r->connection);
+  pthread_mutex_unlock(&r->lock);
+}
+
+void serve_respond_json(serve_request *r, int http_status, serve_buf *b) {
+  if (b->failed) {
+    serve_buf_free(b);
+    serve_respond_error(r, serve_error(SERVE_INTERNAL, "out of memory"));
+    return;
+  }
+  size_t len;
+  char *body = serve_buf_take(b, &len);
+  serve_respond(r, http_status, body, len, "application/json");
+}
+
+void serve_respond_error(serve_request *r, serve_status *status) {
+  serve_buf b = {0};
+  serve_buf_puts(&b, "{\"error\":");
+  serve_buf_json_string(&b, serve_status_message(status));
+  serve_buf_puts(&b, "}\n");
+  int http = serve_status_http(status);
+  r->code = serve_status_code(status);
+  /* A full queue: tell well-behaved clients when to try again. */
+  if (serve_status_code(status) == SERVE_UNAVAILABLE)
+    serve_respond_header(r, "Retry-After", "1");
+  serve_status_free(status);
+  serve_respond_json(r, http, &b);
+}
+
+void serve_log(void *context, const char *fmt, ...) {
+  (void)context;
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  va_list args;
+  va_start(args, fmt);
+  fprintf(stderr, "%s kiln serve: ", stamp);
+  vfprintf(stderr, fmt, args);
+  fprintf(stderr, "\n");
+  va_end(args);
+}
+
+/* One JSON line per request: what was asked, how it ended, how long. */
+static void access_log(serve_request *r) {
+  serve_server *s = r->server;
+  if (!s->access_log) return;
+  serve_buf b = {0};
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  serve_buf_printf(&b, "{\"time\":%lld.%03ld,\"method\":", (long long)ts.tv_sec,
+                   ts.tv_nsec / 1000000);
+  serve_buf_json_string(&b, r->method);
+  serve_buf_puts(&b, ",\"path\":");
+  serve_buf_json_string(&b, r->path);
+  serve_buf_printf(&b,
+                   ",\"status\":%d,\"request_bytes\":%zu,"
+                   "\"response_bytes\":%zu,\"ms\":%.3f",
+                   r->http_status, r->body_len, r->response_len,
+                   serve_now_ms() - r->received_ms);
+  if (r->model[0]) {
+    serve_buf_puts(&b, ",\"model\":");
+    serve_buf_json_string(&b, r->model);
+  }
+  serve_buf_puts(&b, "}\n");
+  if (!b.failed) {
+    pthread_mutex_lock(&s->log_lock);
+    fwrite(b.data, 1, b.len, s->access_log);
+    fflush(s->access_log);
+    pthread_mutex_unlock(&s->log_lock);
+  }
+  serve_buf_free(&b);
+}
+
+static enum MHD_Result send_answer(serve_request *r) {
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      r->response_len, r->response, MHD_RESPMEM_MUST_FREE);
+  if (!resp) return MHD_NO;
+  r->response = NULL; /* MHD owns it now */
+  MHD_add_response_header(
+      resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+      r->content_type ? r->content_type : "application/json");
+  for (int i = 0; i < r->num_headers; i++)
+    MHD_add_response_header(resp, r->header_names[i], r->header_values[i]);
+  enum MHD_Result ok =
+      MHD_queue_response(r->connection, (unsigned)r->http_status, resp);
+  MHD_destroy_response(resp);
+  if (r->model[0])
+    serve_metrics_request(r->server->metrics, r->model, r->version,
+                          r->api ? r->api : "", serve_code_name(r->code),
+                          r->http_status,
+                          (serve_now_ms() - r->received_ms) * 1e3);
+  access_log(r);
+  return ok;
+}
+
+static void route(serve_request *r) {
+  if (serve_api_tfs(r) || serve_api_kserve(r) || serve_api_metrics(r)) return;
+  serve_respond_error(r, serve_error(SERVE_NOT_FOUND,
+                                     "no API at %s %s (kiln serves /v1/... "
+                                     "as TF Serving, /v2/... as KServe v2, "
+                                     "and /metrics)",
+                                     r->method, r->path));
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **state) {
+  (void)version;
+  serve_server *s = cls;
+  serve_request *r = *state;
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r) return MHD_NO;
+    r->server = s;
+    r->connection = conn;
+    r->method = method;
+    r->path = url;
+    r->received_ms = serve_now_ms();
+    r->client_fd = -1;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info) r->client_fd = info->connect_fd;
+    pthread_mutex_init(&r->lock, NULL);
+    *state = r;
+    /* Refuse an announced oversized body before reading it. */
+    const char *length =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (length && strtoull(length, NULL, 10) >
+                      (unsigned long long)s->options.max_body_bytes)
+      r->body_too_large = true;
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    size_t n = *upload_size;
+    *upload_size = 0;
+    if (r->body_too_large) return MHD_YES;
+    if (n > (size_t)s->options.max_body_bytes - r->body_len) {
+      r->body_too_large = true; /* chunked bodies learn it here */
+      free(r->body);
+      r->body = NULL;
+      return MHD_YES;
+    }
+    char *grown = realloc(r->body, r->body_len + n + 1);
+    if (!grown) return MHD_NO;
+    memcpy(grown + r->body_len, upload, n);
+    r->body = grown;
+    r->body_len += n;
+    r->body[r->body_len] = '\0';
+    return MHD_YES;
+  }
+  /* The whole body is in; or a resumed connection whose answer is ready. */
+  pthread_mutex_lock(&r->lock);
+  bool ready = r->answered;
+  pthread_mutex_unlock(&r->lock);
+  if (ready) return send_answer(r);
+  if (r->body_too_large) {
+    serve_respond_error(r, serve_error(SERVE_PAYLOAD_TOO_LARGE,
+                                       "the request body is larger than "
+                                       "--max_body_bytes=%lld",
+                                       (long long)s->options.max_body_bytes));
+  } else {
+    if (!r->body) r->body = calloc(1, 1);
+    route(r);
+  }
+  pthread_mutex_lock(&r->lock);
+  ready = r->answered;
+  if (!ready) {
+    r->suspended = true;
+    MHD_suspend_connection(conn);
+  }
+  pthread_mutex_unlock(&r->lock);
+  return ready ? send_answer(r) : MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+                         enum MHD_RequestTerminationCode code) {
+  (void)cls;
+  (void)conn;
+  (void)code;
+  serve_request *r = *state;
+  if (!r) return;
+  pthread_mutex_destroy(&r->lock);
+  if (r->api_state_free) r->api_state_free(r->api_state);
+  free(r->body);
+  free(r->response);
+  free(r);
+  *state = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list args) {
+  (void)cls;
+  char text[512];
+  vsnprintf(text, sizeof text, fmt, args);
+  size_t len = strlen(text);
+  while (len && text[len - 1] == '\n') text[--len] = '\0';
+  serve_log(NULL, "http: %s", text);
+}
+
+bool serve_http_start(serve_server *s, char *err, size_t err_size);
+void serve_http_stop_accepting(serve_server *s);
+void serve_http_stop(serve_server *s);
+
+bool serve_http_start(serve_server *s, char *err, size_t err_size) {
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)s->options.rest_api_port);
+  if (inet_pton(AF_INET, s->options.host, &addr.sin_addr) != 1) {
+    snprintf(err, err_size, "--host=%s is not an IPv4 address",
+             s->options.host);
+    return false;
+  }
+  unsigned threads = (unsigned)s->options.rest_api_num_threads;
+  s->daemon = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_INTERNAL_THREAD |
+          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+      (uint16_t)s->options.rest_api_port, NULL, NULL, on_request, s,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+      MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)s->options.client_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 10000u,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+  if (!s->daemon) {
+    snprintf(err, err_size, "cannot listen on %s:%lld (in use, or not allowed)",
+             s->options.host, (long long)s->options.rest_api_port);
+    return false;
+  }
+  return true;
+}
+
+void serve_http_stop_accepting(serve_server *s) {
+  if (s->daemon) MHD_quiesce_daemon(s->daemon);
+}
+
+void serve_http_stop(serve_server *s) {
+  if (s->daemon) MHD_stop_daemon(s->daemon);
+  s->daemon = NULL;
+}

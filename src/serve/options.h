@@ -1,0 +1,50 @@
+/* options.h - every setting of `kiln serve` in one table (options.c):
+ * name, kind, default, range and help, as Redis keeps its config. Flag
+ * names follow TensorFlow Serving's where it has one, so its command lines
+ * work unchanged. */
+#ifndef KILN_SERVE_OPTIONS_H
+#define KILN_SERVE_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct serve_options {
+  /* Models */
+  const char *model_name;
+  const char *model_base_path;
+  const char *model_config_file;
+  int64_t file_system_poll_wait_seconds;
+  bool enable_model_warmup;
+  /* HTTP */
+  const char *host;
+  int64_t rest_api_port;
+  int64_t rest_api_num_threads;
+  int64_t rest_api_timeout_in_ms;
+  int64_t max_body_bytes;
+  int64_t client_timeout_seconds;
+  const char *access_log;
+  /* Inference */
+  int64_t num_workers;
+  int64_t session_threads;
+  int64_t max_queued_requests;
+  bool enable_batching;
+  const char *batching_parameters_file;
+  bool enable_per_model_batching_parameters;
+  /* Monitoring */
+  const char *monitoring_config_file;
+} serve_options;
+
+/* Fills in every default. */
+void serve_options_init(serve_options *o);
+
+/* Parses argv[1..argc) ("--name=value", "--name value", or "--name" for a
+ * true boolean). On a bad flag or value, writes a message to err_out
+ * (err_size bytes) and returns false. */
+bool serve_options_parse(serve_options *o, int argc, char **argv, char *err_out,
+                         size_t err_size);
+
+/* The flag list with defaults, ranges and help, for --help. */
+void serve_options_usage(FILE *out);
+
+#endif

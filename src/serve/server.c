@@ -1,0 +1,190 @@
+/* server.c - `kiln serve`: reads the options, loads the models, starts
+ * the inference workers and the HTTP front, and on SIGTERM or SIGINT
+ * stops accepting, finishes what is in flight, and exits. */
+#include "serve/server.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "serve/pbtxt.h"
+
+bool serve_http_start(serve_server *s, char *err, size_t err_size);
+void serve_http_stop_accepting(serve_server *s);
+void serve_http_stop(serve_server *s);
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+  (void)sig;
+  stop_requested = 1;
+}
+
+static void on_batch(void *context, const char *model, int64_t size,
+                     int64_t padded) {
+  serve_server *s = context;
+  serve_metrics_batch(s->metrics, model, size, padded);
+}
+
+static void on_load(void *context, const char *model, int64_t version, bool ok,
+                    double ms) {
+  serve_server *s = context;
+  serve_metrics_load(s->metrics, model, version, ok, ms);
+}
+
+/* TF Serving's MonitoringConfig: prometheus_config { enable: true
+ * path: "..." }. */
+static serve_status *read_monitoring(serve_server *s, const char *path,
+                                     char **out_path) {
+  char err[512];
+  pbtxt_node *root = pbtxt_parse_file(path, err, sizeof err);
+  if (!root) return serve_error(SERVE_INVALID_ARGUMENT, "%s", err);
+  serve_status *st = NULL;
+  const pbtxt_node *prom = pbtxt_find(root, "prometheus_config", NULL);
+  bool enable = false;
+  const pbtxt_node *f = prom ? pbtxt_find(prom, "enable", NULL) : NULL;
+  if (f && !pbtxt_bool(f, &enable, err, sizeof err))
+    st = serve_error(SERVE_INVALID_ARGUMENT, "%s: %s", path, err);
+  const pbtxt_node *p = prom ? pbtxt_find(prom, "path", NULL) : NULL;
+  const char *text = p ? pbtxt_string(p, err, sizeof err) : NULL;
+  if (!st && p && !text)
+    st = serve_error(SERVE_INVALID_ARGUMENT, "%s: %s", path, err);
+  if (!st && enable)
+    *out_path =
+        strdup(text && text[0] ? text : "/monitoring/prometheus/metrics");
+  (void)s;
+  pbtxt_free(root);
+  return st;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: kiln serve --model_base_path=DIR [--model_name=NAME] "
+          "[--rest_api_port=8501] ...\n"
+          "       kiln serve --model_config_file=FILE ...\n\n"
+          "Serves models over TF Serving's REST API (/v1/models/NAME:predict) "
+          "and KServe v2\n(/v2/models/NAME/infer). Under a base path, each "
+          "integer-named folder is a\nversion holding model.tflite; new "
+          "versions are picked up while serving.\n\nFlags:\n");
+  serve_options_usage(out);
+}
+
+static int fail(serve_server *s, serve_status *st) {
+  fprintf(stderr, "kiln serve: %s\n", serve_status_message(st));
+  serve_status_free(st);
+  (void)s;
+  return 1;
+}
+
+int serve_main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
+  serve_server server, *s = &server;
+  memset(s, 0, sizeof *s);
+  serve_options_init(&s->options);
+  char err[512];
+  if (!serve_options_parse(&s->options, argc, argv, err, sizeof err)) {
+    fprintf(stderr, "kiln serve: %s\n", err);
+    return 2;
+  }
+  serve_options *o = &s->options;
+  if (!o->model_config_file[0] && !o->model_base_path[0]) {
+    fprintf(stderr,
+            "kiln serve: give --model_base_path (with --model_name) or "
+            "--model_config_file\n");
+    return 2;
+  }
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores < 1) cores = 1;
+  if (!o->num_workers) o->num_workers = cores;
+  if (!o->rest_api_num_threads) o->rest_api_num_threads = cores;
+  s->started_ms = serve_now_ms();
+  pthread_mutex_init(&s->log_lock, NULL);
+  serve_batching_defaults(&s->batching);
+  serve_status *st = NULL;
+  if (o->batching_parameters_file[0] && !o->enable_batching)
+    st = serve_error(SERVE_INVALID_ARGUMENT,
+                     "--batching_parameters_file needs --enable_batching");
+  if (!st && o->enable_batching) {
+    s->batching.enabled = true;
+    if (o->batching_parameters_file[0])
+      st = serve_batching_parse_file(o->batching_parameters_file, &s->batching);
+  }
+  char *prom = NULL;
+  if (!st && o->monitoring_config_file[0])
+    st = read_monitoring(s, o->monitoring_config_file, &prom);
+  s->prometheus_path = prom;
+  if (!st && o->access_log[0]) {
+    s->access_log =
+        !strcmp(o->access_log, "-") ? stderr : fopen(o->access_log, "a");
+    if (!s->access_log)
+      st = serve_error(SERVE_INVALID_ARGUMENT, "cannot open --access_log=%s",
+                       o->access_log);
+  }
+  if (st) return fail(s, st);
+  s->metrics = serve_metrics_create();
+  serve_repo_config rc = {
+      .session_threads = (int)o->session_threads,
+      .warm_sessions = (int)o->num_workers,
+      .warmup = o->enable_model_warmup,
+      .poll_seconds = o->file_system_poll_wait_seconds,
+      .default_batching = &s->batching,
+      .per_model_batching = o->enable_per_model_batching_parameters,
+      .log = serve_log,
+      .log_context = s,
+      .on_load = on_load,
+  };
+  st = serve_repo_create(&rc, &s->repo);
+  if (!st) {
+    if (o->model_config_file[0])
+      st = serve_repo_add_config_file(s->repo, o->model_config_file);
+    else
+      st = serve_repo_add_model(s->repo, o->model_name, o->model_base_path,
+                                SERVE_POLICY_LATEST, 1, NULL, 0, NULL, 0);
+  }
+  serve_scheduler_config sc = {
+      .num_workers = (int)o->num_workers,
+      .max_queued_requests = o->max_queued_requests,
+      .on_batch = on_batch,
+      .context = s,
+  };
+  if (!st) st = serve_scheduler_create(&sc, &s->scheduler);
+  if (!st) st = serve_repo_start(s->repo);
+  if (!st && !serve_http_start(s, err, sizeof err))
+    st = serve_error(SERVE_UNAVAILABLE, "%s", err);
+  if (st) {
+    int code = fail(s, st);
+    serve_scheduler_free(s->scheduler);
+    serve_repo_free(s->repo);
+    serve_metrics_free(s->metrics);
+    free(prom);
+    return code;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  serve_log(s,
+            "serving on http://%s:%lld (TF Serving REST /v1, KServe v2 "
+            "/v2, metrics /metrics%s%s)",
+            o->host, (long long)o->rest_api_port, prom ? " and " : "",
+            prom ? prom : "");
+  while (!stop_requested) pause();
+  serve_log(s, "stopping: no new connections; finishing requests in flight");
+  serve_http_stop_accepting(s);
+  serve_scheduler_free(s->scheduler); /* runs what is queued, answers it */
+  s->scheduler = NULL;
+  serve_http_stop(s);
+  serve_repo_free(s->repo);
+  serve_metrics_free(s->metrics);
+  if (s->access_log && s->access_log != stderr) fclose(s->access_log);
+  free(prom);
+  serve_log(s, "stopped");
+  return 0;
+}

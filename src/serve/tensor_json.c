@@ -1,0 +1,411 @@
+/* tensor_json.c - JSON values to tensors and back. */
+#include "serve/tensor_json.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ reading */
+
+static const char *json_kind(const json_t *v) {
+  switch (json_typeof(v)) {
+    case JSON_OBJECT:
+      return "an object";
+    case JSON_ARRAY:
+      return "a list";
+    case JSON_STRING:
+      return "a string";
+    case JSON_INTEGER:
+      return "an integer";
+    case JSON_REAL:
+      return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+      return "a boolean";
+    case JSON_NULL:
+      return "null";
+  }
+  return "a value";
+}
+
+/* Stores leaf v as element i of out, converted to out's dtype. */
+static serve_status *store(const json_t *v, serve_tensor *out, int64_t i,
+                           const char *what) {
+  switch (out->dtype) {
+    case KILN_FLOAT32:
+    case KILN_FLOAT64: {
+      if (!json_is_number(v))
+        return serve_error(SERVE_INVALID_ARGUMENT,
+                           "%s: expected a number but got %s", what,
+                           json_kind(v));
+      double x = json_number_value(v);
+      if (out->dtype == KILN_FLOAT32)
+        ((float *)out->data)[i] = (float)x;
+      else
+        ((double *)out->data)[i] = x;
+      return NULL;
+    }
+    case KILN_BOOL:
+      if (!json_is_boolean(v))
+        return serve_error(SERVE_INVALID_ARGUMENT,
+                           "%s: expected true or false but got %s", what,
+                           json_kind(v));
+      ((uint8_t *)out->data)[i] = json_is_true(v);
+      return NULL;
+    case KILN_INT8:
+    case KILN_UINT8:
+    case KILN_INT16:
+    case KILN_INT32:
+    case KILN_INT64: {
+      if (!json_is_integer(v))
+        return serve_error(SERVE_INVALID_ARGUMENT,
+                           "%s: expected an integer (%s) but got %s", what,
+                           kiln_dtype_name(out->dtype), json_kind(v));
+      json_int_t x = json_integer_value(v);
+      int64_t lo = out->dtype == KILN_INT8    ? INT8_MIN
+                   : out->dtype == KILN_UINT8 ? 0
+                   : out->dtype == KILN_INT16 ? INT16_MIN
+                   : out->dtype == KILN_INT32 ? INT32_MIN
+                                              : INT64_MIN;
+      int64_t hi = out->dtype == KILN_INT8    ? INT8_MAX
+                   : out->dtype == KILN_UINT8 ? UINT8_MAX
+                   : out->dtype == KILN_INT16 ? INT16_MAX
+                   : out->dtype == KILN_INT32 ? INT32_MAX
+                                              : INT64_MAX;
+      if (x < lo || x > hi)
+        return serve_error(SERVE_INVALID_ARGUMENT, "%s: %lld does not fit %s",
+                           what, (long long)x, kiln_dtype_name(out->dtype));
+      switch (out->dtype) {
+        case KILN_INT8:
+          ((int8_t *)out->data)[i] = (int8_t)x;
+          break;
+        case KILN_UINT8:
+          ((uint8_t *)out->data)[i] = (uint8_t)x;
+          break;
+        case KILN_INT16:
+          ((int16_t *)out->data)[i] = (int16_t)x;
+          break;
+        case KILN_INT32:
+          ((int32_t *)out->data)[i] = (int32_t)x;
+          break;
+        default:
+          ((int64_t *)out->data)[i] = (int64_t)x;
+      }
+      return NULL;
+    }
+    default:
+      break;
+  }
+  return serve_error(SERVE_UNIMPLEMENTED,
+                     "%s: conversion of JSON values to %s is not supported",
+                     what, kiln_dtype_name(out->dtype));
+}
+
+/* Walks nested lists: leaves go to out in row-major order. With a shape
+ * (nested form) each list at depth d must hold dims[d] items; flat form
+ * takes any nesting. */
+static serve_status *walk(const json_t *v, int depth, serve_tensor *out,
+                          bool nested, int64_t *next, int64_t count,
+                          const char *what) {
+  if (json_is_array(v)) {
+    if (nested &&
+        (depth >= out->rank || (int64_t)json_array_size(v) != out->dims[depth]))
+      return serve_error(SERVE_INVALID_ARGUMENT,
+                         "%s: encountered a list of %zu items at depth %d "
+                         "where the shape taken from its first items wants "
+                         "%s (lists must be rectangular)",
+                         what, json_array_size(v), depth,
+                         depth >= out->rank ? "a value" : "more or fewer");
+    if (depth >= 32)
+      return serve_error(SERVE_INVALID_ARGUMENT, "%s: lists nest too deep",
+                         what);
+    for (size_t k = 0; k < json_array_size(v); k++)
+      SERVE_TRY(walk(json_array_get(v, k), depth + 1, out, nested, next, count,
+                     what));
+    return NULL;
+  }
+  if (nested && depth != out->rank)
+    return serve_error(SERVE_INVALID_ARGUMENT,
+                       "%s: found a value at depth %d where the shape wants "
+                       "a list",
+                       what, depth);
+  if (*next >= count)
+    return serve_error(SERVE_INVALID_ARGUMENT,
+                       "%s: holds more values than its shape's %lld", what,
+                       (long long)count);
+  return store(v, out, (*next)++, what);
+}
+
+serve_status *serve_json_to_tensor(const json_t *value, kiln_dtype dtype,
+                                   const char *what, const int64_t *flat_dims,
+                                   int flat_rank, serve_tensor *out) {
+  memset(out, 0, sizeof *out);
+  out->dtype = dtype;
+  size_t elem = kiln_dtype_size(dtype);
+  if (!elem)
+    return serve_error(SERVE_UNIMPLEMENTED, "%s: dtype %s is not served", what,
+                       kiln_dtype_name(dtype));
+  if (flat_dims) {
+    if (flat_rank > KILN_MAX_RANK)
+      return serve_error(SERVE_INVALID_ARGUMENT,
+                         "%s: shape has %d dimensions; at most %d", what,
+                         flat_rank, KILN_MAX_RANK);
+    out->rank = flat_rank;
+    memcpy(out->dims, flat_dims, (size_t)flat_rank * sizeof *flat_dims);
+  } else {
+    const json_t *v = value;
+    while (json_is_array(v)) {
+      if (out->rank == KILN_MAX_RANK)
+        return serve_error(SERVE_INVALID_ARGUMENT,
+                           "%s: lists nest deeper than %d", what,
+                           KILN_MAX_RANK);
+      out->dims[out->rank++] = (int64_t)json_array_size(v);
+      if (!json_array_size(v)) break;
+      v = json_array_get(v, 0);
+    }
+  }
+  int64_t count = 1;
+  for (int d = 0; d < out->rank; d++) {
+    if (out->dims[d] < 0 ||
+        (out->dims[d] && count > INT64_MAX / 8 / (int64_t)elem / out->dims[d]))
+      return serve_error(SERVE_INVALID_ARGUMENT, "%s: bad or huge shape", what);
+    count *= out->dims[d];
+  }
+  out->nbytes = (size_t)count * elem;
+  out->data = malloc(out->nbytes ? out->nbytes : 1);
+  if (!out->data) return serve_error(SERVE_INTERNAL, "out of memory");
+  int64_t next = 0;
+  serve_status *st = walk(value, 0, out, !flat_dims, &next, count, what);
+  if (!st && next != count)
+    st = serve_error(SERVE_INVALID_ARGUMENT,
+                     "%s: holds %lld values; its shape wants %lld", what,
+                     (long long)next, (long long)count);
+  if (st) {
+    free(out->data);
+    out->data = NULL;
+  }
+  return st;
+}
+
+serve_status *serve_stack_tensors(const serve_tensor *parts, int n,
+                                  const char *what, serve_tensor *out) {
+  memset(out, 0, sizeof *out);
+  if (n < 1 || parts[0].rank >= KILN_MAX_RANK)
+    return serve_error(SERVE_INVALID_ARGUMENT, "%s: cannot stack", what);
+  for (int i = 1; i < n; i++) {
+    bool same =
+        parts[i].rank == parts[0].rank && parts[i].nbytes == parts[0].nbytes;
+    for (int d = 0; same && d < parts[0].rank; d++)
+      same = parts[i].dims[d] == parts[0].dims[d];
+    if (!same)
+      return serve_error(SERVE_INVALID_ARGUMENT,
+                         "%s: instance %d has a different shape from "
+                         "instance 0; all instances must have the same shape",
+                         what, i);
+  }
+  out->dtype = parts[0].dtype;
+  out->rank = parts[0].rank + 1;
+  out->dims[0] = n;
+  memcpy(out->dims + 1, parts[0].dims, (size_t)parts[0].rank * sizeof(int64_t));
+  out->nbytes = parts[0].nbytes * (size_t)n;
+  out->data = malloc(out->nbytes ? out->nbytes : 1);
+  if (!out->data) return serve_error(SERVE_INTERNAL, "out of memory");
+  for (int i = 0; i < n; i++)
+    memcpy((char *)out->data + parts[0].nbytes * (size_t)i, parts[i].data,
+           parts[0].nbytes);
+  return NULL;
+}
+
+bool serve_json_is_b64(const json_t *v) {
+  return json_is_object(v) && json_object_size(v) == 1 &&
+         json_is_string(json_object_get(v, "b64"));
+}
+
+static int b64_value(unsigned char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62; /* standard and URL-safe */
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+serve_status *serve_b64_to_tensor(const char *text, kiln_dtype dtype,
+                                  const int64_t *dims, int rank,
+                                  const char *what, serve_tensor *out) {
+  memset(out, 0, sizeof *out);
+  size_t len = strlen(text);
+  while (len && text[len - 1] == '=') len--;
+  out->data = malloc(len * 3 / 4 + 1);
+  if (!out->data) return serve_error(SERVE_INTERNAL, "out of memory");
+  unsigned char *dst = out->data;
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++) {
+    int v = b64_value((unsigned char)text[i]);
+    if (v < 0) {
+      free(out->data);
+      out->data = NULL;
+      return serve_error(SERVE_INVALID_ARGUMENT,
+                         "%s: Unable to base64 decode (bad character at %zu)",
+                         what, i);
+    }
+    acc = acc << 6 | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      dst[n++] = (unsigned char)(acc >> bits);
+    }
+  }
+  out->dtype = dtype;
+  out->rank = rank;
+  memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
+  size_t want = kiln_dtype_size(dtype);
+  for (int d = 0; d < rank; d++) want *= (size_t)dims[d];
+  out->nbytes = n;
+  if (n != want) {
+    free(out->data);
+    out->data = NULL;
+    return serve_error(SERVE_INVALID_ARGUMENT,
+                       "%s: b64 holds %zu bytes; a %s tensor of its shape "
+                       "takes %zu",
+                       what, n, kiln_dtype_name(dtype), want);
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------------ writing */
+
+void serve_write_float(serve_buf *b, float value) {
+  if (isnan(value)) {
+    serve_buf_puts(b, "NaN");
+    return;
+  }
+  if (isinf(value)) {
+    serve_buf_puts(b, value > 0 ? "Infinity" : "-Infinity");
+    return;
+  }
+  /* The fewest significant digits (1..9) that read back exactly: start at
+   * 6, then search down or up. */
+  char text[32], best[32];
+  int p = 6;
+  snprintf(text, sizeof text, "%.*g", p, (double)value);
+  if (strtof(text, NULL) == value) {
+    memcpy(best, text, sizeof text);
+    while (--p >= 1) {
+      snprintf(text, sizeof text, "%.*g", p, (double)value);
+      if (strtof(text, NULL) != value) break;
+      memcpy(best, text, sizeof text);
+    }
+  } else {
+    while (++p <= 9) {
+      snprintf(best, sizeof best, "%.*g", p, (double)value);
+      if (strtof(best, NULL) == value) break;
+    }
+  }
+  serve_buf_puts(b, best);
+  /* Keep it a float for typed clients: "1" becomes "1.0". */
+  if (!strpbrk(best, ".eE")) serve_buf_puts(b, ".0");
+}
+
+static void write_element(serve_buf *b, const serve_tensor *t, int64_t i) {
+  switch (t->dtype) {
+    case KILN_FLOAT32:
+      serve_write_float(b, ((const float *)t->data)[i]);
+      return;
+    case KILN_FLOAT64: {
+      double v = ((const double *)t->data)[i];
+      if (!isfinite(v))
+        serve_buf_puts(b, isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
+      else
+        serve_buf_printf(b, "%.17g", v);
+      return;
+    }
+    case KILN_INT8:
+      serve_buf_printf(b, "%d", ((const int8_t *)t->data)[i]);
+      return;
+    case KILN_UINT8:
+      serve_buf_printf(b, "%u", ((const uint8_t *)t->data)[i]);
+      return;
+    case KILN_INT16:
+      serve_buf_printf(b, "%d", ((const int16_t *)t->data)[i]);
+      return;
+    case KILN_INT32:
+      serve_buf_printf(b, "%d", (int)((const int32_t *)t->data)[i]);
+      return;
+    case KILN_INT64:
+      serve_buf_printf(b, "%lld", (long long)((const int64_t *)t->data)[i]);
+      return;
+    case KILN_BOOL:
+      serve_buf_puts(b, ((const uint8_t *)t->data)[i] ? "true" : "false");
+      return;
+    default:
+      serve_buf_puts(b, "null");
+  }
+}
+
+static void write_nested(serve_buf *b, const serve_tensor *t, int d,
+                         int64_t *next) {
+  if (d == t->rank) {
+    write_element(b, t, (*next)++);
+    return;
+  }
+  serve_buf_puts(b, "[");
+  for (int64_t k = 0; k < t->dims[d]; k++) {
+    if (k) serve_buf_puts(b, ",");
+    write_nested(b, t, d + 1, next);
+  }
+  serve_buf_puts(b, "]");
+}
+
+void serve_tensor_to_json(serve_buf *b, const serve_tensor *t, int first_dim,
+                          int64_t row, bool flat) {
+  int64_t per_row = 1;
+  for (int d = first_dim; d < t->rank; d++) per_row *= t->dims[d];
+  int64_t next = row * per_row;
+  if (flat) {
+    serve_buf_puts(b, "[");
+    for (int64_t k = 0; k < per_row; k++) {
+      if (k) serve_buf_puts(b, ",");
+      write_element(b, t, next + k);
+    }
+    serve_buf_puts(b, "]");
+    return;
+  }
+  write_nested(b, t, first_dim, &next);
+}
+
+/* ------------------------------------------------------------ dtypes */
+
+static const struct {
+  kiln_dtype dtype;
+  const char *kserve, *tf;
+} dtype_names[] = {
+    {KILN_FLOAT32, "FP32", "DT_FLOAT"},  {KILN_FLOAT16, "FP16", "DT_HALF"},
+    {KILN_FLOAT64, "FP64", "DT_DOUBLE"}, {KILN_INT8, "INT8", "DT_INT8"},
+    {KILN_UINT8, "UINT8", "DT_UINT8"},   {KILN_INT16, "INT16", "DT_INT16"},
+    {KILN_INT32, "INT32", "DT_INT32"},   {KILN_INT64, "INT64", "DT_INT64"},
+    {KILN_BOOL, "BOOL", "DT_BOOL"},
+};
+enum { NUM_DTYPE_NAMES = sizeof dtype_names / sizeof dtype_names[0] };
+
+const char *serve_kserve_dtype(kiln_dtype dtype) {
+  for (int i = 0; i < NUM_DTYPE_NAMES; i++)
+    if (dtype_names[i].dtype == dtype) return dtype_names[i].kserve;
+  return "UNKNOWN";
+}
+
+kiln_dtype serve_kserve_dtype_parse(const char *name) {
+  for (int i = 0; i < NUM_DTYPE_NAMES; i++)
+    if (!strcmp(dtype_names[i].kserve, name)) return dtype_names[i].dtype;
+  return KILN_DTYPE_INVALID;
+}
+
+const char *serve_tf_dtype(kiln_dtype dtype) {
+  for (int i = 0; i < NUM_DTYPE_NAMES; i++)
+    if (dtype_names[i].dtype == dtype) return dtype_names[i].tf;
+  return "DT_INVALID";
+}
