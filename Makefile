@@ -69,6 +69,7 @@ fuzz: build-fuzz
 # kiln side by side with LiteRT and ONNX Runtime; writes bench/RESULTS.md.
 bench: setup build
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/run_bench.py
+	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/serve_bench.py
 
 check: setup
 	@$(MAKE) --no-print-directory test-unit test-asan fuzz-smoke test-e2e \

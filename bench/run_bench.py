@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -254,7 +255,11 @@ def main():
         "(opset 17, all graph optimizations); LiteRT uses its default "
         "XNNPACK delegate. Latency: median over interleaved rounds. Ratios "
         "below 1.00x mean kiln is faster.\n\n" + table(rows) + "\n")
-    Path(args.out).write_text(text)
+    # Keep the server's section (bench/serve_bench.py writes it).
+    out = Path(args.out)
+    old = out.read_text() if out.exists() else ""
+    serve = re.search(r"<!-- serve -->.*<!-- /serve -->\n?", old, flags=re.S)
+    out.write_text(text + ("\n" + serve[0] if serve else ""))
     print(text)
 
 
