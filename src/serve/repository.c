@@ -5,6 +5,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +75,12 @@ static void version_free(serve_version *v) {
   free(v->error);
   pthread_mutex_destroy(&v->lock);
   free(v);
+#if defined(__GLIBC__)
+  /* Hand freed arenas and packed weights back to the system now, rather
+   * than when glibc's heuristics get to it: an unloaded version should
+   * not leave the process larger (a TF Serving complaint). */
+  malloc_trim(0);
+#endif
 }
 
 void serve_version_release(serve_version *v) {
