@@ -429,6 +429,14 @@ static void load_version(serve_repo *repo, serve_model *m, serve_version *v) {
     kiln_options options = kiln_options_default();
     options.num_threads = v->session_threads;
     st = serve_from_kiln(kiln_model_load_file(file, &options, &v->kmodel));
+    int inputs = st ? 0 : kiln_model_num_inputs(v->kmodel);
+    v->batchable = inputs > 0;
+    for (int i = 0; i < inputs; i++) {
+      kiln_tensor_info info;
+      kiln_status *k = kiln_model_input_info(v->kmodel, i, &info);
+      v->batchable = v->batchable && !k && info.rank >= 1 && info.dims[0] < 0;
+      kiln_status_free(k);
+    }
     if (!st && repo->config.warmup)
       st = warm_up(
           v, repo->config.warm_sessions > 0 ? repo->config.warm_sessions : 1);

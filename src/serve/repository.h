@@ -44,6 +44,9 @@ typedef struct serve_version {
   kiln_model *kmodel; /* NULL until loaded */
   double load_ms;
   int session_threads;
+  /* Whether requests may be stacked into batches: every input has a
+   * dynamic first dimension. */
+  bool batchable;
   /* Holders: the repository's own reference while listed as current, plus
    * one per request in flight. */
   atomic_int refs;

@@ -134,7 +134,9 @@ int64_t serve_scheduler_pending(serve_scheduler *s) {
 /* Whether two jobs may share a batch: same version, inputs alike but for
  * the first dimension. */
 static bool batchable(const serve_job *a, const serve_job *b) {
-  if (a->version != b->version || a->num_inputs != b->num_inputs) return false;
+  if (a->version != b->version || !a->version->batchable ||
+      a->num_inputs != b->num_inputs)
+    return false;
   for (int i = 0; i < a->num_inputs; i++) {
     const serve_tensor *x = &a->inputs[i], *y = &b->inputs[i];
     if (x->rank != y->rank || x->rank < 1 || x->dtype != y->dtype) return false;
