@@ -152,23 +152,25 @@ void kiln_dw_geometry(const kiln_op_ctx *ctx, kiln_dw_geom *g) {
       kiln_activation_is_clamp(a->activation) ? KILN_ACT_NONE : a->activation;
 }
 
-/* One packer per variant: the kind it specializes and its vector width. */
-#define DW_PACKER(name, kind, block)                                 \
-  kiln_status *name(const kiln_op_ctx *ctx, const kiln_allocator *a, \
-                    void **out_packed) {                             \
-    return dw_pack(ctx, a, out_packed, kind, block);                 \
+/* One packer per variant: the kind it specializes, and blocks of its
+ * instruction set's vector width. */
+#define DW_PACKER(kind, isa, KIND, ISA)                                     \
+  kiln_status *kiln_f32_dwconv_##kind##__##isa##_pack(                      \
+      const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed) { \
+    return dw_pack(ctx, a, out_packed, KILN_DW_##KIND,                      \
+                   KILN_DW_BLOCK(KILN_ISA_##ISA));                          \
   }
-DW_PACKER(kiln_f32_dwconv_3x3s1__avx512_pack, KILN_DW_3X3S1, 16)
-DW_PACKER(kiln_f32_dwconv_3x3s2__avx512_pack, KILN_DW_3X3S2, 16)
-DW_PACKER(kiln_f32_dwconv_5x5s1__avx512_pack, KILN_DW_5X5S1, 16)
-DW_PACKER(kiln_f32_dwconv_5x5s2__avx512_pack, KILN_DW_5X5S2, 16)
-DW_PACKER(kiln_f32_dwconv_generic__avx512_pack, KILN_DW_GENERIC, 16)
-DW_PACKER(kiln_f32_dwconv_3x3s1__avx2_pack, KILN_DW_3X3S1, 8)
-DW_PACKER(kiln_f32_dwconv_3x3s2__avx2_pack, KILN_DW_3X3S2, 8)
-DW_PACKER(kiln_f32_dwconv_5x5s1__avx2_pack, KILN_DW_5X5S1, 8)
-DW_PACKER(kiln_f32_dwconv_5x5s2__avx2_pack, KILN_DW_5X5S2, 8)
-DW_PACKER(kiln_f32_dwconv_generic__avx2_pack, KILN_DW_GENERIC, 8)
-DW_PACKER(kiln_f32_dwconv_generic__portable_pack, KILN_DW_GENERIC, 8)
+DW_PACKER(3x3s1, avx512, 3X3S1, AVX512)
+DW_PACKER(3x3s2, avx512, 3X3S2, AVX512)
+DW_PACKER(5x5s1, avx512, 5X5S1, AVX512)
+DW_PACKER(5x5s2, avx512, 5X5S2, AVX512)
+DW_PACKER(generic, avx512, GENERIC, AVX512)
+DW_PACKER(3x3s1, avx2, 3X3S1, AVX2)
+DW_PACKER(3x3s2, avx2, 3X3S2, AVX2)
+DW_PACKER(5x5s1, avx2, 5X5S1, AVX2)
+DW_PACKER(5x5s2, avx2, 5X5S2, AVX2)
+DW_PACKER(generic, avx2, GENERIC, AVX2)
+DW_PACKER(generic, portable, GENERIC, PORTABLE)
 #undef DW_PACKER
 
 /* The portable 3x3 variant takes both strides 1 and 2 (and dilation 1). */
@@ -179,5 +181,5 @@ kiln_status *kiln_f32_dwconv_3x3__portable_pack(const kiln_op_ctx *ctx,
   if (!node_fits(ctx)) return NULL;
   const kiln_conv_attrs *attrs = ctx->attrs;
   kiln_dw_kind kind = attrs->stride_h == 2 ? KILN_DW_3X3S2 : KILN_DW_3X3S1;
-  return dw_pack(ctx, a, out_packed, kind, 8);
+  return dw_pack(ctx, a, out_packed, kind, KILN_DW_BLOCK(KILN_ISA_PORTABLE));
 }

@@ -27,6 +27,11 @@ typedef enum kiln_dw_kind {
   KILN_DW_GENERIC,
 } kiln_dw_kind;
 
+/* Channels per block of packed weights at instruction set `isa`: its
+ * vector width (LANES in simd_<isa>.h; depthwise.inc checks). */
+#define KILN_DW_BLOCK(isa) \
+  ((isa) == KILN_ISA_AVX512 ? 16 : (isa) == KILN_ISA_AVX2 ? 8 : 4)
+
 /* Weights packed at load: channel blocks of `block` lanes, each block the
  * bias followed by the kh*kw taps (row-major), zero-padded past `channels`
  * so a tail block still loads whole vectors. The floats start `offset`
