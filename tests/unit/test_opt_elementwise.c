@@ -8,11 +8,12 @@
 #include "harness.h"
 #include "kernels/kernel.h"
 #include "kernels/variants.h"
+#include "kernels/x86/x86_kernels.h"
 
 /* ADD/SUB/MUL, the activations, MEAN and the pools at every instruction set
  * this CPU has, chosen as the runtime does, on random shapes and
  * broadcasts, special values and every activation, with and without a
- * thread pool. */
+ * thread pool (of 3 threads, so that chunks of rows split unevenly). */
 
 static kiln_threadpool *pool3;
 static int variant_runs;
@@ -400,6 +401,41 @@ static void test_pool(void) {
   }
 }
 
+/* Whether a pool of `attrs` over `dims` splits its output rows into more
+ * than `min_chunks` chunks of at least KILN_POOL_GRAIN_BYTES (or runs as
+ * one chunk when min_chunks is 0); then runs it on every level, on the
+ * caller and on 3 threads. */
+static void pool_split_case(const int64_t *dims, kiln_pool_attrs attrs,
+                            int64_t min_chunks) {
+  kiln_tensor *x = kiln_test_tensor_f32(4, dims, NULL);
+  kiln_tensor *y = kiln_test_output();
+  kiln_tensor *inputs[1] = {x}, *outputs[1] = {y};
+  CHECK_OK(kiln_test_run_op1(KILN_OP_MAX_POOL_2D, &attrs, inputs, 1, y));
+  kiln_op_ctx ctx = {&attrs, inputs, 1, outputs, 1, NULL, NULL};
+  kiln_pool_geom g;
+  kiln_pool_geometry(&ctx, &g);
+  int64_t rows = g.batch * g.out_h, grain = kiln_pool_row_grain(&g);
+  int64_t row_bytes = g.out_w * g.channels * (int64_t)sizeof(float);
+  CHECK(grain >= 1 && grain * row_bytes >= KILN_POOL_GRAIN_BYTES);
+  CHECK(min_chunks ? rows / grain > min_chunks : grain >= rows);
+  char desc[96], buf[KILN_DIMS_STR_SIZE];
+  snprintf(desc, sizeof desc, "%s split",
+           kiln_dims_str(dims, 4, buf, sizeof buf));
+  check_op(KILN_OP_MAX_POOL_2D, &attrs, inputs, 1, true, EXACT, desc);
+  check_op(KILN_OP_AVERAGE_POOL_2D, &attrs, inputs, 1, true, EXACT, desc);
+  kiln_test_tensor_free(x);
+  kiln_test_tensor_free(y);
+}
+
+static void test_pool_split(void) {
+  /* ResNet50's stem pool: 56 rows of 14 KiB in chunks of 3. */
+  int64_t resnet[4] = {1, 112, 112, 64};
+  pool_split_case(resnet, (kiln_pool_attrs){KILN_PAD_SAME, 2, 2, 3, 3, 0}, 16);
+  /* Rows of a few floats: one chunk, on the caller. */
+  int64_t tiny[4] = {2, 9, 9, 5};
+  pool_split_case(tiny, (kiln_pool_attrs){KILN_PAD_VALID, 1, 1, 2, 2, 0}, 0);
+}
+
 int main(void) {
   kiln_test_seed(88);
   CHECK_OK(kiln_threadpool_create(3, NULL, &pool3));
@@ -409,6 +445,7 @@ int main(void) {
   test_unary_dense();
   test_mean();
   test_pool();
+  test_pool_split();
   printf("test_opt_elementwise: %d variant runs up to %s\n", variant_runs,
          kiln_isa_name(kiln_isa_resolve(KILN_ISA_AUTO)));
   kiln_threadpool_free(pool3);

@@ -262,3 +262,9 @@ void kiln_pool_geometry(const kiln_op_ctx *ctx, kiln_pool_geom *g) {
                                        a->stride_w, 1, a->padding);
   kiln_activation_bounds(a->activation, &g->act_lo, &g->act_hi);
 }
+
+int64_t kiln_pool_row_grain(const kiln_pool_geom *g) {
+  int64_t row_bytes = g->out_w * g->channels * (int64_t)sizeof(float);
+  if (row_bytes <= 0) return 1;
+  return (KILN_POOL_GRAIN_BYTES + row_bytes - 1) / row_bytes;
+}

@@ -188,6 +188,13 @@ typedef struct kiln_pool_geom {
 
 void kiln_pool_geometry(const kiln_op_ctx *ctx, kiln_pool_geom *g);
 
+/* Output rows per parallel chunk of a pool: at least KILN_POOL_GRAIN_BYTES
+ * of output, so that a chunk's work (as many window reads, or more)
+ * outweighs waking a worker. ResNet50's 112x112x64 -> 56x56 max pool
+ * splits in chunks of 3 of its 56 rows. */
+#define KILN_POOL_GRAIN_BYTES (32 * 1024)
+int64_t kiln_pool_row_grain(const kiln_pool_geom *g);
+
 /* ================================================= the run functions */
 
 #define KILN_EW_DECLARE(isa)                                          \
