@@ -6,9 +6,9 @@
 #include "kernels/bottleneck/bottleneck.h"
 
 /* The vector helpers are static: no call crosses into a file with another
- * instruction set, so GCC's note that vector arguments change the calling
- * convention does not apply. */
-#if defined(__GNUC__) && !defined(__clang__)
+ * instruction set, so the compilers' warning that vector arguments change
+ * the calling convention does not apply (clang takes GCC's pragma too). */
+#if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
