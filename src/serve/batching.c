@@ -51,7 +51,7 @@ serve_status *serve_batching_parse_file(const char *path, serve_batching *b) {
     st = serve_error(SERVE_INVALID_ARGUMENT, "%s: %s", path, err);
   b->num_allowed_batch_sizes = 0;
   for (const pbtxt_node *f = pbtxt_find(root, "allowed_batch_sizes", NULL);
-       !st && f; f = pbtxt_find(root, "allowed_batch_sizes", f->next)) {
+       !st && f; f = pbtxt_find_next(f, "allowed_batch_sizes")) {
     int64_t v;
     if (!pbtxt_int(f, &v, err, sizeof err)) {
       st = serve_error(SERVE_INVALID_ARGUMENT, "%s: %s", path, err);

@@ -288,6 +288,12 @@ const pbtxt_node *pbtxt_find(const pbtxt_node *msg, const char *name,
   return NULL;
 }
 
+const pbtxt_node *pbtxt_find_next(const pbtxt_node *field, const char *name) {
+  for (const pbtxt_node *n = field->next; n; n = n->next)
+    if (!strcmp(n->name, name)) return n;
+  return NULL;
+}
+
 /* Reads through a wrapper message { value: X }. */
 static const pbtxt_node *scalar_of(const pbtxt_node *field) {
   if (field->value) return field;

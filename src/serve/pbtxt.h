@@ -30,6 +30,9 @@ void pbtxt_free(pbtxt_node *node);
  * msg; NULL: its first). NULL when none. */
 const pbtxt_node *pbtxt_find(const pbtxt_node *msg, const char *name,
                              const pbtxt_node *from);
+/* The next field named `name` after `field` in the same message; NULL
+ * when none (for repeated fields: for (f = find(..); f; f = next(f, ..))). */
+const pbtxt_node *pbtxt_find_next(const pbtxt_node *field, const char *name);
 /* Scalar values: false (with err set) when the field is not a scalar of
  * that kind. Wrapper messages such as `max_batch_size { value: 8 }` read
  * through their `value` field. */

@@ -257,7 +257,7 @@ static serve_status *add_config_entry(serve_repo *repo, const char *path,
     } else if ((kind = pbtxt_find(pol, "specific", NULL))) {
       policy = SERVE_POLICY_SPECIFIC;
       for (const pbtxt_node *v = pbtxt_find(kind, "versions", NULL); v;
-           v = pbtxt_find(kind, "versions", v->next)) {
+           v = pbtxt_find_next(v, "versions")) {
         if (num_specific == 64)
           return serve_error(SERVE_INVALID_ARGUMENT,
                              "%s: line %d: more than 64 specific versions",
@@ -279,7 +279,7 @@ static serve_status *add_config_entry(serve_repo *repo, const char *path,
   serve_label labels[32];
   int num_labels = 0;
   for (const pbtxt_node *l = pbtxt_find(config, "version_labels", NULL); l;
-       l = pbtxt_find(config, "version_labels", l->next)) {
+       l = pbtxt_find_next(l, "version_labels")) {
     const pbtxt_node *key = pbtxt_find(l, "key", NULL);
     const pbtxt_node *value = pbtxt_find(l, "value", NULL);
     const char *text = key ? pbtxt_string(key, err, sizeof err) : NULL;
@@ -308,7 +308,7 @@ serve_status *serve_repo_add_config_file(serve_repo *repo, const char *path) {
                      path);
   int count = 0;
   for (const pbtxt_node *c = list ? pbtxt_find(list, "config", NULL) : NULL;
-       !st && c; c = pbtxt_find(list, "config", c->next), count++)
+       !st && c; c = pbtxt_find_next(c, "config"), count++)
     st = add_config_entry(repo, path, c);
   if (!st && !count)
     st = serve_error(SERVE_INVALID_ARGUMENT, "%s: model_config_list is empty",
