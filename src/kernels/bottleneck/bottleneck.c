@@ -181,24 +181,25 @@ static kiln_status *run(const kiln_gemm_kernel *kernel,
   return NULL;
 }
 
-#define DEFINE_VARIANTS(isa, kernel, lanes)                                 \
-  kiln_status *kiln_bottleneck_pack_##isa(                                  \
-      const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed) { \
-    return kiln_bottleneck_pack(&kernel, lanes, ctx, a, out_packed);        \
-  }                                                                         \
-  bool kiln_bottleneck_applies_##isa(const kiln_op_ctx *ctx) {              \
-    return applies(&kernel, lanes, ctx);                                    \
-  }                                                                         \
-  kiln_status *kiln_bottleneck_run_##isa(const kiln_op_ctx *ctx) {          \
-    return run(&kernel, kiln_bottleneck_dw3x3s1__##isa,                     \
-               kiln_bottleneck_dw3x3s2__##isa, ctx);                        \
-  }                                                                         \
-  size_t kiln_bottleneck_workspace_##isa(const kiln_op_ctx *ctx) {          \
-    return workspace(&kernel, ctx);                                         \
+#define DEFINE_VARIANTS(isa, kernel)                                           \
+  kiln_status *kiln_bottleneck_pack_##isa(                                     \
+      const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed) {    \
+    return kiln_bottleneck_pack(&kernel, kiln_bottleneck_dw_lanes__##isa, ctx, \
+                                a, out_packed);                                \
+  }                                                                            \
+  bool kiln_bottleneck_applies_##isa(const kiln_op_ctx *ctx) {                 \
+    return applies(&kernel, kiln_bottleneck_dw_lanes__##isa, ctx);             \
+  }                                                                            \
+  kiln_status *kiln_bottleneck_run_##isa(const kiln_op_ctx *ctx) {             \
+    return run(&kernel, kiln_bottleneck_dw3x3s1__##isa,                        \
+               kiln_bottleneck_dw3x3s2__##isa, ctx);                           \
+  }                                                                            \
+  size_t kiln_bottleneck_workspace_##isa(const kiln_op_ctx *ctx) {             \
+    return workspace(&kernel, ctx);                                            \
   }
 
-DEFINE_VARIANTS(portable, kiln_gemm_4x8_portable, 8)
+DEFINE_VARIANTS(portable, kiln_gemm_4x8_portable)
 #if defined(__x86_64__)
-DEFINE_VARIANTS(avx2, kiln_gemm_6x16_avx2, 8)
-DEFINE_VARIANTS(avx512, kiln_gemm_12x32_avx512, 16)
+DEFINE_VARIANTS(avx2, kiln_gemm_6x16_avx2)
+DEFINE_VARIANTS(avx512, kiln_gemm_12x32_avx512)
 #endif

@@ -64,15 +64,18 @@ typedef struct kiln_bottleneck_dw_band {
 
 typedef void (*kiln_bottleneck_dw_fn)(const kiln_bottleneck_dw_band *b);
 
-/* Band kernels by stride and instruction set; lanes 16 for AVX-512, else
- * 8 (the channel block of the packed weights). */
+/* Band kernels by stride and instruction set, and the channels per
+ * vector (the depthwise weights' block) each was built for. */
 void kiln_bottleneck_dw3x3s1__portable(const kiln_bottleneck_dw_band *b);
 void kiln_bottleneck_dw3x3s2__portable(const kiln_bottleneck_dw_band *b);
+extern const int kiln_bottleneck_dw_lanes__portable;
 #if defined(__x86_64__)
 void kiln_bottleneck_dw3x3s1__avx2(const kiln_bottleneck_dw_band *b);
 void kiln_bottleneck_dw3x3s2__avx2(const kiln_bottleneck_dw_band *b);
+extern const int kiln_bottleneck_dw_lanes__avx2;
 void kiln_bottleneck_dw3x3s1__avx512(const kiln_bottleneck_dw_band *b);
 void kiln_bottleneck_dw3x3s2__avx512(const kiln_bottleneck_dw_band *b);
+extern const int kiln_bottleneck_dw_lanes__avx512;
 #endif
 
 /* The valid taps [k0, k1) of a 3-wide window starting at input column
