@@ -78,6 +78,54 @@ static char *read_word(parser *ps) {
   return word;
 }
 
+/* The byte an escape stands for (ps->p just past the backslash), as
+ * protobuf's tokenizer reads them: C's letters, octal \NNN and hex \xHH;
+ * -1 for any other. */
+static int read_escape(parser *ps) {
+  char e = *ps->p++;
+  switch (e) {
+    case 'n':
+      return '\n';
+    case 't':
+      return '\t';
+    case 'r':
+      return '\r';
+    case 'a':
+      return '\a';
+    case 'b':
+      return '\b';
+    case 'f':
+      return '\f';
+    case 'v':
+      return '\v';
+    case '\\':
+    case '\'':
+    case '"':
+    case '?':
+      return e;
+    case 'x':
+    case 'X': {
+      int v = 0, n = 0;
+      for (; n < 2 && ps->p < ps->end && isxdigit((unsigned char)*ps->p); n++) {
+        char h = *ps->p++;
+        v = v * 16 + (isdigit((unsigned char)h)
+                          ? h - '0'
+                          : tolower((unsigned char)h) - 'a' + 10);
+      }
+      return n ? v : -1;
+    }
+    default:
+      if (e >= '0' && e <= '7') {
+        int v = e - '0';
+        for (int n = 1;
+             n < 3 && ps->p < ps->end && *ps->p >= '0' && *ps->p <= '7'; n++)
+          v = v * 8 + (*ps->p++ - '0');
+        return v & 0xff;
+      }
+      return -1;
+  }
+}
+
 /* One or more adjacent quoted strings, concatenated, escapes decoded. */
 static char *read_string(parser *ps) {
   size_t cap = 64, len = 0;
@@ -96,9 +144,16 @@ static char *read_string(parser *ps) {
       }
       char c = *ps->p++;
       if (c == quote) break;
-      if (c == '\\' && ps->p < ps->end) {
-        char e = *ps->p++;
-        c = e == 'n' ? '\n' : e == 't' ? '\t' : e == 'r' ? '\r' : e;
+      if (c == '\\' && ps->p < ps->end && *ps->p != '\n') {
+        const char *escape = ps->p;
+        int decoded = read_escape(ps);
+        if (decoded < 0) {
+          ps->p = escape;
+          fail(ps, "bad escape '\\%c' in a string", *escape);
+          free(out);
+          return NULL;
+        }
+        c = (char)decoded;
       }
       if (len + 2 > cap) {
         char *bigger = realloc(out, cap *= 2);
@@ -141,8 +196,23 @@ static pbtxt_node *new_node(parser *ps, char *name) {
   return node;
 }
 
+/* A message's fields, from its opening '{' or '<' (at ps->p) to the
+ * matching close, into node. */
+static bool parse_message(parser *ps, pbtxt_node *node) {
+  char close = *ps->p == '{' ? '}' : '>';
+  ps->p++;
+  if (++ps->depth > MAX_DEPTH) {
+    fail(ps, "messages nested deeper than %d", MAX_DEPTH);
+    return false;
+  }
+  node->children = parse_fields(ps, close);
+  ps->depth--;
+  return !ps->failed;
+}
+
 /* name: value | name [:] { fields } | name: [v, v, ...] (one node per
- * list element, each with the field's name). Appends to *tail. */
+ * list element, each with the field's name; elements are scalars or
+ * messages). Appends to *tail. */
 static bool parse_field(parser *ps, pbtxt_node ***tail) {
   int line = ps->line;
   char *name = read_word(ps);
@@ -150,20 +220,12 @@ static bool parse_field(parser *ps, pbtxt_node ***tail) {
   bool colon = at(ps, ':');
   if (colon) ps->p++;
   if (at(ps, '{') || at(ps, '<')) {
-    char close = *ps->p == '{' ? '}' : '>';
-    ps->p++;
     pbtxt_node *node = new_node(ps, name);
     if (!node) return false;
     node->line = line;
     **tail = node;
     *tail = &node->next;
-    if (++ps->depth > MAX_DEPTH) {
-      fail(ps, "messages nested deeper than %d", MAX_DEPTH);
-      return false;
-    }
-    node->children = parse_fields(ps, close);
-    ps->depth--;
-    return !ps->failed;
+    return parse_message(ps, node);
   }
   if (!colon) {
     fail(ps, "expected ':' or '{' after field '%s'", name);
@@ -191,7 +253,9 @@ static bool parse_field(parser *ps, pbtxt_node ***tail) {
       }
       **tail = node;
       *tail = &node->next;
-      if (!parse_scalar(ps, node)) {
+      bool ok = at(ps, '{') || at(ps, '<') ? parse_message(ps, node)
+                                           : parse_scalar(ps, node);
+      if (!ok) {
         free(name);
         return false;
       }
