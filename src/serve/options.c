@@ -75,15 +75,19 @@ static const option_def defs[] = {
 enum { NUM_DEFS = sizeof defs / sizeof defs[0] };
 
 /* Flags of TF Serving that kiln accepts and ignores, so existing command
- * lines start; each has no meaning here (no gRPC, no TensorFlow). */
-static const char *const ignored[] = {
-    "port",
-    "grpc_socket_path",
-    "tensorflow_session_parallelism",
-    "tensorflow_intra_op_parallelism",
-    "tensorflow_inter_op_parallelism",
-    "model_config_file_poll_wait_seconds",
-    "rest_api_enable_cors_support",
+ * lines start; each has no meaning here (no gRPC, no TensorFlow). A
+ * boolean given alone takes no value from the next argument. */
+static const struct {
+  const char *name;
+  bool boolean;
+} ignored[] = {
+    {"port", false},
+    {"grpc_socket_path", false},
+    {"tensorflow_session_parallelism", false},
+    {"tensorflow_intra_op_parallelism", false},
+    {"tensorflow_inter_op_parallelism", false},
+    {"model_config_file_poll_wait_seconds", false},
+    {"rest_api_enable_cors_support", true},
 };
 enum { NUM_IGNORED = sizeof ignored / sizeof ignored[0] };
 
@@ -149,10 +153,13 @@ bool serve_options_parse(serve_options *o, int argc, char **argv, char *err,
       if (strlen(defs[k].name) == name_len &&
           !strncmp(defs[k].name, arg, name_len))
         d = &defs[k];
-    bool skip = false;
-    for (int k = 0; k < NUM_IGNORED && !d; k++)
-      if (strlen(ignored[k]) == name_len && !strncmp(ignored[k], arg, name_len))
+    bool skip = false, skip_boolean = false;
+    for (int k = 0; k < NUM_IGNORED && !d && !skip; k++)
+      if (strlen(ignored[k].name) == name_len &&
+          !strncmp(ignored[k].name, arg, name_len)) {
         skip = true;
+        skip_boolean = ignored[k].boolean;
+      }
     if (!d && !skip) {
       snprintf(err, size, "unknown flag --%.*s (see kiln serve --help)",
                (int)name_len, arg);
@@ -160,7 +167,7 @@ bool serve_options_parse(serve_options *o, int argc, char **argv, char *err,
     }
     const char *value = eq ? eq + 1 : NULL;
     if (!value) {
-      if (d && d->kind == OPT_BOOL) {
+      if ((d && d->kind == OPT_BOOL) || skip_boolean) {
         value = "true";
       } else if (i + 1 < argc) {
         value = argv[++i];
@@ -186,6 +193,6 @@ void serve_options_usage(FILE *out) {
     fprintf(out, "\n");
   }
   fprintf(out, "\n  Accepted and ignored, for TF Serving command lines:");
-  for (int i = 0; i < NUM_IGNORED; i++) fprintf(out, " --%s", ignored[i]);
+  for (int i = 0; i < NUM_IGNORED; i++) fprintf(out, " --%s", ignored[i].name);
   fprintf(out, "\n");
 }
