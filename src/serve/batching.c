@@ -31,10 +31,11 @@ static serve_status *read_int(const pbtxt_node *root, const char *name,
   return NULL;
 }
 
-serve_status *serve_batching_parse_file(const char *path, serve_batching *b) {
+/* The fields of a parsed file into *b (errors start with path); frees
+ * root. */
+static serve_status *read_tree(pbtxt_node *root, const char *path,
+                               serve_batching *b) {
   char err[512];
-  pbtxt_node *root = pbtxt_parse_file(path, err, sizeof err);
-  if (!root) return serve_error(SERVE_INVALID_ARGUMENT, "%s", err);
   serve_status *st =
       read_int(root, "max_batch_size", path, 1, &b->max_batch_size);
   if (!st)
@@ -82,6 +83,21 @@ serve_status *serve_batching_parse_file(const char *path, serve_batching *b) {
   pbtxt_free(root);
   if (!st) b->enabled = true;
   return st;
+}
+
+serve_status *serve_batching_parse_file(const char *path, serve_batching *b) {
+  char err[512];
+  pbtxt_node *root = pbtxt_parse_file(path, err, sizeof err);
+  if (!root) return serve_error(SERVE_INVALID_ARGUMENT, "%s", err);
+  return read_tree(root, path, b);
+}
+
+serve_status *serve_batching_parse_text(const char *text, size_t len,
+                                        const char *name, serve_batching *b) {
+  char err[512];
+  pbtxt_node *root = pbtxt_parse(text, len, err, sizeof err);
+  if (!root) return serve_error(SERVE_INVALID_ARGUMENT, "%s: %s", name, err);
+  return read_tree(root, name, b);
 }
 
 int64_t serve_batching_padded_size(const serve_batching *b, int64_t size) {

@@ -5,6 +5,7 @@
 #define KILN_SERVE_BATCHING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "serve/status.h"
@@ -30,6 +31,9 @@ void serve_batching_defaults(serve_batching *b);
  * rules: positive sizes, allowed_batch_sizes increasing and ending at
  * max_batch_size. */
 serve_status *serve_batching_parse_file(const char *path, serve_batching *b);
+/* The same for text in memory; `name` starts the error messages. */
+serve_status *serve_batching_parse_text(const char *text, size_t len,
+                                        const char *name, serve_batching *b);
 
 /* The batch size a batch of `size` items runs at: the smallest allowed
  * size that holds it, or `size` when any size is allowed. */
