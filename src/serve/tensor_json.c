@@ -103,9 +103,9 @@ static serve_status *store(const json_t *v, serve_tensor *out, int64_t i,
                      what, kiln_dtype_name(out->dtype));
 }
 
-/* Walks nested lists: leaves go to out in row-major order. With a shape
- * (nested form) each list at depth d must hold dims[d] items; flat form
- * takes any nesting. */
+/* Walks nested lists: leaves go to out in row-major order (or are only
+ * counted when out->data is NULL). With a shape (nested form) each list at
+ * depth d must hold dims[d] items; flat form takes any nesting. */
 static serve_status *walk(const json_t *v, int depth, serve_tensor *out,
                           bool nested, int64_t *next, int64_t count,
                           const char *what) {
@@ -135,6 +135,10 @@ static serve_status *walk(const json_t *v, int depth, serve_tensor *out,
     return serve_error(SERVE_INVALID_ARGUMENT,
                        "%s: holds more values than its shape's %lld", what,
                        (long long)count);
+  if (!out->data) {
+    (*next)++;
+    return NULL;
+  }
   return store(v, out, (*next)++, what);
 }
 
@@ -173,15 +177,21 @@ serve_status *serve_json_to_tensor(const json_t *value, kiln_dtype dtype,
       return serve_error(SERVE_INVALID_ARGUMENT, "%s: bad or huge shape", what);
     count *= out->dims[d];
   }
-  out->nbytes = (size_t)count * elem;
-  out->data = malloc(out->nbytes ? out->nbytes : 1);
-  if (!out->data) return serve_error(SERVE_INTERNAL, "out of memory");
+  /* The shape (a given one, or the first items' nesting) is only a claim:
+   * count the values before allocating for it, so a small body cannot
+   * ask for terabytes. */
   int64_t next = 0;
   serve_status *st = walk(value, 0, out, !flat_dims, &next, count, what);
   if (!st && next != count)
     st = serve_error(SERVE_INVALID_ARGUMENT,
                      "%s: holds %lld values; its shape wants %lld", what,
                      (long long)next, (long long)count);
+  if (st) return st;
+  out->nbytes = (size_t)count * elem;
+  out->data = malloc(out->nbytes ? out->nbytes : 1);
+  if (!out->data) return serve_error(SERVE_INTERNAL, "out of memory");
+  next = 0;
+  st = walk(value, 0, out, !flat_dims, &next, count, what);
   if (st) {
     free(out->data);
     out->data = NULL;
@@ -236,8 +246,15 @@ serve_status *serve_b64_to_tensor(const char *text, kiln_dtype dtype,
                                   const int64_t *dims, int rank,
                                   const char *what, serve_tensor *out) {
   memset(out, 0, sizeof *out);
-  size_t len = strlen(text);
-  while (len && text[len - 1] == '=') len--;
+  size_t len = strlen(text), padding = 0;
+  while (len && text[len - 1] == '=') len--, padding++;
+  /* Padding, when present, fills the last group of 4; no length leaves a
+   * single character in its last group. */
+  if (padding > 2 || (padding && (len + padding) % 4) || len % 4 == 1)
+    return serve_error(SERVE_INVALID_ARGUMENT,
+                       "%s: Unable to base64 decode (%zu characters with %zu "
+                       "of padding is not a base64 length)",
+                       what, len + padding, padding);
   out->data = malloc(len * 3 / 4 + 1);
   if (!out->data) return serve_error(SERVE_INTERNAL, "out of memory");
   unsigned char *dst = out->data;
