@@ -42,22 +42,18 @@ typedef struct conv_job {
   kiln_f32_activation_rows_fn epilogue; /* NULL: none after the clamp */
 } conv_job;
 
-/* n floats from src, or zeros when src is NULL. The runs are short (a
- * filter row of a 3-channel image is 21 floats), where a call to memcpy
- * costs more than the copy: runs of 4 or more go in 16-byte pieces (one
- * vector move each), the last piece ending at n and overlapping the one
- * before, so that no scalar tail is left. */
+/* n floats from src, or zeros when src is NULL. Runs of a filter row's
+ * taps (21 floats for a 7x7 window on 3 channels) go to memcpy; the short
+ * ones left, a tap or part of one, are copied inline. */
 static inline void copy_run(float *dst, const float *src, int64_t n) {
-  static const float zeros[4];
-  if (n < 4) {
-    for (int64_t i = 0; i < n; i++) dst[i] = src ? src[i] : 0.0f;
-  } else if (src) {
-    for (int64_t i = 0; i < n - 4; i += 4) memcpy(dst + i, src + i, 16);
-    memcpy(dst + n - 4, src + n - 4, 16);
-  } else {
-    for (int64_t i = 0; i < n - 4; i += 4) memcpy(dst + i, zeros, 16);
-    memcpy(dst + n - 4, zeros, 16);
+  if (n >= 8) {
+    if (src)
+      memcpy(dst, src, (size_t)n * sizeof *dst);
+    else
+      memset(dst, 0, (size_t)n * sizeof *dst);
+    return;
   }
+  for (int64_t i = 0; i < n; i++) dst[i] = src ? src[i] : 0.0f;
 }
 
 /* Entries [lo, hi) of one filter row's part of a window (entry e is tap
