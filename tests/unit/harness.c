@@ -157,10 +157,14 @@ const kiln_kernel_variant *kiln_test_pack_like_load(kiln_op_type op,
                                                     kiln_isa isa,
                                                     const kiln_op_ctx *ctx,
                                                     void **packed) {
+  /* Every input as the caller gave it, but input 0 unknown. */
+  enum { MAX_INPUTS = 8 };
   kiln_tensor input = *ctx->inputs[0];
   input.data = NULL;
-  kiln_tensor *inputs[3] = {&input, ctx->inputs[1],
-                            ctx->num_inputs > 2 ? ctx->inputs[2] : NULL};
+  kiln_tensor *inputs[MAX_INPUTS] = {&input};
+  CHECK(ctx->num_inputs <= MAX_INPUTS);
+  for (int i = 1; i < ctx->num_inputs && i < MAX_INPUTS; i++)
+    inputs[i] = ctx->inputs[i];
   kiln_op_ctx load = *ctx;
   load.inputs = inputs;
   int index = 0;

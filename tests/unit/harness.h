@@ -92,9 +92,10 @@ kiln_status *kiln_test_run_op1(kiln_op_type op, const void *attrs,
                                kiln_tensor *output);
 
 /* As the runtime does at load: the first variant of `op` that `isa` allows
- * and that packs ctx's node, asked with input 0's data unknown as for a
- * non-constant input. Sets *packed to its block (libc-allocated) and
- * returns it; NULL (and *packed NULL) when no variant packs the node. */
+ * and that packs ctx's node (of at most 8 inputs), asked with input 0's
+ * data unknown as for a non-constant input. Sets *packed to its block
+ * (libc-allocated) and returns it; NULL (and *packed NULL) when no variant
+ * packs the node. */
 struct kiln_kernel_variant;
 const struct kiln_kernel_variant *kiln_test_pack_like_load(
     kiln_op_type op, kiln_isa isa, const kiln_op_ctx *ctx, void **packed);

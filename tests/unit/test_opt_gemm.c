@@ -225,16 +225,18 @@ static int64_t conv_row(const void *geom, int64_t r) {
   return ((b * g->h + y * g->stride_h) * g->w + x * g->stride_w) * g->c;
 }
 
-/* `groups` > 1 makes a grouped convolution, which must not be packed. */
+/* `groups` > 1 makes a grouped convolution, which must not be packed. With
+ * `residual`, input 3 adds a tensor of the output's shape before the
+ * activation, as passes/fuse_residual.c makes it. */
 static void conv_case(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t o,
                       int stride_h, int stride_w, int groups, int bias_mode,
-                      kiln_activation act) {
+                      kiln_activation act, bool residual) {
   int64_t in_dims[4] = {batch, h, w, c * groups}, f_dims[4] = {o, 1, 1, c};
   int64_t b_dims[1] = {o};
   kiln_tensor *in = f32(4, in_dims), *f = f32(4, f_dims);
   kiln_tensor *bias = bias_mode == 0 ? f32(1, b_dims) : NULL;
   kiln_tensor *ref = kiln_test_output();
-  kiln_tensor *inputs[3] = {in, f, bias};
+  kiln_tensor *inputs[4] = {in, f, bias, NULL};
   int num_inputs = bias_mode == 2 ? 2 : 3;
   int dilation = kiln_test_int(1, 2);
   kiln_conv_attrs attrs = {
@@ -246,23 +248,35 @@ static void conv_case(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t o,
       .activation = act,
   };
   CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &attrs, inputs, num_inputs, ref));
+  if (residual) {
+    /* The output's shape is known now: run the reference again with a
+     * residual of that shape. */
+    inputs[3] = f32(ref->rank, ref->dims);
+    num_inputs = 4;
+    CHECK_OK(
+        kiln_test_run_op1(KILN_OP_CONV_2D, &attrs, inputs, num_inputs, ref));
+  }
   conv_geom g = {h, w, c, ref->dims[1], ref->dims[2], stride_h, stride_w};
   int64_t rows = batch * g.out_h * g.out_w;
   float *scale = calloc((size_t)(rows * o), sizeof(float));
   if (groups == 1)
     term_scale(in->data, f->data, bias ? bias->data : NULL, rows, o, c,
                conv_row, &g, scale);
+  if (residual)
+    for (int64_t i = 0; i < rows * o; i++)
+      scale[i] += fabsf(((const float *)inputs[3]->data)[i]);
   kiln_op_ctx ctx = {&attrs, inputs, num_inputs, NULL, 1, NULL, NULL};
   char what[128];
   snprintf(what, sizeof what,
-           "conv1x1 [%lld,%lld,%lld,%lld] o=%lld stride %dx%d bias=%d act=%d",
+           "conv1x1 [%lld,%lld,%lld,%lld] o=%lld stride %dx%d bias=%d act=%d "
+           "residual=%d",
            (long long)batch, (long long)h, (long long)w, (long long)c,
-           (long long)o, stride_h, stride_w, bias_mode, (int)act);
+           (long long)o, stride_h, stride_w, bias_mode, (int)act, residual);
   run_levels(KILN_OP_CONV_2D, &ctx, ref, scale, act,
              groups == 1 && act != KILN_ACT_TANH, what);
   free(scale);
-  kiln_tensor *all[4] = {in, f, bias, ref};
-  kiln_test_tensors_free(all, 4);
+  kiln_tensor *all[5] = {in, f, bias, ref, inputs[3]};
+  kiln_test_tensors_free(all, 5);
 }
 
 static void test_conv_random(void) {
@@ -272,17 +286,60 @@ static void test_conv_random(void) {
               edge_size(1, 100), edge_size(1, 100),
               strided ? kiln_test_int(1, 3) : 1,
               strided ? kiln_test_int(1, 3) : 1, 1, kiln_test_int(0, 2),
-              optimized_activation());
+              optimized_activation(), kiln_test_int(0, 2) == 0);
   }
 }
 
 static void test_conv_special(void) {
   /* A grouped 1x1 convolution and a TANH one are the reference's. */
-  conv_case(1, 4, 5, 6, 8, 1, 1, 2, 0, KILN_ACT_NONE);
-  conv_case(2, 3, 3, 7, 9, 1, 1, 1, 0, KILN_ACT_TANH);
+  conv_case(1, 4, 5, 6, 8, 1, 1, 2, 0, KILN_ACT_NONE, false);
+  conv_case(2, 3, 3, 7, 9, 1, 1, 1, 0, KILN_ACT_TANH, false);
   /* Batches of images whose pixels do not fill whole tiles. */
-  conv_case(3, 5, 7, 33, 47, 1, 1, 1, 0, KILN_ACT_RELU6);
-  conv_case(2, 7, 7, 64, 40, 2, 2, 1, 1, KILN_ACT_RELU);
+  conv_case(3, 5, 7, 33, 47, 1, 1, 1, 0, KILN_ACT_RELU6, false);
+  conv_case(2, 7, 7, 64, 40, 2, 2, 1, 1, KILN_ACT_RELU, false);
+}
+
+/* A residual with every activation the variants apply (the clamps after
+ * the sum, the others in the epilogue after that), on ResNet-like maps
+ * with several blocks of tiles and 3 threads sharing panels or tiles; a
+ * grouped or TANH node with a residual stays the reference's. */
+static void test_conv_residual(void) {
+  for (int a = 0; a < KILN_TEST_OPTIMIZED_ACTIVATIONS; a++) {
+    conv_case(1, 14, 14, 64, 96, 1, 1, 1, 0, kiln_test_activations[a], true);
+    conv_case(2, 9, 11, 17, 33, 2, 2, 1, kiln_test_int(0, 2),
+              kiln_test_activations[a], true);
+  }
+  conv_case(1, 4, 5, 6, 8, 1, 1, 2, 0, KILN_ACT_RELU, true);
+  conv_case(2, 3, 3, 7, 9, 1, 1, 1, 0, KILN_ACT_TANH, true);
+}
+
+/* A KxK filter with a residual is left to the reference: the KxK GEMM
+ * variants decline it. (Winograd's packers would take a 3x3 one and drop
+ * the residual; fuse_residual.c only ever gives one to 1x1 nodes, hence a
+ * 5x5 filter here, which only the KxK GEMM would otherwise pack.) */
+static void test_conv_kxk_residual_declined(void) {
+  int64_t in_dims[4] = {1, 6, 6, 4}, f_dims[4] = {8, 5, 5, 4};
+  int64_t out_dims[4] = {1, 6, 6, 8};
+  kiln_tensor *in = f32(4, in_dims), *f = f32(4, f_dims);
+  kiln_tensor *res = f32(4, out_dims), *out = kiln_test_output();
+  kiln_tensor *inputs[4] = {in, f, NULL, res}, *outputs[1] = {out};
+  kiln_conv_attrs attrs = {KILN_PAD_SAME, 1, 1, 1, 1, 0, KILN_ACT_RELU};
+  kiln_op_ctx ctx = {&attrs, inputs, 4, outputs, 1, NULL, NULL};
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
+       isa++) {
+    void *packed = NULL;
+    CHECK(kiln_test_pack_like_load(KILN_OP_CONV_2D, (kiln_isa)isa, &ctx,
+                                   &packed) == NULL);
+    /* Without the residual the same node is the KxK GEMM's. */
+    ctx.num_inputs = 3;
+    const kiln_kernel_variant *v =
+        kiln_test_pack_like_load(KILN_OP_CONV_2D, (kiln_isa)isa, &ctx, &packed);
+    CHECK(v && strstr(v->name, "conv-gemm"));
+    ctx.num_inputs = 4;
+    free(packed);
+  }
+  kiln_tensor *all[4] = {in, f, res, out};
+  kiln_test_tensors_free(all, 4);
 }
 
 /* A filter wider than 1x1 is not packed by these variants. */
@@ -396,6 +453,8 @@ int main(void) {
   test_fc_not_packed();
   test_conv_random();
   test_conv_special();
+  test_conv_residual();
+  test_conv_kxk_residual_declined();
   test_conv_3x3_not_packed();
   test_bmm();
   kiln_threadpool_free(pools[1]);

@@ -40,6 +40,7 @@ typedef struct oracle_conv_args {
   const kiln_tensor *in, *filter; /* NHWC, [O, KH, KW, I/groups] */
   const float *bias;              /* may be NULL */
   kiln_conv_attrs attrs;
+  const float *residual; /* [B, OH, OW, O], added before the activation */
 } oracle_conv_args;
 
 /* Copies the input into a zero-padded buffer [B, H+pad, W+pad, C]. */
@@ -89,9 +90,11 @@ static float *oracle_conv(const oracle_conv_args *args, int64_t *oh,
         for (int64_t ic = 0; ic < gi; ic++) acc[i] += (double)p[ic] * wt[ic];
       }
   float *out = malloc((size_t)count * sizeof(float));
-  for (int64_t i = 0; i < count; i++)
-    out[i] = kiln_test_activate(
-        (float)acc[i] + (args->bias ? args->bias[i % o] : 0.0f), a->activation);
+  for (int64_t i = 0; i < count; i++) {
+    float sum = (float)acc[i] + (args->bias ? args->bias[i % o] : 0.0f);
+    if (args->residual) sum += args->residual[i];
+    out[i] = kiln_test_activate(sum, a->activation);
+  }
   free(padded);
   free(acc);
   return out;
@@ -139,16 +142,28 @@ static void test_conv_random(void) {
     int bias_mode = kiln_test_int(0, 2);
     kiln_tensor *bias = bias_mode == 0 ? vec_f32(o) : NULL;
     kiln_tensor *out = kiln_test_output();
-    kiln_tensor *inputs[3] = {in, filter, bias};
-    CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs,
-                               bias_mode == 2 ? 2 : 3, out));
-    oracle_conv_args args = {in, filter, bias ? bias->data : NULL, a};
+    oracle_conv_args args = {in, filter, bias ? bias->data : NULL, a, NULL};
     int64_t oh, ow;
     float *expected = oracle_conv(&args, &oh, &ow);
+    /* A third of the cases add a residual (input 3) of the output's shape:
+     * the oracle again, with it. */
+    kiln_tensor *residual = NULL;
+    if (kiln_test_int(0, 2) == 0) {
+      residual = f32(in->dims[0], oh, ow, o);
+      args.residual = residual->data;
+      free(expected);
+      expected = oracle_conv(&args, &oh, &ow);
+    }
+    kiln_tensor *inputs[4] = {in, filter, bias, residual};
+    CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs,
+                               residual         ? 4
+                               : bias_mode == 2 ? 2
+                                                : 3,
+                               out));
     check_output(out, in->dims[0], oh, ow, o, expected, "conv random");
     free(expected);
-    kiln_tensor *all[4] = {in, filter, bias, out};
-    kiln_test_tensors_free(all, 4);
+    kiln_tensor *all[5] = {in, filter, bias, out, residual};
+    kiln_test_tensors_free(all, 5);
   }
 }
 
@@ -296,7 +311,7 @@ static void test_depthwise_random(void) {
     CHECK_OK(
         kiln_test_run_op1(KILN_OP_DEPTHWISE_CONV_2D, &a, dw_in, 3, dw_out));
     CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, conv_in, 3, conv_out));
-    oracle_conv_args args = {in, grouped, bias ? bias->data : NULL, a};
+    oracle_conv_args args = {in, grouped, bias ? bias->data : NULL, a, NULL};
     int64_t oh, ow;
     float *expected = oracle_conv(&args, &oh, &ow);
     check_output(dw_out, in->dims[0], oh, ow, c * m, expected,
@@ -490,9 +505,36 @@ static void test_conv_errors(void) {
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs, 2, out),
               KILN_ERR_UNSUPPORTED, "output 0 has type int8");
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs, 1, out),
-              KILN_ERR_INVALID_MODEL, "expects 2 to 3 inputs, has 1");
-  kiln_tensor *all[3] = {in, filter, out};
-  kiln_test_tensors_free(all, 3);
+              KILN_ERR_INVALID_MODEL, "expects 2 to 4 inputs, has 1");
+  /* A residual is added as it is, never broadcast: it must have the
+   * output's shape and type. */
+  kiln_tensor *f32_out = kiln_test_output();
+  kiln_tensor *wide = f32(1, 4, 4, 1),
+              *int_residual =
+                  kiln_test_tensor(KILN_INT32, 4, (int64_t[]){1, 4, 4, 4});
+  kiln_tensor *with_residual[4] = {in, filter, NULL, wide};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_CONV_2D, &a, with_residual, 4, f32_out),
+              KILN_ERR_INVALID_MODEL,
+              "input 3 (residual) has shape [1,4,4,1]; expected the output's "
+              "[1,4,4,4]");
+  with_residual[3] = int_residual;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_CONV_2D, &a, with_residual, 4, f32_out),
+              KILN_ERR_UNSUPPORTED, "input 3 (residual)");
+  /* DEPTHWISE_CONV_2D takes none. */
+  with_residual[1] = f32(1, 3, 3, 2);
+  with_residual[3] = f32(1, 4, 4, 2);
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_DEPTHWISE_CONV_2D, &a, with_residual, 4,
+                                f32_out),
+              KILN_ERR_INVALID_MODEL, "expects 2 to 3 inputs, has 4");
+  kiln_tensor *all[8] = {in,
+                         filter,
+                         out,
+                         f32_out,
+                         wide,
+                         int_residual,
+                         with_residual[1],
+                         with_residual[3]};
+  kiln_test_tensors_free(all, 8);
 }
 
 static void test_depthwise_errors(void) {

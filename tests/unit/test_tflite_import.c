@@ -451,6 +451,12 @@ static void test_unsupported_operators(void) {
   conv_model(&m);
   m.operators[0].outputs[0] = -1;
   expect_failure(&m, KILN_ERR_INVALID_MODEL, "output 0 is tensor -1");
+  /* A fourth CONV_2D input would read as kiln's residual: refused. */
+  conv_model(&m);
+  m.operators[0].num_inputs = 4;
+  m.operators[0].inputs[3] = 0;
+  expect_failure(&m, KILN_ERR_INVALID_MODEL,
+                 "operator 0 (CONV_2D): has 4 inputs; CONV_2D takes at most 3");
 }
 
 static void test_unsupported_types(void) {

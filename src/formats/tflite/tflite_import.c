@@ -465,6 +465,11 @@ static kiln_status *build_node(importer *im, const kiln_fb_table *op, int index,
   int num_outputs = (int)io->outputs.length;
   int *input_ids = io->ids, *output_ids = io->ids + num_inputs;
   kiln_node *node;
+  /* CONV_2D's input 3, a residual added before the activation, is kiln's
+   * own (passes/fuse_residual.c); TFLite's has input, filter and bias, and
+   * a fourth would be taken for a residual. */
+  if (map->op == KILN_OP_CONV_2D && num_inputs > 3)
+    return INVALID("has %d inputs; CONV_2D takes at most 3", num_inputs);
   KILN_TRY(read_ids(im, &io->inputs, "input", true, input_ids));
   KILN_TRY(read_ids(im, &io->outputs, "output", false, output_ids));
   KILN_TRY(resolve_inputs(im, input_ids, num_inputs));

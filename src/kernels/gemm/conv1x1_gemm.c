@@ -11,6 +11,9 @@ static kiln_status *conv_run(const kiln_gemm_kernel *kernel,
   const kiln_tensor *in = ctx->inputs[0], *out = ctx->outputs[0];
   int64_t w = in->dims[2], c = in->dims[3];
   kiln_gemm_rows rows = {.a = in->data, .group_div = 1};
+  /* A residual has the output's shape, so it is dense like C. */
+  if (ctx->num_inputs > 3 && ctx->inputs[3])
+    rows.residual = ctx->inputs[3]->data;
   if (attrs->stride_h == 1 && attrs->stride_w == 1) {
     /* Every pixel in order: one GEMM over batch * height * width rows. */
     rows.groups = 1;

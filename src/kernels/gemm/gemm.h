@@ -15,7 +15,15 @@
  * panel w, storing row r at c + r * c_stride. Strides count floats.
  * A gemminc microkernel adds to the nc columns already in C instead of
  * starting from biases; its w holds only the K rows of NR weights. It lets
- * BATCH_MATMUL copy y panel by panel in blocks of K that fit the stack. */
+ * BATCH_MATMUL copy y panel by panel in blocks of K that fit the stack.
+ *
+ * A residual (CONV_2D's input 3, passes/fuse_residual.c) is added before
+ * the activation: out = act(A * W^T + bias + residual). The driver runs the
+ * microkernel without its clamp, then a residual function (vectorized per
+ * instruction set) adds the residual to the tile and clamps it, while the
+ * tile is in L1. The sum rounds as the unfused ADD after the convolution
+ * did, and the microkernel keeps its weight prefetch (the gemminc kernels
+ * have none, and 1x1 layers late in a network stream their weights). */
 #ifndef KILN_KERNELS_GEMM_GEMM_H
 #define KILN_KERNELS_GEMM_GEMM_H
 
@@ -34,12 +42,21 @@ typedef void (*kiln_gemm_ukernel_fn)(size_t mr, size_t nc, size_t kc,
                                      const float *w, float *c, size_t c_stride,
                                      const kiln_gemm_minmax *minmax);
 
+/* c[r][j] = clamp(c[r][j] + residual[r][j], min, max) for an mr x nc
+ * tile whose rows lie `stride` floats apart in both c and residual; NaN
+ * passes the clamp as in the microkernels. */
+typedef void (*kiln_gemm_residual_fn)(size_t mr, size_t nc,
+                                      const float *residual, float *c,
+                                      size_t stride,
+                                      const kiln_gemm_minmax *minmax);
+
 /* The microkernels of one tile shape and instruction set. */
 typedef struct kiln_gemm_kernel {
   int mr, nr;
   kiln_gemm_ukernel_fn fn;
   kiln_gemm_ukernel_fn inc; /* gemminc */
   kiln_isa isa;             /* also picks the epilogue's row functions */
+  kiln_gemm_residual_fn residual;
 } kiln_gemm_kernel;
 
 /* Start of every packed block: what was packed, so a variant can tell at
@@ -77,6 +94,19 @@ void kiln_f32_gemminc_12x32__avx512(size_t mr, size_t nc, size_t kc,
                                     const kiln_gemm_minmax *minmax);
 #endif
 
+void kiln_f32_residual_add__portable(size_t mr, size_t nc,
+                                     const float *residual, float *c,
+                                     size_t stride,
+                                     const kiln_gemm_minmax *minmax);
+#if defined(__x86_64__)
+void kiln_f32_residual_add__avx2(size_t mr, size_t nc, const float *residual,
+                                 float *c, size_t stride,
+                                 const kiln_gemm_minmax *minmax);
+void kiln_f32_residual_add__avx512(size_t mr, size_t nc, const float *residual,
+                                   float *c, size_t stride,
+                                   const kiln_gemm_minmax *minmax);
+#endif
+
 /* The microkernels with their tiles, for the variants. */
 extern const kiln_gemm_kernel kiln_gemm_4x8_portable;
 #if defined(__x86_64__)
@@ -112,17 +142,19 @@ bool kiln_gemm_activation_split(kiln_activation act, kiln_gemm_minmax *minmax,
 /* The rows of A come in `groups` of `rows` rows each: row r of group g
  * starts at a + (g / group_div) * group_hi + (g % group_div) * group_lo +
  * r * row_stride (all in floats). A plain GEMM is one group; a strided 1x1
- * convolution has one group per output row. C is dense: [groups * rows][N]. */
+ * convolution has one group per output row. C is dense: [groups * rows][N],
+ * and so is `residual` when there is one (NULL: none). */
 typedef struct kiln_gemm_rows {
   const float *a;
   int64_t groups, rows, row_stride;
   int64_t group_div, group_hi, group_lo;
+  const float *residual;
 } kiln_gemm_rows;
 
-/* C = act(A * W^T + bias) with the packed weights, on `pool` (NULL: the
- * caller's thread), for an activation kiln_gemm_activation_split takes: a
- * clamp as each tile is stored, another right after, while the tile is in
- * L1. Allocates nothing. */
+/* C = act(A * W^T + bias [+ residual]) with the packed weights, on `pool`
+ * (NULL: the caller's thread), for an activation kiln_gemm_activation_split
+ * takes: a clamp as each tile is stored, another right after, while the tile is
+ * in L1. Allocates nothing. */
 void kiln_gemm_compute(const kiln_gemm_kernel *kernel, const void *packed,
                        const kiln_gemm_rows *rows, float *c,
                        kiln_activation act, struct kiln_threadpool *pool);
@@ -159,7 +191,8 @@ typedef enum kiln_gemm_conv_window {
 /* Packs a CONV_2D filter [O, KH, KW, I] as a GEMM with k = KH * KW * I,
  * bias first. Leaves *out_packed NULL for nodes the GEMM convolutions do
  * not run: a window of the other kind, grouped convolutions, non-constant
- * weights or bias, activations the epilogue lacks. */
+ * weights or bias, activations the epilogue lacks, and a residual input
+ * (input 3) anywhere but a 1x1 window. */
 kiln_status *kiln_gemm_conv_pack(const kiln_gemm_kernel *kernel,
                                  kiln_gemm_conv_window window,
                                  const kiln_op_ctx *ctx,
@@ -167,10 +200,19 @@ kiln_status *kiln_gemm_conv_pack(const kiln_gemm_kernel *kernel,
 
 /* At prepare: float32 NHWC data and a packed block that fits the filter.
  * Shapes, strides, dilations and padding were already checked by the
- * shape function. */
+ * shape function (a residual's shape too). */
 bool kiln_gemm_conv_applies(const kiln_gemm_kernel *kernel,
                             kiln_gemm_conv_window window,
                             const kiln_op_ctx *ctx);
+
+/* For passes/fuse_residual.c: whether a CONV_2D with this filter, bias
+ * (NULL: none), input channels and fused activation is one the 1x1 GEMM
+ * variants run with a residual input (constant float32 1x1 filter and
+ * bias, not grouped, an activation they apply), so that fusing an ADD into
+ * it never leaves the node to the reference kernel. */
+bool kiln_gemm_conv_takes_residual(const kiln_tensor *filter,
+                                   const kiln_tensor *bias, int64_t in_channels,
+                                   kiln_activation act);
 
 #define KILN_GEMM_DECLARE_VARIANTS(isa)                                    \
   kiln_status *kiln_fc_gemm_pack_##isa(                                    \

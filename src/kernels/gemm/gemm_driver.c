@@ -52,17 +52,21 @@ kiln_status *kiln_gemm_pack(const float *w, const float *bias, int64_t n,
   return NULL;
 }
 
-const kiln_gemm_kernel kiln_gemm_4x8_portable = {
-    4, 8, kiln_f32_gemm_4x8__portable, kiln_f32_gemminc_4x8__portable,
-    KILN_ISA_PORTABLE};
+#define GEMM_KERNEL(MR, NR, isa_id, set)                          \
+  {                                                               \
+    .mr = MR, .nr = NR, .fn = kiln_f32_gemm_##MR##x##NR##__##set, \
+    .inc = kiln_f32_gemminc_##MR##x##NR##__##set, .isa = isa_id,  \
+    .residual = kiln_f32_residual_add__##set                      \
+  }
+const kiln_gemm_kernel kiln_gemm_4x8_portable =
+    GEMM_KERNEL(4, 8, KILN_ISA_PORTABLE, portable);
 #if defined(__x86_64__)
-const kiln_gemm_kernel kiln_gemm_6x16_avx2 = {6, 16, kiln_f32_gemm_6x16__avx2,
-                                              kiln_f32_gemminc_6x16__avx2,
-                                              KILN_ISA_AVX2};
-const kiln_gemm_kernel kiln_gemm_12x32_avx512 = {
-    12, 32, kiln_f32_gemm_12x32__avx512, kiln_f32_gemminc_12x32__avx512,
-    KILN_ISA_AVX512};
+const kiln_gemm_kernel kiln_gemm_6x16_avx2 =
+    GEMM_KERNEL(6, 16, KILN_ISA_AVX2, avx2);
+const kiln_gemm_kernel kiln_gemm_12x32_avx512 =
+    GEMM_KERNEL(12, 32, KILN_ISA_AVX512, avx512);
 #endif
+#undef GEMM_KERNEL
 
 bool kiln_gemm_packed_fits(const void *packed, int64_t n, int64_t k, int nr) {
   const kiln_gemm_header *h = packed;
@@ -123,6 +127,7 @@ bool kiln_gemm_activation_split(kiln_activation act, kiln_gemm_minmax *minmax,
  * rows stream past it and the weights are read once per block. */
 typedef struct gemm_job {
   kiln_gemm_ukernel_fn fn;
+  kiln_gemm_residual_fn residual;
   int64_t mr, nr, k, n;
   const float *panels;
   int64_t panel_floats, num_panels;
@@ -143,9 +148,20 @@ static void run_tile(const gemm_job *j, int64_t panel, int64_t tile) {
   int64_t nc = j->n - n0 < j->nr ? j->n - n0 : j->nr;
   const float *a = r->a + g / r->group_div * r->group_hi +
                    g % r->group_div * r->group_lo + r0 * r->row_stride;
-  float *c = j->c + (g * r->rows + r0) * j->n + n0;
-  j->fn((size_t)mr, (size_t)nc, (size_t)j->k, a, (size_t)r->row_stride,
-        j->panels + panel * j->panel_floats, c, (size_t)j->n, &j->minmax);
+  int64_t offset = (g * r->rows + r0) * j->n + n0;
+  float *c = j->c + offset;
+  const float *w = j->panels + panel * j->panel_floats;
+  if (r->residual) {
+    /* The clamp goes after the sum, so the microkernel stores unclamped. */
+    static const kiln_gemm_minmax none = {-INFINITY, INFINITY};
+    j->fn((size_t)mr, (size_t)nc, (size_t)j->k, a, (size_t)r->row_stride, w, c,
+          (size_t)j->n, &none);
+    j->residual((size_t)mr, (size_t)nc, r->residual + offset, c, (size_t)j->n,
+                &j->minmax);
+  } else {
+    j->fn((size_t)mr, (size_t)nc, (size_t)j->k, a, (size_t)r->row_stride, w, c,
+          (size_t)j->n, &j->minmax);
+  }
   if (j->epilogue) j->epilogue((size_t)mr, (size_t)nc, c, (size_t)j->n);
 }
 
@@ -199,6 +215,7 @@ void kiln_gemm_compute(const kiln_gemm_kernel *kernel, const void *packed,
   const kiln_gemm_header *h = packed;
   gemm_job j = {
       .fn = kernel->fn,
+      .residual = kernel->residual,
       .mr = kernel->mr,
       .nr = h->nr,
       .k = h->k,

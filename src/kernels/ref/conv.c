@@ -24,6 +24,26 @@ static kiln_status *check_bias(const kiln_op_ctx *ctx, int index,
   return NULL;
 }
 
+/* The optional residual at `index` (kiln's own input, put there by
+ * passes/fuse_residual.c; no file carries it) is omitted or a float32
+ * tensor of exactly the output's shape: it is added element by element,
+ * never broadcast. */
+static kiln_status *check_residual(const kiln_op_ctx *ctx, int index) {
+  if (index >= ctx->num_inputs || !ctx->inputs[index]) return NULL;
+  const kiln_tensor *r = ctx->inputs[index], *out = ctx->outputs[0];
+  char role[64], sr[KILN_DIMS_STR_SIZE], so[KILN_DIMS_STR_SIZE];
+  snprintf(role, sizeof role, "input %d (residual)", index);
+  KILN_TRY(kiln_require_dtype(r, KILN_FLOAT32, role));
+  bool same = r->rank == out->rank;
+  for (int d = 0; same && d < r->rank; d++) same = r->dims[d] == out->dims[d];
+  if (!same)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s has shape %s; expected the output's %s", role,
+                      kiln_dims_str(r->dims, r->rank, sr, sizeof sr),
+                      kiln_dims_str(out->dims, out->rank, so, sizeof so));
+  return NULL;
+}
+
 static kiln_status *check_attrs(const kiln_conv_attrs *a) {
   return kiln_check_window_attrs(a->padding, a->stride_h, a->stride_w,
                                  a->activation);
@@ -37,10 +57,11 @@ static kiln_status *check_dilation(const kiln_conv_attrs *a) {
   return NULL;
 }
 
-/* The checks CONV_2D and DEPTHWISE_CONV_2D share: counts, attributes, and
- * a float32 NHWC input 0 and rank-4 filter 1. */
-static kiln_status *check_forward(const kiln_op_ctx *ctx) {
-  KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
+/* The checks CONV_2D and DEPTHWISE_CONV_2D share: counts (up to
+ * `max_inputs`), attributes, and a float32 NHWC input 0 and rank-4
+ * filter 1. */
+static kiln_status *check_forward(const kiln_op_ctx *ctx, int max_inputs) {
+  KILN_TRY(kiln_check_arity(ctx, 2, max_inputs, 1));
   KILN_TRY(check_attrs(ctx->attrs));
   KILN_TRY(check_dilation(ctx->attrs));
   KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
@@ -116,7 +137,7 @@ static const float *optional_data(const kiln_op_ctx *ctx, int index) {
 /* ------------------------------------------------------------ CONV_2D */
 
 kiln_status *kiln_shape_conv_2d(const kiln_op_ctx *ctx) {
-  KILN_TRY(check_forward(ctx));
+  KILN_TRY(check_forward(ctx, 4));
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   char si[KILN_DIMS_STR_SIZE], sf[KILN_DIMS_STR_SIZE];
   kiln_dims_str(in->dims, 4, si, sizeof si);
@@ -136,7 +157,8 @@ kiln_status *kiln_shape_conv_2d(const kiln_op_ctx *ctx) {
                       "%s)",
                       sf, (long long)f->dims[0], (long long)groups, si);
   KILN_TRY(check_bias(ctx, 2, f->dims[0]));
-  return set_conv_output(ctx, f->dims[0]);
+  KILN_TRY(set_conv_output(ctx, f->dims[0]));
+  return check_residual(ctx, 3);
 }
 
 /* One output value before bias: the window of input pixels around (oy, ox),
@@ -167,6 +189,7 @@ kiln_status *kiln_ref_conv_2d(const kiln_op_ctx *ctx) {
   conv_geom g = geometry(a, ctx->inputs[0], filter, ctx->outputs[0]);
   const float *in = ctx->inputs[0]->data, *w = filter->data;
   const float *bias = optional_data(ctx, 2);
+  const float *residual = optional_data(ctx, 3);
   float *out = ctx->outputs[0]->data;
   int64_t group_in = filter->dims[3];
   int64_t group_out = g.out_c / (g.in_c / group_in);
@@ -179,6 +202,9 @@ kiln_status *kiln_ref_conv_2d(const kiln_op_ctx *ctx) {
           float acc = window_dot(&g, in, taps, group_in, b, oy, ox,
                                  oc / group_out * group_in, group_in);
           if (bias) acc += bias[oc];
+          /* As ADD(conv, residual) rounds: after the bias, before the
+           * activation. */
+          if (residual) acc += *residual++;
           *out++ = kiln_activate(acc, a->activation);
         }
   return NULL;
@@ -188,14 +214,17 @@ double kiln_flops_conv_2d(const kiln_op_ctx *ctx) {
   if (ctx->num_inputs < 2 || !ctx->inputs[1]) return 0.0;
   const kiln_tensor *f = ctx->inputs[1];
   double macs_per_output = (double)f->dims[1] * f->dims[2] * f->dims[3];
-  return 2.0 * macs_per_output * (double)kiln_tensor_numel(ctx->outputs[0]);
+  double outputs = (double)kiln_tensor_numel(ctx->outputs[0]);
+  /* A fused residual adds one more per output. */
+  double residual = ctx->num_inputs > 3 && ctx->inputs[3] ? outputs : 0.0;
+  return 2.0 * macs_per_output * outputs + residual;
 }
 
 /* -------------------------------------------------- DEPTHWISE_CONV_2D */
 
 kiln_status *kiln_shape_depthwise_conv_2d(const kiln_op_ctx *ctx) {
   const kiln_conv_attrs *a = ctx->attrs;
-  KILN_TRY(check_forward(ctx));
+  KILN_TRY(check_forward(ctx, 3));
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   char si[KILN_DIMS_STR_SIZE], sf[KILN_DIMS_STR_SIZE];
   kiln_dims_str(in->dims, 4, si, sizeof si);
