@@ -34,6 +34,10 @@ kiln_status *kiln_run_passes(kiln_graph *g, const char *source,
   /* Last, on the graph the rounds left: batch norms and activations are
    * in the convolutions by now, so the chains show as three nodes. */
   KILN_TRY(kiln_pass_fuse_bottlenecks(g, &out_report->fused_bottlenecks));
+  /* After the bottlenecks: their project convolution is often followed by
+   * a residual ADD too (MobileNetV2), and fusing the whole chain saves more
+   * than fusing the ADD, which would leave the chain unfusable. */
+  KILN_TRY(kiln_pass_fuse_residuals(g, &out_report->fused_residuals));
   out_report->nodes_after = g->num_nodes;
   return NULL;
 }

@@ -52,6 +52,13 @@ kiln_status *kiln_pass_remove_dead(kiln_graph *g, int *out_removed,
  * shape). Sets *out_fused to the number of nodes made. */
 kiln_status *kiln_pass_fuse_bottlenecks(kiln_graph *g, int *out_fused);
 
+/* Turns ADD(conv, x), conv a 1x1 CONV_2D without activation read only by
+ * the ADD, into that CONV_2D with residual input 3 = x and the ADD's
+ * activation, when the shapes are equal (no broadcasting), everything is
+ * float32 and the 1x1 GEMM variants run the result (fuse_residual.c). Sets
+ * *out_fused to the number of ADDs removed. */
+kiln_status *kiln_pass_fuse_residuals(kiln_graph *g, int *out_fused);
+
 /* What the load-time pipeline did, for `kiln info`. */
 typedef struct kiln_pass_report {
   int nodes_before, nodes_after;
@@ -62,6 +69,7 @@ typedef struct kiln_pass_report {
   int removed_dead;       /* nodes whose results nothing used */
   int released_constants; /* unused constants whose memory was freed */
   int fused_bottlenecks;  /* depthwise chains made FUSED_BOTTLENECK nodes */
+  int fused_residuals;    /* ADDs merged into 1x1 CONV_2D as residuals */
 } kiln_pass_report;
 
 /* Runs every load-time pass in order (see passes.c). */

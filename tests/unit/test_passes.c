@@ -1140,20 +1140,22 @@ static void adopt_constants(kiln_graph *g, kiln_test_allocator *t) {
   }
 }
 
-/* Every allocation of the pipeline fails in turn: the pipeline reports it,
- * leaks nothing, and leaves a graph that still computes the same. */
-static void test_out_of_memory(void) {
-  kiln_graph *reference = build(build_pipeline, 0, NULL);
+/* Every allocation of `pass` on the graph `b` builds fails in turn: the
+ * pass reports it, leaks nothing, and leaves a graph that still computes
+ * the same (within tol). */
+static void check_out_of_memory(builder b, int variant, pass_fn pass,
+                                float tol) {
+  kiln_graph *reference = build(b, variant, NULL);
   kiln_test_allocator t;
   bool succeeded = false;
   for (long fail_at = 0; fail_at < 10000 && !succeeded; fail_at++) {
     const kiln_allocator *a = kiln_test_allocator_init(&t, -1);
-    kiln_graph *g = build(build_pipeline, 0, a);
+    kiln_graph *g = build(b, variant, a);
     adopt_constants(g, &t);
     t.fail_at = fail_at;
     t.calls = 0;
-    kiln_pass_report report;
-    kiln_status *st = kiln_run_passes(g, "oom", &report);
+    int count = 0;
+    kiln_status *st = pass(g, &count);
     t.fail_at = -1;
     if (st) {
       CHECK(kiln_status_get_code(st) == KILN_ERR_OUT_OF_MEMORY);
@@ -1162,7 +1164,7 @@ static void test_out_of_memory(void) {
       succeeded = true;
     }
     CHECK_OK(kiln_graph_validate(g, "after failure"));
-    check_same_outputs(reference, g, 1e-4f, 1e-4f, "after failure");
+    check_same_outputs(reference, g, tol, tol, "after failure");
     kiln_graph_free(g);
     if (t.live != 0)
       fprintf(stderr, "fail_at %ld: %ld live\n", fail_at, t.live);
@@ -1170,6 +1172,128 @@ static void test_out_of_memory(void) {
   }
   CHECK(succeeded);
   kiln_graph_free(reference);
+}
+
+static kiln_status *all_passes(kiln_graph *g, int *count) {
+  kiln_pass_report report;
+  KILN_TRY(kiln_run_passes(g, "oom", &report));
+  *count = report.nodes_before - report.nodes_after;
+  return NULL;
+}
+
+static void test_out_of_memory(void) {
+  check_out_of_memory(build_pipeline, 0, all_passes, 1e-4f);
+}
+
+/* ---------------------------------------------------- fuse_residual cases */
+
+/* A 1x1 (or k x k) CONV_2D of x [1,6,7,8] to 8 channels, stride 1 unless
+ * x is larger, without activation unless asked. */
+static int pointwise(int x, int k, bool bias, bool constant_filter,
+                     kiln_activation act) {
+  int f = constant_filter ? random_constant("pw", DIMS(8, k, k, 8), -1, 1)
+                          : input("pw", DIMS(8, k, k, 8));
+  int y = tensor("pointwise", DIMS(1, 6, 7, 8));
+  int stride = (int)(G->values[x].dims[1] / 6);
+  kiln_conv_attrs *a =
+      bias ? node(KILN_OP_CONV_2D,
+                  IDS(x, f, random_constant("pb", DIMS(8), -1, 1)), IDS(y))
+           : node(KILN_OP_CONV_2D, IDS(x, f), IDS(y));
+  *a = conv_attrs(stride, act);
+  return y;
+}
+
+/* ResNet's block ends and the ways they may not fuse; the table in
+ * test_fuse_residual says what each becomes. */
+static void build_residual(int variant) {
+  int x = input("x", DIMS(1, 6, 7, 8));
+  kiln_activation act = variant == 1 ? KILN_ACT_RELU6 : KILN_ACT_RELU;
+  if (variant == 9) act = KILN_ACT_TANH;
+  if (variant == 12) act = KILN_ACT_SWISH;
+  int c = variant == 13 /* a strided 1x1 conv on a larger map */
+              ? pointwise(input("big", DIMS(1, 12, 14, 8)), 1, true, true,
+                          KILN_ACT_NONE)
+              : pointwise(x, variant == 6 ? 3 : 1, variant != 11, variant != 10,
+                          variant == 5 ? KILN_ACT_RELU : KILN_ACT_NONE);
+  int shortcut = x, outs[2] = {-1, -1}, num_outs = 1;
+  switch (variant) {
+    case 2: /* a shortcut broadcast over the map */
+      shortcut = input("s", DIMS(1, 1, 1, 8));
+      break;
+    case 3: { /* the conv's output read twice */
+      int n = like("neg", c);
+      node(KILN_OP_NEG, IDS(c), IDS(n));
+      outs[num_outs++] = n;
+      break;
+    }
+    case 4: /* the conv's output is a graph output */
+      outs[num_outs++] = c;
+      break;
+    case 7: { /* a projection shortcut: both sides 1x1 convolutions */
+      int big = input("big", DIMS(1, 12, 14, 8));
+      shortcut = pointwise(big, 1, true, true, KILN_ACT_NONE);
+      break;
+    }
+    case 8: /* the shortcut computed after the conv */
+      shortcut = like("later", x);
+      node(KILN_OP_NEG, IDS(x), IDS(shortcut));
+      break;
+    case 14: /* conv + conv */
+      shortcut = c;
+      break;
+  }
+  int sum = like("sum", c);
+  kiln_activation_attrs *a =
+      variant == 1 || variant == 7
+          ? node(KILN_OP_ADD, IDS(shortcut, c), IDS(sum))
+          : node(KILN_OP_ADD, IDS(c, shortcut), IDS(sum));
+  a->activation = act;
+  outs[0] = sum;
+  set_outputs(outs, num_outs);
+}
+
+static void test_fuse_residual(void) {
+  static const struct {
+    int fused, nodes;
+  } cases[] = {
+      {1, 1}, /* 0: ADD(conv, x) with RELU */
+      {1, 1}, /* 1: ADD(x, conv) with RELU6 */
+      {0, 2}, /* 2: broadcast shortcut */
+      {0, 3}, /* 3: conv output read twice */
+      {0, 2}, /* 4: conv output is a graph output */
+      {0, 2}, /* 5: conv has an activation of its own */
+      {0, 2}, /* 6: a 3x3 conv, which only Winograd or the KxK GEMM run */
+      {1, 2}, /* 7: projection shortcut: the later conv takes it */
+      {1, 2}, /* 8: shortcut after the conv: the conv moves to the ADD */
+      {0, 2}, /* 9: TANH, which the GEMM variants do not apply */
+      {0, 2}, /* 10: filter not constant */
+      {1, 1}, /* 11: conv without bias */
+      {1, 1}, /* 12: SWISH, applied by the epilogue after the sum */
+      {1, 1}, /* 13: strided 1x1 conv */
+      {0, 2}, /* 14: ADD(conv, conv) */
+  };
+  int count = (int)(sizeof cases / sizeof cases[0]);
+  for (int variant = 0; variant < count; variant++) {
+    kiln_graph *g = expect("fuse residual", build_residual, variant,
+                           kiln_pass_fuse_residuals, cases[variant].fused,
+                           cases[variant].nodes, 0.0f);
+    int adds = 0, residuals = 0;
+    for (int n = 0; n < g->num_nodes; n++) {
+      kiln_node *node_ = &g->nodes[n];
+      adds += node_->op == KILN_OP_ADD;
+      if (node_->op != KILN_OP_CONV_2D || node_->num_inputs != 4) continue;
+      residuals++;
+      /* The fused node writes the graph's output and carries the ADD's
+       * activation; a missing bias stays an omitted input. */
+      CHECK(node_->outputs[0] == g->outputs[0]);
+      CHECK(activation_of(node_) != KILN_ACT_NONE);
+      if (variant == 11) CHECK(node_->inputs[2] == -1);
+      if (variant == 7) CHECK(n == 1 && node_->inputs[0] == g->inputs[1]);
+    }
+    CHECK(adds == 1 - cases[variant].fused);
+    CHECK(residuals == cases[variant].fused);
+    kiln_graph_free(g);
+  }
 }
 
 /* ------------------------------------------------ through the public API */
@@ -1403,6 +1527,9 @@ int main(void) {
   test_remove_dead();
   test_pipeline();
   test_out_of_memory();
+  test_fuse_residual();
+  /* The projection block fuses, after each failure too. */
+  check_out_of_memory(build_residual, 7, kiln_pass_fuse_residuals, 0.0f);
   test_imported_model();
   test_unfolded_file(3);
   test_unfolded_file(1);
