@@ -36,7 +36,7 @@
 /* The vector helpers are static and inlined: no call crosses into a file
  * with another instruction set, so GCC's note that wide vector arguments
  * and results change the calling convention does not apply. */
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) /* GCC and clang both */
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
