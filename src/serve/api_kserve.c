@@ -477,6 +477,17 @@ static void handle_infer(serve_request *r, const kserve_path *p) {
 
 /* ------------------------------------------------------ repository */
 
+static void repository_done(void *context, serve_status *status) {
+  serve_request *r = context;
+  if (status) {
+    serve_respond_error(r, status);
+    return;
+  }
+  serve_buf b = {0};
+  serve_buf_puts(&b, "{}\n");
+  serve_respond_json(r, 200, &b);
+}
+
 static void handle_repository(serve_request *r) {
   serve_server *s = r->server;
   const char *p = r->path + strlen("/v2/repository");
@@ -530,32 +541,23 @@ static void handle_repository(serve_request *r) {
   memcpy(model, name, n);
   model[n] = '\0';
   snprintf(r->model, sizeof r->model, "%s", model);
-  serve_status *st;
-  if (!strcmp(action, "/unload")) {
-    st = serve_repo_unload_model(s->repo, model);
-  } else {
-    json_t *body = NULL;
-    const char *base = NULL;
-    if (r->body_len) {
-      st = serve_parse_body(r, &body);
-      if (st) {
-        serve_respond_error(r, st);
-        return;
-      }
-      const json_t *params = json_object_get(body, "parameters");
-      const json_t *path = params ? json_object_get(params, "base_path") : NULL;
-      if (path && json_is_string(path)) base = json_string_value(path);
+  bool unload = !strcmp(action, "/unload");
+  json_t *body = NULL;
+  const char *base = NULL;
+  if (!unload && r->body_len) {
+    serve_status *st = serve_parse_body(r, &body);
+    if (st) {
+      serve_respond_error(r, st);
+      return;
     }
-    st = serve_repo_load_model(s->repo, model, base);
-    json_decref(body);
+    const json_t *params = json_object_get(body, "parameters");
+    const json_t *path = params ? json_object_get(params, "base_path") : NULL;
+    if (path && json_is_string(path)) base = json_string_value(path);
   }
-  if (st) {
-    serve_respond_error(r, st);
-    return;
-  }
-  serve_buf b = {0};
-  serve_buf_puts(&b, "{}\n");
-  serve_respond_json(r, 200, &b);
+  /* Answered by repository_done on the poller thread; the connection
+   * waits suspended meanwhile. */
+  serve_repo_change_model(s->repo, model, base, unload, repository_done, r);
+  json_decref(body);
 }
 
 /* -------------------------------------------------------- routing */

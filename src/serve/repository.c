@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -27,9 +28,22 @@ struct serve_repo {
   pthread_mutex_t scan_lock; /* one scan at a time */
   pthread_cond_t wake;
   serve_model *models;
+  struct repo_task *tasks; /* load/unload requests for the poller */
+  serve_version *freed;    /* released by requests; the poller frees them */
   pthread_t poller;
   bool poller_running, stopping;
 };
+
+/* A load or unload asked through the repository API, done by the poller
+ * thread (never by the HTTP thread that received it). */
+typedef struct repo_task {
+  char *name, *base_path; /* base_path: NULL unless adding a model */
+  bool unload;
+  serve_status *status; /* set when the model is unknown */
+  serve_repo_done_fn done;
+  void *context;
+  struct repo_task *next;
+} repo_task;
 
 const char *serve_version_state_name(serve_version_state state) {
   switch (state) {
@@ -68,6 +82,9 @@ static double now_ms(void) {
 
 /* ------------------------------------------------------------ versions */
 
+/* Set on the poller thread (see poll_main). */
+static _Thread_local bool on_poller, freed_on_poller;
+
 static void version_free(serve_version *v) {
   for (int i = 0; i < v->num_idle; i++) kiln_session_free(v->idle[i]);
   free(v->idle);
@@ -75,16 +92,37 @@ static void version_free(serve_version *v) {
   free(v->error);
   pthread_mutex_destroy(&v->lock);
   free(v);
+  freed_on_poller = on_poller;
+}
+
+/* After the poller freed versions: hand freed arenas and packed weights
+ * back to the system now, rather than when glibc's heuristics get to it,
+ * so an unloaded version does not leave the process larger (a TF Serving
+ * complaint). It can take 100 ms on a large heap, which is why only the
+ * (low priority) poller does it. */
+static void trim_heap(void) {
+  if (!freed_on_poller) return;
+  freed_on_poller = false;
 #if defined(__GLIBC__)
-  /* Hand freed arenas and packed weights back to the system now, rather
-   * than when glibc's heuristics get to it: an unloaded version should
-   * not leave the process larger (a TF Serving complaint). */
   malloc_trim(0);
 #endif
 }
 
 void serve_version_release(serve_version *v) {
-  if (v && atomic_fetch_sub(&v->refs, 1) == 1) version_free(v);
+  if (!v || atomic_fetch_sub(&v->refs, 1) != 1) return;
+  serve_repo *repo = v->model->repo;
+  if (!on_poller) {
+    pthread_mutex_lock(&repo->lock);
+    bool handed = repo->poller_running && !repo->stopping;
+    if (handed) {
+      v->next = repo->freed;
+      repo->freed = v;
+      pthread_cond_broadcast(&repo->wake);
+    }
+    pthread_mutex_unlock(&repo->lock);
+    if (handed) return;
+  }
+  version_free(v);
 }
 
 serve_status *serve_version_session(serve_version *v, kiln_session **out) {
@@ -163,6 +201,7 @@ serve_status *serve_repo_add_model(serve_repo *repo, const char *name,
                        name);
   serve_model *m = calloc(1, sizeof *m);
   if (!m) return serve_error(SERVE_INTERNAL, "out of memory");
+  m->repo = repo;
   m->name = strdup(name);
   m->base_path = strdup(base_path);
   m->policy = policy;
@@ -375,10 +414,27 @@ static serve_version *find_version(const serve_model *m, int64_t number) {
   return NULL;
 }
 
+/* The poller loads at this nice value: a load (parsing, weight packing,
+ * warm-up runs) then takes only the CPU that the threads answering
+ * requests leave, so another model's latency does not rise while one
+ * loads. On Linux the nice value is per thread (who = 0 is the calling
+ * thread); elsewhere it would slow the whole process, so it is left. */
+enum { LOADER_NICE = 10 };
+static _Thread_local bool niced_thread;
+
+static void lower_priority(void) {
+#if defined(__linux__)
+  niced_thread = setpriority(PRIO_PROCESS, 0, LOADER_NICE) == 0;
+#endif
+}
+
 /* Runs each input of zeros once, in `count` sessions left in the pool,
  * so the first requests find their sessions prepared and their memory
- * touched. */
+ * touched. Sessions with a thread pool made on a niced thread would keep
+ * its low priority in their pool threads, so those are run and freed:
+ * the model's memory is touched, and workers make their own sessions. */
 static serve_status *warm_up(serve_version *v, int count) {
+  bool keep = !(niced_thread && v->session_threads > 1);
   for (int i = 0; i < count; i++) {
     kiln_session *s;
     SERVE_TRY(serve_version_session(v, &s));
@@ -390,9 +446,10 @@ static serve_status *warm_up(serve_version *v, int count) {
       if (!k) memset(data, 0, nbytes);
     }
     if (!k) k = kiln_session_invoke(s);
-    if (k) {
+    if (k || !keep) {
       kiln_session_free(s);
-      return serve_from_kiln(k);
+      if (k) return serve_from_kiln(k);
+      return NULL; /* one run touched the memory */
     }
     serve_version_return_session(v, s);
   }
@@ -564,30 +621,123 @@ static void scan_all(serve_repo *repo) {
   pthread_mutex_unlock(&repo->scan_lock);
 }
 
+/* Applies a task's change to its model: unload marks it unloaded (the
+ * next scan drops its versions), load clears that mark or adds the model
+ * from its base path. */
+static void task_prepare(serve_repo *repo, repo_task *t) {
+  pthread_mutex_lock(&repo->lock);
+  serve_model *m = find_model(repo, t->name);
+  if (m) m->explicit_unload = t->unload;
+  pthread_mutex_unlock(&repo->lock);
+  if (m) return;
+  if (t->unload || !t->base_path)
+    t->status = serve_error(
+        SERVE_NOT_FOUND, "model '%s' is not in the repository%s", t->name,
+        t->unload ? "" : "; give parameters.base_path to add it");
+  else
+    t->status = serve_repo_add_model(repo, t->name, t->base_path,
+                                     SERVE_POLICY_LATEST, 1, NULL, 0, NULL, 0);
+}
+
+/* After the scan: answers the task and frees it. */
+static void task_finish(serve_repo *repo, repo_task *t) {
+  serve_status *st = t->status;
+  serve_version *v;
+  if (!st && !t->unload) {
+    st = serve_repo_acquire(repo, t->name, 0, NULL, &v);
+    if (st) {
+      serve_status_free(st);
+      st = serve_error(SERVE_UNAVAILABLE,
+                       "model '%s' has no version that loads (see its "
+                       "status)",
+                       t->name);
+    } else {
+      serve_version_release(v);
+    }
+  }
+  t->done(t->context, st);
+  free(t->name);
+  free(t->base_path);
+  free(t);
+}
+
+static void run_tasks(serve_repo *repo, repo_task *tasks) {
+  for (repo_task *t = tasks; t; t = t->next) task_prepare(repo, t);
+  scan_all(repo);
+  while (tasks) {
+    repo_task *next = tasks->next;
+    task_finish(repo, tasks);
+    tasks = next;
+  }
+}
+
+/* CLOCK_REALTIME (what pthread_cond_timedwait measures) seconds ahead. */
+static struct timespec seconds_ahead(int64_t seconds) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  t.tv_sec += (time_t)seconds;
+  return t;
+}
+
+/* The poller: frees the versions requests let go of, does the repository
+ * API's loads and unloads as they come, and scans every poll period when
+ * polling. */
 static void *poll_main(void *arg) {
   serve_repo *repo = arg;
+  on_poller = true;
+  lower_priority();
+  int64_t period = repo->config.poll_seconds;
+  struct timespec next_scan = seconds_ahead(period);
   pthread_mutex_lock(&repo->lock);
   while (!repo->stopping) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += repo->config.poll_seconds;
-    pthread_cond_timedwait(&repo->wake, &repo->lock, &until);
-    if (repo->stopping) break;
+    serve_version *freed = repo->freed;
+    repo_task *tasks = repo->tasks;
+    repo->freed = NULL;
+    repo->tasks = NULL;
+    bool scan = false;
+    if (!freed && !tasks) {
+      if (period <= 0)
+        pthread_cond_wait(&repo->wake, &repo->lock);
+      else
+        scan = pthread_cond_timedwait(&repo->wake, &repo->lock, &next_scan) ==
+               ETIMEDOUT;
+      if (!scan) continue; /* woken: look again */
+    }
     pthread_mutex_unlock(&repo->lock);
-    scan_all(repo);
+    while (freed) {
+      serve_version *next = freed->next;
+      version_free(freed);
+      freed = next;
+    }
+    if (tasks || scan) {
+      if (tasks)
+        run_tasks(repo, tasks); /* scans every model too */
+      else
+        scan_all(repo);
+      next_scan = seconds_ahead(period);
+    }
+    trim_heap();
     pthread_mutex_lock(&repo->lock);
   }
+  repo_task *left = repo->tasks;
+  repo->tasks = NULL;
   pthread_mutex_unlock(&repo->lock);
+  for (repo_task *t = left; t; t = left) {
+    left = t->next;
+    serve_status_free(t->status);
+    t->status = serve_error(SERVE_UNAVAILABLE, "the server is shutting down");
+    t->unload = true; /* answer without looking for versions */
+    task_finish(repo, t);
+  }
   return NULL;
 }
 
 serve_status *serve_repo_start(serve_repo *repo) {
   if (repo->config.poll_seconds >= 0) scan_all(repo);
-  if (repo->config.poll_seconds > 0) {
-    if (pthread_create(&repo->poller, NULL, poll_main, repo) != 0)
-      return serve_error(SERVE_INTERNAL, "cannot start the model poller");
-    repo->poller_running = true;
-  }
+  /* Started even without polling: it does the repository API's loads. */
+  if (pthread_create(&repo->poller, NULL, poll_main, repo) != 0)
+    return serve_error(SERVE_INTERNAL, "cannot start the model poller");
+  repo->poller_running = true;
   return NULL;
 }
 
@@ -598,6 +748,12 @@ void serve_repo_free(serve_repo *repo) {
   pthread_cond_broadcast(&repo->wake);
   pthread_mutex_unlock(&repo->lock);
   if (repo->poller_running) pthread_join(repo->poller, NULL);
+  repo->poller_running = false; /* releases from here on free at once */
+  while (repo->freed) {
+    serve_version *v = repo->freed;
+    repo->freed = v->next;
+    version_free(v);
+  }
   while (repo->models) {
     serve_model *m = repo->models;
     repo->models = m->next;
@@ -719,44 +875,39 @@ bool serve_repo_all_ready(serve_repo *repo) {
   return ready;
 }
 
-serve_status *serve_repo_load_model(serve_repo *repo, const char *name,
-                                    const char *base_path) {
-  pthread_mutex_lock(&repo->lock);
-  serve_model *m = find_model(repo, name);
-  if (m) m->explicit_unload = false;
-  pthread_mutex_unlock(&repo->lock);
-  if (!m) {
-    if (!base_path)
-      return serve_error(SERVE_NOT_FOUND,
-                         "model '%s' is not in the repository; give "
-                         "parameters.base_path to add it",
-                         name);
-    SERVE_TRY(serve_repo_add_model(repo, name, base_path, SERVE_POLICY_LATEST,
-                                   1, NULL, 0, NULL, 0));
+void serve_repo_change_model(serve_repo *repo, const char *name,
+                             const char *base_path, bool unload,
+                             serve_repo_done_fn done, void *context) {
+  repo_task *t = calloc(1, sizeof *t);
+  if (t) {
+    t->name = strdup(name);
+    t->base_path = base_path ? strdup(base_path) : NULL;
+    t->unload = unload;
+    t->done = done;
+    t->context = context;
   }
-  scan_all(repo);
-  serve_version *v;
-  serve_status *st = serve_repo_acquire(repo, name, 0, NULL, &v);
-  if (st) {
-    serve_status_free(st);
-    return serve_error(SERVE_UNAVAILABLE,
-                       "model '%s' has no version that loads (see its status)",
-                       name);
+  if (!t || !t->name || (base_path && !t->base_path)) {
+    if (t) {
+      free(t->name);
+      free(t->base_path);
+      free(t);
+    }
+    done(context, serve_error(SERVE_INTERNAL, "out of memory"));
+    return;
   }
-  serve_version_release(v);
-  return NULL;
-}
-
-serve_status *serve_repo_unload_model(serve_repo *repo, const char *name) {
   pthread_mutex_lock(&repo->lock);
-  serve_model *m = find_model(repo, name);
-  if (m) m->explicit_unload = true;
+  bool queued = repo->poller_running && !repo->stopping;
+  if (queued) {
+    repo_task **tail = &repo->tasks;
+    while (*tail) tail = &(*tail)->next;
+    *tail = t;
+    pthread_cond_broadcast(&repo->wake);
+  }
   pthread_mutex_unlock(&repo->lock);
-  if (!m)
-    return serve_error(SERVE_NOT_FOUND, "model '%s' is not in the repository",
-                       name);
-  scan_all(repo); /* finds no versions to keep: unloads them all */
-  return NULL;
+  if (!queued) {
+    t->next = NULL;
+    run_tasks(repo, t); /* no poller (not started): on this thread */
+  }
 }
 
 void serve_repo_each_model(serve_repo *repo,

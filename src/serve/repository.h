@@ -79,6 +79,7 @@ struct serve_model {
   serve_batching batching;      /* from the model's batching_params.pbtxt
                                    or the server's file */
   bool explicit_unload;         /* unloaded through the repository API */
+  struct serve_repo *repo;      /* where its freed versions go */
   serve_model *next;
 };
 
@@ -126,6 +127,9 @@ void serve_repo_free(serve_repo *repo);
 serve_status *serve_repo_acquire(serve_repo *repo, const char *model,
                                  int64_t version, const char *label,
                                  serve_version **out);
+/* Lets go of a version. The last release frees it, on the poller thread:
+ * freeing a large model (unmapping, trimming the heap) takes tens of
+ * milliseconds that no request should wait for. */
 void serve_version_release(serve_version *v);
 
 /* A session of the version for this request (from its pool, or new), and
@@ -155,11 +159,16 @@ void serve_repo_report_free(serve_model_report *reports, int count);
 /* Whether every model has an AVAILABLE version (readiness). */
 bool serve_repo_all_ready(serve_repo *repo);
 
-/* The repository extension: load (add, or re-enable, from base_path) or
- * unload one model without touching the others. */
-serve_status *serve_repo_load_model(serve_repo *repo, const char *name,
-                                    const char *base_path);
-serve_status *serve_repo_unload_model(serve_repo *repo, const char *name);
+/* The repository extension: load (add from base_path, or re-enable) or
+ * unload one model without touching the others. The poller thread does
+ * the work (a load can take long; the HTTP thread that asked must not
+ * stall its other connections) and then calls done(context, status):
+ * NULL once the model has an AVAILABLE version (load) or none (unload),
+ * else the error, which done frees. */
+typedef void (*serve_repo_done_fn)(void *context, serve_status *status);
+void serve_repo_change_model(serve_repo *repo, const char *name,
+                             const char *base_path, bool unload,
+                             serve_repo_done_fn done, void *context);
 
 /* Calls fn for each model with an AVAILABLE version (for batcher setup
  * and metrics). */
