@@ -6,8 +6,10 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "serve/server.h"
@@ -123,6 +125,9 @@ static enum MHD_Result send_answer(serve_request *r) {
   MHD_add_response_header(
       resp, MHD_HTTP_HEADER_CONTENT_TYPE,
       r->content_type ? r->content_type : "application/json");
+  /* Stopping: the client learns not to send more on this connection. */
+  if (atomic_load(&r->server->stopping))
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   for (int i = 0; i < r->num_headers; i++)
     MHD_add_response_header(resp, r->header_names[i], r->header_values[i]);
   enum MHD_Result ok =
@@ -166,6 +171,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (info) r->client_fd = info->connect_fd;
     pthread_mutex_init(&r->lock, NULL);
+    atomic_fetch_add(&s->in_flight, 1);
     *state = r;
     /* Refuse an announced oversized body before reading it. */
     const char *length =
@@ -219,11 +225,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
                          enum MHD_RequestTerminationCode code) {
-  (void)cls;
   (void)conn;
   (void)code;
+  serve_server *s = cls;
   serve_request *r = *state;
   if (!r) return;
+  atomic_fetch_sub(&s->in_flight, 1);
   pthread_mutex_destroy(&r->lock);
   if (r->api_state_free) r->api_state_free(r->api_state);
   free(r->body);
@@ -243,6 +250,7 @@ static void mhd_log(void *cls, const char *fmt, va_list args) {
 
 bool serve_http_start(serve_server *s, char *err, size_t err_size);
 void serve_http_stop_accepting(serve_server *s);
+bool serve_http_drain(serve_server *s, double timeout_ms);
 void serve_http_stop(serve_server *s);
 
 bool serve_http_start(serve_server *s, char *err, size_t err_size) {
@@ -275,7 +283,24 @@ bool serve_http_start(serve_server *s, char *err, size_t err_size) {
 }
 
 void serve_http_stop_accepting(serve_server *s) {
-  if (s->daemon) MHD_quiesce_daemon(s->daemon);
+  atomic_store(&s->stopping, true);
+  if (!s->daemon) return;
+  MHD_socket listen_fd = MHD_quiesce_daemon(s->daemon);
+  /* MHD no longer polls the socket, but it stays open until
+   * MHD_stop_daemon, and the kernel would keep completing handshakes into
+   * its backlog, leaving new clients hanging. A listening socket that is
+   * shut down stops listening: new connections are refused at once. */
+  if (listen_fd != MHD_INVALID_SOCKET) shutdown(listen_fd, SHUT_RDWR);
+}
+
+bool serve_http_drain(serve_server *s, double timeout_ms) {
+  double until = serve_now_ms() + timeout_ms;
+  while (atomic_load(&s->in_flight) > 0) {
+    if (serve_now_ms() > until) return false;
+    struct timespec pause = {0, 5 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  return true;
 }
 
 void serve_http_stop(serve_server *s) {

@@ -12,6 +12,7 @@
 
 bool serve_http_start(serve_server *s, char *err, size_t err_size);
 void serve_http_stop_accepting(serve_server *s);
+bool serve_http_drain(serve_server *s, double timeout_ms);
 void serve_http_stop(serve_server *s);
 
 static volatile sig_atomic_t stop_requested;
@@ -178,6 +179,11 @@ int serve_main(int argc, char **argv) {
   while (!stop_requested) pause();
   serve_log(s, "stopping: no new connections; finishing requests in flight");
   serve_http_stop_accepting(s);
+  /* Requests begun (even those whose body is still arriving) are served
+   * in full; a client that never finishes is given the client timeout. */
+  if (!serve_http_drain(s, 1e3 * (double)o->client_timeout_seconds))
+    serve_log(s, "stopping: %d requests still open after %lld s; closing",
+              atomic_load(&s->in_flight), (long long)o->client_timeout_seconds);
   serve_scheduler_free(s->scheduler); /* runs what is queued, answers it */
   s->scheduler = NULL;
   serve_http_stop(s);

@@ -7,6 +7,7 @@
 #define KILN_SERVE_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -28,6 +29,10 @@ typedef struct serve_server {
   FILE *access_log;
   pthread_mutex_t log_lock;
   double started_ms;
+  /* HTTP requests begun and not yet completed (answer sent or connection
+   * gone): a graceful stop waits for them. */
+  atomic_int in_flight;
+  atomic_bool stopping; /* answers then close their connections */
 } serve_server;
 
 enum { SERVE_MAX_HEADERS = 4 };
