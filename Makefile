@@ -45,10 +45,10 @@ test-e2e-isa: build
 	    -k "matches_litert" || exit 1; \
 	done
 
-# The whole end-to-end suite again, with the
-# command built under ASan+UBSan.
+# The whole end-to-end suite again, with the command built under ASan+UBSan
+# (KILN_E2E_ASAN: the server tests wait longer and skip latency checks).
 test-e2e-asan: build-asan
-	KILN_BIN=$(BUILD_ASAN)/kiln ASAN_OPTIONS=detect_leaks=1 \
+	KILN_BIN=$(BUILD_ASAN)/kiln KILN_E2E_ASAN=1 ASAN_OPTIONS=detect_leaks=1 \
 	  $(PYTHON) -m pytest -q tests/e2e
 
 FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))

@@ -13,6 +13,8 @@ Environment:
     KILN_E2E_SEED        replay the random inputs of a run (each test prints
                          the seed it used)
     KILN_E2E_TIMEOUT     seconds one kiln command may take (default 300)
+    KILN_E2E_ASAN        set when KILN_BIN is the sanitizer build: the
+                         server tests wait longer and skip latency checks
     KILN_E2E_LITERT_RESOLVER  LiteRT op resolver (default
                          BUILTIN_WITHOUT_DEFAULT_DELEGATES; BUILTIN_REF for
                          the reference kernels)
