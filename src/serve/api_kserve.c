@@ -326,6 +326,8 @@ static serve_status *decode_inputs(const json_t *inputs, serve_version *v,
         params ? json_object_get(params, "binary_data_size") : NULL;
     char what[160];
     snprintf(what, sizeof what, "input '%s'", info.name);
+    int64_t count;
+    SERVE_TRY(serve_check_shape(dims, rank, dtype, what, &count));
     if (size) {
       if (!json_is_integer(size) || json_integer_value(size) < 0 ||
           (size_t)json_integer_value(size) > blob_len - offset)
@@ -335,8 +337,7 @@ static serve_status *decode_inputs(const json_t *inputs, serve_version *v,
                            info.name, (long long)json_integer_value(size),
                            blob_len - offset);
       size_t n = (size_t)json_integer_value(size);
-      size_t want = kiln_dtype_size(dtype);
-      for (int d = 0; d < rank; d++) want *= (size_t)dims[d];
+      size_t want = (size_t)count * kiln_dtype_size(dtype);
       if (n != want)
         return serve_error(SERVE_INVALID_ARGUMENT,
                            "input '%s': binary_data_size is %zu but shape "

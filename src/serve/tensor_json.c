@@ -142,6 +142,29 @@ static serve_status *walk(const json_t *v, int depth, serve_tensor *out,
   return store(v, out, (*next)++, what);
 }
 
+serve_status *serve_check_shape(const int64_t *dims, int rank,
+                                kiln_dtype dtype, const char *what,
+                                int64_t *count) {
+  int64_t elem = (int64_t)kiln_dtype_size(dtype), n = 1;
+  if (elem < 1) elem = 1;
+  bool empty = false;
+  for (int d = 0; d < rank; d++) {
+    if (dims[d] < 0 || (dims[d] && n > INT64_MAX / 8 / elem / dims[d]))
+      return serve_error(SERVE_INVALID_ARGUMENT, "%s: bad or huge shape", what);
+    if (!dims[d] && !empty) {
+      empty = true;
+      if (n > SERVE_MAX_EMPTY_LISTS)
+        return serve_error(SERVE_INVALID_ARGUMENT,
+                           "%s: a shape without values may have at most %d "
+                           "lists before its first 0, not %lld",
+                           what, SERVE_MAX_EMPTY_LISTS, (long long)n);
+    }
+    n *= dims[d];
+  }
+  *count = n;
+  return NULL;
+}
+
 serve_status *serve_json_to_tensor(const json_t *value, kiln_dtype dtype,
                                    const char *what, const int64_t *flat_dims,
                                    int flat_rank, serve_tensor *out) {
@@ -170,13 +193,8 @@ serve_status *serve_json_to_tensor(const json_t *value, kiln_dtype dtype,
       v = json_array_get(v, 0);
     }
   }
-  int64_t count = 1;
-  for (int d = 0; d < out->rank; d++) {
-    if (out->dims[d] < 0 ||
-        (out->dims[d] && count > INT64_MAX / 8 / (int64_t)elem / out->dims[d]))
-      return serve_error(SERVE_INVALID_ARGUMENT, "%s: bad or huge shape", what);
-    count *= out->dims[d];
-  }
+  int64_t count;
+  SERVE_TRY(serve_check_shape(out->dims, out->rank, dtype, what, &count));
   /* The shape (a given one, or the first items' nesting) is only a claim:
    * count the values before allocating for it, so a small body cannot
    * ask for terabytes. */
@@ -296,7 +314,17 @@ serve_status *serve_b64_to_tensor(const char *text, kiln_dtype dtype,
 
 /* ------------------------------------------------------------ writing */
 
-void serve_write_float(serve_buf *b, float value) {
+/* Whether text reads back as value, in float32 or float64. */
+static bool reads_back(const char *text, double value, bool single) {
+  return single ? strtof(text, NULL) == (float)value
+                : strtod(text, NULL) == value;
+}
+
+/* A finite number in the fewest significant digits (1..9 for float32,
+ * 1..17 for float64) that read back exactly: from a start most values
+ * need, search down or up. Integers keep a ".0" so typed clients still
+ * see a float (and -0 its sign). */
+static void write_shortest(serve_buf *b, double value, bool single) {
   if (isnan(value)) {
     serve_buf_puts(b, "NaN");
     return;
@@ -305,27 +333,28 @@ void serve_write_float(serve_buf *b, float value) {
     serve_buf_puts(b, value > 0 ? "Infinity" : "-Infinity");
     return;
   }
-  /* The fewest significant digits (1..9) that read back exactly: start at
-   * 6, then search down or up. */
   char text[32], best[32];
-  int p = 6;
-  snprintf(text, sizeof text, "%.*g", p, (double)value);
-  if (strtof(text, NULL) == value) {
+  int p = single ? 6 : 15, most = single ? 9 : 17;
+  snprintf(text, sizeof text, "%.*g", p, value);
+  if (reads_back(text, value, single)) {
     memcpy(best, text, sizeof text);
     while (--p >= 1) {
-      snprintf(text, sizeof text, "%.*g", p, (double)value);
-      if (strtof(text, NULL) != value) break;
+      snprintf(text, sizeof text, "%.*g", p, value);
+      if (!reads_back(text, value, single)) break;
       memcpy(best, text, sizeof text);
     }
   } else {
-    while (++p <= 9) {
-      snprintf(best, sizeof best, "%.*g", p, (double)value);
-      if (strtof(best, NULL) == value) break;
+    while (++p <= most) {
+      snprintf(best, sizeof best, "%.*g", p, value);
+      if (reads_back(best, value, single)) break;
     }
   }
   serve_buf_puts(b, best);
-  /* Keep it a float for typed clients: "1" becomes "1.0". */
   if (!strpbrk(best, ".eE")) serve_buf_puts(b, ".0");
+}
+
+void serve_write_float(serve_buf *b, float value) {
+  write_shortest(b, value, true);
 }
 
 static void write_element(serve_buf *b, const serve_tensor *t, int64_t i) {
@@ -333,14 +362,9 @@ static void write_element(serve_buf *b, const serve_tensor *t, int64_t i) {
     case KILN_FLOAT32:
       serve_write_float(b, ((const float *)t->data)[i]);
       return;
-    case KILN_FLOAT64: {
-      double v = ((const double *)t->data)[i];
-      if (!isfinite(v))
-        serve_buf_puts(b, isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
-      else
-        serve_buf_printf(b, "%.17g", v);
+    case KILN_FLOAT64:
+      write_shortest(b, ((const double *)t->data)[i], false);
       return;
-    }
     case KILN_INT8:
       serve_buf_printf(b, "%d", ((const int8_t *)t->data)[i]);
       return;

@@ -1,7 +1,7 @@
 /* tensor_json.h - tensors to and from JSON as TF Serving's REST API and
  * KServe v2 write them: nested lists shaped like the tensor, values typed
- * by the tensor's dtype, and float32 written in the shortest form that
- * reads back to the same float. */
+ * by the tensor's dtype, and floats (32 and 64 bits) written in the
+ * shortest form that reads back to the same value. */
 #ifndef KILN_SERVE_TENSOR_JSON_H
 #define KILN_SERVE_TENSOR_JSON_H
 
@@ -11,6 +11,16 @@
 #include "serve/buf.h"
 #include "serve/scheduler.h"
 #include "serve/status.h"
+
+/* Checks a shape a request gives: dimensions not negative, the bytes
+ * countable, and, for a shape without values, at most
+ * SERVE_MAX_EMPTY_LISTS lists before its first 0 (its JSON form holds one
+ * per index; [2^40, 0] would answer with terabytes of "[]"). Sets *count
+ * to its number of elements. */
+enum { SERVE_MAX_EMPTY_LISTS = 1 << 20 };
+serve_status *serve_check_shape(const int64_t *dims, int rank,
+                                kiln_dtype dtype, const char *what,
+                                int64_t *count);
 
 /* Reads a JSON value shaped like a tensor (nested lists, or a scalar) of
  * `dtype` into *out (its data malloc'd). `what` names the value in

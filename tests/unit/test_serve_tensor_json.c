@@ -267,6 +267,25 @@ static void test_flat(void) {
   const int64_t huge[] = {1 << 20, 1 << 20};
   check_fails("[1,2,3]", KILN_FLOAT32, 2, huge, SERVE_INVALID_ARGUMENT,
               "holds 3 values; its shape wants 1099511627776", __LINE__);
+  /* A shape without values answers with one empty list per index before
+   * its first 0: [2^40, 0] would write terabytes of "[]" (and loop 2^40
+   * times doing it). */
+  const int64_t most_lists[] = {1 << 10, 1 << 10, 0, 5};
+  st = convert("[]", KILN_FLOAT32, 4, most_lists, &t);
+  CHECK(st == NULL && t.nbytes == 0);
+  free(t.data);
+  const int64_t too_many_lists[] = {(1 << 20) + 1, 0};
+  check_fails("[]", KILN_FLOAT32, 2, too_many_lists, SERVE_INVALID_ARGUMENT,
+              "at most 1048576 lists before its first 0, not 1048577",
+              __LINE__);
+  int64_t count = -1;
+  st = serve_check_shape((const int64_t[]){3, 0, INT64_MAX}, 3, KILN_INT8, "x",
+                         &count);
+  CHECK(st == NULL && count == 0);
+  st = serve_check_shape((const int64_t[]){1 << 30, 1 << 30, 1 << 30}, 3,
+                         KILN_INT8, "x", &count);
+  CHECK(st && strstr(serve_status_message(st), "x: bad or huge shape"));
+  serve_status_free(st);
   const int64_t zero_and_huge[] = {0, INT64_MAX};
   st = convert("[]", KILN_FLOAT32, 2, zero_and_huge, &t);
   CHECK(st == NULL && t.nbytes == 0);
@@ -549,11 +568,47 @@ static void test_tensor_to_json(void) {
   serve_tensor_to_json(&b, &i64, 0, 0, false);
   CHECK(b.data && !strcmp(b.data, "-9223372036854775808"));
   b.len = 0;
-  double d[] = {0.1, NAN};
-  serve_tensor f64 = {
-      .dtype = KILN_FLOAT64, .rank = 1, .dims = {2}, .data = d, .nbytes = 16};
+  /* float64 too is shortest, and integers keep ".0" (and -0 its sign):
+   * as JSON integers they would read back as 0 or as ints. */
+  double d[] = {0.1,
+                NAN,
+                -0.0,
+                5,
+                1e308,
+                4.9406564584124654e-324,
+                0.30000000000000004,
+                -INFINITY};
+  serve_tensor f64 = {.dtype = KILN_FLOAT64,
+                      .rank = 1,
+                      .dims = {8},
+                      .data = d,
+                      .nbytes = sizeof d};
   serve_tensor_to_json(&b, &f64, 0, 0, false);
-  CHECK(b.data && !strcmp(b.data, "[0.10000000000000001,NaN]"));
+  CHECK(b.data && !strcmp(b.data,
+                          "[0.1,NaN,-0.0,5.0,1e+308,5e-324,"
+                          "0.30000000000000004,-Infinity]"));
+  /* Random doubles read back exactly from the shortest text. */
+  kiln_test_seed(7);
+  long bad = 0;
+  for (int i = 0; i < 100000; i++) {
+    uint64_t bits = (uint64_t)kiln_test_rand() << 32 | kiln_test_rand();
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    if (!isfinite(v)) continue;
+    serve_tensor one = {
+        .dtype = KILN_FLOAT64, .rank = 0, .data = &v, .nbytes = 8};
+    b.len = 0;
+    serve_tensor_to_json(&b, &one, 0, 0, false);
+    json_t *parsed = json_loads(b.data, JSON_DECODE_ANY, NULL);
+    double back = parsed ? json_number_value(parsed) : NAN;
+    json_decref(parsed);
+    char shorter[400];
+    int digits = significant_digits(b.data);
+    snprintf(shorter, sizeof shorter, "%.*g", digits - 1, v);
+    if (memcmp(&back, &v, 8) || (digits > 1 && strtod(shorter, NULL) == v))
+      if (bad++ < 5) fprintf(stderr, "  %.17g written as %s\n", v, b.data);
+  }
+  CHECK(bad == 0);
   serve_buf_free(&b);
   /* Names of dtypes both ways. */
   CHECK(!strcmp(serve_kserve_dtype(KILN_FLOAT32), "FP32"));
