@@ -35,9 +35,13 @@ serve_status *serve_error(serve_code code, const char *fmt, ...) {
 serve_status *serve_from_kiln(kiln_status *status) {
   if (!status) return NULL;
   kiln_status_code code = kiln_status_get_code(status);
-  serve_code mapped = code == KILN_ERR_INVALID_ARGUMENT ? SERVE_INVALID_ARGUMENT
-                      : code == KILN_ERR_UNSUPPORTED    ? SERVE_UNIMPLEMENTED
-                                                        : SERVE_INTERNAL;
+  /* Invoke fails only on what the input data asks (a GATHER index out of
+   * range): the client's mistake, 400 as TF Serving answers it. */
+  serve_code mapped =
+      code == KILN_ERR_INVALID_ARGUMENT || code == KILN_ERR_RUNTIME
+          ? SERVE_INVALID_ARGUMENT
+      : code == KILN_ERR_UNSUPPORTED ? SERVE_UNIMPLEMENTED
+                                     : SERVE_INTERNAL;
   serve_status *s = serve_error(mapped, "%s", kiln_status_message(status));
   kiln_status_free(status);
   return s;

@@ -25,7 +25,8 @@ typedef struct serve_status serve_status;
 serve_status *serve_error(serve_code code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A kiln library error as a server error: the caller's mistakes (bad
- * shape, bad dtype) are INVALID_ARGUMENT, the rest INTERNAL. Frees it. */
+ * shape, bad dtype, data invoke refuses) are INVALID_ARGUMENT, missing
+ * features UNIMPLEMENTED, the rest INTERNAL. Frees it. */
 serve_status *serve_from_kiln(kiln_status *status);
 serve_code serve_status_code(const serve_status *status);
 const char *serve_status_message(const serve_status *status);

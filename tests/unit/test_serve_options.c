@@ -216,19 +216,24 @@ static void test_status_http(void) {
   CHECK(!strcmp(serve_status_message(NULL), ""));
   CHECK(!strcmp(serve_code_name((serve_code)99), "UNKNOWN"));
   CHECK(serve_code_http((serve_code)99) == 500);
-  /* Library errors: the caller's mistakes are 400, missing features 501,
-   * everything else 500; the message is kept. */
+  /* Library errors: the caller's mistakes are 400 (data that invoke
+   * refuses too), missing features 501, everything else 500; the message
+   * is kept. */
   CHECK(serve_from_kiln(NULL) == NULL);
   serve_status *s =
       serve_from_kiln(kiln_error(KILN_ERR_INVALID_ARGUMENT, "bad %s", "shape"));
   CHECK(serve_status_http(s) == 400 &&
         !strcmp(serve_status_message(s), "bad shape"));
   serve_status_free(s);
+  s = serve_from_kiln(kiln_error(KILN_ERR_RUNTIME, "index 10 out of range"));
+  CHECK(serve_status_code(s) == SERVE_INVALID_ARGUMENT &&
+        serve_status_http(s) == 400);
+  serve_status_free(s);
   s = serve_from_kiln(kiln_error(KILN_ERR_UNSUPPORTED, "no"));
   CHECK(serve_status_http(s) == 501);
   serve_status_free(s);
   kiln_status_code internal[] = {KILN_ERR_INVALID_MODEL, KILN_ERR_OUT_OF_MEMORY,
-                                 KILN_ERR_IO, KILN_ERR_RUNTIME,
+                                 KILN_ERR_IO, KILN_ERR_FAILED_PRECONDITION,
                                  KILN_ERR_INTERNAL};
   for (size_t i = 0; i < sizeof internal / sizeof internal[0]; i++) {
     s = serve_from_kiln(kiln_error(internal[i], "x"));
