@@ -57,15 +57,41 @@ void serve_buf_printf(serve_buf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
+/* The length of the well-formed UTF-8 character at p (2 to 4 bytes), or
+ * 0: RFC 3629, no overlong forms, no surrogates, nothing past U+10FFFF. */
+static size_t utf8_length(const unsigned char *p) {
+  unsigned char c = p[0];
+  size_t n = c >= 0xc2 && c <= 0xdf   ? 2
+             : c >= 0xe0 && c <= 0xef ? 3
+             : c >= 0xf0 && c <= 0xf4 ? 4
+                                      : 0;
+  if (!n) return 0;
+  /* The second byte's range is narrower after E0, ED, F0 and F4. */
+  unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+  unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (size_t i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xbf) return 0;
+  return n;
+}
+
 void serve_buf_json_string(serve_buf *b, const char *text) {
   serve_buf_append(b, "\"", 1);
   const unsigned char *p = (const unsigned char *)text;
   size_t run = 0;
   for (;; p++) {
-    /* Copy runs of plain bytes at once; escape quotes, backslashes and
-     * control characters. Other bytes (UTF-8) pass through. */
-    if (*p && *p != '"' && *p != '\\' && *p >= 0x20) {
+    /* Copy runs of plain bytes and UTF-8 characters at once; escape
+     * quotes, backslashes and control characters, and write bytes that
+     * are not UTF-8 (a path may hold any) as U+FFFD, so the answer stays
+     * JSON. */
+    if (*p && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80) {
       run++;
+      continue;
+    }
+    size_t n = *p >= 0x80 ? utf8_length(p) : 0;
+    if (n) {
+      run += n;
+      p += n - 1;
       continue;
     }
     serve_buf_append(b, p - run, run);
@@ -88,7 +114,10 @@ void serve_buf_json_string(serve_buf *b, const char *text) {
         serve_buf_puts(b, "\\t");
         break;
       default:
-        serve_buf_printf(b, "\\u%04x", *p);
+        if (*p >= 0x80)
+          serve_buf_puts(b, "\\ufffd");
+        else
+          serve_buf_printf(b, "\\u%04x", *p);
     }
   }
   serve_buf_append(b, "\"", 1);

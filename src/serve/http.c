@@ -9,12 +9,18 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "serve/server.h"
 
 const char *serve_request_header(const serve_request *r, const char *name) {
+  if (!r->connection) {
+    for (const char *const *h = r->test_headers; h && h[0]; h += 2)
+      if (!strcasecmp(h[0], name)) return h[1];
+    return NULL;
+  }
   return MHD_lookup_connection_value(r->connection, MHD_HEADER_KIND, name);
 }
 
@@ -42,7 +48,8 @@ void serve_respond(serve_request *r, int http_status, char *body, size_t len,
   r->content_type = content_type;
   /* A handler answering from a worker wakes the suspended connection;
    * MHD then calls the access handler again, which sends the answer. */
-  if (r->suspended) MHD_resume_connection(r->connection);
+  if (r->suspended && r->connection) MHD_resume_connection(r->connection);
+  if (r->answered_cond) pthread_cond_broadcast(r->answered_cond);
   pthread_mutex_unlock(&r->lock);
 }
 

@@ -64,9 +64,14 @@ typedef struct serve_request {
   const char *header_names[SERVE_MAX_HEADERS];
   char header_values[SERVE_MAX_HEADERS][64];
   int num_headers;
+  /* Without a connection (tests and fuzz targets call the handlers with
+   * connection NULL): the request's headers as name, value pairs ending at
+   * a NULL name, and a condition broadcast under `lock` once answered. */
+  const char *const *test_headers;
+  pthread_cond_t *answered_cond;
 } serve_request;
 
-/* A request header's value, or NULL. */
+/* A request header's value (names compare without case), or NULL. */
 const char *serve_request_header(const serve_request *r, const char *name);
 
 /* Answers with `body` (taken: freed by the front) and a content type. */

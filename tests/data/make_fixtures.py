@@ -30,5 +30,22 @@ def dynamic_batch_cnn():
     return tf.keras.Model(inputs, outputs)
 
 
+def two_input_mlp():
+    """Two inputs of two dtypes and two outputs, for the server's tests:
+    float32 features [-1, 3] and int32 ids [-1, 2] (an embedding: GATHER
+    fails at run time on an id out of range) -> logits and softmax."""
+    tf.keras.utils.set_random_seed(4)
+    features = tf.keras.Input(shape=(3,), name="features")
+    ids = tf.keras.Input(shape=(2,), dtype="int32", name="ids")
+    e = tf.keras.layers.Embedding(10, 2)(ids)
+    e = tf.keras.layers.Flatten()(e)
+    x = tf.keras.layers.Concatenate()([features, e])
+    h = tf.keras.layers.Dense(4, activation="relu")(x)
+    logits = tf.keras.layers.Dense(3, name="logits")(h)
+    probs = tf.keras.layers.Softmax(name="probs")(logits)
+    return tf.keras.Model([features, ids], [logits, probs])
+
+
 if __name__ == "__main__":
     save(dynamic_batch_cnn(), "dynamic_batch_cnn.tflite")
+    save(two_input_mlp(), "two_input_mlp.tflite")
