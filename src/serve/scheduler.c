@@ -307,6 +307,32 @@ static serve_status *run_batch(serve_scheduler *s, serve_job *jobs,
   return st;
 }
 
+static serve_status *late_error(const serve_job *job, double now) {
+  return serve_error(SERVE_DEADLINE_EXCEEDED,
+                     "Deadline Exceeded: the request waited %.0f ms in the "
+                     "queue",
+                     now - job->queued_ms);
+}
+
+/* Moves the jobs of a batch that are past their deadline to the list
+ * returned, keeping *rows right: a job that waited too long is answered
+ * 504 and never run, whether or not the reaper saw it first. */
+static serve_job *take_late(serve_job **batch, int64_t *rows, double now) {
+  serve_job *late = NULL;
+  for (serve_job **at = batch; *at;) {
+    serve_job *j = *at;
+    if (j->deadline_ms > 0 && now >= j->deadline_ms) {
+      *at = j->next;
+      *rows -= job_rows(j);
+      j->next = late;
+      late = j;
+    } else {
+      at = &j->next;
+    }
+  }
+  return late;
+}
+
 /* Whether the client of a queued job has closed its connection. */
 static bool client_gone(const serve_job *job) {
   if (job->client_fd < 0) return false;
@@ -348,9 +374,17 @@ static void *worker_main(void *arg) {
     s->cursor = pick->next;
     int64_t rows;
     serve_job *batch = take_batch(pick, &rows);
+    double now_taken = serve_now_ms();
+    serve_job *late = take_late(&batch, &rows, now_taken);
     pick->running++;
     pthread_mutex_unlock(&s->lock);
-    serve_status *st = run_batch(s, batch, rows);
+    while (late) {
+      serve_job *next = late->next;
+      late->next = NULL;
+      finish(late, late_error(late, now_taken));
+      late = next;
+    }
+    serve_status *st = batch ? run_batch(s, batch, rows) : NULL;
     while (batch) {
       serve_job *next = batch->next;
       batch->next = NULL;
@@ -386,10 +420,7 @@ static void *reaper_main(void *arg) {
           q->jobs--;
           q->items -= job_rows(j);
           j->next = expired;
-          j->status = late ? serve_error(SERVE_DEADLINE_EXCEEDED,
-                                         "Deadline Exceeded: the request "
-                                         "waited %.0f ms in the queue",
-                                         now - j->queued_ms)
+          j->status = late ? late_error(j, now)
                            : serve_error(SERVE_CANCELLED,
                                          "the client closed the connection");
           expired = j;
