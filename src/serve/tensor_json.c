@@ -264,6 +264,10 @@ serve_status *serve_b64_to_tensor(const char *text, kiln_dtype dtype,
                                   const int64_t *dims, int rank,
                                   const char *what, serve_tensor *out) {
   memset(out, 0, sizeof *out);
+  int64_t count;
+  if (rank > KILN_MAX_RANK)
+    return serve_error(SERVE_INVALID_ARGUMENT, "%s: rank %d", what, rank);
+  SERVE_TRY(serve_check_shape(dims, rank, dtype, what, &count));
   size_t len = strlen(text), padding = 0;
   while (len && text[len - 1] == '=') len--, padding++;
   /* Padding, when present, fills the last group of 4; no length leaves a
@@ -298,8 +302,7 @@ serve_status *serve_b64_to_tensor(const char *text, kiln_dtype dtype,
   out->dtype = dtype;
   out->rank = rank;
   memcpy(out->dims, dims, (size_t)rank * sizeof *dims);
-  size_t want = kiln_dtype_size(dtype);
-  for (int d = 0; d < rank; d++) want *= (size_t)dims[d];
+  size_t want = (size_t)count * kiln_dtype_size(dtype);
   out->nbytes = n;
   if (n != want) {
     free(out->data);

@@ -413,6 +413,12 @@ static void test_base64(void) {
   st = b64("AQ$D", 3, &t);
   CHECK(st && strstr(serve_status_message(st), "bad character at 2"));
   serve_status_free(st);
+  /* A shape whose bytes overflow to the decoded size is still refused. */
+  int64_t wraps[] = {(int64_t)1 << 40, (int64_t)1 << 24};
+  st = serve_b64_to_tensor("", KILN_UINT8, wraps, 2, "x", &t);
+  CHECK(st && strstr(serve_status_message(st), "bad or huge shape") &&
+        t.data == NULL);
+  serve_status_free(st);
   /* The decoded size must be the shape's. */
   st = b64("AQID", 4, &t);
   CHECK(st && strstr(serve_status_message(st),
