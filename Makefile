@@ -52,6 +52,9 @@ test-e2e-asan: build-asan
 	  $(PYTHON) -m pytest -q tests/e2e
 
 FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+# The server's parsers and request decoders: small and fast, so the smoke
+# run gives them 10 seconds each (the others 20).
+SERVE_FUZZERS := fuzz_pbtxt fuzz_tensor_json fuzz_serve_request
 
 build-fuzz:
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -60,11 +63,12 @@ build-fuzz:
 
 # A short run of every fuzz target over its seed corpus: part of make check.
 fuzz-smoke: build-fuzz
-	@scripts/fuzz $(BUILD_FUZZ) 20
+	@scripts/fuzz $(BUILD_FUZZ) 20 $(filter-out $(SERVE_FUZZERS),$(FUZZERS))
+	@scripts/fuzz $(BUILD_FUZZ) 10 $(SERVE_FUZZERS)
 
 # Long fuzzing, FUZZ_SECONDS per target.
 fuzz: build-fuzz
-	@scripts/fuzz $(BUILD_FUZZ) $(FUZZ_SECONDS)
+	@scripts/fuzz $(BUILD_FUZZ) $(FUZZ_SECONDS) $(FUZZERS)
 
 # kiln side by side with LiteRT and ONNX Runtime; writes bench/RESULTS.md.
 bench: setup build
