@@ -1,9 +1,9 @@
 /* variant_list.h - THE list of optimized kernel variants, best first for
  * each op. KILN_VARIANT(op, isa, name, pack, applies, run); a NULL pack
  * means the variant reads weights as they are. KILN_VARIANT_WS adds a
- * function giving the per-thread scratch bytes the variant needs. Declarations of the named
- * functions live in the variant's own header under src/kernels/gemm/ or
- * src/kernels/x86/, included by variants.c. */
+ * function giving the per-thread scratch bytes the variant needs. Declarations
+ * of the named functions live in the variant's own header under
+ * src/kernels/gemm/ or src/kernels/x86/, included by variants.c. */
 /* GEMM on weights packed at load (kernels/gemm/gemm.h). */
 #if defined(__x86_64__)
 KILN_VARIANT(FULLY_CONNECTED, KILN_ISA_AVX512, "f32-gemm-12x32-avx512",
@@ -26,8 +26,7 @@ KILN_VARIANT(CONV_2D, KILN_ISA_AVX2, "f32-conv1x1-gemm-6x16-avx2",
 #endif
 KILN_VARIANT(CONV_2D, KILN_ISA_PORTABLE, "f32-conv1x1-gemm-4x8-portable",
              kiln_conv1x1_gemm_pack_portable,
-             kiln_conv1x1_gemm_applies_portable,
-             kiln_conv1x1_gemm_run_portable)
+             kiln_conv1x1_gemm_applies_portable, kiln_conv1x1_gemm_run_portable)
 /* 3x3 stride-1 CONV_2D through Winograd F(4x4, 3x3) or F(2x2, 3x3); each
  * packer takes the layers its tile size runs fastest
  * (kernels/gemm/conv_winograd.h). */
@@ -103,30 +102,30 @@ KILN_VARIANT(DEPTHWISE_CONV_2D, KILN_ISA_PORTABLE,
              kiln_f32_dwconv_generic__portable_pack, kiln_f32_dwconv_applies,
              kiln_f32_dwconv_generic__portable)
 /* The same twelve elementwise variants for each instruction set. */
-#define KILN_EW_VARIANTS(isa_id, isa)                                        \
-  KILN_VARIANT(ADD, isa_id, "f32-vadd-" #isa, NULL, kiln_f32_vbinary_applies, \
-               kiln_f32_vadd__##isa)                                         \
-  KILN_VARIANT(SUB, isa_id, "f32-vsub-" #isa, NULL, kiln_f32_vbinary_applies, \
-               kiln_f32_vsub__##isa)                                         \
-  KILN_VARIANT(MUL, isa_id, "f32-vmul-" #isa, NULL, kiln_f32_vbinary_applies, \
-               kiln_f32_vmul__##isa)                                         \
-  KILN_VARIANT(RELU, isa_id, "f32-vrelu-" #isa, NULL,                        \
-               kiln_f32_vunary_applies, kiln_f32_vrelu__##isa)               \
-  KILN_VARIANT(RELU6, isa_id, "f32-vrelu6-" #isa, NULL,                      \
-               kiln_f32_vunary_applies, kiln_f32_vrelu6__##isa)              \
-  KILN_VARIANT(RELU_N1_TO_1, isa_id, "f32-vrelu-n1-to-1-" #isa, NULL,        \
-               kiln_f32_vunary_applies, kiln_f32_vrelu_n1_to_1__##isa)       \
-  KILN_VARIANT(LOGISTIC, isa_id, "f32-vsigmoid-" #isa, NULL,                 \
-               kiln_f32_vunary_applies, kiln_f32_vsigmoid__##isa)            \
-  KILN_VARIANT(TANH, isa_id, "f32-vtanh-" #isa, NULL,                        \
-               kiln_f32_vunary_applies, kiln_f32_vtanh__##isa)               \
-  KILN_VARIANT(HARD_SWISH, isa_id, "f32-vhswish-" #isa, NULL,                \
-               kiln_f32_vunary_applies, kiln_f32_vhswish__##isa)             \
-  KILN_VARIANT(MEAN, isa_id, "f32-mean-hw-" #isa, NULL,                      \
-               kiln_f32_mean_hw_applies, kiln_f32_mean_hw__##isa)            \
-  KILN_VARIANT(AVERAGE_POOL_2D, isa_id, "f32-avgpool-" #isa, NULL,           \
-               kiln_f32_pool_applies, kiln_f32_avgpool__##isa)               \
-  KILN_VARIANT(MAX_POOL_2D, isa_id, "f32-maxpool-" #isa, NULL,               \
+#define KILN_EW_VARIANTS(isa_id, isa)                                          \
+  KILN_VARIANT(ADD, isa_id, "f32-vadd-" #isa, NULL, kiln_f32_vbinary_applies,  \
+               kiln_f32_vadd__##isa)                                           \
+  KILN_VARIANT(SUB, isa_id, "f32-vsub-" #isa, NULL, kiln_f32_vbinary_applies,  \
+               kiln_f32_vsub__##isa)                                           \
+  KILN_VARIANT(MUL, isa_id, "f32-vmul-" #isa, NULL, kiln_f32_vbinary_applies,  \
+               kiln_f32_vmul__##isa)                                           \
+  KILN_VARIANT(RELU, isa_id, "f32-vrelu-" #isa, NULL, kiln_f32_vunary_applies, \
+               kiln_f32_vrelu__##isa)                                          \
+  KILN_VARIANT(RELU6, isa_id, "f32-vrelu6-" #isa, NULL,                        \
+               kiln_f32_vunary_applies, kiln_f32_vrelu6__##isa)                \
+  KILN_VARIANT(RELU_N1_TO_1, isa_id, "f32-vrelu-n1-to-1-" #isa, NULL,          \
+               kiln_f32_vunary_applies, kiln_f32_vrelu_n1_to_1__##isa)         \
+  KILN_VARIANT(LOGISTIC, isa_id, "f32-vsigmoid-" #isa, NULL,                   \
+               kiln_f32_vunary_applies, kiln_f32_vsigmoid__##isa)              \
+  KILN_VARIANT(TANH, isa_id, "f32-vtanh-" #isa, NULL, kiln_f32_vunary_applies, \
+               kiln_f32_vtanh__##isa)                                          \
+  KILN_VARIANT(HARD_SWISH, isa_id, "f32-vhswish-" #isa, NULL,                  \
+               kiln_f32_vunary_applies, kiln_f32_vhswish__##isa)               \
+  KILN_VARIANT(MEAN, isa_id, "f32-mean-hw-" #isa, NULL,                        \
+               kiln_f32_mean_hw_applies, kiln_f32_mean_hw__##isa)              \
+  KILN_VARIANT(AVERAGE_POOL_2D, isa_id, "f32-avgpool-" #isa, NULL,             \
+               kiln_f32_pool_applies, kiln_f32_avgpool__##isa)                 \
+  KILN_VARIANT(MAX_POOL_2D, isa_id, "f32-maxpool-" #isa, NULL,                 \
                kiln_f32_pool_applies, kiln_f32_maxpool__##isa)
 #if defined(__x86_64__)
 KILN_EW_VARIANTS(KILN_ISA_AVX512, avx512)
@@ -140,13 +139,8 @@ KILN_VARIANT(BATCH_MATMUL, KILN_ISA_AVX512, "f32-bmm-gemm-12x32-avx512", NULL,
 KILN_VARIANT(BATCH_MATMUL, KILN_ISA_AVX2, "f32-bmm-gemm-6x16-avx2", NULL,
              kiln_bmm_gemm_applies_avx2, kiln_bmm_gemm_run_avx2)
 #endif
-KILN_VARIANT(BATCH_MATMUL, KILN_ISA_PORTABLE, "f32-bmm-gemm-4x8-portable",
-             NULL, kiln_bmm_gemm_applies_portable, kiln_bmm_gemm_run_portable)
-/* Data movement, for every level (kernels/movement/movement_variants.h). */
-KILN_VARIANT(PAD, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
-             kiln_pad_rows)
-KILN_VARIANT(PADV2, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
-             kiln_pad_rows)
+KILN_VARIANT(BATCH_MATMUL, KILN_ISA_PORTABLE, "f32-bmm-gemm-4x8-portable", NULL,
+             kiln_bmm_gemm_applies_portable, kiln_bmm_gemm_run_portable)
 /* FUSED_BOTTLENECK: expand, 3x3 depthwise and project row by row in
  * per-thread scratch (kernels/bottleneck/bottleneck.h). */
 #if defined(__x86_64__)
@@ -162,3 +156,8 @@ KILN_VARIANT_WS(FUSED_BOTTLENECK, KILN_ISA_PORTABLE,
                 "f32-bottleneck-4x8-portable", kiln_bottleneck_pack_portable,
                 kiln_bottleneck_applies_portable, kiln_bottleneck_run_portable,
                 kiln_bottleneck_workspace_portable)
+/* Data movement, for every level (kernels/movement/movement_variants.h). */
+KILN_VARIANT(PAD, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
+             kiln_pad_rows)
+KILN_VARIANT(PADV2, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
+             kiln_pad_rows)
