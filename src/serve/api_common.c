@@ -86,7 +86,7 @@ void serve_submit(serve_request *r, serve_version *v, serve_tensor *inputs,
                   void (*done)(serve_job *job)) {
   serve_job *job = calloc(1, sizeof *job);
   if (!job) {
-    for (int i = 0; i < num_inputs; i++) free(inputs[i].data);
+    for (int i = 0; i < num_inputs; i++) serve_tensor_release(&inputs[i]);
     free(inputs);
     serve_version_release(v);
     serve_respond_error(r, serve_error(SERVE_INTERNAL, "out of memory"));

@@ -265,9 +265,11 @@ static void infer_done(serve_job *job) {
 
 /* Decodes the inputs (JSON data, or binary blobs after the JSON header)
  * into tensors in model order. */
-static serve_status *decode_inputs(const json_t *inputs, serve_version *v,
-                                   const char *blobs, size_t blob_len,
+static serve_status *decode_inputs(serve_request *r, const json_t *inputs,
+                                   serve_version *v, size_t json_len,
                                    serve_tensor *out) {
+  char *blobs = r->body + json_len;
+  size_t blob_len = r->body_len - json_len;
   int num_inputs = kiln_model_num_inputs(v->kmodel);
   if (!json_is_array(inputs))
     return serve_error(SERVE_INVALID_ARGUMENT,
@@ -348,9 +350,12 @@ static serve_status *decode_inputs(const json_t *inputs, serve_version *v,
       t->rank = rank;
       memcpy(t->dims, dims, (size_t)rank * sizeof *dims);
       t->nbytes = n;
-      t->data = malloc(n ? n : 1);
-      if (!t->data) return serve_error(SERVE_INTERNAL, "out of memory");
-      memcpy(t->data, blobs + offset, n);
+      /* The tensor points into the body, which the first such tensor
+       * takes over from the request: a large image is not copied twice. */
+      t->data = blobs + offset;
+      t->borrowed = true;
+      t->owner = r->body;
+      r->body = NULL;
       offset += n;
     } else {
       const json_t *data = json_object_get(in, "data");
@@ -455,8 +460,7 @@ static void handle_infer(serve_request *r, const kserve_path *p) {
   if (!st) {
     const json_t *id = json_object_get(body, "id");
     if (id && json_is_string(id)) state->id = strdup(json_string_value(id));
-    st = decode_inputs(json_object_get(body, "inputs"), v, r->body + json_len,
-                       r->body_len - json_len, inputs);
+    st = decode_inputs(r, json_object_get(body, "inputs"), v, json_len, inputs);
   }
   if (!st) st = read_outputs(body, v, state);
   double timeout_ms = 0;
@@ -466,7 +470,8 @@ static void handle_infer(serve_request *r, const kserve_path *p) {
     timeout_ms = (double)json_integer_value(timeout) / 1e3; /* µs */
   json_decref(body);
   if (st) {
-    for (int i = 0; inputs && i < num_inputs; i++) free(inputs[i].data);
+    for (int i = 0; inputs && i < num_inputs; i++)
+      serve_tensor_release(&inputs[i]);
     free(inputs);
     serve_version_release(v);
     serve_respond_error(r, st);

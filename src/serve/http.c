@@ -46,10 +46,12 @@ void serve_respond(serve_request *r, int http_status, char *body, size_t len,
   r->response = body;
   r->response_len = len;
   r->content_type = content_type;
-  /* A handler answering from a worker wakes the suspended connection;
-   * MHD then calls the access handler again, which sends the answer. */
-  if (r->suspended && r->connection) MHD_resume_connection(r->connection);
   if (r->answered_cond) pthread_cond_broadcast(r->answered_cond);
+  /* A handler answering from a worker wakes the suspended connection;
+   * MHD then calls the access handler again, which sends the answer, or
+   * finds the client gone and completes the request at once. Either way
+   * it is the last touch of r here: on_completed waits for this lock. */
+  if (r->suspended && r->connection) MHD_resume_connection(r->connection);
   pthread_mutex_unlock(&r->lock);
 }
 
@@ -183,9 +185,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     /* Refuse an announced oversized body before reading it. */
     const char *length =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-    if (length && strtoull(length, NULL, 10) >
-                      (unsigned long long)s->options.max_body_bytes)
+    unsigned long long announced = length ? strtoull(length, NULL, 10) : 0;
+    if (announced > (unsigned long long)s->options.max_body_bytes)
       r->body_too_large = true;
+    else if (announced > 0) {
+      /* One buffer of the announced size: a large tensor body arrives in
+       * many pieces, and growing piece by piece would copy it again and
+       * again. The length is bounded by --max_body_bytes above. */
+      r->body = malloc((size_t)announced + 1);
+      if (!r->body) return MHD_NO;
+      r->body_cap = (size_t)announced + 1;
+    }
     return MHD_YES;
   }
   if (*upload_size) {
@@ -196,12 +206,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       r->body_too_large = true; /* chunked bodies learn it here */
       free(r->body);
       r->body = NULL;
+      r->body_cap = 0;
       return MHD_YES;
     }
-    char *grown = realloc(r->body, r->body_len + n + 1);
-    if (!grown) return MHD_NO;
-    memcpy(grown + r->body_len, upload, n);
-    r->body = grown;
+    if (r->body_len + n + 1 > r->body_cap) {
+      /* Chunked or understated: grow geometrically, within the limit. */
+      size_t cap = 2 * r->body_cap > r->body_len + n + 1 ? 2 * r->body_cap
+                                                         : r->body_len + n + 1;
+      if (cap > (size_t)s->options.max_body_bytes + 1)
+        cap = (size_t)s->options.max_body_bytes + 1;
+      char *grown = realloc(r->body, cap);
+      if (!grown) return MHD_NO;
+      r->body = grown;
+      r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, upload, n);
     r->body_len += n;
     r->body[r->body_len] = '\0';
     return MHD_YES;
@@ -238,6 +257,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
   serve_request *r = *state;
   if (!r) return;
   atomic_fetch_sub(&s->in_flight, 1);
+  /* A worker answering a connection whose client has left may still be
+   * inside serve_respond, which resumed the connection that brought us
+   * here; r is freed only after it lets go. */
+  pthread_mutex_lock(&r->lock);
+  pthread_mutex_unlock(&r->lock);
   pthread_mutex_destroy(&r->lock);
   if (r->api_state_free) r->api_state_free(r->api_state);
   free(r->body);

@@ -40,11 +40,18 @@ double serve_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+void serve_tensor_release(serve_tensor *t) {
+  if (!t->borrowed) free(t->data);
+  free(t->owner);
+  t->data = t->owner = NULL;
+  t->borrowed = false;
+}
+
 void serve_job_clear(serve_job *job) {
   for (int i = 0; job->inputs && i < job->num_inputs; i++)
-    free(job->inputs[i].data);
+    serve_tensor_release(&job->inputs[i]);
   for (int i = 0; job->outputs && i < job->num_outputs; i++)
-    free(job->outputs[i].data);
+    serve_tensor_release(&job->outputs[i]);
   free(job->inputs);
   free(job->outputs);
   job->inputs = job->outputs = NULL;

@@ -19,9 +19,17 @@ typedef struct serve_tensor {
   kiln_dtype dtype;
   int rank;
   int64_t dims[KILN_MAX_RANK];
-  void *data; /* malloc'd, nbytes long */
+  void *data; /* malloc'd, nbytes long, unless borrowed */
   size_t nbytes;
+  /* A tensor may point into a larger block instead (a request body's
+   * binary part, which is then not copied): borrowed says data is not its
+   * own allocation, and owner, when set, is the block to free with it. */
+  bool borrowed;
+  void *owner;
 } serve_tensor;
+
+/* Frees what the tensor owns. */
+void serve_tensor_release(serve_tensor *t);
 
 typedef struct serve_job serve_job;
 

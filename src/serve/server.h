@@ -43,6 +43,7 @@ typedef struct serve_request {
   const char *method, *path;
   char *body; /* NUL-terminated */
   size_t body_len;
+  size_t body_cap; /* bytes allocated at body, the NUL's included */
   bool body_too_large;
   int client_fd;
   double received_ms;
