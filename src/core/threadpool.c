@@ -1,19 +1,39 @@
 /* threadpool.c - a fork-join pool: the caller publishes a job, wakes the
- * workers, runs its own share, and waits for the rest. */
+ * workers, runs its own share, helps with the others', and waits for the
+ * rest. */
 #include "core/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
 
-/* How long a worker polls for the next job before sleeping (roughly a
- * millisecond): long enough to catch the next operator of the same invoke,
+/* How long a worker polls for the next job before sleeping (a fraction
+ * of a millisecond): long enough to catch the next operator of the same invoke,
  * since a futex wake costs tens of microseconds and small operators take
  * less; short against a server's idle time, so idle workers do sleep. */
 enum { SPIN_ROUNDS = 400000 };
+/* Past its first few microseconds a spinning thread offers its core now
+ * and then (sched_yield returns at once when nothing else wants it): the
+ * thread it waits for may be queued behind it on the same core, where
+ * plain spinning would hold the job up for a whole time slice (seen as
+ * invokes taking 4x as long, now and then, on a loaded machine). */
+enum { YIELD_AFTER = 4000, YIELD_EVERY = 512 };
+
+/* What is left of one thread's share of a job, in grains: begin in the
+ * low 32 bits, end in the high. Its owner takes halves from the front, so
+ * a job on an otherwise idle machine runs as a few long calls over the
+ * same rows a static split would give (and the caches keep); a thread
+ * that finishes first takes halves from the back of the others' shares,
+ * so one preempted thread (a server's HTTP threads share the cores) does
+ * not hold the whole job up. */
+typedef struct share {
+  _Alignas(64) atomic_uint_fast64_t range;
+} share;
 
 typedef struct worker {
   kiln_threadpool *pool;
@@ -34,7 +54,10 @@ struct kiln_threadpool {
   kiln_range_fn fn; /* one of fn and thread_fn is set */
   kiln_range_thread_fn thread_fn;
   void *context;
-  int64_t count, chunk;
+  int64_t count, grain;
+  bool whole;    /* each share runs as one call, never split or stolen */
+  share *shares; /* one per thread, in shares_block */
+  void *shares_block;
   /* Per-thread scratch: slices of scratch_stride bytes in one block. */
   void *scratch_block;
   size_t scratch_stride;
@@ -45,14 +68,53 @@ int kiln_cpu_count(void) {
   return n > 0 ? (int)n : 1;
 }
 
-static void run_share(kiln_threadpool *p, int index) {
-  int64_t begin = (int64_t)index * p->chunk;
-  int64_t end = begin + p->chunk < p->count ? begin + p->chunk : p->count;
-  if (begin >= end) return;
+static uint64_t pack_range(uint64_t begin, uint64_t end) {
+  return begin | end << 32;
+}
+
+/* Takes grains off share `victim` for thread `thief` (the owner when they
+ * are equal): half of what is left, from the front for the owner and from
+ * the back for others; all of it for whole shares, which only the owner
+ * takes. False when the share is empty. */
+static bool take(kiln_threadpool *p, int victim, int thief, int64_t *begin,
+                 int64_t *end) {
+  atomic_uint_fast64_t *range = &p->shares[victim].range;
+  uint_fast64_t now = atomic_load_explicit(range, memory_order_acquire);
+  for (;;) {
+    uint64_t b = now & 0xffffffffu, e = now >> 32;
+    if (b >= e) return false;
+    uint64_t half = p->whole ? e - b : (e - b + 1) / 2;
+    uint64_t next =
+        victim == thief ? pack_range(b + half, e) : pack_range(b, e - half);
+    if (atomic_compare_exchange_weak_explicit(
+            range, &now, next, memory_order_acq_rel, memory_order_acquire)) {
+      uint64_t g0 = victim == thief ? b : e - half;
+      *begin = (int64_t)g0 * p->grain;
+      *end = (int64_t)(g0 + half) * p->grain;
+      if (*end > p->count) *end = p->count;
+      return true;
+    }
+  }
+}
+
+static void run_range(kiln_threadpool *p, int thread, int64_t begin,
+                      int64_t end) {
   if (p->fn)
     p->fn(p->context, begin, end);
   else
-    p->thread_fn(p->context, index, begin, end);
+    p->thread_fn(p->context, thread, begin, end);
+}
+
+/* Runs thread `index`'s share, then helps the others finish theirs. */
+static void run_share(kiln_threadpool *p, int index) {
+  int64_t begin, end;
+  while (take(p, index, index, &begin, &end)) run_range(p, index, begin, end);
+  if (p->whole) return;
+  for (int k = 1; k < p->size; k++) {
+    int victim = (index + k) % p->size;
+    while (take(p, victim, index, &begin, &end))
+      run_range(p, index, begin, end);
+  }
 }
 
 static void *worker_main(void *arg) {
@@ -61,8 +123,10 @@ static void *worker_main(void *arg) {
   uint_fast64_t seen = 0;
   for (;;) {
     uint_fast64_t now = atomic_load(&p->generation);
-    for (int spin = 0; now == seen && spin < SPIN_ROUNDS; spin++)
+    for (int spin = 0; now == seen && spin < SPIN_ROUNDS; spin++) {
+      if (spin >= YIELD_AFTER && spin % YIELD_EVERY == 0) sched_yield();
       now = atomic_load(&p->generation);
+    }
     if (now == seen) {
       pthread_mutex_lock(&p->lock);
       while ((now = atomic_load(&p->generation)) == seen &&
@@ -89,6 +153,16 @@ kiln_status *kiln_threadpool_create(int num_threads, const kiln_allocator *a,
   if (!p) return KILN_OOM();
   p->alloc = a;
   p->size = 1;
+  int slots = num_threads > 1 ? num_threads : 1;
+  /* Aligned by hand: kiln_malloc promises KILN_ALIGNMENT, and each share
+   * wants a cache line of its own. */
+  p->shares_block = kiln_malloc(a, (size_t)slots * sizeof(share) + 64);
+  if (!p->shares_block) {
+    kiln_free(a, p);
+    return KILN_OOM();
+  }
+  p->shares = (share *)(((uintptr_t)p->shares_block + 63) & ~(uintptr_t)63);
+  for (int i = 0; i < slots; i++) atomic_init(&p->shares[i].range, 0);
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->wake, NULL);
   pthread_cond_init(&p->done, NULL);
@@ -130,6 +204,7 @@ void kiln_threadpool_free(kiln_threadpool *p) {
   pthread_cond_destroy(&p->wake);
   pthread_cond_destroy(&p->done);
   kiln_free(p->alloc, p->scratch_block);
+  kiln_free(p->alloc, p->shares_block);
   kiln_free(p->alloc, p->workers);
   kiln_free(p->alloc, p);
 }
@@ -166,15 +241,30 @@ void *kiln_threadpool_scratch(const kiln_threadpool *p, int thread) {
 
 /* Publishes the job (fn or thread_fn), runs the caller's share, waits. */
 static void run_job(kiln_threadpool *p, int64_t count, int64_t grain,
-                    kiln_range_fn fn, kiln_range_thread_fn thread_fn,
-                    void *context) {
+                    bool whole, kiln_range_fn fn,
+                    kiln_range_thread_fn thread_fn, void *context) {
+  /* Shares count grains in 32 bits; a grain this coarse changes nothing
+   * for jobs of fewer than 2^31 grains, which is every job. */
   int64_t grains = (count + grain - 1) / grain;
+  while (grains > INT32_MAX) {
+    grain *= 2;
+    grains = (count + grain - 1) / grain;
+  }
   int64_t per_thread = (grains + p->size - 1) / p->size;
   p->fn = fn;
   p->thread_fn = thread_fn;
   p->context = context;
   p->count = count;
-  p->chunk = per_thread * grain;
+  p->grain = grain;
+  p->whole = whole;
+  for (int i = 0; i < p->size; i++) {
+    int64_t b = (int64_t)i * per_thread;
+    int64_t e = b + per_thread < grains ? b + per_thread : grains;
+    if (b > e) b = e;
+    atomic_store_explicit(&p->shares[i].range,
+                          pack_range((uint64_t)b, (uint64_t)e),
+                          memory_order_relaxed);
+  }
   atomic_store(&p->pending, p->size - 1);
   pthread_mutex_lock(&p->lock);
   atomic_fetch_add(&p->generation, 1);
@@ -184,6 +274,7 @@ static void run_job(kiln_threadpool *p, int64_t count, int64_t grain,
   /* Workers finish about when the caller does; poll briefly, then sleep. */
   for (int spin = 0; atomic_load(&p->pending) > 0 && spin < SPIN_ROUNDS;
        spin++) {
+    if (spin >= YIELD_AFTER && spin % YIELD_EVERY == 0) sched_yield();
   }
   if (atomic_load(&p->pending) > 0) {
     pthread_mutex_lock(&p->lock);
@@ -199,15 +290,27 @@ void kiln_parallel_for(kiln_threadpool *p, int64_t count, int64_t grain,
     if (count > 0) fn(context, 0, count);
     return;
   }
-  run_job(p, count, grain, fn, NULL, context);
+  run_job(p, count, grain, false, fn, NULL, context);
 }
 
-void kiln_parallel_for_thread(kiln_threadpool *p, int64_t count, int64_t grain,
-                              kiln_range_thread_fn fn, void *context) {
+/* The thread-numbered entry points: on the caller alone when the pool
+ * cannot help, else as a job. */
+static void thread_job(kiln_threadpool *p, int64_t count, int64_t grain,
+                       bool whole, kiln_range_thread_fn fn, void *context) {
   if (grain < 1) grain = 1;
   if (!p || p->size == 1 || count <= grain) {
     if (count > 0) fn(context, 0, 0, count);
     return;
   }
-  run_job(p, count, grain, NULL, fn, context);
+  run_job(p, count, grain, whole, NULL, fn, context);
+}
+
+void kiln_parallel_for_thread(kiln_threadpool *p, int64_t count, int64_t grain,
+                              kiln_range_thread_fn fn, void *context) {
+  thread_job(p, count, grain, false, fn, context);
+}
+
+void kiln_parallel_for_shares(kiln_threadpool *p, int64_t count, int64_t grain,
+                              kiln_range_thread_fn fn, void *context) {
+  thread_job(p, count, grain, true, fn, context);
 }

@@ -23,10 +23,13 @@ void kiln_threadpool_free(kiln_threadpool *pool);
 /* Threads taking part in a job (1 for a NULL pool). */
 int kiln_threadpool_size(const kiln_threadpool *pool);
 
-/* Runs fn over [0, count) cut into one contiguous chunk per thread, each
- * chunk a multiple of `grain` items (the last may be shorter), and returns
- * when all are done. A NULL pool, or a count of at most one grain, runs on
- * the caller. Not reentrant: one job at a time per pool. */
+/* Runs fn over [0, count) and returns when all of it is done. Each thread
+ * owns an even contiguous share, which it runs from the front in a few
+ * calls of halving length; a thread done early takes work from the back
+ * of the others' shares. Every call covers whole grains (`grain` items;
+ * the last may be shorter), so a kernel sets the grain to the work that
+ * pays for a call. A NULL pool, or a count of at most one grain, runs on
+ * the caller in one call. Not reentrant: one job at a time per pool. */
 void kiln_parallel_for(kiln_threadpool *pool, int64_t count, int64_t grain,
                        kiln_range_fn fn, void *context);
 
@@ -36,8 +39,16 @@ void kiln_parallel_for(kiln_threadpool *pool, int64_t count, int64_t grain,
 typedef void (*kiln_range_thread_fn)(void *context, int thread, int64_t begin,
                                      int64_t end);
 
-/* kiln_parallel_for, telling each chunk which thread runs it. */
+/* kiln_parallel_for, telling each call which thread runs it. */
 void kiln_parallel_for_thread(kiln_threadpool *pool, int64_t count,
+                              int64_t grain, kiln_range_thread_fn fn,
+                              void *context);
+
+/* One call per thread over its whole even share (grain-aligned), never
+ * split or taken by another thread: for kernels whose calls carry a
+ * setup cost that grows with their number (rows recomputed at a chunk's
+ * edge). */
+void kiln_parallel_for_shares(kiln_threadpool *pool, int64_t count,
                               int64_t grain, kiln_range_thread_fn fn,
                               void *context);
 

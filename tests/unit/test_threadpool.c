@@ -1,11 +1,14 @@
 /* test_threadpool.c - every item of a job runs exactly once, in chunks that
  * respect the grain, for many pool sizes, counts and back-to-back jobs;
  * thread-numbered jobs get distinct thread numbers, each with its own
- * scratch buffer. */
+ * scratch buffer; whole shares run as one call per thread; a thread that
+ * stalls has the rest of its share taken by the others. */
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/threadpool.h"
 #include "harness.h"
@@ -57,7 +60,7 @@ static void mark_thread(void *context, int thread, int64_t begin, int64_t end) {
       }
 }
 
-static void run_thread_jobs(kiln_threadpool *pool) {
+static void run_thread_jobs(kiln_threadpool *pool, bool whole) {
   for (int round = 0; round < 100; round++) {
     thread_job t;
     memset(&t, 0, sizeof t);
@@ -67,15 +70,21 @@ static void run_thread_jobs(kiln_threadpool *pool) {
     t.scratch_bytes = (size_t)kiln_test_int(0, 100000);
     if (pool) CHECK_OK(kiln_threadpool_reserve_scratch(pool, t.scratch_bytes));
     t.base.hits = calloc((size_t)t.base.count + 1, sizeof(atomic_int));
-    kiln_parallel_for_thread(pool, t.base.count, t.base.grain, mark_thread, &t);
+    if (whole)
+      kiln_parallel_for_shares(pool, t.base.count, t.base.grain, mark_thread,
+                               &t);
+    else
+      kiln_parallel_for_thread(pool, t.base.count, t.base.grain, mark_thread,
+                               &t);
     int wrong = 0;
     for (int64_t i = 0; i < t.base.count; i++)
       wrong += atomic_load(&t.base.hits[i]) != 1;
     CHECK(wrong == 0);
     CHECK(atomic_load(&t.base.bad_chunks) == 0);
     CHECK(atomic_load(&t.bad_scratch) == 0);
-    /* One contiguous chunk per thread, as kiln_parallel_for deals them. */
-    for (int i = 0; i < 8; i++) CHECK(atomic_load(&t.calls[i]) <= 1);
+    /* Whole shares: one contiguous call per thread. */
+    if (whole)
+      for (int i = 0; i < 8; i++) CHECK(atomic_load(&t.calls[i]) <= 1);
     free(t.base.hits);
   }
 }
@@ -97,18 +106,53 @@ static void run_jobs(kiln_threadpool *pool) {
   }
 }
 
+/* Thread 0's first call waits until another thread has run an item of
+ * thread 0's own share, which happens only if the others take work from
+ * a stalled thread; it gives up after ten seconds. */
+typedef struct stall_job {
+  int64_t own_end; /* thread 0's share is [0, own_end) */
+  atomic_int stolen, first;
+} stall_job;
+
+static void stall(void *context, int thread, int64_t begin, int64_t end) {
+  stall_job *s = context;
+  if (thread != 0) {
+    if (begin < s->own_end) atomic_fetch_add(&s->stolen, 1);
+    return;
+  }
+  if (atomic_exchange(&s->first, 1)) return;
+  struct timespec nap = {0, 1000000};
+  for (int i = 0; i < 10000 && !atomic_load(&s->stolen); i++)
+    nanosleep(&nap, NULL);
+  (void)end;
+}
+
+static void check_stealing(void) {
+  kiln_threadpool *pool = NULL;
+  CHECK_OK(kiln_threadpool_create(2, NULL, &pool));
+  stall_job s = {.own_end = 500};
+  atomic_init(&s.stolen, 0);
+  atomic_init(&s.first, 0);
+  kiln_parallel_for_thread(pool, 1000, 1, stall, &s);
+  CHECK(atomic_load(&s.stolen) > 0);
+  kiln_threadpool_free(pool);
+}
+
 int main(void) {
   kiln_test_seed(21);
   run_jobs(NULL);
-  run_thread_jobs(NULL);
+  run_thread_jobs(NULL, false);
+  run_thread_jobs(NULL, true);
   for (int threads = 1; threads <= 5; threads++) {
     kiln_threadpool *pool = NULL;
     CHECK_OK(kiln_threadpool_create(threads, NULL, &pool));
     CHECK(kiln_threadpool_size(pool) == threads);
     run_jobs(pool);
-    run_thread_jobs(pool);
+    run_thread_jobs(pool, false);
+    run_thread_jobs(pool, true);
     kiln_threadpool_free(pool);
   }
+  check_stealing();
   kiln_threadpool *all = NULL;
   CHECK_OK(kiln_threadpool_create(0, NULL, &all));
   CHECK(kiln_threadpool_size(all) == kiln_cpu_count());

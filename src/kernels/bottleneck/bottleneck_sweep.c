@@ -102,6 +102,6 @@ void kiln_bottleneck_sweep_rows(const kiln_bottleneck_job *j) {
   int64_t row_macs = p->out_w * p->mid_c * (9 + p->out_c) +
                      (p->expand ? p->stride * p->in_w * p->mid_c * p->in_c : 0);
   int64_t grain = 4 * KILN_GEMM_MIN_CHUNK_MACS / (row_macs > 0 ? row_macs : 1);
-  kiln_parallel_for_thread(j->pool, p->batch * p->out_h, grain > 1 ? grain : 1,
+  kiln_parallel_for_shares(j->pool, p->batch * p->out_h, grain > 1 ? grain : 1,
                            rows_range, (void *)j);
 }
