@@ -211,6 +211,9 @@ typedef struct kiln_model_stats {
   int fused_activations;
   int removed_noops; /* operators that passed their input through */
   int removed_dead;  /* operators whose results reached no output */
+  /* 1x1 -> depthwise -> 1x1 chains run as one FUSED_BOTTLENECK */
+  int fused_bottlenecks;
+  int fused_residuals; /* ADDs merged into the 1x1 CONV_2D before them */
 } kiln_model_stats;
 
 kiln_status *kiln_model_stats_get(const kiln_model *model,

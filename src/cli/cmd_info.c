@@ -134,10 +134,11 @@ int cmd_info(int argc, char **argv) {
   printf(
       "graph: %d operators in the file -> %d after passes (%d folded into "
       "constants, %d batch-norm ops folded, %d activations fused, %d no-ops "
-      "removed, %d dead removed)\n",
+      "removed, %d dead removed, %d depthwise bottlenecks fused, %d residual "
+      "ADDs fused)\n",
       stats.num_source_ops, stats.num_nodes, stats.folded_constants,
       stats.folded_batchnorms, stats.fused_activations, stats.removed_noops,
-      stats.removed_dead);
+      stats.removed_dead, stats.fused_bottlenecks, stats.fused_residuals);
   if (!st && print_histogram(model, &stats) != 0)
     st = NULL; /* the histogram is best effort when memory is short */
   printf("parameters: %lld\n", (long long)stats.num_parameters);

@@ -107,10 +107,12 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
   kiln_log(&m->options, KILN_LOG_INFO,
            "%s: %d operators in the file, %d after load-time passes (%d "
            "folded into constants, %d batch-norm ops folded, %d activations "
-           "fused, %d no-ops and %d dead operators removed)",
+           "fused, %d no-ops and %d dead operators removed, %d bottlenecks "
+           "and %d residual ADDs fused)",
            m->source, report->nodes_before, report->nodes_after, report->folded,
            report->folded_batchnorms, report->fused_activations,
-           report->removed_noops, report->removed_dead);
+           report->removed_noops, report->removed_dead,
+           report->fused_bottlenecks, report->fused_residuals);
   m->isa = kiln_isa_resolve(m->options.max_isa);
   return pack_weights(m);
 }
@@ -282,6 +284,8 @@ kiln_status *kiln_model_stats_get(const kiln_model *model,
   out_stats->fused_activations = model->passes.fused_activations;
   out_stats->removed_noops = model->passes.removed_noops;
   out_stats->removed_dead = model->passes.removed_dead;
+  out_stats->fused_bottlenecks = model->passes.fused_bottlenecks;
+  out_stats->fused_residuals = model->passes.fused_residuals;
   /* Count each constant once, however many nodes read it. */
   unsigned char *seen = kiln_calloc(model->alloc, (size_t)g->num_values + 1, 1);
   if (!seen) return KILN_OOM();
