@@ -285,6 +285,7 @@ static void test_blocks(void) {
   expect_block("residual block", &BLOCK, RESIDUAL, 1, 0);
   shape s = BLOCK;
   s.stride = 2, s.padding = KILN_PAD_VALID, s.biases = false;
+  s.h = 17; /* 8 output rows */
   expect_block("stride-2 VALID block", &s, OK, 1, 0);
   s = BLOCK;
   s.expand = false;
@@ -295,6 +296,14 @@ static void test_blocks(void) {
   s = BLOCK;
   s.w = 7;
   expect_block("narrow block", &s, OK, 1, 0);
+  /* Under 8 output rows, threads would split the fused block badly. */
+  s = BLOCK;
+  s.h = 7;
+  expect_block("short block", &s, OK, 0, 2);
+  s.stride = 2, s.h = 16; /* SAME: 8 rows */
+  expect_block("stride-2 block of 8 rows", &s, OK, 1, 0);
+  s.h = 14; /* 7 rows */
+  expect_block("stride-2 block of 7 rows", &s, OK, 0, 2);
 }
 
 static void test_left_alone(void) {
