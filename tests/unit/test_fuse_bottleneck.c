@@ -296,10 +296,13 @@ static void test_blocks(void) {
   s = BLOCK;
   s.w = 7;
   expect_block("narrow block", &s, OK, 1, 0);
-  /* Under 8 output rows, threads would split the fused block badly. */
+  /* Under 8 output rows in all, threads would split the fused block
+   * badly. */
   s = BLOCK;
   s.h = 7;
-  expect_block("short block", &s, OK, 0, 2);
+  expect_block("short block, two images", &s, OK, 1, 0);
+  s.batch = 1;
+  expect_block("short block, one image", &s, OK, 0, 2);
   s.stride = 2, s.h = 16; /* SAME: 8 rows */
   expect_block("stride-2 block of 8 rows", &s, OK, 1, 0);
   s.h = 14; /* 7 rows */
