@@ -13,7 +13,7 @@ the <!-- serve --> markers.
 
 The load generator shares the two cores with the server, as the issue asks.
 
-    python3 bench/serve_bench.py [--seconds 10] [--rounds 3]
+    python3 bench/serve_bench.py [--seconds 10] [--rounds 5]
                                  [--out bench/RESULTS.md]
 """
 import argparse
@@ -222,7 +222,7 @@ class ServedMobileNet:
         self.server.close()
 
 
-def bench_mobilenet(seconds, rounds=3):
+def bench_mobilenet(seconds, rounds=5):
     """Interleaved rounds of the in-process figures and both served
     layouts, so that drift of this shared machine's speed hits them alike;
     each figure is the median of its rounds."""
@@ -303,7 +303,7 @@ Recommendation MLP: **{mlp['rps']:.0f} requests/s** with p99 {mlp['p99']:.2f} ms
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--out", default=str(REPO / "bench" / "RESULTS.md"))
     args = parser.parse_args()
     mlp = bench_mlp(args.seconds)
