@@ -56,7 +56,8 @@ static const option_def defs[] = {
     {"num_workers", OPT_INT, FIELD(num_workers), "0", 0, 1024,
      "inference threads, each running its own sessions; 0: one per core"},
     {"session_threads", OPT_INT, FIELD(session_threads), "1", 1, 1024,
-     "threads each inference uses (kiln's intra-op threads)"},
+     "threads each inference uses (kiln's intra-op threads); keep "
+     "num_workers x session_threads within the cores"},
     {"max_queued_requests", OPT_INT, FIELD(max_queued_requests), "1024", 1,
      1 << 24,
      "requests a model may have waiting; more are refused at once with 503"},
