@@ -38,6 +38,27 @@ static inline void spin_pause(void) {
 #endif
 }
 
+/* A wait that spins, then gives up: `while (condition && spinning(&w))`. */
+typedef struct spin_wait {
+  uint64_t since;
+  unsigned rounds;
+} spin_wait;
+
+static spin_wait spin_start(void) { return (spin_wait){now_ns(), 0}; }
+
+/* Pauses once; false when the wait has spun for SPIN_NS. */
+static bool spinning(spin_wait *w) {
+  spin_pause();
+  return ++w->rounds % CLOCK_EVERY != 0 || now_ns() - w->since <= SPIN_NS;
+}
+
+/* p rounded up to the next KILN_ALIGNMENT bytes (kiln_malloc gives only
+ * malloc's alignment). */
+static void *align_up(void *p) {
+  return (void *)(((uintptr_t)p + KILN_ALIGNMENT - 1) &
+                  ~(uintptr_t)(KILN_ALIGNMENT - 1));
+}
+
 /* What is left of one thread's share of a job, in grains: begin in the
  * low 32 bits, end in the high. Its owner takes halves from the front, so
  * a job on an otherwise idle machine runs as a few long calls over the
@@ -137,12 +158,8 @@ static void *worker_main(void *arg) {
   uint_fast64_t seen = 0;
   for (;;) {
     uint_fast64_t now = atomic_load(&p->generation);
-    uint64_t since = now_ns();
-    for (unsigned spin = 1; now == seen; spin++) {
-      spin_pause();
-      if (spin % CLOCK_EVERY == 0 && now_ns() - since > SPIN_NS) break;
-      now = atomic_load(&p->generation);
-    }
+    spin_wait wait = spin_start();
+    while (now == seen && spinning(&wait)) now = atomic_load(&p->generation);
     if (now == seen) {
       pthread_mutex_lock(&p->lock);
       while ((now = atomic_load(&p->generation)) == seen &&
@@ -170,14 +187,14 @@ kiln_status *kiln_threadpool_create(int num_threads, const kiln_allocator *a,
   p->alloc = a;
   p->size = 1;
   int slots = num_threads > 1 ? num_threads : 1;
-  /* Aligned by hand: kiln_malloc promises KILN_ALIGNMENT, and each share
-   * wants a cache line of its own. */
-  p->shares_block = kiln_malloc(a, (size_t)slots * sizeof(share) + 64);
+  /* Each share on a cache line of its own. */
+  p->shares_block =
+      kiln_malloc(a, (size_t)slots * sizeof(share) + KILN_ALIGNMENT);
   if (!p->shares_block) {
     kiln_free(a, p);
     return KILN_OOM();
   }
-  p->shares = (share *)(((uintptr_t)p->shares_block + 63) & ~(uintptr_t)63);
+  p->shares = align_up(p->shares_block);
   for (int i = 0; i < slots; i++) atomic_init(&p->shares[i].range, 0);
   pthread_mutex_init(&p->lock, NULL);
   pthread_cond_init(&p->wake, NULL);
@@ -250,9 +267,8 @@ kiln_status *kiln_threadpool_reserve_scratch(kiln_threadpool *p, size_t bytes) {
 
 void *kiln_threadpool_scratch(const kiln_threadpool *p, int thread) {
   if (!p || !p->scratch_block) return NULL;
-  uintptr_t base = ((uintptr_t)p->scratch_block + KILN_ALIGNMENT - 1) &
-                   ~(uintptr_t)(KILN_ALIGNMENT - 1);
-  return (char *)base + (size_t)thread * p->scratch_stride;
+  return (char *)align_up(p->scratch_block) +
+         (size_t)thread * p->scratch_stride;
 }
 
 /* Publishes the job (fn or thread_fn), runs the caller's share, waits. */
@@ -288,10 +304,8 @@ static void run_job(kiln_threadpool *p, int64_t count, int64_t grain,
   pthread_mutex_unlock(&p->lock);
   run_share(p, 0);
   /* Workers finish about when the caller does; poll briefly, then sleep. */
-  uint64_t since = now_ns();
-  for (unsigned spin = 1; atomic_load(&p->pending) > 0; spin++) {
-    spin_pause();
-    if (spin % CLOCK_EVERY == 0 && now_ns() - since > SPIN_NS) break;
+  spin_wait wait = spin_start();
+  while (atomic_load(&p->pending) > 0 && spinning(&wait)) {
   }
   if (atomic_load(&p->pending) > 0) {
     pthread_mutex_lock(&p->lock);
