@@ -7,12 +7,15 @@ BUILD ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 PYTHON ?= python3
+# Warnings are errors in make check and CI (check sets WERROR=ON); a user's
+# `make demo` or plain CMake build with another compiler does not fail on one.
+WERROR ?= OFF
 FUZZ_SECONDS ?= 600
 # Keras models converted once per build folder, shared by both e2e runs.
 export KILN_E2E_MODEL_DIR ?= $(CURDIR)/$(BUILD)/e2e-models
 
 .PHONY: all setup build build-asan check test-unit test-asan test-e2e \
-        test-e2e-isa test-e2e-asan build-fuzz fuzz-smoke fuzz bench demo format clean
+        test-e2e-isa test-e2e-asan build-release build-fuzz fuzz-smoke fuzz bench demo format clean
 
 all: build
 
@@ -20,11 +23,13 @@ setup:
 	@scripts/setup
 
 build:
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DKILN_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 build-asan:
-	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DKILN_SANITIZE=ON \
+	  -DKILN_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD_ASAN) -j$(JOBS)
 
 test-unit: build
@@ -58,7 +63,7 @@ SERVE_FUZZERS := fuzz_pbtxt fuzz_tensor_json fuzz_serve_request
 
 build-fuzz:
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DKILN_FUZZ=ON -DKILN_SANITIZE=ON >/dev/null
+	  -DKILN_FUZZ=ON -DKILN_SANITIZE=ON -DKILN_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS) --target $(FUZZERS) >/dev/null
 
 # A short run of every fuzz target over its seed corpus: part of make check.
@@ -75,9 +80,19 @@ bench: setup build
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/run_bench.py
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/serve_bench.py
 
+# Release builds as a user makes them, with gcc and with clang, warnings as
+# errors: optimizers warn about things the RelWithDebInfo build does not.
+build-release:
+	@for cc in gcc clang; do \
+	  CC=$$cc cmake -S . -B build-release-$$cc -DCMAKE_BUILD_TYPE=Release \
+	    -DKILN_WERROR=ON >/dev/null || exit 1; \
+	  cmake --build build-release-$$cc -j$(JOBS) >/dev/null || exit 1; \
+	  echo "Release build with $$cc: ok"; \
+	done
+
 check: setup
-	@$(MAKE) --no-print-directory test-unit test-asan fuzz-smoke test-e2e \
-	  test-e2e-isa test-e2e-asan
+	@$(MAKE) --no-print-directory WERROR=ON build-release test-unit test-asan \
+	  fuzz-smoke test-e2e test-e2e-isa test-e2e-asan
 
 demo: setup build
 	@scripts/demo $(BUILD)/kiln

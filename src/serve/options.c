@@ -132,7 +132,9 @@ static bool set_value(serve_options *o, const option_def *d, const char *text,
 
 void serve_options_init(serve_options *o) {
   memset(o, 0, sizeof *o);
-  char unused[8];
+  /* Defaults always parse, but the buffer is sized for any message so
+   * that gcc's -Wformat-truncation sees no possible cut. */
+  char unused[256];
   for (int i = 0; i < NUM_DEFS; i++)
     set_value(o, &defs[i], defs[i].fallback, unused, sizeof unused);
 }

@@ -319,7 +319,7 @@ static kiln_status *check_string(const kiln_fb *fb, size_t pos,
 
 kiln_status *kiln_fb_string_field(const kiln_fb_table *t, int field,
                                   const char **out) {
-  size_t pos;
+  size_t pos = 0; /* set by follow_element; gcc -O3 cannot see it */
   *out = NULL;
   KILN_TRY(follow_field(t, field, &pos));
   if (!pos) return NULL;
@@ -393,7 +393,7 @@ static kiln_status *follow_element(const kiln_fb_vector *v, uint32_t i,
 
 kiln_status *kiln_fb_vec_table(const kiln_fb_vector *v, uint32_t i,
                                const char *name, kiln_fb_table *out) {
-  size_t pos;
+  size_t pos = 0; /* set by follow_element; gcc -O3 cannot see it */
   kiln_fb_table_empty(v->fb, name, out);
   KILN_TRY(follow_element(v, i, &pos));
   return kiln_fb_table_at(v->fb, pos, name, out);
@@ -401,7 +401,7 @@ kiln_status *kiln_fb_vec_table(const kiln_fb_vector *v, uint32_t i,
 
 kiln_status *kiln_fb_vec_string(const kiln_fb_vector *v, uint32_t i,
                                 const char **out) {
-  size_t pos;
+  size_t pos = 0; /* set by follow_element; gcc -O3 cannot see it */
   *out = NULL;
   KILN_TRY(follow_element(v, i, &pos));
   return check_string(v->fb, pos, out);

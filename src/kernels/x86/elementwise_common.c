@@ -143,7 +143,7 @@ static void binary_range(void *context, int64_t begin, int64_t end) {
 kiln_status *kiln_f32_vbinary_run(const kiln_op_ctx *ctx, kiln_binop op,
                                   const kiln_f32_vbinary_ukernels *uk) {
   const kiln_activation_attrs *attrs = ctx->attrs;
-  binary_job j;
+  binary_job j = {0}; /* zeroed: gcc -O3 cannot see plan_binary set it */
   plan_binary(ctx, &j.p); /* applies() said it succeeds */
   if (j.p.swapped && op == KILN_BINOP_SUB) op = KILN_BINOP_RSUB;
   j.vector = uk->vector[op];
