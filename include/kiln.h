@@ -137,7 +137,16 @@ typedef struct kiln_options {
   void *log_context;
   kiln_log_level log_level; /* messages above this are dropped */
   kiln_isa max_isa;         /* AUTO: the best the CPU has */
+  /* Most bytes of activation memory one session may plan: its arena plus
+   * the values computed at prepare, and any single tensor. A shape that
+   * needs more (a tiny file declaring a batch of 262,145) fails to prepare
+   * with an error naming the tensor, instead of taking the machine's
+   * memory. 0 means KILN_DEFAULT_MAX_MEMORY. */
+  size_t max_memory_bytes;
 } kiln_options;
+
+/* The default limit on a session's activation memory: 4 GiB. */
+#define KILN_DEFAULT_MAX_MEMORY ((size_t)4 << 30)
 
 kiln_options kiln_options_default(void);
 
@@ -230,7 +239,13 @@ const char *kiln_model_node_op_name(const kiln_model *model, int index);
 typedef struct kiln_session kiln_session;
 
 /* Creates a session and prepares it for the model's default input shapes
- * (dynamic dimensions taken as 1). `options` may be NULL: the model's. */
+ * (dynamic dimensions at the file's placeholder sizes, often 1). When the
+ * model has dynamic input dimensions and those placeholder shapes do not
+ * prepare (a 1x1 image under a 3x3 window), the session is still created,
+ * unprepared: resize the inputs to real shapes and call
+ * kiln_session_prepare, which checks every operator on them. Calls that
+ * need a prepared session say why until then. `options` may be NULL: the
+ * model's. */
 kiln_status *kiln_session_create(const kiln_model *model,
                                  const kiln_options *options,
                                  kiln_session **out_session);
@@ -250,6 +265,9 @@ kiln_status *kiln_session_resize_input(kiln_session *session, int index,
 /* Infers every shape and plans the activation arena. Needed after a resize;
  * allocates only when the arena must grow. */
 kiln_status *kiln_session_prepare(kiln_session *session);
+
+/* 1 when the session is prepared for its current input shapes, else 0. */
+int kiln_session_is_prepared(const kiln_session *session);
 
 /* Copies an input in. dtype and shape must match the prepared input
  * exactly, and nbytes must equal its byte size. */

@@ -35,23 +35,57 @@ int cli_parse_int(const char *text, int min, int max, int *out);
 /* True when argv[i] is -h or --help. */
 int cli_is_help(const char *arg);
 
+/* ------------------------------- shared by run, info, bench, profile
+ * (defined in shapes.c) */
+
+/* An input's real shape from --shape NAME=D0,D1,... (name "" when the
+ * model has one input and the option gave only the sizes). */
+typedef struct cli_shape {
+  char name[256];
+  int64_t dims[KILN_MAX_RANK];
+  int rank;
+} cli_shape;
+enum { CLI_MAX_SHAPES = 64 };
+
+/* Parses one --shape value; 0, or CLI_EXIT_USAGE after reporting. */
+int cli_parse_shape(const char *command, const char *spec, cli_shape *out);
+/* Parses a byte count with an optional K, M or G suffix (powers of 1024);
+ * 0, or CLI_EXIT_USAGE after reporting. */
+int cli_parse_bytes(const char *command, const char *option, const char *text,
+                    size_t *out);
+/* Resizes the named inputs, then prepares the session unless it already
+ * is: 0, or an exit code after printing the error (with a hint when no
+ * size was given at all: no shapes, and `arrays_given` 0 when the caller
+ * resized nothing from input arrays of its own). */
+int cli_apply_shapes(const char *command, kiln_model *model,
+                     kiln_session *session, const cli_shape *shapes, int count,
+                     int arrays_given);
+/* Writes a name read from a model file: printable ASCII and valid UTF-8
+ * as they are, other bytes (escape sequences, invalid UTF-8) as \xHH,
+ * an empty name as "". */
+void cli_print_name(FILE *out, const char *name);
+
 /* ------------------------------------- shared by bench and profile
  * (defined in cmd_bench.c) */
 
 /* Options `kiln bench` and `kiln profile` both take. */
 typedef struct cli_model_opts {
+  const char *command; /* "bench" or "profile", for messages */
   const char *model_path;
   int num_threads; /* 0: all cores */
   int batch;       /* 0: the model's own dim 0 */
   int warmup;      /* -1 until given: the command picks */
   int runs;        /* -1 until given: the command picks */
   kiln_isa isa;
+  cli_shape shapes[CLI_MAX_SHAPES]; /* --shape, in order */
+  int num_shapes;
+  size_t max_memory; /* --max-memory; 0: the library's default */
 } cli_model_opts;
 
 /* Consumes argv[*i] (and its value, advancing *i) when it is MODEL or one of
- * --threads, --batch, --warmup, --runs, --isa. Returns 0 when consumed, -1
- * when argv[*i] is not one of these, or CLI_EXIT_USAGE after reporting a
- * bad value. `max_runs` bounds --runs. */
+ * --threads, --batch, --warmup, --runs, --isa, --shape, --max-memory. Returns 0
+ * when consumed, -1 when argv[*i] is not one of these, or CLI_EXIT_USAGE after
+ * reporting a bad value. `max_runs` bounds --runs. */
 int cli_parse_model_opt(const char *command, int argc, char **argv, int *i,
                         int max_runs, cli_model_opts *opts);
 

@@ -23,6 +23,10 @@ static const char bench_help[] =
     "  --threads N  threads per invoke (default 0: all cores)\n"
     "  --batch B    set dimension 0 of every input to B (it must be dynamic)\n"
     "  --isa L      use kernels up to instruction set L (default: the best)\n"
+    "  --shape NAME=D0,D1,...\n"
+    "               real sizes for an input's dynamic dimensions (repeatable)\n"
+    "  --max-memory BYTES\n"
+    "               the session's activation memory limit (default 4G)\n"
     "  --json       print one JSON object instead of the table\n"
     "  --peak       measure this CPU's float32 FMA peak (GFLOP/s) with a\n"
     "               register-only loop on N threads, for the best instruction\n"
@@ -74,6 +78,7 @@ int cli_parse_model_opt(const char *command, int argc, char **argv, int *i,
   const char *arg = argv[*i];
   const char *value = *i + 1 < argc ? argv[*i + 1] : NULL;
   int *target = NULL, min = 0, max = 0;
+  opts->command = command;
   if (arg[0] != '-') {
     if (opts->model_path)
       return cli_usage_error(command, "one model at a time ('%s')", arg);
@@ -88,6 +93,15 @@ int cli_parse_model_opt(const char *command, int argc, char **argv, int *i,
     target = &opts->warmup, min = 0, max = 1000000;
   } else if (strcmp(arg, "--runs") == 0) {
     target = &opts->runs, min = 1, max = max_runs;
+  } else if (strcmp(arg, "--shape") == 0 || strcmp(arg, "--max-memory") == 0) {
+    if (!value) return cli_usage_error(command, "%s needs a value", arg);
+    (*i)++;
+    if (arg[2] == 'm')
+      return cli_parse_bytes(command, arg, value, &opts->max_memory);
+    if (opts->num_shapes == CLI_MAX_SHAPES)
+      return cli_usage_error(command, "at most %d --shape options",
+                             CLI_MAX_SHAPES);
+    return cli_parse_shape(command, value, &opts->shapes[opts->num_shapes++]);
   } else if (strcmp(arg, "--isa") != 0) {
     return -1;
   }
@@ -135,8 +149,7 @@ static int apply_batch(const cli_model_opts *opts, cli_loaded *l) {
     st = kiln_session_resize_input(l->session, i, current.dims, current.rank);
     if (st) return cli_fail(st);
   }
-  kiln_status *st = kiln_session_prepare(l->session);
-  return st ? cli_fail(st) : 0;
+  return 0; /* cli_apply_shapes prepares */
 }
 
 /* IEEE half bits of r in [0, 1), truncated; tiny values become 0. */
@@ -237,12 +250,16 @@ int cli_load_model(const cli_model_opts *opts, cli_loaded *out) {
   kiln_options options = kiln_options_default();
   options.num_threads = opts->num_threads;
   options.max_isa = opts->isa;
+  options.max_memory_bytes = opts->max_memory;
   double start = cli_now_ms();
   kiln_status *st =
       kiln_model_load_file(opts->model_path, &options, &out->model);
   if (!st) st = kiln_session_create(out->model, &options, &out->session);
   int rc = st ? cli_fail(st) : 0;
   if (!rc && opts->batch) rc = apply_batch(opts, out);
+  if (!rc)
+    rc = cli_apply_shapes(opts->command, out->model, out->session, opts->shapes,
+                          opts->num_shapes, 0);
   out->load_ms = cli_now_ms() - start;
   if (!rc) rc = make_inputs(out);
   if (rc) {

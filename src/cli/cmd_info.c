@@ -6,17 +6,23 @@
 #include "cli.h"
 
 static const char info_help[] =
-    "usage: kiln info MODEL [--threads N]\n\n"
+    "usage: kiln info MODEL [--threads N] [--shape NAME=D0,D1,... ...]\n\n"
     "Prints the model's inputs and outputs (name, type, shape with -1 for\n"
     "dynamic dimensions, quantization), what the load-time passes did\n"
     "(constants folded, batch norms folded into weights, activations fused,\n"
     "no-op and dead operators removed), a histogram of its operators in the\n"
     "file and after those passes, its parameter count, file size, and the\n"
     "FLOPs and activation arena of one run at the default input shapes\n"
-    "(dynamic dimensions taken as 1).\n";
+    "(dynamic dimensions at the file's placeholder sizes, often 1), or at\n"
+    "the sizes --shape gives. Names from the file are printed with\n"
+    "control characters and invalid UTF-8 as \\xHH.\n";
 
 static void print_tensor(const kiln_tensor_info *t) {
-  printf("  %-24s %-8s ", t->name, kiln_dtype_name(t->dtype));
+  printf("  ");
+  cli_print_name(stdout, t->name);
+  size_t len = strlen(t->name);
+  printf("%*s %-8s ", len < 24 ? (int)(24 - len) : 0, "",
+         kiln_dtype_name(t->dtype));
   cli_print_dims(stdout, t->dims, t->rank);
   if (t->quant.count == 1)
     printf("  quant scale=%g zero_point=%lld", t->quant.scale[0],
@@ -88,6 +94,8 @@ static const char *format_size(double bytes, char *buf, size_t size) {
 int cmd_info(int argc, char **argv) {
   const char *path = NULL;
   kiln_options options = kiln_options_default();
+  cli_shape shapes[CLI_MAX_SHAPES];
+  int num_shapes = 0;
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i])) {
       fputs(info_help, stdout);
@@ -96,6 +104,12 @@ int cmd_info(int argc, char **argv) {
       if (cli_parse_int(argv[++i], 0, 1024, &options.num_threads))
         return cli_usage_error("info", "--threads takes 0..1024, got '%s'",
                                argv[i]);
+    } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc) {
+      if (num_shapes == CLI_MAX_SHAPES)
+        return cli_usage_error("info", "at most %d --shape options",
+                               CLI_MAX_SHAPES);
+      int rc = cli_parse_shape("info", argv[++i], &shapes[num_shapes++]);
+      if (rc) return rc;
     } else if (argv[i][0] == '-') {
       return cli_usage_error("info", "unknown option '%s'", argv[i]);
     } else if (!path) {
@@ -147,8 +161,21 @@ int cmd_info(int argc, char **argv) {
   kiln_session *session = NULL;
   if (!st) st = kiln_session_create(model, NULL, &session);
   kiln_session_stats run;
-  if (!st) st = kiln_session_stats_get(session, &run);
-  if (!st) {
+  int rc = 0;
+  if (!st && num_shapes)
+    rc = cli_apply_shapes("info", model, session, shapes, num_shapes, 0);
+  if (!st && !rc && !kiln_session_is_prepared(session)) {
+    /* Dynamic sizes whose placeholders do not prepare: the rest of the
+     * model is described; the per-run figures need real sizes. */
+    printf(
+        "per-run figures: the dynamic input dimensions need real sizes "
+        "(--shape NAME=D0,D1,...)\n");
+    kiln_session_free(session);
+    kiln_model_free(model);
+    return 0;
+  }
+  if (!st && !rc) st = kiln_session_stats_get(session, &run);
+  if (!st && !rc) {
     printf(
         "kernels per run: %d (after load-time passes and shape "
         "arithmetic)\n",
@@ -161,5 +188,5 @@ int cmd_info(int argc, char **argv) {
   }
   kiln_session_free(session);
   kiln_model_free(model);
-  return st ? cli_fail(st) : 0;
+  return st ? cli_fail(st) : rc;
 }

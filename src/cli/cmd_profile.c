@@ -18,6 +18,10 @@ static const char profile_help[] =
     "  --threads N  threads per invoke (default 0: all cores)\n"
     "  --batch B    set dimension 0 of every input to B (it must be dynamic)\n"
     "  --isa L      use kernels up to instruction set L (default: the best)\n"
+    "  --shape NAME=D0,D1,...\n"
+    "               real sizes for an input's dynamic dimensions (repeatable)\n"
+    "  --max-memory BYTES\n"
+    "               the session's activation memory limit (default 4G)\n"
     "  --trace F    write the last run as a Chrome trace (JSON) to F, for\n"
     "               Perfetto (ui.perfetto.dev) or chrome://tracing\n";
 

@@ -11,12 +11,15 @@
 
 static const char run_help[] =
     "usage: kiln run MODEL [--input NAME=FILE.npy ...] [--output DIR]\n"
-    "                [--threads N] [--top K]\n\n"
+    "                [--shape NAME=D0,D1,... ...] [--threads N] [--top K]\n"
+    "                [--max-memory BYTES]\n\n"
     "Runs the model once. Inputs are given by name (the model's signature\n"
     "names, see 'kiln info'); a model with one input also takes\n"
     "--input FILE.npy. Inputs not given get random values: uniform in [0,1)\n"
     "for floats, 0 or 1 for integers. An input whose shape differs from the\n"
-    "model's resizes the model when the differing dimensions are dynamic.\n"
+    "model's resizes the model when the differing dimensions are dynamic;\n"
+    "--shape gives the sizes of an input's dynamic dimensions for random\n"
+    "values (a model whose height and width are dynamic needs them).\n"
     "With --output, each output is written to DIR/NAME.npy, NAME being the\n"
     "output's name with characters outside [A-Za-z0-9_.-] replaced by '_'.\n"
     "For each output the shape and the K largest values (default 5) are\n"
@@ -29,6 +32,9 @@ typedef struct run_args {
   int top_k;
   int num_inputs;
   char **input_specs; /* NAME=FILE or FILE */
+  cli_shape shapes[CLI_MAX_SHAPES];
+  int num_shapes;
+  size_t max_memory;
 } run_args;
 
 static int parse_args(int argc, char **argv, run_args *args) {
@@ -43,6 +49,16 @@ static int parse_args(int argc, char **argv, run_args *args) {
       return -1;
     } else if (strcmp(arg, "--input") == 0 && has_value) {
       args->input_specs[args->num_inputs++] = argv[++i];
+    } else if (strcmp(arg, "--shape") == 0 && has_value) {
+      if (args->num_shapes == CLI_MAX_SHAPES)
+        return cli_usage_error("run", "at most %d --shape options",
+                               CLI_MAX_SHAPES);
+      int rc =
+          cli_parse_shape("run", argv[++i], &args->shapes[args->num_shapes++]);
+      if (rc) return rc;
+    } else if (strcmp(arg, "--max-memory") == 0 && has_value) {
+      int rc = cli_parse_bytes("run", arg, argv[++i], &args->max_memory);
+      if (rc) return rc;
     } else if (strcmp(arg, "--output") == 0 && has_value) {
       args->output_dir = argv[++i];
     } else if (strcmp(arg, "--threads") == 0 && has_value) {
@@ -115,21 +131,23 @@ static int same_dims(const kiln_tensor_info *t, const kiln_array *a) {
   return 1;
 }
 
-/* Resizes inputs whose given shape differs, then prepares once. */
-static kiln_status *apply_shapes(kiln_session *s, const run_inputs *in) {
-  int resized = 0;
+/* Resizes inputs whose given array's shape differs, then applies --shape
+ * and prepares once. 0, or an exit code after printing the error. */
+static int apply_shapes(kiln_model *model, kiln_session *s,
+                        const run_inputs *in, const run_args *args) {
+  int given = 0;
   for (int i = 0; i < in->count; i++) {
     if (!in->given[i]) continue;
+    given = 1;
     kiln_tensor_info info;
     kiln_status *st = kiln_session_input_info(s, i, &info);
-    if (st) return st;
-    if (same_dims(&info, &in->arrays[i])) continue;
-    st =
-        kiln_session_resize_input(s, i, in->arrays[i].dims, in->arrays[i].rank);
-    if (st) return st;
-    resized = 1;
+    if (!st && !same_dims(&info, &in->arrays[i]))
+      st = kiln_session_resize_input(s, i, in->arrays[i].dims,
+                                     in->arrays[i].rank);
+    if (st) return cli_fail(st);
   }
-  return resized ? kiln_session_prepare(s) : NULL;
+  return cli_apply_shapes("run", model, s, args->shapes, args->num_shapes,
+                          given);
 }
 
 static void fill_random(kiln_dtype dtype, void *data, size_t nbytes) {
@@ -260,6 +278,7 @@ int cmd_run(int argc, char **argv) {
   }
   kiln_options options = kiln_options_default();
   options.num_threads = args.num_threads;
+  options.max_memory_bytes = args.max_memory;
   kiln_model *model = NULL;
   kiln_session *session = NULL;
   run_inputs in = {0};
@@ -269,8 +288,8 @@ int cmd_run(int argc, char **argv) {
     rc = cli_usage_error("run", "out of memory");
   else if (!st && in.usage_error)
     rc = in.usage_error;
-  if (!st && !rc) st = kiln_session_create(model, NULL, &session);
-  if (!st && !rc) st = apply_shapes(session, &in);
+  if (!st && !rc) st = kiln_session_create(model, &options, &session);
+  if (!st && !rc) rc = apply_shapes(model, session, &in, &args);
   if (!st && !rc) st = feed_inputs(session, &in);
   double start = now_ms();
   if (!st && !rc) st = kiln_session_invoke(session);

@@ -2,6 +2,7 @@
  * shapes, evaluates what is known before invoke, and plans the arena;
  * invoke only runs kernels. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -45,6 +46,12 @@ struct kiln_session {
   size_t workspace; /* largest per-thread scratch a chosen variant needs */
   double flops;
   bool prepared;
+  /* Why the default shapes of a model with dynamic inputs did not prepare
+   * (a 1x1 placeholder image under a 3x3 VALID window): kept to explain
+   * a call made before the caller set real shapes. */
+  kiln_status *default_shape_error;
+  size_t max_memory;  /* options.max_memory_bytes, resolved */
+  size_t known_bytes; /* held by values computed at prepare */
   kiln_threadpool *pool;
   bool profiling;
   double *step_start_us, *step_duration_us; /* per step, when profiling */
@@ -84,6 +91,15 @@ static kiln_status *build_contexts(kiln_session *s) {
   return NULL;
 }
 
+static bool has_dynamic_input(const kiln_graph *g) {
+  for (int i = 0; i < g->num_inputs; i++) {
+    const kiln_value *v = &g->values[g->inputs[i]];
+    for (int d = 0; d < v->rank; d++)
+      if (v->signature[d] < 0) return true;
+  }
+  return false;
+}
+
 kiln_status *kiln_session_create(const kiln_model *model,
                                  const kiln_options *options,
                                  kiln_session **out_session) {
@@ -100,6 +116,8 @@ kiln_status *kiln_session_create(const kiln_model *model,
   s->graph = g;
   s->alloc = alloc;
   s->num_threads = (options ? options : &model->options)->num_threads;
+  s->max_memory = (options ? options : &model->options)->max_memory_bytes;
+  if (!s->max_memory) s->max_memory = KILN_DEFAULT_MAX_MEMORY;
   size_t values = (size_t)g->num_values + 1;
   s->tensors = kiln_calloc(alloc, values, sizeof(kiln_tensor));
   s->homes = kiln_calloc(alloc, values, 1);
@@ -126,6 +144,15 @@ kiln_status *kiln_session_create(const kiln_model *model,
     memcpy(s->input_dims[i], v->dims, sizeof s->input_dims[i]);
   }
   if (!st) st = kiln_session_prepare(s);
+  /* The file's sizes for dynamic dimensions are placeholders (often 1):
+   * a model whose real sizes are the caller's to give is not refused for
+   * them. The session waits unprepared for resize_input and prepare, as
+   * LiteRT waits for ResizeInputTensor and AllocateTensors. */
+  if (st && has_dynamic_input(g) &&
+      kiln_status_get_code(st) != KILN_ERR_OUT_OF_MEMORY) {
+    s->default_shape_error = st;
+    st = NULL;
+  }
   if (st) {
     kiln_session_free(s);
     return st;
@@ -135,6 +162,7 @@ kiln_status *kiln_session_create(const kiln_model *model,
 }
 
 static void release_known(kiln_session *s) {
+  s->known_bytes = 0;
   for (int v = 0; v < s->graph->num_values; v++) {
     kiln_free(s->alloc, s->known_data[v]);
     s->known_data[v] = NULL;
@@ -158,6 +186,7 @@ void kiln_session_free(kiln_session *s) {
   kiln_free(alloc, s->step_start_us);
   kiln_free(alloc, s->step_duration_us);
   kiln_threadpool_free(s->pool);
+  kiln_status_free(s->default_shape_error);
   kiln_free(alloc, s->arena);
   kiln_free(alloc, s);
 }
@@ -194,6 +223,19 @@ static kiln_status *checked_nbytes(const kiln_tensor *t, const char *name,
   return kiln_value_nbytes(&probe, out);
 }
 
+/* The session's memory limit, applied to one tensor or to a total. */
+static kiln_status *check_memory(const kiln_session *s, size_t bytes,
+                                 const char *what, const kiln_tensor *t) {
+  if (bytes <= s->max_memory) return NULL;
+  char dims[KILN_DIMS_STR_SIZE] = "";
+  if (t) kiln_dims_str(t->dims, t->rank, dims, sizeof dims);
+  return kiln_error(KILN_ERR_OUT_OF_MEMORY,
+                    "%s%s%s needs %zu bytes, over the session's memory limit "
+                    "of %zu bytes (raise kiln_options.max_memory_bytes, or "
+                    "--max-memory on the command line)",
+                    what, t ? " at shape " : "", dims, bytes, s->max_memory);
+}
+
 /* A node can run at prepare when its result depends only on shapes (SHAPE)
  * or on values already known; the shape arithmetic of dynamic-batch models
  * (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
@@ -210,6 +252,9 @@ static kiln_status *evaluate_now(kiln_session *s, int n) {
     int v = node->outputs[i];
     size_t nbytes = 0;
     KILN_TRY(checked_nbytes(&s->tensors[v], s->graph->values[v].name, &nbytes));
+    KILN_TRY(check_memory(s, s->known_bytes + nbytes,
+                          "values computed at prepare", NULL));
+    s->known_bytes += nbytes;
     s->known_data[v] = kiln_calloc(s->alloc, 1, nbytes);
     if (!s->known_data[v]) return KILN_OOM();
     s->tensors[v].data = s->known_data[v];
@@ -231,6 +276,11 @@ static kiln_status *infer_shapes(kiln_session *s) {
       size_t nbytes;
       int v = node->outputs[i];
       st = checked_nbytes(&s->tensors[v], g->values[v].name, &nbytes);
+      if (!st) {
+        char what[96];
+        snprintf(what, sizeof what, "output %d", i);
+        st = check_memory(s, nbytes, what, &s->tensors[v]);
+      }
     }
     bool known = known_before_invoke(s, node);
     if (!st && known) st = evaluate_now(s, n);
@@ -302,6 +352,14 @@ static kiln_status *plan_arena(kiln_session *s) {
   }
   s->arena_bytes =
       kiln_plan_arena(s->plan_items, count, KILN_ALIGNMENT, s->plan_scratch);
+  if (s->arena_bytes > s->max_memory ||
+      s->known_bytes > s->max_memory - s->arena_bytes)
+    return kiln_status_wrap(
+        check_memory(s, s->arena_bytes + s->known_bytes,
+                     "the activation arena with the values computed at "
+                     "prepare",
+                     NULL),
+        "%s", s->model->source);
   if (!s->arena || s->arena_bytes > s->arena_capacity) {
     /* Grow only: shrinking would make a later resize pay again. */
     kiln_free(s->alloc, s->arena);
@@ -331,7 +389,26 @@ kiln_status *kiln_session_prepare(kiln_session *s) {
   KILN_TRY(plan_arena(s));
   KILN_TRY(kiln_threadpool_reserve_scratch(s->pool, s->workspace));
   s->prepared = true;
+  kiln_status_free(s->default_shape_error);
+  s->default_shape_error = NULL;
   return NULL;
+}
+
+int kiln_session_is_prepared(const kiln_session *s) { return s && s->prepared; }
+
+/* The error for a call that needs a prepared session. */
+static kiln_status *not_prepared(const kiln_session *s, const char *call) {
+  if (s->default_shape_error)
+    return kiln_error(KILN_ERR_FAILED_PRECONDITION,
+                      "the model's inputs have dynamic dimensions and its "
+                      "default shapes do not prepare (%s); resize the inputs "
+                      "to real shapes, then call kiln_session_prepare before "
+                      "%s",
+                      kiln_status_message(s->default_shape_error), call);
+  return kiln_error(KILN_ERR_FAILED_PRECONDITION,
+                    "%s: an input was resized or preparing failed; call "
+                    "kiln_session_prepare before %s",
+                    s->model->source, call);
 }
 
 static double now_us(void) {
@@ -343,11 +420,7 @@ static double now_us(void) {
 kiln_status *kiln_session_invoke(kiln_session *s) {
   if (!s)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_invoke: NULL");
-  if (!s->prepared)
-    return kiln_error(KILN_ERR_FAILED_PRECONDITION,
-                      "%s: an input was resized or preparing failed; call "
-                      "kiln_session_prepare before invoke",
-                      s->model->source);
+  if (!s->prepared) return not_prepared(s, "invoke");
   double origin = s->profiling ? now_us() : 0.0;
   for (int k = 0; k < s->num_steps; k++) {
     const step *st = &s->steps[k];
@@ -379,12 +452,7 @@ static kiln_status *check_io(const kiln_session *s, int index, int count,
 }
 
 static kiln_status *check_prepared(const kiln_session *s) {
-  if (!s->prepared)
-    return kiln_error(KILN_ERR_FAILED_PRECONDITION,
-                      "%s: an input was resized or preparing failed; call "
-                      "kiln_session_prepare first",
-                      s->model->source);
-  return NULL;
+  return s->prepared ? NULL : not_prepared(s, "this call");
 }
 
 static void fill_info(const kiln_session *s, int v, const char *name,

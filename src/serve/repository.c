@@ -438,6 +438,13 @@ static serve_status *warm_up(serve_version *v, int count) {
   for (int i = 0; i < count; i++) {
     kiln_session *s;
     SERVE_TRY(serve_version_session(v, &s));
+    if (!kiln_session_is_prepared(s)) {
+      /* Dynamic sizes whose placeholders do not prepare (an image model
+       * of any height and width): there is no shape to warm up with;
+       * each request prepares the session for its own. */
+      serve_version_return_session(v, s);
+      return NULL;
+    }
     kiln_status *k = NULL;
     for (int in = 0; !k && in < kiln_model_num_inputs(v->kmodel); in++) {
       void *data;
