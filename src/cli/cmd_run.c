@@ -21,7 +21,9 @@ static const char run_help[] =
     "--shape gives the sizes of an input's dynamic dimensions for random\n"
     "values (a model whose height and width are dynamic needs them).\n"
     "With --output, each output is written to DIR/NAME.npy, NAME being the\n"
-    "output's name with characters outside [A-Za-z0-9_.-] replaced by '_'.\n"
+    "output's name with characters outside [A-Za-z0-9_.-] replaced by '_'\n"
+    "(output_<i> when empty); a name another output already took gets _<i>\n"
+    "appended, i being the output's index. Each line names its file.\n"
     "For each output the shape and the K largest values (default 5) are\n"
     "printed.\n";
 
@@ -197,7 +199,10 @@ static kiln_status *feed_inputs(kiln_session *s, const run_inputs *in) {
   return NULL;
 }
 
-static void sanitize_name(const char *name, char *out, size_t size) {
+/* The file name (without .npy) of output `index`: its name with every
+ * character outside [A-Za-z0-9_.-] replaced by '_'; "output_<index>"
+ * for an empty name, "." or "..". */
+static void sanitize_name(const char *name, int index, char *out, size_t size) {
   size_t n = 0;
   for (; name[n] && n + 1 < size; n++) {
     char c = name[n];
@@ -206,9 +211,33 @@ static void sanitize_name(const char *name, char *out, size_t size) {
     out[n] = keep ? c : '_';
   }
   out[n] = '\0';
-  /* "." and ".." would name directories, not files. */
-  if (strcmp(out, ".") == 0 || strcmp(out, "..") == 0 || n == 0)
-    snprintf(out, size, "output_%s", n ? "dot" : "unnamed");
+  if (n == 0 || strcmp(out, ".") == 0 || strcmp(out, "..") == 0)
+    snprintf(out, size, "output_%d", index);
+}
+
+enum { FILE_STEM_SIZE = 512 };
+
+/* File stems for every output, distinct: a stem already taken by an
+ * earlier output ('output/0' and 'output_0', or one tensor listed twice)
+ * gets "_<index>" appended (again until it is free), so no output
+ * overwrites another's file. */
+static void output_stems(const kiln_session *s, int count,
+                         char (*stems)[FILE_STEM_SIZE]) {
+  for (int i = 0; i < count; i++) {
+    kiln_tensor_info t;
+    kiln_status *st = kiln_session_output_info(s, i, &t);
+    sanitize_name(st ? "" : t.name, i, stems[i], FILE_STEM_SIZE);
+    kiln_status_free(st);
+    for (int taken = 1; taken;) {
+      taken = 0;
+      for (int j = 0; j < i && !taken; j++) taken = !strcmp(stems[i], stems[j]);
+      if (taken) {
+        size_t len = strlen(stems[i]);
+        if (len > FILE_STEM_SIZE - 16) len = FILE_STEM_SIZE - 16;
+        snprintf(stems[i] + len, FILE_STEM_SIZE - len, "_%d", i);
+      }
+    }
+  }
 }
 
 static void print_top(const kiln_tensor_info *t, const void *data,
@@ -236,31 +265,42 @@ static void print_top(const kiln_tensor_info *t, const void *data,
   printf("\n");
 }
 
-static kiln_status *report_outputs(const kiln_session *s, int num_outputs,
-                                   const run_args *args) {
-  if (args->output_dir && mkdir(args->output_dir, 0777) != 0 && errno != EEXIST)
-    return NULL; /* npy_save below reports the path that failed */
-  for (int i = 0; i < num_outputs; i++) {
+/* Prints every output and, with --output, writes each as DIR/STEM.npy.
+ * 0, or an exit code after printing the error. */
+static int report_outputs(const kiln_session *s, int num_outputs,
+                          const run_args *args) {
+  const char *dir = args->output_dir; /* made by cmd_run */
+  char(*stems)[FILE_STEM_SIZE] = calloc((size_t)num_outputs + 1, sizeof *stems);
+  if (!stems) return cli_usage_error("run", "out of memory");
+  output_stems(s, num_outputs, stems);
+  int rc = 0;
+  for (int i = 0; i < num_outputs && !rc; i++) {
     kiln_tensor_info t;
     const void *data;
     size_t nbytes;
     kiln_status *st = kiln_session_output_info(s, i, &t);
     if (!st) st = kiln_session_output_buffer(s, i, &data, &nbytes);
-    if (st) return st;
-    printf("  %s %s ", t.name, kiln_dtype_name(t.dtype));
+    if (st) {
+      rc = cli_fail(st);
+      break;
+    }
+    printf("  ");
+    cli_print_name(stdout, t.name);
+    printf(" %s ", kiln_dtype_name(t.dtype));
     cli_print_dims(stdout, t.dims, t.rank);
+    if (dir) printf(" -> %s.npy", stems[i]);
     printf("\n");
     print_top(&t, data, nbytes, args->top_k);
-    if (!args->output_dir) continue;
-    char file[1024], name[512];
-    sanitize_name(t.name, name, sizeof name);
-    snprintf(file, sizeof file, "%s/%s.npy", args->output_dir, name);
+    if (!dir) continue;
+    char file[1024];
+    snprintf(file, sizeof file, "%s/%s.npy", dir, stems[i]);
     kiln_array array = {t.dtype, t.rank, {0}, (void *)data, nbytes};
     memcpy(array.dims, t.dims, sizeof array.dims);
     st = kiln_npy_save(file, &array);
-    if (st) return st;
+    if (st) rc = cli_fail(st);
   }
-  return NULL;
+  free(stems);
+  return rc;
 }
 
 static double now_ms(void) {
@@ -275,6 +315,18 @@ int cmd_run(int argc, char **argv) {
   if (rc) {
     free(args.input_specs);
     return rc < 0 ? 0 : rc;
+  }
+  /* The output folder first, so a bad path fails before the model runs. */
+  struct stat dir_info;
+  if (args.output_dir && mkdir(args.output_dir, 0777) != 0 &&
+      (errno != EEXIST || stat(args.output_dir, &dir_info) != 0 ||
+       !S_ISDIR(dir_info.st_mode))) {
+    fprintf(stderr,
+            "kiln: error: cannot create the output directory '%s': %s\n",
+            args.output_dir,
+            errno == EEXIST ? "a file is in the way" : strerror(errno));
+    free(args.input_specs);
+    return CLI_EXIT_FAILURE;
   }
   kiln_options options = kiln_options_default();
   options.num_threads = args.num_threads;
@@ -296,7 +348,7 @@ int cmd_run(int argc, char **argv) {
   double elapsed = now_ms() - start;
   if (!st && !rc) {
     printf("ran %s in %.3f ms\noutputs:\n", args.model_path, elapsed);
-    st = report_outputs(session, kiln_model_num_outputs(model), &args);
+    rc = report_outputs(session, kiln_model_num_outputs(model), &args);
   }
   for (int i = 0; in.arrays && i < in.count; i++)
     if (in.given[i]) kiln_array_free(&in.arrays[i]);

@@ -7,7 +7,10 @@
 #include "cli.h"
 
 int cli_fail(kiln_status *status) {
-  fprintf(stderr, "kiln: error: %s\n", kiln_status_message(status));
+  /* Messages quote names from the file: escaped like every name printed. */
+  fputs("kiln: error: ", stderr);
+  cli_print_name(stderr, kiln_status_message(status));
+  fputc('\n', stderr);
   kiln_status_free(status);
   return CLI_EXIT_FAILURE;
 }

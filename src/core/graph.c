@@ -237,6 +237,13 @@ kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source) {
                       "%s: graph output %d is tensor %d ('%s'), which nothing "
                       "produces",
                       source, i, g->outputs[i], g->values[g->outputs[i]].name);
+  /* A graph with nothing to compute would "run" and give nothing back;
+   * that is a broken file, not an empty answer. */
+  if (!st && g->num_outputs == 0)
+    st = kiln_error(KILN_ERR_INVALID_MODEL,
+                    "%s: the model lists no outputs, so running it would "
+                    "compute nothing",
+                    source);
   kiln_free(g->alloc, producer);
   return st;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file_kind.h"
 #include "formats/tflite/tflite_import.h"
 #include "passes/passes.h"
 
@@ -123,14 +124,22 @@ kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
     return kiln_error(KILN_ERR_INVALID_ARGUMENT,
                       "kiln_model_load_file: path and out_model are required");
   *out_model = NULL;
-  int fd = open(path, O_RDONLY);
+  /* Non-blocking, so that opening a FIFO does not wait for a writer; only
+   * regular files are read (their size is known, and mmap needs one). */
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
   if (fd < 0)
     return kiln_error(KILN_ERR_IO, "%s: cannot open: %s", path,
                       strerror(errno));
   struct stat info;
   if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    int error = errno;
+    bool stat_failed = fstat(fd, &info) != 0;
     close(fd);
-    return kiln_error(KILN_ERR_IO, "%s: not a regular file", path);
+    if (stat_failed)
+      return kiln_error(KILN_ERR_IO, "%s: cannot stat: %s", path,
+                        strerror(error));
+    return kiln_error(KILN_ERR_IO, "%s: not a regular file (a %s)", path,
+                      kiln_file_kind(info.st_mode));
   }
   if (info.st_size == 0) {
     close(fd);

@@ -15,12 +15,15 @@
 #include "formats/npy/npy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file_kind.h"
 #include "core/status.h"
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -489,41 +492,6 @@ kiln_status *kiln_npy_parse(const void *data, size_t size, const char *name,
   return NULL;
 }
 
-/* Reads a stream whose size is unknown (a pipe) into memory; the buffer
- * grows with what actually arrives. */
-static kiln_status *read_stream(FILE *file, const char *path,
-                                unsigned char **out_data, size_t *out_size) {
-  size_t size = 0, capacity = 0;
-  unsigned char *buffer = NULL;
-  for (;;) {
-    if (size == capacity) {
-      size_t grown = capacity ? capacity * 2 : 65536;
-      if (grown < capacity) {
-        kiln_free(NULL, buffer);
-        return KILN_OOM();
-      }
-      unsigned char *bigger = kiln_realloc(NULL, buffer, grown);
-      if (!bigger) {
-        kiln_free(NULL, buffer);
-        return KILN_OOM();
-      }
-      buffer = bigger;
-      capacity = grown;
-    }
-    size_t got = fread(buffer + size, 1, capacity - size, file);
-    size += got;
-    if (got == 0) break;
-  }
-  if (ferror(file)) {
-    int error = errno;
-    kiln_free(NULL, buffer);
-    return kiln_error(KILN_ERR_IO, "%s: read error: %s", path, strerror(error));
-  }
-  *out_data = buffer;
-  *out_size = size;
-  return NULL;
-}
-
 static kiln_status *read_exact(FILE *file, const char *path, uint64_t offset,
                                void *buffer, size_t length) {
   if (length == 0) return NULL;
@@ -545,17 +513,14 @@ static kiln_status *load_file(FILE *file, const char *path,
   if (fstat(fileno(file), &info) != 0)
     return kiln_error(KILN_ERR_IO, "cannot stat '%s': %s", path,
                       strerror(errno));
-  if (S_ISDIR(info.st_mode))
-    return kiln_error(KILN_ERR_IO, "cannot read '%s': %s", path,
-                      strerror(EISDIR));
-  if (!S_ISREG(info.st_mode)) {
-    unsigned char *data = NULL;
-    size_t size = 0;
-    KILN_TRY(read_stream(file, path, &data, &size));
-    kiln_status *status = kiln_npy_parse(data, size, path, out_array);
-    kiln_free(NULL, data);
-    return status;
-  }
+  /* Only regular files: their size is known before reading, and reading
+   * stops there. A device (/dev/zero) or a pipe would be read until
+   * memory ran out, or block forever. */
+  if (!S_ISREG(info.st_mode))
+    return kiln_error(KILN_ERR_IO,
+                      "cannot read '%s': not a regular file (a %s); give "
+                      "an .npy file",
+                      path, kiln_file_kind(info.st_mode));
 
   uint64_t file_size = (uint64_t)info.st_size;
   unsigned char prefix[NPY_MAX_PREFIX];
@@ -595,10 +560,16 @@ kiln_status *kiln_npy_load(const char *path, kiln_array *out_array) {
   memset(out_array, 0, sizeof *out_array);
   if (!path)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_npy_load: path is NULL");
-  FILE *file = fopen(path, "rb");
-  if (!file)
+  /* Non-blocking, so that opening a FIFO does not wait for a writer;
+   * load_file refuses anything but a regular file. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
+  FILE *file = fd >= 0 ? fdopen(fd, "rb") : NULL;
+  if (!file) {
+    int error = errno;
+    if (fd >= 0) close(fd);
     return kiln_error(KILN_ERR_IO, "cannot open '%s': %s", path,
-                      strerror(errno));
+                      strerror(error));
+  }
   kiln_status *status = load_file(file, path, out_array);
   fclose(file);
   if (status) memset(out_array, 0, sizeof *out_array);
