@@ -65,8 +65,8 @@ static kiln_status *operand(const kiln_op_ctx *ctx, int index, const char *dir,
                             const char *what, int gate, bool required,
                             int64_t d0, int64_t d1, const float **data) {
   char role[96];
-  snprintf(role, sizeof role, "%s%s%s%s", dir, what, gate >= 0 ? " " : "",
-           gate >= 0 ? gate_names[gate] : "");
+  snprintf(role, sizeof role, "%s%s%s%s", dir,
+           gate >= 0 ? gate_names[gate] : "", gate >= 0 ? " " : "", what);
   return kiln_rec_operand(ctx, index, role, required, d0, d1, data);
 }
 
