@@ -263,11 +263,17 @@ kiln_status *kiln_session_resize_input(kiln_session *session, int index,
                                        const int64_t *dims, int rank);
 
 /* Infers every shape and plans the activation arena. Needed after a resize;
- * allocates only when the arena must grow. */
+ * allocates only when the arena must grow. Also resets the variables (see
+ * kiln_session_reset_variables). */
 kiln_status *kiln_session_prepare(kiln_session *session);
 
 /* 1 when the session is prepared for its current input shapes, else 0. */
 int kiln_session_is_prepared(const kiln_session *session);
+
+/* Sets the model's variables (state that recurrent operators such as LSTM
+ * carry from one invoke to the next) back to their initial values, as
+ * TFLite's ResetVariableTensors does. */
+kiln_status *kiln_session_reset_variables(kiln_session *session);
 
 /* Copies an input in. dtype and shape must match the prepared input
  * exactly, and nbytes must equal its byte size. */

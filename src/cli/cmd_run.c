@@ -12,9 +12,11 @@
 static const char run_help[] =
     "usage: kiln run MODEL [--input NAME=FILE.npy ...] [--output DIR]\n"
     "                [--shape NAME=D0,D1,... ...] [--threads N] [--top K]\n"
-    "                [--max-memory BYTES]\n\n"
-    "Runs the model once. Inputs are given by name (the model's signature\n"
-    "names, see 'kiln info'); a model with one input also takes\n"
+    "                [--max-memory BYTES] [--invokes N]\n\n"
+    "Runs the model once, or N times with --invokes (recurrent models carry\n"
+    "their state from one invoke to the next, as in TFLite; the last run's\n"
+    "outputs are reported). Inputs are given by name (the model's\n"
+    "signature names, see 'kiln info'); a model with one input also takes\n"
     "--input FILE.npy. Inputs not given get random values: uniform in [0,1)\n"
     "for floats, 0 or 1 for integers. An input whose shape differs from the\n"
     "model's resizes the model when the differing dimensions are dynamic;\n"
@@ -32,6 +34,7 @@ typedef struct run_args {
   const char *output_dir;
   int num_threads;
   int top_k;
+  int invokes;
   int num_inputs;
   char **input_specs; /* NAME=FILE or FILE */
   cli_shape shapes[CLI_MAX_SHAPES];
@@ -41,6 +44,7 @@ typedef struct run_args {
 
 static int parse_args(int argc, char **argv, run_args *args) {
   args->top_k = 5;
+  args->invokes = 1;
   args->input_specs = calloc((size_t)argc, sizeof(char *));
   if (!args->input_specs) return cli_usage_error("run", "out of memory");
   for (int i = 1; i < argc; i++) {
@@ -70,6 +74,10 @@ static int parse_args(int argc, char **argv, run_args *args) {
     } else if (strcmp(arg, "--top") == 0 && has_value) {
       if (cli_parse_int(argv[++i], 0, 1000000, &args->top_k))
         return cli_usage_error("run", "--top takes a count, got '%s'", argv[i]);
+    } else if (strcmp(arg, "--invokes") == 0 && has_value) {
+      if (cli_parse_int(argv[++i], 1, 1000000, &args->invokes))
+        return cli_usage_error("run", "--invokes takes 1..1000000, got '%s'",
+                               argv[i]);
     } else if (arg[0] == '-') {
       return cli_usage_error("run", "unknown option '%s' (or a missing value)",
                              arg);
@@ -344,7 +352,10 @@ int cmd_run(int argc, char **argv) {
   if (!st && !rc) rc = apply_shapes(model, session, &in, &args);
   if (!st && !rc) st = feed_inputs(session, &in);
   double start = now_ms();
-  if (!st && !rc) st = kiln_session_invoke(session);
+  for (int k = 0; k < args.invokes && !st && !rc; k++) {
+    start = now_ms();
+    st = kiln_session_invoke(session);
+  }
   double elapsed = now_ms() - start;
   if (!st && !rc) {
     printf("ran %s in %.3f ms\noutputs:\n", args.model_path, elapsed);

@@ -190,7 +190,8 @@ kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source) {
   if (!producer) return KILN_OOM();
   kiln_status *st = NULL;
   for (int v = 0; v < g->num_values; v++)
-    producer[v] = g->values[v].is_constant ? -2 : -1;
+    producer[v] =
+        g->values[v].is_constant || g->values[v].is_variable ? -2 : -1;
   for (int i = 0; i < g->num_inputs; i++) producer[g->inputs[i]] = -2;
   for (int n = 0; n < g->num_nodes && !st; n++) {
     const kiln_node *node = &g->nodes[n];
@@ -208,7 +209,7 @@ kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source) {
         st = kiln_error(KILN_ERR_INVALID_MODEL,
                         "%s: operator %d (%s): input %d is tensor %d ('%s'), "
                         "which no earlier operator produces and which is "
-                        "neither a constant nor a graph input",
+                        "neither a constant, a variable nor a graph input",
                         source, node->source_index, op, i, id,
                         g->values[id].name);
     }
@@ -220,13 +221,13 @@ kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source) {
                         "does not exist (the graph has %d tensors)",
                         source, node->source_index, op, i, id, g->num_values);
       else if (producer[id] != -1)
-        st = kiln_error(KILN_ERR_INVALID_MODEL,
-                        "%s: operator %d (%s): output %d is tensor %d ('%s'), "
-                        "which is already %s",
-                        source, node->source_index, op, i, id,
-                        g->values[id].name,
-                        producer[id] == -2 ? "a constant or graph input"
-                                           : "produced by an earlier operator");
+        st = kiln_error(
+            KILN_ERR_INVALID_MODEL,
+            "%s: operator %d (%s): output %d is tensor %d ('%s'), "
+            "which is already %s",
+            source, node->source_index, op, i, id, g->values[id].name,
+            producer[id] == -2 ? "a constant, a variable or a graph input"
+                               : "produced by an earlier operator");
       else
         producer[id] = n;
     }

@@ -26,6 +26,12 @@ typedef struct kiln_value {
   const void *data;
   size_t nbytes;
   void *owned_data;
+  /* A variable (TFLite's is_variable): state that operators read and
+   * update in place (an LSTM's cell state) and that keeps its value from
+   * one invoke to the next. Each session owns its copy, which starts from
+   * `data` when the file gives bytes (nbytes of them) and from zeros
+   * otherwise; is_constant is false. */
+  bool is_variable;
 } kiln_value;
 
 typedef struct kiln_node {
@@ -83,8 +89,9 @@ kiln_status *kiln_value_nbytes(const kiln_value *v, size_t *out_nbytes);
  * data, other values NULL. */
 void kiln_value_as_tensor(const kiln_value *v, kiln_tensor *out);
 
-/* Checks structural sanity: ids in range, every non-constant input produced
- * by an earlier node or a graph input, no value produced twice. Messages
+/* Checks structural sanity: ids in range, every input a constant, a
+ * variable, a graph input or produced by an earlier node, no value produced
+ * twice and no variable produced at all. Messages
  * name `source` (the file). */
 kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source);
 

@@ -186,4 +186,35 @@ enum {
   KILN_BOTTLENECK_INPUTS
 };
 
+/* ---- added for issue 9: recurrent (kernels/ref/lstm.c, rnn.c, svdf.c) */
+
+/* LSTM, UNIDIRECTIONAL_SEQUENCE_LSTM and BIDIRECTIONAL_SEQUENCE_LSTM, as
+ * TFLite's full-kernel LSTM: gates input, forget, cell, output; the input
+ * gate may be absent (CIFG: it is 1 - forget), peephole, layer norm and
+ * projection are optional. `activation` is applied to the cell gate and to
+ * the cell state before the output gate multiplies it. Clips of 0 do not
+ * clip. The sequence forms read [time, batch, input] when time_major, else
+ * [batch, time, input]; the bidirectional form may write both directions
+ * side by side into one output (merge_outputs). */
+typedef struct kiln_lstm_attrs {
+  kiln_activation activation;
+  float cell_clip, proj_clip;
+  bool time_major;
+  bool merge_outputs;
+} kiln_lstm_attrs;
+
+/* RNN, UNIDIRECTIONAL_SEQUENCE_RNN and BIDIRECTIONAL_SEQUENCE_RNN:
+ * h = activation(W x + R h + b) per step. */
+typedef struct kiln_rnn_attrs {
+  kiln_activation activation;
+  bool time_major;
+  bool merge_outputs;
+} kiln_rnn_attrs;
+
+/* SVDF: `rank` filters per output unit over a memory of past features. */
+typedef struct kiln_svdf_attrs {
+  int rank;
+  kiln_activation activation;
+} kiln_svdf_attrs;
+
 #endif

@@ -85,6 +85,16 @@ KILN_OP(GATHER, kiln_gather_attrs, kiln_shape_gather, kiln_ref_gather, kiln_flop
 KILN_OP(TILE, kiln_no_attrs, kiln_shape_tile, kiln_ref_tile, kiln_flops_none)
 KILN_OP(BROADCAST_TO, kiln_no_attrs, kiln_shape_broadcast_to, kiln_ref_broadcast_to, kiln_flops_none)
 
+/* added for issue 9: recurrent (ref/lstm.c, ref/rnn.c, ref/svdf.c); their
+ * state inputs are variables (graph.h: is_variable) updated in place */
+KILN_OP(LSTM, kiln_lstm_attrs, kiln_shape_lstm, kiln_ref_lstm, kiln_flops_lstm)
+KILN_OP(UNIDIRECTIONAL_SEQUENCE_LSTM, kiln_lstm_attrs, kiln_shape_unidirectional_sequence_lstm, kiln_ref_unidirectional_sequence_lstm, kiln_flops_lstm)
+KILN_OP(BIDIRECTIONAL_SEQUENCE_LSTM, kiln_lstm_attrs, kiln_shape_bidirectional_sequence_lstm, kiln_ref_bidirectional_sequence_lstm, kiln_flops_lstm)
+KILN_OP(RNN, kiln_rnn_attrs, kiln_shape_rnn, kiln_ref_rnn, kiln_flops_rnn)
+KILN_OP(UNIDIRECTIONAL_SEQUENCE_RNN, kiln_rnn_attrs, kiln_shape_unidirectional_sequence_rnn, kiln_ref_unidirectional_sequence_rnn, kiln_flops_rnn)
+KILN_OP(BIDIRECTIONAL_SEQUENCE_RNN, kiln_rnn_attrs, kiln_shape_bidirectional_sequence_rnn, kiln_ref_bidirectional_sequence_rnn, kiln_flops_rnn)
+KILN_OP(SVDF, kiln_svdf_attrs, kiln_shape_svdf, kiln_ref_svdf, kiln_flops_svdf)
+
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */
 KILN_OP(FUSED_BOTTLENECK, kiln_bottleneck_attrs, kiln_shape_fused_bottleneck, kiln_ref_fused_bottleneck, kiln_flops_fused_bottleneck)

@@ -16,6 +16,7 @@ typedef enum value_home {
   HOME_CONSTANT, /* the model's constant data */
   HOME_KNOWN,    /* computed at prepare (shape arithmetic), session-owned */
   HOME_ARENA,    /* an activation in the planned arena */
+  HOME_STATE,    /* a variable, in session memory that outlives invokes */
 } value_home;
 
 typedef struct step {
@@ -33,6 +34,8 @@ struct kiln_session {
   kiln_tensor *tensors;      /* one per graph value */
   unsigned char *homes;      /* value_home per value */
   void **known_data;         /* HOME_KNOWN storage per value, else NULL */
+  void **state_data;         /* HOME_STATE storage per variable, else NULL */
+  size_t *state_bytes;       /* its size */
   kiln_op_ctx *contexts;     /* one per node; pointers into tensors */
   kiln_tensor **io_pointers; /* backing store of the contexts' arrays */
   int64_t (*input_dims)[KILN_MAX_RANK]; /* requested input shapes */
@@ -100,6 +103,55 @@ static bool has_dynamic_input(const kiln_graph *g) {
   return false;
 }
 
+/* Variables (an LSTM's states) keep their values across invokes, so they
+ * live outside the arena, which later steps reuse: one block each, sized
+ * by the model's shape for them (operators check it; variables are never
+ * resized), allocated once per session. */
+static kiln_status *alloc_state(kiln_session *s) {
+  const kiln_graph *g = s->graph;
+  for (int v = 0; v < g->num_values; v++) {
+    if (!g->values[v].is_variable) continue;
+    size_t nbytes;
+    KILN_TRY(kiln_value_nbytes(&g->values[v], &nbytes));
+    s->state_data[v] = kiln_calloc(s->alloc, 1, nbytes ? nbytes : 1);
+    if (!s->state_data[v]) return KILN_OOM();
+    s->state_bytes[v] = nbytes;
+  }
+  return NULL;
+}
+
+/* Sets every variable to its initial value: the file's bytes when it gives
+ * them, else zero (for quantized integers, the zero point), which is what
+ * TFLite's ResetVariableTensors writes. */
+static void reset_state(kiln_session *s) {
+  const kiln_graph *g = s->graph;
+  for (int v = 0; v < g->num_values; v++) {
+    const kiln_value *value = &g->values[v];
+    size_t nbytes = s->state_bytes[v];
+    unsigned char *state = s->state_data[v];
+    if (!value->is_variable || !state) continue;
+    if (value->data && value->nbytes == nbytes) {
+      memcpy(state, value->data, nbytes);
+      continue;
+    }
+    int64_t zero = value->quant.count ? value->quant.zero_point[0] : 0;
+    if (zero != 0 && value->dtype == KILN_INT8)
+      memset(state, (int)(int8_t)zero, nbytes);
+    else if (zero != 0 && value->dtype == KILN_UINT8)
+      memset(state, (int)(uint8_t)zero, nbytes);
+    else
+      memset(state, 0, nbytes);
+  }
+}
+
+kiln_status *kiln_session_reset_variables(kiln_session *s) {
+  if (!s)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "kiln_session_reset_variables: NULL session");
+  reset_state(s);
+  return NULL;
+}
+
 kiln_status *kiln_session_create(const kiln_model *model,
                                  const kiln_options *options,
                                  kiln_session **out_session) {
@@ -122,6 +174,8 @@ kiln_status *kiln_session_create(const kiln_model *model,
   s->tensors = kiln_calloc(alloc, values, sizeof(kiln_tensor));
   s->homes = kiln_calloc(alloc, values, 1);
   s->known_data = kiln_calloc(alloc, values, sizeof(void *));
+  s->state_data = kiln_calloc(alloc, values, sizeof(void *));
+  s->state_bytes = kiln_calloc(alloc, values, sizeof(size_t));
   s->input_dims =
       kiln_calloc(alloc, (size_t)g->num_inputs + 1, sizeof *s->input_dims);
   s->steps = kiln_calloc(alloc, (size_t)g->num_nodes + 1, sizeof(step));
@@ -133,12 +187,14 @@ kiln_status *kiln_session_create(const kiln_model *model,
   s->step_duration_us =
       kiln_calloc(alloc, (size_t)g->num_nodes + 1, sizeof(double));
   kiln_status *st = NULL;
-  if (!s->tensors || !s->homes || !s->known_data || !s->input_dims ||
-      !s->steps || !s->plan_items || !s->plan_values || !s->plan_scratch ||
-      !s->step_start_us || !s->step_duration_us)
+  if (!s->tensors || !s->homes || !s->known_data || !s->state_data ||
+      !s->state_bytes || !s->input_dims || !s->steps || !s->plan_items ||
+      !s->plan_values || !s->plan_scratch || !s->step_start_us ||
+      !s->step_duration_us)
     st = KILN_OOM();
   if (!st) st = kiln_threadpool_create(s->num_threads, alloc, &s->pool);
   if (!st) st = build_contexts(s);
+  if (!st) st = alloc_state(s);
   for (int i = 0; !st && i < g->num_inputs; i++) {
     const kiln_value *v = &g->values[g->inputs[i]];
     memcpy(s->input_dims[i], v->dims, sizeof s->input_dims[i]);
@@ -174,6 +230,10 @@ void kiln_session_free(kiln_session *s) {
   const kiln_allocator *alloc = s->alloc;
   if (s->known_data) release_known(s);
   kiln_free(alloc, s->known_data);
+  for (int v = 0; s->state_data && v < s->graph->num_values; v++)
+    kiln_free(alloc, s->state_data[v]);
+  kiln_free(alloc, s->state_data);
+  kiln_free(alloc, s->state_bytes);
   kiln_free(alloc, s->tensors);
   kiln_free(alloc, s->homes);
   kiln_free(alloc, s->contexts);
@@ -204,8 +264,11 @@ static void reset_tensors(kiln_session *s) {
     t->rank = value->rank;
     memcpy(t->dims, value->dims, sizeof t->dims);
     t->quant = value->quant.count ? &value->quant : NULL;
-    s->homes[v] = value->is_constant ? HOME_CONSTANT : HOME_ARENA;
+    s->homes[v] = value->is_constant   ? HOME_CONSTANT
+                  : value->is_variable ? HOME_STATE
+                                       : HOME_ARENA;
     if (value->is_constant) t->data = (void *)value->data;
+    if (value->is_variable) t->data = s->state_data[v];
   }
   for (int i = 0; i < g->num_inputs; i++)
     memcpy(s->tensors[g->inputs[i]].dims, s->input_dims[i],
@@ -241,8 +304,11 @@ static kiln_status *check_memory(const kiln_session *s, size_t bytes,
  * (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
 static bool known_before_invoke(const kiln_session *s, const kiln_node *n) {
   if (n->op == KILN_OP_SHAPE) return true;
-  for (int i = 0; i < n->num_inputs; i++)
-    if (n->inputs[i] >= 0 && s->homes[n->inputs[i]] == HOME_ARENA) return false;
+  for (int i = 0; i < n->num_inputs; i++) {
+    int v = n->inputs[i];
+    if (v >= 0 && (s->homes[v] == HOME_ARENA || s->homes[v] == HOME_STATE))
+      return false;
+  }
   return true;
 }
 
@@ -384,6 +450,9 @@ kiln_status *kiln_session_prepare(kiln_session *s) {
   if (!s)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_prepare: NULL");
   s->prepared = false;
+  /* As TFLite's AllocateTensors, preparing (again, after a resize) starts
+   * the variables afresh. */
+  reset_state(s);
   reset_tensors(s);
   KILN_TRY(infer_shapes(s));
   KILN_TRY(plan_arena(s));

@@ -205,6 +205,7 @@ static uint32_t tb_write_tensor(fbb *b, const tb_tensor *t) {
   if (name) fbb_add_ref(b, TFL_TENSOR_NAME, name);
   if (quant) fbb_add_ref(b, TFL_TENSOR_QUANTIZATION, quant);
   if (sig) fbb_add_ref(b, TFL_TENSOR_SHAPE_SIGNATURE, sig);
+  if (t->is_variable) fbb_add_u8(b, TFL_TENSOR_IS_VARIABLE, 1);
   return fbb_end(b);
 }
 

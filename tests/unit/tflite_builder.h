@@ -72,6 +72,7 @@ typedef struct tb_tensor {
   int64_t zero_point[TB_MAX];
   int quant_axis;
   bool drop_zero_point; /* write one zero point fewer than scales */
+  bool is_variable;     /* state a recurrent operator updates */
 } tb_tensor;
 
 typedef struct tb_buffer {

@@ -224,6 +224,7 @@ static kiln_status *read_tensor_fields(importer *im, const kiln_fb_table *t,
   if (kiln_fb_has_field(t, TFL_TENSOR_SPARSITY))
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "sparse storage is not supported by kiln");
+  KILN_TRY(kiln_fb_bool(t, TFL_TENSOR_IS_VARIABLE, false, &v->is_variable));
   return kiln_fb_u32(t, TFL_TENSOR_BUFFER, 0, &im->tensor_buffer[id]);
 }
 
@@ -321,7 +322,8 @@ static kiln_status *set_constant(importer *im, kiln_value *v,
 
 /* Reads and checks the buffer of tensor `id` once. An operator input with
  * no data, no producer and no elements is an empty constant (converters
- * store those without bytes). */
+ * store those without bytes). A variable's bytes are its initial value, not
+ * a constant: sessions copy them into their own state. */
 static kiln_status *resolve_constant(importer *im, int id, bool is_input) {
   if (im->flags[id] & TENSOR_RESOLVED) return NULL;
   im->flags[id] |= TENSOR_RESOLVED;
@@ -333,7 +335,8 @@ static kiln_status *resolve_constant(importer *im, int id, bool is_input) {
   KILN_TRY(buffer_bytes(im, index, &bytes, &size));
   KILN_TRY(kiln_value_nbytes(v, &nbytes));
   if (!bytes) {
-    if (is_input && nbytes == 0 && !(im->flags[id] & TENSOR_PRODUCED)) {
+    if (is_input && nbytes == 0 && !v->is_variable &&
+        !(im->flags[id] & TENSOR_PRODUCED)) {
       v->is_constant = true;
       v->data = im->fb.buf; /* any non-NULL pointer: nothing is read */
     }
@@ -346,7 +349,9 @@ static kiln_status *resolve_constant(importer *im, int id, bool is_input) {
                    index, (unsigned long long)size, dims,
                    kiln_dtype_name(v->dtype), nbytes);
   }
-  return set_constant(im, v, bytes, nbytes);
+  KILN_TRY(set_constant(im, v, bytes, nbytes));
+  if (v->is_variable) v->is_constant = false;
+  return NULL;
 }
 
 /* Constants no operator reads (graph outputs, leftovers) still get their
@@ -457,6 +462,25 @@ static kiln_status *alloc_ids(importer *im, const kiln_fb_table *op,
   return out->ids ? NULL : KILN_OOM();
 }
 
+/* Recurrent operators write their state inputs: those must be variables,
+ * which sessions own, never constants (mapped read-only from the file) or
+ * other operators' results. */
+static kiln_status *check_state_inputs(importer *im, kiln_op_type op,
+                                       const int *ids, int count) {
+  for (int i = 0; i < count; i++) {
+    if (!kiln_tflite_is_state_input(op, i)) continue;
+    if (ids[i] < 0)
+      return INVALID("input %d is the operator's state and may not be omitted",
+                     i);
+    if (!im->g->values[ids[i]].is_variable)
+      return INVALID(
+          "input %d is tensor %d ('%s'), the operator's state, which must be "
+          "a variable tensor (is_variable)",
+          i, ids[i], im->g->values[ids[i]].name);
+  }
+  return NULL;
+}
+
 /* Reads ids, constants and options of an operator into a new node. */
 static kiln_status *build_node(importer *im, const kiln_fb_table *op, int index,
                                const kiln_tflite_op *map,
@@ -473,6 +497,7 @@ static kiln_status *build_node(importer *im, const kiln_fb_table *op, int index,
   KILN_TRY(read_ids(im, &io->inputs, "input", true, input_ids));
   KILN_TRY(read_ids(im, &io->outputs, "output", false, output_ids));
   KILN_TRY(resolve_inputs(im, input_ids, num_inputs));
+  KILN_TRY(check_state_inputs(im, map->op, input_ids, num_inputs));
   KILN_TRY(kiln_graph_add_node(im->g, map->op, input_ids, num_inputs,
                                output_ids, num_outputs, index, &node));
   KILN_TRY(kiln_tflite_read_options(map, op, node->attrs));

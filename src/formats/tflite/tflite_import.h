@@ -42,6 +42,10 @@ const char *kiln_tflite_op_name(int32_t code);
 /* The mapping of a builtin code, or NULL when kiln has no such operator. */
 const kiln_tflite_op *kiln_tflite_find_op(int32_t code);
 
+/* Whether input `index` of `op` is state the operator updates in place
+ * (the recurrent operators'), which TFLite requires to be a variable. */
+bool kiln_tflite_is_state_input(kiln_op_type op, int index);
+
 /* Reads the operator's builtin options into attrs as `map` says. */
 kiln_status *kiln_tflite_read_options(const kiln_tflite_op *map,
                                       const kiln_fb_table *op_table,

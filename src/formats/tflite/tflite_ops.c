@@ -464,6 +464,105 @@ static kiln_status *parse_resize_nearest(const kiln_fb_table *o, void *attrs) {
                       &a->half_pixel_centers);
 }
 
+/* ---- added for issue 9: recurrent operators' options */
+
+static kiln_status *read_clip(const kiln_fb_table *o, int field,
+                              const char *what, float *out) {
+  KILN_TRY(kiln_fb_f32(o, field, 0.0f, out));
+  if (!(*out >= 0.0f) || *out > 3.4e38f)
+    return INVALID("%s: %s is %g; it must be a finite number >= 0", o->name,
+                   what, (double)*out);
+  return NULL;
+}
+
+static kiln_status *parse_lstm(const kiln_fb_table *o, void *attrs) {
+  kiln_lstm_attrs *a = attrs;
+  int8_t kernel_type;
+  KILN_TRY(read_activation(o, TFL_LSTM_ACTIVATION, &a->activation));
+  KILN_TRY(read_clip(o, TFL_LSTM_CELL_CLIP, "cell_clip", &a->cell_clip));
+  KILN_TRY(read_clip(o, TFL_LSTM_PROJ_CLIP, "proj_clip", &a->proj_clip));
+  KILN_TRY(kiln_fb_i8(o, TFL_LSTM_KERNEL_TYPE, 0, &kernel_type));
+  /* The BASIC kernel is a different, 5-input operator. */
+  if (kernel_type != 0)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%s: kernel_type %d is not supported (only FULL, 0)",
+                      o->name, kernel_type);
+  a->time_major = true; /* one step: [batch, input] */
+  return NULL;
+}
+
+static kiln_status *parse_unidirectional_lstm(const kiln_fb_table *o,
+                                              void *attrs) {
+  kiln_lstm_attrs *a = attrs;
+  bool diagonal;
+  KILN_TRY(read_activation(o, TFL_ULSTM_ACTIVATION, &a->activation));
+  KILN_TRY(read_clip(o, TFL_ULSTM_CELL_CLIP, "cell_clip", &a->cell_clip));
+  KILN_TRY(read_clip(o, TFL_ULSTM_PROJ_CLIP, "proj_clip", &a->proj_clip));
+  KILN_TRY(kiln_fb_bool(o, TFL_ULSTM_TIME_MAJOR, false, &a->time_major));
+  KILN_TRY(
+      kiln_fb_bool(o, TFL_ULSTM_DIAGONAL_RECURRENT_TENSORS, false, &diagonal));
+  if (diagonal)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%s: diagonal_recurrent_tensors (IndyLSTM) is not "
+                      "supported",
+                      o->name);
+  return NULL;
+}
+
+static kiln_status *parse_bidirectional_lstm(const kiln_fb_table *o,
+                                             void *attrs) {
+  kiln_lstm_attrs *a = attrs;
+  KILN_TRY(read_activation(o, TFL_BLSTM_ACTIVATION, &a->activation));
+  KILN_TRY(read_clip(o, TFL_BLSTM_CELL_CLIP, "cell_clip", &a->cell_clip));
+  KILN_TRY(read_clip(o, TFL_BLSTM_PROJ_CLIP, "proj_clip", &a->proj_clip));
+  KILN_TRY(kiln_fb_bool(o, TFL_BLSTM_MERGE_OUTPUTS, false, &a->merge_outputs));
+  return kiln_fb_bool(o, TFL_BLSTM_TIME_MAJOR, true, &a->time_major);
+}
+
+static kiln_status *parse_rnn(const kiln_fb_table *o, void *attrs) {
+  kiln_rnn_attrs *a = attrs;
+  a->time_major = true; /* one step: [batch, input] */
+  return read_activation(o, TFL_RNN_ACTIVATION, &a->activation);
+}
+
+static kiln_status *parse_sequence_rnn(const kiln_fb_table *o, void *attrs) {
+  kiln_rnn_attrs *a = attrs;
+  KILN_TRY(kiln_fb_bool(o, TFL_SRNN_TIME_MAJOR, false, &a->time_major));
+  return read_activation(o, TFL_SRNN_ACTIVATION, &a->activation);
+}
+
+static kiln_status *parse_bidirectional_rnn(const kiln_fb_table *o,
+                                            void *attrs) {
+  kiln_rnn_attrs *a = attrs;
+  KILN_TRY(kiln_fb_bool(o, TFL_BRNN_TIME_MAJOR, false, &a->time_major));
+  KILN_TRY(read_activation(o, TFL_BRNN_ACTIVATION, &a->activation));
+  return kiln_fb_bool(o, TFL_BRNN_MERGE_OUTPUTS, false, &a->merge_outputs);
+}
+
+static kiln_status *parse_svdf(const kiln_fb_table *o, void *attrs) {
+  kiln_svdf_attrs *a = attrs;
+  KILN_TRY(read_positive(o, TFL_SVDF_RANK, 0, "rank", &a->rank));
+  return read_activation(o, TFL_SVDF_ACTIVATION, &a->activation);
+}
+
+bool kiln_tflite_is_state_input(kiln_op_type op, int index) {
+  switch (op) {
+    case KILN_OP_LSTM:
+    case KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM:
+      return index == 18 || index == 19;
+    case KILN_OP_BIDIRECTIONAL_SEQUENCE_LSTM:
+      return index >= 35 && index <= 38;
+    case KILN_OP_RNN:
+    case KILN_OP_UNIDIRECTIONAL_SEQUENCE_RNN:
+    case KILN_OP_SVDF:
+      return index == 4;
+    case KILN_OP_BIDIRECTIONAL_SEQUENCE_RNN:
+      return index == 4 || index == 8;
+    default:
+      return false;
+  }
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -561,6 +660,21 @@ static const kiln_tflite_op op_map[] = {
     WITH(GATHER, GATHER, "GatherOptions", parse_gather, kiln_gather_attrs),
     PLAIN(TILE),
     PLAIN(BROADCAST_TO),
+    /* added for issue 9: recurrent */
+    WITH(LSTM, LSTM, "LSTMOptions", parse_lstm, kiln_lstm_attrs),
+    WITH(UNIDIRECTIONAL_SEQUENCE_LSTM, UNIDIRECTIONAL_SEQUENCE_LSTM,
+         "UnidirectionalSequenceLSTMOptions", parse_unidirectional_lstm,
+         kiln_lstm_attrs),
+    WITH(BIDIRECTIONAL_SEQUENCE_LSTM, BIDIRECTIONAL_SEQUENCE_LSTM,
+         "BidirectionalSequenceLSTMOptions", parse_bidirectional_lstm,
+         kiln_lstm_attrs),
+    WITH(RNN, RNN, "RNNOptions", parse_rnn, kiln_rnn_attrs),
+    WITH(UNIDIRECTIONAL_SEQUENCE_RNN, UNIDIRECTIONAL_SEQUENCE_RNN,
+         "SequenceRNNOptions", parse_sequence_rnn, kiln_rnn_attrs),
+    WITH(BIDIRECTIONAL_SEQUENCE_RNN, BIDIRECTIONAL_SEQUENCE_RNN,
+         "BidirectionalSequenceRNNOptions", parse_bidirectional_rnn,
+         kiln_rnn_attrs),
+    WITH(SVDF, SVDF, "SVDFOptions", parse_svdf, kiln_svdf_attrs),
 };
 
 const kiln_tflite_op *kiln_tflite_find_op(int32_t code) {

@@ -182,6 +182,50 @@ enum { /* ResizeNearestNeighborOptions */
        TFL_RESIZE_NEAREST_HALF_PIXEL_CENTERS = 1,
 };
 
+/* ---- added for issue 9: recurrent operators' options */
+
+enum { /* LSTMOptions */
+       TFL_LSTM_ACTIVATION = 0,
+       TFL_LSTM_CELL_CLIP = 1,   /* float */
+       TFL_LSTM_PROJ_CLIP = 2,   /* float */
+       TFL_LSTM_KERNEL_TYPE = 3, /* LSTMKernelType: FULL = 0, BASIC = 1 */
+};
+
+enum { /* UnidirectionalSequenceLSTMOptions */
+       TFL_ULSTM_ACTIVATION = 0,
+       TFL_ULSTM_CELL_CLIP = 1,
+       TFL_ULSTM_PROJ_CLIP = 2,
+       TFL_ULSTM_TIME_MAJOR = 3, /* bool, default false */
+       TFL_ULSTM_ASYMMETRIC_QUANTIZE_INPUTS = 4,
+       TFL_ULSTM_DIAGONAL_RECURRENT_TENSORS = 5, /* bool */
+};
+
+enum { /* BidirectionalSequenceLSTMOptions */
+       TFL_BLSTM_ACTIVATION = 0,
+       TFL_BLSTM_CELL_CLIP = 1,
+       TFL_BLSTM_PROJ_CLIP = 2,
+       TFL_BLSTM_MERGE_OUTPUTS = 3, /* bool */
+       TFL_BLSTM_TIME_MAJOR = 4,    /* bool, default TRUE */
+};
+
+enum { TFL_RNN_ACTIVATION = 0 }; /* RNNOptions */
+
+enum {                          /* SequenceRNNOptions */
+       TFL_SRNN_TIME_MAJOR = 0, /* bool, default false */
+       TFL_SRNN_ACTIVATION = 1,
+};
+
+enum {                          /* BidirectionalSequenceRNNOptions */
+       TFL_BRNN_TIME_MAJOR = 0, /* bool, default false */
+       TFL_BRNN_ACTIVATION = 1,
+       TFL_BRNN_MERGE_OUTPUTS = 2,
+};
+
+enum { /* SVDFOptions */
+       TFL_SVDF_RANK = 0,
+       TFL_SVDF_ACTIVATION = 1,
+};
+
 /* --------------------------------------------------------------- enums */
 
 typedef enum tfl_tensor_type {
@@ -279,6 +323,14 @@ typedef enum tfl_builtin_op {
   TFL_OP_CUMSUM = 128,
   TFL_OP_BROADCAST_TO = 130,
   TFL_OP_GELU = 150,
+  /* added for issue 9: recurrent */
+  TFL_OP_LSTM = 16,
+  TFL_OP_RNN = 24,
+  TFL_OP_SVDF = 27,
+  TFL_OP_UNIDIRECTIONAL_SEQUENCE_RNN = 35,
+  TFL_OP_UNIDIRECTIONAL_SEQUENCE_LSTM = 44,
+  TFL_OP_BIDIRECTIONAL_SEQUENCE_RNN = 46,
+  TFL_OP_BIDIRECTIONAL_SEQUENCE_LSTM = 52,
 } tfl_builtin_op;
 
 /* BuiltinOptions union types kiln reads. */
@@ -311,6 +363,14 @@ typedef enum tfl_options_type {
   TFL_OPT_SPLIT_V = 79,
   TFL_OPT_BATCH_MATMUL = 101,
   TFL_OPT_GELU = 116,
+  /* added for issue 9: recurrent */
+  TFL_OPT_SVDF = 6,
+  TFL_OPT_RNN = 7,
+  TFL_OPT_LSTM = 14,
+  TFL_OPT_UNIDIRECTIONAL_SEQUENCE_RNN = 31, /* SequenceRNNOptions */
+  TFL_OPT_BIDIRECTIONAL_SEQUENCE_LSTM = 69,
+  TFL_OPT_BIDIRECTIONAL_SEQUENCE_RNN = 70,
+  TFL_OPT_UNIDIRECTIONAL_SEQUENCE_LSTM = 71,
 } tfl_options_type;
 
 /* Padding, ActivationFunctionType and MirrorPadMode share kiln's numbering
