@@ -186,4 +186,12 @@ enum {
   KILN_BOTTLENECK_INPUTS
 };
 
+/* added for issue 9: math, logical, reductions */
+/* CUMSUM: exclusive sums leave the current element out; reverse runs from
+ * the end of the axis. */
+typedef struct kiln_cumsum_attrs {
+  bool exclusive;
+  bool reverse;
+} kiln_cumsum_attrs;
+
 #endif
