@@ -22,6 +22,14 @@ kiln_status *kiln_require_dtype_in(const kiln_tensor *t, kiln_dtype_mask mask,
                     kiln_dtype_name(t->dtype), list);
 }
 
+kiln_status *kiln_require_output_dtype(const kiln_op_ctx *ctx,
+                                       kiln_dtype dtype) {
+  kiln_dtype got = ctx->outputs[0]->dtype;
+  if (got == dtype) return NULL;
+  return kiln_error(KILN_ERR_INVALID_MODEL, "output 0 has type %s; expected %s",
+                    kiln_dtype_name(got), kiln_dtype_name(dtype));
+}
+
 kiln_status *kiln_require_unquantized(const kiln_tensor *t, const char *role) {
   if (t->quant && t->quant->count > 0 && t->dtype != KILN_FLOAT32)
     return kiln_error(KILN_ERR_UNSUPPORTED,

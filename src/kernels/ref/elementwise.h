@@ -27,6 +27,10 @@ static inline bool kiln_dtype_in(kiln_dtype t, kiln_dtype_mask mask) {
 kiln_status *kiln_require_dtype_in(const kiln_tensor *t, kiln_dtype_mask mask,
                                    const char *role);
 
+/* Checks output 0 has `dtype` (the model's types disagree otherwise). */
+kiln_status *kiln_require_output_dtype(const kiln_op_ctx *ctx,
+                                       kiln_dtype dtype);
+
 /* Quantized tensors are the quantized kernels' business: these operators
  * run on plain values and refuse a tensor with quantization parameters. */
 kiln_status *kiln_require_unquantized(const kiln_tensor *t, const char *role);

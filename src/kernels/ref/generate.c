@@ -45,7 +45,7 @@ kiln_status *kiln_shape_fill(const kiln_op_ctx *ctx) {
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input 1 (value) must be a scalar, has shape %s",
                       kiln_dims_str(value->dims, value->rank, buf, sizeof buf));
-  KILN_TRY(kiln_require_dtype(out, value->dtype, "output 0"));
+  KILN_TRY(kiln_require_output_dtype(ctx, value->dtype));
   int rank = (int)dims->dims[0];
   int64_t shape[KILN_MAX_RANK], total = 1;
   for (int d = 0; d < rank; d++) {
@@ -143,8 +143,7 @@ kiln_status *kiln_shape_range(const kiln_op_ctx *ctx) {
                         "%s must be a scalar, has shape %s", names[k],
                         kiln_dims_str(t->dims, t->rank, buf, sizeof buf));
   }
-  KILN_TRY(
-      kiln_require_dtype(ctx->outputs[0], ctx->inputs[0]->dtype, "output 0"));
+  KILN_TRY(kiln_require_output_dtype(ctx, ctx->inputs[0]->dtype));
   int64_t count = 0;
   KILN_TRY(range_count(ctx->inputs, &count));
   kiln_set_shape(ctx->outputs[0], &count, 1);

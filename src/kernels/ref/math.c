@@ -269,7 +269,7 @@ kiln_status *kiln_shape_add_n(const kiln_op_ctx *ctx) {
                         kiln_dims_str(t->dims, t->rank, a, sizeof a),
                         kiln_dims_str(x->dims, x->rank, b, sizeof b));
   }
-  KILN_TRY(kiln_require_dtype(ctx->outputs[0], x->dtype, "output 0"));
+  KILN_TRY(kiln_require_output_dtype(ctx, x->dtype));
   kiln_set_shape(ctx->outputs[0], x->dims, x->rank);
   return NULL;
 }

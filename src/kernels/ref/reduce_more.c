@@ -68,7 +68,7 @@ static kiln_status *shape_reduce(const kiln_op_ctx *ctx, reducer r) {
   kiln_tensor *out = ctx->outputs[0];
   KILN_TRY(kiln_require_dtype_in(x, reducer_types(r), "input 0 (x)"));
   KILN_TRY(kiln_require_unquantized(x, "input 0 (x)"));
-  KILN_TRY(kiln_require_dtype(out, x->dtype, "output 0"));
+  KILN_TRY(kiln_require_output_dtype(ctx, x->dtype));
   bool reduced[KILN_MAX_RANK];
   KILN_TRY(read_axes(ctx, reduced));
   int64_t dims[KILN_MAX_RANK];
@@ -265,7 +265,7 @@ kiln_status *kiln_shape_cumsum(const kiln_op_ctx *ctx) {
   kiln_tensor *out = ctx->outputs[0];
   KILN_TRY(kiln_require_dtype_in(
       x, F32 | KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64), "input 0 (x)"));
-  KILN_TRY(kiln_require_dtype(out, x->dtype, "output 0"));
+  KILN_TRY(kiln_require_output_dtype(ctx, x->dtype));
   if (x->rank == 0)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input 0 (x) is a scalar; CUMSUM needs rank 1 or more");
