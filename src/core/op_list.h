@@ -38,7 +38,7 @@ KILN_OP(SQRT, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_sqrt, kiln_flops_p
 KILN_OP(EXP, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_exp, kiln_flops_per_output)
 KILN_OP(LOG, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_log, kiln_flops_per_output)
 KILN_OP(ABS, kiln_no_attrs, kiln_shape_unary_signed, kiln_ref_abs, kiln_flops_per_output)
-KILN_OP(NEG, kiln_no_attrs, kiln_shape_unary_signed, kiln_ref_neg, kiln_flops_per_output)
+KILN_OP(NEG, kiln_no_attrs, kiln_shape_neg, kiln_ref_neg, kiln_flops_per_output)
 KILN_OP(RELU, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_relu, kiln_flops_per_output)
 KILN_OP(RELU6, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_relu6, kiln_flops_per_output)
 KILN_OP(RELU_N1_TO_1, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_relu_n1_to_1, kiln_flops_per_output)
@@ -114,6 +114,7 @@ KILN_OP(ARG_MIN, kiln_no_attrs, kiln_shape_arg_min, kiln_ref_arg_min, kiln_flops
 KILN_OP(CUMSUM, kiln_cumsum_attrs, kiln_shape_cumsum, kiln_ref_cumsum, kiln_flops_per_input)
 KILN_OP(FILL, kiln_no_attrs, kiln_shape_fill, kiln_ref_fill, kiln_flops_none)
 KILN_OP(RANGE, kiln_no_attrs, kiln_shape_range, kiln_ref_range, kiln_flops_none)
+KILN_OP(BITCAST, kiln_no_attrs, kiln_shape_bitcast, kiln_ref_copy, kiln_flops_none)
 
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */

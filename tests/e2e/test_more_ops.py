@@ -117,6 +117,17 @@ def cases() -> List[Case]:
                         lambda tf, x, y: tf.math.squared_difference(x, y),
                         [Input((None, 4), t, -1000, 1000),
                          Input((4,), t, -1000, 1000)]))
+    out.append(Case("NEG-int64", "NEG", lambda tf, x: tf.math.negative(x),
+                    [Input((None, 4), "int64", -100, 100)]))
+    for src, dst in (("float32", "int32"), ("int32", "int8"),
+                     ("int16", "int32"), ("int64", "float32")):
+        wider = np.dtype(dst).itemsize > np.dtype(src).itemsize
+        shape = (None, 3, np.dtype(dst).itemsize // np.dtype(src).itemsize
+                 ) if wider else (None, 3)
+        out.append(Case(f"BITCAST-{src}-{dst}", "BITCAST",
+                        (lambda d: lambda tf, x: tf.bitcast(
+                            x, getattr(tf, d)))(dst),
+                        [Input(shape, src, -1000, 1000)]))
     out.append(Case("LOGICAL_AND-bool", "LOGICAL_AND",
                     lambda tf, x, y: tf.math.logical_and(x, y),
                     [Input((None, 4, 3), "bool"), Input((3,), "bool")]))

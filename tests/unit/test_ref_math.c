@@ -302,6 +302,58 @@ static void test_add_n(void) {
   }
 }
 
+/* ------------------------------------------------------- BITCAST, NEG */
+
+static void test_bitcast_neg(void) {
+  const kiln_dtype types[] = {KILN_FLOAT32, KILN_INT32, KILN_INT64, KILN_INT8,
+                              KILN_UINT8,   KILN_INT16, KILN_BOOL};
+  for (int rep = 0; rep < 60; rep++) {
+    kiln_dtype from = types[kiln_test_int(0, 6)],
+               to = types[kiln_test_int(0, 6)];
+    size_t fs = kiln_dtype_size(from), ts = kiln_dtype_size(to);
+    tshape s = random_tshape(3, 8);
+    if (fs < ts) s.dims[s.rank++] = (int64_t)(ts / fs);
+    kiln_tensor *x = tensor_of(from, &s);
+    unsigned char *bytes = x->data;
+    for (size_t i = 0; i < kiln_tensor_nbytes(x); i++)
+      bytes[i] = (unsigned char)kiln_test_rand();
+    kiln_tensor *out = kiln_test_tensor(to, 0, NULL);
+    CHECK_OK(run_poisoned(KILN_OP_BITCAST, NULL, &x, 1, out));
+    tshape so = s;
+    if (fs > ts) so.dims[so.rank++] = (int64_t)(fs / ts);
+    if (fs < ts) so.rank--;
+    CHECK(tensor_has_tshape(out, &so));
+    CHECK(kiln_tensor_nbytes(out) == kiln_tensor_nbytes(x) &&
+          memcmp(out->data, x->data, kiln_tensor_nbytes(x)) == 0);
+    kiln_test_tensor_free(x);
+    kiln_test_tensor_free(out);
+  }
+  int64_t d2[1] = {2};
+  kiln_tensor *x = kiln_test_tensor(KILN_INT8, 1, d2);
+  kiln_tensor *out = kiln_test_tensor(KILN_INT32, 0, NULL);
+  CHECK_ERROR(run_poisoned(KILN_OP_BITCAST, NULL, &x, 1, out),
+              KILN_ERR_INVALID_ARGUMENT,
+              "input 0 (x) of shape [2] and type int8 must end in a "
+              "dimension of 4 to be read as int32");
+  kiln_test_tensor_free(x);
+  kiln_test_tensor_free(out);
+
+  /* NEG on int64 (as TFLite), wrapping at the minimum */
+  x = kiln_test_tensor(KILN_INT64, 1, d2);
+  setv(x, 0, -5);
+  ((int64_t *)x->data)[1] = INT64_MIN;
+  out = kiln_test_tensor(KILN_INT64, 0, NULL);
+  CHECK_OK(run_poisoned(KILN_OP_NEG, NULL, &x, 1, out));
+  CHECK(geti(out, 0) == 5 && geti(out, 1) == INT64_MIN);
+  kiln_test_tensor_free(x);
+  x = kiln_test_tensor(KILN_INT16, 1, d2);
+  out->dtype = KILN_INT16;
+  CHECK_ERROR(run_poisoned(KILN_OP_NEG, NULL, &x, 1, out), KILN_ERR_UNSUPPORTED,
+              "float32, int32 or int64");
+  kiln_test_tensor_free(x);
+  kiln_test_tensor_free(out);
+}
+
 /* --------------------------------------------------------------- errors */
 
 static void test_errors(void) {
@@ -382,6 +434,7 @@ int main(void) {
   test_binaries();
   test_binary_edges();
   test_add_n();
+  test_bitcast_neg();
   test_errors();
   return kiln_test_finish("test_ref_math");
 }

@@ -600,6 +600,7 @@ static const kiln_tflite_op op_map[] = {
     WITH(CUMSUM, CUMSUM, "CumsumOptions", parse_cumsum, kiln_cumsum_attrs),
     PLAIN(FILL),
     PLAIN(RANGE),
+    PLAIN(BITCAST),
 };
 
 const kiln_tflite_op *kiln_tflite_find_op(int32_t code) {

@@ -296,3 +296,53 @@ kiln_status *kiln_ref_add_n(const kiln_op_ctx *ctx) {
   }
   return NULL;
 }
+
+/* --------------------------------------------------------------- BITCAST */
+
+/* The same bytes read as another type: a wider input gains a last
+ * dimension of the size ratio; a narrower one must end in that ratio,
+ * which goes. The kernel is a copy (kiln_ref_copy). */
+kiln_status *kiln_shape_bitcast(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+  KILN_TRY(kiln_require_input(ctx, 0, "x"));
+  const kiln_tensor *x = ctx->inputs[0];
+  kiln_tensor *out = ctx->outputs[0];
+  size_t in_size = kiln_dtype_size(x->dtype),
+         out_size = kiln_dtype_size(out->dtype);
+  char buf[KILN_DIMS_STR_SIZE];
+  if (in_size == 0 || out_size == 0)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 0 (x) has type %s and output 0 %s",
+                      kiln_dtype_name(x->dtype), kiln_dtype_name(out->dtype));
+  int64_t dims[KILN_MAX_RANK];
+  int rank = x->rank;
+  memcpy(dims, x->dims, sizeof dims);
+  if (in_size > out_size) {
+    if (rank == KILN_MAX_RANK)
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "input 0 (x) has rank %d; the output would exceed "
+                        "kiln's maximum rank",
+                        rank);
+    dims[rank++] = (int64_t)(in_size / out_size);
+  } else if (in_size < out_size) {
+    int64_t ratio = (int64_t)(out_size / in_size);
+    if (rank == 0 || dims[rank - 1] != ratio)
+      return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                        "input 0 (x) of shape %s and type %s must end in a "
+                        "dimension of %lld to be read as %s",
+                        kiln_dims_str(x->dims, x->rank, buf, sizeof buf),
+                        kiln_dtype_name(x->dtype), (long long)ratio,
+                        kiln_dtype_name(out->dtype));
+    rank--;
+  }
+  kiln_set_shape(out, dims, rank);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------- NEG */
+
+/* TFLite negates float32, int32 and int64 (ABS keeps unary.c's float32 and
+ * int32). */
+kiln_status *kiln_shape_neg(const kiln_op_ctx *ctx) {
+  return kiln_shape_map(ctx, F32 | I32 | I64, KILN_DTYPE_INVALID);
+}
