@@ -217,4 +217,12 @@ typedef struct kiln_svdf_attrs {
   kiln_activation activation;
 } kiln_svdf_attrs;
 
+/* added for issue 9: math, logical, reductions */
+/* CUMSUM: exclusive sums leave the current element out; reverse runs from
+ * the end of the axis. */
+typedef struct kiln_cumsum_attrs {
+  bool exclusive;
+  bool reverse;
+} kiln_cumsum_attrs;
+
 #endif

@@ -118,13 +118,13 @@ def test_malformed_model(kiln_bin, model_cache, mlp, features, tmp_path,
 
 
 def test_unsupported_operator(kiln_bin, model_cache, features, tmp_path):
-    """A builtin kiln lacks (CUMSUM): the message names it and its index."""
+    """A builtin kiln lacks (BUCKETIZE): the message names it and its index."""
     model = model_cache.custom(
         "unsupported_op.tflite",
         lambda: K.convert(K.build_unsupported_op_model(), "float32"))
-    index = K.operator_index(model, "CUMSUM")
+    index = K.operator_index(model, "BUCKETIZE")
     result = run(kiln_bin, model, {"features": features}, tmp_path / "out")
-    check_failure(result, "CUMSUM")
+    check_failure(result, "BUCKETIZE")
     assert re.search(rf"\b{index}\b", result.stderr), (
         f"operator index {index} not in:\n{result.stderr}")
 

@@ -361,6 +361,44 @@ static void test_int_broadcasts(void) {
       }
 }
 
+/* POW and SQUARED_DIFFERENCE on int32 (as TFLite has them), against
+ * products computed exactly in int64 by repeated multiplication and then
+ * wrapped to 32 bits. */
+static void test_int32_pow_sqdiff(void) {
+  for (int rep = 0; rep < 24; rep++) {
+    shape sa, sb;
+    random_pair(&sa, &sb, rep % 6);
+    const shape *ins[2] = {&sa, &sb};
+    shape so = expected_broadcast(ins, 2);
+    bool is_pow = rep % 2 == 0;
+    kiln_tensor *a = new_tensor(KILN_INT32, &sa),
+                *b = new_tensor(KILN_INT32, &sb);
+    kiln_tensor *out = new_output(KILN_INT32);
+    for (int64_t i = 0; i < numel(&sa); i++)
+      set_int(a, i, kiln_test_int(-1000, 1000));
+    for (int64_t i = 0; i < numel(&sb); i++)
+      set_int(b, i, is_pow ? kiln_test_int(0, 5) : kiln_test_int(-1000, 1000));
+    kiln_tensor *inputs[2] = {a, b};
+    CHECK_OK(kiln_test_run_op(is_pow ? KILN_OP_POW : KILN_OP_SQUARED_DIFFERENCE,
+                              NULL, inputs, 2, &out, 1));
+    CHECK(same_shape(out, &so));
+    int bad = 0;
+    for (int64_t f = 0; f < numel(&so) && same_shape(out, &so); f++) {
+      int64_t x = get_int(a, source_index(&so, &sa, f)),
+              y = get_int(b, source_index(&so, &sb, f)), e = 1;
+      if (is_pow)
+        for (int64_t k = 0; k < y; k++) e *= x;
+      else
+        e = (x - y) * (x - y);
+      bad += get_int(out, f) != (int32_t)(uint32_t)(uint64_t)e;
+    }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(a);
+    kiln_test_tensor_free(b);
+    kiln_test_tensor_free(out);
+  }
+}
+
 /* One int op on 1-D operands; returns the status and fills result. */
 static kiln_status *run_int_pair(kiln_dtype dtype, kiln_op_type op,
                                  const int64_t *x, const int64_t *y, int n,
@@ -405,13 +443,16 @@ static void test_int_edges(void) {
               KILN_ERR_RUNTIME, "element 1: integer division by zero");
   CHECK_ERROR(run_int_pair(KILN_INT64, KILN_OP_DIV, num, den, 3, r),
               KILN_ERR_RUNTIME, "division by zero");
-  CHECK_ERROR(run_int_pair(KILN_INT32, KILN_OP_POW, num, num, 3, r),
-              KILN_ERR_UNSUPPORTED, "input 0 (x) has type int32");
+  CHECK_ERROR(run_int_pair(KILN_INT64, KILN_OP_POW, num, num, 3, r),
+              KILN_ERR_UNSUPPORTED, "input 0 (x) has type int64");
+  const int64_t neg[3] = {2, -1, 0};
+  CHECK_ERROR(run_int_pair(KILN_INT32, KILN_OP_POW, num, neg, 3, r),
+              KILN_ERR_RUNTIME, "is -1 at element 1");
   CHECK_ERROR(run_int_pair(KILN_INT64, KILN_OP_PRELU, num, num, 3, r),
               KILN_ERR_UNSUPPORTED, "int64");
   CHECK_ERROR(
-      run_int_pair(KILN_INT32, KILN_OP_SQUARED_DIFFERENCE, num, num, 3, r),
-      KILN_ERR_UNSUPPORTED, "int32");
+      run_int_pair(KILN_INT64, KILN_OP_SQUARED_DIFFERENCE, num, num, 3, r),
+      KILN_ERR_UNSUPPORTED, "int64");
 }
 
 /* ------------------------------------------------------------ SELECT_V2 */
@@ -545,6 +586,7 @@ int main(void) {
   test_float_edges();
   test_rank8();
   test_int_broadcasts();
+  test_int32_pow_sqdiff();
   test_int_edges();
   test_select();
   test_errors();

@@ -563,6 +563,13 @@ bool kiln_tflite_is_state_input(kiln_op_type op, int index) {
   }
 }
 
+/* added for issue 9: math, logical, reductions */
+static kiln_status *parse_cumsum(const kiln_fb_table *o, void *attrs) {
+  kiln_cumsum_attrs *a = attrs;
+  KILN_TRY(kiln_fb_bool(o, TFL_CUMSUM_EXCLUSIVE, false, &a->exclusive));
+  return kiln_fb_bool(o, TFL_CUMSUM_REVERSE, false, &a->reverse);
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -675,6 +682,40 @@ static const kiln_tflite_op op_map[] = {
          "BidirectionalSequenceRNNOptions", parse_bidirectional_rnn,
          kiln_rnn_attrs),
     WITH(SVDF, SVDF, "SVDFOptions", parse_svdf, kiln_svdf_attrs),
+
+    /* added for issue 9: math, logical, reductions */
+    PLAIN(SQUARE),
+    PLAIN(SIN),
+    PLAIN(COS),
+    PLAIN(FLOOR),
+    PLAIN(CEIL),
+    PLAIN(ROUND),
+    PLAIN(ELU),
+    PLAIN(SIGN),
+    PLAIN(ZEROS_LIKE),
+    PLAIN(FLOOR_DIV),
+    PLAIN(FLOOR_MOD),
+    PLAIN(ATAN2),
+    PLAIN(BITWISE_XOR),
+    PLAIN(RIGHT_SHIFT),
+    PLAIN(ADD_N),
+    PLAIN(LOGICAL_AND),
+    PLAIN(LOGICAL_OR),
+    PLAIN(LOGICAL_NOT),
+    PLAIN(SELECT),
+    WITH(REDUCE_PROD, REDUCER, "ReducerOptions", parse_reducer,
+         kiln_reduce_attrs),
+    WITH(REDUCE_MIN, REDUCER, "ReducerOptions", parse_reducer,
+         kiln_reduce_attrs),
+    WITH(REDUCE_ANY, REDUCER, "ReducerOptions", parse_reducer,
+         kiln_reduce_attrs),
+    WITH(REDUCE_ALL, REDUCER, "ReducerOptions", parse_reducer,
+         kiln_reduce_attrs),
+    PLAIN(ARG_MIN),
+    WITH(CUMSUM, CUMSUM, "CumsumOptions", parse_cumsum, kiln_cumsum_attrs),
+    PLAIN(FILL),
+    PLAIN(RANGE),
+    PLAIN(BITCAST),
 };
 
 const kiln_tflite_op *kiln_tflite_find_op(int32_t code) {

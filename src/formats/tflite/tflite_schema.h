@@ -382,4 +382,41 @@ typedef enum tfl_options_type {
 /* QuantizationDetails union: NONE = 0; anything else is a custom scheme. */
 #define TFL_QUANT_DETAILS_NONE 0
 
+/* added for issue 9: math, logical, reductions. BuiltinOperator codes
+ * (TFL_OP_CUMSUM is above), the CumsumOptions union type and its slots. */
+enum {
+  TFL_OP_FLOOR = 8,
+  TFL_OP_SELECT = 64,
+  TFL_OP_SIN = 66,
+  TFL_OP_ARG_MIN = 79,
+  TFL_OP_REDUCE_PROD = 81,
+  TFL_OP_LOGICAL_OR = 84,
+  TFL_OP_LOGICAL_AND = 86,
+  TFL_OP_LOGICAL_NOT = 87,
+  TFL_OP_REDUCE_MIN = 89,
+  TFL_OP_FLOOR_DIV = 90,
+  TFL_OP_REDUCE_ANY = 91,
+  TFL_OP_SQUARE = 92,
+  TFL_OP_ZEROS_LIKE = 93,
+  TFL_OP_FILL = 94,
+  TFL_OP_FLOOR_MOD = 95,
+  TFL_OP_RANGE = 96,
+  TFL_OP_CEIL = 104,
+  TFL_OP_ADD_N = 106,
+  TFL_OP_COS = 108,
+  TFL_OP_ELU = 111,
+  TFL_OP_ROUND = 116,
+  TFL_OP_REDUCE_ALL = 140,
+  TFL_OP_ATAN2 = 156,
+  TFL_OP_SIGN = 158,
+  TFL_OP_BITCAST = 159,
+  TFL_OP_BITWISE_XOR = 160,
+  TFL_OP_RIGHT_SHIFT = 161,
+};
+enum { TFL_OPT_CUMSUM = 102 };
+enum { /* CumsumOptions */
+       TFL_CUMSUM_EXCLUSIVE = 0,
+       TFL_CUMSUM_REVERSE = 1,
+};
+
 #endif

@@ -10,6 +10,7 @@
 enum {
   MASK_FLOAT = 1u << KILN_FLOAT32,
   MASK_NUMERIC = (1u << KILN_FLOAT32) | (1u << KILN_INT32) | (1u << KILN_INT64),
+  MASK_FLOAT_INT32 = (1u << KILN_FLOAT32) | (1u << KILN_INT32),
 };
 
 static kiln_status *check_dtype(const kiln_tensor *t, unsigned mask,
@@ -17,7 +18,9 @@ static kiln_status *check_dtype(const kiln_tensor *t, unsigned mask,
   if ((unsigned)t->dtype < 32 && ((mask >> t->dtype) & 1u)) return NULL;
   return kiln_error(KILN_ERR_UNSUPPORTED, "%s has type %s; supported: %s", role,
                     kiln_dtype_name(t->dtype),
-                    mask == MASK_FLOAT ? "float32" : "float32, int32, int64");
+                    mask == MASK_FLOAT         ? "float32"
+                    : mask == MASK_FLOAT_INT32 ? "float32, int32"
+                                               : "float32, int32, int64");
 }
 
 static kiln_status *binary_shape(const kiln_op_ctx *ctx, unsigned mask) {
@@ -73,6 +76,11 @@ kiln_status *kiln_shape_binary_arith(const kiln_op_ctx *ctx) {
 
 kiln_status *kiln_shape_binary_float(const kiln_op_ctx *ctx) {
   return binary_shape(ctx, MASK_FLOAT);
+}
+
+/* POW and SQUARED_DIFFERENCE: TFLite runs them on float32 and int32. */
+kiln_status *kiln_shape_binary_float_int32(const kiln_op_ctx *ctx) {
+  return binary_shape(ctx, MASK_FLOAT_INT32);
 }
 
 /* ---------------------------------------------------------- broadcasting */
@@ -173,6 +181,18 @@ static int64_t div_i(int64_t a, int64_t b) {
 }
 static int64_t max_i(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t min_i(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t sqdiff_i(int64_t a, int64_t b) {
+  int64_t d = sub_i(a, b);
+  return mul_i(d, d);
+}
+/* By squaring, wrapping like the other products; b >= 0 is checked first
+ * (TFLite refuses negative integer exponents). */
+static int64_t pow_i(int64_t a, int64_t b) {
+  int64_t result = 1;
+  for (; b > 0; b >>= 1, a = mul_i(a, a))
+    if (b & 1) result = mul_i(result, a);
+  return result;
+}
 
 static void store_int(kiln_tensor *t, int64_t i, int64_t v) {
   if (t->dtype == KILN_INT32)
@@ -191,6 +211,17 @@ static void run_int(const kiln_op_ctx *ctx, int_op op) {
     store_int(
         out, i,
         op(kiln_tensor_int(a, it.offset[0]), kiln_tensor_int(b, it.offset[1])));
+}
+
+static kiln_status *check_exponents(const kiln_tensor *t) {
+  int64_t n = kiln_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++)
+    if (kiln_tensor_int(t, i) < 0)
+      return kiln_error(KILN_ERR_RUNTIME,
+                        "input 1 (y) is %lld at element %lld: integers "
+                        "cannot be raised to a negative power",
+                        (long long)kiln_tensor_int(t, i), (long long)i);
+  return NULL;
 }
 
 static kiln_status *check_nonzero(const kiln_tensor *t) {
@@ -214,6 +245,7 @@ static kiln_status *run_binary(const kiln_op_ctx *ctx, f32_op f, int_op g) {
   }
   /* The shape function admitted only types with a kernel here. */
   if (g == div_i) KILN_TRY(check_nonzero(ctx->inputs[1]));
+  if (g == pow_i) KILN_TRY(check_exponents(ctx->inputs[1]));
   run_int(ctx, g);
   return NULL;
 }
@@ -245,10 +277,10 @@ kiln_status *kiln_ref_minimum(const kiln_op_ctx *ctx) {
   return run_binary(ctx, min_f, min_i);
 }
 kiln_status *kiln_ref_squared_difference(const kiln_op_ctx *ctx) {
-  return run_binary(ctx, sqdiff_f, NULL);
+  return run_binary(ctx, sqdiff_f, sqdiff_i);
 }
 kiln_status *kiln_ref_pow(const kiln_op_ctx *ctx) {
-  return run_binary(ctx, pow_f, NULL);
+  return run_binary(ctx, pow_f, pow_i);
 }
 kiln_status *kiln_ref_prelu(const kiln_op_ctx *ctx) {
   return run_binary(ctx, prelu_f, NULL);

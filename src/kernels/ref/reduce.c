@@ -301,7 +301,7 @@ static kiln_status *arg_max_axis(const kiln_op_ctx *ctx, int *out_axis) {
 
 static bool arg_max_dtype(kiln_dtype t) {
   return t == KILN_FLOAT32 || t == KILN_INT8 || t == KILN_UINT8 ||
-         t == KILN_INT16 || is_index_dtype(t);
+         t == KILN_INT16 || t == KILN_BOOL || is_index_dtype(t);
 }
 
 kiln_status *kiln_shape_arg_max(const kiln_op_ctx *ctx) {
@@ -313,7 +313,7 @@ kiln_status *kiln_shape_arg_max(const kiln_op_ctx *ctx) {
   char buf[KILN_DIMS_STR_SIZE];
   if (!arg_max_dtype(x->dtype))
     return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "input 0 (x) has type %s; expected float32 or an "
+                      "input 0 (x) has type %s; expected float32, bool or an "
                       "integer type",
                       kiln_dtype_name(x->dtype));
   if (!is_index_dtype(out->dtype))

@@ -191,6 +191,12 @@ static int32_t neg_i32(int32_t v) { return (int32_t)(0u - (uint32_t)v); }
 
 static kiln_status *map_signed(const kiln_op_ctx *ctx, bool is_abs) {
   int64_t n = kiln_tensor_numel(ctx->inputs[0]);
+  if (ctx->inputs[0]->dtype == KILN_INT64) { /* NEG only; wraps like int32 */
+    const int64_t *x = ctx->inputs[0]->data;
+    int64_t *y = ctx->outputs[0]->data;
+    for (int64_t i = 0; i < n; i++) y[i] = (int64_t)(0u - (uint64_t)x[i]);
+    return NULL;
+  }
   if (ctx->inputs[0]->dtype == KILN_INT32) {
     const int32_t *x = ctx->inputs[0]->data;
     int32_t *y = ctx->outputs[0]->data;
