@@ -85,6 +85,17 @@ KILN_OP(GATHER, kiln_gather_attrs, kiln_shape_gather, kiln_ref_gather, kiln_flop
 KILN_OP(TILE, kiln_no_attrs, kiln_shape_tile, kiln_ref_tile, kiln_flops_none)
 KILN_OP(BROADCAST_TO, kiln_no_attrs, kiln_shape_broadcast_to, kiln_ref_broadcast_to, kiln_flops_none)
 
+/* added for issue 9: data movement and indexing (ref/space_batch.c,
+ * ref/gather_nd.c, ref/index_ops.c, ref/segment.c, ref/data_shaped.c,
+ * ref/norm_pool.c) */
+KILN_OP(SPACE_TO_BATCH_ND, kiln_no_attrs, kiln_shape_space_to_batch_nd, kiln_ref_space_to_batch_nd, kiln_flops_none)
+KILN_OP(BATCH_TO_SPACE_ND, kiln_no_attrs, kiln_shape_batch_to_space_nd, kiln_ref_batch_to_space_nd, kiln_flops_none)
+KILN_OP(DEPTH_TO_SPACE, kiln_block_size_attrs, kiln_shape_depth_to_space, kiln_ref_depth_to_space, kiln_flops_none)
+KILN_OP(SPACE_TO_DEPTH, kiln_block_size_attrs, kiln_shape_space_to_depth, kiln_ref_space_to_depth, kiln_flops_none)
+KILN_OP(GATHER_ND, kiln_no_attrs, kiln_shape_gather_nd, kiln_ref_gather_nd, kiln_flops_none)
+KILN_OP(SCATTER_ND, kiln_no_attrs, kiln_shape_scatter_nd, kiln_ref_scatter_nd, kiln_flops_none)
+KILN_OP(DYNAMIC_UPDATE_SLICE, kiln_no_attrs, kiln_shape_dynamic_update_slice, kiln_ref_dynamic_update_slice, kiln_flops_none)
+
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */
 KILN_OP(FUSED_BOTTLENECK, kiln_bottleneck_attrs, kiln_shape_fused_bottleneck, kiln_ref_fused_bottleneck, kiln_flops_fused_bottleneck)

@@ -464,6 +464,15 @@ static kiln_status *parse_resize_nearest(const kiln_fb_table *o, void *attrs) {
                       &a->half_pixel_centers);
 }
 
+/* ---- added for issue 9: data movement and indexing ---- */
+
+/* DepthToSpaceOptions and SpaceToDepthOptions: block_size, checked >= 1
+ * here so that a broken file fails at load. */
+static kiln_status *parse_block_size(const kiln_fb_table *o, void *attrs) {
+  kiln_block_size_attrs *a = attrs;
+  return read_positive(o, TFL_BLOCK_SIZE, 0, "block_size", &a->block_size);
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -561,6 +570,16 @@ static const kiln_tflite_op op_map[] = {
     WITH(GATHER, GATHER, "GatherOptions", parse_gather, kiln_gather_attrs),
     PLAIN(TILE),
     PLAIN(BROADCAST_TO),
+    /* added for issue 9: data movement and indexing */
+    PLAIN(SPACE_TO_BATCH_ND),
+    PLAIN(BATCH_TO_SPACE_ND),
+    WITH(DEPTH_TO_SPACE, DEPTH_TO_SPACE, "DepthToSpaceOptions",
+         parse_block_size, kiln_block_size_attrs),
+    WITH(SPACE_TO_DEPTH, SPACE_TO_DEPTH, "SpaceToDepthOptions",
+         parse_block_size, kiln_block_size_attrs),
+    PLAIN(GATHER_ND),
+    PLAIN(SCATTER_ND),
+    PLAIN(DYNAMIC_UPDATE_SLICE),
 };
 
 const kiln_tflite_op *kiln_tflite_find_op(int32_t code) {
