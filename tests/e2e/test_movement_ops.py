@@ -107,6 +107,89 @@ def scatter_nd():
              spec((6, 3), "float32", "updates")])
 
 
+def top_k():
+    tf = _tf()
+    return ((lambda x: tf.math.top_k(x, 4)),
+            [spec((3, 9), "float32", "x")])
+
+
+def top_k_int():
+    tf = _tf()
+    return ((lambda x: tf.math.top_k(x, 5)),
+            [spec((2, 3, 7), "int32", "x")])
+
+
+def one_hot():
+    tf = _tf()
+    return ((lambda i: tf.one_hot(i, 6, on_value=2.5, off_value=-1.0,
+                                  axis=1)),
+            [spec((3, 4), "int32", "indices")])
+
+
+def reverse():
+    tf = _tf()
+    # LiteRT reverses contiguous axes only (kiln any set)
+    return ((lambda x: tf.reverse(x, [1, 2])),
+            [spec((3, 4, 5), "float32", "x")])
+
+
+def unsorted_segments():
+    tf = _tf()
+    m = tf.math
+    return ((lambda x, s: (m.unsorted_segment_sum(x, s, 5),
+                           m.unsorted_segment_prod(x, s, 5),
+                           m.unsorted_segment_max(x, s, 5),
+                           m.unsorted_segment_min(x, s, 5))),
+            [spec((7, 3), "float32", "data"), spec((7,), "int32", "ids")])
+
+
+def segment_sum():
+    tf = _tf()
+    # LiteRT needs ids that step by 0 or 1 (kiln takes any sorted ids)
+    ids = tf.constant([0, 0, 1, 2, 2, 2])
+    return ((lambda x: tf.math.segment_sum(x, ids)),
+            [spec((6, 4), "float32", "data")])
+
+
+def matrix_diag():
+    tf = _tf()
+    return ((lambda d: tf.linalg.diag(d)), [spec((2, 5), "float32", "d")])
+
+
+def matrix_set_diag():
+    tf = _tf()
+    return ((lambda x, d: tf.linalg.set_diag(x, d)),
+            [spec((2, 4, 6), "float32", "x"), spec((2, 4), "float32", "d")])
+
+
+def broadcast_args():
+    tf = _tf()
+    return ((lambda a, b: tf.broadcast_dynamic_shape(a, b)),
+            [spec((4,), "int32", "a"), spec((2,), "int32", "b")])
+
+
+def sparse_to_dense():
+    tf = _tf()
+    return ((lambda i, v: tf.raw_ops.SparseToDense(
+                sparse_indices=i, output_shape=[5, 6], sparse_values=v,
+                default_value=-2.0, validate_indices=False)),
+            [spec((4, 2), "int32", "indices"), spec((4,), "float32", "v")])
+
+
+def local_response_norm():
+    tf = _tf()
+    return ((lambda x: tf.nn.local_response_normalization(x, 2, 1.5, 0.3,
+                                                          0.75)),
+            [spec((2, 3, 4, 9), "float32", "x")])
+
+
+def where_of_shape():
+    """WHERE on values kiln knows at prepare (from the input's shape)."""
+    tf = _tf()
+    return ((lambda x: tf.where(tf.shape(x) > 2)),
+            [spec((None, 3, 1, 5), "float32", "x")])
+
+
 def index_pairs(rng, rows, limits):
     return np.stack([rng.integers(0, n, rows) for n in limits],
                     axis=1).astype(np.int32)
@@ -134,6 +217,46 @@ CASES: List[Case] = [
          lambda rng: {"indices": index_pairs(rng, 6, (4, 5)),
                       "updates": uniform(rng, (6, 3))},
          ("SCATTER_ND",)),
+    Case("top_k", top_k, lambda rng: {"x": uniform(rng, (3, 9))},
+         ("TOPK_V2",)),
+    # small integers: ties, which must keep the lower index first
+    Case("top_k_int", top_k_int,
+         lambda rng: {"x": rng.integers(-3, 3, (2, 3, 7), np.int32)},
+         ("TOPK_V2",)),
+    Case("one_hot", one_hot,
+         lambda rng: {"indices": rng.integers(-1, 7, (3, 4), np.int32)},
+         ("ONE_HOT",)),
+    Case("reverse", reverse, lambda rng: {"x": uniform(rng, (3, 4, 5))},
+         ("REVERSE_V2",)),
+    Case("unsorted_segments", unsorted_segments,
+         lambda rng: {"data": uniform(rng, (7, 3)),
+                      "ids": rng.integers(0, 4, (7,), np.int32)},
+         ("UNSORTED_SEGMENT_SUM", "UNSORTED_SEGMENT_PROD",
+          "UNSORTED_SEGMENT_MAX", "UNSORTED_SEGMENT_MIN")),
+    Case("segment_sum", segment_sum,
+         lambda rng: {"data": uniform(rng, (6, 4))}, ("SEGMENT_SUM",)),
+    Case("matrix_diag", matrix_diag, lambda rng: {"d": uniform(rng, (2, 5))},
+         ("MATRIX_DIAG",)),
+    Case("matrix_set_diag", matrix_set_diag,
+         lambda rng: {"x": uniform(rng, (2, 4, 6)),
+                      "d": uniform(rng, (2, 4))}, ("MATRIX_SET_DIAG",)),
+    Case("broadcast_args", broadcast_args,
+         # LiteRT aborts on shapes that do not broadcast: a[-1] is 1 or 7
+         lambda rng: {"a": np.array([*rng.integers(1, 5, 3),
+                                     rng.choice([1, 7])], np.int32),
+                      "b": np.array([1, 7], np.int32)},
+         ("BROADCAST_ARGS",)),
+    Case("sparse_to_dense", sparse_to_dense,
+         lambda rng: {"indices": np.stack(np.unravel_index(
+                          rng.choice(30, 4, replace=False), (5, 6)),
+                          axis=1).astype(np.int32),
+                      "v": uniform(rng, (4,))}, ("SPARSE_TO_DENSE",)),
+    Case("local_response_norm", local_response_norm,
+         lambda rng: {"x": uniform(rng, (2, 3, 4, 9))},
+         ("LOCAL_RESPONSE_NORMALIZATION",)),
+    Case("where_of_shape", where_of_shape,
+         lambda rng: {"x": uniform(rng, (int(rng.integers(1, 5)), 3, 1, 5))},
+         ("WHERE",)),
 ]
 
 
