@@ -190,6 +190,43 @@ def where_of_shape():
             [spec((None, 3, 1, 5), "float32", "x")])
 
 
+def unique_of_shape():
+    """UNIQUE on values kiln knows at prepare (the input's shape)."""
+    tf = _tf()
+    return ((lambda x: tf.unique(tf.shape(x))),
+            [spec((None, 3, 3, 5), "float32", "x")])
+
+
+def dynamic_update_slice():
+    """XLA's DynamicUpdateSlice, which the converter maps to the builtin."""
+    tf = _tf()
+    from tensorflow.compiler.tf2xla.python import xla
+    return ((lambda x, u, s: xla.dynamic_update_slice(x, u, s)),
+            [spec((4, 5, 3), "float32", "x"), spec((2, 3, 3), "float32", "u"),
+             spec((3,), "int32", "start")])
+
+
+def gather_batch_dims():
+    """GATHER with batch_dims (kiln had it; checked here against LiteRT)."""
+    tf = _tf()
+    return ((lambda p, i: tf.gather(p, i, axis=2, batch_dims=1)),
+            [spec((2, 3, 5, 4), "float32", "params"),
+             spec((2, 6), "int32", "indices")])
+
+
+def resize_variants():
+    """RESIZE_* with half_pixel_centers and align_corners (kiln had
+    them; checked here against LiteRT)."""
+    tf = _tf()
+    v1 = tf.compat.v1.image
+    return ((lambda x: (
+        v1.resize_bilinear(x, [7, 9], half_pixel_centers=True),
+        v1.resize_bilinear(x, [7, 9], align_corners=True),
+        v1.resize_nearest_neighbor(x, [7, 9], half_pixel_centers=True),
+        v1.resize_nearest_neighbor(x, [7, 9], align_corners=True))),
+            [spec((2, 4, 5, 3), "float32", "x")])
+
+
 def index_pairs(rng, rows, limits):
     return np.stack([rng.integers(0, n, rows) for n in limits],
                     axis=1).astype(np.int32)
@@ -257,6 +294,22 @@ CASES: List[Case] = [
     Case("where_of_shape", where_of_shape,
          lambda rng: {"x": uniform(rng, (int(rng.integers(1, 5)), 3, 1, 5))},
          ("WHERE",)),
+    Case("unique_of_shape", unique_of_shape,
+         lambda rng: {"x": uniform(rng, (int(rng.integers(1, 5)), 3, 3, 5))},
+         ("UNIQUE",)),
+    # start indices partly out of range: both clamp them
+    Case("dynamic_update_slice", dynamic_update_slice,
+         lambda rng: {"x": uniform(rng, (4, 5, 3)),
+                      "u": uniform(rng, (2, 3, 3)),
+                      "start": rng.integers(-2, 6, (3,)).astype(np.int32)},
+         ("DYNAMIC_UPDATE_SLICE",)),
+    Case("gather_batch_dims", gather_batch_dims,
+         lambda rng: {"params": uniform(rng, (2, 3, 5, 4)),
+                      "indices": rng.integers(0, 5, (2, 6), np.int32)},
+         ("GATHER",)),
+    Case("resize_variants", resize_variants,
+         lambda rng: {"x": uniform(rng, (2, 4, 5, 3))},
+         ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")),
 ]
 
 
@@ -283,3 +336,20 @@ def test_movement_op_matches_litert(case, kiln_bin, model_dir, tmp_path):
         reference = K.run_litert(path, inputs)
         got, _ = K.run_kiln(path, inputs, tmp_path, kiln_bin=kiln_bin)
         K.compare_outputs(got, reference, tolerance=TOLERANCE)
+
+
+def test_where_of_runtime_values_is_refused(kiln_bin, model_dir, tmp_path):
+    """WHERE on values known only at invoke: kiln refuses it at prepare
+    with a message saying why (its output shape depends on the values),
+    rather than guessing a size."""
+    tf = _tf()
+    path = model_dir / "where_runtime.tflite"
+    path.write_bytes(convert(lambda x: tf.where(x > 0),
+                             [spec((3, 4), "float32", "x")], tmp_path))
+    assert K.op_histogram(path)["WHERE"] == 1
+    rng, _ = K.make_rng()
+    with pytest.raises(K.KilnError) as failure:
+        K.run_kiln(path, {"x": uniform(rng, (3, 4))}, tmp_path,
+                   kiln_bin=kiln_bin)
+    message = str(failure.value)
+    assert "WHERE" in message and "known before invoke" in message, message
