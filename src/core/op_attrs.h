@@ -225,4 +225,24 @@ typedef struct kiln_cumsum_attrs {
   bool reverse;
 } kiln_cumsum_attrs;
 
+/* ---- added for issue 9: data movement and indexing ---- */
+
+/* DEPTH_TO_SPACE, SPACE_TO_DEPTH (NHWC, TensorFlow's DCR order). */
+typedef struct kiln_block_size_attrs {
+  int block_size;
+} kiln_block_size_attrs;
+
+/* ONE_HOT: inputs (indices, depth, on_value, off_value); the new axis
+ * (-1: last). */
+typedef struct kiln_one_hot_attrs {
+  int axis;
+} kiln_one_hot_attrs;
+
+/* LOCAL_RESPONSE_NORMALIZATION over the last axis, TFLite's form:
+ * out = in / (bias + alpha * sum of squares within radius)^beta. */
+typedef struct kiln_lrn_attrs {
+  int radius;
+  float bias, alpha, beta;
+} kiln_lrn_attrs;
+
 #endif

@@ -126,6 +126,34 @@ KILN_OP(FILL, kiln_no_attrs, kiln_shape_fill, kiln_ref_fill, kiln_flops_none)
 KILN_OP(RANGE, kiln_no_attrs, kiln_shape_range, kiln_ref_range, kiln_flops_none)
 KILN_OP(BITCAST, kiln_no_attrs, kiln_shape_bitcast, kiln_ref_copy, kiln_flops_none)
 
+/* added for issue 9: data movement and indexing (ref/space_batch.c,
+ * ref/gather_nd.c, ref/index_ops.c, ref/order.c, ref/diag.c,
+ * ref/segment.c, ref/data_shaped.c, ref/norm_pool.c) */
+KILN_OP(SPACE_TO_BATCH_ND, kiln_no_attrs, kiln_shape_space_to_batch_nd, kiln_ref_space_to_batch_nd, kiln_flops_none)
+KILN_OP(BATCH_TO_SPACE_ND, kiln_no_attrs, kiln_shape_batch_to_space_nd, kiln_ref_batch_to_space_nd, kiln_flops_none)
+KILN_OP(DEPTH_TO_SPACE, kiln_block_size_attrs, kiln_shape_depth_to_space, kiln_ref_depth_to_space, kiln_flops_none)
+KILN_OP(SPACE_TO_DEPTH, kiln_block_size_attrs, kiln_shape_space_to_depth, kiln_ref_space_to_depth, kiln_flops_none)
+KILN_OP(GATHER_ND, kiln_no_attrs, kiln_shape_gather_nd, kiln_ref_gather_nd, kiln_flops_none)
+KILN_OP(SCATTER_ND, kiln_no_attrs, kiln_shape_scatter_nd, kiln_ref_scatter_nd, kiln_flops_none)
+KILN_OP(DYNAMIC_UPDATE_SLICE, kiln_no_attrs, kiln_shape_dynamic_update_slice, kiln_ref_dynamic_update_slice, kiln_flops_none)
+KILN_OP(ONE_HOT, kiln_one_hot_attrs, kiln_shape_one_hot, kiln_ref_one_hot, kiln_flops_none)
+KILN_OP(EMBEDDING_LOOKUP, kiln_no_attrs, kiln_shape_embedding_lookup, kiln_ref_embedding_lookup, kiln_flops_none)
+KILN_OP(SPARSE_TO_DENSE, kiln_no_attrs, kiln_shape_sparse_to_dense, kiln_ref_sparse_to_dense, kiln_flops_none)
+KILN_OP(BROADCAST_ARGS, kiln_no_attrs, kiln_shape_broadcast_args, kiln_ref_broadcast_args, kiln_flops_none)
+KILN_OP(REVERSE_V2, kiln_no_attrs, kiln_shape_reverse_v2, kiln_ref_reverse_v2, kiln_flops_none)
+KILN_OP(TOPK_V2, kiln_no_attrs, kiln_shape_topk_v2, kiln_ref_topk_v2, kiln_flops_none)
+KILN_OP(MATRIX_DIAG, kiln_no_attrs, kiln_shape_matrix_diag, kiln_ref_matrix_diag, kiln_flops_none)
+KILN_OP(MATRIX_SET_DIAG, kiln_no_attrs, kiln_shape_matrix_set_diag, kiln_ref_matrix_set_diag, kiln_flops_none)
+KILN_OP(SEGMENT_SUM, kiln_no_attrs, kiln_shape_segment_sum, kiln_ref_segment_sum, kiln_flops_per_input)
+KILN_OP(UNSORTED_SEGMENT_SUM, kiln_no_attrs, kiln_shape_unsorted_segment, kiln_ref_unsorted_segment_sum, kiln_flops_per_input)
+KILN_OP(UNSORTED_SEGMENT_PROD, kiln_no_attrs, kiln_shape_unsorted_segment, kiln_ref_unsorted_segment_prod, kiln_flops_per_input)
+KILN_OP(UNSORTED_SEGMENT_MAX, kiln_no_attrs, kiln_shape_unsorted_segment, kiln_ref_unsorted_segment_max, kiln_flops_per_input)
+KILN_OP(UNSORTED_SEGMENT_MIN, kiln_no_attrs, kiln_shape_unsorted_segment, kiln_ref_unsorted_segment_min, kiln_flops_per_input)
+KILN_OP(WHERE, kiln_no_attrs, kiln_shape_where, kiln_ref_where, kiln_flops_none)
+KILN_OP(UNIQUE, kiln_no_attrs, kiln_shape_unique, kiln_ref_unique, kiln_flops_none)
+KILN_OP(L2_POOL_2D, kiln_pool_attrs, kiln_shape_l2_pool_2d, kiln_ref_l2_pool_2d, kiln_flops_pool_2d)
+KILN_OP(LOCAL_RESPONSE_NORMALIZATION, kiln_lrn_attrs, kiln_shape_local_response_normalization, kiln_ref_local_response_normalization, kiln_flops_per_output)
+
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */
 KILN_OP(FUSED_BOTTLENECK, kiln_bottleneck_attrs, kiln_shape_fused_bottleneck, kiln_ref_fused_bottleneck, kiln_flops_fused_bottleneck)

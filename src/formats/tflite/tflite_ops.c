@@ -570,6 +570,30 @@ static kiln_status *parse_cumsum(const kiln_fb_table *o, void *attrs) {
   return kiln_fb_bool(o, TFL_CUMSUM_REVERSE, false, &a->reverse);
 }
 
+/* ---- added for issue 9: data movement and indexing ---- */
+
+/* DepthToSpaceOptions and SpaceToDepthOptions: block_size, checked >= 1
+ * here so that a broken file fails at load. */
+static kiln_status *parse_block_size(const kiln_fb_table *o, void *attrs) {
+  kiln_block_size_attrs *a = attrs;
+  return read_positive(o, TFL_BLOCK_SIZE, 0, "block_size", &a->block_size);
+}
+
+static kiln_status *parse_one_hot(const kiln_fb_table *o, void *attrs) {
+  kiln_one_hot_attrs *a = attrs;
+  return read_int(o, TFL_ONE_HOT_AXIS, &a->axis);
+}
+
+static kiln_status *parse_lrn(const kiln_fb_table *o, void *attrs) {
+  kiln_lrn_attrs *a = attrs;
+  KILN_TRY(read_int(o, TFL_LRN_RADIUS, &a->radius));
+  if (a->radius < 0)
+    return INVALID("%s: radius is %d; it must be >= 0", o->name, a->radius);
+  KILN_TRY(kiln_fb_f32(o, TFL_LRN_BIAS, 0.0f, &a->bias));
+  KILN_TRY(kiln_fb_f32(o, TFL_LRN_ALPHA, 0.0f, &a->alpha));
+  return kiln_fb_f32(o, TFL_LRN_BETA, 0.0f, &a->beta);
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -716,6 +740,35 @@ static const kiln_tflite_op op_map[] = {
     PLAIN(FILL),
     PLAIN(RANGE),
     PLAIN(BITCAST),
+
+    /* added for issue 9: data movement and indexing */
+    PLAIN(SPACE_TO_BATCH_ND),
+    PLAIN(BATCH_TO_SPACE_ND),
+    WITH(DEPTH_TO_SPACE, DEPTH_TO_SPACE, "DepthToSpaceOptions",
+         parse_block_size, kiln_block_size_attrs),
+    WITH(SPACE_TO_DEPTH, SPACE_TO_DEPTH, "SpaceToDepthOptions",
+         parse_block_size, kiln_block_size_attrs),
+    PLAIN(GATHER_ND),
+    PLAIN(SCATTER_ND),
+    PLAIN(DYNAMIC_UPDATE_SLICE),
+    WITH(ONE_HOT, ONE_HOT, "OneHotOptions", parse_one_hot, kiln_one_hot_attrs),
+    PLAIN(EMBEDDING_LOOKUP),
+    PLAIN(SPARSE_TO_DENSE),
+    PLAIN(BROADCAST_ARGS),
+    PLAIN(REVERSE_V2),
+    PLAIN(TOPK_V2),
+    PLAIN(MATRIX_DIAG),
+    PLAIN(MATRIX_SET_DIAG),
+    PLAIN(SEGMENT_SUM),
+    PLAIN(UNSORTED_SEGMENT_SUM),
+    PLAIN(UNSORTED_SEGMENT_PROD),
+    PLAIN(UNSORTED_SEGMENT_MAX),
+    PLAIN(UNSORTED_SEGMENT_MIN),
+    PLAIN(WHERE),
+    PLAIN(UNIQUE),
+    WITH(L2_POOL_2D, POOL2D, "Pool2DOptions", parse_pool_2d, kiln_pool_attrs),
+    WITH(LOCAL_RESPONSE_NORMALIZATION, LOCAL_RESPONSE_NORMALIZATION,
+         "LocalResponseNormalizationOptions", parse_lrn, kiln_lrn_attrs),
 };
 
 const kiln_tflite_op *kiln_tflite_find_op(int32_t code) {

@@ -172,6 +172,17 @@ enum { /* GatherOptions */
        TFL_GATHER_BATCH_DIMS = 1,
 };
 
+/* added for issue 9: data movement and indexing */
+enum { TFL_BLOCK_SIZE = 0 };   /* DepthToSpaceOptions, SpaceToDepthOptions */
+enum { TFL_ONE_HOT_AXIS = 0 }; /* OneHotOptions (int) */
+enum { TFL_UNIQUE_IDX_OUT_TYPE = 0 }; /* UniqueOptions (TensorType, INT32) */
+enum {                                /* LocalResponseNormalizationOptions */
+       TFL_LRN_RADIUS = 0,
+       TFL_LRN_BIAS = 1,
+       TFL_LRN_ALPHA = 2,
+       TFL_LRN_BETA = 3,
+};
+
 enum { /* ResizeBilinearOptions: slots 0 and 1 are deprecated */
        TFL_RESIZE_BILINEAR_ALIGN_CORNERS = 2,
        TFL_RESIZE_BILINEAR_HALF_PIXEL_CENTERS = 3,
@@ -331,6 +342,32 @@ typedef enum tfl_builtin_op {
   TFL_OP_UNIDIRECTIONAL_SEQUENCE_LSTM = 44,
   TFL_OP_BIDIRECTIONAL_SEQUENCE_RNN = 46,
   TFL_OP_BIDIRECTIONAL_SEQUENCE_LSTM = 52,
+
+  /* added for issue 9: data movement and indexing */
+  TFL_OP_DEPTH_TO_SPACE = 5,
+  TFL_OP_EMBEDDING_LOOKUP = 7,
+  TFL_OP_L2_POOL_2D = 12,
+  TFL_OP_LOCAL_RESPONSE_NORMALIZATION = 13,
+  TFL_OP_SPACE_TO_DEPTH = 26,
+  TFL_OP_BATCH_TO_SPACE_ND = 37,
+  TFL_OP_SPACE_TO_BATCH_ND = 38,
+  TFL_OP_TOPK_V2 = 48,
+  TFL_OP_SPARSE_TO_DENSE = 68,
+  TFL_OP_ONE_HOT = 85,
+  TFL_OP_UNIQUE = 103,
+  TFL_OP_REVERSE_V2 = 105,
+  TFL_OP_GATHER_ND = 107,
+  TFL_OP_WHERE = 109,
+  TFL_OP_MATRIX_DIAG = 113,
+  TFL_OP_MATRIX_SET_DIAG = 115,
+  TFL_OP_SCATTER_ND = 122,
+  TFL_OP_SEGMENT_SUM = 125,
+  TFL_OP_BROADCAST_ARGS = 145,
+  TFL_OP_DYNAMIC_UPDATE_SLICE = 151,
+  TFL_OP_UNSORTED_SEGMENT_PROD = 153,
+  TFL_OP_UNSORTED_SEGMENT_MAX = 154,
+  TFL_OP_UNSORTED_SEGMENT_SUM = 155,
+  TFL_OP_UNSORTED_SEGMENT_MIN = 157,
 } tfl_builtin_op;
 
 /* BuiltinOptions union types kiln reads. */
@@ -371,6 +408,13 @@ typedef enum tfl_options_type {
   TFL_OPT_BIDIRECTIONAL_SEQUENCE_LSTM = 69,
   TFL_OPT_BIDIRECTIONAL_SEQUENCE_RNN = 70,
   TFL_OPT_UNIDIRECTIONAL_SEQUENCE_LSTM = 71,
+
+  /* added for issue 9: data movement and indexing */
+  TFL_OPT_LOCAL_RESPONSE_NORMALIZATION = 13,
+  TFL_OPT_SPACE_TO_DEPTH = 19,
+  TFL_OPT_ONE_HOT = 61,
+  TFL_OPT_UNIQUE = 80,
+  TFL_OPT_DEPTH_TO_SPACE = 94,
 } tfl_options_type;
 
 /* Padding, ActivationFunctionType and MirrorPadMode share kiln's numbering
