@@ -85,6 +85,9 @@ KILN_OP(GATHER, kiln_gather_attrs, kiln_shape_gather, kiln_ref_gather, kiln_flop
 KILN_OP(TILE, kiln_no_attrs, kiln_shape_tile, kiln_ref_tile, kiln_flops_none)
 KILN_OP(BROADCAST_TO, kiln_no_attrs, kiln_shape_broadcast_to, kiln_ref_broadcast_to, kiln_flops_none)
 
+/* sparse constants and custom operators (ref/densify.c, ref/custom.c) */
+KILN_OP(DENSIFY, kiln_no_attrs, kiln_shape_densify, kiln_ref_copy, kiln_flops_none)
+
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */
 KILN_OP(FUSED_BOTTLENECK, kiln_bottleneck_attrs, kiln_shape_fused_bottleneck, kiln_ref_fused_bottleneck, kiln_flops_fused_bottleneck)

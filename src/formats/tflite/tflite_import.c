@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/status.h"
 #include "formats/tflite/tflite_schema.h"
+#include "formats/tflite/tflite_sparsity.h"
 
 #define INVALID(...) kiln_error(KILN_ERR_INVALID_MODEL, __VA_ARGS__)
 
@@ -17,6 +18,7 @@
 enum {
   TENSOR_RESOLVED = 1, /* its buffer has been read and checked */
   TENSOR_PRODUCED = 2, /* a graph input or an earlier operator's output */
+  TENSOR_SPARSE = 4,   /* stored with SparsityParameters */
 };
 
 typedef struct importer {
@@ -29,6 +31,7 @@ typedef struct importer {
   uint32_t *tensor_buffer;  /* Model.buffers index of each tensor */
   uint8_t *flags;           /* TENSOR_* bits of each tensor */
   uint64_t decoded, budget; /* bytes copied out of the file, and the cap */
+  uint64_t densified, dense_budget; /* bytes of expanded sparse constants */
 } importer;
 
 /* FlatBuffers may share a table or vector between many parents, so a small
@@ -221,9 +224,7 @@ static kiln_status *read_tensor_fields(importer *im, const kiln_fb_table *t,
   KILN_TRY(read_dtype(t, v));
   KILN_TRY(read_shape(t, v));
   KILN_TRY(read_quant(im, t, v));
-  if (kiln_fb_has_field(t, TFL_TENSOR_SPARSITY))
-    return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "sparse storage is not supported by kiln");
+  if (kiln_fb_has_field(t, TFL_TENSOR_SPARSITY)) im->flags[id] |= TENSOR_SPARSE;
   return kiln_fb_u32(t, TFL_TENSOR_BUFFER, 0, &im->tensor_buffer[id]);
 }
 
@@ -319,6 +320,36 @@ static kiln_status *set_constant(importer *im, kiln_value *v,
   return NULL;
 }
 
+/* Expands sparse constant `id` from its stored values into graph-owned
+ * memory. A few stored values may stand for a huge dense tensor, so the
+ * expanded bytes of all of them are capped at a multiple of the file size
+ * (generous: a 2%-dense tensor filling the file still fits). */
+static kiln_status *densify_constant(importer *im, int id, const uint8_t *bytes,
+                                     uint64_t size) {
+  kiln_value *v = &im->g->values[id];
+  kiln_fb_table tensor, sparsity;
+  size_t nbytes;
+  KILN_TRY(kiln_value_nbytes(v, &nbytes));
+  if (nbytes > im->dense_budget - im->densified)
+    return INVALID(
+        "expanding its sparse storage would take %zu bytes; the sparse "
+        "tensors of a %zu-byte file may take %llu in all",
+        nbytes, im->fb.size, (unsigned long long)im->dense_budget);
+  im->densified += nbytes;
+  KILN_TRY(kiln_fb_vec_table(&im->tensors, (uint32_t)id, "Tensor", &tensor));
+  KILN_TRY(kiln_fb_table_field(&tensor, TFL_TENSOR_SPARSITY,
+                               "SparsityParameters", &sparsity, NULL));
+  v->owned_data = kiln_calloc(im->g->alloc, nbytes ? nbytes : 1, 1);
+  if (!v->owned_data) return KILN_OOM();
+  KILN_TRY(kiln_status_wrap(
+      kiln_tflite_densify(&sparsity, v, bytes, size, v->owned_data),
+      "sparsity"));
+  v->is_constant = true;
+  v->nbytes = nbytes;
+  v->data = v->owned_data;
+  return NULL;
+}
+
 /* Reads and checks the buffer of tensor `id` once. An operator input with
  * no data, no producer and no elements is an empty constant (converters
  * store those without bytes). */
@@ -332,6 +363,13 @@ static kiln_status *resolve_constant(importer *im, int id, bool is_input) {
   size_t nbytes;
   KILN_TRY(buffer_bytes(im, index, &bytes, &size));
   KILN_TRY(kiln_value_nbytes(v, &nbytes));
+  if (im->flags[id] & TENSOR_SPARSE) {
+    if (!bytes && (im->flags[id] & TENSOR_PRODUCED))
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "sparsity parameters on a tensor computed at run time "
+                        "(kiln expands sparse constants only)");
+    return densify_constant(im, id, bytes, size);
+  }
   if (!bytes) {
     if (is_input && nbytes == 0 && !(im->flags[id] & TENSOR_PRODUCED)) {
       v->is_constant = true;
@@ -707,6 +745,8 @@ kiln_status *kiln_tflite_import(const void *data, size_t size,
   im.fb.size = size;
   im.budget =
       size > UINT64_MAX / 32 ? UINT64_MAX : 16 * (uint64_t)size + (1u << 20);
+  im.dense_budget =
+      size > UINT64_MAX / 128 ? UINT64_MAX : 64 * (uint64_t)size + (16u << 20);
   im.g = kiln_graph_create(alloc);
   if (!im.g) return kiln_status_wrap(KILN_OOM(), "%s", source);
   kiln_status *st = kiln_status_wrap(import_graph(&im), "%s", source);

@@ -561,6 +561,7 @@ static const kiln_tflite_op op_map[] = {
     WITH(GATHER, GATHER, "GatherOptions", parse_gather, kiln_gather_attrs),
     PLAIN(TILE),
     PLAIN(BROADCAST_TO),
+    PLAIN(DENSIFY),
 };
 
 const kiln_tflite_op *kiln_tflite_find_op(int32_t code) {
