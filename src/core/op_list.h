@@ -87,6 +87,7 @@ KILN_OP(BROADCAST_TO, kiln_no_attrs, kiln_shape_broadcast_to, kiln_ref_broadcast
 
 /* sparse constants and custom operators (ref/densify.c, ref/custom.c) */
 KILN_OP(DENSIFY, kiln_no_attrs, kiln_shape_densify, kiln_ref_copy, kiln_flops_none)
+KILN_OP(CUSTOM, kiln_custom_attrs, kiln_shape_custom, kiln_ref_custom, kiln_flops_none)
 
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */

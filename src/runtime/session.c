@@ -199,6 +199,8 @@ static kiln_status *checked_nbytes(const kiln_tensor *t, const char *name,
  * (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
 static bool known_before_invoke(const kiln_session *s, const kiln_node *n) {
   if (n->op == KILN_OP_SHAPE) return true;
+  /* Custom callbacks run at invoke, as TFLite runs them. */
+  if (n->op == KILN_OP_CUSTOM) return false;
   for (int i = 0; i < n->num_inputs; i++)
     if (n->inputs[i] >= 0 && s->homes[n->inputs[i]] == HOME_ARENA) return false;
   return true;

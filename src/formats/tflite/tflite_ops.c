@@ -562,6 +562,10 @@ static const kiln_tflite_op op_map[] = {
     PLAIN(TILE),
     PLAIN(BROADCAST_TO),
     PLAIN(DENSIFY),
+    /* Custom operators: the importer resolves the custom code and fills
+     * the attributes itself (core/custom_op.h). */
+    {TFL_OP_CUSTOM, KILN_OP_CUSTOM, TFL_OPT_NONE, NULL, NULL,
+     sizeof(kiln_custom_attrs)},
 };
 
 const kiln_tflite_op *kiln_tflite_find_op(int32_t code) {
