@@ -18,9 +18,10 @@ struct kiln_op_registry {
 
 kiln_status *kiln_status_create(kiln_status_code code, const char *fmt, ...) {
   char message[1024];
+  if (!fmt) return kiln_error(code, "(no message)");
   va_list args;
   va_start(args, fmt);
-  vsnprintf(message, sizeof message, fmt ? fmt : "", args);
+  vsnprintf(message, sizeof message, fmt, args);
   va_end(args);
   return kiln_error(code, "%s", message);
 }
