@@ -127,6 +127,9 @@ typedef enum kiln_isa {
 /* "portable", "avx2", "avx512" ("auto" for KILN_ISA_AUTO). */
 const char *kiln_isa_name(kiln_isa isa);
 
+/* A set of custom operators (see "Custom operators" below). */
+typedef struct kiln_op_registry kiln_op_registry;
+
 /* Options for loading a model and creating sessions. Start from
  * kiln_options_default() and change what you need; a NULL options pointer
  * means the defaults. */
@@ -143,12 +146,133 @@ typedef struct kiln_options {
    * with an error naming the tensor, instead of taking the machine's
    * memory. 0 means KILN_DEFAULT_MAX_MEMORY. */
   size_t max_memory_bytes;
+
+  /* Custom operators models loaded with these options may use, looked up
+   * by their custom code before kiln's built-in ones; NULL: built-ins only.
+   * Only read during the load. */
+  const kiln_op_registry *custom_ops;
 } kiln_options;
 
 /* The default limit on a session's activation memory: 4 GiB. */
 #define KILN_DEFAULT_MAX_MEMORY ((size_t)4 << 30)
 
 kiln_options kiln_options_default(void);
+
+/* ----------------------------------------------------- custom operators
+ *
+ * A TFLite operator with builtin code CUSTOM names itself by a string (its
+ * custom code) and carries opaque option bytes (custom_options). kiln runs
+ * such an operator when a registration of that name is found: first in
+ * the registry of kiln_options.custom_ops, then among the ones kiln ships
+ * (Convolution2DTransposeBias, MaxPoolingWithArgmax2D, MaxUnpooling2D,
+ * TFLite_Detection_PostProcess, as LiteRT does). A model whose custom code
+ * nothing registers fails to load with a status naming the code.
+ *
+ *     static kiln_status *prepare(kiln_custom_context *ctx) {
+ *       const kiln_custom_tensor *x = kiln_custom_input(ctx, 0);
+ *       if (!x || x->dtype != KILN_FLOAT32)
+ *         return kiln_status_create(KILN_ERR_INVALID_MODEL, "x: float32");
+ *       kiln_custom_tensor *y = kiln_custom_output(ctx, 0);
+ *       y->rank = x->rank;                       // y's dtype comes from the
+ *       memcpy(y->dims, x->dims, sizeof y->dims); // model; keep or check it
+ *       return NULL;
+ *     }
+ *     static kiln_status *invoke(kiln_custom_context *ctx) { ... }
+ *
+ *     kiln_custom_op op = {sizeof op, "MySquare", NULL, NULL, NULL,
+ *                          prepare, invoke};
+ *     kiln_op_registry *ops;
+ *     kiln_op_registry_create(&ops);
+ *     kiln_op_registry_add(ops, &op);
+ *     kiln_options options = kiln_options_default();
+ *     options.custom_ops = ops;
+ *     kiln_model_load_file("model.tflite", &options, &model);
+ *     kiln_op_registry_free(ops);  // the model keeps what it needs
+ *
+ * Life cycle of one operator node:
+ *   init     (optional) once per node when the model loads, with the node's
+ *            custom_options bytes: parse them and return a node state (or
+ *            fail: the load fails). The state belongs to the model and is
+ *            shared by all its sessions, which may run on several threads
+ *            at once: treat it as read-only after init.
+ *   release  (optional) frees a node state when the model is freed.
+ *   prepare  whenever kiln infers shapes: at every session prepare (input
+ *            shapes may change between calls), and at load, where shape
+ *            inference lets kiln simplify the graph (scratch cannot be had
+ *            there; asking for it only leaves the shapes unknown at load).
+ *            It checks the inputs and sets each output's rank and
+ *            dims. Outputs arrive with the dtype and shape the model file
+ *            declares; a changed dtype is an error (the model's types are
+ *            fixed). Input data is there only for constants (else NULL).
+ *            May ask for scratch memory (kiln_custom_request_scratch).
+ *   invoke   computes the outputs: every tensor has its data, outputs have
+ *            the shapes prepare set. It must not allocate and fails only
+ *            on data-dependent errors. Invokes of different sessions may
+ *            run at the same time on different threads.
+ * Failures are statuses made with kiln_status_create; kiln prefixes the
+ * model, operator index and custom code.
+ *
+ * ABI: struct_size is the caller's sizeof(kiln_custom_op). A library newer
+ * than the caller's header treats fields past struct_size as absent; one
+ * older refuses a registration that sets fields it does not know. */
+
+/* A tensor as a custom operator sees it. */
+typedef struct kiln_custom_tensor {
+  kiln_dtype dtype;
+  int rank;
+  int64_t dims[KILN_MAX_RANK];
+  void *data; /* invoke: always; prepare: constants only, else NULL */
+  const struct kiln_quant_info *quant; /* NULL when not quantized */
+} kiln_custom_tensor;
+
+/* What a callback is running for: the node, its tensors and options. */
+typedef struct kiln_custom_context kiln_custom_context;
+
+typedef struct kiln_custom_op {
+  size_t struct_size; /* sizeof(kiln_custom_op) */
+  const char *name;   /* the custom code, e.g. "Convolution2DTransposeBias" */
+  void *user_data;    /* handed back by kiln_custom_user_data and to init */
+  kiln_status *(*init)(void *user_data, const void *options,
+                       size_t options_size, void **out_node_state);
+  void (*release)(void *user_data, void *node_state);
+  kiln_status *(*prepare)(kiln_custom_context *ctx); /* required */
+  kiln_status *(*invoke)(kiln_custom_context *ctx);  /* required */
+} kiln_custom_op;
+
+/* A status for a callback to return, with a printf-style message. */
+kiln_status *kiln_status_create(kiln_status_code code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+kiln_status *kiln_op_registry_create(kiln_op_registry **out_registry);
+void kiln_op_registry_free(kiln_op_registry *registry);
+/* Copies a registration in (name included; user_data is kept as a
+ * pointer and must outlive every model loaded with it). A name may be
+ * registered once per registry; it may shadow a built-in one. */
+kiln_status *kiln_op_registry_add(kiln_op_registry *registry,
+                                  const kiln_custom_op *op);
+
+/* Accessors for the callbacks. Out-of-range indices and omitted optional
+ * inputs give NULL. */
+int kiln_custom_num_inputs(const kiln_custom_context *ctx);
+int kiln_custom_num_outputs(const kiln_custom_context *ctx);
+const kiln_custom_tensor *kiln_custom_input(const kiln_custom_context *ctx,
+                                            int index);
+/* Prepare sets rank and dims (and may restate dtype); invoke writes data. */
+kiln_custom_tensor *kiln_custom_output(kiln_custom_context *ctx, int index);
+/* The node's custom_options bytes (size 0 when it has none). */
+const void *kiln_custom_options(const kiln_custom_context *ctx,
+                                size_t *out_size);
+void *kiln_custom_user_data(const kiln_custom_context *ctx);
+void *kiln_custom_node_state(const kiln_custom_context *ctx);
+/* Prepare only: asks for `bytes` of scratch for the next invokes. */
+kiln_status *kiln_custom_request_scratch(kiln_custom_context *ctx,
+                                         size_t bytes);
+/* Invoke only: at least the bytes asked for at prepare, 64-byte aligned
+ * (NULL when no operator of the session asked for any). */
+void *kiln_custom_scratch(const kiln_custom_context *ctx);
 
 /* --------------------------------------------------------------- models */
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/custom_op.h"
 #include "core/status.h"
 
 kiln_graph *kiln_graph_create(const kiln_allocator *alloc) {
@@ -45,6 +46,7 @@ void kiln_graph_free(kiln_graph *g) {
   free_names(g, g->input_names, g->num_inputs);
   free_names(g, g->output_names, g->num_outputs);
   free_names(g, g->source_ops, g->num_source_ops);
+  kiln_custom_nodes_free(g);
   /* The graph struct itself came from the same allocator; copy it first
    * since g->allocator lives inside the block being released. */
   kiln_allocator copy = g->allocator;

@@ -57,6 +57,8 @@ typedef struct kiln_graph {
   /* op name of every operator in the source file, for `kiln info` */
   char **source_ops;
   int num_source_ops;
+  /* records of CUSTOM nodes (core/custom_op.h), released with the graph */
+  struct kiln_custom_node *custom_nodes;
 } kiln_graph;
 
 /* An empty graph using `alloc` (NULL for libc). NULL when out of memory. */

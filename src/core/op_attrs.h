@@ -245,4 +245,13 @@ typedef struct kiln_lrn_attrs {
   float bias, alpha, beta;
 } kiln_lrn_attrs;
 
+/* CUSTOM: an operator registered through kiln_op_registry (kiln.h) or
+ * one of kiln's built-in custom operators; the node record (the
+ * registration, the custom_options bytes and the state init made) is owned
+ * by the graph (core/custom_op.h). */
+struct kiln_custom_node;
+typedef struct kiln_custom_attrs {
+  const struct kiln_custom_node *node;
+} kiln_custom_attrs;
+
 #endif

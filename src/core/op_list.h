@@ -154,6 +154,10 @@ KILN_OP(UNIQUE, kiln_no_attrs, kiln_shape_unique, kiln_ref_unique, kiln_flops_no
 KILN_OP(L2_POOL_2D, kiln_pool_attrs, kiln_shape_l2_pool_2d, kiln_ref_l2_pool_2d, kiln_flops_pool_2d)
 KILN_OP(LOCAL_RESPONSE_NORMALIZATION, kiln_lrn_attrs, kiln_shape_local_response_normalization, kiln_ref_local_response_normalization, kiln_flops_per_output)
 
+/* sparse constants and custom operators (ref/densify.c, ref/custom.c) */
+KILN_OP(DENSIFY, kiln_no_attrs, kiln_shape_densify, kiln_ref_copy, kiln_flops_none)
+KILN_OP(CUSTOM, kiln_custom_attrs, kiln_shape_custom, kiln_ref_custom, kiln_flops_none)
+
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */
 KILN_OP(FUSED_BOTTLENECK, kiln_bottleneck_attrs, kiln_shape_fused_bottleneck, kiln_ref_fused_bottleneck, kiln_flops_fused_bottleneck)

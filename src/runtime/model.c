@@ -13,7 +13,9 @@
 
 #include "core/alloc.h"
 #include "core/file_kind.h"
+#include "core/custom_op.h"
 #include "formats/tflite/tflite_import.h"
+#include "kernels/custom/builtins.h"
 #include "passes/passes.h"
 
 kiln_options kiln_options_default(void) {
@@ -102,7 +104,12 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
                       "file has the identifier 'TFL3' at byte 4)",
                       m->source, size);
   m->format = "tflite";
-  KILN_TRY(kiln_tflite_import(data, size, m->source, m->alloc, &m->graph));
+  kiln_custom_resolver custom = {m->options.custom_ops, NULL, 0};
+  custom.builtins = kiln_builtin_custom_ops(&custom.num_builtins);
+  /* The registry is only read here; the graph keeps copies. */
+  m->options.custom_ops = NULL;
+  KILN_TRY(kiln_tflite_import_with_ops(data, size, m->source, m->alloc, &custom,
+                                       &m->graph));
   KILN_TRY(kiln_run_passes(m->graph, m->source, &m->passes));
   const kiln_pass_report *report = &m->passes;
   kiln_log(&m->options, KILN_LOG_INFO,

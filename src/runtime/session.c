@@ -304,6 +304,8 @@ static kiln_status *check_memory(const kiln_session *s, size_t bytes,
  * (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
 static bool known_before_invoke(const kiln_session *s, const kiln_node *n) {
   if (n->op == KILN_OP_SHAPE) return true;
+  /* Custom callbacks run at invoke, as TFLite runs them. */
+  if (n->op == KILN_OP_CUSTOM) return false;
   for (int i = 0; i < n->num_inputs; i++) {
     int v = n->inputs[i];
     if (v >= 0 && (s->homes[v] == HOME_ARENA || s->homes[v] == HOME_STATE))

@@ -191,6 +191,55 @@ static uint32_t tb_write_quant(fbb *b, const tb_tensor *t) {
   return fbb_end(b);
 }
 
+static uint32_t tb_write_index_vector(fbb *b, uint8_t type,
+                                      const int32_t *values, int count) {
+  size_t width = type == 2 ? 2 : type == 3 ? 1 : 4;
+  uint8_t *bytes = calloc((size_t)count * width + 1, 1);
+  for (int i = 0; i < count; i++)
+    for (size_t k = 0; k < width; k++)
+      bytes[(size_t)i * width + k] = (uint8_t)((uint32_t)values[i] >> (8 * k));
+  uint32_t vec = fbb_vector(b, bytes, (uint32_t)count, width, 4);
+  free(bytes);
+  fbb_start(b);
+  fbb_add_ref(b, 0, vec);
+  return fbb_end(b);
+}
+
+static uint32_t tb_write_sparsity(fbb *b, const tb_sparsity *sp) {
+  uint32_t dims[TB_MAX];
+  for (int i = 0; i < sp->num_dims; i++) {
+    const tb_dim *d = &sp->dims[i];
+    uint32_t seg = d->segments_type
+                       ? tb_write_index_vector(b, d->segments_type, d->segments,
+                                               d->num_segments)
+                       : 0;
+    uint32_t idx = d->indices_type
+                       ? tb_write_index_vector(b, d->indices_type, d->indices,
+                                               d->num_indices)
+                       : 0;
+    fbb_start(b);
+    fbb_add_u8(b, 0, (uint8_t)d->format);
+    fbb_add_i32(b, 1, d->dense_size);
+    if (seg) {
+      fbb_add_u8(b, 2, d->segments_type);
+      fbb_add_ref(b, 3, seg);
+    }
+    if (idx) {
+      fbb_add_u8(b, 4, d->indices_type);
+      fbb_add_ref(b, 5, idx);
+    }
+    dims[i] = fbb_end(b);
+  }
+  uint32_t dim_vec = fbb_ref_vector(b, dims, (uint32_t)sp->num_dims);
+  uint32_t order = fbb_vector_i32(b, sp->order, (uint32_t)sp->order_len);
+  uint32_t blocks = fbb_vector_i32(b, sp->block_map, (uint32_t)sp->block_len);
+  fbb_start(b);
+  fbb_add_ref(b, 0, order);
+  fbb_add_ref(b, 1, blocks);
+  fbb_add_ref(b, 2, dim_vec);
+  return fbb_end(b);
+}
+
 static uint32_t tb_write_tensor(fbb *b, const tb_tensor *t) {
   uint32_t name = t->name ? fbb_string(b, t->name) : 0;
   uint32_t shape = fbb_vector_i32(b, t->shape, (uint32_t)t->rank);
@@ -198,6 +247,7 @@ static uint32_t tb_write_tensor(fbb *b, const tb_tensor *t) {
                      ? fbb_vector_i32(b, t->signature, (uint32_t)t->sig_rank)
                      : 0;
   uint32_t quant = t->quant_count ? tb_write_quant(b, t) : 0;
+  uint32_t sparsity = t->sparsity ? tb_write_sparsity(b, t->sparsity) : 0;
   fbb_start(b);
   fbb_add_ref(b, TFL_TENSOR_SHAPE, shape);
   fbb_add_u8(b, TFL_TENSOR_TYPE, (uint8_t)t->type);
@@ -206,6 +256,7 @@ static uint32_t tb_write_tensor(fbb *b, const tb_tensor *t) {
   if (quant) fbb_add_ref(b, TFL_TENSOR_QUANTIZATION, quant);
   if (sig) fbb_add_ref(b, TFL_TENSOR_SHAPE_SIGNATURE, sig);
   if (t->is_variable) fbb_add_u8(b, TFL_TENSOR_IS_VARIABLE, 1);
+  if (sparsity) fbb_add_ref(b, TFL_TENSOR_SPARSITY, sparsity);
   return fbb_end(b);
 }
 
@@ -230,6 +281,10 @@ static uint32_t tb_write_operator(fbb *b, const tb_operator *op) {
   uint32_t inputs = fbb_vector_i32(b, op->inputs, (uint32_t)op->num_inputs);
   uint32_t outputs = fbb_vector_i32(b, op->outputs, (uint32_t)op->num_outputs);
   uint32_t options = op->options_type ? tb_write_options(b, op) : 0;
+  uint32_t custom = op->custom_options
+                        ? fbb_vector(b, op->custom_options,
+                                     (uint32_t)op->custom_options_size, 1, 4)
+                        : 0;
   fbb_start(b);
   fbb_add_u32(b, TFL_OPERATOR_OPCODE_INDEX, op->opcode_index);
   fbb_add_ref(b, TFL_OPERATOR_INPUTS, inputs);
@@ -238,6 +293,7 @@ static uint32_t tb_write_operator(fbb *b, const tb_operator *op) {
     fbb_add_u8(b, TFL_OPERATOR_BUILTIN_OPTIONS_TYPE, op->options_type);
     fbb_add_ref(b, TFL_OPERATOR_BUILTIN_OPTIONS, options);
   }
+  if (custom) fbb_add_ref(b, TFL_OPERATOR_CUSTOM_OPTIONS, custom);
   return fbb_end(b);
 }
 

@@ -58,6 +58,24 @@ uint8_t *fbb_finish(fbb *b, uint32_t root, const char *identifier,
 
 #define TB_MAX 16
 
+/* One DimensionMetadata: SparseIndexVector arrays are given as int32 and
+ * written at the width of their union type (1 Int32Vector, 2 Uint16Vector,
+ * 3 Uint8Vector; 0 leaves the field out, anything else writes an
+ * Int32Vector under that type number). */
+typedef struct tb_dim {
+  int8_t format; /* 0 DENSE, 1 SPARSE_CSR */
+  int32_t dense_size;
+  uint8_t segments_type, indices_type;
+  int num_segments, num_indices;
+  const int32_t *segments, *indices;
+} tb_dim;
+
+typedef struct tb_sparsity {
+  int order_len, block_len, num_dims;
+  int32_t order[TB_MAX], block_map[TB_MAX];
+  tb_dim dims[TB_MAX];
+} tb_sparsity;
+
 typedef struct tb_tensor {
   const char *name; /* NULL: no name field */
   int8_t type;      /* TensorType */
@@ -71,8 +89,9 @@ typedef struct tb_tensor {
   float scale[TB_MAX];
   int64_t zero_point[TB_MAX];
   int quant_axis;
-  bool drop_zero_point; /* write one zero point fewer than scales */
-  bool is_variable;     /* state a recurrent operator updates */
+  bool drop_zero_point;        /* write one zero point fewer than scales */
+  bool is_variable;            /* state a recurrent operator updates */
+  const tb_sparsity *sparsity; /* NULL: dense */
 } tb_tensor;
 
 typedef struct tb_buffer {
@@ -111,6 +130,8 @@ typedef struct tb_operator {
   uint8_t options_type; /* 0: no options table */
   int num_options;
   tb_field options[8];
+  const void *custom_options; /* raw bytes (custom operators) */
+  size_t custom_options_size;
 } tb_operator;
 
 typedef struct tb_tensor_map {

@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/custom_op.h"
 #include "core/status.h"
 #include "formats/tflite/tflite_schema.h"
+#include "formats/tflite/tflite_sparsity.h"
 
 #define INVALID(...) kiln_error(KILN_ERR_INVALID_MODEL, __VA_ARGS__)
 
@@ -17,6 +19,7 @@
 enum {
   TENSOR_RESOLVED = 1, /* its buffer has been read and checked */
   TENSOR_PRODUCED = 2, /* a graph input or an earlier operator's output */
+  TENSOR_SPARSE = 4,   /* stored with SparsityParameters */
 };
 
 typedef struct importer {
@@ -29,6 +32,8 @@ typedef struct importer {
   uint32_t *tensor_buffer;  /* Model.buffers index of each tensor */
   uint8_t *flags;           /* TENSOR_* bits of each tensor */
   uint64_t decoded, budget; /* bytes copied out of the file, and the cap */
+  uint64_t densified, dense_budget;   /* bytes of expanded sparse constants */
+  const kiln_custom_resolver *custom; /* where custom codes are looked up */
 } importer;
 
 /* FlatBuffers may share a table or vector between many parents, so a small
@@ -221,9 +226,7 @@ static kiln_status *read_tensor_fields(importer *im, const kiln_fb_table *t,
   KILN_TRY(read_dtype(t, v));
   KILN_TRY(read_shape(t, v));
   KILN_TRY(read_quant(im, t, v));
-  if (kiln_fb_has_field(t, TFL_TENSOR_SPARSITY))
-    return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "sparse storage is not supported by kiln");
+  if (kiln_fb_has_field(t, TFL_TENSOR_SPARSITY)) im->flags[id] |= TENSOR_SPARSE;
   KILN_TRY(kiln_fb_bool(t, TFL_TENSOR_IS_VARIABLE, false, &v->is_variable));
   return kiln_fb_u32(t, TFL_TENSOR_BUFFER, 0, &im->tensor_buffer[id]);
 }
@@ -320,6 +323,36 @@ static kiln_status *set_constant(importer *im, kiln_value *v,
   return NULL;
 }
 
+/* Expands sparse constant `id` from its stored values into graph-owned
+ * memory. A few stored values may stand for a huge dense tensor, so the
+ * expanded bytes of all of them are capped at a multiple of the file size
+ * (generous: a 2%-dense tensor filling the file still fits). */
+static kiln_status *densify_constant(importer *im, int id, const uint8_t *bytes,
+                                     uint64_t size) {
+  kiln_value *v = &im->g->values[id];
+  kiln_fb_table tensor, sparsity;
+  size_t nbytes;
+  KILN_TRY(kiln_value_nbytes(v, &nbytes));
+  if (nbytes > im->dense_budget - im->densified)
+    return INVALID(
+        "expanding its sparse storage would take %zu bytes; the sparse "
+        "tensors of a %zu-byte file may take %llu in all",
+        nbytes, im->fb.size, (unsigned long long)im->dense_budget);
+  im->densified += nbytes;
+  KILN_TRY(kiln_fb_vec_table(&im->tensors, (uint32_t)id, "Tensor", &tensor));
+  KILN_TRY(kiln_fb_table_field(&tensor, TFL_TENSOR_SPARSITY,
+                               "SparsityParameters", &sparsity, NULL));
+  v->owned_data = kiln_calloc(im->g->alloc, nbytes ? nbytes : 1, 1);
+  if (!v->owned_data) return KILN_OOM();
+  KILN_TRY(kiln_status_wrap(
+      kiln_tflite_densify(&sparsity, v, bytes, size, v->owned_data),
+      "sparsity"));
+  v->is_constant = true;
+  v->nbytes = nbytes;
+  v->data = v->owned_data;
+  return NULL;
+}
+
 /* Reads and checks the buffer of tensor `id` once. An operator input with
  * no data, no producer and no elements is an empty constant (converters
  * store those without bytes). A variable's bytes are its initial value, not
@@ -334,6 +367,13 @@ static kiln_status *resolve_constant(importer *im, int id, bool is_input) {
   size_t nbytes;
   KILN_TRY(buffer_bytes(im, index, &bytes, &size));
   KILN_TRY(kiln_value_nbytes(v, &nbytes));
+  if (im->flags[id] & TENSOR_SPARSE) {
+    if (!bytes && (im->flags[id] & TENSOR_PRODUCED))
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "sparsity parameters on a tensor computed at run time "
+                        "(kiln expands sparse constants only)");
+    return densify_constant(im, id, bytes, size);
+  }
   if (!bytes) {
     if (is_input && nbytes == 0 && !v->is_variable &&
         !(im->flags[id] & TENSOR_PRODUCED)) {
@@ -388,18 +428,29 @@ static kiln_status *read_opcode(importer *im, const kiln_fb_table *op,
   return kiln_fb_string_field(&table, TFL_OPCODE_CUSTOM_CODE, custom);
 }
 
-/* Finds what operator `op` is, failing for operators kiln lacks. */
+/* Finds what operator `op` is, failing for operators kiln lacks. A custom
+ * one gives its registration in *out_custom (else NULL). */
 static kiln_status *operator_kind(importer *im, const kiln_fb_table *op,
                                   int index, const kiln_tflite_op **out_map,
-                                  const char **out_name) {
+                                  const char **out_name,
+                                  const kiln_custom_op **out_custom) {
   int32_t code;
   const char *custom;
+  *out_custom = NULL;
   KILN_TRY(kiln_status_wrap(read_opcode(im, op, &code, &custom), "operator %d",
                             index));
-  if (code == TFL_OP_CUSTOM)
-    return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "operator %d (custom op '%s') is not supported by kiln",
-                      index, custom ? custom : "");
+  if (code == TFL_OP_CUSTOM) {
+    *out_custom = kiln_custom_resolve(im->custom, custom);
+    if (!*out_custom)
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "operator %d (custom op '%s') is not supported by "
+                        "kiln: no custom operator of that name is registered",
+                        index, custom ? custom : "");
+    /* kiln's CUSTOM, whose attributes custom_node fills. */
+    *out_map = kiln_tflite_find_op(TFL_OP_CUSTOM);
+    *out_name = (*out_custom)->name;
+    return NULL;
+  }
   *out_name = kiln_tflite_op_name(code);
   *out_map = kiln_tflite_find_op(code);
   if (!*out_name)
@@ -481,9 +532,24 @@ static kiln_status *check_state_inputs(importer *im, kiln_op_type op,
   return NULL;
 }
 
+/* A CUSTOM node's record: its registration, a copy of its custom_options
+ * bytes, and the state the registration's init makes of them. */
+static kiln_status *custom_node(importer *im, const kiln_fb_table *op,
+                                const kiln_custom_op *reg, kiln_node *node) {
+  kiln_fb_vector options;
+  KILN_TRY(kiln_status_wrap(
+      kiln_fb_vector_field(op, TFL_OPERATOR_CUSTOM_OPTIONS, 1, &options, NULL),
+      "custom_options"));
+  KILN_TRY(charge(im, sizeof(kiln_custom_node) + options.length));
+  kiln_custom_attrs *attrs = node->attrs;
+  return kiln_custom_node_create(im->g, reg, kiln_fb_vec_data(&options),
+                                 options.length, &attrs->node);
+}
+
 /* Reads ids, constants and options of an operator into a new node. */
 static kiln_status *build_node(importer *im, const kiln_fb_table *op, int index,
                                const kiln_tflite_op *map,
+                               const kiln_custom_op *custom,
                                const operator_ids *io) {
   int num_inputs = (int)io->inputs.length;
   int num_outputs = (int)io->outputs.length;
@@ -501,6 +567,7 @@ static kiln_status *build_node(importer *im, const kiln_fb_table *op, int index,
   KILN_TRY(kiln_graph_add_node(im->g, map->op, input_ids, num_inputs,
                                output_ids, num_outputs, index, &node));
   KILN_TRY(kiln_tflite_read_options(map, op, node->attrs));
+  if (custom) KILN_TRY(custom_node(im, op, custom, node));
   for (int i = 0; i < num_outputs; i++)
     im->flags[output_ids[i]] |= TENSOR_PRODUCED;
   return NULL;
@@ -510,17 +577,20 @@ static kiln_status *read_operator(importer *im, int index) {
   kiln_fb_table op;
   const kiln_tflite_op *map = NULL;
   const char *name = NULL;
+  const kiln_custom_op *custom = NULL;
   operator_ids io;
   memset(&io, 0, sizeof io);
   KILN_TRY(kiln_status_wrap(
       kiln_fb_vec_table(&im->operators, (uint32_t)index, "Operator", &op),
       "operator %d", index));
-  KILN_TRY(operator_kind(im, &op, index, &map, &name));
+  KILN_TRY(operator_kind(im, &op, index, &map, &name, &custom));
   im->g->source_ops[index] = kiln_strdup(im->g->alloc, name);
   if (!im->g->source_ops[index]) return KILN_OOM();
   kiln_status *st = alloc_ids(im, &op, &io);
-  if (!st) st = build_node(im, &op, index, map, &io);
+  if (!st) st = build_node(im, &op, index, map, custom, &io);
   kiln_free(im->g->alloc, io.ids);
+  if (custom)
+    return kiln_status_wrap(st, "operator %d (custom op '%s')", index, name);
   return kiln_status_wrap(st, "operator %d (%s)", index, name);
 }
 
@@ -718,6 +788,15 @@ kiln_status *kiln_tflite_import(const void *data, size_t size,
                                 const char *source_name,
                                 const kiln_allocator *alloc,
                                 kiln_graph **out_graph) {
+  return kiln_tflite_import_with_ops(data, size, source_name, alloc, NULL,
+                                     out_graph);
+}
+
+kiln_status *kiln_tflite_import_with_ops(const void *data, size_t size,
+                                         const char *source_name,
+                                         const kiln_allocator *alloc,
+                                         const kiln_custom_resolver *custom,
+                                         kiln_graph **out_graph) {
   const char *source = source_name ? source_name : "<memory>";
   if (!out_graph)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT,
@@ -730,8 +809,11 @@ kiln_status *kiln_tflite_import(const void *data, size_t size,
   memset(&im, 0, sizeof im);
   im.fb.buf = data;
   im.fb.size = size;
+  im.custom = custom;
   im.budget =
       size > UINT64_MAX / 32 ? UINT64_MAX : 16 * (uint64_t)size + (1u << 20);
+  im.dense_budget =
+      size > UINT64_MAX / 128 ? UINT64_MAX : 64 * (uint64_t)size + (16u << 20);
   im.g = kiln_graph_create(alloc);
   if (!im.g) return kiln_status_wrap(KILN_OOM(), "%s", source);
   kiln_status *st = kiln_status_wrap(import_graph(&im), "%s", source);

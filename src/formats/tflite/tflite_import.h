@@ -22,6 +22,14 @@ kiln_status *kiln_tflite_import(const void *data, size_t size,
                                 const kiln_allocator *alloc,
                                 kiln_graph **out_graph);
 
+/* kiln_tflite_import that also runs custom operators: their custom codes
+ * are looked up in `custom` (NULL: none; every CUSTOM operator fails). */
+struct kiln_custom_resolver;
+kiln_status *kiln_tflite_import_with_ops(
+    const void *data, size_t size, const char *source_name,
+    const kiln_allocator *alloc, const struct kiln_custom_resolver *custom,
+    kiln_graph **out_graph);
+
 /* ---- private to the importer: the operator table (tflite_ops.c) ---- */
 
 /* How one TFLite builtin operator becomes a kiln node. */

@@ -769,6 +769,12 @@ static const kiln_tflite_op op_map[] = {
     WITH(L2_POOL_2D, POOL2D, "Pool2DOptions", parse_pool_2d, kiln_pool_attrs),
     WITH(LOCAL_RESPONSE_NORMALIZATION, LOCAL_RESPONSE_NORMALIZATION,
          "LocalResponseNormalizationOptions", parse_lrn, kiln_lrn_attrs),
+
+    PLAIN(DENSIFY),
+    /* Custom operators: the importer resolves the custom code and fills
+     * the attributes itself (core/custom_op.h). */
+    {TFL_OP_CUSTOM, KILN_OP_CUSTOM, TFL_OPT_NONE, NULL, NULL,
+     sizeof(kiln_custom_attrs)},
 };
 
 const kiln_tflite_op *kiln_tflite_find_op(int32_t code) {

@@ -73,6 +73,24 @@ enum { /* QuantizationParameters */
        TFL_QUANT_QUANTIZED_DIMENSION = 6, /* int */
 };
 
+enum {                                   /* SparsityParameters */
+       TFL_SPARSITY_TRAVERSAL_ORDER = 0, /* [int] */
+       TFL_SPARSITY_BLOCK_MAP = 1,       /* [int] */
+       TFL_SPARSITY_DIM_METADATA = 2,    /* [DimensionMetadata] */
+};
+
+enum {                                  /* DimensionMetadata */
+       TFL_DIM_FORMAT = 0,              /* DimensionType (byte) */
+       TFL_DIM_DENSE_SIZE = 1,          /* int */
+       TFL_DIM_ARRAY_SEGMENTS_TYPE = 2, /* SparseIndexVector (ubyte) */
+       TFL_DIM_ARRAY_SEGMENTS = 3,
+       TFL_DIM_ARRAY_INDICES_TYPE = 4, /* SparseIndexVector (ubyte) */
+       TFL_DIM_ARRAY_INDICES = 5,
+};
+
+/* Int32Vector, Uint16Vector, Uint8Vector: one field, the values. */
+enum { TFL_INDEX_VECTOR_VALUES = 0 };
+
 enum {                            /* SignatureDef */
        TFL_SIGNATURE_INPUTS = 0,  /* [TensorMap] */
        TFL_SIGNATURE_OUTPUTS = 1, /* [TensorMap] */
@@ -330,6 +348,7 @@ typedef enum tfl_builtin_op {
   TFL_OP_SPLIT_V = 102,
   TFL_OP_HARD_SWISH = 117,
   TFL_OP_SELECT_V2 = 123,
+  TFL_OP_DENSIFY = 124,
   TFL_OP_BATCH_MATMUL = 126,
   TFL_OP_CUMSUM = 128,
   TFL_OP_BROADCAST_TO = 130,
@@ -422,6 +441,18 @@ typedef enum tfl_options_type {
 #define TFL_PADDING_MAX 1    /* SAME = 0, VALID = 1 */
 #define TFL_ACTIVATION_MAX 5 /* NONE .. SIGN_BIT */
 #define TFL_MIRROR_PAD_MAX 1 /* REFLECT = 0, SYMMETRIC = 1 */
+
+/* DimensionType */
+#define TFL_DIM_DENSE 0
+#define TFL_DIM_SPARSE_CSR 1
+
+/* SparseIndexVector union types. */
+typedef enum tfl_index_vector_type {
+  TFL_INDEX_NONE = 0,
+  TFL_INDEX_INT32 = 1,
+  TFL_INDEX_UINT16 = 2,
+  TFL_INDEX_UINT8 = 3,
+} tfl_index_vector_type;
 
 /* QuantizationDetails union: NONE = 0; anything else is a custom scheme. */
 #define TFL_QUANT_DETAILS_NONE 0
