@@ -190,7 +190,7 @@ static void finish(const kiln_op_ctx *ctx, const kiln_tensor *bias, int64_t i,
   const kiln_quant_params *p = ctx->quant;
   kiln_tensor *out = ctx->outputs[0];
   int32_t v;
-  if (p->bias64 || out->dtype == KILN_INT16) {
+  if (p->wide_acc) {
     v = kiln_q_requantize64(p, oc, sum + (p->bias64 ? p->bias64[oc] : 0));
   } else {
     int64_t b = p->bias32 ? p->bias32[oc]

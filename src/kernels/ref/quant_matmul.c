@@ -51,7 +51,7 @@ kiln_status *kiln_q_fully_connected(const kiln_op_ctx *ctx) {
   kiln_tensor *out = ctx->outputs[0];
   int64_t n = w->dims[0], k = w->dims[1];
   int64_t rows = kiln_tensor_numel(in) / k;
-  bool wide = in->dtype == KILN_INT16;
+  bool wide = p->wide_acc;
   int64_t i = 0;
   for (int64_t r = 0; r < rows; r++)
     for (int64_t j = 0; j < n; j++, i++) {
@@ -147,7 +147,7 @@ kiln_status *kiln_q_batch_matmul(const kiln_op_ctx *ctx) {
   int64_t x_rs = a->adj_x ? 1 : k, x_cs = a->adj_x ? m : 1;
   int64_t y_rs = a->adj_y ? 1 : n, y_cs = a->adj_y ? k : 1;
   int64_t batches = kiln_tensor_numel(out) / (m * n), i = 0;
-  bool wide = xt->dtype == KILN_INT16;
+  bool wide = p->wide_acc;
   for (int64_t bi = 0; bi < batches; bi++) {
     int64_t xo = batch_offset(xt, out, bi), yo = batch_offset(yt, out, bi);
     for (int64_t r = 0; r < m; r++)

@@ -285,7 +285,7 @@ static kiln_status *build_integer(kiln_op_type op, const kiln_op_ctx *ctx,
   bool wide = in->dtype == KILN_INT16;
   if (b) {
     kiln_dtype want_b = wide ? KILN_INT64 : KILN_INT32;
-    if (b->dtype != want_b)
+    if (b->dtype != want_b && !(wide && b->dtype == KILN_INT32))
       return kiln_error(KILN_ERR_UNSUPPORTED,
                         "input %d (bias) has type %s; a %s input needs %s",
                         r->bias, kiln_dtype_name(b->dtype),
@@ -303,10 +303,14 @@ static kiln_status *build_integer(kiln_op_type op, const kiln_op_ctx *ctx,
   /* Folding needs every weight (constant) and no weight offset; the
    * transposed convolution clips its scatter per output, so it keeps the
    * offset form too. */
-  bool fold = !wide && w->data && filter_zp == 0 &&
+  bool wide_acc =
+      wide && (op == KILN_OP_BATCH_MATMUL || op == KILN_OP_TRANSPOSE_CONV ||
+               (b && b->dtype == KILN_INT64));
+  bool fold = !wide_acc && w->data && filter_zp == 0 &&
               op != KILN_OP_TRANSPOSE_CONV && op != KILN_OP_BATCH_MATMUL;
   kiln_quant_params *p;
-  KILN_TRY(alloc_block(a, channels, true, fold, wide && b, false, &p));
+  KILN_TRY(alloc_block(a, channels, true, fold, wide_acc && b, false, &p));
+  p->wide_acc = wide_acc;
   p->input_zp = (int32_t)in->quant->zero_point[0];
   p->filter_zp = filter_zp;
   p->output_zp = (int32_t)o->quant->zero_point[0];

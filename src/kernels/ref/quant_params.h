@@ -21,7 +21,12 @@
 #include "kernels/kernel.h"
 
 typedef struct kiln_quant_params {
-  bool hybrid;              /* float activations, int8 weights */
+  bool hybrid; /* float activations, int8 weights */
+  /* Sums in int64 with TFLite's int64 rescale: int16 inputs with an int64
+   * bias, and BATCH_MATMUL and TRANSPOSE_CONV on int16 always. Other int16
+   * nodes without bias or with an int32 one stay in int32, as TFLite's
+   * kernels do. */
+  bool wide_acc;
   int channels;             /* output channels (1 for BATCH_MATMUL) */
   int32_t input_zp;         /* the activation input's zero point */
   int32_t filter_zp;        /* per-tensor weights' zero point (uint8 legacy) */
@@ -33,8 +38,8 @@ typedef struct kiln_quant_params {
    * weights are constant with zero point 0 (int8 / uint8 inputs); NULL
    * otherwise, and kernels then offset every product as TFLite does. */
   int32_t *bias32;
-  /* Per channel, int16 inputs (16x8): the bias widened to int64 (input
-   * zero point is 0, so no correction); NULL without bias. */
+  /* Per channel, wide_acc: the int64 bias (an int16 input's zero point is
+   * 0, so no correction); NULL without bias. */
   int64_t *bias64;
   /* Hybrid: per channel the weights' scale, and the sum of the channel's
    * int8 weights (for inputs quantized with a zero point). */
