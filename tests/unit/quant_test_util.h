@@ -22,18 +22,18 @@ typedef struct qt {
   int64_t zp[64];
 } qt;
 
-static int32_t qt_min(kiln_dtype t) {
+static inline int32_t qt_min(kiln_dtype t) {
   return t == KILN_INT8 ? -128 : (t == KILN_UINT8 ? 0 : -32768);
 }
-static int32_t qt_max(kiln_dtype t) {
+static inline int32_t qt_max(kiln_dtype t) {
   return t == KILN_INT8 ? 127 : (t == KILN_UINT8 ? 255 : 32767);
 }
 
 /* A new tensor of `dtype` filled uniformly over the type's range (or
  * [lo, hi] for int32 / int64), with `count` scales (1 or per channel on
  * `axis`) and zero points given by the caller afterwards. */
-static qt *qt_new(kiln_dtype dtype, int rank, const int64_t *dims, int count,
-                  int axis) {
+static inline qt *qt_new(kiln_dtype dtype, int rank, const int64_t *dims,
+                         int count, int axis) {
   qt *q = calloc(1, sizeof *q);
   q->t = kiln_test_tensor(dtype, rank, dims);
   q->info.count = count;
@@ -67,14 +67,14 @@ static qt *qt_new(kiln_dtype dtype, int rank, const int64_t *dims, int count,
   return q;
 }
 
-static void qt_free(qt *q) {
+static inline void qt_free(qt *q) {
   if (!q) return;
   kiln_test_tensor_free(q->t);
   free(q);
 }
 
 /* An output tensor of `dtype` with one scale and zero point. */
-static qt *qt_output(kiln_dtype dtype, float scale, int64_t zp) {
+static inline qt *qt_output(kiln_dtype dtype, float scale, int64_t zp) {
   int64_t one = 1;
   qt *q = qt_new(dtype, 1, &one, 1, 0);
   q->scale[0] = scale;
@@ -83,7 +83,7 @@ static qt *qt_output(kiln_dtype dtype, float scale, int64_t zp) {
 }
 
 /* Element i as int64, whatever the integer type. */
-static int64_t qt_get(const kiln_tensor *t, int64_t i) {
+static inline int64_t qt_get(const kiln_tensor *t, int64_t i) {
   switch (t->dtype) {
     case KILN_INT8:
       return ((const int8_t *)t->data)[i];
@@ -101,12 +101,12 @@ static int64_t qt_get(const kiln_tensor *t, int64_t i) {
 }
 
 /* A random scale in [2^lo, 2^hi). */
-static float qt_scale(int lo, int hi) {
+static inline float qt_scale(int lo, int hi) {
   return ldexpf(kiln_test_uniform(1.0f, 2.0f), kiln_test_int(lo, hi - 1));
 }
 
 /* TFLite's int32 rescale of acc, from its definition in long double. */
-static int64_t oracle_rescale32(int64_t acc, double real) {
+static inline int64_t oracle_rescale32(int64_t acc, double real) {
   int32_t m;
   int shift;
   kiln_quantize_multiplier(real, &m, &shift);
@@ -120,7 +120,7 @@ static int64_t oracle_rescale32(int64_t acc, double real) {
 }
 
 /* The int64 rescale of 16x8 kernels: Q15 multiplier, one rounding. */
-static int64_t oracle_rescale64(int64_t acc, double real) {
+static inline int64_t oracle_rescale64(int64_t acc, double real) {
   int32_t m;
   int shift;
   kiln_quantize_multiplier(real, &m, &shift);
@@ -132,8 +132,8 @@ static int64_t oracle_rescale64(int64_t acc, double real) {
 
 /* The fused activation's clamp on a quantized output, from the real
  * bounds (0, 6, +-1) quantized with round-half-away. */
-static void oracle_clamp(kiln_activation act, kiln_dtype t, float scale,
-                         int64_t zp, int64_t *lo, int64_t *hi) {
+static inline void oracle_clamp(kiln_activation act, kiln_dtype t, float scale,
+                                int64_t zp, int64_t *lo, int64_t *hi) {
   *lo = qt_min(t);
   *hi = qt_max(t);
   float bound_lo = act == KILN_ACT_RELU_N1_TO_1 ? -1.0f : 0.0f;
@@ -148,7 +148,7 @@ static void oracle_clamp(kiln_activation act, kiln_dtype t, float scale,
   }
 }
 
-static kiln_activation qt_random_clamp(void) {
+static inline kiln_activation qt_random_clamp(void) {
   static const kiln_activation acts[] = {KILN_ACT_NONE, KILN_ACT_RELU,
                                          KILN_ACT_RELU6, KILN_ACT_RELU_N1_TO_1};
   return acts[kiln_test_int(0, 3)];
