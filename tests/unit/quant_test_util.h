@@ -119,6 +119,16 @@ static inline int64_t oracle_rescale32(int64_t acc, double real) {
   return (int64_t)roundl(high / ldexpl(1.0L, right));
 }
 
+/* The single-rounding rescale of dense layers: the exact product of acc
+ * and the Q31 multiplier, rounded once (nearest, ties up). */
+static inline int64_t oracle_rescale_single(int64_t acc, double real) {
+  int32_t m;
+  int shift;
+  kiln_quantize_multiplier(real, &m, &shift);
+  return (int64_t)floorl(
+      (long double)acc * (long double)m / ldexpl(1.0L, 31 - shift) + 0.5L);
+}
+
 /* The int64 rescale of 16x8 kernels: Q15 multiplier, one rounding. */
 static inline int64_t oracle_rescale64(int64_t acc, double real) {
   int32_t m;

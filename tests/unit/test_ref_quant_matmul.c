@@ -2,6 +2,7 @@
  * against independent int64 dot products of zero-point-corrected operands
  * and TFLite's rescale from its definition (quant_test_util.h): int8
  * per-tensor (with and without a weight zero point) and per-channel,
+ * rescaled with one rounding as LiteRT's dense kernels do,
  * uint8 with weight zero points, int16 x int8 with int64, int32 or no
  * bias, keep_num_dims; BATCH_MATMUL in int8 and int16 with adjoints and
  * broadcast batches; and parameter errors. */
@@ -73,9 +74,10 @@ static void fc_case(void) {
              (qt_get(w->t, u * depth + k) - w->zp[0]);
       double real = (double)in->scale[0] * w->scale[per_channel ? u : 0] /
                     (double)out_scale;
-      int64_t y =
-          (wide ? oracle_rescale64(s, real) : oracle_rescale32(s, real)) +
-          out_zp;
+      /* Dense layers round once, from int32 sums unless 16x8 with an
+       * int64 bias (LiteRT's FULLY_CONNECTED). */
+      int64_t sum = wide ? s : (int64_t)(int32_t)(uint32_t)(uint64_t)s;
+      int64_t y = oracle_rescale_single(sum, real) + out_zp;
       want[r * units + u] = y < lo ? lo : (y > hi ? hi : y);
     }
   if (kiln_tensor_numel(out->t) == rows * units)
