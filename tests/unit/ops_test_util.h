@@ -182,7 +182,7 @@ static inline kiln_status *run_poisoned(kiln_op_type op, const void *attrs,
                                         kiln_tensor **inputs, int num_inputs,
                                         kiln_tensor *out) {
   kiln_tensor *outs[1] = {out};
-  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outs, 1, NULL, NULL, NULL};
   KILN_TRY(kiln_op_table[op].shape(&ctx));
   free(out->data);
   size_t bytes = kiln_tensor_nbytes(out);
@@ -196,7 +196,7 @@ static inline kiln_status *shape_only(kiln_op_type op, const void *attrs,
                                       kiln_tensor **inputs, int num_inputs,
                                       kiln_tensor *out) {
   kiln_tensor *outs[1] = {out};
-  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outs, 1, NULL, NULL, NULL};
   return kiln_op_table[op].shape(&ctx);
 }
 

@@ -60,7 +60,7 @@ static void test_reverse_errors(void) {
               "REVERSE_V2: input 1 (axis) entry 1 is 2, out of range for "
               "rank 2");
   /* axes that arrive only at invoke fail it */
-  kiln_op_ctx ctx = {&none, in, 2, NULL, 0, NULL, NULL};
+  kiln_op_ctx ctx = {&none, in, 2, NULL, 0, NULL, NULL, NULL};
   kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 2, dims);
   kiln_tensor *outs[1] = {out};
   ctx.outputs = outs;

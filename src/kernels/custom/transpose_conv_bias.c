@@ -98,7 +98,7 @@ static kiln_status *invoke(kiln_custom_context *ctx) {
   shape.data = shape_data;
   kiln_tensor *inputs[4] = {&shape, &filter, &input, &bias};
   kiln_tensor *outputs[1] = {&output};
-  kiln_op_ctx op = {&a, inputs, 4, outputs, 1, NULL, NULL};
+  kiln_op_ctx op = {&a, inputs, 4, outputs, 1, NULL, NULL, NULL};
   return kiln_ref_transpose_conv(&op);
 }
 
