@@ -1,0 +1,43 @@
+/* quant_ops.h - the quantized (int8 / uint8 / int16) forms of operators
+ * whose float code lives elsewhere in ref/. Each float shape function and
+ * reference kernel checks its input's type first and hands a quantized
+ * node to the hook here, so the float code stays as it was. The kernels
+ * follow TFLite's integer arithmetic step by step (quant_math.h), so their
+ * results equal LiteRT's reference kernels bit for bit. Multipliers are
+ * derived from the tensors' scales at each call: a few frexp()s per node,
+ * computed the same way at prepare (to check them) and at invoke. */
+#ifndef KILN_KERNELS_REF_QUANT_OPS_H
+#define KILN_KERNELS_REF_QUANT_OPS_H
+
+#include "kernels/kernel.h"
+
+/* True when a node's input 0 is int8, uint8 or int16 with quantization
+ * parameters (its quantized form applies); the float shape functions call
+ * this first. Integer tensors without them keep their old handling. */
+bool kiln_q_node(const kiln_op_ctx *ctx);
+
+/* ---- broadcasting binary operators (quant_binary.c) ---- */
+typedef enum kiln_qbinary {
+  KILN_QB_ADD,
+  KILN_QB_SUB,
+  KILN_QB_MUL,
+  KILN_QB_SQUARED_DIFFERENCE,
+  KILN_QB_MAXIMUM,
+  KILN_QB_MINIMUM,
+  KILN_QB_PRELU,
+} kiln_qbinary;
+
+kiln_status *kiln_qshape_binary(const kiln_op_ctx *ctx, kiln_qbinary op);
+kiln_status *kiln_qref_binary(const kiln_op_ctx *ctx, kiln_qbinary op);
+
+/* Comparisons: both inputs rescaled to a common fixed-point form first
+ * (int8 / uint8), or compared as stored (int16), as TFLite does. `kind`
+ * is 0..5 for LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, EQUAL, NOT_EQUAL. */
+kiln_status *kiln_qshape_compare(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_compare(const kiln_op_ctx *ctx, int kind);
+
+/* ---- pooling (quant_pool.c) ---- */
+kiln_status *kiln_qshape_pool_2d(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_pool_2d(const kiln_op_ctx *ctx, bool average);
+
+#endif
