@@ -40,4 +40,18 @@ kiln_status *kiln_qref_compare(const kiln_op_ctx *ctx, int kind);
 kiln_status *kiln_qshape_pool_2d(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_pool_2d(const kiln_op_ctx *ctx, bool average);
 
+/* ---- activations (quant_activation.c) ---- */
+typedef enum kiln_qunary {
+  KILN_QU_RELU,
+  KILN_QU_RELU6,
+  KILN_QU_RELU_N1_TO_1,
+  KILN_QU_LEAKY_RELU,
+  KILN_QU_LOGISTIC,
+  KILN_QU_TANH,
+} kiln_qunary;
+
+/* After kiln_shape_unary's common checks. */
+kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op);
+kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
+
 #endif
