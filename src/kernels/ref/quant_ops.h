@@ -54,4 +54,8 @@ typedef enum kiln_qunary {
 kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 
+/* ---- resizing (quant_resize.c); RESIZE_NEAREST_NEIGHBOR copies bytes ---- */
+kiln_status *kiln_qshape_resize(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_resize_bilinear(const kiln_op_ctx *ctx);
+
 #endif
