@@ -56,7 +56,7 @@ KILN_OP(LOG_SOFTMAX, kiln_no_attrs, kiln_shape_softmax, kiln_ref_log_softmax, ki
 KILN_OP(L2_NORMALIZATION, kiln_activation_attrs, kiln_shape_l2_normalization, kiln_ref_l2_normalization, kiln_flops_per_output)
 KILN_OP(MEAN, kiln_reduce_attrs, kiln_shape_reduce, kiln_ref_mean, kiln_flops_per_input)
 KILN_OP(SUM, kiln_reduce_attrs, kiln_shape_reduce, kiln_ref_sum, kiln_flops_per_input)
-KILN_OP(REDUCE_MAX, kiln_reduce_attrs, kiln_shape_reduce, kiln_ref_reduce_max, kiln_flops_per_input)
+KILN_OP(REDUCE_MAX, kiln_reduce_attrs, kiln_shape_reduce_max, kiln_ref_reduce_max, kiln_flops_per_input)
 KILN_OP(ARG_MAX, kiln_no_attrs, kiln_shape_arg_max, kiln_ref_arg_max, kiln_flops_per_input)
 
 /* pooling and resizing (ref/pool.c, ref/resize.c) */

@@ -58,4 +58,20 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_qshape_resize(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_resize_bilinear(const kiln_op_ctx *ctx);
 
+/* ---- reductions (quant_reduce.c; reduce.c walks the axes) ---- */
+kiln_status *kiln_qshape_reduce(const kiln_op_ctx *ctx, bool max);
+
+/* How a MEAN or SUM turns the sum of `count` stored values into one output
+ * value. */
+typedef struct kiln_q_reduce {
+  int32_t in_zero_point, out_zero_point, qmin, qmax;
+  int32_t multiplier;
+  int shift;
+  int64_t count;
+} kiln_q_reduce;
+
+kiln_status *kiln_q_reduce_plan(const kiln_op_ctx *ctx, bool mean,
+                                int64_t count, kiln_q_reduce *plan);
+int32_t kiln_q_reduce_value(const kiln_q_reduce *plan, int64_t sum);
+
 #endif

@@ -3,6 +3,9 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/quant_math.h"
+#include "kernels/ref/quant_ops.h"
+#include "kernels/ref/quant_util.h"
 
 /* ------------------------------------------------- softmax, L2 norm */
 
@@ -140,7 +143,9 @@ kiln_status *kiln_shape_reduce(const kiln_op_ctx *ctx) {
   const kiln_reduce_attrs *attrs = ctx->attrs;
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
-  if (x->dtype != KILN_FLOAT32 && !is_index_dtype(x->dtype))
+  if (kiln_q_node(ctx))
+    KILN_TRY(kiln_qshape_reduce(ctx, false));
+  else if (x->dtype != KILN_FLOAT32 && !is_index_dtype(x->dtype))
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "input 0 (x) has type %s; expected float32, int32 or "
                       "int64",
@@ -160,6 +165,14 @@ kiln_status *kiln_shape_reduce(const kiln_op_ctx *ctx) {
       dims[rank++] = 1;
   }
   kiln_set_shape(out, dims, rank);
+  return NULL;
+}
+
+/* REDUCE_MAX copies a stored value, so a quantized one needs the output's
+ * quantization equal to the input's (TFLite's rule). */
+kiln_status *kiln_shape_reduce_max(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_reduce(ctx));
+  if (kiln_q_node(ctx)) return kiln_qshape_reduce(ctx, true);
   return NULL;
 }
 
@@ -249,16 +262,47 @@ static void store_index(kiln_tensor *t, int64_t i, int64_t v) {
     ((int64_t *)t->data)[i] = v;
 }
 
+/* The int64 sum, or the max, of the stored values of a quantized input. */
+static int64_t reduce_stored(const kiln_tensor *t, int64_t base, walk *r,
+                             int64_t count, bool max) {
+  int64_t acc = max ? INT64_MIN : 0;
+  for (int64_t k = 0; k < count; k++, walk_next(r)) {
+    int64_t v = kiln_q_load(t, base + r->offset);
+    if (!max)
+      acc += v;
+    else if (v > acc)
+      acc = v;
+  }
+  return acc;
+}
+
 static kiln_status *run_reduce(const kiln_op_ctx *ctx, reduce_kind kind) {
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
   walk kept, reduced;
   int64_t count = plan_reduction(ctx, &kept, &reduced);
   int64_t n = kiln_tensor_numel(out);
+  const bool quantized = kiln_q_node(ctx);
+  kiln_q_reduce plan = {0};
+  if (quantized && kind != REDUCE_MAX)
+    KILN_TRY(kiln_q_reduce_plan(ctx, kind == REDUCE_MEAN, count, &plan));
   for (int64_t o = 0; o < n; o++, walk_next(&kept)) {
     memset(reduced.index, 0, sizeof reduced.index);
     reduced.offset = 0;
-    if (x->dtype == KILN_FLOAT32) {
+    if (quantized) {
+      const int64_t v =
+          reduce_stored(x, kept.offset, &reduced, count, kind == REDUCE_MAX);
+      int32_t lowest = 0, highest = 0;
+      kiln_quant_type_range(out->dtype, &lowest, &highest);
+      /* Nothing reduced: the type's lowest value for max (as for the
+       * integer types), the zero point (real 0) for sums and means. */
+      if (!count)
+        kiln_q_store(out, o, kind == REDUCE_MAX ? lowest : plan.out_zero_point);
+      else
+        kiln_q_store(
+            out, o,
+            kind == REDUCE_MAX ? (int32_t)v : kiln_q_reduce_value(&plan, v));
+    } else if (x->dtype == KILN_FLOAT32) {
       const float *base = (const float *)x->data + kept.offset;
       ((float *)out->data)[o] = reduce_real(base, &reduced, count, kind);
     } else {
