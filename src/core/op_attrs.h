@@ -70,12 +70,16 @@ typedef struct kiln_pool_attrs {
 typedef struct kiln_fully_connected_attrs {
   kiln_activation activation;
   bool keep_num_dims;
+  /* Hybrid (float input, int8 weights): quantize each input row with a
+   * zero point rather than symmetrically. */
+  bool asymmetric_quantize_inputs;
 } kiln_fully_connected_attrs;
 
 /* BATCH_MATMUL: x [..., M, K] (adj_x: [..., K, M]), y likewise, batch
  * dimensions broadcast. */
 typedef struct kiln_batch_matmul_attrs {
   bool adj_x, adj_y;
+  bool asymmetric_quantize_inputs; /* hybrid only, as FULLY_CONNECTED's */
 } kiln_batch_matmul_attrs;
 
 /* LEAKY_RELU. */

@@ -49,6 +49,7 @@ KILN_OP(HARD_SWISH, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_hard_swish, 
 KILN_OP(GELU, kiln_gelu_attrs, kiln_shape_unary_float, kiln_ref_gelu, kiln_flops_per_output)
 KILN_OP(CAST, kiln_no_attrs, kiln_shape_cast, kiln_ref_cast, kiln_flops_none)
 KILN_OP(DEQUANTIZE, kiln_no_attrs, kiln_shape_dequantize, kiln_ref_dequantize, kiln_flops_none)
+KILN_OP(QUANTIZE, kiln_no_attrs, kiln_shape_quantize, kiln_ref_quantize, kiln_flops_none)
 
 /* normalization and reductions (ref/reduce.c) */
 KILN_OP(SOFTMAX, kiln_softmax_attrs, kiln_shape_softmax, kiln_ref_softmax, kiln_flops_per_output)

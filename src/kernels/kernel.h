@@ -35,6 +35,7 @@ typedef struct kiln_tensor {
 } kiln_tensor;
 
 struct kiln_threadpool;
+struct kiln_quant_params;
 
 typedef struct kiln_op_ctx {
   const void *attrs;
@@ -46,6 +47,10 @@ typedef struct kiln_op_ctx {
    * (NULL otherwise), and the session's pool (NULL: run on the caller). */
   const void *packed;
   struct kiln_threadpool *pool;
+  /* For quantized nodes (kernels/ref/quant_params.h): requantization
+   * multipliers, zero-point-corrected bias and clamps, computed once at
+   * load from the node's constant scales and weights; NULL otherwise. */
+  const struct kiln_quant_params *quant;
 } kiln_op_ctx;
 
 typedef kiln_status *(*kiln_shape_fn)(const kiln_op_ctx *ctx);

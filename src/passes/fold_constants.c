@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "kernels/ref/quant_params.h"
 #include "passes/passes.h"
 
 static bool all_inputs_constant(const kiln_graph *g, const kiln_node *n) {
@@ -34,11 +35,14 @@ static kiln_status *fold_node(kiln_graph *g, const kiln_node *n) {
     out_ptrs[i] = &out[i];
   }
   kiln_op_ctx ctx = {n->attrs,       in_ptrs, n->num_inputs, out_ptrs,
-                     n->num_outputs, NULL,    NULL};
+                     n->num_outputs, NULL,    NULL,          NULL};
   const kiln_op_def *def = &kiln_op_table[n->op];
-  KILN_TRY(def->shape(&ctx));
+  /* A quantized node folds with the parameters the model would give it. */
+  kiln_quant_params *quant = NULL;
+  KILN_TRY(kiln_quant_params_build(n->op, &ctx, g->alloc, &quant));
+  ctx.quant = quant;
   void *storage[MAX_IO] = {0};
-  kiln_status *st = NULL;
+  kiln_status *st = def->shape(&ctx);
   for (int i = 0; i < n->num_outputs && !st; i++) {
     kiln_value probe = g->values[n->outputs[i]];
     probe.rank = out[i].rank;
@@ -52,6 +56,7 @@ static kiln_status *fold_node(kiln_graph *g, const kiln_node *n) {
     }
   }
   if (!st) st = def->reference(&ctx);
+  kiln_free(g->alloc, quant);
   if (st) {
     for (int i = 0; i < n->num_outputs; i++) kiln_free(g->alloc, storage[i]);
     return st;

@@ -50,6 +50,11 @@ static int fusable_conv(const kiln_graph *g, const kiln_pass_uses *u, int c,
   const kiln_conv_attrs *attrs = conv->attrs;
   if (attrs->activation != KILN_ACT_NONE) return -1;
   const kiln_value *in = &g->values[conv->inputs[0]];
+  /* Quantized and hybrid convolutions (int8 weights) have no residual
+   * form. */
+  if (!kiln_pass_is_plain_float(in) ||
+      !kiln_pass_is_plain_float(&g->values[conv->inputs[1]]))
+    return -1;
   kiln_tensor filter, bias;
   kiln_value_as_tensor(&g->values[conv->inputs[1]], &filter);
   int b = conv->num_inputs > 2 ? conv->inputs[2] : -1;

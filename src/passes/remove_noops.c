@@ -54,7 +54,7 @@ static kiln_status *infer_node(const kiln_graph *g, shapes *s,
     in_ptrs[i] = n->inputs[i] < 0 ? NULL : &s->t[n->inputs[i]];
   for (int i = 0; i < n->num_outputs; i++) out_ptrs[i] = &s->t[n->outputs[i]];
   kiln_op_ctx ctx = {n->attrs,       in_ptrs, n->num_inputs, out_ptrs,
-                     n->num_outputs, NULL,    NULL};
+                     n->num_outputs, NULL,    NULL,          NULL};
   const kiln_op_def *def = &kiln_op_table[n->op];
   kiln_status *st = def->shape(&ctx);
   if (st) {

@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "formats/tflite/tflite_import.h"
+#include "kernels/ref/quant_params.h"
 #include "passes/passes.h"
 
 kiln_options kiln_options_default(void) {
@@ -78,8 +79,13 @@ static kiln_status *pack_weights(kiln_model *m) {
       kiln_value_as_tensor(&g->values[node->outputs[i]], &out[i]);
       out_ptrs[i] = &out[i];
     }
-    kiln_op_ctx ctx = {node->attrs, in_ptrs,           node->num_inputs,
-                       out_ptrs,    node->num_outputs, NULL,
+    kiln_op_ctx ctx = {node->attrs,
+                       in_ptrs,
+                       node->num_inputs,
+                       out_ptrs,
+                       node->num_outputs,
+                       NULL,
+                       NULL,
                        NULL};
     for (; v && !m->packed[n];
          v = kiln_variant_packer(node->op, m->isa, index + 1, &index)) {
@@ -89,6 +95,41 @@ static kiln_status *pack_weights(kiln_model *m) {
                                 kiln_op_table[node->op].name, v->name));
       if (m->packed[n]) m->packed_by[n] = v;
     }
+  }
+  return NULL;
+}
+
+/* Builds each quantized node's multipliers, corrected biases and clamps
+ * once, so sessions share them and kernels compute none at invoke. */
+static kiln_status *build_quant_params(kiln_model *m) {
+  enum { MAX_IO = 64 };
+  const kiln_graph *g = m->graph;
+  m->quant = kiln_calloc(m->alloc, (size_t)g->num_nodes + 1, sizeof(*m->quant));
+  if (!m->quant) return KILN_OOM();
+  for (int n = 0; n < g->num_nodes; n++) {
+    const kiln_node *node = &g->nodes[n];
+    if (node->num_inputs > MAX_IO || node->num_outputs > MAX_IO) continue;
+    kiln_tensor in[MAX_IO], out[MAX_IO], *in_ptrs[MAX_IO], *out_ptrs[MAX_IO];
+    for (int i = 0; i < node->num_inputs; i++) {
+      in_ptrs[i] = node->inputs[i] < 0 ? NULL : &in[i];
+      if (in_ptrs[i]) kiln_value_as_tensor(&g->values[node->inputs[i]], &in[i]);
+    }
+    for (int i = 0; i < node->num_outputs; i++) {
+      kiln_value_as_tensor(&g->values[node->outputs[i]], &out[i]);
+      out_ptrs[i] = &out[i];
+    }
+    kiln_op_ctx ctx = {node->attrs,
+                       in_ptrs,
+                       node->num_inputs,
+                       out_ptrs,
+                       node->num_outputs,
+                       NULL,
+                       NULL,
+                       NULL};
+    KILN_TRY(kiln_status_wrap(
+        kiln_quant_params_build(node->op, &ctx, m->alloc, &m->quant[n]),
+        "%s: operator %d (%s)", m->source, node->source_index,
+        kiln_op_table[node->op].name));
   }
   return NULL;
 }
@@ -114,6 +155,7 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
            report->removed_noops, report->removed_dead,
            report->fused_bottlenecks, report->fused_residuals);
   m->isa = kiln_isa_resolve(m->options.max_isa);
+  KILN_TRY(build_quant_params(m));
   return pack_weights(m);
 }
 
@@ -193,6 +235,10 @@ void kiln_model_free(kiln_model *model) {
       kiln_free(model->alloc, model->packed[n]);
   kiln_free(model->alloc, model->packed);
   kiln_free(model->alloc, model->packed_by);
+  if (model->quant)
+    for (int n = 0; n < model->graph->num_nodes; n++)
+      kiln_free(model->alloc, model->quant[n]);
+  kiln_free(model->alloc, model->quant);
   kiln_graph_free(model->graph);
   if (model->mapping) munmap(model->mapping, model->mapping_size);
   kiln_free(model->alloc, model->buffer);

@@ -22,6 +22,9 @@ struct kiln_model {
   /* Per node: weights repacked at load by the variant packed_by[n]. */
   void **packed;
   const kiln_kernel_variant **packed_by;
+  /* Per node: quantization parameters built at load (NULL for float
+   * nodes); kernels read them through kiln_op_ctx.quant. */
+  struct kiln_quant_params **quant;
   kiln_pass_report passes; /* what the load-time passes did */
 };
 

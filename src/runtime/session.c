@@ -71,6 +71,7 @@ static kiln_status *build_contexts(kiln_session *s) {
     kiln_op_ctx *ctx = &s->contexts[n];
     ctx->attrs = node->attrs;
     ctx->packed = s->model->packed[n];
+    ctx->quant = s->model->quant[n];
     ctx->pool = s->pool;
     ctx->inputs = cursor;
     ctx->num_inputs = node->num_inputs;

@@ -83,6 +83,8 @@ int kiln_test_finish(const char *name) {
 
 #include <stdlib.h>
 
+#include "core/alloc.h"
+#include "kernels/ref/quant_params.h"
 #include "kernels/variants.h"
 
 kiln_tensor *kiln_test_tensor(kiln_dtype dtype, int rank, const int64_t *dims) {
@@ -137,13 +139,20 @@ kiln_status *kiln_test_run_op(kiln_op_type op, const void *attrs,
                               kiln_tensor **inputs, int num_inputs,
                               kiln_tensor **outputs, int num_outputs) {
   kiln_op_ctx ctx = {attrs,       inputs, num_inputs, outputs,
-                     num_outputs, NULL,   NULL};
-  KILN_TRY(kiln_op_table[op].shape(&ctx));
-  for (int i = 0; i < num_outputs; i++) {
+                     num_outputs, NULL,   NULL,       NULL};
+  /* Quantized nodes get their parameters as the model builds them at
+   * load. */
+  kiln_quant_params *quant = NULL;
+  KILN_TRY(kiln_quant_params_build(op, &ctx, NULL, &quant));
+  ctx.quant = quant;
+  kiln_status *st = kiln_op_table[op].shape(&ctx);
+  for (int i = 0; !st && i < num_outputs; i++) {
     free(outputs[i]->data);
     outputs[i]->data = calloc(kiln_tensor_nbytes(outputs[i]) + 1, 1);
   }
-  return kiln_op_table[op].reference(&ctx);
+  if (!st) st = kiln_op_table[op].reference(&ctx);
+  kiln_free(NULL, quant);
+  return st;
 }
 
 kiln_status *kiln_test_run_op1(kiln_op_type op, const void *attrs,

@@ -167,7 +167,7 @@ static void run_case(const params *p, bool expect) {
       kiln_test_run_op1(KILN_OP_FUSED_BOTTLENECK, &b.attrs, b.in, NUM_IN, got));
   compare(p, "reference", "ref", 0, got, want, scale);
   kiln_tensor *outputs[1] = {got};
-  kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, outputs, 1, NULL, NULL, NULL};
   kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     void *packed;
@@ -289,7 +289,7 @@ static void test_too_wide(void) {
   CHECK_OK(
       kiln_test_run_op1(KILN_OP_FUSED_BOTTLENECK, &b.attrs, b.in, NUM_IN, got));
   kiln_tensor *outputs[1] = {got};
-  kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, outputs, 1, NULL, NULL, NULL};
   void *packed;
   const kiln_kernel_variant *packer =
       pack_like_load(kiln_isa_resolve(KILN_ISA_AUTO), &ctx, &packed);
@@ -309,7 +309,7 @@ static void test_declines(void) {
   bottleneck b;
   make(&p, &b);
   kiln_tensor *outputs[1] = {kiln_test_output()};
-  kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, outputs, 1, NULL, NULL, NULL};
   void *packed;
   for (int i = 1; i < NUM_IN; i++) {
     void *saved = b.in[i]->data;
@@ -336,7 +336,7 @@ static void test_shapes_and_flops(void) {
   make(&p, &b);
   kiln_tensor *out = kiln_test_output();
   kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, (kiln_tensor *[]){out},
-                     1,        NULL, NULL};
+                     1,        NULL, NULL,     NULL};
   CHECK_OK(kiln_shape_fused_bottleneck(&ctx));
   CHECK(kiln_test_has_shape(out, 4, (int64_t[]){2, 5, 4, 5}));
   double expand = 2.0 * 2 * 9 * 8 * 12 * 3, dw = 2.0 * 2 * 5 * 4 * 12 * 9;

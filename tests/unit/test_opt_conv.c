@@ -81,7 +81,7 @@ static void conv_case(const conv_params *p, bool expect) {
                              num_inputs, scale));
   kiln_tensor *got = kiln_test_tensor(KILN_FLOAT32, ref->rank, ref->dims);
   kiln_tensor *outputs[1] = {got};
-  kiln_op_ctx ctx = {&attrs, inputs, num_inputs, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, inputs, num_inputs, outputs, 1, NULL, NULL, NULL};
   int64_t count = kiln_tensor_numel(ref);
   kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
@@ -278,7 +278,7 @@ static void test_not_constant(void) {
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[2] = {in, f}, *outputs[1] = {out};
   kiln_conv_attrs attrs = {KILN_PAD_SAME, 1, 1, 1, 1, 0, KILN_ACT_NONE};
-  kiln_op_ctx ctx = {&attrs, inputs, 2, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, inputs, 2, outputs, 1, NULL, NULL, NULL};
   void *saved = f->data;
   f->data = NULL;
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);

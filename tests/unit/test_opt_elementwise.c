@@ -58,7 +58,7 @@ static void check_op(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
   CHECK_OK(kiln_test_run_op1(op, attrs, inputs, num_inputs, want));
   kiln_tensor *got = kiln_test_tensor(KILN_FLOAT32, want->rank, want->dims);
   kiln_tensor *outputs[1] = {got};
-  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outputs, 1, NULL, NULL, NULL};
   int64_t n = kiln_tensor_numel(want);
   char what[200];
   kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
@@ -235,7 +235,7 @@ static void test_binary_int(void) {
   kiln_tensor *inputs[2] = {a, b};
   kiln_tensor *out = kiln_test_tensor(KILN_INT32, 1, dims);
   kiln_tensor *outputs[1] = {out};
-  kiln_op_ctx ctx = {NULL, inputs, 2, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {NULL, inputs, 2, outputs, 1, NULL, NULL, NULL};
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
        isa++)
     CHECK(kiln_variant_select(KILN_OP_ADD, (kiln_isa)isa, NULL, &ctx) == NULL);
@@ -411,7 +411,7 @@ static void pool_split_case(const int64_t *dims, kiln_pool_attrs attrs,
   kiln_tensor *y = kiln_test_output();
   kiln_tensor *inputs[1] = {x}, *outputs[1] = {y};
   CHECK_OK(kiln_test_run_op1(KILN_OP_MAX_POOL_2D, &attrs, inputs, 1, y));
-  kiln_op_ctx ctx = {&attrs, inputs, 1, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, inputs, 1, outputs, 1, NULL, NULL, NULL};
   kiln_pool_geom g;
   kiln_pool_geometry(&ctx, &g);
   int64_t rows = g.batch * g.out_h, grain = kiln_pool_row_grain(&g);

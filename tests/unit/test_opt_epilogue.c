@@ -44,7 +44,7 @@ static void run_standalone(kiln_op_type op, kiln_isa isa, const float *x,
   kiln_tensor *in = kiln_test_tensor_f32(1, dims, x);
   kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 1, dims);
   kiln_tensor *inputs[1] = {in}, *outputs[1] = {out};
-  kiln_op_ctx ctx = {NULL, inputs, 1, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {NULL, inputs, 1, outputs, 1, NULL, NULL, NULL};
   const kiln_kernel_variant *v = kiln_variant_select(op, isa, NULL, &ctx);
   CHECK(v != NULL);
   if (v) CHECK_OK(v->run(&ctx));
@@ -184,7 +184,7 @@ static void conv_case(int64_t h, int64_t w, int64_t c, int64_t o, int k,
   CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &abs_attrs, abs_inputs, 3, mag));
   kiln_tensor *got = kiln_test_tensor(KILN_FLOAT32, 4, want->dims);
   kiln_tensor *outputs[1] = {got};
-  kiln_op_ctx ctx = {&attrs, inputs, 3, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, inputs, 3, outputs, 1, NULL, NULL, NULL};
   int64_t count = kiln_tensor_numel(want);
   const float *wv = want->data, *mv = mag->data;
   kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
@@ -277,7 +277,7 @@ static void test_fusable(void) {
   kiln_pool_attrs attrs = {KILN_PAD_VALID, 2, 2, 2, 2, KILN_ACT_HARD_SWISH};
   CHECK_OK(kiln_test_run_op1(KILN_OP_MAX_POOL_2D, &attrs, &in, 1, out));
   kiln_tensor *outputs[1] = {out};
-  kiln_op_ctx ctx = {&attrs, &in, 1, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, &in, 1, outputs, 1, NULL, NULL, NULL};
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
        isa++)
     CHECK(kiln_variant_select(KILN_OP_MAX_POOL_2D, (kiln_isa)isa, NULL, &ctx) ==

@@ -139,13 +139,13 @@ static void fc_case(int64_t m, int64_t k, int64_t n, int bias_mode,
   kiln_tensor *ref = kiln_test_output();
   kiln_tensor *inputs[3] = {in, w, bias};
   int num_inputs = bias_mode == 2 ? 2 : 3;
-  kiln_fully_connected_attrs attrs = {act, keep_num_dims};
+  kiln_fully_connected_attrs attrs = {act, keep_num_dims, false};
   CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &attrs, inputs,
                              num_inputs, ref));
   float *scale = malloc((size_t)(m * n) * sizeof(float));
   term_scale(in->data, w->data, bias ? bias->data : NULL, m, n, k, fc_row, &k,
              scale);
-  kiln_op_ctx ctx = {&attrs, inputs, num_inputs, NULL, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, inputs, num_inputs, NULL, 1, NULL, NULL, NULL};
   char what[96];
   snprintf(what, sizeof what, "fc m=%lld k=%lld n=%lld bias=%d act=%d",
            (long long)m, (long long)k, (long long)n, bias_mode, (int)act);
@@ -189,8 +189,8 @@ static void test_fc_not_packed(void) {
   kiln_tensor *in = f32(2, in_dims), *w = f32(2, w_dims), *b = f32(1, b_dims);
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[3] = {in, w, b}, *outputs[1] = {out};
-  kiln_fully_connected_attrs attrs = {KILN_ACT_NONE, false};
-  kiln_op_ctx ctx = {&attrs, inputs, 3, outputs, 1, NULL, NULL};
+  kiln_fully_connected_attrs attrs = {KILN_ACT_NONE, false, false};
+  kiln_op_ctx ctx = {&attrs, inputs, 3, outputs, 1, NULL, NULL, NULL};
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
        isa++) {
     void *saved = w->data, *packed;
@@ -265,7 +265,7 @@ static void conv_case(int64_t batch, int64_t h, int64_t w, int64_t c, int64_t o,
   if (residual)
     for (int64_t i = 0; i < rows * o; i++)
       scale[i] += fabsf(((const float *)inputs[3]->data)[i]);
-  kiln_op_ctx ctx = {&attrs, inputs, num_inputs, NULL, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, inputs, num_inputs, NULL, 1, NULL, NULL, NULL};
   char what[128];
   snprintf(what, sizeof what,
            "conv1x1 [%lld,%lld,%lld,%lld] o=%lld stride %dx%d bias=%d act=%d "
@@ -324,7 +324,7 @@ static void test_conv_kxk_residual_declined(void) {
   kiln_tensor *res = f32(4, out_dims), *out = kiln_test_output();
   kiln_tensor *inputs[4] = {in, f, NULL, res}, *outputs[1] = {out};
   kiln_conv_attrs attrs = {KILN_PAD_SAME, 1, 1, 1, 1, 0, KILN_ACT_RELU};
-  kiln_op_ctx ctx = {&attrs, inputs, 4, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, inputs, 4, outputs, 1, NULL, NULL, NULL};
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
        isa++) {
     void *packed = NULL;
@@ -349,7 +349,7 @@ static void test_conv_3x3_not_packed(void) {
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[2] = {in, f}, *outputs[1] = {out};
   kiln_conv_attrs attrs = {KILN_PAD_SAME, 1, 1, 1, 1, 0, KILN_ACT_NONE};
-  kiln_op_ctx ctx = {&attrs, inputs, 2, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, inputs, 2, outputs, 1, NULL, NULL, NULL};
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
        isa++) {
     void *packed = NULL;
@@ -397,7 +397,7 @@ static void bmm_case(int batch_rank, int64_t m, int64_t k, int64_t n,
               *y = f32(y_rank, y_dims + y_skip);
   kiln_tensor *ref = kiln_test_output(), *scale = kiln_test_output();
   kiln_tensor *inputs[2] = {x, y};
-  kiln_batch_matmul_attrs attrs = {adj_x, adj_y};
+  kiln_batch_matmul_attrs attrs = {adj_x, adj_y, false};
   CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &attrs, inputs, 2, ref));
   /* sum |x||y| is the product of the absolute values. */
   kiln_tensor *ax = abs_copy(x), *ay = abs_copy(y);
@@ -406,7 +406,7 @@ static void bmm_case(int batch_rank, int64_t m, int64_t k, int64_t n,
       kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &attrs, abs_inputs, 2, scale));
   kiln_tensor *got = kiln_test_tensor(KILN_FLOAT32, ref->rank, ref->dims);
   kiln_tensor *outputs[1] = {got};
-  kiln_op_ctx ctx = {&attrs, inputs, 2, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&attrs, inputs, 2, outputs, 1, NULL, NULL, NULL};
   int64_t count = kiln_tensor_numel(ref);
   char what[96];
   snprintf(what, sizeof what, "bmm rank %d m=%lld k=%lld n=%lld adj %d%d",

@@ -48,7 +48,7 @@ static void pad_case(kiln_op_type op, kiln_dtype dtype, int rank,
   kiln_tensor *got = kiln_test_tensor(dtype, ref->rank, ref->dims);
   got->quant = quant;
   kiln_tensor *outputs[1] = {got};
-  kiln_op_ctx ctx = {&none, inputs, num_inputs, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&none, inputs, num_inputs, outputs, 1, NULL, NULL, NULL};
   const kiln_kernel_variant *v =
       kiln_variant_select(op, KILN_ISA_PORTABLE, NULL, &ctx);
   CHECK(v != NULL && strcmp(v->name, "pad-rows") == 0);

@@ -467,7 +467,7 @@ static void test_select(void) {
 static kiln_status *shape_of(kiln_shape_fn fn, const void *attrs,
                              kiln_tensor **inputs, int n, kiln_tensor *out) {
   kiln_tensor *outs[1] = {out};
-  kiln_op_ctx ctx = {attrs, inputs, n, outs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {attrs, inputs, n, outs, 1, NULL, NULL, NULL};
   return fn(&ctx);
 }
 

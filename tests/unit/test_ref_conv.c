@@ -268,7 +268,7 @@ static void test_conv_1x1_is_fully_connected(void) {
     kiln_tensor *conv_out = kiln_test_output(), *fc_out = kiln_test_output();
     kiln_conv_attrs a = conv_attrs(KILN_PAD_VALID, 1, 1, 1, 1);
     a.activation = KILN_ACT_RELU;
-    kiln_fully_connected_attrs fa = {KILN_ACT_RELU, false};
+    kiln_fully_connected_attrs fa = {KILN_ACT_RELU, false, false};
     kiln_tensor *conv_in[3] = {in, filter, bias},
                 *fc_in[3] = {in, weights, bias};
     CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, conv_in, 3, conv_out));
@@ -423,7 +423,7 @@ static void test_flops(void) {
   kiln_tensor *inputs[2] = {in, filter}, *outputs[1] = {out};
   kiln_conv_attrs a = conv_attrs(KILN_PAD_SAME, 1, 1, 1, 1);
   CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, inputs, 2, out));
-  kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1, NULL, NULL, NULL};
   CHECK(kiln_op_table[KILN_OP_CONV_2D].flops(&ctx) == 2.0 * 150 * 3 * 3 * 2);
   kiln_test_tensor_free(filter);
 
@@ -442,7 +442,7 @@ static void test_flops(void) {
   kiln_tensor *tin[3] = {shape, filter, in}, *tout[1] = {out};
   a = conv_attrs(KILN_PAD_SAME, 2, 2, 1, 1);
   CHECK_OK(kiln_test_run_op1(KILN_OP_TRANSPOSE_CONV, &a, tin, 3, out));
-  kiln_op_ctx tctx = {&a, tin, 3, tout, 1, NULL, NULL};
+  kiln_op_ctx tctx = {&a, tin, 3, tout, 1, NULL, NULL, NULL};
   CHECK(kiln_op_table[KILN_OP_TRANSPOSE_CONV].flops(&tctx) ==
         2.0 * 12 * 4 * 3 * 3);
   kiln_tensor *all2[4] = {in, filter, out, shape};

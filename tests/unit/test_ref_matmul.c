@@ -30,7 +30,7 @@ static void test_fc_random(void) {
     for (int i = 0; i < rank - 1; i++) dims[i] = kiln_test_int(1, 4);
     dims[rank - 1] = k;
     kiln_fully_connected_attrs a = {kiln_test_random_activation(),
-                                    kiln_test_int(0, 1) == 1};
+                                    kiln_test_int(0, 1) == 1, false};
     kiln_tensor *in = f32(rank, dims), *w = f32_2d(n, k);
     int bias_mode = kiln_test_int(0, 2); /* present, omitted, no slot */
     kiln_tensor *bias = bias_mode == 0 ? vec_f32(n) : NULL;
@@ -71,7 +71,7 @@ static void test_fc_values(void) {
   kiln_tensor *bias = kiln_test_tensor_f32(1, b_dims, b);
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[3] = {in, weights, bias};
-  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false};
+  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false};
   CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out));
   const float expected[6] = {11, 23, 34, 13, 27, 38};
   kiln_test_close(out->data, expected, 6, 0, 0, "fc values");
@@ -95,7 +95,7 @@ static void test_fc_values(void) {
 
 static void expect_fc_error(kiln_tensor *in, kiln_tensor *w, kiln_tensor *b,
                             kiln_status_code code, const char *needle) {
-  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false};
+  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false};
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[3] = {in, w, b};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out),
@@ -114,11 +114,13 @@ static void test_fc_errors(void) {
   expect_fc_error(f32_2d(2, 4), f32_2d(3, 4), vec_f32(4),
                   KILN_ERR_INVALID_MODEL, "input 2 (bias) has shape [4]");
   int64_t i_dims[2] = {2, 4};
+  /* An int8 input takes the quantized path, which needs its scales. */
   expect_fc_error(kiln_test_tensor(KILN_INT8, 2, i_dims), f32_2d(3, 4), NULL,
-                  KILN_ERR_UNSUPPORTED, "input 0 (input) has type int8");
+                  KILN_ERR_INVALID_MODEL,
+                  "input 0 (input) of type int8 has no quantization");
   kiln_tensor *in = f32_2d(2, 4), *w = f32_2d(3, 4), *out = kiln_test_output();
   kiln_tensor *inputs[1] = {in};
-  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false};
+  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 1, out),
               KILN_ERR_INVALID_MODEL, "expects 2 to 3 inputs");
   kiln_tensor *all[3] = {in, w, out};
@@ -193,7 +195,7 @@ static void test_batch_matmul_random(void) {
     int64_t m = kiln_test_int(1, 6), k = kiln_test_int(1, 7);
     int64_t n = kiln_test_int(1, 6);
     kiln_batch_matmul_attrs a = {kiln_test_int(0, 1) == 1,
-                                 kiln_test_int(0, 1) == 1};
+                                 kiln_test_int(0, 1) == 1, false};
     xd[x_batch] = a.adj_x ? k : m;
     xd[x_batch + 1] = a.adj_x ? m : k;
     yd[y_batch] = a.adj_y ? n : k;
@@ -238,7 +240,7 @@ static void test_batch_matmul_values(void) {
   kiln_tensor *y = kiln_test_tensor_f32(3, y_dims, yv);
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[2] = {x, y};
-  kiln_batch_matmul_attrs a = {false, true};
+  kiln_batch_matmul_attrs a = {false, true, false};
   CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
   int64_t od[4] = {2, 3, 2, 2};
   CHECK(kiln_test_has_shape(out, 4, od));
@@ -263,7 +265,7 @@ static void expect_bmm_error(kiln_tensor *x, kiln_tensor *y,
 }
 
 static void test_batch_matmul_errors(void) {
-  kiln_batch_matmul_attrs plain = {false, false}, adj_x = {true, false};
+  kiln_batch_matmul_attrs plain = {false, false, false}, adj_x = {true, false, false};
   expect_bmm_error(vec_f32(3), f32_2d(3, 2), plain, KILN_ERR_INVALID_MODEL,
                    "input 0 (x) must have rank 2 or more, has shape [3]");
   expect_bmm_error(f32_2d(2, 3), f32_2d(4, 2), plain, KILN_ERR_INVALID_MODEL,
@@ -285,14 +287,14 @@ static void test_flops(void) {
   int64_t xd[3] = {4, 3, 5}, yd[2] = {5, 6};
   kiln_tensor *x = f32(3, xd), *y = f32(2, yd), *out = kiln_test_output();
   kiln_tensor *inputs[2] = {x, y}, *outputs[1] = {out};
-  kiln_batch_matmul_attrs a = {false, false};
+  kiln_batch_matmul_attrs a = {false, false, false};
   CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
-  kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1, NULL, NULL, NULL};
   CHECK(kiln_op_table[KILN_OP_BATCH_MATMUL].flops(&ctx) == 2.0 * 4 * 3 * 6 * 5);
   kiln_test_tensor_free(y);
   y = f32_2d(7, 5); /* FC weights: N=7, K=5; x flattens to 12 rows */
   inputs[1] = y;
-  kiln_fully_connected_attrs fa = {KILN_ACT_NONE, false};
+  kiln_fully_connected_attrs fa = {KILN_ACT_NONE, false, false};
   CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &fa, inputs, 2, out));
   ctx.attrs = &fa;
   CHECK(kiln_op_table[KILN_OP_FULLY_CONNECTED].flops(&ctx) == 2.0 * 12 * 7 * 5);

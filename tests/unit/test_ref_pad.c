@@ -115,7 +115,7 @@ static void test_mirror_random(void) {
     CHECK_OK(kiln_test_run_op(KILN_OP_MIRROR_PAD, &attrs, in, 2, &out, 1));
     CHECK(same_shape(out, out_dims, rank));
     CHECK(check_padded(out, in[0], before, NULL, symmetric));
-    kiln_op_ctx ctx = {&attrs, in, 2, &out, 1, NULL, NULL};
+    kiln_op_ctx ctx = {&attrs, in, 2, &out, 1, NULL, NULL, NULL};
     CHECK_OK(kiln_shape_mirror_pad(&ctx));
     kiln_test_tensor_free(out);
     free_tensors(in, 2);
@@ -169,7 +169,7 @@ static void test_pad_errors(void) {
       run_one(KILN_OP_MIRROR_PAD, &symmetric, in, 2, KILN_FLOAT32, NULL),
       KILN_ERR_INVALID_MODEL, "SYMMETRIC mirror padding [4,0] on axis 0");
   kiln_tensor *out = output_tensor(KILN_FLOAT32);
-  kiln_op_ctx ctx = {&reflect, in, 2, &out, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&reflect, in, 2, &out, 1, NULL, NULL, NULL};
   CHECK_ERROR(kiln_shape_mirror_pad(&ctx), KILN_ERR_INVALID_MODEL,
               "is too large: at most 2 per side");
   kiln_test_tensor_free(out);

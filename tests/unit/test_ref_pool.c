@@ -204,7 +204,7 @@ static void test_flops(void) {
   kiln_tensor *in = f32(2, 5, 5, 3), *out = kiln_test_output();
   CHECK_OK(kiln_test_run_op1(KILN_OP_AVERAGE_POOL_2D, &a, &in, 1, out));
   kiln_tensor *inputs[1] = {in}, *outputs[1] = {out};
-  kiln_op_ctx ctx = {&a, inputs, 1, outputs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&a, inputs, 1, outputs, 1, NULL, NULL, NULL};
   /* output [2,3,3,3] = 54 values, 9 taps each */
   CHECK(kiln_op_table[KILN_OP_AVERAGE_POOL_2D].flops(&ctx) == 54.0 * 9);
   kiln_test_tensor_free(in);

@@ -423,7 +423,7 @@ static void test_errors(void) {
   CHECK_ERROR(run2(KILN_OP_L2_NORMALIZATION, &bogus, x, NULL, KILN_FLOAT32),
               KILN_ERR_INVALID_MODEL, "fused activation 7");
   kiln_tensor out = {KILN_FLOAT32, 0, {0}, NULL, NULL}, *outs[1] = {&out};
-  kiln_op_ctx ctx = {&bogus, &x, 1, outs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&bogus, &x, 1, outs, 1, NULL, NULL, NULL};
   CHECK_ERROR(kiln_shape_l2_normalization(&ctx), KILN_ERR_INVALID_MODEL,
               "fused activation 7");
 

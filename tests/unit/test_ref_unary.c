@@ -450,7 +450,7 @@ static kiln_status *shape_of(kiln_shape_fn fn, kiln_tensor **inputs, int n,
   kiln_tensor out = {out_dtype, 0, {0}, NULL, NULL};
   kiln_tensor *outs[1] = {&out};
   kiln_no_attrs none = {0};
-  kiln_op_ctx ctx = {&none, inputs, n, outs, 1, NULL, NULL};
+  kiln_op_ctx ctx = {&none, inputs, n, outs, 1, NULL, NULL, NULL};
   return fn(&ctx);
 }
 

@@ -352,13 +352,17 @@ static kiln_status *parse_fully_connected(const kiln_fb_table *o, void *attrs) {
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "%s: weights_format %d is not supported (only DEFAULT)",
                       o->name, format);
-  return kiln_fb_bool(o, TFL_FC_KEEP_NUM_DIMS, false, &a->keep_num_dims);
+  KILN_TRY(kiln_fb_bool(o, TFL_FC_KEEP_NUM_DIMS, false, &a->keep_num_dims));
+  return kiln_fb_bool(o, TFL_FC_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                      &a->asymmetric_quantize_inputs);
 }
 
 static kiln_status *parse_batch_matmul(const kiln_fb_table *o, void *attrs) {
   kiln_batch_matmul_attrs *a = attrs;
   KILN_TRY(kiln_fb_bool(o, TFL_BMM_ADJ_X, false, &a->adj_x));
-  return kiln_fb_bool(o, TFL_BMM_ADJ_Y, false, &a->adj_y);
+  KILN_TRY(kiln_fb_bool(o, TFL_BMM_ADJ_Y, false, &a->adj_y));
+  return kiln_fb_bool(o, TFL_BMM_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                      &a->asymmetric_quantize_inputs);
 }
 
 /* Add, Sub, Mul, Div and L2Norm options: only the fused activation. */
@@ -523,6 +527,7 @@ static const kiln_tflite_op op_map[] = {
     WITH(GELU, GELU, "GeluOptions", parse_gelu, kiln_gelu_attrs),
     PLAIN(CAST),
     PLAIN(DEQUANTIZE),
+    PLAIN(QUANTIZE),
     WITH(SOFTMAX, SOFTMAX, "SoftmaxOptions", parse_softmax, kiln_softmax_attrs),
     PLAIN(LOG_SOFTMAX),
     WITH(L2_NORMALIZATION, L2_NORM, "L2NormOptions", parse_activation,

@@ -133,6 +133,7 @@ enum { /* FullyConnectedOptions */
 enum { /* BatchMatMulOptions */
        TFL_BMM_ADJ_X = 0,
        TFL_BMM_ADJ_Y = 1,
+       TFL_BMM_ASYMMETRIC_QUANTIZE_INPUTS = 2,
 };
 
 /* AddOptions, SubOptions, MulOptions, DivOptions, L2NormOptions: the fused
@@ -273,6 +274,7 @@ typedef enum tfl_builtin_op {
   TFL_OP_MIRROR_PAD = 100,
   TFL_OP_ABS = 101,
   TFL_OP_SPLIT_V = 102,
+  TFL_OP_QUANTIZE = 114,
   TFL_OP_HARD_SWISH = 117,
   TFL_OP_SELECT_V2 = 123,
   TFL_OP_BATCH_MATMUL = 126,

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/quant_conv.h"
+#include "kernels/ref/quant_params.h"
 
 /* ------------------------------------------------------------ checks */
 
@@ -137,6 +139,8 @@ static const float *optional_data(const kiln_op_ctx *ctx, int index) {
 /* ------------------------------------------------------------ CONV_2D */
 
 kiln_status *kiln_shape_conv_2d(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_conv.c. */
+  if (kiln_quant_node(KILN_OP_CONV_2D, ctx)) return kiln_q_shape_conv_2d(ctx);
   KILN_TRY(check_forward(ctx, 4));
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   char si[KILN_DIMS_STR_SIZE], sf[KILN_DIMS_STR_SIZE];
@@ -184,6 +188,8 @@ static float window_dot(const conv_geom *g, const float *in, const float *w,
 }
 
 kiln_status *kiln_ref_conv_2d(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_conv.c. */
+  if (kiln_quant_node(KILN_OP_CONV_2D, ctx)) return kiln_q_conv_2d(ctx);
   const kiln_conv_attrs *a = ctx->attrs;
   const kiln_tensor *filter = ctx->inputs[1];
   conv_geom g = geometry(a, ctx->inputs[0], filter, ctx->outputs[0]);
@@ -223,6 +229,9 @@ double kiln_flops_conv_2d(const kiln_op_ctx *ctx) {
 /* -------------------------------------------------- DEPTHWISE_CONV_2D */
 
 kiln_status *kiln_shape_depthwise_conv_2d(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_conv.c. */
+  if (kiln_quant_node(KILN_OP_DEPTHWISE_CONV_2D, ctx))
+    return kiln_q_shape_depthwise_conv_2d(ctx);
   const kiln_conv_attrs *a = ctx->attrs;
   KILN_TRY(check_forward(ctx, 3));
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
@@ -253,6 +262,9 @@ kiln_status *kiln_shape_depthwise_conv_2d(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_ref_depthwise_conv_2d(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_conv.c. */
+  if (kiln_quant_node(KILN_OP_DEPTHWISE_CONV_2D, ctx))
+    return kiln_q_depthwise_conv_2d(ctx);
   const kiln_conv_attrs *a = ctx->attrs;
   conv_geom g = geometry(a, ctx->inputs[0], ctx->inputs[1], ctx->outputs[0]);
   const float *in = ctx->inputs[0]->data, *w = ctx->inputs[1]->data;
@@ -301,6 +313,9 @@ static kiln_status *read_output_shape(const kiln_op_ctx *ctx, int64_t *dims) {
 }
 
 kiln_status *kiln_shape_transpose_conv(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_conv.c. */
+  if (kiln_quant_node(KILN_OP_TRANSPOSE_CONV, ctx))
+    return kiln_q_shape_transpose_conv(ctx);
   const kiln_conv_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 3, 4, 1));
   KILN_TRY(check_attrs(a));
@@ -369,6 +384,9 @@ static void scatter_pixel(const conv_geom *g, const float *x,
 }
 
 kiln_status *kiln_ref_transpose_conv(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_conv.c. */
+  if (kiln_quant_node(KILN_OP_TRANSPOSE_CONV, ctx))
+    return kiln_q_transpose_conv(ctx);
   const kiln_conv_attrs *a = ctx->attrs;
   const kiln_tensor *in_t = ctx->inputs[TCONV_INPUT];
   kiln_tensor *out_t = ctx->outputs[0];

@@ -1,6 +1,8 @@
 /* matmul.c - float32 reference FULLY_CONNECTED and BATCH_MATMUL: plain
  * loops, the oracle that optimized kernels are tested against. */
 #include "kernels/kernel.h"
+#include "kernels/ref/quant_matmul.h"
+#include "kernels/ref/quant_params.h"
 
 static kiln_status *set_output(const kiln_op_ctx *ctx, const int64_t *dims,
                                int rank) {
@@ -13,6 +15,9 @@ static kiln_status *set_output(const kiln_op_ctx *ctx, const int64_t *dims,
 /* ---------------------------------------------------- FULLY_CONNECTED */
 
 kiln_status *kiln_shape_fully_connected(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_matmul.c. */
+  if (kiln_quant_node(KILN_OP_FULLY_CONNECTED, ctx))
+    return kiln_q_shape_fully_connected(ctx);
   const kiln_fully_connected_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
   KILN_TRY(kiln_check_activation(a->activation));
@@ -57,6 +62,9 @@ kiln_status *kiln_shape_fully_connected(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_ref_fully_connected(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_matmul.c. */
+  if (kiln_quant_node(KILN_OP_FULLY_CONNECTED, ctx))
+    return kiln_q_fully_connected(ctx);
   const kiln_fully_connected_attrs *a = ctx->attrs;
   const kiln_tensor *w_t = ctx->inputs[1];
   const float *in = ctx->inputs[0]->data, *w = w_t->data;
@@ -92,6 +100,9 @@ static void matrix_dims(const kiln_tensor *t, bool adjoint, int64_t *rows,
 }
 
 kiln_status *kiln_shape_batch_matmul(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_matmul.c. */
+  if (kiln_quant_node(KILN_OP_BATCH_MATMUL, ctx))
+    return kiln_q_shape_batch_matmul(ctx);
   const kiln_batch_matmul_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
   KILN_TRY(kiln_require_float_input(ctx, 0, "x", 2, -1));
@@ -145,6 +156,9 @@ static int64_t batch_offset(int64_t index, const kiln_tensor *out,
 }
 
 kiln_status *kiln_ref_batch_matmul(const kiln_op_ctx *ctx) {
+  /* Quantized and hybrid nodes: quant_matmul.c. */
+  if (kiln_quant_node(KILN_OP_BATCH_MATMUL, ctx))
+    return kiln_q_batch_matmul(ctx);
   const kiln_batch_matmul_attrs *a = ctx->attrs;
   const kiln_tensor *x_t = ctx->inputs[0], *y_t = ctx->inputs[1];
   const kiln_tensor *out_t = ctx->outputs[0];

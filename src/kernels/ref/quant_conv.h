@@ -1,0 +1,35 @@
+/* quant_conv.h - the quantized and hybrid CONV_2D, DEPTHWISE_CONV_2D and
+ * TRANSPOSE_CONV: entry points the float reference kernels in conv.c hand
+ * quantized nodes to (one test on the input's type), and the window
+ * geometry the integer (quant_conv.c) and hybrid (quant_hybrid.c) kernels
+ * share. */
+#ifndef KILN_KERNELS_REF_QUANT_CONV_H
+#define KILN_KERNELS_REF_QUANT_CONV_H
+
+#include "kernels/kernel.h"
+
+kiln_status *kiln_q_shape_conv_2d(const kiln_op_ctx *ctx);
+kiln_status *kiln_q_conv_2d(const kiln_op_ctx *ctx);
+kiln_status *kiln_q_shape_depthwise_conv_2d(const kiln_op_ctx *ctx);
+kiln_status *kiln_q_depthwise_conv_2d(const kiln_op_ctx *ctx);
+kiln_status *kiln_q_shape_transpose_conv(const kiln_op_ctx *ctx);
+kiln_status *kiln_q_transpose_conv(const kiln_op_ctx *ctx);
+
+/* Hybrid kernels (float input, int8 weights), quant_hybrid.c. */
+kiln_status *kiln_hybrid_conv_2d(const kiln_op_ctx *ctx);
+kiln_status *kiln_hybrid_depthwise_conv_2d(const kiln_op_ctx *ctx);
+
+/* Sizes and offsets of a forward window op, from prepared tensors. */
+typedef struct kiln_q_geom {
+  int64_t batch, in_h, in_w, in_c;
+  int64_t out_h, out_w, out_c;
+  int64_t k_h, k_w;
+  int64_t pad_top, pad_left;
+  int stride_h, stride_w, dil_h, dil_w;
+} kiln_q_geom;
+
+/* Geometry of a CONV_2D / DEPTHWISE_CONV_2D node (filter dims 1, 2 are
+ * the window). */
+kiln_q_geom kiln_q_forward_geom(const kiln_op_ctx *ctx);
+
+#endif
