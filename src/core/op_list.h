@@ -45,7 +45,7 @@ KILN_OP(RELU_N1_TO_1, kiln_no_attrs, kiln_shape_relu_n1_to_1, kiln_ref_relu_n1_t
 KILN_OP(LEAKY_RELU, kiln_leaky_relu_attrs, kiln_shape_leaky_relu, kiln_ref_leaky_relu, kiln_flops_per_output)
 KILN_OP(LOGISTIC, kiln_no_attrs, kiln_shape_logistic, kiln_ref_logistic, kiln_flops_per_output)
 KILN_OP(TANH, kiln_no_attrs, kiln_shape_tanh, kiln_ref_tanh, kiln_flops_per_output)
-KILN_OP(HARD_SWISH, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_hard_swish, kiln_flops_per_output)
+KILN_OP(HARD_SWISH, kiln_no_attrs, kiln_shape_hard_swish, kiln_ref_hard_swish, kiln_flops_per_output)
 KILN_OP(GELU, kiln_gelu_attrs, kiln_shape_unary_float, kiln_ref_gelu, kiln_flops_per_output)
 KILN_OP(CAST, kiln_no_attrs, kiln_shape_cast, kiln_ref_cast, kiln_flops_none)
 KILN_OP(DEQUANTIZE, kiln_no_attrs, kiln_shape_dequantize, kiln_ref_dequantize, kiln_flops_none)

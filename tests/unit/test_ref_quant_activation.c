@@ -1,5 +1,6 @@
 /* test_ref_quant_activation.c - quantized RELU, RELU6, RELU_N1_TO_1,
- * LEAKY_RELU (int8, uint8, int16) and LOGISTIC, TANH (int8, uint8) over
+ * LEAKY_RELU (int8, uint8, int16) and LOGISTIC, TANH, HARD_SWISH (int8,
+ * uint8) over
  * every stored value of the input type with random scales and zero points:
  * within one unit of the real function requantized in double, and the
  * table ops exactly equal to their float formula rounded as TFLite's
@@ -41,6 +42,8 @@ static double real_fn(kiln_op_type op, double x, double alpha) {
       return x >= 0 ? x : alpha * x;
     case KILN_OP_LOGISTIC:
       return 1 / (1 + exp(-x));
+    case KILN_OP_HARD_SWISH:
+      return x * fmin(fmax(x + 3, 0), 6) / 6;
     default:
       return tanh(x);
   }
@@ -53,6 +56,8 @@ static void test_op(kiln_op_type op, kiln_dtype dtype, int trials) {
     float so = qt_random_scale() * 8.0f;
     int64_t zo = qt_random_zero_point(dtype);
     if (op == KILN_OP_LOGISTIC) so = 1.0f / 256.0f; /* TFLite's rule */
+    /* TFLite's HARD_SWISH needs so > sx / 128 */
+    if (op == KILN_OP_HARD_SWISH) so = x->scale * kiln_test_uniform(0.3f, 2);
     qtensor *out = qt_output(dtype, so, zo);
     kiln_leaky_relu_attrs leaky = {kiln_test_uniform(0.01f, 0.9f)};
     kiln_tensor *in[1] = {x->t};
@@ -102,9 +107,12 @@ static void test_errors(void) {
   kiln_tensor *in_mixed[1] = {x->t};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_RELU6, NULL, in_mixed, 1, o16->t),
               KILN_ERR_INVALID_MODEL, "quantized RELU6 needs int8");
-  /* HARD_SWISH has no quantized form yet: refused as before */
+  /* HARD_SWISH: no int16 form, and an input scale TFLite refuses */
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_HARD_SWISH, NULL, in16, 1, o16->t),
+              KILN_ERR_UNSUPPORTED, "HARD_SWISH on int16 is not supported");
+  x->scale = 1.0f, out->scale = 1.0f / 1024.0f;
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_HARD_SWISH, NULL, in, 1, out->t),
-              KILN_ERR_UNSUPPORTED, "");
+              KILN_ERR_UNSUPPORTED, "over 128 times");
   qt_free(x), qt_free(out), qt_free(x16), qt_free(o16);
 }
 

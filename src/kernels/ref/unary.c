@@ -117,6 +117,11 @@ kiln_status *kiln_shape_logistic(const kiln_op_ctx *ctx) {
 kiln_status *kiln_shape_tanh(const kiln_op_ctx *ctx) {
   return shape_unary_q(ctx, KILN_QU_TANH);
 }
+kiln_status *kiln_shape_hard_swish(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  if (kiln_q_node(ctx)) return kiln_qshape_hard_swish(ctx);
+  return need_float(ctx);
+}
 
 kiln_status *kiln_shape_unary_signed(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_shape_unary(ctx));
@@ -183,6 +188,7 @@ kiln_status *kiln_ref_tanh(const kiln_op_ctx *ctx) {
   return map_f32(ctx, tanh);
 }
 kiln_status *kiln_ref_hard_swish(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_hard_swish(ctx);
   return map_f32(ctx, kiln_hard_swish_d);
 }
 
