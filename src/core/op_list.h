@@ -52,7 +52,7 @@ KILN_OP(DEQUANTIZE, kiln_no_attrs, kiln_shape_dequantize, kiln_ref_dequantize, k
 KILN_OP(QUANTIZE, kiln_no_attrs, kiln_shape_quantize, kiln_ref_quantize, kiln_flops_none)
 
 /* normalization and reductions (ref/reduce.c) */
-KILN_OP(SOFTMAX, kiln_softmax_attrs, kiln_shape_softmax, kiln_ref_softmax, kiln_flops_per_output)
+KILN_OP(SOFTMAX, kiln_softmax_attrs, kiln_shape_softmax_q, kiln_ref_softmax, kiln_flops_per_output)
 KILN_OP(LOG_SOFTMAX, kiln_no_attrs, kiln_shape_softmax, kiln_ref_log_softmax, kiln_flops_per_output)
 KILN_OP(L2_NORMALIZATION, kiln_activation_attrs, kiln_shape_l2_normalization, kiln_ref_l2_normalization, kiln_flops_per_output)
 KILN_OP(MEAN, kiln_reduce_attrs, kiln_shape_reduce, kiln_ref_mean, kiln_flops_per_input)

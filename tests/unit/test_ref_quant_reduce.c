@@ -1,8 +1,9 @@
 /* test_ref_quant_reduce.c - quantized MEAN, SUM and REDUCE_MAX over random
  * shapes, axes and quantization: MEAN and SUM within one unit of the real
  * mean / sum requantized in double, REDUCE_MAX exactly the largest stored
- * value; ARG_MAX on int8 picks the first largest; mismatched quantization
- * for REDUCE_MAX is refused. */
+ * value; ARG_MAX on int8 picks the first largest; int8 / uint8 SOFTMAX
+ * rows within one unit of the real softmax; mismatched quantization is
+ * refused. */
 #include <math.h>
 #include <string.h>
 
@@ -100,6 +101,41 @@ static void test_arg_max(void) {
   kiln_test_tensor_free(out);
 }
 
+/* SOFTMAX rows against the real softmax in double, requantized to the
+ * output TFLite requires (scale 1/256, zero point the type's minimum). */
+static void test_softmax(kiln_dtype dtype) {
+  for (int trial = 0; trial < 20; trial++) {
+    int64_t dims[2] = {kiln_test_int(1, 4), kiln_test_int(1, 300)};
+    qtensor *x = qt_random(dtype, 2, dims);
+    x->scale = (float)exp2(kiln_test_uniform(-8.0f, -2.0f));
+    int32_t lo, hi;
+    qt_range(dtype, &lo, &hi);
+    qtensor *out = qt_output(dtype, 1.0f / 256.0f, lo);
+    kiln_softmax_attrs attrs = {kiln_test_uniform(0.5f, 2.0f)};
+    kiln_tensor *in[1] = {x->t};
+    CHECK_OK(kiln_test_run_op1(KILN_OP_SOFTMAX, &attrs, in, 1, out->t));
+    int64_t bad = 0;
+    for (int64_t r = 0; r < dims[0]; r++) {
+      double max = -INFINITY, sum = 0;
+      for (int64_t c = 0; c < dims[1]; c++)
+        max = fmax(max, qt_real(x, r * dims[1] + c));
+      for (int64_t c = 0; c < dims[1]; c++)
+        sum += exp(attrs.beta * (qt_real(x, r * dims[1] + c) - max));
+      for (int64_t c = 0; c < dims[1]; c++) {
+        double p = exp(attrs.beta * (qt_real(x, r * dims[1] + c) - max)) / sum;
+        int32_t want = qt_ideal(out, p, lo, hi);
+        int32_t got = qt_get(out, r * dims[1] + c);
+        if (abs(got - want) > 1 && bad++ < 3)
+          fprintf(stderr, "SOFTMAX %s [%lld,%lld]: %d, ideal %d\n",
+                  kiln_dtype_name(dtype), (long long)r, (long long)c, got,
+                  want);
+      }
+    }
+    CHECK(bad == 0);
+    qt_free(x), qt_free(out);
+  }
+}
+
 static void test_errors(void) {
   int64_t dims[2] = {3, 4};
   qtensor *x = qt_random(KILN_INT8, 2, dims);
@@ -117,7 +153,19 @@ static void test_errors(void) {
   out->t->quant = NULL;
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_SUM, &attrs, in, 2, out->t),
               KILN_ERR_INVALID_MODEL, "no quantization parameters");
-  qt_free(x), qt_free(out), qt_free(o16);
+  /* SOFTMAX: the output quantization TFLite requires, no int16 form */
+  kiln_softmax_attrs beta = {1.0f};
+  out->t->quant = &out->info;
+  out->scale = 1.0f / 128.0f, out->zero_point = -128;
+  kiln_tensor *sin[1] = {x->t};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_SOFTMAX, &beta, sin, 1, out->t),
+              KILN_ERR_UNSUPPORTED, "requires 1/256 and -128");
+  qtensor *x16 = qt_random(KILN_INT16, 2, dims);
+  qtensor *s16 = qt_output(KILN_INT16, 1.0f / 32768.0f, 0);
+  kiln_tensor *sin16[1] = {x16->t};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_SOFTMAX, &beta, sin16, 1, s16->t),
+              KILN_ERR_UNSUPPORTED, "SOFTMAX on int16 is not supported");
+  qt_free(x), qt_free(out), qt_free(o16), qt_free(x16), qt_free(s16);
   kiln_test_tensor_free(axes);
 }
 
@@ -127,6 +175,8 @@ int main(void) {
   for (int t = 0; t < 3; t++)
     for (int k = 0; k < 3; k++) test_reduce(ops[k], qt_types[t]);
   test_arg_max();
+  test_softmax(KILN_INT8);
+  test_softmax(KILN_UINT8);
   test_errors();
   return kiln_test_finish("test_ref_quant_reduce");
 }

@@ -58,6 +58,10 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_qshape_hard_swish(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_hard_swish(const kiln_op_ctx *ctx);
 
+/* ---- SOFTMAX (quant_softmax.c), int8 / uint8 ---- */
+kiln_status *kiln_qshape_softmax(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx);
+
 /* ---- resizing (quant_resize.c); RESIZE_NEAREST_NEIGHBOR copies bytes ---- */
 kiln_status *kiln_qshape_resize(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_resize_bilinear(const kiln_op_ctx *ctx);

@@ -23,6 +23,20 @@ kiln_status *kiln_shape_softmax(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
+/* SOFTMAX also has an int8 / uint8 form (LOG_SOFTMAX and L2_NORMALIZATION,
+ * which share kiln_shape_softmax's checks, do not yet). */
+kiln_status *kiln_shape_softmax_q(const kiln_op_ctx *ctx) {
+  if (!kiln_q_node(ctx)) return kiln_shape_softmax(ctx);
+  KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+  const kiln_tensor *x = ctx->inputs[0];
+  if (x->rank < 1)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 0 (x) must have rank >= 1, has shape []");
+  KILN_TRY(kiln_qshape_softmax(ctx));
+  kiln_set_shape(ctx->outputs[0], x->dims, x->rank);
+  return NULL;
+}
+
 static kiln_activation l2_activation(const kiln_op_ctx *ctx) {
   const kiln_activation_attrs *attrs = ctx->attrs;
   return attrs ? attrs->activation : KILN_ACT_NONE;
@@ -71,6 +85,7 @@ static void l2_row(const float *x, float *y, int64_t n, kiln_activation act) {
 }
 
 kiln_status *kiln_ref_softmax(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_softmax(ctx);
   const kiln_softmax_attrs *attrs = ctx->attrs;
   double beta = attrs ? attrs->beta : 1.0; /* TFLite's default */
   const kiln_tensor *x = ctx->inputs[0];
