@@ -6,10 +6,13 @@
  * table ops exactly equal to their float formula rounded as TFLite's
  * LUTPopulate does (checked independently of the kernel's table). */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/ops.h"
 #include "core/status.h"
 #include "harness.h"
+#include "kernels/variants.h"
 #include "quant_test_util.h"
 
 /* Every stored value of the type once, in order. */
@@ -88,6 +91,49 @@ static void test_op(kiln_op_type op, kiln_dtype dtype, int trials) {
   }
 }
 
+/* The "q8-lut" variant packs its table at load and then equals the
+ * reference kernel on every stored value; it declines int16 and float. */
+static void test_lut_variant(kiln_op_type op, kiln_dtype dtype) {
+  qtensor *x =
+      all_values(dtype, qt_random_scale() * 8.0f, qt_random_zero_point(dtype));
+  float so = op == KILN_OP_LOGISTIC ? 1.0f / 256.0f : qt_random_scale();
+  qtensor *ref = qt_output(dtype, so, qt_random_zero_point(dtype));
+  qtensor *opt = qt_output(dtype, so, ref->zero_point);
+  kiln_tensor *in[1] = {x->t};
+  CHECK_OK(kiln_test_run_op1(op, NULL, in, 1, ref->t));
+  CHECK_OK(kiln_test_run_op1(op, NULL, in, 1, opt->t)); /* shapes opt */
+  memset(opt->t->data, 0, kiln_tensor_nbytes(opt->t));
+  kiln_tensor *outs[1] = {opt->t};
+  kiln_op_ctx ctx = {NULL, in, 1, outs, 1, NULL, NULL, NULL};
+  void *packed = NULL;
+  const kiln_kernel_variant *v =
+      kiln_test_pack_like_load(op, KILN_ISA_PORTABLE, &ctx, &packed);
+  CHECK(v && packed && strcmp(v->name, "q8-lut") == 0);
+  if (v && packed) {
+    ctx.packed = packed;
+    CHECK(v->applies(&ctx));
+    CHECK_OK(v->run(&ctx));
+    CHECK(memcmp(opt->t->data, ref->t->data, kiln_tensor_nbytes(ref->t)) == 0);
+  }
+  free(packed);
+  qt_free(x), qt_free(ref), qt_free(opt);
+  /* int16 and float nodes are not packed */
+  int64_t four = 4;
+  qtensor *x16 = qt_random(KILN_INT16, 1, &four);
+  qtensor *o16 = qt_output(KILN_INT16, 1.0f / 32768.0f, 0);
+  kiln_tensor *in16[1] = {x16->t}, *out16[1] = {o16->t};
+  kiln_op_ctx c16 = {NULL, in16, 1, out16, 1, NULL, NULL, NULL};
+  CHECK(kiln_test_pack_like_load(op, KILN_ISA_PORTABLE, &c16, &packed) == NULL);
+  CHECK(packed == NULL);
+  kiln_tensor *f = kiln_test_tensor_f32(1, &four, NULL);
+  kiln_tensor *fo = kiln_test_tensor_f32(1, &four, NULL);
+  kiln_tensor *fin[1] = {f}, *fout[1] = {fo};
+  kiln_op_ctx cf = {NULL, fin, 1, fout, 1, NULL, NULL, NULL};
+  CHECK(kiln_test_pack_like_load(op, KILN_ISA_PORTABLE, &cf, &packed) == NULL);
+  qt_free(x16), qt_free(o16);
+  kiln_test_tensor_free(f), kiln_test_tensor_free(fo);
+}
+
 static void test_errors(void) {
   int64_t dims[1] = {4};
   qtensor *x = qt_random(KILN_INT8, 1, dims);
@@ -126,6 +172,10 @@ int main(void) {
       if (qt_types[t] == KILN_INT16 && k >= 4) continue;
       test_op(ops[k], qt_types[t], qt_types[t] == KILN_INT16 ? 3 : 10);
     }
+  for (int t = 0; t < 2; t++) {
+    test_lut_variant(KILN_OP_LOGISTIC, qt_types[t]);
+    test_lut_variant(KILN_OP_TANH, qt_types[t]);
+  }
   test_errors();
   return kiln_test_finish("test_ref_quant_activation");
 }

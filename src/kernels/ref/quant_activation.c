@@ -91,18 +91,32 @@ static int32_t lut_entry(float (*f)(float), int32_t q, const kiln_qparams *in,
   return (int32_t)shifted;
 }
 
-static kiln_status *run_lut(const kiln_op_ctx *ctx, kiln_qunary op,
-                            const kiln_qparams *qx, const kiln_qparams *qo) {
+kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
+                              int16_t table[256]) {
+  if (ctx->inputs[0]->dtype != KILN_INT8 && ctx->inputs[0]->dtype != KILN_UINT8)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "a 256-entry table needs an int8 or uint8 input, not %s",
+                      kiln_dtype_name(ctx->inputs[0]->dtype));
+  kiln_qparams qx, qo;
+  KILN_TRY(kiln_q_params(ctx->inputs[0], "input 0 (x)", true, &qx));
+  KILN_TRY(kiln_q_params(ctx->outputs[0], "output 0", true, &qo));
+  float (*f)(float) = op == KILN_QU_LOGISTIC ? logistic_f : tanhf;
+  for (int32_t q = qx.qmin; q <= qx.qmax; q++)
+    table[q - qx.qmin] = (int16_t)lut_entry(f, q, &qx, &qo);
+  return NULL;
+}
+
+static kiln_status *run_lut(const kiln_op_ctx *ctx, kiln_qunary op) {
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
-  float (*f)(float) = op == KILN_QU_LOGISTIC ? logistic_f : tanhf;
-  /* 256 entries indexed by q - qmin; a few microseconds to build. */
+  /* The reference builds its table per call (a few microseconds); the
+   * "q8-lut" variant (kernels/quant/lut.c) builds it once at load. */
   int16_t table[256];
-  for (int32_t q = qx->qmin; q <= qx->qmax; q++)
-    table[q - qx->qmin] = (int16_t)lut_entry(f, q, qx, qo);
+  KILN_TRY(kiln_q_lut_build(ctx, op, table));
+  const int32_t offset = x->dtype == KILN_INT8 ? 128 : 0;
   const int64_t n = kiln_tensor_numel(out);
   for (int64_t i = 0; i < n; i++)
-    kiln_q_store(out, i, table[kiln_q_load(x, i) - qx->qmin]);
+    kiln_q_store(out, i, table[kiln_q_load(x, i) + offset]);
   return NULL;
 }
 
@@ -112,7 +126,7 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
   kiln_qparams qx, qo;
   KILN_TRY(kiln_q_params(x, "input 0 (x)", true, &qx));
   KILN_TRY(kiln_q_params(out, "output 0", true, &qo));
-  if (is_lut(op)) return run_lut(ctx, op, &qx, &qo);
+  if (is_lut(op)) return run_lut(ctx, op);
   int32_t lo, hi;
   KILN_TRY(kiln_quant_activation_range(relu_clamp(op), out->dtype, qo.scale,
                                        qo.zero_point, &lo, &hi));

@@ -54,6 +54,11 @@ typedef enum kiln_qunary {
 kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 
+/* The 256-entry table of LOGISTIC or TANH on an int8 / uint8 node, indexed
+ * by the stored value minus the type's minimum (TFLite's LUTPopulate). */
+kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
+                              int16_t table[256]);
+
 /* HARD_SWISH (quant_hard_swish.c), int8 / uint8. */
 kiln_status *kiln_qshape_hard_swish(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_hard_swish(const kiln_op_ctx *ctx);
