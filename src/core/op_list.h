@@ -46,7 +46,7 @@ KILN_OP(LEAKY_RELU, kiln_leaky_relu_attrs, kiln_shape_leaky_relu, kiln_ref_leaky
 KILN_OP(LOGISTIC, kiln_no_attrs, kiln_shape_logistic, kiln_ref_logistic, kiln_flops_per_output)
 KILN_OP(TANH, kiln_no_attrs, kiln_shape_tanh, kiln_ref_tanh, kiln_flops_per_output)
 KILN_OP(HARD_SWISH, kiln_no_attrs, kiln_shape_hard_swish, kiln_ref_hard_swish, kiln_flops_per_output)
-KILN_OP(GELU, kiln_gelu_attrs, kiln_shape_unary_float, kiln_ref_gelu, kiln_flops_per_output)
+KILN_OP(GELU, kiln_gelu_attrs, kiln_shape_gelu, kiln_ref_gelu, kiln_flops_per_output)
 KILN_OP(CAST, kiln_no_attrs, kiln_shape_cast, kiln_ref_cast, kiln_flops_none)
 KILN_OP(DEQUANTIZE, kiln_no_attrs, kiln_shape_dequantize, kiln_ref_dequantize, kiln_flops_none)
 KILN_OP(QUANTIZE, kiln_no_attrs, kiln_shape_quantize, kiln_ref_quantize, kiln_flops_none)

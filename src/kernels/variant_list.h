@@ -166,3 +166,5 @@ KILN_VARIANT(LOGISTIC, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_logistic,
              kiln_q8_lut_applies, kiln_q8_lut_run)
 KILN_VARIANT(TANH, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_tanh,
              kiln_q8_lut_applies, kiln_q8_lut_run)
+KILN_VARIANT(GELU, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_gelu,
+             kiln_q8_lut_applies, kiln_q8_lut_run)

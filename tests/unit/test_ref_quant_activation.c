@@ -1,6 +1,6 @@
 /* test_ref_quant_activation.c - quantized RELU, RELU6, RELU_N1_TO_1,
- * LEAKY_RELU (int8, uint8, int16) and LOGISTIC, TANH, HARD_SWISH (int8,
- * uint8) over
+ * LEAKY_RELU (int8, uint8, int16) and LOGISTIC, TANH, HARD_SWISH, GELU
+ * (int8, uint8) over
  * every stored value of the input type with random scales and zero points:
  * within one unit of the real function requantized in double, and the
  * table ops exactly equal to their float formula rounded as TFLite's
@@ -47,6 +47,8 @@ static double real_fn(kiln_op_type op, double x, double alpha) {
       return 1 / (1 + exp(-x));
     case KILN_OP_HARD_SWISH:
       return x * fmin(fmax(x + 3, 0), 6) / 6;
+    case KILN_OP_GELU:
+      return 0.5 * x * (1 + erf(x / sqrt(2.0)));
     default:
       return tanh(x);
   }
@@ -63,18 +65,22 @@ static void test_op(kiln_op_type op, kiln_dtype dtype, int trials) {
     if (op == KILN_OP_HARD_SWISH) so = x->scale * kiln_test_uniform(0.3f, 2);
     qtensor *out = qt_output(dtype, so, zo);
     kiln_leaky_relu_attrs leaky = {kiln_test_uniform(0.01f, 0.9f)};
+    kiln_gelu_attrs gelu = {false};
+    const void *attrs = op == KILN_OP_GELU ? (const void *)&gelu : &leaky;
     kiln_tensor *in[1] = {x->t};
-    CHECK_OK(kiln_test_run_op1(op, &leaky, in, 1, out->t));
+    CHECK_OK(kiln_test_run_op1(op, attrs, in, 1, out->t));
     int32_t lo, hi;
     qt_range(dtype, &lo, &hi);
     int64_t n = kiln_tensor_numel(x->t), bad = 0;
     for (int64_t i = 0; i < n; i++) {
       double r = real_fn(op, qt_real(x, i), leaky.alpha);
       int32_t got = qt_get(out, i), want = qt_ideal(out, r, lo, hi);
-      if (op == KILN_OP_LOGISTIC || op == KILN_OP_TANH) {
+      if (op == KILN_OP_LOGISTIC || op == KILN_OP_TANH || op == KILN_OP_GELU) {
         /* The table entry in float, as TFLite builds it. */
         float xf = x->scale * (float)(qt_get(x, i) - (int32_t)x->zero_point);
-        float f = op == KILN_OP_TANH ? tanhf(xf) : 1.0f / (1.0f + expf(-xf));
+        float f = op == KILN_OP_TANH       ? tanhf(xf)
+                  : op == KILN_OP_LOGISTIC ? 1.0f / (1.0f + expf(-xf))
+                                           : 0.5f * xf * erfcf(-xf / sqrtf(2));
         float q = roundf(f * (1.0f / so)) + (float)zo;
         int32_t exact = q < lo ? lo : (q > hi ? hi : (int32_t)q);
         if (got != exact && bad++ < 3)
@@ -175,6 +181,7 @@ int main(void) {
   for (int t = 0; t < 2; t++) {
     test_lut_variant(KILN_OP_LOGISTIC, qt_types[t]);
     test_lut_variant(KILN_OP_TANH, qt_types[t]);
+    test_lut_variant(KILN_OP_GELU, qt_types[t]);
   }
   test_errors();
   return kiln_test_finish("test_ref_quant_activation");

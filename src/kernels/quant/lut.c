@@ -1,4 +1,4 @@
-/* lut.c - the "q8-lut" variant of LOGISTIC and TANH on int8 / uint8: the
+/* lut.c - the "q8-lut" variant of LOGISTIC, TANH and GELU on int8 / uint8: the
  * node's 256-entry table (the reference kernel's, kiln_q_lut_build) is
  * built once at load from the tensors' scales, which are constant, and
  * shared by every session; invoke is one lookup per element. The packer
@@ -48,6 +48,11 @@ kiln_status *kiln_q8_lut_pack_logistic(const kiln_op_ctx *ctx,
 kiln_status *kiln_q8_lut_pack_tanh(const kiln_op_ctx *ctx,
                                    const kiln_allocator *a, void **out) {
   return pack(ctx, a, KILN_QU_TANH, out);
+}
+
+kiln_status *kiln_q8_lut_pack_gelu(const kiln_op_ctx *ctx,
+                                   const kiln_allocator *a, void **out) {
+  return pack(ctx, a, KILN_QU_GELU, out);
 }
 
 bool kiln_q8_lut_applies(const kiln_op_ctx *ctx) {

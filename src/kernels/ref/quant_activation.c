@@ -1,11 +1,11 @@
 /* quant_activation.c - quantized RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU
- * (int8 / uint8 / int16) and the table-driven LOGISTIC and TANH (int8 /
- * uint8), in TFLite's arithmetic:
+ * (int8 / uint8 / int16) and the table-driven LOGISTIC, TANH and GELU
+ * (int8 / uint8), in TFLite's arithmetic:
  *   the RELUs rescale x - zx by sx / so, add zo and clamp to the bounds
  *     quantized on the output (round half away from zero);
  *   LEAKY_RELU rescales by sx / so where x >= zx and by sx alpha / so
  *     (the product taken in float, as TFLite does) below;
- *   LOGISTIC and TANH look each value up in a 256-entry table whose entry
+ *   LOGISTIC, TANH and GELU look each value up in a 256-entry table whose entry
  *     for q is round(f(sx (q - zx)) / so) + zo computed in float with the
  *     float libm function, TFLite's LUTPopulate. TFLite requires
  *     LOGISTIC's output scale to be 1/256; so does kiln.
@@ -30,12 +30,14 @@ static const char *unary_name(kiln_qunary op) {
       return "LOGISTIC";
     case KILN_QU_TANH:
       return "TANH";
+    case KILN_QU_GELU:
+      return "GELU";
   }
   return "?";
 }
 
 static bool is_lut(kiln_qunary op) {
-  return op == KILN_QU_LOGISTIC || op == KILN_QU_TANH;
+  return op == KILN_QU_LOGISTIC || op == KILN_QU_TANH || op == KILN_QU_GELU;
 }
 
 static kiln_activation relu_clamp(kiln_qunary op) {
@@ -80,6 +82,25 @@ kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
 
 static float logistic_f(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+/* TFLite's GeluTransform: 0.5 x erfc(-x / sqrt 2), which keeps precision
+ * for large negative x where 1 + erf(x / sqrt 2) cancels. */
+static float gelu_f(float x) {
+  return 0.5f * x * erfcf(x * (float)-0.70710678118654752440);
+}
+
+/* TFLite's GeluTransformApproximate, with sqrt(2/pi) rounded to float. */
+static float gelu_tanh_f(float x) {
+  const float k = (float)(1.12837916709551257390 * 0.70710678118654752440);
+  return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+}
+
+static float (*lut_function(const kiln_op_ctx *ctx, kiln_qunary op))(float) {
+  if (op == KILN_QU_LOGISTIC) return logistic_f;
+  if (op == KILN_QU_TANH) return tanhf;
+  const kiln_gelu_attrs *attrs = ctx->attrs;
+  return attrs && attrs->approximate ? gelu_tanh_f : gelu_f;
+}
+
 /* TFLite's LUTPopulate entry for stored value q. */
 static int32_t lut_entry(float (*f)(float), int32_t q, const kiln_qparams *in,
                          const kiln_qparams *out) {
@@ -100,7 +121,7 @@ kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
   kiln_qparams qx, qo;
   KILN_TRY(kiln_q_params(ctx->inputs[0], "input 0 (x)", true, &qx));
   KILN_TRY(kiln_q_params(ctx->outputs[0], "output 0", true, &qo));
-  float (*f)(float) = op == KILN_QU_LOGISTIC ? logistic_f : tanhf;
+  float (*f)(float) = lut_function(ctx, op);
   for (int32_t q = qx.qmin; q <= qx.qmax; q++)
     table[q - qx.qmin] = (int16_t)lut_entry(f, q, &qx, &qo);
   return NULL;

@@ -48,14 +48,16 @@ typedef enum kiln_qunary {
   KILN_QU_LEAKY_RELU,
   KILN_QU_LOGISTIC,
   KILN_QU_TANH,
+  KILN_QU_GELU,
 } kiln_qunary;
 
 /* After kiln_shape_unary's common checks. */
 kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 
-/* The 256-entry table of LOGISTIC or TANH on an int8 / uint8 node, indexed
- * by the stored value minus the type's minimum (TFLite's LUTPopulate). */
+/* The 256-entry table of LOGISTIC, TANH or GELU on an int8 / uint8 node,
+ * indexed by the stored value minus the type's minimum (TFLite's LUTPopulate).
+ */
 kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
                               int16_t table[256]);
 

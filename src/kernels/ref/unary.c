@@ -117,6 +117,9 @@ kiln_status *kiln_shape_logistic(const kiln_op_ctx *ctx) {
 kiln_status *kiln_shape_tanh(const kiln_op_ctx *ctx) {
   return shape_unary_q(ctx, KILN_QU_TANH);
 }
+kiln_status *kiln_shape_gelu(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_GELU);
+}
 kiln_status *kiln_shape_hard_swish(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_shape_unary(ctx));
   if (kiln_q_node(ctx)) return kiln_qshape_hard_swish(ctx);
@@ -215,6 +218,7 @@ static double gelu_d(double x, bool approximate) {
 }
 
 kiln_status *kiln_ref_gelu(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_GELU);
   const kiln_gelu_attrs *attrs = ctx->attrs;
   const float *x = ctx->inputs[0]->data;
   float *y = ctx->outputs[0]->data;
