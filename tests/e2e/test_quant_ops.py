@@ -12,6 +12,10 @@ Exceptions, each for a stated reason:
     reference int8 SUM disagrees with its own default kernel (an input of
     real zero gives -1 there instead of the output zero point), and kiln
     follows the default kernel's arithmetic.
+  * near_modes (int16 LOGISTIC and TANH) may differ from the reference by
+    one unit: TFLite interpolates a 256-entry table of sigmoid(i / 24)
+    whose entries are one above round(65536 sigmoid(i / 24)) in 44 places;
+    kiln builds the table from that definition rather than copy it.
   * `unsupported` (op, mode) pairs have no quantized kernel in kiln yet;
     kiln must refuse them with an error naming the operator, not crash.
   * models whose converter output also holds QUANTIZE (a requantization
@@ -116,6 +120,11 @@ def test_quant_op(quant_dir, kiln_bin, tmp_path, name, mode):
         if op.default_only:
             continue
         ref = reference[out_name]
+        if mode in op.near_modes:
+            off = np.abs(have.astype(np.int64) - ref.astype(np.int64))
+            assert off.max(initial=0) <= 1, \
+                f"{out_name}: off by {off.max()} from LiteRT's reference"
+            continue
         mismatched = int(np.count_nonzero(have != ref))
         assert mismatched == 0, \
             f"{out_name}: {mismatched} of {ref.size} values differ from " \

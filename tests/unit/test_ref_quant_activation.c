@@ -1,6 +1,6 @@
 /* test_ref_quant_activation.c - quantized RELU, RELU6, RELU_N1_TO_1,
- * LEAKY_RELU (int8, uint8, int16) and LOGISTIC, TANH, HARD_SWISH, GELU
- * (int8, uint8) over
+ * LEAKY_RELU (int8, uint8, int16), LOGISTIC and TANH (also int16, by
+ * their interpolated table), HARD_SWISH, GELU (int8, uint8) over
  * every stored value of the input type with random scales and zero points:
  * within one unit of the real function requantized in double, and the
  * table ops exactly equal to their float formula rounded as TFLite's
@@ -97,6 +97,29 @@ static void test_op(kiln_op_type op, kiln_dtype dtype, int trials) {
   }
 }
 
+/* int16 LOGISTIC and TANH (symmetric, output scale 2^-15) over every
+ * stored value, for power-of-two input scales and others: within `tol`
+ * units of the real function, the interpolation error of a table of
+ * sigmoid at 1/24 steps. */
+static void test_sigmoid16(kiln_op_type op, float scale, int tol) {
+  qtensor *x = all_values(KILN_INT16, scale, 0);
+  qtensor *out = qt_output(KILN_INT16, 1.0f / 32768.0f, 0);
+  kiln_tensor *in[1] = {x->t};
+  CHECK_OK(kiln_test_run_op1(op, NULL, in, 1, out->t));
+  int64_t n = kiln_tensor_numel(x->t), bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double r = real_fn(op, qt_real(x, i), 0);
+    int32_t want = qt_ideal(out, r, -32768, 32767);
+    int d = abs(qt_get(out, i) - want);
+    if (d > tol && bad++ < 3)
+      fprintf(stderr, "%s int16 scale %g q=%d: %d, ideal %d\n",
+              kiln_op_table[op].name, (double)scale, qt_get(x, i),
+              qt_get(out, i), want);
+  }
+  CHECK(bad == 0);
+  qt_free(x), qt_free(out);
+}
+
 /* The "q8-lut" variant packs its table at load and then equals the
  * reference kernel on every stored value; it declines int16 and float. */
 static void test_lut_variant(kiln_op_type op, kiln_dtype dtype) {
@@ -150,8 +173,12 @@ static void test_errors(void) {
   qtensor *x16 = qt_random(KILN_INT16, 1, dims);
   qtensor *o16 = qt_output(KILN_INT16, 1.0f / 32768.0f, 0);
   kiln_tensor *in16[1] = {x16->t};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_GELU, NULL, in16, 1, o16->t),
+              KILN_ERR_UNSUPPORTED, "GELU on int16 is not supported");
+  o16->scale = 1.0f / 16384.0f;
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_TANH, NULL, in16, 1, o16->t),
-              KILN_ERR_UNSUPPORTED, "TANH on int16 is not supported");
+              KILN_ERR_UNSUPPORTED, "requires 2^-15");
+  o16->scale = 1.0f / 32768.0f;
   x16->zero_point = 3;
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_RELU, NULL, in16, 1, o16->t),
               KILN_ERR_INVALID_MODEL, "zero point 0");
@@ -178,6 +205,11 @@ int main(void) {
       if (qt_types[t] == KILN_INT16 && k >= 4) continue;
       test_op(ops[k], qt_types[t], qt_types[t] == KILN_INT16 ? 3 : 10);
     }
+  const float scales16[4] = {1.0f / 4096.0f, 1.0f / 2048.0f, 3.1e-4f, 7.7e-5f};
+  for (int k = 0; k < 4; k++) {
+    test_sigmoid16(KILN_OP_LOGISTIC, scales16[k], 2);
+    test_sigmoid16(KILN_OP_TANH, scales16[k], 3);
+  }
   for (int t = 0; t < 2; t++) {
     test_lut_variant(KILN_OP_LOGISTIC, qt_types[t]);
     test_lut_variant(KILN_OP_TANH, qt_types[t]);

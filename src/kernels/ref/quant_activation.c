@@ -9,7 +9,8 @@
  *     for q is round(f(sx (q - zx)) / so) + zo computed in float with the
  *     float libm function, TFLite's LUTPopulate. TFLite requires
  *     LOGISTIC's output scale to be 1/256; so does kiln.
- * int16 forms of the RELUs require zero points 0, as TFLite's do. */
+ * int16 forms of the RELUs require zero points 0, as TFLite's do; int16
+ * LOGISTIC and TANH are quant_sigmoid16.c's. */
 #include <math.h>
 
 #include "kernels/ref/quant_math.h"
@@ -62,6 +63,8 @@ kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
                       "input 0 (x)",
                       kiln_dtype_name(out->dtype), unary_name(op),
                       kiln_dtype_name(x->dtype));
+  if ((op == KILN_QU_LOGISTIC || op == KILN_QU_TANH) && x->dtype == KILN_INT16)
+    return kiln_qshape_sigmoid16(ctx, op == KILN_QU_TANH);
   if (is_lut(op) && x->dtype == KILN_INT16)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "quantized %s on int16 is not supported (int8 and uint8 "
@@ -147,6 +150,8 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
   kiln_qparams qx, qo;
   KILN_TRY(kiln_q_params(x, "input 0 (x)", true, &qx));
   KILN_TRY(kiln_q_params(out, "output 0", true, &qo));
+  if ((op == KILN_QU_LOGISTIC || op == KILN_QU_TANH) && x->dtype == KILN_INT16)
+    return kiln_qref_sigmoid16(ctx, op == KILN_QU_TANH);
   if (is_lut(op)) return run_lut(ctx, op);
   int32_t lo, hi;
   KILN_TRY(kiln_quant_activation_range(relu_clamp(op), out->dtype, qo.scale,

@@ -61,6 +61,10 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
                               int16_t table[256]);
 
+/* LOGISTIC (tanh_op false) and TANH on int16 (quant_sigmoid16.c). */
+kiln_status *kiln_qshape_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op);
+kiln_status *kiln_qref_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op);
+
 /* HARD_SWISH (quant_hard_swish.c), int8 / uint8. */
 kiln_status *kiln_qshape_hard_swish(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_hard_swish(const kiln_op_ctx *ctx);
