@@ -161,3 +161,10 @@ KILN_VARIANT(PAD, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
              kiln_pad_rows)
 KILN_VARIANT(PADV2, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
              kiln_pad_rows)
+/* Quantized nodes (kernels/quant/quant_variants.h): tables built at load. */
+KILN_VARIANT(LOGISTIC, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_logistic,
+             kiln_q8_lut_applies, kiln_q8_lut_run)
+KILN_VARIANT(TANH, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_tanh,
+             kiln_q8_lut_applies, kiln_q8_lut_run)
+KILN_VARIANT(GELU, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_gelu,
+             kiln_q8_lut_applies, kiln_q8_lut_run)

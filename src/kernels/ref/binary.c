@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/quant_ops.h"
 
 /* Per-op shape functions named in op_list.h: they check dtypes and fused
  * activations at prepare, so the kernels below only compute. */
@@ -65,11 +66,21 @@ static kiln_status *check_fused(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
+/* MAXIMUM and MINIMUM. */
 kiln_status *kiln_shape_binary(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qshape_binary(ctx, KILN_QB_MAXIMUM);
   return binary_shape(ctx, MASK_NUMERIC);
 }
 
+/* ADD, SUB and MUL: their quantized plans check the same things. */
 kiln_status *kiln_shape_binary_arith(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qshape_binary(ctx, KILN_QB_ADD);
+  KILN_TRY(binary_shape(ctx, MASK_NUMERIC));
+  return check_fused(ctx);
+}
+
+/* DIV has no int8 / int16 form in TFLite (its uint8 one is not built). */
+kiln_status *kiln_shape_div(const kiln_op_ctx *ctx) {
   KILN_TRY(binary_shape(ctx, MASK_NUMERIC));
   return check_fused(ctx);
 }
@@ -78,9 +89,21 @@ kiln_status *kiln_shape_binary_float(const kiln_op_ctx *ctx) {
   return binary_shape(ctx, MASK_FLOAT);
 }
 
-/* POW and SQUARED_DIFFERENCE: TFLite runs them on float32 and int32. */
+/* POW: TFLite runs it on float32 and int32. */
 kiln_status *kiln_shape_binary_float_int32(const kiln_op_ctx *ctx) {
   return binary_shape(ctx, MASK_FLOAT_INT32);
+}
+
+/* SQUARED_DIFFERENCE: float32 and int32, and quantized int8. */
+kiln_status *kiln_shape_squared_difference(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx))
+    return kiln_qshape_binary(ctx, KILN_QB_SQUARED_DIFFERENCE);
+  return binary_shape(ctx, MASK_FLOAT_INT32);
+}
+
+kiln_status *kiln_shape_prelu(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qshape_binary(ctx, KILN_QB_PRELU);
+  return binary_shape(ctx, MASK_FLOAT);
 }
 
 /* ---------------------------------------------------------- broadcasting */
@@ -259,30 +282,38 @@ static kiln_status *run_arith(const kiln_op_ctx *ctx, f32_op f, int_op g) {
 }
 
 kiln_status *kiln_ref_add(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_binary(ctx, KILN_QB_ADD);
   return run_arith(ctx, add_f, add_i);
 }
 kiln_status *kiln_ref_sub(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_binary(ctx, KILN_QB_SUB);
   return run_arith(ctx, sub_f, sub_i);
 }
 kiln_status *kiln_ref_mul(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_binary(ctx, KILN_QB_MUL);
   return run_arith(ctx, mul_f, mul_i);
 }
 kiln_status *kiln_ref_div(const kiln_op_ctx *ctx) {
   return run_arith(ctx, div_f, div_i);
 }
 kiln_status *kiln_ref_maximum(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_binary(ctx, KILN_QB_MAXIMUM);
   return run_binary(ctx, max_f, max_i);
 }
 kiln_status *kiln_ref_minimum(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_binary(ctx, KILN_QB_MINIMUM);
   return run_binary(ctx, min_f, min_i);
 }
 kiln_status *kiln_ref_squared_difference(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx))
+    return kiln_qref_binary(ctx, KILN_QB_SQUARED_DIFFERENCE);
   return run_binary(ctx, sqdiff_f, sqdiff_i);
 }
 kiln_status *kiln_ref_pow(const kiln_op_ctx *ctx) {
   return run_binary(ctx, pow_f, pow_i);
 }
 kiln_status *kiln_ref_prelu(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_binary(ctx, KILN_QB_PRELU);
   return run_binary(ctx, prelu_f, NULL);
 }
 
@@ -354,6 +385,7 @@ kiln_status *kiln_shape_compare(const kiln_op_ctx *ctx) {
                       "input 1 (y) has type %s but input 0 (x) has type %s",
                       kiln_dtype_name(y->dtype), kiln_dtype_name(x->dtype));
   KILN_TRY(kiln_require_dtype(out, KILN_BOOL, "output 0"));
+  if (kiln_q_node(ctx)) KILN_TRY(kiln_qshape_compare(ctx));
   int64_t dims[KILN_MAX_RANK];
   int rank = 0;
   KILN_TRY(kiln_status_wrap(
@@ -393,6 +425,7 @@ static uint8_t holds(compare_kind kind, int order) {
 }
 
 static kiln_status *run_compare(const kiln_op_ctx *ctx, compare_kind kind) {
+  if (kiln_q_node(ctx)) return kiln_qref_compare(ctx, (int)kind);
   const kiln_tensor *a = ctx->inputs[0], *b = ctx->inputs[1];
   uint8_t *out = ctx->outputs[0]->data;
   int64_t n = kiln_tensor_numel(ctx->outputs[0]);

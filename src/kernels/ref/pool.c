@@ -1,6 +1,7 @@
 /* pool.c - float32 reference AVERAGE_POOL_2D and MAX_POOL_2D: plain loops,
  * the oracle that optimized kernels are tested against. */
 #include "kernels/kernel.h"
+#include "kernels/ref/quant_ops.h"
 
 static kiln_status *check_attrs(const kiln_pool_attrs *a) {
   KILN_TRY(kiln_check_window_attrs(a->padding, a->stride_h, a->stride_w,
@@ -16,14 +17,20 @@ kiln_status *kiln_shape_pool_2d(const kiln_op_ctx *ctx) {
   const kiln_pool_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
   KILN_TRY(check_attrs(a));
-  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
+  KILN_TRY(kiln_require_input(ctx, 0, "input"));
+  const bool quantized = kiln_q_node(ctx);
+  if (quantized)
+    KILN_TRY(kiln_qshape_pool_2d(ctx));
+  else
+    KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
   const kiln_tensor *in = ctx->inputs[0];
   int64_t dims[4] = {in->dims[0], 0, 0, in->dims[3]};
   KILN_TRY(kiln_window_out_size(in, 1, a->filter_h, a->stride_h, 1, a->padding,
                                 &dims[1]));
   KILN_TRY(kiln_window_out_size(in, 2, a->filter_w, a->stride_w, 1, a->padding,
                                 &dims[2]));
-  KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT32, "output 0"));
+  if (!quantized)
+    KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT32, "output 0"));
   kiln_set_shape(ctx->outputs[0], dims, 4);
   return NULL;
 }
@@ -93,10 +100,12 @@ static kiln_status *pool_2d(const kiln_op_ctx *ctx, pool_kind kind) {
 }
 
 kiln_status *kiln_ref_average_pool_2d(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_pool_2d(ctx, true);
   return pool_2d(ctx, POOL_AVERAGE);
 }
 
 kiln_status *kiln_ref_max_pool_2d(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_pool_2d(ctx, false);
   return pool_2d(ctx, POOL_MAX);
 }
 

@@ -3,6 +3,9 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/quant_math.h"
+#include "kernels/ref/quant_ops.h"
+#include "kernels/ref/quant_util.h"
 
 /* ------------------------------------------------- softmax, L2 norm */
 
@@ -17,6 +20,20 @@ kiln_status *kiln_shape_softmax(const kiln_op_ctx *ctx) {
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input 0 (x) must have rank >= 1, has shape []");
   kiln_set_shape(out, x->dims, x->rank);
+  return NULL;
+}
+
+/* SOFTMAX also has an int8 / uint8 form (LOG_SOFTMAX and L2_NORMALIZATION,
+ * which share kiln_shape_softmax's checks, do not yet). */
+kiln_status *kiln_shape_softmax_q(const kiln_op_ctx *ctx) {
+  if (!kiln_q_node(ctx)) return kiln_shape_softmax(ctx);
+  KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+  const kiln_tensor *x = ctx->inputs[0];
+  if (x->rank < 1)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 0 (x) must have rank >= 1, has shape []");
+  KILN_TRY(kiln_qshape_softmax(ctx));
+  kiln_set_shape(ctx->outputs[0], x->dims, x->rank);
   return NULL;
 }
 
@@ -68,6 +85,7 @@ static void l2_row(const float *x, float *y, int64_t n, kiln_activation act) {
 }
 
 kiln_status *kiln_ref_softmax(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_softmax(ctx);
   const kiln_softmax_attrs *attrs = ctx->attrs;
   double beta = attrs ? attrs->beta : 1.0; /* TFLite's default */
   const kiln_tensor *x = ctx->inputs[0];
@@ -140,7 +158,9 @@ kiln_status *kiln_shape_reduce(const kiln_op_ctx *ctx) {
   const kiln_reduce_attrs *attrs = ctx->attrs;
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
-  if (x->dtype != KILN_FLOAT32 && !is_index_dtype(x->dtype))
+  if (kiln_q_node(ctx))
+    KILN_TRY(kiln_qshape_reduce(ctx, false));
+  else if (x->dtype != KILN_FLOAT32 && !is_index_dtype(x->dtype))
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "input 0 (x) has type %s; expected float32, int32 or "
                       "int64",
@@ -160,6 +180,14 @@ kiln_status *kiln_shape_reduce(const kiln_op_ctx *ctx) {
       dims[rank++] = 1;
   }
   kiln_set_shape(out, dims, rank);
+  return NULL;
+}
+
+/* REDUCE_MAX copies a stored value, so a quantized one needs the output's
+ * quantization equal to the input's (TFLite's rule). */
+kiln_status *kiln_shape_reduce_max(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_reduce(ctx));
+  if (kiln_q_node(ctx)) return kiln_qshape_reduce(ctx, true);
   return NULL;
 }
 
@@ -249,16 +277,47 @@ static void store_index(kiln_tensor *t, int64_t i, int64_t v) {
     ((int64_t *)t->data)[i] = v;
 }
 
+/* The int64 sum, or the max, of the stored values of a quantized input. */
+static int64_t reduce_stored(const kiln_tensor *t, int64_t base, walk *r,
+                             int64_t count, bool max) {
+  int64_t acc = max ? INT64_MIN : 0;
+  for (int64_t k = 0; k < count; k++, walk_next(r)) {
+    int64_t v = kiln_q_load(t, base + r->offset);
+    if (!max)
+      acc += v;
+    else if (v > acc)
+      acc = v;
+  }
+  return acc;
+}
+
 static kiln_status *run_reduce(const kiln_op_ctx *ctx, reduce_kind kind) {
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
   walk kept, reduced;
   int64_t count = plan_reduction(ctx, &kept, &reduced);
   int64_t n = kiln_tensor_numel(out);
+  const bool quantized = kiln_q_node(ctx);
+  kiln_q_reduce plan = {0};
+  if (quantized && kind != REDUCE_MAX)
+    KILN_TRY(kiln_q_reduce_plan(ctx, kind == REDUCE_MEAN, count, &plan));
   for (int64_t o = 0; o < n; o++, walk_next(&kept)) {
     memset(reduced.index, 0, sizeof reduced.index);
     reduced.offset = 0;
-    if (x->dtype == KILN_FLOAT32) {
+    if (quantized) {
+      const int64_t v =
+          reduce_stored(x, kept.offset, &reduced, count, kind == REDUCE_MAX);
+      int32_t lowest = 0, highest = 0;
+      kiln_quant_type_range(out->dtype, &lowest, &highest);
+      /* Nothing reduced: the type's lowest value for max (as for the
+       * integer types), the zero point (real 0) for sums and means. */
+      if (!count)
+        kiln_q_store(out, o, kind == REDUCE_MAX ? lowest : plan.out_zero_point);
+      else
+        kiln_q_store(
+            out, o,
+            kind == REDUCE_MAX ? (int32_t)v : kiln_q_reduce_value(&plan, v));
+    } else if (x->dtype == KILN_FLOAT32) {
       const float *base = (const float *)x->data + kept.offset;
       ((float *)out->data)[o] = reduce_real(base, &reduced, count, kind);
     } else {

@@ -2,8 +2,10 @@
  * computing source coordinates exactly as TFLite's reference kernels do
  * (float arithmetic included, so indices agree at the boundaries). */
 #include <math.h>
+#include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/quant_ops.h"
 
 /* Reads the int32[2] size input (new height, new width). */
 static kiln_status *read_size(const kiln_op_ctx *ctx, int64_t *h, int64_t *w) {
@@ -27,12 +29,18 @@ static kiln_status *read_size(const kiln_op_ctx *ctx, int64_t *h, int64_t *w) {
 
 kiln_status *kiln_shape_resize(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
-  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
+  KILN_TRY(kiln_require_input(ctx, 0, "input"));
+  const bool quantized = kiln_q_node(ctx);
+  if (quantized)
+    KILN_TRY(kiln_qshape_resize(ctx));
+  else
+    KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
   int64_t h = 0, w = 0;
   KILN_TRY(read_size(ctx, &h, &w));
   const kiln_tensor *in = ctx->inputs[0];
   int64_t dims[4] = {in->dims[0], h, w, in->dims[3]};
-  KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT32, "output 0"));
+  if (!quantized)
+    KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT32, "output 0"));
   kiln_set_shape(ctx->outputs[0], dims, 4);
   return NULL;
 }
@@ -98,6 +106,7 @@ kiln_status *kiln_shape_resize_bilinear(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_ref_resize_bilinear(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_resize_bilinear(ctx);
   const kiln_resize_attrs *a = ctx->attrs;
   resize_geom g = geometry(ctx);
   int64_t channels = g.channels, row = g.in_w * channels;
@@ -138,15 +147,20 @@ static int64_t nearest_source(int64_t x, float scale,
 kiln_status *kiln_ref_resize_nearest_neighbor(const kiln_op_ctx *ctx) {
   const kiln_resize_attrs *a = ctx->attrs;
   resize_geom g = geometry(ctx);
-  const float *in = ctx->inputs[0]->data;
-  float *out = ctx->outputs[0]->data;
+  /* A copy of whole pixels: any element type (quantized ones keep their
+   * scale, which the shape function required equal). */
+  const size_t pixel =
+      (size_t)g.channels * kiln_dtype_size(ctx->inputs[0]->dtype);
+  const char *in = ctx->inputs[0]->data;
+  char *out = ctx->outputs[0]->data;
   for (int64_t b = 0; b < g.batch; b++)
     for (int64_t y = 0; y < g.out_h; y++) {
       int64_t sy = nearest_source(y, g.scale_y, a, g.in_h);
       for (int64_t x = 0; x < g.out_w; x++) {
         int64_t sx = nearest_source(x, g.scale_x, a, g.in_w);
-        const float *p = in + ((b * g.in_h + sy) * g.in_w + sx) * g.channels;
-        for (int64_t c = 0; c < g.channels; c++) *out++ = p[c];
+        memcpy(out, in + (size_t)((b * g.in_h + sy) * g.in_w + sx) * pixel,
+               pixel);
+        out += pixel;
       }
     }
   return NULL;

@@ -4,6 +4,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/kernel.h"
+#include "kernels/ref/quant_ops.h"
 
 /* kiln_shape_unary checks what every unary op shares; the per-op shape
  * functions named in op_list.h add each op's dtype rules, so the kernels
@@ -90,6 +91,41 @@ kiln_status *kiln_shape_unary_float(const kiln_op_ctx *ctx) {
   return need_float(ctx);
 }
 
+/* The ops with quantized forms: the float rule unless input 0 is a
+ * quantized int8 / uint8 / int16 tensor. */
+static kiln_status *shape_unary_q(const kiln_op_ctx *ctx, kiln_qunary op) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  if (kiln_q_node(ctx)) return kiln_qshape_unary(ctx, op);
+  return need_float(ctx);
+}
+
+kiln_status *kiln_shape_relu(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_RELU);
+}
+kiln_status *kiln_shape_relu6(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_RELU6);
+}
+kiln_status *kiln_shape_relu_n1_to_1(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_RELU_N1_TO_1);
+}
+kiln_status *kiln_shape_leaky_relu(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_LEAKY_RELU);
+}
+kiln_status *kiln_shape_logistic(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_LOGISTIC);
+}
+kiln_status *kiln_shape_tanh(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_TANH);
+}
+kiln_status *kiln_shape_gelu(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_GELU);
+}
+kiln_status *kiln_shape_hard_swish(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  if (kiln_q_node(ctx)) return kiln_qshape_hard_swish(ctx);
+  return need_float(ctx);
+}
+
 kiln_status *kiln_shape_unary_signed(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_shape_unary(ctx));
   return need_signed(ctx);
@@ -135,25 +171,32 @@ kiln_status *kiln_ref_sqrt(const kiln_op_ctx *ctx) {
 kiln_status *kiln_ref_exp(const kiln_op_ctx *ctx) { return map_f32(ctx, exp); }
 kiln_status *kiln_ref_log(const kiln_op_ctx *ctx) { return map_f32(ctx, log); }
 kiln_status *kiln_ref_relu(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_RELU);
   return map_f32(ctx, relu_d);
 }
 kiln_status *kiln_ref_relu6(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_RELU6);
   return map_f32(ctx, relu6_d);
 }
 kiln_status *kiln_ref_relu_n1_to_1(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_RELU_N1_TO_1);
   return map_f32(ctx, relu1_d);
 }
 kiln_status *kiln_ref_logistic(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_LOGISTIC);
   return map_f32(ctx, kiln_logistic_d);
 }
 kiln_status *kiln_ref_tanh(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_TANH);
   return map_f32(ctx, tanh);
 }
 kiln_status *kiln_ref_hard_swish(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_hard_swish(ctx);
   return map_f32(ctx, kiln_hard_swish_d);
 }
 
 kiln_status *kiln_ref_leaky_relu(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_LEAKY_RELU);
   const kiln_leaky_relu_attrs *attrs = ctx->attrs;
   const float *x = ctx->inputs[0]->data;
   float *y = ctx->outputs[0]->data;
@@ -175,6 +218,7 @@ static double gelu_d(double x, bool approximate) {
 }
 
 kiln_status *kiln_ref_gelu(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_GELU);
   const kiln_gelu_attrs *attrs = ctx->attrs;
   const float *x = ctx->inputs[0]->data;
   float *y = ctx->outputs[0]->data;

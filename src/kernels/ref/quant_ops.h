@@ -1,0 +1,96 @@
+/* quant_ops.h - the quantized (int8 / uint8 / int16) forms of operators
+ * whose float code lives elsewhere in ref/. Each float shape function and
+ * reference kernel checks its input's type first and hands a quantized
+ * node to the hook here, so the float code stays as it was. The kernels
+ * follow TFLite's integer arithmetic step by step (quant_math.h), so their
+ * results equal LiteRT's reference kernels bit for bit. Multipliers are
+ * derived from the tensors' scales at each call: a few frexp()s per node,
+ * computed the same way at prepare (to check them) and at invoke. */
+#ifndef KILN_KERNELS_REF_QUANT_OPS_H
+#define KILN_KERNELS_REF_QUANT_OPS_H
+
+#include "kernels/kernel.h"
+
+/* True when a node's input 0 is int8, uint8 or int16 with quantization
+ * parameters (its quantized form applies); the float shape functions call
+ * this first. Integer tensors without them keep their old handling. */
+bool kiln_q_node(const kiln_op_ctx *ctx);
+
+/* ---- broadcasting binary operators (quant_binary.c) ---- */
+typedef enum kiln_qbinary {
+  KILN_QB_ADD,
+  KILN_QB_SUB,
+  KILN_QB_MUL,
+  KILN_QB_SQUARED_DIFFERENCE,
+  KILN_QB_MAXIMUM,
+  KILN_QB_MINIMUM,
+  KILN_QB_PRELU,
+} kiln_qbinary;
+
+kiln_status *kiln_qshape_binary(const kiln_op_ctx *ctx, kiln_qbinary op);
+kiln_status *kiln_qref_binary(const kiln_op_ctx *ctx, kiln_qbinary op);
+
+/* Comparisons: both inputs rescaled to a common fixed-point form first
+ * (int8 / uint8), or compared as stored (int16), as TFLite does. `kind`
+ * is 0..5 for LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, EQUAL, NOT_EQUAL. */
+kiln_status *kiln_qshape_compare(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_compare(const kiln_op_ctx *ctx, int kind);
+
+/* ---- pooling (quant_pool.c) ---- */
+kiln_status *kiln_qshape_pool_2d(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_pool_2d(const kiln_op_ctx *ctx, bool average);
+
+/* ---- activations (quant_activation.c) ---- */
+typedef enum kiln_qunary {
+  KILN_QU_RELU,
+  KILN_QU_RELU6,
+  KILN_QU_RELU_N1_TO_1,
+  KILN_QU_LEAKY_RELU,
+  KILN_QU_LOGISTIC,
+  KILN_QU_TANH,
+  KILN_QU_GELU,
+} kiln_qunary;
+
+/* After kiln_shape_unary's common checks. */
+kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op);
+kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
+
+/* The 256-entry table of LOGISTIC, TANH or GELU on an int8 / uint8 node,
+ * indexed by the stored value minus the type's minimum (TFLite's LUTPopulate).
+ */
+kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
+                              int16_t table[256]);
+
+/* LOGISTIC (tanh_op false) and TANH on int16 (quant_sigmoid16.c). */
+kiln_status *kiln_qshape_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op);
+kiln_status *kiln_qref_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op);
+
+/* HARD_SWISH (quant_hard_swish.c), int8 / uint8. */
+kiln_status *kiln_qshape_hard_swish(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_hard_swish(const kiln_op_ctx *ctx);
+
+/* ---- SOFTMAX (quant_softmax.c), int8 / uint8 ---- */
+kiln_status *kiln_qshape_softmax(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx);
+
+/* ---- resizing (quant_resize.c); RESIZE_NEAREST_NEIGHBOR copies bytes ---- */
+kiln_status *kiln_qshape_resize(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_resize_bilinear(const kiln_op_ctx *ctx);
+
+/* ---- reductions (quant_reduce.c; reduce.c walks the axes) ---- */
+kiln_status *kiln_qshape_reduce(const kiln_op_ctx *ctx, bool max);
+
+/* How a MEAN or SUM turns the sum of `count` stored values into one output
+ * value. */
+typedef struct kiln_q_reduce {
+  int32_t in_zero_point, out_zero_point, qmin, qmax;
+  int32_t multiplier;
+  int shift;
+  int64_t count;
+} kiln_q_reduce;
+
+kiln_status *kiln_q_reduce_plan(const kiln_op_ctx *ctx, bool mean,
+                                int64_t count, kiln_q_reduce *plan);
+int32_t kiln_q_reduce_value(const kiln_q_reduce *plan, int64_t sum);
+
+#endif

@@ -1,0 +1,182 @@
+/* test_ref_quant_reduce.c - quantized MEAN, SUM and REDUCE_MAX over random
+ * shapes, axes and quantization: MEAN and SUM within one unit of the real
+ * mean / sum requantized in double, REDUCE_MAX exactly the largest stored
+ * value; ARG_MAX on int8 picks the first largest; int8 / uint8 SOFTMAX
+ * rows within one unit of the real softmax; mismatched quantization is
+ * refused. */
+#include <math.h>
+#include <string.h>
+
+#include "core/ops.h"
+#include "core/status.h"
+#include "harness.h"
+#include "quant_elementwise_test_util.h"
+
+static void test_reduce(kiln_op_type op, kiln_dtype dtype) {
+  for (int trial = 0; trial < 30; trial++) {
+    int rank = kiln_test_int(1, 4);
+    int64_t dims[KILN_MAX_RANK];
+    for (int d = 0; d < rank; d++) dims[d] = kiln_test_int(1, 6);
+    qtensor *x = qt_random(dtype, rank, dims);
+    bool reduced[KILN_MAX_RANK] = {false};
+    int32_t axes_v[KILN_MAX_RANK];
+    int64_t naxes = 0;
+    for (int d = 0; d < rank; d++)
+      if (kiln_test_int(0, 1) || (d == rank - 1 && naxes == 0)) {
+        reduced[d] = true;
+        axes_v[naxes++] = kiln_test_int(0, 1) ? d : d - rank;
+      }
+    kiln_tensor *axes = kiln_test_tensor_i32(1, &naxes, axes_v);
+    kiln_reduce_attrs attrs = {kiln_test_int(0, 1) == 1};
+    int64_t count = 1;
+    for (int d = 0; d < rank; d++)
+      if (reduced[d]) count *= dims[d];
+    int32_t lo, hi;
+    qt_range(dtype, &lo, &hi);
+    float so = op == KILN_OP_SUM ? x->scale * (float)sqrt((double)count) * 2
+                                 : x->scale * kiln_test_uniform(0.5f, 2.0f);
+    qtensor *out = op == KILN_OP_REDUCE_MAX
+                       ? qt_output(dtype, x->scale, x->zero_point)
+                       : qt_output(dtype, so, qt_random_zero_point(dtype));
+    kiln_tensor *in[2] = {x->t, axes};
+    CHECK_OK(kiln_test_run_op1(op, &attrs, in, 2, out->t));
+    /* Walk input elements; each belongs to the output element of its
+     * kept coordinates (row-major over kept axes). */
+    int64_t n_out = kiln_tensor_numel(out->t);
+    double *sum = calloc((size_t)n_out, sizeof *sum);
+    int32_t *max = malloc((size_t)n_out * sizeof *max);
+    for (int64_t o = 0; o < n_out; o++) max[o] = INT32_MIN;
+    int64_t n = kiln_tensor_numel(x->t);
+    for (int64_t i = 0; i < n; i++) {
+      int64_t rest = i, o = 0, stride = 1;
+      for (int d = rank - 1; d >= 0; d--) {
+        int64_t coord = rest % dims[d];
+        rest /= dims[d];
+        if (!reduced[d]) {
+          o += coord * stride;
+          stride *= dims[d];
+        }
+      }
+      sum[o] += qt_real(x, i);
+      if (qt_get(x, i) > max[o]) max[o] = qt_get(x, i);
+    }
+    int64_t bad = 0;
+    for (int64_t o = 0; o < n_out; o++) {
+      int32_t got = qt_get(out, o);
+      if (op == KILN_OP_REDUCE_MAX) {
+        bad += got != max[o];
+        continue;
+      }
+      double r = op == KILN_OP_MEAN ? sum[o] / (double)count : sum[o];
+      int32_t want = qt_ideal(out, r, lo, hi);
+      if (abs(got - want) > 1 && bad++ < 3)
+        fprintf(stderr, "%s %s output %lld: %d, ideal %d\n",
+                kiln_op_table[op].name, kiln_dtype_name(dtype), (long long)o,
+                got, want);
+    }
+    CHECK(bad == 0);
+    free(sum), free(max);
+    qt_free(x), qt_free(out);
+    kiln_test_tensor_free(axes);
+  }
+}
+
+static void test_arg_max(void) {
+  int64_t dims[2] = {7, 9};
+  qtensor *x = qt_random(KILN_INT8, 2, dims);
+  int32_t axis_v = 1;
+  int64_t one = 1;
+  kiln_tensor *axis = kiln_test_tensor_i32(1, &one, &axis_v);
+  kiln_tensor *out = kiln_test_tensor(KILN_INT32, 1, &one);
+  kiln_tensor *in[2] = {x->t, axis};
+  CHECK_OK(kiln_test_run_op1(KILN_OP_ARG_MAX, NULL, in, 2, out));
+  for (int64_t r = 0; r < 7; r++) {
+    int32_t best = 0;
+    for (int32_t k = 1; k < 9; k++)
+      if (qt_get(x, r * 9 + k) > qt_get(x, r * 9 + best)) best = k;
+    CHECK(((int32_t *)out->data)[r] == best);
+  }
+  qt_free(x);
+  kiln_test_tensor_free(axis);
+  kiln_test_tensor_free(out);
+}
+
+/* SOFTMAX rows against the real softmax in double, requantized to the
+ * output TFLite requires (scale 1/256, zero point the type's minimum). */
+static void test_softmax(kiln_dtype dtype) {
+  for (int trial = 0; trial < 20; trial++) {
+    int64_t dims[2] = {kiln_test_int(1, 4), kiln_test_int(1, 300)};
+    qtensor *x = qt_random(dtype, 2, dims);
+    x->scale = (float)exp2(kiln_test_uniform(-8.0f, -2.0f));
+    int32_t lo, hi;
+    qt_range(dtype, &lo, &hi);
+    qtensor *out = qt_output(dtype, 1.0f / 256.0f, lo);
+    kiln_softmax_attrs attrs = {kiln_test_uniform(0.5f, 2.0f)};
+    kiln_tensor *in[1] = {x->t};
+    CHECK_OK(kiln_test_run_op1(KILN_OP_SOFTMAX, &attrs, in, 1, out->t));
+    int64_t bad = 0;
+    for (int64_t r = 0; r < dims[0]; r++) {
+      double max = -INFINITY, sum = 0;
+      for (int64_t c = 0; c < dims[1]; c++)
+        max = fmax(max, qt_real(x, r * dims[1] + c));
+      for (int64_t c = 0; c < dims[1]; c++)
+        sum += exp(attrs.beta * (qt_real(x, r * dims[1] + c) - max));
+      for (int64_t c = 0; c < dims[1]; c++) {
+        double p = exp(attrs.beta * (qt_real(x, r * dims[1] + c) - max)) / sum;
+        int32_t want = qt_ideal(out, p, lo, hi);
+        int32_t got = qt_get(out, r * dims[1] + c);
+        if (abs(got - want) > 1 && bad++ < 3)
+          fprintf(stderr, "SOFTMAX %s [%lld,%lld]: %d, ideal %d\n",
+                  kiln_dtype_name(dtype), (long long)r, (long long)c, got,
+                  want);
+      }
+    }
+    CHECK(bad == 0);
+    qt_free(x), qt_free(out);
+  }
+}
+
+static void test_errors(void) {
+  int64_t dims[2] = {3, 4};
+  qtensor *x = qt_random(KILN_INT8, 2, dims);
+  int32_t axis_v = 1;
+  int64_t one = 1;
+  kiln_tensor *axes = kiln_test_tensor_i32(1, &one, &axis_v);
+  qtensor *out = qt_output(KILN_INT8, x->scale * 2, x->zero_point);
+  kiln_reduce_attrs attrs = {false};
+  kiln_tensor *in[2] = {x->t, axes};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_REDUCE_MAX, &attrs, in, 2, out->t),
+              KILN_ERR_UNSUPPORTED, "needs them equal");
+  qtensor *o16 = qt_output(KILN_INT16, 0.1f, 0);
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_MEAN, &attrs, in, 2, o16->t),
+              KILN_ERR_INVALID_MODEL, "expected int8 like input 0");
+  out->t->quant = NULL;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_SUM, &attrs, in, 2, out->t),
+              KILN_ERR_INVALID_MODEL, "no quantization parameters");
+  /* SOFTMAX: the output quantization TFLite requires, no int16 form */
+  kiln_softmax_attrs beta = {1.0f};
+  out->t->quant = &out->info;
+  out->scale = 1.0f / 128.0f, out->zero_point = -128;
+  kiln_tensor *sin[1] = {x->t};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_SOFTMAX, &beta, sin, 1, out->t),
+              KILN_ERR_UNSUPPORTED, "requires 1/256 and -128");
+  qtensor *x16 = qt_random(KILN_INT16, 2, dims);
+  qtensor *s16 = qt_output(KILN_INT16, 1.0f / 32768.0f, 0);
+  kiln_tensor *sin16[1] = {x16->t};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_SOFTMAX, &beta, sin16, 1, s16->t),
+              KILN_ERR_UNSUPPORTED, "SOFTMAX on int16 is not supported");
+  qt_free(x), qt_free(out), qt_free(o16), qt_free(x16), qt_free(s16);
+  kiln_test_tensor_free(axes);
+}
+
+int main(void) {
+  kiln_test_seed(0x5ed0ce);
+  const kiln_op_type ops[3] = {KILN_OP_MEAN, KILN_OP_SUM, KILN_OP_REDUCE_MAX};
+  for (int t = 0; t < 3; t++)
+    for (int k = 0; k < 3; k++) test_reduce(ops[k], qt_types[t]);
+  test_arg_max();
+  test_softmax(KILN_INT8);
+  test_softmax(KILN_UINT8);
+  test_errors();
+  return kiln_test_finish("test_ref_quant_reduce");
+}
