@@ -1,0 +1,437 @@
+"""runner.py - runs conformance cases in LiteRT and in kiln and compares them.
+
+For each case (cases.py): the model is built once into the cache directory,
+keyed by a hash of the bytes the case describes. Output shapes need not be
+written by hand: the first LiteRT run tells them, and the cached model has
+them filled in. Inputs come from a generator seeded by the case's id, so a
+run is repeatable (KILN_CONFORMANCE_SEED picks another set). LiteRT runs the
+model with its builtin kernels (no delegates) and, where an output is
+quantized, with its reference kernels too; `kiln run` runs it as a child
+process with the inputs as .npy files.
+
+A case ends in one of these states:
+  pass         every output matches
+  fail         kiln ran but an output differs (shape, type or values)
+  crash        kiln died by a signal, timed out, or its sanitizer reported
+  unsupported  kiln refused the model with an error message
+  rejected     LiteRT refuses the case (a type or attribute LiteRT does not
+               accept): not a conformance item, listed for the record
+  error        the suite itself failed on the case (LiteRT crashed ...)
+
+Ops run in forked worker processes, a few at a time; each worker appends
+one JSON line per finished case, so a LiteRT crash costs one case (it is
+marked `error` and the worker is restarted after it), never the suite.
+"""
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import build  # noqa: E402
+import cases as case_table  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FLOAT_TOLERANCE = 1e-5  # max|kiln - ref| / max(max|ref|, TINY)
+TINY = 1e-30
+KILN_TIMEOUT = float(os.environ.get("KILN_CONFORMANCE_TIMEOUT", "20"))
+SEED = int(os.environ.get("KILN_CONFORMANCE_SEED", "0"))
+
+PASS, FAIL, CRASH, UNSUPPORTED, REJECTED, ERROR = (
+    "pass", "fail", "crash", "unsupported", "rejected", "error")
+
+
+def kiln_binary() -> Path:
+    value = os.environ.get("KILN_BIN")
+    if not value:
+        return REPO_ROOT / "build" / "kiln"
+    path = Path(value)
+    return path.resolve() if path.is_absolute() or path.exists() \
+        else REPO_ROOT / path
+
+
+def cache_dir() -> Path:
+    value = os.environ.get("KILN_CONFORMANCE_DIR")
+    path = Path(value) if value else REPO_ROOT / "build" / "conformance-models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclasses.dataclass
+class Result:
+    op: str
+    types: str
+    attrs: str
+    status: str
+    message: str = ""
+    max_error: Optional[float] = None
+
+    @property
+    def case_id(self) -> str:
+        return f"{self.op} [{self.types}] {self.attrs}"
+
+
+# ------------------------------------------------------------ LiteRT side
+
+
+class Rejected(Exception):
+    """LiteRT refused the model (construction, allocation or invoke)."""
+
+
+def _litert():
+    from ai_edge_litert import interpreter
+    return interpreter
+
+
+def run_litert(model: bytes, inputs: List[np.ndarray], reference: bool):
+    """Outputs (arrays) and their details from one LiteRT run."""
+    lite = _litert()
+    kind = (lite.OpResolverType.BUILTIN_REF if reference else
+            lite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    try:
+        it = lite.Interpreter(model_content=model,
+                              experimental_op_resolver_type=kind)
+        details = it.get_input_details()
+        for d, x in zip(details, inputs):
+            if tuple(d["shape"]) != x.shape:
+                it.resize_tensor_input(d["index"], list(x.shape))
+        it.allocate_tensors()
+        for d, x in zip(details, inputs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+        outs = it.get_output_details()
+        return [_get_output(it, d) for d in outs], outs
+    except Exception as e:  # LiteRT raises RuntimeError/ValueError
+        raise Rejected(" ".join(str(e).split())[:300]) from None
+
+
+def _get_output(it, detail) -> np.ndarray:
+    try:
+        return np.array(it.get_tensor(detail["index"]))
+    except ValueError:
+        # An empty output that was resized at invoke has no data, and
+        # LiteRT's Python wrapper refuses to read it.
+        shape = [int(d) for d in detail["shape"]]  # read after invoke
+        if 0 in shape:
+            return np.zeros(shape, detail["dtype"])
+        raise
+
+
+def _with_output_shapes(case, shapes) -> bytes:
+    graph = case.graphs[0]
+    for index, shape in zip(graph.outputs, shapes):
+        graph.tensors[index].shape = [int(d) for d in shape]
+    return build.build_model(case.graphs)
+
+
+def cached_model(case, inputs) -> Path:
+    """The case's model file, built (with LiteRT's output shapes filled
+    in) on first use."""
+    data = build.build_model(case.graphs)
+    path = cache_dir() / f"{build.model_key(data)}.tflite"
+    if not path.exists():
+        outputs, _ = run_litert(data, inputs, reference=False)
+        data = _with_output_shapes(case, [o.shape for o in outputs])
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return path
+
+
+# -------------------------------------------------------------- kiln side
+
+
+def run_kiln(model: Path, inputs: List[np.ndarray], input_names: List[str],
+             num_outputs: int, workdir: Path):
+    """(status, message, outputs): status is None when kiln ran."""
+    args = [str(kiln_binary()), "run", str(model), "--top", "0"]
+    for k, (name, x) in enumerate(zip(input_names, inputs)):
+        path = workdir / f"input{k}.npy"
+        np.save(path, x, allow_pickle=False)
+        args += ["--input", f"{name}={path}"]
+    out_dir = workdir / "out"
+    args += ["--output", str(out_dir)]
+    try:
+        proc = subprocess.run(args, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              errors="replace", timeout=KILN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return CRASH, f"kiln timed out after {KILN_TIMEOUT:g} s", None
+    stderr = proc.stderr.strip()
+    if "Sanitizer" in stderr or "runtime error:" in stderr:
+        return CRASH, "sanitizer: " + _first_line(stderr, "ERROR"), None
+    if proc.returncode < 0:
+        return CRASH, f"kiln killed by signal {-proc.returncode}", None
+    if proc.returncode != 0:
+        message = _first_line(stderr, "error") or f"exit {proc.returncode}"
+        message = message.replace(f"kiln: error: {model}: ", "")
+        message = message.replace(str(model), "MODEL")
+        return UNSUPPORTED, message, None
+    outputs = []
+    for k in range(num_outputs):
+        path = out_dir / f"out{k}.npy"
+        if not path.exists():
+            return FAIL, f"kiln wrote no out{k}.npy", None
+        try:
+            outputs.append(np.load(path, allow_pickle=False))
+        except Exception as e:
+            return FAIL, f"out{k}.npy unreadable: {e}", None
+    return None, "", outputs
+
+
+def _first_line(text: str, keyword: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if keyword in line:
+            return line[:300]
+    return lines[0][:300] if lines else ""
+
+
+# -------------------------------------------------------------- comparing
+
+
+def _is_quantized(detail) -> bool:
+    scale, _ = detail.get("quantization", (0.0, 0))
+    return scale != 0.0 and np.issubdtype(detail["dtype"], np.integer)
+
+
+def compare(k: int, got: np.ndarray, want: np.ndarray, detail,
+            want_ref: Optional[np.ndarray]):
+    """(ok, message, error) for output k."""
+    if got.dtype != want.dtype:
+        return False, f"out{k}: kiln type {got.dtype}, LiteRT {want.dtype}", \
+            None
+    if got.shape != want.shape:
+        return False, f"out{k}: kiln shape {list(got.shape)}, LiteRT " \
+            f"{list(want.shape)}", None
+    if want.size == 0:
+        return True, "", 0.0
+    if want.dtype.kind in "fc":
+        g, w = got.astype(np.complex128), want.astype(np.complex128)
+        bad_nan = np.isnan(g) != np.isnan(w)
+        if bad_nan.any():
+            return False, f"out{k}: NaN where LiteRT has a number (or the " \
+                f"reverse) at {int(np.argmax(bad_nan.ravel()))}", None
+        finite = np.isfinite(w) & ~np.isnan(w)
+        if (g[~finite & ~np.isnan(w)] != w[~finite & ~np.isnan(w)]).any():
+            return False, f"out{k}: infinities differ", None
+        diff = np.abs(g[finite] - w[finite])
+        scale = max(float(np.abs(w[finite]).max(initial=0.0)), TINY)
+        error = float(diff.max(initial=0.0)) / scale
+        if error > FLOAT_TOLERANCE:
+            at = int(np.argmax(np.where(finite, np.abs(g - w), 0)))
+            return False, f"out{k}: relative error {error:.3g} > " \
+                f"{FLOAT_TOLERANCE:g} (at flat index {at}: kiln " \
+                f"{got.ravel()[at]!r}, LiteRT {want.ravel()[at]!r})", error
+        return True, "", error
+    if want.dtype.kind == "S" or want.dtype == object:
+        same = got.tolist() == want.tolist()
+        return same, "" if same else f"out{k}: strings differ", None
+    if _is_quantized(detail):
+        diff = np.abs(got.astype(np.int64) - want.astype(np.int64))
+        error = float(diff.max())
+        if error > 1:
+            return False, f"out{k}: quantized values differ by up to " \
+                f"{error:g} from LiteRT's builtin kernels", error
+        if want_ref is not None and not np.array_equal(got, want_ref):
+            d = np.abs(got.astype(np.int64) - want_ref.astype(np.int64))
+            return False, f"out{k}: {int((d != 0).sum())} of {d.size} " \
+                f"quantized values differ (up to {int(d.max())}) from " \
+                f"LiteRT's reference kernels", float(d.max())
+        return True, "", error
+    if not np.array_equal(got, want):
+        diff = np.flatnonzero(got.ravel() != want.ravel())
+        at = int(diff[0])
+        return False, f"out{k}: {diff.size} of {want.size} values differ " \
+            f"(first at flat index {at}: kiln {got.ravel()[at]!r}, LiteRT " \
+            f"{want.ravel()[at]!r})", None
+    return True, "", 0.0
+
+
+# --------------------------------------------------------------- one case
+
+
+def case_rng(case) -> np.random.Generator:
+    digest = hashlib.sha256(f"{SEED}|{case.case_id}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def run_case(case, workdir: Path) -> Result:
+    def result(status, message="", error=None):
+        return Result(case.op, case.types, case.attrs, status, message,
+                      error)
+    rng = case_rng(case)
+    inputs = [feed(rng) for feed in case.feeds]
+    try:
+        model = cached_model(case, inputs)
+        data = model.read_bytes()
+        want, details = run_litert(data, inputs, reference=False)
+        want_ref = None
+        if any(_is_quantized(d) for d in details):
+            try:
+                want_ref, _ = run_litert(data, inputs, reference=True)
+            except Rejected:  # the reference resolver lacks a few ops
+                want_ref = None
+    except Rejected as e:
+        return result(REJECTED, f"LiteRT: {e}")
+    names = [case.graphs[0].tensors[i].name for i in case.graphs[0].inputs]
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    status, message, got = run_kiln(model, inputs, names, len(want), workdir)
+    if status:
+        return result(status, message)
+    worst = 0.0
+    for k, (g, w, d) in enumerate(zip(got, want, details)):
+        ok, message, error = compare(k, g, w, d,
+                                     want_ref[k] if want_ref else None)
+        if not ok:
+            return result(FAIL, message, error)
+        worst = max(worst, error or 0.0)
+    return result(PASS, "", worst)
+
+
+# ---------------------------------------------------------- many at once
+
+
+def _worker(op: str, start: int, log_path: str) -> None:
+    """Runs op's cases from index `start`, one JSON line each."""
+    cases = case_table.cases_for(op)
+    workdir = Path(tempfile.mkdtemp(prefix=f"kiln-conf-{op}-"))
+    try:
+        with open(log_path, "a") as log:
+            for index in range(start, len(cases)):
+                case = cases[index]
+                log.write(json.dumps({"index": index, "started": True}) + "\n")
+                log.flush()
+                try:
+                    r = run_case(case, workdir / "case")
+                except Exception as e:  # a bug in the suite: one case
+                    r = Result(case.op, case.types, case.attrs, ERROR,
+                               f"suite error: {type(e).__name__}: {e}")
+                log.write(json.dumps({"index": index,
+                                      **dataclasses.asdict(r)}) + "\n")
+                log.flush()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _read_log(path: Path):
+    done, started = {}, None
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("started"):
+                started = entry["index"]
+            else:
+                index = entry.pop("index")
+                done[index] = Result(**entry)
+    return done, started
+
+
+def run_ops(ops: List[str], jobs: Optional[int] = None,
+            progress=None) -> Dict[str, List[Result]]:
+    """Runs every case of `ops`, `jobs` ops at a time; {op: results}."""
+    jobs = jobs or int(os.environ.get("KILN_CONFORMANCE_JOBS", "0")) or \
+        os.cpu_count() or 2
+    context = multiprocessing.get_context("fork")
+    logs = Path(tempfile.mkdtemp(prefix="kiln-conf-logs-"))
+    pending = list(ops)
+    running = {}  # op -> process
+    results: Dict[str, List[Result]] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                op = pending.pop(0)
+                running[op] = _start(context, op, 0, logs)
+            time.sleep(0.01)
+            for op, proc in list(running.items()):
+                if proc.is_alive():
+                    continue
+                proc.join()
+                log = logs / f"{op}.jsonl"
+                done, started = _read_log(log)
+                total = len(case_table.cases_for(op))
+                if proc.exitcode != 0 and started is not None and \
+                        started not in done:
+                    case = case_table.cases_for(op)[started]
+                    with open(log, "a") as f:
+                        r = Result(case.op, case.types, case.attrs, ERROR,
+                                   f"the runner died (exit {proc.exitcode}) "
+                                   f"on this case: LiteRT crashed?")
+                        f.write(json.dumps({"index": started,
+                                            **dataclasses.asdict(r)}) + "\n")
+                    done[started] = r
+                if len(done) < total and proc.exitcode != 0 and \
+                        started is not None:
+                    running[op] = _start(context, op, started + 1, logs)
+                    continue
+                del running[op]
+                results[op] = [done[i] if i in done else
+                               Result(op, c.types, c.attrs, ERROR,
+                                      "the runner never finished this case")
+                               for i, c in
+                               enumerate(case_table.cases_for(op))]
+                if progress:
+                    progress(op, results[op])
+    finally:
+        for proc in running.values():
+            proc.kill()
+        shutil.rmtree(logs, ignore_errors=True)
+    return results
+
+
+def _start(context, op, start, logs):
+    proc = context.Process(target=_worker,
+                           args=(op, start, str(logs / f"{op}.jsonl")))
+    proc.start()
+    return proc
+
+
+# ------------------------------------------------- what LiteRT registers
+
+
+def litert_registered_ops() -> List[str]:
+    """The BuiltinOperators LiteRT's builtin resolver has a kernel for:
+    each is tried in a one-operator model at versions 1 to 3; only a
+    "Didn't find op" answer at every version means it is absent (an op
+    that fails on its empty options is present)."""
+    lite = _litert()
+    found = []
+    for name, code in sorted(vars(build.schema.BuiltinOperator).items(),
+                             key=lambda kv: kv[1]):
+        if name.startswith("_") or name in (
+                "CUSTOM", "DELEGATE", "PLACEHOLDER_FOR_GREATER_OP_CODES"):
+            continue
+        for version in (1, 2, 3):
+            g = build.Graph()
+            a = g.input("float32", [1])
+            g.output(g.tensor("float32", [1]))
+            g.op(name, [a], [g.outputs[0]], version=version)
+            try:
+                lite.Interpreter(
+                    model_content=build.build_model([g]),
+                    experimental_op_resolver_type=lite.OpResolverType
+                    .BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            except Exception as e:
+                if "Didn't find op" in str(e):
+                    continue
+            found.append(name)
+            break
+    return found
