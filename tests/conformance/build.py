@@ -37,6 +37,7 @@ TYPES = {
     "int32": (schema.TensorType.INT32, np.int32),
     "uint32": (schema.TensorType.UINT32, np.uint32),
     "int64": (schema.TensorType.INT64, np.int64),
+    "uint64": (schema.TensorType.UINT64, np.uint64),
     "bool": (schema.TensorType.BOOL, np.bool_),
     "complex64": (schema.TensorType.COMPLEX64, np.complex64),
     "string": (schema.TensorType.STRING, None),
@@ -95,6 +96,7 @@ class Tensor:
     quant: Optional[Quant] = None
     signature: Optional[Sequence[int]] = None  # shape_signature (-1 dynamic)
     variable: bool = False
+    sparsity: object = None  # a schema SparsityParametersT
 
 
 @dataclasses.dataclass
@@ -164,6 +166,7 @@ def _pack_tensor(t: Tensor, buffers: list) -> "schema.TensorT":
     if t.signature is not None:
         out.shapeSignature = np.array(t.signature, np.int32)
     out.isVariable = t.variable
+    out.sparsity = t.sparsity
     out.buffer = 0
     if t.data is not None:
         buffer = schema.BufferT()

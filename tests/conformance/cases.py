@@ -20,6 +20,7 @@ import functools
 from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
+from flatbuffers import flexbuffers
 
 from build import Graph, Quant, schema, TYPES
 
@@ -180,10 +181,16 @@ def cases_for(op: str) -> List[Case]:
     return found
 
 
-def all_ops() -> List[str]:
-    order = {name: code for name, code in vars(S.BuiltinOperator).items()
+def schema_ops() -> List[str]:
+    """Every BuiltinOperator name, in code order."""
+    codes = {name: code for name, code in vars(S.BuiltinOperator).items()
              if not name.startswith("_")}
-    return sorted(REGISTRY, key=lambda name: order[name])
+    return sorted(codes, key=codes.get)
+
+
+def all_ops() -> List[str]:
+    """The operators with cases, in code order."""
+    return [name for name in schema_ops() if name in REGISTRY]
 
 
 # ====================================================== unary elementwise
@@ -204,7 +211,7 @@ UNARY = {
     "NEG": (("float32", "int32", "int64", "int8"), None, None),
     "RELU": (FLOATQ, None, None),
     "RELU6": (FLOATQ, (-3, 8), None),
-    "RELU_N1_TO_1": (FLOATQ, None, None),
+    "RELU_N1_TO_1": (("float32", "int8", "uint8"), None, None),
     "RELU_0_TO_1": (("float32", "int8", "uint8"), None, None),
     "ROUND": (("float32",), None, None),
     "RSQRT": (("float32", "int8", "int16"), (0.01, 5), None),
@@ -1781,4 +1788,834 @@ def fake_quant_cases(op):
                                 narrowRange=narrow))
         found.append(b.case(op, "float32", f"3x7 min={lo} max={hi} "
                             f"bits={bits} narrow={narrow}"))
+    return found
+
+
+# ==================================================== lookups and hashing
+
+@cases("HASHTABLE_LOOKUP")
+def hashtable_lookup_cases(op):
+    found = []
+    for dtype, vshape in (("float32", [5, 2]), ("int32", [5]),
+                          ("uint8", [5, 3])):
+        for n in (4, 1):
+            b = Builder()
+            i = b.inp("int32", [n], lo=0, hi=12)  # keys are 0, 3, 6 ...
+            k = b.const("int32", np.arange(0, 15, 3, dtype=np.int32))
+            v = b.const(dtype, rconst(dtype, vshape, 2))
+            y = b.out(dtype)
+            hits = b.out("uint8")
+            b.op(op, [i, k, v], [y, hits])
+            found.append(b.case(op, dtype, f"lookups={n} "
+                                f"values={fmt(vshape)}"))
+    return found
+
+
+@cases("LSH_PROJECTION")
+def lsh_projection_cases(op):
+    found = []
+    for kind, name in ((S.LSHProjectionType.SPARSE, "SPARSE"),
+                       (S.LSHProjectionType.DENSE, "DENSE")):
+        for dtype, ishape, weighted in (("float32", [3, 2], True),
+                                        ("int32", [3, 2], False),
+                                        ("float32", [4], False)):
+            if kind == S.LSHProjectionType.SPARSE and weighted:
+                continue  # LiteRT takes weights in DENSE mode only
+            b = Builder()
+            h = b.const("float32", rconst("float32", [4, 2], 5))
+            x = b.inp(dtype, ishape)
+            ins = [h, x]
+            if weighted:
+                ins.append(b.inp("float32", [ishape[0]]))
+            y = b.out("int32")
+            b.op(op, ins, [y], opts("LSHProjection", type=kind))
+            found.append(b.case(op, dtype, f"{name} in={fmt(ishape)} "
+                                f"hash=4x2{' weighted' if weighted else ''}"))
+    return found
+
+
+def _strings(rng, words, shape):
+    vocab = [b"the", b"quick", b"brown", b"fox", b"jumps"]
+    return np.array([b" ".join(vocab[j] for j in rng.integers(
+        0, len(vocab), words))], dtype=object).reshape(shape)
+
+
+@cases("SKIP_GRAM")
+def skip_gram_cases(op):
+    found = []
+    for ngram, skip, include_all in ((2, 1, False), (3, 0, True),
+                                     (2, 2, True)):
+        b = Builder()
+        x = b.inp("string", [1], feed=lambda rng: _strings(rng, 5, [1]))
+        y = b.out("string")
+        b.op(op, [x], [y], opts("SkipGram", ngramSize=ngram,
+                                maxSkipSize=skip,
+                                includeAllNgrams=include_all))
+        found.append(b.case(op, "string", f"ngram={ngram} skip={skip} "
+                            f"include_all={include_all}"))
+    return found
+
+
+@cases("EMBEDDING_LOOKUP_SPARSE")
+def embedding_lookup_sparse_cases(op):
+    found = []
+    for combiner, name in ((S.CombinerType.SUM, "SUM"),
+                           (S.CombinerType.MEAN, "MEAN"),
+                           (S.CombinerType.SQRTN, "SQRTN")):
+        b = Builder()
+        # 3 rows with 2, 1 and 2 ids: indices (row, position)
+        ids = b.inp("int32", [5], lo=0, hi=5)
+        idx = b.const("int32", [[0, 0], [0, 1], [1, 0], [2, 0], [2, 1]])
+        shape = b.const("int32", [3, 2])
+        w = b.inp("float32", [5], lo=0.1, hi=2)
+        table = b.const("float32", rconst("float32", [6, 4], 3))
+        y = b.out("float32")
+        b.op(op, [ids, idx, shape, w, table], [y],
+             opts("EmbeddingLookupSparse", combiner=combiner))
+        found.append(b.case(op, "float32", f"{name} ids=5 table=6x4"))
+    return found
+
+
+# ================================================================ random
+
+@cases("RANDOM_STANDARD_NORMAL", "RANDOM_UNIFORM")
+def random_cases(op):
+    found = []
+    for shape in ([2, 3], [7], [1, 1, 4]):
+        for seed, seed2 in ((1, 2), (7, 0)):
+            b = Builder()
+            s = b.const("int32", shape)
+            y = b.out("float32")
+            b.op(op, [s], [y], opts("Random", seed=seed, seed2=seed2))
+            # the model has no input: give it a dummy one kiln can ignore
+            found.append(b.case(op, "float32", f"shape={shape} "
+                                f"seeds={seed},{seed2}"))
+    return found
+
+
+@cases("MULTINOMIAL")
+def multinomial_cases(op):
+    found = []
+    for out_type in ("int64", "int32"):
+        for batch, classes, samples in ((2, 4, 5), (1, 3, 1)):
+            b = Builder()
+            x = b.inp("float32", [batch, classes], lo=-2, hi=2)
+            n = b.const("int32", np.array(samples, np.int32), shape=[])
+            y = b.out(out_type)
+            b.op(op, [x, n], [y], opts("Random", seed=3, seed2=4))
+            found.append(b.case(op, f"float32->{out_type}",
+                                f"logits={batch}x{classes} "
+                                f"samples={samples}"))
+    return found
+
+
+@cases("STABLEHLO_RNG_BIT_GENERATOR")
+def rng_bit_generator_cases(op):
+    found = []
+    for algo, name, state in ((S.RngAlgorithm.PHILOX, "PHILOX", 3),
+                              (S.RngAlgorithm.THREEFRY, "THREEFRY", 2),
+                              (S.RngAlgorithm.DEFAULT, "DEFAULT", 3)):
+        for out_type in ("uint64", "int32", "uint32"):
+            b = Builder()
+            s = b.inp("uint64", [state], feed=lambda rng, n=state: rng.integers(
+                0, 2**62, n).astype(np.uint64))
+            so = b.out("uint64", shape=[state])
+            y = b.out(out_type, shape=[2, 3])
+            b.op(op, [s], [so, y], opts("StablehloRngBitGenerator",
+                                        algorithm=algo))
+            found.append(b.case(op, f"uint64->{out_type}", f"{name} 2x3"))
+    return found
+
+
+# ===================================================== complex and FFT
+
+@cases("RFFT2D")
+def rfft2d_cases(op):
+    found = []
+    for shape, fft in (([4, 8], [4, 8]), ([2, 4, 4], [4, 4]),
+                       ([3, 5], [4, 8]), ([1, 8, 2], [4, 2])):
+        b = Builder()
+        x = b.inp("float32", shape)
+        f = b.const("int32", fft)
+        y = b.out("complex64")
+        b.op(op, [x, f], [y])
+        found.append(b.case(op, "float32->complex64",
+                            f"{fmt(shape)} fft_length={fft}"))
+    return found
+
+
+@cases("REAL", "IMAG", "COMPLEX_ABS")
+def complex_cases(op):
+    found = []
+    for shape in ([2, 3], [5], [0, 2]):
+        b = Builder()
+        x = b.inp("complex64", shape)
+        y = b.out("float32")
+        b.op(op, [x], [y])
+        found.append(b.case(op, "complex64->float32", fmt(shape)))
+    return found
+
+
+# ========================================================== detection
+
+@cases("NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5")
+def nms_cases(op):
+    found = []
+    for n, max_out, iou, score_thr in ((6, 3, 0.5, 0.0), (8, 8, 0.3, 0.4),
+                                       (5, 2, 0.7, -1.0)):
+        b = Builder()
+
+        def boxes(rng, n=n):
+            yx = rng.uniform(0, 1, (n, 2))
+            hw = rng.uniform(0.2, 0.6, (n, 2))
+            return np.concatenate([yx, yx + hw], 1).astype(np.float32)
+        bx = b.inp("float32", [n, 4], feed=boxes)
+        sc = b.inp("float32", [n], feed=lambda rng, n=n: rng.permutation(
+            n).astype(np.float32) / n)
+        m = b.const("int32", np.array(max_out, np.int32), shape=[])
+        it = b.const("float32", np.array(iou, np.float32), shape=[])
+        st = b.const("float32", np.array(score_thr, np.float32), shape=[])
+        ins = [bx, sc, m, it, st]
+        if op == "NON_MAX_SUPPRESSION_V5":
+            ins.append(b.const("float32", np.array(0.0, np.float32),
+                               shape=[]))
+            outs = [b.out("int32"), b.out("float32"), b.out("int32")]
+        else:
+            outs = [b.out("int32"), b.out("int32")]
+        b.op(op, ins, outs)
+        found.append(b.case(op, "float32", f"boxes={n} max={max_out} "
+                            f"iou={iou} score_threshold={score_thr}"))
+    if op == "NON_MAX_SUPPRESSION_V5":  # soft NMS
+        b = Builder()
+        bx = b.inp("float32", [6, 4], feed=lambda rng: np.concatenate(
+            [np.zeros((6, 2)), rng.uniform(0.3, 1, (6, 2))], 1).astype(
+                np.float32))
+        sc = b.inp("float32", [6], feed=lambda rng: rng.permutation(
+            6).astype(np.float32) / 6 + 0.1)
+        ins = [bx, sc, b.const("int32", np.array(4, np.int32), shape=[]),
+               b.const("float32", np.array(0.5, np.float32), shape=[]),
+               b.const("float32", np.array(0.0, np.float32), shape=[]),
+               b.const("float32", np.array(0.5, np.float32), shape=[])]
+        b.op(op, ins, [b.out("int32"), b.out("float32"), b.out("int32")])
+        found.append(b.case(op, "float32", "boxes=6 max=4 soft_nms_sigma=0.5"))
+    return found
+
+
+@cases("DENSIFY")
+def densify_cases(op):
+    found = []
+    for dtype in ("float32", "int8", "float16"):
+        # a 4x6 matrix, CSR: row segments and column indices
+        dense = np.zeros((4, 6), TYPES[dtype][1])
+        cols = [[0, 3], [], [1, 2, 5], [4]]
+        values = []
+        for r, cs in enumerate(cols):
+            for c in cs:
+                dense[r, c] = 1 + r + c
+                values.append(dense[r, c])
+        sp = S.SparsityParametersT()
+        sp.traversalOrder = [0, 1]
+        d0, d1 = S.DimensionMetadataT(), S.DimensionMetadataT()
+        d0.format, d0.denseSize = S.DimensionType.DENSE, 4
+        d1.format = S.DimensionType.SPARSE_CSR
+        segs, idx = S.Int32VectorT(), S.Int32VectorT()
+        segs.values = list(np.cumsum([0] + [len(c) for c in cols]))
+        idx.values = [c for cs in cols for c in cs]
+        d1.arraySegmentsType = d1.arrayIndicesType = \
+            S.SparseIndexVector.Int32Vector
+        d1.arraySegments, d1.arrayIndices = segs, idx
+        sp.dimMetadata = [d0, d1]
+        b = Builder()
+        x = b.g.tensor(dtype, [4, 6], data=np.array(values,
+                                                    TYPES[dtype][1]),
+                       quant=Quant([0.1], [0]) if dtype == "int8" else None)
+        b.g.tensors[x].sparsity = sp
+        y = b.out(dtype, Quant([0.1], [0]) if dtype == "int8" else None)
+        b.op(op, [x], [y])
+        found.append(b.case(op, dtype, "4x6 CSR constant"))
+    return found
+
+
+# ======================================================= recurrent ops
+
+def _w(b, shape, seed, scale=0.5):
+    return b.const("float32", rconst("float32", shape, seed, -scale, scale))
+
+
+def _state(b, shape):
+    """A variable state tensor (zeros), as the converter writes them."""
+    return b.g.tensor("float32", shape, variable=True)
+
+
+@cases("RNN", "UNIDIRECTIONAL_SEQUENCE_RNN")
+def rnn_cases(op):
+    found = []
+    for batch, n_in, units, act, steps, time_major in (
+            (2, 3, 4, ACT.TANH, 3, True), (1, 5, 3, ACT.RELU, 4, False),
+            (3, 2, 2, ACT.NONE, 1, True)):
+        b = Builder()
+        if op == "RNN":
+            x = b.inp("float32", [batch, n_in])
+        else:
+            x = b.inp("float32", [steps, batch, n_in] if time_major
+                      else [batch, steps, n_in])
+        ins = [x, _w(b, [units, n_in], 1), _w(b, [units, units], 2),
+               _w(b, [units], 3), _state(b, [batch, units])]
+        y = b.out("float32")
+        if op == "RNN":
+            b.op(op, ins, [y], opts("RNN", fusedActivationFunction=act))
+            attrs = f"batch={batch} in={n_in} units={units} " \
+                f"act={ACT_NAMES[act]}"
+        else:
+            b.op(op, ins, [y], opts("SequenceRNN", timeMajor=time_major,
+                                    fusedActivationFunction=act))
+            attrs = f"steps={steps} batch={batch} in={n_in} units={units} " \
+                f"act={ACT_NAMES[act]} time_major={time_major}"
+        found.append(b.case(op, "float32", attrs))
+    return found
+
+
+@cases("BIDIRECTIONAL_SEQUENCE_RNN")
+def bidi_rnn_cases(op):
+    found = []
+    for batch, n_in, units, steps, merge, time_major in (
+            (2, 3, 4, 3, False, True), (1, 2, 3, 4, True, False)):
+        b = Builder()
+        x = b.inp("float32", [steps, batch, n_in] if time_major
+                  else [batch, steps, n_in])
+        ins = [x]
+        for seed in (0, 10):
+            ins += [_w(b, [units, n_in], seed + 1),
+                    _w(b, [units, units], seed + 2),
+                    _w(b, [units], seed + 3), _state(b, [batch, units])]
+        ins += [-1, -1, -1]  # no auxiliary input
+        outs = [b.out("float32")] + ([] if merge else [b.out("float32")])
+        b.op(op, ins, outs, opts("BidirectionalSequenceRNN",
+                                 timeMajor=time_major, mergeOutputs=merge,
+                                 fusedActivationFunction=ACT.TANH))
+        found.append(b.case(op, "float32", f"steps={steps} batch={batch} "
+                            f"in={n_in} units={units} merge={merge} "
+                            f"time_major={time_major}"))
+    return found
+
+
+@cases("SVDF")
+def svdf_cases(op):
+    found = []
+    for batch, n_in, filters, memory, rank, act in (
+            (2, 3, 4, 5, 1, ACT.NONE), (1, 4, 6, 3, 2, ACT.RELU),
+            (3, 2, 2, 4, 2, ACT.NONE)):
+        b = Builder()
+        x = b.inp("float32", [batch, n_in])
+        units = filters // rank
+        ins = [x, _w(b, [filters, n_in], 1), _w(b, [filters, memory], 2),
+               _w(b, [units], 3), _state(b, [batch, memory * filters])]
+        y = b.out("float32")
+        b.op(op, ins, [y], opts("SVDF", rank=rank,
+                                fusedActivationFunction=act))
+        found.append(b.case(op, "float32", f"batch={batch} in={n_in} "
+                            f"filters={filters} memory={memory} rank={rank} "
+                            f"act={ACT_NAMES[act]}"))
+    return found
+
+
+def _lstm_weights(b, n_in, n_cell, n_out, seed, cifg=False, peephole=False,
+                  projection=False, layer_norm=False):
+    """The 17 weight/bias operands of one LSTM direction (inputs 1-17 of
+    the LSTM operator), -1 for the omitted ones."""
+    def opt(present, shape, k):
+        return _w(b, shape, seed + k) if present else -1
+    ins = [opt(not cifg, [n_cell, n_in], 1)]
+    ins += [_w(b, [n_cell, n_in], seed + k) for k in (2, 3, 4)]
+    ins += [opt(not cifg, [n_cell, n_out], 5)]
+    ins += [_w(b, [n_cell, n_out], seed + k) for k in (6, 7, 8)]
+    ins += [opt(peephole and not cifg, [n_cell], 9),
+            opt(peephole, [n_cell], 10), opt(peephole, [n_cell], 11)]
+    ins += [opt(not cifg, [n_cell], 12)]
+    ins += [_w(b, [n_cell], seed + k) for k in (13, 14, 15)]
+    ins += [opt(projection, [n_out, n_cell], 16),
+            opt(projection, [n_out], 17)]
+    return ins
+
+
+def _layer_norm(b, n_cell, seed, cifg, layer_norm):
+    if not layer_norm:
+        return [-1, -1, -1, -1]
+    return [-1 if cifg else _w(b, [n_cell], seed + 20)] + \
+        [_w(b, [n_cell], seed + k) for k in (21, 22, 23)]
+
+
+LSTM_SPREADS = [  # batch, in, cell, proj?, cifg, peephole, layer_norm, clip
+    (2, 3, 4, False, False, False, False, 0.0),
+    (1, 2, 3, True, False, True, False, 0.0),
+    (2, 3, 3, False, True, False, False, 0.0),
+    (1, 4, 5, False, False, False, True, 0.0),
+    (3, 2, 2, False, False, False, False, 0.5),
+]
+
+
+def _lstm_attrs(spread):
+    batch, n_in, n_cell, proj, cifg, peep, ln, clip = spread
+    return (f"batch={batch} in={n_in} cell={n_cell}" +
+            (" projection" if proj else "") + (" cifg" if cifg else "") +
+            (" peephole" if peep else "") + (" layer_norm" if ln else "") +
+            (f" cell_clip={clip}" if clip else ""))
+
+
+@cases("LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM")
+def lstm_cases(op):
+    found = []
+    for spread in LSTM_SPREADS:
+        batch, n_in, n_cell, proj, cifg, peep, ln, clip = spread
+        n_out = 2 if proj else n_cell
+        for time_major in ((True, False) if op != "LSTM" else (True,)):
+            b = Builder()
+            steps = 3
+            if op == "LSTM":
+                x = b.inp("float32", [batch, n_in])
+            else:
+                x = b.inp("float32", [steps, batch, n_in] if time_major
+                          else [batch, steps, n_in])
+            ins = [x] + _lstm_weights(b, n_in, n_cell, n_out, 0, cifg, peep,
+                                      proj, ln)
+            ins += [_state(b, [batch, n_out]), _state(b, [batch, n_cell])]
+            ins += _layer_norm(b, n_cell, 0, cifg, ln)
+            y = b.out("float32")
+            if op == "LSTM":
+                o = opts("LSTM", fusedActivationFunction=ACT.TANH,
+                         cellClip=clip, kernelType=S.LSTMKernelType.FULL)
+                attrs = _lstm_attrs(spread)
+            else:
+                o = opts("UnidirectionalSequenceLSTM",
+                         fusedActivationFunction=ACT.TANH, cellClip=clip,
+                         timeMajor=time_major)
+                attrs = f"steps={steps} {_lstm_attrs(spread)} " \
+                    f"time_major={time_major}"
+            b.op(op, ins, [y], o)
+            found.append(b.case(op, "float32", attrs))
+    return found
+
+
+@cases("BIDIRECTIONAL_SEQUENCE_LSTM")
+def bidi_lstm_cases(op):
+    found = []
+    for spread, merge in ((LSTM_SPREADS[0], False), (LSTM_SPREADS[1], True),
+                          (LSTM_SPREADS[2], False)):
+        batch, n_in, n_cell, proj, cifg, peep, ln, clip = spread
+        n_out = 2 if proj else n_cell
+        steps = 3
+        b = Builder()
+        x = b.inp("float32", [steps, batch, n_in])
+        ins = [x]
+        ins += _lstm_weights(b, n_in, n_cell, n_out, 0, cifg, peep, proj)
+        ins += _lstm_weights(b, n_in, n_cell, n_out, 50, cifg, peep, proj)
+        ins += [_state(b, [batch, n_out]), _state(b, [batch, n_cell]),
+                _state(b, [batch, n_out]), _state(b, [batch, n_cell])]
+        ins += [-1] * 9  # no auxiliary input or its weights
+        outs = [b.out("float32")] + ([] if merge else [b.out("float32")])
+        b.op(op, ins, outs, opts("BidirectionalSequenceLSTM",
+                                 fusedActivationFunction=ACT.TANH,
+                                 mergeOutputs=merge, timeMajor=True))
+        found.append(b.case(op, "float32", f"steps={steps} "
+                            f"{_lstm_attrs(spread)} merge={merge}"))
+    return found
+
+
+# ================================================== control flow, state
+
+def _body(name, inputs, build_ops):
+    """A subgraph: inputs [(dtype, shape)], build_ops(graph, input indices)
+    returns the output indices."""
+    g = Graph(name)
+    ins = [g.tensor(dtype, shape, f"{name}_in{k}")
+           for k, (dtype, shape) in enumerate(inputs)]
+    g.inputs = ins
+    g.outputs = list(build_ops(g, ins))
+    return g
+
+
+@cases("WHILE")
+def while_cases(op):
+    found = []
+    for dtype, shape in (("float32", [2, 3]), ("int32", [4]),
+                         ("float32", [])):
+        for limit in (3, 0):
+            b = Builder()
+            i0 = b.inp("int32", [], feed=lambda rng: np.array(
+                rng.integers(0, 2), np.int32))
+            x = b.inp(dtype, shape, lo=-2 if dtype == "int32" else None,
+                      hi=2 if dtype == "int32" else None)
+
+            def cond(g, ins, limit=limit):
+                n = g.const("int32", np.array(limit, np.int32), shape=[])
+                out = g.tensor("bool", [])
+                g.op("LESS", [ins[0], n], [out])
+                return [out]
+
+            def body(g, ins, dtype=dtype, shape=shape):
+                one = g.const("int32", np.array(1, np.int32), shape=[])
+                i = g.tensor("int32", [])
+                g.op("ADD", [ins[0], one], [i], opts("Add"))
+                y = g.tensor(dtype, shape)
+                g.op("ADD", [ins[1], ins[1]], [y], opts("Add"))
+                z = g.tensor(dtype, shape)
+                g.op("SUB", [y, ins[0 if dtype == "int32" else 1]], [z],
+                     opts("Sub")) if dtype == "int32" else g.op(
+                    "MUL", [y, ins[1]], [z], opts("Mul"))
+                return [i, z]
+            c = b.subgraph(_body("cond", [("int32", []), (dtype, shape)],
+                                 cond))
+            d = b.subgraph(_body("body", [("int32", []), (dtype, shape)],
+                                 body))
+            io = b.out("int32", shape=[])
+            xo = b.out(dtype, shape=shape)
+            b.op(op, [i0, x], [io, xo], opts("While", condSubgraphIndex=c,
+                                             bodySubgraphIndex=d))
+            found.append(b.case(op, dtype, f"{fmt(shape)} i<{limit} body: "
+                                f"i+1, x+x then {'-i' if dtype == 'int32' else '*x'}"))
+    return found
+
+
+@cases("IF")
+def if_cases(op):
+    found = []
+    for dtype, shape in (("float32", [2, 3]), ("int32", [4]),
+                         ("float32", [])):
+        b = Builder()
+        cnd = b.inp("bool", [])
+        x = b.inp(dtype, shape, lo=-5 if dtype == "int32" else None,
+                  hi=5 if dtype == "int32" else None)
+        y = b.inp(dtype, shape, lo=-5 if dtype == "int32" else None,
+                  hi=5 if dtype == "int32" else None)
+
+        def branch(code, options, dtype=dtype, shape=shape):
+            def make(g, ins):
+                out = g.tensor(dtype, shape)
+                g.op(code, ins, [out], options)
+                return [out]
+            return make
+        t = b.subgraph(_body("then", [(dtype, shape)] * 2,
+                             branch("ADD", opts("Add"))))
+        e = b.subgraph(_body("else", [(dtype, shape)] * 2,
+                             branch("MUL", opts("Mul"))))
+        z = b.out(dtype, shape=shape)
+        b.op(op, [cnd, x, y], [z], opts("If", thenSubgraphIndex=t,
+                                        elseSubgraphIndex=e))
+        found.append(b.case(op, dtype, f"{fmt(shape)} then x+y else x*y"))
+    return found
+
+
+@cases("STABLEHLO_CASE")
+def case_cases(op):
+    found = []
+    for dtype, shape in (("float32", [2, 3]), ("int32", [4])):
+        b = Builder()
+        idx = b.inp("int32", [], feed=lambda rng: np.array(
+            rng.integers(-1, 4), np.int32))
+        x = b.inp(dtype, shape, lo=-5 if dtype == "int32" else None,
+                  hi=5 if dtype == "int32" else None)
+        branches = []
+        for code in ("STABLEHLO_ADD", "STABLEHLO_MULTIPLY",
+                     "STABLEHLO_MAXIMUM"):
+            def make(g, ins, code=code, dtype=dtype, shape=shape):
+                out = g.tensor(dtype, shape)
+                g.op(code, [ins[0], ins[0]], [out])
+                return [out]
+            branches.append(b.subgraph(_body(code.lower(), [(dtype, shape)],
+                                             make)))
+        y = b.out(dtype, shape=shape)
+        b.op(op, [idx, x], [y], opts("StablehloCase",
+                                     branchSubgraphIndices=branches))
+        found.append(b.case(op, dtype, f"{fmt(shape)} 3 branches, index "
+                            f"in [-1, 3]"))
+    return found
+
+
+def _variable_model(dtype, shape, assigns):
+    """VAR_HANDLE, ASSIGN_VARIABLE of each input in turn, READ_VARIABLE."""
+    b = Builder()
+    xs = [b.inp(dtype, shape) for _ in range(assigns)]
+    h = b.tensor("resource", [])
+    b.op("VAR_HANDLE", [], [h], opts("VarHandle", container="",
+                                     sharedName="v"))
+    for x in xs:
+        b.op("ASSIGN_VARIABLE", [h, x], [])
+    y = b.out(dtype, shape=shape)
+    b.op("READ_VARIABLE", [h], [y])
+    return b
+
+
+@cases("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE")
+def variable_cases(op):
+    found = []
+    for dtype in ("float32", "int32", "int64", "bool", "int8"):
+        for shape, assigns in (([2, 3], 1), ([4], 2), ([], 1)):
+            found.append(_variable_model(dtype, shape, assigns).case(
+                op, dtype, f"{fmt(shape)} assigned {assigns}x then read"))
+    return found
+
+
+@cases("CALL_ONCE")
+def call_once_cases(op):
+    found = []
+    for dtype, shape in (("float32", [2, 3]), ("int32", [3])):
+        b = Builder()
+        x = b.inp(dtype, shape)
+
+        def init(g, ins, dtype=dtype, shape=shape):
+            h = g.tensor("resource", [])
+            g.op("VAR_HANDLE", [], [h], opts("VarHandle", container="",
+                                             sharedName="w"))
+            v = g.const(dtype, rconst(dtype, shape, 4))
+            g.op("ASSIGN_VARIABLE", [h, v], [])
+            return []
+        i = b.subgraph(_body("init", [], init))
+        b.op(op, [], [], opts("CallOnce", initSubgraphIndex=i))
+        h = b.tensor("resource", [])
+        b.op("VAR_HANDLE", [], [h], opts("VarHandle", container="",
+                                         sharedName="w"))
+        v = b.tensor(dtype, shape)
+        b.op("READ_VARIABLE", [h], [v])
+        y = b.out(dtype, shape=shape)
+        b.op("ADD", [x, v], [y], opts("Add"))
+        found.append(b.case(op, dtype, f"{fmt(shape)} init assigns a "
+                            f"constant; main reads it + x"))
+    return found
+
+
+def _hashtable_model(kind, n):
+    """HASHTABLE, HASHTABLE_IMPORT of constant keys and values, then
+    HASHTABLE_FIND of the inputs (kind "find") or HASHTABLE_SIZE."""
+    b = Builder()
+    keys = [3, 7, 11, 20]
+    words = [b"three", b"seven", b"eleven", b"twenty"]
+    string_keys = kind == "find-string"
+    if kind != "size":
+        if string_keys:
+            x = b.inp("string", [n], feed=lambda rng: np.array(
+                [words[j] if j < 4 else b"none"
+                 for j in rng.integers(0, 5, n)], dtype=object))
+        else:
+            x = b.inp("int64", [n], feed=lambda rng: np.array(
+                [keys[j] if j < 4 else 5 for j in rng.integers(0, 5, n)],
+                np.int64))
+    h = b.tensor("resource", [])
+    key_type, value_type = ("string", "int64") if string_keys else \
+        ("int64", "string")
+    b.op("HASHTABLE", [], [h], opts(
+        "Hashtable", tableId=1, keyDtype=getattr(S.TensorType,
+                                                 key_type.upper()),
+        valueDtype=getattr(S.TensorType, value_type.upper())))
+    k = b.const("string", words) if string_keys else b.const("int64", keys)
+    v = b.const("int64", keys) if string_keys else b.const("string", words)
+    b.op("HASHTABLE_IMPORT", [h, k, v], [])
+    if kind == "size":
+        y = b.out("int64", shape=[1])
+        b.op("HASHTABLE_SIZE", [h], [y])
+        # a model needs an input: a pass-through one
+        x = b.inp("float32", [2])
+        z = b.out("float32", shape=[2])
+        b.op("RELU", [x], [z])
+    else:
+        d = b.const(value_type, [b"?"] if value_type == "string"
+                    else [-1], shape=[])
+        y = b.out(value_type, shape=[n])
+        b.op("HASHTABLE_FIND", [h, x, d], [y])
+    return b
+
+
+@cases("HASHTABLE", "HASHTABLE_IMPORT", "HASHTABLE_FIND", "HASHTABLE_SIZE")
+def hashtable_cases(op):
+    found = []
+    kinds = {"HASHTABLE_FIND": ("find", "find-string"),
+             "HASHTABLE_SIZE": ("size",)}.get(op, ("find", "find-string",
+                                                   "size"))
+    for kind in kinds:
+        for n in ((5, 1) if kind != "size" else (0,)):
+            types = {"find": "int64->string", "find-string": "string->int64",
+                     "size": "int64->string"}[kind]
+            found.append(_hashtable_model(kind, n).case(
+                op, types, f"{kind} of {n} keys" if n else "size"))
+    return found
+
+
+# ============================================================ StableHLO
+
+@cases("STABLEHLO_PAD")
+def stablehlo_pad_cases(op):
+    found = []
+    for dtype in ("float32", "int32", "int8", "int64"):
+        for shape, low, high, interior in (([2, 3], [1, 0], [0, 2], [0, 0]),
+                                           ([2, 3], [0, 1], [1, 1], [1, 2]),
+                                           ([4], [-1], [2], [0]),
+                                           ([2, 2, 2], [1, 0, 0], [0, -1, 1],
+                                            [0, 1, 0])):
+            b = Builder()
+            x = b.inp(dtype, shape)
+            v = b.const(dtype, np.array(5, TYPES[dtype][1]), shape=[])
+            y = b.out(dtype)
+            b.op(op, [x, v], [y], opts("StablehloPad", edgePaddingLow=low,
+                                       edgePaddingHigh=high,
+                                       interiorPadding=interior))
+            found.append(b.case(op, dtype, f"{fmt(shape)} low={low} "
+                                f"high={high} interior={interior}"))
+    return found
+
+
+@cases("REDUCE_WINDOW")
+def reduce_window_cases(op):
+    found = []
+    F = S.ReduceWindowFunction
+    for fn, name, init in ((F.ADD, "ADD", 0), (F.MUL, "MUL", 1),
+                           (F.MINIMUM, "MINIMUM", 100),
+                           (F.MAXIMUM, "MAXIMUM", -100)):
+        for dtype in ("float32", "int32", "int64", "int8"):
+            for shape, window, strides, dil in (
+                    ([4, 5], [2, 2], [1, 1], [1, 1]),
+                    ([1, 6, 6, 2], [1, 3, 3, 1], [1, 2, 2, 1], [1, 1, 1, 1]),
+                    ([7], [3], [2], [2])):
+                b = Builder()
+                lo, hi = ((0.5, 1.5) if name == "MUL" else (-3, 3))
+                if dtype != "float32":
+                    lo, hi = (1, 2) if name == "MUL" else (-9, 9)
+                x = b.inp(dtype, shape, lo=lo, hi=hi)
+                iv = b.const(dtype, np.array(init, TYPES[dtype][1]),
+                             shape=[])
+                ins = [x, iv] + [b.const("int64", v) for v in (window,
+                                                               strides, dil)]
+                y = b.out(dtype)
+                b.op(op, ins, [y], opts("ReduceWindow", reduceFunction=fn))
+                found.append(b.case(op, dtype, f"{name} {fmt(shape)} "
+                                    f"window={window} strides={strides} "
+                                    f"dilations={dil}"))
+    for fn, name in ((F.ALL, "ALL"), (F.ANY, "ANY")):
+        b = Builder()
+        x = b.inp("bool", [4, 4])
+        iv = b.const("bool", np.array(name == "ALL"), shape=[])
+        ins = [x, iv] + [b.const("int64", v) for v in ([2, 2], [2, 1],
+                                                       [1, 1])]
+        y = b.out("bool")
+        b.op(op, ins, [y], opts("ReduceWindow", reduceFunction=fn))
+        found.append(b.case(op, "bool", f"{name} 4x4 window=[2, 2] "
+                            f"strides=[2, 1]"))
+    return found
+
+
+@cases("STABLEHLO_REDUCE_WINDOW")
+def stablehlo_reduce_window_cases(op):
+    found = []
+    for code, init in (("STABLEHLO_ADD", 0), ("STABLEHLO_MAXIMUM", -100),
+                       ("STABLEHLO_MINIMUM", 100),
+                       ("STABLEHLO_MULTIPLY", 1)):
+        for dtype in ("float32", "int32"):
+            for shape, window, strides, pad in (
+                    ([4, 5], [2, 2], [1, 1], [0, 0, 0, 0]),
+                    ([1, 6, 6, 1], [1, 3, 3, 1], [1, 2, 2, 1],
+                     [0, 0, 1, 1, 1, 1, 0, 0])):
+                b = Builder()
+                lo, hi = ((0.5, 1.5) if code == "STABLEHLO_MULTIPLY"
+                          else (-3, 3))
+                if dtype == "int32":
+                    lo, hi = (1, 2) if code == "STABLEHLO_MULTIPLY" \
+                        else (-9, 9)
+                x = b.inp(dtype, shape, lo=lo, hi=hi)
+                iv = b.const(dtype, np.array(init, TYPES[dtype][1]),
+                             shape=[])
+
+                def body(g, ins, code=code, dtype=dtype):
+                    out = g.tensor(dtype, [])
+                    g.op(code, ins, [out])
+                    return [out]
+                k = b.subgraph(_body("reducer", [(dtype, []), (dtype, [])],
+                                     body))
+                y = b.out(dtype)
+                rank = len(shape)
+                b.op(op, [x, iv], [y], opts(
+                    "StablehloReduceWindow", windowDimensions=window,
+                    windowStrides=strides, baseDilations=[1] * rank,
+                    windowDilations=[1] * rank, padding=pad,
+                    bodySubgraphIndex=k))
+                found.append(b.case(op, dtype, f"{code[10:]} {fmt(shape)} "
+                                    f"window={window} strides={strides} "
+                                    f"padding={pad}"))
+    return found
+
+
+@cases("STABLEHLO_GATHER")
+def stablehlo_gather_cases(op):
+    found = []
+    for dtype in ("float32", "int32", "int8", "int64"):
+        for itype in ("int32", "int64"):
+            # rows of a 5x4 matrix: like tf.gather on axis 0
+            b = Builder()
+            x = b.inp(dtype, [5, 4])
+            i = b.inp(itype, [3, 1], lo=0, hi=4)
+            y = b.out(dtype, shape=[3, 4])  # LiteRT checks it
+            b.op(op, [x, i], [y], opts(
+                "StablehloGather", offsetDims=[1], collapsedSliceDims=[0],
+                startIndexMap=[0], indexVectorDim=1, sliceSizes=[1, 4]))
+            found.append(b.case(op, dtype, f"5x4 rows indices=3x1 ({itype})"))
+        b = Builder()  # 2x2 windows at (row, col) starts
+        x = b.inp(dtype, [4, 5])
+        i = b.inp("int32", [2, 2], lo=0, hi=3)
+        y = b.out(dtype, shape=[2, 2, 2])
+        b.op(op, [x, i], [y], opts(
+            "StablehloGather", offsetDims=[1, 2], collapsedSliceDims=[],
+            startIndexMap=[0, 1], indexVectorDim=1, sliceSizes=[2, 2]))
+        found.append(b.case(op, dtype, "4x5 2x2 windows at 2 starts"))
+    return found
+
+
+@cases("STABLEHLO_SCATTER")
+def stablehlo_scatter_cases(op):
+    found = []
+    for code in ("STABLEHLO_ADD", "STABLEHLO_MAXIMUM", None):
+        for dtype in ("float32", "int32"):
+            b = Builder()
+            x = b.inp(dtype, [5, 3])
+            i = b.inp("int32", [2, 1], feed=lambda rng: rng.choice(
+                5, (2, 1), replace=False).astype(np.int32))
+            u = b.inp(dtype, [2, 3])
+
+            def body(g, ins, code=code, dtype=dtype):
+                if code is None:  # replace: return the update
+                    return [ins[1]]
+                out = g.tensor(dtype, [])
+                g.op(code, ins, [out])
+                return [out]
+            k = b.subgraph(_body("update", [(dtype, []), (dtype, [])], body))
+            y = b.out(dtype)
+            b.op(op, [x, i, u], [y], opts(
+                "StablehloScatter", updateWindowDims=[1],
+                insertedWindowDims=[0], scatterDimsToOperandDims=[0],
+                indexVectorDim=1, uniqueIndices=True,
+                updateComputationSubgraphIndex=k))
+            found.append(b.case(op, dtype, f"5x3 rows, 2 updates, "
+                                f"{code[10:] if code else 'replace'}"))
+    return found
+
+
+@cases("STABLEHLO_COMPOSITE")
+def stablehlo_composite_cases(op):
+    found = []
+    for dtype, shape in (("float32", [2, 3]), ("int32", [4])):
+        b = Builder()
+        x = b.inp(dtype, shape)
+        y = b.inp(dtype, shape)
+
+        def decomposition(g, ins, dtype=dtype, shape=shape):
+            s = g.tensor(dtype, shape)
+            g.op("ADD", ins, [s], opts("Add"))
+            out = g.tensor(dtype, shape)
+            g.op("MUL", [s, ins[0]], [out], opts("Mul"))
+            return [out]
+        d = b.subgraph(_body("decomposition", [(dtype, shape)] * 2,
+                             decomposition))
+        z = b.out(dtype, shape=shape)
+        b.op(op, [x, y], [z], opts("StableHLOComposite",
+                                   name="test.add_mul",
+                                   decompositionSubgraphIndex=d, version=1,
+                                   compositeAttributes=list(
+                                       flexbuffers.Dumps({"k": 1}))))
+        found.append(b.case(op, dtype, f"{fmt(shape)} (x+y)*x"))
     return found

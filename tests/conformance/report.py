@@ -82,10 +82,9 @@ def document(results, registered) -> str:
         out += [f"- {line}" if not line.startswith("    ") else
                 f"  - {line.strip()}" for line in lines]
         out.append("")
-    absent = [name for name, code in sorted(
-        vars(cases.S.BuiltinOperator).items(), key=lambda kv: kv[1])
-        if not name.startswith("_") and name not in registered and name not in
-        ("CUSTOM", "DELEGATE", "PLACEHOLDER_FOR_GREATER_OP_CODES")]
+    absent = [name for name in cases.schema_ops() if name not in registered
+              and name not in ("CUSTOM", "DELEGATE",
+                               "PLACEHOLDER_FOR_GREATER_OP_CODES")]
     out += ["## Not in LiteRT's builtin resolver", "",
             "These schema operators have no kernel in LiteRT's builtin "
             "resolver (so LiteRT cannot be the reference): " +

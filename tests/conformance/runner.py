@@ -161,6 +161,8 @@ def run_kiln(model: Path, inputs: List[np.ndarray], input_names: List[str],
     args = [str(kiln_binary()), "run", str(model), "--top", "0"]
     for k, (name, x) in enumerate(zip(input_names, inputs)):
         path = workdir / f"input{k}.npy"
+        if x.dtype == object:  # STRING tensors: fixed-width bytes in .npy
+            x = x.astype(np.bytes_)
         np.save(path, x, allow_pickle=False)
         args += ["--input", f"{name}={path}"]
     out_dir = workdir / "out"
@@ -394,7 +396,7 @@ def run_ops(ops: List[str], jobs: Optional[int] = None,
         for proc in running.values():
             proc.kill()
         shutil.rmtree(logs, ignore_errors=True)
-    return results
+    return {op: results[op] for op in ops}
 
 
 def _start(context, op, start, logs):
@@ -414,9 +416,11 @@ def litert_registered_ops() -> List[str]:
     that fails on its empty options is present)."""
     lite = _litert()
     found = []
-    for name, code in sorted(vars(build.schema.BuiltinOperator).items(),
-                             key=lambda kv: kv[1]):
-        if name.startswith("_") or name in (
+    codes = {name: code for name, code in
+             vars(build.schema.BuiltinOperator).items()
+             if not name.startswith("_")}
+    for name in sorted(codes, key=codes.get):
+        if name in (
                 "CUSTOM", "DELEGATE", "PLACEHOLDER_FOR_GREATER_OP_CODES"):
             continue
         for version in (1, 2, 3):
