@@ -52,6 +52,12 @@ class Case:
     attrs: str  # the attribute spread, human-readable
     graphs: List[Graph]  # subgraph 0 first
     feeds: List[Callable]  # one per input of subgraph 0: rng -> array
+    # Converter-made cases: a function returning the .tflite bytes (run
+    # once, in a process of its own), a key naming what made them, and
+    # the signature's input names (the feeds' order).
+    convert: Optional[Callable[[], bytes]] = None
+    convert_key: str = ""
+    input_names: Sequence[str] = ()
 
     @property
     def case_id(self) -> str:
@@ -160,6 +166,7 @@ def fmt(shape) -> str:
 # ---------------------------------------------------------------- registry
 
 REGISTRY: Dict[str, Callable[[str], List[Case]]] = {}
+CONVERTED: Dict[str, List[Callable[[], Case]]] = {}  # see the end
 
 
 def cases(*ops):
@@ -173,7 +180,7 @@ def cases(*ops):
 
 @functools.lru_cache(maxsize=None)
 def cases_for(op: str) -> List[Case]:
-    found = REGISTRY[op](op)
+    found = REGISTRY[op](op) + [make() for make in CONVERTED.get(op, [])]
     seen = set()
     for c in found:  # ids seed the inputs: they must be unique
         assert c.case_id not in seen, f"duplicate case {c.case_id}"
@@ -2619,3 +2626,214 @@ def stablehlo_composite_cases(op):
                                        flexbuffers.Dumps({"k": 1}))))
         found.append(b.case(op, dtype, f"{fmt(shape)} (x+y)*x"))
     return found
+
+
+# ================================================ what the converter emits
+#
+# A few operators also come from TensorFlow's converter (a tf.function,
+# float32 and full-integer int8), to catch what it really writes: fused
+# activations, per-channel quantization, the parameters it chooses. Each is
+# converted once, in a process of its own, and cached.
+
+def _converter_key() -> str:
+    from importlib import metadata
+    for name in ("tensorflow", "tensorflow-cpu", "tensorflow_cpu"):
+        try:
+            return f"tensorflow {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return "tensorflow"
+
+
+def _convert(build_fn, specs, quantize):
+    """The .tflite bytes of build_fn(tf) (a tf.function with an input
+    signature); int8 throughout when `quantize`."""
+    def make():
+        import os
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import tensorflow as tf
+        fn = build_fn(tf)
+        conv = tf.lite.TFLiteConverter.from_concrete_functions(
+            [fn.get_concrete_function()], fn)
+        if quantize:
+            rng = np.random.default_rng(0)
+
+            def representative():
+                for _ in range(16):
+                    yield [rng.uniform(lo, hi, shape).astype(np.float32)
+                           for _, shape, lo, hi in specs]
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = representative
+            conv.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_input_type = tf.int8
+            conv.inference_output_type = tf.int8
+        return conv.convert()
+    return make
+
+
+def converted(op, attrs, specs, quantize_too=True):
+    """Registers a converter-made case for `op`: decorate a function
+    tf -> tf.function; specs [(name, shape, lo, hi)] float32 inputs."""
+    def register(build_fn):
+        for quantize in ((False, True) if quantize_too else (False,)):
+            def make(quantize=quantize):
+                feeds = [gen("int8", shape) if quantize else
+                         gen("int32", shape, 0, 4) if name == "i" else
+                         gen("float32", shape, lo, hi)
+                         for name, shape, lo, hi in specs]
+                return Case(op, "int8 (converter)" if quantize
+                            else "float32 (converter)", attrs, [], feeds,
+                            convert=_convert(build_fn, specs, quantize),
+                            convert_key=_converter_key(),
+                            input_names=[n for n, _, _, _ in specs])
+            CONVERTED.setdefault(op, []).append(make)
+        return build_fn
+    return register
+
+
+def _rand(shape, seed, scale=0.5):
+    return np.random.default_rng(seed).uniform(
+        -scale, scale, shape).astype(np.float32)
+
+
+@converted("CONV_2D", "tf.nn.conv2d 1x8x8x3 * 3x3x3x4 SAME + bias, relu",
+           [("x", [1, 8, 8, 3], -1, 1)])
+def _conv(tf):
+    w, b = _rand([3, 3, 3, 4], 1), _rand([4], 2)
+    return tf.function(lambda x: tf.nn.relu(tf.nn.conv2d(
+        x, w, 1, "SAME") + b), input_signature=[
+        tf.TensorSpec([1, 8, 8, 3], tf.float32, name="x")])
+
+
+@converted("DEPTHWISE_CONV_2D", "tf.nn.depthwise_conv2d 1x7x7x4 3x3 "
+           "stride 2 VALID + bias, relu6", [("x", [1, 7, 7, 4], -1, 1)])
+def _depthwise(tf):
+    w, b = _rand([3, 3, 4, 1], 3), _rand([4], 4)
+    return tf.function(lambda x: tf.nn.relu6(tf.nn.depthwise_conv2d(
+        x, w, [1, 2, 2, 1], "VALID") + b), input_signature=[
+        tf.TensorSpec([1, 7, 7, 4], tf.float32, name="x")])
+
+
+@converted("FULLY_CONNECTED", "tf.matmul 3x10 * 10x6 + bias",
+           [("x", [3, 10], -1, 1)])
+def _dense(tf):
+    w, b = _rand([10, 6], 5), _rand([6], 6)
+    return tf.function(lambda x: tf.matmul(x, w) + b, input_signature=[
+        tf.TensorSpec([3, 10], tf.float32, name="x")])
+
+
+@converted("TRANSPOSE_CONV", "tf.nn.conv2d_transpose 1x4x4x2 -> 1x8x8x3 "
+           "stride 2 SAME", [("x", [1, 4, 4, 2], -1, 1)], quantize_too=False)
+def _deconv(tf):
+    w = _rand([3, 3, 3, 2], 7)
+    return tf.function(lambda x: tf.nn.conv2d_transpose(
+        x, w, [1, 8, 8, 3], 2, "SAME"), input_signature=[
+        tf.TensorSpec([1, 4, 4, 2], tf.float32, name="x")])
+
+
+@converted("MAX_POOL_2D", "tf.nn.max_pool2d 1x6x6x3 2x2 stride 2",
+           [("x", [1, 6, 6, 3], -2, 2)])
+def _maxpool(tf):
+    return tf.function(lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID"),
+                       input_signature=[tf.TensorSpec([1, 6, 6, 3],
+                                                      tf.float32, name="x")])
+
+
+@converted("AVERAGE_POOL_2D", "tf.nn.avg_pool2d 1x7x7x2 3x3 stride 2 SAME",
+           [("x", [1, 7, 7, 2], -2, 2)], quantize_too=False)
+def _avgpool(tf):
+    return tf.function(lambda x: tf.nn.avg_pool2d(x, 3, 2, "SAME"),
+                       input_signature=[tf.TensorSpec([1, 7, 7, 2],
+                                                      tf.float32, name="x")])
+
+
+@converted("SOFTMAX", "tf.nn.softmax 4x10", [("x", [4, 10], -4, 4)])
+def _softmax(tf):
+    return tf.function(lambda x: tf.nn.softmax(x), input_signature=[
+        tf.TensorSpec([4, 10], tf.float32, name="x")])
+
+
+@converted("MEAN", "tf.reduce_mean 1x5x5x8 axes [1, 2]",
+           [("x", [1, 5, 5, 8], -2, 2)])
+def _mean(tf):
+    return tf.function(lambda x: tf.reduce_mean(x, [1, 2]),
+                       input_signature=[tf.TensorSpec([1, 5, 5, 8],
+                                                      tf.float32, name="x")])
+
+
+@converted("ADD", "x + y 2x3x4 + 4", [("x", [2, 3, 4], -2, 2),
+                                      ("y", [4], -2, 2)])
+def _add(tf):
+    return tf.function(lambda x, y: x + y, input_signature=[
+        tf.TensorSpec([2, 3, 4], tf.float32, name="x"),
+        tf.TensorSpec([4], tf.float32, name="y")])
+
+
+@converted("MUL", "x * y 2x3 * 2x3", [("x", [2, 3], -2, 2),
+                                      ("y", [2, 3], -2, 2)],
+           quantize_too=False)
+def _mul(tf):
+    return tf.function(lambda x, y: x * y, input_signature=[
+        tf.TensorSpec([2, 3], tf.float32, name="x"),
+        tf.TensorSpec([2, 3], tf.float32, name="y")])
+
+
+@converted("CONCATENATION", "tf.concat 2x3, 2x5 axis 1",
+           [("x", [2, 3], -1, 1), ("y", [2, 5], -3, 3)], quantize_too=False)
+def _concat(tf):
+    return tf.function(lambda x, y: tf.concat([x, y], 1), input_signature=[
+        tf.TensorSpec([2, 3], tf.float32, name="x"),
+        tf.TensorSpec([2, 5], tf.float32, name="y")])
+
+
+@converted("RESIZE_BILINEAR", "tf.image.resize 1x4x4x2 -> 7x6",
+           [("x", [1, 4, 4, 2], -1, 1)], quantize_too=False)
+def _resize(tf):
+    return tf.function(lambda x: tf.image.resize(x, [7, 6]),
+                       input_signature=[tf.TensorSpec([1, 4, 4, 2],
+                                                      tf.float32, name="x")])
+
+
+@converted("STRIDED_SLICE", "x[:, 1:3, ::2] of 2x4x6",
+           [("x", [2, 4, 6], -1, 1)], quantize_too=False)
+def _slice(tf):
+    return tf.function(lambda x: x[:, 1:3, ::2], input_signature=[
+        tf.TensorSpec([2, 4, 6], tf.float32, name="x")])
+
+
+@converted("GATHER", "tf.gather 5x3 constant rows by int32 input",
+           [("i", [4], 0, 0)], quantize_too=False)
+def _gather(tf):
+    table = _rand([5, 3], 8)
+    return tf.function(lambda i: tf.gather(table, i), input_signature=[
+        tf.TensorSpec([4], tf.int32, name="i")])
+
+
+@converted("BATCH_MATMUL", "tf.matmul 2x3x4 * 2x4x5",
+           [("x", [2, 3, 4], -1, 1), ("y", [2, 4, 5], -1, 1)],
+           quantize_too=False)
+def _bmm(tf):
+    return tf.function(lambda x, y: tf.matmul(x, y), input_signature=[
+        tf.TensorSpec([2, 3, 4], tf.float32, name="x"),
+        tf.TensorSpec([2, 4, 5], tf.float32, name="y")])
+
+
+@converted("WHILE", "tf.while_loop: 4 times x = x * 0.5 + 1",
+           [("x", [2, 3], -2, 2)], quantize_too=False)
+def _while(tf):
+    def f(x):
+        _, y = tf.while_loop(lambda i, v: i < 4,
+                             lambda i, v: (i + 1, v * 0.5 + 1.0),
+                             (tf.constant(0), x))
+        return y
+    return tf.function(f, input_signature=[
+        tf.TensorSpec([2, 3], tf.float32, name="x")])
+
+
+@converted("IF", "tf.cond(sum(x) > 0, x * 2, x - 1)",
+           [("x", [2, 3], -2, 2)], quantize_too=False)
+def _if(tf):
+    return tf.function(lambda x: tf.cond(
+        tf.reduce_sum(x) > 0, lambda: x * 2.0, lambda: x - 1.0),
+        input_signature=[tf.TensorSpec([2, 3], tf.float32, name="x")])

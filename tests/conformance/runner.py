@@ -28,6 +28,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -138,9 +139,56 @@ def _with_output_shapes(case, shapes) -> bytes:
     return build.build_model(case.graphs)
 
 
+def converted_path(case) -> Path:
+    """Where a converter-made case's model is cached: keyed by the case
+    and the TensorFlow the converter came with."""
+    key = hashlib.sha256(f"{case.case_id}|{case.convert_key}".encode())
+    return cache_dir() / f"converted-{key.hexdigest()[:20]}.tflite"
+
+
+def start_converting(ops: List[str]):
+    """Starts converting the converter-made cases of `ops` not cached yet
+    in a child process (TensorFlow is slow to import, and must not be
+    loaded where workers fork); returns (process or None, the ops that
+    must wait for it)."""
+    todo = sorted({op for op in ops for c in case_table.cases_for(op)
+                   if c.convert and not converted_path(c).exists()})
+    if not todo:
+        return None, set()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, __file__, "--convert"] + todo,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    return proc, set(todo)
+
+
+def _convert(ops: List[str]) -> None:
+    for op in ops:
+        for c in case_table.cases_for(op):
+            path = converted_path(c)
+            if not c.convert or path.exists():
+                continue
+            try:
+                data = c.convert()
+            except Exception as e:  # noted beside the model it lacks
+                path.with_suffix(".error").write_text(
+                    f"{type(e).__name__}: {e}"[:500])
+                continue
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+
+
 def cached_model(case, inputs) -> Path:
     """The case's model file, built (with LiteRT's output shapes filled
     in) on first use."""
+    if case.convert:
+        path = converted_path(case)
+        if not path.exists():
+            error = path.with_suffix(".error")
+            raise RuntimeError("the converter failed: " + (
+                error.read_text() if error.exists() else "no model"))
+        return path
     data = build.build_model(case.graphs)
     path = cache_dir() / f"{build.model_key(data)}.tflite"
     if not path.exists():
@@ -156,7 +204,7 @@ def cached_model(case, inputs) -> Path:
 
 
 def run_kiln(model: Path, inputs: List[np.ndarray], input_names: List[str],
-             num_outputs: int, workdir: Path):
+             output_names: List[str], workdir: Path):
     """(status, message, outputs): status is None when kiln ran."""
     args = [str(kiln_binary()), "run", str(model), "--top", "0"]
     for k, (name, x) in enumerate(zip(input_names, inputs)):
@@ -184,15 +232,36 @@ def run_kiln(model: Path, inputs: List[np.ndarray], input_names: List[str],
         message = message.replace(str(model), "MODEL")
         return UNSUPPORTED, message, None
     outputs = []
-    for k in range(num_outputs):
-        path = out_dir / f"out{k}.npy"
+    for name in output_names:
+        path = out_dir / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".npy")
         if not path.exists():
-            return FAIL, f"kiln wrote no out{k}.npy", None
+            return FAIL, f"kiln wrote no {path.name}", None
         try:
             outputs.append(np.load(path, allow_pickle=False))
         except Exception as e:
-            return FAIL, f"out{k}.npy unreadable: {e}", None
+            return FAIL, f"{path.name} unreadable: {e}", None
     return None, "", outputs
+
+
+def _tensor_names(model: bytes):
+    """The input and output tensor names of a model, in order (kiln
+    names a model's inputs and outputs so when it has no signature)."""
+    it = _litert().Interpreter(model_content=model)
+    return ([d["name"] for d in it.get_input_details()],
+            [d["name"] for d in it.get_output_details()])
+
+
+def _op_names(model: bytes) -> List[str]:
+    it = _litert().Interpreter(model_content=model)
+    return sorted({d["op_name"] for d in it._get_ops_details()})
+
+
+def _spec_index(spec_names, tensor_name: str) -> int:
+    """Which spec a converter's input tensor is ("x", "serving_x:0" ...)"""
+    for k, name in enumerate(spec_names):
+        if re.search(rf"(^|_){re.escape(name)}(:\d+)?$", tensor_name):
+            return k
+    raise RuntimeError(f"input {tensor_name} matches none of {spec_names}")
 
 
 def _first_line(text: str, keyword: str) -> str:
@@ -238,7 +307,7 @@ def compare(k: int, got: np.ndarray, want: np.ndarray, detail,
             at = int(np.argmax(np.where(finite, np.abs(g - w), 0)))
             return False, f"out{k}: relative error {error:.3g} > " \
                 f"{FLOAT_TOLERANCE:g} (at flat index {at}: kiln " \
-                f"{got.ravel()[at]!r}, LiteRT {want.ravel()[at]!r})", error
+                f"{got.ravel()[at].item()!r}, LiteRT {want.ravel()[at].item()!r})", error
         return True, "", error
     if want.dtype.kind == "S" or want.dtype == object:
         same = got.tolist() == want.tolist()
@@ -259,8 +328,8 @@ def compare(k: int, got: np.ndarray, want: np.ndarray, detail,
         diff = np.flatnonzero(got.ravel() != want.ravel())
         at = int(diff[0])
         return False, f"out{k}: {diff.size} of {want.size} values differ " \
-            f"(first at flat index {at}: kiln {got.ravel()[at]!r}, LiteRT " \
-            f"{want.ravel()[at]!r})", None
+            f"(first at flat index {at}: kiln {got.ravel()[at].item()!r}, LiteRT " \
+            f"{want.ravel()[at].item()!r})", None
     return True, "", 0.0
 
 
@@ -281,19 +350,30 @@ def run_case(case, workdir: Path) -> Result:
     try:
         model = cached_model(case, inputs)
         data = model.read_bytes()
-        want, details = run_litert(data, inputs, reference=False)
+        if case.convert:  # inputs in the model's order, by name
+            emitted = _op_names(data)
+            if case.op not in emitted:
+                return result(ERROR, f"the converter emitted no {case.op} "
+                              f"(only {', '.join(emitted)})")
+            names, outputs = _tensor_names(data)
+            inputs = [inputs[_spec_index(case.input_names, n)]
+                      for n in names]
+        want, details = run_litert(data, inputs, False)
         want_ref = None
         if any(_is_quantized(d) for d in details):
             try:
-                want_ref, _ = run_litert(data, inputs, reference=True)
+                want_ref, _ = run_litert(data, inputs, True)
             except Rejected:  # the reference resolver lacks a few ops
                 want_ref = None
     except Rejected as e:
         return result(REJECTED, f"LiteRT: {e}")
-    names = [case.graphs[0].tensors[i].name for i in case.graphs[0].inputs]
+    if not case.convert:
+        names = [case.graphs[0].tensors[i].name
+                 for i in case.graphs[0].inputs]
+        outputs = [f"out{k}" for k in range(len(want))]
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    status, message, got = run_kiln(model, inputs, names, len(want), workdir)
+    status, message, got = run_kiln(model, inputs, names, outputs, workdir)
     if status:
         return result(status, message)
     worst = 0.0
@@ -352,14 +432,20 @@ def run_ops(ops: List[str], jobs: Optional[int] = None,
     """Runs every case of `ops`, `jobs` ops at a time; {op: results}."""
     jobs = jobs or int(os.environ.get("KILN_CONFORMANCE_JOBS", "0")) or \
         os.cpu_count() or 2
+    converter, waiting = start_converting(ops)
     context = multiprocessing.get_context("fork")
     logs = Path(tempfile.mkdtemp(prefix="kiln-conf-logs-"))
-    pending = list(ops)
+    # the ops whose models the converter is making go last
+    pending = [op for op in ops if op not in waiting] + \
+        [op for op in ops if op in waiting]
     running = {}  # op -> process
     results: Dict[str, List[Result]] = {}
     try:
         while pending or running:
-            while pending and len(running) < jobs:
+            if converter and converter.poll() is not None:
+                converter, waiting = None, set()
+            while pending and len(running) < jobs and \
+                    pending[0] not in waiting:
                 op = pending.pop(0)
                 running[op] = _start(context, op, 0, logs)
             time.sleep(0.01)
@@ -395,6 +481,9 @@ def run_ops(ops: List[str], jobs: Optional[int] = None,
     finally:
         for proc in running.values():
             proc.kill()
+        if converter:
+            converter.kill()
+            converter.wait()
         shutil.rmtree(logs, ignore_errors=True)
     return {op: results[op] for op in ops}
 
@@ -439,3 +528,8 @@ def litert_registered_ops() -> List[str]:
             found.append(name)
             break
     return found
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--convert"]:
+        _convert(sys.argv[2:])

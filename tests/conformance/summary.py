@@ -75,7 +75,9 @@ def grouped(results: List[Result], statuses) -> List[tuple]:
     for r in results:
         if r.status not in statuses:
             continue
-        key = (r.status, _shape_of_message(r.message))
+        # wrong answers are listed one by one under one heading
+        key = (r.status, "" if r.status in BAD else
+               _shape_of_message(r.message))
         groups.setdefault(key, []).append(r)
     return [(s, rs[0].message, rs) for (s, _), rs in groups.items()]
 
