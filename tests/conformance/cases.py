@@ -208,25 +208,26 @@ FLOATQ = ("float32", "int8", "uint8", "int16")
 UNARY = {
     "ABS": (("float32", "int8", "int16", "int32"), None, None),
     "CEIL": (("float32",), None, None),
-    "COS": (("float32",), None, None),
+    "COS": (("float32", "float16"), None, None),
     "ELU": (("float32", "int8"), None, None),
     "EXP": (("float32", "int8", "int16"), (-3, 2), None),
-    "FLOOR": (("float32",), None, None),
+    "FLOOR": (("float32", "float16"), None, None),
     "HARD_SWISH": (("float32", "int8", "uint8"), None, None),
     "LOG": (("float32", "int8", "int16"), (0.01, 5), None),
-    "LOGISTIC": (FLOATQ, None, None),
-    "NEG": (("float32", "int32", "int64", "int8"), None, None),
+    "LOGISTIC": (FLOATQ + ("float16",), None, None),
+    "NEG": (("float32", "int32", "int64", "int8", "int16", "float16"), None,
+            None),
     "RELU": (FLOATQ, None, None),
     "RELU6": (FLOATQ, (-3, 8), None),
     "RELU_N1_TO_1": (("float32", "int8", "uint8"), None, None),
     "RELU_0_TO_1": (("float32", "int8", "uint8"), None, None),
-    "ROUND": (("float32",), None, None),
+    "ROUND": (("float32", "float16"), None, None),
     "RSQRT": (("float32", "int8", "int16"), (0.01, 5), None),
     "SIGN": (("float32", "float64", "int32"), None, None),
-    "SIN": (("float32",), None, None),
+    "SIN": (("float32", "float16"), None, None),
     "SQRT": (("float32", "int8", "int16"), (0, 5), None),
     "SQUARE": (("float32",), None, None),
-    "TANH": (FLOATQ, None, None),
+    "TANH": (FLOATQ + ("float16",), None, None),
     "ZEROS_LIKE": (("float32", "int32", "int64"), None, None),
     "LOGICAL_NOT": (("bool",), None, None),
 }
@@ -311,12 +312,14 @@ ARITH_TYPES = ("float32", "int32", "int64", "int8", "uint8", "int16")
 # op -> (types, option class or None, fused activations tried,
 #        input ranges (a, b) real or None, divisor nonzero, 6-D broadcast)
 BINARY = {
-    "ADD": (ARITH_TYPES, "Add", True, None, False, True),
+    "ADD": (ARITH_TYPES + ("float16",), "Add", True, None, False, True),
     "SUB": (ARITH_TYPES, "Sub", True, None, False, True),
-    "MUL": (ARITH_TYPES + ("complex64",), "Mul", True, None, False, True),
-    "DIV": (("float32", "int32", "uint8"), "Div", True, None, True, True),
-    "MAXIMUM": (ARITH_TYPES, None, False, None, False, True),
-    "MINIMUM": (ARITH_TYPES, None, False, None, False, True),
+    "MUL": (ARITH_TYPES + ("complex64", "float16", "uint32"), "Mul", True,
+            None, False, True),
+    "DIV": (("float32", "int32", "uint8", "int8", "int16"), "Div", True, None,
+            True, True),
+    "MAXIMUM": (ARITH_TYPES + ("float16",), None, False, None, False, True),
+    "MINIMUM": (ARITH_TYPES + ("float16",), None, False, None, False, True),
     "POW": (("float32", "int32"), None, False, "pow", False, True),
     "SQUARED_DIFFERENCE": (("float32", "int32", "int8"), None, False, None,
                            False, False),
@@ -324,7 +327,8 @@ BINARY = {
                   True, False),
     "FLOOR_MOD": (("float32", "int32", "int64", "int16", "int8"), None,
                   False, None, True, False),
-    "ATAN2": (("float32", "float64"), None, False, None, False, False),
+    "ATAN2": (("float32", "float64", "float16"), None, False, None, False,
+              False),
     "BITWISE_XOR": (("int8", "uint8", "int16", "uint16", "int32", "uint32"),
                     None, False, None, False, False),
     "RIGHT_SHIFT": (("int8", "uint8", "int16", "uint16", "int32", "uint32"),
@@ -340,6 +344,8 @@ BINARY = {
 }
 COMPARE = {"LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL",
            "NOT_EQUAL"}
+for _op in COMPARE:  # LiteRT compares float16 too
+    BINARY[_op] = (BINARY[_op][0] + ("float16",),) + BINARY[_op][1:]
 # Bit operations take plain integers, not quantized ones.
 PLAIN_INT_OPS = {"BITWISE_XOR", "RIGHT_SHIFT", "FLOOR_DIV", "FLOOR_MOD",
                  "STABLEHLO_SHIFT_LEFT", "STABLEHLO_AND"}
