@@ -463,7 +463,8 @@ def prelu_cases(op):
     found = []
     for dtype in ("float32", "int8", "uint8"):
         for shape, alpha_shape in (([1, 4, 4, 3], [3]), ([2, 3, 4], [1, 1, 4]),
-                                   ([2, 5], [2, 5]), ([1, 2, 2, 3], [1, 1, 1])):
+                                   ([2, 5], [2, 5]),
+                                   ([1, 2, 2, 3], [1, 1, 1])):
             for const_alpha in (True, False):
                 b = Builder()
                 x = b.inp(dtype, shape, q(dtype, 0))
@@ -503,7 +504,8 @@ def select_cases(op):
     else:
         shapes = (([2, 3], [2, 3], [2, 3]), ([2, 1], [1, 3], [2, 3]),
                   ([], [2, 2], [2, 2]), ([1, 3], [2, 3], [1]),
-                  ([2, 1, 3, 1], [1, 2, 1, 4], [2, 2, 3, 4]), ([0, 2], [2], [1]))
+                  ([2, 1, 3, 1], [1, 2, 1, 4], [2, 2, 3, 4]),
+                  ([0, 2], [2], [1]))
     for dtype in ("float32", "int32", "int64", "int8", "uint8", "int16",
                   "bool"):
         for cs, xs, ys in shapes:
@@ -1116,7 +1118,8 @@ def unpack_cases(op):
 def split_cases(op):
     found = []
     for dtype in ("float32", "int32", "int64", "int8", "uint8", "int16"):
-        for shape, axis, n in (([2, 6], 1, 3), ([4, 3], 0, 2), ([2, 3, 4], -1, 2),
+        for shape, axis, n in (([2, 6], 1, 3), ([4, 3], 0, 2),
+                               ([2, 3, 4], -1, 2),
                                ([3], 0, 1), ([2, 0], 0, 2)):
             b = Builder()
             a = b.const("int32", np.array(axis, np.int32), shape=[])
@@ -1132,7 +1135,8 @@ def split_cases(op):
 def split_v_cases(op):
     found = []
     for dtype in ("float32", "int32", "int64", "int8", "uint8", "int16"):
-        for shape, axis, sizes in (([2, 6], 1, [1, 2, 3]), ([5, 2], 0, [2, -1]),
+        for shape, axis, sizes in (([2, 6], 1, [1, 2, 3]),
+                                   ([5, 2], 0, [2, -1]),
                                    ([2, 3, 4], -1, [4]),
                                    ([2, 4], 1, [0, 4])):
             b = Builder()
@@ -1184,7 +1188,8 @@ def mirror_pad_cases(op):
         for mode, name in ((S.MirrorPadMode.REFLECT, "REFLECT"),
                            (S.MirrorPadMode.SYMMETRIC, "SYMMETRIC")):
             for shape, pads in (([3, 4], [[1, 2], [2, 1]]),
-                                ([1, 4, 4, 2], [[0, 0], [1, 1], [2, 2], [0, 0]]),
+                                ([1, 4, 4, 2],
+                                 [[0, 0], [1, 1], [2, 2], [0, 0]]),
                                 ([3], [[0, 2]])):
                 found.append(move_case(op, dtype, shape, [("int32", pads)],
                                        opts("MirrorPad", mode=mode),
@@ -1224,14 +1229,17 @@ def slice_cases(op):
                                                       (itype, size)],
                                    out_shape=out_shape,
                                    attrs=f"begin={begin} size={size}"
-                                   f"{' (int64)' if itype == 'int64' else ''}"))
+                                   + (" (int64)" if itype == "int64"
+                                      else "")))
     return found
 
 
 @cases("STRIDED_SLICE")
 def strided_slice_cases(op):
     found = []
-    spreads = [  # shape, begin, end, strides, masks (b, e, ellipsis, new, shrink), offset
+    # shape, begin, end, strides, masks (begin, end, ellipsis, new axis,
+    # shrink), offset
+    spreads = [
         ([4, 5], [1, 0], [3, 5], [1, 2], (0, 0, 0, 0, 0), False),
         ([4, 5], [3, 4], [0, 0], [-1, -2], (0, 0, 0, 0, 0), False),
         ([4, 5], [1, 1], [0, 0], [1, 1], (1, 2, 0, 0, 0), False),
@@ -1422,7 +1430,8 @@ def reverse_sequence_cases(op):
 def fill_cases(op):
     found = []
     for dtype in ("float32", "int32", "int64", "bool", "int8", "int16"):
-        for dims, dtype_dims in (([2, 3], "int32"), ([4], "int64"), ([], "int32"),
+        for dims, dtype_dims in (([2, 3], "int32"), ([4], "int64"),
+                                 ([], "int32"),
                                  ([2, 0], "int32")):
             b = Builder()
             d = b.const(dtype_dims, np.array(dims, TYPES[dtype_dims][1]),
@@ -1792,7 +1801,8 @@ def dequantize_cases(op):
 def fake_quant_cases(op):
     found = []
     for lo, hi, bits, narrow in ((-1.0, 1.0, 8, False),
-                                 (-3.0, 2.0, 4, False), (-0.5, 10.0, 16, False),
+                                 (-3.0, 2.0, 4, False),
+                                 (-0.5, 10.0, 16, False),
                                  (0.0, 6.0, 8, False)):
         b = Builder()
         x = b.inp("float32", [3, 7], lo=-4, hi=11)
@@ -1930,8 +1940,8 @@ def rng_bit_generator_cases(op):
                               (S.RngAlgorithm.DEFAULT, "DEFAULT", 3)):
         for out_type in ("uint64", "int32", "uint32"):
             b = Builder()
-            s = b.inp("uint64", [state], feed=lambda rng, n=state: rng.integers(
-                0, 2**62, n).astype(np.uint64))
+            s = b.inp("uint64", [state], feed=lambda rng, n=state:
+                      rng.integers(0, 2**62, n).astype(np.uint64))
             so = b.out("uint64", shape=[state])
             y = b.out(out_type, shape=[2, 3])
             b.op(op, [s], [so, y], opts("StablehloRngBitGenerator",
@@ -2284,8 +2294,9 @@ def while_cases(op):
             xo = b.out(dtype, shape=shape)
             b.op(op, [i0, x], [io, xo], opts("While", condSubgraphIndex=c,
                                              bodySubgraphIndex=d))
+            then = "-i" if dtype == "int32" else "*x"
             found.append(b.case(op, dtype, f"{fmt(shape)} i<{limit} body: "
-                                f"i+1, x+x then {'-i' if dtype == 'int32' else '*x'}"))
+                                f"i+1, x+x then {then}"))
     return found
 
 

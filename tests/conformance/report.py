@@ -63,15 +63,15 @@ def document(results, registered) -> str:
         "refused by kiln; **unsupported** kiln runs none; **FAIL** some "
         "case gives a wrong answer or crashes.",
         "",
-        "| Operator | State | Types passing | Passed | Failed | Crashed "
-        "| Unsupported |",
+        "| Operator | State | Types whose cases all pass | Passed | Failed "
+        "| Crashed | Unsupported |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for op, rs in results.items():
         c = summary.counts(rs)
         n = c[PASS] + c[FAIL] + c[CRASH] + c[ERROR] + c[UNSUPPORTED]
         out.append(f"| {op} | {summary.op_state(rs)} | "
-                   f"{', '.join(summary.types_with(rs, PASS)) or '-'} | "
+                   f"{', '.join(summary.types_passing(rs)) or '-'} | "
                    f"{c[PASS]}/{n} | {c[FAIL]} | {c[CRASH] + c[ERROR]} | "
                    f"{c[UNSUPPORTED]} |")
     out += ["", "## What does not pass", ""]
@@ -98,6 +98,8 @@ def document(results, registered) -> str:
     out += ["## Cases LiteRT refuses (not counted)", "",
             "Types or attributes that LiteRT's kernels do not accept for an "
             "operator; kept so the table shows what was tried.", ""]
+    if not total[REJECTED]:
+        out.append("None.")
     for op, rs in results.items():
         for _, message, group in summary.grouped(rs, (REJECTED,)):
             types = ", ".join(dict.fromkeys(r.types for r in group))

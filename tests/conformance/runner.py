@@ -67,6 +67,13 @@ def kiln_binary() -> Path:
         else REPO_ROOT / path
 
 
+def scratch_dir() -> Optional[str]:
+    """Where the per-case files go: memory (/dev/shm) where there is one,
+    since making and removing files on a disk costs more than a case."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
 def cache_dir() -> Path:
     value = os.environ.get("KILN_CONFORMANCE_DIR")
     path = Path(value) if value else REPO_ROOT / "build" / "conformance-models"
@@ -309,7 +316,8 @@ def compare(k: int, got: np.ndarray, want: np.ndarray, detail,
             at = int(np.argmax(np.where(finite, np.abs(g - w), 0)))
             return False, f"out{k}: relative error {error:.3g} > " \
                 f"{FLOAT_TOLERANCE:g} (at flat index {at}: kiln " \
-                f"{got.ravel()[at].item()!r}, LiteRT {want.ravel()[at].item()!r})", error
+                f"{got.ravel()[at].item()!r}, LiteRT " \
+                f"{want.ravel()[at].item()!r})", error
         return True, "", error
     if want.dtype.kind == "S" or want.dtype == object:
         same = got.tolist() == want.tolist()
@@ -336,8 +344,8 @@ def compare(k: int, got: np.ndarray, want: np.ndarray, detail,
         diff = np.flatnonzero(got.ravel() != want.ravel())
         at = int(diff[0])
         return False, f"out{k}: {diff.size} of {want.size} values differ " \
-            f"(first at flat index {at}: kiln {got.ravel()[at].item()!r}, LiteRT " \
-            f"{want.ravel()[at].item()!r})", None
+            f"(first at flat index {at}: kiln {got.ravel()[at].item()!r}, " \
+            f"LiteRT {want.ravel()[at].item()!r})", None
     return True, "", 0.0
 
 
@@ -400,7 +408,8 @@ def run_case(case, workdir: Path) -> Result:
 def _worker(op: str, start: int, log_path: str) -> None:
     """Runs op's cases from index `start`, one JSON line each."""
     cases = case_table.cases_for(op)
-    workdir = Path(tempfile.mkdtemp(prefix=f"kiln-conf-{op}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"kiln-conf-{op}-",
+                                       dir=scratch_dir()))
     try:
         with open(log_path, "a") as log:
             for index in range(start, len(cases)):
@@ -442,7 +451,7 @@ def run_ops(ops: List[str], jobs: Optional[int] = None,
         os.cpu_count() or 2
     converter, waiting = start_converting(ops)
     context = multiprocessing.get_context("fork")
-    logs = Path(tempfile.mkdtemp(prefix="kiln-conf-logs-"))
+    logs = Path(tempfile.mkdtemp(prefix="kiln-conf-logs-", dir=scratch_dir()))
     # the ops whose models the converter is making go last
     pending = [op for op in ops if op not in waiting] + \
         [op for op in ops if op in waiting]

@@ -25,6 +25,13 @@ def types_with(results: List[Result], status: str) -> List[str]:
     return seen
 
 
+def types_passing(results: List[Result]) -> List[str]:
+    """Types every counted case of which passes."""
+    return [t for t in types_with(results, PASS)
+            if all(r.status in (PASS, REJECTED) for r in results
+                   if r.types == t)]
+
+
 def op_state(results: List[Result]) -> str:
     c = counts(results)
     if any(c[s] for s in BAD):
@@ -41,12 +48,12 @@ def op_state(results: List[Result]) -> str:
 def table(results: Dict[str, List[Result]]) -> str:
     """The plain-text table printed after a run."""
     rows = [("operator", "pass", "fail", "crash", "unsup", "rej", "state",
-             "types passing")]
+             "types whose cases all pass")]
     for op, rs in results.items():
         c = counts(rs)
         rows.append((op, str(c[PASS]), str(c[FAIL]), str(c[CRASH] + c[ERROR]),
                      str(c[UNSUPPORTED]), str(c[REJECTED]), op_state(rs),
-                     ",".join(types_with(rs, PASS)) or "-"))
+                     ",".join(types_passing(rs)) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     lines = []
     for r in rows:
