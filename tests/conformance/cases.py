@@ -15,6 +15,7 @@ operator may be listed: LiteRT's refusal marks the case "rejected" (shown
 in docs/OPERATORS.md, never counted as a kiln result).
 """
 
+import copy
 import dataclasses
 import functools
 from typing import Callable, Dict, List, Optional, Sequence
@@ -58,6 +59,9 @@ class Case:
     convert: Optional[Callable[[], bytes]] = None
     convert_key: str = ""
     input_names: Sequence[str] = ()
+    # A variant tried on the chance LiteRT takes it (float16 copies): when
+    # LiteRT refuses it, the document does not list it.
+    optional: bool = False
 
     @property
     def case_id(self) -> str:
@@ -178,9 +182,50 @@ def cases(*ops):
     return register
 
 
+# Operators whose LiteRT kernels also take float16 tensors (found by
+# trying every float32 case with float16 tensors): their float32 cases are
+# repeated in float16, where the table above does not list float16 itself.
+FLOAT16_OPS = {
+    "ASSIGN_VARIABLE", "BATCH_TO_SPACE_ND", "BROADCAST_TO", "CALL_ONCE",
+    "CONCATENATION", "DENSIFY", "DILATE", "DYNAMIC_UPDATE_SLICE",
+    "EMBEDDING_LOOKUP", "EXPAND_DIMS", "FAKE_QUANT", "FILL", "GATHER",
+    "GATHER_ND", "GELU", "HASHTABLE_LOOKUP", "IF", "LSH_PROJECTION",
+    "MATRIX_DIAG", "MATRIX_SET_DIAG", "MIRROR_PAD", "PAD", "PADV2", "RANK",
+    "READ_VARIABLE", "RESHAPE", "RESIZE_NEAREST_NEIGHBOR", "REVERSE_V2",
+    "SELECT", "SELECT_V2", "SHAPE", "SLICE", "SOFTMAX", "SPACE_TO_BATCH_ND",
+    "SQUEEZE", "STABLEHLO_ADD", "STABLEHLO_CASE", "STABLEHLO_COMPOSITE",
+    "STABLEHLO_GATHER", "STABLEHLO_MAXIMUM", "STABLEHLO_MINIMUM",
+    "STABLEHLO_MULTIPLY", "STABLEHLO_PAD", "STABLEHLO_SCATTER",
+    "STRIDED_SLICE", "TILE", "TRANSPOSE", "UNPACK", "VAR_HANDLE", "WHILE",
+}
+
+
+def as_float16(case: Case) -> Case:
+    """The case with every float32 tensor (inputs, constants, outputs and
+    subgraph tensors) made float16."""
+    graphs = copy.deepcopy(case.graphs)
+    for graph in graphs:
+        for t in graph.tensors:
+            if t.dtype == "float32":
+                t.dtype = "float16"
+                if t.data is not None:
+                    t.data = np.asarray(t.data).astype(np.float16)
+
+    def half(feed):
+        def make(rng):
+            x = feed(rng)
+            return x.astype(np.float16) if x.dtype == np.float32 else x
+        return make
+    return Case(case.op, "float16", case.attrs, graphs,
+                [half(f) for f in case.feeds], optional=True)
+
+
 @functools.lru_cache(maxsize=None)
 def cases_for(op: str) -> List[Case]:
     found = REGISTRY[op](op) + [make() for make in CONVERTED.get(op, [])]
+    if op in FLOAT16_OPS and not any(c.types == "float16" for c in found):
+        found += [as_float16(c) for c in found
+                  if c.types == "float32" and not c.convert]
     seen = set()
     for c in found:  # ids seed the inputs: they must be unique
         assert c.case_id not in seen, f"duplicate case {c.case_id}"

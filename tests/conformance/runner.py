@@ -89,6 +89,7 @@ class Result:
     status: str
     message: str = ""
     max_error: Optional[float] = None
+    optional: bool = False  # the case's optional flag (cases.py)
 
     @property
     def case_id(self) -> str:
@@ -360,7 +361,7 @@ def case_rng(case) -> np.random.Generator:
 def run_case(case, workdir: Path) -> Result:
     def result(status, message="", error=None):
         return Result(case.op, case.types, case.attrs, status, message,
-                      error)
+                      error, case.optional)
     rng = case_rng(case)
     inputs = [feed(rng) for feed in case.feeds]
     try:
