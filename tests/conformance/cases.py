@@ -35,11 +35,12 @@ ACT_NAMES = {ACT.NONE: "none", ACT.RELU: "relu", ACT.RELU6: "relu6",
 # different scales so every kernel has to rescale.
 QTYPES = ("int8", "uint8", "int16")
 QPARAMS = {
-    "int8": [Quant([0.05], [-3]), Quant([0.07], [10]), Quant([0.03], [0])],
+    "int8": [Quant([0.05], [-3]), Quant([0.07], [10]), Quant([0.03], [0]),
+             Quant([0.6], [25])],
     "uint8": [Quant([0.05], [128]), Quant([0.07], [120]),
-              Quant([0.03], [100])],
+              Quant([0.03], [100]), Quant([0.6], [3])],
     "int16": [Quant([0.0005], [0]), Quant([0.0007], [0]),
-              Quant([0.0003], [0])],
+              Quant([0.0003], [0]), Quant([0.008], [0])],
 }
 INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767),
               "uint16": (0, 65535), "int32": (-100, 100),
@@ -220,12 +221,43 @@ def as_float16(case: Case) -> Case:
                 [half(f) for f in case.feeds], optional=True)
 
 
+# Operators with a hybrid kernel in LiteRT (float activations, int8
+# weights): their float32 cases are repeated with each constant weight
+# matrix made symmetric int8.
+HYBRID_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+              "BATCH_MATMUL", "RNN", "UNIDIRECTIONAL_SEQUENCE_RNN",
+              "BIDIRECTIONAL_SEQUENCE_RNN", "SVDF", "LSTM",
+              "UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM"}
+
+
+def as_hybrid(case: Case) -> Optional[Case]:
+    """The case with its float32 constants of rank 2 or more (weights)
+    quantized to int8, symmetric, one scale per tensor; None when it has
+    no such constant."""
+    graphs = copy.deepcopy(case.graphs)
+    weights = [t for t in graphs[0].tensors if t.dtype == "float32" and
+               t.data is not None and len(t.shape) >= 2]
+    if not weights:
+        return None
+    for t in weights:
+        w = np.asarray(t.data, np.float32)
+        scale = float(np.abs(w).max()) / 127 or 1.0
+        t.dtype, t.quant = "int8", Quant([scale], [0])
+        t.data = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+    return Case(case.op, "float32/int8 weights", case.attrs, graphs,
+                case.feeds, optional=True)
+
+
 @functools.lru_cache(maxsize=None)
 def cases_for(op: str) -> List[Case]:
     found = REGISTRY[op](op) + [make() for make in CONVERTED.get(op, [])]
     if op in FLOAT16_OPS and not any(c.types == "float16" for c in found):
         found += [as_float16(c) for c in found
                   if c.types == "float32" and not c.convert]
+    if op in HYBRID_OPS:
+        found += [h for h in (as_hybrid(c) for c in found
+                              if c.types == "float32" and not c.convert)
+                  if h is not None]
     seen = set()
     for c in found:  # ids seed the inputs: they must be unique
         assert c.case_id not in seen, f"duplicate case {c.case_id}"
@@ -416,10 +448,10 @@ def _binary_feeds(op, dtype, shape, which, ranges, nonzero, quant):
 
 
 def binary_case(op, dtype, shapes, option_cls, act, ranges, nonzero,
-                const_rhs=False, same_scale=False):
+                const_rhs=False, same_scale=False, wide=False):
     b = Builder()
     quantized = dtype in QTYPES and op not in PLAIN_INT_OPS
-    q0 = q(dtype, 0) if quantized else None
+    q0 = q(dtype, 3 if wide else 0) if quantized else None
     q1 = (q(dtype, 0) if same_scale else q(dtype, 2)) if quantized else None
     qo = (q(dtype, 0) if same_scale else q(dtype, 1)) if quantized else None
     x = b.inp(dtype, shapes[0], q0,
@@ -445,6 +477,8 @@ def binary_case(op, dtype, shapes, option_cls, act, ranges, nonzero,
         attrs += f" act={ACT_NAMES[act]}"
     if same_scale:
         attrs += " same-scale"
+    if wide:
+        attrs += " wide-scale-ratio"
     return b.case(op, dtype, attrs)
 
 
@@ -467,6 +501,8 @@ def binary_cases(op):
             found.append(binary_case(op, dtype, ([2, 3], [2, 3]), option_cls,
                                      ACT.NONE, ranges, nonzero,
                                      same_scale=True))
+            found.append(binary_case(op, dtype, ([2, 3], [2, 3]), option_cls,
+                                     ACT.NONE, ranges, nonzero, wide=True))
         if acts and dtype not in ("int64", "complex64"):
             for act in (ACT.RELU, ACT.RELU6, ACT.RELU_N1_TO_1):
                 found.append(binary_case(op, dtype, ([2, 3], [2, 3]),
@@ -747,6 +783,7 @@ def conv2d_cases(op):
         ([1, 5, 5, 4], [6, 1, 1, 4], 1, SAME, 1, ACT.RELU_N1_TO_1),
         ([1, 1, 1, 3], [2, 1, 1, 3], 1, VALID, 1, ACT.NONE),
         ([1, 6, 6, 4], [4, 3, 3, 2], 1, SAME, 1, ACT.NONE),  # 2 groups
+        ([0, 5, 5, 3], [2, 3, 3, 3], 1, SAME, 1, ACT.NONE),  # empty batch
     ]
     for dtype in CONV_TYPES:
         for k, (ishape, fshape, stride, pad, dil, act) in enumerate(spreads):
@@ -783,6 +820,7 @@ def depthwise_cases(op):
         ([1, 9, 9, 2], (3, 3), 1, 1, VALID, 2, ACT.NONE),
         ([1, 4, 4, 1], (3, 3), 3, 1, SAME, 1, ACT.NONE),
         ([1, 1, 1, 2], (1, 1), 1, 1, VALID, 1, ACT.RELU_N1_TO_1),
+        ([0, 4, 4, 2], (3, 3), 1, 1, SAME, 1, ACT.NONE),
     ]
     for dtype in CONV_TYPES:
         for k, (ishape, (kh, kw), mult, stride, pad, dil, act) in \
@@ -851,6 +889,7 @@ def fully_connected_cases(op):
         ([1, 16], [10, 16], False, ACT.NONE, True),
         ([3, 1], [2, 1], False, ACT.RELU_N1_TO_1, True),
         ([2, 2, 6], [3, 12], False, ACT.NONE, True),  # flattens to 2x12
+        ([0, 5], [4, 5], False, ACT.NONE, True),
     ]
     for dtype in CONV_TYPES:
         for k, (ishape, wshape, keep, act, with_bias) in enumerate(spreads):
@@ -986,6 +1025,7 @@ def pool_cases(op):
         ([1, 4, 4, 1], (4, 4), 1, VALID, ACT.RELU6),
         ([1, 3, 3, 2], (1, 1), 1, SAME, ACT.NONE),
         ([1, 5, 5, 2], (3, 3), 1, SAME, ACT.RELU_N1_TO_1),
+        ([0, 4, 4, 2], (2, 2), 2, VALID, ACT.NONE),
     ]
     types = ("float32",) if op == "L2_POOL_2D" else FLOATQ
     for dtype in types:
