@@ -248,12 +248,96 @@ def as_hybrid(case: Case) -> Optional[Case]:
                 case.feeds, optional=True)
 
 
+# More types LiteRT's kernels take for some operators (found by trying
+# each float32 case with its float32 tensors retyped): the float32 cases
+# are repeated in each. Quantized ones get one set of parameters
+# throughout; the rest are plain numbers.
+_PLAIN = ("uint16", "uint32", "float64")
+EXTRA_TYPES = {
+    "CONCATENATION": ("uint32",),
+    "EMBEDDING_LOOKUP": ("int16", "int64", "bool") + _PLAIN,
+    "HASHTABLE_LOOKUP": ("int8", "int16", "int64", "bool") + _PLAIN,
+    "RESHAPE": _PLAIN, "TRANSPOSE": _PLAIN, "STRIDED_SLICE": _PLAIN,
+    "SELECT": _PLAIN, "SELECT_V2": _PLAIN, "SLICE": _PLAIN, "TILE": _PLAIN,
+    "BROADCAST_TO": _PLAIN, "PACK": ("uint32",), "WHERE": ("uint32",),
+    "PAD": ("bool",), "PADV2": ("bool",), "GATHER_ND": ("bool",),
+    "BATCH_TO_SPACE_ND": ("bool",) + _PLAIN,
+    "SPACE_TO_BATCH_ND": ("bool",) + _PLAIN,
+    "SQUEEZE": ("int16",) + _PLAIN, "EXPAND_DIMS": ("int16",) + _PLAIN,
+    "MATRIX_DIAG": ("int16",) + _PLAIN, "MATRIX_SET_DIAG": ("int16",) + _PLAIN,
+    "SHAPE": ("uint8", "int16", "int64") + _PLAIN,
+    "RANK": ("uint8", "int16", "int64") + _PLAIN,
+    "FILL": ("uint8",) + _PLAIN,
+    "RESIZE_NEAREST_NEIGHBOR": ("int32", "bool", "uint16", "uint32"),
+    "MIRROR_PAD": ("bool",) + _PLAIN,
+    "DYNAMIC_UPDATE_SLICE": ("uint8",) + _PLAIN,
+    "PRELU": ("int16",), "GELU": ("int16",),
+    "IF": ("int8", "uint8", "int16", "int64"),
+    "WHILE": ("int8", "uint8", "int16", "int64"),
+    "CALL_ONCE": ("int8", "uint8", "int16", "int64"),
+    "VAR_HANDLE": ("uint8", "int16") + _PLAIN,
+    "READ_VARIABLE": ("uint8", "int16") + _PLAIN,
+    "ASSIGN_VARIABLE": ("uint8", "int16") + _PLAIN,
+    "STABLEHLO_ADD": ("uint8", "bool") + _PLAIN,
+    "STABLEHLO_MULTIPLY": ("uint8", "bool") + _PLAIN,
+    "STABLEHLO_MAXIMUM": ("uint8", "bool") + _PLAIN,
+    "STABLEHLO_MINIMUM": ("uint8", "bool") + _PLAIN,
+    "STABLEHLO_SCATTER": ("int8", "uint8", "int16", "int64", "bool") +
+    _PLAIN,
+    "STABLEHLO_PAD": ("uint8", "int16", "bool") + _PLAIN,
+    "STABLEHLO_REDUCE_WINDOW": ("int8", "uint8", "int16", "int64", "bool",
+                                "float64"),
+    "STABLEHLO_GATHER": ("uint8", "int16", "bool") + _PLAIN,
+    "DILATE": ("uint8", "int16", "bool") + _PLAIN,
+    "REDUCE_WINDOW": ("uint8", "int16", "float64"),
+    "STABLEHLO_COMPOSITE": ("int8", "uint8", "int16", "int64"),
+    "STABLEHLO_CASE": ("int8", "uint8", "int16", "int64", "bool") + _PLAIN,
+}
+# Of those, the operators whose int8/uint8/int16 kernels are quantized
+# (or, for control flow, run quantized operators inside).
+QUANTIZED_EXTRA = {"PRELU", "GELU", "IF", "WHILE", "CALL_ONCE",
+                   "STABLEHLO_COMPOSITE"}
+
+
+def as_type(case: Case, dtype: str) -> Case:
+    """The case with every float32 tensor made `dtype` (constants rounded,
+    or made `> 0` for bool)."""
+    quant = q(dtype, 0) if case.op in QUANTIZED_EXTRA else None
+    graphs = copy.deepcopy(case.graphs)
+    g0 = case.graphs[0]
+    for graph in graphs:
+        for t in graph.tensors:
+            if t.dtype != "float32":
+                continue
+            t.dtype, t.quant = dtype, quant
+            if t.data is not None:
+                d = np.asarray(t.data)
+                t.data = d > 0 if dtype == "bool" else \
+                    np.round(d).astype(TYPES[dtype][1])
+    feeds = []
+    for index, feed in zip(g0.inputs, case.feeds):
+        t = g0.tensors[index]
+        if t.dtype != "float32":
+            feeds.append(feed)
+        elif dtype == "bool" or quant:
+            feeds.append(gen(dtype, t.shape, quant=quant))
+        else:
+            lo = 0 if dtype.startswith("u") else -9
+            feeds.append(gen(dtype, t.shape, lo, 9))
+    return Case(case.op, dtype, case.attrs, graphs, feeds, optional=True)
+
+
 @functools.lru_cache(maxsize=None)
 def cases_for(op: str) -> List[Case]:
     found = REGISTRY[op](op) + [make() for make in CONVERTED.get(op, [])]
     if op in FLOAT16_OPS and not any(c.types == "float16" for c in found):
         found += [as_float16(c) for c in found
                   if c.types == "float32" and not c.convert]
+    have = {c.types for c in found}
+    base = [c for c in found if c.types == "float32" and not c.convert]
+    for dtype in EXTRA_TYPES.get(op, ()):
+        if dtype not in have:
+            found += [as_type(c, dtype) for c in base]
     if op in HYBRID_OPS:
         found += [h for h in (as_hybrid(c) for c in found
                               if c.types == "float32" and not c.convert)
