@@ -101,9 +101,10 @@ def document(results, registered) -> str:
     optional = sum(1 for rs in results.values() for r in rs
                    if r.status == REJECTED and r.optional)
     if optional:
-        out.append(f"({optional} float16 copies of float32 cases, tried "
-                   f"for the operators whose LiteRT kernels take float16 "
-                   f"in some cases, are refused by LiteRT and not listed.)")
+        out.append(f"({optional} more are copies of float32 cases in "
+                   f"another type (float16, hybrid int8 weights, or a "
+                   f"type the operator takes elsewhere) that LiteRT "
+                   f"refuses for that case; they are not listed.)")
         out.append("")
     listed = 0
     for op, rs in results.items():

@@ -43,3 +43,33 @@ def test_every_litert_operator_has_cases():
                if op not in cases.REGISTRY]
     assert not missing, f"operators LiteRT runs with no conformance " \
         f"cases: {missing}"
+
+
+def test_comparison_rules():
+    """The comparison itself: each rule rejects what it must."""
+    import numpy as np
+    f = {"dtype": np.float32, "quantization": (0.0, 0)}
+    qd = {"dtype": np.int8, "quantization": (0.1, 0)}
+    ref = np.array([1.0, -2.0, 4.0], np.float32)
+    assert runner.compare(0, ref.copy(), ref, f, None)[0]
+    assert runner.compare(0, ref + 3e-5, ref, f, None)[0]  # 7.5e-6 rel
+    assert not runner.compare(0, ref + 1e-4, ref, f, None)[0]
+    assert not runner.compare(0, ref[:2], ref, f, None)[0]  # shape
+    assert not runner.compare(0, ref.astype(np.float64), ref, f, None)[0]
+    nan = np.array([np.nan, 1.0], np.float32)
+    assert runner.compare(0, nan.copy(), nan, f, None)[0]
+    assert not runner.compare(0, np.array([0.0, 1.0], np.float32), nan, f,
+                              None)[0]
+    ints = np.array([3, 4], np.int32)
+    assert not runner.compare(0, ints + np.int32([0, 1]), ints,
+                              {"dtype": np.int32, "quantization": (0.0, 0)},
+                              None)[0]
+    q = np.array([10, -5, 7], np.int8)
+    one = np.int8(1)
+    assert runner.compare(0, q + np.int8([1, 0, -1]), q, qd, None)[0]
+    assert not runner.compare(0, q + np.int8([2, 0, 0]), q, qd, None)[0]
+    # equal to the reference kernels, even when builtin differs by 1
+    assert runner.compare(0, q + one, q, qd, q + one)[0]
+    assert not runner.compare(0, q, q, qd, q + one)[0]
+    # where LiteRT's two kernels differ by more than 1, the reference rules
+    assert runner.compare(0, q + np.int8(5), q, qd, q + np.int8(5))[0]
