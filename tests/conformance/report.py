@@ -57,7 +57,7 @@ def document(results, registered) -> str:
         f"wrong answers, {total[CRASH] + total[ERROR]} crash or time out, "
         f"{total[UNSUPPORTED]} are refused by kiln. "
         f"{total[REJECTED]} more are refused by LiteRT itself (not "
-        f"counted; listed at the end).",
+        f"counted; see the end).",
         "",
         "State: **ok** every case passes; **partial** the rest are "
         "refused by kiln; **unsupported** kiln runs none; **FAIL** some "
