@@ -293,6 +293,13 @@ def _is_quantized(detail) -> bool:
 def compare(k: int, got: np.ndarray, want: np.ndarray, detail,
             want_ref: Optional[np.ndarray]):
     """(ok, message, error) for output k."""
+    if want.dtype == object or want.dtype.kind == "S":  # STRING tensors
+        if got.dtype.kind not in "SO":
+            return False, f"out{k}: kiln type {got.dtype}, LiteRT string", \
+                None
+        same = got.shape == want.shape and [bytes(v) for v in got.ravel()] \
+            == [bytes(v) for v in want.ravel()]
+        return same, "" if same else f"out{k}: strings differ", None
     if got.dtype != want.dtype:
         return False, f"out{k}: kiln type {got.dtype}, LiteRT {want.dtype}", \
             None
@@ -320,9 +327,6 @@ def compare(k: int, got: np.ndarray, want: np.ndarray, detail,
                 f"{got.ravel()[at].item()!r}, LiteRT " \
                 f"{want.ravel()[at].item()!r})", error
         return True, "", error
-    if want.dtype.kind == "S" or want.dtype == object:
-        same = got.tolist() == want.tolist()
-        return same, "" if same else f"out{k}: strings differ", None
     if _is_quantized(detail):
         diff = np.abs(got.astype(np.int64) - want.astype(np.int64))
         error = float(diff.max())

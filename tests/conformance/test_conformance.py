@@ -71,5 +71,9 @@ def test_comparison_rules():
     # equal to the reference kernels, even when builtin differs by 1
     assert runner.compare(0, q + one, q, qd, q + one)[0]
     assert not runner.compare(0, q, q, qd, q + one)[0]
+    words = np.array([b"ab", b"c"], dtype=object)
+    sd = {"dtype": np.object_, "quantization": (0.0, 0)}
+    assert runner.compare(0, words.astype(np.bytes_), words, sd, None)[0]
+    assert not runner.compare(0, np.array([b"ab", b"d"]), words, sd, None)[0]
     # where LiteRT's two kernels differ by more than 1, the reference rules
     assert runner.compare(0, q + np.int8(5), q, qd, q + np.int8(5))[0]
