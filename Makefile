@@ -15,7 +15,7 @@ FUZZ_SECONDS ?= 600
 export KILN_E2E_MODEL_DIR ?= $(CURDIR)/$(BUILD)/e2e-models
 
 .PHONY: all setup build build-asan check test-unit test-asan test-e2e \
-        test-e2e-isa test-e2e-asan build-release build-fuzz fuzz-smoke fuzz bench demo format clean
+        test-conformance test-e2e-isa test-e2e-asan build-release build-fuzz fuzz-smoke fuzz bench demo format clean
 
 all: build
 
@@ -41,6 +41,11 @@ test-asan: build-asan
 
 test-e2e: build
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) -m pytest -q tests/e2e
+
+# Every LiteRT builtin operator, kiln against LiteRT, one small model per
+# case (tests/conformance; models cached in $(BUILD)/conformance-models).
+test-conformance: build
+	KILN_BIN=$(BUILD)/kiln $(PYTHON) -m pytest -q tests/conformance
 
 # The zoo against LiteRT with the kernels of each lower instruction set
 # forced, so every dispatch level is checked on this machine.
@@ -92,7 +97,7 @@ build-release:
 
 check: setup
 	@$(MAKE) --no-print-directory WERROR=ON build-release test-unit test-asan \
-	  fuzz-smoke test-e2e test-e2e-isa test-e2e-asan
+	  fuzz-smoke test-e2e test-conformance test-e2e-isa test-e2e-asan
 
 demo: setup build
 	@scripts/demo $(BUILD)/kiln
