@@ -34,7 +34,8 @@ class OpModel:
 
     def _tensor(self, name: str, shape: Sequence[int],
                 data: Optional[np.ndarray] = None,
-                variable: bool = False) -> int:
+                variable: bool = False,
+                scale: Optional[float] = None) -> int:
         schema = _schema()
         t = schema.TensorT()
         t.name = name
@@ -42,10 +43,17 @@ class OpModel:
         t.type = schema.TensorType.FLOAT32
         t.isVariable = variable
         t.buffer = 0
+        if scale is not None:
+            t.type = schema.TensorType.INT8
+            q = schema.QuantizationParametersT()
+            q.scale = [float(scale)]
+            q.zeroPoint = [0]
+            t.quantization = q
         if data is not None:
             b = schema.BufferT()
+            dtype = np.int8 if scale is not None else np.float32
             b.data = np.frombuffer(
-                np.ascontiguousarray(data, np.float32).tobytes(), np.uint8)
+                np.ascontiguousarray(data, dtype).tobytes(), np.uint8)
             self.buffers.append(b)
             t.buffer = len(self.buffers) - 1
         self.tensors.append(t)
@@ -61,6 +69,17 @@ class OpModel:
               ) -> None:
         data = self.rng.uniform(-scale, scale, shape).astype(np.float32)
         self.op_inputs.append(self._tensor(name, shape, data))
+
+    def weights(self, name: str, shape: Sequence[int], hybrid: bool,
+                scale: float = 0.5) -> None:
+        """A float32 matrix, or (hybrid) int8 with one symmetric scale, as
+        the converter's dynamic-range quantization writes weights."""
+        if not hybrid:
+            self.const(name, shape, scale)
+            return
+        q = self.rng.integers(-127, 128, shape).astype(np.int8)
+        step = scale / 127.0
+        self.op_inputs.append(self._tensor(name, shape, q, scale=step))
 
     def variable(self, name: str, shape: Sequence[int]) -> None:
         self.op_inputs.append(self._tensor(name, shape, variable=True))
@@ -226,9 +245,11 @@ def bidirectional_lstm_model(rng, *, batch: int, time: int, n_input: int,
 
 
 def rnn_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
-              units: int, time_major=False, activation=4
-              ) -> Tuple[bytes, Dict[str, np.ndarray]]:
-    """UNIDIRECTIONAL_SEQUENCE_RNN (sequence) or RNN (one step)."""
+              units: int, time_major=False, activation=4, hybrid=False,
+              asymmetric=False) -> Tuple[bytes, Dict[str, np.ndarray]]:
+    """UNIDIRECTIONAL_SEQUENCE_RNN (sequence) or RNN (one step); hybrid:
+    int8 weights, inputs quantized per row (asymmetric: with zero points).
+    """
     schema = _schema()
     m = OpModel(rng)
     if sequence:
@@ -237,8 +258,8 @@ def rnn_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
     else:
         shape = (batch, n_input)
     m.input("x", shape)
-    m.const("weights", (units, n_input))
-    m.const("recurrent", (units, units))
+    m.weights("weights", (units, n_input), hybrid)
+    m.weights("recurrent", (units, units), hybrid)
     m.const("bias", (units,))
     m.variable("hidden_state", (batch, units))
     if sequence:
@@ -251,6 +272,7 @@ def rnn_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
         options_type = schema.BuiltinOptions.RNNOptions
         code = schema.BuiltinOperator.RNN
     options.fusedActivationFunction = activation
+    options.asymmetricQuantizeInputs = asymmetric
     data = m.finish(code, options_type, options,
                     [("y", shape[:-1] + (units,))])
     return data, m.feeds
@@ -258,17 +280,19 @@ def rnn_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
 
 def bidirectional_rnn_model(rng, *, batch: int, time: int, n_input: int,
                             units: int, merge_outputs: bool,
-                            time_major=False, aux: Optional[str] = None
+                            time_major=False, aux: Optional[str] = None,
+                            hybrid=False, asymmetric=False
                             ) -> Tuple[bytes, Dict[str, np.ndarray]]:
-    """BIDIRECTIONAL_SEQUENCE_RNN; aux as for bidirectional_lstm_model."""
+    """BIDIRECTIONAL_SEQUENCE_RNN; aux as for bidirectional_lstm_model,
+    hybrid and asymmetric as for rnn_model."""
     schema = _schema()
     n_aux = n_input + 2 if aux == "weights" else n_input
     m = OpModel(rng)
     seq = (time, batch) if time_major else (batch, time)
     m.input("x", seq + (n_input,))
     for prefix in ("fw_", "bw_"):
-        m.const(prefix + "weights", (units, n_input))
-        m.const(prefix + "recurrent", (units, units))
+        m.weights(prefix + "weights", (units, n_input), hybrid)
+        m.weights(prefix + "recurrent", (units, units), hybrid)
         m.const(prefix + "bias", (units,))
         m.variable(prefix + "hidden_state", (batch, units))
     if aux:
@@ -276,14 +300,15 @@ def bidirectional_rnn_model(rng, *, batch: int, time: int, n_input: int,
     else:
         m.omit()
     if aux == "weights":
-        m.const("fw_aux_weights", (units, n_aux))
-        m.const("bw_aux_weights", (units, n_aux))
+        m.weights("fw_aux_weights", (units, n_aux), hybrid)
+        m.weights("bw_aux_weights", (units, n_aux), hybrid)
     else:
         m.omit(2)
     options = schema.BidirectionalSequenceRNNOptionsT()
     options.timeMajor = time_major
     options.fusedActivationFunction = 4
     options.mergeOutputs = merge_outputs
+    options.asymmetricQuantizeInputs = asymmetric
     if merge_outputs:
         outputs = [("y", seq + (2 * units,))]
     else:

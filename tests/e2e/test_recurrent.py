@@ -72,6 +72,24 @@ CASES = {
     "birnn_aux_backward_time_major": lambda r: rm.bidirectional_rnn_model(
         r, batch=2, time=3, n_input=3, units=4, merge_outputs=False,
         aux="backward", time_major=True),
+    # hybrid: int8 weights, float activations quantized per row
+    "rnn_hybrid": lambda r: rm.rnn_model(r, sequence=False, batch=3, time=1,
+                                         n_input=6, units=5, hybrid=True),
+    "urnn_hybrid_asymmetric": lambda r: rm.rnn_model(
+        r, sequence=True, batch=2, time=5, n_input=4, units=6, hybrid=True,
+        asymmetric=True),
+    "urnn_hybrid_time_major": lambda r: rm.rnn_model(
+        r, sequence=True, batch=3, time=4, n_input=7, units=3, hybrid=True,
+        time_major=True, activation=1),
+    # Hybrid BIDIRECTIONAL_SEQUENCE_RNN only batch-major and without aux
+    # weights: LiteRT's hybrid loop steps the aux input by the input's
+    # width and, time-major, runs the whole sequence once per step.
+    "birnn_hybrid_merged": lambda r: rm.bidirectional_rnn_model(
+        r, batch=2, time=4, n_input=3, units=4, merge_outputs=True,
+        hybrid=True),
+    "birnn_hybrid_asymmetric_aux_backward": lambda r: rm.bidirectional_rnn_model(
+        r, batch=3, time=3, n_input=5, units=4, merge_outputs=False,
+        aux="backward", hybrid=True, asymmetric=True),
     # SVDF
     "svdf_rank1": lambda r: rm.svdf_model(r, batch=1, n_input=5, units=4,
                                           rank=1, memory=4),

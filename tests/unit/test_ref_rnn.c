@@ -1,8 +1,8 @@
 /* test_ref_rnn.c - reference RNN, UNIDIRECTIONAL_SEQUENCE_RNN,
- * BIDIRECTIONAL_SEQUENCE_RNN and SVDF against loops written here (SVDF's
- * memory kept as an explicit window of past features), on random sizes
- * from random initial states, over several calls so the state carries;
- * and malformed operands. */
+ * BIDIRECTIONAL_SEQUENCE_RNN (float32 and hybrid int8 weights) and SVDF
+ * against loops written here (SVDF's memory kept as an explicit window of
+ * past features), on random sizes from random initial states, over several
+ * calls so the state carries; and malformed operands. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +26,84 @@ static kiln_activation random_activation(void) {
   return acts[kiln_test_int(0, 4)];
 }
 
+/* Weights of the cases to come: float32, or int8 (hybrid) with the data
+ * quantized symmetrically or with zero points (asymmetric). */
+enum { FLOAT_WEIGHTS, HYBRID, HYBRID_ASYMMETRIC };
+static int weight_kind = FLOAT_WEIGHTS;
+
+/* An int8 matrix with one scale, zero point 0; its quantization block is
+ * allocated with it (info first, so the pointer frees it). */
+typedef struct qbox {
+  kiln_quant_info info;
+  float scale;
+  int64_t zero;
+} qbox;
+
+static kiln_tensor *weights(int64_t rows, int64_t cols) {
+  if (weight_kind == FLOAT_WEIGHTS) return t2(rows, cols);
+  int64_t d[2] = {rows, cols};
+  kiln_tensor *t = kiln_test_tensor(KILN_INT8, 2, d);
+  int8_t *q = t->data;
+  for (int64_t i = 0; i < rows * cols; i++)
+    q[i] = (int8_t)kiln_test_int(-127, 127);
+  qbox *box = malloc(sizeof *box);
+  box->scale = kiln_test_uniform(0.002f, 0.01f);
+  box->zero = 0;
+  box->info = (kiln_quant_info){1, &box->scale, &box->zero, 0};
+  t->quant = &box->info;
+  return t;
+}
+
+static void free_weights(kiln_tensor *t) {
+  if (t && t->quant) free((void *)t->quant);
+  kiln_test_tensor_free(t);
+}
+
+/* Row j of w times x. For int8 weights, x is first quantized to int8 as
+ * TFLite's hybrid kernels do (written here from their description):
+ * symmetric, scale max|x| / 127 and values in [-127, 127]; asymmetric,
+ * scale (max - min) / 255 over a range widened to hold 0, a zero point
+ * from the end that errs less, nudged into [-128, 127]; rounding half away
+ * from zero. The int32 sum of w * (q - zero) is scaled back in float. */
+static double weight_row(const kiln_tensor *w, int j, const float *x, int n) {
+  if (w->dtype == KILN_FLOAT32) {
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += (double)fp(w)[j * n + i] * x[i];
+    return sum;
+  }
+  float lo = x[0], hi = x[0], sx, inv;
+  for (int i = 1; i < n; i++) {
+    lo = fminf(lo, x[i]);
+    hi = fmaxf(hi, x[i]);
+  }
+  int zero = 0, lowest = -127;
+  if (weight_kind == HYBRID) {
+    float range = fmaxf(fabsf(lo), fabsf(hi));
+    if (range == 0) return 0.0;
+    sx = range / 127.0f;
+    inv = 127.0f / range;
+  } else {
+    double rmin = fmin(0.0, lo), rmax = fmax(0.0, hi);
+    if (rmin == rmax) return 0.0;
+    double scale = (rmax - rmin) / 255.0;
+    double z = fabs(rmin / scale) + 128 < fabs(rmax / scale) + 127
+                   ? -128 - rmin / scale
+                   : 127 - rmax / scale;
+    zero = z <= -128 ? -128 : z >= 127 ? 127 : (int)round(z);
+    sx = (float)scale;
+    inv = (float)(1.0 / sx);
+    lowest = -128;
+  }
+  const int8_t *q = w->data;
+  int32_t dot = 0;
+  for (int i = 0; i < n; i++) {
+    int v = (int)roundf((float)zero + x[i] * inv);
+    v = v < lowest ? lowest : v > 127 ? 127 : v;
+    dot += q[j * n + i] * (v - zero);
+  }
+  return (double)((float)dot * (sx * w->quant->scale[0]));
+}
+
 /* One direction: weights [U,I], recurrent [U,U], bias [U], hidden [B,U],
  * aux weights [U,A] or NULL. */
 typedef struct cell {
@@ -35,16 +113,19 @@ typedef struct cell {
 
 static void make_cell(cell *c, int units, int n_in, int n_aux, int batch) {
   c->units = units;
-  c->w = t2(units, n_in);
-  c->r = t2(units, units);
+  c->w = weights(units, n_in);
+  c->r = weights(units, units);
   c->b = t1(units);
   c->h = t2(batch, units);
-  c->aux_w = n_aux ? t2(units, n_aux) : NULL;
+  c->aux_w = n_aux ? weights(units, n_aux) : NULL;
 }
 
 static void free_cell(cell *c) {
-  kiln_tensor *all[5] = {c->w, c->r, c->b, c->h, c->aux_w};
-  kiln_test_tensors_free(all, 5);
+  free_weights(c->w);
+  free_weights(c->r);
+  free_weights(c->aux_w);
+  kiln_tensor *rest[2] = {c->b, c->h};
+  kiln_test_tensors_free(rest, 2);
 }
 
 /* h_new = act(W x + A aux + R h + b), for the rows of a sequence. */
@@ -59,13 +140,9 @@ static void oracle(const cell *c, kiln_activation act, bool time_major, int T,
     for (int b = 0; b < B; b++) {
       int row = time_major ? t * B + b : b * T + t;
       for (int j = 0; j < U; j++) {
-        double z = fp(c->b)[j];
-        for (int i = 0; i < n_in; i++)
-          z += (double)fp(c->w)[j * n_in + i] * x[row * n_in + i];
-        for (int i = 0; i < n_aux; i++)
-          z += (double)fp(c->aux_w)[j * n_aux + i] * aux[row * n_aux + i];
-        for (int k = 0; k < U; k++)
-          z += (double)fp(c->r)[j * U + k] * h[b * U + k];
+        double z = fp(c->b)[j] + weight_row(c->w, j, x + row * n_in, n_in) +
+                   weight_row(c->r, j, h + b * U, U);
+        if (n_aux) z += weight_row(c->aux_w, j, aux + row * n_aux, n_aux);
         next[j] = kiln_test_activate((float)z, act);
       }
       memcpy(h + b * U, next, sizeof(float) * (size_t)U);
@@ -87,7 +164,8 @@ static void test_unidirectional(bool sequence) {
     int B = kiln_test_int(1, 3), T = sequence ? kiln_test_int(1, 5) : 1;
     int n_in = kiln_test_int(1, 5), U = kiln_test_int(1, 6);
     kiln_rnn_attrs a = {random_activation(),
-                        sequence ? kiln_test_int(0, 1) == 1 : true, false};
+                        sequence ? kiln_test_int(0, 1) == 1 : true, false,
+                        weight_kind == HYBRID_ASYMMETRIC};
     cell c;
     make_cell(&c, U, n_in, 0, B);
     int64_t xd[3] = {a.time_major ? T : B, a.time_major ? B : T, n_in};
@@ -126,7 +204,8 @@ static void test_bidirectional(void) {
     int n_in = kiln_test_int(1, 4), aux_mode = kiln_test_int(0, 2);
     int n_aux = aux_mode == 1 ? kiln_test_int(1, 3) : 0;
     kiln_rnn_attrs a = {random_activation(), kiln_test_int(0, 1) == 1,
-                        kiln_test_int(0, 1) == 1};
+                        kiln_test_int(0, 1) == 1,
+                        weight_kind == HYBRID_ASYMMETRIC};
     cell fw, bw;
     make_cell(&fw, kiln_test_int(1, 5), n_in, n_aux, B);
     make_cell(&bw, kiln_test_int(1, 5), n_in, n_aux, B);
@@ -240,7 +319,7 @@ static void test_bad_operands(void) {
   make_cell(&c, 4, 3, 0, 2);
   kiln_tensor *x = t2(2, 3), *out = kiln_test_output();
   kiln_tensor *in[12] = {x, c.w, c.r, c.b, c.h};
-  kiln_rnn_attrs a = {KILN_ACT_TANH, true, false};
+  kiln_rnn_attrs a = {KILN_ACT_TANH, true, false, false};
   CHECK_OK(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out));
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 4, out),
               KILN_ERR_INVALID_MODEL, "expects 5 inputs");
@@ -262,6 +341,27 @@ static void test_bad_operands(void) {
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out),
               KILN_ERR_INVALID_MODEL, "activation");
   a.activation = KILN_ACT_TANH;
+  /* Hybrid weights: all int8 or none, each with one scale and no zero
+   * point. */
+  weight_kind = HYBRID;
+  kiln_tensor *q = weights(4, 3);
+  weight_kind = FLOAT_WEIGHTS;
+  in[1] = q;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out),
+              KILN_ERR_UNSUPPORTED, "weights mix float32 and int8");
+  qbox *box = (qbox *)q->quant;
+  box->zero = 3;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out),
+              KILN_ERR_UNSUPPORTED,
+              "input 1 (weights) is int8 but not quantized with one positive "
+              "scale and zero point 0");
+  box->zero = 0;
+  q->quant = NULL;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out),
+              KILN_ERR_UNSUPPORTED, "not quantized");
+  q->quant = &box->info;
+  free_weights(q);
+  in[1] = c.w;
   CHECK_ERROR(
       kiln_test_run_op1(KILN_OP_UNIDIRECTIONAL_SEQUENCE_RNN, &a, in, 5, out),
       KILN_ERR_INVALID_MODEL, "input 0 (input) must have rank 3");
@@ -310,9 +410,13 @@ static void test_bad_operands(void) {
 
 int main(void) {
   kiln_test_seed(77);
-  test_unidirectional(false);
-  test_unidirectional(true);
-  test_bidirectional();
+  for (weight_kind = FLOAT_WEIGHTS; weight_kind <= HYBRID_ASYMMETRIC;
+       weight_kind++) {
+    test_unidirectional(false);
+    test_unidirectional(true);
+    test_bidirectional();
+  }
+  weight_kind = FLOAT_WEIGHTS;
   test_svdf();
   test_bad_operands();
   return kiln_test_finish("test_ref_rnn");

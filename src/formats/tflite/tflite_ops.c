@@ -522,12 +522,16 @@ static kiln_status *parse_bidirectional_lstm(const kiln_fb_table *o,
 static kiln_status *parse_rnn(const kiln_fb_table *o, void *attrs) {
   kiln_rnn_attrs *a = attrs;
   a->time_major = true; /* one step: [batch, input] */
+  KILN_TRY(kiln_fb_bool(o, TFL_RNN_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return read_activation(o, TFL_RNN_ACTIVATION, &a->activation);
 }
 
 static kiln_status *parse_sequence_rnn(const kiln_fb_table *o, void *attrs) {
   kiln_rnn_attrs *a = attrs;
   KILN_TRY(kiln_fb_bool(o, TFL_SRNN_TIME_MAJOR, false, &a->time_major));
+  KILN_TRY(kiln_fb_bool(o, TFL_SRNN_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return read_activation(o, TFL_SRNN_ACTIVATION, &a->activation);
 }
 
@@ -536,6 +540,8 @@ static kiln_status *parse_bidirectional_rnn(const kiln_fb_table *o,
   kiln_rnn_attrs *a = attrs;
   KILN_TRY(kiln_fb_bool(o, TFL_BRNN_TIME_MAJOR, false, &a->time_major));
   KILN_TRY(read_activation(o, TFL_BRNN_ACTIVATION, &a->activation));
+  KILN_TRY(kiln_fb_bool(o, TFL_BRNN_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return kiln_fb_bool(o, TFL_BRNN_MERGE_OUTPUTS, false, &a->merge_outputs);
 }
 

@@ -208,17 +208,22 @@ enum { /* BidirectionalSequenceLSTMOptions */
        TFL_BLSTM_TIME_MAJOR = 4,    /* bool, default TRUE */
 };
 
-enum { TFL_RNN_ACTIVATION = 0 }; /* RNNOptions */
+enum { /* RNNOptions */
+       TFL_RNN_ACTIVATION = 0,
+       TFL_RNN_ASYMMETRIC_QUANTIZE_INPUTS = 1,
+};
 
 enum {                          /* SequenceRNNOptions */
        TFL_SRNN_TIME_MAJOR = 0, /* bool, default false */
        TFL_SRNN_ACTIVATION = 1,
+       TFL_SRNN_ASYMMETRIC_QUANTIZE_INPUTS = 2,
 };
 
 enum {                          /* BidirectionalSequenceRNNOptions */
        TFL_BRNN_TIME_MAJOR = 0, /* bool, default false */
        TFL_BRNN_ACTIVATION = 1,
        TFL_BRNN_MERGE_OUTPUTS = 2,
+       TFL_BRNN_ASYMMETRIC_QUANTIZE_INPUTS = 3,
 };
 
 enum { /* SVDFOptions */
