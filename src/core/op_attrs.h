@@ -201,6 +201,7 @@ typedef struct kiln_lstm_attrs {
   float cell_clip, proj_clip;
   bool time_major;
   bool merge_outputs;
+  bool asymmetric_quantize_inputs; /* int8 weights: as kiln_rnn_attrs */
 } kiln_lstm_attrs;
 
 /* RNN, UNIDIRECTIONAL_SEQUENCE_RNN and BIDIRECTIONAL_SEQUENCE_RNN:

@@ -122,22 +122,23 @@ class OpModel:
 
 def _lstm_direction(m: OpModel, prefix: str, n_input: int, n_cell: int,
                     n_output: int, cifg: bool, peephole: bool,
-                    projection: bool, projection_bias: bool) -> None:
+                    projection: bool, projection_bias: bool,
+                    hybrid: bool = False) -> None:
     """Inputs 1..17 of the LSTM (or one direction of the bidirectional
     one): gate weights, recurrent weights, peepholes, biases, projection."""
     for gate in ("input", "forget", "cell", "output"):
         if gate == "input" and cifg:
             m.omit()
         else:
-            m.const(f"{prefix}{gate}_w", (n_cell, n_input))
+            m.weights(f"{prefix}{gate}_w", (n_cell, n_input), hybrid)
     for gate in ("input", "forget", "cell", "output"):
         if gate == "input" and cifg:
             m.omit()
         else:
-            m.const(f"{prefix}{gate}_r", (n_cell, n_output))
+            m.weights(f"{prefix}{gate}_r", (n_cell, n_output), hybrid)
     for gate in ("input", "forget", "output"):
         if peephole and not (gate == "input" and cifg):
-            m.const(f"{prefix}{gate}_peephole", (n_cell,))
+            m.weights(f"{prefix}{gate}_peephole", (n_cell,), hybrid)
         else:
             m.omit()
     for gate in ("input", "forget", "cell", "output"):
@@ -146,7 +147,7 @@ def _lstm_direction(m: OpModel, prefix: str, n_input: int, n_cell: int,
         else:
             m.const(f"{prefix}{gate}_bias", (n_cell,))
     if projection:
-        m.const(f"{prefix}projection_w", (n_output, n_cell))
+        m.weights(f"{prefix}projection_w", (n_output, n_cell), hybrid)
     else:
         m.omit()
     if projection and projection_bias:
@@ -158,9 +159,10 @@ def _lstm_direction(m: OpModel, prefix: str, n_input: int, n_cell: int,
 def lstm_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
                n_cell: int, cifg=False, peephole=False, projection=False,
                projection_bias=False, layer_norm=False, time_major=False,
-               cell_clip=0.0, proj_clip=0.0, activation=4
-               ) -> Tuple[bytes, Dict[str, np.ndarray]]:
-    """UNIDIRECTIONAL_SEQUENCE_LSTM (sequence) or LSTM (one step)."""
+               cell_clip=0.0, proj_clip=0.0, activation=4, hybrid=False,
+               asymmetric=False) -> Tuple[bytes, Dict[str, np.ndarray]]:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM (sequence) or LSTM (one step);
+    hybrid and asymmetric as for rnn_model."""
     schema = _schema()
     n_output = n_cell if not projection else max(1, n_cell - 1)
     m = OpModel(rng)
@@ -171,7 +173,7 @@ def lstm_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
         shape = (batch, n_input)
     m.input("x", shape)
     _lstm_direction(m, "", n_input, n_cell, n_output, cifg, peephole,
-                    projection, projection_bias)
+                    projection, projection_bias, hybrid)
     m.variable("output_state", (batch, n_output))
     m.variable("cell_state", (batch, n_cell))
     for gate in ("input", "forget", "cell", "output"):
@@ -192,6 +194,7 @@ def lstm_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
     options.fusedActivationFunction = activation
     options.cellClip = cell_clip
     options.projClip = proj_clip
+    options.asymmetricQuantizeInputs = asymmetric
     data = m.finish(code, options_type, options, [("y", out_shape)])
     return data, m.feeds
 
@@ -199,10 +202,12 @@ def lstm_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
 def bidirectional_lstm_model(rng, *, batch: int, time: int, n_input: int,
                              n_cell: int, merge_outputs: bool,
                              time_major: bool, aux: Optional[str] = None,
-                             cifg=False, peephole=False, projection=False
+                             cifg=False, peephole=False, projection=False,
+                             hybrid=False, asymmetric=False
                              ) -> Tuple[bytes, Dict[str, np.ndarray]]:
     """BIDIRECTIONAL_SEQUENCE_LSTM; aux: None, "weights" (an aux input fed
-    through aux weights) or "backward" (the backward direction's input)."""
+    through aux weights) or "backward" (the backward direction's input);
+    hybrid and asymmetric as for rnn_model."""
     schema = _schema()
     n_output = n_cell if not projection else max(1, n_cell - 1)
     n_aux = n_input + 1 if aux == "weights" else n_input
@@ -210,9 +215,9 @@ def bidirectional_lstm_model(rng, *, batch: int, time: int, n_input: int,
     seq = (time, batch) if time_major else (batch, time)
     m.input("x", seq + (n_input,))
     _lstm_direction(m, "fw_", n_input, n_cell, n_output, cifg, peephole,
-                    projection, projection)
+                    projection, projection, hybrid)
     _lstm_direction(m, "bw_", n_input, n_cell, n_output, cifg, peephole,
-                    projection, False)
+                    projection, False, hybrid)
     m.variable("fw_output_state", (batch, n_output))
     m.variable("fw_cell_state", (batch, n_cell))
     m.variable("bw_output_state", (batch, n_output))
@@ -224,13 +229,14 @@ def bidirectional_lstm_model(rng, *, batch: int, time: int, n_input: int,
     for prefix in ("fw_", "bw_"):
         for gate in ("input", "forget", "cell", "output"):
             if aux == "weights" and not (gate == "input" and cifg):
-                m.const(f"{prefix}aux_{gate}_w", (n_cell, n_aux))
+                m.weights(f"{prefix}aux_{gate}_w", (n_cell, n_aux), hybrid)
             else:
                 m.omit()
     options = schema.BidirectionalSequenceLSTMOptionsT()
     options.fusedActivationFunction = 4
     options.mergeOutputs = merge_outputs
     options.timeMajor = time_major
+    options.asymmetricQuantizeInputs = asymmetric
     if merge_outputs:
         outputs = [("y", seq + (2 * n_output,))]
     else:

@@ -482,6 +482,8 @@ static kiln_status *parse_lstm(const kiln_fb_table *o, void *attrs) {
   KILN_TRY(read_clip(o, TFL_LSTM_CELL_CLIP, "cell_clip", &a->cell_clip));
   KILN_TRY(read_clip(o, TFL_LSTM_PROJ_CLIP, "proj_clip", &a->proj_clip));
   KILN_TRY(kiln_fb_i8(o, TFL_LSTM_KERNEL_TYPE, 0, &kernel_type));
+  KILN_TRY(kiln_fb_bool(o, TFL_LSTM_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   /* The BASIC kernel is a different, 5-input operator. */
   if (kernel_type != 0)
     return kiln_error(KILN_ERR_UNSUPPORTED,
@@ -499,6 +501,8 @@ static kiln_status *parse_unidirectional_lstm(const kiln_fb_table *o,
   KILN_TRY(read_clip(o, TFL_ULSTM_CELL_CLIP, "cell_clip", &a->cell_clip));
   KILN_TRY(read_clip(o, TFL_ULSTM_PROJ_CLIP, "proj_clip", &a->proj_clip));
   KILN_TRY(kiln_fb_bool(o, TFL_ULSTM_TIME_MAJOR, false, &a->time_major));
+  KILN_TRY(kiln_fb_bool(o, TFL_ULSTM_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   KILN_TRY(
       kiln_fb_bool(o, TFL_ULSTM_DIAGONAL_RECURRENT_TENSORS, false, &diagonal));
   if (diagonal)
@@ -516,6 +520,8 @@ static kiln_status *parse_bidirectional_lstm(const kiln_fb_table *o,
   KILN_TRY(read_clip(o, TFL_BLSTM_CELL_CLIP, "cell_clip", &a->cell_clip));
   KILN_TRY(read_clip(o, TFL_BLSTM_PROJ_CLIP, "proj_clip", &a->proj_clip));
   KILN_TRY(kiln_fb_bool(o, TFL_BLSTM_MERGE_OUTPUTS, false, &a->merge_outputs));
+  KILN_TRY(kiln_fb_bool(o, TFL_BLSTM_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return kiln_fb_bool(o, TFL_BLSTM_TIME_MAJOR, true, &a->time_major);
 }
 

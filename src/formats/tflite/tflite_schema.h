@@ -189,6 +189,7 @@ enum { /* LSTMOptions */
        TFL_LSTM_CELL_CLIP = 1,   /* float */
        TFL_LSTM_PROJ_CLIP = 2,   /* float */
        TFL_LSTM_KERNEL_TYPE = 3, /* LSTMKernelType: FULL = 0, BASIC = 1 */
+       TFL_LSTM_ASYMMETRIC_QUANTIZE_INPUTS = 4,
 };
 
 enum { /* UnidirectionalSequenceLSTMOptions */
@@ -206,6 +207,7 @@ enum { /* BidirectionalSequenceLSTMOptions */
        TFL_BLSTM_PROJ_CLIP = 2,
        TFL_BLSTM_MERGE_OUTPUTS = 3, /* bool */
        TFL_BLSTM_TIME_MAJOR = 4,    /* bool, default TRUE */
+       TFL_BLSTM_ASYMMETRIC_QUANTIZE_INPUTS = 5,
 };
 
 enum { /* RNNOptions */

@@ -113,11 +113,11 @@ kiln_status *kiln_rec_weights(const kiln_op_ctx *ctx, int index,
     KILN_TRY(kiln_rec_operand(ctx, index, role, required, d0, d1, &out->f));
   else {
     char buf[KILN_DIMS_STR_SIZE];
-    if (t->rank != 2 || t->dims[0] <= 0 || t->dims[1] <= 0)
+    int rank = d1 < 0 ? 1 : 2;
+    if (t->rank != rank || t->dims[0] <= 0 || (rank == 2 && t->dims[1] <= 0))
       return kiln_error(KILN_ERR_INVALID_MODEL,
-                        "input %d (%s) must be a non-empty matrix, has shape "
-                        "%s",
-                        index, role,
+                        "input %d (%s) must be a non-empty %s, has shape %s",
+                        index, role, rank == 1 ? "vector" : "matrix",
                         kiln_dims_str(t->dims, t->rank, buf, sizeof buf));
     if ((d0 > 0 && t->dims[0] != d0) || (d1 > 0 && t->dims[1] != d1))
       return shape_error(ctx, index, role, d0, d1);
@@ -131,7 +131,7 @@ kiln_status *kiln_rec_weights(const kiln_op_ctx *ctx, int index,
     out->scale = t->quant->scale[0];
   }
   out->rows = t->dims[0];
-  out->cols = t->dims[1];
+  out->cols = t->rank == 2 ? t->dims[1] : 1;
   return NULL;
 }
 
@@ -140,12 +140,16 @@ static int32_t round_away(float x) { return (int32_t)roundf(x); }
 
 kiln_rec_quant kiln_rec_quantize_row(const float *x, int64_t n,
                                      bool asymmetric) {
-  kiln_rec_quant q = {1.0f, 1.0f, 0, asymmetric ? -128 : -127};
   float lo = n > 0 ? x[0] : 0.0f, hi = lo;
   for (int64_t i = 1; i < n; i++) {
     if (x[i] < lo) lo = x[i];
     if (x[i] > hi) hi = x[i];
   }
+  return kiln_rec_quantize_range(lo, hi, asymmetric);
+}
+
+kiln_rec_quant kiln_rec_quantize_range(float lo, float hi, bool asymmetric) {
+  kiln_rec_quant q = {1.0f, 1.0f, 0, asymmetric ? -128 : -127};
   if (!asymmetric) {
     float range = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi);
     if (range == 0.0f) return q; /* every value quantizes to 0 */
@@ -168,15 +172,18 @@ kiln_rec_quant kiln_rec_quantize_row(const float *x, int64_t n,
   return q;
 }
 
+int32_t kiln_rec_quantize(const kiln_rec_quant *q, float x) {
+  int32_t v = round_away((float)q->offset + x * q->inv);
+  return v < q->qmin ? q->qmin : (v > 127 ? 127 : v);
+}
+
 double kiln_rec_matvec(const kiln_rec_matrix *m, int64_t row, const float *x,
                        const kiln_rec_quant *q) {
   if (m->f) return kiln_rec_dot(m->f + row * m->cols, x, m->cols);
   const int8_t *w = m->q + row * m->cols;
   int32_t dot = 0, row_sum = 0;
   for (int64_t i = 0; i < m->cols; i++) {
-    int32_t v = round_away((float)q->offset + x[i] * q->inv);
-    v = v < q->qmin ? q->qmin : (v > 127 ? 127 : v);
-    dot += w[i] * v;
+    dot += w[i] * kiln_rec_quantize(q, x[i]);
     row_sum += w[i];
   }
   dot -= row_sum * q->offset;

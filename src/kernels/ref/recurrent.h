@@ -76,9 +76,9 @@ typedef struct kiln_rec_matrix {
   int64_t rows, cols;
 } kiln_rec_matrix;
 
-/* As kiln_rec_operand for a rank-2 weight matrix that may also be int8 with
- * a single scale and zero point 0. An omitted optional one gives a matrix
- * with neither f nor q. */
+/* As kiln_rec_operand for a weight matrix [d0, d1] (or a vector [d0] held
+ * as one column when d1 < 0) that may also be int8 with a single scale and
+ * zero point 0. An omitted optional one gives neither f nor q. */
 kiln_status *kiln_rec_weights(const kiln_op_ctx *ctx, int index,
                               const char *role, bool required, int64_t d0,
                               int64_t d1, kiln_rec_matrix *out);
@@ -94,9 +94,20 @@ typedef struct kiln_rec_quant {
   int32_t qmin;   /* -127 symmetric, -128 asymmetric; the top is 127 */
 } kiln_rec_quant;
 
-/* The quantization TFLite chooses for the n values of x. */
+/* The quantization TFLite chooses for the n values of x, or for values
+ * whose least and greatest are lo and hi. */
 kiln_rec_quant kiln_rec_quantize_row(const float *x, int64_t n,
                                      bool asymmetric);
+kiln_rec_quant kiln_rec_quantize_range(float lo, float hi, bool asymmetric);
+
+/* x quantized as q says, in [q->qmin, 127]. */
+int32_t kiln_rec_quantize(const kiln_rec_quant *q, float x);
+
+/* Element i of a vector held as a kiln_rec_matrix of one column (float32,
+ * or int8 times its scale). */
+static inline float kiln_rec_element(const kiln_rec_matrix *m, int64_t i) {
+  return m->f ? m->f[i] : (float)m->q[i] * m->scale;
+}
 
 /* Row `row` of m times x: in double for float weights (q unused), else
  * TFLite's hybrid product with x quantized as q says. */
