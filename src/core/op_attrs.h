@@ -215,10 +215,12 @@ typedef struct kiln_rnn_attrs {
   bool asymmetric_quantize_inputs;
 } kiln_rnn_attrs;
 
-/* SVDF: `rank` filters per output unit over a memory of past features. */
+/* SVDF: `rank` filters per output unit over a memory of past features;
+ * int8 weights (hybrid) as kiln_rnn_attrs. */
 typedef struct kiln_svdf_attrs {
   int rank;
   kiln_activation activation;
+  bool asymmetric_quantize_inputs;
 } kiln_svdf_attrs;
 
 #endif

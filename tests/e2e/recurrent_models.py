@@ -329,14 +329,14 @@ def bidirectional_rnn_model(rng, *, batch: int, time: int, n_input: int,
 
 
 def svdf_model(rng, *, batch: int, n_input: int, units: int, rank: int,
-               memory: int, bias=True, activation=1
-               ) -> Tuple[bytes, Dict[str, np.ndarray]]:
+               memory: int, bias=True, activation=1, hybrid=False,
+               asymmetric=False) -> Tuple[bytes, Dict[str, np.ndarray]]:
     schema = _schema()
     filters = units * rank
     m = OpModel(rng)
     m.input("x", (batch, n_input))
-    m.const("weights_feature", (filters, n_input))
-    m.const("weights_time", (filters, memory))
+    m.weights("weights_feature", (filters, n_input), hybrid)
+    m.weights("weights_time", (filters, memory), hybrid)
     if bias:
         m.const("bias", (units,))
     else:
@@ -345,6 +345,7 @@ def svdf_model(rng, *, batch: int, n_input: int, units: int, rank: int,
     options = schema.SVDFOptionsT()
     options.rank = rank
     options.fusedActivationFunction = activation
+    options.asymmetricQuantizeInputs = asymmetric
     data = m.finish(schema.BuiltinOperator.SVDF,
                     schema.BuiltinOptions.SVDFOptions, options,
                     [("y", (batch, units))])

@@ -94,6 +94,11 @@ CASES = {
     "urnn_hybrid_time_major": lambda r: rm.rnn_model(
         r, sequence=True, batch=3, time=4, n_input=7, units=3, hybrid=True,
         time_major=True, activation=1),
+    "svdf_hybrid": lambda r: rm.svdf_model(
+        r, batch=2, n_input=6, units=3, rank=2, memory=4, hybrid=True),
+    "svdf_hybrid_asymmetric": lambda r: rm.svdf_model(
+        r, batch=3, n_input=5, units=4, rank=1, memory=3, bias=False,
+        hybrid=True, asymmetric=True),
     # Hybrid BIDIRECTIONAL_SEQUENCE_LSTM only time-major: LiteRT's hybrid
     # path treats every input as time-major.
     "bilstm_hybrid_time_major": lambda r: rm.bidirectional_lstm_model(

@@ -188,10 +188,12 @@ static void test_svdf(void) {
     int B = kiln_test_int(1, 3), n_in = kiln_test_int(1, 5);
     int units = kiln_test_int(1, 4), rank = kiln_test_int(1, 3);
     int memory = kiln_test_int(1, 5), filters = units * rank;
-    kiln_svdf_attrs a = {rank, random_activation()};
+    kiln_svdf_attrs a = {rank, random_activation(),
+                         weight_kind == HYBRID_ASYMMETRIC};
     bool has_bias = kiln_test_int(0, 2) != 0;
-    kiln_tensor *x = t2(B, n_in), *wf = t2(filters, n_in);
-    kiln_tensor *wt = t2(filters, memory), *bias = has_bias ? t1(units) : NULL;
+    kiln_tensor *x = t2(B, n_in), *wf = weights(filters, n_in);
+    kiln_tensor *wt = weights(filters, memory);
+    kiln_tensor *bias = has_bias ? t1(units) : NULL;
     int64_t sd[2] = {B, filters * memory};
     kiln_tensor *state = kiln_test_tensor(KILN_FLOAT32, 2, sd); /* zeros */
     kiln_tensor *in[5] = {x, wf, wt, bias, state};
@@ -204,10 +206,7 @@ static void test_svdf(void) {
         for (int f = 0; f < filters; f++) {
           float *w = window + (b * filters + f) * memory;
           memmove(w, w + 1, sizeof(float) * (size_t)(memory - 1));
-          double feature = 0;
-          for (int i = 0; i < n_in; i++)
-            feature += (double)fp(wf)[f * n_in + i] * fp(x)[b * n_in + i];
-          w[memory - 1] = (float)feature;
+          w[memory - 1] = (float)weight_row(wf, f, fp(x) + b * n_in, n_in);
         }
       for (int b = 0; b < B; b++)
         for (int u = 0; u < units; u++) {
@@ -215,7 +214,7 @@ static void test_svdf(void) {
           for (int r = 0; r < rank; r++) {
             int f = u * rank + r;
             for (int k = 0; k < memory; k++)
-              sum += (double)fp(wt)[f * memory + k] *
+              sum += (double)weight_element(wt, f * memory + k) *
                      window[(b * filters + f) * memory + k];
           }
           want[b * units + u] = kiln_test_activate((float)sum, a.activation);
@@ -230,8 +229,10 @@ static void test_svdf(void) {
     }
     free(window);
     free(want);
-    kiln_tensor *rest[7] = {x, wf, wt, bias, state, out, NULL};
-    kiln_test_tensors_free(rest, 7);
+    free_weights(wf);
+    free_weights(wt);
+    kiln_tensor *rest[4] = {x, bias, state, out};
+    kiln_test_tensors_free(rest, 4);
   }
 }
 
@@ -310,7 +311,7 @@ static void test_bad_operands(void) {
   /* SVDF: rank must divide the filters; the state must match. */
   kiln_tensor *wf = t2(6, 3), *wt = t2(6, 2), *state = t2(2, 12);
   kiln_tensor *sv[5] = {x, wf, wt, NULL, state};
-  kiln_svdf_attrs sa = {4, KILN_ACT_NONE};
+  kiln_svdf_attrs sa = {4, KILN_ACT_NONE, false};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_SVDF, &sa, sv, 5, out),
               KILN_ERR_INVALID_MODEL, "rank 4 does not divide the 6 filters");
   sa.rank = 0;
@@ -318,6 +319,16 @@ static void test_bad_operands(void) {
               KILN_ERR_INVALID_MODEL, "rank 0");
   sa.rank = 3;
   CHECK_OK(kiln_test_run_op1(KILN_OP_SVDF, &sa, sv, 5, out));
+  weight_kind = HYBRID;
+  kiln_tensor *qt = weights(6, 2);
+  weight_kind = FLOAT_WEIGHTS;
+  sv[2] = qt;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_SVDF, &sa, sv, 5, out),
+              KILN_ERR_UNSUPPORTED,
+              "input 2 (weights_time) is int8 but input 1 (weights_feature) "
+              "is float32");
+  sv[2] = wt;
+  free_weights(qt);
   sv[4] = c.h; /* [2,4], not [2, 6 * 2] */
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_SVDF, &sa, sv, 5, out),
               KILN_ERR_INVALID_MODEL, "input 4 (state) has shape [2,4]");
@@ -338,9 +349,9 @@ int main(void) {
     test_unidirectional(false);
     test_unidirectional(true);
     test_bidirectional();
+    test_svdf();
   }
   weight_kind = FLOAT_WEIGHTS;
-  test_svdf();
   test_bad_operands();
   return kiln_test_finish("test_ref_rnn");
 }

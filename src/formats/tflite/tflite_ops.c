@@ -554,6 +554,8 @@ static kiln_status *parse_bidirectional_rnn(const kiln_fb_table *o,
 static kiln_status *parse_svdf(const kiln_fb_table *o, void *attrs) {
   kiln_svdf_attrs *a = attrs;
   KILN_TRY(read_positive(o, TFL_SVDF_RANK, 0, "rank", &a->rank));
+  KILN_TRY(kiln_fb_bool(o, TFL_SVDF_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return read_activation(o, TFL_SVDF_ACTIVATION, &a->activation);
 }
 

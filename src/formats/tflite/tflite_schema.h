@@ -231,6 +231,7 @@ enum {                          /* BidirectionalSequenceRNNOptions */
 enum { /* SVDFOptions */
        TFL_SVDF_RANK = 0,
        TFL_SVDF_ACTIVATION = 1,
+       TFL_SVDF_ASYMMETRIC_QUANTIZE_INPUTS = 2,
 };
 
 /* --------------------------------------------------------------- enums */
