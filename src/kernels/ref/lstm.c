@@ -1,5 +1,7 @@
-/* lstm.c - float32 reference LSTM, UNIDIRECTIONAL_SEQUENCE_LSTM and
- * BIDIRECTIONAL_SEQUENCE_LSTM, with TFLite's full-kernel semantics
+/* lstm.c - reference LSTM, UNIDIRECTIONAL_SEQUENCE_LSTM and
+ * BIDIRECTIONAL_SEQUENCE_LSTM, float32 or hybrid (int8 weights, data rows
+ * quantized as TFLite does, see recurrent.h), with TFLite's full-kernel
+ * semantics
  * (tensorflow/lite/kernels/lstm_eval.cc): per step and batch row, with the
  * previous output h and cell state c,
  *   i = sigmoid(Wi x + Ai aux + Ri h + pi * c + bi)   (CIFG: i = 1 - f)
@@ -18,7 +20,8 @@
  * c), the output row collects m (or the projection, summed one cell at a
  * time) and h is overwritten only once the row is done. Layer norm needs a
  * gate's statistics over all cells first; those are computed in a pass of
- * their own that recomputes the sums. */
+ * their own that recomputes the sums, and so is the range of the gated
+ * outputs an int8 projection quantizes. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
