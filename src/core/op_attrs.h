@@ -205,20 +205,26 @@ typedef struct kiln_lstm_attrs {
   float cell_clip, proj_clip;
   bool time_major;
   bool merge_outputs;
+  bool asymmetric_quantize_inputs; /* int8 weights: as kiln_rnn_attrs */
 } kiln_lstm_attrs;
 
 /* RNN, UNIDIRECTIONAL_SEQUENCE_RNN and BIDIRECTIONAL_SEQUENCE_RNN:
- * h = activation(W x + R h + b) per step. */
+ * h = activation(W x + R h + b) per step. With int8 weights (the hybrid
+ * form) each row of data is quantized first, with a zero point when
+ * asymmetric_quantize_inputs. */
 typedef struct kiln_rnn_attrs {
   kiln_activation activation;
   bool time_major;
   bool merge_outputs;
+  bool asymmetric_quantize_inputs;
 } kiln_rnn_attrs;
 
-/* SVDF: `rank` filters per output unit over a memory of past features. */
+/* SVDF: `rank` filters per output unit over a memory of past features;
+ * int8 weights (hybrid) as kiln_rnn_attrs. */
 typedef struct kiln_svdf_attrs {
   int rank;
   kiln_activation activation;
+  bool asymmetric_quantize_inputs;
 } kiln_svdf_attrs;
 
 /* added for issue 9: math, logical, reductions */

@@ -107,17 +107,29 @@ static bool has_dynamic_input(const kiln_graph *g) {
 /* Variables (an LSTM's states) keep their values across invokes, so they
  * live outside the arena, which later steps reuse: one block each, sized
  * by the model's shape for them (operators check it; variables are never
- * resized), allocated once per session. */
+ * resized), allocated once per session, for those an operator reads. */
+static kiln_status *alloc_variable(kiln_session *s, int v) {
+  if (v < 0 || !s->graph->values[v].is_variable || s->state_data[v])
+    return NULL;
+  const kiln_value *value = &s->graph->values[v];
+  size_t nbytes;
+  KILN_TRY(kiln_value_nbytes(value, &nbytes));
+  s->state_data[v] = kiln_calloc(s->alloc, 1, nbytes ? nbytes : 1);
+  if (!s->state_data[v]) return KILN_OOM();
+  s->state_bytes[v] = nbytes;
+  return NULL;
+}
+
 static kiln_status *alloc_state(kiln_session *s) {
   const kiln_graph *g = s->graph;
-  for (int v = 0; v < g->num_values; v++) {
-    if (!g->values[v].is_variable) continue;
-    size_t nbytes;
-    KILN_TRY(kiln_value_nbytes(&g->values[v], &nbytes));
-    s->state_data[v] = kiln_calloc(s->alloc, 1, nbytes ? nbytes : 1);
-    if (!s->state_data[v]) return KILN_OOM();
-    s->state_bytes[v] = nbytes;
-  }
+  for (int n = 0; n < g->num_nodes; n++)
+    for (int i = 0; i < g->nodes[n].num_inputs; i++)
+      KILN_TRY(alloc_variable(s, g->nodes[n].inputs[i]));
+  /* A variable that is a graph input or output needs its bytes too. */
+  for (int i = 0; i < g->num_inputs; i++)
+    KILN_TRY(alloc_variable(s, g->inputs[i]));
+  for (int i = 0; i < g->num_outputs; i++)
+    KILN_TRY(alloc_variable(s, g->outputs[i]));
   return NULL;
 }
 

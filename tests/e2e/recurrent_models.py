@@ -34,7 +34,8 @@ class OpModel:
 
     def _tensor(self, name: str, shape: Sequence[int],
                 data: Optional[np.ndarray] = None,
-                variable: bool = False) -> int:
+                variable: bool = False,
+                scale: Optional[float] = None) -> int:
         schema = _schema()
         t = schema.TensorT()
         t.name = name
@@ -42,10 +43,17 @@ class OpModel:
         t.type = schema.TensorType.FLOAT32
         t.isVariable = variable
         t.buffer = 0
+        if scale is not None:
+            t.type = schema.TensorType.INT8
+            q = schema.QuantizationParametersT()
+            q.scale = [float(scale)]
+            q.zeroPoint = [0]
+            t.quantization = q
         if data is not None:
             b = schema.BufferT()
+            dtype = np.int8 if scale is not None else np.float32
             b.data = np.frombuffer(
-                np.ascontiguousarray(data, np.float32).tobytes(), np.uint8)
+                np.ascontiguousarray(data, dtype).tobytes(), np.uint8)
             self.buffers.append(b)
             t.buffer = len(self.buffers) - 1
         self.tensors.append(t)
@@ -61,6 +69,17 @@ class OpModel:
               ) -> None:
         data = self.rng.uniform(-scale, scale, shape).astype(np.float32)
         self.op_inputs.append(self._tensor(name, shape, data))
+
+    def weights(self, name: str, shape: Sequence[int], hybrid: bool,
+                scale: float = 0.5) -> None:
+        """A float32 matrix, or (hybrid) int8 with one symmetric scale, as
+        the converter's dynamic-range quantization writes weights."""
+        if not hybrid:
+            self.const(name, shape, scale)
+            return
+        q = self.rng.integers(-127, 128, shape).astype(np.int8)
+        step = scale / 127.0
+        self.op_inputs.append(self._tensor(name, shape, q, scale=step))
 
     def variable(self, name: str, shape: Sequence[int]) -> None:
         self.op_inputs.append(self._tensor(name, shape, variable=True))
@@ -103,22 +122,23 @@ class OpModel:
 
 def _lstm_direction(m: OpModel, prefix: str, n_input: int, n_cell: int,
                     n_output: int, cifg: bool, peephole: bool,
-                    projection: bool, projection_bias: bool) -> None:
+                    projection: bool, projection_bias: bool,
+                    hybrid: bool = False) -> None:
     """Inputs 1..17 of the LSTM (or one direction of the bidirectional
     one): gate weights, recurrent weights, peepholes, biases, projection."""
     for gate in ("input", "forget", "cell", "output"):
         if gate == "input" and cifg:
             m.omit()
         else:
-            m.const(f"{prefix}{gate}_w", (n_cell, n_input))
+            m.weights(f"{prefix}{gate}_w", (n_cell, n_input), hybrid)
     for gate in ("input", "forget", "cell", "output"):
         if gate == "input" and cifg:
             m.omit()
         else:
-            m.const(f"{prefix}{gate}_r", (n_cell, n_output))
+            m.weights(f"{prefix}{gate}_r", (n_cell, n_output), hybrid)
     for gate in ("input", "forget", "output"):
         if peephole and not (gate == "input" and cifg):
-            m.const(f"{prefix}{gate}_peephole", (n_cell,))
+            m.weights(f"{prefix}{gate}_peephole", (n_cell,), hybrid)
         else:
             m.omit()
     for gate in ("input", "forget", "cell", "output"):
@@ -127,7 +147,7 @@ def _lstm_direction(m: OpModel, prefix: str, n_input: int, n_cell: int,
         else:
             m.const(f"{prefix}{gate}_bias", (n_cell,))
     if projection:
-        m.const(f"{prefix}projection_w", (n_output, n_cell))
+        m.weights(f"{prefix}projection_w", (n_output, n_cell), hybrid)
     else:
         m.omit()
     if projection and projection_bias:
@@ -139,9 +159,10 @@ def _lstm_direction(m: OpModel, prefix: str, n_input: int, n_cell: int,
 def lstm_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
                n_cell: int, cifg=False, peephole=False, projection=False,
                projection_bias=False, layer_norm=False, time_major=False,
-               cell_clip=0.0, proj_clip=0.0, activation=4
-               ) -> Tuple[bytes, Dict[str, np.ndarray]]:
-    """UNIDIRECTIONAL_SEQUENCE_LSTM (sequence) or LSTM (one step)."""
+               cell_clip=0.0, proj_clip=0.0, activation=4, hybrid=False,
+               asymmetric=False) -> Tuple[bytes, Dict[str, np.ndarray]]:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM (sequence) or LSTM (one step);
+    hybrid and asymmetric as for rnn_model."""
     schema = _schema()
     n_output = n_cell if not projection else max(1, n_cell - 1)
     m = OpModel(rng)
@@ -152,7 +173,7 @@ def lstm_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
         shape = (batch, n_input)
     m.input("x", shape)
     _lstm_direction(m, "", n_input, n_cell, n_output, cifg, peephole,
-                    projection, projection_bias)
+                    projection, projection_bias, hybrid)
     m.variable("output_state", (batch, n_output))
     m.variable("cell_state", (batch, n_cell))
     for gate in ("input", "forget", "cell", "output"):
@@ -173,6 +194,7 @@ def lstm_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
     options.fusedActivationFunction = activation
     options.cellClip = cell_clip
     options.projClip = proj_clip
+    options.asymmetricQuantizeInputs = asymmetric
     data = m.finish(code, options_type, options, [("y", out_shape)])
     return data, m.feeds
 
@@ -180,10 +202,12 @@ def lstm_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
 def bidirectional_lstm_model(rng, *, batch: int, time: int, n_input: int,
                              n_cell: int, merge_outputs: bool,
                              time_major: bool, aux: Optional[str] = None,
-                             cifg=False, peephole=False, projection=False
+                             cifg=False, peephole=False, projection=False,
+                             hybrid=False, asymmetric=False
                              ) -> Tuple[bytes, Dict[str, np.ndarray]]:
     """BIDIRECTIONAL_SEQUENCE_LSTM; aux: None, "weights" (an aux input fed
-    through aux weights) or "backward" (the backward direction's input)."""
+    through aux weights) or "backward" (the backward direction's input);
+    hybrid and asymmetric as for rnn_model."""
     schema = _schema()
     n_output = n_cell if not projection else max(1, n_cell - 1)
     n_aux = n_input + 1 if aux == "weights" else n_input
@@ -191,9 +215,9 @@ def bidirectional_lstm_model(rng, *, batch: int, time: int, n_input: int,
     seq = (time, batch) if time_major else (batch, time)
     m.input("x", seq + (n_input,))
     _lstm_direction(m, "fw_", n_input, n_cell, n_output, cifg, peephole,
-                    projection, projection)
+                    projection, projection, hybrid)
     _lstm_direction(m, "bw_", n_input, n_cell, n_output, cifg, peephole,
-                    projection, False)
+                    projection, False, hybrid)
     m.variable("fw_output_state", (batch, n_output))
     m.variable("fw_cell_state", (batch, n_cell))
     m.variable("bw_output_state", (batch, n_output))
@@ -205,13 +229,14 @@ def bidirectional_lstm_model(rng, *, batch: int, time: int, n_input: int,
     for prefix in ("fw_", "bw_"):
         for gate in ("input", "forget", "cell", "output"):
             if aux == "weights" and not (gate == "input" and cifg):
-                m.const(f"{prefix}aux_{gate}_w", (n_cell, n_aux))
+                m.weights(f"{prefix}aux_{gate}_w", (n_cell, n_aux), hybrid)
             else:
                 m.omit()
     options = schema.BidirectionalSequenceLSTMOptionsT()
     options.fusedActivationFunction = 4
     options.mergeOutputs = merge_outputs
     options.timeMajor = time_major
+    options.asymmetricQuantizeInputs = asymmetric
     if merge_outputs:
         outputs = [("y", seq + (2 * n_output,))]
     else:
@@ -226,9 +251,11 @@ def bidirectional_lstm_model(rng, *, batch: int, time: int, n_input: int,
 
 
 def rnn_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
-              units: int, time_major=False, activation=4
-              ) -> Tuple[bytes, Dict[str, np.ndarray]]:
-    """UNIDIRECTIONAL_SEQUENCE_RNN (sequence) or RNN (one step)."""
+              units: int, time_major=False, activation=4, hybrid=False,
+              asymmetric=False) -> Tuple[bytes, Dict[str, np.ndarray]]:
+    """UNIDIRECTIONAL_SEQUENCE_RNN (sequence) or RNN (one step); hybrid:
+    int8 weights, inputs quantized per row (asymmetric: with zero points).
+    """
     schema = _schema()
     m = OpModel(rng)
     if sequence:
@@ -237,8 +264,8 @@ def rnn_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
     else:
         shape = (batch, n_input)
     m.input("x", shape)
-    m.const("weights", (units, n_input))
-    m.const("recurrent", (units, units))
+    m.weights("weights", (units, n_input), hybrid)
+    m.weights("recurrent", (units, units), hybrid)
     m.const("bias", (units,))
     m.variable("hidden_state", (batch, units))
     if sequence:
@@ -251,6 +278,7 @@ def rnn_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
         options_type = schema.BuiltinOptions.RNNOptions
         code = schema.BuiltinOperator.RNN
     options.fusedActivationFunction = activation
+    options.asymmetricQuantizeInputs = asymmetric
     data = m.finish(code, options_type, options,
                     [("y", shape[:-1] + (units,))])
     return data, m.feeds
@@ -258,17 +286,19 @@ def rnn_model(rng, *, sequence: bool, batch: int, time: int, n_input: int,
 
 def bidirectional_rnn_model(rng, *, batch: int, time: int, n_input: int,
                             units: int, merge_outputs: bool,
-                            time_major=False, aux: Optional[str] = None
+                            time_major=False, aux: Optional[str] = None,
+                            hybrid=False, asymmetric=False
                             ) -> Tuple[bytes, Dict[str, np.ndarray]]:
-    """BIDIRECTIONAL_SEQUENCE_RNN; aux as for bidirectional_lstm_model."""
+    """BIDIRECTIONAL_SEQUENCE_RNN; aux as for bidirectional_lstm_model,
+    hybrid and asymmetric as for rnn_model."""
     schema = _schema()
     n_aux = n_input + 2 if aux == "weights" else n_input
     m = OpModel(rng)
     seq = (time, batch) if time_major else (batch, time)
     m.input("x", seq + (n_input,))
     for prefix in ("fw_", "bw_"):
-        m.const(prefix + "weights", (units, n_input))
-        m.const(prefix + "recurrent", (units, units))
+        m.weights(prefix + "weights", (units, n_input), hybrid)
+        m.weights(prefix + "recurrent", (units, units), hybrid)
         m.const(prefix + "bias", (units,))
         m.variable(prefix + "hidden_state", (batch, units))
     if aux:
@@ -276,14 +306,15 @@ def bidirectional_rnn_model(rng, *, batch: int, time: int, n_input: int,
     else:
         m.omit()
     if aux == "weights":
-        m.const("fw_aux_weights", (units, n_aux))
-        m.const("bw_aux_weights", (units, n_aux))
+        m.weights("fw_aux_weights", (units, n_aux), hybrid)
+        m.weights("bw_aux_weights", (units, n_aux), hybrid)
     else:
         m.omit(2)
     options = schema.BidirectionalSequenceRNNOptionsT()
     options.timeMajor = time_major
     options.fusedActivationFunction = 4
     options.mergeOutputs = merge_outputs
+    options.asymmetricQuantizeInputs = asymmetric
     if merge_outputs:
         outputs = [("y", seq + (2 * units,))]
     else:
@@ -298,14 +329,14 @@ def bidirectional_rnn_model(rng, *, batch: int, time: int, n_input: int,
 
 
 def svdf_model(rng, *, batch: int, n_input: int, units: int, rank: int,
-               memory: int, bias=True, activation=1
-               ) -> Tuple[bytes, Dict[str, np.ndarray]]:
+               memory: int, bias=True, activation=1, hybrid=False,
+               asymmetric=False) -> Tuple[bytes, Dict[str, np.ndarray]]:
     schema = _schema()
     filters = units * rank
     m = OpModel(rng)
     m.input("x", (batch, n_input))
-    m.const("weights_feature", (filters, n_input))
-    m.const("weights_time", (filters, memory))
+    m.weights("weights_feature", (filters, n_input), hybrid)
+    m.weights("weights_time", (filters, memory), hybrid)
     if bias:
         m.const("bias", (units,))
     else:
@@ -314,6 +345,7 @@ def svdf_model(rng, *, batch: int, n_input: int, units: int, rank: int,
     options = schema.SVDFOptionsT()
     options.rank = rank
     options.fusedActivationFunction = activation
+    options.asymmetricQuantizeInputs = asymmetric
     data = m.finish(schema.BuiltinOperator.SVDF,
                     schema.BuiltinOptions.SVDFOptions, options,
                     [("y", (batch, units))])

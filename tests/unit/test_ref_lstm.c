@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "recurrent_test_util.h"
 
 enum { GI, GF, GC, GO };
 
@@ -54,32 +55,33 @@ static void make_dir(const spec *s, int batch, bool layer_norm_slots, dir *d) {
   for (int g = 0; g < 4; g++) {
     bool present = g != GI || !s->cifg;
     if (!present) continue;
-    d->x_w[g] = t2(s->n_cell, s->n_in);
-    d->h_w[g] = t2(s->n_cell, s->n_out);
+    d->x_w[g] = weights(s->n_cell, s->n_in);
+    d->h_w[g] = weights(s->n_cell, s->n_out);
     d->bias[g] = t1(s->n_cell);
     if (s->norm && layer_norm_slots) d->norm[g] = t1(s->n_cell);
-    if (s->n_aux) d->aux_w[g] = t2(s->n_cell, s->n_aux);
+    if (s->n_aux) d->aux_w[g] = weights(s->n_cell, s->n_aux);
   }
   if (s->peephole) {
-    if (!s->cifg) d->peep[0] = t1(s->n_cell);
-    d->peep[1] = t1(s->n_cell);
-    d->peep[2] = t1(s->n_cell);
+    if (!s->cifg) d->peep[0] = weights(s->n_cell, 0);
+    d->peep[1] = weights(s->n_cell, 0);
+    d->peep[2] = weights(s->n_cell, 0);
   }
-  if (s->proj) d->proj_w = t2(s->n_out, s->n_cell);
+  if (s->proj) d->proj_w = weights(s->n_out, s->n_cell);
   if (s->proj_bias) d->proj_b = t1(s->n_out);
   d->h = t2(batch, s->n_out);
   d->c = t2(batch, s->n_cell);
 }
 
 static void free_dir(dir *d) {
-  kiln_tensor *all[] = {d->x_w[0],   d->x_w[1],   d->x_w[2],   d->x_w[3],
-                        d->h_w[0],   d->h_w[1],   d->h_w[2],   d->h_w[3],
-                        d->peep[0],  d->peep[1],  d->peep[2],  d->bias[0],
-                        d->bias[1],  d->bias[2],  d->bias[3],  d->proj_w,
-                        d->proj_b,   d->norm[0],  d->norm[1],  d->norm[2],
-                        d->norm[3],  d->aux_w[0], d->aux_w[1], d->aux_w[2],
-                        d->aux_w[3], d->h,        d->c};
-  kiln_test_tensors_free(all, (int)(sizeof all / sizeof all[0]));
+  kiln_tensor *w[] = {d->x_w[0],   d->x_w[1],   d->x_w[2],   d->x_w[3],
+                      d->h_w[0],   d->h_w[1],   d->h_w[2],   d->h_w[3],
+                      d->peep[0],  d->peep[1],  d->peep[2],  d->proj_w,
+                      d->aux_w[0], d->aux_w[1], d->aux_w[2], d->aux_w[3]};
+  for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) free_weights(w[i]);
+  kiln_tensor *rest[] = {d->bias[0], d->bias[1], d->bias[2], d->bias[3],
+                         d->proj_b,  d->norm[0], d->norm[1], d->norm[2],
+                         d->norm[3], d->h,       d->c};
+  kiln_test_tensors_free(rest, (int)(sizeof rest / sizeof rest[0]));
 }
 
 /* Puts a direction's operands at TFLite's positions: weights from `base`
@@ -113,12 +115,6 @@ static void normalize(double *v, int n) {
   for (int j = 0; j < n; j++) v[j] = (v[j] - mean) / sqrt(var + 1e-8);
 }
 
-static double matvec_row(const kiln_tensor *w, int j, const float *x, int n) {
-  double sum = 0;
-  for (int i = 0; i < n; i++) sum += (double)fp(w)[j * n + i] * x[i];
-  return sum;
-}
-
 static float clip(float x, float c) {
   return c > 0 ? fminf(fmaxf(x, -c), c) : x;
 }
@@ -133,15 +129,17 @@ static void oracle_step(const spec *s, const dir *d, const kiln_lstm_attrs *a,
   for (int g = 0; g < 4; g++) {
     if (!d->x_w[g]) continue;
     for (int j = 0; j < nc; j++) {
-      z[g * nc + j] = matvec_row(d->x_w[g], j, x, s->n_in) +
-                      matvec_row(d->h_w[g], j, h, s->n_out);
-      if (s->n_aux) z[g * nc + j] += matvec_row(d->aux_w[g], j, aux, s->n_aux);
+      z[g * nc + j] = weight_row(d->x_w[g], j, x, s->n_in) +
+                      weight_row(d->h_w[g], j, h, s->n_out);
+      if (s->n_aux) z[g * nc + j] += weight_row(d->aux_w[g], j, aux, s->n_aux);
     }
   }
   /* Peepholes on the input and forget gates see the old cell state. */
   for (int j = 0; j < nc; j++) {
-    if (d->peep[0]) z[GI * nc + j] += (double)fp(d->peep[0])[j] * c[j];
-    if (d->peep[1]) z[GF * nc + j] += (double)fp(d->peep[1])[j] * c[j];
+    if (d->peep[0])
+      z[GI * nc + j] += (double)weight_element(d->peep[0], j) * c[j];
+    if (d->peep[1])
+      z[GF * nc + j] += (double)weight_element(d->peep[1], j) * c[j];
   }
   for (int g = GI; g <= GC; g++) {
     if (!d->x_w[g]) continue;
@@ -159,7 +157,8 @@ static void oracle_step(const spec *s, const dir *d, const kiln_lstm_attrs *a,
   }
   /* The output gate's peephole sees the new cell state. */
   for (int j = 0; j < nc; j++)
-    if (d->peep[2]) z[GO * nc + j] += (double)fp(d->peep[2])[j] * c[j];
+    if (d->peep[2])
+      z[GO * nc + j] += (double)weight_element(d->peep[2], j) * c[j];
   if (s->norm) {
     normalize(z + GO * nc, nc);
     for (int j = 0; j < nc; j++) z[GO * nc + j] *= fp(d->norm[GO])[j];
@@ -174,7 +173,7 @@ static void oracle_step(const spec *s, const dir *d, const kiln_lstm_attrs *a,
       continue;
     }
     double sum = d->proj_b ? fp(d->proj_b)[k] : 0.0;
-    sum += matvec_row(d->proj_w, k, m, nc);
+    sum += weight_row(d->proj_w, k, m, nc);
     out[k] = clip((float)sum, a->proj_clip);
   }
   memcpy(h, out, sizeof(float) * (size_t)s->n_out);
@@ -203,8 +202,9 @@ static kiln_lstm_attrs random_attrs(void) {
   static const kiln_activation acts[] = {KILN_ACT_TANH, KILN_ACT_TANH,
                                          KILN_ACT_RELU, KILN_ACT_RELU6,
                                          KILN_ACT_NONE};
-  kiln_lstm_attrs a = {acts[kiln_test_int(0, 4)], 0, 0,
-                       kiln_test_int(0, 1) == 1, false};
+  kiln_lstm_attrs a = {
+      acts[kiln_test_int(0, 4)], 0,     0,
+      kiln_test_int(0, 1) == 1,  false, weight_kind == HYBRID_ASYMMETRIC};
   if (kiln_test_int(0, 2) == 0) a.cell_clip = kiln_test_uniform(0.2f, 1.5f);
   if (kiln_test_int(0, 2) == 0) a.proj_clip = kiln_test_uniform(0.1f, 1.0f);
   return a;
@@ -341,7 +341,7 @@ static void test_values(void) {
   ((float *)x->data)[0] = 0.5f;
   kiln_tensor *in[24] = {x};
   place(&d, in, 1, 18, 19, 20, -1);
-  kiln_lstm_attrs a = {KILN_ACT_TANH, 0, 0, true, false};
+  kiln_lstm_attrs a = {KILN_ACT_TANH, 0, 0, true, false, false};
   kiln_tensor *out = kiln_test_output();
   CHECK_OK(kiln_test_run_op1(KILN_OP_LSTM, &a, in, 24, out));
   double f = 1.0 / (1.0 + exp(-20.0));
@@ -365,7 +365,7 @@ static void test_bad_operands(void) {
   kiln_tensor *x = kiln_test_tensor_f32(3, xd, NULL);
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *in[24] = {x};
-  kiln_lstm_attrs a = {KILN_ACT_TANH, 0, 0, false, false};
+  kiln_lstm_attrs a = {KILN_ACT_TANH, 0, 0, false, false, false};
   kiln_op_type op = KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM;
 #define RUN(n) kiln_test_run_op1(op, &a, in, n, out)
   place(&d, in, 1, 18, 19, 20, -1);
@@ -417,7 +417,19 @@ static void test_bad_operands(void) {
   kiln_tensor *q = kiln_test_tensor(KILN_INT8, 2, qd);
   in[2] = q;
   CHECK_ERROR(RUN(24), KILN_ERR_UNSUPPORTED,
-              "input 2 (forget input weights) has type int8");
+              "input 2 (forget input weights) is int8 but not quantized");
+  /* Quantized, but beside float32 weights: hybrid is all int8 or none. */
+  weight_kind = HYBRID;
+  kiln_tensor *hq = weights(4, 3);
+  weight_kind = FLOAT_WEIGHTS;
+  in[2] = hq;
+  CHECK_ERROR(RUN(24), KILN_ERR_UNSUPPORTED, "weights mix float32 and int8");
+  free_weights(hq);
+  kiln_tensor *bool_w = kiln_test_tensor(KILN_BOOL, 2, qd);
+  in[2] = bool_w;
+  CHECK_ERROR(RUN(24), KILN_ERR_UNSUPPORTED,
+              "input 2 (forget input weights) has type bool");
+  kiln_test_tensor_free(bool_w);
   in[2] = d.x_w[GF];
   kiln_tensor *flat = t2(2, 3);
   in[0] = flat;
@@ -433,9 +445,13 @@ static void test_bad_operands(void) {
 
 int main(void) {
   kiln_test_seed(2026);
-  test_unidirectional(true);
-  test_unidirectional(false);
-  test_bidirectional();
+  for (weight_kind = FLOAT_WEIGHTS; weight_kind <= HYBRID_ASYMMETRIC;
+       weight_kind++) {
+    test_unidirectional(true);
+    test_unidirectional(false);
+    test_bidirectional();
+  }
+  weight_kind = FLOAT_WEIGHTS;
   test_values();
   test_bad_operands();
   return kiln_test_finish("test_ref_lstm");

@@ -1,13 +1,14 @@
 /* test_ref_rnn.c - reference RNN, UNIDIRECTIONAL_SEQUENCE_RNN,
- * BIDIRECTIONAL_SEQUENCE_RNN and SVDF against loops written here (SVDF's
- * memory kept as an explicit window of past features), on random sizes
- * from random initial states, over several calls so the state carries;
- * and malformed operands. */
+ * BIDIRECTIONAL_SEQUENCE_RNN (float32 and hybrid int8 weights) and SVDF
+ * against loops written here (SVDF's memory kept as an explicit window of
+ * past features), on random sizes from random initial states, over several
+ * calls so the state carries; and malformed operands. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "recurrent_test_util.h"
 
 static kiln_tensor *t1(int64_t n) {
   int64_t d[1] = {n};
@@ -35,16 +36,19 @@ typedef struct cell {
 
 static void make_cell(cell *c, int units, int n_in, int n_aux, int batch) {
   c->units = units;
-  c->w = t2(units, n_in);
-  c->r = t2(units, units);
+  c->w = weights(units, n_in);
+  c->r = weights(units, units);
   c->b = t1(units);
   c->h = t2(batch, units);
-  c->aux_w = n_aux ? t2(units, n_aux) : NULL;
+  c->aux_w = n_aux ? weights(units, n_aux) : NULL;
 }
 
 static void free_cell(cell *c) {
-  kiln_tensor *all[5] = {c->w, c->r, c->b, c->h, c->aux_w};
-  kiln_test_tensors_free(all, 5);
+  free_weights(c->w);
+  free_weights(c->r);
+  free_weights(c->aux_w);
+  kiln_tensor *rest[2] = {c->b, c->h};
+  kiln_test_tensors_free(rest, 2);
 }
 
 /* h_new = act(W x + A aux + R h + b), for the rows of a sequence. */
@@ -59,13 +63,9 @@ static void oracle(const cell *c, kiln_activation act, bool time_major, int T,
     for (int b = 0; b < B; b++) {
       int row = time_major ? t * B + b : b * T + t;
       for (int j = 0; j < U; j++) {
-        double z = fp(c->b)[j];
-        for (int i = 0; i < n_in; i++)
-          z += (double)fp(c->w)[j * n_in + i] * x[row * n_in + i];
-        for (int i = 0; i < n_aux; i++)
-          z += (double)fp(c->aux_w)[j * n_aux + i] * aux[row * n_aux + i];
-        for (int k = 0; k < U; k++)
-          z += (double)fp(c->r)[j * U + k] * h[b * U + k];
+        double z = fp(c->b)[j] + weight_row(c->w, j, x + row * n_in, n_in) +
+                   weight_row(c->r, j, h + b * U, U);
+        if (n_aux) z += weight_row(c->aux_w, j, aux + row * n_aux, n_aux);
         next[j] = kiln_test_activate((float)z, act);
       }
       memcpy(h + b * U, next, sizeof(float) * (size_t)U);
@@ -87,7 +87,8 @@ static void test_unidirectional(bool sequence) {
     int B = kiln_test_int(1, 3), T = sequence ? kiln_test_int(1, 5) : 1;
     int n_in = kiln_test_int(1, 5), U = kiln_test_int(1, 6);
     kiln_rnn_attrs a = {random_activation(),
-                        sequence ? kiln_test_int(0, 1) == 1 : true, false};
+                        sequence ? kiln_test_int(0, 1) == 1 : true, false,
+                        weight_kind == HYBRID_ASYMMETRIC};
     cell c;
     make_cell(&c, U, n_in, 0, B);
     int64_t xd[3] = {a.time_major ? T : B, a.time_major ? B : T, n_in};
@@ -126,7 +127,8 @@ static void test_bidirectional(void) {
     int n_in = kiln_test_int(1, 4), aux_mode = kiln_test_int(0, 2);
     int n_aux = aux_mode == 1 ? kiln_test_int(1, 3) : 0;
     kiln_rnn_attrs a = {random_activation(), kiln_test_int(0, 1) == 1,
-                        kiln_test_int(0, 1) == 1};
+                        kiln_test_int(0, 1) == 1,
+                        weight_kind == HYBRID_ASYMMETRIC};
     cell fw, bw;
     make_cell(&fw, kiln_test_int(1, 5), n_in, n_aux, B);
     make_cell(&bw, kiln_test_int(1, 5), n_in, n_aux, B);
@@ -186,10 +188,12 @@ static void test_svdf(void) {
     int B = kiln_test_int(1, 3), n_in = kiln_test_int(1, 5);
     int units = kiln_test_int(1, 4), rank = kiln_test_int(1, 3);
     int memory = kiln_test_int(1, 5), filters = units * rank;
-    kiln_svdf_attrs a = {rank, random_activation()};
+    kiln_svdf_attrs a = {rank, random_activation(),
+                         weight_kind == HYBRID_ASYMMETRIC};
     bool has_bias = kiln_test_int(0, 2) != 0;
-    kiln_tensor *x = t2(B, n_in), *wf = t2(filters, n_in);
-    kiln_tensor *wt = t2(filters, memory), *bias = has_bias ? t1(units) : NULL;
+    kiln_tensor *x = t2(B, n_in), *wf = weights(filters, n_in);
+    kiln_tensor *wt = weights(filters, memory);
+    kiln_tensor *bias = has_bias ? t1(units) : NULL;
     int64_t sd[2] = {B, filters * memory};
     kiln_tensor *state = kiln_test_tensor(KILN_FLOAT32, 2, sd); /* zeros */
     kiln_tensor *in[5] = {x, wf, wt, bias, state};
@@ -202,10 +206,7 @@ static void test_svdf(void) {
         for (int f = 0; f < filters; f++) {
           float *w = window + (b * filters + f) * memory;
           memmove(w, w + 1, sizeof(float) * (size_t)(memory - 1));
-          double feature = 0;
-          for (int i = 0; i < n_in; i++)
-            feature += (double)fp(wf)[f * n_in + i] * fp(x)[b * n_in + i];
-          w[memory - 1] = (float)feature;
+          w[memory - 1] = (float)weight_row(wf, f, fp(x) + b * n_in, n_in);
         }
       for (int b = 0; b < B; b++)
         for (int u = 0; u < units; u++) {
@@ -213,7 +214,7 @@ static void test_svdf(void) {
           for (int r = 0; r < rank; r++) {
             int f = u * rank + r;
             for (int k = 0; k < memory; k++)
-              sum += (double)fp(wt)[f * memory + k] *
+              sum += (double)weight_element(wt, f * memory + k) *
                      window[(b * filters + f) * memory + k];
           }
           want[b * units + u] = kiln_test_activate((float)sum, a.activation);
@@ -228,8 +229,10 @@ static void test_svdf(void) {
     }
     free(window);
     free(want);
-    kiln_tensor *rest[7] = {x, wf, wt, bias, state, out, NULL};
-    kiln_test_tensors_free(rest, 7);
+    free_weights(wf);
+    free_weights(wt);
+    kiln_tensor *rest[4] = {x, bias, state, out};
+    kiln_test_tensors_free(rest, 4);
   }
 }
 
@@ -240,7 +243,7 @@ static void test_bad_operands(void) {
   make_cell(&c, 4, 3, 0, 2);
   kiln_tensor *x = t2(2, 3), *out = kiln_test_output();
   kiln_tensor *in[12] = {x, c.w, c.r, c.b, c.h};
-  kiln_rnn_attrs a = {KILN_ACT_TANH, true, false};
+  kiln_rnn_attrs a = {KILN_ACT_TANH, true, false, false};
   CHECK_OK(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out));
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 4, out),
               KILN_ERR_INVALID_MODEL, "expects 5 inputs");
@@ -262,6 +265,27 @@ static void test_bad_operands(void) {
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out),
               KILN_ERR_INVALID_MODEL, "activation");
   a.activation = KILN_ACT_TANH;
+  /* Hybrid weights: all int8 or none, each with one scale and no zero
+   * point. */
+  weight_kind = HYBRID;
+  kiln_tensor *q = weights(4, 3);
+  weight_kind = FLOAT_WEIGHTS;
+  in[1] = q;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out),
+              KILN_ERR_UNSUPPORTED, "weights mix float32 and int8");
+  qbox *box = (qbox *)q->quant;
+  box->zero = 3;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out),
+              KILN_ERR_UNSUPPORTED,
+              "input 1 (weights) is int8 but not quantized with one positive "
+              "scale and zero point 0");
+  box->zero = 0;
+  q->quant = NULL;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_RNN, &a, in, 5, out),
+              KILN_ERR_UNSUPPORTED, "not quantized");
+  q->quant = &box->info;
+  free_weights(q);
+  in[1] = c.w;
   CHECK_ERROR(
       kiln_test_run_op1(KILN_OP_UNIDIRECTIONAL_SEQUENCE_RNN, &a, in, 5, out),
       KILN_ERR_INVALID_MODEL, "input 0 (input) must have rank 3");
@@ -287,7 +311,7 @@ static void test_bad_operands(void) {
   /* SVDF: rank must divide the filters; the state must match. */
   kiln_tensor *wf = t2(6, 3), *wt = t2(6, 2), *state = t2(2, 12);
   kiln_tensor *sv[5] = {x, wf, wt, NULL, state};
-  kiln_svdf_attrs sa = {4, KILN_ACT_NONE};
+  kiln_svdf_attrs sa = {4, KILN_ACT_NONE, false};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_SVDF, &sa, sv, 5, out),
               KILN_ERR_INVALID_MODEL, "rank 4 does not divide the 6 filters");
   sa.rank = 0;
@@ -295,6 +319,16 @@ static void test_bad_operands(void) {
               KILN_ERR_INVALID_MODEL, "rank 0");
   sa.rank = 3;
   CHECK_OK(kiln_test_run_op1(KILN_OP_SVDF, &sa, sv, 5, out));
+  weight_kind = HYBRID;
+  kiln_tensor *qt = weights(6, 2);
+  weight_kind = FLOAT_WEIGHTS;
+  sv[2] = qt;
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_SVDF, &sa, sv, 5, out),
+              KILN_ERR_UNSUPPORTED,
+              "input 2 (weights_time) is int8 but input 1 (weights_feature) "
+              "is float32");
+  sv[2] = wt;
+  free_weights(qt);
   sv[4] = c.h; /* [2,4], not [2, 6 * 2] */
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_SVDF, &sa, sv, 5, out),
               KILN_ERR_INVALID_MODEL, "input 4 (state) has shape [2,4]");
@@ -310,10 +344,14 @@ static void test_bad_operands(void) {
 
 int main(void) {
   kiln_test_seed(77);
-  test_unidirectional(false);
-  test_unidirectional(true);
-  test_bidirectional();
-  test_svdf();
+  for (weight_kind = FLOAT_WEIGHTS; weight_kind <= HYBRID_ASYMMETRIC;
+       weight_kind++) {
+    test_unidirectional(false);
+    test_unidirectional(true);
+    test_bidirectional();
+    test_svdf();
+  }
+  weight_kind = FLOAT_WEIGHTS;
   test_bad_operands();
   return kiln_test_finish("test_ref_rnn");
 }

@@ -186,6 +186,34 @@ static void test_many_steps(void) {
               "NULL");
 }
 
+/* The state as a second graph output reads back what the RNN wrote; an
+ * extra variable no operator reads costs nothing and breaks nothing. */
+static void test_state_as_output(void) {
+  tb_model m;
+  rnn_model(&m, true, true);
+  m.num_outputs = 2;
+  m.outputs[1] = 4;
+  m.tensors[6] = tensor("unused", 1000, 1000, 0);
+  m.tensors[6].is_variable = true;
+  m.num_tensors = 7;
+  kiln_model *model = NULL;
+  kiln_session *s = NULL;
+  CHECK_OK(load(&m, &model));
+  if (model) CHECK_OK(kiln_session_create(model, NULL, &s));
+  if (s) {
+    float x[BATCH * IN], h[BATCH * UNITS], state[BATCH * UNITS];
+    memcpy(h, initial, sizeof h);
+    kiln_test_fill(x, BATCH * IN, -1, 1);
+    CHECK_OK(kiln_session_get_output(s, 1, state, sizeof state));
+    kiln_test_close(state, initial, BATCH * UNITS, 0, 0, "initial state");
+    step(s, x, h, "step");
+    CHECK_OK(kiln_session_get_output(s, 1, state, sizeof state));
+    kiln_test_close(state, h, BATCH * UNITS, 1e-6f, 1e-5f, "state output");
+  }
+  kiln_session_free(s);
+  kiln_model_free(model);
+}
+
 int main(void) {
   kiln_test_seed(909);
   kiln_test_fill(weights, UNITS * IN, -1, 1);
@@ -196,5 +224,6 @@ int main(void) {
   test_state_carries_and_resets(true);
   test_state_must_be_variable();
   test_many_steps();
+  test_state_as_output();
   return kiln_test_finish("test_session_variables");
 }

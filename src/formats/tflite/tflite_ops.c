@@ -486,6 +486,8 @@ static kiln_status *parse_lstm(const kiln_fb_table *o, void *attrs) {
   KILN_TRY(read_clip(o, TFL_LSTM_CELL_CLIP, "cell_clip", &a->cell_clip));
   KILN_TRY(read_clip(o, TFL_LSTM_PROJ_CLIP, "proj_clip", &a->proj_clip));
   KILN_TRY(kiln_fb_i8(o, TFL_LSTM_KERNEL_TYPE, 0, &kernel_type));
+  KILN_TRY(kiln_fb_bool(o, TFL_LSTM_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   /* The BASIC kernel is a different, 5-input operator. */
   if (kernel_type != 0)
     return kiln_error(KILN_ERR_UNSUPPORTED,
@@ -503,6 +505,8 @@ static kiln_status *parse_unidirectional_lstm(const kiln_fb_table *o,
   KILN_TRY(read_clip(o, TFL_ULSTM_CELL_CLIP, "cell_clip", &a->cell_clip));
   KILN_TRY(read_clip(o, TFL_ULSTM_PROJ_CLIP, "proj_clip", &a->proj_clip));
   KILN_TRY(kiln_fb_bool(o, TFL_ULSTM_TIME_MAJOR, false, &a->time_major));
+  KILN_TRY(kiln_fb_bool(o, TFL_ULSTM_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   KILN_TRY(
       kiln_fb_bool(o, TFL_ULSTM_DIAGONAL_RECURRENT_TENSORS, false, &diagonal));
   if (diagonal)
@@ -520,18 +524,24 @@ static kiln_status *parse_bidirectional_lstm(const kiln_fb_table *o,
   KILN_TRY(read_clip(o, TFL_BLSTM_CELL_CLIP, "cell_clip", &a->cell_clip));
   KILN_TRY(read_clip(o, TFL_BLSTM_PROJ_CLIP, "proj_clip", &a->proj_clip));
   KILN_TRY(kiln_fb_bool(o, TFL_BLSTM_MERGE_OUTPUTS, false, &a->merge_outputs));
+  KILN_TRY(kiln_fb_bool(o, TFL_BLSTM_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return kiln_fb_bool(o, TFL_BLSTM_TIME_MAJOR, true, &a->time_major);
 }
 
 static kiln_status *parse_rnn(const kiln_fb_table *o, void *attrs) {
   kiln_rnn_attrs *a = attrs;
   a->time_major = true; /* one step: [batch, input] */
+  KILN_TRY(kiln_fb_bool(o, TFL_RNN_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return read_activation(o, TFL_RNN_ACTIVATION, &a->activation);
 }
 
 static kiln_status *parse_sequence_rnn(const kiln_fb_table *o, void *attrs) {
   kiln_rnn_attrs *a = attrs;
   KILN_TRY(kiln_fb_bool(o, TFL_SRNN_TIME_MAJOR, false, &a->time_major));
+  KILN_TRY(kiln_fb_bool(o, TFL_SRNN_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return read_activation(o, TFL_SRNN_ACTIVATION, &a->activation);
 }
 
@@ -540,12 +550,16 @@ static kiln_status *parse_bidirectional_rnn(const kiln_fb_table *o,
   kiln_rnn_attrs *a = attrs;
   KILN_TRY(kiln_fb_bool(o, TFL_BRNN_TIME_MAJOR, false, &a->time_major));
   KILN_TRY(read_activation(o, TFL_BRNN_ACTIVATION, &a->activation));
+  KILN_TRY(kiln_fb_bool(o, TFL_BRNN_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return kiln_fb_bool(o, TFL_BRNN_MERGE_OUTPUTS, false, &a->merge_outputs);
 }
 
 static kiln_status *parse_svdf(const kiln_fb_table *o, void *attrs) {
   kiln_svdf_attrs *a = attrs;
   KILN_TRY(read_positive(o, TFL_SVDF_RANK, 0, "rank", &a->rank));
+  KILN_TRY(kiln_fb_bool(o, TFL_SVDF_ASYMMETRIC_QUANTIZE_INPUTS, false,
+                        &a->asymmetric_quantize_inputs));
   return read_activation(o, TFL_SVDF_ACTIVATION, &a->activation);
 }
 

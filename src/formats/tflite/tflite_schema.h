@@ -219,6 +219,7 @@ enum { /* LSTMOptions */
        TFL_LSTM_CELL_CLIP = 1,   /* float */
        TFL_LSTM_PROJ_CLIP = 2,   /* float */
        TFL_LSTM_KERNEL_TYPE = 3, /* LSTMKernelType: FULL = 0, BASIC = 1 */
+       TFL_LSTM_ASYMMETRIC_QUANTIZE_INPUTS = 4,
 };
 
 enum { /* UnidirectionalSequenceLSTMOptions */
@@ -236,24 +237,31 @@ enum { /* BidirectionalSequenceLSTMOptions */
        TFL_BLSTM_PROJ_CLIP = 2,
        TFL_BLSTM_MERGE_OUTPUTS = 3, /* bool */
        TFL_BLSTM_TIME_MAJOR = 4,    /* bool, default TRUE */
+       TFL_BLSTM_ASYMMETRIC_QUANTIZE_INPUTS = 5,
 };
 
-enum { TFL_RNN_ACTIVATION = 0 }; /* RNNOptions */
+enum { /* RNNOptions */
+       TFL_RNN_ACTIVATION = 0,
+       TFL_RNN_ASYMMETRIC_QUANTIZE_INPUTS = 1,
+};
 
 enum {                          /* SequenceRNNOptions */
        TFL_SRNN_TIME_MAJOR = 0, /* bool, default false */
        TFL_SRNN_ACTIVATION = 1,
+       TFL_SRNN_ASYMMETRIC_QUANTIZE_INPUTS = 2,
 };
 
 enum {                          /* BidirectionalSequenceRNNOptions */
        TFL_BRNN_TIME_MAJOR = 0, /* bool, default false */
        TFL_BRNN_ACTIVATION = 1,
        TFL_BRNN_MERGE_OUTPUTS = 2,
+       TFL_BRNN_ASYMMETRIC_QUANTIZE_INPUTS = 3,
 };
 
 enum { /* SVDFOptions */
        TFL_SVDF_RANK = 0,
        TFL_SVDF_ACTIVATION = 1,
+       TFL_SVDF_ASYMMETRIC_QUANTIZE_INPUTS = 2,
 };
 
 /* --------------------------------------------------------------- enums */

@@ -1,5 +1,7 @@
-/* lstm.c - float32 reference LSTM, UNIDIRECTIONAL_SEQUENCE_LSTM and
- * BIDIRECTIONAL_SEQUENCE_LSTM, with TFLite's full-kernel semantics
+/* lstm.c - reference LSTM, UNIDIRECTIONAL_SEQUENCE_LSTM and
+ * BIDIRECTIONAL_SEQUENCE_LSTM, float32 or hybrid (int8 weights, data rows
+ * quantized as TFLite does, see recurrent.h), with TFLite's full-kernel
+ * semantics
  * (tensorflow/lite/kernels/lstm_eval.cc): per step and batch row, with the
  * previous output h and cell state c,
  *   i = sigmoid(Wi x + Ai aux + Ri h + pi * c + bi)   (CIFG: i = 1 - f)
@@ -18,7 +20,8 @@
  * c), the output row collects m (or the projection, summed one cell at a
  * time) and h is overwritten only once the row is done. Layer norm needs a
  * gate's statistics over all cells first; those are computed in a pass of
- * their own that recomputes the sums. */
+ * their own that recomputes the sums, and so is the range of the gated
+ * outputs an int8 projection quantizes. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,19 +33,25 @@ enum { GATE_I, GATE_F, GATE_C, GATE_O, GATES };
 static const char *const gate_names[GATES] = {"input", "forget", "cell",
                                               "output"};
 
-/* The weights of one direction, and its sizes. */
+/* The weights of one direction, and its sizes. The matrices and
+ * peepholes are float32, or all int8 (the hybrid form, recurrent.h);
+ * biases and layer norm coefficients are float32 either way. */
 typedef struct lstm_cell {
-  const float *x_w[GATES];   /* [n_cell, n_input]; x_w[GATE_I] NULL: CIFG */
-  const float *aux_w[GATES]; /* [n_cell, n_aux], or all NULL */
-  const float *h_w[GATES];   /* [n_cell, n_output] */
-  const float *peep[GATES];  /* [n_cell] for I, F, O, or NULL */
-  const float *bias[GATES];  /* [n_cell]; bias[GATE_I] NULL under CIFG */
-  const float *norm[GATES];  /* layer norm coefficients [n_cell], or NULL */
-  const float *proj_w;       /* [n_output, n_cell], or NULL */
-  const float *proj_b;       /* [n_output], or NULL */
-  float *h, *c;              /* states [batch, n_output], [batch, n_cell] */
+  kiln_rec_matrix x_w[GATES];   /* [n_cell, n_input]; input gate's absent:
+                                   CIFG */
+  kiln_rec_matrix aux_w[GATES]; /* [n_cell, n_aux], or all absent */
+  kiln_rec_matrix h_w[GATES];   /* [n_cell, n_output] */
+  kiln_rec_matrix peep[GATES];  /* [n_cell] for I, F, O, or absent */
+  const float *bias[GATES];     /* [n_cell]; bias[GATE_I] NULL under CIFG */
+  const float *norm[GATES];     /* layer norm coefficients [n_cell], or NULL */
+  kiln_rec_matrix proj_w;       /* [n_output, n_cell], or absent */
+  const float *proj_b;          /* [n_output], or NULL */
+  float *h, *c;                 /* states [batch, n_output], [batch, n_cell] */
   int64_t n_input, n_aux, n_cell, n_output;
+  bool hybrid;
 } lstm_cell;
+
+#define PRESENT(m) kiln_rec_present(&(m))
 
 /* Where a direction's operands are among the operator's inputs: the first
  * of each group of four (input, forget, cell, output gates; the peepholes
@@ -70,18 +79,28 @@ static kiln_status *operand(const kiln_op_ctx *ctx, int index, const char *dir,
   return kiln_rec_operand(ctx, index, role, required, d0, d1, data);
 }
 
+/* A weight matrix (d1 >= 0) or peephole vector (d1 < 0), float32 or int8. */
+static kiln_status *weights(const kiln_op_ctx *ctx, int index, const char *dir,
+                            const char *what, int gate, bool required,
+                            int64_t d0, int64_t d1, kiln_rec_matrix *m) {
+  char role[96];
+  snprintf(role, sizeof role, "%s%s%s%s", dir,
+           gate >= 0 ? gate_names[gate] : "", gate >= 0 ? " " : "", what);
+  return kiln_rec_weights(ctx, index, role, required, d0, d1, m);
+}
+
 /* The gates' all-or-none rules (TFLite's Prepare checks the same). */
 static kiln_status *check_presence(const lstm_cell *w, const char *dir) {
-  bool cifg = !w->x_w[GATE_I];
-  if (cifg != !w->h_w[GATE_I] || cifg != !w->bias[GATE_I])
+  bool cifg = !PRESENT(w->x_w[GATE_I]);
+  if (cifg != !PRESENT(w->h_w[GATE_I]) || cifg != !w->bias[GATE_I])
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "%sthe input gate's weights, recurrent weights and "
                       "bias must all be present or all omitted (CIFG)",
                       dir);
-  bool peephole = w->peep[GATE_F] != NULL;
-  if (peephole != (w->peep[GATE_O] != NULL) ||
-      (!cifg && peephole != (w->peep[GATE_I] != NULL)) ||
-      (cifg && w->peep[GATE_I]))
+  bool peephole = PRESENT(w->peep[GATE_F]);
+  if (peephole != PRESENT(w->peep[GATE_O]) ||
+      (!cifg && peephole != PRESENT(w->peep[GATE_I])) ||
+      (cifg && PRESENT(w->peep[GATE_I])))
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "%sthe peephole weights must all be present or all "
                       "omitted (the input gate's omitted under CIFG)",
@@ -93,17 +112,34 @@ static kiln_status *check_presence(const lstm_cell *w, const char *dir) {
                       "%sthe layer norm coefficients must all be present or "
                       "all omitted (the input gate's omitted under CIFG)",
                       dir);
-  bool aux = w->aux_w[GATE_F] != NULL;
-  if (aux != (w->aux_w[GATE_C] != NULL) || aux != (w->aux_w[GATE_O] != NULL) ||
-      (!cifg && aux != (w->aux_w[GATE_I] != NULL)) ||
-      (cifg && w->aux_w[GATE_I]))
+  bool aux = PRESENT(w->aux_w[GATE_F]);
+  if (aux != PRESENT(w->aux_w[GATE_C]) || aux != PRESENT(w->aux_w[GATE_O]) ||
+      (!cifg && aux != PRESENT(w->aux_w[GATE_I])) ||
+      (cifg && PRESENT(w->aux_w[GATE_I])))
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "%sthe aux input weights must all be present or all "
                       "omitted (the input gate's omitted under CIFG)",
                       dir);
-  if (w->proj_b && !w->proj_w)
+  if (w->proj_b && !PRESENT(w->proj_w))
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "%sa projection bias needs projection weights", dir);
+  return NULL;
+}
+
+/* TFLite's hybrid kernel takes every matrix and peephole int8, or none. */
+static kiln_status *check_hybrid(lstm_cell *w, const char *dir) {
+  w->hybrid = w->x_w[GATE_F].q != NULL;
+  const kiln_rec_matrix *all[] = {
+      &w->x_w[0],   &w->x_w[1],   &w->x_w[2],   &w->x_w[3],
+      &w->h_w[0],   &w->h_w[1],   &w->h_w[2],   &w->h_w[3],
+      &w->aux_w[0], &w->aux_w[1], &w->aux_w[2], &w->aux_w[3],
+      &w->peep[0],  &w->peep[1],  &w->peep[3],  &w->proj_w};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+    if (PRESENT(*all[i]) && (all[i]->q != NULL) != w->hybrid)
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "%sweights mix float32 and int8; all must be one or "
+                        "the other",
+                        dir);
   return NULL;
 }
 
@@ -116,19 +152,19 @@ static kiln_status *read_cell(const kiln_op_ctx *ctx, const lstm_layout *l,
   w->n_input = n_input;
   w->n_aux = n_aux;
   /* The forget gate's weights are never optional and give the sizes. */
-  const float *probe;
-  KILN_TRY(operand(ctx, l->x_w + GATE_F, dir, "input weights", GATE_F, true, 0,
+  kiln_rec_matrix probe;
+  KILN_TRY(weights(ctx, l->x_w + GATE_F, dir, "input weights", GATE_F, true, 0,
                    n_input, &probe));
-  w->n_cell = ctx->inputs[l->x_w + GATE_F]->dims[0];
-  KILN_TRY(operand(ctx, l->h_w + GATE_F, dir, "recurrent weights", GATE_F, true,
+  w->n_cell = probe.rows;
+  KILN_TRY(weights(ctx, l->h_w + GATE_F, dir, "recurrent weights", GATE_F, true,
                    w->n_cell, 0, &probe));
-  w->n_output = ctx->inputs[l->h_w + GATE_F]->dims[1];
+  w->n_output = probe.cols;
   int64_t n_cell = w->n_cell, n_output = w->n_output;
   for (int g = 0; g < GATES; g++) {
     bool required = g != GATE_I;
-    KILN_TRY(operand(ctx, l->x_w + g, dir, "input weights", g, required, n_cell,
+    KILN_TRY(weights(ctx, l->x_w + g, dir, "input weights", g, required, n_cell,
                      n_input, &w->x_w[g]));
-    KILN_TRY(operand(ctx, l->h_w + g, dir, "recurrent weights", g, required,
+    KILN_TRY(weights(ctx, l->h_w + g, dir, "recurrent weights", g, required,
                      n_cell, n_output, &w->h_w[g]));
     KILN_TRY(operand(ctx, l->bias + g, dir, "bias", g, required, n_cell, -1,
                      &w->bias[g]));
@@ -136,26 +172,27 @@ static kiln_status *read_cell(const kiln_op_ctx *ctx, const lstm_layout *l,
       KILN_TRY(operand(ctx, l->norm + g, dir, "layer norm coefficients", g,
                        false, n_cell, -1, &w->norm[g]));
     if (l->aux_w >= 0 && n_aux > 0)
-      KILN_TRY(operand(ctx, l->aux_w + g, dir, "aux input weights", g, false,
+      KILN_TRY(weights(ctx, l->aux_w + g, dir, "aux input weights", g, false,
                        n_cell, n_aux, &w->aux_w[g]));
   }
   /* Peepholes are three: input, forget, output. */
-  KILN_TRY(operand(ctx, l->peep, dir, "peephole weights", GATE_I, false, n_cell,
+  KILN_TRY(weights(ctx, l->peep, dir, "peephole weights", GATE_I, false, n_cell,
                    -1, &w->peep[GATE_I]));
-  KILN_TRY(operand(ctx, l->peep + 1, dir, "peephole weights", GATE_F, false,
+  KILN_TRY(weights(ctx, l->peep + 1, dir, "peephole weights", GATE_F, false,
                    n_cell, -1, &w->peep[GATE_F]));
-  KILN_TRY(operand(ctx, l->peep + 2, dir, "peephole weights", GATE_O, false,
+  KILN_TRY(weights(ctx, l->peep + 2, dir, "peephole weights", GATE_O, false,
                    n_cell, -1, &w->peep[GATE_O]));
-  KILN_TRY(operand(ctx, l->proj_w, dir, "projection weights", -1, false,
+  KILN_TRY(weights(ctx, l->proj_w, dir, "projection weights", -1, false,
                    n_output, n_cell, &w->proj_w));
   KILN_TRY(operand(ctx, l->proj_b, dir, "projection bias", -1, false, n_output,
                    -1, &w->proj_b));
-  if (!w->proj_w && n_output != n_cell)
+  if (!PRESENT(w->proj_w) && n_output != n_cell)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "%sthe recurrent weights give %lld outputs for %lld "
                       "cells; without projection weights they must be equal",
                       dir, (long long)n_output, (long long)n_cell);
   KILN_TRY(check_presence(w, dir));
+  KILN_TRY(check_hybrid(w, dir));
   char role[64];
   snprintf(role, sizeof role, "%soutput state", dir);
   KILN_TRY(kiln_rec_state(ctx, l->h_state, role, batch, n_output, &w->h));
@@ -176,22 +213,24 @@ typedef struct gate_norm {
   double mean, inv_std;
 } gate_norm;
 
-/* The inputs of one step of one batch row. */
+/* The inputs of one step of one batch row, and (hybrid) how each of its
+ * data rows is quantized. */
 typedef struct lstm_row {
   const float *x, *aux, *h; /* h: the previous output state */
   float *c;                 /* the cell state, updated in place */
   float *out;               /* n_output values */
+  kiln_rec_quant qx, qa, qh;
 } lstm_row;
 
 /* Gate g's weighted sum for cell j before bias and layer norm; the
  * peephole term uses cell state `c`. */
 static double gate_sum(const lstm_cell *w, int g, int64_t j, const lstm_row *r,
                        float c) {
-  double z = kiln_rec_dot(w->x_w[g] + j * w->n_input, r->x, w->n_input) +
-             kiln_rec_dot(w->h_w[g] + j * w->n_output, r->h, w->n_output);
-  if (w->aux_w[g])
-    z += kiln_rec_dot(w->aux_w[g] + j * w->n_aux, r->aux, w->n_aux);
-  if (w->peep[g]) z += (double)w->peep[g][j] * c;
+  double z = kiln_rec_matvec(&w->x_w[g], j, r->x, &r->qx) +
+             kiln_rec_matvec(&w->h_w[g], j, r->h, &r->qh);
+  if (PRESENT(w->aux_w[g]))
+    z += kiln_rec_matvec(&w->aux_w[g], j, r->aux, &r->qa);
+  if (PRESENT(w->peep[g])) z += (double)kiln_rec_element(&w->peep[g], j) * c;
   return z;
 }
 
@@ -218,29 +257,63 @@ static double gate_input(const lstm_cell *w, int g, int64_t j,
   return z + w->bias[g][j];
 }
 
-/* The output gate of cell j (whose state is already new) times act(c):
- * into the output row, or summed into the projection. */
+/* m of cell j, whose state is already new: the output gate times act(c). */
+static float gated_output(const lstm_cell *w, const kiln_lstm_attrs *a,
+                          int64_t j, const lstm_row *r, const gate_norm *s) {
+  float o = kiln_rec_sigmoid(gate_input(w, GATE_O, j, r, r->c[j], s));
+  return o * kiln_activate(r->c[j], a->activation);
+}
+
+/* m of cell j into the output row, or summed into the float projection. */
 static void emit(const lstm_cell *w, const kiln_lstm_attrs *a, int64_t j,
                  const lstm_row *r, const gate_norm *s) {
-  float o = kiln_rec_sigmoid(gate_input(w, GATE_O, j, r, r->c[j], s));
-  float m = o * kiln_activate(r->c[j], a->activation);
-  if (!w->proj_w) {
+  float m = gated_output(w, a, j, r, s);
+  if (!PRESENT(w->proj_w)) {
     r->out[j] = m;
     return;
   }
   for (int64_t k = 0; k < w->n_output; k++)
-    r->out[k] += w->proj_w[k * w->n_cell + j] * m;
+    r->out[k] += w->proj_w.f[k * w->n_cell + j] * m;
+}
+
+/* The int8 projection: the row of m is quantized as a whole, so a first
+ * pass finds its range; the second sums each output's int8 products in the
+ * output row (exact in float while below 2^24, as with up to 1024 cells)
+ * and scales them back once, after the bias, as TFLite does. */
+static void project_hybrid(const lstm_cell *w, const kiln_lstm_attrs *a,
+                           const lstm_row *r, const gate_norm *s) {
+  float lo = 0.0f, hi = 0.0f;
+  for (int64_t j = 0; j < w->n_cell; j++) {
+    float m = gated_output(w, a, j, r, s);
+    if (j == 0 || m < lo) lo = m;
+    if (j == 0 || m > hi) hi = m;
+  }
+  kiln_rec_quant q =
+      kiln_rec_quantize_range(lo, hi, a->asymmetric_quantize_inputs);
+  memset(r->out, 0, sizeof(float) * (size_t)w->n_output);
+  for (int64_t j = 0; j < w->n_cell; j++) {
+    int32_t v = kiln_rec_quantize(&q, gated_output(w, a, j, r, s)) - q.offset;
+    for (int64_t k = 0; k < w->n_output; k++)
+      r->out[k] += (float)(w->proj_w.q[k * w->n_cell + j] * v);
+  }
+  for (int64_t k = 0; k < w->n_output; k++)
+    r->out[k] = (w->proj_b ? w->proj_b[k] : 0.0f) +
+                r->out[k] * (q.scale * w->proj_w.scale);
 }
 
 static void step_row(const lstm_cell *w, const kiln_lstm_attrs *a,
                      const lstm_row *r) {
-  bool cifg = !w->x_w[GATE_I], norm = w->norm[GATE_F] != NULL;
+  bool cifg = !PRESENT(w->x_w[GATE_I]), norm = w->norm[GATE_F] != NULL;
+  bool proj = PRESENT(w->proj_w);
+  /* Layer norm and the int8 projection need every cell's new state before
+   * the first output. */
+  bool deferred = norm || (proj && w->hybrid);
   gate_norm s[GATES];
   memset(s, 0, sizeof s);
   if (norm)
     for (int g = cifg ? GATE_F : GATE_I; g <= GATE_C; g++)
       s[g] = gate_stats(w, g, r);
-  if (w->proj_w)
+  if (proj && !w->hybrid)
     for (int64_t k = 0; k < w->n_output; k++)
       r->out[k] = w->proj_b ? w->proj_b[k] : 0.0f;
   for (int64_t j = 0; j < w->n_cell; j++) {
@@ -251,14 +324,14 @@ static void step_row(const lstm_cell *w, const kiln_lstm_attrs *a,
     float g = kiln_activate((float)gate_input(w, GATE_C, j, r, 0.0f, s),
                             a->activation);
     r->c[j] = kiln_rec_clip(f * c + i * g, a->cell_clip);
-    /* Without layer norm the output gate needs only this cell. */
-    if (!norm) emit(w, a, j, r, s);
+    if (!deferred) emit(w, a, j, r, s);
   }
-  if (norm) {
-    s[GATE_O] = gate_stats(w, GATE_O, r);
+  if (norm) s[GATE_O] = gate_stats(w, GATE_O, r);
+  if (deferred && proj && w->hybrid)
+    project_hybrid(w, a, r, s);
+  else if (deferred)
     for (int64_t j = 0; j < w->n_cell; j++) emit(w, a, j, r, s);
-  }
-  if (w->proj_w)
+  if (proj)
     for (int64_t k = 0; k < w->n_output; k++)
       r->out[k] = kiln_rec_clip(r->out[k], a->proj_clip);
 }
@@ -274,9 +347,19 @@ static void run_direction(const lstm_cell *w, const kiln_lstm_attrs *a,
     for (int64_t n = 0; n < seq->time; n++) {
       int64_t t = reversed ? seq->time - 1 - n : n;
       int64_t row = kiln_rec_row(seq, t, b);
-      lstm_row r = {in + row * w->n_input, aux ? aux + row * w->n_aux : NULL,
-                    w->h + b * w->n_output, w->c + b * w->n_cell,
-                    out + row * out_stride + out_offset};
+      lstm_row r;
+      memset(&r, 0, sizeof r);
+      r.x = in + row * w->n_input;
+      r.aux = aux ? aux + row * w->n_aux : NULL;
+      r.h = w->h + b * w->n_output;
+      r.c = w->c + b * w->n_cell;
+      r.out = out + row * out_stride + out_offset;
+      if (w->hybrid) {
+        bool asym = a->asymmetric_quantize_inputs;
+        r.qx = kiln_rec_quantize_row(r.x, w->n_input, asym);
+        r.qh = kiln_rec_quantize_row(r.h, w->n_output, asym);
+        if (r.aux) r.qa = kiln_rec_quantize_row(r.aux, w->n_aux, asym);
+      }
       step_row(w, a, &r);
       memcpy(w->h + b * w->n_output, r.out,
              sizeof(float) * (size_t)w->n_output);
@@ -391,7 +474,7 @@ static kiln_status *read_bidi(const kiln_op_ctx *ctx, bidi_lstm *m) {
                      m->seq.batch, &m->fw));
   KILN_TRY(read_cell(ctx, &backward, "backward ", m->seq.features, n_aux,
                      m->seq.batch, &m->bw));
-  if (n_aux && (!m->fw.aux_w[GATE_F] || !m->bw.aux_w[GATE_F]))
+  if (n_aux && (!PRESENT(m->fw.aux_w[GATE_F]) || !PRESENT(m->bw.aux_w[GATE_F])))
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "aux input weights must be given for both directions "
                       "or neither");

@@ -8,6 +8,8 @@
 #ifndef KILN_KERNELS_REF_RECURRENT_H
 #define KILN_KERNELS_REF_RECURRENT_H
 
+#include <stdint.h>
+
 #include "kernels/kernel.h"
 
 /* Checks input `index` (`role` in messages): float32 of shape [d0] when
@@ -58,6 +60,59 @@ static inline float kiln_rec_clip(float x, float clip) {
 
 /* Checks a clip option is a finite number >= 0 (0: no clipping). */
 kiln_status *kiln_rec_check_clip(float clip, const char *what);
+
+/* ---- hybrid weights: float32 activations with int8 weights, as TFLite's
+ * dynamic-range quantization writes them. Each row of data a matrix
+ * multiplies is quantized to int8 first (TFLite's SymmetricQuantizeFloats,
+ * or AsymmetricQuantizeFloats with a zero point when the operator's
+ * asymmetric_quantize_inputs is set), the products summed exactly in
+ * int32, and the sum scaled back by the row's and the weights' scales. */
+
+/* A weight matrix [rows, cols]: float32, or int8 with one scale. */
+typedef struct kiln_rec_matrix {
+  const float *f;
+  const int8_t *q;
+  float scale;
+  int64_t rows, cols;
+} kiln_rec_matrix;
+
+/* As kiln_rec_operand for a weight matrix [d0, d1] (or a vector [d0] held
+ * as one column when d1 < 0) that may also be int8 with a single scale and
+ * zero point 0. An omitted optional one gives neither f nor q. */
+kiln_status *kiln_rec_weights(const kiln_op_ctx *ctx, int index,
+                              const char *role, bool required, int64_t d0,
+                              int64_t d1, kiln_rec_matrix *out);
+
+static inline bool kiln_rec_present(const kiln_rec_matrix *m) {
+  return m->f || m->q;
+}
+
+/* How a row of data is quantized for int8 weights. */
+typedef struct kiln_rec_quant {
+  float scale, inv;
+  int32_t offset; /* the zero point; 0 when symmetric */
+  int32_t qmin;   /* -127 symmetric, -128 asymmetric; the top is 127 */
+} kiln_rec_quant;
+
+/* The quantization TFLite chooses for the n values of x, or for values
+ * whose least and greatest are lo and hi. */
+kiln_rec_quant kiln_rec_quantize_row(const float *x, int64_t n,
+                                     bool asymmetric);
+kiln_rec_quant kiln_rec_quantize_range(float lo, float hi, bool asymmetric);
+
+/* x quantized as q says, in [q->qmin, 127]. */
+int32_t kiln_rec_quantize(const kiln_rec_quant *q, float x);
+
+/* Element i of a vector held as a kiln_rec_matrix of one column (float32,
+ * or int8 times its scale). */
+static inline float kiln_rec_element(const kiln_rec_matrix *m, int64_t i) {
+  return m->f ? m->f[i] : (float)m->q[i] * m->scale;
+}
+
+/* Row `row` of m times x: in double for float weights (q unused), else
+ * TFLite's hybrid product with x quantized as q says. */
+double kiln_rec_matvec(const kiln_rec_matrix *m, int64_t row, const float *x,
+                       const kiln_rec_quant *q);
 
 /* Two floating-point operations per weight per processed row: the flop
  * count of every recurrent operator, whose work is matrix-vector products.

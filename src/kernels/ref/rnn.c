@@ -1,9 +1,9 @@
-/* rnn.c - float32 reference RNN, UNIDIRECTIONAL_SEQUENCE_RNN and
+/* rnn.c - reference RNN, UNIDIRECTIONAL_SEQUENCE_RNN and
  * BIDIRECTIONAL_SEQUENCE_RNN (TFLite's basic_rnn.cc and its sequence
- * forms): per step and batch row, h = act(W x + A aux + R h + b), and the
- * output is h. The hidden state h is a variable updated in place; the new
- * row is written to the output first and copied back, since every unit
- * reads all of the previous h. */
+ * forms), float32 or hybrid (int8 weights, see recurrent.h): per step and
+ * batch row, h = act(W x + A aux + R h + b), and the output is h. The hidden
+ * state h is a variable updated in place; the new row is written to the output
+ * first and copied back, since every unit reads all of the previous h. */
 #include <stdio.h>
 #include <string.h>
 
@@ -21,8 +21,9 @@ static const rnn_layout backward = {5, 6, 7, 8, 11};
 enum { BIDI_AUX_INPUT = 9, BIDI_INPUTS = 12 };
 
 typedef struct rnn_cell {
-  const float *w, *r, *b, *aux_w; /* aux_w NULL: no aux input */
-  float *h;                       /* [batch, units] */
+  kiln_rec_matrix w, r, aux_w; /* aux_w absent: no aux input */
+  const float *b;
+  float *h; /* [batch, units] */
   int64_t n_input, n_aux, units;
 } rnn_cell;
 
@@ -34,41 +35,57 @@ static kiln_status *read_cell(const kiln_op_ctx *ctx, const rnn_layout *l,
   c->n_input = n_input;
   c->n_aux = n_aux;
   snprintf(role, sizeof role, "%sweights", dir);
-  KILN_TRY(kiln_rec_operand(ctx, l->weights, role, true, 0, n_input, &c->w));
-  c->units = ctx->inputs[l->weights]->dims[0];
+  KILN_TRY(kiln_rec_weights(ctx, l->weights, role, true, 0, n_input, &c->w));
+  c->units = c->w.rows;
   snprintf(role, sizeof role, "%srecurrent weights", dir);
-  KILN_TRY(kiln_rec_operand(ctx, l->recurrent, role, true, c->units, c->units,
+  KILN_TRY(kiln_rec_weights(ctx, l->recurrent, role, true, c->units, c->units,
                             &c->r));
-  snprintf(role, sizeof role, "%sbias", dir);
-  KILN_TRY(kiln_rec_operand(ctx, l->bias, role, true, c->units, -1, &c->b));
   if (l->aux_weights >= 0 && n_aux > 0) {
     snprintf(role, sizeof role, "%saux input weights", dir);
-    KILN_TRY(kiln_rec_operand(ctx, l->aux_weights, role, true, c->units, n_aux,
+    KILN_TRY(kiln_rec_weights(ctx, l->aux_weights, role, true, c->units, n_aux,
                               &c->aux_w));
   }
+  /* TFLite's hybrid kernels need every matrix int8, or none. */
+  bool hybrid = c->w.q != NULL;
+  if ((c->r.q != NULL) != hybrid ||
+      (kiln_rec_present(&c->aux_w) && (c->aux_w.q != NULL) != hybrid))
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%sweights mix float32 and int8; all must be one or "
+                      "the other",
+                      dir);
+  snprintf(role, sizeof role, "%sbias", dir);
+  KILN_TRY(kiln_rec_operand(ctx, l->bias, role, true, c->units, -1, &c->b));
   snprintf(role, sizeof role, "%shidden state", dir);
   return kiln_rec_state(ctx, l->state, role, batch, c->units, &c->h);
 }
 
-/* One direction over a sequence; as lstm.c's run_direction. */
-static void run_direction(const rnn_cell *c, kiln_activation act,
+/* One direction over a sequence; as lstm.c's run_direction. With int8
+ * weights the input, aux input and previous h rows are each quantized once
+ * per step. */
+static void run_direction(const rnn_cell *c, const kiln_rnn_attrs *a,
                           const kiln_rec_seq *seq, const float *in,
                           const float *aux, float *out, int64_t out_stride,
                           int64_t out_offset, bool reversed) {
+  bool asym = a->asymmetric_quantize_inputs, hybrid = c->w.q != NULL;
+  kiln_rec_quant qx = {0}, qa = {0}, qh = {0};
   for (int64_t b = 0; b < seq->batch; b++)
     for (int64_t n = 0; n < seq->time; n++) {
       int64_t t = reversed ? seq->time - 1 - n : n;
       int64_t row = kiln_rec_row(seq, t, b);
       const float *x = in + row * c->n_input;
+      const float *xa = aux ? aux + row * c->n_aux : NULL;
       float *h = c->h + b * c->units, *y = out + row * out_stride + out_offset;
+      if (hybrid) {
+        qx = kiln_rec_quantize_row(x, c->n_input, asym);
+        qh = kiln_rec_quantize_row(h, c->units, asym);
+        if (xa) qa = kiln_rec_quantize_row(xa, c->n_aux, asym);
+      }
       for (int64_t j = 0; j < c->units; j++) {
-        double z = (double)c->b[j] +
-                   kiln_rec_dot(c->w + j * c->n_input, x, c->n_input) +
-                   kiln_rec_dot(c->r + j * c->units, h, c->units);
-        if (c->aux_w)
-          z += kiln_rec_dot(c->aux_w + j * c->n_aux, aux + row * c->n_aux,
-                            c->n_aux);
-        y[j] = kiln_activate((float)z, act);
+        double z = (double)c->b[j] + kiln_rec_matvec(&c->w, j, x, &qx) +
+                   kiln_rec_matvec(&c->r, j, h, &qh);
+        if (xa && kiln_rec_present(&c->aux_w))
+          z += kiln_rec_matvec(&c->aux_w, j, xa, &qa);
+        y[j] = kiln_activate((float)z, a->activation);
       }
       memcpy(h, y, sizeof(float) * (size_t)c->units);
     }
@@ -96,8 +113,8 @@ kiln_status *kiln_ref_rnn(const kiln_op_ctx *ctx) {
   rnn_cell c;
   KILN_TRY(read_cell(ctx, &single, "", in->dims[1], 0, in->dims[0], &c));
   kiln_rec_seq seq = {1, in->dims[0], in->dims[1], true};
-  run_direction(&c, a->activation, &seq, in->data, NULL, ctx->outputs[0]->data,
-                c.units, 0, false);
+  run_direction(&c, a, &seq, in->data, NULL, ctx->outputs[0]->data, c.units, 0,
+                false);
   return NULL;
 }
 
@@ -132,8 +149,8 @@ kiln_status *kiln_ref_unidirectional_sequence_rnn(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_rec_sequence(ctx, 0, "input", a->time_major, &seq));
   rnn_cell c;
   KILN_TRY(read_cell(ctx, &single, "", seq.features, 0, seq.batch, &c));
-  run_direction(&c, a->activation, &seq, ctx->inputs[0]->data, NULL,
-                ctx->outputs[0]->data, c.units, 0, false);
+  run_direction(&c, a, &seq, ctx->inputs[0]->data, NULL, ctx->outputs[0]->data,
+                c.units, 0, false);
   return NULL;
 }
 
@@ -213,15 +230,13 @@ kiln_status *kiln_ref_bidirectional_sequence_rnn(const kiln_op_ctx *ctx) {
   float *fw_out = ctx->outputs[0]->data;
   if (a->merge_outputs) {
     int64_t stride = m.fw.units + m.bw.units;
-    run_direction(&m.fw, a->activation, &m.seq, m.fw_in, m.aux, fw_out, stride,
-                  0, false);
-    run_direction(&m.bw, a->activation, &m.seq, m.bw_in, m.aux, fw_out, stride,
-                  m.fw.units, true);
+    run_direction(&m.fw, a, &m.seq, m.fw_in, m.aux, fw_out, stride, 0, false);
+    run_direction(&m.bw, a, &m.seq, m.bw_in, m.aux, fw_out, stride, m.fw.units,
+                  true);
     return NULL;
   }
-  run_direction(&m.fw, a->activation, &m.seq, m.fw_in, m.aux, fw_out,
-                m.fw.units, 0, false);
-  run_direction(&m.bw, a->activation, &m.seq, m.bw_in, m.aux,
-                ctx->outputs[1]->data, m.bw.units, 0, true);
+  run_direction(&m.fw, a, &m.seq, m.fw_in, m.aux, fw_out, m.fw.units, 0, false);
+  run_direction(&m.bw, a, &m.seq, m.bw_in, m.aux, ctx->outputs[1]->data,
+                m.bw.units, 0, true);
   return NULL;
 }

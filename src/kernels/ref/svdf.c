@@ -1,6 +1,7 @@
-/* svdf.c - float32 reference SVDF (TFLite's svdf.cc: a fully connected
- * layer factored into rank-1 filters over time). Per batch row, each of the
- * num_filters filters keeps a memory of its last memory_size feature
+/* svdf.c - reference SVDF (TFLite's svdf.cc: a fully connected layer
+ * factored into rank-1 filters over time), float32 or hybrid (int8
+ * weights, the input quantized per row, see recurrent.h). Per batch row, each
+ * of the num_filters filters keeps a memory of its last memory_size feature
  * values in the state variable ([batch, num_filters * memory_size], the
  * oldest first); an invoke
  *   writes feature f = weights_feature[f] . x into the newest slot,
@@ -15,7 +16,8 @@
 enum { INPUT, WEIGHTS_FEATURE, WEIGHTS_TIME, BIAS, STATE, SVDF_INPUTS };
 
 typedef struct svdf_op {
-  const float *x, *wf, *wt, *bias;
+  kiln_rec_matrix wf, wt; /* int8 weights_feature: hybrid */
+  const float *x, *bias;
   float *state;
   int64_t batch, n_input, filters, memory, units;
 } svdf_op;
@@ -29,18 +31,24 @@ static kiln_status *read_svdf(const kiln_op_ctx *ctx, svdf_op *s) {
   s->x = in->data;
   s->batch = in->dims[0];
   s->n_input = in->dims[1];
-  KILN_TRY(kiln_rec_operand(ctx, WEIGHTS_FEATURE, "weights_feature", true, 0,
+  KILN_TRY(kiln_rec_weights(ctx, WEIGHTS_FEATURE, "weights_feature", true, 0,
                             s->n_input, &s->wf));
-  s->filters = ctx->inputs[WEIGHTS_FEATURE]->dims[0];
+  s->filters = s->wf.rows;
   if (a->rank < 1 || s->filters % a->rank != 0)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "rank %d does not divide the %lld filters of input 1 "
                       "(weights_feature)",
                       a->rank, (long long)s->filters);
   s->units = s->filters / a->rank;
-  KILN_TRY(kiln_rec_operand(ctx, WEIGHTS_TIME, "weights_time", true, s->filters,
+  KILN_TRY(kiln_rec_weights(ctx, WEIGHTS_TIME, "weights_time", true, s->filters,
                             0, &s->wt));
-  s->memory = ctx->inputs[WEIGHTS_TIME]->dims[1];
+  s->memory = s->wt.cols;
+  /* int8 time weights only beside int8 feature weights (the hybrid form,
+   * where TFLite reads them dequantized). */
+  if (s->wt.q && !s->wf.q)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "input 2 (weights_time) is int8 but input 1 "
+                      "(weights_feature) is float32");
   KILN_TRY(kiln_rec_operand(ctx, BIAS, "bias", false, s->units, -1, &s->bias));
   return kiln_rec_state(ctx, STATE, "state", s->batch, s->filters * s->memory,
                         &s->state);
@@ -63,15 +71,20 @@ kiln_status *kiln_ref_svdf(const kiln_op_ctx *ctx) {
   for (int64_t b = 0; b < s.batch; b++) {
     const float *x = s.x + b * s.n_input;
     float *memory = s.state + b * s.filters * s.memory;
+    kiln_rec_quant q;
+    memset(&q, 0, sizeof q);
+    if (s.wf.q)
+      q = kiln_rec_quantize_row(x, s.n_input, a->asymmetric_quantize_inputs);
     for (int64_t f = 0; f < s.filters; f++)
       memory[f * s.memory + s.memory - 1] =
-          (float)kiln_rec_dot(s.wf + f * s.n_input, x, s.n_input);
+          (float)kiln_rec_matvec(&s.wf, f, x, &q);
     for (int64_t u = 0; u < s.units; u++) {
       double sum = s.bias ? s.bias[u] : 0.0;
       for (int r = 0; r < a->rank; r++) {
         int64_t f = u * a->rank + r;
-        sum +=
-            kiln_rec_dot(s.wt + f * s.memory, memory + f * s.memory, s.memory);
+        for (int64_t k = 0; k < s.memory; k++)
+          sum += (double)kiln_rec_element(&s.wt, f * s.memory + k) *
+                 memory[f * s.memory + k];
       }
       out[b * s.units + u] = kiln_activate((float)sum, a->activation);
     }
