@@ -354,3 +354,76 @@ def test_pretrained_mediapipe_model(kiln_bin, tmp_path, name):
              for n, v in xnnpack.items()}
     print(f"against LiteRT with XNNPACK: {loose}")
     assert all(e <= 1e-3 for e in loose.values()), loose
+
+
+# ------------------------------------------- TFLite_Detection_PostProcess
+
+
+def _detection_model(n, classes, background, opts, anchors):
+    from flatbuffers import flexbuffers
+    options = flexbuffers.Dumps(opts)
+    width = classes + background
+    m = opts["max_detections"] * opts["max_classes_per_detection"]
+    return _custom_model(
+        [("TFLite_Detection_PostProcess", options,
+          ["box_encodings", "class_predictions", "anchors"],
+          ["boxes", "classes", "scores", "count"])],
+        [("box_encodings", (1, n, 4), np.float32),
+         ("class_predictions", (1, n, width), np.float32)],
+        {"anchors": anchors},
+        [("boxes", (1, m, 4), np.float32), ("classes", (1, m), np.float32),
+         ("scores", (1, m), np.float32), ("count", (1,), np.float32)])
+
+
+@pytest.mark.parametrize("regular", [False, True], ids=["fast", "regular"])
+def test_detection_postprocess_matches_litert(kiln_bin, tmp_path, regular):
+    """SSD box decoding and NMS against LiteRT's own kernel, on random
+    anchors, encodings and scores. Only the first `count` detections are
+    compared: LiteRT leaves the other slots as they were."""
+    rng, seed = K.make_rng()
+    print(f"seed {seed} (replay with KILN_E2E_SEED={seed})")
+    for trial in range(4):
+        n = int(rng.integers(1, 300))
+        classes = int(rng.integers(1, 8))
+        background = int(rng.integers(0, 2))
+        per_anchor = int(rng.integers(1, 4))
+        opts = {"max_detections": int(rng.integers(1, 20)),
+                "max_classes_per_detection": per_anchor,
+                "detections_per_class": int(rng.integers(1, 10)),
+                "use_regular_nms": regular,
+                "nms_score_threshold": float(rng.uniform(0.0, 0.6)),
+                "nms_iou_threshold": float(rng.uniform(0.2, 0.8)),
+                "num_classes": classes,
+                "y_scale": 10.0, "x_scale": 10.0, "h_scale": 5.0,
+                "w_scale": 5.0}
+        anchors = np.concatenate(
+            [rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.5, (n, 2))],
+            axis=1).astype(np.float32)
+        path = tmp_path / f"det{trial}.tflite"
+        path.write_bytes(_detection_model(n, classes, background, opts,
+                                          anchors))
+        feed = {"box_encodings":
+                rng.normal(0, 0.5, (1, n, 4)).astype(np.float32),
+                "class_predictions":
+                rng.uniform(0, 1, (1, n, classes + background)).astype(
+                    np.float32)}
+        ref = _litert_default(path, feed, reference=True)
+        got, _ = K.run_kiln(path, feed, tmp_path / f"run{trial}",
+                            kiln_bin=kiln_bin)
+        count = int(ref["count"][0])
+        assert got["count.npy"][0] == ref["count"][0], (
+            f"kiln found {got['count.npy'][0]}, LiteRT {count}")
+        if regular:
+            used = list(range(count))
+        else:
+            # Each anchor reports min(max_classes_per_detection, classes)
+            # classes in its max_classes_per_detection slots.
+            used = [s for s in range(count * per_anchor)
+                    if s % per_anchor < min(per_anchor, classes)]
+        for name in ("boxes", "classes", "scores"):
+            have = got[f"{name}.npy"][0][used]
+            want = ref[name][0][used]
+            assert np.array_equal(have, want), (
+                f"{name} differ (trial {trial}, {opts}):\n{have}\n{want}")
+        print(f"n={n} classes={classes}+{background} {count} detections: "
+              "exact")
