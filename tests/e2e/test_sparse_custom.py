@@ -427,3 +427,52 @@ def test_detection_postprocess_matches_litert(kiln_bin, tmp_path, regular):
                 f"{name} differ (trial {trial}, {opts}):\n{have}\n{want}")
         print(f"n={n} classes={classes}+{background} {count} detections: "
               "exact")
+
+
+def _densify_only(data):
+    """The model cut down to its DENSIFY operators (and the DEQUANTIZEs of
+    their float16 results), whose outputs become the graph's: the sparse
+    constants of a real file, expanded, with no other operator needed."""
+    S = _schema()
+    model = S.ModelT.InitFromObj(S.Model.GetRootAsModel(data, 0))
+    sg = model.subgraphs[0]
+    code = {i: max(c.builtinCode, c.deprecatedBuiltinCode)
+            for i, c in enumerate(model.operatorCodes)}
+    densify = [op for op in sg.operators if code[op.opcodeIndex] == 124]
+    made = {op.outputs[0] for op in densify}
+    dequant = [op for op in sg.operators if code[op.opcodeIndex] == 6
+               and op.inputs[0] in made]
+    sg.operators = densify + dequant
+    ends = {op.inputs[0] for op in dequant}
+    sg.outputs = ([t for t in made if t not in ends] +
+                  [op.outputs[0] for op in dequant])
+    sg.inputs = []
+    model.signatureDefs = None
+    return K.pack_model_object(model)
+
+
+@pytest.mark.parametrize("name", [
+    "face_detection/face_detection_full_range_sparse.tflite",
+    "pose_detection/pose_detection.tflite",
+])
+def test_pretrained_sparse_constants(kiln_bin, tmp_path, name):
+    """MediaPipe's sparse float16 weights, expanded by kiln at load, equal
+    LiteRT's DENSIFY of them, bit for bit."""
+    root = _mediapipe_models()
+    if root is None:
+        pytest.skip("mediapipe is not installed (scripts/setup installs it)")
+    path = tmp_path / "densify.tflite"
+    path.write_bytes(_densify_only((root / name).read_bytes()))
+    sparse, csr = _sparsity_of(path)
+    hist = K.op_histogram(path)
+    print(f"{name}: {sparse} sparse tensors, {csr} CSR levels, {dict(hist)}")
+    assert sparse > 0 and hist.get("DENSIFY", 0) == sparse
+    ref = _litert_default(path, {}, reference=True)
+    got, _ = K.run_kiln(path, {}, tmp_path / "kiln", kiln_bin=kiln_bin)
+    assert len(got) == len(ref)
+    for out_name, want in ref.items():
+        have = got[K.output_file_name(out_name)]
+        assert have.dtype == want.dtype and have.shape == want.shape, out_name
+        assert np.array_equal(have.view(np.uint8), want.view(np.uint8)), (
+            f"{out_name} differs")
+    print(f"{len(ref)} expanded tensors equal LiteRT's")
