@@ -183,9 +183,9 @@ def _custom_model(ops, inputs, consts, outputs):
     return K.pack_model_object(model)
 
 
-def _compare(path, feed, tmp_path, tolerance=1e-5):
+def _compare(path, feed, tmp_path, kiln_bin, tolerance=1e-5):
     ref = _litert_default(path, feed)
-    got, _ = K.run_kiln(path, feed, tmp_path, kiln_bin=None)
+    got, _ = K.run_kiln(path, feed, tmp_path, kiln_bin=kiln_bin)
     errors = {}
     for name, want in ref.items():
         have = got[K.output_file_name(name)]
@@ -221,7 +221,7 @@ def test_transpose_conv_bias_matches_litert(kiln_bin, tmp_path, padding):
         path = tmp_path / f"tcb{trial}.tflite"
         path.write_bytes(data)
         feed = {"x": rng.normal(size=(n, h, w, cin)).astype(np.float32)}
-        errors = _compare(path, feed, tmp_path / f"run{trial}")
+        errors = _compare(path, feed, tmp_path / f"run{trial}", kiln_bin)
         print(f"{h}x{w}x{cin} k{kh}x{kw} s{sh}x{sw} -> {cout}: {errors}")
 
 
@@ -252,7 +252,8 @@ def test_argmax_pool_and_unpool_match_litert(kiln_bin, tmp_path, padding):
         path = tmp_path / f"pool{trial}.tflite"
         path.write_bytes(data)
         feed = {"x": rng.normal(size=(1, h, w, c)).astype(np.float32)}
-        _compare(path, feed, tmp_path / f"run{trial}", tolerance=0.0)
+        _compare(path, feed, tmp_path / f"run{trial}", kiln_bin,
+                 tolerance=0.0)
         print(f"{h}x{w}x{c} window {kh}x{kw}: exact")
 
 
