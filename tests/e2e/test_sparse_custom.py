@@ -477,3 +477,99 @@ def test_pretrained_sparse_constants(kiln_bin, tmp_path, name):
         assert np.array_equal(have.view(np.uint8), want.view(np.uint8)), (
             f"{out_name} differs")
     print(f"{len(ref)} expanded tensors equal LiteRT's")
+
+
+def _converted_ssd(directory, n, classes, regular, seed):
+    """A small SSD head (dense layers to box encodings and class scores)
+    whose post-processing is a tf.function implementing
+    TFLite_Detection_PostProcess, as TF's object detection export writes it:
+    the converter fuses it into the custom operator and writes its
+    FlexBuffers options itself."""
+    import contextlib
+    import io
+    import tensorflow as tf
+    rng = np.random.default_rng(seed)
+    anchors = np.concatenate(
+        [rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.5, (n, 2))],
+        axis=1).astype(np.float32)
+    max_det = 10
+    attrs = [("max_detections", "i", max_det),
+             ("max_classes_per_detection", "i", 2),
+             ("detections_per_class", "i", 5),
+             ("use_regular_nms", "b", "true" if regular else "false"),
+             ("nms_score_threshold", "f", 0.3),
+             ("nms_iou_threshold", "f", 0.5),
+             ("num_classes", "i", classes),
+             ("y_scale", "f", 10.0), ("x_scale", "f", 10.0),
+             ("h_scale", "f", 5.0), ("w_scale", "f", 5.0)]
+    implements = " ".join(
+        ['name: "TFLite_Detection_PostProcess"'] +
+        ['attr { key: "%s" value { %s: %s } }' % a for a in attrs])
+
+    @tf.function(experimental_implements=implements)
+    def postprocess(box_encodings, class_predictions, anchor_boxes):
+        m = max_det * 2
+        return (tf.zeros([1, m, 4]), tf.zeros([1, m]), tf.zeros([1, m]),
+                tf.zeros([1]))
+
+    w_box = tf.constant(rng.normal(0, 0.2, (16, n * 4)).astype(np.float32))
+    w_cls = tf.constant(
+        rng.normal(0, 0.5, (16, n * (classes + 1))).astype(np.float32))
+
+    class Head(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 16], tf.float32)])
+        def __call__(self, x):
+            enc = tf.reshape(tf.matmul(x, w_box), [1, n, 4])
+            cls = tf.sigmoid(tf.reshape(tf.matmul(x, w_cls),
+                                        [1, n, classes + 1]))
+            return postprocess(enc, cls, tf.constant(anchors))
+
+    head = Head()
+    saved = str(directory / "saved")
+    tf.saved_model.save(head, saved,
+                        signatures=head.__call__.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+    converter.allow_custom_ops = True
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
+
+
+@pytest.mark.parametrize("regular", [False, True], ids=["fast", "regular"])
+def test_converted_ssd_postprocess_matches_litert(kiln_bin, tmp_path,
+                                                  regular):
+    rng, seed = K.make_rng()
+    print(f"seed {seed} (replay with KILN_E2E_SEED={seed})")
+    path = tmp_path / "ssd.tflite"
+    path.write_bytes(_converted_ssd(tmp_path, 200, 5, regular, 7))
+    hist = K.op_histogram(path)
+    print(dict(hist))
+    assert "CUSTOM:TFLite_Detection_PostProcess" in hist, hist
+    inputs, _ = K.signature(path)
+    for trial in range(3):
+        feed = {sig.name: rng.normal(size=sig.shape).astype(np.float32)
+                for sig in inputs}
+        ref = {K.output_file_name(name): value
+               for name, value in K.run_litert(path, feed).items()}
+        got, _ = K.run_kiln(path, feed, tmp_path / f"run{trial}",
+                            kiln_bin=kiln_bin)
+        assert sorted(got) == sorted(ref)
+        # Outputs by shape: boxes [1,M,4], count [1]; classes and scores
+        # [1,M] in the converter's order, told apart by their values.
+        def by_shape(outputs, rank):
+            return [v for _, v in sorted(outputs.items())
+                    if np.ndim(v) == rank]
+        count_ref = by_shape(ref, 1)[0]
+        count_got = by_shape(got, 1)[0]
+        assert np.array_equal(count_got, count_ref), (count_got, count_ref)
+        n_slots = int(count_ref[0]) * (1 if regular else 2)
+        # The head's FULLY_CONNECTED and LOGISTIC round a little
+        # differently from LiteRT's, so boxes and scores agree to 1e-5 and
+        # the detections (count, order, classes) exactly.
+        for rank in (2, 3):
+            for have, want in zip(by_shape(got, rank), by_shape(ref, rank)):
+                have, want = have[0][:n_slots], want[0][:n_slots]
+                if np.all(want == np.round(want)) and rank == 2:
+                    assert np.array_equal(have, want), (have, want)
+                else:
+                    assert K.max_rel_error(have, want) <= 1e-5, (have, want)
+        print(f"trial {trial}: {int(count_ref[0])} detections")
