@@ -183,9 +183,9 @@ def _custom_model(ops, inputs, consts, outputs):
     return K.pack_model_object(model)
 
 
-def _compare(path, feed, tmp_path, tolerance=1e-5):
+def _compare(path, feed, tmp_path, kiln_bin, tolerance=1e-5):
     ref = _litert_default(path, feed)
-    got, _ = K.run_kiln(path, feed, tmp_path, kiln_bin=None)
+    got, _ = K.run_kiln(path, feed, tmp_path, kiln_bin=kiln_bin)
     errors = {}
     for name, want in ref.items():
         have = got[K.output_file_name(name)]
@@ -221,7 +221,7 @@ def test_transpose_conv_bias_matches_litert(kiln_bin, tmp_path, padding):
         path = tmp_path / f"tcb{trial}.tflite"
         path.write_bytes(data)
         feed = {"x": rng.normal(size=(n, h, w, cin)).astype(np.float32)}
-        errors = _compare(path, feed, tmp_path / f"run{trial}")
+        errors = _compare(path, feed, tmp_path / f"run{trial}", kiln_bin)
         print(f"{h}x{w}x{cin} k{kh}x{kw} s{sh}x{sw} -> {cout}: {errors}")
 
 
@@ -252,7 +252,8 @@ def test_argmax_pool_and_unpool_match_litert(kiln_bin, tmp_path, padding):
         path = tmp_path / f"pool{trial}.tflite"
         path.write_bytes(data)
         feed = {"x": rng.normal(size=(1, h, w, c)).astype(np.float32)}
-        _compare(path, feed, tmp_path / f"run{trial}", tolerance=0.0)
+        _compare(path, feed, tmp_path / f"run{trial}", kiln_bin,
+                 tolerance=0.0)
         print(f"{h}x{w}x{c} window {kh}x{kw}: exact")
 
 
@@ -354,3 +355,221 @@ def test_pretrained_mediapipe_model(kiln_bin, tmp_path, name):
              for n, v in xnnpack.items()}
     print(f"against LiteRT with XNNPACK: {loose}")
     assert all(e <= 1e-3 for e in loose.values()), loose
+
+
+# ------------------------------------------- TFLite_Detection_PostProcess
+
+
+def _detection_model(n, classes, background, opts, anchors):
+    from flatbuffers import flexbuffers
+    options = flexbuffers.Dumps(opts)
+    width = classes + background
+    m = opts["max_detections"] * opts["max_classes_per_detection"]
+    return _custom_model(
+        [("TFLite_Detection_PostProcess", options,
+          ["box_encodings", "class_predictions", "anchors"],
+          ["boxes", "classes", "scores", "count"])],
+        [("box_encodings", (1, n, 4), np.float32),
+         ("class_predictions", (1, n, width), np.float32)],
+        {"anchors": anchors},
+        [("boxes", (1, m, 4), np.float32), ("classes", (1, m), np.float32),
+         ("scores", (1, m), np.float32), ("count", (1,), np.float32)])
+
+
+@pytest.mark.parametrize("regular", [False, True], ids=["fast", "regular"])
+def test_detection_postprocess_matches_litert(kiln_bin, tmp_path, regular):
+    """SSD box decoding and NMS against LiteRT's own kernel, on random
+    anchors, encodings and scores. Only the first `count` detections are
+    compared: LiteRT leaves the other slots as they were."""
+    rng, seed = K.make_rng()
+    print(f"seed {seed} (replay with KILN_E2E_SEED={seed})")
+    for trial in range(4):
+        n = int(rng.integers(1, 300))
+        classes = int(rng.integers(1, 8))
+        background = int(rng.integers(0, 2))
+        per_anchor = int(rng.integers(1, 4))
+        opts = {"max_detections": int(rng.integers(1, 20)),
+                "max_classes_per_detection": per_anchor,
+                "detections_per_class": int(rng.integers(1, 10)),
+                "use_regular_nms": regular,
+                "nms_score_threshold": float(rng.uniform(0.0, 0.6)),
+                "nms_iou_threshold": float(rng.uniform(0.2, 0.8)),
+                "num_classes": classes,
+                "y_scale": 10.0, "x_scale": 10.0, "h_scale": 5.0,
+                "w_scale": 5.0}
+        anchors = np.concatenate(
+            [rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.5, (n, 2))],
+            axis=1).astype(np.float32)
+        path = tmp_path / f"det{trial}.tflite"
+        path.write_bytes(_detection_model(n, classes, background, opts,
+                                          anchors))
+        feed = {"box_encodings":
+                rng.normal(0, 0.5, (1, n, 4)).astype(np.float32),
+                "class_predictions":
+                rng.uniform(0, 1, (1, n, classes + background)).astype(
+                    np.float32)}
+        ref = _litert_default(path, feed, reference=True)
+        got, _ = K.run_kiln(path, feed, tmp_path / f"run{trial}",
+                            kiln_bin=kiln_bin)
+        count = int(ref["count"][0])
+        assert got["count.npy"][0] == ref["count"][0], (
+            f"kiln found {got['count.npy'][0]}, LiteRT {count}")
+        if regular:
+            used = list(range(count))
+        else:
+            # Each anchor reports min(max_classes_per_detection, classes)
+            # classes in its max_classes_per_detection slots.
+            used = [s for s in range(count * per_anchor)
+                    if s % per_anchor < min(per_anchor, classes)]
+        for name in ("boxes", "classes", "scores"):
+            have = got[f"{name}.npy"][0][used]
+            want = ref[name][0][used]
+            assert np.array_equal(have, want), (
+                f"{name} differ (trial {trial}, {opts}):\n{have}\n{want}")
+        print(f"n={n} classes={classes}+{background} {count} detections: "
+              "exact")
+
+
+def _densify_only(data):
+    """The model cut down to its DENSIFY operators (and the DEQUANTIZEs of
+    their float16 results), whose outputs become the graph's: the sparse
+    constants of a real file, expanded, with no other operator needed."""
+    S = _schema()
+    model = S.ModelT.InitFromObj(S.Model.GetRootAsModel(data, 0))
+    sg = model.subgraphs[0]
+    code = {i: max(c.builtinCode, c.deprecatedBuiltinCode)
+            for i, c in enumerate(model.operatorCodes)}
+    densify = [op for op in sg.operators if code[op.opcodeIndex] == 124]
+    made = {op.outputs[0] for op in densify}
+    dequant = [op for op in sg.operators if code[op.opcodeIndex] == 6
+               and op.inputs[0] in made]
+    sg.operators = densify + dequant
+    ends = {op.inputs[0] for op in dequant}
+    sg.outputs = ([t for t in made if t not in ends] +
+                  [op.outputs[0] for op in dequant])
+    sg.inputs = []
+    model.signatureDefs = None
+    return K.pack_model_object(model)
+
+
+@pytest.mark.parametrize("name", [
+    "face_detection/face_detection_full_range_sparse.tflite",
+    "pose_detection/pose_detection.tflite",
+])
+def test_pretrained_sparse_constants(kiln_bin, tmp_path, name):
+    """MediaPipe's sparse float16 weights, expanded by kiln at load, equal
+    LiteRT's DENSIFY of them, bit for bit."""
+    root = _mediapipe_models()
+    if root is None:
+        pytest.skip("mediapipe is not installed (scripts/setup installs it)")
+    path = tmp_path / "densify.tflite"
+    path.write_bytes(_densify_only((root / name).read_bytes()))
+    sparse, csr = _sparsity_of(path)
+    hist = K.op_histogram(path)
+    print(f"{name}: {sparse} sparse tensors, {csr} CSR levels, {dict(hist)}")
+    assert sparse > 0 and hist.get("DENSIFY", 0) == sparse
+    ref = _litert_default(path, {}, reference=True)
+    got, _ = K.run_kiln(path, {}, tmp_path / "kiln", kiln_bin=kiln_bin)
+    assert len(got) == len(ref)
+    for out_name, want in ref.items():
+        have = got[K.output_file_name(out_name)]
+        assert have.dtype == want.dtype and have.shape == want.shape, out_name
+        assert np.array_equal(have.view(np.uint8), want.view(np.uint8)), (
+            f"{out_name} differs")
+    print(f"{len(ref)} expanded tensors equal LiteRT's")
+
+
+def _converted_ssd(directory, n, classes, regular, seed):
+    """A small SSD head (dense layers to box encodings and class scores)
+    whose post-processing is a tf.function implementing
+    TFLite_Detection_PostProcess, as TF's object detection export writes it:
+    the converter fuses it into the custom operator and writes its
+    FlexBuffers options itself."""
+    import contextlib
+    import io
+    import tensorflow as tf
+    rng = np.random.default_rng(seed)
+    anchors = np.concatenate(
+        [rng.uniform(0, 1, (n, 2)), rng.uniform(0.05, 0.5, (n, 2))],
+        axis=1).astype(np.float32)
+    max_det = 10
+    attrs = [("max_detections", "i", max_det),
+             ("max_classes_per_detection", "i", 2),
+             ("detections_per_class", "i", 5),
+             ("use_regular_nms", "b", "true" if regular else "false"),
+             ("nms_score_threshold", "f", 0.3),
+             ("nms_iou_threshold", "f", 0.5),
+             ("num_classes", "i", classes),
+             ("y_scale", "f", 10.0), ("x_scale", "f", 10.0),
+             ("h_scale", "f", 5.0), ("w_scale", "f", 5.0)]
+    implements = " ".join(
+        ['name: "TFLite_Detection_PostProcess"'] +
+        ['attr { key: "%s" value { %s: %s } }' % a for a in attrs])
+
+    @tf.function(experimental_implements=implements)
+    def postprocess(box_encodings, class_predictions, anchor_boxes):
+        m = max_det * 2
+        return (tf.zeros([1, m, 4]), tf.zeros([1, m]), tf.zeros([1, m]),
+                tf.zeros([1]))
+
+    w_box = tf.constant(rng.normal(0, 0.2, (16, n * 4)).astype(np.float32))
+    w_cls = tf.constant(
+        rng.normal(0, 0.5, (16, n * (classes + 1))).astype(np.float32))
+
+    class Head(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 16], tf.float32)])
+        def __call__(self, x):
+            enc = tf.reshape(tf.matmul(x, w_box), [1, n, 4])
+            cls = tf.sigmoid(tf.reshape(tf.matmul(x, w_cls),
+                                        [1, n, classes + 1]))
+            return postprocess(enc, cls, tf.constant(anchors))
+
+    head = Head()
+    saved = str(directory / "saved")
+    tf.saved_model.save(head, saved,
+                        signatures=head.__call__.get_concrete_function())
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+    converter.allow_custom_ops = True
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
+
+
+@pytest.mark.parametrize("regular", [False, True], ids=["fast", "regular"])
+def test_converted_ssd_postprocess_matches_litert(kiln_bin, tmp_path,
+                                                  regular):
+    rng, seed = K.make_rng()
+    print(f"seed {seed} (replay with KILN_E2E_SEED={seed})")
+    path = tmp_path / "ssd.tflite"
+    path.write_bytes(_converted_ssd(tmp_path, 200, 5, regular, 7))
+    hist = K.op_histogram(path)
+    print(dict(hist))
+    assert "CUSTOM:TFLite_Detection_PostProcess" in hist, hist
+    inputs, _ = K.signature(path)
+    for trial in range(3):
+        feed = {sig.name: rng.normal(size=sig.shape).astype(np.float32)
+                for sig in inputs}
+        ref = {K.output_file_name(name): value
+               for name, value in K.run_litert(path, feed).items()}
+        got, _ = K.run_kiln(path, feed, tmp_path / f"run{trial}",
+                            kiln_bin=kiln_bin)
+        assert sorted(got) == sorted(ref)
+        # Outputs by shape: boxes [1,M,4], count [1]; classes and scores
+        # [1,M] in the converter's order, told apart by their values.
+        def by_shape(outputs, rank):
+            return [v for _, v in sorted(outputs.items())
+                    if np.ndim(v) == rank]
+        count_ref = by_shape(ref, 1)[0]
+        count_got = by_shape(got, 1)[0]
+        assert np.array_equal(count_got, count_ref), (count_got, count_ref)
+        n_slots = int(count_ref[0]) * (1 if regular else 2)
+        # The head's FULLY_CONNECTED and LOGISTIC round a little
+        # differently from LiteRT's, so boxes and scores agree to 1e-5 and
+        # the detections (count, order, classes) exactly.
+        for rank in (2, 3):
+            for have, want in zip(by_shape(got, rank), by_shape(ref, rank)):
+                have, want = have[0][:n_slots], want[0][:n_slots]
+                if np.all(want == np.round(want)) and rank == 2:
+                    assert np.array_equal(have, want), (have, want)
+                else:
+                    assert K.max_rel_error(have, want) <= 1e-5, (have, want)
+        print(f"trial {trial}: {int(count_ref[0])} detections")

@@ -3,7 +3,9 @@
  * Convolution2DTransposeBias (direct scatter), MaxPoolingWithArgmax2D
  * (brute force over each window, XNNPACK's index order and edge clamping)
  * and MaxUnpooling2D; and every malformed raw option struct or shape as a
- * clear error. */
+ * clear error.
+ *
+ * `test_custom_builtins --write-corpus DIR` writes fuzzing seeds. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,7 +374,48 @@ static void test_bad_shapes(void) {
   free(bytes);
 }
 
-int main(void) {
+static int write_seed(const char *dir, const char *name, uint8_t *bytes,
+                      size_t size) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "wb");
+  int ok = f && fwrite(bytes, 1, size, f) == size;
+  if (f) fclose(f);
+  free(bytes);
+  printf("%s: %zu bytes\n", path, size);
+  return ok ? 0 : 1;
+}
+
+static int write_corpus(const char *dir) {
+  static const float w[2 * 3 * 3 * 2] = {1, -1, 2, 0.5f, 0, 1, 3, -2, 1};
+  static const float b[2] = {0.25f, -0.5f};
+  tb_buffer buffers[3] = {
+      {0}, {.data = w, .size = sizeof w}, {.data = b, .size = sizeof b}};
+  tb_tensor in[3] = {
+      tensor("x", TFL_TYPE_FLOAT32, (int32_t[]){1, 3, 4, 2}, 4, 0),
+      tensor("w", TFL_TYPE_FLOAT32, (int32_t[]){2, 3, 3, 2}, 4, 1),
+      tensor("b", TFL_TYPE_FLOAT32, (int32_t[]){2}, 1, 2)};
+  tb_tensor out = tensor("y", TFL_TYPE_FLOAT32, (int32_t[]){1, 6, 8, 2}, 4, 0);
+  int32_t tconv[3] = {1, 2, 2};
+  size_t size;
+  uint8_t *bytes =
+      one_op_model("Convolution2DTransposeBias", tconv, sizeof tconv, in, 3,
+                   &out, 1, buffers, 3, &size);
+  int failed = write_seed(dir, "transpose_conv_bias.tflite", bytes, size);
+  tb_tensor pin = tensor("x", TFL_TYPE_FLOAT32, (int32_t[]){1, 5, 4, 2}, 4, 0);
+  tb_tensor pout[2] = {
+      tensor("v", TFL_TYPE_FLOAT32, (int32_t[]){1, 3, 2, 2}, 4, 0),
+      tensor("i", TFL_TYPE_FLOAT32, (int32_t[]){1, 3, 2, 2}, 4, 0)};
+  int32_t pool[6] = {1, 2, 2, 2, 2, 0};
+  bytes = one_op_model("MaxPoolingWithArgmax2D", pool, sizeof pool, &pin, 1,
+                       pout, 2, NULL, 0, &size);
+  failed |= write_seed(dir, "max_pool_argmax.tflite", bytes, size);
+  return failed;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
+    return write_corpus(argv[2]);
   test_transpose_conv_bias();
   test_argmax_and_unpool();
   test_bad_options();

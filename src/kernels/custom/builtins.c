@@ -7,6 +7,7 @@ static const kiln_custom_op *const builtins[] = {
     &kiln_custom_transpose_conv_bias,
     &kiln_custom_max_pool_argmax,
     &kiln_custom_max_unpooling,
+    &kiln_custom_detection_postprocess,
 };
 
 const kiln_custom_op *const *kiln_builtin_custom_ops(int *out_count) {

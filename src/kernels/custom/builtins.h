@@ -11,6 +11,7 @@
 extern const kiln_custom_op kiln_custom_transpose_conv_bias;
 extern const kiln_custom_op kiln_custom_max_pool_argmax;
 extern const kiln_custom_op kiln_custom_max_unpooling;
+extern const kiln_custom_op kiln_custom_detection_postprocess;
 
 /* The list, and its length in *out_count. */
 const kiln_custom_op *const *kiln_builtin_custom_ops(int *out_count);
