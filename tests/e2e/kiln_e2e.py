@@ -85,6 +85,11 @@ class KilnError(AssertionError):
     """`kiln` exited non-zero (or by a signal) where success was expected."""
 
 
+class ConversionError(RuntimeError):
+    """TensorFlow's converter cannot make this variant of the model (16x8
+    of HARD_SWISH, calibrating integer token inputs ...)."""
+
+
 def describe_exit(result: subprocess.CompletedProcess) -> str:
     code = result.returncode
     if code < 0:
@@ -402,9 +407,15 @@ class ModelCache:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def path(self, name: str, variant: str = "float32") -> Path:
+        """The converted file; raises ConversionError (remembered in
+        NAME.VARIANT.error) when the converter cannot make a quantized
+        variant."""
         target = self.directory / f"{name}.{variant}.tflite"
+        failed = self.directory / f"{name}.{variant}.error"
         if target.exists():
             return target
+        if failed.exists():
+            raise ConversionError(failed.read_text())
         spec = MODELS[name]
         model = build_keras_model(spec)
         # Convert every variant of the family asked for (float or
@@ -412,12 +423,22 @@ class ModelCache:
         family = QUANT_VARIANTS if variant in QUANT_VARIANTS else VARIANTS
         for v in family:
             out = self.directory / f"{name}.{v}.tflite"
-            if out.exists():
+            if out.exists() or out.with_suffix(".error").exists():
                 continue
-            data = convert(model, v, spec)
+            try:
+                data = convert(model, v, spec)
+            except Exception as e:  # the converter's own errors vary
+                if v not in QUANT_VARIANTS:
+                    raise
+                lines = [ln for ln in str(e).splitlines() if ln.strip()]
+                out.with_suffix(".error").write_text(
+                    f"{type(e).__name__}: {lines[0] if lines else e}")
+                continue
             tmp = out.with_suffix(".tmp")
             tmp.write_bytes(data)
             tmp.replace(out)
+        if failed.exists():
+            raise ConversionError(failed.read_text())
         return target
 
     def custom(self, filename: str, make: Callable[[], bytes]) -> Path:

@@ -20,8 +20,14 @@ import pytest
 import kiln_e2e as K
 
 # Hybrid kernels quantize activations on the fly and sum in float; kiln
-# follows the reference kernels' order, so only rounding differs.
+# follows the reference kernels' order, so only rounding differs. Deep
+# hybrid models amplify a last-bit difference when it moves an activation
+# across a quantization step of the next layer: LiteRT's own optimized
+# kernels then differ from its reference by far more (7e-4 on
+# mobilenet_v2_035), so kiln is held to HYBRID_TOLERANCE or to 1.5x that
+# spread, whichever is larger.
 HYBRID_TOLERANCE = 2e-5
+SPREAD_SLACK = 1.5
 
 
 def quant_params():
@@ -49,10 +55,10 @@ def run_kiln_or_xfail(path, feed, workdir, kiln_bin):
         raise
 
 
-def check_against(got, ref, scales, exact, what):
+def check_against(got, ref, scales, exact, float_tolerance, what):
     """Integer outputs: equal (exact) or within one unit. Dequantized
     outputs of integer models: equal or within one step of their scale.
-    Hybrid (float) outputs: HYBRID_TOLERANCE relative."""
+    Hybrid (float) outputs: float_tolerance[name] relative."""
     for name, want in ref.items():
         mine = got[K.output_file_name(name)]
         assert mine.shape == want.shape and mine.dtype == want.dtype, (
@@ -74,29 +80,42 @@ def check_against(got, ref, scales, exact, what):
                 f"{limit / step:.3g})")
         else:
             err = K.max_rel_error(mine, want)
-            assert err <= HYBRID_TOLERANCE, (
-                f"{what} {name}: max relative error {err:.3g}")
+            assert err <= float_tolerance[name], (
+                f"{what} {name}: max relative error {err:.3g} (allowed "
+                f"{float_tolerance[name]:.3g})")
 
 
 @pytest.mark.parametrize("name,variant", quant_params())
 def test_quant_matches_litert(model_cache, kiln_bin, tmp_path, name,
                               variant):
     spec = K.MODELS[name]
-    path = model_cache.path(name, variant)
+    try:
+        path = model_cache.path(name, variant)
+    except K.ConversionError as e:
+        pytest.skip(f"the converter cannot make {name}.{variant}: {e}")
     inputs, _ = K.signature(path)
     scales = K.output_quantization(path)
     rng, seed = K.make_rng()
     print(f"input seed {seed} (replay with KILN_E2E_SEED={seed})")
     for batch in spec.batches:
         feed = K.make_inputs(spec, inputs, batch, rng)
+        try:
+            reference = K.run_litert(path, feed, resolver="BUILTIN_REF")
+            default = K.run_litert(
+                path, feed, resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES")
+        except RuntimeError as e:
+            pytest.skip(f"LiteRT cannot run {name}.{variant} at batch "
+                        f"{batch}: {str(e).splitlines()[0]}")
         got = run_kiln_or_xfail(path, feed, tmp_path / f"batch{batch}",
                                 kiln_bin)
-        reference = K.run_litert(path, feed, resolver="BUILTIN_REF")
-        check_against(got, reference, scales, True,
+        tolerance = {
+            n: max(HYBRID_TOLERANCE,
+                   SPREAD_SLACK * K.max_rel_error(default[n], reference[n]))
+            for n in reference
+            if np.issubdtype(reference[n].dtype, np.floating)}
+        check_against(got, reference, scales, True, tolerance,
                       f"{name}.{variant} vs BUILTIN_REF")
-        default = K.run_litert(path, feed,
-                               resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES")
-        check_against(got, default, scales, False,
+        check_against(got, default, scales, False, tolerance,
                       f"{name}.{variant} vs default kernels")
 
 
@@ -104,7 +123,7 @@ def test_quant_matches_litert(model_cache, kiln_bin, tmp_path, name,
 def test_quant_core_contents(model_cache, variant):
     """The quantized quant_core holds the ops part A runs, in the types
     its variant promises."""
-    path = model_cache.path("quant_core", variant)
+    path = model_cache.path("quant_core", variant)  # converts, always
     hist = K.op_histogram(path)
     for op in K.MODELS["quant_core"].expect_ops:
         assert op in hist, f"{variant}: {op} missing from {dict(hist)}"

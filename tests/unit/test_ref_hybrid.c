@@ -1,11 +1,12 @@
-/* test_ref_hybrid.c - hybrid ("dynamic range") FULLY_CONNECTED, CONV_2D
- * and DEPTHWISE_CONV_2D: float32 inputs, int8 weights. The oracle
- * quantizes each batch by TFLite's rules written out here again
+/* test_ref_hybrid.c - hybrid ("dynamic range") FULLY_CONNECTED, CONV_2D,
+ * DEPTHWISE_CONV_2D and TRANSPOSE_CONV: float32 inputs, int8 weights. The
+ * oracle quantizes each batch by TFLite's rules written out here again
  * (symmetric: q = round(x * 127 / max|x|) in [-127, 127]; asymmetric: a
  * scale over [min(x, 0), max(x, 0)] and the zero point of the end it
  * represents with less error), sums the integer products in int64 and
  * scales them back in double; the kernels must agree to float rounding
- * (1e-5 of the largest output). Also the errors of unsupported hybrids. */
+ * (1e-5 of the largest output). TRANSPOSE_CONV too (asymmetric per
+ * image). Also the errors of unsupported hybrids. */
 #include <stdio.h>
 #include <string.h>
 
@@ -187,6 +188,72 @@ static void conv_case(bool depthwise) {
   qt_free(w);
 }
 
+/* TRANSPOSE_CONV: asymmetric per image, the oracle a scatter. */
+static void tconv_case(void) {
+  int64_t n = kiln_test_int(1, 2), h = kiln_test_int(1, 5),
+          wd = kiln_test_int(1, 5), c = kiln_test_int(1, 4);
+  int64_t oc_n = kiln_test_int(1, 5), kh = kiln_test_int(1, 3),
+          kw = kiln_test_int(1, 3);
+  int stride = kiln_test_int(1, 2);
+  bool same = kiln_test_int(0, 1);
+  int64_t oh = same ? h * stride : (h - 1) * stride + kh;
+  int64_t ow = same ? wd * stride : (wd - 1) * stride + kw;
+  int64_t th = (h - 1) * stride + kh - oh, tw = (wd - 1) * stride + kw - ow;
+  int64_t pt = th > 0 ? th / 2 : 0, pl = tw > 0 ? tw / 2 : 0;
+  int64_t in_dims[4] = {n, h, wd, c}, w_dims[4] = {oc_n, kh, kw, c}, four = 4;
+  kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, NULL);
+  qt *w = weights(4, w_dims, kiln_test_int(0, 1) ? (int)oc_n : 1, 0);
+  kiln_tensor *bias =
+      kiln_test_int(0, 1) ? kiln_test_tensor_f32(1, &oc_n, NULL) : NULL;
+  int32_t shape[4] = {(int32_t)n, (int32_t)oh, (int32_t)ow, (int32_t)oc_n};
+  kiln_tensor *shape_t = kiln_test_tensor_i32(1, &four, shape);
+  kiln_conv_attrs a = {same ? KILN_PAD_SAME : KILN_PAD_VALID,
+                       stride,
+                       stride,
+                       1,
+                       1,
+                       0,
+                       KILN_ACT_NONE};
+  kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
+  kiln_tensor *inputs[4] = {shape_t, w->t, in, bias};
+  CHECK_OK(kiln_test_run_op1(KILN_OP_TRANSPOSE_CONV, &a, inputs, 4, out));
+  int64_t count = n * oh * ow * oc_n, image = h * wd * c;
+  int64_t *acc = calloc((size_t)count, sizeof *acc);
+  double *want = calloc((size_t)count, sizeof *want);
+  const float *x = in->data;
+  for (int64_t b = 0; b < n; b++) {
+    bq q = oracle_asymmetric(x + b * image, image);
+    for (int64_t iy = 0; iy < h; iy++)
+      for (int64_t ix = 0; ix < wd; ix++)
+        for (int64_t ky = 0; ky < kh; ky++)
+          for (int64_t kx = 0; kx < kw; kx++) {
+            int64_t oy = iy * stride - pt + ky, ox = ix * stride - pl + kx;
+            if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+            for (int64_t o = 0; o < oc_n; o++)
+              for (int64_t ic = 0; ic < c; ic++)
+                acc[((b * oh + oy) * ow + ox) * oc_n + o] +=
+                    qt_get(w->t, ((o * kh + ky) * kw + kx) * c + ic) *
+                    oracle_q(&q, x[((b * h + iy) * wd + ix) * c + ic]);
+          }
+    for (int64_t i = b * oh * ow * oc_n; i < (b + 1) * oh * ow * oc_n; i++) {
+      int64_t o = i % oc_n;
+      want[i] = (double)acc[i] * q.scale * w->scale[w->info.count > 1 ? o : 0] +
+                (bias ? ((float *)bias->data)[o] : 0.0);
+    }
+  }
+  int64_t od[4] = {n, oh, ow, oc_n};
+  CHECK(kiln_test_has_shape(out, 4, od));
+  if (kiln_test_has_shape(out, 4, od))
+    compare(out, want, count, "hybrid TRANSPOSE_CONV");
+  free(acc);
+  free(want);
+  kiln_test_tensor_free(in);
+  kiln_test_tensor_free(bias);
+  kiln_test_tensor_free(shape_t);
+  kiln_test_tensor_free(out);
+  qt_free(w);
+}
+
 static void test_errors(void) {
   int64_t xd[2] = {2, 3}, yd[2] = {3, 4};
   kiln_tensor *x = kiln_test_tensor_f32(2, xd, NULL);
@@ -221,6 +288,7 @@ int main(void) {
   for (int i = 0; i < 300; i++) fc_case();
   for (int i = 0; i < 150; i++) conv_case(false);
   for (int i = 0; i < 150; i++) conv_case(true);
+  for (int i = 0; i < 150; i++) tconv_case();
   test_errors();
   return kiln_test_finish("test_ref_hybrid");
 }

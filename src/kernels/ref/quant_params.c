@@ -345,7 +345,7 @@ static kiln_status *build_hybrid(kiln_op_type op, const kiln_op_ctx *ctx,
                                  const node_roles *r, const kiln_allocator *a,
                                  kiln_quant_params **out) {
   const kiln_tensor *w = ctx->inputs[r->filter];
-  if (op == KILN_OP_BATCH_MATMUL || op == KILN_OP_TRANSPOSE_CONV)
+  if (op == KILN_OP_BATCH_MATMUL)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "float input with %s weights (hybrid %s) is not "
                       "supported by kiln",
