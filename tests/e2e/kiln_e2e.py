@@ -534,6 +534,49 @@ def run_litert(model_path: Path, inputs: Dict[str, np.ndarray],
     return {name: np.array(value) for name, value in outputs.items()}
 
 
+class LiteRTFailure(RuntimeError):
+    """LiteRT failed or died (some of its reference integer kernels abort
+    the process on models its optimized kernels run)."""
+
+
+_ISOLATED_RUNNER = """
+import sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+model, resolver, feed_path, out_path = sys.argv[1:5]
+interp = Interpreter(model_path=model, num_threads=1,
+                     experimental_op_resolver_type=OpResolverType[resolver])
+feed = dict(np.load(feed_path))
+outputs = interp.get_signature_runner()(**feed)
+np.savez(out_path, **{k: np.array(v) for k, v in outputs.items()})
+"""
+
+
+def run_litert_isolated(model_path: Path, inputs: Dict[str, np.ndarray],
+                        resolver: str, workdir: Path,
+                        timeout: float = KILN_TIMEOUT
+                        ) -> Dict[str, np.ndarray]:
+    """run_litert in a child process, so that a LiteRT kernel that aborts
+    fails one test (LiteRTFailure) instead of the whole session."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    feed_path = workdir / f"litert_feed_{resolver}.npz"
+    out_path = workdir / f"litert_out_{resolver}.npz"
+    np.savez(feed_path, **inputs)
+    result = subprocess.run(
+        [sys.executable, "-c", _ISOLATED_RUNNER, str(model_path), resolver,
+         str(feed_path), str(out_path)],
+        capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0 or not out_path.exists():
+        lines = [ln for ln in result.stderr.splitlines()
+                 if ln.strip() and "WARNING" not in ln]
+        raise LiteRTFailure(
+            f"LiteRT ({resolver}) failed with {describe_exit(result)}: "
+            f"{lines[-1] if lines else ''}")
+    with np.load(out_path) as data:
+        return {name: data[name] for name in data.files}
+
+
 # ------------------------------------------------------------ kiln side
 
 

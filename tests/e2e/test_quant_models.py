@@ -20,13 +20,17 @@ import pytest
 import kiln_e2e as K
 
 # Hybrid kernels quantize activations on the fly and sum in float; kiln
-# follows the reference kernels' order, so only rounding differs. Deep
-# hybrid models amplify a last-bit difference when it moves an activation
-# across a quantization step of the next layer: LiteRT's own optimized
-# kernels then differ from its reference by far more (7e-4 on
-# mobilenet_v2_035), so kiln is held to HYBRID_TOLERANCE or to 1.5x that
-# spread, whichever is larger.
-HYBRID_TOLERANCE = 2e-5
+# follows the reference kernels' order (test_ref_hybrid holds each kernel
+# to 1e-5). End to end, a last-bit difference in an earlier float op
+# (kiln's float kernels round differently from LiteRT's) moves an
+# activation across a quantization step of the next hybrid layer now and
+# then, and the step (1/127 of that layer's input range) propagates:
+# measured up to 5e-4 on unet, and LiteRT's own optimized kernels differ
+# from its reference by up to 7e-4 on mobilenet_v2_035. So hybrid outputs
+# are held to HYBRID_TOLERANCE, or 1.5x LiteRT's own spread if larger; a
+# wrong quantization rule (symmetric for asymmetric) costs 6e-3 on a
+# single layer.
+HYBRID_TOLERANCE = 2e-3
 SPREAD_SLACK = 1.5
 
 
@@ -99,15 +103,17 @@ def test_quant_matches_litert(model_cache, kiln_bin, tmp_path, name,
     print(f"input seed {seed} (replay with KILN_E2E_SEED={seed})")
     for batch in spec.batches:
         feed = K.make_inputs(spec, inputs, batch, rng)
+        work = tmp_path / f"batch{batch}"
+        got = run_kiln_or_xfail(path, feed, work, kiln_bin)
+        # In child processes: LiteRT's reference int8 kernels abort on some
+        # models (the int8 MobileNets) that its optimized kernels run.
         try:
-            reference = K.run_litert(path, feed, resolver="BUILTIN_REF")
-            default = K.run_litert(
-                path, feed, resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES")
-        except RuntimeError as e:
-            pytest.skip(f"LiteRT cannot run {name}.{variant} at batch "
-                        f"{batch}: {str(e).splitlines()[0]}")
-        got = run_kiln_or_xfail(path, feed, tmp_path / f"batch{batch}",
-                                kiln_bin)
+            reference = K.run_litert_isolated(path, feed, "BUILTIN_REF", work)
+            default = K.run_litert_isolated(
+                path, feed, "BUILTIN_WITHOUT_DEFAULT_DELEGATES", work)
+        except K.LiteRTFailure as e:
+            pytest.skip(f"no LiteRT reference for {name}.{variant} at batch "
+                        f"{batch}: {e}")
         tolerance = {
             n: max(HYBRID_TOLERANCE,
                    SPREAD_SLACK * K.max_rel_error(default[n], reference[n]))

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/variants.h"
 #include "quant_test_util.h"
 
 typedef struct bq {
@@ -283,6 +284,49 @@ static void test_errors(void) {
   qt_free(w);
 }
 
+/* No optimized float variant packs or claims a hybrid node: its weights
+ * are int8, whatever the activations are. */
+static void test_no_variant_claims(void) {
+  int64_t in4[4] = {1, 6, 6, 8}, in2[2] = {3, 8};
+  int64_t w1x1[4] = {16, 1, 1, 8}, w3x3[4] = {16, 3, 3, 8},
+          wdw[4] = {1, 3, 3, 8}, wfc[2] = {16, 8};
+  struct {
+    kiln_op_type op;
+    const int64_t *in, *w;
+    int rank, channels, axis;
+  } cases[] = {{KILN_OP_CONV_2D, in4, w1x1, 4, 16, 0},
+               {KILN_OP_CONV_2D, in4, w3x3, 4, 16, 0},
+               {KILN_OP_DEPTHWISE_CONV_2D, in4, wdw, 4, 8, 3},
+               {KILN_OP_FULLY_CONNECTED, in2, wfc, 2, 16, 0}};
+  kiln_conv_attrs ca = {KILN_PAD_SAME, 1, 1, 1, 1, 1, KILN_ACT_RELU};
+  kiln_fully_connected_attrs fa = {KILN_ACT_RELU, false, true};
+  for (int c = 0; c < 4; c++) {
+    kiln_tensor *in = kiln_test_tensor_f32(cases[c].rank, cases[c].in, NULL);
+    qt *w =
+        weights(cases[c].rank, cases[c].w, cases[c].channels, cases[c].axis);
+    kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
+    const void *attrs = cases[c].op == KILN_OP_FULLY_CONNECTED
+                            ? (const void *)&fa
+                            : (const void *)&ca;
+    kiln_tensor *inputs[3] = {in, w->t, NULL};
+    CHECK_OK(kiln_test_run_op1(cases[c].op, attrs, inputs, 3, out));
+    kiln_tensor *outputs[1] = {out};
+    kiln_op_ctx ctx = {attrs, inputs, 3, outputs, 1, NULL, NULL, NULL};
+    for (int isa = KILN_ISA_PORTABLE;
+         isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO); isa++) {
+      void *packed = NULL;
+      CHECK(kiln_test_pack_like_load(cases[c].op, (kiln_isa)isa, &ctx,
+                                     &packed) == NULL);
+      free(packed);
+      CHECK(kiln_variant_select(cases[c].op, (kiln_isa)isa, NULL, &ctx) ==
+            NULL);
+    }
+    kiln_test_tensor_free(in);
+    kiln_test_tensor_free(out);
+    qt_free(w);
+  }
+}
+
 int main(void) {
   kiln_test_seed(0x4b1d);
   for (int i = 0; i < 300; i++) fc_case();
@@ -290,5 +334,6 @@ int main(void) {
   for (int i = 0; i < 150; i++) conv_case(true);
   for (int i = 0; i < 150; i++) tconv_case();
   test_errors();
+  test_no_variant_claims();
   return kiln_test_finish("test_ref_hybrid");
 }
