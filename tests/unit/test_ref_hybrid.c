@@ -1,7 +1,7 @@
 /* test_ref_hybrid.c - hybrid ("dynamic range") FULLY_CONNECTED, CONV_2D,
- * DEPTHWISE_CONV_2D and TRANSPOSE_CONV: float32 inputs, int8 weights. The
- * oracle quantizes each batch by TFLite's rules written out here again
- * (symmetric: q = round(x * 127 / max|x|) in [-127, 127]; asymmetric: a
+ * DEPTHWISE_CONV_2D, TRANSPOSE_CONV and BATCH_MATMUL: float32 inputs, int8
+ * weights. The oracle quantizes each batch by TFLite's rules written out here
+ * again (symmetric: q = round(x * 127 / max|x|) in [-127, 127]; asymmetric: a
  * scale over [min(x, 0), max(x, 0)] and the zero point of the end it
  * represents with less error), sums the integer products in int64 and
  * scales them back in double; the kernels must agree to float rounding
@@ -189,6 +189,49 @@ static void conv_case(bool depthwise) {
   qt_free(w);
 }
 
+/* BATCH_MATMUL: float x, constant int8 y; rows of x quantized alone. */
+static void bmm_case(void) {
+  int64_t m = kiln_test_int(1, 5), k = kiln_test_int(1, 30),
+          n = kiln_test_int(1, 6), bx = kiln_test_int(1, 3);
+  int64_t by = kiln_test_int(0, 1) ? bx : 1;
+  kiln_batch_matmul_attrs a = {kiln_test_int(0, 1), kiln_test_int(0, 1),
+                               kiln_test_int(0, 1)};
+  int64_t xd[3] = {bx, a.adj_x ? k : m, a.adj_x ? m : k};
+  int64_t yd[3] = {by, a.adj_y ? n : k, a.adj_y ? k : n};
+  kiln_tensor *x = kiln_test_tensor_f32(3, xd, NULL);
+  qt *y = weights(3, yd, 1, 0);
+  kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
+  kiln_tensor *inputs[2] = {x, y->t};
+  CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
+  int64_t od[3] = {bx, m, n}, count = bx * m * n;
+  double *want = calloc((size_t)count, sizeof *want);
+  float row[32];
+  for (int64_t b = 0; b < bx; b++)
+    for (int64_t i = 0; i < m; i++) {
+      for (int64_t p = 0; p < k; p++)
+        row[p] =
+            ((float *)
+                 x->data)[a.adj_x ? (b * k + p) * m + i : (b * m + i) * k + p];
+      bq q = a.asymmetric_quantize_inputs ? oracle_asymmetric(row, k)
+                                          : oracle_symmetric(row, k);
+      for (int64_t j = 0; j < n; j++) {
+        int64_t s = 0, yb = by == 1 ? 0 : b;
+        for (int64_t p = 0; p < k; p++)
+          s += qt_get(y->t,
+                      a.adj_y ? (yb * n + j) * k + p : (yb * k + p) * n + j) *
+               oracle_q(&q, row[p]);
+        want[(b * m + i) * n + j] = (double)s * q.scale * y->scale[0];
+      }
+    }
+  CHECK(kiln_test_has_shape(out, 3, od));
+  if (kiln_test_has_shape(out, 3, od))
+    compare(out, want, count, "hybrid BATCH_MATMUL");
+  free(want);
+  kiln_test_tensor_free(x);
+  kiln_test_tensor_free(out);
+  qt_free(y);
+}
+
 /* TRANSPOSE_CONV: asymmetric per image, the oracle a scatter. */
 static void tconv_case(void) {
   int64_t n = kiln_test_int(1, 2), h = kiln_test_int(1, 5),
@@ -256,14 +299,9 @@ static void tconv_case(void) {
 }
 
 static void test_errors(void) {
-  int64_t xd[2] = {2, 3}, yd[2] = {3, 4};
+  int64_t xd[2] = {2, 3};
   kiln_tensor *x = kiln_test_tensor_f32(2, xd, NULL);
-  qt *y = weights(2, yd, 1, 0);
-  kiln_batch_matmul_attrs a = {false, false, false};
   kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
-  kiln_tensor *inputs[2] = {x, y->t};
-  CHECK_ERROR(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out),
-              KILN_ERR_UNSUPPORTED, "hybrid BATCH_MATMUL");
   /* Hybrid weights must be constant and symmetric. */
   int64_t wd[2] = {4, 3};
   qt *w = weights(2, wd, 1, 0);
@@ -280,7 +318,6 @@ static void test_errors(void) {
   w->t->data = data;
   kiln_test_tensor_free(x);
   kiln_test_tensor_free(out);
-  qt_free(y);
   qt_free(w);
 }
 
@@ -333,6 +370,7 @@ int main(void) {
   for (int i = 0; i < 150; i++) conv_case(false);
   for (int i = 0; i < 150; i++) conv_case(true);
   for (int i = 0; i < 150; i++) tconv_case();
+  for (int i = 0; i < 200; i++) bmm_case();
   test_errors();
   test_no_variant_claims();
   return kiln_test_finish("test_ref_hybrid");
