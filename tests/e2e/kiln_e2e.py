@@ -85,6 +85,11 @@ class KilnError(AssertionError):
     """`kiln` exited non-zero (or by a signal) where success was expected."""
 
 
+class ConversionError(RuntimeError):
+    """TensorFlow's converter cannot make this variant of the model (16x8
+    of HARD_SWISH, calibrating integer token inputs ...)."""
+
+
 def describe_exit(result: subprocess.CompletedProcess) -> str:
     code = result.returncode
     if code < 0:
@@ -402,9 +407,15 @@ class ModelCache:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def path(self, name: str, variant: str = "float32") -> Path:
+        """The converted file; raises ConversionError (remembered in
+        NAME.VARIANT.error) when the converter cannot make a quantized
+        variant."""
         target = self.directory / f"{name}.{variant}.tflite"
+        failed = self.directory / f"{name}.{variant}.error"
         if target.exists():
             return target
+        if failed.exists():
+            raise ConversionError(failed.read_text())
         spec = MODELS[name]
         model = build_keras_model(spec)
         # Convert every variant of the family asked for (float or
@@ -412,12 +423,22 @@ class ModelCache:
         family = QUANT_VARIANTS if variant in QUANT_VARIANTS else VARIANTS
         for v in family:
             out = self.directory / f"{name}.{v}.tflite"
-            if out.exists():
+            if out.exists() or out.with_suffix(".error").exists():
                 continue
-            data = convert(model, v, spec)
+            try:
+                data = convert(model, v, spec)
+            except Exception as e:  # the converter's own errors vary
+                if v not in QUANT_VARIANTS:
+                    raise
+                lines = [ln for ln in str(e).splitlines() if ln.strip()]
+                out.with_suffix(".error").write_text(
+                    f"{type(e).__name__}: {lines[0] if lines else e}")
+                continue
             tmp = out.with_suffix(".tmp")
             tmp.write_bytes(data)
             tmp.replace(out)
+        if failed.exists():
+            raise ConversionError(failed.read_text())
         return target
 
     def custom(self, filename: str, make: Callable[[], bytes]) -> Path:
@@ -511,6 +532,49 @@ def run_litert(model_path: Path, inputs: Dict[str, np.ndarray],
     runner = interp.get_signature_runner()
     outputs = runner(**inputs)
     return {name: np.array(value) for name, value in outputs.items()}
+
+
+class LiteRTFailure(RuntimeError):
+    """LiteRT failed or died (some of its reference integer kernels abort
+    the process on models its optimized kernels run)."""
+
+
+_ISOLATED_RUNNER = """
+import sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+model, resolver, feed_path, out_path = sys.argv[1:5]
+interp = Interpreter(model_path=model, num_threads=1,
+                     experimental_op_resolver_type=OpResolverType[resolver])
+feed = dict(np.load(feed_path))
+outputs = interp.get_signature_runner()(**feed)
+np.savez(out_path, **{k: np.array(v) for k, v in outputs.items()})
+"""
+
+
+def run_litert_isolated(model_path: Path, inputs: Dict[str, np.ndarray],
+                        resolver: str, workdir: Path,
+                        timeout: float = KILN_TIMEOUT
+                        ) -> Dict[str, np.ndarray]:
+    """run_litert in a child process, so that a LiteRT kernel that aborts
+    fails one test (LiteRTFailure) instead of the whole session."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    feed_path = workdir / f"litert_feed_{resolver}.npz"
+    out_path = workdir / f"litert_out_{resolver}.npz"
+    np.savez(feed_path, **inputs)
+    result = subprocess.run(
+        [sys.executable, "-c", _ISOLATED_RUNNER, str(model_path), resolver,
+         str(feed_path), str(out_path)],
+        capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0 or not out_path.exists():
+        lines = [ln for ln in result.stderr.splitlines()
+                 if ln.strip() and "WARNING" not in ln]
+        raise LiteRTFailure(
+            f"LiteRT ({resolver}) failed with {describe_exit(result)}: "
+            f"{lines[-1] if lines else ''}")
+    with np.load(out_path) as data:
+        return {name: data[name] for name in data.files}
 
 
 # ------------------------------------------------------------ kiln side

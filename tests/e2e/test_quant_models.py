@@ -4,8 +4,10 @@ Every model of kiln_e2e.MODELS is converted four more ways (dynamic range,
 full int8 with float I/O, int8 I/O, 16x8; kiln_e2e.QUANT_VARIANTS) and run
 on fresh random inputs. kiln must equal LiteRT's reference kernels
 (OpResolverType.BUILTIN_REF) exactly where outputs are integers or
-dequantized integers, and within float rounding for dynamic-range (hybrid)
-models; and LiteRT's default kernels within one quantization step.
+dequantized integers, and within HYBRID_TOLERANCE for dynamic-range
+(hybrid) models; and LiteRT's default kernels within one quantization step
+(or as far as those are from LiteRT's own reference, where differences
+compound through layers).
 
 A model that reaches an integer op of part B of the int8 work (pools,
 softmax, elementwise ...; kiln_e2e.PART_B_OPS) before that branch lands is
@@ -20,8 +22,18 @@ import pytest
 import kiln_e2e as K
 
 # Hybrid kernels quantize activations on the fly and sum in float; kiln
-# follows the reference kernels' order, so only rounding differs.
-HYBRID_TOLERANCE = 2e-5
+# follows the reference kernels' order (test_ref_hybrid holds each kernel
+# to 1e-5). End to end, a last-bit difference in an earlier float op
+# (kiln's float kernels round differently from LiteRT's) moves an
+# activation across a quantization step of the next hybrid layer now and
+# then, and the step (1/127 of that layer's input range) propagates:
+# measured up to 5e-4 on unet, and LiteRT's own optimized kernels differ
+# from its reference by up to 7e-4 on mobilenet_v2_035. So hybrid outputs
+# are held to HYBRID_TOLERANCE, or 1.5x LiteRT's own spread if larger; a
+# wrong quantization rule (symmetric for asymmetric) costs 6e-3 on a
+# single layer.
+HYBRID_TOLERANCE = 2e-3
+SPREAD_SLACK = 1.5
 
 
 def quant_params():
@@ -49,54 +61,77 @@ def run_kiln_or_xfail(path, feed, workdir, kiln_bin):
         raise
 
 
-def check_against(got, ref, scales, exact, what):
-    """Integer outputs: equal (exact) or within one unit. Dequantized
-    outputs of integer models: equal or within one step of their scale.
-    Hybrid (float) outputs: HYBRID_TOLERANCE relative."""
+def steps_apart(a, b, step):
+    """Largest difference of two outputs, in quantization steps."""
+    diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    return float(diff.max(initial=0)) / step
+
+
+def check_against(got, ref, scales, allowed_steps, float_tolerance, what):
+    """Integer outputs (step 1) and dequantized outputs of integer models
+    (their scale's step) within allowed_steps[name] steps; hybrid (float)
+    outputs within float_tolerance[name] relative."""
     for name, want in ref.items():
         mine = got[K.output_file_name(name)]
         assert mine.shape == want.shape and mine.dtype == want.dtype, (
             f"{what} {name}: kiln {mine.shape} {mine.dtype}, LiteRT "
             f"{want.shape} {want.dtype}")
-        if np.issubdtype(want.dtype, np.integer):
-            diff = np.abs(mine.astype(np.int64) - want.astype(np.int64))
-            limit = 0 if exact else 1
-            assert diff.max(initial=0) <= limit, (
-                f"{what} {name}: integer outputs differ by up to "
-                f"{diff.max()} (allowed {limit})")
-        elif name in scales:
-            step = scales[name][0]
-            diff = np.abs(mine.astype(np.float64) - want.astype(np.float64))
-            limit = 0.0 if exact else step * 1.0001
-            assert diff.max(initial=0) <= limit, (
-                f"{what} {name}: dequantized outputs differ by up to "
-                f"{diff.max() / step:.3g} steps of {step:g} (allowed "
-                f"{limit / step:.3g})")
+        if np.issubdtype(want.dtype, np.integer) or name in scales:
+            step = 1.0 if np.issubdtype(want.dtype, np.integer) \
+                else scales[name][0]
+            apart = steps_apart(mine, want, step)
+            assert apart <= allowed_steps[name] + 1e-3, (
+                f"{what} {name}: outputs differ by up to {apart:.3g} steps "
+                f"of {step:g} (allowed {allowed_steps[name]:g})")
         else:
             err = K.max_rel_error(mine, want)
-            assert err <= HYBRID_TOLERANCE, (
-                f"{what} {name}: max relative error {err:.3g}")
+            assert err <= float_tolerance[name], (
+                f"{what} {name}: max relative error {err:.3g} (allowed "
+                f"{float_tolerance[name]:.3g})")
 
 
 @pytest.mark.parametrize("name,variant", quant_params())
 def test_quant_matches_litert(model_cache, kiln_bin, tmp_path, name,
                               variant):
     spec = K.MODELS[name]
-    path = model_cache.path(name, variant)
+    try:
+        path = model_cache.path(name, variant)
+    except K.ConversionError as e:
+        pytest.skip(f"the converter cannot make {name}.{variant}: {e}")
     inputs, _ = K.signature(path)
     scales = K.output_quantization(path)
     rng, seed = K.make_rng()
     print(f"input seed {seed} (replay with KILN_E2E_SEED={seed})")
     for batch in spec.batches:
         feed = K.make_inputs(spec, inputs, batch, rng)
-        got = run_kiln_or_xfail(path, feed, tmp_path / f"batch{batch}",
-                                kiln_bin)
-        reference = K.run_litert(path, feed, resolver="BUILTIN_REF")
-        check_against(got, reference, scales, True,
+        work = tmp_path / f"batch{batch}"
+        got = run_kiln_or_xfail(path, feed, work, kiln_bin)
+        # In child processes: LiteRT's reference int8 kernels abort on some
+        # models (the int8 MobileNets) that its optimized kernels run.
+        try:
+            reference = K.run_litert_isolated(path, feed, "BUILTIN_REF", work)
+            default = K.run_litert_isolated(
+                path, feed, "BUILTIN_WITHOUT_DEFAULT_DELEGATES", work)
+        except K.LiteRTFailure as e:
+            pytest.skip(f"no LiteRT reference for {name}.{variant} at batch "
+                        f"{batch}: {e}")
+        tolerance, exact, near = {}, {}, {}
+        for n, want in reference.items():
+            exact[n] = 0.0
+            if np.issubdtype(want.dtype, np.integer) or n in scales:
+                # One step from LiteRT's optimized kernels, or as far as
+                # they are from its reference (differences compound
+                # through layers).
+                step = 1.0 if np.issubdtype(want.dtype, np.integer) \
+                    else scales[n][0]
+                near[n] = max(1.0, steps_apart(default[n], want, step))
+            else:
+                tolerance[n] = max(
+                    HYBRID_TOLERANCE,
+                    SPREAD_SLACK * K.max_rel_error(default[n], want))
+        check_against(got, reference, scales, exact, tolerance,
                       f"{name}.{variant} vs BUILTIN_REF")
-        default = K.run_litert(path, feed,
-                               resolver="BUILTIN_WITHOUT_DEFAULT_DELEGATES")
-        check_against(got, default, scales, False,
+        check_against(got, default, scales, near, tolerance,
                       f"{name}.{variant} vs default kernels")
 
 
@@ -104,7 +139,7 @@ def test_quant_matches_litert(model_cache, kiln_bin, tmp_path, name,
 def test_quant_core_contents(model_cache, variant):
     """The quantized quant_core holds the ops part A runs, in the types
     its variant promises."""
-    path = model_cache.path("quant_core", variant)
+    path = model_cache.path("quant_core", variant)  # converts, always
     hist = K.op_histogram(path)
     for op in K.MODELS["quant_core"].expect_ops:
         assert op in hist, f"{variant}: {op} missing from {dict(hist)}"

@@ -7,6 +7,7 @@
 #include "formats/tflite/tflite_import.h"
 #include "formats/tflite/tflite_schema.h"
 #include "harness.h"
+#include "kernels/ref/quant_params.h"
 #include "passes/passes.h"
 #include "tflite_builder.c"
 
@@ -158,13 +159,18 @@ static kiln_status *evaluate(const kiln_graph *g, float *const *inputs,
     kiln_op_ctx ctx = {
         node_->attrs, in,  node_->num_inputs, out, node_->num_outputs, NULL,
         NULL,         NULL};
-    st = kiln_op_table[node_->op].shape(&ctx);
+    /* Quantized and hybrid nodes get their parameters as at load. */
+    kiln_quant_params *quant = NULL;
+    st = kiln_quant_params_build(node_->op, &ctx, NULL, &quant);
+    ctx.quant = quant;
+    if (!st) st = kiln_op_table[node_->op].shape(&ctx);
     for (int i = 0; i < node_->num_outputs && !st; i++) {
       int v = node_->outputs[i];
       storage[v] = calloc(kiln_tensor_nbytes(&t[v]) + 1, 1);
       t[v].data = storage[v];
     }
     if (!st) st = kiln_op_table[node_->op].reference(&ctx);
+    free(quant);
   }
   for (int i = 0; i < g->num_outputs && !st; i++) {
     const kiln_tensor *o = &t[g->outputs[i]];
@@ -647,6 +653,36 @@ static int conv(bool bias, kiln_activation act, int *filter_out) {
     a = node(KILN_OP_CONV_2D, IDS(x, f), IDS(y));
   }
   *a = conv_attrs(1, act);
+  if (filter_out) *filter_out = f;
+  return y;
+}
+
+/* A 1x1 (k 1) or 3x3 CONV_2D with constant int8 per-channel weights on a
+ * float input: a hybrid node, as dynamic-range files hold. */
+static int hybrid_conv(int x, int k, int out_c, int *filter_out) {
+  static float scales[16];
+  static int64_t zero_points[16];
+  kiln_value *xv = &G->values[x];
+  int64_t in_c = xv->dims[3], fd[4] = {out_c, k, k, in_c};
+  int64_t n = count_of(4, fd);
+  int8_t *w = malloc((size_t)n);
+  for (int64_t i = 0; i < n; i++) w[i] = (int8_t)kiln_test_int(-127, 127);
+  int f = constant("qfilter", KILN_INT8, 4, fd, w);
+  free(w);
+  for (int c = 0; c < out_c; c++) scales[c] = kiln_test_uniform(0.001f, 0.01f);
+  G->values[f].quant.count = out_c;
+  G->values[f].quant.axis = 0;
+  /* graph-owned copies, freed with the graph */
+  float *sc = malloc(sizeof(float) * (size_t)out_c);
+  int64_t *zp = calloc((size_t)out_c, sizeof(int64_t));
+  memcpy(sc, scales, sizeof(float) * (size_t)out_c);
+  memcpy(zp, zero_points, sizeof(int64_t) * (size_t)out_c);
+  G->values[f].quant.scale = sc;
+  G->values[f].quant.zero_point = zp;
+  int64_t yd[4] = {xv->dims[0], xv->dims[1], xv->dims[2], out_c};
+  int y = tensor("hybrid_conv", 4, yd);
+  kiln_conv_attrs *a = node(KILN_OP_CONV_2D, IDS(x, f), IDS(y));
+  *a = conv_attrs(1, KILN_ACT_NONE);
   if (filter_out) *filter_out = f;
   return y;
 }
@@ -1181,6 +1217,42 @@ static kiln_status *all_passes(kiln_graph *g, int *count) {
   return NULL;
 }
 
+/* Hybrid (int8-weight) convolutions in the patterns the passes rewrite in
+ * float graphs: a per-channel MUL/ADD after it (batch-norm folding would
+ * scale int8 weights), an ADD of the input and a RELU after a 1x1 (a
+ * residual fusion). Only the float ops around them may change. */
+static void build_quant_guard(int variant) {
+  int x = input("x", DIMS(1, 4, 4, 8));
+  if (variant == 0) {
+    int y = hybrid_conv(x, 3, 8, NULL);
+    y = binary(KILN_OP_MUL, y, scale(DIMS(8)), KILN_ACT_NONE, false);
+    y = binary(KILN_OP_ADD, y, shift(DIMS(8)), KILN_ACT_NONE, false);
+    set_outputs(IDS(y));
+    return;
+  }
+  int y = hybrid_conv(x, 1, 8, NULL);
+  y = binary(KILN_OP_ADD, y, x, KILN_ACT_NONE, false);
+  int r = like("relu", y);
+  node(KILN_OP_RELU, IDS(y), IDS(r));
+  set_outputs(IDS(r));
+}
+
+static void test_quant_guard(void) {
+  /* batch norm: nothing folds into the int8 weights */
+  kiln_graph *g = expect("hybrid conv + MUL/ADD", build_quant_guard, 0,
+                         kiln_pass_fold_batchnorm, 0, 3, 0.0f);
+  CHECK(g->nodes[0].op == KILN_OP_CONV_2D &&
+        g->values[g->nodes[0].inputs[1]].dtype == KILN_INT8);
+  kiln_graph_free(g);
+  /* the whole pipeline: RELU fuses into the float ADD, the conv keeps
+   * its int8 weights and takes no residual */
+  g = expect("hybrid 1x1 conv + ADD + RELU", build_quant_guard, 1, all_passes,
+             1, 2, 0.0f);
+  CHECK(g->nodes[0].op == KILN_OP_CONV_2D && g->nodes[0].num_inputs == 2 &&
+        g->values[g->nodes[0].inputs[1]].dtype == KILN_INT8);
+  kiln_graph_free(g);
+}
+
 static void test_out_of_memory(void) {
   check_out_of_memory(build_pipeline, 0, all_passes, 1e-4f);
 }
@@ -1526,6 +1598,7 @@ int main(void) {
   test_remove_noops_context();
   test_remove_dead();
   test_pipeline();
+  test_quant_guard();
   test_out_of_memory();
   test_fuse_residual();
   /* The projection block fuses, after each failure too. */

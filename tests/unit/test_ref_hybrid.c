@@ -1,14 +1,16 @@
-/* test_ref_hybrid.c - hybrid ("dynamic range") FULLY_CONNECTED, CONV_2D
- * and DEPTHWISE_CONV_2D: float32 inputs, int8 weights. The oracle
- * quantizes each batch by TFLite's rules written out here again
- * (symmetric: q = round(x * 127 / max|x|) in [-127, 127]; asymmetric: a
+/* test_ref_hybrid.c - hybrid ("dynamic range") FULLY_CONNECTED, CONV_2D,
+ * DEPTHWISE_CONV_2D, TRANSPOSE_CONV and BATCH_MATMUL: float32 inputs, int8
+ * weights. The oracle quantizes each batch by TFLite's rules written out here
+ * again (symmetric: q = round(x * 127 / max|x|) in [-127, 127]; asymmetric: a
  * scale over [min(x, 0), max(x, 0)] and the zero point of the end it
  * represents with less error), sums the integer products in int64 and
  * scales them back in double; the kernels must agree to float rounding
- * (1e-5 of the largest output). Also the errors of unsupported hybrids. */
+ * (1e-5 of the largest output). TRANSPOSE_CONV too (asymmetric per
+ * image). Also the errors of unsupported hybrids. */
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/variants.h"
 #include "quant_test_util.h"
 
 typedef struct bq {
@@ -187,15 +189,119 @@ static void conv_case(bool depthwise) {
   qt_free(w);
 }
 
-static void test_errors(void) {
-  int64_t xd[2] = {2, 3}, yd[2] = {3, 4};
-  kiln_tensor *x = kiln_test_tensor_f32(2, xd, NULL);
-  qt *y = weights(2, yd, 1, 0);
-  kiln_batch_matmul_attrs a = {false, false, false};
+/* BATCH_MATMUL: float x, constant int8 y; rows of x quantized alone. */
+static void bmm_case(void) {
+  int64_t m = kiln_test_int(1, 5), k = kiln_test_int(1, 30),
+          n = kiln_test_int(1, 6), bx = kiln_test_int(1, 3);
+  int64_t by = kiln_test_int(0, 1) ? bx : 1;
+  kiln_batch_matmul_attrs a = {kiln_test_int(0, 1), kiln_test_int(0, 1),
+                               kiln_test_int(0, 1)};
+  int64_t xd[3] = {bx, a.adj_x ? k : m, a.adj_x ? m : k};
+  int64_t yd[3] = {by, a.adj_y ? n : k, a.adj_y ? k : n};
+  kiln_tensor *x = kiln_test_tensor_f32(3, xd, NULL);
+  qt *y = weights(3, yd, 1, 0);
   kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
   kiln_tensor *inputs[2] = {x, y->t};
-  CHECK_ERROR(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out),
-              KILN_ERR_UNSUPPORTED, "hybrid BATCH_MATMUL");
+  CHECK_OK(kiln_test_run_op1(KILN_OP_BATCH_MATMUL, &a, inputs, 2, out));
+  int64_t od[3] = {bx, m, n}, count = bx * m * n;
+  double *want = calloc((size_t)count, sizeof *want);
+  float row[32];
+  for (int64_t b = 0; b < bx; b++)
+    for (int64_t i = 0; i < m; i++) {
+      for (int64_t p = 0; p < k; p++)
+        row[p] =
+            ((float *)
+                 x->data)[a.adj_x ? (b * k + p) * m + i : (b * m + i) * k + p];
+      bq q = a.asymmetric_quantize_inputs ? oracle_asymmetric(row, k)
+                                          : oracle_symmetric(row, k);
+      for (int64_t j = 0; j < n; j++) {
+        int64_t s = 0, yb = by == 1 ? 0 : b;
+        for (int64_t p = 0; p < k; p++)
+          s += qt_get(y->t,
+                      a.adj_y ? (yb * n + j) * k + p : (yb * k + p) * n + j) *
+               oracle_q(&q, row[p]);
+        want[(b * m + i) * n + j] = (double)s * q.scale * y->scale[0];
+      }
+    }
+  CHECK(kiln_test_has_shape(out, 3, od));
+  if (kiln_test_has_shape(out, 3, od))
+    compare(out, want, count, "hybrid BATCH_MATMUL");
+  free(want);
+  kiln_test_tensor_free(x);
+  kiln_test_tensor_free(out);
+  qt_free(y);
+}
+
+/* TRANSPOSE_CONV: asymmetric per image, the oracle a scatter. */
+static void tconv_case(void) {
+  int64_t n = kiln_test_int(1, 2), h = kiln_test_int(1, 5),
+          wd = kiln_test_int(1, 5), c = kiln_test_int(1, 4);
+  int64_t oc_n = kiln_test_int(1, 5), kh = kiln_test_int(1, 3),
+          kw = kiln_test_int(1, 3);
+  int stride = kiln_test_int(1, 2);
+  bool same = kiln_test_int(0, 1);
+  int64_t oh = same ? h * stride : (h - 1) * stride + kh;
+  int64_t ow = same ? wd * stride : (wd - 1) * stride + kw;
+  int64_t th = (h - 1) * stride + kh - oh, tw = (wd - 1) * stride + kw - ow;
+  int64_t pt = th > 0 ? th / 2 : 0, pl = tw > 0 ? tw / 2 : 0;
+  int64_t in_dims[4] = {n, h, wd, c}, w_dims[4] = {oc_n, kh, kw, c}, four = 4;
+  kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, NULL);
+  qt *w = weights(4, w_dims, kiln_test_int(0, 1) ? (int)oc_n : 1, 0);
+  kiln_tensor *bias =
+      kiln_test_int(0, 1) ? kiln_test_tensor_f32(1, &oc_n, NULL) : NULL;
+  int32_t shape[4] = {(int32_t)n, (int32_t)oh, (int32_t)ow, (int32_t)oc_n};
+  kiln_tensor *shape_t = kiln_test_tensor_i32(1, &four, shape);
+  kiln_conv_attrs a = {same ? KILN_PAD_SAME : KILN_PAD_VALID,
+                       stride,
+                       stride,
+                       1,
+                       1,
+                       0,
+                       KILN_ACT_NONE};
+  kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
+  kiln_tensor *inputs[4] = {shape_t, w->t, in, bias};
+  CHECK_OK(kiln_test_run_op1(KILN_OP_TRANSPOSE_CONV, &a, inputs, 4, out));
+  int64_t count = n * oh * ow * oc_n, image = h * wd * c;
+  int64_t *acc = calloc((size_t)count, sizeof *acc);
+  double *want = calloc((size_t)count, sizeof *want);
+  const float *x = in->data;
+  for (int64_t b = 0; b < n; b++) {
+    bq q = oracle_asymmetric(x + b * image, image);
+    for (int64_t iy = 0; iy < h; iy++)
+      for (int64_t ix = 0; ix < wd; ix++)
+        for (int64_t ky = 0; ky < kh; ky++)
+          for (int64_t kx = 0; kx < kw; kx++) {
+            int64_t oy = iy * stride - pt + ky, ox = ix * stride - pl + kx;
+            if (oy < 0 || oy >= oh || ox < 0 || ox >= ow) continue;
+            for (int64_t o = 0; o < oc_n; o++)
+              for (int64_t ic = 0; ic < c; ic++)
+                acc[((b * oh + oy) * ow + ox) * oc_n + o] +=
+                    qt_get(w->t, ((o * kh + ky) * kw + kx) * c + ic) *
+                    oracle_q(&q, x[((b * h + iy) * wd + ix) * c + ic]);
+          }
+    for (int64_t i = b * oh * ow * oc_n; i < (b + 1) * oh * ow * oc_n; i++) {
+      int64_t o = i % oc_n;
+      want[i] = (double)acc[i] * q.scale * w->scale[w->info.count > 1 ? o : 0] +
+                (bias ? ((float *)bias->data)[o] : 0.0);
+    }
+  }
+  int64_t od[4] = {n, oh, ow, oc_n};
+  CHECK(kiln_test_has_shape(out, 4, od));
+  if (kiln_test_has_shape(out, 4, od))
+    compare(out, want, count, "hybrid TRANSPOSE_CONV");
+  free(acc);
+  free(want);
+  kiln_test_tensor_free(in);
+  kiln_test_tensor_free(bias);
+  kiln_test_tensor_free(shape_t);
+  kiln_test_tensor_free(out);
+  qt_free(w);
+}
+
+static void test_errors(void) {
+  int64_t xd[2] = {2, 3};
+  kiln_tensor *x = kiln_test_tensor_f32(2, xd, NULL);
+  kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
   /* Hybrid weights must be constant and symmetric. */
   int64_t wd[2] = {4, 3};
   qt *w = weights(2, wd, 1, 0);
@@ -212,8 +318,50 @@ static void test_errors(void) {
   w->t->data = data;
   kiln_test_tensor_free(x);
   kiln_test_tensor_free(out);
-  qt_free(y);
   qt_free(w);
+}
+
+/* No optimized float variant packs or claims a hybrid node: its weights
+ * are int8, whatever the activations are. */
+static void test_no_variant_claims(void) {
+  int64_t in4[4] = {1, 6, 6, 8}, in2[2] = {3, 8};
+  int64_t w1x1[4] = {16, 1, 1, 8}, w3x3[4] = {16, 3, 3, 8},
+          wdw[4] = {1, 3, 3, 8}, wfc[2] = {16, 8};
+  struct {
+    kiln_op_type op;
+    const int64_t *in, *w;
+    int rank, channels, axis;
+  } cases[] = {{KILN_OP_CONV_2D, in4, w1x1, 4, 16, 0},
+               {KILN_OP_CONV_2D, in4, w3x3, 4, 16, 0},
+               {KILN_OP_DEPTHWISE_CONV_2D, in4, wdw, 4, 8, 3},
+               {KILN_OP_FULLY_CONNECTED, in2, wfc, 2, 16, 0}};
+  kiln_conv_attrs ca = {KILN_PAD_SAME, 1, 1, 1, 1, 1, KILN_ACT_RELU};
+  kiln_fully_connected_attrs fa = {KILN_ACT_RELU, false, true};
+  for (int c = 0; c < 4; c++) {
+    kiln_tensor *in = kiln_test_tensor_f32(cases[c].rank, cases[c].in, NULL);
+    qt *w =
+        weights(cases[c].rank, cases[c].w, cases[c].channels, cases[c].axis);
+    kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
+    const void *attrs = cases[c].op == KILN_OP_FULLY_CONNECTED
+                            ? (const void *)&fa
+                            : (const void *)&ca;
+    kiln_tensor *inputs[3] = {in, w->t, NULL};
+    CHECK_OK(kiln_test_run_op1(cases[c].op, attrs, inputs, 3, out));
+    kiln_tensor *outputs[1] = {out};
+    kiln_op_ctx ctx = {attrs, inputs, 3, outputs, 1, NULL, NULL, NULL};
+    for (int isa = KILN_ISA_PORTABLE;
+         isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO); isa++) {
+      void *packed = NULL;
+      CHECK(kiln_test_pack_like_load(cases[c].op, (kiln_isa)isa, &ctx,
+                                     &packed) == NULL);
+      free(packed);
+      CHECK(kiln_variant_select(cases[c].op, (kiln_isa)isa, NULL, &ctx) ==
+            NULL);
+    }
+    kiln_test_tensor_free(in);
+    kiln_test_tensor_free(out);
+    qt_free(w);
+  }
 }
 
 int main(void) {
@@ -221,6 +369,9 @@ int main(void) {
   for (int i = 0; i < 300; i++) fc_case();
   for (int i = 0; i < 150; i++) conv_case(false);
   for (int i = 0; i < 150; i++) conv_case(true);
+  for (int i = 0; i < 150; i++) tconv_case();
+  for (int i = 0; i < 200; i++) bmm_case();
   test_errors();
+  test_no_variant_claims();
   return kiln_test_finish("test_ref_hybrid");
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/variants.h"
 #include "quant_test_util.h"
 
 typedef struct qconv {
@@ -332,11 +333,45 @@ static void test_errors(void) {
   release(&b);
 }
 
+/* No optimized float variant packs or claims an integer node, at any
+ * instruction set: they would read int8 bytes as floats. */
+static void test_no_variant_claims(void) {
+  static const kiln_op_type ops[] = {KILN_OP_CONV_2D,
+                                     KILN_OP_DEPTHWISE_CONV_2D};
+  for (int o = 0; o < 2; o++) {
+    qconv c = random_case(ops[o]);
+    c.in_t = KILN_INT8;
+    c.w_t = KILN_INT8;
+    c.bias_kind = 1;
+    c.kh = c.kw = 3;
+    c.dil_h = c.dil_w = 1;
+    c.stride_h = c.stride_w = 1;
+    c.padding = KILN_PAD_SAME;
+    built b;
+    build(&c, &b);
+    CHECK_OK(run(&c, &b));
+    kiln_tensor *inputs[3] = {b.in->t, b.w->t, b.bias->t};
+    kiln_tensor *outputs[1] = {b.out->t};
+    kiln_op_ctx ctx = {&b.attrs, inputs, 3, outputs, 1, NULL, NULL, NULL};
+    for (int isa = KILN_ISA_PORTABLE;
+         isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO); isa++) {
+      void *packed = NULL;
+      const kiln_kernel_variant *packer =
+          kiln_test_pack_like_load(ops[o], (kiln_isa)isa, &ctx, &packed);
+      CHECK(packer == NULL && packed == NULL);
+      free(packed);
+      CHECK(kiln_variant_select(ops[o], (kiln_isa)isa, NULL, &ctx) == NULL);
+    }
+    release(&b);
+  }
+}
+
 int main(void) {
   kiln_test_seed(0x51c0);
   test_random(KILN_OP_CONV_2D, 300);
   test_random(KILN_OP_DEPTHWISE_CONV_2D, 300);
   test_random(KILN_OP_TRANSPOSE_CONV, 200);
   test_errors();
+  test_no_variant_claims();
   return kiln_test_finish("test_ref_quant_conv");
 }

@@ -260,6 +260,62 @@ static void test_every_allocation_failure(void) {
   free(bytes);
 }
 
+/* Quantized fixtures (tests/data/make_fixtures.py): int8 throughout with
+ * int8 I/O, and dynamic range (hybrid conv and dense). Their parameters
+ * are built at load, so invoke still allocates nothing, and every
+ * allocation of load and session creation may fail cleanly. */
+static void test_quantized_model(const char *path) {
+  size_t size = 0;
+  unsigned char *bytes = read_file(path, &size);
+  CHECK(bytes != NULL);
+  if (!bytes) return;
+  enum { COUNT = 6 * 6 * 8 };
+  int64_t dims[4] = {1, 6, 6, 8};
+  int8_t input8[COUNT];
+  float input32[COUNT];
+  for (int i = 0; i < COUNT; i++) {
+    input8[i] = (int8_t)kiln_test_int(-128, 127);
+    input32[i] = kiln_test_uniform(-1, 1);
+  }
+  int loads_failed = 0;
+  for (long n = 0; n < 100000; n++) {
+    kiln_test_allocator t;
+    kiln_options options = kiln_options_default();
+    options.allocator = kiln_test_allocator_init(&t, n);
+    kiln_model *model = NULL;
+    kiln_session *s = NULL;
+    kiln_status *st =
+        kiln_model_load_buffer(bytes, size, path, &options, &model);
+    if (st) loads_failed++;
+    if (!st) st = kiln_session_create(model, NULL, &s);
+    if (st) CHECK(kiln_status_get_code(st) == KILN_ERR_OUT_OF_MEMORY);
+    int done = st == NULL;
+    if (done) {
+      kiln_tensor_info info;
+      CHECK_OK(kiln_model_input_info(model, 0, &info));
+      bool int8 = info.dtype == KILN_INT8;
+      CHECK_OK(kiln_session_set_input(s, 0, info.dtype, dims, 4,
+                                      int8 ? (void *)input8 : (void *)input32,
+                                      int8 ? sizeof input8 : sizeof input32));
+      CHECK_OK(kiln_session_invoke(s));
+      heap_calls = 0;
+      counting = 1;
+      kiln_status *run = NULL;
+      for (int i = 0; i < 3 && !run; i++) run = kiln_session_invoke(s);
+      counting = 0;
+      CHECK_OK(run);
+      CHECK(heap_calls == 0);
+    }
+    kiln_status_free(st);
+    kiln_session_free(s);
+    kiln_model_free(model);
+    CHECK(t.live == 0);
+    if (done) break;
+  }
+  CHECK(loads_failed > 10);
+  free(bytes);
+}
+
 int main(void) {
   kiln_test_seed(11);
   kiln_model *model = NULL;
@@ -272,6 +328,8 @@ int main(void) {
   test_sessions_on_threads(model);
   kiln_model_free(model);
   test_every_allocation_failure();
+  test_quantized_model("tests/data/quantized_cnn_int8.tflite");
+  test_quantized_model("tests/data/quantized_cnn_dynamic.tflite");
   CHECK_ERROR(
       kiln_model_load_file("tests/data/no-such-model.tflite", NULL, &model),
       KILN_ERR_IO, "no-such-model.tflite: cannot open");

@@ -25,12 +25,20 @@ typedef struct batch_quant {
 
 /* Symmetric: TFLite's SymmetricQuantizeFloats (range 0 gives all zeros
  * with scale 1). */
-static batch_quant symmetric(const float *x, int64_t n) {
-  float lo = x[0], hi = x[0];
+static void min_max(const float *x, int64_t n, int64_t stride, float *lo,
+                    float *hi) {
+  *lo = *hi = x[0];
   for (int64_t i = 1; i < n; i++) {
-    if (x[i] < lo) lo = x[i];
-    if (x[i] > hi) hi = x[i];
+    float v = x[i * stride];
+    if (v < *lo) *lo = v;
+    if (v > *hi) *hi = v;
   }
+}
+
+static batch_quant symmetric_strided(const float *x, int64_t n,
+                                     int64_t stride) {
+  float lo, hi;
+  min_max(x, n, stride, &lo, &hi);
   float range = fmaxf(fabsf(lo), fabsf(hi));
   batch_quant q = {1.0f, 0.0f, 0, -127, 127};
   if (range == 0.0f) return q;
@@ -41,12 +49,10 @@ static batch_quant symmetric(const float *x, int64_t n) {
 
 /* Asymmetric: TFLite's AsymmetricQuantizeFloats, the zero point chosen
  * from whichever end of the range it represents with less error. */
-static batch_quant asymmetric(const float *x, int64_t n) {
-  float lo = x[0], hi = x[0];
-  for (int64_t i = 1; i < n; i++) {
-    if (x[i] < lo) lo = x[i];
-    if (x[i] > hi) hi = x[i];
-  }
+static batch_quant asymmetric_strided(const float *x, int64_t n,
+                                      int64_t stride) {
+  float lo, hi;
+  min_max(x, n, stride, &lo, &hi);
   const double qmin = -128.0, qmax = 127.0;
   double rmin = fmin(0.0, (double)lo), rmax = fmax(0.0, (double)hi);
   batch_quant q = {1.0f, 0.0f, 0, -128, 127};
@@ -60,6 +66,14 @@ static batch_quant asymmetric(const float *x, int64_t n) {
   q.scale = (float)scale;
   q.inverse = (float)(1.0 / (double)q.scale);
   return q;
+}
+
+static batch_quant symmetric(const float *x, int64_t n) {
+  return symmetric_strided(x, n, 1);
+}
+
+static batch_quant asymmetric(const float *x, int64_t n) {
+  return asymmetric_strided(x, n, 1);
 }
 
 static inline int32_t quantize(const batch_quant *q, float x) {
@@ -161,6 +175,98 @@ kiln_status *kiln_hybrid_depthwise_conv_2d(const kiln_op_ctx *ctx) {
           if (bias) v += bias[oc];
           *out++ = kiln_activate(v, act);
         }
+  }
+  return NULL;
+}
+
+/* ----------------------------------------------------- TRANSPOSE_CONV */
+
+kiln_status *kiln_hybrid_transpose_conv(const kiln_op_ctx *ctx) {
+  const kiln_quant_params *p = ctx->quant;
+  const kiln_conv_attrs *a = ctx->attrs;
+  const kiln_tensor *f = ctx->inputs[1], *in_t = ctx->inputs[2];
+  const kiln_tensor *out_t = ctx->outputs[0];
+  const float *in = in_t->data, *bias = optional_f32(ctx, 3);
+  const int8_t *w = f->data;
+  float *out = out_t->data;
+  int64_t batch = in_t->dims[0], in_h = in_t->dims[1], in_w = in_t->dims[2],
+          in_c = in_t->dims[3];
+  int64_t out_h = out_t->dims[1], out_w = out_t->dims[2],
+          out_c = out_t->dims[3];
+  int64_t k_h = f->dims[1], k_w = f->dims[2], image = in_h * in_w * in_c;
+  int64_t pad_top = kiln_q_transpose_pad(out_h, k_h, a->stride_h, a->padding);
+  int64_t pad_left = kiln_q_transpose_pad(out_w, k_w, a->stride_w, a->padding);
+  for (int64_t b = 0; b < batch; b++) {
+    const float *x = in + b * image;
+    /* Asymmetric per image, as LiteRT's hybrid transposed convolution
+     * (measured: the symmetric form is 0.6% off). */
+    batch_quant q = asymmetric(x, image);
+    for (int64_t oy = 0; oy < out_h; oy++)
+      for (int64_t ox = 0; ox < out_w; ox++)
+        for (int64_t oc = 0; oc < out_c; oc++) {
+          int32_t acc = 0;
+          for (int64_t ky = 0; ky < k_h; ky++) {
+            int64_t iy =
+                kiln_q_transpose_source(oy, ky, pad_top, a->stride_h, in_h);
+            if (iy < 0) continue;
+            for (int64_t kx = 0; kx < k_w; kx++) {
+              int64_t ix =
+                  kiln_q_transpose_source(ox, kx, pad_left, a->stride_w, in_w);
+              if (ix < 0) continue;
+              const float *xp = x + (iy * in_w + ix) * in_c;
+              const int8_t *wp = w + ((oc * k_h + ky) * k_w + kx) * in_c;
+              for (int64_t ic = 0; ic < in_c; ic++)
+                acc += wp[ic] * (quantize(&q, xp[ic]) - q.offset);
+            }
+          }
+          float scale = p->filter_scale[p->channels > 1 ? oc : 0];
+          float v = (float)acc * scale * q.scale;
+          if (bias) v += bias[oc];
+          *out++ = kiln_activate(v, a->activation);
+        }
+  }
+  return NULL;
+}
+
+/* ------------------------------------------------------- BATCH_MATMUL */
+
+/* x float [..., M, K], y constant int8 [..., K, N] (either adjoint): each
+ * row of x is quantized on its own, as FULLY_CONNECTED's rows are. */
+kiln_status *kiln_hybrid_batch_matmul(const kiln_op_ctx *ctx) {
+  const kiln_quant_params *p = ctx->quant;
+  const kiln_batch_matmul_attrs *a = ctx->attrs;
+  const kiln_tensor *xt = ctx->inputs[0], *yt = ctx->inputs[1];
+  kiln_tensor *out_t = ctx->outputs[0];
+  int64_t m = a->adj_x ? xt->dims[xt->rank - 1] : xt->dims[xt->rank - 2];
+  int64_t k = a->adj_x ? xt->dims[xt->rank - 2] : xt->dims[xt->rank - 1];
+  int64_t n = out_t->dims[out_t->rank - 1];
+  int64_t x_rs = a->adj_x ? 1 : k, x_cs = a->adj_x ? m : 1;
+  int64_t y_rs = a->adj_y ? 1 : n, y_cs = a->adj_y ? k : 1;
+  int64_t batches = kiln_tensor_numel(out_t) / (m * n);
+  float *out = out_t->data;
+  for (int64_t bi = 0; bi < batches; bi++) {
+    const float *x =
+        (const float *)xt->data + kiln_q_batch_offset(xt, out_t, bi);
+    const int8_t *y =
+        (const int8_t *)yt->data + kiln_q_batch_offset(yt, out_t, bi);
+    for (int64_t r = 0; r < m; r++) {
+      const float *row = x + r * x_rs;
+      batch_quant q = a->asymmetric_quantize_inputs
+                          ? asymmetric_strided(row, k, x_cs)
+                          : symmetric_strided(row, k, x_cs);
+      float scale = q.scale * p->filter_scale[0];
+      for (int64_t c = 0; c < n; c++) {
+        int32_t dot = 0, column_sum = 0;
+        for (int64_t t = 0; t < k; t++) {
+          int32_t w = y[t * y_rs + c * y_cs];
+          dot += w * quantize(&q, row[t * x_cs]);
+          column_sum += w;
+        }
+        if (a->asymmetric_quantize_inputs)
+          dot = (int32_t)((float)dot - (float)column_sum * (float)q.offset);
+        *out++ = 0.0f + (float)dot * scale;
+      }
+    }
   }
   return NULL;
 }

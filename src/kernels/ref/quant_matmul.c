@@ -91,7 +91,7 @@ static void matrix_dims(const kiln_tensor *t, bool adjoint, int64_t *rows,
 kiln_status *kiln_q_shape_batch_matmul(const kiln_op_ctx *ctx) {
   const kiln_batch_matmul_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
-  KILN_TRY(kiln_q_require_input(ctx, 0, "x", false, 2, -1));
+  KILN_TRY(kiln_q_require_input(ctx, 0, "x", true, 2, -1));
   KILN_TRY(kiln_q_require_input(ctx, 1, "y", false, 2, -1));
   const kiln_tensor *x = ctx->inputs[0], *y = ctx->inputs[1];
   KILN_TRY(kiln_q_check_output_type(ctx, x));
@@ -119,9 +119,7 @@ kiln_status *kiln_q_shape_batch_matmul(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
-/* Offset of output batch `index` in `t`, which broadcasts over the
- * output's batch dimensions. */
-static int64_t batch_offset(const kiln_tensor *t, const kiln_tensor *out,
+int64_t kiln_q_batch_offset(const kiln_tensor *t, const kiln_tensor *out,
                             int64_t index) {
   int64_t dims[KILN_MAX_RANK], strides[KILN_MAX_RANK], offset = 0;
   for (int i = 0; i < out->rank - 2; i++) dims[i] = out->dims[i];
@@ -138,6 +136,7 @@ static int64_t batch_offset(const kiln_tensor *t, const kiln_tensor *out,
 kiln_status *kiln_q_batch_matmul(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_quant_require_params(ctx));
   const kiln_quant_params *p = ctx->quant;
+  if (p->hybrid) return kiln_hybrid_batch_matmul(ctx);
   const kiln_batch_matmul_attrs *a = ctx->attrs;
   const kiln_tensor *xt = ctx->inputs[0], *yt = ctx->inputs[1];
   kiln_tensor *out = ctx->outputs[0];
@@ -149,7 +148,8 @@ kiln_status *kiln_q_batch_matmul(const kiln_op_ctx *ctx) {
   int64_t batches = kiln_tensor_numel(out) / (m * n), i = 0;
   bool wide = p->wide_acc;
   for (int64_t bi = 0; bi < batches; bi++) {
-    int64_t xo = batch_offset(xt, out, bi), yo = batch_offset(yt, out, bi);
+    int64_t xo = kiln_q_batch_offset(xt, out, bi),
+            yo = kiln_q_batch_offset(yt, out, bi);
     for (int64_t r = 0; r < m; r++)
       for (int64_t c = 0; c < n; c++, i++) {
         int64_t sum = 0;

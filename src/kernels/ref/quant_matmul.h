@@ -13,5 +13,11 @@ kiln_status *kiln_q_batch_matmul(const kiln_op_ctx *ctx);
 
 /* Hybrid (float input, int8 weights), quant_hybrid.c. */
 kiln_status *kiln_hybrid_fully_connected(const kiln_op_ctx *ctx);
+kiln_status *kiln_hybrid_batch_matmul(const kiln_op_ctx *ctx);
+
+/* Offset of output batch `index` in `t`, which broadcasts over the
+ * output's batch dimensions (BATCH_MATMUL). */
+int64_t kiln_q_batch_offset(const kiln_tensor *t, const kiln_tensor *out,
+                            int64_t index);
 
 #endif

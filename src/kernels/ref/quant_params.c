@@ -345,11 +345,6 @@ static kiln_status *build_hybrid(kiln_op_type op, const kiln_op_ctx *ctx,
                                  const node_roles *r, const kiln_allocator *a,
                                  kiln_quant_params **out) {
   const kiln_tensor *w = ctx->inputs[r->filter];
-  if (op == KILN_OP_BATCH_MATMUL || op == KILN_OP_TRANSPOSE_CONV)
-    return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "float input with %s weights (hybrid %s) is not "
-                      "supported by kiln",
-                      kiln_dtype_name(w->dtype), kiln_op_table[op].name);
   if (w->dtype != KILN_INT8)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "input %d (weights) has type %s; float inputs take "

@@ -10,7 +10,7 @@
  * invoke. A future packed int8 variant reads the same block. Nodes
  * covered: CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV, FULLY_CONNECTED and
  * BATCH_MATMUL whose input is int8, uint8 or int16 (integer path) or whose
- * input is float32 and weights int8 (hybrid path). */
+ * input is float32 and weights int8 (hybrid path, all five ops). */
 #ifndef KILN_KERNELS_REF_QUANT_PARAMS_H
 #define KILN_KERNELS_REF_QUANT_PARAMS_H
 
