@@ -2,8 +2,10 @@
 
 Everything about the test models lives here: the Keras builders (random
 weights from fixed seeds, nothing downloaded), their conversion to .tflite
-in float32 and float16-weight variants, random inputs, running LiteRT (the
-reference) and running `kiln run` as a subprocess, and the comparison.
+in float32 and float16-weight variants and the quantized ones (dynamic
+range, full int8 with float or int8 I/O, 16x8), random inputs, running
+LiteRT (the reference) and running `kiln run` as a subprocess, and the
+comparison.
 
 It is a plain module; the tests import it and conftest.py wires it into
 fixtures. It can also be run by hand to survey the models:
@@ -37,6 +39,21 @@ TOLERANCE = 1e-4
 KILN_TIMEOUT = float(os.environ.get("KILN_E2E_TIMEOUT", "300"))
 
 VARIANTS = ("float32", "float16")
+# Quantized conversions of the same Keras models: "dynamic" (int8 weights,
+# float activations: hybrid kernels), "int8" (full integer, float I/O),
+# "int8io" (int8 inputs and outputs) and "16x8" (int16 activations, int8
+# weights), the last three calibrated on a few random inputs.
+QUANT_VARIANTS = ("dynamic", "int8", "int8io", "16x8")
+# Integer ops of part B of the int8 work (branch quantb): a quantized model
+# that reaches one before it lands is an expected failure naming it.
+PART_B_OPS = frozenset((
+    "ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D", "MEAN", "SUM",
+    "REDUCE_MAX", "SOFTMAX", "LOGISTIC", "TANH", "HARD_SWISH", "RELU",
+    "RELU6", "CONCATENATION", "PAD", "PADV2", "RESIZE_BILINEAR",
+    "RESIZE_NEAREST_NEIGHBOR", "RESHAPE", "SQUEEZE", "EXPAND_DIMS",
+    "STRIDED_SLICE", "GATHER", "TRANSPOSE", "SLICE", "SPLIT", "PACK",
+    "LEAKY_RELU", "MAXIMUM", "MINIMUM", "ARG_MAX", "DIV",
+))
 
 
 # ------------------------------------------------------------ the binary
@@ -66,6 +83,11 @@ def run_kiln_command(args: Sequence[str], timeout: float = KILN_TIMEOUT,
 
 class KilnError(AssertionError):
     """`kiln` exited non-zero (or by a signal) where success was expected."""
+
+
+class ConversionError(RuntimeError):
+    """TensorFlow's converter cannot make this variant of the model (16x8
+    of HARD_SWISH, calibrating integer token inputs ...)."""
 
 
 def describe_exit(result: subprocess.CompletedProcess) -> str:
@@ -227,6 +249,28 @@ def build_text_classifier():
     return keras.Model(tokens, out, name="text_classifier")
 
 
+def build_quant_core():
+    """Only the matrix-product ops the quantized kernels of part A run
+    (CONV_2D with stride and fused activation, DEPTHWISE_CONV_2D with a
+    depth multiplier, 1x1 CONV_2D, TRANSPOSE_CONV, FULLY_CONNECTED with
+    keep_num_dims and plain), so every quantized variant runs end to end
+    whatever part B (pools, softmax ...) has landed. A fixed batch keeps
+    the converter from adding shape arithmetic."""
+    keras = _keras()
+    L = keras.layers
+    x = inp = keras.Input((12, 12, 3), batch_size=1, name="image")
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    x = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same",
+                          activation="relu6")(x)
+    x = L.Conv2D(6, 1)(x)
+    x = L.Conv2DTranspose(4, 3, strides=2, padding="same")(x)
+    x = L.Conv2D(5, 3, padding="valid")(x)
+    x = L.Dense(7)(x)
+    x = L.Flatten()(x)
+    out = L.Dense(10)(x)
+    return keras.Model(inp, out, name="quant_core")
+
+
 DYNAMIC_PROBS = "class-probs/v1:0"  # written as class-probs_v1_0.npy
 DYNAMIC_SCORES = "raw scores"  # written as raw_scores.npy
 
@@ -280,6 +324,9 @@ MODELS: Dict[str, ModelSpec] = {s.name: s for s in [
               expect_ops=("GATHER", "MEAN", "REDUCE_MAX")),
     ModelSpec("dynamic_batch", build_dynamic_batch, seed=10, batches=(1, 7),
               expect_ops=("SHAPE", "STRIDED_SLICE", "PACK", "RESHAPE")),
+    ModelSpec("quant_core", build_quant_core, seed=11,
+              expect_ops=("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV",
+                          "FULLY_CONNECTED")),
 ]}
 
 
@@ -291,9 +338,36 @@ def build_keras_model(spec: ModelSpec):
     return model
 
 
-def convert(model, variant: str) -> bytes:
-    """A Keras model as .tflite bytes: "float32", or "float16" (weights
-    stored as float16, DEQUANTIZE'd to float32 in the graph)."""
+def _calibration(model, spec: Optional["ModelSpec"]):
+    """A representative dataset: a few random inputs of the model's own
+    kind (fixed seed, so a converted file is reproducible)."""
+    kind = spec.inputs if spec else "unit"
+    vocab = spec.vocab if spec else 0
+
+    def generate():
+        rng = np.random.default_rng(1234)
+        for _ in range(4):
+            sample = []
+            for tensor in model.inputs:
+                shape = tuple(1 if d is None else d for d in tensor.shape)
+                if kind == "tokens":
+                    sample.append(rng.integers(0, vocab, shape).astype(
+                        np.int32))
+                elif kind == "image":
+                    sample.append(rng.uniform(0, 255, shape).astype(
+                        np.float32))
+                else:
+                    sample.append(rng.uniform(-1, 1, shape).astype(
+                        np.float32))
+            yield sample
+    return generate
+
+
+def convert(model, variant: str,
+            spec: Optional["ModelSpec"] = None) -> bytes:
+    """A Keras model as .tflite bytes: "float32", "float16" (weights
+    stored as float16, DEQUANTIZE'd to float32 in the graph), or one of
+    QUANT_VARIANTS (calibrated on inputs drawn as `spec` says)."""
     import contextlib
     import io
     import tensorflow as tf
@@ -301,6 +375,19 @@ def convert(model, variant: str) -> bytes:
     if variant == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
+    elif variant in QUANT_VARIANTS:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if variant != "dynamic":
+            converter.representative_dataset = _calibration(model, spec)
+        if variant == "int8io":
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        elif variant == "16x8":
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.
+                EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     elif variant != "float32":
         raise ValueError(f"unknown variant {variant!r}")
     # Keras prints a page about the SavedModel it exports on the way.
@@ -320,20 +407,38 @@ class ModelCache:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def path(self, name: str, variant: str = "float32") -> Path:
+        """The converted file; raises ConversionError (remembered in
+        NAME.VARIANT.error) when the converter cannot make a quantized
+        variant."""
         target = self.directory / f"{name}.{variant}.tflite"
+        failed = self.directory / f"{name}.{variant}.error"
         if target.exists():
             return target
+        if failed.exists():
+            raise ConversionError(failed.read_text())
         spec = MODELS[name]
         model = build_keras_model(spec)
-        # Convert every variant while the Keras model is at hand.
-        for v in VARIANTS:
+        # Convert every variant of the family asked for (float or
+        # quantized) while the Keras model is at hand.
+        family = QUANT_VARIANTS if variant in QUANT_VARIANTS else VARIANTS
+        for v in family:
             out = self.directory / f"{name}.{v}.tflite"
-            if out.exists():
+            if out.exists() or out.with_suffix(".error").exists():
                 continue
-            data = convert(model, v)
+            try:
+                data = convert(model, v, spec)
+            except Exception as e:  # the converter's own errors vary
+                if v not in QUANT_VARIANTS:
+                    raise
+                lines = [ln for ln in str(e).splitlines() if ln.strip()]
+                out.with_suffix(".error").write_text(
+                    f"{type(e).__name__}: {lines[0] if lines else e}")
+                continue
             tmp = out.with_suffix(".tmp")
             tmp.write_bytes(data)
             tmp.replace(out)
+        if failed.exists():
+            raise ConversionError(failed.read_text())
         return target
 
     def custom(self, filename: str, make: Callable[[], bytes]) -> Path:
@@ -401,6 +506,11 @@ def make_inputs(spec: ModelSpec, inputs: Sequence[TensorSig], batch: int,
         if spec.inputs == "tokens":
             arrays[sig.name] = rng.integers(0, spec.vocab, shape).astype(
                 sig.dtype)
+        elif np.issubdtype(sig.dtype, np.integer):
+            # a quantized input (int8io): any value of its type
+            info = np.iinfo(sig.dtype)
+            arrays[sig.name] = rng.integers(info.min, info.max, shape,
+                                            endpoint=True).astype(sig.dtype)
         elif spec.inputs == "image":
             arrays[sig.name] = rng.uniform(0, 255, shape).astype(sig.dtype)
         else:
@@ -408,13 +518,63 @@ def make_inputs(spec: ModelSpec, inputs: Sequence[TensorSig], batch: int,
     return arrays
 
 
-def run_litert(model_path: Path, inputs: Dict[str, np.ndarray]
-               ) -> Dict[str, np.ndarray]:
-    """Runs the signature runner; it resizes inputs of a new shape itself."""
-    interp = _interpreter(model_path)
+def run_litert(model_path: Path, inputs: Dict[str, np.ndarray],
+               resolver: Optional[str] = None) -> Dict[str, np.ndarray]:
+    """Runs the signature runner; it resizes inputs of a new shape itself.
+    `resolver` overrides the op resolver (e.g. "BUILTIN_REF")."""
+    if resolver:
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        interp = Interpreter(
+            model_path=str(model_path), num_threads=1,
+            experimental_op_resolver_type=OpResolverType[resolver])
+    else:
+        interp = _interpreter(model_path)
     runner = interp.get_signature_runner()
     outputs = runner(**inputs)
     return {name: np.array(value) for name, value in outputs.items()}
+
+
+class LiteRTFailure(RuntimeError):
+    """LiteRT failed or died (some of its reference integer kernels abort
+    the process on models its optimized kernels run)."""
+
+
+_ISOLATED_RUNNER = """
+import sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+model, resolver, feed_path, out_path = sys.argv[1:5]
+interp = Interpreter(model_path=model, num_threads=1,
+                     experimental_op_resolver_type=OpResolverType[resolver])
+feed = dict(np.load(feed_path))
+outputs = interp.get_signature_runner()(**feed)
+np.savez(out_path, **{k: np.array(v) for k, v in outputs.items()})
+"""
+
+
+def run_litert_isolated(model_path: Path, inputs: Dict[str, np.ndarray],
+                        resolver: str, workdir: Path,
+                        timeout: float = KILN_TIMEOUT
+                        ) -> Dict[str, np.ndarray]:
+    """run_litert in a child process, so that a LiteRT kernel that aborts
+    fails one test (LiteRTFailure) instead of the whole session."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    feed_path = workdir / f"litert_feed_{resolver}.npz"
+    out_path = workdir / f"litert_out_{resolver}.npz"
+    np.savez(feed_path, **inputs)
+    result = subprocess.run(
+        [sys.executable, "-c", _ISOLATED_RUNNER, str(model_path), resolver,
+         str(feed_path), str(out_path)],
+        capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0 or not out_path.exists():
+        lines = [ln for ln in result.stderr.splitlines()
+                 if ln.strip() and "WARNING" not in ln]
+        raise LiteRTFailure(
+            f"LiteRT ({resolver}) failed with {describe_exit(result)}: "
+            f"{lines[-1] if lines else ''}")
+    with np.load(out_path) as data:
+        return {name: data[name] for name in data.files}
 
 
 # ------------------------------------------------------------ kiln side
@@ -526,6 +686,32 @@ def op_histogram(model_path: Path) -> "collections.Counter[str]":
         for o in range(sg.OperatorsLength()):
             hist[codes[sg.Operators(o).OpcodeIndex()]] += 1
     return hist
+
+
+def output_quantization(model_path: Path) -> Dict[str, Tuple[float, int]]:
+    """For each signature output: the (scale, zero point) of the integer
+    tensor it holds, or of the one its final DEQUANTIZE reads, for outputs
+    computed in integers; absent for float results."""
+    model = load_model_object(model_path)
+    graph = model.subgraphs[0]
+    producer = {}
+    for op in graph.operators:
+        for t in op.outputs:
+            producer[t] = op
+    dequantize = {i for i, c in enumerate(model.operatorCodes)
+                  if max(c.builtinCode, c.deprecatedBuiltinCode) == 6}
+    result = {}
+    for entry in model.signatureDefs[0].outputs:
+        name = entry.name.decode() if isinstance(entry.name, bytes) \
+            else entry.name
+        index = entry.tensorIndex
+        op = producer.get(index)
+        if op is not None and op.opcodeIndex in dequantize:
+            index = op.inputs[0]
+        q = graph.tensors[index].quantization
+        if q is not None and q.scale is not None and len(q.scale) == 1:
+            result[name] = (float(q.scale[0]), int(q.zeroPoint[0]))
+    return result
 
 
 def load_model_object(model_path: Path):

@@ -208,7 +208,8 @@ static float *evaluate(const kiln_graph *g, float *const *inputs,
     kiln_tensor *in[8], *out[1] = {&t[node_->outputs[0]]};
     for (int i = 0; i < node_->num_inputs; i++)
       in[i] = node_->inputs[i] < 0 ? NULL : &t[node_->inputs[i]];
-    kiln_op_ctx ctx = {node_->attrs, in, node_->num_inputs, out, 1, NULL, NULL, NULL};
+    kiln_op_ctx ctx = {node_->attrs, in,  node_->num_inputs, out, 1, NULL,
+                       NULL,         NULL};
     CHECK_OK(kiln_op_table[node_->op].shape(&ctx));
     storage[node_->outputs[0]] = calloc(kiln_tensor_nbytes(out[0]) + 1, 1);
     out[0]->data = storage[node_->outputs[0]];

@@ -336,7 +336,7 @@ static void test_shapes_and_flops(void) {
   make(&p, &b);
   kiln_tensor *out = kiln_test_output();
   kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, (kiln_tensor *[]){out},
-                     1,        NULL, NULL,     NULL};
+                     1,        NULL, NULL,   NULL};
   CHECK_OK(kiln_shape_fused_bottleneck(&ctx));
   CHECK(kiln_test_has_shape(out, 4, (int64_t[]){2, 5, 4, 5}));
   double expand = 2.0 * 2 * 9 * 8 * 12 * 3, dw = 2.0 * 2 * 5 * 4 * 12 * 9;

@@ -137,7 +137,7 @@ static void run_case(const dw_case *k) {
   load_out.data = NULL;
   kiln_tensor *load_outputs[1] = {&load_out};
   kiln_op_ctx load = {&attrs, load_inputs, num_inputs, load_outputs,
-                      1,      NULL,        NULL,         NULL};
+                      1,      NULL,        NULL,       NULL};
 
   kiln_tensor *got = kiln_test_tensor(KILN_FLOAT32, 4, want->dims);
   int64_t count = kiln_tensor_numel(want);
@@ -148,7 +148,8 @@ static void run_case(const dw_case *k) {
     const kiln_kernel_variant *packer =
         pack_like_loader(&load, (kiln_isa)isa, &packed);
     kiln_tensor *outputs[1] = {got};
-    kiln_op_ctx ctx = {&attrs, inputs, num_inputs, outputs, 1, packed, NULL, NULL};
+    kiln_op_ctx ctx = {&attrs, inputs, num_inputs, outputs,
+                       1,      packed, NULL,       NULL};
     const kiln_kernel_variant *v = kiln_variant_select(
         KILN_OP_DEPTHWISE_CONV_2D, (kiln_isa)isa, packer, &ctx);
     snprintf(what, sizeof what,

@@ -156,8 +156,8 @@ static kiln_status *evaluate(const kiln_graph *g, float *const *inputs,
       in[i] = node_->inputs[i] < 0 ? NULL : &t[node_->inputs[i]];
     for (int i = 0; i < node_->num_outputs; i++) out[i] = &t[node_->outputs[i]];
     kiln_op_ctx ctx = {
-        node_->attrs, in,  node_->num_inputs, out, node_->num_outputs,
-        NULL,         NULL, NULL};
+        node_->attrs, in,  node_->num_inputs, out, node_->num_outputs, NULL,
+        NULL,         NULL};
     st = kiln_op_table[node_->op].shape(&ctx);
     for (int i = 0; i < node_->num_outputs && !st; i++) {
       int v = node_->outputs[i];

@@ -139,6 +139,27 @@ static void test_mbqm(void) {
   CHECK(far == 0);
 }
 
+/* One rounding of the exact product, for int32 and wider sums (up to
+ * 2^32, where the 64-bit product cannot wrap). */
+static void test_mbqm_single(void) {
+  int bad = 0;
+  for (int i = 0; i < 200000; i++) {
+    double real = ldexp(kiln_test_uniform(0.5f, 1.0f), kiln_test_int(-24, 4));
+    int32_t m;
+    int shift;
+    kiln_quantize_multiplier(real, &m, &shift);
+    int64_t lim = (int64_t)fmin(2147483647.0 / (real * 1.01), 4e9);
+    int64_t x = rand_i64(-lim, lim);
+    long double exact =
+        (long double)x * (long double)m / ldexpl(1.0L, 31 - shift);
+    int64_t want = (int64_t)floorl(exact + 0.5L);
+    if (kiln_mul_by_quantized_multiplier_single(x, m, shift) != want) bad++;
+  }
+  /* A tie (x * M / 2^31 = -0.5) rounds up, to 0. */
+  CHECK(kiln_mul_by_quantized_multiplier_single(-1, 1 << 30, 0) == 0);
+  CHECK(bad == 0);
+}
+
 static void test_mbqm64(void) {
   int bad = 0, far = 0;
   for (int i = 0; i < 200000; i++) {
@@ -229,6 +250,7 @@ int main(void) {
   test_rdbpot();
   test_mbqm();
   test_mbqm64();
+  test_mbqm_single();
   test_float_conversions();
   test_activation_range();
   return kiln_test_finish("test_quant_math");

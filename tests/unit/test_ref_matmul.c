@@ -265,7 +265,8 @@ static void expect_bmm_error(kiln_tensor *x, kiln_tensor *y,
 }
 
 static void test_batch_matmul_errors(void) {
-  kiln_batch_matmul_attrs plain = {false, false, false}, adj_x = {true, false, false};
+  kiln_batch_matmul_attrs plain = {false, false, false},
+                          adj_x = {true, false, false};
   expect_bmm_error(vec_f32(3), f32_2d(3, 2), plain, KILN_ERR_INVALID_MODEL,
                    "input 0 (x) must have rank 2 or more, has shape [3]");
   expect_bmm_error(f32_2d(2, 3), f32_2d(4, 2), plain, KILN_ERR_INVALID_MODEL,

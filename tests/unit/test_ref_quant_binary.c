@@ -11,7 +11,7 @@
 #include "core/ops.h"
 #include "core/status.h"
 #include "harness.h"
-#include "quant_test_util.h"
+#include "quant_ops_test_util.h"
 
 /* Random broadcast-compatible shapes: b is a's trailing dims, some 1. */
 static void random_shapes(int *ra, int64_t *a, int *rb, int64_t *b) {

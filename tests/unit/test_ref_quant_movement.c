@@ -8,7 +8,7 @@
 #include "core/ops.h"
 #include "core/status.h"
 #include "harness.h"
-#include "quant_test_util.h"
+#include "quant_ops_test_util.h"
 
 static void test_concat_uint8(void) {
   for (int trial = 0; trial < 30; trial++) {

@@ -10,7 +10,7 @@
 #include "core/ops.h"
 #include "core/status.h"
 #include "harness.h"
-#include "quant_test_util.h"
+#include "quant_ops_test_util.h"
 
 static void test_reduce(kiln_op_type op, kiln_dtype dtype) {
   for (int trial = 0; trial < 30; trial++) {

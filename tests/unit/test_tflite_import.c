@@ -3,6 +3,8 @@
  * failures on truncated, random, oversized and unsupported input.
  *
  * `test_tflite_import --write-corpus DIR` writes the fuzzing seeds. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -503,6 +505,37 @@ static void test_quantization_errors(void) {
   m.tensors[1].quant_axis = 4;
   expect_failure(&m, KILN_ERR_INVALID_MODEL,
                  "quantized_dimension 4 is outside its 4 dimensions");
+  /* Integer tensors: scales positive and finite, zero points in range. */
+  const float bad_scales[] = {0.0f, -0.5f, INFINITY, NAN};
+  for (int i = 0; i < 4; i++) {
+    conv_model(&m);
+    m.tensors[0].type = TFL_TYPE_INT8;
+    m.tensors[0].quant_count = 1;
+    m.tensors[0].scale[0] = bad_scales[i];
+    expect_failure(&m, KILN_ERR_INVALID_MODEL,
+                   "tensor 0 ('image'): quantization scale 0 is");
+  }
+  const struct {
+    int8_t type;
+    int64_t zero_point;
+    const char *name;
+  } bad_zero[] = {{TFL_TYPE_INT8, 128, "int8"},
+                  {TFL_TYPE_INT8, -129, "int8"},
+                  {TFL_TYPE_UINT8, -1, "uint8"},
+                  {TFL_TYPE_INT16, 40000, "int16"}};
+  for (int i = 0; i < 4; i++) {
+    conv_model(&m);
+    m.tensors[0].type = bad_zero[i].type;
+    m.tensors[0].quant_count = 1;
+    m.tensors[0].scale[0] = 0.5f;
+    m.tensors[0].zero_point[0] = bad_zero[i].zero_point;
+    char want[128];
+    snprintf(want, sizeof want,
+             "tensor 0 ('image'): quantization zero point 0 is %lld, outside "
+             "%s's range",
+             (long long)bad_zero[i].zero_point, bad_zero[i].name);
+    expect_failure(&m, KILN_ERR_INVALID_MODEL, want);
+  }
 }
 
 static void test_model_level_errors(void) {

@@ -4,6 +4,7 @@
 #include "formats/tflite/tflite_import.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -176,6 +177,45 @@ static kiln_status *check_quant(const kiln_value *v, uint32_t scales,
   return NULL;
 }
 
+/* The range of a quantized activation or weight type; false for others. */
+static bool zero_point_range(kiln_dtype t, int64_t *lo, int64_t *hi) {
+  switch (t) {
+    case KILN_INT8:
+      *lo = INT8_MIN, *hi = INT8_MAX;
+      return true;
+    case KILN_UINT8:
+      *lo = 0, *hi = UINT8_MAX;
+      return true;
+    case KILN_INT16:
+      *lo = INT16_MIN, *hi = INT16_MAX;
+      return true;
+    default:
+      return false;
+  }
+}
+
+/* The scales of int8 / uint8 / int16 tensors must be positive and finite
+ * (a zero scale would divide by zero in the kernels; the converter never
+ * writes one) and their zero points representable in the type. Other
+ * tensors' parameters (float, int32 biases) are read by no kernel. */
+static kiln_status *check_quant_values(const kiln_value *v) {
+  int64_t lo = 0, hi = 0;
+  if (!zero_point_range(v->dtype, &lo, &hi)) return NULL;
+  for (int i = 0; i < v->quant.count; i++) {
+    float s = v->quant.scale[i];
+    if (!(s > 0.0f) || !(s < INFINITY))
+      return INVALID(
+          "quantization scale %d is %g; scales must be positive and "
+          "finite",
+          i, (double)s);
+    int64_t zp = v->quant.zero_point[i];
+    if (zp < lo || zp > hi)
+      return INVALID("quantization zero point %d is %lld, outside %s's range",
+                     i, (long long)zp, kiln_dtype_name(v->dtype));
+  }
+  return NULL;
+}
+
 static kiln_status *read_quant(importer *im, const kiln_fb_table *t,
                                kiln_value *v) {
   kiln_fb_table q;
@@ -210,7 +250,7 @@ static kiln_status *read_quant(importer *im, const kiln_fb_table *t,
   }
   v->quant.count = (int)scale.length;
   v->quant.axis = axis;
-  return NULL;
+  return check_quant_values(v);
 }
 
 /* Everything about a tensor except its constant data (see

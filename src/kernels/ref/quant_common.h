@@ -48,22 +48,28 @@ static inline int32_t kiln_q_clamp(int32_t v, int32_t lo, int32_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* TFLite's output stage for channel c of an int32 accumulator: rescale,
- * add the output zero point, clamp to the activation range. */
+/* TFLite's output stage for channel c of an int32 accumulator: rescale
+ * (rounding once or twice as the node's kernel in LiteRT does), add the
+ * output zero point, clamp to the activation range. */
 static inline int32_t kiln_q_requantize(const kiln_quant_params *p, int64_t c,
                                         int32_t acc) {
-  int32_t v =
-      kiln_mul_by_quantized_multiplier(acc, p->multiplier[c], p->shift[c]) +
-      p->output_zp;
+  int32_t v = (p->single_rounding ? kiln_mul_by_quantized_multiplier_single(
+                                        acc, p->multiplier[c], p->shift[c])
+                                  : kiln_mul_by_quantized_multiplier(
+                                        acc, p->multiplier[c], p->shift[c])) +
+              p->output_zp;
   return kiln_q_clamp(v, p->act_min, p->act_max);
 }
 
-/* The same for an int64 accumulator (int16 activations, 16x8). */
+/* The same for an int64 accumulator (int16 activations, 16x8): the Q15
+ * form for convolutions, one full-precision rounding for dense layers. */
 static inline int32_t kiln_q_requantize64(const kiln_quant_params *p, int64_t c,
                                           int64_t acc) {
-  int32_t v =
-      kiln_mul_by_quantized_multiplier_i64(acc, p->multiplier[c], p->shift[c]) +
-      p->output_zp;
+  int32_t v = (p->single_rounding ? kiln_mul_by_quantized_multiplier_single(
+                                        acc, p->multiplier[c], p->shift[c])
+                                  : kiln_mul_by_quantized_multiplier_i64(
+                                        acc, p->multiplier[c], p->shift[c])) +
+              p->output_zp;
   return kiln_q_clamp(v, p->act_min, p->act_max);
 }
 

@@ -108,7 +108,7 @@ kiln_status *kiln_q_shape_transpose_conv(const kiln_op_ctx *ctx) {
   int64_t dims[4];
   for (int i = 0; i < 4; i++) dims[i] = kiln_tensor_int(s, i);
   KILN_TRY(kiln_q_require_weights(ctx, TCONV_FILTER, 4));
-  KILN_TRY(kiln_q_require_input(ctx, TCONV_INPUT, "input", false, 4, 4));
+  KILN_TRY(kiln_q_require_input(ctx, TCONV_INPUT, "input", true, 4, 4));
   const kiln_tensor *f = ctx->inputs[TCONV_FILTER];
   const kiln_tensor *in = ctx->inputs[TCONV_INPUT];
   KILN_TRY(kiln_q_check_output_type(ctx, in));
@@ -122,7 +122,8 @@ kiln_status *kiln_q_shape_transpose_conv(const kiln_op_ctx *ctx) {
                       kiln_dims_str(f->dims, 4, sf, sizeof sf),
                       kiln_dims_str(in->dims, 4, si, sizeof si));
   }
-  KILN_TRY(kiln_q_check_bias(ctx, TCONV_BIAS, f->dims[0], false));
+  KILN_TRY(kiln_q_check_bias(ctx, TCONV_BIAS, f->dims[0],
+                             in->dtype == KILN_FLOAT32));
   return set_output4(ctx, dims);
 }
 
@@ -274,19 +275,14 @@ kiln_status *kiln_q_depthwise_conv_2d(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
-/* TFLite pads a transposed convolution as the forward convolution from
- * the output size (see conv.c). */
-static int64_t transpose_pad(int64_t out, int64_t k, int stride,
+int64_t kiln_q_transpose_pad(int64_t out, int64_t k, int stride,
                              kiln_padding padding) {
   return kiln_window_pad_before(out, (out + stride - 1) / stride, k, stride, 1,
                                 padding);
 }
 
-/* The input row (or column) that tap k of output o reads, or -1: the
- * scatter of TFLite's kernel turned into a gather, so each output's sum is
- * finished in one place and no scratch accumulator is needed. */
-static int64_t source_of(int64_t o, int64_t k, int64_t pad, int stride,
-                         int64_t in) {
+int64_t kiln_q_transpose_source(int64_t o, int64_t k, int64_t pad, int stride,
+                                int64_t in) {
   int64_t at = o + pad - k;
   if (at < 0 || at % stride != 0 || at / stride >= in) return -1;
   return at / stride;
@@ -294,6 +290,7 @@ static int64_t source_of(int64_t o, int64_t k, int64_t pad, int stride,
 
 kiln_status *kiln_q_transpose_conv(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_quant_require_params(ctx));
+  if (ctx->quant->hybrid) return kiln_hybrid_transpose_conv(ctx);
   const kiln_conv_attrs *a = ctx->attrs;
   const kiln_tensor *in = ctx->inputs[TCONV_INPUT];
   const kiln_tensor *f = ctx->inputs[TCONV_FILTER];
@@ -304,8 +301,8 @@ kiln_status *kiln_q_transpose_conv(const kiln_op_ctx *ctx) {
           in_c = in->dims[3];
   int64_t out_h = out->dims[1], out_w = out->dims[2], out_c = out->dims[3];
   int64_t k_h = f->dims[1], k_w = f->dims[2];
-  int64_t pad_top = transpose_pad(out_h, k_h, a->stride_h, a->padding);
-  int64_t pad_left = transpose_pad(out_w, k_w, a->stride_w, a->padding);
+  int64_t pad_top = kiln_q_transpose_pad(out_h, k_h, a->stride_h, a->padding);
+  int64_t pad_left = kiln_q_transpose_pad(out_w, k_w, a->stride_w, a->padding);
   int64_t i = 0;
   for (int64_t b = 0; b < batch; b++)
     for (int64_t oy = 0; oy < out_h; oy++)
@@ -313,10 +310,12 @@ kiln_status *kiln_q_transpose_conv(const kiln_op_ctx *ctx) {
         for (int64_t oc = 0; oc < out_c; oc++, i++) {
           int64_t sum = 0;
           for (int64_t ky = 0; ky < k_h; ky++) {
-            int64_t iy = source_of(oy, ky, pad_top, a->stride_h, in_h);
+            int64_t iy =
+                kiln_q_transpose_source(oy, ky, pad_top, a->stride_h, in_h);
             if (iy < 0) continue;
             for (int64_t kx = 0; kx < k_w; kx++) {
-              int64_t ix = source_of(ox, kx, pad_left, a->stride_w, in_w);
+              int64_t ix =
+                  kiln_q_transpose_source(ox, kx, pad_left, a->stride_w, in_w);
               if (ix < 0) continue;
               int64_t x_at = ((b * in_h + iy) * in_w + ix) * in_c;
               int64_t w_at = ((oc * k_h + ky) * k_w + kx) * in_c;

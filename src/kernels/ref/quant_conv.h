@@ -18,6 +18,17 @@ kiln_status *kiln_q_transpose_conv(const kiln_op_ctx *ctx);
 /* Hybrid kernels (float input, int8 weights), quant_hybrid.c. */
 kiln_status *kiln_hybrid_conv_2d(const kiln_op_ctx *ctx);
 kiln_status *kiln_hybrid_depthwise_conv_2d(const kiln_op_ctx *ctx);
+kiln_status *kiln_hybrid_transpose_conv(const kiln_op_ctx *ctx);
+
+/* TRANSPOSE_CONV's padding before the first output along an axis (TFLite
+ * pads it as the forward convolution from the output size, see conv.c),
+ * and the input row or column that tap k of output o reads, or -1: the
+ * scatter of TFLite's kernels turned into a gather, so each output's sum
+ * is finished in one place and no scratch accumulator is needed. */
+int64_t kiln_q_transpose_pad(int64_t out, int64_t k, int stride,
+                             kiln_padding padding);
+int64_t kiln_q_transpose_source(int64_t o, int64_t k, int64_t pad, int stride,
+                                int64_t in);
 
 /* Sizes and offsets of a forward window op, from prepared tensors. */
 typedef struct kiln_q_geom {

@@ -165,6 +165,55 @@ kiln_status *kiln_hybrid_depthwise_conv_2d(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
+/* ----------------------------------------------------- TRANSPOSE_CONV */
+
+kiln_status *kiln_hybrid_transpose_conv(const kiln_op_ctx *ctx) {
+  const kiln_quant_params *p = ctx->quant;
+  const kiln_conv_attrs *a = ctx->attrs;
+  const kiln_tensor *f = ctx->inputs[1], *in_t = ctx->inputs[2];
+  const kiln_tensor *out_t = ctx->outputs[0];
+  const float *in = in_t->data, *bias = optional_f32(ctx, 3);
+  const int8_t *w = f->data;
+  float *out = out_t->data;
+  int64_t batch = in_t->dims[0], in_h = in_t->dims[1], in_w = in_t->dims[2],
+          in_c = in_t->dims[3];
+  int64_t out_h = out_t->dims[1], out_w = out_t->dims[2],
+          out_c = out_t->dims[3];
+  int64_t k_h = f->dims[1], k_w = f->dims[2], image = in_h * in_w * in_c;
+  int64_t pad_top = kiln_q_transpose_pad(out_h, k_h, a->stride_h, a->padding);
+  int64_t pad_left = kiln_q_transpose_pad(out_w, k_w, a->stride_w, a->padding);
+  for (int64_t b = 0; b < batch; b++) {
+    const float *x = in + b * image;
+    /* Asymmetric per image, as LiteRT's hybrid transposed convolution
+     * (measured: the symmetric form is 0.6% off). */
+    batch_quant q = asymmetric(x, image);
+    for (int64_t oy = 0; oy < out_h; oy++)
+      for (int64_t ox = 0; ox < out_w; ox++)
+        for (int64_t oc = 0; oc < out_c; oc++) {
+          int32_t acc = 0;
+          for (int64_t ky = 0; ky < k_h; ky++) {
+            int64_t iy =
+                kiln_q_transpose_source(oy, ky, pad_top, a->stride_h, in_h);
+            if (iy < 0) continue;
+            for (int64_t kx = 0; kx < k_w; kx++) {
+              int64_t ix =
+                  kiln_q_transpose_source(ox, kx, pad_left, a->stride_w, in_w);
+              if (ix < 0) continue;
+              const float *xp = x + (iy * in_w + ix) * in_c;
+              const int8_t *wp = w + ((oc * k_h + ky) * k_w + kx) * in_c;
+              for (int64_t ic = 0; ic < in_c; ic++)
+                acc += wp[ic] * (quantize(&q, xp[ic]) - q.offset);
+            }
+          }
+          float scale = p->filter_scale[p->channels > 1 ? oc : 0];
+          float v = (float)acc * scale * q.scale;
+          if (bias) v += bias[oc];
+          *out++ = kiln_activate(v, a->activation);
+        }
+  }
+  return NULL;
+}
+
 /* ---------------------------------------------------- FULLY_CONNECTED */
 
 kiln_status *kiln_hybrid_fully_connected(const kiln_op_ctx *ctx) {

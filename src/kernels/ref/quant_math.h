@@ -70,6 +70,22 @@ static inline int32_t kiln_mul_by_quantized_multiplier(int32_t x,
       kiln_srdhm(kiln_shift_left_wrap(x, left), multiplier), right);
 }
 
+/* x * multiplier * 2^(shift - 31) with one rounding (nearest, ties up)
+ * of the full product: the single-rounding MultiplyByQuantizedMultiplier,
+ * which LiteRT's FULLY_CONNECTED kernels give for int32 and int64 sums
+ * alike (its convolutions round twice, as kiln_mul_by_quantized_multiplier,
+ * or use the Q15 form below). The 64-bit product wraps as TFLite's does
+ * for sums beyond 2^32; shift in [-31, 30]. */
+static inline int32_t kiln_mul_by_quantized_multiplier_single(
+    int64_t x, int32_t multiplier, int shift) {
+  const int total_shift = 31 - shift;
+  uint64_t wrapped = (uint64_t)x * (uint64_t)(int64_t)multiplier +
+                     (UINT64_C(1) << (total_shift - 1));
+  int64_t y = (int64_t)wrapped;
+  /* Arithmetic right shift (floor), spelled out for negatives. */
+  return (int32_t)(y >= 0 ? (y >> total_shift) : ~(~y >> total_shift));
+}
+
 /* The int64-accumulator form (16x8 convolutions and dense): the multiplier
  * is rounded to Q15 and one rounding shift applied; |x| < 2^47, shift in
  * [-31, 7]. */

@@ -311,6 +311,7 @@ static kiln_status *build_integer(kiln_op_type op, const kiln_op_ctx *ctx,
   kiln_quant_params *p;
   KILN_TRY(alloc_block(a, channels, true, fold, wide_acc && b, false, &p));
   p->wide_acc = wide_acc;
+  p->single_rounding = op == KILN_OP_FULLY_CONNECTED;
   p->input_zp = (int32_t)in->quant->zero_point[0];
   p->filter_zp = filter_zp;
   p->output_zp = (int32_t)o->quant->zero_point[0];
@@ -344,7 +345,7 @@ static kiln_status *build_hybrid(kiln_op_type op, const kiln_op_ctx *ctx,
                                  const node_roles *r, const kiln_allocator *a,
                                  kiln_quant_params **out) {
   const kiln_tensor *w = ctx->inputs[r->filter];
-  if (op == KILN_OP_BATCH_MATMUL || op == KILN_OP_TRANSPOSE_CONV)
+  if (op == KILN_OP_BATCH_MATMUL)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "float input with %s weights (hybrid %s) is not "
                       "supported by kiln",

@@ -27,6 +27,9 @@ typedef struct kiln_quant_params {
    * nodes without bias or with an int32 one stay in int32, as TFLite's
    * kernels do. */
   bool wide_acc;
+  /* The int32 rescale rounds once (LiteRT's FULLY_CONNECTED) rather than
+   * twice (its convolutions): kiln_q_requantize picks by this. */
+  bool single_rounding;
   int channels;             /* output channels (1 for BATCH_MATMUL) */
   int32_t input_zp;         /* the activation input's zero point */
   int32_t filter_zp;        /* per-tensor weights' zero point (uint8 legacy) */
