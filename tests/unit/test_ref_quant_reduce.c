@@ -2,8 +2,8 @@
  * shapes, axes and quantization: MEAN and SUM within one unit of the real
  * mean / sum requantized in double, REDUCE_MAX exactly the largest stored
  * value; ARG_MAX on int8 picks the first largest; int8 / uint8 SOFTMAX
- * rows within one unit of the real softmax; mismatched quantization is
- * refused. */
+ * rows within one unit of the real softmax, and L2_NORMALIZATION rows of
+ * x / |x|; mismatched quantization is refused. */
 #include <math.h>
 #include <string.h>
 
@@ -136,6 +136,41 @@ static void test_softmax(kiln_dtype dtype) {
   }
 }
 
+/* L2_NORMALIZATION rows against x / |x| in double on the output TFLite
+ * requires (scale 1/128, zero point 0 for int8 and 128 for uint8). */
+static void test_l2norm(kiln_dtype dtype) {
+  for (int trial = 0; trial < 20; trial++) {
+    int64_t dims[2] = {kiln_test_int(1, 4), kiln_test_int(1, 200)};
+    qtensor *x = qt_random(dtype, 2, dims);
+    qtensor *out =
+        qt_output(dtype, 1.0f / 128.0f, dtype == KILN_UINT8 ? 128 : 0);
+    kiln_activation_attrs none = {KILN_ACT_NONE};
+    kiln_tensor *in[1] = {x->t};
+    CHECK_OK(kiln_test_run_op1(KILN_OP_L2_NORMALIZATION, &none, in, 1, out->t));
+    int32_t lo, hi;
+    qt_range(dtype, &lo, &hi);
+    int64_t bad = 0;
+    for (int64_t r = 0; r < dims[0]; r++) {
+      double sum = 0;
+      for (int64_t c = 0; c < dims[1]; c++) {
+        double d = qt_get(x, r * dims[1] + c) - (double)x->zero_point;
+        sum += d * d;
+      }
+      double norm = sqrt(fmax(sum, 1.0));
+      for (int64_t c = 0; c < dims[1]; c++) {
+        double d = qt_get(x, r * dims[1] + c) - (double)x->zero_point;
+        int32_t want = qt_ideal(out, d / norm, lo, hi);
+        int32_t got = qt_get(out, r * dims[1] + c);
+        if (abs(got - want) > 1 && bad++ < 3)
+          fprintf(stderr, "L2_NORMALIZATION %s: %d, ideal %d\n",
+                  kiln_dtype_name(dtype), got, want);
+      }
+    }
+    CHECK(bad == 0);
+    qt_free(x), qt_free(out);
+  }
+}
+
 static void test_errors(void) {
   int64_t dims[2] = {3, 4};
   qtensor *x = qt_random(KILN_INT8, 2, dims);
@@ -165,6 +200,11 @@ static void test_errors(void) {
   kiln_tensor *sin16[1] = {x16->t};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_SOFTMAX, &beta, sin16, 1, s16->t),
               KILN_ERR_UNSUPPORTED, "SOFTMAX on int16 is not supported");
+  kiln_activation_attrs none = {KILN_ACT_NONE};
+  out->scale = 1.0f / 256.0f, out->zero_point = 0;
+  CHECK_ERROR(
+      kiln_test_run_op1(KILN_OP_L2_NORMALIZATION, &none, sin, 1, out->t),
+      KILN_ERR_UNSUPPORTED, "requires 1/128 and 0");
   qt_free(x), qt_free(out), qt_free(o16), qt_free(x16), qt_free(s16);
   kiln_test_tensor_free(axes);
 }
@@ -177,6 +217,8 @@ int main(void) {
   test_arg_max();
   test_softmax(KILN_INT8);
   test_softmax(KILN_UINT8);
+  test_l2norm(KILN_INT8);
+  test_l2norm(KILN_UINT8);
   test_errors();
   return kiln_test_finish("test_ref_quant_reduce");
 }

@@ -83,6 +83,10 @@ kiln_status *kiln_q_check_concat_part(const kiln_tensor *part, int index,
 /* After the stored values are copied: requantizes the parts that differ. */
 void kiln_q_concat_rescale(const kiln_op_ctx *ctx, int axis);
 
+/* ---- L2_NORMALIZATION (quant_l2norm.c), int8 / uint8 ---- */
+kiln_status *kiln_qshape_l2norm(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_l2norm(const kiln_op_ctx *ctx);
+
 /* ---- resizing (quant_resize.c); RESIZE_NEAREST_NEIGHBOR copies bytes ---- */
 kiln_status *kiln_qshape_resize(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_resize_bilinear(const kiln_op_ctx *ctx);
