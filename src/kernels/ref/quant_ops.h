@@ -72,6 +72,9 @@ kiln_status *kiln_qref_hard_swish(const kiln_op_ctx *ctx);
 /* ---- SOFTMAX (quant_softmax.c), int8 / uint8 ---- */
 kiln_status *kiln_qshape_softmax(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx);
+/* int16 (quant_softmax16.c). */
+kiln_status *kiln_qshape_softmax16(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_softmax16(const kiln_op_ctx *ctx);
 
 /* ---- CONCATENATION of uint8 parts with other quantization
  * (quant_concat.c) ---- */
