@@ -1,7 +1,9 @@
 """Quantized single-operator models: `kiln run` against LiteRT.
 
 Each operator of quant_models.ops() is converted by TensorFlow's converter
-to a fully quantized model (int8, and 16x8 where the converter does it),
+to a fully quantized model (int8, and 16x8 where the converter does it;
+uint8 models are the int8 ones with types and zero points shifted, and
+the concatenation's inputs given their own scales so it requantizes),
 then run on fresh random stored values over the whole input range by kiln
 and by LiteRT with its reference kernels (BUILTIN_REF) and its default ones.
 kiln must equal the reference kernels exactly and the default kernels
@@ -18,6 +20,7 @@ Exceptions, each for a stated reason:
     kiln builds the table from that definition rather than copy it.
   * `unsupported` (op, mode) pairs have no quantized kernel in kiln yet;
     kiln must refuse them with an error naming the operator, not crash.
+    So must it the uint8 models LiteRT cannot run.
   * models whose converter output also holds QUANTIZE (a requantization
     the converter inserts) need part A's QUANTIZE kernel; they are skipped
     with that reason while kiln does not run QUANTIZE.
@@ -36,9 +39,42 @@ OPS = {op.name: op for op in Q.ops()}
 def params():
     out = []
     for op in OPS.values():
-        for mode in op.modes:
+        modes = list(op.modes) + (["uint8"] if "int8" in op.modes else [])
+        for mode in modes:
             out.append(pytest.param(op.name, mode, id=f"{op.name}-{mode}"))
     return out
+
+
+def to_uint8(int8_model: bytes, rescale_inputs: bool = False) -> bytes:
+    """The int8 model with every int8 tensor made uint8: zero points and
+    constant data shifted by 128, which leaves every real value as it was
+    (TF's converter no longer emits uint8 models). With rescale_inputs the
+    first operator's inputs get other scales and zero points, so an op that
+    requantizes must."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(
+        int8_model, 0))
+    for sg in model.subgraphs:
+        for t in sg.tensors:
+            if t.type != schema.TensorType.INT8:
+                continue
+            t.type = schema.TensorType.UINT8
+            t.quantization.zeroPoint = [int(z) + 128 for z in
+                                        t.quantization.zeroPoint]
+            data = model.buffers[t.buffer].data
+            if data is not None and len(data):
+                model.buffers[t.buffer].data = (
+                    (np.asarray(data, np.uint8).astype(np.int32) + 128) %
+                    256).astype(np.uint8)
+        if rescale_inputs:
+            for k, i in enumerate(sg.operators[0].inputs):
+                q = sg.tensors[i].quantization
+                q.scale = [q.scale[0] * (1.7 if k % 2 == 0 else 0.6)]
+                q.zeroPoint = [100 + 40 * (k % 2)]
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +85,12 @@ def quant_dir(tmp_path_factory) -> Path:
 def model_path(quant_dir: Path, name: str, mode: str) -> Path:
     path = quant_dir / f"{name}_{mode}.tflite"
     if not path.exists():
-        path.write_bytes(Q.convert(OPS[name], mode))
+        if mode == "uint8":
+            path.write_bytes(to_uint8(
+                model_path(quant_dir, name, "int8").read_bytes(),
+                rescale_inputs=name == "concat"))
+        else:
+            path.write_bytes(Q.convert(OPS[name], mode))
     return path
 
 
@@ -92,7 +133,13 @@ def test_quant_op(quant_dir, kiln_bin, tmp_path, name, mode):
     rng, seed = K.make_rng()
     print(f"{name}-{mode}: {dict(hist)}; input seed {seed}")
     feed = random_feed(path, rng)
-    if mode in op.unsupported:
+    refused = mode in op.unsupported
+    if mode == "uint8":
+        try:
+            litert(path, feed, reference=True)
+        except (RuntimeError, ValueError):
+            refused = True  # LiteRT has no uint8 kernel: kiln must refuse
+    if refused:
         args = ["run", path]
         for k, v in feed.items():
             np.save(tmp_path / f"{k}.npy", v)

@@ -13,7 +13,7 @@
 #include "core/status.h"
 #include "harness.h"
 #include "kernels/variants.h"
-#include "quant_elementwise_test_util.h"
+#include "quant_ops_test_util.h"
 
 /* Every stored value of the type once, in order. */
 static qtensor *all_values(kiln_dtype dtype, float scale, int64_t zp) {

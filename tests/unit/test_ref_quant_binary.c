@@ -11,7 +11,7 @@
 #include "core/ops.h"
 #include "core/status.h"
 #include "harness.h"
-#include "quant_elementwise_test_util.h"
+#include "quant_ops_test_util.h"
 
 /* Random broadcast-compatible shapes: b is a's trailing dims, some 1. */
 static void random_shapes(int *ra, int64_t *a, int *rb, int64_t *b) {
@@ -222,6 +222,15 @@ static void test_errors(void) {
   kiln_tensor *mixed[2] = {a->t, c->t};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_ADD, &none, mixed, 2, out->t),
               KILN_ERR_INVALID_MODEL, "quantized ADD needs one type");
+  /* SQUARED_DIFFERENCE has no uint8 form */
+  qtensor *u1 = qt_random(KILN_UINT8, 2, dims),
+          *u2 = qt_random(KILN_UINT8, 2, dims);
+  qtensor *uo = qt_output(KILN_UINT8, 0.1f, 3);
+  kiln_tensor *uin[2] = {u1->t, u2->t};
+  CHECK_ERROR(
+      kiln_test_run_op1(KILN_OP_SQUARED_DIFFERENCE, NULL, uin, 2, uo->t),
+      KILN_ERR_UNSUPPORTED, "SQUARED_DIFFERENCE on uint8");
+  qt_free(u1), qt_free(u2), qt_free(uo);
   /* DIV has no int8 form */
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_DIV, &none, in, 2, out->t),
               KILN_ERR_UNSUPPORTED, "has type int8");
@@ -234,8 +243,9 @@ int main(void) {
                                  KILN_OP_SQUARED_DIFFERENCE, KILN_OP_PRELU};
   for (int t = 0; t < 3; t++) {
     for (int k = 0; k < 5; k++) {
-      /* TFLite's SQUARED_DIFFERENCE has no shift for int16: coarse. */
-      if (arith[k] == KILN_OP_SQUARED_DIFFERENCE && qt_types[t] == KILN_INT16)
+      /* TFLite's SQUARED_DIFFERENCE has no shift for int16 (coarse) and
+       * no uint8 form. */
+      if (arith[k] == KILN_OP_SQUARED_DIFFERENCE && qt_types[t] != KILN_INT8)
         continue;
       test_arith(arith[k], qt_types[t], 25);
     }

@@ -9,7 +9,7 @@
 #include "core/ops.h"
 #include "core/status.h"
 #include "harness.h"
-#include "quant_elementwise_test_util.h"
+#include "quant_ops_test_util.h"
 
 static int32_t at(const qtensor *q, int64_t b, int64_t y, int64_t x,
                   int64_t c) {

@@ -1,16 +1,16 @@
 /* test_ref_quant_reduce.c - quantized MEAN, SUM and REDUCE_MAX over random
  * shapes, axes and quantization: MEAN and SUM within one unit of the real
  * mean / sum requantized in double, REDUCE_MAX exactly the largest stored
- * value; ARG_MAX on int8 picks the first largest; int8 / uint8 SOFTMAX
- * rows within one unit of the real softmax; mismatched quantization is
- * refused. */
+ * value; ARG_MAX on int8 picks the first largest; int8 / uint8 / int16 SOFTMAX
+ * rows within one unit of the real softmax, and L2_NORMALIZATION rows of
+ * x / |x|; mismatched quantization is refused. */
 #include <math.h>
 #include <string.h>
 
 #include "core/ops.h"
 #include "core/status.h"
 #include "harness.h"
-#include "quant_elementwise_test_util.h"
+#include "quant_ops_test_util.h"
 
 static void test_reduce(kiln_op_type op, kiln_dtype dtype) {
   for (int trial = 0; trial < 30; trial++) {
@@ -110,7 +110,16 @@ static void test_softmax(kiln_dtype dtype) {
     x->scale = (float)exp2(kiln_test_uniform(-8.0f, -2.0f));
     int32_t lo, hi;
     qt_range(dtype, &lo, &hi);
-    qtensor *out = qt_output(dtype, 1.0f / 256.0f, lo);
+    /* int16: symmetric, 2^-15; the 8-bit types: 1/256 from their minimum */
+    qtensor *out = dtype == KILN_INT16 ? qt_output(dtype, 1.0f / 32768.0f, 0)
+                                       : qt_output(dtype, 1.0f / 256.0f, lo);
+    if (dtype == KILN_INT16) /* a wider range of the int16 input steps */
+      x->scale = (float)exp2(kiln_test_uniform(-14.0f, -9.0f));
+    /* int16 reads exp and 1/x from interpolated 513-entry tables and sums
+     * exps rounded to 2^-15, each off by up to 1.5 units (exp of anything
+     * below -10 reads as exp(-10)): the sum (at least 2^15, the max's exp)
+     * is off by up to 2 * depth units, and outputs by that fraction of
+     * themselves. */
     kiln_softmax_attrs attrs = {kiln_test_uniform(0.5f, 2.0f)};
     kiln_tensor *in[1] = {x->t};
     CHECK_OK(kiln_test_run_op1(KILN_OP_SOFTMAX, &attrs, in, 1, out->t));
@@ -125,10 +134,47 @@ static void test_softmax(kiln_dtype dtype) {
         double p = exp(attrs.beta * (qt_real(x, r * dims[1] + c) - max)) / sum;
         int32_t want = qt_ideal(out, p, lo, hi);
         int32_t got = qt_get(out, r * dims[1] + c);
-        if (abs(got - want) > 1 && bad++ < 3)
+        const double tol =
+            dtype == KILN_INT16 ? 3.0 + 2.0 * want * dims[1] / 32767.0 : 1.0;
+        if (abs(got - want) > tol && bad++ < 3)
           fprintf(stderr, "SOFTMAX %s [%lld,%lld]: %d, ideal %d\n",
                   kiln_dtype_name(dtype), (long long)r, (long long)c, got,
                   want);
+      }
+    }
+    CHECK(bad == 0);
+    qt_free(x), qt_free(out);
+  }
+}
+
+/* L2_NORMALIZATION rows against x / |x| in double on the output TFLite
+ * requires (scale 1/128, zero point 0 for int8 and 128 for uint8). */
+static void test_l2norm(kiln_dtype dtype) {
+  for (int trial = 0; trial < 20; trial++) {
+    int64_t dims[2] = {kiln_test_int(1, 4), kiln_test_int(1, 200)};
+    qtensor *x = qt_random(dtype, 2, dims);
+    qtensor *out =
+        qt_output(dtype, 1.0f / 128.0f, dtype == KILN_UINT8 ? 128 : 0);
+    kiln_activation_attrs none = {KILN_ACT_NONE};
+    kiln_tensor *in[1] = {x->t};
+    CHECK_OK(kiln_test_run_op1(KILN_OP_L2_NORMALIZATION, &none, in, 1, out->t));
+    int32_t lo, hi;
+    qt_range(dtype, &lo, &hi);
+    int64_t bad = 0;
+    for (int64_t r = 0; r < dims[0]; r++) {
+      double sum = 0;
+      for (int64_t c = 0; c < dims[1]; c++) {
+        double d = qt_get(x, r * dims[1] + c) - (double)x->zero_point;
+        sum += d * d;
+      }
+      double norm = sqrt(fmax(sum, 1.0));
+      for (int64_t c = 0; c < dims[1]; c++) {
+        double d = qt_get(x, r * dims[1] + c) - (double)x->zero_point;
+        int32_t want = qt_ideal(out, d / norm, lo, hi);
+        int32_t got = qt_get(out, r * dims[1] + c);
+        if (abs(got - want) > 1 && bad++ < 3)
+          fprintf(stderr, "L2_NORMALIZATION %s: %d, ideal %d\n",
+                  kiln_dtype_name(dtype), got, want);
       }
     }
     CHECK(bad == 0);
@@ -163,8 +209,14 @@ static void test_errors(void) {
   qtensor *x16 = qt_random(KILN_INT16, 2, dims);
   qtensor *s16 = qt_output(KILN_INT16, 1.0f / 32768.0f, 0);
   kiln_tensor *sin16[1] = {x16->t};
+  s16->scale = 1.0f / 256.0f;
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_SOFTMAX, &beta, sin16, 1, s16->t),
-              KILN_ERR_UNSUPPORTED, "SOFTMAX on int16 is not supported");
+              KILN_ERR_UNSUPPORTED, "int16 SOFTMAX requires 2^-15");
+  kiln_activation_attrs none = {KILN_ACT_NONE};
+  out->scale = 1.0f / 256.0f, out->zero_point = 0;
+  CHECK_ERROR(
+      kiln_test_run_op1(KILN_OP_L2_NORMALIZATION, &none, sin, 1, out->t),
+      KILN_ERR_UNSUPPORTED, "requires 1/128 and 0");
   qt_free(x), qt_free(out), qt_free(o16), qt_free(x16), qt_free(s16);
   kiln_test_tensor_free(axes);
 }
@@ -177,6 +229,9 @@ int main(void) {
   test_arg_max();
   test_softmax(KILN_INT8);
   test_softmax(KILN_UINT8);
+  test_softmax(KILN_INT16);
+  test_l2norm(KILN_INT8);
+  test_l2norm(KILN_UINT8);
   test_errors();
   return kiln_test_finish("test_ref_quant_reduce");
 }

@@ -5,6 +5,7 @@
 
 #include "kernels/kernel.h"
 #include "kernels/ref/movement.h"
+#include "kernels/ref/quant_ops.h"
 
 /* Elements of a tensor from dimension `axis` on. */
 static int64_t numel_from(const kiln_tensor *t, int axis) {
@@ -36,7 +37,9 @@ static void move_blocks(kiln_tensor *whole, kiln_tensor *const *parts,
 }
 
 /* Quantized parts are copied as bytes, which is right only when they share
- * the output's scale and zero point; TFLite would requantize. */
+ * the output's scale and zero point; TFLite requires that of int8 and
+ * int16 parts (and of PACK's), and requantizes uint8 ones of
+ * CONCATENATION (quant_concat.c). */
 static bool same_quant(const kiln_quant_info *a, const kiln_quant_info *b) {
   if (!a || !b || a->count == 0 || b->count == 0) return true;
   if (a->count != b->count || (a->count > 1 && a->axis != b->axis))
@@ -114,7 +117,11 @@ kiln_status *kiln_shape_concatenation(const kiln_op_ctx *ctx) {
   dims[axis] = 0;
   char what[32];
   for (int i = 0; i < ctx->num_inputs; i++) {
-    KILN_TRY(check_part(ctx, i, out));
+    KILN_TRY(kiln_require_input(ctx, i, "value"));
+    if (kiln_q_concat_rescales(ctx->inputs[i], out))
+      KILN_TRY(kiln_q_check_concat_part(ctx->inputs[i], i, out));
+    else
+      KILN_TRY(check_part(ctx, i, out));
     snprintf(what, sizeof what, "input %d", i);
     KILN_TRY(check_same_shape(ctx->inputs[i], what, first, "input 0", axis));
     dims[axis] += ctx->inputs[i]->dims[axis];
@@ -129,6 +136,8 @@ kiln_status *kiln_ref_concatenation(const kiln_op_ctx *ctx) {
   kiln_tensor *out = ctx->outputs[0];
   int axis = attrs->axis < 0 ? attrs->axis + out->rank : attrs->axis;
   move_blocks(out, ctx->inputs, ctx->num_inputs, axis, true);
+  if (kiln_q_concat_rescales(ctx->inputs[0], out))
+    kiln_q_concat_rescale(ctx, axis);
   if (attrs->activation != KILN_ACT_NONE && out->dtype == KILN_FLOAT32) {
     float *values = out->data;
     int64_t n = kiln_tensor_numel(out);
@@ -170,7 +179,11 @@ kiln_status *kiln_shape_pack(const kiln_op_ctx *ctx) {
                       attrs->axis, -(rank + 1), rank, rank);
   char what[32];
   for (int i = 0; i < ctx->num_inputs; i++) {
-    KILN_TRY(check_part(ctx, i, out));
+    KILN_TRY(kiln_require_input(ctx, i, "value"));
+    if (kiln_q_concat_rescales(ctx->inputs[i], out))
+      KILN_TRY(kiln_q_check_concat_part(ctx->inputs[i], i, out));
+    else
+      KILN_TRY(check_part(ctx, i, out));
     snprintf(what, sizeof what, "input %d", i);
     KILN_TRY(check_same_shape(ctx->inputs[i], what, first, "input 0", -1));
   }

@@ -101,6 +101,10 @@ static kiln_status *make_plan(const kiln_op_ctx *ctx, kiln_qbinary op,
       if (op == KILN_QB_SUB) p->m2 = -p->m2;
       break;
     case KILN_QB_SQUARED_DIFFERENCE:
+      if (out->dtype == KILN_UINT8)
+        return kiln_error(KILN_ERR_UNSUPPORTED,
+                          "quantized SQUARED_DIFFERENCE on uint8 is not "
+                          "supported (int8 and int16 are, as in TFLite)");
       plan_add_like(p, i16 ? 0 : 7, true);
       break;
     case KILN_QB_MUL:

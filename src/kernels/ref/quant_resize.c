@@ -1,8 +1,12 @@
-/* quant_resize.c - RESIZE_BILINEAR on int8 / uint8 / int16 as TFLite's
+/* quant_resize.c - RESIZE_BILINEAR on int8 / int16 as TFLite's
  * ResizeBilinearInteger computes it: source coordinates in 10-bit fixed
  * point (the scale rounded to 1/1024), the four taps weighted in int64 and
- * the sum divided by 2^20 rounding half away from zero. It works on the
- * stored values, so the output must share the input's quantization. */
+ * the sum divided by 2^20 rounding half away from zero. uint8 takes
+ * TFLite's older float path instead: float coordinates and weights, plus
+ * 0.5, truncated. Both work on the stored values, so the output must share
+ * the input's quantization. */
+#include <math.h>
+
 #include "kernels/ref/quant_ops.h"
 #include "kernels/ref/quant_util.h"
 
@@ -45,8 +49,61 @@ static tap source(int64_t i, int32_t scale, bool half_pixel, int64_t in) {
   return t;
 }
 
+/* The float path's source coordinate, bounds and weight on one axis. */
+typedef struct ftap {
+  int64_t lo, hi;
+  float frac;
+} ftap;
+
+static ftap float_source(int64_t i, float scale, bool half_pixel, int64_t in) {
+  const float src =
+      half_pixel ? ((float)i + 0.5f) * scale - 0.5f : (float)i * scale;
+  const float lo = floorf(src), hi = ceilf(src);
+  ftap t;
+  t.lo = lo > 0.0f ? (int64_t)lo : 0;
+  t.hi = (int64_t)hi < in - 1 ? (int64_t)hi : in - 1;
+  t.frac = src - (float)t.lo;
+  return t;
+}
+
+static void resize_uint8(const kiln_resize_attrs *a, const kiln_tensor *in,
+                         kiln_tensor *out) {
+  const int64_t batch = in->dims[0], in_h = in->dims[1], in_w = in->dims[2];
+  const int64_t depth = in->dims[3], out_h = out->dims[1], out_w = out->dims[2];
+  float sy = (float)in_h / (float)out_h, sx = (float)in_w / (float)out_w;
+  if (a->align_corners && out_h > 1)
+    sy = (float)(in_h - 1) / (float)(out_h - 1);
+  if (a->align_corners && out_w > 1)
+    sx = (float)(in_w - 1) / (float)(out_w - 1);
+  const uint8_t *x = in->data;
+  uint8_t *y = out->data;
+  for (int64_t b = 0; b < batch; b++)
+    for (int64_t oy = 0; oy < out_h; oy++) {
+      const ftap ty = float_source(oy, sy, a->half_pixel_centers, in_h);
+      for (int64_t ox = 0; ox < out_w; ox++) {
+        const ftap tx = float_source(ox, sx, a->half_pixel_centers, in_w);
+        const uint8_t *p00 = x + ((b * in_h + ty.lo) * in_w + tx.lo) * depth;
+        const uint8_t *p01 = x + ((b * in_h + ty.lo) * in_w + tx.hi) * depth;
+        const uint8_t *p10 = x + ((b * in_h + ty.hi) * in_w + tx.lo) * depth;
+        const uint8_t *p11 = x + ((b * in_h + ty.hi) * in_w + tx.hi) * depth;
+        const float fy = ty.frac, fx = tx.frac;
+        for (int64_t c = 0; c < depth; c++) {
+          const float v = (float)p00[c] * (1 - fy) * (1 - fx) +
+                          (float)p10[c] * fy * (1 - fx) +
+                          (float)p01[c] * (1 - fy) * fx +
+                          (float)p11[c] * fy * fx + 0.5f;
+          *y++ = (uint8_t)(v < 0.0f ? 0 : (v > 255.0f ? 255 : (int32_t)v));
+        }
+      }
+    }
+}
+
 kiln_status *kiln_qref_resize_bilinear(const kiln_op_ctx *ctx) {
   const kiln_resize_attrs *a = ctx->attrs;
+  if (ctx->inputs[0]->dtype == KILN_UINT8) {
+    resize_uint8(a, ctx->inputs[0], ctx->outputs[0]);
+    return NULL;
+  }
   const kiln_tensor *in = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
   const int64_t batch = in->dims[0], in_h = in->dims[1], in_w = in->dims[2];

@@ -29,10 +29,7 @@ static kiln_status *make_plan(const kiln_op_ctx *ctx, softmax_plan *p) {
   const kiln_tensor *x = ctx->inputs[0], *out = ctx->outputs[0];
   const kiln_softmax_attrs *attrs = ctx->attrs;
   const double beta = attrs ? attrs->beta : 1.0;
-  if (x->dtype == KILN_INT16)
-    return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "quantized SOFTMAX on int16 is not supported (int8 and "
-                      "uint8 are)");
+  if (x->dtype == KILN_INT16) return kiln_qshape_softmax16(ctx);
   if (out->dtype != x->dtype)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "output 0 has type %s; quantized SOFTMAX takes %s to "
@@ -138,6 +135,7 @@ static int32_t reciprocal(int32_t x, int *over) {
 }
 
 kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx) {
+  if (ctx->inputs[0]->dtype == KILN_INT16) return kiln_qref_softmax16(ctx);
   softmax_plan p;
   KILN_TRY(make_plan(ctx, &p));
   const kiln_tensor *x = ctx->inputs[0];

@@ -23,8 +23,8 @@ kiln_status *kiln_shape_softmax(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
-/* SOFTMAX also has an int8 / uint8 form (LOG_SOFTMAX and L2_NORMALIZATION,
- * which share kiln_shape_softmax's checks, do not yet). */
+/* SOFTMAX also has an int8 / uint8 form (LOG_SOFTMAX, which shares
+ * kiln_shape_softmax's checks, does not yet). */
 kiln_status *kiln_shape_softmax_q(const kiln_op_ctx *ctx) {
   if (!kiln_q_node(ctx)) return kiln_shape_softmax(ctx);
   KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
@@ -43,6 +43,16 @@ static kiln_activation l2_activation(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_shape_l2_normalization(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) {
+    KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+    const kiln_tensor *x = ctx->inputs[0];
+    if (x->rank < 1)
+      return kiln_error(KILN_ERR_INVALID_MODEL,
+                        "input 0 (x) must have rank >= 1, has shape []");
+    KILN_TRY(kiln_qshape_l2norm(ctx));
+    kiln_set_shape(ctx->outputs[0], x->dims, x->rank);
+    return NULL;
+  }
   KILN_TRY(kiln_shape_softmax(ctx));
   return kiln_check_activation(l2_activation(ctx));
 }
@@ -108,6 +118,7 @@ kiln_status *kiln_ref_log_softmax(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_ref_l2_normalization(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_l2norm(ctx);
   kiln_activation act = l2_activation(ctx); /* checked at prepare */
   const kiln_tensor *x = ctx->inputs[0];
   int64_t n = row_length(x), total = kiln_tensor_numel(x);

@@ -1,10 +1,10 @@
-/* quant_elementwise_test_util.h - quantized tensors for the test_ref_quant_*
- * unit tests: random per-tensor scales and zero points, random stored values,
+/* quant_ops_test_util.h - quantized tensors for the test_ref_quant_* unit
+ * tests: random per-tensor scales and zero points, random stored values,
  * element access, and the ideal result an integer kernel approximates
  * (the real value requantized in double with round-half-away and the
  * type's clamp). Header-only: each test includes it once. */
-#ifndef KILN_TEST_QUANT_ELEMENTWISE_TEST_UTIL_H
-#define KILN_TEST_QUANT_ELEMENTWISE_TEST_UTIL_H
+#ifndef KILN_TEST_QUANT_OPS_TEST_UTIL_H
+#define KILN_TEST_QUANT_OPS_TEST_UTIL_H
 
 #include <math.h>
 #include <stdlib.h>
