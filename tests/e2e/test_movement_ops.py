@@ -227,6 +227,17 @@ def resize_variants():
             [spec((2, 4, 5, 3), "float32", "x")])
 
 
+def ints(rng, shape, dtype, low=-100, high=100):
+    info = np.iinfo(dtype)
+    return rng.integers(max(low, info.min), min(high, info.max), shape,
+                        dtype=dtype)
+
+
+def typed(fn, *specs):
+    """A case builder for fn over the (shape, dtype, name) specs."""
+    return lambda: (fn(_tf()), [spec(*s) for s in specs])
+
+
 def index_pairs(rng, rows, limits):
     return np.stack([rng.integers(0, n, rows) for n in limits],
                     axis=1).astype(np.int32)
@@ -307,6 +318,48 @@ CASES: List[Case] = [
          lambda rng: {"params": uniform(rng, (2, 3, 5, 4)),
                       "indices": rng.integers(0, 5, (2, 6), np.int32)},
          ("GATHER",)),
+    # Types other than float32 the converter emits these operators with
+    # (int8/int16 space/batch models it only writes quantized).
+    Case("depth_to_space_int64",
+         typed(lambda tf: lambda x: tf.nn.depth_to_space(x, 2),
+               ((1, 2, 3, 8), "int64", "x")),
+         lambda rng: {"x": ints(rng, (1, 2, 3, 8), np.int64)},
+         ("DEPTH_TO_SPACE",)),
+    Case("reverse_bool",
+         typed(lambda tf: lambda x: tf.reverse(x, [1]),
+               ((3, 4), "bool", "x")),
+         lambda rng: {"x": rng.integers(0, 2, (3, 4)).astype(bool)},
+         ("REVERSE_V2",)),
+    Case("gather_nd_int8",
+         typed(lambda tf: lambda p, i: tf.gather_nd(p, i),
+               ((4, 5), "int8", "p"), ((3, 2), "int64", "i")),
+         lambda rng: {"p": ints(rng, (4, 5), np.int8),
+                      "i": index_pairs(rng, 3, (4, 5)).astype(np.int64)},
+         ("GATHER_ND",)),
+    Case("top_k_uint8",
+         typed(lambda tf: lambda x: tf.math.top_k(x, 3),
+               ((2, 6), "uint8", "x")),
+         lambda rng: {"x": ints(rng, (2, 6), np.uint8, 0, 6)},
+         ("TOPK_V2",)),
+    Case("one_hot_bool",
+         typed(lambda tf: lambda i: tf.one_hot(i, 4, on_value=True,
+                                               off_value=False),
+               ((3,), "int64", "i")),
+         lambda rng: {"i": rng.integers(-1, 5, (3,))}, ("ONE_HOT",)),
+    Case("matrix_diag_int32",
+         typed(lambda tf: lambda d: tf.linalg.diag(d), ((2, 3), "int32", "d")),
+         lambda rng: {"d": ints(rng, (2, 3), np.int32)}, ("MATRIX_DIAG",)),
+    Case("scatter_nd_int64",
+         typed(lambda tf: lambda i, u: tf.scatter_nd(i, u, [4, 3]),
+               ((5, 1), "int32", "i"), ((5, 3), "int64", "u")),
+         lambda rng: {"i": rng.integers(0, 4, (5, 1)).astype(np.int32),
+                      "u": ints(rng, (5, 3), np.int64)}, ("SCATTER_ND",)),
+    Case("unsorted_segment_min_int32",
+         typed(lambda tf: lambda x, s: tf.math.unsorted_segment_min(x, s, 3),
+               ((5, 2), "int32", "x"), ((5,), "int32", "s")),
+         lambda rng: {"x": ints(rng, (5, 2), np.int32),
+                      "s": rng.integers(0, 3, (5,)).astype(np.int32)},
+         ("UNSORTED_SEGMENT_MIN",)),
     Case("resize_variants", resize_variants,
          lambda rng: {"x": uniform(rng, (2, 4, 5, 3))},
          ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")),
