@@ -173,10 +173,9 @@ enum { /* GatherOptions */
 };
 
 /* added for issue 9: data movement and indexing */
-enum { TFL_BLOCK_SIZE = 0 };         /* DepthToSpaceOptions, SpaceToDepthOptions */
-enum { TFL_ONE_HOT_AXIS = 0 };       /* OneHotOptions (int) */
-enum { TFL_UNIQUE_IDX_OUT_TYPE = 0 }; /* UniqueOptions (TensorType, INT32) */
-enum { /* LocalResponseNormalizationOptions */
+enum { TFL_BLOCK_SIZE = 0 };   /* DepthToSpaceOptions, SpaceToDepthOptions */
+enum { TFL_ONE_HOT_AXIS = 0 }; /* OneHotOptions (int) */
+enum {                         /* LocalResponseNormalizationOptions */
        TFL_LRN_RADIUS = 0,
        TFL_LRN_BIAS = 1,
        TFL_LRN_ALPHA = 2,
@@ -351,7 +350,6 @@ typedef enum tfl_options_type {
   TFL_OPT_LOCAL_RESPONSE_NORMALIZATION = 13,
   TFL_OPT_SPACE_TO_DEPTH = 19,
   TFL_OPT_ONE_HOT = 61,
-  TFL_OPT_UNIQUE = 80,
   TFL_OPT_DEPTH_TO_SPACE = 94,
 } tfl_options_type;
 
