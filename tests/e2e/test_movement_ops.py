@@ -276,9 +276,10 @@ CASES: List[Case] = [
          ("ONE_HOT",)),
     Case("reverse", reverse, lambda rng: {"x": uniform(rng, (3, 4, 5))},
          ("REVERSE_V2",)),
+    # id -1 drops its row in both
     Case("unsorted_segments", unsorted_segments,
          lambda rng: {"data": uniform(rng, (7, 3)),
-                      "ids": rng.integers(0, 4, (7,), np.int32)},
+                      "ids": rng.integers(-1, 4, (7,), np.int32)},
          ("UNSORTED_SEGMENT_SUM", "UNSORTED_SEGMENT_PROD",
           "UNSORTED_SEGMENT_MAX", "UNSORTED_SEGMENT_MIN")),
     Case("segment_sum", segment_sum,
