@@ -227,6 +227,17 @@ def resize_variants():
             [spec((2, 4, 5, 3), "float32", "x")])
 
 
+def ints(rng, shape, dtype, low=-100, high=100):
+    info = np.iinfo(dtype)
+    return rng.integers(max(low, info.min), min(high, info.max), shape,
+                        dtype=dtype)
+
+
+def typed(fn, *specs):
+    """A case builder for fn over the (shape, dtype, name) specs."""
+    return lambda: (fn(_tf()), [spec(*s) for s in specs])
+
+
 def index_pairs(rng, rows, limits):
     return np.stack([rng.integers(0, n, rows) for n in limits],
                     axis=1).astype(np.int32)
@@ -265,9 +276,10 @@ CASES: List[Case] = [
          ("ONE_HOT",)),
     Case("reverse", reverse, lambda rng: {"x": uniform(rng, (3, 4, 5))},
          ("REVERSE_V2",)),
+    # id -1 drops its row in both
     Case("unsorted_segments", unsorted_segments,
          lambda rng: {"data": uniform(rng, (7, 3)),
-                      "ids": rng.integers(0, 4, (7,), np.int32)},
+                      "ids": rng.integers(-1, 4, (7,), np.int32)},
          ("UNSORTED_SEGMENT_SUM", "UNSORTED_SEGMENT_PROD",
           "UNSORTED_SEGMENT_MAX", "UNSORTED_SEGMENT_MIN")),
     Case("segment_sum", segment_sum,
@@ -307,6 +319,48 @@ CASES: List[Case] = [
          lambda rng: {"params": uniform(rng, (2, 3, 5, 4)),
                       "indices": rng.integers(0, 5, (2, 6), np.int32)},
          ("GATHER",)),
+    # Types other than float32 the converter emits these operators with
+    # (int8/int16 space/batch models it only writes quantized).
+    Case("depth_to_space_int64",
+         typed(lambda tf: lambda x: tf.nn.depth_to_space(x, 2),
+               ((1, 2, 3, 8), "int64", "x")),
+         lambda rng: {"x": ints(rng, (1, 2, 3, 8), np.int64)},
+         ("DEPTH_TO_SPACE",)),
+    Case("reverse_bool",
+         typed(lambda tf: lambda x: tf.reverse(x, [1]),
+               ((3, 4), "bool", "x")),
+         lambda rng: {"x": rng.integers(0, 2, (3, 4)).astype(bool)},
+         ("REVERSE_V2",)),
+    Case("gather_nd_int8",
+         typed(lambda tf: lambda p, i: tf.gather_nd(p, i),
+               ((4, 5), "int8", "p"), ((3, 2), "int64", "i")),
+         lambda rng: {"p": ints(rng, (4, 5), np.int8),
+                      "i": index_pairs(rng, 3, (4, 5)).astype(np.int64)},
+         ("GATHER_ND",)),
+    Case("top_k_uint8",
+         typed(lambda tf: lambda x: tf.math.top_k(x, 3),
+               ((2, 6), "uint8", "x")),
+         lambda rng: {"x": ints(rng, (2, 6), np.uint8, 0, 6)},
+         ("TOPK_V2",)),
+    Case("one_hot_bool",
+         typed(lambda tf: lambda i: tf.one_hot(i, 4, on_value=True,
+                                               off_value=False),
+               ((3,), "int64", "i")),
+         lambda rng: {"i": rng.integers(-1, 5, (3,))}, ("ONE_HOT",)),
+    Case("matrix_diag_int32",
+         typed(lambda tf: lambda d: tf.linalg.diag(d), ((2, 3), "int32", "d")),
+         lambda rng: {"d": ints(rng, (2, 3), np.int32)}, ("MATRIX_DIAG",)),
+    Case("scatter_nd_int64",
+         typed(lambda tf: lambda i, u: tf.scatter_nd(i, u, [4, 3]),
+               ((5, 1), "int32", "i"), ((5, 3), "int64", "u")),
+         lambda rng: {"i": rng.integers(0, 4, (5, 1)).astype(np.int32),
+                      "u": ints(rng, (5, 3), np.int64)}, ("SCATTER_ND",)),
+    Case("unsorted_segment_min_int32",
+         typed(lambda tf: lambda x, s: tf.math.unsorted_segment_min(x, s, 3),
+               ((5, 2), "int32", "x"), ((5,), "int32", "s")),
+         lambda rng: {"x": ints(rng, (5, 2), np.int32),
+                      "s": rng.integers(0, 3, (5,)).astype(np.int32)},
+         ("UNSORTED_SEGMENT_MIN",)),
     Case("resize_variants", resize_variants,
          lambda rng: {"x": uniform(rng, (2, 4, 5, 3))},
          ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")),
@@ -353,3 +407,178 @@ def test_where_of_runtime_values_is_refused(kiln_bin, model_dir, tmp_path):
                    kiln_bin=kiln_bin)
     message = str(failure.value)
     assert "WHERE" in message and "known before invoke" in message, message
+
+
+# ------------------------------------------------- hand-built models
+#
+# Forms TensorFlow's converter does not write from a float tf.function:
+# quantized int8/uint8 data movement (it writes those only inside fully
+# quantized models), the hybrid EMBEDDING_LOOKUP (it emits GATHER) and
+# L2_POOL_2D. Built directly with the schema's object API: one operator,
+# its constants in buffers, a signature for both runtimes.
+
+
+@dataclasses.dataclass
+class T:
+    """A tensor of a hand-built model: data makes it a constant."""
+    name: str
+    shape: Tuple[int, ...]
+    dtype: str  # numpy name
+    quant: Tuple = ()  # (scales, zero points[, axis])
+    data: object = None
+
+
+def one_op_model(op: str, inputs: List[T], outputs: List[T],
+                 options_type: str = "", options=None) -> bytes:
+    from ai_edge_litert import schema_py_generated as schema
+    types = {"float32": schema.TensorType.FLOAT32,
+             "int8": schema.TensorType.INT8,
+             "uint8": schema.TensorType.UINT8,
+             "int16": schema.TensorType.INT16,
+             "int32": schema.TensorType.INT32,
+             "int64": schema.TensorType.INT64}
+    code = getattr(schema.BuiltinOperator, op)
+    model = schema.ModelT()
+    model.version = 3
+    opcode = schema.OperatorCodeT()
+    opcode.builtinCode = code
+    opcode.deprecatedBuiltinCode = min(code, 127)
+    opcode.version = 1
+    model.operatorCodes = [opcode]
+    model.buffers = [schema.BufferT()]
+    graph = schema.SubGraphT()
+    graph.tensors = []
+    for t in inputs + outputs:
+        tensor = schema.TensorT()
+        tensor.name = t.name
+        tensor.shape = list(t.shape)
+        tensor.type = types[t.dtype]
+        tensor.buffer = 0
+        if t.quant:
+            q = schema.QuantizationParametersT()
+            q.scale = list(t.quant[0])
+            q.zeroPoint = list(t.quant[1])
+            q.quantizedDimension = t.quant[2] if len(t.quant) > 2 else 0
+            tensor.quantization = q
+        if t.data is not None:
+            buffer = schema.BufferT()
+            buffer.data = list(np.asarray(t.data, t.dtype).tobytes())
+            tensor.buffer = len(model.buffers)
+            model.buffers.append(buffer)
+        graph.tensors.append(tensor)
+    variable = [i for i, t in enumerate(inputs) if t.data is None]
+    graph.inputs = variable
+    graph.outputs = [len(inputs) + i for i in range(len(outputs))]
+    operator = schema.OperatorT()
+    operator.opcodeIndex = 0
+    operator.inputs = list(range(len(inputs)))
+    operator.outputs = graph.outputs
+    if options_type:
+        operator.builtinOptionsType = getattr(schema.BuiltinOptions,
+                                              options_type)
+        operator.builtinOptions = options
+    graph.operators = [operator]
+    model.subgraphs = [graph]
+
+    def maps(indices):
+        result = []
+        for i in indices:
+            m = schema.TensorMapT()
+            m.name = graph.tensors[i].name
+            m.tensorIndex = i
+            result.append(m)
+        return result
+
+    signature = schema.SignatureDefT()
+    signature.signatureKey = "serving_default"
+    signature.inputs = maps(graph.inputs)
+    signature.outputs = maps(graph.outputs)
+    model.signatureDefs = [signature]
+    return K.pack_model_object(model)
+
+
+def options(name, **fields):
+    from ai_edge_litert import schema_py_generated as schema
+    value = getattr(schema, name + "T")()
+    for key, v in fields.items():
+        setattr(value, key, v)
+    return value
+
+
+Q = ([0.05], [-7])  # int8 quantization shared by input and output
+
+
+def quantized_space_to_batch():
+    return one_op_model(
+        "SPACE_TO_BATCH_ND",
+        [T("x", (2, 5, 4, 3), "int8", Q),
+         T("block", (2,), "int32", data=[2, 3]),
+         T("pads", (2, 2), "int32", data=[[1, 0], [0, 2]])],
+        [T("y", (12, 3, 2, 3), "int8", Q)])
+
+
+def quantized_batch_to_space():
+    return one_op_model(
+        "BATCH_TO_SPACE_ND",
+        [T("x", (8, 2, 3, 2), "uint8", ([0.1], [128])),
+         T("block", (2,), "int32", data=[2, 2]),
+         T("crops", (2, 2), "int32", data=[[0, 1], [1, 1]])],
+        [T("y", (2, 3, 4, 2), "uint8", ([0.1], [128]))])
+
+
+def quantized_depth_to_space():
+    return one_op_model(
+        "DEPTH_TO_SPACE", [T("x", (1, 2, 3, 12), "int8", Q)],
+        [T("y", (1, 4, 6, 3), "int8", Q)], "DepthToSpaceOptions",
+        options("DepthToSpaceOptions", blockSize=2))
+
+
+def hybrid_embedding_lookup():
+    rng = np.random.default_rng(5)
+    table = rng.integers(-127, 128, (6, 4)).astype(np.int8)
+    scales = list(rng.uniform(0.01, 0.2, 6))
+    return one_op_model(
+        "EMBEDDING_LOOKUP",
+        [T("ids", (5,), "int32"),
+         T("table", (6, 4), "int8", (scales, [0] * 6, 0), data=table)],
+        [T("rows", (5, 4), "float32")])
+
+
+def l2_pool():
+    return one_op_model(
+        "L2_POOL_2D", [T("x", (2, 7, 6, 3), "float32")],
+        [T("y", (2, 4, 3, 3), "float32")], "Pool2DOptions",
+        options("Pool2DOptions", padding=0, strideW=2, strideH=2,
+                filterWidth=3, filterHeight=2, fusedActivationFunction=3))
+
+
+def int8(rng, shape):
+    return rng.integers(-128, 128, shape).astype(np.int8)
+
+
+HAND_BUILT = [
+    ("quantized_space_to_batch", quantized_space_to_batch,
+     lambda rng: {"x": int8(rng, (2, 5, 4, 3))}),
+    ("quantized_batch_to_space", quantized_batch_to_space,
+     lambda rng: {"x": rng.integers(0, 256, (8, 2, 3, 2)).astype(np.uint8)}),
+    ("quantized_depth_to_space", quantized_depth_to_space,
+     lambda rng: {"x": int8(rng, (1, 2, 3, 12))}),
+    ("hybrid_embedding_lookup", hybrid_embedding_lookup,
+     lambda rng: {"ids": rng.integers(0, 6, (5,)).astype(np.int32)}),
+    ("l2_pool", l2_pool, lambda rng: {"x": 3 * uniform(rng, (2, 7, 6, 3))}),
+]
+
+
+@pytest.mark.parametrize("name,build,make_inputs", HAND_BUILT,
+                         ids=[c[0] for c in HAND_BUILT])
+def test_hand_built_matches_litert(name, build, make_inputs, kiln_bin,
+                                   model_dir, tmp_path):
+    path = model_dir / f"{name}.tflite"
+    path.write_bytes(build())
+    rng, seed = K.make_rng()
+    print(f"seed {seed}")
+    for _ in range(2):
+        inputs = make_inputs(rng)
+        reference = K.run_litert(path, inputs)
+        got, _ = K.run_kiln(path, inputs, tmp_path, kiln_bin=kiln_bin)
+        K.compare_outputs(got, reference, tolerance=TOLERANCE)

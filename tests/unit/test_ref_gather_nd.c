@@ -17,6 +17,8 @@ static kiln_tensor *random_indices(kiln_dtype dtype, int lead_rank,
     int64_t v = kiln_test_int(0, (int)dims[i % depth] - 1);
     if (dtype == KILN_INT64)
       ((int64_t *)t->data)[i] = v;
+    else if (dtype == KILN_INT16)
+      ((int16_t *)t->data)[i] = (int16_t)v;
     else
       ((int32_t *)t->data)[i] = (int32_t)v;
   }
@@ -53,7 +55,8 @@ static void test_gather_nd_random(void) {
     random_dims(lead, 1, 3, ldims);
     kiln_tensor *in[2] = {
         random_tensor(random_dtype(), prank, pdims),
-        random_indices(random_int_dtype(), lead, ldims, depth, pdims)};
+        random_indices(trial % 5 ? random_int_dtype() : KILN_INT16, lead, ldims,
+                       depth, pdims)};
     kiln_tensor *out;
     CHECK_OK(run_one(KILN_OP_GATHER_ND, &none, in, 2, in[0]->dtype, &out));
     int64_t expect[KILN_MAX_RANK];
@@ -91,7 +94,8 @@ static void test_gather_nd_errors(void) {
   in[1] = kiln_test_tensor_f32(1, (int64_t[]){1}, NULL);
   CHECK_ERROR(run_one(KILN_OP_GATHER_ND, &none, in, 2, KILN_FLOAT32, NULL),
               KILN_ERR_UNSUPPORTED,
-              "input 1 (indices) has type float32; expected int32 or int64");
+              "input 1 (indices) has type float32; expected int16, int32 or "
+              "int64");
   free_tensors(in, 2);
 }
 

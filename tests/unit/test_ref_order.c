@@ -127,6 +127,29 @@ static void test_topk_random(void) {
   }
 }
 
+/* A long ascending row with k half of it: the worst case of an insertion
+ * sort, which a heap keeps at n log k (this would take seconds
+ * otherwise). */
+static void test_topk_long_row(void) {
+  kiln_no_attrs none = {0};
+  int64_t n = 200000, k = 100000;
+  kiln_tensor *in[2] = {kiln_test_tensor(KILN_INT32, 1, &n),
+                        int_scalar(KILN_INT64, k)};
+  for (int64_t i = 0; i < n; i++) ((int32_t *)in[0]->data)[i] = (int32_t)i / 2;
+  kiln_tensor *outs[2] = {output_tensor(KILN_INT32), output_tensor(KILN_INT32)};
+  CHECK_OK(kiln_test_run_op(KILN_OP_TOPK_V2, &none, in, 2, outs, 2));
+  bool ok = outs[1]->dims[0] == k;
+  /* pairs of equal values, the lower index first */
+  for (int64_t m = 0; ok && m < k; m++) {
+    int64_t want = (n - 2 - 2 * (m / 2)) + (m % 2);
+    ok = ((int32_t *)outs[1]->data)[m] == want &&
+         ((int32_t *)outs[0]->data)[m] == (int32_t)(want / 2);
+  }
+  CHECK(ok);
+  free_tensors(outs, 2);
+  free_tensors(in, 2);
+}
+
 static void test_topk_errors(void) {
   kiln_no_attrs none = {0};
   int64_t dims[2] = {2, 3};
@@ -231,6 +254,7 @@ int main(void) {
   test_reverse_random();
   test_reverse_errors();
   test_topk_random();
+  test_topk_long_row();
   test_topk_errors();
   test_matrix_diag_random();
   test_matrix_set_diag_random();

@@ -442,7 +442,6 @@ typedef enum tfl_options_type {
   TFL_OPT_LOCAL_RESPONSE_NORMALIZATION = 13,
   TFL_OPT_SPACE_TO_DEPTH = 19,
   TFL_OPT_ONE_HOT = 61,
-  TFL_OPT_UNIQUE = 80,
   TFL_OPT_DEPTH_TO_SPACE = 94,
 } tfl_options_type;
 

@@ -75,7 +75,7 @@ static const kiln_dtype kUniqueDtypes[] = {
 
 /* Unique runs in O(n * unique) without scratch; this bounds the prepare
  * time of a large constant. */
-#define UNIQUE_MAX_ELEMENTS 65536
+#define UNIQUE_MAX_ELEMENTS 16384
 
 static bool same_value(const kiln_tensor *t, int64_t i, int64_t j) {
   if (t->dtype == KILN_FLOAT32)

@@ -1,7 +1,7 @@
 /* order.c - REVERSE_V2 and TOPK_V2: operators that reorder elements along
  * axes. REVERSE_V2 is one strided copy with negative strides on the
- * reversed axes; TOPK_V2 keeps the k largest of each innermost row by
- * insertion into its own outputs, so it needs no scratch memory. */
+ * reversed axes; TOPK_V2 keeps the k largest of each innermost row in a
+ * heap that lives in its own indices output, so it needs no scratch. */
 #include <string.h>
 
 #include "kernels/kernel.h"
@@ -127,26 +127,32 @@ kiln_status *kiln_shape_topk_v2(const kiln_op_ctx *ctx) {
 }
 
 /* Whether element i of data ranks above element j: larger, or equal at a
- * lower index (the caller only asks with i > j for ties, so equal means
- * "not above"). int64 is compared exactly. */
+ * lower index, so that the order is total and ties keep the lower index
+ * first, as in TFLite. int64 is compared exactly. */
 static bool ranks_above(kiln_dtype dtype, const void *data, int64_t i,
                         int64_t j) {
+#define RANK_AS(type)                                              \
+  do {                                                             \
+    type a = ((const type *)data)[i], b = ((const type *)data)[j]; \
+    return a > b || (a == b && i < j);                             \
+  } while (0)
   switch (dtype) {
     case KILN_FLOAT32:
-      return ((const float *)data)[i] > ((const float *)data)[j];
+      RANK_AS(float);
     case KILN_INT8:
-      return ((const int8_t *)data)[i] > ((const int8_t *)data)[j];
+      RANK_AS(int8_t);
     case KILN_UINT8:
-      return ((const uint8_t *)data)[i] > ((const uint8_t *)data)[j];
+      RANK_AS(uint8_t);
     case KILN_INT16:
-      return ((const int16_t *)data)[i] > ((const int16_t *)data)[j];
+      RANK_AS(int16_t);
     case KILN_INT32:
-      return ((const int32_t *)data)[i] > ((const int32_t *)data)[j];
+      RANK_AS(int32_t);
     case KILN_INT64:
-      return ((const int64_t *)data)[i] > ((const int64_t *)data)[j];
+      RANK_AS(int64_t);
     default:
       return false;
   }
+#undef RANK_AS
 }
 
 static void store_index(kiln_tensor *t, int64_t at, int64_t value) {
@@ -158,10 +164,52 @@ static void store_index(kiln_tensor *t, int64_t at, int64_t value) {
     ((int32_t *)t->data)[at] = (int32_t)value;
 }
 
-/* Per row: the positions of the best k so far, kept sorted (best first)
- * in the indices output by insertion; a later equal element goes after
- * the earlier ones, so ties keep the lower index first as in TFLite. The
- * values are gathered once the row is done. */
+/* One row's kept positions, a heap in the indices output whose root is
+ * the one ranking lowest; `base` is the row's first element in data. */
+typedef struct row_heap {
+  const kiln_tensor *in;
+  kiln_tensor *slots;
+  int64_t base, first; /* first: the row's first slot */
+} row_heap;
+
+static int64_t slot(const row_heap *h, int64_t at) {
+  return kiln_tensor_int(h->slots, h->first + at);
+}
+
+/* Whether the element in slot a ranks above the one in slot b. */
+static bool slot_above(const row_heap *h, int64_t a, int64_t b) {
+  return ranks_above(h->in->dtype, h->in->data, h->base + slot(h, a),
+                     h->base + slot(h, b));
+}
+
+static void swap_slots(row_heap *h, int64_t a, int64_t b) {
+  int64_t t = slot(h, a);
+  store_index(h->slots, h->first + a, slot(h, b));
+  store_index(h->slots, h->first + b, t);
+}
+
+/* Moves slot `at` down until no child ranks below it (heap of `size`). */
+static void sift_down(row_heap *h, int64_t at, int64_t size) {
+  for (;;) {
+    int64_t low = at, l = 2 * at + 1, r = l + 1;
+    if (l < size && slot_above(h, low, l)) low = l;
+    if (r < size && slot_above(h, low, r)) low = r;
+    if (low == at) return;
+    swap_slots(h, at, low);
+    at = low;
+  }
+}
+
+static void sift_up(row_heap *h, int64_t at) {
+  while (at > 0 && slot_above(h, (at - 1) / 2, at)) {
+    swap_slots(h, at, (at - 1) / 2);
+    at = (at - 1) / 2;
+  }
+}
+
+/* Per row: the best k positions kept in a heap (O(n log k), no scratch:
+ * it lives in the indices output), then heap-sorted best first; the
+ * values are gathered last. */
 kiln_status *kiln_ref_topk_v2(const kiln_op_ctx *ctx) {
   const kiln_tensor *in = ctx->inputs[0];
   kiln_tensor *values = ctx->outputs[0], *indices = ctx->outputs[1];
@@ -169,24 +217,26 @@ kiln_status *kiln_ref_topk_v2(const kiln_op_ctx *ctx) {
   int64_t rows = kiln_dims_product(in->dims, 0, in->rank - 1);
   size_t elem = kiln_dtype_size(in->dtype);
   for (int64_t r = 0; r < rows && k > 0; r++) {
-    int64_t base = r * n, out = r * k, count = 0;
+    row_heap h = {in, indices, r * n, r * k};
+    int64_t size = 0;
     for (int64_t i = 0; i < n; i++) {
-      int64_t at = count;
-      while (at > 0 &&
-             ranks_above(in->dtype, in->data, base + i,
-                         base + kiln_tensor_int(indices, out + at - 1)))
-        at--;
-      if (at >= k) continue;
-      int64_t last = count < k ? count : k - 1;
-      for (int64_t m = last; m > at; m--)
-        store_index(indices, out + m, kiln_tensor_int(indices, out + m - 1));
-      store_index(indices, out + at, i);
-      if (count < k) count++;
+      if (size < k) {
+        store_index(indices, h.first + size, i);
+        sift_up(&h, size++);
+      } else if (ranks_above(in->dtype, in->data, h.base + i,
+                             h.base + slot(&h, 0))) {
+        store_index(indices, h.first, i);
+        sift_down(&h, 0, size);
+      }
+    }
+    /* the lowest-ranking goes to the end, one at a time */
+    for (int64_t end = size - 1; end > 0; end--) {
+      swap_slots(&h, 0, end);
+      sift_down(&h, 0, end);
     }
     for (int64_t m = 0; m < k; m++)
-      memcpy((char *)values->data + (size_t)(out + m) * elem,
-             (const char *)in->data +
-                 (size_t)(base + kiln_tensor_int(indices, out + m)) * elem,
+      memcpy((char *)values->data + (size_t)(h.first + m) * elem,
+             (const char *)in->data + (size_t)(h.base + slot(&h, m)) * elem,
              elem);
   }
   return NULL;

@@ -5,6 +5,7 @@
  * [batch, height, channels] (the space/batch pair only) or 4-D NHWC
  * tensors, as TFLite does; a 3-D tensor is read as 4-D of width 1. Block
  * sizes, paddings and crops must be known at prepare. */
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels/kernel.h"
@@ -36,6 +37,14 @@ static kiln_status *check_block_op(const kiln_op_ctx *ctx, int inputs,
   KILN_TRY(kiln_require_dtype_listed(
       in, "input 0 (input)", kBlockDtypes,
       (int)(sizeof kBlockDtypes / sizeof kBlockDtypes[0]), BLOCK_DTYPES_TEXT));
+  /* TFLite's dimensions are int32; keeping to them keeps every size
+   * derived with a block (at most 2^20, or 2^16 for block_size) in int64 */
+  for (int k = 0; k < in->rank; k++)
+    if (in->dims[k] > INT32_MAX)
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "input 0 (input) dimension %d is %lld; at most %d "
+                        "supported",
+                        k, (long long)in->dims[k], INT32_MAX);
   if (in->rank < min_rank || in->rank > 4) {
     char buf[KILN_DIMS_STR_SIZE];
     return kiln_error(KILN_ERR_UNSUPPORTED,
@@ -92,7 +101,8 @@ static kiln_status *read_blocks(const kiln_op_ctx *ctx, const char *edges,
                         ">= 0",
                         edges, k, (long long)b->before[k],
                         (long long)b->after[k]);
-    if (block[k] > ((int64_t)1 << 32) || b->before[k] > ((int64_t)1 << 40) ||
+    /* bounds that keep every size computed from them inside int64 */
+    if (block[k] > ((int64_t)1 << 20) || b->before[k] > ((int64_t)1 << 40) ||
         b->after[k] > ((int64_t)1 << 40))
       return kiln_error(KILN_ERR_INVALID_MODEL,
                         "input 1 (block_shape) or 2 (%s) row %d is too large",
@@ -108,7 +118,13 @@ kiln_status *kiln_shape_space_to_batch_nd(const kiln_op_ctx *ctx) {
   KILN_TRY(read_blocks(ctx, "paddings", &b));
   int64_t dims[4];
   memcpy(dims, in->dims, sizeof(int64_t) * (size_t)in->rank);
-  dims[0] = in->dims[0] * b.block[0] * b.block[1];
+  int64_t blocks = b.block[0] * b.block[1];
+  if (in->dims[0] > INT64_MAX / blocks)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input batch %lld times the block shape's product %lld "
+                      "is too large",
+                      (long long)in->dims[0], (long long)blocks);
+  dims[0] = in->dims[0] * blocks;
   for (int k = 0; k < in->rank - 2; k++) {
     int64_t padded = in->dims[1 + k] + b.before[k] + b.after[k];
     if (padded % b.block[k] != 0)
@@ -248,7 +264,7 @@ kiln_status *kiln_shape_space_to_depth(const kiln_op_ctx *ctx) {
   const kiln_tensor *in = ctx->inputs[0];
   int64_t bs = 0;
   KILN_TRY(read_block_size(ctx, &bs));
-  if (in->dims[1] % bs != 0 || in->dims[2] % bs != 0)
+  if (bs > (1 << 16) || in->dims[1] % bs != 0 || in->dims[2] % bs != 0)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input 0 (input) height %lld and width %lld must be "
                       "multiples of block_size %lld",
