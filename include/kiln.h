@@ -84,6 +84,9 @@ typedef enum kiln_dtype {
   KILN_INT64 = 7,
   KILN_BOOL = 8, /* one byte, 0 or 1 */
   KILN_FLOAT64 = 9,
+  /* Two float32s, real then imaginary (TFLite's COMPLEX64, numpy's
+   * complex64): what RFFT2D produces. */
+  KILN_COMPLEX64 = 10,
 } kiln_dtype;
 
 /* "float32", "int8", ...; "invalid" for unknown values. */

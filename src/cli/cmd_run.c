@@ -171,6 +171,10 @@ static void fill_random(kiln_dtype dtype, void *data, size_t nbytes) {
       case KILN_FLOAT64:
         ((double *)data)[i] = r;
         break;
+      case KILN_COMPLEX64: /* real and imaginary parts */
+        ((float *)data)[2 * i] = (float)r;
+        ((float *)data)[2 * i + 1] = (float)(rand() / ((double)RAND_MAX + 1.0));
+        break;
       case KILN_INT32:
         ((int32_t *)data)[i] = r < 0.5 ? 0 : 1;
         break;

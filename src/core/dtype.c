@@ -21,6 +21,8 @@ const char *kiln_dtype_name(kiln_dtype dtype) {
       return "bool";
     case KILN_FLOAT64:
       return "float64";
+    case KILN_COMPLEX64:
+      return "complex64";
     case KILN_DTYPE_INVALID:
       break;
   }
@@ -46,6 +48,8 @@ size_t kiln_dtype_size(kiln_dtype dtype) {
     case KILN_BOOL:
       return 1;
     case KILN_FLOAT64:
+      return 8;
+    case KILN_COMPLEX64:
       return 8;
     case KILN_DTYPE_INVALID:
       break;

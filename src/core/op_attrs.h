@@ -264,4 +264,13 @@ typedef struct kiln_custom_attrs {
   const struct kiln_custom_node *node;
 } kiln_custom_attrs;
 
+/* ---- added for issue 9: remaining builtins ---- */
+
+/* BUCKETIZE: `count` ascending boundaries, little-endian float32s read in
+ * place from the model's bytes (which outlive the graph), unaligned. */
+typedef struct kiln_bucketize_attrs {
+  const unsigned char *boundaries;
+  int32_t count;
+} kiln_bucketize_attrs;
+
 #endif

@@ -736,16 +736,17 @@ def pack_model_object(model) -> bytes:
 
 
 def build_unsupported_op_model():
-    """Eleven Dense layers, then a digitize: the converter emits BUCKETIZE
-    (which kiln does not implement) as operator 11, an index that a message
-    cannot contain by accident."""
+    """Eleven Dense layers, then a reverse_sequence: the converter emits
+    REVERSE_SEQUENCE (which kiln does not implement) as operator 11 or
+    later, an index that a message cannot contain by accident."""
     keras = _keras()
+    import tensorflow as tf
     keras.utils.set_random_seed(11)
     x = inp = keras.Input((16,), name="features")
     for _ in range(11):
         x = keras.layers.Dense(8, activation="relu")(x)
-    x = keras.layers.Lambda(
-        lambda t: keras.ops.digitize(t, [0.0, 0.5, 1.0]))(x)
+    x = keras.layers.Lambda(lambda t: tf.reverse_sequence(
+        t, tf.fill(tf.shape(t)[:1], 5), seq_axis=1, batch_axis=0))(x)
     return keras.Model(inp, x, name="unsupported_op")
 
 

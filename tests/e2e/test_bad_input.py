@@ -118,13 +118,14 @@ def test_malformed_model(kiln_bin, model_cache, mlp, features, tmp_path,
 
 
 def test_unsupported_operator(kiln_bin, model_cache, features, tmp_path):
-    """A builtin kiln lacks (BUCKETIZE): the message names it and its index."""
+    """A builtin kiln lacks (REVERSE_SEQUENCE): the message names it and its
+    index."""
     model = model_cache.custom(
         "unsupported_op.tflite",
         lambda: K.convert(K.build_unsupported_op_model(), "float32"))
-    index = K.operator_index(model, "BUCKETIZE")
+    index = K.operator_index(model, "REVERSE_SEQUENCE")
     result = run(kiln_bin, model, {"features": features}, tmp_path / "out")
-    check_failure(result, "BUCKETIZE")
+    check_failure(result, "REVERSE_SEQUENCE")
     assert re.search(rf"\b{index}\b", result.stderr), (
         f"operator index {index} not in:\n{result.stderr}")
 

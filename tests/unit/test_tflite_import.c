@@ -430,9 +430,9 @@ static void test_dynamic_dims(void) {
 static void test_unsupported_operators(void) {
   tb_model m;
   conv_model(&m);
-  m.opcodes[1] = (tb_opcode){147, 127, NULL}; /* BUCKETIZE */
+  m.opcodes[1] = (tb_opcode){30, 30, NULL}; /* SKIP_GRAM */
   expect_failure(&m, KILN_ERR_UNSUPPORTED,
-                 SOURCE ": operator 1 (BUCKETIZE) is not supported by kiln");
+                 SOURCE ": operator 1 (SKIP_GRAM) is not supported by kiln");
   m.opcodes[1] = (tb_opcode){TFL_OP_CUSTOM, TFL_OP_CUSTOM, "MyOp"};
   expect_failure(&m, KILN_ERR_UNSUPPORTED,
                  SOURCE ": operator 1 (custom op 'MyOp') is not supported");
@@ -473,11 +473,12 @@ static void test_unsupported_types(void) {
                  "tensor 0 ('image'): unknown tensor type 99");
   /* Every type kiln maps imports. */
   static const int8_t types[] = {
-      TFL_TYPE_FLOAT16, TFL_TYPE_INT32, TFL_TYPE_UINT8, TFL_TYPE_INT64,
-      TFL_TYPE_BOOL,    TFL_TYPE_INT16, TFL_TYPE_INT8,  TFL_TYPE_FLOAT64};
-  static const kiln_dtype dtypes[] = {KILN_FLOAT16, KILN_INT32,  KILN_UINT8,
-                                      KILN_INT64,   KILN_BOOL,   KILN_INT16,
-                                      KILN_INT8,    KILN_FLOAT64};
+      TFL_TYPE_FLOAT16, TFL_TYPE_INT32,   TFL_TYPE_UINT8,
+      TFL_TYPE_INT64,   TFL_TYPE_BOOL,    TFL_TYPE_INT16,
+      TFL_TYPE_INT8,    TFL_TYPE_FLOAT64, TFL_TYPE_COMPLEX64};
+  static const kiln_dtype dtypes[] = {
+      KILN_FLOAT16, KILN_INT32, KILN_UINT8,   KILN_INT64,    KILN_BOOL,
+      KILN_INT16,   KILN_INT8,  KILN_FLOAT64, KILN_COMPLEX64};
   for (size_t i = 0; i < sizeof types; i++) {
     m.tensors[0].type = types[i];
     size_t size;

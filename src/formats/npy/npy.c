@@ -277,9 +277,10 @@ static kiln_status *parse_descr(const cursor *c, size_t offset,
     const char *code;
     kiln_dtype dtype;
   } table[] = {
-      {"f2", KILN_FLOAT16}, {"f4", KILN_FLOAT32}, {"f8", KILN_FLOAT64},
-      {"i1", KILN_INT8},    {"u1", KILN_UINT8},   {"i2", KILN_INT16},
-      {"i4", KILN_INT32},   {"i8", KILN_INT64},   {"b1", KILN_BOOL},
+      {"f2", KILN_FLOAT16},   {"f4", KILN_FLOAT32}, {"f8", KILN_FLOAT64},
+      {"i1", KILN_INT8},      {"u1", KILN_UINT8},   {"i2", KILN_INT16},
+      {"i4", KILN_INT32},     {"i8", KILN_INT64},   {"b1", KILN_BOOL},
+      {"c8", KILN_COMPLEX64},
   };
   char shown[64];
   sanitize(shown, sizeof shown, descr, length);
@@ -298,7 +299,7 @@ static kiln_status *parse_descr(const cursor *c, size_t offset,
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "%s: .npy header at byte offset %llu: dtype '%s' is not "
                       "supported (kiln reads <f2 <f4 <f8 |i1 |u1 <i2 <i4 <i8 "
-                      "|b1)",
+                      "|b1 <c8)",
                       label(c->name), (unsigned long long)(c->base + offset),
                       shown);
   if (kiln_dtype_size(dtype) > 1) {
@@ -624,6 +625,9 @@ kiln_status *kiln_npy_save(const char *path, const kiln_array *array) {
       break;
     case KILN_BOOL:
       kind = 'b';
+      break;
+    case KILN_COMPLEX64:
+      kind = 'c';
       break;
     default:
       kind = 'i';

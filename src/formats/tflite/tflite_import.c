@@ -78,6 +78,8 @@ static kiln_dtype tensor_dtype(int8_t type) {
       return KILN_INT8;
     case TFL_TYPE_FLOAT64:
       return KILN_FLOAT64;
+    case TFL_TYPE_COMPLEX64:
+      return KILN_COMPLEX64;
   }
   return KILN_DTYPE_INVALID;
 }

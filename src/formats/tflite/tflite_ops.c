@@ -612,6 +612,28 @@ static kiln_status *parse_lrn(const kiln_fb_table *o, void *attrs) {
   return kiln_fb_f32(o, TFL_LRN_BETA, 0.0f, &a->beta);
 }
 
+/* ---- added for issue 9: remaining builtins ---- */
+
+/* BucketizeOptions: the boundaries stay in the model's bytes (attrs point
+ * at them); their order is checked at prepare, as TFLite does. */
+static kiln_status *parse_bucketize(const kiln_fb_table *o, void *attrs) {
+  kiln_bucketize_attrs *a = attrs;
+  kiln_fb_vector v;
+  bool present;
+  KILN_TRY(kiln_fb_vector_field(o, TFL_BUCKETIZE_BOUNDARIES, 4, &v, &present));
+  if (!present || v.length == 0) {
+    a->boundaries = NULL;
+    a->count = 0;
+    return NULL;
+  }
+  if (v.length > INT32_MAX / 4)
+    return INVALID("%s: boundaries has %u entries; at most %d are supported",
+                   o->name, (unsigned)v.length, INT32_MAX / 4);
+  a->boundaries = kiln_fb_vec_data(&v);
+  a->count = (int32_t)v.length;
+  return NULL;
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -790,6 +812,17 @@ static const kiln_tflite_op op_map[] = {
          "LocalResponseNormalizationOptions", parse_lrn, kiln_lrn_attrs),
 
     PLAIN(DENSIFY),
+
+    /* added for issue 9: remaining builtins */
+    PLAIN(RFFT2D), /* Rfft2dOptions is empty */
+    PLAIN(COMPLEX_ABS),
+    PLAIN(REAL),
+    PLAIN(IMAG),
+    WITH(BUCKETIZE, BUCKETIZE, "BucketizeOptions", parse_bucketize,
+         kiln_bucketize_attrs),
+    PLAIN(NON_MAX_SUPPRESSION_V4),
+    PLAIN(NON_MAX_SUPPRESSION_V5),
+
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */
     {TFL_OP_CUSTOM, KILN_OP_CUSTOM, TFL_OPT_NONE, NULL, NULL,

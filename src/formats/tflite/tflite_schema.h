@@ -503,4 +503,18 @@ enum { /* CumsumOptions */
        TFL_CUMSUM_REVERSE = 1,
 };
 
+/* added for issue 9: remaining builtins. BuiltinOperator codes, options
+ * union types and their slots. */
+enum {
+  TFL_OP_NON_MAX_SUPPRESSION_V4 = 120,
+  TFL_OP_NON_MAX_SUPPRESSION_V5 = 121,
+  TFL_OP_RFFT2D = 131,
+  TFL_OP_IMAG = 133,
+  TFL_OP_REAL = 134,
+  TFL_OP_COMPLEX_ABS = 135,
+  TFL_OP_BUCKETIZE = 147,
+};
+enum { TFL_OPT_BUCKETIZE = 115 };
+enum { TFL_BUCKETIZE_BOUNDARIES = 0 }; /* BucketizeOptions: [float] */
+
 #endif

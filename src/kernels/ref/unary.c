@@ -283,6 +283,10 @@ static scalar load(const kiln_tensor *t, int64_t i) {
     case KILN_BOOL:
       s.integer = ((const uint8_t *)t->data)[i] != 0;
       break;
+    case KILN_COMPLEX64: /* the real part, as TFLite's cast takes it */
+      s.is_real = true;
+      s.real = ((const float *)t->data)[2 * i];
+      break;
     default:
       s.integer = kiln_tensor_int(t, i);
       break;
@@ -343,6 +347,10 @@ static void store(kiln_tensor *t, int64_t i, scalar s) {
       ((int64_t *)d)[i] =
           to_int(s, INT64_MIN, INT64_MAX, 9223372036854775808.0);
       break;
+    case KILN_COMPLEX64: /* a real value, imaginary part 0 */
+      ((float *)d)[2 * i] = s.is_real ? (float)s.real : (float)s.integer;
+      ((float *)d)[2 * i + 1] = 0.0f;
+      break;
     case KILN_DTYPE_INVALID:
       break;
   }
@@ -352,6 +360,10 @@ kiln_status *kiln_ref_cast(const kiln_op_ctx *ctx) {
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *y = ctx->outputs[0];
   int64_t n = kiln_tensor_numel(x);
+  if (x->dtype == y->dtype) { /* complex64 to complex64 keeps both parts */
+    memcpy(y->data, x->data, kiln_tensor_nbytes(y));
+    return NULL;
+  }
   for (int64_t i = 0; i < n; i++) store(y, i, load(x, i));
   return NULL;
 }
