@@ -56,7 +56,7 @@ kiln_status *kiln_shape_gather_nd(const kiln_op_ctx *ctx) {
   const kiln_tensor *params = ctx->inputs[0], *indices = ctx->inputs[1];
   /* TFLite's GATHER_ND alone also takes int16 indices */
   static const kiln_dtype index_types[] = {KILN_INT16, KILN_INT32, KILN_INT64};
-  KILN_TRY(kiln_require_dtype_in(indices, "input 1 (indices)", index_types, 3,
+  KILN_TRY(kiln_require_dtype_listed(indices, "input 1 (indices)", index_types, 3,
                                  "int16, int32 or int64"));
   KILN_TRY(
       kiln_require_same_dtype(params, ctx->outputs[0], "input 0 (params)"));
