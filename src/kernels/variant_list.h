@@ -168,3 +168,9 @@ KILN_VARIANT(TANH, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_tanh,
              kiln_q8_lut_applies, kiln_q8_lut_run)
 KILN_VARIANT(GELU, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_gelu,
              kiln_q8_lut_applies, kiln_q8_lut_run)
+KILN_VARIANT(EXP, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_exp,
+             kiln_q8_lut_applies, kiln_q8_lut_run)
+KILN_VARIANT(LOG, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_log,
+             kiln_q8_lut_applies, kiln_q8_lut_run)
+KILN_VARIANT(RSQRT, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_rsqrt,
+             kiln_q8_lut_applies, kiln_q8_lut_run)

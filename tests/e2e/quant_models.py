@@ -50,6 +50,12 @@ def _ops() -> Sequence[QuantOp]:
     tf = _tf()
     s4 = (2, 5, 6, 3)
     img = (1, 8, 9, 4)
+    # PRELU comes from Keras' layer (its alpha a constant per channel).
+    import keras
+    prelu = keras.layers.PReLU(
+        alpha_initializer=keras.initializers.RandomUniform(0.05, 0.6, seed=7),
+        shared_axes=[1, 2])
+    prelu.build(s4)
     return [
         QuantOp("add", lambda a, b: a + b, (s4, s4), expect=("ADD",)),
         QuantOp("add_bcast_relu", lambda a, b: tf.nn.relu(a + b),
@@ -97,6 +103,17 @@ def _ops() -> Sequence[QuantOp]:
         QuantOp("gelu_tanh", lambda x: tf.nn.gelu(x, approximate=True),
                 (s4,), ranges=((-4.0, 2.0),), modes=("int8",),
                 expect=("GELU",)),
+        QuantOp("abs", tf.abs, (s4,), expect=("ABS",)),
+        QuantOp("prelu", lambda x: prelu(x), (s4,), modes=("int8",),
+                expect=("PRELU",)),
+        QuantOp("exp", tf.exp, (s4,), ranges=((-3.0, 1.5),),
+                expect=("EXP",), unsupported=("int16",)),
+        QuantOp("log", tf.math.log, (s4,), ranges=((0.05, 6.0),),
+                expect=("LOG",), unsupported=("int16",)),
+        QuantOp("rsqrt", tf.math.rsqrt, (s4,), ranges=((0.05, 6.0),),
+                expect=("RSQRT",), unsupported=("int16",)),
+        QuantOp("sqrt", tf.sqrt, (s4,), ranges=((0.05, 6.0),),
+                modes=("int8",), expect=("SQRT",), unsupported=("int8",)),
         QuantOp("hard_swish", lambda x: x * tf.nn.relu6(x + 3.0) / 6.0,
                 (s4,), modes=("int8",), expect=("HARD_SWISH",)),
         QuantOp("softmax", tf.nn.softmax, ((3, 10),), expect=("SOFTMAX",)),

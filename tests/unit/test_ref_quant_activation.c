@@ -1,7 +1,8 @@
 /* test_ref_quant_activation.c - quantized RELU, RELU6, RELU_N1_TO_1,
- * LEAKY_RELU (int8, uint8, int16), LOGISTIC and TANH (also int16, by
- * their interpolated table), HARD_SWISH, GELU (int8, uint8) over
- * every stored value of the input type with random scales and zero points:
+ * LEAKY_RELU (int8, uint8, int16), ABS (int8, int16), LOGISTIC and TANH
+ * (also int16, by their interpolated table), HARD_SWISH, GELU (int8,
+ * uint8), EXP, LOG, RSQRT (int8) over every stored value of the input
+ * type with random scales and zero points:
  * within one unit of the real function requantized in double, and the
  * table ops exactly equal to their float formula rounded as TFLite's
  * LUTPopulate does (checked independently of the kernel's table). */
@@ -49,6 +50,14 @@ static double real_fn(kiln_op_type op, double x, double alpha) {
       return x * fmin(fmax(x + 3, 0), 6) / 6;
     case KILN_OP_GELU:
       return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    case KILN_OP_ABS:
+      return fabs(x);
+    case KILN_OP_EXP:
+      return exp(x);
+    case KILN_OP_LOG:
+      return log(x);
+    case KILN_OP_RSQRT:
+      return 1 / sqrt(x);
     default:
       return tanh(x);
   }
@@ -56,8 +65,12 @@ static double real_fn(kiln_op_type op, double x, double alpha) {
 
 static void test_op(kiln_op_type op, kiln_dtype dtype, int trials) {
   for (int trial = 0; trial < trials; trial++) {
+    /* LOG and RSQRT: inputs from real 0 up (the type's minimum stored) */
+    int32_t qlo, qhi;
+    qt_range(dtype, &qlo, &qhi);
+    const bool positive = op == KILN_OP_LOG || op == KILN_OP_RSQRT;
     qtensor *x = all_values(dtype, qt_random_scale() * 8.0f,
-                            qt_random_zero_point(dtype));
+                            positive ? qlo : qt_random_zero_point(dtype));
     float so = qt_random_scale() * 8.0f;
     int64_t zo = qt_random_zero_point(dtype);
     if (op == KILN_OP_LOGISTIC) so = 1.0f / 256.0f; /* TFLite's rule */
@@ -75,11 +88,15 @@ static void test_op(kiln_op_type op, kiln_dtype dtype, int trials) {
     for (int64_t i = 0; i < n; i++) {
       double r = real_fn(op, qt_real(x, i), leaky.alpha);
       int32_t got = qt_get(out, i), want = qt_ideal(out, r, lo, hi);
-      if (op == KILN_OP_LOGISTIC || op == KILN_OP_TANH || op == KILN_OP_GELU) {
+      if (op == KILN_OP_LOGISTIC || op == KILN_OP_TANH || op == KILN_OP_GELU ||
+          op == KILN_OP_EXP || op == KILN_OP_LOG || op == KILN_OP_RSQRT) {
         /* The table entry in float, as TFLite builds it. */
         float xf = x->scale * (float)(qt_get(x, i) - (int32_t)x->zero_point);
         float f = op == KILN_OP_TANH       ? tanhf(xf)
                   : op == KILN_OP_LOGISTIC ? 1.0f / (1.0f + expf(-xf))
+                  : op == KILN_OP_EXP      ? expf(xf)
+                  : op == KILN_OP_LOG      ? logf(xf)
+                  : op == KILN_OP_RSQRT    ? 1.0f / sqrtf(xf)
                                            : 0.5f * xf * erfcf(-xf / sqrtf(2));
         float q = roundf(f * (1.0f / so)) + (float)zo;
         int32_t exact = q < lo ? lo : (q > hi ? hi : (int32_t)q);
@@ -179,6 +196,18 @@ static void test_errors(void) {
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_TANH, NULL, in16, 1, o16->t),
               KILN_ERR_UNSUPPORTED, "requires 2^-15");
   o16->scale = 1.0f / 32768.0f;
+  /* no uint8 EXP (as TFLite), no int16 EXP */
+  qtensor *u = qt_random(KILN_UINT8, 1, dims);
+  qtensor *uo = qt_output(KILN_UINT8, 0.05f, 3);
+  kiln_tensor *uin[1] = {u->t};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_EXP, NULL, uin, 1, uo->t),
+              KILN_ERR_UNSUPPORTED, "EXP on uint8 is not supported");
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_EXP, NULL, in16, 1, o16->t),
+              KILN_ERR_UNSUPPORTED, "EXP on int16 is not supported");
+  /* SQRT has no quantized form (TFLite's is not its float table) */
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_SQRT, NULL, in, 1, out->t),
+              KILN_ERR_UNSUPPORTED, "");
+  qt_free(u), qt_free(uo);
   x16->zero_point = 3;
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_RELU, NULL, in16, 1, o16->t),
               KILN_ERR_INVALID_MODEL, "zero point 0");
@@ -197,14 +226,20 @@ static void test_errors(void) {
 
 int main(void) {
   kiln_test_seed(0xac71);
-  const kiln_op_type ops[6] = {KILN_OP_RELU,         KILN_OP_RELU6,
-                               KILN_OP_RELU_N1_TO_1, KILN_OP_LEAKY_RELU,
-                               KILN_OP_LOGISTIC,     KILN_OP_TANH};
+  /* Each op with the types it has (bit 0 int8, 1 uint8, 2 int16; int16
+   * LOGISTIC and TANH are test_sigmoid16's). */
+  const struct {
+    kiln_op_type op;
+    unsigned types;
+  } ops[12] = {
+      {KILN_OP_RELU, 7},       {KILN_OP_RELU6, 7}, {KILN_OP_RELU_N1_TO_1, 7},
+      {KILN_OP_LEAKY_RELU, 7}, {KILN_OP_ABS, 5},   {KILN_OP_LOGISTIC, 3},
+      {KILN_OP_TANH, 3},       {KILN_OP_GELU, 3},  {KILN_OP_HARD_SWISH, 3},
+      {KILN_OP_EXP, 1},        {KILN_OP_LOG, 1},   {KILN_OP_RSQRT, 1}};
   for (int t = 0; t < 3; t++)
-    for (int k = 0; k < 6; k++) {
-      if (qt_types[t] == KILN_INT16 && k >= 4) continue;
-      test_op(ops[k], qt_types[t], qt_types[t] == KILN_INT16 ? 3 : 10);
-    }
+    for (int k = 0; k < 12; k++)
+      if (ops[k].types >> t & 1)
+        test_op(ops[k].op, qt_types[t], qt_types[t] == KILN_INT16 ? 3 : 10);
   const float scales16[4] = {1.0f / 4096.0f, 1.0f / 2048.0f, 3.1e-4f, 7.7e-5f};
   for (int k = 0; k < 4; k++) {
     test_sigmoid16(KILN_OP_LOGISTIC, scales16[k], 2);
@@ -215,6 +250,9 @@ int main(void) {
     test_lut_variant(KILN_OP_TANH, qt_types[t]);
     test_lut_variant(KILN_OP_GELU, qt_types[t]);
   }
+  test_lut_variant(KILN_OP_EXP, KILN_INT8);
+  test_lut_variant(KILN_OP_LOG, KILN_INT8);
+  test_lut_variant(KILN_OP_RSQRT, KILN_INT8);
   test_errors();
   return kiln_test_finish("test_ref_quant_activation");
 }

@@ -1,8 +1,8 @@
-/* lut.c - the "q8-lut" variant of LOGISTIC, TANH and GELU on int8 / uint8: the
- * node's 256-entry table (the reference kernel's, kiln_q_lut_build) is
- * built once at load from the tensors' scales, which are constant, and
- * shared by every session; invoke is one lookup per element. The packer
- * declines float and int16 nodes, which keep their other kernels. */
+/* lut.c - the "q8-lut" variant of LOGISTIC, TANH, GELU, EXP, LOG and RSQRT on
+ * int8 / uint8: the node's 256-entry table (the reference kernel's,
+ * kiln_q_lut_build) is built once at load from the tensors' scales, which are
+ * constant, and shared by every session; invoke is one lookup per element. The
+ * packer declines float and int16 nodes, which keep their other kernels. */
 #include "core/alloc.h"
 #include "kernels/quant/quant_variants.h"
 #include "kernels/ref/quant_ops.h"
@@ -53,6 +53,21 @@ kiln_status *kiln_q8_lut_pack_tanh(const kiln_op_ctx *ctx,
 kiln_status *kiln_q8_lut_pack_gelu(const kiln_op_ctx *ctx,
                                    const kiln_allocator *a, void **out) {
   return pack(ctx, a, KILN_QU_GELU, out);
+}
+
+kiln_status *kiln_q8_lut_pack_exp(const kiln_op_ctx *ctx,
+                                  const kiln_allocator *a, void **out) {
+  return pack(ctx, a, KILN_QU_EXP, out);
+}
+
+kiln_status *kiln_q8_lut_pack_log(const kiln_op_ctx *ctx,
+                                  const kiln_allocator *a, void **out) {
+  return pack(ctx, a, KILN_QU_LOG, out);
+}
+
+kiln_status *kiln_q8_lut_pack_rsqrt(const kiln_op_ctx *ctx,
+                                    const kiln_allocator *a, void **out) {
+  return pack(ctx, a, KILN_QU_RSQRT, out);
 }
 
 bool kiln_q8_lut_applies(const kiln_op_ctx *ctx) {

@@ -1,15 +1,14 @@
-/* quant_activation.c - quantized RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU
- * (int8 / uint8 / int16) and the table-driven LOGISTIC, TANH and GELU
- * (int8 / uint8), in TFLite's arithmetic:
- *   the RELUs rescale x - zx by sx / so, add zo and clamp to the bounds
- *     quantized on the output (round half away from zero);
- *   LEAKY_RELU rescales by sx / so where x >= zx and by sx alpha / so
- *     (the product taken in float, as TFLite does) below;
- *   LOGISTIC, TANH and GELU look each value up in a 256-entry table whose entry
- *     for q is round(f(sx (q - zx)) / so) + zo computed in float with the
- *     float libm function, TFLite's LUTPopulate. TFLite requires
- *     LOGISTIC's output scale to be 1/256; so does kiln.
- * int16 forms of the RELUs require zero points 0, as TFLite's do; int16
+/* quant_activation.c - quantized RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU,
+ * ABS (int8 / uint8 / int16) and the table-driven LOGISTIC, TANH, GELU,
+ * EXP, LOG and RSQRT (int8 / uint8), in TFLite's arithmetic:
+ *   the RELUs and ABS (of x - zx) rescale x - zx by sx / so, add zo and clamp
+ * to the bounds quantized on the output (round half away from zero); LEAKY_RELU
+ * rescales by sx / so where x >= zx and by sx alpha / so (the product taken in
+ * float, as TFLite does) below; LOGISTIC, TANH, GELU, EXP, LOG and RSQRT look
+ * each value up in a 256-entry table whose entry for q is round(f(sx (q - zx))
+ * / so) + zo computed in float with the float libm function, TFLite's
+ * LUTPopulate. TFLite requires LOGISTIC's output scale to be 1/256; so does
+ * kiln. int16 forms of the RELUs require zero points 0, as TFLite's do; int16
  * LOGISTIC and TANH are quant_sigmoid16.c's. */
 #include <math.h>
 
@@ -33,12 +32,21 @@ static const char *unary_name(kiln_qunary op) {
       return "TANH";
     case KILN_QU_GELU:
       return "GELU";
+    case KILN_QU_EXP:
+      return "EXP";
+    case KILN_QU_LOG:
+      return "LOG";
+    case KILN_QU_RSQRT:
+      return "RSQRT";
+    case KILN_QU_ABS:
+      return "ABS";
   }
   return "?";
 }
 
 static bool is_lut(kiln_qunary op) {
-  return op == KILN_QU_LOGISTIC || op == KILN_QU_TANH || op == KILN_QU_GELU;
+  return op == KILN_QU_LOGISTIC || op == KILN_QU_TANH || op == KILN_QU_GELU ||
+         op == KILN_QU_EXP || op == KILN_QU_LOG || op == KILN_QU_RSQRT;
 }
 
 static kiln_activation relu_clamp(kiln_qunary op) {
@@ -65,6 +73,14 @@ kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
                       kiln_dtype_name(x->dtype));
   if ((op == KILN_QU_LOGISTIC || op == KILN_QU_TANH) && x->dtype == KILN_INT16)
     return kiln_qshape_sigmoid16(ctx, op == KILN_QU_TANH);
+  /* TFLite's elementwise math has int8 (and int16 ABS) forms, no uint8. */
+  if ((op == KILN_QU_EXP || op == KILN_QU_LOG || op == KILN_QU_RSQRT ||
+       op == KILN_QU_ABS) &&
+      x->dtype == KILN_UINT8)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "quantized %s on uint8 is not supported (int8 is, as in "
+                      "TFLite)",
+                      unary_name(op));
   if (is_lut(op) && x->dtype == KILN_INT16)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "quantized %s on int16 is not supported (int8 and uint8 "
@@ -97,9 +113,14 @@ static float gelu_tanh_f(float x) {
   return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
 }
 
+static float rsqrt_f(float x) { return 1.0f / sqrtf(x); }
+
 static float (*lut_function(const kiln_op_ctx *ctx, kiln_qunary op))(float) {
   if (op == KILN_QU_LOGISTIC) return logistic_f;
   if (op == KILN_QU_TANH) return tanhf;
+  if (op == KILN_QU_EXP) return expf;
+  if (op == KILN_QU_LOG) return logf;
+  if (op == KILN_QU_RSQRT) return rsqrt_f;
   const kiln_gelu_attrs *attrs = ctx->attrs;
   return attrs && attrs->approximate ? gelu_tanh_f : gelu_f;
 }
@@ -169,7 +190,8 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
   }
   const int64_t n = kiln_tensor_numel(out);
   for (int64_t i = 0; i < n; i++) {
-    const int32_t v = kiln_q_load(x, i) - qx.zero_point;
+    int32_t v = kiln_q_load(x, i) - qx.zero_point;
+    if (op == KILN_QU_ABS && v < 0) v = -v;
     const int32_t r = v >= 0
                           ? kiln_mul_by_quantized_multiplier(v, m_pos, s_pos)
                           : kiln_mul_by_quantized_multiplier(v, m_neg, s_neg);

@@ -49,13 +49,18 @@ typedef enum kiln_qunary {
   KILN_QU_LOGISTIC,
   KILN_QU_TANH,
   KILN_QU_GELU,
+  KILN_QU_EXP,
+  KILN_QU_LOG,
+  KILN_QU_RSQRT,
+  KILN_QU_ABS,
 } kiln_qunary;
 
 /* After kiln_shape_unary's common checks. */
 kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 
-/* The 256-entry table of LOGISTIC, TANH or GELU on an int8 / uint8 node,
+/* The 256-entry table of LOGISTIC, TANH, GELU, EXP, LOG or RSQRT on an
+ * int8 / uint8 node,
  * indexed by the stored value minus the type's minimum (TFLite's LUTPopulate).
  */
 kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,

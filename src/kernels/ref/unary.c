@@ -117,6 +117,20 @@ kiln_status *kiln_shape_logistic(const kiln_op_ctx *ctx) {
 kiln_status *kiln_shape_tanh(const kiln_op_ctx *ctx) {
   return shape_unary_q(ctx, KILN_QU_TANH);
 }
+kiln_status *kiln_shape_exp(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_EXP);
+}
+kiln_status *kiln_shape_log(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_LOG);
+}
+kiln_status *kiln_shape_rsqrt(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_RSQRT);
+}
+kiln_status *kiln_shape_abs(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  if (kiln_q_node(ctx)) return kiln_qshape_unary(ctx, KILN_QU_ABS);
+  return need_signed(ctx);
+}
 kiln_status *kiln_shape_gelu(const kiln_op_ctx *ctx) {
   return shape_unary_q(ctx, KILN_QU_GELU);
 }
@@ -163,13 +177,20 @@ static double relu1_d(double x) {
 static double rsqrt_d(double x) { return 1.0 / sqrt(x); }
 
 kiln_status *kiln_ref_rsqrt(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_RSQRT);
   return map_f32(ctx, rsqrt_d);
 }
 kiln_status *kiln_ref_sqrt(const kiln_op_ctx *ctx) {
   return map_f32(ctx, sqrt);
 }
-kiln_status *kiln_ref_exp(const kiln_op_ctx *ctx) { return map_f32(ctx, exp); }
-kiln_status *kiln_ref_log(const kiln_op_ctx *ctx) { return map_f32(ctx, log); }
+kiln_status *kiln_ref_exp(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_EXP);
+  return map_f32(ctx, exp);
+}
+kiln_status *kiln_ref_log(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_LOG);
+  return map_f32(ctx, log);
+}
 kiln_status *kiln_ref_relu(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_RELU);
   return map_f32(ctx, relu_d);
@@ -255,6 +276,7 @@ static kiln_status *map_signed(const kiln_op_ctx *ctx, bool is_abs) {
 }
 
 kiln_status *kiln_ref_abs(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_ABS);
   return map_signed(ctx, true);
 }
 kiln_status *kiln_ref_neg(const kiln_op_ctx *ctx) {
