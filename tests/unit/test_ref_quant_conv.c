@@ -328,9 +328,9 @@ static void test_errors(void) {
 
   build(&c, &b); /* a kernel called without the parameters of load */
   {
-    kiln_tensor *inputs[3] = {b.in->t, b.w->t, b.bias->t};
-    kiln_tensor *outputs[1] = {b.out->t};
-    kiln_op_ctx bare = {&b.attrs, inputs, 3, outputs, 1, NULL, NULL, NULL};
+    kiln_tensor *bare_in[3] = {b.in->t, b.w->t, b.bias->t};
+    kiln_tensor *bare_out[1] = {b.out->t};
+    kiln_op_ctx bare = {&b.attrs, bare_in, 3, bare_out, 1, NULL, NULL, NULL};
     CHECK_ERROR(kiln_ref_conv_2d(&bare), KILN_ERR_INVALID_ARGUMENT,
                 "without its quantization parameters");
   }
