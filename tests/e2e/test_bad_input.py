@@ -219,3 +219,44 @@ def test_bad_npy(kiln_bin, mlp, tmp_path, content):
         np.save(path, np.zeros((1, 16), ">f4"))
     result = run(kiln_bin, mlp, {"features": path}, tmp_path / "out")
     check_failure(result, "bad.npy")
+
+
+def _quant_edit(kind):
+    """Edits of the int8 quant_core's first CONV_2D (after QUANTIZE): a zero
+    or infinite weight scale, a zero point out of int8's range, a
+    per-channel scale list one short of the output channels."""
+    def edit(model):
+        graph = model.subgraphs[0]
+        conv = graph.operators[1]
+        q = graph.tensors[conv.inputs[1]].quantization
+        # the object API hands out read-only numpy views: replace them
+        if kind == "zero_scale":
+            q.scale = np.concatenate([[0.0], q.scale[1:]]).astype(np.float32)
+        elif kind == "inf_scale":
+            q.scale = np.concatenate([[np.inf], q.scale[1:]]).astype(
+                np.float32)
+        elif kind == "zero_point":
+            graph.tensors[conv.inputs[0]].quantization.zeroPoint = np.array(
+                [200], np.int64)
+        elif kind == "short_scales":
+            q.scale = q.scale[:-1]
+            q.zeroPoint = q.zeroPoint[:-1]
+    return edit
+
+
+@pytest.mark.parametrize("kind,words", [
+    ("zero_scale", ("quantization scale 0 is 0",)),
+    ("inf_scale", ("quantization scale 0 is inf",)),
+    ("zero_point", ("zero point 0 is 200, outside int8",)),
+    ("short_scales", ("per-axis quantization needs",)),
+])
+def test_bad_quantization(kiln_bin, model_cache, tmp_path, kind, words):
+    """Broken quantization parameters fail at load naming the tensor."""
+    valid = model_cache.path("quant_core", "int8").read_bytes()
+    bad = tmp_path / f"{kind}.tflite"
+    bad.write_bytes(K._rewrite(valid, _quant_edit(kind)))
+    image = tmp_path / "image.npy"
+    np.save(image, np.zeros((1, 12, 12, 3), np.float32))
+    result = run(kiln_bin, bad, {"image": image}, tmp_path / "out")
+    check_failure(result, *words)
+    assert "tensor" in result.stderr, result.stderr

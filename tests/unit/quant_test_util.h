@@ -18,8 +18,8 @@
 typedef struct qt {
   kiln_tensor *t;
   kiln_quant_info info;
-  float scale[64];
-  int64_t zp[64];
+  float scale[1024]; /* per-channel parameters, up to 1024 channels */
+  int64_t zp[1024];
 } qt;
 
 static inline int32_t qt_min(kiln_dtype t) {
@@ -35,6 +35,8 @@ static inline int32_t qt_max(kiln_dtype t) {
 static inline qt *qt_new(kiln_dtype dtype, int rank, const int64_t *dims,
                          int count, int axis) {
   qt *q = calloc(1, sizeof *q);
+  CHECK(count <= 1024); /* the parameter arrays' size */
+  if (count > 1024) count = 1024;
   q->t = kiln_test_tensor(dtype, rank, dims);
   q->info.count = count;
   q->info.scale = q->scale;

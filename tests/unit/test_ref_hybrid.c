@@ -115,12 +115,18 @@ static void fc_case(void) {
   qt_free(w);
 }
 
-static void conv_case(bool depthwise) {
+static void conv_case(bool depthwise, bool wide) {
   int64_t n = kiln_test_int(1, 2), h = kiln_test_int(2, 6),
           wd = kiln_test_int(2, 6), c = kiln_test_int(1, 4);
   int64_t kh = kiln_test_int(1, 3), kw = kiln_test_int(1, 3);
   int64_t mult = depthwise ? kiln_test_int(1, 2) : 1;
   int64_t oc_n = depthwise ? c * mult : kiln_test_int(1, 5);
+  /* Past the kernel's blocks of 256 input and output channels. */
+  if (wide) {
+    h = wd = 2;
+    c = kiln_test_int(250, 500);
+    oc_n = depthwise ? c * mult : kiln_test_int(250, 600); /* <= 1000 */
+  }
   int stride = kiln_test_int(1, 2);
   int64_t in_dims[4] = {n, h, wd, c};
   kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, NULL);
@@ -367,8 +373,9 @@ static void test_no_variant_claims(void) {
 int main(void) {
   kiln_test_seed(0x4b1d);
   for (int i = 0; i < 300; i++) fc_case();
-  for (int i = 0; i < 150; i++) conv_case(false);
-  for (int i = 0; i < 150; i++) conv_case(true);
+  for (int i = 0; i < 150; i++) conv_case(false, false);
+  for (int i = 0; i < 150; i++) conv_case(true, false);
+  for (int i = 0; i < 6; i++) conv_case(i % 2, true);
   for (int i = 0; i < 150; i++) tconv_case();
   for (int i = 0; i < 200; i++) bmm_case();
   test_errors();

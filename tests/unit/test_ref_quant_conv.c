@@ -326,6 +326,16 @@ static void test_errors(void) {
   CHECK_ERROR(run(&c, &b), KILN_ERR_INVALID_MODEL, "input 2 (bias) has");
   release(&b);
 
+  build(&c, &b); /* a kernel called without the parameters of load */
+  {
+    kiln_tensor *bare_in[3] = {b.in->t, b.w->t, b.bias->t};
+    kiln_tensor *bare_out[1] = {b.out->t};
+    kiln_op_ctx bare = {&b.attrs, bare_in, 3, bare_out, 1, NULL, NULL, NULL};
+    CHECK_ERROR(kiln_ref_conv_2d(&bare), KILN_ERR_INVALID_ARGUMENT,
+                "without its quantization parameters");
+  }
+  release(&b);
+
   build(&c, &b); /* int8 input with uint8 weights */
   b.w->t->dtype = KILN_UINT8;
   CHECK_ERROR(run(&c, &b), KILN_ERR_UNSUPPORTED,
