@@ -64,9 +64,11 @@ static tb_operator *op(tb_model *m, uint32_t code, int num_inputs,
   memset(o, 0, sizeof *o);
   o->opcode_index = code;
   o->num_inputs = num_inputs;
-  memcpy(o->inputs, inputs, sizeof(int32_t) * (size_t)num_inputs);
+  if (num_inputs)
+    memcpy(o->inputs, inputs, sizeof(int32_t) * (size_t)num_inputs);
   o->num_outputs = num_outputs;
-  memcpy(o->outputs, outputs, sizeof(int32_t) * (size_t)num_outputs);
+  if (num_outputs)
+    memcpy(o->outputs, outputs, sizeof(int32_t) * (size_t)num_outputs);
   return o;
 }
 
@@ -81,9 +83,11 @@ static void subgraph_options(tb_operator *o, uint8_t type, int first,
 static void io(tb_model *m, int num_inputs, const int32_t *inputs,
                int num_outputs, const int32_t *outputs) {
   m->num_inputs = num_inputs;
-  memcpy(m->inputs, inputs, sizeof(int32_t) * (size_t)num_inputs);
+  if (num_inputs)
+    memcpy(m->inputs, inputs, sizeof(int32_t) * (size_t)num_inputs);
   m->num_outputs = num_outputs;
-  memcpy(m->outputs, outputs, sizeof(int32_t) * (size_t)num_outputs);
+  if (num_outputs)
+    memcpy(m->outputs, outputs, sizeof(int32_t) * (size_t)num_outputs);
 }
 
 static void reset_models(void) {
