@@ -22,7 +22,10 @@ enum {
   OP_VAR_HANDLE,
   OP_READ,
   OP_ASSIGN,
-  OP_CONCAT
+  OP_CONCAT,
+  OP_RESHAPE,
+  OP_SLICE,
+  OP_SUM
 };
 
 static tb_model main_graph, sub1, sub2;
@@ -37,7 +40,10 @@ static void opcodes(tb_model *m) {
                                   TFL_OP_VAR_HANDLE,
                                   TFL_OP_READ_VARIABLE,
                                   TFL_OP_ASSIGN_VARIABLE,
-                                  TFL_OP_CONCATENATION};
+                                  TFL_OP_CONCATENATION,
+                                  TFL_OP_RESHAPE,
+                                  TFL_OP_SLICE,
+                                  TFL_OP_SUM};
   m->num_opcodes = (int)(sizeof codes / sizeof codes[0]);
   for (int i = 0; i < m->num_opcodes; i++)
     m->opcodes[i] =
@@ -195,6 +201,111 @@ static void test_while(void) {
           acc[j] = product + shift;
         }
       kiln_test_close(got, acc, n, 0, 1e-6f, "WHILE result");
+    }
+    kiln_session_free(s);
+    kiln_model_free(model);
+  }
+}
+
+/* A body whose shapes follow its counter, as the converter's LSTM bodies
+ * do: total += sum(x[0:i]) for i = start .. n-1. The SLICE's size is the
+ * counter, so the body prepares again every round; the start is either a
+ * constant (the body prepares at prepare too) or a graph input (known
+ * only at invoke). */
+static int32_t slice_begin = 0, axis0 = 0, shape1 = 1;
+static float fzero = 0.0f;
+
+static void prefix_model(int n, bool start_is_input) {
+  reset_models();
+  tb_model *m = &main_graph;
+  tensor(m, 0, "x", TFL_TYPE_FLOAT32, n, 0);
+  tensor(m, 1, "n", TFL_TYPE_INT32, 0, 0);
+  tensor(m, 2, "start", TFL_TYPE_INT32, 0, start_is_input ? 0 : 2);
+  tensor(m, 3, "fzero", TFL_TYPE_FLOAT32, 0, 3);
+  tensor(m, 4, "i_out", TFL_TYPE_INT32, 0, 0);
+  tensor(m, 5, "n_out", TFL_TYPE_INT32, 0, 0);
+  tensor(m, 6, "x_out", TFL_TYPE_FLOAT32, n, 0);
+  tensor(m, 7, "total", TFL_TYPE_FLOAT32, 0, 0);
+  subgraph_options(
+      op(m, OP_WHILE, 4, (int32_t[]){2, 1, 0, 3}, 4, (int32_t[]){4, 5, 6, 7}),
+      TFL_OPT_WHILE, 1, 2);
+  if (start_is_input)
+    io(m, 3, (int32_t[]){0, 1, 2}, 1, (int32_t[]){7});
+  else
+    io(m, 2, (int32_t[]){0, 1}, 1, (int32_t[]){7});
+  m->num_buffers = 7;
+  m->buffers[1] = (tb_buffer){.data = &one, .size = sizeof one};
+  m->buffers[2] = (tb_buffer){.data = &one, .size = sizeof one};
+  m->buffers[3] = (tb_buffer){.data = &fzero, .size = sizeof fzero};
+  m->buffers[4] = (tb_buffer){.data = &shape1, .size = sizeof shape1};
+  m->buffers[5] = (tb_buffer){.data = &slice_begin, .size = sizeof slice_begin};
+  m->buffers[6] = (tb_buffer){.data = &axis0, .size = sizeof axis0};
+
+  tensor(&sub1, 0, "i", TFL_TYPE_INT32, 0, 0);
+  tensor(&sub1, 1, "n", TFL_TYPE_INT32, 0, 0);
+  tensor(&sub1, 2, "x", TFL_TYPE_FLOAT32, n, 0);
+  tensor(&sub1, 3, "total", TFL_TYPE_FLOAT32, 0, 0);
+  tensor(&sub1, 4, "more", TFL_TYPE_BOOL, 0, 0);
+  op(&sub1, OP_LESS, 2, (int32_t[]){0, 1}, 1, (int32_t[]){4});
+  io(&sub1, 4, (int32_t[]){0, 1, 2, 3}, 1, (int32_t[]){4});
+
+  tb_model *b = &sub2;
+  tensor(b, 0, "i", TFL_TYPE_INT32, 0, 0);
+  tensor(b, 1, "n", TFL_TYPE_INT32, 0, 0);
+  tensor(b, 2, "x", TFL_TYPE_FLOAT32, n, 0);
+  tensor(b, 3, "total", TFL_TYPE_FLOAT32, 0, 0);
+  tensor(b, 4, "one", TFL_TYPE_INT32, 0, 1);
+  tensor(b, 5, "i1", TFL_TYPE_INT32, 0, 0);
+  tensor(b, 6, "shape1", TFL_TYPE_INT32, 1, 4);
+  tensor(b, 7, "size", TFL_TYPE_INT32, 1, 0);
+  tensor(b, 8, "begin", TFL_TYPE_INT32, 1, 5);
+  tensor(b, 9, "part", TFL_TYPE_FLOAT32, 1, 0);
+  b->tensors[9].has_signature = true;
+  b->tensors[9].sig_rank = 1;
+  b->tensors[9].signature[0] = -1;
+  tensor(b, 10, "axis", TFL_TYPE_INT32, 1, 6);
+  tensor(b, 11, "part_sum", TFL_TYPE_FLOAT32, 0, 0);
+  tensor(b, 12, "total1", TFL_TYPE_FLOAT32, 0, 0);
+  op(b, OP_ADD, 2, (int32_t[]){0, 4}, 1, (int32_t[]){5});
+  op(b, OP_RESHAPE, 2, (int32_t[]){0, 6}, 1, (int32_t[]){7});
+  op(b, OP_SLICE, 3, (int32_t[]){2, 8, 7}, 1, (int32_t[]){9});
+  op(b, OP_SUM, 2, (int32_t[]){9, 10}, 1, (int32_t[]){11});
+  op(b, OP_ADD, 2, (int32_t[]){3, 11}, 1, (int32_t[]){12});
+  io(b, 4, (int32_t[]){0, 1, 2, 3}, 4, (int32_t[]){5, 1, 2, 12});
+}
+
+static void test_counter_shaped_body(void) {
+  for (int variant = 0; variant < 2; variant++) {
+    int n = kiln_test_int(2, 10);
+    prefix_model(n, variant == 1);
+    kiln_model *model = NULL;
+    kiln_session *s = NULL;
+    CHECK_OK(load(&model));
+    if (model) CHECK_OK(kiln_session_create(model, NULL, &s));
+    for (int trial = 0; s && trial < 4; trial++) {
+      float x[16], got = 0.0f;
+      kiln_test_fill(x, n, -2, 2);
+      int32_t limit = kiln_test_int(0, n), start = kiln_test_int(1, 2);
+      if (variant == 0) start = 1;
+      int64_t dims[1] = {n};
+      CHECK_OK(kiln_session_set_input(s, 0, KILN_FLOAT32, dims, 1, x,
+                                      sizeof(float) * (size_t)n));
+      CHECK_OK(kiln_session_set_input(s, 1, KILN_INT32, scalar, 0, &limit,
+                                      sizeof limit));
+      if (variant == 1)
+        CHECK_OK(kiln_session_set_input(s, 2, KILN_INT32, scalar, 0, &start,
+                                        sizeof start));
+      CHECK_OK(kiln_session_invoke(s));
+      CHECK_OK(kiln_session_get_output(s, 0, &got, sizeof got));
+      float total = 0.0f;
+      for (int i = start; i < limit; i++) {
+        float part = 0.0f;
+        for (int j = 0; j < i; j++) part += x[j];
+        total += part;
+      }
+      kiln_test_close(&got, &total, 1, 1e-6f, 1e-6f,
+                      variant ? "counter-shaped body, start at invoke"
+                              : "counter-shaped body");
     }
     kiln_session_free(s);
     kiln_model_free(model);
@@ -470,6 +581,7 @@ static void test_shape_changing_loop(void) {
 int main(void) {
   kiln_test_seed(0xc0f1);
   test_while();
+  test_counter_shaped_body();
   test_if();
   test_variables();
   test_bad_files();
