@@ -2,10 +2,10 @@
 resource variables (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE) in kiln
 against LiteRT.
 
-TF 2.21's converter turns Keras 3's LSTM, GRU and Bidirectional layers,
-tf.while_loop and tf.cond into WHILE and IF operators over other subgraphs,
-and a tf.Module's tf.Variable into resource variables initialized by a
-CALL_ONCE subgraph. Each case builds its model here with random weights,
+TF 2.21's converter turns Keras 3's LSTM, GRU, SimpleRNN and Bidirectional
+layers, tf.while_loop and tf.cond into WHILE and IF operators over other
+subgraphs, and a tf.Module's tf.Variable (and a stateful layer's states)
+into resource variables initialized by a CALL_ONCE subgraph. Each case builds its model here with random weights,
 checks the converted file really holds the operators under test, and
 compares kiln with LiteRT on fresh random inputs; stateful cases invoke
 twice (`kiln run --invokes 2`), so the second result shows the state the
@@ -115,6 +115,17 @@ CASES = {
         lambda k: k.layers.Bidirectional(
             k.layers.LSTM(4, return_sequences=True)), 5, 3),
         {"WHILE"}, 1),
+    "simple_rnn_stacked": (_recurrent(
+        lambda k: lambda x: k.layers.SimpleRNN(3)(
+            k.layers.SimpleRNN(4, return_sequences=True)(x)), 4, 2),
+        {"WHILE"}, 1),
+    # Keras keeps a stateful layer's states in variables: the converter
+    # initializes them in a CALL_ONCE subgraph and reads and assigns them
+    # around the loop, so three invokes carry the state twice.
+    "stateful_lstm": (_recurrent(
+        lambda k: k.layers.LSTM(3, stateful=True), 3, 2),
+        {"WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE",
+         "ASSIGN_VARIABLE"}, 3),
     "while_and_cond": (_while_cond_function, {"WHILE", "IF"}, 1),
     "variable": (_variable_module,
                  {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE",
