@@ -155,18 +155,23 @@ static kiln_status *optimize_graph(kiln_model *m) {
 }
 
 /* A subgraph run by control flow, as a model sharing the root's bytes,
- * source, options and instruction set. */
-static kiln_status *child_model(kiln_model *root, kiln_graph *graph,
+ * options and instruction set; its messages say "FILE: subgraph N". */
+static kiln_status *child_model(kiln_model *root, kiln_graph *graph, int index,
                                 kiln_model **out) {
   kiln_model *c = kiln_calloc(root->alloc, 1, sizeof *c);
-  if (!c) {
+  size_t size = strlen(root->source) + 32;
+  char *source = kiln_malloc(root->alloc, size);
+  if (!c || !source) {
+    kiln_free(root->alloc, c);
+    kiln_free(root->alloc, source);
     kiln_graph_free(graph);
     return KILN_OOM();
   }
+  snprintf(source, size, "%s: subgraph %d", root->source, index);
   c->options = root->options;
   c->alloc = root->alloc;
   c->graph = graph;
-  c->source = root->source;
+  c->source = source;
   c->format = root->format;
   c->isa = root->isa;
   c->root = root;
@@ -233,7 +238,7 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
   }
   for (int i = 1; !st && i < count; i++) {
     if (!graphs[i]) continue;
-    st = child_model(m, graphs[i], &m->subgraphs[i]);
+    st = child_model(m, graphs[i], i, &m->subgraphs[i]);
     graphs[i] = NULL;
   }
   kiln_tflite_free_graphs(graphs, count, m->alloc);
@@ -340,6 +345,7 @@ void kiln_model_free(kiln_model *model) {
     kiln_model *child = model->subgraphs[i];
     if (!child) continue;
     free_graph_parts(child);
+    kiln_free(model->alloc, child->source);
     kiln_free(model->alloc, child);
   }
   kiln_free(model->alloc, model->subgraphs);

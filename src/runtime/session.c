@@ -17,6 +17,18 @@ static const char *op_name(const kiln_node *n) {
   return kiln_op_table[n->op].name;
 }
 
+/* Prefixes an operator's error with where it is: the file, or for a
+ * subgraph's session nothing more, as the calling operator's message
+ * already names the file and the subgraph. */
+static kiln_status *at_node(const kiln_session *s, kiln_status *st,
+                            const kiln_node *node) {
+  if (s->parent)
+    return kiln_status_wrap(st, "operator %d (%s)", node->source_index,
+                            op_name(node));
+  return kiln_status_wrap(st, "%s: operator %d (%s)", s->model->source,
+                          node->source_index, op_name(node));
+}
+
 /* Builds each node's context once: the graph's topology never changes,
  * only the shapes and data pointers inside the tensors do. */
 static kiln_status *build_contexts(kiln_session *s) {
@@ -366,9 +378,7 @@ static kiln_status *infer_shapes(kiln_session *s) {
     }
     bool known = known_before_invoke(s, node);
     if (!st && known) st = evaluate_now(s, n);
-    if (st)
-      return kiln_status_wrap(st, "%s: operator %d (%s)", s->model->source,
-                              node->source_index, op_name(node));
+    if (st) return at_node(s, st, node);
     if (known) continue;
     if (control) {
       step *next = &s->steps[s->num_steps++];
@@ -529,8 +539,7 @@ kiln_status *kiln_session_invoke(kiln_session *s) {
     }
     if (status) {
       const kiln_node *node = &s->graph->nodes[st->node];
-      return kiln_status_wrap(status, "%s: operator %d (%s)", s->model->source,
-                              node->source_index, op_name(node));
+      return at_node(s, status, node);
     }
   }
   return NULL;

@@ -556,6 +556,22 @@ static void test_bad_files(void) {
   check_refused(KILN_ERR_INVALID_MODEL, "subgraph 2: operator 0 (ADD)");
 }
 
+/* An error inside a subgraph names the calling operator, the subgraph
+ * and the operator there, once each. */
+static void test_error_inside_subgraph(void) {
+  if_model(4);
+  sub1.tensors[1].type = TFL_TYPE_INT32; /* x * 2 with an int32 2 */
+  kiln_model *model = NULL;
+  kiln_session *s = NULL;
+  CHECK_OK(load(&model));
+  if (model)
+    CHECK_ERROR(kiln_session_create(model, NULL, &s), KILN_ERR_INVALID_MODEL,
+                "cf.tflite: operator 0 (IF): in then subgraph 1: operator 0 "
+                "(MUL): ");
+  CHECK(s == NULL);
+  kiln_model_free(model);
+}
+
 /* A body that grows a loop variable (acc1 concatenated with itself) is
  * refused at prepare, naming the variable and both shapes. */
 static void test_shape_changing_loop(void) {
@@ -585,6 +601,7 @@ int main(void) {
   test_if();
   test_variables();
   test_bad_files();
+  test_error_inside_subgraph();
   test_shape_changing_loop();
   return kiln_test_finish("test_control_flow");
 }
