@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -179,35 +180,46 @@ static kiln_status *child_model(kiln_model *root, kiln_graph *graph, int index,
   return optimize_graph(c);
 }
 
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+static int compare_handles(const void *a, const void *b) {
+  const kiln_var_handle_attrs *x = *(kiln_var_handle_attrs *const *)a;
+  const kiln_var_handle_attrs *y = *(kiln_var_handle_attrs *const *)b;
+  int c = strcmp(or_empty(x->container), or_empty(y->container));
+  return c ? c : strcmp(or_empty(x->shared_name), or_empty(y->shared_name));
+}
+
 /* Gives each distinct (container, shared_name) of the VAR_HANDLEs in all
  * subgraphs one id: a session keeps one variable per id, so every
- * subgraph naming it reaches the same one. */
-static void number_variables(kiln_model *m) {
-  enum { MAX_VARIABLES = 1 << 16 };
+ * subgraph naming it reaches the same one. Sorting keeps this n log n
+ * however many handles a file has. */
+static kiln_status *number_variables(kiln_model *m) {
+  size_t count = 0;
+  for (int s = 0; s < m->num_subgraphs; s++) {
+    const kiln_graph *g = m->subgraphs[s] ? m->subgraphs[s]->graph : NULL;
+    for (int n = 0; g && n < g->num_nodes; n++)
+      count += g->nodes[n].op == KILN_OP_VAR_HANDLE;
+  }
   m->num_variables = 0;
+  if (!count) return NULL;
+  kiln_var_handle_attrs **handles =
+      kiln_calloc(m->alloc, count, sizeof *handles);
+  if (!handles) return KILN_OOM();
+  size_t k = 0;
   for (int s = 0; s < m->num_subgraphs; s++) {
     kiln_graph *g = m->subgraphs[s] ? m->subgraphs[s]->graph : NULL;
-    for (int n = 0; g && n < g->num_nodes; n++) {
-      if (g->nodes[n].op != KILN_OP_VAR_HANDLE) continue;
-      kiln_var_handle_attrs *a = g->nodes[n].attrs;
-      const char *container = a->container ? a->container : "";
-      const char *name = a->shared_name ? a->shared_name : "";
-      a->variable = -1;
-      for (int t = 0; t <= s && a->variable < 0; t++) {
-        const kiln_graph *h = m->subgraphs[t] ? m->subgraphs[t]->graph : NULL;
-        for (int k = 0; h && k < (t == s ? n : h->num_nodes); k++) {
-          if (h->nodes[k].op != KILN_OP_VAR_HANDLE) continue;
-          const kiln_var_handle_attrs *b = h->nodes[k].attrs;
-          if (strcmp(container, b->container ? b->container : "") == 0 &&
-              strcmp(name, b->shared_name ? b->shared_name : "") == 0) {
-            a->variable = b->variable;
-            break;
-          }
-        }
-      }
-      if (a->variable < 0) a->variable = m->num_variables++;
-    }
+    for (int n = 0; g && n < g->num_nodes; n++)
+      if (g->nodes[n].op == KILN_OP_VAR_HANDLE)
+        handles[k++] = g->nodes[n].attrs;
   }
+  qsort(handles, count, sizeof *handles, compare_handles);
+  for (size_t i = 0; i < count; i++) {
+    if (i == 0 || compare_handles(&handles[i - 1], &handles[i]) != 0)
+      m->num_variables++;
+    handles[i]->variable = m->num_variables - 1;
+  }
+  kiln_free(m->alloc, handles);
+  return NULL;
 }
 
 /* Turns the model's bytes into optimized graphs. */
@@ -243,7 +255,7 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
   }
   kiln_tflite_free_graphs(graphs, count, m->alloc);
   if (!st) st = optimize_graph(m);
-  if (!st) number_variables(m);
+  if (!st) st = number_variables(m);
   return st;
 }
 

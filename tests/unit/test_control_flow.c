@@ -556,6 +556,53 @@ static void test_bad_files(void) {
   check_refused(KILN_ERR_INVALID_MODEL, "subgraph 2: operator 0 (ADD)");
 }
 
+/* Subgraph k (1..levels) passes a bool through and runs two WHILEs whose
+ * cond and body are both subgraph k + 1; the main graph runs one on
+ * subgraph 1. No recursion, but each level quadruples the sessions a
+ * session would make: refused at load past the budget. `back` makes the
+ * last level call subgraph 1 instead (indirect recursion). */
+static tb_model levels_models[8];
+
+static void fanout_model(int levels, bool back) {
+  reset_models();
+  main_graph.num_subgraphs = levels;
+  tensor(&main_graph, 0, "b", TFL_TYPE_BOOL, 0, 0);
+  tensor(&main_graph, 1, "b1", TFL_TYPE_BOOL, 0, 0);
+  subgraph_options(
+      op(&main_graph, OP_WHILE, 1, (int32_t[]){0}, 1, (int32_t[]){1}),
+      TFL_OPT_WHILE, 1, 1);
+  io(&main_graph, 1, (int32_t[]){0}, 1, (int32_t[]){1});
+  for (int k = 1; k <= levels; k++) {
+    tb_model *m = &levels_models[k - 1];
+    memset(m, 0, sizeof *m);
+    main_graph.subgraphs[k - 1] = m;
+    tensor(m, 0, "b", TFL_TYPE_BOOL, 0, 0);
+    io(m, 1, (int32_t[]){0}, 1, (int32_t[]){0});
+    int next = k < levels ? k + 1 : (back ? 1 : 0);
+    if (!next) continue;
+    tensor(m, 1, "b1", TFL_TYPE_BOOL, 0, 0);
+    tensor(m, 2, "b2", TFL_TYPE_BOOL, 0, 0);
+    subgraph_options(op(m, OP_WHILE, 1, (int32_t[]){0}, 1, (int32_t[]){1}),
+                     TFL_OPT_WHILE, next, next);
+    subgraph_options(op(m, OP_WHILE, 1, (int32_t[]){1}, 1, (int32_t[]){2}),
+                     TFL_OPT_WHILE, next, next);
+  }
+}
+
+static void test_call_budget(void) {
+  kiln_model *model = NULL;
+  fanout_model(6, false); /* subgraph 1 alone: 1 + 4 * 341 = 1365 */
+  check_refused(KILN_ERR_UNSUPPORTED,
+                "cf.tflite: subgraph 1 calls subgraphs so many times over");
+  fanout_model(5, false); /* 1 + 2 * 341 = 683 in all */
+  CHECK_OK(load(&model));
+  kiln_model_free(model);
+  fanout_model(3, true);
+  check_refused(KILN_ERR_INVALID_MODEL,
+                "subgraph 3: operator 0 (WHILE): cond_subgraph_index 1 calls "
+                "subgraph 1 again while it runs");
+}
+
 /* An error inside a subgraph names the calling operator, the subgraph
  * and the operator there, once each. */
 static void test_error_inside_subgraph(void) {
@@ -602,6 +649,7 @@ int main(void) {
   test_variables();
   test_bad_files();
   test_error_inside_subgraph();
+  test_call_budget();
   test_shape_changing_loop();
   return kiln_test_finish("test_control_flow");
 }

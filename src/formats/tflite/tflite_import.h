@@ -46,9 +46,11 @@ kiln_status *kiln_tflite_import_subgraph(
  * *out_graphs has *out_count entries (the file's subgraph count), NULL for
  * subgraphs nothing reaches; free them with kiln_tflite_free_graphs.
  * Refuses a subgraph index out of range, a subgraph that calls itself
- * (directly or not), nesting deeper than KILN_MAX_SUBGRAPH_DEPTH, and
+ * (directly or not), nesting deeper than KILN_MAX_SUBGRAPH_DEPTH, call
+ * trees needing more than KILN_MAX_SUBGRAPH_SESSIONS sessions, and
  * operators whose inputs and outputs do not match their subgraphs'. */
 #define KILN_MAX_SUBGRAPH_DEPTH 16
+#define KILN_MAX_SUBGRAPH_SESSIONS 1024
 kiln_status *kiln_tflite_import_all(const void *data, size_t size,
                                     const char *source_name,
                                     const kiln_allocator *alloc,

@@ -35,15 +35,21 @@ static kiln_status *check_range(const char *source, int sg, const kiln_node *n,
 }
 
 /* Depth-first over the call graph; state 1 marks subgraphs on the current
- * path, 2 those fully checked. */
+ * path, 2 those fully checked. sessions[sg] counts the sessions running
+ * subgraph sg takes (itself and one per call below it, as a session makes
+ * one per subgraph slot of each control-flow node), capped past the
+ * limit: without recursion that can still grow exponentially with depth
+ * (two loops calling two loops ...). */
 static kiln_status *check_calls(kiln_graph **graphs, unsigned char *state,
-                                int sg, int depth, const char *source) {
+                                uint64_t *sessions, int sg, int depth,
+                                const char *source) {
   if (depth > KILN_MAX_SUBGRAPH_DEPTH)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "%s: subgraph %d is nested %d deep in control flow; "
                       "kiln allows %d",
                       source, sg, depth, KILN_MAX_SUBGRAPH_DEPTH);
   state[sg] = 1;
+  sessions[sg] = 1;
   const kiln_graph *g = graphs[sg];
   for (int n = 0; n < g->num_nodes; n++) {
     int refs[2];
@@ -57,7 +63,15 @@ static kiln_status *check_calls(kiln_graph **graphs, unsigned char *state,
                        AT_ARGS(source, sg, &g->nodes[n]), names[i], refs[i],
                        refs[i]);
       if (state[refs[i]] == 0)
-        KILN_TRY(check_calls(graphs, state, refs[i], depth + 1, source));
+        KILN_TRY(
+            check_calls(graphs, state, sessions, refs[i], depth + 1, source));
+      sessions[sg] += sessions[refs[i]];
+      if (sessions[sg] > KILN_MAX_SUBGRAPH_SESSIONS)
+        return kiln_error(KILN_ERR_UNSUPPORTED,
+                          "%s: subgraph %d calls subgraphs so many times over "
+                          "(nested loops calling loops) that running it would "
+                          "need more than %d subgraph sessions",
+                          source, sg, KILN_MAX_SUBGRAPH_SESSIONS);
     }
   }
   state[sg] = 2;
@@ -249,7 +263,8 @@ kiln_status *kiln_tflite_import_all(const void *data, size_t size,
                                        &decoded, &main_graph, &count));
   kiln_graph **graphs = kiln_calloc(alloc, (size_t)count, sizeof *graphs);
   unsigned char *state = kiln_calloc(alloc, (size_t)count, 1);
-  kiln_status *st = graphs && state ? NULL : KILN_OOM();
+  uint64_t *sessions = kiln_calloc(alloc, (size_t)count, sizeof *sessions);
+  kiln_status *st = graphs && state && sessions ? NULL : KILN_OOM();
   if (graphs)
     graphs[0] = main_graph;
   else
@@ -257,9 +272,10 @@ kiln_status *kiln_tflite_import_all(const void *data, size_t size,
   if (!st)
     st = import_reachable(data, size, source, alloc, custom, graphs, count,
                           &decoded);
-  if (!st) st = check_calls(graphs, state, 0, 0, source);
+  if (!st) st = check_calls(graphs, state, sessions, 0, 0, source);
   if (!st) st = check_interfaces(graphs, count, source);
   kiln_free(alloc, state);
+  kiln_free(alloc, sessions);
   if (st) {
     kiln_tflite_free_graphs(graphs, graphs ? count : 0, alloc);
     return st;
