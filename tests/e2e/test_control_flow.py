@@ -75,6 +75,29 @@ def _while_cond_function(seed):
     return converter.convert()
 
 
+def _cond_on_input(seed):
+    tf = _tf()
+    rng = np.random.default_rng(seed)
+
+    class Branch(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = tf.constant(
+                rng.uniform(-1, 1, (3, 3)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([2, 3], tf.float32),
+                                      tf.TensorSpec([], tf.bool)])
+        def __call__(self, x, flag):
+            out = tf.cond(flag, lambda: tf.matmul(x, self.weight),
+                          lambda: tf.sin(x) - x)
+            return {"out": out}
+
+    module = Branch()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.__call__.get_concrete_function()], module)
+    return converter.convert()
+
+
 def _variable_module(seed):
     tf = _tf()
     rng = np.random.default_rng(seed)
@@ -127,6 +150,7 @@ CASES = {
         {"WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE",
          "ASSIGN_VARIABLE"}, 3),
     "while_and_cond": (_while_cond_function, {"WHILE", "IF"}, 1),
+    "cond_on_input": (_cond_on_input, {"IF"}, 1),
     "variable": (_variable_module,
                  {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE",
                   "CALL_ONCE"}, 2),
@@ -139,7 +163,9 @@ def _feeds(model_path, rng):
     feeds = {}
     for name, detail in runner.get_input_details().items():
         shape = tuple(int(d) for d in detail["shape"])
-        if detail["dtype"] == np.int32:
+        if detail["dtype"] == np.bool_:
+            feeds[name] = np.array(rng.integers(0, 2), bool).reshape(shape)
+        elif detail["dtype"] == np.int32:
             feeds[name] = np.array(rng.integers(0, 6), np.int32).reshape(shape)
         else:
             feeds[name] = rng.standard_normal(shape).astype(detail["dtype"])
@@ -154,19 +180,10 @@ def _litert(model_path, feeds, invokes):
     return {name: np.array(value) for name, value in outputs.items()}
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_control_flow_matches_litert(case, kiln_bin, tmp_path):
-    rng, seed = kiln_e2e.make_rng()
-    print(f"seed {seed}")
-    build, required, invokes = CASES[case]
-    path = tmp_path / f"{case}.tflite"
-    path.write_bytes(build(seed % (2**31)))
-    ops = kiln_e2e.op_histogram(path)
-    assert required <= set(ops), f"the converter wrote {dict(ops)}"
-    feeds = _feeds(path, rng)
+def _compare(path, feeds, invokes, workdir, kiln_bin):
     reference = _litert(path, feeds, invokes)
-    in_dir, out_dir = tmp_path / "in", tmp_path / "out"
-    in_dir.mkdir()
+    in_dir, out_dir = workdir / "in", workdir / "out"
+    in_dir.mkdir(parents=True)
     out_dir.mkdir()
     args = ["run", str(path), "--output", str(out_dir), "--invokes",
             str(invokes)]
@@ -177,3 +194,21 @@ def test_control_flow_matches_litert(case, kiln_bin, tmp_path):
     assert result.returncode == 0, result.stderr
     outputs = {p.name: np.load(p) for p in out_dir.glob("*.npy")}
     kiln_e2e.compare_outputs(outputs, reference, tolerance=TOLERANCE)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_control_flow_matches_litert(case, kiln_bin, tmp_path):
+    rng, seed = kiln_e2e.make_rng()
+    print(f"seed {seed}")
+    build, required, invokes = CASES[case]
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(build(seed % (2**31)))
+    ops = kiln_e2e.op_histogram(path)
+    assert required <= set(ops), f"the converter wrote {dict(ops)}"
+    feeds = _feeds(path, rng)
+    # A bool input chooses a branch: run both.
+    flags = [n for n, a in feeds.items() if a.dtype == np.bool_]
+    for value in ([False, True] if flags else [None]):
+        for name in flags:
+            feeds[name] = np.full_like(feeds[name], value)
+        _compare(path, feeds, invokes, tmp_path / f"run_{value}", kiln_bin)

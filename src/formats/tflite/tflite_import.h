@@ -13,7 +13,9 @@
 /* True when the bytes carry TFLite's file identifier "TFL3" at bytes 4..7. */
 bool kiln_tflite_detect(const void *data, size_t size);
 
-/* Builds a graph from subgraph 0 of a TFLite model. Constants point into
+/* Builds a graph from subgraph 0 of a TFLite model, alone: the subgraphs
+ * its control flow names are neither read nor checked (see
+ * kiln_tflite_import_all, which the model loader uses). Constants point into
  * `data` (which must outlive the graph) unless they had to be realigned.
  * `source_name` starts every error message (NULL: "<memory>"). On failure
  * *out_graph is NULL and nothing is left allocated. */
