@@ -556,6 +556,73 @@ static void test_bad_files(void) {
   check_refused(KILN_ERR_INVALID_MODEL, "subgraph 2: operator 0 (ADD)");
 }
 
+/* ---- allocations counted through the embedder's allocator ---- */
+static long allocations;
+
+static void *count_allocate(void *context, size_t size) {
+  (void)context;
+  allocations++;
+  return malloc(size ? size : 1);
+}
+static void *count_reallocate(void *context, void *pointer, size_t size) {
+  (void)context;
+  allocations++;
+  return realloc(pointer, size ? size : 1);
+}
+static void count_release(void *context, void *pointer) {
+  (void)context;
+  free(pointer);
+}
+
+/* Invokes the loaded model `times` times on zero inputs (n from `trips`)
+ * and returns how many allocations the invokes made. */
+static long invoke_allocations(int times, int32_t trips) {
+  kiln_allocator counter = {NULL, count_allocate, count_reallocate,
+                            count_release};
+  kiln_options options = kiln_options_default();
+  options.allocator = &counter;
+  size_t size;
+  uint8_t *bytes = tb_build(&main_graph, &size);
+  kiln_model *model = NULL;
+  kiln_session *s = NULL;
+  long made = -1;
+  CHECK_OK(kiln_model_load_buffer(bytes, size, "cf.tflite", &options, &model));
+  free(bytes);
+  if (model) CHECK_OK(kiln_session_create(model, NULL, &s));
+  if (s) {
+    kiln_tensor_info info;
+    for (int i = 0; i < kiln_model_num_inputs(model); i++) {
+      CHECK_OK(kiln_session_input_info(s, i, &info));
+      void *data;
+      size_t nbytes;
+      CHECK_OK(kiln_session_input_buffer(s, i, &data, &nbytes));
+      memset(data, 0, nbytes);
+      if (info.dtype == KILN_INT32 && nbytes == sizeof trips)
+        memcpy(data, &trips, sizeof trips);
+    }
+    CHECK_OK(kiln_session_invoke(s)); /* CALL_ONCE's first run */
+    allocations = 0;
+    for (int k = 0; k < times; k++) CHECK_OK(kiln_session_invoke(s));
+    made = allocations;
+  }
+  kiln_session_free(s);
+  kiln_model_free(model);
+  return made;
+}
+
+/* Loops that keep their shapes, IF and variables allocate nothing at
+ * invoke; a loop whose body follows its counter prepares every round. */
+static void test_invoke_allocates_nothing(void) {
+  while_model(5);
+  CHECK(invoke_allocations(3, 6) == 0);
+  if_model(5);
+  CHECK(invoke_allocations(3, 0) == 0);
+  variable_model(5, true);
+  CHECK(invoke_allocations(3, 0) == 0);
+  prefix_model(5, false);
+  CHECK(invoke_allocations(1, 4) > 0);
+}
+
 /* Subgraph k (1..levels) passes a bool through and runs two WHILEs whose
  * cond and body are both subgraph k + 1; the main graph runs one on
  * subgraph 1. No recursion, but each level quadruples the sessions a
@@ -648,6 +715,7 @@ int main(void) {
   test_if();
   test_variables();
   test_bad_files();
+  test_invoke_allocates_nothing();
   test_error_inside_subgraph();
   test_call_budget();
   test_shape_changing_loop();
