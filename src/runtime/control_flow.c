@@ -96,7 +96,7 @@ void kiln_cf_free(kiln_session *s) {
   kiln_free(s->alloc, s->variables);
 }
 
-void kiln_cf_reset_variables(kiln_session *root) {
+void kiln_cf_begin_prepare(kiln_session *root) {
   for (int v = 0; v < root->num_variables; v++) {
     root->variables[v].shaped = false;
     root->variables[v].assigned = false;
@@ -113,8 +113,9 @@ void kiln_cf_reset(kiln_session *s) {
   }
 }
 
-/* Prepares child `slot` of node `n` for the node's inputs from `offset`
- * on (the subgraph's inputs, whose count and types the importer matched). */
+/* Prepares child `slot` of node `n` for the shapes of the node's inputs
+ * from the child's input_offset on (the subgraph's inputs, whose count
+ * and types the importer matched). */
 static kiln_status *prepare_child(kiln_session *s, int n, int slot,
                                   const char *role) {
   kiln_session *child = s->children[2 * n + slot];

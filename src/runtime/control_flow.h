@@ -24,7 +24,7 @@ kiln_status *kiln_cf_prepare(kiln_session *s, int n);
 kiln_status *kiln_cf_invoke(kiln_session *s, int n);
 
 /* At a root's prepare: every resource variable unshaped and unassigned. */
-void kiln_cf_reset_variables(kiln_session *root);
+void kiln_cf_begin_prepare(kiln_session *root);
 /* For kiln_session_reset_variables: resource variables unassigned,
  * CALL_ONCE initializers to run again, subgraphs' variables reset. */
 void kiln_cf_reset(kiln_session *s);

@@ -488,7 +488,7 @@ kiln_status *kiln_session_prepare(kiln_session *s) {
    * the variables afresh; a root session's prepare prepares its subgraphs'
    * sessions too, and starts its resource variables afresh. */
   reset_state(s);
-  if (s->root == s) kiln_cf_reset_variables(s);
+  if (s->root == s) kiln_cf_begin_prepare(s);
   reset_tensors(s);
   KILN_TRY(known_inputs(s));
   KILN_TRY(infer_shapes(s));
