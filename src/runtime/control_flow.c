@@ -96,11 +96,22 @@ void kiln_cf_free(kiln_session *s) {
   kiln_free(s->alloc, s->variables);
 }
 
+/* CALL_ONCE runs again after the root prepares (not after a loop body
+ * prepares again for its next round). */
+static void clear_once(kiln_session *s) {
+  for (int n = 0; n < s->graph->num_nodes; n++) {
+    s->once_done[n] = false;
+    for (int k = 0; k < 2; k++)
+      if (s->children[2 * n + k]) clear_once(s->children[2 * n + k]);
+  }
+}
+
 void kiln_cf_begin_prepare(kiln_session *root) {
   for (int v = 0; v < root->num_variables; v++) {
     root->variables[v].shaped = false;
     root->variables[v].assigned = false;
   }
+  clear_once(root);
 }
 
 void kiln_cf_reset(kiln_session *s) {
@@ -513,7 +524,6 @@ kiln_status *kiln_cf_prepare(kiln_session *s, int n) {
     case KILN_OP_IF:
       return prepare_if(s, n);
     case KILN_OP_CALL_ONCE:
-      s->once_done[n] = false;
       return prepare_child(s, n, 0, "init");
     case KILN_OP_VAR_HANDLE:
       return prepare_var_handle(s, n);

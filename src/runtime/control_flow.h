@@ -23,7 +23,8 @@ kiln_status *kiln_cf_prepare(kiln_session *s, int n);
 /* Node `n`'s invoke. Allocates nothing. */
 kiln_status *kiln_cf_invoke(kiln_session *s, int n);
 
-/* At a root's prepare: every resource variable unshaped and unassigned. */
+/* At a root's prepare: every resource variable unshaped and unassigned,
+ * every CALL_ONCE of the session tree to run again. */
 void kiln_cf_begin_prepare(kiln_session *root);
 /* For kiln_session_reset_variables: resource variables unassigned,
  * CALL_ONCE initializers to run again, subgraphs' variables reset. */
