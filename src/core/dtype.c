@@ -1,7 +1,11 @@
 /* dtype.c - names and sizes of element types. */
+#include <stdint.h>
+
+#include "core/dtype_private.h"
 #include "kiln.h"
 
 const char *kiln_dtype_name(kiln_dtype dtype) {
+  if (dtype == KILN_RESOURCE) return "resource";
   switch (dtype) {
     case KILN_FLOAT32:
       return "float32";
@@ -30,6 +34,7 @@ const char *kiln_dtype_name(kiln_dtype dtype) {
 }
 
 size_t kiln_dtype_size(kiln_dtype dtype) {
+  if (dtype == KILN_RESOURCE) return sizeof(int32_t);
   switch (dtype) {
     case KILN_FLOAT32:
       return 4;

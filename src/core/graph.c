@@ -241,12 +241,47 @@ kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source) {
                       "produces",
                       source, i, g->outputs[i], g->values[g->outputs[i]].name);
   /* A graph with nothing to compute would "run" and give nothing back;
-   * that is a broken file, not an empty answer. */
-  if (!st && g->num_outputs == 0)
+   * that is a broken file, not an empty answer. One that assigns variables
+   * (a CALL_ONCE initializer) has its effect without outputs. */
+  bool effects = false;
+  for (int n = 0; n < g->num_nodes; n++)
+    effects |= kiln_op_has_side_effects(g->nodes[n].op);
+  if (!st && g->num_outputs == 0 && !effects)
     st = kiln_error(KILN_ERR_INVALID_MODEL,
                     "%s: the model lists no outputs, so running it would "
                     "compute nothing",
                     source);
   kiln_free(g->alloc, producer);
   return st;
+}
+
+int kiln_node_subgraphs(const kiln_node *n, int refs[2], const char *names[2]) {
+  const char *unused[2];
+  if (!names) names = unused;
+  switch (n->op) {
+    case KILN_OP_WHILE: {
+      const kiln_while_attrs *a = n->attrs;
+      refs[0] = a->cond_subgraph;
+      refs[1] = a->body_subgraph;
+      names[0] = "cond_subgraph_index";
+      names[1] = "body_subgraph_index";
+      return 2;
+    }
+    case KILN_OP_IF: {
+      const kiln_if_attrs *a = n->attrs;
+      refs[0] = a->then_subgraph;
+      refs[1] = a->else_subgraph;
+      names[0] = "then_subgraph_index";
+      names[1] = "else_subgraph_index";
+      return 2;
+    }
+    case KILN_OP_CALL_ONCE: {
+      const kiln_call_once_attrs *a = n->attrs;
+      refs[0] = a->init_subgraph;
+      names[0] = "init_subgraph_index";
+      return 1;
+    }
+    default:
+      return 0;
+  }
 }

@@ -91,6 +91,11 @@ kiln_status *kiln_value_nbytes(const kiln_value *v, size_t *out_nbytes);
  * data, other values NULL. */
 void kiln_value_as_tensor(const kiln_value *v, kiln_tensor *out);
 
+/* The subgraphs a control-flow node runs (WHILE: cond, body; IF: then,
+ * else; CALL_ONCE: init) with the TFLite option naming each (names may be
+ * NULL); returns how many, 0 for other operators. */
+int kiln_node_subgraphs(const kiln_node *n, int refs[2], const char *names[2]);
+
 /* Checks structural sanity: ids in range, every input a constant, a
  * variable, a graph input or produced by an earlier node, no value produced
  * twice and no variable produced at all. Messages

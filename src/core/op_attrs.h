@@ -273,4 +273,27 @@ typedef struct kiln_bucketize_attrs {
   int32_t count;
 } kiln_bucketize_attrs;
 
+/* Control flow and resource variables (runtime/control_flow.c). Subgraph
+ * indices are the file's; the importer checks them against the subgraphs
+ * it read, and the model refuses recursion. */
+typedef struct kiln_while_attrs {
+  int cond_subgraph, body_subgraph;
+} kiln_while_attrs;
+
+typedef struct kiln_if_attrs {
+  int then_subgraph, else_subgraph;
+} kiln_if_attrs;
+
+typedef struct kiln_call_once_attrs {
+  int init_subgraph;
+} kiln_call_once_attrs;
+
+/* VAR_HANDLE: the variable named (container, shared_name); the strings
+ * point into the model's bytes (NULL reads as ""). variable is the
+ * model-wide id the loader gives each distinct name pair. */
+typedef struct kiln_var_handle_attrs {
+  const char *container, *shared_name;
+  int variable;
+} kiln_var_handle_attrs;
+
 #endif

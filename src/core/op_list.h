@@ -157,6 +157,16 @@ KILN_OP(LOCAL_RESPONSE_NORMALIZATION, kiln_lrn_attrs, kiln_shape_local_response_
 
 /* sparse constants and custom operators (ref/densify.c, ref/custom.c) */
 KILN_OP(DENSIFY, kiln_no_attrs, kiln_shape_densify, kiln_ref_copy, kiln_flops_none)
+/* control flow and resource variables: the session runs these itself
+ * (runtime/control_flow.c); the table's functions refuse to run outside
+ * one */
+KILN_OP(WHILE, kiln_while_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+KILN_OP(IF, kiln_if_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+KILN_OP(CALL_ONCE, kiln_call_once_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+KILN_OP(VAR_HANDLE, kiln_var_handle_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+KILN_OP(READ_VARIABLE, kiln_no_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+KILN_OP(ASSIGN_VARIABLE, kiln_no_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+
 KILN_OP(CUSTOM, kiln_custom_attrs, kiln_shape_custom, kiln_ref_custom, kiln_flops_none)
 
 /* added for issue 9: remaining builtins (ref/fft.c: complex64 and RFFT2D;

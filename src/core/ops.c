@@ -15,3 +15,24 @@ kiln_op_type kiln_op_from_name(const char *name) {
     if (strcmp(kiln_op_table[i].name, name) == 0) return (kiln_op_type)i;
   return KILN_OP_COUNT;
 }
+
+bool kiln_op_runs_in_session(kiln_op_type op) {
+  switch (op) {
+    case KILN_OP_CUSTOM:
+    case KILN_OP_WHILE:
+    case KILN_OP_IF:
+    case KILN_OP_CALL_ONCE:
+    case KILN_OP_VAR_HANDLE:
+    case KILN_OP_READ_VARIABLE:
+    case KILN_OP_ASSIGN_VARIABLE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool kiln_op_has_side_effects(kiln_op_type op) {
+  /* A WHILE or IF body may assign variables. */
+  return op == KILN_OP_ASSIGN_VARIABLE || op == KILN_OP_CALL_ONCE ||
+         op == KILN_OP_WHILE || op == KILN_OP_IF;
+}

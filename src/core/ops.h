@@ -2,6 +2,7 @@
 #ifndef KILN_CORE_OPS_H
 #define KILN_CORE_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "kernels/kernel.h"
@@ -25,6 +26,16 @@ extern const kiln_op_def kiln_op_table[KILN_OP_COUNT];
 
 /* Ops from here on are made by passes only: no file format maps them. */
 #define KILN_OP_FIRST_INTERNAL KILN_OP_FUSED_BOTTLENECK
+
+/* Ops the session runs itself rather than through the table's kernel:
+ * custom callbacks, control flow and resource variables. Passes never
+ * evaluate them at load nor the session at prepare (they may have side
+ * effects or depend on session state). */
+bool kiln_op_runs_in_session(kiln_op_type op);
+
+/* Ops whose effect is not only their outputs (a variable assigned, an
+ * initializer run): dead-node removal keeps them. */
+bool kiln_op_has_side_effects(kiln_op_type op);
 
 /* The op whose name is `name`, or KILN_OP_COUNT. */
 kiln_op_type kiln_op_from_name(const char *name);

@@ -20,7 +20,7 @@ kiln_status *kiln_pass_remove_dead(kiln_graph *g, int *out_removed,
   for (int i = 0; i < g->num_outputs; i++) live[g->outputs[i]] = true;
   for (int n = g->num_nodes - 1; n >= 0; n--) {
     const kiln_node *node = &g->nodes[n];
-    bool needed = false;
+    bool needed = kiln_op_has_side_effects(node->op);
     for (int i = 0; i < node->num_outputs; i++)
       needed |= live[node->outputs[i]];
     if (!needed) {

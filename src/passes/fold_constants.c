@@ -7,8 +7,9 @@
 
 static bool all_inputs_constant(const kiln_graph *g, const kiln_node *n) {
   /* A custom operator's callbacks run in sessions only (they may keep
-   * scratch there, and need not be pure). */
-  if (n->op == KILN_OP_CUSTOM) return false;
+   * scratch there, and need not be pure), as do control flow and
+   * variables. */
+  if (kiln_op_runs_in_session(n->op)) return false;
   int present = 0;
   for (int i = 0; i < n->num_inputs; i++) {
     if (n->inputs[i] < 0) continue;

@@ -6,14 +6,15 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
-#include "core/file_kind.h"
 #include "core/custom_op.h"
+#include "core/file_kind.h"
 #include "formats/tflite/tflite_import.h"
 #include "kernels/custom/builtins.h"
 #include "kernels/ref/quant_params.h"
@@ -137,20 +138,8 @@ static kiln_status *build_quant_params(kiln_model *m) {
   return NULL;
 }
 
-/* Turns the model's bytes into an optimized graph. */
-static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
-  if (!kiln_tflite_detect(data, size))
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "%s: not a model format kiln reads (%zu bytes; a TFLite "
-                      "file has the identifier 'TFL3' at byte 4)",
-                      m->source, size);
-  m->format = "tflite";
-  kiln_custom_resolver custom = {m->options.custom_ops, NULL, 0};
-  custom.builtins = kiln_builtin_custom_ops(&custom.num_builtins);
-  /* The registry is only read here; the graph keeps copies. */
-  m->options.custom_ops = NULL;
-  KILN_TRY(kiln_tflite_import_with_ops(data, size, m->source, m->alloc, &custom,
-                                       &m->graph));
+/* Passes, quantization parameters and packed weights of one graph. */
+static kiln_status *optimize_graph(kiln_model *m) {
   KILN_TRY(kiln_run_passes(m->graph, m->source, &m->passes));
   const kiln_pass_report *report = &m->passes;
   kiln_log(&m->options, KILN_LOG_INFO,
@@ -162,9 +151,112 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
            report->folded_batchnorms, report->fused_activations,
            report->removed_noops, report->removed_dead,
            report->fused_bottlenecks, report->fused_residuals);
-  m->isa = kiln_isa_resolve(m->options.max_isa);
   KILN_TRY(build_quant_params(m));
   return pack_weights(m);
+}
+
+/* A subgraph run by control flow, as a model sharing the root's bytes,
+ * options and instruction set; its messages say "FILE: subgraph N". */
+static kiln_status *child_model(kiln_model *root, kiln_graph *graph, int index,
+                                kiln_model **out) {
+  kiln_model *c = kiln_calloc(root->alloc, 1, sizeof *c);
+  size_t size = strlen(root->source) + 32;
+  char *source = kiln_malloc(root->alloc, size);
+  if (!c || !source) {
+    kiln_free(root->alloc, c);
+    kiln_free(root->alloc, source);
+    kiln_graph_free(graph);
+    return KILN_OOM();
+  }
+  snprintf(source, size, "%s: subgraph %d", root->source, index);
+  c->options = root->options;
+  c->alloc = root->alloc;
+  c->graph = graph;
+  c->source = source;
+  c->format = root->format;
+  c->isa = root->isa;
+  c->root = root;
+  *out = c;
+  return optimize_graph(c);
+}
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+static int compare_handles(const void *a, const void *b) {
+  const kiln_var_handle_attrs *x = *(kiln_var_handle_attrs *const *)a;
+  const kiln_var_handle_attrs *y = *(kiln_var_handle_attrs *const *)b;
+  int c = strcmp(or_empty(x->container), or_empty(y->container));
+  return c ? c : strcmp(or_empty(x->shared_name), or_empty(y->shared_name));
+}
+
+/* Gives each distinct (container, shared_name) of the VAR_HANDLEs in all
+ * subgraphs one id: a session keeps one variable per id, so every
+ * subgraph naming it reaches the same one. Sorting keeps this n log n
+ * however many handles a file has. */
+static kiln_status *number_variables(kiln_model *m) {
+  size_t count = 0;
+  for (int s = 0; s < m->num_subgraphs; s++) {
+    const kiln_graph *g = m->subgraphs[s] ? m->subgraphs[s]->graph : NULL;
+    for (int n = 0; g && n < g->num_nodes; n++)
+      count += g->nodes[n].op == KILN_OP_VAR_HANDLE;
+  }
+  m->num_variables = 0;
+  if (!count) return NULL;
+  kiln_var_handle_attrs **handles =
+      kiln_calloc(m->alloc, count, sizeof *handles);
+  if (!handles) return KILN_OOM();
+  size_t k = 0;
+  for (int s = 0; s < m->num_subgraphs; s++) {
+    kiln_graph *g = m->subgraphs[s] ? m->subgraphs[s]->graph : NULL;
+    for (int n = 0; g && n < g->num_nodes; n++)
+      if (g->nodes[n].op == KILN_OP_VAR_HANDLE)
+        handles[k++] = g->nodes[n].attrs;
+  }
+  qsort(handles, count, sizeof *handles, compare_handles);
+  for (size_t i = 0; i < count; i++) {
+    if (i == 0 || compare_handles(&handles[i - 1], &handles[i]) != 0)
+      m->num_variables++;
+    handles[i]->variable = m->num_variables - 1;
+  }
+  kiln_free(m->alloc, handles);
+  return NULL;
+}
+
+/* Turns the model's bytes into optimized graphs. */
+static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
+  if (!kiln_tflite_detect(data, size))
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s: not a model format kiln reads (%zu bytes; a TFLite "
+                      "file has the identifier 'TFL3' at byte 4)",
+                      m->source, size);
+  m->format = "tflite";
+  m->root = m;
+  kiln_custom_resolver custom = {m->options.custom_ops, NULL, 0};
+  custom.builtins = kiln_builtin_custom_ops(&custom.num_builtins);
+  /* The registry is only read here; the graph keeps copies. */
+  m->options.custom_ops = NULL;
+  kiln_graph **graphs = NULL;
+  int count = 0;
+  KILN_TRY(kiln_tflite_import_all(data, size, m->source, m->alloc, &custom,
+                                  &graphs, &count));
+  m->graph = graphs[0];
+  graphs[0] = NULL;
+  m->isa = kiln_isa_resolve(m->options.max_isa);
+  m->subgraphs = kiln_calloc(m->alloc, (size_t)count, sizeof *m->subgraphs);
+  kiln_status *st = m->subgraphs ? NULL : KILN_OOM();
+  if (!st) {
+    m->num_subgraphs = count;
+    m->subgraphs[0] = m;
+  }
+  for (int i = 1; !st && i < count; i++) {
+    if (!graphs[i]) continue;
+    st = child_model(m, graphs[i], i, &m->subgraphs[i]);
+    graphs[i] = NULL;
+  }
+  kiln_tflite_free_graphs(graphs, count, m->alloc);
+  if (!st) st = optimize_graph(m);
+  if (!st) st = number_variables(m);
+  return st;
 }
 
 kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
@@ -244,8 +336,9 @@ kiln_status *kiln_model_load_buffer(const void *data, size_t size,
   return NULL;
 }
 
-void kiln_model_free(kiln_model *model) {
-  if (!model) return;
+/* What one graph's model holds: its packed weights, quantization
+ * parameters and graph. */
+static void free_graph_parts(kiln_model *model) {
   if (model->packed)
     for (int n = 0; n < model->graph->num_nodes; n++)
       kiln_free(model->alloc, model->packed[n]);
@@ -256,6 +349,19 @@ void kiln_model_free(kiln_model *model) {
       kiln_free(model->alloc, model->quant[n]);
   kiln_free(model->alloc, model->quant);
   kiln_graph_free(model->graph);
+}
+
+void kiln_model_free(kiln_model *model) {
+  if (!model) return;
+  for (int i = 1; i < model->num_subgraphs; i++) {
+    kiln_model *child = model->subgraphs[i];
+    if (!child) continue;
+    free_graph_parts(child);
+    kiln_free(model->alloc, child->source);
+    kiln_free(model->alloc, child);
+  }
+  kiln_free(model->alloc, model->subgraphs);
+  free_graph_parts(model);
   if (model->mapping) munmap(model->mapping, model->mapping_size);
   kiln_free(model->alloc, model->buffer);
   kiln_free(model->alloc, model->source);

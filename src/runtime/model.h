@@ -26,6 +26,16 @@ struct kiln_model {
    * nodes); kernels read them through kiln_op_ctx.quant. */
   struct kiln_quant_params **quant;
   kiln_pass_report passes; /* what the load-time passes did */
+  /* Control flow (runtime/control_flow.c): every subgraph of the file that
+   * subgraph 0 reaches, as a model of its own (its graph, packed weights
+   * and quantization parameters, the root's source and options), indexed
+   * as in the file: entry 0 is the root model itself, unreached entries
+   * are NULL. Only the root holds the array and frees the others; each
+   * points at the root. */
+  struct kiln_model **subgraphs;
+  int num_subgraphs;
+  const struct kiln_model *root;
+  int num_variables; /* distinct resource variables named by VAR_HANDLEs */
 };
 
 /* Sends a message to the embedder's log callback when its level allows. */

@@ -8,60 +8,25 @@
 
 #include "core/alloc.h"
 #include "core/threadpool.h"
+#include "runtime/control_flow.h"
 #include "runtime/model.h"
 #include "runtime/planner.h"
-
-/* Where a value's bytes live during a run. */
-typedef enum value_home {
-  HOME_CONSTANT, /* the model's constant data */
-  HOME_KNOWN,    /* computed at prepare (shape arithmetic), session-owned */
-  HOME_ARENA,    /* an activation in the planned arena */
-  HOME_STATE,    /* a variable, in session memory that outlives invokes */
-} value_home;
-
-typedef struct step {
-  kiln_kernel_fn kernel;
-  const char *kernel_name;
-  int node;
-  double flops;
-} step;
-
-struct kiln_session {
-  const kiln_model *model;
-  const kiln_graph *graph;
-  const kiln_allocator *alloc;
-  int num_threads;
-  kiln_tensor *tensors;      /* one per graph value */
-  unsigned char *homes;      /* value_home per value */
-  void **known_data;         /* HOME_KNOWN storage per value, else NULL */
-  void **state_data;         /* HOME_STATE storage per variable, else NULL */
-  size_t *state_bytes;       /* its size */
-  kiln_op_ctx *contexts;     /* one per node; pointers into tensors */
-  kiln_tensor **io_pointers; /* backing store of the contexts' arrays */
-  int64_t (*input_dims)[KILN_MAX_RANK]; /* requested input shapes */
-  step *steps;
-  int num_steps;
-  kiln_plan_item *plan_items;
-  int *plan_values; /* value id of each plan item */
-  int *plan_scratch;
-  void *arena;
-  size_t arena_capacity, arena_bytes, naive_bytes;
-  size_t workspace; /* largest per-thread scratch a chosen variant needs */
-  double flops;
-  bool prepared;
-  /* Why the default shapes of a model with dynamic inputs did not prepare
-   * (a 1x1 placeholder image under a 3x3 VALID window): kept to explain
-   * a call made before the caller set real shapes. */
-  kiln_status *default_shape_error;
-  size_t max_memory;  /* options.max_memory_bytes, resolved */
-  size_t known_bytes; /* held by values computed at prepare */
-  kiln_threadpool *pool;
-  bool profiling;
-  double *step_start_us, *step_duration_us; /* per step, when profiling */
-};
+#include "runtime/session_internal.h"
 
 static const char *op_name(const kiln_node *n) {
   return kiln_op_table[n->op].name;
+}
+
+/* Prefixes an operator's error with where it is: the file, or for a
+ * subgraph's session nothing more, as the calling operator's message
+ * already names the file and the subgraph. */
+static kiln_status *at_node(const kiln_session *s, kiln_status *st,
+                            const kiln_node *node) {
+  if (s->parent)
+    return kiln_status_wrap(st, "operator %d (%s)", node->source_index,
+                            op_name(node));
+  return kiln_status_wrap(st, "%s: operator %d (%s)", s->model->source,
+                          node->source_index, op_name(node));
 }
 
 /* Builds each node's context once: the graph's topology never changes,
@@ -162,6 +127,67 @@ kiln_status *kiln_session_reset_variables(kiln_session *s) {
     return kiln_error(KILN_ERR_INVALID_ARGUMENT,
                       "kiln_session_reset_variables: NULL session");
   reset_state(s);
+  kiln_cf_reset(s);
+  return NULL;
+}
+
+kiln_status *kiln_session_new(const kiln_model *model,
+                              const kiln_options *options, kiln_session *root,
+                              kiln_session **out_session) {
+  *out_session = NULL;
+  const kiln_allocator *alloc = model->alloc;
+  kiln_session *s = kiln_calloc(alloc, 1, sizeof *s);
+  if (!s) return KILN_OOM();
+  const kiln_graph *g = model->graph;
+  s->model = model;
+  s->graph = g;
+  s->alloc = alloc;
+  s->root = root ? root : s;
+  s->num_threads = (options ? options : &model->options)->num_threads;
+  s->max_memory = (options ? options : &model->options)->max_memory_bytes;
+  if (!s->max_memory) s->max_memory = KILN_DEFAULT_MAX_MEMORY;
+  size_t values = (size_t)g->num_values + 1;
+  size_t nodes = (size_t)g->num_nodes + 1;
+  s->tensors = kiln_calloc(alloc, values, sizeof(kiln_tensor));
+  s->homes = kiln_calloc(alloc, values, 1);
+  s->known_data = kiln_calloc(alloc, values, sizeof(void *));
+  s->state_data = kiln_calloc(alloc, values, sizeof(void *));
+  s->state_bytes = kiln_calloc(alloc, values, sizeof(size_t));
+  s->input_dims =
+      kiln_calloc(alloc, (size_t)g->num_inputs + 1, sizeof *s->input_dims);
+  s->input_ranks = kiln_calloc(alloc, (size_t)g->num_inputs + 1, sizeof(int));
+  s->steps = kiln_calloc(alloc, nodes, sizeof(step));
+  s->plan_items = kiln_calloc(alloc, values, sizeof(kiln_plan_item));
+  s->plan_values = kiln_calloc(alloc, values, sizeof(int));
+  s->plan_scratch = kiln_calloc(alloc, 2 * values, sizeof(int));
+  s->step_start_us = kiln_calloc(alloc, nodes, sizeof(double));
+  s->step_duration_us = kiln_calloc(alloc, nodes, sizeof(double));
+  s->children = kiln_calloc(alloc, 2 * nodes, sizeof(kiln_session *));
+  s->once_done = kiln_calloc(alloc, nodes, sizeof(bool));
+  kiln_status *st = NULL;
+  if (!s->tensors || !s->homes || !s->known_data || !s->state_data ||
+      !s->state_bytes || !s->input_dims || !s->input_ranks || !s->steps ||
+      !s->plan_items || !s->plan_values || !s->plan_scratch ||
+      !s->step_start_us || !s->step_duration_us || !s->children ||
+      !s->once_done)
+    st = KILN_OOM();
+  if (!st && root)
+    s->pool = root->pool;
+  else if (!st)
+    st = kiln_threadpool_create(s->num_threads, alloc, &s->pool);
+  if (!st) st = build_contexts(s);
+  if (!st) st = alloc_state(s);
+  for (int i = 0; !st && i < g->num_inputs; i++) {
+    const kiln_value *v = &g->values[g->inputs[i]];
+    memcpy(s->input_dims[i], v->dims, sizeof s->input_dims[i]);
+    s->input_ranks[i] = v->rank;
+  }
+  if (!st) st = kiln_cf_create(s);
+  if (st) {
+    kiln_session_free(s);
+    return st;
+  }
+  *out_session = s;
   return NULL;
 }
 
@@ -172,47 +198,10 @@ kiln_status *kiln_session_create(const kiln_model *model,
     return kiln_error(
         KILN_ERR_INVALID_ARGUMENT,
         "kiln_session_create: model and out_session are required");
-  *out_session = NULL;
-  const kiln_allocator *alloc = model->alloc;
-  kiln_session *s = kiln_calloc(alloc, 1, sizeof *s);
-  if (!s) return KILN_OOM();
+  kiln_session *s = NULL;
+  KILN_TRY(kiln_session_new(model, options, NULL, &s));
   const kiln_graph *g = model->graph;
-  s->model = model;
-  s->graph = g;
-  s->alloc = alloc;
-  s->num_threads = (options ? options : &model->options)->num_threads;
-  s->max_memory = (options ? options : &model->options)->max_memory_bytes;
-  if (!s->max_memory) s->max_memory = KILN_DEFAULT_MAX_MEMORY;
-  size_t values = (size_t)g->num_values + 1;
-  s->tensors = kiln_calloc(alloc, values, sizeof(kiln_tensor));
-  s->homes = kiln_calloc(alloc, values, 1);
-  s->known_data = kiln_calloc(alloc, values, sizeof(void *));
-  s->state_data = kiln_calloc(alloc, values, sizeof(void *));
-  s->state_bytes = kiln_calloc(alloc, values, sizeof(size_t));
-  s->input_dims =
-      kiln_calloc(alloc, (size_t)g->num_inputs + 1, sizeof *s->input_dims);
-  s->steps = kiln_calloc(alloc, (size_t)g->num_nodes + 1, sizeof(step));
-  s->plan_items = kiln_calloc(alloc, values, sizeof(kiln_plan_item));
-  s->plan_values = kiln_calloc(alloc, values, sizeof(int));
-  s->plan_scratch = kiln_calloc(alloc, 2 * values, sizeof(int));
-  s->step_start_us =
-      kiln_calloc(alloc, (size_t)g->num_nodes + 1, sizeof(double));
-  s->step_duration_us =
-      kiln_calloc(alloc, (size_t)g->num_nodes + 1, sizeof(double));
-  kiln_status *st = NULL;
-  if (!s->tensors || !s->homes || !s->known_data || !s->state_data ||
-      !s->state_bytes || !s->input_dims || !s->steps || !s->plan_items ||
-      !s->plan_values || !s->plan_scratch || !s->step_start_us ||
-      !s->step_duration_us)
-    st = KILN_OOM();
-  if (!st) st = kiln_threadpool_create(s->num_threads, alloc, &s->pool);
-  if (!st) st = build_contexts(s);
-  if (!st) st = alloc_state(s);
-  for (int i = 0; !st && i < g->num_inputs; i++) {
-    const kiln_value *v = &g->values[g->inputs[i]];
-    memcpy(s->input_dims[i], v->dims, sizeof s->input_dims[i]);
-  }
-  if (!st) st = kiln_session_prepare(s);
+  kiln_status *st = kiln_session_prepare(s);
   /* The file's sizes for dynamic dimensions are placeholders (often 1):
    * a model whose real sizes are the caller's to give is not refused for
    * them. The session waits unprepared for resize_input and prepare, as
@@ -252,13 +241,17 @@ void kiln_session_free(kiln_session *s) {
   kiln_free(alloc, s->contexts);
   kiln_free(alloc, s->io_pointers);
   kiln_free(alloc, s->input_dims);
+  kiln_free(alloc, s->input_ranks);
+  kiln_cf_free(s);
+  kiln_free(alloc, s->children);
+  kiln_free(alloc, s->once_done);
   kiln_free(alloc, s->steps);
   kiln_free(alloc, s->plan_items);
   kiln_free(alloc, s->plan_values);
   kiln_free(alloc, s->plan_scratch);
   kiln_free(alloc, s->step_start_us);
   kiln_free(alloc, s->step_duration_us);
-  kiln_threadpool_free(s->pool);
+  if (s->root == s) kiln_threadpool_free(s->pool);
   kiln_status_free(s->default_shape_error);
   kiln_free(alloc, s->arena);
   kiln_free(alloc, s);
@@ -283,9 +276,38 @@ static void reset_tensors(kiln_session *s) {
     if (value->is_constant) t->data = (void *)value->data;
     if (value->is_variable) t->data = s->state_data[v];
   }
-  for (int i = 0; i < g->num_inputs; i++)
+  for (int i = 0; i < g->num_inputs; i++) {
     memcpy(s->tensors[g->inputs[i]].dims, s->input_dims[i],
            sizeof s->input_dims[i]);
+    s->tensors[g->inputs[i]].rank = s->input_ranks[i];
+  }
+}
+
+/* For a loop subgraph prepared with its values (value_inputs): small
+ * integer inputs (loop counters, at most 16 elements) become values known
+ * at prepare, copied from the caller's tensors, so that the shapes that
+ * depend on them resolve. */
+static kiln_status *known_inputs(kiln_session *s) {
+  enum { MAX_KNOWN_INPUT = 16 };
+  const kiln_graph *g = s->graph;
+  for (int i = 0; s->value_inputs && s->input_sources && i < g->num_inputs;
+       i++) {
+    int v = g->inputs[i];
+    kiln_tensor *t = &s->tensors[v];
+    const kiln_tensor *source = s->input_sources[i + s->input_offset];
+    if ((t->dtype != KILN_INT32 && t->dtype != KILN_INT64) || !source ||
+        !source->data || kiln_tensor_numel(t) > MAX_KNOWN_INPUT ||
+        s->homes[v] != HOME_ARENA || s->known_data[v])
+      continue;
+    size_t nbytes = kiln_tensor_nbytes(t);
+    s->known_data[v] = kiln_calloc(s->alloc, 1, nbytes ? nbytes : 1);
+    if (!s->known_data[v]) return KILN_OOM();
+    memcpy(s->known_data[v], source->data, nbytes);
+    s->known_bytes += nbytes;
+    t->data = s->known_data[v];
+    s->homes[v] = HOME_KNOWN;
+  }
+  return NULL;
 }
 
 static kiln_status *checked_nbytes(const kiln_tensor *t, const char *name,
@@ -317,8 +339,9 @@ static kiln_status *check_memory(const kiln_session *s, size_t bytes,
  * (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
 static bool known_before_invoke(const kiln_session *s, const kiln_node *n) {
   if (n->op == KILN_OP_SHAPE) return true;
-  /* Custom callbacks run at invoke, as TFLite runs them. */
-  if (n->op == KILN_OP_CUSTOM) return false;
+  /* Custom callbacks run at invoke, as TFLite runs them; so do control
+   * flow and variables, which have effects beyond their outputs. */
+  if (kiln_op_runs_in_session(n->op)) return false;
   for (int i = 0; i < n->num_inputs; i++) {
     int v = n->inputs[i];
     if (v >= 0 && (s->homes[v] == HOME_ARENA || s->homes[v] == HOME_STATE))
@@ -352,7 +375,9 @@ static kiln_status *infer_shapes(kiln_session *s) {
   for (int n = 0; n < g->num_nodes; n++) {
     const kiln_node *node = &g->nodes[n];
     const kiln_op_def *def = &kiln_op_table[node->op];
-    kiln_status *st = def->shape(&s->contexts[n]);
+    bool control = kiln_cf_is_control(node->op);
+    kiln_status *st =
+        control ? kiln_cf_prepare(s, n) : def->shape(&s->contexts[n]);
     for (int i = 0; !st && i < node->num_outputs; i++) {
       size_t nbytes;
       int v = node->outputs[i];
@@ -365,10 +390,16 @@ static kiln_status *infer_shapes(kiln_session *s) {
     }
     bool known = known_before_invoke(s, node);
     if (!st && known) st = evaluate_now(s, n);
-    if (st)
-      return kiln_status_wrap(st, "%s: operator %d (%s)", s->model->source,
-                              node->source_index, op_name(node));
+    if (st) return at_node(s, st, node);
     if (known) continue;
+    if (control) {
+      step *next = &s->steps[s->num_steps++];
+      next->kernel = NULL;
+      next->kernel_name = "session";
+      next->node = n;
+      next->flops = 0.0;
+      continue;
+    }
     const kiln_kernel_variant *v = kiln_variant_select(
         node->op, s->model->isa, s->model->packed_by[n], &s->contexts[n]);
     if (v && v->workspace) {
@@ -466,9 +497,12 @@ kiln_status *kiln_session_prepare(kiln_session *s) {
     return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_prepare: NULL");
   s->prepared = false;
   /* As TFLite's AllocateTensors, preparing (again, after a resize) starts
-   * the variables afresh. */
+   * the variables afresh; a root session's prepare prepares its subgraphs'
+   * sessions too, and starts its resource variables afresh. */
   reset_state(s);
+  if (s->root == s) kiln_cf_begin_prepare(s);
   reset_tensors(s);
+  KILN_TRY(known_inputs(s));
   KILN_TRY(infer_shapes(s));
   KILN_TRY(plan_arena(s));
   KILN_TRY(kiln_threadpool_reserve_scratch(s->pool, s->workspace));
@@ -509,15 +543,15 @@ kiln_status *kiln_session_invoke(kiln_session *s) {
   for (int k = 0; k < s->num_steps; k++) {
     const step *st = &s->steps[k];
     double start = s->profiling ? now_us() : 0.0;
-    kiln_status *status = st->kernel(&s->contexts[st->node]);
+    kiln_status *status = st->kernel ? st->kernel(&s->contexts[st->node])
+                                     : kiln_cf_invoke(s, st->node);
     if (s->profiling) {
       s->step_start_us[k] = start - origin;
       s->step_duration_us[k] = now_us() - start;
     }
     if (status) {
       const kiln_node *node = &s->graph->nodes[st->node];
-      return kiln_status_wrap(status, "%s: operator %d (%s)", s->model->source,
-                              node->source_index, op_name(node));
+      return at_node(s, status, node);
     }
   }
   return NULL;
@@ -697,13 +731,15 @@ kiln_status *kiln_session_profile_entry(const kiln_session *s, int index,
   KILN_TRY(check_prepared(s));
   const step *st = &s->steps[index];
   const kiln_node *node = &s->graph->nodes[st->node];
-  const kiln_tensor *first = &s->tensors[node->outputs[0]];
   memset(out, 0, sizeof *out);
   out->op = op_name(node);
   out->kernel = st->kernel_name;
   out->source_index = node->source_index;
-  out->rank = first->rank;
-  memcpy(out->dims, first->dims, sizeof out->dims);
+  if (node->num_outputs > 0) { /* ASSIGN_VARIABLE and CALL_ONCE have none */
+    const kiln_tensor *first = &s->tensors[node->outputs[0]];
+    out->rank = first->rank;
+    memcpy(out->dims, first->dims, sizeof out->dims);
+  }
   out->flops = st->flops;
   out->start_us = s->step_start_us[index];
   out->duration_us = s->step_duration_us[index];

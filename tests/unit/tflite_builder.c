@@ -262,17 +262,20 @@ static uint32_t tb_write_tensor(fbb *b, const tb_tensor *t) {
 
 static uint32_t tb_write_options(fbb *b, const tb_operator *op) {
   uint32_t vectors[8] = {0};
-  for (int i = 0; i < op->num_options; i++)
+  for (int i = 0; i < op->num_options; i++) {
     if (op->options[i].kind == 'v')
       vectors[i] = fbb_vector_i32(b, op->options[i].vec,
                                   (uint32_t)op->options[i].vec_len);
+    if (op->options[i].kind == 's')
+      vectors[i] = fbb_string(b, op->options[i].s);
+  }
   fbb_start(b);
   for (int i = 0; i < op->num_options; i++) {
     const tb_field *f = &op->options[i];
     if (f->kind == 'b') fbb_add_u8(b, f->slot, (uint8_t)f->i);
     if (f->kind == 'i') fbb_add_i32(b, f->slot, f->i);
     if (f->kind == 'f') fbb_add_f32(b, f->slot, f->f);
-    if (f->kind == 'v') fbb_add_ref(b, f->slot, vectors[i]);
+    if (f->kind == 'v' || f->kind == 's') fbb_add_ref(b, f->slot, vectors[i]);
   }
   return fbb_end(b);
 }
@@ -351,7 +354,7 @@ static uint32_t tb_write_signature(fbb *b, const tb_model *m) {
   return fbb_ref_vector(b, &sig, 1);
 }
 
-static uint32_t tb_write_subgraph(fbb *b, const tb_model *m) {
+static uint32_t tb_write_one_subgraph(fbb *b, const tb_model *m) {
   uint32_t refs[TB_MAX];
   for (int i = 0; i < m->num_tensors; i++)
     refs[i] = tb_write_tensor(b, &m->tensors[i]);
@@ -368,8 +371,15 @@ static uint32_t tb_write_subgraph(fbb *b, const tb_model *m) {
   fbb_add_ref(b, TFL_SUBGRAPH_OUTPUTS, outputs);
   fbb_add_ref(b, TFL_SUBGRAPH_OPERATORS, ops);
   fbb_add_ref(b, TFL_SUBGRAPH_NAME, name);
-  uint32_t subgraph = fbb_end(b);
-  return fbb_ref_vector(b, &subgraph, 1);
+  return fbb_end(b);
+}
+
+static uint32_t tb_write_subgraph(fbb *b, const tb_model *m) {
+  uint32_t refs[TB_MAX + 1];
+  refs[0] = tb_write_one_subgraph(b, m);
+  for (int i = 0; i < m->num_subgraphs; i++)
+    refs[i + 1] = tb_write_one_subgraph(b, m->subgraphs[i]);
+  return fbb_ref_vector(b, refs, (uint32_t)m->num_subgraphs + 1);
 }
 
 /* The flatbuffer part; `offsets` gives external buffers' file offsets. */

@@ -110,8 +110,8 @@ typedef struct tb_opcode {
   const char *custom;
 } tb_opcode;
 
-/* A field of an options table: kind 'b' (byte), 'i' (int32), 'f' (float)
- * or 'v' (int32 vector). */
+/* A field of an options table: kind 'b' (byte), 'i' (int32), 'f' (float),
+ * 'v' (int32 vector) or 's' (string). */
 typedef struct tb_field {
   int slot;
   char kind;
@@ -119,6 +119,7 @@ typedef struct tb_field {
   float f;
   int vec_len;
   int32_t vec[TB_MAX];
+  const char *s;
 } tb_field;
 
 typedef struct tb_operator {
@@ -160,6 +161,10 @@ typedef struct tb_model {
   tb_tensor_map sig_inputs[TB_MAX];
   int num_sig_outputs;
   tb_tensor_map sig_outputs[TB_MAX];
+  /* Subgraphs 1.. after this one (subgraph 0): their tensors, operators,
+   * inputs and outputs are read; opcodes and buffers are this model's. */
+  int num_subgraphs;
+  const struct tb_model *subgraphs[TB_MAX];
 } tb_model;
 
 /* Serializes a model (malloc'd; the caller frees it). External buffers

@@ -1,4 +1,4 @@
-/* tflite_import.c - builds kiln's graph from subgraph 0 of a TFLite model:
+/* tflite_import.c - builds kiln's graph from one subgraph of a TFLite model:
  * tensors (with their constants and quantization), operators, and the
  * graph's inputs and outputs named by the model's signature. */
 #include "formats/tflite/tflite_import.h"
@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/custom_op.h"
+#include "core/dtype_private.h"
 #include "core/status.h"
 #include "formats/tflite/tflite_schema.h"
 #include "formats/tflite/tflite_sparsity.h"
@@ -35,6 +36,8 @@ typedef struct importer {
   uint64_t decoded, budget; /* bytes copied out of the file, and the cap */
   uint64_t densified, dense_budget;   /* bytes of expanded sparse constants */
   const kiln_custom_resolver *custom; /* where custom codes are looked up */
+  int subgraph_index;                 /* which subgraph is being read */
+  int num_subgraphs;                  /* how many the file has */
 } importer;
 
 /* FlatBuffers may share a table or vector between many parents, so a small
@@ -80,6 +83,8 @@ static kiln_dtype tensor_dtype(int8_t type) {
       return KILN_FLOAT64;
     case TFL_TYPE_COMPLEX64:
       return KILN_COMPLEX64;
+    case TFL_TYPE_RESOURCE:
+      return KILN_RESOURCE;
   }
   return KILN_DTYPE_INVALID;
 }
@@ -648,7 +653,7 @@ static kiln_status *read_operators(importer *im) {
 
 /* ---------------------------------------------------- inputs / outputs */
 
-/* The TensorMaps of the first signature of subgraph 0, if any. */
+/* The TensorMaps of the first signature of this subgraph, if any. */
 static kiln_status *find_signature(importer *im, bool *found,
                                    kiln_fb_vector *inputs,
                                    kiln_fb_vector *outputs) {
@@ -661,7 +666,7 @@ static kiln_status *find_signature(importer *im, bool *found,
     uint32_t subgraph;
     KILN_TRY(kiln_fb_vec_table(&sigs, i, "SignatureDef", &sig));
     KILN_TRY(kiln_fb_u32(&sig, TFL_SIGNATURE_SUBGRAPH_INDEX, 0, &subgraph));
-    if (subgraph != 0) continue;
+    if (subgraph != (uint32_t)im->subgraph_index) continue;
     KILN_TRY(kiln_fb_vector_field(&sig, TFL_SIGNATURE_INPUTS, 4, inputs, NULL));
     KILN_TRY(
         kiln_fb_vector_field(&sig, TFL_SIGNATURE_OUTPUTS, 4, outputs, NULL));
@@ -785,13 +790,18 @@ static kiln_status *read_subgraph_fields(importer *im) {
 
 static kiln_status *read_subgraph(importer *im) {
   kiln_fb_vector subgraphs;
+  int index = im->subgraph_index;
   KILN_TRY(kiln_fb_vector_field(&im->model, TFL_MODEL_SUBGRAPHS, 4, &subgraphs,
                                 NULL));
   if (subgraphs.length == 0) return INVALID("the model has no subgraphs");
+  KILN_TRY(count_of(&subgraphs, "subgraphs", &im->num_subgraphs));
+  if (index >= im->num_subgraphs)
+    return INVALID("subgraph %d does not exist (the model has %d)", index,
+                   im->num_subgraphs);
   KILN_TRY(kiln_status_wrap(
-      kiln_fb_vec_table(&subgraphs, 0, "SubGraph", &im->subgraph),
-      "subgraph 0"));
-  KILN_TRY(kiln_status_wrap(read_subgraph_fields(im), "subgraph 0"));
+      kiln_fb_vec_table(&subgraphs, (uint32_t)index, "SubGraph", &im->subgraph),
+      "subgraph %d", index));
+  KILN_TRY(kiln_status_wrap(read_subgraph_fields(im), "subgraph %d", index));
   KILN_TRY(count_of(&im->tensors, "tensors", &im->num_tensors));
   return count_of(&im->operators, "operators", &im->num_operators);
 }
@@ -839,8 +849,18 @@ kiln_status *kiln_tflite_import_with_ops(const void *data, size_t size,
                                          const kiln_allocator *alloc,
                                          const kiln_custom_resolver *custom,
                                          kiln_graph **out_graph) {
+  uint64_t decoded = 0;
+  int count = 0;
+  return kiln_tflite_import_subgraph(data, size, source_name, alloc, custom, 0,
+                                     &decoded, out_graph, &count);
+}
+
+kiln_status *kiln_tflite_import_subgraph(
+    const void *data, size_t size, const char *source_name,
+    const kiln_allocator *alloc, const kiln_custom_resolver *custom, int index,
+    uint64_t *decoded, kiln_graph **out_graph, int *out_num_subgraphs) {
   const char *source = source_name ? source_name : "<memory>";
-  if (!out_graph)
+  if (!out_graph || !decoded || !out_num_subgraphs)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT,
                       "kiln_tflite_import: out_graph is required");
   *out_graph = NULL;
@@ -852,17 +872,30 @@ kiln_status *kiln_tflite_import_with_ops(const void *data, size_t size,
   im.fb.buf = data;
   im.fb.size = size;
   im.custom = custom;
+  im.subgraph_index = index;
+  /* One budget for the whole file: subgraphs share tables like anything
+   * else. */
+  im.decoded = *decoded;
   im.budget =
       size > UINT64_MAX / 32 ? UINT64_MAX : 16 * (uint64_t)size + (1u << 20);
   im.dense_budget =
       size > UINT64_MAX / 128 ? UINT64_MAX : 64 * (uint64_t)size + (16u << 20);
   im.g = kiln_graph_create(alloc);
   if (!im.g) return kiln_status_wrap(KILN_OOM(), "%s", source);
-  kiln_status *st = kiln_status_wrap(import_graph(&im), "%s", source);
+  kiln_status *st = import_graph(&im);
+  if (st && index != 0) st = kiln_status_wrap(st, "subgraph %d", index);
+  st = kiln_status_wrap(st, "%s", source);
   /* validate prefixes the source itself. */
-  if (!st) st = kiln_graph_validate(im.g, source);
+  if (!st && index == 0) st = kiln_graph_validate(im.g, source);
+  if (!st && index != 0) {
+    char where[512];
+    snprintf(where, sizeof where, "%s: subgraph %d", source, index);
+    st = kiln_graph_validate(im.g, where);
+  }
   kiln_free(im.g->alloc, im.tensor_buffer);
   kiln_free(im.g->alloc, im.flags);
+  *decoded = im.decoded;
+  *out_num_subgraphs = im.num_subgraphs;
   if (st) {
     kiln_graph_free(im.g);
     return st;

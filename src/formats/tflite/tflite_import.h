@@ -13,7 +13,9 @@
 /* True when the bytes carry TFLite's file identifier "TFL3" at bytes 4..7. */
 bool kiln_tflite_detect(const void *data, size_t size);
 
-/* Builds a graph from subgraph 0 of a TFLite model. Constants point into
+/* Builds a graph from subgraph 0 of a TFLite model, alone: the subgraphs
+ * its control flow names are neither read nor checked (see
+ * kiln_tflite_import_all, which the model loader uses). Constants point into
  * `data` (which must outlive the graph) unless they had to be realigned.
  * `source_name` starts every error message (NULL: "<memory>"). On failure
  * *out_graph is NULL and nothing is left allocated. */
@@ -29,6 +31,35 @@ kiln_status *kiln_tflite_import_with_ops(
     const void *data, size_t size, const char *source_name,
     const kiln_allocator *alloc, const struct kiln_custom_resolver *custom,
     kiln_graph **out_graph);
+
+/* Subgraph `index` of a TFLite model (kiln_tflite_import reads index 0).
+ * `decoded` carries the bytes copied out of the file so far, so that all
+ * the subgraphs of one file share one budget; *out_num_subgraphs is how
+ * many subgraphs the file has (set even on most failures). Messages of
+ * subgraphs other than 0 name the subgraph. */
+kiln_status *kiln_tflite_import_subgraph(
+    const void *data, size_t size, const char *source_name,
+    const kiln_allocator *alloc, const struct kiln_custom_resolver *custom,
+    int index, uint64_t *decoded, kiln_graph **out_graph,
+    int *out_num_subgraphs);
+
+/* Subgraph 0 and every subgraph its WHILE, IF and CALL_ONCE operators
+ * reach, directly or through others (formats/tflite/tflite_subgraphs.c):
+ * *out_graphs has *out_count entries (the file's subgraph count), NULL for
+ * subgraphs nothing reaches; free them with kiln_tflite_free_graphs.
+ * Refuses a subgraph index out of range, a subgraph that calls itself
+ * (directly or not), nesting deeper than KILN_MAX_SUBGRAPH_DEPTH, call
+ * trees needing more than KILN_MAX_SUBGRAPH_SESSIONS sessions, and
+ * operators whose inputs and outputs do not match their subgraphs'. */
+#define KILN_MAX_SUBGRAPH_DEPTH 16
+#define KILN_MAX_SUBGRAPH_SESSIONS 1024
+kiln_status *kiln_tflite_import_all(const void *data, size_t size,
+                                    const char *source_name,
+                                    const kiln_allocator *alloc,
+                                    const struct kiln_custom_resolver *custom,
+                                    kiln_graph ***out_graphs, int *out_count);
+void kiln_tflite_free_graphs(kiln_graph **graphs, int count,
+                             const kiln_allocator *alloc);
 
 /* ---- private to the importer: the operator table (tflite_ops.c) ---- */
 

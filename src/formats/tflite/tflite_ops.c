@@ -634,6 +634,48 @@ static kiln_status *parse_bucketize(const kiln_fb_table *o, void *attrs) {
   return NULL;
 }
 
+/* Subgraph indices must name a subgraph; the importer checks the upper
+ * bound once it knows how many the file has. */
+static kiln_status *read_subgraph_index(const kiln_fb_table *o, int field,
+                                        const char *what, int *out) {
+  int32_t value;
+  KILN_TRY(kiln_fb_i32(o, field, 0, &value));
+  if (value < 0)
+    return INVALID("%s: %s is %d; it must name a subgraph", o->name, what,
+                   value);
+  *out = value;
+  return NULL;
+}
+
+static kiln_status *parse_while(const kiln_fb_table *o, void *attrs) {
+  kiln_while_attrs *a = attrs;
+  KILN_TRY(read_subgraph_index(o, TFL_WHILE_COND_SUBGRAPH,
+                               "cond_subgraph_index", &a->cond_subgraph));
+  return read_subgraph_index(o, TFL_WHILE_BODY_SUBGRAPH, "body_subgraph_index",
+                             &a->body_subgraph);
+}
+
+static kiln_status *parse_if(const kiln_fb_table *o, void *attrs) {
+  kiln_if_attrs *a = attrs;
+  KILN_TRY(read_subgraph_index(o, TFL_IF_THEN_SUBGRAPH, "then_subgraph_index",
+                               &a->then_subgraph));
+  return read_subgraph_index(o, TFL_IF_ELSE_SUBGRAPH, "else_subgraph_index",
+                             &a->else_subgraph);
+}
+
+static kiln_status *parse_call_once(const kiln_fb_table *o, void *attrs) {
+  kiln_call_once_attrs *a = attrs;
+  return read_subgraph_index(o, TFL_CALL_ONCE_INIT_SUBGRAPH,
+                             "init_subgraph_index", &a->init_subgraph);
+}
+
+/* The strings stay in the file's bytes, which outlive the graph. */
+static kiln_status *parse_var_handle(const kiln_fb_table *o, void *attrs) {
+  kiln_var_handle_attrs *a = attrs;
+  KILN_TRY(kiln_fb_string_field(o, TFL_VAR_HANDLE_CONTAINER, &a->container));
+  return kiln_fb_string_field(o, TFL_VAR_HANDLE_SHARED_NAME, &a->shared_name);
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -823,6 +865,15 @@ static const kiln_tflite_op op_map[] = {
     PLAIN(NON_MAX_SUPPRESSION_V4),
     PLAIN(NON_MAX_SUPPRESSION_V5),
 
+    /* control flow over other subgraphs, and resource variables */
+    WITH(WHILE, WHILE, "WhileOptions", parse_while, kiln_while_attrs),
+    WITH(IF, IF, "IfOptions", parse_if, kiln_if_attrs),
+    WITH(CALL_ONCE, CALL_ONCE, "CallOnceOptions", parse_call_once,
+         kiln_call_once_attrs),
+    WITH(VAR_HANDLE, VAR_HANDLE, "VarHandleOptions", parse_var_handle,
+         kiln_var_handle_attrs),
+    PLAIN(READ_VARIABLE),
+    PLAIN(ASSIGN_VARIABLE),
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */
     {TFL_OP_CUSTOM, KILN_OP_CUSTOM, TFL_OPT_NONE, NULL, NULL,

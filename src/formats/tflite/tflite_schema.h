@@ -517,4 +517,34 @@ enum {
 enum { TFL_OPT_BUCKETIZE = 115 };
 enum { TFL_BUCKETIZE_BOUNDARIES = 0 }; /* BucketizeOptions: [float] */
 
+/* Control flow and resource variables: BuiltinOperator codes, their
+ * BuiltinOptions union types and option slots. */
+enum {
+  TFL_OP_IF = 118,
+  TFL_OP_WHILE = 119,
+  TFL_OP_CALL_ONCE = 129,
+  TFL_OP_VAR_HANDLE = 142,
+  TFL_OP_READ_VARIABLE = 143,
+  TFL_OP_ASSIGN_VARIABLE = 144,
+};
+enum {
+  TFL_OPT_IF = 92,
+  TFL_OPT_WHILE = 93,
+  TFL_OPT_CALL_ONCE = 103,
+  TFL_OPT_VAR_HANDLE = 111,
+};
+enum { /* IfOptions */
+       TFL_IF_THEN_SUBGRAPH = 0,
+       TFL_IF_ELSE_SUBGRAPH = 1,
+};
+enum { /* WhileOptions */
+       TFL_WHILE_COND_SUBGRAPH = 0,
+       TFL_WHILE_BODY_SUBGRAPH = 1,
+};
+enum { TFL_CALL_ONCE_INIT_SUBGRAPH = 0 }; /* CallOnceOptions */
+enum {                                    /* VarHandleOptions */
+       TFL_VAR_HANDLE_CONTAINER = 0,
+       TFL_VAR_HANDLE_SHARED_NAME = 1,
+};
+
 #endif
