@@ -160,7 +160,7 @@ KILN_OP(DENSIFY, kiln_no_attrs, kiln_shape_densify, kiln_ref_copy, kiln_flops_no
 KILN_OP(CUSTOM, kiln_custom_attrs, kiln_shape_custom, kiln_ref_custom, kiln_flops_none)
 
 /* added for issue 9: remaining builtins (ref/fft.c: complex64 and RFFT2D;
- * ref/bucketize.c; ref/nms.c) */
+ * ref/bucketize.c; ref/nms.c; ref/stablehlo_elementwise.c) */
 KILN_OP(RFFT2D, kiln_no_attrs, kiln_shape_rfft2d, kiln_ref_rfft2d, kiln_flops_rfft2d)
 KILN_OP(COMPLEX_ABS, kiln_no_attrs, kiln_shape_complex_abs, kiln_ref_complex_abs, kiln_flops_per_output)
 KILN_OP(REAL, kiln_no_attrs, kiln_shape_complex_part, kiln_ref_real, kiln_flops_none)
@@ -168,6 +168,12 @@ KILN_OP(IMAG, kiln_no_attrs, kiln_shape_complex_part, kiln_ref_imag, kiln_flops_
 KILN_OP(BUCKETIZE, kiln_bucketize_attrs, kiln_shape_bucketize, kiln_ref_bucketize, kiln_flops_none)
 KILN_OP(NON_MAX_SUPPRESSION_V4, kiln_no_attrs, kiln_shape_non_max_suppression, kiln_ref_non_max_suppression, kiln_flops_none)
 KILN_OP(NON_MAX_SUPPRESSION_V5, kiln_no_attrs, kiln_shape_non_max_suppression, kiln_ref_non_max_suppression, kiln_flops_none)
+KILN_OP(STABLEHLO_ADD, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_stablehlo_add, kiln_flops_per_output)
+KILN_OP(STABLEHLO_MULTIPLY, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_stablehlo_multiply, kiln_flops_per_output)
+KILN_OP(STABLEHLO_MAXIMUM, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_stablehlo_maximum, kiln_flops_per_output)
+KILN_OP(STABLEHLO_MINIMUM, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_stablehlo_minimum, kiln_flops_per_output)
+KILN_OP(STABLEHLO_AND, kiln_no_attrs, kiln_shape_stablehlo_and, kiln_ref_stablehlo_and, kiln_flops_none)
+KILN_OP(STABLEHLO_SHIFT_LEFT, kiln_no_attrs, kiln_shape_stablehlo_shift_left, kiln_ref_stablehlo_shift_left, kiln_flops_none)
 
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */

@@ -808,6 +808,12 @@ static const kiln_tflite_op op_map[] = {
          kiln_bucketize_attrs),
     PLAIN(NON_MAX_SUPPRESSION_V4),
     PLAIN(NON_MAX_SUPPRESSION_V5),
+    PLAIN(STABLEHLO_ADD),
+    PLAIN(STABLEHLO_MULTIPLY),
+    PLAIN(STABLEHLO_MAXIMUM),
+    PLAIN(STABLEHLO_MINIMUM),
+    PLAIN(STABLEHLO_AND),
+    PLAIN(STABLEHLO_SHIFT_LEFT),
 
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */

@@ -1,0 +1,230 @@
+/* test_ref_stablehlo.c - the StableHLO binary operators (ADD, MULTIPLY,
+ * MAXIMUM, MINIMUM, AND, SHIFT_LEFT) on random shapes and every type each
+ * takes, against per-element oracles: integer results wrapped to the
+ * type's width with ops_test_util's wrap_to, floats in float, halves
+ * through float; and the shape functions' errors. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops_test_util.h"
+
+typedef struct hlo_case {
+  kiln_op_type op;
+  const char *name;
+  kiln_dtype types[9];
+  int num_types;
+} hlo_case;
+
+static const hlo_case CASES[] = {
+    {KILN_OP_STABLEHLO_ADD,
+     "add",
+     {KILN_FLOAT32, KILN_FLOAT64, KILN_FLOAT16, KILN_INT8, KILN_INT16,
+      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
+     9},
+    {KILN_OP_STABLEHLO_MULTIPLY,
+     "mul",
+     {KILN_FLOAT32, KILN_FLOAT64, KILN_FLOAT16, KILN_INT8, KILN_INT16,
+      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
+     9},
+    {KILN_OP_STABLEHLO_MAXIMUM,
+     "max",
+     {KILN_FLOAT32, KILN_FLOAT64, KILN_FLOAT16, KILN_INT8, KILN_INT16,
+      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
+     9},
+    {KILN_OP_STABLEHLO_MINIMUM,
+     "min",
+     {KILN_FLOAT32, KILN_FLOAT64, KILN_FLOAT16, KILN_INT8, KILN_INT16,
+      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
+     9},
+    {KILN_OP_STABLEHLO_AND,
+     "and",
+     {KILN_INT8, KILN_INT16, KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
+     6},
+    {KILN_OP_STABLEHLO_SHIFT_LEFT,
+     "shl",
+     {KILN_INT8, KILN_INT16, KILN_INT32},
+     3},
+};
+
+static double get_real(const kiln_tensor *t, int64_t i) {
+  switch (t->dtype) {
+    case KILN_FLOAT64:
+      return ((const double *)t->data)[i];
+    case KILN_FLOAT16:
+      return kiln_half_to_float(((const uint16_t *)t->data)[i]);
+    default:
+      return ((const float *)t->data)[i];
+  }
+}
+
+static void fill(kiln_tensor *t, bool shift_amounts) {
+  int64_t n = kiln_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++) {
+    switch (t->dtype) {
+      case KILN_FLOAT64:
+        ((double *)t->data)[i] = kiln_test_uniform(-100, 100) * 1.000001;
+        break;
+      case KILN_FLOAT16:
+        ((uint16_t *)t->data)[i] =
+            kiln_float_to_half(kiln_test_uniform(-300, 300));
+        break;
+      case KILN_FLOAT32:
+        setv(t, i, kiln_test_uniform(-100, 100));
+        break;
+      case KILN_INT64:
+        /* large values, so sums and products wrap */
+        ((int64_t *)t->data)[i] =
+            (int64_t)(((uint64_t)kiln_test_rand() << 32) | kiln_test_rand());
+        break;
+      default:
+        if (shift_amounts)
+          setv(t, i, kiln_test_int(-2, 40));
+        else
+          setv(t, i, (double)wrap_to(t->dtype, (int32_t)kiln_test_rand()));
+        break;
+    }
+  }
+}
+
+static void check_case(const hlo_case *c, kiln_dtype t) {
+  tshape s = random_tshape(4, 10);
+  kiln_tensor *in[2] = {tensor_of(t, &s), tensor_of(t, &s)};
+  fill(in[0], false);
+  fill(in[1], c->op == KILN_OP_STABLEHLO_SHIFT_LEFT);
+  if (t == KILN_BOOL) {
+    fill_random(in[0], 0, 1);
+    fill_random(in[1], 0, 1);
+  }
+  kiln_tensor *out = tensor_of(t, &(tshape){1, {1}});
+  kiln_no_attrs none = {0};
+  CHECK_OK(run_poisoned(c->op, &none, in, 2, out));
+  CHECK(tensor_has_tshape(out, &s));
+  int64_t n = tshape_numel(&s);
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (t == KILN_FLOAT32 || t == KILN_FLOAT64 || t == KILN_FLOAT16) {
+      double a = get_real(in[0], i), b = get_real(in[1], i), want;
+      switch (c->op) {
+        case KILN_OP_STABLEHLO_ADD:
+          want = a + b;
+          break;
+        case KILN_OP_STABLEHLO_MULTIPLY:
+          want = a * b;
+          break;
+        case KILN_OP_STABLEHLO_MAXIMUM:
+          want = fmax(a, b);
+          break;
+        default:
+          want = fmin(a, b);
+          break;
+      }
+      if (t == KILN_FLOAT32) want = (float)want;
+      if (t == KILN_FLOAT16)
+        want = kiln_half_to_float(kiln_float_to_half((float)want));
+      bad += get_real(out, i) != want;
+      continue;
+    }
+    int64_t a = geti(in[0], i), b = geti(in[1], i), want;
+    if (t == KILN_INT64) {
+      a = ((const int64_t *)in[0]->data)[i];
+      b = ((const int64_t *)in[1]->data)[i];
+    }
+    switch (c->op) {
+      case KILN_OP_STABLEHLO_ADD:
+        want = t == KILN_BOOL ? (a || b) : (int64_t)((uint64_t)a + (uint64_t)b);
+        break;
+      case KILN_OP_STABLEHLO_MULTIPLY:
+        want = t == KILN_BOOL ? (a && b) : (int64_t)((uint64_t)a * (uint64_t)b);
+        break;
+      case KILN_OP_STABLEHLO_MAXIMUM:
+        want = a > b ? a : b;
+        break;
+      case KILN_OP_STABLEHLO_MINIMUM:
+        want = a < b ? a : b;
+        break;
+      case KILN_OP_STABLEHLO_AND:
+        want = a & b;
+        break;
+      default: /* the shift on the value widened to 32 bits */
+        want = (b < 0 || b >= 32) ? 0 : (int64_t)(int32_t)((uint32_t)a << b);
+        break;
+    }
+    int64_t got =
+        t == KILN_INT64 ? ((const int64_t *)out->data)[i] : geti(out, i);
+    bad += got != wrap_to(t, want);
+  }
+  CHECK(bad == 0);
+  if (bad)
+    fprintf(stderr, "%s on %s: %d of %lld wrong\n", c->name, kiln_dtype_name(t),
+            bad, (long long)n);
+  kiln_test_tensor_free(out);
+  kiln_test_tensors_free(in, 2);
+}
+
+static void test_random(void) {
+  for (int trial = 0; trial < 20; trial++)
+    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++)
+      for (int t = 0; t < CASES[k].num_types; t++)
+        check_case(&CASES[k], CASES[k].types[t]);
+}
+
+/* NaN as C++'s std::max / std::min leave it: kept from the first operand,
+ * dropped from the second. */
+static void test_nan(void) {
+  int64_t d[1] = {2};
+  float a[2] = {NAN, 1.0f}, b[2] = {1.0f, NAN};
+  kiln_tensor *in[2] = {kiln_test_tensor_f32(1, d, a),
+                        kiln_test_tensor_f32(1, d, b)};
+  kiln_no_attrs none = {0};
+  const kiln_op_type ops[2] = {KILN_OP_STABLEHLO_MAXIMUM,
+                               KILN_OP_STABLEHLO_MINIMUM};
+  for (int k = 0; k < 2; k++) {
+    kiln_tensor *out = kiln_test_output();
+    CHECK_OK(kiln_test_run_op1(ops[k], &none, in, 2, out));
+    const float *y = out->data;
+    CHECK(isnan(y[0]) && y[1] == 1.0f);
+    kiln_test_tensor_free(out);
+  }
+  kiln_test_tensors_free(in, 2);
+}
+
+static void test_errors(void) {
+  kiln_no_attrs none = {0};
+  int64_t d2[2] = {2, 3}, d1[1] = {3};
+  kiln_tensor *in[2] = {kiln_test_tensor_f32(2, d2, NULL),
+                        kiln_test_tensor_f32(1, d1, NULL)};
+  kiln_tensor *out = kiln_test_output();
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_ADD, &none, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "input 1 (rhs) has shape [3] but input 0 (lhs) has [2,3]; "
+              "StableHLO operands do not broadcast");
+  kiln_test_tensor_free(in[1]);
+  in[1] = kiln_test_tensor(KILN_INT32, 2, d2);
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_MULTIPLY, &none, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "input 1 (rhs) has type int32 but input 0 (lhs) has float32");
+  in[1]->dtype = KILN_FLOAT32;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_AND, &none, in, 2, out),
+              KILN_ERR_UNSUPPORTED, "input 0 (lhs) has type float32");
+  in[0]->dtype = in[1]->dtype = KILN_INT64;
+  out->dtype = KILN_INT64;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_SHIFT_LEFT, &none, in, 2, out),
+              KILN_ERR_UNSUPPORTED, "input 0 (lhs) has type int64");
+  out->dtype = KILN_INT32;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_MAXIMUM, &none, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "output 0 has type int32; expected int64");
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_MINIMUM, &none, in, 1, out),
+              KILN_ERR_INVALID_MODEL, "");
+  kiln_test_tensor_free(out);
+  kiln_test_tensors_free(in, 2);
+}
+
+int main(void) {
+  kiln_test_seed(0x57ab1e);
+  test_random();
+  test_nan();
+  test_errors();
+  return kiln_test_finish("test_ref_stablehlo");
+}
