@@ -267,4 +267,11 @@ typedef struct kiln_bucketize_attrs {
   int32_t count;
 } kiln_bucketize_attrs;
 
+/* FAKE_QUANT: the float range and bit width of FakeQuantOptions
+ * (narrow_range is refused when read). */
+typedef struct kiln_fake_quant_attrs {
+  float min, max;
+  int num_bits;
+} kiln_fake_quant_attrs;
+
 #endif

@@ -160,7 +160,8 @@ KILN_OP(DENSIFY, kiln_no_attrs, kiln_shape_densify, kiln_ref_copy, kiln_flops_no
 KILN_OP(CUSTOM, kiln_custom_attrs, kiln_shape_custom, kiln_ref_custom, kiln_flops_none)
 
 /* added for issue 9: remaining builtins (ref/fft.c: complex64 and RFFT2D;
- * ref/bucketize.c; ref/nms.c; ref/stablehlo_elementwise.c) */
+ * ref/bucketize.c; ref/nms.c; ref/stablehlo_elementwise.c;
+ * ref/hashtable_lookup.c; ref/fake_quant.c) */
 KILN_OP(RFFT2D, kiln_no_attrs, kiln_shape_rfft2d, kiln_ref_rfft2d, kiln_flops_rfft2d)
 KILN_OP(COMPLEX_ABS, kiln_no_attrs, kiln_shape_complex_abs, kiln_ref_complex_abs, kiln_flops_per_output)
 KILN_OP(REAL, kiln_no_attrs, kiln_shape_complex_part, kiln_ref_real, kiln_flops_none)
@@ -174,6 +175,8 @@ KILN_OP(STABLEHLO_MAXIMUM, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_s
 KILN_OP(STABLEHLO_MINIMUM, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_stablehlo_minimum, kiln_flops_per_output)
 KILN_OP(STABLEHLO_AND, kiln_no_attrs, kiln_shape_stablehlo_and, kiln_ref_stablehlo_and, kiln_flops_none)
 KILN_OP(STABLEHLO_SHIFT_LEFT, kiln_no_attrs, kiln_shape_stablehlo_shift_left, kiln_ref_stablehlo_shift_left, kiln_flops_none)
+KILN_OP(HASHTABLE_LOOKUP, kiln_no_attrs, kiln_shape_hashtable_lookup, kiln_ref_hashtable_lookup, kiln_flops_none)
+KILN_OP(FAKE_QUANT, kiln_fake_quant_attrs, kiln_shape_fake_quant, kiln_ref_fake_quant, kiln_flops_per_output)
 
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */

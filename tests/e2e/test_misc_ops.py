@@ -163,6 +163,12 @@ def cases() -> List[Case]:
             [((12, 4), "float32"), ((12,), "float32"), ((), "float32"),
              ((), "float32"), ((), "float32")],
             _nms_feed(12, False, (iou, 0.05, sigma)), batches=(0, 0)))
+    out.append(Case(
+        "SIGN-float64", ("SIGN",),
+        lambda tf, x: {"out": tf.math.sign(tf.cast(x, tf.float64))},
+        [((None, 5), "float32")],
+        lambda rng, b: [np.where(rng.random((b, 5)) < 0.2, 0.0, rng.uniform(
+            -3, 3, (b, 5))).astype(np.float32)]))
     return out
 
 
@@ -293,7 +299,42 @@ def file_cases() -> List[FileCase]:
     for t in ("int8", "int16", "int32"):
         out.append(FileCase(f"STABLEHLO_SHIFT_LEFT-{t}",
                             _hlo_binary("STABLEHLO_SHIFT_LEFT", t, (4, 7))))
+    for t in ("float32", "int8", "int64"):
+        out.append(FileCase(f"HASHTABLE_LOOKUP-{t}", _hashtable_lookup(t)))
+    for bits, lo, hi in ((8, -1.5, 2.5), (4, 0.0, 6.0), (16, -3.0, 0.0),
+                         (2, -0.7, 0.3)):
+        out.append(FileCase(f"FAKE_QUANT-{bits}-{lo}-{hi}",
+                            _fake_quant(bits, lo, hi)))
     return out
+
+
+def _hashtable_lookup(dtype):
+    def build(rng):
+        keys = np.sort(rng.choice(np.arange(-40, 40), 12, replace=False))
+        values = _random_of(rng, dtype, (12, 3))
+        data = M.one_op("HASHTABLE_LOOKUP", [
+            ("lookup", (9,), "int32", None),
+            ("keys", (12,), "int32", keys.astype(np.int32)),
+            ("values", (12, 3), dtype, values)],
+            [("out", (9, 3), dtype), ("hits", (9,), "uint8")])
+        lookup = np.where(rng.random(9) < 0.6, rng.choice(keys, 9),
+                          rng.integers(-45, 45, 9)).astype(np.int32)
+        return data, {"lookup": lookup}
+    return build
+
+
+def _fake_quant(bits, lo, hi):
+    def build(rng):
+        schema = M._schema()
+        options = schema.FakeQuantOptionsT()
+        options.min, options.max, options.numBits = lo, hi, bits
+        options.narrowRange = False
+        data = M.one_op("FAKE_QUANT", [("x", (4, 25), "float32", None)],
+                        [("out", (4, 25), "float32")],
+                        schema.BuiltinOptions.FakeQuantOptions, options)
+        x = rng.uniform(lo - 1, hi + 1, (4, 25)).astype(np.float32)
+        return data, {"x": x}
+    return build
 
 
 FILE_CASES = {c.id: c for c in file_cases()}

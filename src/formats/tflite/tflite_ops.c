@@ -620,6 +620,23 @@ static kiln_status *parse_bucketize(const kiln_fb_table *o, void *attrs) {
   return NULL;
 }
 
+/* FakeQuantOptions. narrow_range is refused as LiteRT's kernel refuses it
+ * (it is meant for weights, which the converter folds). */
+static kiln_status *parse_fake_quant(const kiln_fb_table *o, void *attrs) {
+  kiln_fake_quant_attrs *a = attrs;
+  bool narrow;
+  KILN_TRY(kiln_fb_f32(o, TFL_FAKE_QUANT_MIN, 0.0f, &a->min));
+  KILN_TRY(kiln_fb_f32(o, TFL_FAKE_QUANT_MAX, 0.0f, &a->max));
+  KILN_TRY(read_int(o, TFL_FAKE_QUANT_NUM_BITS, &a->num_bits));
+  KILN_TRY(kiln_fb_bool(o, TFL_FAKE_QUANT_NARROW_RANGE, false, &narrow));
+  if (narrow)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%s: narrow_range FAKE_QUANT is not supported (nor by "
+                      "TFLite at runtime)",
+                      o->name);
+  return NULL;
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -814,6 +831,9 @@ static const kiln_tflite_op op_map[] = {
     PLAIN(STABLEHLO_MINIMUM),
     PLAIN(STABLEHLO_AND),
     PLAIN(STABLEHLO_SHIFT_LEFT),
+    PLAIN(HASHTABLE_LOOKUP),
+    WITH(FAKE_QUANT, FAKE_QUANT, "FakeQuantOptions", parse_fake_quant,
+         kiln_fake_quant_attrs),
 
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */

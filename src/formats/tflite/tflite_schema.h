@@ -499,6 +499,8 @@ enum { /* CumsumOptions */
 /* added for issue 9: remaining builtins. BuiltinOperator codes, options
  * union types and their slots. */
 enum {
+  TFL_OP_HASHTABLE_LOOKUP = 10,
+  TFL_OP_FAKE_QUANT = 80,
   TFL_OP_NON_MAX_SUPPRESSION_V4 = 120,
   TFL_OP_NON_MAX_SUPPRESSION_V5 = 121,
   TFL_OP_RFFT2D = 131,
@@ -513,7 +515,13 @@ enum {
   TFL_OP_STABLEHLO_MINIMUM = 181,
   TFL_OP_STABLEHLO_SHIFT_LEFT = 207,
 };
-enum { TFL_OPT_BUCKETIZE = 115 };
+enum { TFL_OPT_BUCKETIZE = 115, TFL_OPT_FAKE_QUANT = 58 };
 enum { TFL_BUCKETIZE_BOUNDARIES = 0 }; /* BucketizeOptions: [float] */
+enum {                                 /* FakeQuantOptions */
+       TFL_FAKE_QUANT_MIN = 0,         /* float */
+       TFL_FAKE_QUANT_MAX = 1,         /* float */
+       TFL_FAKE_QUANT_NUM_BITS = 2,    /* int */
+       TFL_FAKE_QUANT_NARROW_RANGE = 3 /* bool */
+};
 
 #endif
