@@ -305,7 +305,21 @@ def file_cases() -> List[FileCase]:
                          (2, -0.7, 0.3)):
         out.append(FileCase(f"FAKE_QUANT-{bits}-{lo}-{hi}",
                             _fake_quant(bits, lo, hi)))
+    for t in ("float32", "int8", "int64"):
+        out.append(FileCase(f"DILATE-{t}", _dilate(t)))
     return out
+
+
+def _dilate(dtype):
+    def build(rng):
+        shape, dil = (3, 4, 2), np.array([2, 1, 3], np.int32)
+        out_shape = tuple((n - 1) * f + 1 for n, f in zip(shape, dil))
+        pad = _random_of(rng, dtype, ())
+        data = M.one_op("DILATE", [
+            ("x", shape, dtype, None), ("dilations", (3,), "int32", dil),
+            ("padding", (), dtype, pad)], [("out", out_shape, dtype)])
+        return data, {"x": _random_of(rng, dtype, shape)}
+    return build
 
 
 def _hashtable_lookup(dtype):

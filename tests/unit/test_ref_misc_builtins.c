@@ -2,7 +2,8 @@
  * sorted distinct keys (rows of several types and widths, hits and
  * misses), FAKE_QUANT against TensorFlow's definition evaluated in double
  * (values near a rounding tie skipped: float and double may round them
- * apart), SIGN on float64, and their errors. */
+ * apart), DILATE element by element on several types, SIGN on float64,
+ * and their errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,91 @@ static void test_fake_quant(void) {
   kiln_test_tensor_free(x);
 }
 
+/* ----------------------------------------------------------------- DILATE */
+
+static void test_dilate(void) {
+  const kiln_dtype types[4] = {KILN_FLOAT32, KILN_INT8, KILN_INT64, KILN_BOOL};
+  kiln_no_attrs none = {0};
+  for (int trial = 0; trial < 150; trial++) {
+    kiln_dtype t = types[trial % 4];
+    size_t es = kiln_dtype_size(t);
+    int rank = kiln_test_int(1, 4);
+    int64_t dims[4], dl[4];
+    int32_t dil[4];
+    for (int d = 0; d < rank; d++) {
+      dims[d] = kiln_test_int(1, 4);
+      dil[d] = kiln_test_int(1, 3);
+      dl[d] = rank;
+    }
+    kiln_tensor *in[3] = {kiln_test_tensor(t, rank, dims),
+                          kiln_test_tensor_i32(1, dl, dil),
+                          kiln_test_tensor(t, 0, dims)};
+    unsigned char *x = in[0]->data;
+    for (size_t b = 0; b < kiln_tensor_nbytes(in[0]); b++)
+      x[b] = t == KILN_BOOL ? (unsigned char)kiln_test_int(0, 1)
+                            : (unsigned char)kiln_test_rand();
+    memset(in[2]->data, t == KILN_BOOL ? 1 : 0x5c, es);
+    kiln_tensor *out = kiln_test_tensor(t, 1, (int64_t[]){1});
+    CHECK_OK(run_poisoned(KILN_OP_DILATE, &none, in, 3, out));
+    int64_t want[4];
+    for (int d = 0; d < rank; d++) want[d] = (dims[d] - 1) * dil[d] + 1;
+    CHECK(kiln_test_has_shape(out, rank, want));
+    int bad = 0;
+    int64_t total = kiln_tensor_numel(out);
+    for (int64_t f = 0; f < total; f++) {
+      int64_t rest = f, src = 0, scale = 1;
+      bool on_grid = true;
+      for (int d = rank - 1; d >= 0; d--) {
+        int64_t c = rest % want[d];
+        rest /= want[d];
+        on_grid = on_grid && c % dil[d] == 0;
+        src += (c / dil[d]) * scale;
+        scale *= dims[d];
+      }
+      const unsigned char *expect =
+          on_grid ? x + (size_t)src * es : (const unsigned char *)in[2]->data;
+      bad += memcmp((const unsigned char *)out->data + (size_t)f * es, expect,
+                    es) != 0;
+    }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(out);
+    kiln_test_tensors_free(in, 3);
+  }
+  int64_t d2[2] = {2, 3}, d1[1] = {2};
+  int32_t bad_dil[2] = {1, 0};
+  kiln_tensor *in[3] = {kiln_test_tensor_f32(2, d2, NULL),
+                        kiln_test_tensor_i32(1, d1, bad_dil),
+                        kiln_test_tensor_f32(0, d1, NULL)};
+  kiln_tensor *out = kiln_test_output();
+  CHECK_ERROR(shape_only(KILN_OP_DILATE, &none, in, 3, out),
+              KILN_ERR_INVALID_ARGUMENT,
+              "input 1 (dilations) element 1 is 0; it must be >= 1");
+  ((int32_t *)in[1]->data)[1] = 2;
+  CHECK_OK(shape_only(KILN_OP_DILATE, &none, in, 3, out));
+  in[1]->dims[0] = 1;
+  CHECK_ERROR(shape_only(KILN_OP_DILATE, &none, in, 3, out),
+              KILN_ERR_INVALID_MODEL,
+              "input 1 (dilations) must have shape [2] (one per input "
+              "dimension), has [1]");
+  in[1]->dims[0] = 2;
+  in[2]->dtype = KILN_INT32;
+  CHECK_ERROR(shape_only(KILN_OP_DILATE, &none, in, 3, out),
+              KILN_ERR_INVALID_MODEL,
+              "input 2 (padding_value) must be one float32, is int32");
+  in[2]->dtype = KILN_FLOAT32;
+  in[0]->dims[1] = 0;
+  CHECK_ERROR(shape_only(KILN_OP_DILATE, &none, in, 3, out),
+              KILN_ERR_UNSUPPORTED, "input 0 (input) dimension 1 is empty");
+  in[0]->dims[1] = 3;
+  void *saved = in[1]->data;
+  in[1]->data = NULL;
+  CHECK_ERROR(shape_only(KILN_OP_DILATE, &none, in, 3, out),
+              KILN_ERR_UNSUPPORTED, "input 1 (dilations) must be known");
+  in[1]->data = saved;
+  kiln_test_tensor_free(out);
+  kiln_test_tensors_free(in, 3);
+}
+
 /* ------------------------------------------------------------- SIGN f64 */
 
 static void test_sign_float64(void) {
@@ -176,5 +262,6 @@ int main(void) {
   test_lookup_errors();
   test_fake_quant();
   test_sign_float64();
+  test_dilate();
   return kiln_test_finish("test_ref_misc_builtins");
 }

@@ -834,6 +834,7 @@ static const kiln_tflite_op op_map[] = {
     PLAIN(HASHTABLE_LOOKUP),
     WITH(FAKE_QUANT, FAKE_QUANT, "FakeQuantOptions", parse_fake_quant,
          kiln_fake_quant_attrs),
+    PLAIN(DILATE), /* DilateOptions is empty */
 
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */
