@@ -274,4 +274,15 @@ typedef struct kiln_fake_quant_attrs {
   int num_bits;
 } kiln_fake_quant_attrs;
 
+/* EMBEDDING_LOOKUP_SPARSE: how each output cell combines its rows
+ * (TFLite's CombinerType numbering). */
+typedef enum kiln_combiner {
+  KILN_COMBINER_SUM = 0,
+  KILN_COMBINER_MEAN = 1,
+  KILN_COMBINER_SQRTN = 2,
+} kiln_combiner;
+typedef struct kiln_embedding_sparse_attrs {
+  kiln_combiner combiner;
+} kiln_embedding_sparse_attrs;
+
 #endif

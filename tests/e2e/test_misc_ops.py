@@ -307,7 +307,37 @@ def file_cases() -> List[FileCase]:
                             _fake_quant(bits, lo, hi)))
     for t in ("float32", "int8", "int64"):
         out.append(FileCase(f"DILATE-{t}", _dilate(t)))
+    for combiner in ("SUM", "MEAN", "SQRTN"):
+        for ordered in (True, False):
+            out.append(FileCase(
+                f"EMBEDDING_LOOKUP_SPARSE-{combiner}-"
+                f"{'sorted' if ordered else 'unsorted'}",
+                _embedding_sparse(combiner, ordered)))
     return out
+
+
+def _embedding_sparse(combiner, ordered):
+    def build(rng):
+        schema = M._schema()
+        options = schema.EmbeddingLookupSparseOptionsT()
+        options.combiner = getattr(schema.CombinerType, combiner)
+        n, dense = 10, np.array([3, 4, 5], np.int32)
+        params = rng.uniform(-1, 1, (7, 3, 2)).astype(np.float32)
+        data = M.one_op("EMBEDDING_LOOKUP_SPARSE", [
+            ("ids", (n,), "int32", None), ("indices", (n, 3), "int32", None),
+            ("dense_shape", (3,), "int32", dense),
+            ("weights", (n,), "float32", None),
+            ("params", params.shape, "float32", params)],
+            [("out", (3, 4, 3, 2), "float32")],
+            schema.BuiltinOptions.EmbeddingLookupSparseOptions, options)
+        idx = np.stack([rng.integers(0, d, n) for d in dense], 1)
+        if ordered:
+            idx = idx[np.lexsort(idx.T[::-1])]
+        return data, {
+            "ids": rng.integers(0, 7, n).astype(np.int32),
+            "indices": idx.astype(np.int32),
+            "weights": rng.uniform(0.2, 2, n).astype(np.float32)}
+    return build
 
 
 def _dilate(dtype):

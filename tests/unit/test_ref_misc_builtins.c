@@ -2,8 +2,9 @@
  * sorted distinct keys (rows of several types and widths, hits and
  * misses), FAKE_QUANT against TensorFlow's definition evaluated in double
  * (values near a rounding tie skipped: float and double may round them
- * apart), DILATE element by element on several types, SIGN on float64,
- * and their errors. */
+ * apart), DILATE element by element on several types,
+ * EMBEDDING_LOOKUP_SPARSE against runs of one cell combined in double, SIGN
+ * on float64, and their errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +241,124 @@ static void test_dilate(void) {
   kiln_test_tensors_free(in, 3);
 }
 
+/* ------------------------------------------------ EMBEDDING_LOOKUP_SPARSE */
+
+static kiln_status *run_sparse(kiln_combiner combiner, kiln_tensor **in,
+                               kiln_tensor *out) {
+  kiln_embedding_sparse_attrs a = {combiner};
+  return run_poisoned(KILN_OP_EMBEDDING_LOOKUP_SPARSE, &a, in, 5, out);
+}
+
+static void test_embedding_sparse(void) {
+  for (int trial = 0; trial < 150; trial++) {
+    kiln_combiner combiner = (kiln_combiner)(trial % 3);
+    int n = kiln_test_int(0, 12), lookup_rank = kiln_test_int(1, 3);
+    int64_t rows = kiln_test_int(1, 6), emb[2] = {kiln_test_int(1, 4), 2};
+    int32_t dense[3], ids[12], idx[36];
+    for (int d = 0; d < lookup_rank; d++) dense[d] = kiln_test_int(1, 3);
+    for (int i = 0; i < n; i++) {
+      ids[i] = kiln_test_int(0, (int)rows - 1);
+      for (int d = 0; d < lookup_rank; d++)
+        idx[i * lookup_rank + d] = kiln_test_int(0, dense[d] - 1);
+    }
+    /* mostly sorted by cell, as a SparseTensor's indices are */
+    if (trial % 4)
+      for (int i = 1; i < n; i++)
+        for (int j = i;
+             j > 0 && idx[(j - 1) * lookup_rank] > idx[j * lookup_rank]; j--)
+          for (int d = 0; d < lookup_rank; d++) {
+            int32_t t = idx[j * lookup_rank + d];
+            idx[j * lookup_rank + d] = idx[(j - 1) * lookup_rank + d];
+            idx[(j - 1) * lookup_rank + d] = t;
+          }
+    int64_t pdims[3] = {rows, emb[0], emb[1]};
+    kiln_tensor *in[5] = {
+        kiln_test_tensor_i32(1, (int64_t[]){n}, ids),
+        kiln_test_tensor_i32(2, (int64_t[]){n, lookup_rank}, idx),
+        kiln_test_tensor_i32(1, (int64_t[]){lookup_rank}, dense),
+        kiln_test_tensor_f32(1, (int64_t[]){n}, NULL),
+        kiln_test_tensor_f32(3, pdims, NULL)};
+    float *w = in[3]->data;
+    for (int i = 0; i < n; i++) w[i] = kiln_test_uniform(0.2f, 2.0f);
+    kiln_tensor *out = kiln_test_output();
+    CHECK_OK(run_sparse(combiner, in, out));
+    int64_t want[4];
+    int k = 0;
+    for (int d = 0; d < lookup_rank - 1; d++) want[k++] = dense[d];
+    want[k++] = emb[0];
+    want[k++] = emb[1];
+    CHECK(kiln_test_has_shape(out, k, want));
+    /* the oracle: split the ids into runs of one cell, sum each run in
+     * double into its cell and divide the cell by the run's divisor */
+    int64_t width = emb[0] * emb[1], cells = kiln_tensor_numel(out) / width;
+    double *expect = calloc((size_t)(cells * width + 1), sizeof(double));
+    const float *table = in[4]->data;
+    for (int start = 0; start < n;) {
+      int64_t cell = 0;
+      for (int d = 0; d < lookup_rank - 1; d++)
+        cell = cell * dense[d] + idx[start * lookup_rank + d];
+      int end = start + 1;
+      for (; end < n; end++) {
+        int64_t c = 0;
+        for (int d = 0; d < lookup_rank - 1; d++)
+          c = c * dense[d] + idx[end * lookup_rank + d];
+        if (c != cell) break;
+      }
+      double tw = 0, sq = 0;
+      for (int i = start; i < end; i++) tw += w[i], sq += (double)w[i] * w[i];
+      double div = combiner == KILN_COMBINER_SUM    ? 1.0
+                   : combiner == KILN_COMBINER_MEAN ? tw
+                                                    : sqrt(sq);
+      for (int64_t e = 0; e < width; e++) {
+        double sum = 0;
+        for (int i = start; i < end; i++)
+          sum += table[ids[i] * width + e] * w[i];
+        /* TFLite divides the cell as it stands, so a cell met again in a
+         * later run has its earlier value divided again */
+        expect[cell * width + e] = (expect[cell * width + e] + sum) / div;
+      }
+      start = end;
+    }
+    int bad = 0;
+    for (int64_t e = 0; e < cells * width; e++)
+      bad += fabs(((const float *)out->data)[e] - expect[e]) >
+             1e-5 * (1 + fabs(expect[e]));
+    CHECK(bad == 0);
+    free(expect);
+    kiln_test_tensor_free(out);
+    kiln_test_tensors_free(in, 5);
+  }
+  /* ids and indices out of range fail at invoke, naming the element */
+  int32_t ids[2] = {0, 3}, idx[4] = {0, 0, 1, 0}, dense[2] = {2, 1};
+  kiln_tensor *in[5] = {kiln_test_tensor_i32(1, (int64_t[]){2}, ids),
+                        kiln_test_tensor_i32(2, (int64_t[]){2, 2}, idx),
+                        kiln_test_tensor_i32(1, (int64_t[]){2}, dense),
+                        kiln_test_tensor_f32(1, (int64_t[]){2}, NULL),
+                        kiln_test_tensor_f32(2, (int64_t[]){3, 4}, NULL)};
+  kiln_tensor *out = kiln_test_output();
+  CHECK_ERROR(run_sparse(KILN_COMBINER_SUM, in, out), KILN_ERR_RUNTIME,
+              "input 0 (ids) element 1 is 3, outside [0, 3)");
+  ((int32_t *)in[0]->data)[1] = 2;
+  ((int32_t *)in[1]->data)[2] = 2;
+  CHECK_ERROR(run_sparse(KILN_COMBINER_MEAN, in, out), KILN_ERR_RUNTIME,
+              "input 1 (indices) row 1 column 0 is 2, outside [0, 2)");
+  ((int32_t *)in[1]->data)[2] = 1;
+  CHECK_OK(run_sparse(KILN_COMBINER_SQRTN, in, out));
+  CHECK_ERROR(run_sparse((kiln_combiner)3, in, out), KILN_ERR_INVALID_MODEL,
+              "combiner 3 is not SUM (0), MEAN (1) or SQRTN (2)");
+  in[2]->dims[0] = 1;
+  CHECK_ERROR(run_sparse(KILN_COMBINER_SUM, in, out), KILN_ERR_INVALID_MODEL,
+              "input 1 (indices) must have shape [2, 1]");
+  in[2]->dims[0] = 2;
+  void *saved = in[2]->data;
+  in[2]->data = NULL;
+  CHECK_ERROR(run_sparse(KILN_COMBINER_SUM, in, out), KILN_ERR_UNSUPPORTED,
+              "input 2 (dense_shape) must be known");
+  in[2]->data = saved;
+  kiln_test_tensor_free(out);
+  kiln_test_tensors_free(in, 5);
+}
+
 /* ------------------------------------------------------------- SIGN f64 */
 
 static void test_sign_float64(void) {
@@ -263,5 +382,6 @@ int main(void) {
   test_fake_quant();
   test_sign_float64();
   test_dilate();
+  test_embedding_sparse();
   return kiln_test_finish("test_ref_misc_builtins");
 }

@@ -637,6 +637,18 @@ static kiln_status *parse_fake_quant(const kiln_fb_table *o, void *attrs) {
   return NULL;
 }
 
+static kiln_status *parse_embedding_sparse(const kiln_fb_table *o,
+                                           void *attrs) {
+  kiln_embedding_sparse_attrs *a = attrs;
+  int8_t combiner;
+  KILN_TRY(kiln_fb_i8(o, TFL_ELS_COMBINER, 0, &combiner));
+  if (combiner < KILN_COMBINER_SUM || combiner > KILN_COMBINER_SQRTN)
+    return INVALID("%s: combiner %d is not SUM (0), MEAN (1) or SQRTN (2)",
+                   o->name, combiner);
+  a->combiner = (kiln_combiner)combiner;
+  return NULL;
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -835,6 +847,9 @@ static const kiln_tflite_op op_map[] = {
     WITH(FAKE_QUANT, FAKE_QUANT, "FakeQuantOptions", parse_fake_quant,
          kiln_fake_quant_attrs),
     PLAIN(DILATE), /* DilateOptions is empty */
+    WITH(EMBEDDING_LOOKUP_SPARSE, EMBEDDING_LOOKUP_SPARSE,
+         "EmbeddingLookupSparseOptions", parse_embedding_sparse,
+         kiln_embedding_sparse_attrs),
 
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */

@@ -515,8 +515,14 @@ enum {
   TFL_OP_STABLEHLO_MINIMUM = 181,
   TFL_OP_STABLEHLO_SHIFT_LEFT = 207,
   TFL_OP_DILATE = 203,
+  TFL_OP_EMBEDDING_LOOKUP_SPARSE = 33,
 };
-enum { TFL_OPT_BUCKETIZE = 115, TFL_OPT_FAKE_QUANT = 58 };
+enum {
+  TFL_OPT_BUCKETIZE = 115,
+  TFL_OPT_FAKE_QUANT = 58,
+  TFL_OPT_EMBEDDING_LOOKUP_SPARSE = 20,
+};
+enum { TFL_ELS_COMBINER = 0 };         /* EmbeddingLookupSparseOptions: byte */
 enum { TFL_BUCKETIZE_BOUNDARIES = 0 }; /* BucketizeOptions: [float] */
 enum {                                 /* FakeQuantOptions */
        TFL_FAKE_QUANT_MIN = 0,         /* float */
