@@ -285,4 +285,17 @@ typedef struct kiln_embedding_sparse_attrs {
   kiln_combiner combiner;
 } kiln_embedding_sparse_attrs;
 
+/* REDUCE_WINDOW's reduction (TFLite's ReduceWindowFunction numbering). */
+typedef enum kiln_window_function {
+  KILN_WINDOW_ADD = 1,
+  KILN_WINDOW_MUL = 2,
+  KILN_WINDOW_MINIMUM = 3,
+  KILN_WINDOW_MAXIMUM = 4,
+  KILN_WINDOW_ALL = 5,
+  KILN_WINDOW_ANY = 6,
+} kiln_window_function;
+typedef struct kiln_reduce_window_attrs {
+  kiln_window_function function;
+} kiln_reduce_window_attrs;
+
 #endif

@@ -32,7 +32,10 @@ def builtin_code(name: str) -> int:
 
 
 def one_op(op: str, inputs: Sequence[Input], outputs: Sequence[Output],
-           options_type: int = 0, options=None) -> bytes:
+           options_type: int = 0, options=None, options2_type: int = 0,
+           options2=None) -> bytes:
+    """options go in the BuiltinOptions union, options2 in BuiltinOptions2
+    (operators from 2023 on)."""
     import flatbuffers
     schema = _schema()
     code = builtin_code(op)
@@ -75,6 +78,8 @@ def one_op(op: str, inputs: Sequence[Input], outputs: Sequence[Output],
     node.outputs = out_ids
     node.builtinOptionsType = options_type
     node.builtinOptions = options
+    node.builtinOptions2Type = options2_type
+    node.builtinOptions2 = options2
     graph = schema.SubGraphT()
     graph.tensors = tensors
     graph.inputs = graph_inputs

@@ -313,7 +313,44 @@ def file_cases() -> List[FileCase]:
                 f"EMBEDDING_LOOKUP_SPARSE-{combiner}-"
                 f"{'sorted' if ordered else 'unsorted'}",
                 _embedding_sparse(combiner, ordered)))
+    for fn, t in (("ADD", "float32"), ("MUL", "float32"),
+                  ("MAXIMUM", "float32"), ("MINIMUM", "int32"),
+                  ("ADD", "int8"), ("MAXIMUM", "int64"), ("ALL", "bool"),
+                  ("ANY", "bool"), ("ADD", "float64")):
+        out.append(FileCase(f"REDUCE_WINDOW-{fn}-{t}", _reduce_window(fn, t)))
     return out
+
+
+def _reduce_window(fn, dtype):
+    def build(rng):
+        schema = M._schema()
+        options = schema.ReduceWindowOptionsT()
+        options.reduceFunction = getattr(schema.ReduceWindowFunction, fn)
+        shape = (2, 9, 7)
+        window = np.array([1, 3, 2], np.int64)
+        strides = np.array([1, 2, 1], np.int64)
+        dilations = np.array([1, 1, 2], np.int64)
+        out_shape = tuple(
+            (n - ((w - 1) * d + 1)) // s + 1
+            for n, w, s, d in zip(shape, window, strides, dilations))
+        init = {"ADD": 0, "MUL": 1, "MAXIMUM": -100, "MINIMUM": 100,
+                "ALL": 1, "ANY": 0}[fn]
+        if dtype == "float32" and fn == "MUL":
+            init = 1.5
+        data = M.one_op("REDUCE_WINDOW", [
+            ("x", shape, dtype, None),
+            ("init", (), dtype, np.array(init, dtype)),
+            ("window_shape", (3,), "int64", window),
+            ("window_strides", (3,), "int64", strides),
+            ("window_dilations", (3,), "int64", dilations)],
+            [("out", out_shape, dtype)],
+            options2_type=schema.BuiltinOptions2.ReduceWindowOptions,
+            options2=options)
+        x = _random_of(rng, dtype, shape)
+        if dtype == "float32" and fn == "MUL":
+            x = rng.uniform(0.5, 1.5, shape).astype(np.float32)
+        return data, {"x": x}
+    return build
 
 
 def _embedding_sparse(combiner, ordered):

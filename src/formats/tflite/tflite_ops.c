@@ -649,6 +649,21 @@ static kiln_status *parse_embedding_sparse(const kiln_fb_table *o,
   return NULL;
 }
 
+/* ReduceWindowOptions (in BuiltinOptions2). UNSUPPORTED (0), the default,
+ * is what LiteRT refuses too. */
+static kiln_status *parse_reduce_window(const kiln_fb_table *o, void *attrs) {
+  kiln_reduce_window_attrs *a = attrs;
+  int32_t f;
+  KILN_TRY(kiln_fb_i32(o, TFL_REDUCE_WINDOW_FUNCTION, 0, &f));
+  if (f < KILN_WINDOW_ADD || f > KILN_WINDOW_ANY)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%s: reduce_function %d is not one of ADD (1), MUL, "
+                      "MINIMUM, MAXIMUM, ALL, ANY (6)",
+                      o->name, (int)f);
+  a->function = (kiln_window_function)f;
+  return NULL;
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -850,6 +865,8 @@ static const kiln_tflite_op op_map[] = {
     WITH(EMBEDDING_LOOKUP_SPARSE, EMBEDDING_LOOKUP_SPARSE,
          "EmbeddingLookupSparseOptions", parse_embedding_sparse,
          kiln_embedding_sparse_attrs),
+    WITH(REDUCE_WINDOW, REDUCE_WINDOW, "ReduceWindowOptions",
+         parse_reduce_window, kiln_reduce_window_attrs),
 
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */
@@ -875,13 +892,20 @@ kiln_status *kiln_tflite_read_options(const kiln_tflite_op *map,
   if (!map->parse) return NULL;
   uint8_t type;
   kiln_fb_table options;
-  KILN_TRY(kiln_fb_union_field(op_table, TFL_OPERATOR_BUILTIN_OPTIONS_TYPE,
-                               TFL_OPERATOR_BUILTIN_OPTIONS, map->options_name,
-                               &type, &options));
+  /* added for issue 9: options in the second union (BuiltinOptions2) */
+  bool second = map->options_type >= TFL_OPT2_BASE;
+  unsigned want =
+      second ? map->options_type - TFL_OPT2_BASE : map->options_type;
+  KILN_TRY(kiln_fb_union_field(
+      op_table,
+      second ? TFL_OPERATOR_BUILTIN_OPTIONS_2_TYPE
+             : TFL_OPERATOR_BUILTIN_OPTIONS_TYPE,
+      second ? TFL_OPERATOR_BUILTIN_OPTIONS_2 : TFL_OPERATOR_BUILTIN_OPTIONS,
+      map->options_name, &type, &options));
   /* Absent options read as the schema's defaults (an empty table); options
    * of another type would be misread, so they are an error. */
-  if (type != TFL_OPT_NONE && type != map->options_type)
-    return INVALID("builtin options have union type %u, expected %s (%u)", type,
-                   map->options_name, map->options_type);
+  if (type != TFL_OPT_NONE && type != want)
+    return INVALID("builtin options%s have union type %u, expected %s (%u)",
+                   second ? " 2" : "", type, map->options_name, want);
   return map->parse(&options, attrs);
 }

@@ -516,19 +516,31 @@ enum {
   TFL_OP_STABLEHLO_SHIFT_LEFT = 207,
   TFL_OP_DILATE = 203,
   TFL_OP_EMBEDDING_LOOKUP_SPARSE = 33,
+  TFL_OP_REDUCE_WINDOW = 205,
 };
 enum {
   TFL_OPT_BUCKETIZE = 115,
   TFL_OPT_FAKE_QUANT = 58,
   TFL_OPT_EMBEDDING_LOOKUP_SPARSE = 20,
 };
-enum { TFL_ELS_COMBINER = 0 };         /* EmbeddingLookupSparseOptions: byte */
-enum { TFL_BUCKETIZE_BOUNDARIES = 0 }; /* BucketizeOptions: [float] */
-enum {                                 /* FakeQuantOptions */
-       TFL_FAKE_QUANT_MIN = 0,         /* float */
-       TFL_FAKE_QUANT_MAX = 1,         /* float */
-       TFL_FAKE_QUANT_NUM_BITS = 2,    /* int */
-       TFL_FAKE_QUANT_NARROW_RANGE = 3 /* bool */
+enum { TFL_ELS_COMBINER = 0 }; /* EmbeddingLookupSparseOptions: byte */
+/* ReduceWindowOptions is in BuiltinOptions2, the union of operators from
+ * 2023 on (Operator slot 11 holds its type, slot 12 the table). The op
+ * table marks such options by adding TFL_OPT2_BASE to their type, above
+ * every BuiltinOptions value (126 in TF 2.21; the field is a byte). */
+enum {
+  TFL_OPERATOR_BUILTIN_OPTIONS_2_TYPE = 11,
+  TFL_OPERATOR_BUILTIN_OPTIONS_2 = 12,
+};
+#define TFL_OPT2_BASE 200
+enum { TFL_OPT_REDUCE_WINDOW = TFL_OPT2_BASE + 20 };
+enum { TFL_REDUCE_WINDOW_FUNCTION = 0 }; /* ReduceWindowFunction (int) */
+enum { TFL_BUCKETIZE_BOUNDARIES = 0 };   /* BucketizeOptions: [float] */
+enum {                                   /* FakeQuantOptions */
+       TFL_FAKE_QUANT_MIN = 0,           /* float */
+       TFL_FAKE_QUANT_MAX = 1,           /* float */
+       TFL_FAKE_QUANT_NUM_BITS = 2,      /* int */
+       TFL_FAKE_QUANT_NARROW_RANGE = 3   /* bool */
 };
 
 #endif
