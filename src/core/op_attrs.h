@@ -298,4 +298,11 @@ typedef struct kiln_reduce_window_attrs {
   kiln_window_function function;
 } kiln_reduce_window_attrs;
 
+/* STABLEHLO_PAD: per dimension, values before and after (negative: crop)
+ * and between neighbours (>= 0). */
+typedef struct kiln_stablehlo_pad_attrs {
+  int rank;
+  int64_t low[8], high[8], interior[8];
+} kiln_stablehlo_pad_attrs;
+
 #endif

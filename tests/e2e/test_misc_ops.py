@@ -318,7 +318,33 @@ def file_cases() -> List[FileCase]:
                   ("ADD", "int8"), ("MAXIMUM", "int64"), ("ALL", "bool"),
                   ("ANY", "bool"), ("ADD", "float64")):
         out.append(FileCase(f"REDUCE_WINDOW-{fn}-{t}", _reduce_window(fn, t)))
+    for t, low, high, interior in (
+            ("float32", (1, 0, 2), (0, 3, 1), (0, 1, 2)),
+            ("int8", (-1, 2, 0), (2, -2, 0), (1, 0, 0)),
+            ("bool", (0, 1, -1), (1, 0, 0), (2, 0, 1))):
+        out.append(FileCase(f"STABLEHLO_PAD-{t}",
+                            _hlo_pad(t, low, high, interior)))
     return out
+
+
+def _hlo_pad(dtype, low, high, interior):
+    def build(rng):
+        schema = M._schema()
+        options = schema.StablehloPadOptionsT()
+        options.edgePaddingLow = list(low)
+        options.edgePaddingHigh = list(high)
+        options.interiorPadding = list(interior)
+        shape = (3, 4, 2)
+        out_shape = tuple(lo + n + (n - 1) * i + hi for n, lo, hi, i in
+                          zip(shape, low, high, interior))
+        data = M.one_op("STABLEHLO_PAD", [
+            ("x", shape, dtype, None),
+            ("pad", (), dtype, _random_of(rng, dtype, ()))],
+            [("out", out_shape, dtype)],
+            options2_type=schema.BuiltinOptions2.StablehloPadOptions,
+            options2=options)
+        return data, {"x": _random_of(rng, dtype, shape)}
+    return build
 
 
 def _reduce_window(fn, dtype):

@@ -2,7 +2,8 @@
  * MAXIMUM, MINIMUM, AND, SHIFT_LEFT) on random shapes and every type each
  * takes, against per-element oracles: integer results wrapped to the
  * type's width with ops_test_util's wrap_to, floats in float, halves
- * through float; and the shape functions' errors. */
+ * through float; STABLEHLO_PAD by mapping each output coordinate back to
+ * the input; and the shape functions' errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,10 +222,85 @@ static void test_errors(void) {
   kiln_test_tensors_free(in, 2);
 }
 
+/* ----------------------------------------------------------- STABLEHLO_PAD */
+
+static void test_pad(void) {
+  for (int trial = 0; trial < 200; trial++) {
+    kiln_dtype t = trial % 2 ? KILN_INT16 : KILN_FLOAT32;
+    size_t es = kiln_dtype_size(t);
+    int rank = kiln_test_int(0, 3);
+    int64_t dims[3] = {1, 1, 1}, want[3] = {1, 1, 1};
+    kiln_stablehlo_pad_attrs a = {rank, {0}, {0}, {0}};
+    for (int d = 0; d < rank; d++) {
+      dims[d] = kiln_test_int(1, 4);
+      a.interior[d] = kiln_test_int(0, 2);
+      a.low[d] = kiln_test_int(-1, 2);
+      a.high[d] = kiln_test_int(-1, 2);
+      want[d] = a.low[d] + dims[d] + (dims[d] - 1) * a.interior[d] + a.high[d];
+      if (want[d] < 0) { /* cropped past nothing: keep the edges */
+        a.low[d] = a.high[d] = 0;
+        want[d] = dims[d] + (dims[d] - 1) * a.interior[d];
+      }
+    }
+    kiln_tensor *in[2] = {kiln_test_tensor(t, rank, dims),
+                          kiln_test_tensor(t, 0, dims)};
+    unsigned char *x = in[0]->data;
+    for (size_t b = 0; b < kiln_tensor_nbytes(in[0]); b++)
+      x[b] = (unsigned char)kiln_test_rand();
+    memset(in[1]->data, 0x7b, es);
+    kiln_tensor *out = kiln_test_tensor(t, 1, (int64_t[]){1});
+    CHECK_OK(run_poisoned(KILN_OP_STABLEHLO_PAD, &a, in, 2, out));
+    CHECK(kiln_test_has_shape(out, rank, want));
+    int bad = 0;
+    for (int64_t f = 0; f < kiln_tensor_numel(out); f++) {
+      int64_t rest = f, src = 0, scale = 1;
+      bool hit = true;
+      for (int d = rank - 1; d >= 0; d--) {
+        int64_t o = rest % want[d] - a.low[d];
+        rest /= want[d];
+        int64_t step = a.interior[d] + 1;
+        hit = hit && o >= 0 && o % step == 0 && o / step < dims[d];
+        src += (hit ? o / step : 0) * scale;
+        scale *= dims[d];
+      }
+      const unsigned char *expect =
+          hit ? x + (size_t)src * es : (const unsigned char *)in[1]->data;
+      bad += memcmp((const unsigned char *)out->data + (size_t)f * es, expect,
+                    es) != 0;
+    }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(out);
+    kiln_test_tensors_free(in, 2);
+  }
+  int64_t d2[2] = {2, 3};
+  kiln_stablehlo_pad_attrs a = {2, {0, -2}, {0, -2}, {0, 0}};
+  kiln_tensor *in[2] = {kiln_test_tensor_f32(2, d2, NULL),
+                        kiln_test_tensor_f32(0, d2, NULL)};
+  kiln_tensor *out = kiln_test_output();
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_PAD, &a, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "dimension 1 of 3 elements padded by -2 low, -2 high and 0 "
+              "interior has size -1");
+  a.rank = 1;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_PAD, &a, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "the padding options have 1 entries each but input 0 (operand) "
+              "has rank 2");
+  a.rank = 2;
+  a.low[1] = 0;
+  in[1]->dtype = KILN_INT32;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_PAD, &a, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "input 1 (padding_value) must be one float32, is int32");
+  kiln_test_tensor_free(out);
+  kiln_test_tensors_free(in, 2);
+}
+
 int main(void) {
   kiln_test_seed(0x57ab1e);
   test_random();
   test_nan();
   test_errors();
+  test_pad();
   return kiln_test_finish("test_ref_stablehlo");
 }

@@ -664,6 +664,38 @@ static kiln_status *parse_reduce_window(const kiln_fb_table *o, void *attrs) {
   return NULL;
 }
 
+/* One of StablehloPadOptions' [long] vectors: `rank` entries (the first
+ * vector read sets it), each within +-2^31; interior ones >= 0. */
+static kiln_status *read_pad_amounts(const kiln_fb_table *o, int field,
+                                     const char *what, bool non_negative,
+                                     int *rank, int64_t *out) {
+  kiln_fb_vector v;
+  KILN_TRY(kiln_fb_vector_field(o, field, 8, &v, NULL));
+  if (*rank < 0 && v.length <= KILN_MAX_RANK) *rank = (int)v.length;
+  if (*rank < 0 || v.length != (uint32_t)*rank)
+    return INVALID("%s: %s has %u entries; expected %d (at most %d)", o->name,
+                   what, (unsigned)v.length, *rank < 0 ? 0 : *rank,
+                   KILN_MAX_RANK);
+  for (uint32_t i = 0; i < v.length; i++) {
+    out[i] = kiln_fb_vec_i64(&v, i);
+    if (out[i] < (non_negative ? 0 : -INT32_MAX) || out[i] > INT32_MAX)
+      return INVALID("%s: %s entry %u is %lld", o->name, what, (unsigned)i,
+                     (long long)out[i]);
+  }
+  return NULL;
+}
+
+static kiln_status *parse_stablehlo_pad(const kiln_fb_table *o, void *attrs) {
+  kiln_stablehlo_pad_attrs *a = attrs;
+  a->rank = -1;
+  KILN_TRY(read_pad_amounts(o, TFL_HLO_PAD_LOW, "edge_padding_low", false,
+                            &a->rank, a->low));
+  KILN_TRY(read_pad_amounts(o, TFL_HLO_PAD_HIGH, "edge_padding_high", false,
+                            &a->rank, a->high));
+  return read_pad_amounts(o, TFL_HLO_PAD_INTERIOR, "interior_padding", true,
+                          &a->rank, a->interior);
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -867,6 +899,8 @@ static const kiln_tflite_op op_map[] = {
          kiln_embedding_sparse_attrs),
     WITH(REDUCE_WINDOW, REDUCE_WINDOW, "ReduceWindowOptions",
          parse_reduce_window, kiln_reduce_window_attrs),
+    WITH(STABLEHLO_PAD, STABLEHLO_PAD, "StablehloPadOptions",
+         parse_stablehlo_pad, kiln_stablehlo_pad_attrs),
 
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */

@@ -517,6 +517,7 @@ enum {
   TFL_OP_DILATE = 203,
   TFL_OP_EMBEDDING_LOOKUP_SPARSE = 33,
   TFL_OP_REDUCE_WINDOW = 205,
+  TFL_OP_STABLEHLO_PAD = 195,
 };
 enum {
   TFL_OPT_BUCKETIZE = 115,
@@ -533,7 +534,15 @@ enum {
   TFL_OPERATOR_BUILTIN_OPTIONS_2 = 12,
 };
 #define TFL_OPT2_BASE 200
-enum { TFL_OPT_REDUCE_WINDOW = TFL_OPT2_BASE + 20 };
+enum {
+  TFL_OPT_REDUCE_WINDOW = TFL_OPT2_BASE + 20,
+  TFL_OPT_STABLEHLO_PAD = TFL_OPT2_BASE + 10,
+};
+enum { /* StablehloPadOptions: [long] each */
+       TFL_HLO_PAD_LOW = 0,
+       TFL_HLO_PAD_HIGH = 1,
+       TFL_HLO_PAD_INTERIOR = 2,
+};
 enum { TFL_REDUCE_WINDOW_FUNCTION = 0 }; /* ReduceWindowFunction (int) */
 enum { TFL_BUCKETIZE_BOUNDARIES = 0 };   /* BucketizeOptions: [float] */
 enum {                                   /* FakeQuantOptions */
