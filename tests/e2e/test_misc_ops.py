@@ -1,10 +1,13 @@
 """`kiln run` matches LiteRT on the remaining builtins of issue 9: complex64
-tensors (RFFT2D, COMPLEX_ABS, REAL, IMAG), BUCKETIZE and
-NON_MAX_SUPPRESSION_V4 / V5.
+tensors (RFFT2D, COMPLEX_ABS, REAL, IMAG), BUCKETIZE, NON_MAX_SUPPRESSION_V4
+/ V5, GELU's approximate flag and SIGN on float64 through TF's converter;
+the StableHLO binaries and STABLEHLO_PAD, HASHTABLE_LOOKUP, FAKE_QUANT,
+DILATE, EMBEDDING_LOOKUP_SPARSE and REDUCE_WINDOW, which the converter does
+not emit, as one-operator files (misc_models.py).
 
-Each case converts a small tf.function with TF's converter, checks the
-converted file holds the operators meant, and runs it in LiteRT and kiln on
-fresh random inputs (two draws). Floats and complex values must agree
+Each converted case checks the file holds the operators meant, and runs it
+in LiteRT and kiln on fresh random inputs (two draws); each file case
+writes two files with fresh random constants and inputs. Floats and complex values must agree
 within 1e-5 of the largest reference magnitude, integers exactly. The NMS
 cases draw scores from a few values, so ties (whose order comes from the
 priority queue's sift moves) are common, and boxes with their corners in
@@ -163,6 +166,12 @@ def cases() -> List[Case]:
             [((12, 4), "float32"), ((12,), "float32"), ((), "float32"),
              ((), "float32"), ((), "float32")],
             _nms_feed(12, False, (iou, 0.05, sigma)), batches=(0, 0)))
+    for approximate in (False, True):
+        out.append(Case(
+            f"GELU-approximate{int(approximate)}", ("GELU",),
+            (lambda a: lambda tf, x: {"out": tf.nn.gelu(
+                x, approximate=a)})(approximate),
+            [((None, 6), "float32")], _uniform((None, 6), -5, 5)))
     out.append(Case(
         "SIGN-float64", ("SIGN",),
         lambda tf, x: {"out": tf.math.sign(tf.cast(x, tf.float64))},
