@@ -500,6 +500,7 @@ enum { /* CumsumOptions */
  * union types and their slots. */
 enum {
   TFL_OP_HASHTABLE_LOOKUP = 10,
+  TFL_OP_EMBEDDING_LOOKUP_SPARSE = 33,
   TFL_OP_FAKE_QUANT = 80,
   TFL_OP_NON_MAX_SUPPRESSION_V4 = 120,
   TFL_OP_NON_MAX_SUPPRESSION_V5 = 121,
@@ -513,11 +514,10 @@ enum {
   TFL_OP_STABLEHLO_MAXIMUM = 166,
   TFL_OP_STABLEHLO_AND = 176,
   TFL_OP_STABLEHLO_MINIMUM = 181,
-  TFL_OP_STABLEHLO_SHIFT_LEFT = 207,
-  TFL_OP_DILATE = 203,
-  TFL_OP_EMBEDDING_LOOKUP_SPARSE = 33,
-  TFL_OP_REDUCE_WINDOW = 205,
   TFL_OP_STABLEHLO_PAD = 195,
+  TFL_OP_DILATE = 203,
+  TFL_OP_REDUCE_WINDOW = 205,
+  TFL_OP_STABLEHLO_SHIFT_LEFT = 207,
 };
 enum {
   TFL_OPT_BUCKETIZE = 115,
@@ -525,10 +525,11 @@ enum {
   TFL_OPT_EMBEDDING_LOOKUP_SPARSE = 20,
 };
 enum { TFL_ELS_COMBINER = 0 }; /* EmbeddingLookupSparseOptions: byte */
-/* ReduceWindowOptions is in BuiltinOptions2, the union of operators from
- * 2023 on (Operator slot 11 holds its type, slot 12 the table). The op
- * table marks such options by adding TFL_OPT2_BASE to their type, above
- * every BuiltinOptions value (126 in TF 2.21; the field is a byte). */
+/* ReduceWindowOptions and StablehloPadOptions are in BuiltinOptions2, the
+ * union of operators from 2023 on (Operator slot 11 holds its type, slot 12 the
+ * table). The op table marks such options by adding TFL_OPT2_BASE to their
+ * type, above every BuiltinOptions value (126 in TF 2.21; the field is a byte).
+ */
 enum {
   TFL_OPERATOR_BUILTIN_OPTIONS_2_TYPE = 11,
   TFL_OPERATOR_BUILTIN_OPTIONS_2 = 12,
