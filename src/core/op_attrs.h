@@ -305,4 +305,12 @@ typedef struct kiln_stablehlo_pad_attrs {
   int64_t low[8], high[8], interior[8];
 } kiln_stablehlo_pad_attrs;
 
+/* STABLEHLO_GATHER's dimension numbers (StablehloGatherOptions). */
+typedef struct kiln_stablehlo_gather_attrs {
+  int num_offset_dims, num_collapsed, num_start_index_map, num_slice_sizes;
+  int64_t offset_dims[8], collapsed_slice_dims[8], start_index_map[8];
+  int64_t slice_sizes[8];
+  int64_t index_vector_dim;
+} kiln_stablehlo_gather_attrs;
+
 #endif

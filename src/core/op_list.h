@@ -162,7 +162,8 @@ KILN_OP(CUSTOM, kiln_custom_attrs, kiln_shape_custom, kiln_ref_custom, kiln_flop
 /* added for issue 9: remaining builtins (ref/fft.c: complex64 and RFFT2D;
  * ref/bucketize.c; ref/nms.c; ref/stablehlo_elementwise.c;
  * ref/hashtable_lookup.c; ref/fake_quant.c; ref/dilate.c;
- * ref/embedding_sparse.c; ref/reduce_window.c; ref/stablehlo_pad.c) */
+ * ref/embedding_sparse.c; ref/reduce_window.c; ref/stablehlo_pad.c;
+ * ref/stablehlo_gather.c) */
 KILN_OP(RFFT2D, kiln_no_attrs, kiln_shape_rfft2d, kiln_ref_rfft2d, kiln_flops_rfft2d)
 KILN_OP(COMPLEX_ABS, kiln_no_attrs, kiln_shape_complex_abs, kiln_ref_complex_abs, kiln_flops_per_output)
 KILN_OP(REAL, kiln_no_attrs, kiln_shape_complex_part, kiln_ref_real, kiln_flops_none)
@@ -182,6 +183,7 @@ KILN_OP(DILATE, kiln_no_attrs, kiln_shape_dilate, kiln_ref_dilate, kiln_flops_no
 KILN_OP(EMBEDDING_LOOKUP_SPARSE, kiln_embedding_sparse_attrs, kiln_shape_embedding_lookup_sparse, kiln_ref_embedding_lookup_sparse, kiln_flops_per_output)
 KILN_OP(REDUCE_WINDOW, kiln_reduce_window_attrs, kiln_shape_reduce_window, kiln_ref_reduce_window, kiln_flops_reduce_window)
 KILN_OP(STABLEHLO_PAD, kiln_stablehlo_pad_attrs, kiln_shape_stablehlo_pad, kiln_ref_stablehlo_pad, kiln_flops_none)
+KILN_OP(STABLEHLO_GATHER, kiln_stablehlo_gather_attrs, kiln_shape_stablehlo_gather, kiln_ref_stablehlo_gather, kiln_flops_none)
 
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */

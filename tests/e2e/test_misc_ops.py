@@ -333,7 +333,47 @@ def file_cases() -> List[FileCase]:
             ("bool", (0, 1, -1), (1, 0, 0), (2, 0, 1))):
         out.append(FileCase(f"STABLEHLO_PAD-{t}",
                             _hlo_pad(t, low, high, interior)))
+    gathers = (
+        # name, operand (shape, type), indices (shape, type, lo, hi),
+        # offset_dims, collapsed, start_index_map, index_vector_dim,
+        # slice_sizes, result shape
+        # (index_vector_dim equal to the indices' rank, which the spec
+        # allows, crashes LiteRT 2.3: the unit test covers it)
+        ("take-rows", ((5, 4), "float32"), ((3, 1), "int32", 0, 4), [1], [0],
+         [0], 1, [1, 4], (3, 4)),
+        ("gather-nd", ((4, 5, 3), "float32"), ((2, 3, 2), "int64", 0, 3),
+         [2], [0, 1], [0, 1], 2, [1, 1, 3], (2, 3, 3)),
+        ("clamped-slices", ((6, 7), "int8"), ((4, 2), "int32", -3, 9),
+         [1, 2], [], [0, 1], 1, [2, 3], (4, 2, 3)),
+        ("vector-dim-0", ((5, 6), "float32"), ((2, 3), "int32", 0, 4), [1],
+         [0], [1, 0], 0, [1, 2], (3, 2)),
+    )
+    for g in gathers:
+        out.append(FileCase(f"STABLEHLO_GATHER-{g[0]}", _hlo_gather(*g[1:])))
     return out
+
+
+def _hlo_gather(operand, indices, offset_dims, collapsed, start_map, ivd,
+                slice_sizes, result_shape):
+    def build(rng):
+        schema = M._schema()
+        options = schema.StablehloGatherOptionsT()
+        options.offsetDims = list(offset_dims)
+        options.collapsedSliceDims = list(collapsed)
+        options.startIndexMap = list(start_map)
+        options.indexVectorDim = ivd
+        options.sliceSizes = list(slice_sizes)
+        (oshape, otype), (ishape, itype, lo, hi) = operand, indices
+        data = M.one_op("STABLEHLO_GATHER", [
+            ("operand", oshape, otype, None),
+            ("indices", ishape, itype, None)],
+            [("out", result_shape, otype)],
+            options2_type=schema.BuiltinOptions2.StablehloGatherOptions,
+            options2=options)
+        return data, {"operand": _random_of(rng, otype, oshape),
+                      "indices": rng.integers(lo, hi + 1, ishape).astype(
+                          itype)}
+    return build
 
 
 def _hlo_pad(dtype, low, high, interior):

@@ -3,7 +3,8 @@
  * takes, against per-element oracles: integer results wrapped to the
  * type's width with ops_test_util's wrap_to, floats in float, halves
  * through float; STABLEHLO_PAD by mapping each output coordinate back to
- * the input; and the shape functions' errors. */
+ * the input; STABLEHLO_GATHER in three common forms against direct
+ * computations; and the shape functions' errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,11 +297,150 @@ static void test_pad(void) {
   kiln_test_tensors_free(in, 2);
 }
 
+/* -------------------------------------------------------- STABLEHLO_GATHER */
+
+static kiln_tensor *indices_of(kiln_dtype t, int rank, const int64_t *dims,
+                               int lo, int hi) {
+  kiln_tensor *x = kiln_test_tensor(t, rank, dims);
+  for (int64_t i = 0; i < kiln_tensor_numel(x); i++) {
+    int v = kiln_test_int(lo, hi);
+    if (t == KILN_INT64)
+      ((int64_t *)x->data)[i] = v;
+    else
+      ((int32_t *)x->data)[i] = v;
+  }
+  return x;
+}
+
+static int64_t index_at(const kiln_tensor *x, int64_t i) {
+  return x->dtype == KILN_INT64 ? ((const int64_t *)x->data)[i]
+                                : ((const int32_t *)x->data)[i];
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* Three common forms, each against a direct computation: rows taken by a
+ * vector of indices (index_vector_dim = the indices' rank), GATHER_ND's
+ * form over two leading dimensions, and 2-D slices whose starts are
+ * clamped into the operand. */
+static void test_gather(void) {
+  for (int trial = 0; trial < 60; trial++) {
+    kiln_dtype it = trial % 2 ? KILN_INT64 : KILN_INT32;
+    int64_t rows = kiln_test_int(1, 6), cols = kiln_test_int(1, 5);
+    int64_t n = kiln_test_int(1, 5);
+    /* rows: operand [rows, cols], indices [n] -> [n, cols] */
+    kiln_stablehlo_gather_attrs take = {1,   1,   1,         2, {1},
+                                        {0}, {0}, {1, cols}, 1};
+    kiln_tensor *in[2] = {
+        kiln_test_tensor_f32(2, (int64_t[]){rows, cols}, NULL),
+        indices_of(it, 1, (int64_t[]){n}, -2, (int)rows + 2)};
+    kiln_tensor *out = kiln_test_output();
+    CHECK_OK(run_poisoned(KILN_OP_STABLEHLO_GATHER, &take, in, 2, out));
+    CHECK(kiln_test_has_shape(out, 2, (int64_t[]){n, cols}));
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t c = 0; c < cols; c++) {
+        int64_t r = clamp64(index_at(in[1], i), 0, rows - 1);
+        bad += ((float *)out->data)[i * cols + c] !=
+               ((float *)in[0]->data)[r * cols + c];
+      }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(out);
+    kiln_test_tensors_free(in, 2);
+
+    /* GATHER_ND: operand [a, b, c], indices [n, 2] -> [n, c] */
+    int64_t a = kiln_test_int(1, 4), b = kiln_test_int(1, 4),
+            c = kiln_test_int(1, 3);
+    kiln_stablehlo_gather_attrs nd = {1,      2,      2,         3, {1},
+                                      {0, 1}, {0, 1}, {1, 1, c}, 1};
+    kiln_tensor *in2[2] = {
+        kiln_test_tensor_f32(3, (int64_t[]){a, b, c}, NULL),
+        indices_of(it, 2, (int64_t[]){n, 2}, 0, (int)(a < b ? a : b) - 1)};
+    out = kiln_test_output();
+    CHECK_OK(run_poisoned(KILN_OP_STABLEHLO_GATHER, &nd, in2, 2, out));
+    CHECK(kiln_test_has_shape(out, 2, (int64_t[]){n, c}));
+    bad = 0;
+    for (int64_t i = 0; i < n; i++)
+      for (int64_t k = 0; k < c; k++) {
+        int64_t p = index_at(in2[1], 2 * i), q = index_at(in2[1], 2 * i + 1);
+        bad += ((float *)out->data)[i * c + k] !=
+               ((float *)in2[0]->data)[(p * b + q) * c + k];
+      }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(out);
+    kiln_test_tensors_free(in2, 2);
+
+    /* slices: operand int16 [rows, cols], starts [n, 2] -> [n, sh, sw] */
+    int64_t sh = kiln_test_int(1, (int)rows), sw = kiln_test_int(1, (int)cols);
+    kiln_stablehlo_gather_attrs sl = {2,   0,      2,        2, {1, 2},
+                                      {0}, {0, 1}, {sh, sw}, 1};
+    kiln_tensor *in3[2] = {
+        kiln_test_tensor(KILN_INT16, 2, (int64_t[]){rows, cols}),
+        indices_of(it, 2, (int64_t[]){n, 2}, -3, 8)};
+    fill_random(in3[0], -1000, 1000);
+    out = kiln_test_tensor(KILN_INT16, 1, (int64_t[]){1});
+    CHECK_OK(run_poisoned(KILN_OP_STABLEHLO_GATHER, &sl, in3, 2, out));
+    CHECK(kiln_test_has_shape(out, 3, (int64_t[]){n, sh, sw}));
+    bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+      int64_t y0 = clamp64(index_at(in3[1], 2 * i), 0, rows - sh);
+      int64_t x0 = clamp64(index_at(in3[1], 2 * i + 1), 0, cols - sw);
+      for (int64_t y = 0; y < sh; y++)
+        for (int64_t x = 0; x < sw; x++)
+          bad += geti(out, (i * sh + y) * sw + x) !=
+                 geti(in3[0], (y0 + y) * cols + x0 + x);
+    }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(out);
+    kiln_test_tensors_free(in3, 2);
+  }
+  /* errors */
+  kiln_stablehlo_gather_attrs g = {1, 1, 1, 2, {1}, {0}, {0}, {1, 4}, 1};
+  kiln_tensor *in[2] = {kiln_test_tensor_f32(2, (int64_t[]){5, 4}, NULL),
+                        indices_of(KILN_INT32, 2, (int64_t[]){3, 1}, 0, 4)};
+  kiln_tensor *out = kiln_test_output();
+  CHECK_OK(shape_only(KILN_OP_STABLEHLO_GATHER, &g, in, 2, out));
+  g.slice_sizes[1] = 5;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_GATHER, &g, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "slice_sizes[1] is 5; input 0 (operand) dimension 1 has 4");
+  g.slice_sizes[1] = 4;
+  g.slice_sizes[0] = 2;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_GATHER, &g, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "collapsed_slice_dims entry 0 (0) must name a distinct operand "
+              "dimension whose slice size is at most 1");
+  g.slice_sizes[0] = 1;
+  g.num_start_index_map = 2;
+  g.start_index_map[1] = 1;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_GATHER, &g, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "start_index_map has 2 entries but the index vectors have 1");
+  g.num_start_index_map = 1;
+  g.index_vector_dim = 3;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_GATHER, &g, in, 2, out),
+              KILN_ERR_INVALID_MODEL,
+              "index_vector_dim is 3; input 1 (start_indices) has rank 2");
+  g.index_vector_dim = 1;
+  g.offset_dims[0] = 2;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_GATHER, &g, in, 2, out),
+              KILN_ERR_INVALID_MODEL, "offset_dims must ascend");
+  g.offset_dims[0] = 1;
+  in[1]->dtype = KILN_INT16;
+  CHECK_ERROR(shape_only(KILN_OP_STABLEHLO_GATHER, &g, in, 2, out),
+              KILN_ERR_UNSUPPORTED, "input 1 (start_indices) has type int16");
+  kiln_test_tensor_free(out);
+  kiln_test_tensors_free(in, 2);
+}
+
 int main(void) {
   kiln_test_seed(0x57ab1e);
   test_random();
   test_nan();
   test_errors();
   test_pad();
+  test_gather();
   return kiln_test_finish("test_ref_stablehlo");
 }

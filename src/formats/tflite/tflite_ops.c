@@ -696,6 +696,45 @@ static kiln_status *parse_stablehlo_pad(const kiln_fb_table *o, void *attrs) {
                           &a->rank, a->interior);
 }
 
+/* A [long] option of at most KILN_MAX_RANK entries, each within +-2^31. */
+static kiln_status *read_longs(const kiln_fb_table *o, int field,
+                               const char *what, int64_t *out, int *count) {
+  kiln_fb_vector v;
+  KILN_TRY(kiln_fb_vector_field(o, field, 8, &v, NULL));
+  if (v.length > KILN_MAX_RANK)
+    return INVALID("%s: %s has %u entries; at most %d are supported", o->name,
+                   what, (unsigned)v.length, KILN_MAX_RANK);
+  for (uint32_t i = 0; i < v.length; i++) {
+    out[i] = kiln_fb_vec_i64(&v, i);
+    if (out[i] < -INT32_MAX || out[i] > INT32_MAX)
+      return INVALID("%s: %s entry %u is %lld", o->name, what, (unsigned)i,
+                     (long long)out[i]);
+  }
+  *count = (int)v.length;
+  return NULL;
+}
+
+static kiln_status *parse_stablehlo_gather(const kiln_fb_table *o,
+                                           void *attrs) {
+  kiln_stablehlo_gather_attrs *a = attrs;
+  KILN_TRY(read_longs(o, TFL_HLO_GATHER_OFFSET_DIMS, "offset_dims",
+                      a->offset_dims, &a->num_offset_dims));
+  KILN_TRY(read_longs(o, TFL_HLO_GATHER_COLLAPSED_SLICE_DIMS,
+                      "collapsed_slice_dims", a->collapsed_slice_dims,
+                      &a->num_collapsed));
+  KILN_TRY(read_longs(o, TFL_HLO_GATHER_START_INDEX_MAP, "start_index_map",
+                      a->start_index_map, &a->num_start_index_map));
+  KILN_TRY(read_longs(o, TFL_HLO_GATHER_SLICE_SIZES, "slice_sizes",
+                      a->slice_sizes, &a->num_slice_sizes));
+  uint64_t ivd;
+  KILN_TRY(kiln_fb_u64(o, TFL_HLO_GATHER_INDEX_VECTOR_DIM, 0, &ivd));
+  /* a long in the schema; anything above the maximum rank is refused at
+   * prepare, so clamp the stored value there */
+  a->index_vector_dim =
+      ivd > KILN_MAX_RANK + 1 ? KILN_MAX_RANK + 1 : (int64_t)ivd;
+  return NULL;
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -901,6 +940,8 @@ static const kiln_tflite_op op_map[] = {
          parse_reduce_window, kiln_reduce_window_attrs),
     WITH(STABLEHLO_PAD, STABLEHLO_PAD, "StablehloPadOptions",
          parse_stablehlo_pad, kiln_stablehlo_pad_attrs),
+    WITH(STABLEHLO_GATHER, STABLEHLO_GATHER, "StablehloGatherOptions",
+         parse_stablehlo_gather, kiln_stablehlo_gather_attrs),
 
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */
