@@ -296,4 +296,50 @@ typedef struct kiln_var_handle_attrs {
   int variable;
 } kiln_var_handle_attrs;
 
+/* FAKE_QUANT: the float range and bit width of FakeQuantOptions
+ * (narrow_range is refused when read). */
+typedef struct kiln_fake_quant_attrs {
+  float min, max;
+  int num_bits;
+} kiln_fake_quant_attrs;
+
+/* EMBEDDING_LOOKUP_SPARSE: how each output cell combines its rows
+ * (TFLite's CombinerType numbering). */
+typedef enum kiln_combiner {
+  KILN_COMBINER_SUM = 0,
+  KILN_COMBINER_MEAN = 1,
+  KILN_COMBINER_SQRTN = 2,
+} kiln_combiner;
+typedef struct kiln_embedding_sparse_attrs {
+  kiln_combiner combiner;
+} kiln_embedding_sparse_attrs;
+
+/* REDUCE_WINDOW's reduction (TFLite's ReduceWindowFunction numbering). */
+typedef enum kiln_window_function {
+  KILN_WINDOW_ADD = 1,
+  KILN_WINDOW_MUL = 2,
+  KILN_WINDOW_MINIMUM = 3,
+  KILN_WINDOW_MAXIMUM = 4,
+  KILN_WINDOW_ALL = 5,
+  KILN_WINDOW_ANY = 6,
+} kiln_window_function;
+typedef struct kiln_reduce_window_attrs {
+  kiln_window_function function;
+} kiln_reduce_window_attrs;
+
+/* STABLEHLO_PAD: per dimension, values before and after (negative: crop)
+ * and between neighbours (>= 0). */
+typedef struct kiln_stablehlo_pad_attrs {
+  int rank;
+  int64_t low[8], high[8], interior[8];
+} kiln_stablehlo_pad_attrs;
+
+/* STABLEHLO_GATHER's dimension numbers (StablehloGatherOptions). */
+typedef struct kiln_stablehlo_gather_attrs {
+  int num_offset_dims, num_collapsed, num_start_index_map, num_slice_sizes;
+  int64_t offset_dims[8], collapsed_slice_dims[8], start_index_map[8];
+  int64_t slice_sizes[8];
+  int64_t index_vector_dim;
+} kiln_stablehlo_gather_attrs;
+
 #endif

@@ -170,7 +170,10 @@ KILN_OP(ASSIGN_VARIABLE, kiln_no_attrs, kiln_shape_session_only, kiln_ref_sessio
 KILN_OP(CUSTOM, kiln_custom_attrs, kiln_shape_custom, kiln_ref_custom, kiln_flops_none)
 
 /* added for issue 9: remaining builtins (ref/fft.c: complex64 and RFFT2D;
- * ref/bucketize.c; ref/nms.c) */
+ * ref/bucketize.c; ref/nms.c; ref/stablehlo_elementwise.c;
+ * ref/hashtable_lookup.c; ref/fake_quant.c; ref/dilate.c;
+ * ref/embedding_sparse.c; ref/reduce_window.c; ref/stablehlo_pad.c;
+ * ref/stablehlo_gather.c) */
 KILN_OP(RFFT2D, kiln_no_attrs, kiln_shape_rfft2d, kiln_ref_rfft2d, kiln_flops_rfft2d)
 KILN_OP(COMPLEX_ABS, kiln_no_attrs, kiln_shape_complex_abs, kiln_ref_complex_abs, kiln_flops_per_output)
 KILN_OP(REAL, kiln_no_attrs, kiln_shape_complex_part, kiln_ref_real, kiln_flops_none)
@@ -178,6 +181,19 @@ KILN_OP(IMAG, kiln_no_attrs, kiln_shape_complex_part, kiln_ref_imag, kiln_flops_
 KILN_OP(BUCKETIZE, kiln_bucketize_attrs, kiln_shape_bucketize, kiln_ref_bucketize, kiln_flops_none)
 KILN_OP(NON_MAX_SUPPRESSION_V4, kiln_no_attrs, kiln_shape_non_max_suppression, kiln_ref_non_max_suppression, kiln_flops_none)
 KILN_OP(NON_MAX_SUPPRESSION_V5, kiln_no_attrs, kiln_shape_non_max_suppression, kiln_ref_non_max_suppression, kiln_flops_none)
+KILN_OP(STABLEHLO_ADD, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_stablehlo_add, kiln_flops_per_output)
+KILN_OP(STABLEHLO_MULTIPLY, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_stablehlo_multiply, kiln_flops_per_output)
+KILN_OP(STABLEHLO_MAXIMUM, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_stablehlo_maximum, kiln_flops_per_output)
+KILN_OP(STABLEHLO_MINIMUM, kiln_no_attrs, kiln_shape_stablehlo_arith, kiln_ref_stablehlo_minimum, kiln_flops_per_output)
+KILN_OP(STABLEHLO_AND, kiln_no_attrs, kiln_shape_stablehlo_and, kiln_ref_stablehlo_and, kiln_flops_none)
+KILN_OP(STABLEHLO_SHIFT_LEFT, kiln_no_attrs, kiln_shape_stablehlo_shift_left, kiln_ref_stablehlo_shift_left, kiln_flops_none)
+KILN_OP(HASHTABLE_LOOKUP, kiln_no_attrs, kiln_shape_hashtable_lookup, kiln_ref_hashtable_lookup, kiln_flops_none)
+KILN_OP(FAKE_QUANT, kiln_fake_quant_attrs, kiln_shape_fake_quant, kiln_ref_fake_quant, kiln_flops_per_output)
+KILN_OP(DILATE, kiln_no_attrs, kiln_shape_dilate, kiln_ref_dilate, kiln_flops_none)
+KILN_OP(EMBEDDING_LOOKUP_SPARSE, kiln_embedding_sparse_attrs, kiln_shape_embedding_lookup_sparse, kiln_ref_embedding_lookup_sparse, kiln_flops_per_output)
+KILN_OP(REDUCE_WINDOW, kiln_reduce_window_attrs, kiln_shape_reduce_window, kiln_ref_reduce_window, kiln_flops_reduce_window)
+KILN_OP(STABLEHLO_PAD, kiln_stablehlo_pad_attrs, kiln_shape_stablehlo_pad, kiln_ref_stablehlo_pad, kiln_flops_none)
+KILN_OP(STABLEHLO_GATHER, kiln_stablehlo_gather_attrs, kiln_shape_stablehlo_gather, kiln_ref_stablehlo_gather, kiln_flops_none)
 
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */

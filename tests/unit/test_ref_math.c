@@ -374,7 +374,7 @@ static void test_errors(void) {
       shape_only(KILN_OP_SQUARE, NULL, (kiln_tensor *[]){f3, f3}, 2, fo),
       KILN_ERR_INVALID_MODEL, "expects 1 inputs");
   CHECK_ERROR(shape_only(KILN_OP_SIGN, NULL, &l3, 1, lo), KILN_ERR_UNSUPPORTED,
-              "input 0 (x) has type int64; expected float32 or int32");
+              "input 0 (x) has type int64; expected float32, int32 or float64");
   CHECK_ERROR(shape_only(KILN_OP_SIGN, NULL, &f3, 1, io),
               KILN_ERR_INVALID_MODEL,
               "output 0 has type int32; expected float32");

@@ -676,6 +676,121 @@ static kiln_status *parse_var_handle(const kiln_fb_table *o, void *attrs) {
   return kiln_fb_string_field(o, TFL_VAR_HANDLE_SHARED_NAME, &a->shared_name);
 }
 
+/* FakeQuantOptions. narrow_range is refused as LiteRT's kernel refuses it
+ * (it is meant for weights, which the converter folds). */
+static kiln_status *parse_fake_quant(const kiln_fb_table *o, void *attrs) {
+  kiln_fake_quant_attrs *a = attrs;
+  bool narrow;
+  KILN_TRY(kiln_fb_f32(o, TFL_FAKE_QUANT_MIN, 0.0f, &a->min));
+  KILN_TRY(kiln_fb_f32(o, TFL_FAKE_QUANT_MAX, 0.0f, &a->max));
+  KILN_TRY(read_int(o, TFL_FAKE_QUANT_NUM_BITS, &a->num_bits));
+  KILN_TRY(kiln_fb_bool(o, TFL_FAKE_QUANT_NARROW_RANGE, false, &narrow));
+  if (narrow)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%s: narrow_range FAKE_QUANT is not supported (nor by "
+                      "TFLite at runtime)",
+                      o->name);
+  return NULL;
+}
+
+static kiln_status *parse_embedding_sparse(const kiln_fb_table *o,
+                                           void *attrs) {
+  kiln_embedding_sparse_attrs *a = attrs;
+  int8_t combiner;
+  KILN_TRY(kiln_fb_i8(o, TFL_ELS_COMBINER, 0, &combiner));
+  if (combiner < KILN_COMBINER_SUM || combiner > KILN_COMBINER_SQRTN)
+    return INVALID("%s: combiner %d is not SUM (0), MEAN (1) or SQRTN (2)",
+                   o->name, combiner);
+  a->combiner = (kiln_combiner)combiner;
+  return NULL;
+}
+
+/* ReduceWindowOptions (in BuiltinOptions2). UNSUPPORTED (0), the default,
+ * is what LiteRT refuses too. */
+static kiln_status *parse_reduce_window(const kiln_fb_table *o, void *attrs) {
+  kiln_reduce_window_attrs *a = attrs;
+  int32_t f;
+  KILN_TRY(kiln_fb_i32(o, TFL_REDUCE_WINDOW_FUNCTION, 0, &f));
+  if (f < KILN_WINDOW_ADD || f > KILN_WINDOW_ANY)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%s: reduce_function %d is not one of ADD (1), MUL, "
+                      "MINIMUM, MAXIMUM, ALL, ANY (6)",
+                      o->name, (int)f);
+  a->function = (kiln_window_function)f;
+  return NULL;
+}
+
+/* One of StablehloPadOptions' [long] vectors: `rank` entries (the first
+ * vector read sets it), each within +-2^31; interior ones >= 0. */
+static kiln_status *read_pad_amounts(const kiln_fb_table *o, int field,
+                                     const char *what, bool non_negative,
+                                     int *rank, int64_t *out) {
+  kiln_fb_vector v;
+  KILN_TRY(kiln_fb_vector_field(o, field, 8, &v, NULL));
+  if (*rank < 0 && v.length <= KILN_MAX_RANK) *rank = (int)v.length;
+  if (*rank < 0 || v.length != (uint32_t)*rank)
+    return INVALID("%s: %s has %u entries; expected %d (at most %d)", o->name,
+                   what, (unsigned)v.length, *rank < 0 ? 0 : *rank,
+                   KILN_MAX_RANK);
+  for (uint32_t i = 0; i < v.length; i++) {
+    out[i] = kiln_fb_vec_i64(&v, i);
+    if (out[i] < (non_negative ? 0 : -INT32_MAX) || out[i] > INT32_MAX)
+      return INVALID("%s: %s entry %u is %lld", o->name, what, (unsigned)i,
+                     (long long)out[i]);
+  }
+  return NULL;
+}
+
+static kiln_status *parse_stablehlo_pad(const kiln_fb_table *o, void *attrs) {
+  kiln_stablehlo_pad_attrs *a = attrs;
+  a->rank = -1;
+  KILN_TRY(read_pad_amounts(o, TFL_HLO_PAD_LOW, "edge_padding_low", false,
+                            &a->rank, a->low));
+  KILN_TRY(read_pad_amounts(o, TFL_HLO_PAD_HIGH, "edge_padding_high", false,
+                            &a->rank, a->high));
+  return read_pad_amounts(o, TFL_HLO_PAD_INTERIOR, "interior_padding", true,
+                          &a->rank, a->interior);
+}
+
+/* A [long] option of at most KILN_MAX_RANK entries, each within +-2^31. */
+static kiln_status *read_longs(const kiln_fb_table *o, int field,
+                               const char *what, int64_t *out, int *count) {
+  kiln_fb_vector v;
+  KILN_TRY(kiln_fb_vector_field(o, field, 8, &v, NULL));
+  if (v.length > KILN_MAX_RANK)
+    return INVALID("%s: %s has %u entries; at most %d are supported", o->name,
+                   what, (unsigned)v.length, KILN_MAX_RANK);
+  for (uint32_t i = 0; i < v.length; i++) {
+    out[i] = kiln_fb_vec_i64(&v, i);
+    if (out[i] < -INT32_MAX || out[i] > INT32_MAX)
+      return INVALID("%s: %s entry %u is %lld", o->name, what, (unsigned)i,
+                     (long long)out[i]);
+  }
+  *count = (int)v.length;
+  return NULL;
+}
+
+static kiln_status *parse_stablehlo_gather(const kiln_fb_table *o,
+                                           void *attrs) {
+  kiln_stablehlo_gather_attrs *a = attrs;
+  KILN_TRY(read_longs(o, TFL_HLO_GATHER_OFFSET_DIMS, "offset_dims",
+                      a->offset_dims, &a->num_offset_dims));
+  KILN_TRY(read_longs(o, TFL_HLO_GATHER_COLLAPSED_SLICE_DIMS,
+                      "collapsed_slice_dims", a->collapsed_slice_dims,
+                      &a->num_collapsed));
+  KILN_TRY(read_longs(o, TFL_HLO_GATHER_START_INDEX_MAP, "start_index_map",
+                      a->start_index_map, &a->num_start_index_map));
+  KILN_TRY(read_longs(o, TFL_HLO_GATHER_SLICE_SIZES, "slice_sizes",
+                      a->slice_sizes, &a->num_slice_sizes));
+  uint64_t ivd;
+  KILN_TRY(kiln_fb_u64(o, TFL_HLO_GATHER_INDEX_VECTOR_DIM, 0, &ivd));
+  /* a long in the schema; anything above the maximum rank is refused at
+   * prepare, so clamp the stored value there */
+  a->index_vector_dim =
+      ivd > KILN_MAX_RANK + 1 ? KILN_MAX_RANK + 1 : (int64_t)ivd;
+  return NULL;
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -864,6 +979,25 @@ static const kiln_tflite_op op_map[] = {
          kiln_bucketize_attrs),
     PLAIN(NON_MAX_SUPPRESSION_V4),
     PLAIN(NON_MAX_SUPPRESSION_V5),
+    PLAIN(STABLEHLO_ADD),
+    PLAIN(STABLEHLO_MULTIPLY),
+    PLAIN(STABLEHLO_MAXIMUM),
+    PLAIN(STABLEHLO_MINIMUM),
+    PLAIN(STABLEHLO_AND),
+    PLAIN(STABLEHLO_SHIFT_LEFT),
+    PLAIN(HASHTABLE_LOOKUP),
+    WITH(FAKE_QUANT, FAKE_QUANT, "FakeQuantOptions", parse_fake_quant,
+         kiln_fake_quant_attrs),
+    PLAIN(DILATE), /* DilateOptions is empty */
+    WITH(EMBEDDING_LOOKUP_SPARSE, EMBEDDING_LOOKUP_SPARSE,
+         "EmbeddingLookupSparseOptions", parse_embedding_sparse,
+         kiln_embedding_sparse_attrs),
+    WITH(REDUCE_WINDOW, REDUCE_WINDOW, "ReduceWindowOptions",
+         parse_reduce_window, kiln_reduce_window_attrs),
+    WITH(STABLEHLO_PAD, STABLEHLO_PAD, "StablehloPadOptions",
+         parse_stablehlo_pad, kiln_stablehlo_pad_attrs),
+    WITH(STABLEHLO_GATHER, STABLEHLO_GATHER, "StablehloGatherOptions",
+         parse_stablehlo_gather, kiln_stablehlo_gather_attrs),
 
     /* control flow over other subgraphs, and resource variables */
     WITH(WHILE, WHILE, "WhileOptions", parse_while, kiln_while_attrs),
@@ -898,13 +1032,20 @@ kiln_status *kiln_tflite_read_options(const kiln_tflite_op *map,
   if (!map->parse) return NULL;
   uint8_t type;
   kiln_fb_table options;
-  KILN_TRY(kiln_fb_union_field(op_table, TFL_OPERATOR_BUILTIN_OPTIONS_TYPE,
-                               TFL_OPERATOR_BUILTIN_OPTIONS, map->options_name,
-                               &type, &options));
+  /* added for issue 9: options in the second union (BuiltinOptions2) */
+  bool second = map->options_type >= TFL_OPT2_BASE;
+  unsigned want =
+      second ? map->options_type - TFL_OPT2_BASE : map->options_type;
+  KILN_TRY(kiln_fb_union_field(
+      op_table,
+      second ? TFL_OPERATOR_BUILTIN_OPTIONS_2_TYPE
+             : TFL_OPERATOR_BUILTIN_OPTIONS_TYPE,
+      second ? TFL_OPERATOR_BUILTIN_OPTIONS_2 : TFL_OPERATOR_BUILTIN_OPTIONS,
+      map->options_name, &type, &options));
   /* Absent options read as the schema's defaults (an empty table); options
    * of another type would be misread, so they are an error. */
-  if (type != TFL_OPT_NONE && type != map->options_type)
-    return INVALID("builtin options have union type %u, expected %s (%u)", type,
-                   map->options_name, map->options_type);
+  if (type != TFL_OPT_NONE && type != want)
+    return INVALID("builtin options%s have union type %u, expected %s (%u)",
+                   second ? " 2" : "", type, map->options_name, want);
   return map->parse(&options, attrs);
 }

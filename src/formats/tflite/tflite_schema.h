@@ -506,6 +506,9 @@ enum { /* CumsumOptions */
 /* added for issue 9: remaining builtins. BuiltinOperator codes, options
  * union types and their slots. */
 enum {
+  TFL_OP_HASHTABLE_LOOKUP = 10,
+  TFL_OP_EMBEDDING_LOOKUP_SPARSE = 33,
+  TFL_OP_FAKE_QUANT = 80,
   TFL_OP_NON_MAX_SUPPRESSION_V4 = 120,
   TFL_OP_NON_MAX_SUPPRESSION_V5 = 121,
   TFL_OP_RFFT2D = 131,
@@ -513,9 +516,58 @@ enum {
   TFL_OP_REAL = 134,
   TFL_OP_COMPLEX_ABS = 135,
   TFL_OP_BUCKETIZE = 147,
+  TFL_OP_STABLEHLO_ADD = 163,
+  TFL_OP_STABLEHLO_MULTIPLY = 165,
+  TFL_OP_STABLEHLO_MAXIMUM = 166,
+  TFL_OP_STABLEHLO_AND = 176,
+  TFL_OP_STABLEHLO_MINIMUM = 181,
+  TFL_OP_STABLEHLO_PAD = 195,
+  TFL_OP_STABLEHLO_GATHER = 201,
+  TFL_OP_DILATE = 203,
+  TFL_OP_REDUCE_WINDOW = 205,
+  TFL_OP_STABLEHLO_SHIFT_LEFT = 207,
 };
-enum { TFL_OPT_BUCKETIZE = 115 };
-enum { TFL_BUCKETIZE_BOUNDARIES = 0 }; /* BucketizeOptions: [float] */
+enum {
+  TFL_OPT_BUCKETIZE = 115,
+  TFL_OPT_FAKE_QUANT = 58,
+  TFL_OPT_EMBEDDING_LOOKUP_SPARSE = 20,
+};
+enum { TFL_ELS_COMBINER = 0 }; /* EmbeddingLookupSparseOptions: byte */
+/* ReduceWindowOptions and StablehloPadOptions are in BuiltinOptions2, the
+ * union of operators from 2023 on (Operator slot 11 holds its type, slot 12 the
+ * table). The op table marks such options by adding TFL_OPT2_BASE to their
+ * type, above every BuiltinOptions value (126 in TF 2.21; the field is a byte).
+ */
+enum {
+  TFL_OPERATOR_BUILTIN_OPTIONS_2_TYPE = 11,
+  TFL_OPERATOR_BUILTIN_OPTIONS_2 = 12,
+};
+#define TFL_OPT2_BASE 200
+enum {
+  TFL_OPT_REDUCE_WINDOW = TFL_OPT2_BASE + 20,
+  TFL_OPT_STABLEHLO_PAD = TFL_OPT2_BASE + 10,
+  TFL_OPT_STABLEHLO_GATHER = TFL_OPT2_BASE + 16,
+};
+enum { /* StablehloGatherOptions: [long] vectors, a long, a bool */
+       TFL_HLO_GATHER_OFFSET_DIMS = 0,
+       TFL_HLO_GATHER_COLLAPSED_SLICE_DIMS = 1,
+       TFL_HLO_GATHER_START_INDEX_MAP = 2,
+       TFL_HLO_GATHER_INDEX_VECTOR_DIM = 3,
+       TFL_HLO_GATHER_SLICE_SIZES = 4,
+};
+enum { /* StablehloPadOptions: [long] each */
+       TFL_HLO_PAD_LOW = 0,
+       TFL_HLO_PAD_HIGH = 1,
+       TFL_HLO_PAD_INTERIOR = 2,
+};
+enum { TFL_REDUCE_WINDOW_FUNCTION = 0 }; /* ReduceWindowFunction (int) */
+enum { TFL_BUCKETIZE_BOUNDARIES = 0 };   /* BucketizeOptions: [float] */
+enum {                                   /* FakeQuantOptions */
+       TFL_FAKE_QUANT_MIN = 0,           /* float */
+       TFL_FAKE_QUANT_MAX = 1,           /* float */
+       TFL_FAKE_QUANT_NUM_BITS = 2,      /* int */
+       TFL_FAKE_QUANT_NARROW_RANGE = 3   /* bool */
+};
 
 /* Control flow and resource variables: BuiltinOperator codes, their
  * BuiltinOptions union types and option slots. */

@@ -75,7 +75,10 @@ kiln_status *kiln_ref_elu(const kiln_op_ctx *ctx) {
 /* ------------------------------------------------------ SIGN, ZEROS_LIKE */
 
 kiln_status *kiln_shape_sign(const kiln_op_ctx *ctx) {
-  return kiln_shape_map(ctx, F32 | I32, KILN_DTYPE_INVALID);
+  /* float64 too, as LiteRT's SIGN (added for issue 9's remaining
+   * builtins) */
+  return kiln_shape_map(ctx, F32 | I32 | KILN_DT(KILN_FLOAT64),
+                        KILN_DTYPE_INVALID);
 }
 
 /* (0 < x) - (x < 0), as TFLite computes it: NaN gives 0. */
@@ -88,6 +91,13 @@ kiln_status *kiln_ref_sign(const kiln_op_ctx *ctx) {
     float *out = y->data;
     for (int64_t i = 0; i < n; i++)
       out[i] = (float)((0.0f < in[i]) - (in[i] < 0.0f));
+    return NULL;
+  }
+  if (x->dtype == KILN_FLOAT64) {
+    const double *in = x->data;
+    double *out = y->data;
+    for (int64_t i = 0; i < n; i++)
+      out[i] = (double)((0.0 < in[i]) - (in[i] < 0.0));
     return NULL;
   }
   for (int64_t i = 0; i < n; i++) {

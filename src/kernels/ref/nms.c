@@ -16,7 +16,8 @@
  * exact sift moves, so the heap here makes the same moves as the C++
  * standard library's push_heap / pop_heap (libstdc++, which LiteRT's Linux
  * builds use), and ties resolve as in LiteRT. The heap (12 bytes per box)
- * lives in the session's scratch memory, reserved at prepare. */
+ * lives in the session's scratch memory, reserved at prepare (or, for up
+ * to 256 boxes folded at load without a session, on the stack). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +31,10 @@ typedef struct candidate {
   float score;
   int32_t suppress_begin; /* selections before this one already compared */
 } candidate;
+
+/* Boxes whose heap fits the kernel's stack when no session pool is there
+ * to give scratch memory (3 KiB). */
+#define STACK_BOXES 256
 
 static bool is_soft(const kiln_op_ctx *ctx) { return ctx->num_inputs == 6; }
 
@@ -112,11 +117,15 @@ kiln_status *kiln_shape_non_max_suppression(const kiln_op_ctx *ctx) {
 
   size_t heap_bytes = (size_t)boxes->dims[0] * sizeof(candidate);
   if (heap_bytes == 0) return NULL;
-  if (!ctx->pool)
+  /* Without a pool (constant folding at load) a small heap lives on the
+   * kernel's stack. */
+  if (!ctx->pool) {
+    if (boxes->dims[0] <= STACK_BOXES) return NULL;
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "needs scratch memory for its %lld candidates, which "
-                      "only a session provides",
-                      (long long)boxes->dims[0]);
+                      "only a session provides (up to %d run without)",
+                      (long long)boxes->dims[0], STACK_BOXES);
+  }
   return kiln_threadpool_reserve_scratch(ctx->pool, heap_bytes);
 }
 
@@ -200,7 +209,9 @@ kiln_status *kiln_ref_non_max_suppression(const kiln_op_ctx *ctx) {
   int32_t *selected = ctx->outputs[0]->data;
   float *selected_scores = soft ? ctx->outputs[1]->data : NULL;
   int32_t *valid = ctx->outputs[soft ? 2 : 1]->data;
-  candidate *heap = num_boxes ? kiln_threadpool_scratch(ctx->pool, 0) : NULL;
+  candidate stack_heap[STACK_BOXES];
+  candidate *heap =
+      ctx->pool ? kiln_threadpool_scratch(ctx->pool, 0) : stack_heap;
 
   int64_t size = 0;
   for (int64_t i = 0; i < num_boxes; i++)
