@@ -27,19 +27,23 @@ import kiln_e2e as K
 # (kiln's float kernels round differently from LiteRT's) moves an
 # activation across a quantization step of the next hybrid layer now and
 # then, and the step (1/127 of that layer's input range) propagates:
-# measured up to 5e-4 on unet, and LiteRT's own optimized kernels differ
-# from its reference by up to 7e-4 on mobilenet_v2_035. So hybrid outputs
-# are held to HYBRID_TOLERANCE, or 1.5x LiteRT's own spread if larger; a
-# wrong quantization rule (symmetric for asymmetric) costs 6e-3 on a
-# single layer.
-HYBRID_TOLERANCE = 2e-3
+# measured up to 2.0e-3 on unet over many seeds (a clean-clone make check
+# drew 2.01e-3), and LiteRT's own optimized kernels differ from its
+# reference by up to 7e-4 on mobilenet_v2_035. So hybrid outputs are held
+# to HYBRID_TOLERANCE, or 1.5x LiteRT's own spread if larger; a wrong
+# quantization rule (symmetric for asymmetric) costs 6e-3 on a single
+# layer, and test_ref_hybrid holds each kernel alone to 1e-5.
+HYBRID_TOLERANCE = 4e-3
 SPREAD_SLACK = 1.5
 
 
 def quant_params():
     params = []
     for spec in K.MODELS.values():
-        marks = [pytest.mark.heavy] if spec.heavy else []
+        # The heavy models' 12 quantized conversions take minutes: they run
+        # in `make test-e2e-heavy`, not in make check (Makefile).
+        marks = [pytest.mark.heavy, pytest.mark.quant_heavy] \
+            if spec.heavy else []
         for variant in K.QUANT_VARIANTS:
             params.append(pytest.param(spec.name, variant, marks=marks,
                                        id=f"{spec.name}-{variant}"))
