@@ -64,7 +64,8 @@ static void test_op(kiln_op_type op, kiln_dtype dtype, int trials) {
     /* TFLite's HARD_SWISH needs so > sx / 128 */
     if (op == KILN_OP_HARD_SWISH) so = x->scale * kiln_test_uniform(0.3f, 2);
     qtensor *out = qt_output(dtype, so, zo);
-    kiln_leaky_relu_attrs leaky = {kiln_test_uniform(0.01f, 0.9f)};
+    /* negative alphas too: TFLite quantizes the sign into the multiplier */
+    kiln_leaky_relu_attrs leaky = {kiln_test_uniform(-1.5f, 1.5f)};
     kiln_gelu_attrs gelu = {false};
     const void *attrs = op == KILN_OP_GELU ? (const void *)&gelu : &leaky;
     kiln_tensor *in[1] = {x->t};

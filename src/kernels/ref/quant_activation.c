@@ -4,7 +4,8 @@
  *   the RELUs rescale x - zx by sx / so, add zo and clamp to the bounds
  *     quantized on the output (round half away from zero);
  *   LEAKY_RELU rescales by sx / so where x >= zx and by sx alpha / so
- *     (the product taken in float, as TFLite does) below;
+ *     (the product taken in float, as TFLite does) below, a negative
+ *     alpha giving a negative Q31 multiplier as in TFLite;
  *   LOGISTIC, TANH and GELU look each value up in a 256-entry table whose entry
  *     for q is round(f(sx (q - zx)) / so) + zo computed in float with the
  *     float libm function, TFLite's LUTPopulate. TFLite requires
@@ -144,6 +145,23 @@ static kiln_status *run_lut(const kiln_op_ctx *ctx, kiln_qunary op) {
   return NULL;
 }
 
+/* TFLite's QuantizeMultiplier also takes a negative multiplier (LEAKY_RELU
+ * with alpha < 0): frexp's fraction is then in (-1, -0.5] and rounds
+ * (half away from zero) to a Q31 value in [-2^31, -2^30], all of which
+ * fit in int32, so unlike the positive case none is halved. */
+static void signed_multiplier(double m, int32_t *multiplier, int *shift) {
+  if (!(m < 0) || !isfinite(m)) {
+    kiln_quantize_multiplier(m, multiplier, shift);
+    return;
+  }
+  int exp = 0;
+  const double frac = frexp(m, &exp);
+  int64_t q = (int64_t)round(frac * (double)(INT64_C(1) << 31));
+  if (exp < -31) q = 0, exp = 0;
+  *multiplier = (int32_t)q;
+  *shift = exp;
+}
+
 kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
@@ -165,7 +183,7 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
     /* float product and quotient, widened afterwards, as TFLite computes
      * input_scale * alpha / output_scale. */
     const float alpha = qx.scale * attrs->alpha / qo.scale;
-    kiln_quantize_multiplier((double)alpha, &m_neg, &s_neg);
+    signed_multiplier((double)alpha, &m_neg, &s_neg);
   }
   const int64_t n = kiln_tensor_numel(out);
   for (int64_t i = 0; i < n; i++) {
