@@ -101,6 +101,9 @@ def document(results, registered) -> str:
             "kiln; cases.py's LITERT_WRONG leaves them out.", ""]
     out += [f"- {op} {types}: {reason}"
             for (op, types), reason in cases.LITERT_WRONG.items()]
+    out += [f"- {op} {types}: only the reference kernels are wrong, so "
+            f"the builtin kernels alone judge it. {reason}"
+            for (op, types), reason in cases.LITERT_REFERENCE_WRONG.items()]
     out += ["", "- DEPTHWISE_CONV_2D float32/int8 weights with one weight "
             "scale per tensor: LiteRT's hybrid kernel reads one scale per "
             "output channel past the end of the scale array, so the hybrid "
