@@ -335,13 +335,22 @@ static void test_int_case(kiln_dtype dtype, kiln_op_type op, int kind) {
     set_int(b, i, v == 0 ? 7 : v);
   }
   kiln_tensor *inputs[2] = {a, b};
-  kiln_activation_attrs attrs = {KILN_ACT_NONE};
+  /* int32 ADD / SUB / MUL / DIV clamp as TFLite's activation ranges */
+  static const kiln_activation acts[4] = {
+      KILN_ACT_NONE, KILN_ACT_RELU, KILN_ACT_RELU6, KILN_ACT_RELU_N1_TO_1};
+  static const int64_t lo[4] = {INT64_MIN, 0, 0, -1};
+  static const int64_t hi[4] = {INT64_MAX, INT64_MAX, 6, 1};
+  int k = dtype == KILN_INT32 && op != KILN_OP_MAXIMUM && op != KILN_OP_MINIMUM
+              ? kiln_test_int(0, 3)
+              : 0;
+  kiln_activation_attrs attrs = {acts[k]};
   CHECK_OK(kiln_test_run_op(op, &attrs, inputs, 2, &out, 1));
   CHECK(same_shape(out, &so) && out->dtype == dtype);
   int bad = 0;
   for (int64_t f = 0; f < numel(&so) && same_shape(out, &so); f++) {
     int64_t e = ref_int(op, get_int(a, source_index(&so, &sa, f)),
                         get_int(b, source_index(&so, &sb, f)));
+    e = e < lo[k] ? lo[k] : (e > hi[k] ? hi[k] : e);
     bad += get_int(out, f) != e;
   }
   CHECK(bad == 0);
@@ -518,9 +527,12 @@ static void test_errors(void) {
   kiln_tensor *f4 = kiln_test_tensor(KILN_FLOAT32, 1, d4);
   kiln_tensor *f3 = kiln_test_tensor(KILN_FLOAT32, 1, d3);
   kiln_tensor *i3 = kiln_test_tensor(KILN_INT32, 1, d3);
+  kiln_tensor *l3 = kiln_test_tensor(KILN_INT64, 1, d3);
   kiln_tensor *b3 = kiln_test_tensor(KILN_BOOL, 1, d3);
   kiln_tensor *fo = new_output(KILN_FLOAT32), *io = new_output(KILN_INT32);
+  kiln_tensor *lo = new_output(KILN_INT64);
   kiln_activation_attrs none = {KILN_ACT_NONE}, relu = {KILN_ACT_RELU};
+  kiln_activation_attrs tanh_act = {KILN_ACT_TANH};
   kiln_activation_attrs bogus = {(kiln_activation)9};
 
   CHECK_ERROR(
@@ -545,14 +557,19 @@ static void test_errors(void) {
       KILN_ERR_UNSUPPORTED, "input 0 (x) has type int32");
   CHECK_OK(shape_of(kiln_shape_binary_arith, &none, (kiln_tensor *[]){i3, i3},
                     2, io));
-  CHECK_ERROR(shape_of(kiln_shape_binary_arith, &relu,
+  CHECK_OK(shape_of(kiln_shape_binary_arith, &relu, (kiln_tensor *[]){i3, i3},
+                    2, io));
+  CHECK_ERROR(shape_of(kiln_shape_binary_arith, &tanh_act,
                        (kiln_tensor *[]){i3, i3}, 2, io),
-              KILN_ERR_UNSUPPORTED, "fused activation 1 on type int32");
+              KILN_ERR_UNSUPPORTED, "on type int32 is not supported");
+  CHECK_ERROR(shape_of(kiln_shape_binary_arith, &relu,
+                       (kiln_tensor *[]){l3, l3}, 2, lo),
+              KILN_ERR_UNSUPPORTED, "fused activation 1 on type int64");
   CHECK_ERROR(shape_of(kiln_shape_binary_arith, &bogus,
                        (kiln_tensor *[]){f3, f3}, 2, fo),
               KILN_ERR_INVALID_MODEL, "fused activation 9");
-  CHECK_ERROR(kiln_test_run_op(KILN_OP_ADD, &relu, (kiln_tensor *[]){i3, i3}, 2,
-                               &io, 1),
+  CHECK_ERROR(kiln_test_run_op(KILN_OP_ADD, &relu, (kiln_tensor *[]){l3, l3}, 2,
+                               &lo, 1),
               KILN_ERR_UNSUPPORTED, "fused activation");
   CHECK_ERROR(kiln_test_run_op(KILN_OP_MUL, &bogus, (kiln_tensor *[]){f3, f3},
                                2, &fo, 1),
@@ -575,7 +592,7 @@ static void test_errors(void) {
       shape_of(kiln_shape_select_v2, NULL, (kiln_tensor *[]){b3, f3}, 2, fo),
       KILN_ERR_INVALID_MODEL, "expects 3 inputs");
 
-  kiln_tensor *all[] = {f23, f4, f3, i3, b3, fo, io};
+  kiln_tensor *all[] = {f23, f4, f3, i3, l3, b3, fo, io, lo};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     kiln_test_tensor_free(all[i]);
 }

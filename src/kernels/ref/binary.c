@@ -53,16 +53,37 @@ static kiln_activation fused_activation(const kiln_op_ctx *ctx) {
   return attrs ? attrs->activation : KILN_ACT_NONE;
 }
 
-/* Integer outputs feed shape arithmetic, where a clamp would be a surprise,
- * so fused activations are float-only. */
+/* The clamps TFLite's CalculateActivationRange gives an int32 output;
+ * false for the activations that have none there. */
+static bool int32_clamp(kiln_activation act, int64_t *lo, int64_t *hi) {
+  switch (act) {
+    case KILN_ACT_RELU:
+      *lo = 0, *hi = INT32_MAX;
+      return true;
+    case KILN_ACT_RELU6:
+      *lo = 0, *hi = 6;
+      return true;
+    case KILN_ACT_RELU_N1_TO_1:
+      *lo = -1, *hi = 1;
+      return true;
+    default:
+      return false;
+  }
+}
+
+/* Fused activations run on float32, and on int32 as TFLite's clamps (the
+ * RELU family); other integer types refuse them. */
 static kiln_status *check_fused(const kiln_op_ctx *ctx) {
   kiln_activation act = fused_activation(ctx);
   KILN_TRY(kiln_check_activation(act));
-  if (act != KILN_ACT_NONE && ctx->inputs[0]->dtype != KILN_FLOAT32)
+  kiln_dtype t = ctx->inputs[0]->dtype;
+  int64_t lo, hi;
+  if (act != KILN_ACT_NONE && t != KILN_FLOAT32 &&
+      !(t == KILN_INT32 && int32_clamp(act, &lo, &hi)))
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "fused activation %d on type %s is not supported "
-                      "(float32 only)",
-                      (int)act, kiln_dtype_name(ctx->inputs[0]->dtype));
+                      "(float32, and RELU / RELU6 / RELU_N1_TO_1 on int32)",
+                      (int)act, kiln_dtype_name(t));
   return NULL;
 }
 
@@ -278,7 +299,17 @@ static kiln_status *run_arith(const kiln_op_ctx *ctx, f32_op f, int_op g) {
     run_f32(ctx, f, fused_activation(ctx));
     return NULL;
   }
-  return run_binary(ctx, f, g);
+  KILN_TRY(run_binary(ctx, f, g));
+  int64_t lo, hi;
+  kiln_tensor *out = ctx->outputs[0];
+  if (out->dtype == KILN_INT32 &&
+      int32_clamp(fused_activation(ctx), &lo, &hi)) {
+    int32_t *y = out->data;
+    int64_t n = kiln_tensor_numel(out);
+    for (int64_t i = 0; i < n; i++)
+      y[i] = y[i] < lo ? (int32_t)lo : (y[i] > hi ? (int32_t)hi : y[i]);
+  }
+  return NULL;
 }
 
 kiln_status *kiln_ref_add(const kiln_op_ctx *ctx) {
