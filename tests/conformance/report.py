@@ -99,8 +99,9 @@ def document(results, registered) -> str:
             "LiteRT runs these without an error but its answers are not "
             "the operator's (checked against numpy), so they cannot judge "
             "kiln; cases.py's LITERT_WRONG leaves them out.", ""]
-    out += [f"- {op} {types}: {reason}"
-            for (op, types), reason in cases.LITERT_WRONG.items()]
+    out += [f"- {' '.join(key[:2])}"
+            f"{f' ({key[2]})' if len(key) > 2 else ''}: {reason}"
+            for key, reason in cases.LITERT_WRONG.items()]
     out += [f"- {op} {types}: only the reference kernels are wrong, so "
             f"the builtin kernels alone judge it. {reason}"
             for (op, types), reason in cases.LITERT_REFERENCE_WRONG.items()]
