@@ -346,9 +346,9 @@ def as_type(case: Case, dtype: str) -> Case:
 # its answer is wrong, so it cannot judge kiln: their cases are not
 # generated. Each was checked against an independent numpy computation
 # on all cases of the pair; report.py lists them with these reasons.
-_DIAG_WRONG = ("LiteRT writes a matrix that is not the diagonal one (its "
-               "kernel steps through the output with the wrong element "
-               "size for this type; numpy and kiln agree)")
+_DIAG_WRONG = ("LiteRT's output is not the matrix numpy computes in any "
+               "case of this type (diagonal values misplaced, stale memory "
+               "elsewhere); kiln equals numpy")
 _PRELU16_WRONG = ("LiteRT's int16 PRELU reads the int16 alpha tensor as "
                   "int8 (its answers equal x * alpha where alpha is the "
                   "alpha buffer's bytes taken as int8 values)")
