@@ -121,6 +121,27 @@ static void test_sigmoid16(kiln_op_type op, float scale, int tol) {
   qt_free(x), qt_free(out);
 }
 
+/* LEAKY_RELU with alpha -0.5 and equal scales: x (-1/2) lands halfway
+ * between two steps at every odd negative x; LiteRT's reference kernels
+ * give |x| / 2 rounded down there (they scale by |alpha| and negate), so
+ * must kiln. */
+static void test_leaky_negative_ties(kiln_dtype dtype) {
+  qtensor *x = all_values(dtype, 0.05f, 0);
+  qtensor *out = qt_output(dtype, 0.05f, 0);
+  kiln_leaky_relu_attrs half = {-0.5f};
+  kiln_tensor *in[1] = {x->t};
+  CHECK_OK(kiln_test_run_op1(KILN_OP_LEAKY_RELU, &half, in, 1, out->t));
+  int bad = 0;
+  for (int64_t i = 0; i < kiln_tensor_numel(x->t); i++) {
+    int32_t v = qt_get(x, i), want = v >= 0 ? v : (-v) / 2;
+    if (qt_get(out, i) != want && bad++ < 3)
+      fprintf(stderr, "LEAKY_RELU -0.5 %s q=%d: %d, expected %d\n",
+              kiln_dtype_name(dtype), v, qt_get(out, i), want);
+  }
+  CHECK(bad == 0);
+  qt_free(x), qt_free(out);
+}
+
 /* TFLite's sigmoid table entry k in 0.16 fixed point, from its rule: the
  * knot sigmoid(k / 24) raised by half its chord's midpoint error, i.e.
  * 3/4 s(k) + 1/2 s(k + 1/2) - 1/4 s(k + 1), rounded. */
@@ -250,6 +271,8 @@ int main(void) {
     test_sigmoid16(KILN_OP_TANH, scales16[k], 3);
   }
   test_sigmoid16_knots();
+  test_leaky_negative_ties(KILN_INT8);
+  test_leaky_negative_ties(KILN_INT16);
   for (int t = 0; t < 2; t++) {
     test_lut_variant(KILN_OP_LOGISTIC, qt_types[t]);
     test_lut_variant(KILN_OP_TANH, qt_types[t]);

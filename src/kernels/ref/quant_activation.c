@@ -5,7 +5,7 @@
  *     quantized on the output (round half away from zero);
  *   LEAKY_RELU rescales by sx / so where x >= zx and by sx alpha / so
  *     (the product taken in float, as TFLite does) below, a negative
- *     alpha giving a negative Q31 multiplier as in TFLite;
+ *     alpha as |alpha| with the result negated, as LiteRT rounds it;
  *   LOGISTIC, TANH and GELU look each value up in a 256-entry table whose entry
  *     for q is round(f(sx (q - zx)) / so) + zo computed in float with the
  *     float libm function, TFLite's LUTPopulate. TFLite requires
@@ -145,23 +145,6 @@ static kiln_status *run_lut(const kiln_op_ctx *ctx, kiln_qunary op) {
   return NULL;
 }
 
-/* TFLite's QuantizeMultiplier also takes a negative multiplier (LEAKY_RELU
- * with alpha < 0): frexp's fraction is then in (-1, -0.5] and rounds
- * (half away from zero) to a Q31 value in [-2^31, -2^30], all of which
- * fit in int32, so unlike the positive case none is halved. */
-static void signed_multiplier(double m, int32_t *multiplier, int *shift) {
-  if (!(m < 0) || !isfinite(m)) {
-    kiln_quantize_multiplier(m, multiplier, shift);
-    return;
-  }
-  int exp = 0;
-  const double frac = frexp(m, &exp);
-  int64_t q = (int64_t)round(frac * (double)(INT64_C(1) << 31));
-  if (exp < -31) q = 0, exp = 0;
-  *multiplier = (int32_t)q;
-  *shift = exp;
-}
-
 kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
@@ -178,19 +161,28 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
   int s_pos, s_neg;
   kiln_quantize_multiplier((double)qx.scale / (double)qo.scale, &m_pos, &s_pos);
   m_neg = m_pos, s_neg = s_pos;
+  bool negate = false;
   if (op == KILN_QU_LEAKY_RELU) {
     const kiln_leaky_relu_attrs *attrs = ctx->attrs;
     /* float product and quotient, widened afterwards, as TFLite computes
      * input_scale * alpha / output_scale. */
     const float alpha = qx.scale * attrs->alpha / qo.scale;
-    signed_multiplier((double)alpha, &m_neg, &s_neg);
+    /* A negative alpha: LiteRT's reference kernels scale by |alpha| and
+     * negate the result (checked on every stored value: a signed Q31
+     * multiplier would round the halves the other way). */
+    negate = alpha < 0.0f;
+    kiln_quantize_multiplier((double)(negate ? -alpha : alpha), &m_neg, &s_neg);
   }
   const int64_t n = kiln_tensor_numel(out);
   for (int64_t i = 0; i < n; i++) {
     const int32_t v = kiln_q_load(x, i) - qx.zero_point;
-    const int32_t r = v >= 0
-                          ? kiln_mul_by_quantized_multiplier(v, m_pos, s_pos)
-                          : kiln_mul_by_quantized_multiplier(v, m_neg, s_neg);
+    int32_t r;
+    if (v >= 0) {
+      r = kiln_mul_by_quantized_multiplier(v, m_pos, s_pos);
+    } else {
+      r = kiln_mul_by_quantized_multiplier(v, m_neg, s_neg);
+      if (negate) r = -r;
+    }
     kiln_q_store(out, i, kiln_q_clamp(r + qo.zero_point, lo, hi));
   }
   return NULL;
