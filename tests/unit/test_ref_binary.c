@@ -290,6 +290,49 @@ static void test_rank8(void) {
   kiln_test_tensor_free(out);
 }
 
+/* float16 ADD / SUB / MUL, with the RELU clamps: each element the float
+ * result of the widened pair, clamped and rounded to half (exact halves:
+ * inputs are multiples of 1/4 below 8, so every sum, difference and
+ * product is a half too). */
+static void test_float16(void) {
+  const kiln_op_type ops[3] = {KILN_OP_ADD, KILN_OP_SUB, KILN_OP_MUL};
+  const kiln_activation acts[3] = {KILN_ACT_NONE, KILN_ACT_RELU,
+                                   KILN_ACT_RELU_N1_TO_1};
+  for (int trial = 0; trial < 30; trial++) {
+    shape sa, sb;
+    random_pair(&sa, &sb, trial % 6);
+    const shape *ins[2] = {&sa, &sb};
+    shape so = expected_broadcast(ins, 2);
+    kiln_tensor *a = new_tensor(KILN_FLOAT16, &sa);
+    kiln_tensor *b = new_tensor(KILN_FLOAT16, &sb);
+    kiln_tensor *out = new_output(KILN_FLOAT16);
+    uint16_t *ha = a->data, *hb = b->data;
+    for (int64_t i = 0; i < numel(&sa); i++)
+      ha[i] = kiln_float_to_half((float)kiln_test_int(-31, 31) / 4);
+    for (int64_t i = 0; i < numel(&sb); i++)
+      hb[i] = kiln_float_to_half((float)kiln_test_int(-31, 31) / 4);
+    kiln_op_type op = ops[trial % 3];
+    kiln_activation_attrs attrs = {acts[trial / 3 % 3]};
+    kiln_tensor *inputs[2] = {a, b};
+    CHECK_OK(kiln_test_run_op(op, &attrs, inputs, 2, &out, 1));
+    CHECK(same_shape(out, &so) && out->dtype == KILN_FLOAT16);
+    int bad = 0;
+    for (int64_t f = 0; f < numel(&so) && same_shape(out, &so); f++) {
+      double x = kiln_half_to_float(ha[source_index(&so, &sa, f)]);
+      double y = kiln_half_to_float(hb[source_index(&so, &sb, f)]);
+      double e = op == KILN_OP_ADD ? x + y : op == KILN_OP_SUB ? x - y : x * y;
+      if (attrs.activation == KILN_ACT_RELU) e = e < 0 ? 0 : e;
+      if (attrs.activation == KILN_ACT_RELU_N1_TO_1)
+        e = e < -1 ? -1 : (e > 1 ? 1 : e);
+      bad += kiln_half_to_float(((uint16_t *)out->data)[f]) != (float)e;
+    }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(a);
+    kiln_test_tensor_free(b);
+    kiln_test_tensor_free(out);
+  }
+}
+
 /* -------------------------------------------------------------- integer */
 
 static int64_t get_int(const kiln_tensor *t, int64_t i) {
@@ -602,6 +645,7 @@ int main(void) {
   test_float_broadcasts();
   test_float_edges();
   test_rank8();
+  test_float16();
   test_int_broadcasts();
   test_int32_pow_sqdiff();
   test_int_edges();
