@@ -95,6 +95,20 @@ def document(results, registered) -> str:
     if missing:
         out += ["## Registered by LiteRT but without cases", "",
                 ", ".join(missing) + ".", ""]
+    out += ["## Cases where LiteRT is wrong (not generated)", "",
+            "LiteRT runs these without an error but its answers are not "
+            "the operator's (checked against numpy), so they cannot judge "
+            "kiln; cases.py's LITERT_WRONG leaves them out.", ""]
+    out += [f"- {' '.join(key[:2])}"
+            f"{f' ({key[2]})' if len(key) > 2 else ''}: {reason}"
+            for key, reason in cases.LITERT_WRONG.items()]
+    out += [f"- {op} {types}: only the reference kernels are wrong, so "
+            f"the builtin kernels alone judge it. {reason}"
+            for (op, types), reason in cases.LITERT_REFERENCE_WRONG.items()]
+    out += ["", "- DEPTHWISE_CONV_2D float32/int8 weights with one weight "
+            "scale per tensor: LiteRT's hybrid kernel reads one scale per "
+            "output channel past the end of the scale array, so the hybrid "
+            "depthwise cases quantize their weights per channel.", ""]
     out += ["## Cases LiteRT refuses (not counted)", "",
             "Types or attributes that LiteRT's kernels do not accept for an "
             "operator; kept so the table shows what was tried.", ""]

@@ -14,10 +14,8 @@ Exceptions, each for a stated reason:
     reference int8 SUM disagrees with its own default kernel (an input of
     real zero gives -1 there instead of the output zero point), and kiln
     follows the default kernel's arithmetic.
-  * near_modes (int16 LOGISTIC and TANH) may differ from the reference by
-    one unit: TFLite interpolates a 256-entry table of sigmoid(i / 24)
-    whose entries are one above round(65536 sigmoid(i / 24)) in 44 places;
-    kiln builds the table from that definition rather than copy it.
+  * near_modes ops may differ from the reference by one unit (none at
+    present: int16 LOGISTIC and TANH now build TFLite's exact table).
   * `unsupported` (op, mode) pairs have no quantized kernel in kiln yet;
     kiln must refuse them with an error naming the operator, not crash.
     So must it the uint8 models LiteRT cannot run.

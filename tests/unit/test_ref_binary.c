@@ -290,6 +290,49 @@ static void test_rank8(void) {
   kiln_test_tensor_free(out);
 }
 
+/* float16 ADD / SUB / MUL, with the RELU clamps: each element the float
+ * result of the widened pair, clamped and rounded to half (exact halves:
+ * inputs are multiples of 1/4 below 8, so every sum, difference and
+ * product is a half too). */
+static void test_float16(void) {
+  const kiln_op_type ops[3] = {KILN_OP_ADD, KILN_OP_SUB, KILN_OP_MUL};
+  const kiln_activation acts[3] = {KILN_ACT_NONE, KILN_ACT_RELU,
+                                   KILN_ACT_RELU_N1_TO_1};
+  for (int trial = 0; trial < 30; trial++) {
+    shape sa, sb;
+    random_pair(&sa, &sb, trial % 6);
+    const shape *ins[2] = {&sa, &sb};
+    shape so = expected_broadcast(ins, 2);
+    kiln_tensor *a = new_tensor(KILN_FLOAT16, &sa);
+    kiln_tensor *b = new_tensor(KILN_FLOAT16, &sb);
+    kiln_tensor *out = new_output(KILN_FLOAT16);
+    uint16_t *ha = a->data, *hb = b->data;
+    for (int64_t i = 0; i < numel(&sa); i++)
+      ha[i] = kiln_float_to_half((float)kiln_test_int(-31, 31) / 4);
+    for (int64_t i = 0; i < numel(&sb); i++)
+      hb[i] = kiln_float_to_half((float)kiln_test_int(-31, 31) / 4);
+    kiln_op_type op = ops[trial % 3];
+    kiln_activation_attrs attrs = {acts[trial / 3 % 3]};
+    kiln_tensor *inputs[2] = {a, b};
+    CHECK_OK(kiln_test_run_op(op, &attrs, inputs, 2, &out, 1));
+    CHECK(same_shape(out, &so) && out->dtype == KILN_FLOAT16);
+    int bad = 0;
+    for (int64_t f = 0; f < numel(&so) && same_shape(out, &so); f++) {
+      double x = kiln_half_to_float(ha[source_index(&so, &sa, f)]);
+      double y = kiln_half_to_float(hb[source_index(&so, &sb, f)]);
+      double e = op == KILN_OP_ADD ? x + y : op == KILN_OP_SUB ? x - y : x * y;
+      if (attrs.activation == KILN_ACT_RELU) e = e < 0 ? 0 : e;
+      if (attrs.activation == KILN_ACT_RELU_N1_TO_1)
+        e = e < -1 ? -1 : (e > 1 ? 1 : e);
+      bad += kiln_half_to_float(((uint16_t *)out->data)[f]) != (float)e;
+    }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(a);
+    kiln_test_tensor_free(b);
+    kiln_test_tensor_free(out);
+  }
+}
+
 /* -------------------------------------------------------------- integer */
 
 static int64_t get_int(const kiln_tensor *t, int64_t i) {
@@ -335,13 +378,22 @@ static void test_int_case(kiln_dtype dtype, kiln_op_type op, int kind) {
     set_int(b, i, v == 0 ? 7 : v);
   }
   kiln_tensor *inputs[2] = {a, b};
-  kiln_activation_attrs attrs = {KILN_ACT_NONE};
+  /* int32 ADD / SUB / MUL / DIV clamp as TFLite's activation ranges */
+  static const kiln_activation acts[4] = {
+      KILN_ACT_NONE, KILN_ACT_RELU, KILN_ACT_RELU6, KILN_ACT_RELU_N1_TO_1};
+  static const int64_t lo[4] = {INT64_MIN, 0, 0, -1};
+  static const int64_t hi[4] = {INT64_MAX, INT64_MAX, 6, 1};
+  int k = dtype == KILN_INT32 && op != KILN_OP_MAXIMUM && op != KILN_OP_MINIMUM
+              ? kiln_test_int(0, 3)
+              : 0;
+  kiln_activation_attrs attrs = {acts[k]};
   CHECK_OK(kiln_test_run_op(op, &attrs, inputs, 2, &out, 1));
   CHECK(same_shape(out, &so) && out->dtype == dtype);
   int bad = 0;
   for (int64_t f = 0; f < numel(&so) && same_shape(out, &so); f++) {
     int64_t e = ref_int(op, get_int(a, source_index(&so, &sa, f)),
                         get_int(b, source_index(&so, &sb, f)));
+    e = e < lo[k] ? lo[k] : (e > hi[k] ? hi[k] : e);
     bad += get_int(out, f) != e;
   }
   CHECK(bad == 0);
@@ -518,9 +570,12 @@ static void test_errors(void) {
   kiln_tensor *f4 = kiln_test_tensor(KILN_FLOAT32, 1, d4);
   kiln_tensor *f3 = kiln_test_tensor(KILN_FLOAT32, 1, d3);
   kiln_tensor *i3 = kiln_test_tensor(KILN_INT32, 1, d3);
+  kiln_tensor *l3 = kiln_test_tensor(KILN_INT64, 1, d3);
   kiln_tensor *b3 = kiln_test_tensor(KILN_BOOL, 1, d3);
   kiln_tensor *fo = new_output(KILN_FLOAT32), *io = new_output(KILN_INT32);
+  kiln_tensor *lo = new_output(KILN_INT64);
   kiln_activation_attrs none = {KILN_ACT_NONE}, relu = {KILN_ACT_RELU};
+  kiln_activation_attrs tanh_act = {KILN_ACT_TANH};
   kiln_activation_attrs bogus = {(kiln_activation)9};
 
   CHECK_ERROR(
@@ -545,14 +600,19 @@ static void test_errors(void) {
       KILN_ERR_UNSUPPORTED, "input 0 (x) has type int32");
   CHECK_OK(shape_of(kiln_shape_binary_arith, &none, (kiln_tensor *[]){i3, i3},
                     2, io));
-  CHECK_ERROR(shape_of(kiln_shape_binary_arith, &relu,
+  CHECK_OK(shape_of(kiln_shape_binary_arith, &relu, (kiln_tensor *[]){i3, i3},
+                    2, io));
+  CHECK_ERROR(shape_of(kiln_shape_binary_arith, &tanh_act,
                        (kiln_tensor *[]){i3, i3}, 2, io),
-              KILN_ERR_UNSUPPORTED, "fused activation 1 on type int32");
+              KILN_ERR_UNSUPPORTED, "on type int32 is not supported");
+  CHECK_ERROR(shape_of(kiln_shape_binary_arith, &relu,
+                       (kiln_tensor *[]){l3, l3}, 2, lo),
+              KILN_ERR_UNSUPPORTED, "fused activation 1 on type int64");
   CHECK_ERROR(shape_of(kiln_shape_binary_arith, &bogus,
                        (kiln_tensor *[]){f3, f3}, 2, fo),
               KILN_ERR_INVALID_MODEL, "fused activation 9");
-  CHECK_ERROR(kiln_test_run_op(KILN_OP_ADD, &relu, (kiln_tensor *[]){i3, i3}, 2,
-                               &io, 1),
+  CHECK_ERROR(kiln_test_run_op(KILN_OP_ADD, &relu, (kiln_tensor *[]){l3, l3}, 2,
+                               &lo, 1),
               KILN_ERR_UNSUPPORTED, "fused activation");
   CHECK_ERROR(kiln_test_run_op(KILN_OP_MUL, &bogus, (kiln_tensor *[]){f3, f3},
                                2, &fo, 1),
@@ -575,7 +635,7 @@ static void test_errors(void) {
       shape_of(kiln_shape_select_v2, NULL, (kiln_tensor *[]){b3, f3}, 2, fo),
       KILN_ERR_INVALID_MODEL, "expects 3 inputs");
 
-  kiln_tensor *all[] = {f23, f4, f3, i3, b3, fo, io};
+  kiln_tensor *all[] = {f23, f4, f3, i3, l3, b3, fo, io, lo};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     kiln_test_tensor_free(all[i]);
 }
@@ -585,6 +645,7 @@ int main(void) {
   test_float_broadcasts();
   test_float_edges();
   test_rank8();
+  test_float16();
   test_int_broadcasts();
   test_int32_pow_sqdiff();
   test_int_edges();

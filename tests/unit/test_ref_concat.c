@@ -1,4 +1,6 @@
 /* test_ref_concat.c - CONCATENATION, PACK, UNPACK, SPLIT, SPLIT_V. */
+#include <math.h>
+
 #include "movement_test_util.h"
 
 #define MAX_PARTS 5
@@ -120,6 +122,66 @@ static void test_concat_errors(void) {
   CHECK(check_joined(out, in, 2, 0, 0));
   kiln_test_tensor_free(out);
   free_tensors(in, 2);
+}
+
+/* uint8 parts with their own scales and zero points are requantized to
+ * the output's (TFLite's ConcatenationWithScaling): each element within
+ * one unit of its real value requantized in double (float rounding), a
+ * part sharing the output's parameters copied exactly; PACK still refuses
+ * them. */
+static void test_concat_uint8_requantize(void) {
+  for (int trial = 0; trial < 40; trial++) {
+    int n = kiln_test_int(1, 3);
+    int64_t dims[2] = {kiln_test_int(1, 3), kiln_test_int(1, 4)};
+    float scales[4];
+    int64_t zps[4];
+    kiln_quant_info q[4];
+    for (int i = 0; i < 4; i++) {
+      scales[i] = kiln_test_uniform(0.01f, 0.2f);
+      zps[i] = kiln_test_int(0, 255);
+      q[i] = (kiln_quant_info){1, &scales[i], &zps[i], 0};
+    }
+    kiln_tensor *in[3], *out = output_tensor(KILN_UINT8);
+    for (int i = 0; i < n; i++) {
+      in[i] = random_tensor(KILN_UINT8, 2, dims);
+      /* part 0 sometimes shares the output's parameters (a plain copy) */
+      in[i]->quant = i == 0 && trial % 2 ? &q[3] : &q[i];
+    }
+    out->quant = &q[3];
+    kiln_concat_attrs axis1 = {.axis = 1};
+    CHECK_OK(kiln_test_run_op(KILN_OP_CONCATENATION, &axis1, in, n, &out, 1));
+    int bad = 0;
+    const uint8_t *y = out->data;
+    for (int64_t r = 0; r < dims[0]; r++)
+      for (int i = 0; i < n; i++)
+        for (int64_t c = 0; c < dims[1]; c++) {
+          int32_t x = ((const uint8_t *)in[i]->data)[r * dims[1] + c];
+          int32_t got = y[(r * n + i) * dims[1] + c];
+          const kiln_quant_info *qi = in[i]->quant;
+          double real = qi->scale[0] * (double)(x - qi->zero_point[0]);
+          double want = round(real / scales[3]) + (double)zps[3];
+          want = want < 0 ? 0 : (want > 255 ? 255 : want);
+          bool copy = qi == &q[3];
+          if (copy ? got != x : fabs(got - want) > 1) bad++;
+        }
+    CHECK(bad == 0);
+    if (n > 1 && trial == 0) {
+      kiln_tensor *packed = output_tensor(KILN_UINT8);
+      packed->quant = &q[3];
+      kiln_pack_attrs p0 = {.count = 2, .axis = 0};
+      int64_t same[2] = {dims[0], dims[1]};
+      kiln_tensor *twin = random_tensor(KILN_UINT8, 2, same);
+      twin->quant = &q[1];
+      kiln_tensor *pair[2] = {in[0], twin};
+      in[0]->quant = &q[3];
+      CHECK_ERROR(kiln_test_run_op(KILN_OP_PACK, &p0, pair, 2, &packed, 1),
+                  KILN_ERR_UNSUPPORTED, "input 1 has quantization parameters");
+      kiln_test_tensor_free(twin);
+      kiln_test_tensor_free(packed);
+    }
+    free_tensors(in, n);
+    kiln_test_tensor_free(out);
+  }
 }
 
 /* ------------------------------------------------------------ PACK/UNPACK */
@@ -284,6 +346,7 @@ int main(void) {
   test_concat_random();
   test_concat_activation();
   test_concat_errors();
+  test_concat_uint8_requantize();
   test_pack_unpack_random();
   test_pack_errors();
   test_split_random();

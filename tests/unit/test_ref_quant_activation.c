@@ -77,7 +77,8 @@ static void test_op(kiln_op_type op, kiln_dtype dtype, int trials) {
     /* TFLite's HARD_SWISH needs so > sx / 128 */
     if (op == KILN_OP_HARD_SWISH) so = x->scale * kiln_test_uniform(0.3f, 2);
     qtensor *out = qt_output(dtype, so, zo);
-    kiln_leaky_relu_attrs leaky = {kiln_test_uniform(0.01f, 0.9f)};
+    /* negative alphas too: TFLite quantizes the sign into the multiplier */
+    kiln_leaky_relu_attrs leaky = {kiln_test_uniform(-1.5f, 1.5f)};
     kiln_gelu_attrs gelu = {false};
     const void *attrs = op == KILN_OP_GELU ? (const void *)&gelu : &leaky;
     kiln_tensor *in[1] = {x->t};
@@ -135,6 +136,65 @@ static void test_sigmoid16(kiln_op_type op, float scale, int tol) {
   }
   CHECK(bad == 0);
   qt_free(x), qt_free(out);
+}
+
+/* LEAKY_RELU with alpha -0.5 and equal scales: x (-1/2) lands halfway
+ * between two steps at every odd negative x; LiteRT's reference kernels
+ * give |x| / 2 rounded down there (they scale by |alpha| and negate), so
+ * must kiln. */
+static void test_leaky_negative_ties(kiln_dtype dtype) {
+  qtensor *x = all_values(dtype, 0.05f, 0);
+  qtensor *out = qt_output(dtype, 0.05f, 0);
+  kiln_leaky_relu_attrs half = {-0.5f};
+  kiln_tensor *in[1] = {x->t};
+  CHECK_OK(kiln_test_run_op1(KILN_OP_LEAKY_RELU, &half, in, 1, out->t));
+  int bad = 0;
+  for (int64_t i = 0; i < kiln_tensor_numel(x->t); i++) {
+    int32_t v = qt_get(x, i), want = v >= 0 ? v : (-v) / 2;
+    if (qt_get(out, i) != want && bad++ < 3)
+      fprintf(stderr, "LEAKY_RELU -0.5 %s q=%d: %d, expected %d\n",
+              kiln_dtype_name(dtype), v, qt_get(out, i), want);
+  }
+  CHECK(bad == 0);
+  qt_free(x), qt_free(out);
+}
+
+/* TFLite's sigmoid table entry k in 0.16 fixed point, from its rule: the
+ * knot sigmoid(k / 24) raised by half its chord's midpoint error, i.e.
+ * 3/4 s(k) + 1/2 s(k + 1/2) - 1/4 s(k + 1), rounded. */
+static int32_t table_knot(int k) {
+  double s0 = 1 / (1 + exp(-k / 24.0)), s1 = 1 / (1 + exp(-(k + 1) / 24.0));
+  double sm = 1 / (1 + exp(-(k + 0.5) / 24.0));
+  double v = floor(65536 * (0.75 * s0 + 0.5 * sm - 0.25 * s1) + 0.5);
+  return v > 65535 ? 65535 : (int32_t)v;
+}
+
+/* With input scale 2^-12 the kernels scale by exactly 3, so inputs at a
+ * table knot read one entry with no interpolation: entry 3 k gives
+ * LOGISTIC (entry + 1) / 2 at x = 512 k and TANH entry - 32768 at
+ * x = 256 k; both must equal TFLite's entries exactly. */
+static void test_sigmoid16_knots(void) {
+  qtensor *x = all_values(KILN_INT16, 1.0f / 4096.0f, 0);
+  qtensor *lo = qt_output(KILN_INT16, 1.0f / 32768.0f, 0);
+  qtensor *th = qt_output(KILN_INT16, 1.0f / 32768.0f, 0);
+  kiln_tensor *in[1] = {x->t};
+  CHECK_OK(kiln_test_run_op1(KILN_OP_LOGISTIC, NULL, in, 1, lo->t));
+  CHECK_OK(kiln_test_run_op1(KILN_OP_TANH, NULL, in, 1, th->t));
+  int bad = 0;
+  for (int k = 0; 512 * k <= 32767 && 3 * k < 255; k++) {
+    int32_t want = (table_knot(3 * k) + 1) >> 1;
+    int32_t got = qt_get(lo, 32768 + 512 * k);
+    if (got != want && bad++ < 3)
+      fprintf(stderr, "LOGISTIC knot %d: %d, expected %d\n", 3 * k, got, want);
+  }
+  for (int k = 0; 256 * k <= 32767 && 3 * k < 255; k++) {
+    int32_t want = table_knot(3 * k) - 32768;
+    int32_t got = qt_get(th, 32768 + 256 * k);
+    if (got != want && bad++ < 3)
+      fprintf(stderr, "TANH knot %d: %d, expected %d\n", 3 * k, got, want);
+  }
+  CHECK(bad == 0);
+  qt_free(x), qt_free(lo), qt_free(th);
 }
 
 /* The "q8-lut" variant packs its table at load and then equals the
@@ -245,6 +305,9 @@ int main(void) {
     test_sigmoid16(KILN_OP_LOGISTIC, scales16[k], 2);
     test_sigmoid16(KILN_OP_TANH, scales16[k], 3);
   }
+  test_sigmoid16_knots();
+  test_leaky_negative_ties(KILN_INT8);
+  test_leaky_negative_ties(KILN_INT16);
   for (int t = 0; t < 2; t++) {
     test_lut_variant(KILN_OP_LOGISTIC, qt_types[t]);
     test_lut_variant(KILN_OP_TANH, qt_types[t]);

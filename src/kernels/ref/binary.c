@@ -12,6 +12,8 @@ enum {
   MASK_FLOAT = 1u << KILN_FLOAT32,
   MASK_NUMERIC = (1u << KILN_FLOAT32) | (1u << KILN_INT32) | (1u << KILN_INT64),
   MASK_FLOAT_INT32 = (1u << KILN_FLOAT32) | (1u << KILN_INT32),
+  /* ADD, SUB and MUL: TFLite also runs them on float16 */
+  MASK_ARITH = MASK_NUMERIC | (1u << KILN_FLOAT16),
 };
 
 static kiln_status *check_dtype(const kiln_tensor *t, unsigned mask,
@@ -21,7 +23,8 @@ static kiln_status *check_dtype(const kiln_tensor *t, unsigned mask,
                     kiln_dtype_name(t->dtype),
                     mask == MASK_FLOAT         ? "float32"
                     : mask == MASK_FLOAT_INT32 ? "float32, int32"
-                                               : "float32, int32, int64");
+                    : mask == MASK_ARITH ? "float32, float16, int32, int64"
+                                         : "float32, int32, int64");
 }
 
 static kiln_status *binary_shape(const kiln_op_ctx *ctx, unsigned mask) {
@@ -53,16 +56,38 @@ static kiln_activation fused_activation(const kiln_op_ctx *ctx) {
   return attrs ? attrs->activation : KILN_ACT_NONE;
 }
 
-/* Integer outputs feed shape arithmetic, where a clamp would be a surprise,
- * so fused activations are float-only. */
+/* The clamps TFLite's CalculateActivationRange gives an int32 output;
+ * false for the activations that have none there. */
+static bool int32_clamp(kiln_activation act, int64_t *lo, int64_t *hi) {
+  switch (act) {
+    case KILN_ACT_RELU:
+      *lo = 0, *hi = INT32_MAX;
+      return true;
+    case KILN_ACT_RELU6:
+      *lo = 0, *hi = 6;
+      return true;
+    case KILN_ACT_RELU_N1_TO_1:
+      *lo = -1, *hi = 1;
+      return true;
+    default:
+      return false;
+  }
+}
+
+/* Fused activations run on float32, and on int32 and float16 as TFLite's
+ * clamps (the RELU family); other types refuse them. */
 static kiln_status *check_fused(const kiln_op_ctx *ctx) {
   kiln_activation act = fused_activation(ctx);
   KILN_TRY(kiln_check_activation(act));
-  if (act != KILN_ACT_NONE && ctx->inputs[0]->dtype != KILN_FLOAT32)
+  kiln_dtype t = ctx->inputs[0]->dtype;
+  int64_t lo, hi;
+  if (act != KILN_ACT_NONE && t != KILN_FLOAT32 &&
+      !((t == KILN_INT32 || t == KILN_FLOAT16) && int32_clamp(act, &lo, &hi)))
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "fused activation %d on type %s is not supported "
-                      "(float32 only)",
-                      (int)act, kiln_dtype_name(ctx->inputs[0]->dtype));
+                      "(float32, and RELU / RELU6 / RELU_N1_TO_1 on int32 "
+                      "and float16)",
+                      (int)act, kiln_dtype_name(t));
   return NULL;
 }
 
@@ -75,7 +100,7 @@ kiln_status *kiln_shape_binary(const kiln_op_ctx *ctx) {
 /* ADD, SUB and MUL: their quantized plans check the same things. */
 kiln_status *kiln_shape_binary_arith(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qshape_binary(ctx, KILN_QB_ADD);
-  KILN_TRY(binary_shape(ctx, MASK_NUMERIC));
+  KILN_TRY(binary_shape(ctx, MASK_ARITH));
   return check_fused(ctx);
 }
 
@@ -273,12 +298,42 @@ static kiln_status *run_binary(const kiln_op_ctx *ctx, f32_op f, int_op g) {
   return NULL;
 }
 
+/* float16: each pair widened to float, combined and rounded back to half,
+ * as Eigen's half arithmetic in TFLite's float16 kernels; the RELU clamps'
+ * bounds are halves, so clamping before rounding is the same. */
+static void run_f16(const kiln_op_ctx *ctx, f32_op op, kiln_activation act) {
+  const uint16_t *a = ctx->inputs[0]->data, *b = ctx->inputs[1]->data;
+  uint16_t *out = ctx->outputs[0]->data;
+  int64_t n = kiln_tensor_numel(ctx->outputs[0]);
+  bcast_iter it;
+  iter_init(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, iter_next(&it))
+    out[i] = kiln_float_to_half(
+        kiln_activate(op(kiln_half_to_float(a[it.offset[0]]),
+                         kiln_half_to_float(b[it.offset[1]])),
+                      act));
+}
+
 static kiln_status *run_arith(const kiln_op_ctx *ctx, f32_op f, int_op g) {
   if (ctx->inputs[0]->dtype == KILN_FLOAT32) {
     run_f32(ctx, f, fused_activation(ctx));
     return NULL;
   }
-  return run_binary(ctx, f, g);
+  if (ctx->inputs[0]->dtype == KILN_FLOAT16) {
+    run_f16(ctx, f, fused_activation(ctx));
+    return NULL;
+  }
+  KILN_TRY(run_binary(ctx, f, g));
+  int64_t lo, hi;
+  kiln_tensor *out = ctx->outputs[0];
+  if (out->dtype == KILN_INT32 &&
+      int32_clamp(fused_activation(ctx), &lo, &hi)) {
+    int32_t *y = out->data;
+    int64_t n = kiln_tensor_numel(out);
+    for (int64_t i = 0; i < n; i++)
+      y[i] = y[i] < lo ? (int32_t)lo : (y[i] > hi ? (int32_t)hi : y[i]);
+  }
+  return NULL;
 }
 
 kiln_status *kiln_ref_add(const kiln_op_ctx *ctx) {

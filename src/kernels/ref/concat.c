@@ -1,11 +1,12 @@
-/* concat.c - CONCATENATION, PACK, UNPACK, SPLIT, SPLIT_V: block copies. */
+/* concat.c - CONCATENATION, PACK, UNPACK, SPLIT, SPLIT_V: block copies
+ * (uint8 CONCATENATION parts with their own quantization requantized). */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kernels/kernel.h"
 #include "kernels/ref/movement.h"
-#include "kernels/ref/quant_ops.h"
 
 /* Elements of a tensor from dimension `axis` on. */
 static int64_t numel_from(const kiln_tensor *t, int axis) {
@@ -37,9 +38,7 @@ static void move_blocks(kiln_tensor *whole, kiln_tensor *const *parts,
 }
 
 /* Quantized parts are copied as bytes, which is right only when they share
- * the output's scale and zero point; TFLite requires that of int8 and
- * int16 parts (and of PACK's), and requantizes uint8 ones of
- * CONCATENATION (quant_concat.c). */
+ * the output's scale and zero point; TFLite would requantize. */
 static bool same_quant(const kiln_quant_info *a, const kiln_quant_info *b) {
   if (!a || !b || a->count == 0 || b->count == 0) return true;
   if (a->count != b->count || (a->count > 1 && a->axis != b->axis))
@@ -50,21 +49,43 @@ static bool same_quant(const kiln_quant_info *a, const kiln_quant_info *b) {
   return true;
 }
 
+/* One scale and zero point each (TFLite's uint8 CONCATENATION requantizes
+ * only per-tensor parameters). */
+static bool per_tensor(const kiln_quant_info *q) { return q && q->count == 1; }
+
 /* Checks input i may be joined into `out`: present, same dtype and
- * quantization. */
+ * quantization (uint8 may differ: it is requantized as TFLite does). */
 static kiln_status *check_part(const kiln_op_ctx *ctx, int i,
-                               const kiln_tensor *out) {
+                               const kiln_tensor *out, bool requantizes) {
   KILN_TRY(kiln_require_input(ctx, i, "value"));
   const kiln_tensor *in = ctx->inputs[i];
   if (in->dtype != out->dtype || kiln_dtype_size(in->dtype) == 0)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input %d has type %s; the output has type %s", i,
                       kiln_dtype_name(in->dtype), kiln_dtype_name(out->dtype));
-  if (!same_quant(in->quant, out->quant))
+  bool requantizable = requantizes && out->dtype == KILN_UINT8 &&
+                       per_tensor(in->quant) && per_tensor(out->quant);
+  if (!same_quant(in->quant, out->quant) && !requantizable)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "input %d has quantization parameters different from "
-                      "the output's; requantizing is not supported",
+                      "the output's; requantizing is not supported (only "
+                      "uint8 CONCATENATION requantizes)",
                       i);
+  /* The importer checks every tensor's parameters; a part built in memory
+   * is checked here too, since requantizing reads them as uint8 facts. */
+  if (requantizable && !same_quant(in->quant, out->quant)) {
+    int64_t zero = in->quant->zero_point[0];
+    float scale = in->quant->scale[0];
+    if (zero < 0 || zero > 255)
+      return kiln_error(KILN_ERR_INVALID_MODEL,
+                        "input %d has zero point %lld, outside uint8's 0..255",
+                        i, (long long)zero);
+    if (!(scale > 0.0f) || scale > 3.4e38f)
+      return kiln_error(KILN_ERR_INVALID_MODEL,
+                        "input %d has scale %g; it must be positive and "
+                        "finite",
+                        i, (double)scale);
+  }
   return NULL;
 }
 
@@ -117,11 +138,7 @@ kiln_status *kiln_shape_concatenation(const kiln_op_ctx *ctx) {
   dims[axis] = 0;
   char what[32];
   for (int i = 0; i < ctx->num_inputs; i++) {
-    KILN_TRY(kiln_require_input(ctx, i, "value"));
-    if (kiln_q_concat_rescales(ctx->inputs[i], out))
-      KILN_TRY(kiln_q_check_concat_part(ctx->inputs[i], i, out));
-    else
-      KILN_TRY(check_part(ctx, i, out));
+    KILN_TRY(check_part(ctx, i, out, true));
     snprintf(what, sizeof what, "input %d", i);
     KILN_TRY(check_same_shape(ctx->inputs[i], what, first, "input 0", axis));
     dims[axis] += ctx->inputs[i]->dims[axis];
@@ -131,13 +148,42 @@ kiln_status *kiln_shape_concatenation(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
+/* uint8 parts with other parameters than the output's, requantized as
+ * TFLite's ConcatenationWithScaling: round(x s + b) in float with s =
+ * s_in (1 / s_out), b = -z_in s, plus z_out, clamped; the block copies
+ * have already placed every part, so only those parts are rewritten. */
+static void requantize_uint8_parts(const kiln_op_ctx *ctx, int axis) {
+  kiln_tensor *out = ctx->outputs[0];
+  const float inverse = 1.0f / out->quant->scale[0];
+  const int32_t zo = (int32_t)out->quant->zero_point[0];
+  int64_t outer = 1;
+  for (int k = 0; k < axis; k++) outer *= out->dims[k];
+  uint8_t *y = out->data;
+  for (int64_t o = 0; o < outer; o++)
+    for (int i = 0; i < ctx->num_inputs; i++) {
+      const kiln_tensor *in = ctx->inputs[i];
+      const int64_t block = numel_from(in, axis);
+      const uint8_t *x = (const uint8_t *)in->data + o * block;
+      if (!same_quant(in->quant, out->quant)) {
+        const float scale = in->quant->scale[0] * inverse;
+        const float bias = -(float)in->quant->zero_point[0] * scale;
+        for (int64_t j = 0; j < block; j++) {
+          float v = (float)x[j] * scale; /* no fused multiply-add */
+          v = v + bias;
+          const int32_t q = (int32_t)roundf(v) + zo;
+          y[j] = (uint8_t)(q < 0 ? 0 : (q > 255 ? 255 : q));
+        }
+      }
+      y += block;
+    }
+}
+
 kiln_status *kiln_ref_concatenation(const kiln_op_ctx *ctx) {
   const kiln_concat_attrs *attrs = ctx->attrs;
   kiln_tensor *out = ctx->outputs[0];
   int axis = attrs->axis < 0 ? attrs->axis + out->rank : attrs->axis;
   move_blocks(out, ctx->inputs, ctx->num_inputs, axis, true);
-  if (kiln_q_concat_rescales(ctx->inputs[0], out))
-    kiln_q_concat_rescale(ctx, axis);
+  if (out->dtype == KILN_UINT8) requantize_uint8_parts(ctx, axis);
   if (attrs->activation != KILN_ACT_NONE && out->dtype == KILN_FLOAT32) {
     float *values = out->data;
     int64_t n = kiln_tensor_numel(out);
@@ -179,11 +225,7 @@ kiln_status *kiln_shape_pack(const kiln_op_ctx *ctx) {
                       attrs->axis, -(rank + 1), rank, rank);
   char what[32];
   for (int i = 0; i < ctx->num_inputs; i++) {
-    KILN_TRY(kiln_require_input(ctx, i, "value"));
-    if (kiln_q_concat_rescales(ctx->inputs[i], out))
-      KILN_TRY(kiln_q_check_concat_part(ctx->inputs[i], i, out));
-    else
-      KILN_TRY(check_part(ctx, i, out));
+    KILN_TRY(check_part(ctx, i, out, false));
     snprintf(what, sizeof what, "input %d", i);
     KILN_TRY(check_same_shape(ctx->inputs[i], what, first, "input 0", -1));
   }

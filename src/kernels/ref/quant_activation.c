@@ -1,14 +1,18 @@
 /* quant_activation.c - quantized RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU,
  * ABS (int8 / uint8 / int16) and the table-driven LOGISTIC, TANH, GELU,
  * EXP, LOG and RSQRT (int8 / uint8), in TFLite's arithmetic:
- *   the RELUs and ABS (of x - zx) rescale x - zx by sx / so, add zo and clamp
- * to the bounds quantized on the output (round half away from zero); LEAKY_RELU
- * rescales by sx / so where x >= zx and by sx alpha / so (the product taken in
- * float, as TFLite does) below; LOGISTIC, TANH, GELU, EXP, LOG and RSQRT look
- * each value up in a 256-entry table whose entry for q is round(f(sx (q - zx))
- * / so) + zo computed in float with the float libm function, TFLite's
- * LUTPopulate. TFLite requires LOGISTIC's output scale to be 1/256; so does
- * kiln. int16 forms of the RELUs require zero points 0, as TFLite's do; int16
+ *   the RELUs and ABS (of x - zx) rescale x - zx by sx / so, add zo and
+ *     clamp to the bounds quantized on the output (round half away from
+ *     zero);
+ *   LEAKY_RELU rescales by sx / so where x >= zx and by sx alpha / so
+ *     (the product taken in float, as TFLite does) below, a negative
+ *     alpha as |alpha| with the result negated, as LiteRT rounds it;
+ *   LOGISTIC, TANH, GELU, EXP, LOG and RSQRT look each value up in a
+ *     256-entry table whose entry for q is round(f(sx (q - zx)) / so) + zo
+ *     computed in float with the float libm function, TFLite's
+ *     LUTPopulate. TFLite requires LOGISTIC's output scale to be 1/256; so
+ *     does kiln.
+ * int16 forms of the RELUs require zero points 0, as TFLite's do; int16
  * LOGISTIC and TANH are quant_sigmoid16.c's. */
 #include <math.h>
 
@@ -181,20 +185,29 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
   int s_pos, s_neg;
   kiln_quantize_multiplier((double)qx.scale / (double)qo.scale, &m_pos, &s_pos);
   m_neg = m_pos, s_neg = s_pos;
+  bool negate = false;
   if (op == KILN_QU_LEAKY_RELU) {
     const kiln_leaky_relu_attrs *attrs = ctx->attrs;
     /* float product and quotient, widened afterwards, as TFLite computes
      * input_scale * alpha / output_scale. */
     const float alpha = qx.scale * attrs->alpha / qo.scale;
-    kiln_quantize_multiplier((double)alpha, &m_neg, &s_neg);
+    /* A negative alpha: LiteRT's reference kernels scale by |alpha| and
+     * negate the result (checked on every stored value: a signed Q31
+     * multiplier would round the halves the other way). */
+    negate = alpha < 0.0f;
+    kiln_quantize_multiplier((double)(negate ? -alpha : alpha), &m_neg, &s_neg);
   }
   const int64_t n = kiln_tensor_numel(out);
   for (int64_t i = 0; i < n; i++) {
     int32_t v = kiln_q_load(x, i) - qx.zero_point;
     if (op == KILN_QU_ABS && v < 0) v = -v;
-    const int32_t r = v >= 0
-                          ? kiln_mul_by_quantized_multiplier(v, m_pos, s_pos)
-                          : kiln_mul_by_quantized_multiplier(v, m_neg, s_neg);
+    int32_t r;
+    if (v >= 0) {
+      r = kiln_mul_by_quantized_multiplier(v, m_pos, s_pos);
+    } else {
+      r = kiln_mul_by_quantized_multiplier(v, m_neg, s_neg);
+      if (negate) r = -r;
+    }
     kiln_q_store(out, i, kiln_q_clamp(r + qo.zero_point, lo, hi));
   }
   return NULL;

@@ -81,16 +81,6 @@ kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx);
 kiln_status *kiln_qshape_softmax16(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_softmax16(const kiln_op_ctx *ctx);
 
-/* ---- CONCATENATION of uint8 parts with other quantization
- * (quant_concat.c) ---- */
-/* Whether TFLite requantizes `part` into `out` (both uint8, per-tensor). */
-bool kiln_q_concat_rescales(const kiln_tensor *part, const kiln_tensor *out);
-/* Checks such a part's and the output's parameters. */
-kiln_status *kiln_q_check_concat_part(const kiln_tensor *part, int index,
-                                      const kiln_tensor *out);
-/* After the stored values are copied: requantizes the parts that differ. */
-void kiln_q_concat_rescale(const kiln_op_ctx *ctx, int axis);
-
 /* ---- L2_NORMALIZATION (quant_l2norm.c), int8 / uint8 ---- */
 kiln_status *kiln_qshape_l2norm(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_l2norm(const kiln_op_ctx *ctx);

@@ -1,10 +1,11 @@
-/* quant_resize.c - RESIZE_BILINEAR on int8 / int16 as TFLite's
+/* quant_resize.c - RESIZE_BILINEAR on int8 / uint8 / int16 as TFLite's
  * ResizeBilinearInteger computes it: source coordinates in 10-bit fixed
  * point (the scale rounded to 1/1024), the four taps weighted in int64 and
- * the sum divided by 2^20 rounding half away from zero. uint8 takes
- * TFLite's older float path instead: float coordinates and weights, plus
- * 0.5, truncated. Both work on the stored values, so the output must share
- * the input's quantization. */
+ * the sum divided by 2^20 rounding half away from zero. uint8 instead
+ * takes TFLite's reference float path (its ResizeBilinear template):
+ * float source coordinates and weights, the four products summed in
+ * float in TFLite's order, plus 0.5, truncated. Both work on the stored
+ * values, so the output must share the input's quantization. */
 #include <math.h>
 
 #include "kernels/ref/quant_ops.h"
@@ -49,50 +50,61 @@ static tap source(int64_t i, int32_t scale, bool half_pixel, int64_t in) {
   return t;
 }
 
-/* The float path's source coordinate, bounds and weight on one axis. */
+/* TFLite's float source coordinate of output index i and its two
+ * neighbours, clamped to the input. */
 typedef struct ftap {
+  float pos;
   int64_t lo, hi;
-  float frac;
 } ftap;
 
 static ftap float_source(int64_t i, float scale, bool half_pixel, int64_t in) {
-  const float src =
-      half_pixel ? ((float)i + 0.5f) * scale - 0.5f : (float)i * scale;
-  const float lo = floorf(src), hi = ceilf(src);
   ftap t;
-  t.lo = lo > 0.0f ? (int64_t)lo : 0;
-  t.hi = (int64_t)hi < in - 1 ? (int64_t)hi : in - 1;
-  t.frac = src - (float)t.lo;
+  t.pos = half_pixel ? ((float)i + 0.5f) * scale - 0.5f : (float)i * scale;
+  const int64_t lo = (int64_t)floorf(t.pos), hi = (int64_t)ceilf(t.pos);
+  t.lo = lo > 0 ? lo : 0;
+  t.hi = hi < in - 1 ? hi : in - 1;
   return t;
+}
+
+static float float_scale(int64_t in, int64_t out, bool align_corners) {
+  if (align_corners && out > 1) return (float)(in - 1) / (float)(out - 1);
+  return (float)in / (float)out;
 }
 
 static void resize_uint8(const kiln_resize_attrs *a, const kiln_tensor *in,
                          kiln_tensor *out) {
-  const int64_t batch = in->dims[0], in_h = in->dims[1], in_w = in->dims[2];
-  const int64_t depth = in->dims[3], out_h = out->dims[1], out_w = out->dims[2];
-  float sy = (float)in_h / (float)out_h, sx = (float)in_w / (float)out_w;
-  if (a->align_corners && out_h > 1)
-    sy = (float)(in_h - 1) / (float)(out_h - 1);
-  if (a->align_corners && out_w > 1)
-    sx = (float)(in_w - 1) / (float)(out_w - 1);
   const uint8_t *x = in->data;
   uint8_t *y = out->data;
+  const int64_t batch = in->dims[0], in_h = in->dims[1], in_w = in->dims[2];
+  const int64_t depth = in->dims[3], out_h = out->dims[1], out_w = out->dims[2];
+  const float sy = float_scale(in_h, out_h, a->align_corners);
+  const float sx = float_scale(in_w, out_w, a->align_corners);
+  int64_t o = 0;
   for (int64_t b = 0; b < batch; b++)
     for (int64_t oy = 0; oy < out_h; oy++) {
       const ftap ty = float_source(oy, sy, a->half_pixel_centers, in_h);
+      const float dy = ty.pos - (float)ty.lo;
       for (int64_t ox = 0; ox < out_w; ox++) {
         const ftap tx = float_source(ox, sx, a->half_pixel_centers, in_w);
-        const uint8_t *p00 = x + ((b * in_h + ty.lo) * in_w + tx.lo) * depth;
-        const uint8_t *p01 = x + ((b * in_h + ty.lo) * in_w + tx.hi) * depth;
-        const uint8_t *p10 = x + ((b * in_h + ty.hi) * in_w + tx.lo) * depth;
-        const uint8_t *p11 = x + ((b * in_h + ty.hi) * in_w + tx.hi) * depth;
-        const float fy = ty.frac, fx = tx.frac;
-        for (int64_t c = 0; c < depth; c++) {
-          const float v = (float)p00[c] * (1 - fy) * (1 - fx) +
-                          (float)p10[c] * fy * (1 - fx) +
-                          (float)p01[c] * (1 - fy) * fx +
-                          (float)p11[c] * fy * fx + 0.5f;
-          *y++ = (uint8_t)(v < 0.0f ? 0 : (v > 255.0f ? 255 : (int32_t)v));
+        const float dx = tx.pos - (float)tx.lo;
+        const uint8_t *r0 = x + (b * in_h + ty.lo) * in_w * depth;
+        const uint8_t *r1 = x + (b * in_h + ty.hi) * in_w * depth;
+        for (int64_t c = 0; c < depth; c++, o++) {
+          /* One statement per rounding step, so that no compiler fuses
+           * them into a multiply-add TFLite does not do. */
+          float t00 = (float)r0[tx.lo * depth + c] * (1 - dy);
+          t00 = t00 * (1 - dx);
+          float t10 = (float)r1[tx.lo * depth + c] * dy;
+          t10 = t10 * (1 - dx);
+          float t01 = (float)r0[tx.hi * depth + c] * (1 - dy);
+          t01 = t01 * dx;
+          float t11 = (float)r1[tx.hi * depth + c] * dy;
+          t11 = t11 * dx;
+          float sum = t00 + t10;
+          sum = sum + t01;
+          sum = sum + t11;
+          sum = sum + 0.5f;
+          y[o] = sum <= 0.0f ? 0 : (sum >= 255.0f ? 255 : (uint8_t)sum);
         }
       }
     }

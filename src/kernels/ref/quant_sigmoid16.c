@@ -1,8 +1,8 @@
 /* quant_sigmoid16.c - LOGISTIC and TANH on int16 (16x8 models) as TFLite's
  * integer kernels compute them: the input is rescaled to 3 * 2^12 steps
  * per unit (or taken as is when its scale is a power of two that already
- * fits), and sigmoid is read from a 256-entry table of sigmoid(i / 24) in
- * 0.16 fixed point with linear interpolation between entries, using
+ * fits), and sigmoid is read from TFLite's 256-entry table of sigmoid(i /
+ * 24) in 0.16 fixed point with linear interpolation between entries, using
  * tanh(x) = 2 sigmoid(2x) - 1 for TANH. Symmetric quantization (zero
  * points 0) and an output scale of 2^-15 are required, as by TFLite. */
 #include <math.h>
@@ -12,10 +12,19 @@
 #include "kernels/ref/quant_ops.h"
 #include "kernels/ref/quant_util.h"
 
-/* round(65536 * sigmoid(i / 24)), at most 65535: the table's definition. */
+static double sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+/* Entry i of TFLite's table, in 0.16 fixed point. Its entries are not
+ * round(65536 sigmoid(i / 24)) (44 differ by one): each knot is raised by
+ * half the error of the chord to the next knot at its midpoint, which
+ * splits a concave segment's interpolation error between above and below;
+ * that rule reproduces every entry but the last, which holds the limit
+ * 65535 (only ever the right end of segment 254). */
 static uint32_t sigmoid_entry(int i) {
-  const double v = 65536.0 / (1.0 + exp(-(double)i / 24.0));
-  const double r = floor(v + 0.5);
+  if (i >= 255) return 65535u;
+  const double s0 = sigmoid(i / 24.0), s1 = sigmoid((i + 1) / 24.0);
+  const double chord_error = sigmoid((i + 0.5) / 24.0) - (s0 + s1) / 2;
+  const double r = floor(65536.0 * (s0 + chord_error / 2) + 0.5);
   return r > 65535.0 ? 65535u : (uint32_t)r;
 }
 
