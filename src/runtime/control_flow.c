@@ -447,7 +447,7 @@ static kiln_status *prepare_var_handle(kiln_session *s, int n) {
 
 static kiln_status *prepare_read(kiln_session *s, int n) {
   const kiln_op_ctx *ctx = &s->contexts[n];
-  kiln_resource_var *v;
+  kiln_resource_var *v = NULL; /* set by the lookup; gcc -O3 cannot see it */
   KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
   KILN_TRY(require_handle(ctx));
   KILN_TRY(variable_at_prepare(s, n, &v));
@@ -466,7 +466,7 @@ static kiln_status *prepare_read(kiln_session *s, int n) {
 
 static kiln_status *prepare_assign(kiln_session *s, int n) {
   const kiln_op_ctx *ctx = &s->contexts[n];
-  kiln_resource_var *v;
+  kiln_resource_var *v = NULL; /* set by the lookup; gcc -O3 cannot see it */
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 0));
   KILN_TRY(require_handle(ctx));
   KILN_TRY(kiln_require_input(ctx, 1, "value"));
@@ -496,7 +496,7 @@ static kiln_status *variable_at_invoke(kiln_session *s, const kiln_tensor *h,
 
 static kiln_status *invoke_read(kiln_session *s, int n) {
   const kiln_op_ctx *ctx = &s->contexts[n];
-  kiln_resource_var *v;
+  kiln_resource_var *v = NULL; /* set by the lookup; gcc -O3 cannot see it */
   KILN_TRY(variable_at_invoke(s, ctx->inputs[0], ctx->outputs[0], &v));
   if (!v->assigned)
     return kiln_error(KILN_ERR_RUNTIME,
@@ -508,7 +508,7 @@ static kiln_status *invoke_read(kiln_session *s, int n) {
 
 static kiln_status *invoke_assign(kiln_session *s, int n) {
   const kiln_op_ctx *ctx = &s->contexts[n];
-  kiln_resource_var *v;
+  kiln_resource_var *v = NULL; /* set by the lookup; gcc -O3 cannot see it */
   KILN_TRY(variable_at_invoke(s, ctx->inputs[0], ctx->inputs[1], &v));
   copy_tensor(&v->value, ctx->inputs[1]);
   v->assigned = true;
