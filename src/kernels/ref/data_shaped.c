@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/index_util.h"
 #include "kernels/ref/movement.h"
 
@@ -31,17 +32,15 @@ static bool is_true(const kiln_tensor *t, int64_t i) {
 
 /* ------------------------------------------------------------------- WHERE */
 
-static const kiln_dtype kWhereDtypes[] = {KILN_BOOL,  KILN_FLOAT32, KILN_INT8,
-                                          KILN_UINT8, KILN_INT32,   KILN_INT64};
+static const kiln_dtype_mask kWhereDtypes =
+    KILN_DT(KILN_BOOL) | KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_INT8) |
+    KILN_DT(KILN_UINT8) | KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64);
 
 kiln_status *kiln_shape_where(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
   KILN_TRY(kiln_require_input(ctx, 0, "condition"));
   const kiln_tensor *in = ctx->inputs[0];
-  KILN_TRY(kiln_require_dtype_listed(
-      in, "input 0 (condition)", kWhereDtypes,
-      (int)(sizeof kWhereDtypes / sizeof kWhereDtypes[0]),
-      "bool, float32, int8, uint8, int32 or int64"));
+  KILN_TRY(kiln_require_dtype_in(in, kWhereDtypes, "input 0 (condition)"));
   KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_INT64, "output 0"));
   KILN_TRY(require_known_data(ctx, "WHERE"));
   int64_t count = 0;
@@ -70,8 +69,8 @@ kiln_status *kiln_ref_where(const kiln_op_ctx *ctx) {
 
 /* ------------------------------------------------------------------ UNIQUE */
 
-static const kiln_dtype kUniqueDtypes[] = {
-    KILN_FLOAT32, KILN_INT8, KILN_UINT8, KILN_INT16, KILN_INT32, KILN_INT64};
+static const kiln_dtype_mask kUniqueDtypes =
+    KILN_DT(KILN_FLOAT32) | KILN_DT_INTS;
 
 /* Unique runs in O(n * unique) without scratch; this bounds the prepare
  * time of a large constant. */
@@ -96,10 +95,7 @@ kiln_status *kiln_shape_unique(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_require_input(ctx, 0, "x"));
   const kiln_tensor *in = ctx->inputs[0];
   kiln_tensor *y = ctx->outputs[0], *idx = ctx->outputs[1];
-  KILN_TRY(kiln_require_dtype_listed(
-      in, "input 0 (x)", kUniqueDtypes,
-      (int)(sizeof kUniqueDtypes / sizeof kUniqueDtypes[0]),
-      "float32, int8, uint8, int16, int32 or int64"));
+  KILN_TRY(kiln_require_dtype_in(in, kUniqueDtypes, "input 0 (x)"));
   KILN_TRY(kiln_require_same_dtype(in, y, "input 0 (x)"));
   KILN_TRY(kiln_require_same_quant(in, y, "input 0 (x)"));
   if (idx->dtype != KILN_INT32 && idx->dtype != KILN_INT64)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/index_util.h"
 #include "kernels/ref/movement.h"
 
@@ -55,9 +56,9 @@ kiln_status *kiln_shape_gather_nd(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_require_input(ctx, 1, "indices"));
   const kiln_tensor *params = ctx->inputs[0], *indices = ctx->inputs[1];
   /* TFLite's GATHER_ND alone also takes int16 indices */
-  static const kiln_dtype index_types[] = {KILN_INT16, KILN_INT32, KILN_INT64};
-  KILN_TRY(kiln_require_dtype_listed(indices, "input 1 (indices)", index_types, 3,
-                                 "int16, int32 or int64"));
+  KILN_TRY(kiln_require_dtype_in(
+      indices, KILN_DT(KILN_INT16) | KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64),
+      "input 1 (indices)"));
   KILN_TRY(
       kiln_require_same_dtype(params, ctx->outputs[0], "input 0 (params)"));
   KILN_TRY(
@@ -97,18 +98,16 @@ kiln_status *kiln_ref_gather_nd(const kiln_op_ctx *ctx) {
 
 /* ------------------------------------------------------------- SCATTER_ND */
 
-static const kiln_dtype kScatterDtypes[] = {
-    KILN_FLOAT32, KILN_INT8, KILN_UINT8, KILN_INT32, KILN_INT64, KILN_BOOL};
+static const kiln_dtype_mask kScatterDtypes =
+    KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_INT8) | KILN_DT(KILN_UINT8) |
+    KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64) | KILN_DT(KILN_BOOL);
 
 kiln_status *kiln_shape_scatter_nd(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 3, 3, 1));
   KILN_TRY(kiln_require_index_input(ctx, 0, "indices"));
   KILN_TRY(kiln_require_input(ctx, 1, "updates"));
   const kiln_tensor *indices = ctx->inputs[0], *updates = ctx->inputs[1];
-  KILN_TRY(kiln_require_dtype_listed(
-      updates, "input 1 (updates)", kScatterDtypes,
-      (int)(sizeof kScatterDtypes / sizeof kScatterDtypes[0]),
-      "float32, int8, uint8, int32, int64 or bool"));
+  KILN_TRY(kiln_require_dtype_in(updates, kScatterDtypes, "input 1 (updates)"));
   KILN_TRY(
       kiln_require_same_dtype(updates, ctx->outputs[0], "input 1 (updates)"));
   KILN_TRY(

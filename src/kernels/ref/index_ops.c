@@ -8,14 +8,14 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/index_util.h"
 #include "kernels/ref/movement.h"
 
 /* ----------------------------------------------------------------- ONE_HOT */
 
-static const kiln_dtype kOneHotDtypes[] = {KILN_FLOAT32, KILN_INT8,  KILN_UINT8,
-                                           KILN_INT16,   KILN_INT32, KILN_INT64,
-                                           KILN_BOOL};
+static const kiln_dtype_mask kOneHotDtypes =
+    KILN_DT(KILN_FLOAT32) | KILN_DT_INTS | KILN_DT(KILN_BOOL);
 
 /* The new axis, in [0, rank of indices]. */
 static kiln_status *one_hot_axis(const kiln_op_ctx *ctx, int *axis) {
@@ -37,10 +37,7 @@ kiln_status *kiln_shape_one_hot(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_require_input(ctx, 3, "off_value"));
   const kiln_tensor *indices = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
-  KILN_TRY(kiln_require_dtype_listed(
-      out, "output 0", kOneHotDtypes,
-      (int)(sizeof kOneHotDtypes / sizeof kOneHotDtypes[0]),
-      "float32, int8, uint8, int16, int32, int64 or bool"));
+  KILN_TRY(kiln_require_dtype_in(out, kOneHotDtypes, "output 0"));
   const char *roles[2] = {"input 2 (on_value)", "input 3 (off_value)"};
   for (int i = 0; i < 2; i++) {
     const kiln_tensor *v = ctx->inputs[2 + i];
@@ -136,9 +133,9 @@ kiln_status *kiln_shape_embedding_lookup(const kiln_op_ctx *ctx) {
                           "lookup needs symmetric quantization",
                           (long long)q->zero_point[i]);
   } else {
-    static const kiln_dtype plain[] = {KILN_FLOAT32, KILN_INT8, KILN_UINT8};
-    KILN_TRY(kiln_require_dtype_listed(value, "input 1 (value)", plain, 3,
-                                       "float32, int8 or uint8"));
+    KILN_TRY(kiln_require_dtype_in(
+        value, KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_INT8) | KILN_DT(KILN_UINT8),
+        "input 1 (value)"));
     KILN_TRY(kiln_require_same_dtype(value, out, "input 1 (value)"));
     KILN_TRY(kiln_require_same_quant(value, out, "input 1 (value)"));
   }
@@ -180,8 +177,9 @@ kiln_status *kiln_ref_embedding_lookup(const kiln_op_ctx *ctx) {
 
 /* --------------------------------------------------------- SPARSE_TO_DENSE */
 
-static const kiln_dtype kSparseDtypes[] = {KILN_FLOAT32, KILN_INT8, KILN_UINT8,
-                                           KILN_INT32, KILN_INT64};
+static const kiln_dtype_mask kSparseDtypes =
+    KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_INT8) | KILN_DT(KILN_UINT8) |
+    KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64);
 
 /* Indices as [count, depth]: a scalar is one coordinate, a vector one
  * coordinate per entry. */
@@ -199,10 +197,7 @@ kiln_status *kiln_shape_sparse_to_dense(const kiln_op_ctx *ctx) {
   const kiln_tensor *indices = ctx->inputs[0], *values = ctx->inputs[2];
   const kiln_tensor *fill = ctx->inputs[3];
   kiln_tensor *out = ctx->outputs[0];
-  KILN_TRY(kiln_require_dtype_listed(
-      values, "input 2 (values)", kSparseDtypes,
-      (int)(sizeof kSparseDtypes / sizeof kSparseDtypes[0]),
-      "float32, int8, uint8, int32 or int64"));
+  KILN_TRY(kiln_require_dtype_in(values, kSparseDtypes, "input 2 (values)"));
   KILN_TRY(kiln_require_same_dtype(values, out, "input 2 (values)"));
   KILN_TRY(kiln_require_same_quant(values, out, "input 2 (values)"));
   KILN_TRY(kiln_require_same_dtype(fill, out, "input 3 (default_value)"));

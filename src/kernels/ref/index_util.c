@@ -36,15 +36,6 @@ kiln_status *kiln_require_index_input(const kiln_op_ctx *ctx, int index,
   return NULL;
 }
 
-kiln_status *kiln_require_dtype_listed(const kiln_tensor *t, const char *role,
-                                       const kiln_dtype *dtypes, int count,
-                                       const char *allowed) {
-  for (int i = 0; i < count; i++)
-    if (t->dtype == dtypes[i]) return NULL;
-  return kiln_error(KILN_ERR_UNSUPPORTED, "%s has type %s; expected %s", role,
-                    kiln_dtype_name(t->dtype), allowed);
-}
-
 int64_t kiln_dims_product(const int64_t *dims, int from, int to) {
   int64_t n = 1;
   for (int k = from; k < to; k++) n *= dims[k];

@@ -23,12 +23,6 @@ kiln_status *kiln_require_same_quant(const kiln_tensor *in,
 kiln_status *kiln_require_index_input(const kiln_op_ctx *ctx, int index,
                                       const char *role);
 
-/* Checks `t` has one of the `count` dtypes; the message names role and the
- * list (`allowed`, as "float32, int32 or int64"). */
-kiln_status *kiln_require_dtype_listed(const kiln_tensor *t, const char *role,
-                                       const kiln_dtype *dtypes, int count,
-                                       const char *allowed);
-
 /* Product of dims[from..to). */
 int64_t kiln_dims_product(const int64_t *dims, int from, int to);
 

@@ -5,14 +5,14 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/index_util.h"
 #include "kernels/ref/movement.h"
 
 /* ------------------------------------------------------------- REVERSE_V2 */
 
-static const kiln_dtype kReverseDtypes[] = {
-    KILN_FLOAT32, KILN_INT8,  KILN_UINT8, KILN_INT16,
-    KILN_INT32,   KILN_INT64, KILN_BOOL};
+static const kiln_dtype_mask kReverseDtypes =
+    KILN_DT(KILN_FLOAT32) | KILN_DT_INTS | KILN_DT(KILN_BOOL);
 
 /* The reversed axes as flags; each may appear once, negative from the end.
  * Bad axes are `code`: INVALID_MODEL at prepare, RUNTIME when the axes
@@ -41,10 +41,7 @@ kiln_status *kiln_shape_reverse_v2(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_movement_op(ctx, 2, 2));
   KILN_TRY(kiln_require_index_input(ctx, 1, "axis"));
   const kiln_tensor *in = ctx->inputs[0], *axes = ctx->inputs[1];
-  KILN_TRY(kiln_require_dtype_listed(
-      in, "input 0 (input)", kReverseDtypes,
-      (int)(sizeof kReverseDtypes / sizeof kReverseDtypes[0]),
-      "float32, int8, uint8, int16, int32, int64 or bool"));
+  KILN_TRY(kiln_require_dtype_in(in, kReverseDtypes, "input 0 (input)"));
   KILN_TRY(kiln_require_same_quant(in, ctx->outputs[0], "input 0 (input)"));
   char buf[KILN_DIMS_STR_SIZE];
   if (axes->rank != 1 || axes->dims[0] > in->rank)
@@ -83,18 +80,14 @@ kiln_status *kiln_ref_reverse_v2(const kiln_op_ctx *ctx) {
 
 /* ----------------------------------------------------------------- TOPK_V2 */
 
-static const kiln_dtype kTopkDtypes[] = {KILN_FLOAT32, KILN_INT8,  KILN_UINT8,
-                                         KILN_INT16,   KILN_INT32, KILN_INT64};
+static const kiln_dtype_mask kTopkDtypes = KILN_DT(KILN_FLOAT32) | KILN_DT_INTS;
 
 kiln_status *kiln_shape_topk_v2(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 2));
   KILN_TRY(kiln_require_input(ctx, 0, "input"));
   const kiln_tensor *in = ctx->inputs[0];
   kiln_tensor *values = ctx->outputs[0], *indices = ctx->outputs[1];
-  KILN_TRY(kiln_require_dtype_listed(
-      in, "input 0 (input)", kTopkDtypes,
-      (int)(sizeof kTopkDtypes / sizeof kTopkDtypes[0]),
-      "float32, int8, uint8, int16, int32 or int64"));
+  KILN_TRY(kiln_require_dtype_in(in, kTopkDtypes, "input 0 (input)"));
   KILN_TRY(kiln_require_same_dtype(in, values, "input 0 (input)"));
   KILN_TRY(kiln_require_same_quant(in, values, "input 0 (input)"));
   if (indices->dtype != KILN_INT32 && indices->dtype != KILN_INT64 &&

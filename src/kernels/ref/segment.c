@@ -9,20 +9,21 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/index_util.h"
 #include "kernels/ref/movement.h"
 
 typedef enum reduction { SEG_SUM, SEG_PROD, SEG_MAX, SEG_MIN } reduction;
 
-static const kiln_dtype kSegmentDtypes[] = {KILN_FLOAT32, KILN_INT32};
+static const kiln_dtype_mask kSegmentDtypes =
+    KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_INT32);
 
 static kiln_status *check_segment_data(const kiln_op_ctx *ctx, int inputs) {
   KILN_TRY(kiln_check_arity(ctx, inputs, inputs, 1));
   KILN_TRY(kiln_require_input(ctx, 0, "data"));
   KILN_TRY(kiln_require_input(ctx, 1, "segment_ids"));
   const kiln_tensor *data = ctx->inputs[0];
-  KILN_TRY(kiln_require_dtype_listed(data, "input 0 (data)", kSegmentDtypes, 2,
-                                     "float32 or int32"));
+  KILN_TRY(kiln_require_dtype_in(data, kSegmentDtypes, "input 0 (data)"));
   KILN_TRY(kiln_require_same_dtype(data, ctx->outputs[0], "input 0 (data)"));
   KILN_TRY(
       kiln_require_dtype(ctx->inputs[1], KILN_INT32, "input 1 (segment_ids)"));

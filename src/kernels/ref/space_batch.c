@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/index_util.h"
 #include "kernels/ref/movement.h"
 
 /* The types TFLite's kernels for these four ops accept. */
-static const kiln_dtype kBlockDtypes[] = {KILN_FLOAT32, KILN_INT8,  KILN_UINT8,
-                                          KILN_INT16,   KILN_INT32, KILN_INT64};
-#define BLOCK_DTYPES_TEXT "float32, int8, uint8, int16, int32 or int64"
+static const kiln_dtype_mask kBlockDtypes =
+    KILN_DT(KILN_FLOAT32) | KILN_DT_INTS;
 
 /* Input and output as 4-D [batch, height, width, channels]. */
 typedef struct nhwc {
@@ -34,9 +34,7 @@ static kiln_status *check_block_op(const kiln_op_ctx *ctx, int inputs,
                                    int min_rank) {
   KILN_TRY(kiln_check_movement_op(ctx, inputs, inputs));
   const kiln_tensor *in = ctx->inputs[0];
-  KILN_TRY(kiln_require_dtype_listed(
-      in, "input 0 (input)", kBlockDtypes,
-      (int)(sizeof kBlockDtypes / sizeof kBlockDtypes[0]), BLOCK_DTYPES_TEXT));
+  KILN_TRY(kiln_require_dtype_in(in, kBlockDtypes, "input 0 (input)"));
   /* TFLite's dimensions are int32; keeping to them keeps every size
    * derived with a block (at most 2^20, or 2^16 for block_size) in int64 */
   for (int k = 0; k < in->rank; k++)
