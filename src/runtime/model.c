@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,10 +60,44 @@ static kiln_status *new_model(const kiln_options *options, const char *source,
   return NULL;
 }
 
+/* A node's inputs and outputs as tensors over the graph's values (their
+ * shapes, constant data and quantization): what the build-time steps below
+ * hand a kernel hook before any session exists. */
+enum { MAX_NODE_IO = 64 };
+typedef struct node_tensors {
+  kiln_tensor in[MAX_NODE_IO], out[MAX_NODE_IO];
+  kiln_tensor *in_ptrs[MAX_NODE_IO], *out_ptrs[MAX_NODE_IO];
+} node_tensors;
+
+/* Fills `t` and `ctx` for `node`; false (and nothing built) when the node
+ * has more inputs or outputs than MAX_NODE_IO, which these steps skip. */
+static bool node_context(const kiln_graph *g, const kiln_node *node,
+                         node_tensors *t, kiln_op_ctx *ctx) {
+  if (node->num_inputs > MAX_NODE_IO || node->num_outputs > MAX_NODE_IO)
+    return false;
+  for (int i = 0; i < node->num_inputs; i++) {
+    t->in_ptrs[i] = node->inputs[i] < 0 ? NULL : &t->in[i];
+    if (t->in_ptrs[i])
+      kiln_value_as_tensor(&g->values[node->inputs[i]], &t->in[i]);
+  }
+  for (int i = 0; i < node->num_outputs; i++) {
+    kiln_value_as_tensor(&g->values[node->outputs[i]], &t->out[i]);
+    t->out_ptrs[i] = &t->out[i];
+  }
+  *ctx = (kiln_op_ctx){node->attrs,
+                       t->in_ptrs,
+                       node->num_inputs,
+                       t->out_ptrs,
+                       node->num_outputs,
+                       NULL,
+                       NULL,
+                       NULL};
+  return true;
+}
+
 /* Lets the best variant of each node repack its constant weights once, so
  * that every session (and every input shape) shares them. */
 static kiln_status *pack_weights(kiln_model *m) {
-  enum { MAX_IO = 64 };
   const kiln_graph *g = m->graph;
   size_t count = (size_t)g->num_nodes + 1;
   m->packed = kiln_calloc(m->alloc, count, sizeof(void *));
@@ -73,24 +108,9 @@ static kiln_status *pack_weights(kiln_model *m) {
     int index = 0;
     const kiln_kernel_variant *v =
         kiln_variant_packer(node->op, m->isa, 0, &index);
-    if (!v || node->num_inputs > MAX_IO || node->num_outputs > MAX_IO) continue;
-    kiln_tensor in[MAX_IO], out[MAX_IO], *in_ptrs[MAX_IO], *out_ptrs[MAX_IO];
-    for (int i = 0; i < node->num_inputs; i++) {
-      in_ptrs[i] = node->inputs[i] < 0 ? NULL : &in[i];
-      if (in_ptrs[i]) kiln_value_as_tensor(&g->values[node->inputs[i]], &in[i]);
-    }
-    for (int i = 0; i < node->num_outputs; i++) {
-      kiln_value_as_tensor(&g->values[node->outputs[i]], &out[i]);
-      out_ptrs[i] = &out[i];
-    }
-    kiln_op_ctx ctx = {node->attrs,
-                       in_ptrs,
-                       node->num_inputs,
-                       out_ptrs,
-                       node->num_outputs,
-                       NULL,
-                       NULL,
-                       NULL};
+    node_tensors tensors;
+    kiln_op_ctx ctx;
+    if (!v || !node_context(g, node, &tensors, &ctx)) continue;
     for (; v && !m->packed[n];
          v = kiln_variant_packer(node->op, m->isa, index + 1, &index)) {
       KILN_TRY(kiln_status_wrap(v->pack(&ctx, m->alloc, &m->packed[n]),
@@ -106,30 +126,14 @@ static kiln_status *pack_weights(kiln_model *m) {
 /* Builds each quantized node's multipliers, corrected biases and clamps
  * once, so sessions share them and kernels compute none at invoke. */
 static kiln_status *build_quant_params(kiln_model *m) {
-  enum { MAX_IO = 64 };
   const kiln_graph *g = m->graph;
   m->quant = kiln_calloc(m->alloc, (size_t)g->num_nodes + 1, sizeof(*m->quant));
   if (!m->quant) return KILN_OOM();
   for (int n = 0; n < g->num_nodes; n++) {
     const kiln_node *node = &g->nodes[n];
-    if (node->num_inputs > MAX_IO || node->num_outputs > MAX_IO) continue;
-    kiln_tensor in[MAX_IO], out[MAX_IO], *in_ptrs[MAX_IO], *out_ptrs[MAX_IO];
-    for (int i = 0; i < node->num_inputs; i++) {
-      in_ptrs[i] = node->inputs[i] < 0 ? NULL : &in[i];
-      if (in_ptrs[i]) kiln_value_as_tensor(&g->values[node->inputs[i]], &in[i]);
-    }
-    for (int i = 0; i < node->num_outputs; i++) {
-      kiln_value_as_tensor(&g->values[node->outputs[i]], &out[i]);
-      out_ptrs[i] = &out[i];
-    }
-    kiln_op_ctx ctx = {node->attrs,
-                       in_ptrs,
-                       node->num_inputs,
-                       out_ptrs,
-                       node->num_outputs,
-                       NULL,
-                       NULL,
-                       NULL};
+    node_tensors tensors;
+    kiln_op_ctx ctx;
+    if (!node_context(g, node, &tensors, &ctx)) continue;
     KILN_TRY(kiln_status_wrap(
         kiln_quant_params_build(node->op, &ctx, m->alloc, &m->quant[n]),
         "%s: operator %d (%s)", m->source, node->source_index,
