@@ -35,6 +35,16 @@ kiln_status *kiln_require_output_dtype(const kiln_op_ctx *ctx,
  * run on plain values and refuse a tensor with quantization parameters. */
 kiln_status *kiln_require_unquantized(const kiln_tensor *t, const char *role);
 
+/* ARG_MAX (reduce.c) and ARG_MIN (reduce_more.c): after the operator has
+ * checked its dtypes, the shape function checks the axis (one value within
+ * input 0's rank) and sets the output shape; the kernel writes, along that
+ * axis, the index of the first largest (or, `smallest`, least) element. */
+kiln_status *kiln_shape_arg_reduce(const kiln_op_ctx *ctx);
+/* The one value of input 1 (axis, int32 or int64 as the caller checked: a
+ * scalar or a 1-element vector) as an axis of input 0. */
+kiln_status *kiln_read_one_axis(const kiln_op_ctx *ctx, int *out_axis);
+void kiln_ref_arg_reduce(const kiln_op_ctx *ctx, bool smallest);
+
 /* Stores v into element i of an integer or bool tensor, keeping its low
  * bits (two's complement wrap, as TFLite's integer kernels behave). */
 static inline void kiln_store_int(kiln_tensor *t, int64_t i, int64_t v) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/quant_math.h"
 #include "kernels/ref/quant_ops.h"
 #include "kernels/ref/quant_util.h"
@@ -350,13 +351,11 @@ kiln_status *kiln_ref_reduce_max(const kiln_op_ctx *ctx) {
 
 /* -------------------------------------------------------------- ARG_MAX */
 
-static kiln_status *arg_max_axis(const kiln_op_ctx *ctx, int *out_axis) {
+/* ARG_MAX and ARG_MIN (reduce_more.c) share the axis, the output shape
+ * and the walk; each checks its own dtypes first. */
+kiln_status *kiln_read_one_axis(const kiln_op_ctx *ctx, int *out_axis) {
   const kiln_tensor *axis = ctx->inputs[1];
   char buf[KILN_DIMS_STR_SIZE];
-  if (!is_index_dtype(axis->dtype))
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "input 1 (axis) has type %s; expected int32 or int64",
-                      kiln_dtype_name(axis->dtype));
   if (axis->rank > 1 || kiln_tensor_numel(axis) != 1)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input 1 (axis) must hold one value, has shape %s",
@@ -369,6 +368,55 @@ static kiln_status *arg_max_axis(const kiln_op_ctx *ctx, int *out_axis) {
                     sizeof buf));
 }
 
+kiln_status *kiln_shape_arg_reduce(const kiln_op_ctx *ctx) {
+  const kiln_tensor *x = ctx->inputs[0];
+  char buf[KILN_DIMS_STR_SIZE];
+  int axis = 0;
+  KILN_TRY(kiln_read_one_axis(ctx, &axis));
+  if (x->dims[axis] == 0)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "input 0 (x) of shape %s is empty along axis %d",
+                      kiln_dims_str(x->dims, x->rank, buf, sizeof buf), axis);
+  int64_t dims[KILN_MAX_RANK];
+  int rank = 0;
+  for (int d = 0; d < x->rank; d++)
+    if (d != axis) dims[rank++] = x->dims[d];
+  kiln_set_shape(ctx->outputs[0], dims, rank);
+  return NULL;
+}
+
+/* Whether element a beats b, as TFLite compares: strictly, so the first of
+ * equal extremes wins and NaN never beats anything (nor is beaten when it
+ * comes first). */
+static bool arg_beats(const kiln_tensor *t, int64_t a, int64_t b,
+                      bool smallest) {
+  if (t->dtype == KILN_FLOAT32) {
+    float fa = ((const float *)t->data)[a], fb = ((const float *)t->data)[b];
+    return smallest ? fa < fb : fa > fb;
+  }
+  int64_t ia = kiln_tensor_int(t, a), ib = kiln_tensor_int(t, b);
+  return smallest ? ia < ib : ia > ib;
+}
+
+void kiln_ref_arg_reduce(const kiln_op_ctx *ctx, bool smallest) {
+  const kiln_tensor *x = ctx->inputs[0];
+  kiln_tensor *out = ctx->outputs[0];
+  int axis = 0;
+  kiln_status_free(kiln_read_one_axis(ctx, &axis)); /* checked by shape */
+  int64_t outer = 1, inner = 1, n = x->dims[axis];
+  for (int d = 0; d < axis; d++) outer *= x->dims[d];
+  for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
+  for (int64_t o = 0; o < outer; o++) {
+    for (int64_t i = 0; i < inner; i++) {
+      int64_t base = o * n * inner + i, best = 0;
+      for (int64_t k = 1; k < n; k++)
+        if (arg_beats(x, base + k * inner, base + best * inner, smallest))
+          best = k;
+      store_index(out, o * inner + i, best);
+    }
+  }
+}
+
 static bool arg_max_dtype(kiln_dtype t) {
   return t == KILN_FLOAT32 || t == KILN_INT8 || t == KILN_UINT8 ||
          t == KILN_INT16 || t == KILN_BOOL || is_index_dtype(t);
@@ -378,9 +426,8 @@ kiln_status *kiln_shape_arg_max(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
   KILN_TRY(kiln_require_input(ctx, 0, "x"));
   KILN_TRY(kiln_require_known(ctx, 1, "axis"));
-  const kiln_tensor *x = ctx->inputs[0];
+  const kiln_tensor *x = ctx->inputs[0], *axis = ctx->inputs[1];
   kiln_tensor *out = ctx->outputs[0];
-  char buf[KILN_DIMS_STR_SIZE];
   if (!arg_max_dtype(x->dtype))
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "input 0 (x) has type %s; expected float32, bool or an "
@@ -390,43 +437,14 @@ kiln_status *kiln_shape_arg_max(const kiln_op_ctx *ctx) {
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "output 0 has type %s; expected int32 or int64",
                       kiln_dtype_name(out->dtype));
-  int axis = 0;
-  KILN_TRY(arg_max_axis(ctx, &axis));
-  if (x->dims[axis] == 0)
-    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
-                      "input 0 (x) of shape %s is empty along axis %d",
-                      kiln_dims_str(x->dims, x->rank, buf, sizeof buf), axis);
-  int64_t dims[KILN_MAX_RANK];
-  int rank = 0;
-  for (int d = 0; d < x->rank; d++)
-    if (d != axis) dims[rank++] = x->dims[d];
-  kiln_set_shape(out, dims, rank);
-  return NULL;
-}
-
-/* '>' as TFLite compares: the first of equal maxima wins, and NaN never
- * beats anything (nor is beaten when it comes first). */
-static bool greater(const kiln_tensor *t, int64_t a, int64_t b) {
-  if (t->dtype == KILN_FLOAT32)
-    return ((const float *)t->data)[a] > ((const float *)t->data)[b];
-  return kiln_tensor_int(t, a) > kiln_tensor_int(t, b);
+  if (!is_index_dtype(axis->dtype))
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 1 (axis) has type %s; expected int32 or int64",
+                      kiln_dtype_name(axis->dtype));
+  return kiln_shape_arg_reduce(ctx);
 }
 
 kiln_status *kiln_ref_arg_max(const kiln_op_ctx *ctx) {
-  const kiln_tensor *x = ctx->inputs[0];
-  kiln_tensor *out = ctx->outputs[0];
-  int axis = 0;
-  kiln_status_free(arg_max_axis(ctx, &axis)); /* checked by shape */
-  int64_t outer = 1, inner = 1, n = x->dims[axis];
-  for (int d = 0; d < axis; d++) outer *= x->dims[d];
-  for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
-  for (int64_t o = 0; o < outer; o++) {
-    for (int64_t i = 0; i < inner; i++) {
-      int64_t base = o * n * inner + i, best = 0;
-      for (int64_t k = 1; k < n; k++)
-        if (greater(x, base + k * inner, base + best * inner)) best = k;
-      store_index(out, o * inner + i, best);
-    }
-  }
+  kiln_ref_arg_reduce(ctx, false);
   return NULL;
 }

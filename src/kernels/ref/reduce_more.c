@@ -190,68 +190,28 @@ kiln_status *kiln_ref_reduce_all(const kiln_op_ctx *ctx) {
 
 /* One known axis value (a scalar or a 1-element vector). */
 static kiln_status *read_axis(const kiln_op_ctx *ctx, int *out_axis) {
-  const kiln_tensor *axis = ctx->inputs[1], *x = ctx->inputs[0];
-  char buf[KILN_DIMS_STR_SIZE];
-  KILN_TRY(kiln_require_dtype_in(
-      axis, KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64), "input 1 (axis)"));
-  if (axis->rank > 1 || kiln_tensor_numel(axis) != 1)
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "input 1 (axis) must hold one value, has shape %s",
-                      kiln_dims_str(axis->dims, axis->rank, buf, sizeof buf));
-  return kiln_status_wrap(
-      kiln_normalize_axis(kiln_tensor_int(axis, 0), x->rank, "axis", out_axis),
-      "input 1 (axis) for input 0 (x) of shape %s",
-      kiln_dims_str(x->dims, x->rank, buf, sizeof buf));
+  KILN_TRY(kiln_require_dtype_in(ctx->inputs[1],
+                                 KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64),
+                                 "input 1 (axis)"));
+  return kiln_read_one_axis(ctx, out_axis);
 }
 
 kiln_status *kiln_shape_arg_min(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
   KILN_TRY(kiln_require_input(ctx, 0, "x"));
   KILN_TRY(kiln_require_known(ctx, 1, "axis"));
-  const kiln_tensor *x = ctx->inputs[0];
-  kiln_tensor *out = ctx->outputs[0];
-  char buf[KILN_DIMS_STR_SIZE];
-  KILN_TRY(
-      kiln_require_dtype_in(x, F32 | KILN_DT_INTS | BOOL_ONLY, "input 0 (x)"));
-  KILN_TRY(kiln_require_dtype_in(out, KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64),
-                                 "output 0"));
-  int axis = 0;
-  KILN_TRY(read_axis(ctx, &axis));
-  if (x->dims[axis] == 0)
-    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
-                      "input 0 (x) of shape %s is empty along axis %d",
-                      kiln_dims_str(x->dims, x->rank, buf, sizeof buf), axis);
-  int64_t dims[KILN_MAX_RANK];
-  int rank = 0;
-  for (int d = 0; d < x->rank; d++)
-    if (d != axis) dims[rank++] = x->dims[d];
-  kiln_set_shape(out, dims, rank);
-  return NULL;
-}
-
-/* a < b as TFLite compares: the first of equal minima wins, and NaN neither
- * beats anything nor is beaten when it comes first. */
-static bool less(const kiln_tensor *t, int64_t a, int64_t b) {
-  if (t->dtype == KILN_FLOAT32)
-    return ((const float *)t->data)[a] < ((const float *)t->data)[b];
-  return kiln_tensor_int(t, a) < kiln_tensor_int(t, b);
+  KILN_TRY(kiln_require_dtype_in(ctx->inputs[0], F32 | KILN_DT_INTS | BOOL_ONLY,
+                                 "input 0 (x)"));
+  KILN_TRY(kiln_require_dtype_in(
+      ctx->outputs[0], KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64), "output 0"));
+  KILN_TRY(kiln_require_dtype_in(ctx->inputs[1],
+                                 KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64),
+                                 "input 1 (axis)"));
+  return kiln_shape_arg_reduce(ctx);
 }
 
 kiln_status *kiln_ref_arg_min(const kiln_op_ctx *ctx) {
-  const kiln_tensor *x = ctx->inputs[0];
-  kiln_tensor *out = ctx->outputs[0];
-  int axis = 0;
-  kiln_status_free(read_axis(ctx, &axis)); /* checked by the shape fn */
-  int64_t outer = 1, inner = 1, n = x->dims[axis];
-  for (int d = 0; d < axis; d++) outer *= x->dims[d];
-  for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
-  for (int64_t o = 0; o < outer; o++)
-    for (int64_t i = 0; i < inner; i++) {
-      int64_t base = o * n * inner + i, best = 0;
-      for (int64_t k = 1; k < n; k++)
-        if (less(x, base + k * inner, base + best * inner)) best = k;
-      kiln_store_int(out, o * inner + i, best);
-    }
+  kiln_ref_arg_reduce(ctx, true);
   return NULL;
 }
 
