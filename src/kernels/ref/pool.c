@@ -1,5 +1,10 @@
-/* pool.c - float32 reference AVERAGE_POOL_2D and MAX_POOL_2D: plain loops,
- * the oracle that optimized kernels are tested against. */
+/* pool.c - float32 reference AVERAGE_POOL_2D, MAX_POOL_2D and L2_POOL_2D:
+ * plain loops, the oracle that optimized kernels are tested against. The L2
+ * pool is TFLite's: the square root of the mean of squares over the
+ * in-bounds part of each window (padding does not count), then the fused
+ * activation, accumulated in float. */
+#include <math.h>
+
 #include "kernels/kernel.h"
 #include "kernels/ref/quant_ops.h"
 
@@ -47,13 +52,13 @@ static span window_span(int64_t out_index, int stride, int64_t pad, int k,
   return s;
 }
 
-typedef enum pool_kind { POOL_AVERAGE, POOL_MAX } pool_kind;
+typedef enum pool_kind { POOL_AVERAGE, POOL_MAX, POOL_L2 } pool_kind;
 
 /* Pools channel c of image `img` ([H, W, C]) over the window rows x cols. */
 static float pool_window(pool_kind kind, const float *img, int64_t width,
                          int64_t channels, int64_t c, span rows, span cols) {
   /* Max starts from a window element rather than a sentinel like -FLT_MAX. */
-  float acc = kind == POOL_AVERAGE
+  float acc = kind != POOL_MAX
                   ? 0.0f
                   : img[(rows.begin * width + cols.begin) * channels + c];
   for (int64_t y = rows.begin; y < rows.end; y++)
@@ -61,12 +66,15 @@ static float pool_window(pool_kind kind, const float *img, int64_t width,
       float v = img[(y * width + x) * channels + c];
       if (kind == POOL_AVERAGE)
         acc += v;
+      else if (kind == POOL_L2)
+        acc += v * v;
       else if (v > acc)
         acc = v;
     }
-  /* Padding does not count toward the average (TFLite semantics). */
-  if (kind == POOL_AVERAGE)
-    acc /= (float)((rows.end - rows.begin) * (cols.end - cols.begin));
+  /* Padding does not count toward the mean (TFLite semantics). */
+  float count = (float)((rows.end - rows.begin) * (cols.end - cols.begin));
+  if (kind == POOL_AVERAGE) acc /= count;
+  if (kind == POOL_L2) acc = sqrtf(acc / count);
   return acc;
 }
 
@@ -114,4 +122,13 @@ double kiln_flops_pool_2d(const kiln_op_ctx *ctx) {
   const kiln_pool_attrs *a = ctx->attrs;
   return (double)a->filter_h * a->filter_w *
          (double)kiln_tensor_numel(ctx->outputs[0]);
+}
+
+/* The shape is AVERAGE_POOL_2D's. */
+kiln_status *kiln_shape_l2_pool_2d(const kiln_op_ctx *ctx) {
+  return kiln_shape_pool_2d(ctx);
+}
+
+kiln_status *kiln_ref_l2_pool_2d(const kiln_op_ctx *ctx) {
+  return pool_2d(ctx, POOL_L2);
 }
