@@ -92,67 +92,17 @@ double kiln_flops_fully_connected(const kiln_op_ctx *ctx) {
 /* ------------------------------------------------------- BATCH_MATMUL */
 
 /* Rows and columns of the matrices an operand holds, after its adjoint. */
-static void matrix_dims(const kiln_tensor *t, bool adjoint, int64_t *rows,
-                        int64_t *cols) {
-  int64_t r = t->dims[t->rank - 2], c = t->dims[t->rank - 1];
-  *rows = adjoint ? c : r;
-  *cols = adjoint ? r : c;
-}
-
 kiln_status *kiln_shape_batch_matmul(const kiln_op_ctx *ctx) {
   /* Quantized and hybrid nodes: quant_matmul.c. */
   if (kiln_quant_node(KILN_OP_BATCH_MATMUL, ctx))
     return kiln_q_shape_batch_matmul(ctx);
-  const kiln_batch_matmul_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
   KILN_TRY(kiln_require_float_input(ctx, 0, "x", 2, -1));
   KILN_TRY(kiln_require_float_input(ctx, 1, "y", 2, -1));
-  const kiln_tensor *x = ctx->inputs[0], *y = ctx->inputs[1];
-  char sx[KILN_DIMS_STR_SIZE], sy[KILN_DIMS_STR_SIZE];
-  kiln_dims_str(x->dims, x->rank, sx, sizeof sx);
-  kiln_dims_str(y->dims, y->rank, sy, sizeof sy);
-  int64_t m, kx, ky, n;
-  matrix_dims(x, a->adj_x, &m, &kx);
-  matrix_dims(y, a->adj_y, &ky, &n);
-  if (kx != ky)
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "input 0 (x) shape %s (adj_x %d) and input 1 (y) shape "
-                      "%s (adj_y %d) disagree on the inner dimension: %lld vs "
-                      "%lld",
-                      sx, (int)a->adj_x, sy, (int)a->adj_y, (long long)kx,
-                      (long long)ky);
   int64_t dims[KILN_MAX_RANK];
   int rank;
-  KILN_TRY(kiln_status_wrap(
-      kiln_broadcast_shapes(x->dims, x->rank - 2, y->dims, y->rank - 2, dims,
-                            &rank),
-      "batch dimensions of input 0 (x) shape %s and input 1 (y) shape %s", sx,
-      sy));
-  dims[rank] = m;
-  dims[rank + 1] = n;
-  return set_output(ctx, dims, rank + 2);
-}
-
-/* Element strides of each batch dimension of `t` read as broadcast to the
- * output's batch dimensions (0 where t repeats). */
-static void batch_strides(const kiln_tensor *t, const kiln_tensor *out,
-                          int64_t *strides) {
-  int64_t dims[KILN_MAX_RANK];
-  for (int i = 0; i < out->rank - 2; i++) dims[i] = out->dims[i];
-  dims[out->rank - 2] = t->dims[t->rank - 2];
-  dims[out->rank - 1] = t->dims[t->rank - 1];
-  kiln_broadcast_strides(t, dims, out->rank, strides);
-}
-
-/* Offset of batch `index` (row-major over the output's batch dimensions). */
-static int64_t batch_offset(int64_t index, const kiln_tensor *out,
-                            const int64_t *strides) {
-  int64_t offset = 0;
-  for (int i = out->rank - 3; i >= 0; i--) {
-    offset += (index % out->dims[i]) * strides[i];
-    index /= out->dims[i];
-  }
-  return offset;
+  KILN_TRY(kiln_batch_matmul_dims(ctx, true, dims, &rank));
+  return set_output(ctx, dims, rank);
 }
 
 kiln_status *kiln_ref_batch_matmul(const kiln_op_ctx *ctx) {
@@ -162,19 +112,19 @@ kiln_status *kiln_ref_batch_matmul(const kiln_op_ctx *ctx) {
   const kiln_batch_matmul_attrs *a = ctx->attrs;
   const kiln_tensor *x_t = ctx->inputs[0], *y_t = ctx->inputs[1];
   const kiln_tensor *out_t = ctx->outputs[0];
-  int64_t m, k, sx[KILN_MAX_RANK], sy[KILN_MAX_RANK];
-  matrix_dims(x_t, a->adj_x, &m, &k);
+  int64_t m, k;
+  kiln_matmul_matrix_dims(x_t, a->adj_x, &m, &k);
   int64_t n = out_t->dims[out_t->rank - 1];
-  batch_strides(x_t, out_t, sx);
-  batch_strides(y_t, out_t, sy);
   /* Element (r, c) of a stored matrix is at r*rs + c*cs; adjoint swaps. */
   int64_t x_rs = a->adj_x ? 1 : k, x_cs = a->adj_x ? m : 1;
   int64_t y_rs = a->adj_y ? 1 : n, y_cs = a->adj_y ? k : 1;
   int64_t batches = kiln_tensor_numel(out_t) / (m * n);
   float *out = out_t->data;
   for (int64_t bi = 0; bi < batches; bi++) {
-    const float *x = (const float *)x_t->data + batch_offset(bi, out_t, sx);
-    const float *y = (const float *)y_t->data + batch_offset(bi, out_t, sy);
+    const float *x =
+        (const float *)x_t->data + kiln_q_batch_offset(x_t, out_t, bi);
+    const float *y =
+        (const float *)y_t->data + kiln_q_batch_offset(y_t, out_t, bi);
     for (int64_t i = 0; i < m; i++)
       for (int64_t j = 0; j < n; j++) {
         float acc = 0.0f;
@@ -190,6 +140,6 @@ double kiln_flops_batch_matmul(const kiln_op_ctx *ctx) {
   if (ctx->num_inputs < 1 || !ctx->inputs[0]) return 0.0;
   const kiln_batch_matmul_attrs *a = ctx->attrs;
   int64_t m, k;
-  matrix_dims(ctx->inputs[0], a->adj_x, &m, &k);
+  kiln_matmul_matrix_dims(ctx->inputs[0], a->adj_x, &m, &k);
   return 2.0 * (double)k * (double)kiln_tensor_numel(ctx->outputs[0]);
 }

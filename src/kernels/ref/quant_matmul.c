@@ -81,41 +81,55 @@ kiln_status *kiln_q_fully_connected(const kiln_op_ctx *ctx) {
 
 /* ------------------------------------------------------- BATCH_MATMUL */
 
-static void matrix_dims(const kiln_tensor *t, bool adjoint, int64_t *rows,
-                        int64_t *cols) {
+void kiln_matmul_matrix_dims(const kiln_tensor *t, bool adjoint, int64_t *rows,
+                             int64_t *cols) {
   int64_t r = t->dims[t->rank - 2], c = t->dims[t->rank - 1];
   *rows = adjoint ? c : r;
   *cols = adjoint ? r : c;
 }
 
-kiln_status *kiln_q_shape_batch_matmul(const kiln_op_ctx *ctx) {
+kiln_status *kiln_batch_matmul_dims(const kiln_op_ctx *ctx, bool name_adjoints,
+                                    int64_t *dims, int *rank) {
   const kiln_batch_matmul_attrs *a = ctx->attrs;
-  KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
-  KILN_TRY(kiln_q_require_input(ctx, 0, "x", true, 2, -1));
-  KILN_TRY(kiln_q_require_input(ctx, 1, "y", false, 2, -1));
   const kiln_tensor *x = ctx->inputs[0], *y = ctx->inputs[1];
-  KILN_TRY(kiln_q_check_output_type(ctx, x));
   char sx[KILN_DIMS_STR_SIZE], sy[KILN_DIMS_STR_SIZE];
   kiln_dims_str(x->dims, x->rank, sx, sizeof sx);
   kiln_dims_str(y->dims, y->rank, sy, sizeof sy);
   int64_t m, kx, ky, n;
-  matrix_dims(x, a->adj_x, &m, &kx);
-  matrix_dims(y, a->adj_y, &ky, &n);
+  kiln_matmul_matrix_dims(x, a->adj_x, &m, &kx);
+  kiln_matmul_matrix_dims(y, a->adj_y, &ky, &n);
+  if (kx != ky && name_adjoints)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 0 (x) shape %s (adj_x %d) and input 1 (y) shape "
+                      "%s (adj_y %d) disagree on the inner dimension: %lld vs "
+                      "%lld",
+                      sx, (int)a->adj_x, sy, (int)a->adj_y, (long long)kx,
+                      (long long)ky);
   if (kx != ky)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input 0 (x) shape %s and input 1 (y) shape %s disagree "
                       "on the inner dimension: %lld vs %lld",
                       sx, sy, (long long)kx, (long long)ky);
-  int64_t dims[KILN_MAX_RANK];
-  int rank;
   KILN_TRY(kiln_status_wrap(
       kiln_broadcast_shapes(x->dims, x->rank - 2, y->dims, y->rank - 2, dims,
-                            &rank),
+                            rank),
       "batch dimensions of input 0 (x) shape %s and input 1 (y) shape %s", sx,
       sy));
-  dims[rank] = m;
-  dims[rank + 1] = n;
-  kiln_set_shape(ctx->outputs[0], dims, rank + 2);
+  dims[*rank] = m;
+  dims[*rank + 1] = n;
+  *rank += 2;
+  return NULL;
+}
+
+kiln_status *kiln_q_shape_batch_matmul(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
+  KILN_TRY(kiln_q_require_input(ctx, 0, "x", true, 2, -1));
+  KILN_TRY(kiln_q_require_input(ctx, 1, "y", false, 2, -1));
+  KILN_TRY(kiln_q_check_output_type(ctx, ctx->inputs[0]));
+  int64_t dims[KILN_MAX_RANK];
+  int rank;
+  KILN_TRY(kiln_batch_matmul_dims(ctx, false, dims, &rank));
+  kiln_set_shape(ctx->outputs[0], dims, rank);
   return NULL;
 }
 
@@ -141,7 +155,7 @@ kiln_status *kiln_q_batch_matmul(const kiln_op_ctx *ctx) {
   const kiln_tensor *xt = ctx->inputs[0], *yt = ctx->inputs[1];
   kiln_tensor *out = ctx->outputs[0];
   int64_t m, k;
-  matrix_dims(xt, a->adj_x, &m, &k);
+  kiln_matmul_matrix_dims(xt, a->adj_x, &m, &k);
   int64_t n = out->dims[out->rank - 1];
   int64_t x_rs = a->adj_x ? 1 : k, x_cs = a->adj_x ? m : 1;
   int64_t y_rs = a->adj_y ? 1 : n, y_cs = a->adj_y ? k : 1;
