@@ -4,6 +4,7 @@
 
 #include "kernels/kernel.h"
 #include "kernels/ref/quant_ops.h"
+#include "kernels/ref/quant_util.h"
 
 /* Per-op shape functions named in op_list.h: they check dtypes and fused
  * activations at prepare, so the kernels below only compute. */
@@ -133,35 +134,8 @@ kiln_status *kiln_shape_prelu(const kiln_op_ctx *ctx) {
 
 /* ---------------------------------------------------------- broadcasting */
 
-/* Walks the output in row-major order, tracking each input's element
- * offset; broadcast dimensions have stride 0. */
-typedef struct bcast_iter {
-  int rank, count;
-  int64_t dims[KILN_MAX_RANK], index[KILN_MAX_RANK];
-  int64_t strides[3][KILN_MAX_RANK];
-  int64_t offset[3];
-} bcast_iter;
-
-static void iter_init(bcast_iter *it, const kiln_op_ctx *ctx, int count) {
-  const kiln_tensor *out = ctx->outputs[0];
-  memset(it, 0, sizeof *it);
-  it->rank = out->rank;
-  it->count = count;
-  memcpy(it->dims, out->dims, sizeof it->dims);
-  for (int k = 0; k < count; k++)
-    kiln_broadcast_strides(ctx->inputs[k], out->dims, out->rank,
-                           it->strides[k]);
-}
-
-static void iter_next(bcast_iter *it) {
-  for (int d = it->rank - 1; d >= 0; d--) {
-    for (int k = 0; k < it->count; k++) it->offset[k] += it->strides[k][d];
-    if (++it->index[d] < it->dims[d]) return;
-    for (int k = 0; k < it->count; k++)
-      it->offset[k] -= it->strides[k][d] * it->dims[d];
-    it->index[d] = 0;
-  }
-}
+/* The broadcast walk is quant_util.h's kiln_q_bcast, shared with the
+ * quantized kernels. */
 
 /* Step of an input in a flat walk of n output elements: 0 for a single
  * element, 1 when it already has the output's layout (a valid broadcast
@@ -201,9 +175,9 @@ static void run_f32(const kiln_op_ctx *ctx, f32_op op, kiln_activation act) {
       out[i] = kiln_activate(op(a[i * sa], b[i * sb]), act);
     return;
   }
-  bcast_iter it;
-  iter_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, iter_next(&it))
+  kiln_q_bcast it;
+  kiln_q_bcast_init(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it))
     out[i] = kiln_activate(op(a[it.offset[0]], b[it.offset[1]]), act);
 }
 
@@ -253,9 +227,9 @@ static void run_int(const kiln_op_ctx *ctx, int_op op) {
   const kiln_tensor *a = ctx->inputs[0], *b = ctx->inputs[1];
   kiln_tensor *out = ctx->outputs[0];
   int64_t n = kiln_tensor_numel(out);
-  bcast_iter it;
-  iter_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, iter_next(&it))
+  kiln_q_bcast it;
+  kiln_q_bcast_init(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it))
     store_int(
         out, i,
         op(kiln_tensor_int(a, it.offset[0]), kiln_tensor_int(b, it.offset[1])));
@@ -305,9 +279,9 @@ static void run_f16(const kiln_op_ctx *ctx, f32_op op, kiln_activation act) {
   const uint16_t *a = ctx->inputs[0]->data, *b = ctx->inputs[1]->data;
   uint16_t *out = ctx->outputs[0]->data;
   int64_t n = kiln_tensor_numel(ctx->outputs[0]);
-  bcast_iter it;
-  iter_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, iter_next(&it))
+  kiln_q_bcast it;
+  kiln_q_bcast_init(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it))
     out[i] = kiln_float_to_half(
         kiln_activate(op(kiln_half_to_float(a[it.offset[0]]),
                          kiln_half_to_float(b[it.offset[1]])),
@@ -410,9 +384,9 @@ kiln_status *kiln_ref_select_v2(const kiln_op_ctx *ctx) {
   char *out = ctx->outputs[0]->data;
   size_t size = kiln_dtype_size(ctx->outputs[0]->dtype);
   int64_t n = kiln_tensor_numel(ctx->outputs[0]);
-  bcast_iter it;
-  iter_init(&it, ctx, 3);
-  for (int64_t i = 0; i < n; i++, iter_next(&it)) {
+  kiln_q_bcast it;
+  kiln_q_bcast_init(&it, ctx, 3);
+  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it)) {
     const char *src = cond[it.offset[0]] ? x + (size_t)it.offset[1] * size
                                          : y + (size_t)it.offset[2] * size;
     memcpy(out + (size_t)i * size, src, size);
@@ -484,9 +458,9 @@ static kiln_status *run_compare(const kiln_op_ctx *ctx, compare_kind kind) {
   const kiln_tensor *a = ctx->inputs[0], *b = ctx->inputs[1];
   uint8_t *out = ctx->outputs[0]->data;
   int64_t n = kiln_tensor_numel(ctx->outputs[0]);
-  bcast_iter it;
-  iter_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, iter_next(&it)) {
+  kiln_q_bcast it;
+  kiln_q_bcast_init(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it)) {
     int order = a->dtype == KILN_FLOAT32
                     ? order_f(((const float *)a->data)[it.offset[0]],
                               ((const float *)b->data)[it.offset[1]])
