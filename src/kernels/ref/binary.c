@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/quant_ops.h"
 #include "kernels/ref/quant_util.h"
 
@@ -134,8 +135,8 @@ kiln_status *kiln_shape_prelu(const kiln_op_ctx *ctx) {
 
 /* ---------------------------------------------------------- broadcasting */
 
-/* The broadcast walk is quant_util.h's kiln_q_bcast, shared with the
- * quantized kernels. */
+/* The broadcast walk is elementwise.h's kiln_bcast_walk, shared with the
+ * quantized and issue 9 kernels. */
 
 /* Step of an input in a flat walk of n output elements: 0 for a single
  * element, 1 when it already has the output's layout (a valid broadcast
@@ -175,9 +176,9 @@ static void run_f32(const kiln_op_ctx *ctx, f32_op op, kiln_activation act) {
       out[i] = kiln_activate(op(a[i * sa], b[i * sb]), act);
     return;
   }
-  kiln_q_bcast it;
-  kiln_q_bcast_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it))
+  kiln_bcast_walk it;
+  kiln_bcast_walk_init_ctx(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&it))
     out[i] = kiln_activate(op(a[it.offset[0]], b[it.offset[1]]), act);
 }
 
@@ -227,9 +228,9 @@ static void run_int(const kiln_op_ctx *ctx, int_op op) {
   const kiln_tensor *a = ctx->inputs[0], *b = ctx->inputs[1];
   kiln_tensor *out = ctx->outputs[0];
   int64_t n = kiln_tensor_numel(out);
-  kiln_q_bcast it;
-  kiln_q_bcast_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it))
+  kiln_bcast_walk it;
+  kiln_bcast_walk_init_ctx(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&it))
     store_int(
         out, i,
         op(kiln_tensor_int(a, it.offset[0]), kiln_tensor_int(b, it.offset[1])));
@@ -279,9 +280,9 @@ static void run_f16(const kiln_op_ctx *ctx, f32_op op, kiln_activation act) {
   const uint16_t *a = ctx->inputs[0]->data, *b = ctx->inputs[1]->data;
   uint16_t *out = ctx->outputs[0]->data;
   int64_t n = kiln_tensor_numel(ctx->outputs[0]);
-  kiln_q_bcast it;
-  kiln_q_bcast_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it))
+  kiln_bcast_walk it;
+  kiln_bcast_walk_init_ctx(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&it))
     out[i] = kiln_float_to_half(
         kiln_activate(op(kiln_half_to_float(a[it.offset[0]]),
                          kiln_half_to_float(b[it.offset[1]])),
@@ -384,9 +385,9 @@ kiln_status *kiln_ref_select_v2(const kiln_op_ctx *ctx) {
   char *out = ctx->outputs[0]->data;
   size_t size = kiln_dtype_size(ctx->outputs[0]->dtype);
   int64_t n = kiln_tensor_numel(ctx->outputs[0]);
-  kiln_q_bcast it;
-  kiln_q_bcast_init(&it, ctx, 3);
-  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it)) {
+  kiln_bcast_walk it;
+  kiln_bcast_walk_init_ctx(&it, ctx, 3);
+  for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&it)) {
     const char *src = cond[it.offset[0]] ? x + (size_t)it.offset[1] * size
                                          : y + (size_t)it.offset[2] * size;
     memcpy(out + (size_t)i * size, src, size);
@@ -458,9 +459,9 @@ static kiln_status *run_compare(const kiln_op_ctx *ctx, compare_kind kind) {
   const kiln_tensor *a = ctx->inputs[0], *b = ctx->inputs[1];
   uint8_t *out = ctx->outputs[0]->data;
   int64_t n = kiln_tensor_numel(ctx->outputs[0]);
-  kiln_q_bcast it;
-  kiln_q_bcast_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it)) {
+  kiln_bcast_walk it;
+  kiln_bcast_walk_init_ctx(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&it)) {
     int order = a->dtype == KILN_FLOAT32
                     ? order_f(((const float *)a->data)[it.offset[0]],
                               ((const float *)b->data)[it.offset[1]])

@@ -51,6 +51,13 @@ void kiln_bcast_walk_init(kiln_bcast_walk *w, const kiln_tensor *const *inputs,
     kiln_broadcast_strides(inputs[k], out->dims, out->rank, w->strides[k]);
 }
 
+void kiln_bcast_walk_init_ctx(kiln_bcast_walk *w, const kiln_op_ctx *ctx,
+                              int count) {
+  const kiln_tensor *inputs[KILN_BCAST_MAX_INPUTS];
+  for (int k = 0; k < count; k++) inputs[k] = ctx->inputs[k];
+  kiln_bcast_walk_init(w, inputs, count, ctx->outputs[0]);
+}
+
 void kiln_bcast_walk_next(kiln_bcast_walk *w) {
   for (int d = w->rank - 1; d >= 0; d--) {
     for (int k = 0; k < w->count; k++) w->offset[k] += w->strides[k][d];

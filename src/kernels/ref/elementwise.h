@@ -88,6 +88,9 @@ typedef struct kiln_bcast_walk {
 /* Inputs are `inputs[0..count)`, each broadcastable to `out`. */
 void kiln_bcast_walk_init(kiln_bcast_walk *w, const kiln_tensor *const *inputs,
                           int count, const kiln_tensor *out);
+/* The same over ctx's output 0 and its first `count` inputs. */
+void kiln_bcast_walk_init_ctx(kiln_bcast_walk *w, const kiln_op_ctx *ctx,
+                              int count);
 void kiln_bcast_walk_next(kiln_bcast_walk *w);
 
 /* The shape function of a broadcasting binary operator whose inputs share

@@ -15,6 +15,7 @@
  * Fused activations become a clamp on the output (quant_math.h). */
 #include <string.h>
 
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/quant_math.h"
 #include "kernels/ref/quant_ops.h"
 #include "kernels/ref/quant_util.h"
@@ -200,9 +201,9 @@ kiln_status *kiln_qref_binary(const kiln_op_ctx *ctx, kiln_qbinary op) {
   qbin_plan p;
   KILN_TRY(make_plan(ctx, op, &p));
   const int64_t n = kiln_tensor_numel(out);
-  kiln_q_bcast it;
-  kiln_q_bcast_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it))
+  kiln_bcast_walk it;
+  kiln_bcast_walk_init_ctx(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&it))
     kiln_q_store(out, i,
                  apply(&p, op, kiln_q_load(x, it.offset[0]),
                        kiln_q_load(y, it.offset[1])));
@@ -256,9 +257,9 @@ kiln_status *kiln_qref_compare(const kiln_op_ctx *ctx, int kind) {
     kiln_quantize_multiplier(b.scale, &mb, &sb);
   }
   const int64_t n = kiln_tensor_numel(ctx->outputs[0]);
-  kiln_q_bcast it;
-  kiln_q_bcast_init(&it, ctx, 2);
-  for (int64_t i = 0; i < n; i++, kiln_q_bcast_next(&it)) {
+  kiln_bcast_walk it;
+  kiln_bcast_walk_init_ctx(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&it)) {
     int32_t qa = kiln_q_load(x, it.offset[0]),
             qb = kiln_q_load(y, it.offset[1]);
     if (rescale) {

@@ -62,24 +62,3 @@ kiln_status *kiln_q_require_same(const kiln_tensor *a, const char *a_role,
                       (double)qa.scale, (int)qa.zero_point);
   return NULL;
 }
-
-void kiln_q_bcast_init(kiln_q_bcast *it, const kiln_op_ctx *ctx, int count) {
-  const kiln_tensor *out = ctx->outputs[0];
-  memset(it, 0, sizeof *it);
-  it->rank = out->rank;
-  it->count = count;
-  memcpy(it->dims, out->dims, sizeof it->dims);
-  for (int k = 0; k < count; k++)
-    kiln_broadcast_strides(ctx->inputs[k], out->dims, out->rank,
-                           it->strides[k]);
-}
-
-void kiln_q_bcast_next(kiln_q_bcast *it) {
-  for (int d = it->rank - 1; d >= 0; d--) {
-    for (int k = 0; k < it->count; k++) it->offset[k] += it->strides[k][d];
-    if (++it->index[d] < it->dims[d]) return;
-    for (int k = 0; k < it->count; k++)
-      it->offset[k] -= it->strides[k][d] * it->dims[d];
-    it->index[d] = 0;
-  }
-}

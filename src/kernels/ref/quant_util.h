@@ -67,17 +67,4 @@ static inline int32_t kiln_q_clamp(int32_t v, int32_t lo, int32_t hi) {
   return v < lo ? lo : (v > hi ? hi : v);
 }
 
-/* Row-major walk of an output with the element offsets of up to three
- * inputs broadcast to it (stride 0 along broadcast dimensions). */
-typedef struct kiln_q_bcast {
-  int rank, count;
-  int64_t dims[KILN_MAX_RANK], index[KILN_MAX_RANK];
-  int64_t strides[3][KILN_MAX_RANK];
-  int64_t offset[3];
-} kiln_q_bcast;
-
-/* Starts a walk of ctx's output 0 over its first `count` inputs. */
-void kiln_q_bcast_init(kiln_q_bcast *it, const kiln_op_ctx *ctx, int count);
-void kiln_q_bcast_next(kiln_q_bcast *it);
-
 #endif
