@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/index_util.h"
 #include "kernels/ref/movement.h"
 
 /* Paddings beyond this could not be allocated; refusing them early keeps
@@ -79,24 +80,13 @@ kiln_status *kiln_shape_pad(const kiln_op_ctx *ctx) {
  * quantized tensor is its zero point (TFLite pads with real 0). */
 void kiln_pad_value(const kiln_op_ctx *ctx, unsigned char *value) {
   const kiln_tensor *given = constant_input(ctx), *out = ctx->outputs[0];
-  size_t elem = kiln_dtype_size(out->dtype);
-  memset(value, 0, elem);
   if (given) {
+    size_t elem = kiln_dtype_size(out->dtype);
+    memset(value, 0, elem);
     memcpy(value, given->data, elem);
     return;
   }
-  if (!out->quant || out->quant->count < 1) return;
-  int64_t zero = out->quant->zero_point[0];
-  if (out->dtype == KILN_INT8) {
-    int8_t v = (int8_t)zero;
-    memcpy(value, &v, sizeof v);
-  } else if (out->dtype == KILN_UINT8) {
-    uint8_t v = (uint8_t)zero;
-    memcpy(value, &v, sizeof v);
-  } else if (out->dtype == KILN_INT16) {
-    int16_t v = (int16_t)zero;
-    memcpy(value, &v, sizeof v);
-  }
+  kiln_zero_element(out, value);
 }
 
 kiln_status *kiln_ref_pad(const kiln_op_ctx *ctx) {
