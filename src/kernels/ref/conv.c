@@ -97,38 +97,8 @@ static kiln_status *set_conv_output(const kiln_op_ctx *ctx, int64_t channels) {
 
 /* ---------------------------------------------------------- geometry */
 
-/* Sizes and offsets shared by the kernels, read from prepared tensors. */
-typedef struct conv_geom {
-  int64_t batch, in_h, in_w, in_c;
-  int64_t out_h, out_w, out_c;
-  int64_t k_h, k_w;
-  int64_t pad_top, pad_left;
-  int stride_h, stride_w, dil_h, dil_w;
-} conv_geom;
-
-static conv_geom geometry(const kiln_conv_attrs *a, const kiln_tensor *in,
-                          const kiln_tensor *filter, const kiln_tensor *out) {
-  conv_geom g = {
-      .batch = in->dims[0],
-      .in_h = in->dims[1],
-      .in_w = in->dims[2],
-      .in_c = in->dims[3],
-      .out_h = out->dims[1],
-      .out_w = out->dims[2],
-      .out_c = out->dims[3],
-      .k_h = filter->dims[1],
-      .k_w = filter->dims[2],
-      .stride_h = a->stride_h,
-      .stride_w = a->stride_w,
-      .dil_h = a->dilation_h,
-      .dil_w = a->dilation_w,
-  };
-  g.pad_top = kiln_window_pad_before(g.in_h, g.out_h, g.k_h, g.stride_h,
-                                     g.dil_h, a->padding);
-  g.pad_left = kiln_window_pad_before(g.in_w, g.out_w, g.k_w, g.stride_w,
-                                      g.dil_w, a->padding);
-  return g;
-}
+/* The geometry (kiln_conv_geom) is quant_conv.c's, shared with the
+ * quantized kernels. */
 
 static const float *optional_data(const kiln_op_ctx *ctx, int index) {
   return index < ctx->num_inputs && ctx->inputs[index]
@@ -168,7 +138,7 @@ kiln_status *kiln_shape_conv_2d(const kiln_op_ctx *ctx) {
 /* One output value before bias: the window of input pixels around (oy, ox),
  * reading `channels` input channels from `in_c0`, times the filter taps at
  * `w` (tap (ky, kx) at w + (ky * k_w + kx) * tap_stride). */
-static float window_dot(const conv_geom *g, const float *in, const float *w,
+static float window_dot(const kiln_q_geom *g, const float *in, const float *w,
                         int64_t tap_stride, int64_t b, int64_t oy, int64_t ox,
                         int64_t in_c0, int64_t channels) {
   float acc = 0.0f;
@@ -192,7 +162,7 @@ kiln_status *kiln_ref_conv_2d(const kiln_op_ctx *ctx) {
   if (kiln_quant_node(KILN_OP_CONV_2D, ctx)) return kiln_q_conv_2d(ctx);
   const kiln_conv_attrs *a = ctx->attrs;
   const kiln_tensor *filter = ctx->inputs[1];
-  conv_geom g = geometry(a, ctx->inputs[0], filter, ctx->outputs[0]);
+  kiln_q_geom g = kiln_conv_geom(a, ctx->inputs[0], filter, ctx->outputs[0]);
   const float *in = ctx->inputs[0]->data, *w = filter->data;
   const float *bias = optional_data(ctx, 2);
   const float *residual = optional_data(ctx, 3);
@@ -266,7 +236,8 @@ kiln_status *kiln_ref_depthwise_conv_2d(const kiln_op_ctx *ctx) {
   if (kiln_quant_node(KILN_OP_DEPTHWISE_CONV_2D, ctx))
     return kiln_q_depthwise_conv_2d(ctx);
   const kiln_conv_attrs *a = ctx->attrs;
-  conv_geom g = geometry(a, ctx->inputs[0], ctx->inputs[1], ctx->outputs[0]);
+  kiln_q_geom g =
+      kiln_conv_geom(a, ctx->inputs[0], ctx->inputs[1], ctx->outputs[0]);
   const float *in = ctx->inputs[0]->data, *w = ctx->inputs[1]->data;
   const float *bias = optional_data(ctx, 2);
   float *out = ctx->outputs[0]->data;
@@ -363,7 +334,7 @@ static int64_t transpose_pad(int64_t out, int64_t k, int stride,
 
 /* Adds input pixel (b, iy, ix) times the filter into every output it
  * reaches. */
-static void scatter_pixel(const conv_geom *g, const float *x,
+static void scatter_pixel(const kiln_q_geom *g, const float *x,
                           const float *filter, float *out, int64_t b,
                           int64_t iy, int64_t ix) {
   for (int64_t ky = 0; ky < g->k_h; ky++) {
@@ -390,7 +361,7 @@ kiln_status *kiln_ref_transpose_conv(const kiln_op_ctx *ctx) {
   const kiln_conv_attrs *a = ctx->attrs;
   const kiln_tensor *in_t = ctx->inputs[TCONV_INPUT];
   kiln_tensor *out_t = ctx->outputs[0];
-  conv_geom g = geometry(a, in_t, ctx->inputs[TCONV_FILTER], out_t);
+  kiln_q_geom g = kiln_conv_geom(a, in_t, ctx->inputs[TCONV_FILTER], out_t);
   g.pad_top = transpose_pad(g.out_h, g.k_h, g.stride_h, a->padding);
   g.pad_left = transpose_pad(g.out_w, g.k_w, g.stride_w, a->padding);
   const float *in = in_t->data, *w = ctx->inputs[TCONV_FILTER]->data;

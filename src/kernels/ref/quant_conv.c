@@ -129,10 +129,8 @@ kiln_status *kiln_q_shape_transpose_conv(const kiln_op_ctx *ctx) {
 
 /* ---------------------------------------------------------- geometry */
 
-kiln_q_geom kiln_q_forward_geom(const kiln_op_ctx *ctx) {
-  const kiln_conv_attrs *a = ctx->attrs;
-  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
-  const kiln_tensor *out = ctx->outputs[0];
+kiln_q_geom kiln_conv_geom(const kiln_conv_attrs *a, const kiln_tensor *in,
+                           const kiln_tensor *f, const kiln_tensor *out) {
   kiln_q_geom g = {
       .batch = in->dims[0],
       .in_h = in->dims[1],
@@ -153,6 +151,11 @@ kiln_q_geom kiln_q_forward_geom(const kiln_op_ctx *ctx) {
   g.pad_left = kiln_window_pad_before(g.in_w, g.out_w, g.k_w, g.stride_w,
                                       g.dil_w, a->padding);
   return g;
+}
+
+kiln_q_geom kiln_q_forward_geom(const kiln_op_ctx *ctx) {
+  return kiln_conv_geom(ctx->attrs, ctx->inputs[0], ctx->inputs[1],
+                        ctx->outputs[0]);
 }
 
 /* ------------------------------------------------------------ kernels */

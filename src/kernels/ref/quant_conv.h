@@ -39,6 +39,11 @@ typedef struct kiln_q_geom {
   int stride_h, stride_w, dil_h, dil_w;
 } kiln_q_geom;
 
+/* The same from tensors: the float CONV_2D, DEPTHWISE_CONV_2D and
+ * TRANSPOSE_CONV (conv.c) share it; filter dims 1, 2 are the window. */
+kiln_q_geom kiln_conv_geom(const kiln_conv_attrs *a, const kiln_tensor *in,
+                           const kiln_tensor *f, const kiln_tensor *out);
+
 /* Geometry of a CONV_2D / DEPTHWISE_CONV_2D node (filter dims 1, 2 are
  * the window). */
 kiln_q_geom kiln_q_forward_geom(const kiln_op_ctx *ctx);
