@@ -35,6 +35,13 @@ kiln_status *kiln_require_output_dtype(const kiln_op_ctx *ctx,
  * run on plain values and refuse a tensor with quantization parameters. */
 kiln_status *kiln_require_unquantized(const kiln_tensor *t, const char *role);
 
+/* The reductions of reduce.c and reduce_more.c: marks in `reduced` (of
+ * KILN_MAX_RANK) the axes input 1 lists, once the caller checked its type
+ * (negative ones count from the end; repeats are harmless); then sets
+ * output 0's shape, keeping reduced axes as 1 when attrs keep_dims. */
+kiln_status *kiln_mark_axes(const kiln_op_ctx *ctx, bool *reduced);
+void kiln_set_reduced_shape(const kiln_op_ctx *ctx, const bool *reduced);
+
 /* ARG_MAX (reduce.c) and ARG_MIN (reduce_more.c): after the operator has
  * checked its dtypes, the shape function checks the axis (one value within
  * input 0's rank) and sets the output shape; the kernel writes, along that

@@ -136,21 +136,15 @@ static bool is_index_dtype(kiln_dtype t) {
   return t == KILN_INT32 || t == KILN_INT64;
 }
 
-/* Marks the axes listed by input 1 (negative counts from the end; repeats
- * are harmless). */
-static kiln_status *read_axes(const kiln_op_ctx *ctx, bool *reduced) {
+kiln_status *kiln_mark_axes(const kiln_op_ctx *ctx, bool *reduced) {
   const kiln_tensor *axes = ctx->inputs[1];
   int rank = ctx->inputs[0]->rank;
   char buf[KILN_DIMS_STR_SIZE];
-  if (!is_index_dtype(axes->dtype))
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "input 1 (axes) has type %s; expected int32 or int64",
-                      kiln_dtype_name(axes->dtype));
   if (axes->rank > 1)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input 1 (axes) must be a scalar or 1-D, has shape %s",
                       kiln_dims_str(axes->dims, axes->rank, buf, sizeof buf));
-  for (int d = 0; d < rank; d++) reduced[d] = false;
+  for (int d = 0; d < KILN_MAX_RANK; d++) reduced[d] = false;
   int64_t n = kiln_tensor_numel(axes);
   for (int64_t i = 0; i < n; i++) {
     int axis = 0;
@@ -163,11 +157,35 @@ static kiln_status *read_axes(const kiln_op_ctx *ctx, bool *reduced) {
   return NULL;
 }
 
+void kiln_set_reduced_shape(const kiln_op_ctx *ctx, const bool *reduced) {
+  const kiln_reduce_attrs *attrs = ctx->attrs;
+  const kiln_tensor *x = ctx->inputs[0];
+  int64_t dims[KILN_MAX_RANK];
+  int rank = 0;
+  for (int d = 0; d < x->rank; d++) {
+    if (!reduced[d])
+      dims[rank++] = x->dims[d];
+    else if (attrs && attrs->keep_dims)
+      dims[rank++] = 1;
+  }
+  kiln_set_shape(ctx->outputs[0], dims, rank);
+}
+
+/* Marks the axes listed by input 1 (negative counts from the end; repeats
+ * are harmless). */
+static kiln_status *read_axes(const kiln_op_ctx *ctx, bool *reduced) {
+  const kiln_tensor *axes = ctx->inputs[1];
+  if (!is_index_dtype(axes->dtype))
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 1 (axes) has type %s; expected int32 or int64",
+                      kiln_dtype_name(axes->dtype));
+  return kiln_mark_axes(ctx, reduced);
+}
+
 kiln_status *kiln_shape_reduce(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
   KILN_TRY(kiln_require_input(ctx, 0, "x"));
   KILN_TRY(kiln_require_known(ctx, 1, "axes"));
-  const kiln_reduce_attrs *attrs = ctx->attrs;
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *out = ctx->outputs[0];
   if (kiln_q_node(ctx))
@@ -183,15 +201,7 @@ kiln_status *kiln_shape_reduce(const kiln_op_ctx *ctx) {
                       kiln_dtype_name(out->dtype), kiln_dtype_name(x->dtype));
   bool reduced[KILN_MAX_RANK];
   KILN_TRY(read_axes(ctx, reduced));
-  int64_t dims[KILN_MAX_RANK];
-  int rank = 0;
-  for (int d = 0; d < x->rank; d++) {
-    if (!reduced[d])
-      dims[rank++] = x->dims[d];
-    else if (attrs && attrs->keep_dims)
-      dims[rank++] = 1;
-  }
-  kiln_set_shape(out, dims, rank);
+  kiln_set_reduced_shape(ctx, reduced);
   return NULL;
 }
 

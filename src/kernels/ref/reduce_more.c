@@ -37,49 +37,23 @@ static kiln_dtype_mask reducer_types(reducer r) {
 /* Marks the axes input 1 lists; negative ones count from the end, and a
  * repeated axis is harmless. */
 static kiln_status *read_axes(const kiln_op_ctx *ctx, bool *reduced) {
-  const kiln_tensor *axes = ctx->inputs[1];
-  int rank = ctx->inputs[0]->rank;
-  char buf[KILN_DIMS_STR_SIZE];
-  KILN_TRY(kiln_require_dtype_in(
-      axes, KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64), "input 1 (axes)"));
-  if (axes->rank > 1)
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "input 1 (axes) must be a scalar or 1-D, has shape %s",
-                      kiln_dims_str(axes->dims, axes->rank, buf, sizeof buf));
-  for (int d = 0; d < KILN_MAX_RANK; d++) reduced[d] = false;
-  int64_t n = kiln_tensor_numel(axes);
-  for (int64_t i = 0; i < n; i++) {
-    int axis = 0;
-    KILN_TRY(kiln_status_wrap(
-        kiln_normalize_axis(kiln_tensor_int(axes, i), rank, "axis", &axis),
-        "input 1 (axes) element %lld for input 0 (x) of shape %s", (long long)i,
-        kiln_dims_str(ctx->inputs[0]->dims, rank, buf, sizeof buf)));
-    reduced[axis] = true;
-  }
-  return NULL;
+  KILN_TRY(kiln_require_dtype_in(ctx->inputs[1],
+                                 KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64),
+                                 "input 1 (axes)"));
+  return kiln_mark_axes(ctx, reduced);
 }
 
 static kiln_status *shape_reduce(const kiln_op_ctx *ctx, reducer r) {
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
   KILN_TRY(kiln_require_input(ctx, 0, "x"));
   KILN_TRY(kiln_require_known(ctx, 1, "axes"));
-  const kiln_reduce_attrs *attrs = ctx->attrs;
   const kiln_tensor *x = ctx->inputs[0];
-  kiln_tensor *out = ctx->outputs[0];
   KILN_TRY(kiln_require_dtype_in(x, reducer_types(r), "input 0 (x)"));
   KILN_TRY(kiln_require_unquantized(x, "input 0 (x)"));
   KILN_TRY(kiln_require_output_dtype(ctx, x->dtype));
   bool reduced[KILN_MAX_RANK];
   KILN_TRY(read_axes(ctx, reduced));
-  int64_t dims[KILN_MAX_RANK];
-  int rank = 0;
-  for (int d = 0; d < x->rank; d++) {
-    if (!reduced[d])
-      dims[rank++] = x->dims[d];
-    else if (attrs && attrs->keep_dims)
-      dims[rank++] = 1;
-  }
-  kiln_set_shape(out, dims, rank);
+  kiln_set_reduced_shape(ctx, reduced);
   return NULL;
 }
 
