@@ -71,27 +71,14 @@ static kiln_status *check_forward(const kiln_op_ctx *ctx, int max_inputs) {
 }
 
 static kiln_status *set_output(const kiln_op_ctx *ctx, const int64_t *dims) {
-  kiln_tensor *out = ctx->outputs[0];
-  KILN_TRY(kiln_require_dtype(out, KILN_FLOAT32, "output 0"));
-  for (int i = 0; i < 4; i++)
-    if (dims[i] <= 0) {
-      char buf[KILN_DIMS_STR_SIZE];
-      return kiln_error(KILN_ERR_INVALID_MODEL, "output shape %s is empty",
-                        kiln_dims_str(dims, 4, buf, sizeof buf));
-    }
-  kiln_set_shape(out, dims, 4);
-  return NULL;
+  KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT32, "output 0"));
+  return kiln_conv_set_shape4(ctx, dims);
 }
 
 /* Output [N, OH, OW, channels] of a forward convolution. */
 static kiln_status *set_conv_output(const kiln_op_ctx *ctx, int64_t channels) {
-  const kiln_conv_attrs *a = ctx->attrs;
-  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
-  int64_t dims[4] = {in->dims[0], 0, 0, channels};
-  KILN_TRY(kiln_window_out_size(in, 1, f->dims[1], a->stride_h, a->dilation_h,
-                                a->padding, &dims[1]));
-  KILN_TRY(kiln_window_out_size(in, 2, f->dims[2], a->stride_w, a->dilation_w,
-                                a->padding, &dims[2]));
+  int64_t dims[4];
+  KILN_TRY(kiln_conv_forward_dims(ctx, channels, dims));
   return set_output(ctx, dims);
 }
 

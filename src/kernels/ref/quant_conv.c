@@ -24,7 +24,7 @@ static kiln_status *check_window(const kiln_conv_attrs *a, bool dilated) {
   return NULL;
 }
 
-static kiln_status *set_output4(const kiln_op_ctx *ctx, const int64_t *dims) {
+kiln_status *kiln_conv_set_shape4(const kiln_op_ctx *ctx, const int64_t *dims) {
   char buf[KILN_DIMS_STR_SIZE];
   for (int i = 0; i < 4; i++)
     if (dims[i] <= 0)
@@ -34,17 +34,24 @@ static kiln_status *set_output4(const kiln_op_ctx *ctx, const int64_t *dims) {
   return NULL;
 }
 
+kiln_status *kiln_conv_forward_dims(const kiln_op_ctx *ctx, int64_t channels,
+                                    int64_t *dims) {
+  const kiln_conv_attrs *a = ctx->attrs;
+  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
+  dims[0] = in->dims[0];
+  dims[3] = channels;
+  KILN_TRY(kiln_window_out_size(in, 1, f->dims[1], a->stride_h, a->dilation_h,
+                                a->padding, &dims[1]));
+  return kiln_window_out_size(in, 2, f->dims[2], a->stride_w, a->dilation_w,
+                              a->padding, &dims[2]);
+}
+
 /* Output [N, OH, OW, channels] of a forward window over input 0. */
 static kiln_status *set_forward_output(const kiln_op_ctx *ctx,
                                        int64_t channels) {
-  const kiln_conv_attrs *a = ctx->attrs;
-  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
-  int64_t dims[4] = {in->dims[0], 0, 0, channels};
-  KILN_TRY(kiln_window_out_size(in, 1, f->dims[1], a->stride_h, a->dilation_h,
-                                a->padding, &dims[1]));
-  KILN_TRY(kiln_window_out_size(in, 2, f->dims[2], a->stride_w, a->dilation_w,
-                                a->padding, &dims[2]));
-  return set_output4(ctx, dims);
+  int64_t dims[4];
+  KILN_TRY(kiln_conv_forward_dims(ctx, channels, dims));
+  return kiln_conv_set_shape4(ctx, dims);
 }
 
 static kiln_status *check_forward(const kiln_op_ctx *ctx, int max_inputs) {
@@ -124,7 +131,7 @@ kiln_status *kiln_q_shape_transpose_conv(const kiln_op_ctx *ctx) {
   }
   KILN_TRY(kiln_q_check_bias(ctx, TCONV_BIAS, f->dims[0],
                              in->dtype == KILN_FLOAT32));
-  return set_output4(ctx, dims);
+  return kiln_conv_set_shape4(ctx, dims);
 }
 
 /* ---------------------------------------------------------- geometry */

@@ -39,6 +39,13 @@ typedef struct kiln_q_geom {
   int stride_h, stride_w, dil_h, dil_w;
 } kiln_q_geom;
 
+/* Shared with the float convolutions (conv.c): output 0's shape from 4
+ * dims, refusing an empty one; and the [N, OH, OW, channels] of a forward
+ * window of filter 1 over input 0. */
+kiln_status *kiln_conv_set_shape4(const kiln_op_ctx *ctx, const int64_t *dims);
+kiln_status *kiln_conv_forward_dims(const kiln_op_ctx *ctx, int64_t channels,
+                                    int64_t *dims);
+
 /* The same from tensors: the float CONV_2D, DEPTHWISE_CONV_2D and
  * TRANSPOSE_CONV (conv.c) share it; filter dims 1, 2 are the window. */
 kiln_q_geom kiln_conv_geom(const kiln_conv_attrs *a, const kiln_tensor *in,
