@@ -56,6 +56,10 @@ static void test_quantize_multiplier(void) {
   CHECK(q == 0 && shift == 0);
   kiln_quantize_multiplier(ldexp(1.0, -40), &q, &shift); /* below 2^-32 */
   CHECK(q == 0 && shift == 0);
+  /* Above 2^30 (a fuzzed file's scale of 1e30): saturated, as TFLite does,
+   * so no kernel shifts by 32 bits or more. */
+  kiln_quantize_multiplier(1e30, &q, &shift);
+  CHECK(q == INT32_MAX && shift == 30);
   kiln_quantize_multiplier(1.0, &q, &shift);
   CHECK(q == (1 << 30) && shift == 1);
   kiln_quantize_multiplier(0.5, &q, &shift);
@@ -110,6 +114,9 @@ static void test_rdbpot(void) {
     if (kiln_rounding_divide_by_pot(x, e) != ref_rdbpot(x, e)) bad++;
   }
   CHECK(bad == 0);
+  /* Shifts of 32 bits or more shift every bit out, without UB. */
+  CHECK(kiln_shift_left_wrap(12345, 32) == 0);
+  CHECK(kiln_shift_left_wrap(-1, 123) == 0);
   /* int8 SOFTMAX of a 1000-class row divides by up to 2^35: exactly, with
    * no shift of 32 or more (undefined in C; UBSan caught it end to end). */
   CHECK(kiln_rounding_divide_by_pot(INT32_MIN, 32) == -1);

@@ -25,6 +25,11 @@ void kiln_quantize_multiplier(double m, int32_t *multiplier, int *shift) {
     exp = 0;
     q = 0;
   }
+  if (exp > 30) { /* TFLite saturates here too: every kernel's shifts stay
+                   * within 32 bits (a fuzzed scale of 1e30 asked for 123) */
+    exp = 30;
+    q = INT32_MAX;
+  }
   *multiplier = (int32_t)q;
   *shift = exp;
 }

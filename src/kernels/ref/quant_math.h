@@ -60,6 +60,7 @@ static inline int32_t kiln_rounding_divide_by_pot(int32_t x, int exponent) {
 
 /* x * 2^left_shift wrapping as two's complement (TFLite's int32 product). */
 static inline int32_t kiln_shift_left_wrap(int32_t x, int left_shift) {
+  if (left_shift >= 32) return 0; /* every bit shifted out */
   return (int32_t)(uint32_t)((uint32_t)x << left_shift);
 }
 
@@ -99,7 +100,9 @@ static inline int32_t kiln_mul_by_quantized_multiplier_i64(int64_t x,
   const int32_t reduced = multiplier < 0x7FFF0000
                               ? (int32_t)((multiplier + (1 << 15)) >> 16)
                               : 0x7FFF;
-  const int total_shift = 15 - shift;
+  /* Outside its contract (a shift above 14 from absurd scales) the
+   * result is meaningless but defined: no shift count below 1. */
+  const int total_shift = shift > 14 ? 1 : 15 - shift;
   int64_t y = x * (int64_t)reduced + (INT64_C(1) << (total_shift - 1));
   /* Arithmetic right shift (floor), spelled out for negatives. */
   int64_t q = y >= 0 ? (y >> total_shift) : ~(~y >> total_shift);
