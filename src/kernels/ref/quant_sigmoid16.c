@@ -6,6 +6,7 @@
  * tanh(x) = 2 sigmoid(2x) - 1 for TANH. Symmetric quantization (zero
  * points 0) and an output scale of 2^-15 are required, as by TFLite. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "kernels/ref/quant_math.h"
@@ -76,15 +77,23 @@ static kiln_status *make_plan(const kiln_op_ctx *ctx, bool tanh_op,
 }
 
 kiln_status *kiln_qshape_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op) {
-  sigmoid16_plan p;
+  sigmoid16_plan p = {0}; /* make_plan sets it; gcc -O3 cannot see that */
   return make_plan(ctx, tanh_op, &p);
 }
 
-kiln_status *kiln_qref_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op) {
-  sigmoid16_plan p;
-  KILN_TRY(make_plan(ctx, tanh_op, &p));
-  uint32_t table[256];
+/* The table depends on nothing but the function: built once per process
+ * (768 exp calls), not at every invoke. */
+static uint32_t table[256];
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void build_table(void) {
   for (int i = 0; i < 256; i++) table[i] = sigmoid_entry(i);
+}
+
+kiln_status *kiln_qref_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op) {
+  sigmoid16_plan p = {0}; /* make_plan sets it; gcc -O3 cannot see that */
+  KILN_TRY(make_plan(ctx, tanh_op, &p));
+  pthread_once(&table_once, build_table);
   int32_t multiplier = p.multiplier, shift = p.left_shift;
   if (multiplier == 0) { /* a power-of-two input scale */
     multiplier = 3 << shift;
