@@ -87,6 +87,11 @@ typedef enum kiln_dtype {
   /* Two float32s, real then imaginary (TFLite's COMPLEX64, numpy's
    * complex64): what RFFT2D produces. */
   KILN_COMPLEX64 = 10,
+  /* Unsigned integers wider than a byte (TFLite's UINT16, UINT32 and
+   * UINT64): plain values, never quantized. */
+  KILN_UINT16 = 11,
+  KILN_UINT32 = 12,
+  KILN_UINT64 = 13,
 } kiln_dtype;
 
 /* "float32", "int8", ...; "invalid" for unknown values. */

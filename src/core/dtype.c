@@ -27,6 +27,12 @@ const char *kiln_dtype_name(kiln_dtype dtype) {
       return "float64";
     case KILN_COMPLEX64:
       return "complex64";
+    case KILN_UINT16:
+      return "uint16";
+    case KILN_UINT32:
+      return "uint32";
+    case KILN_UINT64:
+      return "uint64";
     case KILN_DTYPE_INVALID:
       break;
   }
@@ -55,6 +61,12 @@ size_t kiln_dtype_size(kiln_dtype dtype) {
     case KILN_FLOAT64:
       return 8;
     case KILN_COMPLEX64:
+      return 8;
+    case KILN_UINT16:
+      return 2;
+    case KILN_UINT32:
+      return 4;
+    case KILN_UINT64:
       return 8;
     case KILN_DTYPE_INVALID:
       break;

@@ -79,7 +79,8 @@ static void check_six_floats(const kiln_array *a, int rank, int64_t d0,
 static void test_round_trips(void) {
   const kiln_dtype dtypes[] = {
       KILN_FLOAT32, KILN_FLOAT16, KILN_FLOAT64, KILN_INT8, KILN_UINT8,
-      KILN_INT16,   KILN_INT32,   KILN_INT64,   KILN_BOOL, KILN_COMPLEX64};
+      KILN_INT16,   KILN_INT32,   KILN_INT64,   KILN_BOOL, KILN_COMPLEX64,
+      KILN_UINT16,  KILN_UINT32,  KILN_UINT64};
   const int64_t shape[4] = {2, 3, 1, 4};
   for (size_t t = 0; t < sizeof dtypes / sizeof dtypes[0]; t++) {
     for (int rank = 0; rank <= 4; rank++) {
@@ -230,11 +231,12 @@ static void test_handmade_headers(void) {
   const struct {
     const char *descr;
     kiln_dtype dtype;
-  } names[] = {{"<f2", KILN_FLOAT16}, {"<f4", KILN_FLOAT32},
-               {"<f8", KILN_FLOAT64}, {"|i1", KILN_INT8},
-               {"|u1", KILN_UINT8},   {"<i2", KILN_INT16},
-               {"<i4", KILN_INT32},   {"<i8", KILN_INT64},
-               {"|b1", KILN_BOOL},    {"<c8", KILN_COMPLEX64}};
+  } names[] = {
+      {"<f2", KILN_FLOAT16},   {"<f4", KILN_FLOAT32}, {"<f8", KILN_FLOAT64},
+      {"|i1", KILN_INT8},      {"|u1", KILN_UINT8},   {"<i2", KILN_INT16},
+      {"<i4", KILN_INT32},     {"<i8", KILN_INT64},   {"|b1", KILN_BOOL},
+      {"<c8", KILN_COMPLEX64}, {"<u2", KILN_UINT16},  {"<u4", KILN_UINT32},
+      {"<u8", KILN_UINT64}};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     char header[128];
     snprintf(header, sizeof header,
@@ -300,8 +302,8 @@ static void test_bad_headers(void) {
                    "{'descr': '|f4', 'fortran_order': False, 'shape': (2,), }",
                    INVALID, "byte order");
   check_bad_header(__LINE__,
-                   "{'descr': '<u4', 'fortran_order': False, 'shape': (2,), }",
-                   UNSUPPORTED, "'<u4'");
+                   "{'descr': '<U4', 'fortran_order': False, 'shape': (2,), }",
+                   UNSUPPORTED, "'<U4'");
   check_bad_header(__LINE__,
                    "{'descr': '<c16', 'fortran_order': False, 'shape': (2,), }",
                    UNSUPPORTED, "not supported");

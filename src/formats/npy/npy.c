@@ -280,7 +280,8 @@ static kiln_status *parse_descr(const cursor *c, size_t offset,
       {"f2", KILN_FLOAT16},   {"f4", KILN_FLOAT32}, {"f8", KILN_FLOAT64},
       {"i1", KILN_INT8},      {"u1", KILN_UINT8},   {"i2", KILN_INT16},
       {"i4", KILN_INT32},     {"i8", KILN_INT64},   {"b1", KILN_BOOL},
-      {"c8", KILN_COMPLEX64},
+      {"c8", KILN_COMPLEX64}, {"u2", KILN_UINT16},  {"u4", KILN_UINT32},
+      {"u8", KILN_UINT64},
   };
   char shown[64];
   sanitize(shown, sizeof shown, descr, length);
@@ -621,6 +622,9 @@ kiln_status *kiln_npy_save(const char *path, const kiln_array *array) {
       kind = 'f';
       break;
     case KILN_UINT8:
+    case KILN_UINT16:
+    case KILN_UINT32:
+    case KILN_UINT64:
       kind = 'u';
       break;
     case KILN_BOOL:

@@ -83,6 +83,12 @@ static kiln_dtype tensor_dtype(int8_t type) {
       return KILN_FLOAT64;
     case TFL_TYPE_COMPLEX64:
       return KILN_COMPLEX64;
+    case TFL_TYPE_UINT16:
+      return KILN_UINT16;
+    case TFL_TYPE_UINT32:
+      return KILN_UINT32;
+    case TFL_TYPE_UINT64:
+      return KILN_UINT64;
     case TFL_TYPE_RESOURCE:
       return KILN_RESOURCE;
   }

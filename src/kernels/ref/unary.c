@@ -373,6 +373,9 @@ static void store(kiln_tensor *t, int64_t i, scalar s) {
       ((float *)d)[2 * i] = s.is_real ? (float)s.real : (float)s.integer;
       ((float *)d)[2 * i + 1] = 0.0f;
       break;
+    case KILN_UINT16: /* refused by CAST's shape function */
+    case KILN_UINT32:
+    case KILN_UINT64:
     case KILN_DTYPE_INVALID:
       break;
   }
