@@ -134,7 +134,8 @@ kiln_status *kiln_window_out_size(const kiln_tensor *input, int axis, int64_t k,
 int64_t kiln_window_pad_before(int64_t in, int64_t out, int64_t k, int stride,
                                int dilation, kiln_padding padding);
 
-/* Element i of an int32 or int64 tensor as int64. */
+/* Element i of an integer or bool tensor as int64 (uint64 above INT64_MAX
+ * wraps; 0 for other types). */
 int64_t kiln_tensor_int(const kiln_tensor *t, int64_t i);
 /* Element i of a float32/float16/int tensor as double (slow; for prepare). */
 double kiln_tensor_real(const kiln_tensor *t, int64_t i);

@@ -164,6 +164,12 @@ int64_t kiln_tensor_int(const kiln_tensor *t, int64_t i) {
       return ((const int8_t *)t->data)[i];
     case KILN_UINT8:
       return ((const uint8_t *)t->data)[i];
+    case KILN_UINT16:
+      return ((const uint16_t *)t->data)[i];
+    case KILN_UINT32:
+      return ((const uint32_t *)t->data)[i];
+    case KILN_UINT64: /* above INT64_MAX wraps to negative (two's complement) */
+      return (int64_t)((const uint64_t *)t->data)[i];
     case KILN_BOOL:
       return ((const uint8_t *)t->data)[i];
     default:

@@ -373,9 +373,25 @@ static void store(kiln_tensor *t, int64_t i, scalar s) {
       ((float *)d)[2 * i] = s.is_real ? (float)s.real : (float)s.integer;
       ((float *)d)[2 * i + 1] = 0.0f;
       break;
-    case KILN_UINT16: /* refused by CAST's shape function */
+    case KILN_UINT16:
+      u = (uint64_t)to_int(s, 0, UINT16_MAX, 65536.0);
+      ((uint16_t *)d)[i] = (uint16_t)u;
+      break;
     case KILN_UINT32:
-    case KILN_UINT64:
+      u = (uint64_t)to_int(s, 0, UINT32_MAX, 4294967296.0);
+      ((uint32_t *)d)[i] = (uint32_t)u;
+      break;
+    case KILN_UINT64: /* reals saturate to [0, 2^64), integers wrap */
+      if (!s.is_real)
+        u = (uint64_t)s.integer;
+      else if (!(s.real > 0.0))
+        u = 0;
+      else if (s.real >= 18446744073709551616.0)
+        u = UINT64_MAX;
+      else
+        u = (uint64_t)s.real;
+      ((uint64_t *)d)[i] = u;
+      break;
     case KILN_DTYPE_INVALID:
       break;
   }
