@@ -342,4 +342,30 @@ typedef struct kiln_stablehlo_gather_attrs {
   int64_t index_vector_dim;
 } kiln_stablehlo_gather_attrs;
 
+/* RANDOM_UNIFORM, RANDOM_STANDARD_NORMAL and MULTINOMIAL: RandomOptions'
+ * two seeds (both 0: a fresh, unpredictable seed at each prepare). */
+typedef struct kiln_random_attrs {
+  int64_t seed, seed2;
+} kiln_random_attrs;
+
+/* STABLEHLO_RNG_BIT_GENERATOR's algorithm (TFLite's RngAlgorithm
+ * numbering; DEFAULT runs PHILOX, as TFLite does). */
+typedef enum kiln_rng_algorithm {
+  KILN_RNG_DEFAULT = 0,
+  KILN_RNG_PHILOX = 1,
+  KILN_RNG_THREEFRY = 2,
+} kiln_rng_algorithm;
+typedef struct kiln_rng_bit_generator_attrs {
+  kiln_rng_algorithm algorithm;
+} kiln_rng_bit_generator_attrs;
+
+/* LSH_PROJECTION's output form (TFLite's LSHProjectionType numbering). */
+typedef enum kiln_lsh_type {
+  KILN_LSH_SPARSE = 1,
+  KILN_LSH_DENSE = 2,
+} kiln_lsh_type;
+typedef struct kiln_lsh_projection_attrs {
+  kiln_lsh_type type;
+} kiln_lsh_projection_attrs;
+
 #endif

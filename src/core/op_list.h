@@ -195,6 +195,16 @@ KILN_OP(REDUCE_WINDOW, kiln_reduce_window_attrs, kiln_shape_reduce_window, kiln_
 KILN_OP(STABLEHLO_PAD, kiln_stablehlo_pad_attrs, kiln_shape_stablehlo_pad, kiln_ref_stablehlo_pad, kiln_flops_none)
 KILN_OP(STABLEHLO_GATHER, kiln_stablehlo_gather_attrs, kiln_shape_stablehlo_gather, kiln_ref_stablehlo_gather, kiln_flops_none)
 
+/* added for issue 9: random numbers and hashing (ref/random.c,
+ * ref/rng_bit_generator.c, ref/lsh_projection.c). RANDOM_UNIFORM,
+ * RANDOM_STANDARD_NORMAL and MULTINOMIAL keep their generator in per-node
+ * session state (kernel.h: kiln_op_state). */
+KILN_OP(RANDOM_UNIFORM, kiln_random_attrs, kiln_shape_random, kiln_ref_random_uniform, kiln_flops_none)
+KILN_OP(RANDOM_STANDARD_NORMAL, kiln_random_attrs, kiln_shape_random, kiln_ref_random_standard_normal, kiln_flops_per_output)
+KILN_OP(MULTINOMIAL, kiln_random_attrs, kiln_shape_multinomial, kiln_ref_multinomial, kiln_flops_per_input)
+KILN_OP(STABLEHLO_RNG_BIT_GENERATOR, kiln_rng_bit_generator_attrs, kiln_shape_rng_bit_generator, kiln_ref_rng_bit_generator, kiln_flops_none)
+KILN_OP(LSH_PROJECTION, kiln_lsh_projection_attrs, kiln_shape_lsh_projection, kiln_ref_lsh_projection, kiln_flops_none)
+
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */
 KILN_OP(FUSED_BOTTLENECK, kiln_bottleneck_attrs, kiln_shape_fused_bottleneck, kiln_ref_fused_bottleneck, kiln_flops_fused_bottleneck)

@@ -25,9 +25,24 @@ bool kiln_op_runs_in_session(kiln_op_type op) {
     case KILN_OP_VAR_HANDLE:
     case KILN_OP_READ_VARIABLE:
     case KILN_OP_ASSIGN_VARIABLE:
+    /* a new draw at every invoke from the node's generator state */
+    case KILN_OP_RANDOM_UNIFORM:
+    case KILN_OP_RANDOM_STANDARD_NORMAL:
+    case KILN_OP_MULTINOMIAL:
       return true;
     default:
       return false;
+  }
+}
+
+size_t kiln_op_state_bytes(kiln_op_type op) {
+  switch (op) {
+    case KILN_OP_RANDOM_UNIFORM:
+    case KILN_OP_RANDOM_STANDARD_NORMAL:
+    case KILN_OP_MULTINOMIAL:
+      return KILN_RANDOM_STATE_BYTES;
+    default:
+      return 0;
   }
 }
 

@@ -37,6 +37,13 @@ bool kiln_op_runs_in_session(kiln_op_type op);
  * initializer run): dead-node removal keeps them. */
 bool kiln_op_has_side_effects(kiln_op_type op);
 
+/* Bytes of per-node state that outlive invokes (a random generator's
+ * position) the session gives a node of `op` (kernel.h: kiln_op_state),
+ * zeroed at creation; 0 for ops without any. Shape functions (re)seed it
+ * at prepare, kernels advance it. No variant may pack such an op. */
+#define KILN_RANDOM_STATE_BYTES 32
+size_t kiln_op_state_bytes(kiln_op_type op);
+
 /* The op whose name is `name`, or KILN_OP_COUNT. */
 kiln_op_type kiln_op_from_name(const char *name);
 

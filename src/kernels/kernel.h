@@ -53,6 +53,14 @@ typedef struct kiln_op_ctx {
   const struct kiln_quant_params *quant;
 } kiln_op_ctx;
 
+/* For ops with per-node state (core/ops.h: kiln_op_state_bytes, which no
+ * variant packs): the session passes that state, memory it owns that
+ * outlives invokes and that the kernel writes, in `packed`. NULL outside
+ * a session. */
+static inline void *kiln_op_state(const kiln_op_ctx *ctx) {
+  return (void *)(uintptr_t)ctx->packed;
+}
+
 typedef kiln_status *(*kiln_shape_fn)(const kiln_op_ctx *ctx);
 typedef kiln_status *(*kiln_kernel_fn)(const kiln_op_ctx *ctx);
 typedef double (*kiln_flops_fn)(const kiln_op_ctx *ctx);

@@ -40,6 +40,17 @@ static kiln_status *build_contexts(kiln_session *s) {
   s->contexts =
       kiln_calloc(s->alloc, (size_t)g->num_nodes + 1, sizeof(kiln_op_ctx));
   if (!s->io_pointers || !s->contexts) return KILN_OOM();
+  /* Per-node state (a random generator's position) lives as long as the
+   * session, so that each invoke draws new numbers without allocating;
+   * such nodes get it as ctx->packed (kernel.h: kiln_op_state). */
+  size_t state_total = 0;
+  for (int n = 0; n < g->num_nodes; n++)
+    state_total += kiln_op_state_bytes(g->nodes[n].op);
+  if (state_total) {
+    s->node_state = kiln_calloc(s->alloc, 1, state_total);
+    if (!s->node_state) return KILN_OOM();
+  }
+  unsigned char *state_cursor = s->node_state;
   kiln_tensor **cursor = s->io_pointers;
   for (int n = 0; n < g->num_nodes; n++) {
     const kiln_node *node = &g->nodes[n];
@@ -48,6 +59,11 @@ static kiln_status *build_contexts(kiln_session *s) {
     ctx->packed = s->model->packed[n];
     ctx->quant = s->model->quant[n];
     ctx->pool = s->pool;
+    size_t state_bytes = kiln_op_state_bytes(node->op);
+    if (state_bytes) { /* kernel.h: kiln_op_state */
+      ctx->packed = state_cursor;
+      state_cursor += state_bytes;
+    }
     ctx->inputs = cursor;
     ctx->num_inputs = node->num_inputs;
     for (int i = 0; i < node->num_inputs; i++)
@@ -240,6 +256,7 @@ void kiln_session_free(kiln_session *s) {
   kiln_free(alloc, s->homes);
   kiln_free(alloc, s->contexts);
   kiln_free(alloc, s->io_pointers);
+  kiln_free(alloc, s->node_state);
   kiln_free(alloc, s->input_dims);
   kiln_free(alloc, s->input_ranks);
   kiln_cf_free(s);

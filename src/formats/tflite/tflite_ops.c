@@ -752,6 +752,45 @@ static kiln_status *parse_stablehlo_pad(const kiln_fb_table *o, void *attrs) {
                           &a->rank, a->interior);
 }
 
+/* ---- added for issue 9: random numbers and hashing ---- */
+
+/* RandomOptions: the seeds are any int64 (TFLite takes them as given). */
+static kiln_status *parse_random(const kiln_fb_table *o, void *attrs) {
+  kiln_random_attrs *a = attrs;
+  uint64_t seed, seed2;
+  KILN_TRY(kiln_fb_u64(o, TFL_RANDOM_SEED, 0, &seed));
+  KILN_TRY(kiln_fb_u64(o, TFL_RANDOM_SEED2, 0, &seed2));
+  a->seed = (int64_t)seed;
+  a->seed2 = (int64_t)seed2;
+  return NULL;
+}
+
+static kiln_status *parse_rng_bit_generator(const kiln_fb_table *o,
+                                            void *attrs) {
+  kiln_rng_bit_generator_attrs *a = attrs;
+  int8_t algorithm;
+  KILN_TRY(kiln_fb_i8(o, TFL_RNG_ALGORITHM, 0, &algorithm));
+  if (algorithm < 0 || algorithm > TFL_RNG_ALGORITHM_MAX)
+    return INVALID("%s: algorithm %d is none of DEFAULT (0), PHILOX (1) and "
+                   "THREEFRY (2)",
+                   o->name, algorithm);
+  a->algorithm = (kiln_rng_algorithm)algorithm;
+  return NULL;
+}
+
+/* LSHProjectionOptions: UNKNOWN (0), the schema's default, is refused as
+ * TFLite's prepare refuses it. */
+static kiln_status *parse_lsh_projection(const kiln_fb_table *o, void *attrs) {
+  kiln_lsh_projection_attrs *a = attrs;
+  int8_t type;
+  KILN_TRY(kiln_fb_i8(o, TFL_LSH_TYPE, 0, &type));
+  if (type != KILN_LSH_SPARSE && type != KILN_LSH_DENSE)
+    return INVALID("%s: type %d is neither SPARSE (1) nor DENSE (2)", o->name,
+                   type);
+  a->type = (kiln_lsh_type)type;
+  return NULL;
+}
+
 /* A [long] option of at most KILN_MAX_RANK entries, each within +-2^31. */
 static kiln_status *read_longs(const kiln_fb_table *o, int field,
                                const char *what, int64_t *out, int *count) {
@@ -998,6 +1037,19 @@ static const kiln_tflite_op op_map[] = {
          parse_stablehlo_pad, kiln_stablehlo_pad_attrs),
     WITH(STABLEHLO_GATHER, STABLEHLO_GATHER, "StablehloGatherOptions",
          parse_stablehlo_gather, kiln_stablehlo_gather_attrs),
+
+    /* added for issue 9: random numbers and hashing */
+    WITH(RANDOM_UNIFORM, RANDOM, "RandomOptions", parse_random,
+         kiln_random_attrs),
+    WITH(RANDOM_STANDARD_NORMAL, RANDOM, "RandomOptions", parse_random,
+         kiln_random_attrs),
+    WITH(MULTINOMIAL, RANDOM, "RandomOptions", parse_random,
+         kiln_random_attrs),
+    WITH(STABLEHLO_RNG_BIT_GENERATOR, STABLEHLO_RNG_BIT_GENERATOR,
+         "StablehloRngBitGeneratorOptions", parse_rng_bit_generator,
+         kiln_rng_bit_generator_attrs),
+    WITH(LSH_PROJECTION, LSH_PROJECTION, "LSHProjectionOptions",
+         parse_lsh_projection, kiln_lsh_projection_attrs),
 
     /* control flow over other subgraphs, and resource variables */
     WITH(WHILE, WHILE, "WhileOptions", parse_while, kiln_while_attrs),

@@ -569,6 +569,29 @@ enum {                                   /* FakeQuantOptions */
        TFL_FAKE_QUANT_NARROW_RANGE = 3   /* bool */
 };
 
+/* added for issue 9: random numbers and hashing. BuiltinOperator codes,
+ * options union types (StablehloRngBitGeneratorOptions is in
+ * BuiltinOptions2) and their slots. */
+enum {
+  TFL_OP_LSH_PROJECTION = 15,
+  TFL_OP_RANDOM_STANDARD_NORMAL = 146,
+  TFL_OP_RANDOM_UNIFORM = 148,
+  TFL_OP_MULTINOMIAL = 149,
+  TFL_OP_STABLEHLO_RNG_BIT_GENERATOR = 204,
+};
+enum {
+  TFL_OPT_LSH_PROJECTION = 4,
+  TFL_OPT_RANDOM = 114,
+  TFL_OPT_STABLEHLO_RNG_BIT_GENERATOR = TFL_OPT2_BASE + 19,
+};
+enum { TFL_LSH_TYPE = 0 }; /* LSHProjectionOptions: LSHProjectionType, byte */
+enum {                     /* RandomOptions: long each */
+       TFL_RANDOM_SEED = 0,
+       TFL_RANDOM_SEED2 = 1,
+};
+enum { TFL_RNG_ALGORITHM = 0 }; /* StablehloRngBitGeneratorOptions: byte */
+#define TFL_RNG_ALGORITHM_MAX 2  /* DEFAULT 0, PHILOX 1, THREEFRY 2 */
+
 /* Control flow and resource variables: BuiltinOperator codes, their
  * BuiltinOptions union types and option slots. */
 enum {
