@@ -10,15 +10,20 @@
  * by a search of an explicit cumulative array, the bit generator's words
  * from explicitly composed counters, and LSH bits from hashing explicitly
  * concatenated keys. Session state is checked across invokes (the stream
- * continues, MULTINOMIAL skips its budget) and every shape error. */
+ * continues, MULTINOMIAL skips its budget), through a real session too
+ * (a constant-shaped RANDOM_UNIFORM is neither folded at load nor
+ * evaluated at prepare), and every shape error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/ops.h"
+#include "formats/tflite/tflite_schema.h"
 #include "harness.h"
 #include "kernels/ref/farmhash.h"
 #include "kernels/ref/random_bits.h"
+#include "kiln.h"
+#include "tflite_builder.c"
 
 /* ---- the generators' known answers ---- */
 
@@ -531,6 +536,66 @@ static void test_errors(void) {
   rnode_free(&l);
 }
 
+/* ---- through a session: the node's state is the session's ---- */
+
+/* RANDOM_UNIFORM of constant shape [2, 3], unseeded, as a whole model. */
+static kiln_status *load_uniform_model(kiln_model **model) {
+  static const int32_t shape[2] = {2, 3};
+  tb_model m;
+  memset(&m, 0, sizeof m);
+  m.num_opcodes = 1;
+  m.opcodes[0] = (tb_opcode){TFL_OP_RANDOM_UNIFORM, 127, NULL};
+  m.num_tensors = 2;
+  m.tensors[0] = (tb_tensor){.name = "shape",
+                             .type = 2,
+                             .rank = 1,
+                             .shape = {2},
+                             .buffer = 1}; /* INT32 */
+  m.tensors[1] = (tb_tensor){
+      .name = "y", .type = 0, .rank = 2, .shape = {2, 3}}; /* FLOAT32 */
+  m.num_outputs = 1;
+  m.outputs[0] = 1;
+  m.num_operators = 1;
+  m.operators[0] = (tb_operator){.num_inputs = 1,
+                                 .inputs = {0},
+                                 .num_outputs = 1,
+                                 .outputs = {1},
+                                 .options_type = TFL_OPT_RANDOM};
+  m.num_buffers = 2;
+  m.buffers[1] = (tb_buffer){.data = shape, .size = sizeof shape};
+  size_t size;
+  uint8_t *bytes = tb_build(&m, &size);
+  kiln_status *st =
+      kiln_model_load_buffer(bytes, size, "uniform.tflite", NULL, model);
+  free(bytes);
+  return st;
+}
+
+static void test_session_state(void) {
+  kiln_model *model = NULL;
+  CHECK_OK(load_uniform_model(&model));
+  if (!model) return;
+  kiln_session *a = NULL, *b = NULL;
+  CHECK_OK(kiln_session_create(model, NULL, &a));
+  CHECK_OK(kiln_session_create(model, NULL, &b));
+  float first[6], second[6], other[6];
+  CHECK_OK(kiln_session_invoke(a));
+  CHECK_OK(kiln_session_get_output(a, 0, first, sizeof first));
+  CHECK_OK(kiln_session_invoke(a));
+  CHECK_OK(kiln_session_get_output(a, 0, second, sizeof second));
+  CHECK_OK(kiln_session_invoke(b));
+  CHECK_OK(kiln_session_get_output(b, 0, other, sizeof other));
+  /* each invoke draws anew; each session has its own stream */
+  CHECK(memcmp(first, second, sizeof first) != 0);
+  CHECK(memcmp(first, other, sizeof first) != 0);
+  for (int i = 0; i < 6; i++)
+    CHECK(first[i] >= 0.0f && first[i] < 1.0f && second[i] >= 0.0f &&
+          second[i] < 1.0f);
+  kiln_session_free(a);
+  kiln_session_free(b);
+  kiln_model_free(model);
+}
+
 int main(void) {
   kiln_test_seed(0x5eed);
   test_known_answers();
@@ -542,5 +607,6 @@ int main(void) {
   test_fingerprint_pieces();
   test_lsh_projection();
   test_errors();
+  test_session_state();
   return kiln_test_finish("test_ref_random");
 }
