@@ -6,6 +6,11 @@ samples). Seeds and shapes vary per case; each case checks the file holds
 the operator meant, then runs it in LiteRT and kiln on a fresh random
 input. Uniform floats and sample indices must be equal; the normals
 (sin, cos and log of the same words) within 1e-5 of the largest value.
+
+STABLEHLO_RNG_BIT_GENERATOR and LSH_PROJECTION, which the converter does
+not emit, run as one-operator files (misc_models.py) with random states,
+seeds, shapes and types, and must equal LiteRT; unknown option values
+must fail the load with a message naming them.
 """
 import contextlib
 import io
@@ -91,3 +96,112 @@ def test_random_vs_litert(kiln_bin, tmp_path, case_id):
         assert err <= FLOAT_TOLERANCE, f"relative error {err:.3g}"
     else:
         assert np.array_equal(g, r), f"kiln {g}\nLiteRT {r}"
+
+
+# ------------------------------------------------ one-operator files
+
+import misc_models as M  # noqa: E402
+
+# misc_models writes these types too (RNG_BIT_GENERATOR's state and words)
+M._TYPES.setdefault("uint64", "UINT64")
+M._TYPES.setdefault("uint32", "UINT32")
+
+
+def _rng_model(algorithm: int, words: int, out_shape, out_dtype) -> bytes:
+    schema = M._schema()
+    options = schema.StablehloRngBitGeneratorOptionsT()
+    options.algorithm = algorithm
+    return M.one_op(
+        "STABLEHLO_RNG_BIT_GENERATOR", [("state", (words,), "uint64", None)],
+        [("new_state", (words,), "uint64"), ("bits", out_shape, out_dtype)],
+        options2_type=(schema.BuiltinOptions2
+                       .StablehloRngBitGeneratorOptions),
+        options2=options)
+
+
+def _run_both(path: Path, feed, workdir: Path):
+    ref = K.run_litert(path, feed)
+    got, _ = K.run_kiln(path, feed, workdir)
+    files = {K.output_file_name(n): n for n in ref}
+    assert sorted(got) == sorted(files)
+    for file_name, name in files.items():
+        g, r = got[file_name], ref[name]
+        assert g.shape == r.shape and g.dtype == r.dtype, (name, g.dtype,
+                                                           r.dtype)
+        assert np.array_equal(g, r), f"{name}: kiln {g}\nLiteRT {r}"
+
+
+@pytest.mark.parametrize("algorithm", ["DEFAULT", "PHILOX", "THREEFRY"])
+def test_rng_bit_generator_vs_litert(kiln_bin, tmp_path, algorithm):
+    """Random states (full 64-bit words, counters about to wrap now and
+    then), output types and shapes with odd word counts."""
+    code = getattr(M._schema().RngAlgorithm, algorithm)
+    rng, seed = K.make_rng()
+    print(f"{algorithm}: seed {seed}")
+    for draw in range(6):
+        words = 2 if algorithm == "THREEFRY" else int(rng.integers(2, 4))
+        dtype = ("int32", "uint32", "int64", "uint64")[draw % 4]
+        shape = tuple(int(d) for d in rng.integers(1, 6, rng.integers(1, 4)))
+        path = tmp_path / f"rng{draw}.tflite"
+        path.write_bytes(_rng_model(code, words, shape, dtype))
+        state = rng.integers(0, 2**64, words, dtype=np.uint64)
+        if draw % 3 == 0:
+            state[1] = np.uint64(2**64 - 2)
+        _run_both(path, {"state": state}, tmp_path / f"d{draw}")
+
+
+def _lsh_model(kind: str, hash_shape, in_shape, in_dtype, weighted: bool,
+               rng) -> bytes:
+    schema = M._schema()
+    options = schema.LSHProjectionOptionsT()
+    options.type = getattr(schema.LSHProjectionType, kind)
+    hashes = rng.uniform(-5, 5, hash_shape).astype(np.float32)
+    inputs = [("hash", hash_shape, "float32", hashes),
+              ("x", in_shape, in_dtype, None)]
+    if weighted:
+        inputs.append(("w", (in_shape[0],), "float32", None))
+    count = hash_shape[0] * (hash_shape[1] if kind == "DENSE" else 1)
+    return M.one_op("LSH_PROJECTION", inputs, [("y", (count,), "int32")],
+                    options_type=schema.BuiltinOptions.LSHProjectionOptions,
+                    options=options)
+
+
+@pytest.mark.parametrize("kind", ["SPARSE", "DENSE"])
+def test_lsh_projection_vs_litert(kiln_bin, tmp_path, kind):
+    """Random seeds, bit counts up to 31, row sizes that reach every
+    length branch of Fingerprint64 (keys of 5 to 84 bytes), int and float
+    rows, with and without weights (DENSE)."""
+    rng, seed = K.make_rng()
+    print(f"{kind}: seed {seed}")
+    for draw in range(8):
+        hash_shape = (int(rng.integers(1, 5)), int(rng.integers(1, 32)))
+        dtype = ("float32", "int32", "int8", "int64")[draw % 4]
+        row = (int(rng.integers(1, 11)),) if draw % 2 else ()
+        in_shape = (int(rng.integers(1, 6)),) + row
+        weighted = kind == "DENSE" and draw % 3 != 0
+        path = tmp_path / f"lsh{draw}.tflite"
+        path.write_bytes(_lsh_model(kind, hash_shape, in_shape, dtype,
+                                    weighted, rng))
+        if dtype == "float32":
+            x = rng.uniform(-3, 3, in_shape).astype(np.float32)
+        else:
+            x = rng.integers(-100, 100, in_shape).astype(dtype)
+        feed = {"x": x}
+        if weighted:
+            feed["w"] = rng.uniform(-1, 1, in_shape[0]).astype(np.float32)
+        _run_both(path, feed, tmp_path / f"d{draw}")
+
+
+def test_bad_options_are_refused(kiln_bin, tmp_path):
+    """An unknown RNG algorithm or LSH type fails the load, naming it."""
+    path = tmp_path / "rng.tflite"
+    path.write_bytes(_rng_model(9, 2, (4,), "int32"))
+    result = K.run_kiln_command(["run", str(path)], kiln_bin=kiln_bin)
+    assert result.returncode != 0
+    assert "algorithm 9 is none of" in result.stderr, result.stderr
+    path = tmp_path / "lsh.tflite"
+    path.write_bytes(_lsh_model("UNKNOWN", (2, 3), (4,), "float32", False,
+                                np.random.default_rng(1)))
+    result = K.run_kiln_command(["run", str(path)], kiln_bin=kiln_bin)
+    assert result.returncode != 0
+    assert "type 0 is neither SPARSE" in result.stderr, result.stderr
