@@ -27,8 +27,9 @@ extern const kiln_op_def kiln_op_table[KILN_OP_COUNT];
 /* Ops from here on are made by passes only: no file format maps them. */
 #define KILN_OP_FIRST_INTERNAL KILN_OP_FUSED_BOTTLENECK
 
-/* Ops the session runs itself rather than through the table's kernel:
- * custom callbacks, control flow and resource variables. Passes never
+/* Ops the session runs itself rather than through the table's kernel
+ * (custom callbacks, control flow and resource variables), and the random
+ * ops, whose kernels draw from per-node session state. Passes never
  * evaluate them at load nor the session at prepare (they may have side
  * effects or depend on session state). */
 bool kiln_op_runs_in_session(kiln_op_type op);
