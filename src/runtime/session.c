@@ -61,6 +61,10 @@ static kiln_status *build_contexts(kiln_session *s) {
     ctx->pool = s->pool;
     size_t state_bytes = kiln_op_state_bytes(node->op);
     if (state_bytes) { /* kernel.h: kiln_op_state */
+      if (ctx->packed)
+        return kiln_error(KILN_ERR_INTERNAL,
+                          "operator %d (%s) has packed weights and state",
+                          node->source_index, op_name(node));
       ctx->packed = state_cursor;
       state_cursor += state_bytes;
     }

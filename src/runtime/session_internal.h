@@ -38,7 +38,7 @@ struct kiln_session {
   void **state_data;         /* HOME_STATE storage per variable, else NULL */
   size_t *state_bytes;       /* its size */
   kiln_op_ctx *contexts;     /* one per node; pointers into tensors */
-  void *node_state;          /* the nodes' kiln_op_ctx.state, one block */
+  void *node_state;          /* per node: kernel.h kiln_op_state */
   kiln_tensor **io_pointers; /* backing store of the contexts' arrays */
   int64_t (*input_dims)[KILN_MAX_RANK]; /* requested input shapes */
   step *steps;

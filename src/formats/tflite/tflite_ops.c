@@ -771,9 +771,10 @@ static kiln_status *parse_rng_bit_generator(const kiln_fb_table *o,
   int8_t algorithm;
   KILN_TRY(kiln_fb_i8(o, TFL_RNG_ALGORITHM, 0, &algorithm));
   if (algorithm < 0 || algorithm > TFL_RNG_ALGORITHM_MAX)
-    return INVALID("%s: algorithm %d is none of DEFAULT (0), PHILOX (1) and "
-                   "THREEFRY (2)",
-                   o->name, algorithm);
+    return INVALID(
+        "%s: algorithm %d is none of DEFAULT (0), PHILOX (1) and "
+        "THREEFRY (2)",
+        o->name, algorithm);
   a->algorithm = (kiln_rng_algorithm)algorithm;
   return NULL;
 }
@@ -1043,8 +1044,7 @@ static const kiln_tflite_op op_map[] = {
          kiln_random_attrs),
     WITH(RANDOM_STANDARD_NORMAL, RANDOM, "RandomOptions", parse_random,
          kiln_random_attrs),
-    WITH(MULTINOMIAL, RANDOM, "RandomOptions", parse_random,
-         kiln_random_attrs),
+    WITH(MULTINOMIAL, RANDOM, "RandomOptions", parse_random, kiln_random_attrs),
     WITH(STABLEHLO_RNG_BIT_GENERATOR, STABLEHLO_RNG_BIT_GENERATOR,
          "StablehloRngBitGeneratorOptions", parse_rng_bit_generator,
          kiln_rng_bit_generator_attrs),

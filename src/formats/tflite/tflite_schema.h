@@ -590,7 +590,7 @@ enum {                     /* RandomOptions: long each */
        TFL_RANDOM_SEED2 = 1,
 };
 enum { TFL_RNG_ALGORITHM = 0 }; /* StablehloRngBitGeneratorOptions: byte */
-#define TFL_RNG_ALGORITHM_MAX 2  /* DEFAULT 0, PHILOX 1, THREEFRY 2 */
+#define TFL_RNG_ALGORITHM_MAX 2 /* DEFAULT 0, PHILOX 1, THREEFRY 2 */
 
 /* Control flow and resource variables: BuiltinOperator codes, their
  * BuiltinOptions union types and option slots. */
