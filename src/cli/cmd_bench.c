@@ -186,7 +186,16 @@ static void fill_random(kiln_dtype dtype, void *data, size_t nbytes) {
       case KILN_INT64:
         ((int64_t *)data)[i] = bit;
         break;
-      default:
+      case KILN_UINT16:
+        ((uint16_t *)data)[i] = (uint16_t)bit;
+        break;
+      case KILN_UINT32:
+        ((uint32_t *)data)[i] = (uint32_t)bit;
+        break;
+      case KILN_UINT64:
+        ((uint64_t *)data)[i] = (uint64_t)bit;
+        break;
+      default: /* the one-byte types */
         ((unsigned char *)data)[i * size] = (unsigned char)bit;
         break;
     }

@@ -181,7 +181,19 @@ static void fill_random(kiln_dtype dtype, void *data, size_t nbytes) {
       case KILN_INT64:
         ((int64_t *)data)[i] = r < 0.5 ? 0 : 1;
         break;
-      default:
+      case KILN_UINT16:
+        ((uint16_t *)data)[i] = r < 0.5 ? 0 : 1;
+        break;
+      case KILN_UINT32:
+        ((uint32_t *)data)[i] = r < 0.5 ? 0 : 1;
+        break;
+      case KILN_UINT64:
+        ((uint64_t *)data)[i] = r < 0.5 ? 0 : 1;
+        break;
+      case KILN_FLOAT16: /* 0.0 or 1.0 */
+        ((uint16_t *)data)[i] = r < 0.5 ? 0 : 0x3C00;
+        break;
+      default: /* the one-byte types */
         ((unsigned char *)data)[i * kiln_dtype_size(dtype)] = r < 0.5;
         break;
     }

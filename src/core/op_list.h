@@ -17,7 +17,7 @@ KILN_OP(BATCH_MATMUL, kiln_batch_matmul_attrs, kiln_shape_batch_matmul, kiln_ref
 /* binary elementwise with broadcasting (ref/binary.c) */
 KILN_OP(ADD, kiln_activation_attrs, kiln_shape_binary_arith, kiln_ref_add, kiln_flops_per_output)
 KILN_OP(SUB, kiln_activation_attrs, kiln_shape_binary_arith, kiln_ref_sub, kiln_flops_per_output)
-KILN_OP(MUL, kiln_activation_attrs, kiln_shape_binary_arith, kiln_ref_mul, kiln_flops_per_output)
+KILN_OP(MUL, kiln_activation_attrs, kiln_shape_mul, kiln_ref_mul, kiln_flops_per_output)
 KILN_OP(DIV, kiln_activation_attrs, kiln_shape_div, kiln_ref_div, kiln_flops_per_output)
 KILN_OP(MAXIMUM, kiln_no_attrs, kiln_shape_binary, kiln_ref_maximum, kiln_flops_per_output)
 KILN_OP(MINIMUM, kiln_no_attrs, kiln_shape_binary, kiln_ref_minimum, kiln_flops_per_output)

@@ -57,23 +57,30 @@ static serve_status *store(const json_t *v, serve_tensor *out, int64_t i,
     case KILN_INT8:
     case KILN_UINT8:
     case KILN_INT16:
+    case KILN_UINT16:
     case KILN_INT32:
-    case KILN_INT64: {
+    case KILN_UINT32:
+    case KILN_INT64:
+    case KILN_UINT64: {
       if (!json_is_integer(v))
         return serve_error(SERVE_INVALID_ARGUMENT,
                            "%s: expected an integer (%s) but got %s", what,
                            kiln_dtype_name(out->dtype), json_kind(v));
+      /* jansson's integers are signed 64-bit: a uint64 past INT64_MAX
+       * already failed to parse, with the body's JSON error */
       json_int_t x = json_integer_value(v);
       int64_t lo = out->dtype == KILN_INT8    ? INT8_MIN
-                   : out->dtype == KILN_UINT8 ? 0
                    : out->dtype == KILN_INT16 ? INT16_MIN
                    : out->dtype == KILN_INT32 ? INT32_MIN
-                                              : INT64_MIN;
-      int64_t hi = out->dtype == KILN_INT8    ? INT8_MAX
-                   : out->dtype == KILN_UINT8 ? UINT8_MAX
-                   : out->dtype == KILN_INT16 ? INT16_MAX
-                   : out->dtype == KILN_INT32 ? INT32_MAX
-                                              : INT64_MAX;
+                   : out->dtype == KILN_INT64 ? INT64_MIN
+                                              : 0;
+      int64_t hi = out->dtype == KILN_INT8     ? INT8_MAX
+                   : out->dtype == KILN_UINT8  ? UINT8_MAX
+                   : out->dtype == KILN_INT16  ? INT16_MAX
+                   : out->dtype == KILN_UINT16 ? UINT16_MAX
+                   : out->dtype == KILN_INT32  ? INT32_MAX
+                   : out->dtype == KILN_UINT32 ? UINT32_MAX
+                                               : INT64_MAX;
       if (x < lo || x > hi)
         return serve_error(SERVE_INVALID_ARGUMENT, "%s: %lld does not fit %s",
                            what, (long long)x, kiln_dtype_name(out->dtype));
@@ -87,8 +94,17 @@ static serve_status *store(const json_t *v, serve_tensor *out, int64_t i,
         case KILN_INT16:
           ((int16_t *)out->data)[i] = (int16_t)x;
           break;
+        case KILN_UINT16:
+          ((uint16_t *)out->data)[i] = (uint16_t)x;
+          break;
         case KILN_INT32:
           ((int32_t *)out->data)[i] = (int32_t)x;
+          break;
+        case KILN_UINT32:
+          ((uint32_t *)out->data)[i] = (uint32_t)x;
+          break;
+        case KILN_UINT64:
+          ((uint64_t *)out->data)[i] = (uint64_t)x;
           break;
         default:
           ((int64_t *)out->data)[i] = (int64_t)x;
@@ -142,9 +158,8 @@ static serve_status *walk(const json_t *v, int depth, serve_tensor *out,
   return store(v, out, (*next)++, what);
 }
 
-serve_status *serve_check_shape(const int64_t *dims, int rank,
-                                kiln_dtype dtype, const char *what,
-                                int64_t *count) {
+serve_status *serve_check_shape(const int64_t *dims, int rank, kiln_dtype dtype,
+                                const char *what, int64_t *count) {
   int64_t elem = (int64_t)kiln_dtype_size(dtype), n = 1;
   if (elem < 1) elem = 1;
   bool empty = false;
@@ -360,10 +375,23 @@ void serve_write_float(serve_buf *b, float value) {
   write_shortest(b, value, true);
 }
 
+/* An IEEE half's value (exact in float). */
+static float half_value(uint16_t h) {
+  int exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  float magnitude = exponent == 0 ? ldexpf((float)mantissa, -24)
+                    : exponent == 31
+                        ? (mantissa ? NAN : INFINITY)
+                        : ldexpf((float)(mantissa | 0x400), exponent - 25);
+  return (h & 0x8000) ? -magnitude : magnitude;
+}
+
 static void write_element(serve_buf *b, const serve_tensor *t, int64_t i) {
   switch (t->dtype) {
     case KILN_FLOAT32:
       serve_write_float(b, ((const float *)t->data)[i]);
+      return;
+    case KILN_FLOAT16: /* a float16 output, as the float it is */
+      serve_write_float(b, half_value(((const uint16_t *)t->data)[i]));
       return;
     case KILN_FLOAT64:
       write_shortest(b, ((const double *)t->data)[i], false);
@@ -382,6 +410,16 @@ static void write_element(serve_buf *b, const serve_tensor *t, int64_t i) {
       return;
     case KILN_INT64:
       serve_buf_printf(b, "%lld", (long long)((const int64_t *)t->data)[i]);
+      return;
+    case KILN_UINT16:
+      serve_buf_printf(b, "%u", (unsigned)((const uint16_t *)t->data)[i]);
+      return;
+    case KILN_UINT32:
+      serve_buf_printf(b, "%lu", (unsigned long)((const uint32_t *)t->data)[i]);
+      return;
+    case KILN_UINT64:
+      serve_buf_printf(b, "%llu",
+                       (unsigned long long)((const uint64_t *)t->data)[i]);
       return;
     case KILN_BOOL:
       serve_buf_puts(b, ((const uint8_t *)t->data)[i] ? "true" : "false");
@@ -428,11 +466,12 @@ static const struct {
   kiln_dtype dtype;
   const char *kserve, *tf;
 } dtype_names[] = {
-    {KILN_FLOAT32, "FP32", "DT_FLOAT"},  {KILN_FLOAT16, "FP16", "DT_HALF"},
-    {KILN_FLOAT64, "FP64", "DT_DOUBLE"}, {KILN_INT8, "INT8", "DT_INT8"},
-    {KILN_UINT8, "UINT8", "DT_UINT8"},   {KILN_INT16, "INT16", "DT_INT16"},
-    {KILN_INT32, "INT32", "DT_INT32"},   {KILN_INT64, "INT64", "DT_INT64"},
-    {KILN_BOOL, "BOOL", "DT_BOOL"},
+    {KILN_FLOAT32, "FP32", "DT_FLOAT"},   {KILN_FLOAT16, "FP16", "DT_HALF"},
+    {KILN_FLOAT64, "FP64", "DT_DOUBLE"},  {KILN_INT8, "INT8", "DT_INT8"},
+    {KILN_UINT8, "UINT8", "DT_UINT8"},    {KILN_INT16, "INT16", "DT_INT16"},
+    {KILN_INT32, "INT32", "DT_INT32"},    {KILN_INT64, "INT64", "DT_INT64"},
+    {KILN_BOOL, "BOOL", "DT_BOOL"},       {KILN_UINT16, "UINT16", "DT_UINT16"},
+    {KILN_UINT32, "UINT32", "DT_UINT32"}, {KILN_UINT64, "UINT64", "DT_UINT64"},
 };
 enum { NUM_DTYPE_NAMES = sizeof dtype_names / sizeof dtype_names[0] };
 

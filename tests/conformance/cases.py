@@ -268,21 +268,23 @@ def as_hybrid(case: Case) -> Optional[Case]:
 # are repeated in each. Quantized ones get one set of parameters
 # throughout; the rest are plain numbers.
 _PLAIN = ("uint16", "uint32", "float64")
+# The element copies (and StableHLO arithmetic) also take these.
+_WIDE = ("uint64", "complex64")
 EXTRA_TYPES = {
     "CONCATENATION": ("uint32",),
-    "EMBEDDING_LOOKUP": ("int16", "int64", "bool") + _PLAIN,
+    "EMBEDDING_LOOKUP": ("int16", "int64", "bool") + _PLAIN + _WIDE,
     "HASHTABLE_LOOKUP": ("int8", "int16", "int64", "bool") + _PLAIN,
     "RESHAPE": _PLAIN, "TRANSPOSE": _PLAIN, "STRIDED_SLICE": _PLAIN,
-    "SELECT": _PLAIN, "SELECT_V2": _PLAIN, "SLICE": _PLAIN, "TILE": _PLAIN,
+    "SELECT": _PLAIN + _WIDE, "SELECT_V2": _PLAIN, "SLICE": _PLAIN, "TILE": _PLAIN,
     "BROADCAST_TO": _PLAIN, "PACK": ("uint32",), "WHERE": ("uint32",),
     "PAD": ("bool",), "PADV2": ("bool",), "GATHER_ND": ("bool",),
-    "BATCH_TO_SPACE_ND": ("bool",) + _PLAIN,
-    "SPACE_TO_BATCH_ND": ("bool",) + _PLAIN,
+    "BATCH_TO_SPACE_ND": ("bool",) + _PLAIN + _WIDE,
+    "SPACE_TO_BATCH_ND": ("bool",) + _PLAIN + _WIDE,
     "SQUEEZE": ("int16",) + _PLAIN, "EXPAND_DIMS": ("int16",) + _PLAIN,
     "MATRIX_DIAG": ("int16",) + _PLAIN, "MATRIX_SET_DIAG": ("int16",) + _PLAIN,
     "SHAPE": ("uint8", "int16", "int64") + _PLAIN,
     "RANK": ("uint8", "int16", "int64") + _PLAIN,
-    "FILL": ("uint8",) + _PLAIN,
+    "FILL": ("uint8",) + _PLAIN + _WIDE,
     "RESIZE_NEAREST_NEIGHBOR": ("int32", "bool", "uint16", "uint32"),
     "MIRROR_PAD": ("bool",) + _PLAIN,
     "DYNAMIC_UPDATE_SLICE": ("uint8",) + _PLAIN,
@@ -293,10 +295,10 @@ EXTRA_TYPES = {
     "VAR_HANDLE": ("uint8", "int16") + _PLAIN,
     "READ_VARIABLE": ("uint8", "int16") + _PLAIN,
     "ASSIGN_VARIABLE": ("uint8", "int16") + _PLAIN,
-    "STABLEHLO_ADD": ("uint8", "bool") + _PLAIN,
-    "STABLEHLO_MULTIPLY": ("uint8", "bool") + _PLAIN,
-    "STABLEHLO_MAXIMUM": ("uint8", "bool") + _PLAIN,
-    "STABLEHLO_MINIMUM": ("uint8", "bool") + _PLAIN,
+    "STABLEHLO_ADD": ("uint8", "bool", "uint64") + _PLAIN,
+    "STABLEHLO_MULTIPLY": ("uint8", "bool", "uint64") + _PLAIN,
+    "STABLEHLO_MAXIMUM": ("uint8", "bool", "uint64") + _PLAIN,
+    "STABLEHLO_MINIMUM": ("uint8", "bool", "uint64") + _PLAIN,
     "STABLEHLO_SCATTER": ("int8", "uint8", "int16", "int64", "bool") +
     _PLAIN,
     "STABLEHLO_PAD": ("uint8", "int16", "bool") + _PLAIN,

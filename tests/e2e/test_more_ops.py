@@ -215,6 +215,22 @@ def cases() -> List[Case]:
                                tf.constant(-2, tf.int64))
         + tf.cast(tf.reduce_sum(x), tf.int64),
         [Input((None, 2), "float32")]))
+    # The unsigned types TF's converter emits (the whole range, so products
+    # wrap and shifts see the top bit).
+    for t in ("uint16", "uint32"):
+        top = np.iinfo(t).max
+        out.append(Case(f"BITWISE_XOR-{t}", "BITWISE_XOR",
+                        lambda tf, x, y: tf.bitwise.bitwise_xor(x, y),
+                        [Input((None, 4, 3), t, 0, top),
+                         Input((3,), t, 0, top)]))
+        bits = np.dtype(t).itemsize * 8
+        out.append(Case(f"RIGHT_SHIFT-{t}", "RIGHT_SHIFT",
+                        lambda tf, x, y: tf.bitwise.right_shift(x, y),
+                        [Input((None, 4, 3), t, 0, top),
+                         Input((4, 3), t, 0, bits - 1)]))
+    out.append(Case("MUL-uint32", "MUL", lambda tf, x, y: x * y,
+                    [Input((None, 4, 3), "uint32", 0, 2**32 - 1),
+                     Input((3,), "uint32", 0, 2**32 - 1)]))
     return out
 
 

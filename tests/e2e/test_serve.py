@@ -1271,3 +1271,76 @@ def _connection_refused(port):
             return False
     except ConnectionRefusedError:
         return True
+
+
+# ============================================ unsigned integer tensors
+
+
+def _uint32_model():
+    """uint32 in and out (MUL by 3, which wraps, and RIGHT_SHIFT by 1):
+    integers JSON carries up to 2^32 - 1."""
+    import io
+    import tensorflow as tf
+
+    class Unsigned(tf.Module):
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, 4], tf.uint32, name="u")])
+        def run(self, x):
+            return {"tripled": x * tf.constant(3, tf.uint32),
+                    "halved": tf.bitwise.right_shift(
+                        x, tf.constant(1, tf.uint32))}
+
+    module = Unsigned()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.run.get_concrete_function()], module)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
+
+
+def test_unsigned_integers(kiln_bin, model_cache, tmp_path):
+    """uint32 through TF Serving's JSON (range-checked both ends, DT_UINT32
+    in the metadata) and KServe's UINT32 in JSON and binary: outputs equal
+    LiteRT's, values past INT32_MAX included."""
+    import tritonclient.http as httpclient
+    path = model_cache.custom("serve_uint32.tflite", _uint32_model)
+    base = tmp_path / "models" / "u32"
+    S.add_version(base, 1, path)
+    rng = np.random.default_rng()
+    x = rng.integers(0, 2**32, (3, 4), dtype=np.uint64).astype(np.uint32)
+    x[0, :2] = [0, 2**32 - 1]
+    want = litert(path, {"u": x})
+    with S.Server(kiln_bin, [f"--model_base_path={base}",
+                             "--model_name=u32"], tmp_path) as srv:
+        srv.wait_available("u32", 1)
+        r = predict(srv, "u32", {"inputs": {"u": x.tolist()}})
+        assert r.status_code == 200, r.text
+        outs = r.json()["outputs"]
+        for name, value in want.items():
+            got = np.array(outs[name], dtype=np.int64)
+            assert got.shape == value.shape and \
+                np.array_equal(got, value.astype(np.int64)), name
+        for bad in (2**32, -1):
+            message = assert_error(
+                predict(srv, "u32", {"instances": [[bad, 0, 0, 0]]}), 400)
+            assert f"{bad} does not fit uint32" in message, message
+        sig = srv.get("/v1/models/u32/metadata").json()["metadata"][
+            "signature_def"]["signature_def"]["serving_default"]
+        assert sig["inputs"]["u"]["dtype"] == "DT_UINT32"
+        assert {o["dtype"] for o in sig["outputs"].values()} == {"DT_UINT32"}
+        client = httpclient.InferenceServerClient(
+            url=f"127.0.0.1:{srv.port}", network_timeout=60 * SLOW)
+        try:
+            meta = client.get_model_metadata("u32")
+            assert meta["inputs"][0]["datatype"] == "UINT32"
+            for binary in (False, True):
+                t = httpclient.InferInput("u", list(x.shape), "UINT32")
+                t.set_data_from_numpy(x, binary_data=binary)
+                outputs = [httpclient.InferRequestedOutput(
+                    name, binary_data=binary) for name in want]
+                result = client.infer("u32", [t], outputs=outputs)
+                for name, value in want.items():
+                    got = result.as_numpy(name)
+                    assert got.dtype == np.uint32, (name, got.dtype)
+                    assert np.array_equal(got, value), (name, binary)
+        finally:
+            client.close()

@@ -106,6 +106,12 @@ static inline int64_t geti(const kiln_tensor *t, int64_t i) {
       return ((const int32_t *)t->data)[i];
     case KILN_INT64:
       return ((const int64_t *)t->data)[i];
+    case KILN_UINT16:
+      return ((const uint16_t *)t->data)[i];
+    case KILN_UINT32:
+      return ((const uint32_t *)t->data)[i];
+    case KILN_UINT64: /* past INT64_MAX as two's complement */
+      return (int64_t)((const uint64_t *)t->data)[i];
     case KILN_FLOAT32:
       return (int64_t)((const float *)t->data)[i];
     default:
@@ -115,6 +121,7 @@ static inline int64_t geti(const kiln_tensor *t, int64_t i) {
 
 static inline double getd(const kiln_tensor *t, int64_t i) {
   if (t->dtype == KILN_FLOAT32) return ((const float *)t->data)[i];
+  if (t->dtype == KILN_FLOAT64) return ((const double *)t->data)[i];
   return (double)geti(t, i);
 }
 
@@ -142,6 +149,18 @@ static inline void setv(kiln_tensor *t, int64_t i, double v) {
     case KILN_INT64:
       ((int64_t *)t->data)[i] = (int64_t)v;
       break;
+    case KILN_UINT16:
+      ((uint16_t *)t->data)[i] = (uint16_t)(int64_t)v; /* negatives wrap */
+      break;
+    case KILN_UINT32:
+      ((uint32_t *)t->data)[i] = (uint32_t)(int64_t)v;
+      break;
+    case KILN_UINT64:
+      ((uint64_t *)t->data)[i] = (uint64_t)(int64_t)v;
+      break;
+    case KILN_FLOAT64:
+      ((double *)t->data)[i] = v;
+      break;
     default:
       break;
   }
@@ -158,6 +177,10 @@ static inline int64_t wrap_to(kiln_dtype t, int64_t v) {
       return (int16_t)(uint16_t)(uint64_t)v;
     case KILN_INT32:
       return (int32_t)(uint32_t)(uint64_t)v;
+    case KILN_UINT16:
+      return (uint16_t)(uint64_t)v;
+    case KILN_UINT32:
+      return (uint32_t)(uint64_t)v;
     default:
       return v;
   }

@@ -1,5 +1,6 @@
 /* test_ref_binary.c - reference binary kernels and SELECT_V2 against explicit
- * multi-index loops, over every kind of broadcast. */
+ * multi-index loops, over every kind of broadcast (MUL also on uint32 with
+ * TFLite's uint32 clamps, and on complex64). */
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "harness.h"
 
 kiln_status *kiln_shape_binary_arith(const kiln_op_ctx *ctx);
+kiln_status *kiln_shape_mul(const kiln_op_ctx *ctx);
 kiln_status *kiln_shape_binary_float(const kiln_op_ctx *ctx);
 
 typedef struct shape {
@@ -333,6 +335,88 @@ static void test_float16(void) {
   }
 }
 
+/* ------------------------------------------------ MUL: uint32, complex64 */
+
+/* uint32 products modulo 2^32, then TFLite's clamps computed in uint32:
+ * RELU keeps all, RELU6 caps at 6, RELU_N1_TO_1 makes everything 1 (its
+ * -1 bottom wraps to the largest uint32, above every product). */
+static void test_mul_uint32(void) {
+  const kiln_activation acts[4] = {KILN_ACT_NONE, KILN_ACT_RELU, KILN_ACT_RELU6,
+                                   KILN_ACT_RELU_N1_TO_1};
+  for (int trial = 0; trial < 48; trial++) {
+    shape sa, sb;
+    random_pair(&sa, &sb, trial % 6);
+    const shape *ins[2] = {&sa, &sb};
+    shape so = expected_broadcast(ins, 2);
+    kiln_tensor *a = new_tensor(KILN_UINT32, &sa);
+    kiln_tensor *b = new_tensor(KILN_UINT32, &sb);
+    kiln_tensor *out = new_output(KILN_UINT32);
+    uint32_t *ua = a->data, *ub = b->data;
+    /* small values (RELU6 sees both sides of 6) and full-range ones */
+    bool small = trial % 2 == 0;
+    for (int64_t i = 0; i < numel(&sa); i++)
+      ua[i] = small ? (uint32_t)kiln_test_int(0, 4)
+                    : (uint32_t)kiln_test_int(0, INT32_MAX) * 2u +
+                          (uint32_t)kiln_test_int(0, 1);
+    for (int64_t i = 0; i < numel(&sb); i++)
+      ub[i] = small ? (uint32_t)kiln_test_int(0, 4)
+                    : (uint32_t)kiln_test_int(0, 70000);
+    kiln_activation_attrs attrs = {acts[trial / 6 % 4]};
+    kiln_tensor *inputs[2] = {a, b};
+    CHECK_OK(kiln_test_run_op(KILN_OP_MUL, &attrs, inputs, 2, &out, 1));
+    CHECK(same_shape(out, &so) && out->dtype == KILN_UINT32);
+    int bad = 0;
+    for (int64_t f = 0; f < numel(&so) && same_shape(out, &so); f++) {
+      uint64_t e = ((uint64_t)ua[source_index(&so, &sa, f)] *
+                    (uint64_t)ub[source_index(&so, &sb, f)]) &
+                   0xffffffffu;
+      if (attrs.activation == KILN_ACT_RELU6 && e > 6) e = 6;
+      if (attrs.activation == KILN_ACT_RELU_N1_TO_1) e = 1;
+      bad += ((uint32_t *)out->data)[f] != e;
+    }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(a);
+    kiln_test_tensor_free(b);
+    kiln_test_tensor_free(out);
+  }
+}
+
+/* complex64 products against (ac - bd) + (ad + bc)i in double. */
+static void test_mul_complex(void) {
+  for (int trial = 0; trial < 36; trial++) {
+    shape sa, sb;
+    random_pair(&sa, &sb, trial % 6);
+    const shape *ins[2] = {&sa, &sb};
+    shape so = expected_broadcast(ins, 2);
+    kiln_tensor *a = new_tensor(KILN_COMPLEX64, &sa);
+    kiln_tensor *b = new_tensor(KILN_COMPLEX64, &sb);
+    kiln_tensor *out = new_output(KILN_COMPLEX64);
+    float *ca = a->data, *cb = b->data;
+    for (int64_t i = 0; i < 2 * numel(&sa); i++)
+      ca[i] = kiln_test_uniform(-3, 3);
+    for (int64_t i = 0; i < 2 * numel(&sb); i++)
+      cb[i] = kiln_test_uniform(-3, 3);
+    kiln_activation_attrs attrs = {KILN_ACT_NONE};
+    kiln_tensor *inputs[2] = {a, b};
+    CHECK_OK(kiln_test_run_op(KILN_OP_MUL, &attrs, inputs, 2, &out, 1));
+    CHECK(same_shape(out, &so) && out->dtype == KILN_COMPLEX64);
+    int bad = 0;
+    for (int64_t f = 0; f < numel(&so) && same_shape(out, &so); f++) {
+      const float *x = ca + 2 * source_index(&so, &sa, f);
+      const float *y = cb + 2 * source_index(&so, &sb, f);
+      double re = (double)x[0] * y[0] - (double)x[1] * y[1];
+      double im = (double)x[0] * y[1] + (double)x[1] * y[0];
+      const float *got = (const float *)out->data + 2 * f;
+      bad += !(fabs(got[0] - re) <= 1e-5 * (1 + fabs(re)) &&
+               fabs(got[1] - im) <= 1e-5 * (1 + fabs(im)));
+    }
+    CHECK(bad == 0);
+    kiln_test_tensor_free(a);
+    kiln_test_tensor_free(b);
+    kiln_test_tensor_free(out);
+  }
+}
+
 /* -------------------------------------------------------------- integer */
 
 static int64_t get_int(const kiln_tensor *t, int64_t i) {
@@ -635,7 +719,30 @@ static void test_errors(void) {
       shape_of(kiln_shape_select_v2, NULL, (kiln_tensor *[]){b3, f3}, 2, fo),
       KILN_ERR_INVALID_MODEL, "expects 3 inputs");
 
-  kiln_tensor *all[] = {f23, f4, f3, i3, l3, b3, fo, io, lo};
+  /* uint32 and complex64 are MUL's alone; complex takes no activation */
+  kiln_tensor *u3 = kiln_test_tensor(KILN_UINT32, 1, d3);
+  kiln_tensor *c3 = kiln_test_tensor(KILN_COMPLEX64, 1, d3);
+  kiln_tensor *w3 = kiln_test_tensor(KILN_UINT16, 1, d3);
+  kiln_tensor *uo = new_output(KILN_UINT32), *co = new_output(KILN_COMPLEX64);
+  kiln_tensor *wo = new_output(KILN_UINT16);
+  CHECK_OK(shape_of(kiln_shape_mul, &relu, (kiln_tensor *[]){u3, u3}, 2, uo));
+  CHECK_OK(shape_of(kiln_shape_mul, &none, (kiln_tensor *[]){c3, c3}, 2, co));
+  CHECK_ERROR(shape_of(kiln_shape_mul, &relu, (kiln_tensor *[]){c3, c3}, 2, co),
+              KILN_ERR_UNSUPPORTED, "fused activation 1 on type complex64");
+  CHECK_ERROR(
+      shape_of(kiln_shape_mul, &tanh_act, (kiln_tensor *[]){u3, u3}, 2, uo),
+      KILN_ERR_UNSUPPORTED, "on type uint32 is not supported");
+  CHECK_ERROR(shape_of(kiln_shape_mul, &none, (kiln_tensor *[]){w3, w3}, 2, wo),
+              KILN_ERR_UNSUPPORTED, "input 0 (x) has type uint16");
+  CHECK_ERROR(shape_of(kiln_shape_binary_arith, &none,
+                       (kiln_tensor *[]){u3, u3}, 2, uo),
+              KILN_ERR_UNSUPPORTED, "input 0 (x) has type uint32");
+  CHECK_ERROR(shape_of(kiln_shape_binary_arith, &none,
+                       (kiln_tensor *[]){c3, c3}, 2, co),
+              KILN_ERR_UNSUPPORTED, "input 0 (x) has type complex64");
+
+  kiln_tensor *all[] = {f23, f4, f3, i3, l3, b3, fo, io,
+                        lo,  u3, c3, w3, uo, co, wo};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     kiln_test_tensor_free(all[i]);
 }
@@ -646,6 +753,8 @@ int main(void) {
   test_float_edges();
   test_rank8();
   test_float16();
+  test_mul_uint32();
+  test_mul_complex();
   test_int_broadcasts();
   test_int32_pow_sqdiff();
   test_int_edges();

@@ -1,10 +1,12 @@
 /* test_ref_generate.c - FILL and RANGE: output shapes from random dims and
- * ranges (empty ones included) in every type, values checked element by
- * element against the fill value and start + i * delta; then the bad values
+ * ranges (empty ones included) in every type (FILL also quantized), values
+ * checked element by element against the fill value's bytes and
+ * start + i * delta; then the bad values
  * that must be refused at prepare (negative or oversized dims, empty or
  * wrong-way ranges, unknown inputs). */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ops_test_util.h"
 
@@ -14,26 +16,44 @@ static kiln_tensor *scalar_of(kiln_dtype t, double v) {
   return s;
 }
 
+/* Every type FILL takes; the value is random bytes (bool 0 or 1) and each
+ * output element must repeat them. */
+static const kiln_dtype kFillTypes[] = {
+    KILN_FLOAT32, KILN_INT32,  KILN_INT64,    KILN_BOOL,    KILN_INT8,
+    KILN_INT16,   KILN_UINT8,  KILN_FLOAT16,  KILN_FLOAT64, KILN_UINT16,
+    KILN_UINT32,  KILN_UINT64, KILN_COMPLEX64};
+#define NUM_FILL_TYPES ((int)(sizeof kFillTypes / sizeof kFillTypes[0]))
+
 static void test_fill(void) {
-  const kiln_dtype types[] = {KILN_FLOAT32, KILN_INT32, KILN_INT64, KILN_BOOL,
-                              KILN_INT8,    KILN_INT16, KILN_UINT8};
-  for (int rep = 0; rep < 40; rep++) {
-    kiln_dtype t = types[rep % 7];
+  for (int rep = 0; rep < 4 * NUM_FILL_TYPES; rep++) {
+    kiln_dtype t = kFillTypes[rep % NUM_FILL_TYPES];
     tshape s = random_tshape(5, 10);
     int64_t rank = s.rank;
     kiln_tensor *dims =
         kiln_test_tensor(rep % 2 ? KILN_INT32 : KILN_INT64, 1, &rank);
     for (int d = 0; d < s.rank; d++) setv(dims, d, (double)s.dims[d]);
-    double v = t == KILN_FLOAT32 ? kiln_test_uniform(-5, 5)
-                                 : (t == KILN_BOOL ? 1 : kiln_test_int(1, 99));
-    kiln_tensor *value = scalar_of(t, v);
+    kiln_tensor *value = kiln_test_tensor(t, 0, NULL);
+    size_t elem = kiln_dtype_size(t);
+    unsigned char *v = value->data;
+    for (size_t b = 0; b < elem; b++)
+      v[b] = (unsigned char)kiln_test_int(t == KILN_BOOL ? 0 : 1,
+                                          t == KILN_BOOL ? 1 : 255);
     kiln_tensor *out = kiln_test_tensor(t, 0, NULL);
+    /* a quantized int8 / int16 value fills an output of its quantization */
+    float scale = 0.25f;
+    int64_t zp = kiln_test_int(-3, 3);
+    kiln_quant_info q = {1, &scale, &zp, 0};
+    bool quantized = (t == KILN_INT8 || t == KILN_INT16) && rep % 3 == 0;
+    if (quantized) value->quant = out->quant = &q;
     CHECK_OK(run_poisoned(KILN_OP_FILL, NULL, (kiln_tensor *[]){dims, value}, 2,
                           out));
     int bad = !tensor_has_tshape(out, &s);
     for (int64_t i = 0; !bad && i < tshape_numel(&s); i++)
-      bad += getd(out, i) != getd(value, 0);
+      bad += memcmp((const unsigned char *)out->data + (size_t)i * elem, v,
+                    elem) != 0;
+    if (bad) fprintf(stderr, "FILL %s: %d wrong\n", kiln_dtype_name(t), bad);
     CHECK(bad == 0);
+    value->quant = out->quant = NULL;
     kiln_tensor *all[3] = {dims, value, out};
     kiln_test_tensors_free(all, 3);
   }
@@ -121,8 +141,23 @@ static void test_errors(void) {
               "input 0 (dims) has type float32");
   CHECK_ERROR(FILL(dims, vec, fo), KILN_ERR_INVALID_MODEL,
               "input 1 (value) must be a scalar");
-  CHECK_ERROR(FILL(dims, half, fo), KILN_ERR_UNSUPPORTED,
-              "input 1 (value) has type float16");
+  CHECK_ERROR(FILL(dims, half, fo), KILN_ERR_INVALID_MODEL,
+              "output 0 has type float32; expected float16");
+  /* a quantized value's bytes mean the same only in the same quantization */
+  float scale_a = 0.5f, scale_b = 0.25f;
+  int64_t zp = 0;
+  kiln_quant_info qa = {1, &scale_a, &zp, 0}, qb = {1, &scale_b, &zp, 0};
+  kiln_tensor *qv = scalar_of(KILN_INT8, 3);
+  kiln_tensor *qo = kiln_test_tensor(KILN_INT8, 0, NULL);
+  qv->quant = &qa, qo->quant = &qb;
+  CHECK_ERROR(FILL(dims, qv, qo), KILN_ERR_UNSUPPORTED,
+              "different quantization parameters");
+  qo->quant = NULL;
+  CHECK_ERROR(FILL(dims, qv, qo), KILN_ERR_UNSUPPORTED,
+              "different quantization parameters");
+  qv->quant = NULL;
+  kiln_test_tensor_free(qv);
+  kiln_test_tensor_free(qo);
   CHECK_ERROR(FILL(dims, value, io), KILN_ERR_INVALID_MODEL,
               "output 0 has type int32; expected float32");
   void *saved = dims->data;

@@ -1,6 +1,6 @@
-/* test_ref_index_ops.c - ONE_HOT, EMBEDDING_LOOKUP (plain and hybrid
- * int8/uint8 tables), SPARSE_TO_DENSE and BROADCAST_ARGS against oracles
- * on random shapes and types, and their errors. */
+/* test_ref_index_ops.c - ONE_HOT, EMBEDDING_LOOKUP (plain tables of every
+ * type and hybrid int8/uint8 ones), SPARSE_TO_DENSE and BROADCAST_ARGS
+ * against oracles on random shapes and types, and their errors. */
 #include <math.h>
 
 #include "movement_test_util.h"
@@ -109,6 +109,42 @@ static void test_embedding_random(void) {
     }
     CHECK(ok);
     value->quant = NULL;
+    kiln_test_tensor_free(out);
+    free_tensors(in, 2);
+  }
+}
+
+/* Plain tables of every other type: output rows are the picked table rows,
+ * byte for byte. */
+static void test_embedding_types(void) {
+  const kiln_dtype types[] = {KILN_INT8,    KILN_UINT8,  KILN_INT16,
+                              KILN_UINT16,  KILN_INT32,  KILN_UINT32,
+                              KILN_INT64,   KILN_UINT64, KILN_FLOAT16,
+                              KILN_FLOAT64, KILN_BOOL,   KILN_COMPLEX64};
+  const int count = (int)(sizeof types / sizeof types[0]);
+  kiln_no_attrs none = {0};
+  for (int trial = 0; trial < 20 * count; trial++) {
+    kiln_dtype vtype = types[trial % count];
+    int rank = kiln_test_int(2, 3);
+    int64_t vdims[3], n = kiln_test_int(0, 6);
+    random_dims(rank, 1, 4, vdims);
+    int64_t rows = vdims[0], width = vdims[1] * (rank == 3 ? vdims[2] : 1);
+    kiln_tensor *value = random_tensor(vtype, rank, vdims);
+    int64_t idims[1] = {n};
+    kiln_tensor *ids = kiln_test_tensor(KILN_INT32, 1, idims);
+    for (int64_t i = 0; i < n; i++)
+      ((int32_t *)ids->data)[i] = kiln_test_int(0, (int)rows - 1);
+    kiln_tensor *in[2] = {ids, value}, *out;
+    CHECK_OK(run_one(KILN_OP_EMBEDDING_LOOKUP, &none, in, 2, vtype, &out));
+    int64_t expect[3] = {n, vdims[1], rank == 3 ? vdims[2] : 0};
+    CHECK(same_shape(out, expect, rank));
+    bool ok = out->dtype == vtype;
+    for (int64_t i = 0; ok && i < n; i++)
+      for (int64_t j = 0; ok && j < width; j++)
+        ok = same_element(out, i * width + j, value,
+                          ((int32_t *)ids->data)[i] * width + j);
+    if (!ok) fprintf(stderr, "EMBEDDING_LOOKUP %s\n", kiln_dtype_name(vtype));
+    CHECK(ok);
     kiln_test_tensor_free(out);
     free_tensors(in, 2);
   }
@@ -281,6 +317,7 @@ int main(void) {
   test_one_hot_random();
   test_one_hot_errors();
   test_embedding_random();
+  test_embedding_types();
   test_embedding_errors();
   test_sparse_to_dense_random();
   test_sparse_to_dense_errors();

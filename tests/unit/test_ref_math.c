@@ -161,18 +161,21 @@ typedef struct binary_case {
 } binary_case;
 
 static const binary_case kBinary[] = {
-    {KILN_OP_FLOOR_DIV, KILN_FLOAT32}, {KILN_OP_FLOOR_DIV, KILN_INT32},
-    {KILN_OP_FLOOR_MOD, KILN_FLOAT32}, {KILN_OP_FLOOR_MOD, KILN_INT32},
-    {KILN_OP_FLOOR_MOD, KILN_INT64},   {KILN_OP_ATAN2, KILN_FLOAT32},
-    {KILN_OP_BITWISE_XOR, KILN_INT8},  {KILN_OP_BITWISE_XOR, KILN_UINT8},
-    {KILN_OP_BITWISE_XOR, KILN_INT16}, {KILN_OP_BITWISE_XOR, KILN_INT32},
-    {KILN_OP_RIGHT_SHIFT, KILN_INT8},  {KILN_OP_RIGHT_SHIFT, KILN_UINT8},
-    {KILN_OP_RIGHT_SHIFT, KILN_INT16}, {KILN_OP_RIGHT_SHIFT, KILN_INT32},
+    {KILN_OP_FLOOR_DIV, KILN_FLOAT32},  {KILN_OP_FLOOR_DIV, KILN_INT32},
+    {KILN_OP_FLOOR_MOD, KILN_FLOAT32},  {KILN_OP_FLOOR_MOD, KILN_INT32},
+    {KILN_OP_FLOOR_MOD, KILN_INT64},    {KILN_OP_ATAN2, KILN_FLOAT32},
+    {KILN_OP_BITWISE_XOR, KILN_INT8},   {KILN_OP_BITWISE_XOR, KILN_UINT8},
+    {KILN_OP_BITWISE_XOR, KILN_INT16},  {KILN_OP_BITWISE_XOR, KILN_INT32},
+    {KILN_OP_RIGHT_SHIFT, KILN_INT8},   {KILN_OP_RIGHT_SHIFT, KILN_UINT8},
+    {KILN_OP_RIGHT_SHIFT, KILN_INT16},  {KILN_OP_RIGHT_SHIFT, KILN_INT32},
+    {KILN_OP_BITWISE_XOR, KILN_UINT16}, {KILN_OP_BITWISE_XOR, KILN_UINT32},
+    {KILN_OP_RIGHT_SHIFT, KILN_UINT16}, {KILN_OP_RIGHT_SHIFT, KILN_UINT32},
 };
 
 static void fill_operand(kiln_tensor *t, kiln_op_type op, bool divisor) {
   int64_t n = kiln_tensor_numel(t);
-  bool is_unsigned = t->dtype == KILN_UINT8;
+  bool is_unsigned = t->dtype == KILN_UINT8 || t->dtype == KILN_UINT16 ||
+                     t->dtype == KILN_UINT32;
   for (int64_t i = 0; i < n; i++) {
     double v;
     if (t->dtype == KILN_FLOAT32)
@@ -180,6 +183,10 @@ static void fill_operand(kiln_tensor *t, kiln_op_type op, bool divisor) {
     else if (op == KILN_OP_RIGHT_SHIFT && divisor)
       v = kiln_test_int(is_unsigned ? 0 : -3,
                         (int)kiln_dtype_size(t->dtype) * 8 + 3);
+    else if (t->dtype == KILN_UINT16)
+      v = kiln_test_int(0, 65535);
+    else if (t->dtype == KILN_UINT32) /* the top bit too */
+      v = (double)kiln_test_int(0, INT32_MAX) * kiln_test_int(1, 2);
     else
       v = kiln_test_int(is_unsigned ? 0 : -120, 120);
     if (divisor && op != KILN_OP_RIGHT_SHIFT && op != KILN_OP_BITWISE_XOR &&
@@ -394,7 +401,7 @@ static void test_errors(void) {
       KILN_ERR_INVALID_MODEL, "input 1 (y) is missing");
   CHECK_ERROR(
       shape_only(KILN_OP_BITWISE_XOR, NULL, (kiln_tensor *[]){l3, l3}, 2, lo),
-      KILN_ERR_UNSUPPORTED, "int8, uint8, int16 or int32");
+      KILN_ERR_UNSUPPORTED, "int8, uint8, int16, int32, uint16 or uint32");
   CHECK_ERROR(
       shape_only(KILN_OP_RIGHT_SHIFT, NULL, (kiln_tensor *[]){f3, f3}, 2, fo),
       KILN_ERR_UNSUPPORTED, "input 0 (x) has type float32");

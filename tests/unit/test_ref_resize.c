@@ -1,9 +1,12 @@
 /* test_ref_resize.c - reference RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR
  * against a separable oracle (out = Wy * image * Wx^T with per-axis weight
- * matrices), values from TFLite's own kernel tests, and malformed inputs. */
+ * matrices; nearest also on its other element types, pixel by pixel),
+ * values from TFLite's own kernel tests, and malformed inputs. */
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "harness.h"
 
@@ -180,6 +183,86 @@ static void test_nearest_values(void) {
   check_values(op, false, false, 1, 1, one, 2, 3, ones, "nearest 1x1 up");
 }
 
+/* The index of row o's single 1 in a nearest weight matrix. */
+static int64_t nearest_source_of(const double *w, int64_t in, int64_t o) {
+  for (int64_t i = 0; i < in; i++)
+    if (w[o * in + i] == 1.0) return i;
+  return -1;
+}
+
+/* Nearest neighbour on the other element types LiteRT takes (1, 2 and 4
+ * bytes): random bytes, each output pixel compared with the input pixel the
+ * oracle's weight matrices pick; 8-byte types are refused. */
+static void test_nearest_types(void) {
+  const kiln_dtype types[] = {KILN_FLOAT16, KILN_INT8,  KILN_UINT8,  KILN_INT16,
+                              KILN_UINT16,  KILN_INT32, KILN_UINT32, KILN_BOOL};
+  const int count = (int)(sizeof types / sizeof types[0]);
+  for (int trial = 0; trial < 40 * count; trial++) {
+    kiln_dtype t = types[trial % count];
+    kiln_resize_attrs a = {kiln_test_int(0, 1) == 1, kiln_test_int(0, 1) == 1};
+    int64_t dims[4] = {kiln_test_int(1, 2), kiln_test_int(1, 7),
+                       kiln_test_int(1, 7), kiln_test_int(1, 3)};
+    int32_t oh = kiln_test_int(1, 9), ow = kiln_test_int(1, 9);
+    kiln_tensor *in = kiln_test_tensor(t, 4, dims);
+    size_t elem = kiln_dtype_size(t);
+    unsigned char *bytes = in->data;
+    for (int64_t i = 0; i < (int64_t)elem * kiln_tensor_numel(in); i++)
+      bytes[i] = (unsigned char)kiln_test_int(0, t == KILN_BOOL ? 1 : 255);
+    int64_t one[1] = {1};
+    kiln_tensor *size = size_tensor(oh, ow), *out = kiln_test_tensor(t, 1, one);
+    CHECK_OK(run(KILN_OP_RESIZE_NEAREST_NEIGHBOR, &a, in, size, out));
+    bool ok = has_shape(out, dims[0], oh, ow, dims[3]);
+    CHECK(ok);
+    double *wy = malloc((size_t)(oh * dims[1]) * sizeof(double));
+    double *wx = malloc((size_t)(ow * dims[2]) * sizeof(double));
+    nearest_weights(dims[1], oh, &a, wy);
+    nearest_weights(dims[2], ow, &a, wx);
+    size_t pixel = elem * (size_t)dims[3];
+    for (int64_t n = 0; ok && n < dims[0]; n++)
+      for (int64_t y = 0; ok && y < oh; y++)
+        for (int64_t x = 0; ok && x < ow; x++) {
+          int64_t sy = nearest_source_of(wy, dims[1], y),
+                  sx = nearest_source_of(wx, dims[2], x);
+          ok = memcmp(
+                   (const char *)out->data +
+                       (size_t)((n * oh + y) * ow + x) * pixel,
+                   bytes + (size_t)((n * dims[1] + sy) * dims[2] + sx) * pixel,
+                   pixel) == 0;
+        }
+    if (!ok) fprintf(stderr, "nearest %s differs\n", kiln_dtype_name(t));
+    CHECK(ok);
+    free(wy);
+    free(wx);
+    kiln_test_tensor_free(in);
+    kiln_test_tensor_free(size);
+    kiln_test_tensor_free(out);
+  }
+  const kiln_dtype wide[] = {KILN_INT64, KILN_FLOAT64, KILN_UINT64};
+  for (int k = 0; k < 3; k++) {
+    int64_t dims[4] = {1, 2, 2, 1}, one[1] = {1};
+    kiln_resize_attrs a = {false, false};
+    kiln_tensor *in = kiln_test_tensor(wide[k], 4, dims);
+    kiln_tensor *size = size_tensor(3, 3),
+                *out = kiln_test_tensor(wide[k], 1, one);
+    CHECK_ERROR(run(KILN_OP_RESIZE_NEAREST_NEIGHBOR, &a, in, size, out),
+                KILN_ERR_UNSUPPORTED, "input 0 (input) has type");
+    kiln_test_tensor_free(in);
+    kiln_test_tensor_free(size);
+    kiln_test_tensor_free(out);
+  }
+  /* bilinear stays float32 */
+  int64_t dims[4] = {1, 2, 2, 1}, one[1] = {1};
+  kiln_resize_attrs a = {false, false};
+  kiln_tensor *in = kiln_test_tensor(KILN_INT32, 4, dims);
+  kiln_tensor *size = size_tensor(3, 3),
+              *out = kiln_test_tensor(KILN_INT32, 1, one);
+  CHECK_ERROR(run(KILN_OP_RESIZE_BILINEAR, &a, in, size, out),
+              KILN_ERR_UNSUPPORTED, "input 0 (input) has type int32");
+  kiln_test_tensor_free(in);
+  kiln_test_tensor_free(size);
+  kiln_test_tensor_free(out);
+}
+
 static void expect_error(kiln_op_type op, const kiln_resize_attrs *a,
                          kiln_tensor *in, kiln_tensor *size,
                          kiln_status_code code, const char *needle) {
@@ -237,6 +320,7 @@ int main(void) {
   test_random();
   test_bilinear_values();
   test_nearest_values();
+  test_nearest_types();
   test_errors();
   return kiln_test_finish("test_ref_resize");
 }

@@ -14,7 +14,7 @@
 typedef struct hlo_case {
   kiln_op_type op;
   const char *name;
-  kiln_dtype types[9];
+  kiln_dtype types[12];
   int num_types;
 } hlo_case;
 
@@ -22,23 +22,27 @@ static const hlo_case CASES[] = {
     {KILN_OP_STABLEHLO_ADD,
      "add",
      {KILN_FLOAT32, KILN_FLOAT64, KILN_FLOAT16, KILN_INT8, KILN_INT16,
-      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
-     9},
+      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL, KILN_UINT16, KILN_UINT32,
+      KILN_UINT64},
+     12},
     {KILN_OP_STABLEHLO_MULTIPLY,
      "mul",
      {KILN_FLOAT32, KILN_FLOAT64, KILN_FLOAT16, KILN_INT8, KILN_INT16,
-      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
-     9},
+      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL, KILN_UINT16, KILN_UINT32,
+      KILN_UINT64},
+     12},
     {KILN_OP_STABLEHLO_MAXIMUM,
      "max",
      {KILN_FLOAT32, KILN_FLOAT64, KILN_FLOAT16, KILN_INT8, KILN_INT16,
-      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
-     9},
+      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL, KILN_UINT16, KILN_UINT32,
+      KILN_UINT64},
+     12},
     {KILN_OP_STABLEHLO_MINIMUM,
      "min",
      {KILN_FLOAT32, KILN_FLOAT64, KILN_FLOAT16, KILN_INT8, KILN_INT16,
-      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
-     9},
+      KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL, KILN_UINT16, KILN_UINT32,
+      KILN_UINT64},
+     12},
     {KILN_OP_STABLEHLO_AND,
      "and",
      {KILN_INT8, KILN_INT16, KILN_INT32, KILN_INT64, KILN_UINT8, KILN_BOOL},
@@ -78,6 +82,10 @@ static void fill(kiln_tensor *t, bool shift_amounts) {
         /* large values, so sums and products wrap */
         ((int64_t *)t->data)[i] =
             (int64_t)(((uint64_t)kiln_test_rand() << 32) | kiln_test_rand());
+        break;
+      case KILN_UINT64: /* half of them past INT64_MAX */
+        ((uint64_t *)t->data)[i] =
+            ((uint64_t)kiln_test_rand() << 32) | kiln_test_rand();
         break;
       default:
         if (shift_amounts)
@@ -125,6 +133,20 @@ static void check_case(const hlo_case *c, kiln_dtype t) {
       if (t == KILN_FLOAT16)
         want = kiln_half_to_float(kiln_float_to_half((float)want));
       bad += get_real(out, i) != want;
+      continue;
+    }
+    if (t == KILN_UINT64) { /* ordered as unsigned */
+      uint64_t ua = ((const uint64_t *)in[0]->data)[i],
+               ub = ((const uint64_t *)in[1]->data)[i], uw;
+      if (c->op == KILN_OP_STABLEHLO_ADD)
+        uw = ua + ub;
+      else if (c->op == KILN_OP_STABLEHLO_MULTIPLY)
+        uw = ua * ub;
+      else if (c->op == KILN_OP_STABLEHLO_MAXIMUM)
+        uw = ua > ub ? ua : ub;
+      else
+        uw = ua < ub ? ua : ub;
+      bad += ((const uint64_t *)out->data)[i] != uw;
       continue;
     }
     int64_t a = geti(in[0], i), b = geti(in[1], i), want;

@@ -170,6 +170,10 @@ static void test_integer_ranges(void) {
        INT32_MIN, INT32_MAX},
       {KILN_INT64, "-9223372036854775808", "9223372036854775807", NULL, NULL,
        INT64_MIN, INT64_MAX},
+      {KILN_UINT16, "0", "65535", "-1", "65536", 0, UINT16_MAX},
+      {KILN_UINT32, "0", "4294967295", "-1", "4294967296", 0, UINT32_MAX},
+      /* JSON's reader holds int64: the largest uint64 it can give */
+      {KILN_UINT64, "0", "9223372036854775807", "-1", NULL, 0, INT64_MAX},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     char text[128];
@@ -195,6 +199,15 @@ static void test_integer_ranges(void) {
         case KILN_INT32:
           got[k] = *(const int32_t *)p;
           break;
+        case KILN_UINT16:
+          got[k] = *(const uint16_t *)p;
+          break;
+        case KILN_UINT32:
+          got[k] = *(const uint32_t *)p;
+          break;
+        case KILN_UINT64:
+          got[k] = (int64_t) * (const uint64_t *)p;
+          break;
         default:
           got[k] = *(const int64_t *)p;
       }
@@ -208,6 +221,7 @@ static void test_integer_ranges(void) {
     snprintf(needle, sizeof needle, "%s does not fit %s", table[i].below,
              kiln_dtype_name(table[i].dtype));
     CHECK_NESTED_FAILS(text, table[i].dtype, needle);
+    if (!table[i].above) continue;
     snprintf(text, sizeof text, "[%s]", table[i].above);
     snprintf(needle, sizeof needle, "%s does not fit", table[i].above);
     CHECK_NESTED_FAILS(text, table[i].dtype, needle);
@@ -574,6 +588,37 @@ static void test_tensor_to_json(void) {
   serve_tensor_to_json(&b, &i64, 0, 0, false);
   CHECK(b.data && !strcmp(b.data, "-9223372036854775808"));
   b.len = 0;
+  /* float16 outputs as their float values: 1, -2, the largest half, the
+   * smallest subnormal, infinity */
+  uint16_t halves[] = {0x3C00, 0xC000, 0x7BFF, 0x0001, 0x7C00};
+  serve_tensor th = {.dtype = KILN_FLOAT16,
+                     .rank = 1,
+                     .dims = {5},
+                     .data = halves,
+                     .nbytes = sizeof halves};
+  serve_tensor_to_json(&b, &th, 0, 0, false);
+  CHECK(b.data && !strcmp(b.data, "[1.0,-2.0,65504.0,5.9604645e-08,Infinity]"));
+  b.len = 0;
+  /* unsigned types over their whole range, uint64 past INT64_MAX too */
+  uint16_t u16[] = {0, UINT16_MAX};
+  serve_tensor tu16 = {
+      .dtype = KILN_UINT16, .rank = 1, .dims = {2}, .data = u16, .nbytes = 4};
+  serve_tensor_to_json(&b, &tu16, 0, 0, false);
+  CHECK(b.data && !strcmp(b.data, "[0,65535]"));
+  b.len = 0;
+  uint32_t u32[] = {7, UINT32_MAX};
+  serve_tensor tu32 = {
+      .dtype = KILN_UINT32, .rank = 1, .dims = {2}, .data = u32, .nbytes = 8};
+  serve_tensor_to_json(&b, &tu32, 0, 0, false);
+  CHECK(b.data && !strcmp(b.data, "[7,4294967295]"));
+  b.len = 0;
+  uint64_t u64[] = {(uint64_t)INT64_MAX + 1, UINT64_MAX};
+  serve_tensor tu64 = {
+      .dtype = KILN_UINT64, .rank = 1, .dims = {2}, .data = u64, .nbytes = 16};
+  serve_tensor_to_json(&b, &tu64, 0, 0, true);
+  CHECK(b.data &&
+        !strcmp(b.data, "[9223372036854775808,18446744073709551615]"));
+  b.len = 0;
   /* float64 too is shortest, and integers keep ".0" (and -0 its sign):
    * as JSON integers they would read back as 0 or as ints. */
   double d[] = {0.1,
@@ -622,6 +667,20 @@ static void test_tensor_to_json(void) {
   CHECK(serve_kserve_dtype_parse("fp32") == KILN_DTYPE_INVALID);
   CHECK(serve_kserve_dtype_parse("BYTES") == KILN_DTYPE_INVALID);
   CHECK(!strcmp(serve_tf_dtype(KILN_BOOL), "DT_BOOL"));
+  const struct {
+    kiln_dtype dtype;
+    const char *kserve, *tf;
+  } unsigned_names[] = {{KILN_UINT16, "UINT16", "DT_UINT16"},
+                        {KILN_UINT32, "UINT32", "DT_UINT32"},
+                        {KILN_UINT64, "UINT64", "DT_UINT64"}};
+  for (int i = 0; i < 3; i++) {
+    CHECK(!strcmp(serve_kserve_dtype(unsigned_names[i].dtype),
+                  unsigned_names[i].kserve));
+    CHECK(serve_kserve_dtype_parse(unsigned_names[i].kserve) ==
+          unsigned_names[i].dtype);
+    CHECK(
+        !strcmp(serve_tf_dtype(unsigned_names[i].dtype), unsigned_names[i].tf));
+  }
   CHECK(!strcmp(serve_kserve_dtype(KILN_DTYPE_INVALID), "UNKNOWN"));
 }
 

@@ -16,6 +16,8 @@ enum {
   MASK_FLOAT_INT32 = (1u << KILN_FLOAT32) | (1u << KILN_INT32),
   /* ADD, SUB and MUL: TFLite also runs them on float16 */
   MASK_ARITH = MASK_NUMERIC | (1u << KILN_FLOAT16),
+  /* MUL alone also on uint32 and complex64 */
+  MASK_MUL = MASK_ARITH | (1u << KILN_UINT32) | (1u << KILN_COMPLEX64),
 };
 
 static kiln_status *check_dtype(const kiln_tensor *t, unsigned mask,
@@ -26,6 +28,8 @@ static kiln_status *check_dtype(const kiln_tensor *t, unsigned mask,
                     mask == MASK_FLOAT         ? "float32"
                     : mask == MASK_FLOAT_INT32 ? "float32, int32"
                     : mask == MASK_ARITH ? "float32, float16, int32, int64"
+                    : mask == MASK_MUL   ? "float32, float16, int32, int64, "
+                                           "uint32, complex64"
                                          : "float32, int32, int64");
 }
 
@@ -76,19 +80,39 @@ static bool int32_clamp(kiln_activation act, int64_t *lo, int64_t *hi) {
   }
 }
 
-/* Fused activations run on float32, and on int32 and float16 as TFLite's
- * clamps (the RELU family); other types refuse them. */
+/* The same clamps in uint32, as TFLite computes them in that type: RELU's
+ * top is UINT32_MAX, and RELU_N1_TO_1's bottom -1 wraps to UINT32_MAX, so
+ * max-then-min makes every element 1. */
+static bool uint32_clamp(kiln_activation act, uint32_t *lo, uint32_t *hi) {
+  switch (act) {
+    case KILN_ACT_RELU:
+      *lo = 0, *hi = UINT32_MAX;
+      return true;
+    case KILN_ACT_RELU6:
+      *lo = 0, *hi = 6;
+      return true;
+    case KILN_ACT_RELU_N1_TO_1:
+      *lo = UINT32_MAX, *hi = 1;
+      return true;
+    default:
+      return false;
+  }
+}
+
+/* Fused activations run on float32, and on int32, uint32 and float16 as
+ * TFLite's clamps (the RELU family); other types refuse them. */
 static kiln_status *check_fused(const kiln_op_ctx *ctx) {
   kiln_activation act = fused_activation(ctx);
   KILN_TRY(kiln_check_activation(act));
   kiln_dtype t = ctx->inputs[0]->dtype;
   int64_t lo, hi;
   if (act != KILN_ACT_NONE && t != KILN_FLOAT32 &&
-      !((t == KILN_INT32 || t == KILN_FLOAT16) && int32_clamp(act, &lo, &hi)))
+      !((t == KILN_INT32 || t == KILN_UINT32 || t == KILN_FLOAT16) &&
+        int32_clamp(act, &lo, &hi)))
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "fused activation %d on type %s is not supported "
-                      "(float32, and RELU / RELU6 / RELU_N1_TO_1 on int32 "
-                      "and float16)",
+                      "(float32, and RELU / RELU6 / RELU_N1_TO_1 on int32, "
+                      "uint32 and float16)",
                       (int)act, kiln_dtype_name(t));
   return NULL;
 }
@@ -103,6 +127,14 @@ kiln_status *kiln_shape_binary(const kiln_op_ctx *ctx) {
 kiln_status *kiln_shape_binary_arith(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qshape_binary(ctx, KILN_QB_ADD);
   KILN_TRY(binary_shape(ctx, MASK_ARITH));
+  return check_fused(ctx);
+}
+
+/* MUL: ADD's types and also uint32 and complex64 (LiteRT runs no
+ * quantized complex or uint32 MUL). */
+kiln_status *kiln_shape_mul(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qshape_binary(ctx, KILN_QB_ADD);
+  KILN_TRY(binary_shape(ctx, MASK_MUL));
   return check_fused(ctx);
 }
 
@@ -220,6 +252,8 @@ static int64_t pow_i(int64_t a, int64_t b) {
 static void store_int(kiln_tensor *t, int64_t i, int64_t v) {
   if (t->dtype == KILN_INT32)
     ((int32_t *)t->data)[i] = (int32_t)(uint32_t)(uint64_t)v;
+  else if (t->dtype == KILN_UINT32)
+    ((uint32_t *)t->data)[i] = (uint32_t)(uint64_t)v;
   else
     ((int64_t *)t->data)[i] = v;
 }
@@ -289,7 +323,38 @@ static void run_f16(const kiln_op_ctx *ctx, f32_op op, kiln_activation act) {
                       act));
 }
 
+/* complex64 products in float, (ac - bd) + (ad + bc)i, as std::complex
+ * multiplies finite values; MUL alone admits the type. */
+static void run_complex_mul(const kiln_op_ctx *ctx) {
+  const float *a = ctx->inputs[0]->data, *b = ctx->inputs[1]->data;
+  float *out = ctx->outputs[0]->data;
+  int64_t n = kiln_tensor_numel(ctx->outputs[0]);
+  kiln_bcast_walk it;
+  kiln_bcast_walk_init_ctx(&it, ctx, 2);
+  for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&it)) {
+    const float *x = a + 2 * it.offset[0], *y = b + 2 * it.offset[1];
+    out[2 * i] = x[0] * y[0] - x[1] * y[1];
+    out[2 * i + 1] = x[0] * y[1] + x[1] * y[0];
+  }
+}
+
+/* Applies a uint32 output's fused clamp, max then min as TFLite. */
+static void clamp_uint32(kiln_tensor *out, kiln_activation act) {
+  uint32_t lo, hi;
+  if (!uint32_clamp(act, &lo, &hi)) return;
+  uint32_t *y = out->data;
+  int64_t n = kiln_tensor_numel(out);
+  for (int64_t i = 0; i < n; i++) {
+    uint32_t v = y[i] < lo ? lo : y[i];
+    y[i] = v > hi ? hi : v;
+  }
+}
+
 static kiln_status *run_arith(const kiln_op_ctx *ctx, f32_op f, int_op g) {
+  if (ctx->inputs[0]->dtype == KILN_COMPLEX64) {
+    run_complex_mul(ctx);
+    return NULL;
+  }
   if (ctx->inputs[0]->dtype == KILN_FLOAT32) {
     run_f32(ctx, f, fused_activation(ctx));
     return NULL;
@@ -301,6 +366,7 @@ static kiln_status *run_arith(const kiln_op_ctx *ctx, f32_op f, int_op g) {
   KILN_TRY(run_binary(ctx, f, g));
   int64_t lo, hi;
   kiln_tensor *out = ctx->outputs[0];
+  if (out->dtype == KILN_UINT32) clamp_uint32(out, fused_activation(ctx));
   if (out->dtype == KILN_INT32 &&
       int32_clamp(fused_activation(ctx), &lo, &hi)) {
     int32_t *y = out->data;

@@ -74,6 +74,15 @@ static inline void kiln_store_int(kiln_tensor *t, int64_t i, int64_t v) {
     case KILN_INT64:
       ((int64_t *)t->data)[i] = v;
       break;
+    case KILN_UINT16:
+      ((uint16_t *)t->data)[i] = (uint16_t)(uint64_t)v;
+      break;
+    case KILN_UINT32:
+      ((uint32_t *)t->data)[i] = (uint32_t)(uint64_t)v;
+      break;
+    case KILN_UINT64:
+      ((uint64_t *)t->data)[i] = (uint64_t)v;
+      break;
     default:
       break;
   }

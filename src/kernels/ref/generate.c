@@ -9,6 +9,7 @@
 
 #include "kernels/kernel.h"
 #include "kernels/ref/elementwise.h"
+#include "kernels/ref/index_util.h"
 #include "kernels/ref/movement.h"
 
 /* Outputs bigger than this many elements are refused at prepare rather than
@@ -16,10 +17,14 @@
  * make kiln try to allocate without bound. */
 #define MAX_GENERATED_ELEMENTS ((int64_t)INT32_MAX)
 
-#define FILL_TYPES                                                     \
-  (KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64) | \
-   KILN_DT(KILN_BOOL) | KILN_DT(KILN_INT8) | KILN_DT(KILN_INT16) |     \
-   KILN_DT(KILN_UINT8))
+/* Every fixed-size type LiteRT's FILL copies (it only repeats the value's
+ * bytes, so a quantized value fills an output of the same quantization). */
+#define FILL_TYPES                                                         \
+  (KILN_DT(KILN_FLOAT16) | KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_FLOAT64) | \
+   KILN_DT(KILN_INT8) | KILN_DT(KILN_UINT8) | KILN_DT(KILN_INT16) |        \
+   KILN_DT(KILN_UINT16) | KILN_DT(KILN_INT32) | KILN_DT(KILN_UINT32) |     \
+   KILN_DT(KILN_INT64) | KILN_DT(KILN_UINT64) | KILN_DT(KILN_BOOL) |       \
+   KILN_DT(KILN_COMPLEX64))
 
 kiln_status *kiln_shape_fill(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
@@ -40,7 +45,7 @@ kiln_status *kiln_shape_fill(const kiln_op_ctx *ctx) {
                       "rank %d",
                       (long long)dims->dims[0], KILN_MAX_RANK);
   KILN_TRY(kiln_require_dtype_in(value, FILL_TYPES, "input 1 (value)"));
-  KILN_TRY(kiln_require_unquantized(value, "input 1 (value)"));
+  KILN_TRY(kiln_require_same_quant(value, out, "input 1 (value)"));
   if (kiln_tensor_numel(value) != 1 || value->rank > 1)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input 1 (value) must be a scalar, has shape %s",

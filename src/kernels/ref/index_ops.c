@@ -91,6 +91,11 @@ kiln_status *kiln_ref_one_hot(const kiln_op_ctx *ctx) {
 
 /* -------------------------------------------------------- EMBEDDING_LOOKUP */
 
+static const kiln_dtype_mask kLookupDtypes =
+    KILN_DT(KILN_FLOAT16) | KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_FLOAT64) |
+    KILN_DT_INTS | KILN_DT(KILN_UINT16) | KILN_DT(KILN_UINT32) |
+    KILN_DT(KILN_UINT64) | KILN_DT(KILN_BOOL) | KILN_DT(KILN_COMPLEX64);
+
 /* Whether the table is read as quantized integers into a float output. */
 static bool hybrid_lookup(const kiln_tensor *value, const kiln_tensor *out) {
   return (value->dtype == KILN_INT8 || value->dtype == KILN_UINT8) &&
@@ -133,9 +138,8 @@ kiln_status *kiln_shape_embedding_lookup(const kiln_op_ctx *ctx) {
                           "lookup needs symmetric quantization",
                           (long long)q->zero_point[i]);
   } else {
-    KILN_TRY(kiln_require_dtype_in(
-        value, KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_INT8) | KILN_DT(KILN_UINT8),
-        "input 1 (value)"));
+    /* rows are copied whole: every fixed-size type LiteRT takes */
+    KILN_TRY(kiln_require_dtype_in(value, kLookupDtypes, "input 1 (value)"));
     KILN_TRY(kiln_require_same_dtype(value, out, "input 1 (value)"));
     KILN_TRY(kiln_require_same_quant(value, out, "input 1 (value)"));
   }

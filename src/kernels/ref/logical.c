@@ -51,11 +51,14 @@ kiln_status *kiln_ref_logical_not(const kiln_op_ctx *ctx) {
 
 /* ---------------------------------------------------------------- SELECT */
 
-/* TFLite's SELECT types (kiln has no uint32). */
-#define SELECT_TYPES                                                  \
-  (KILN_DT(KILN_BOOL) | KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_UINT8) | \
-   KILN_DT(KILN_INT8) | KILN_DT(KILN_INT16) | KILN_DT(KILN_INT32) |   \
-   KILN_DT(KILN_INT64))
+/* The types LiteRT's SELECT runs: every fixed-size one (the kernel only
+ * copies elements). */
+#define SELECT_TYPES                                                    \
+  (KILN_DT(KILN_BOOL) | KILN_DT(KILN_FLOAT16) | KILN_DT(KILN_FLOAT32) | \
+   KILN_DT(KILN_FLOAT64) | KILN_DT(KILN_UINT8) | KILN_DT(KILN_INT8) |   \
+   KILN_DT(KILN_INT16) | KILN_DT(KILN_UINT16) | KILN_DT(KILN_INT32) |   \
+   KILN_DT(KILN_UINT32) | KILN_DT(KILN_INT64) | KILN_DT(KILN_UINT64) |  \
+   KILN_DT(KILN_COMPLEX64))
 
 kiln_status *kiln_shape_select(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 3, 3, 1));

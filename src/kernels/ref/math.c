@@ -12,11 +12,11 @@
 #define F32 KILN_DT(KILN_FLOAT32)
 #define I32 KILN_DT(KILN_INT32)
 #define I64 KILN_DT(KILN_INT64)
-/* BITWISE_XOR and RIGHT_SHIFT: TFLite's 8/16/32-bit integers (its uint16
- * and uint32 have no kiln dtype). */
+/* BITWISE_XOR and RIGHT_SHIFT: TFLite's 8/16/32-bit integers, signed and
+ * unsigned (no 64-bit ones). */
 #define BIT_INTS                                                    \
   (KILN_DT(KILN_INT8) | KILN_DT(KILN_UINT8) | KILN_DT(KILN_INT16) | \
-   KILN_DT(KILN_INT32))
+   KILN_DT(KILN_UINT16) | KILN_DT(KILN_INT32) | KILN_DT(KILN_UINT32))
 
 /* ------------------------------------------------------ float unary math */
 
@@ -209,7 +209,8 @@ static int64_t xor_i(int64_t a, int64_t b, int bits) {
   return a ^ b;
 }
 
-/* The shift is clamped to [0, bits - 1] as TFLite does; signed values
+/* The shift is clamped to [0, bits - 1] as TFLite does (unsigned values
+ * read as non-negative int64, so they shift logically); signed values
  * shift arithmetically (written with division so C's implementation-defined
  * >> on negatives does not matter). */
 static int64_t right_shift_i(int64_t a, int64_t b, int bits) {

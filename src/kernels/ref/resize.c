@@ -1,10 +1,13 @@
-/* resize.c - float32 reference RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR,
- * computing source coordinates exactly as TFLite's reference kernels do
- * (float arithmetic included, so indices agree at the boundaries). */
+/* resize.c - float32 reference RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR
+ * (the latter a pixel copy, so also on the other 1-, 2- and 4-byte types
+ * LiteRT takes), computing source coordinates exactly as TFLite's
+ * reference kernels do (float arithmetic included, so indices agree at the
+ * boundaries). */
 #include <math.h>
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/ref/elementwise.h"
 #include "kernels/ref/quant_ops.h"
 
 /* Reads the int32[2] size input (new height, new width). */
@@ -27,22 +30,51 @@ static kiln_status *read_size(const kiln_op_ctx *ctx, int64_t *h, int64_t *w) {
   return NULL;
 }
 
-kiln_status *kiln_shape_resize(const kiln_op_ctx *ctx) {
+/* The plain (unquantized) types RESIZE_NEAREST_NEIGHBOR copies, as LiteRT:
+ * elements of 1, 2 or 4 bytes (it refuses int64 and float64). */
+#define NEAREST_TYPES                                                   \
+  (KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_FLOAT16) | KILN_DT(KILN_INT8) | \
+   KILN_DT(KILN_UINT8) | KILN_DT(KILN_INT16) | KILN_DT(KILN_UINT16) |   \
+   KILN_DT(KILN_INT32) | KILN_DT(KILN_UINT32) | KILN_DT(KILN_BOOL))
+
+/* Plain inputs: float32 for bilinear, NEAREST_TYPES for nearest, NHWC with
+ * no empty dimension, and an output of the input's type. */
+static kiln_status *shape_plain(const kiln_op_ctx *ctx, bool nearest) {
+  if (!nearest) return kiln_require_float_input(ctx, 0, "input", 4, 4);
+  const kiln_tensor *in = ctx->inputs[0];
+  char buf[KILN_DIMS_STR_SIZE];
+  KILN_TRY(kiln_require_dtype_in(in, NEAREST_TYPES, "input 0 (input)"));
+  KILN_TRY(kiln_require_unquantized(in, "input 0 (input)"));
+  KILN_TRY(kiln_require_rank(in, 4, "input 0 (input)"));
+  for (int d = 0; d < 4; d++)
+    if (in->dims[d] <= 0)
+      return kiln_error(KILN_ERR_INVALID_MODEL,
+                        "input 0 (input) has empty shape %s",
+                        kiln_dims_str(in->dims, in->rank, buf, sizeof buf));
+  return NULL;
+}
+
+static kiln_status *shape_resize(const kiln_op_ctx *ctx, bool nearest) {
   KILN_TRY(kiln_check_arity(ctx, 2, 2, 1));
   KILN_TRY(kiln_require_input(ctx, 0, "input"));
   const bool quantized = kiln_q_node(ctx);
   if (quantized)
     KILN_TRY(kiln_qshape_resize(ctx));
   else
-    KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
+    KILN_TRY(shape_plain(ctx, nearest));
   int64_t h = 0, w = 0;
   KILN_TRY(read_size(ctx, &h, &w));
   const kiln_tensor *in = ctx->inputs[0];
   int64_t dims[4] = {in->dims[0], h, w, in->dims[3]};
   if (!quantized)
-    KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT32, "output 0"));
+    KILN_TRY(kiln_require_dtype(ctx->outputs[0], in->dtype, "output 0"));
   kiln_set_shape(ctx->outputs[0], dims, 4);
   return NULL;
+}
+
+/* RESIZE_NEAREST_NEIGHBOR's (bilinear's adds a check). */
+kiln_status *kiln_shape_resize(const kiln_op_ctx *ctx) {
+  return shape_resize(ctx, true);
 }
 
 /* Input pixels per output pixel along one axis. */
@@ -102,7 +134,7 @@ kiln_status *kiln_shape_resize_bilinear(const kiln_op_ctx *ctx) {
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "align_corners and half_pixel_centers cannot both be "
                       "set for bilinear resizing");
-  return kiln_shape_resize(ctx);
+  return shape_resize(ctx, false);
 }
 
 kiln_status *kiln_ref_resize_bilinear(const kiln_op_ctx *ctx) {

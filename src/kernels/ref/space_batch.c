@@ -16,6 +16,12 @@
 /* The types TFLite's kernels for these four ops accept. */
 static const kiln_dtype_mask kBlockDtypes =
     KILN_DT(KILN_FLOAT32) | KILN_DT_INTS;
+/* SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND in LiteRT also move every other
+ * fixed-size type (the padding is the all-zero element). */
+static const kiln_dtype_mask kSpaceBatchDtypes =
+    kBlockDtypes | KILN_DT(KILN_FLOAT16) | KILN_DT(KILN_FLOAT64) |
+    KILN_DT(KILN_UINT16) | KILN_DT(KILN_UINT32) | KILN_DT(KILN_UINT64) |
+    KILN_DT(KILN_BOOL) | KILN_DT(KILN_COMPLEX64);
 
 /* Input and output as 4-D [batch, height, width, channels]. */
 typedef struct nhwc {
@@ -31,10 +37,10 @@ static nhwc as_nhwc(const kiln_tensor *t) {
 /* The checks the four share: arity, the data's type, rank and
  * quantization (copied bytes must mean the same in the output). */
 static kiln_status *check_block_op(const kiln_op_ctx *ctx, int inputs,
-                                   int min_rank) {
+                                   int min_rank, kiln_dtype_mask dtypes) {
   KILN_TRY(kiln_check_movement_op(ctx, inputs, inputs));
   const kiln_tensor *in = ctx->inputs[0];
-  KILN_TRY(kiln_require_dtype_in(in, kBlockDtypes, "input 0 (input)"));
+  KILN_TRY(kiln_require_dtype_in(in, dtypes, "input 0 (input)"));
   /* TFLite's dimensions are int32; keeping to them keeps every size
    * derived with a block (at most 2^20, or 2^16 for block_size) in int64 */
   for (int k = 0; k < in->rank; k++)
@@ -110,7 +116,7 @@ static kiln_status *read_blocks(const kiln_op_ctx *ctx, const char *edges,
 }
 
 kiln_status *kiln_shape_space_to_batch_nd(const kiln_op_ctx *ctx) {
-  KILN_TRY(check_block_op(ctx, 3, 3));
+  KILN_TRY(check_block_op(ctx, 3, 3, kSpaceBatchDtypes));
   const kiln_tensor *in = ctx->inputs[0];
   space_blocks b;
   KILN_TRY(read_blocks(ctx, "paddings", &b));
@@ -173,7 +179,7 @@ kiln_status *kiln_ref_space_to_batch_nd(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_shape_batch_to_space_nd(const kiln_op_ctx *ctx) {
-  KILN_TRY(check_block_op(ctx, 3, 3));
+  KILN_TRY(check_block_op(ctx, 3, 3, kSpaceBatchDtypes));
   const kiln_tensor *in = ctx->inputs[0];
   space_blocks b;
   KILN_TRY(read_blocks(ctx, "crops", &b));
@@ -241,7 +247,7 @@ static kiln_status *read_block_size(const kiln_op_ctx *ctx, int64_t *size) {
 }
 
 kiln_status *kiln_shape_depth_to_space(const kiln_op_ctx *ctx) {
-  KILN_TRY(check_block_op(ctx, 1, 4));
+  KILN_TRY(check_block_op(ctx, 1, 4, kBlockDtypes));
   const kiln_tensor *in = ctx->inputs[0];
   int64_t bs = 0;
   KILN_TRY(read_block_size(ctx, &bs));
@@ -258,7 +264,7 @@ kiln_status *kiln_shape_depth_to_space(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_shape_space_to_depth(const kiln_op_ctx *ctx) {
-  KILN_TRY(check_block_op(ctx, 1, 4));
+  KILN_TRY(check_block_op(ctx, 1, 4, kBlockDtypes));
   const kiln_tensor *in = ctx->inputs[0];
   int64_t bs = 0;
   KILN_TRY(read_block_size(ctx, &bs));

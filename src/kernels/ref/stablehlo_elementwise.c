@@ -3,7 +3,8 @@
  * SHIFT_LEFT. They differ from the TFLite builtins of the same names enough
  * to need their own kernels: no broadcasting (both operands have one
  * shape), no fused activation, and every fixed-size type LiteRT takes:
- * float16/32/64, int8/16/32/64, uint8 and bool, integers wrapping. MAXIMUM
+ * float16/32/64, int8/16/32/64, uint8/16/32/64 (ADD, MULTIPLY, MAXIMUM and
+ * MINIMUM) and bool, integers wrapping. MAXIMUM
  * and MINIMUM are C++'s std::max / std::min (NaN in the first operand
  * stays, in the second is dropped), bool ADD is OR and MULTIPLY AND, as
  * C++'s bool arithmetic gives. AND is bitwise (logical for bool).
@@ -18,7 +19,8 @@
 #define ARITH_TYPES                                                        \
   (KILN_DT(KILN_FLOAT16) | KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_FLOAT64) | \
    KILN_DT(KILN_INT8) | KILN_DT(KILN_INT16) | KILN_DT(KILN_INT32) |        \
-   KILN_DT(KILN_INT64) | KILN_DT(KILN_UINT8) | KILN_DT(KILN_BOOL))
+   KILN_DT(KILN_INT64) | KILN_DT(KILN_UINT8) | KILN_DT(KILN_UINT16) |      \
+   KILN_DT(KILN_UINT32) | KILN_DT(KILN_UINT64) | KILN_DT(KILN_BOOL))
 #define AND_TYPES                                                   \
   (KILN_DT(KILN_INT8) | KILN_DT(KILN_INT16) | KILN_DT(KILN_INT32) | \
    KILN_DT(KILN_INT64) | KILN_DT(KILN_UINT8) | KILN_DT(KILN_BOOL))
@@ -142,6 +144,17 @@ static kiln_status *run(const kiln_op_ctx *ctx, hlo_op op) {
         bool u = pa[i] != 0, v = pb[i] != 0;
         py[i] = (op == HLO_ADD || op == HLO_MAX) ? (u || v) : (u && v);
       }
+      return NULL;
+    }
+    case KILN_UINT64: {
+      /* past INT64_MAX kiln_tensor_int's int64 would order wrongly */
+      const uint64_t *pa = a->data, *pb = b->data;
+      uint64_t *py = y->data;
+      for (int64_t i = 0; i < n; i++)
+        py[i] = op == HLO_ADD   ? pa[i] + pb[i]
+                : op == HLO_MUL ? pa[i] * pb[i]
+                : op == HLO_MAX ? (pa[i] < pb[i] ? pb[i] : pa[i])
+                                : (pb[i] < pa[i] ? pb[i] : pa[i]);
       return NULL;
     }
     default:
