@@ -430,13 +430,15 @@ int kiln_session_is_prepared(const kiln_session *session);
 kiln_status *kiln_session_reset_variables(kiln_session *session);
 
 /* Copies an input in. dtype and shape must match the prepared input
- * exactly, and nbytes must equal its byte size. */
+ * exactly, and nbytes must equal its byte size. For a KILN_STRING input,
+ * data is an array of kiln_string and the bytes they point to are copied
+ * too. */
 kiln_status *kiln_session_set_input(kiln_session *session, int index,
                                     kiln_dtype dtype, const int64_t *dims,
                                     int rank, const void *data, size_t nbytes);
 
 /* Borrows an input's storage to fill it in place (no copy). Valid until the
- * next prepare or free. */
+ * next prepare or free. Refused for KILN_STRING inputs (use set_input). */
 kiln_status *kiln_session_input_buffer(kiln_session *session, int index,
                                        void **out_data, size_t *out_nbytes);
 
