@@ -17,7 +17,15 @@
 #include "harness.h"
 #include "tflite_builder.c"
 
-enum { OPC_HASHTABLE, OPC_IMPORT, OPC_FIND, OPC_SIZE, OPC_CALL_ONCE, OPC_ADD };
+enum {
+  OPC_HASHTABLE,
+  OPC_IMPORT,
+  OPC_FIND,
+  OPC_SIZE,
+  OPC_CALL_ONCE,
+  OPC_ADD,
+  OPC_RESHAPE
+};
 enum { MAX_KEYS = 64, MAX_QUERIES = 48, MAX_TEXT = 12 };
 
 static tb_model main_graph, init_graph;
@@ -62,7 +70,8 @@ static bool same_text(kiln_string s, const char *text) {
 static void opcodes(tb_model *m) {
   static const int32_t codes[] = {
       TFL_OP_HASHTABLE,      TFL_OP_HASHTABLE_IMPORT, TFL_OP_HASHTABLE_FIND,
-      TFL_OP_HASHTABLE_SIZE, TFL_OP_CALL_ONCE,        TFL_OP_ADD};
+      TFL_OP_HASHTABLE_SIZE, TFL_OP_CALL_ONCE,        TFL_OP_ADD,
+      TFL_OP_RESHAPE};
   m->num_opcodes = (int)(sizeof codes / sizeof codes[0]);
   for (int i = 0; i < m->num_opcodes; i++)
     m->opcodes[i] =
@@ -525,6 +534,44 @@ static void test_npy_round_trip(void) {
   remove(path);
 }
 
+/* RESHAPE moves STRING elements as they are: a [2, 3] input of random
+ * words comes out as [6], the same words in the same order. */
+static void test_reshape_strings(void) {
+  memset(&main_graph, 0, sizeof main_graph);
+  opcodes(&main_graph);
+  static const int32_t six[1] = {6};
+  tensor(&main_graph, 0, "text", TFL_TYPE_STRING, 2, 0);
+  main_graph.tensors[0].rank = 2;
+  main_graph.tensors[0].shape[1] = 3;
+  tensor(&main_graph, 1, "shape", TFL_TYPE_INT32, 1, 1);
+  tensor(&main_graph, 2, "flat", TFL_TYPE_STRING, 6, 0);
+  main_graph.num_buffers = 2;
+  main_graph.buffers[1] = (tb_buffer){.data = six, .size = sizeof six};
+  op(&main_graph, OPC_RESHAPE, 2, (int32_t[]){0, 1}, 1, (int32_t[]){2});
+  main_graph.num_inputs = 1;
+  main_graph.num_outputs = 1;
+  main_graph.outputs[0] = 2;
+  kiln_model *model = NULL;
+  kiln_session *s = NULL;
+  CHECK_OK(load(&model));
+  if (model) CHECK_OK(kiln_session_create(model, NULL, &s));
+  if (s) {
+    char texts[6][MAX_TEXT + 1];
+    kiln_string views[6], got[6];
+    for (int i = 0; i < 6; i++) {
+      random_word(texts[i]);
+      views[i] = (kiln_string){texts[i], strlen(texts[i])};
+    }
+    CHECK_OK(kiln_session_set_input(s, 0, KILN_STRING, (int64_t[]){2, 3}, 2,
+                                    views, sizeof views));
+    CHECK_OK(kiln_session_invoke(s));
+    CHECK_OK(kiln_session_get_output(s, 0, got, sizeof got));
+    for (int i = 0; i < 6; i++) CHECK(same_text(got[i], texts[i]));
+  }
+  kiln_session_free(s);
+  kiln_model_free(model);
+}
+
 int main(void) {
   kiln_test_seed(4242);
   test_random_tables(false, false);
@@ -534,6 +581,7 @@ int main(void) {
   test_malformed_strings();
   test_bad_tables();
   test_string_inputs();
+  test_reshape_strings();
   test_npy_parse_strings();
   test_npy_round_trip();
   free(packed_keys);
