@@ -520,6 +520,14 @@ static kiln_status *read_opcode(importer *im, const kiln_fb_table *op,
 
 /* Finds what operator `op` is, failing for operators kiln lacks. A custom
  * one gives its registration in *out_custom (else NULL). */
+/* Why a builtin kiln knows is refused, where a reason helps ("" else). */
+static const char *refusal_reason(int32_t code) {
+  if (code == TFL_OP_SKIP_GRAM)
+    return ": its output's length is the number of n-grams in its input "
+           "text, known only at invoke, and kiln sizes outputs at prepare";
+  return "";
+}
+
 static kiln_status *operator_kind(importer *im, const kiln_fb_table *op,
                                   int index, const kiln_tflite_op **out_map,
                                   const char **out_name,
@@ -549,8 +557,8 @@ static kiln_status *operator_kind(importer *im, const kiln_fb_table *op,
                       index, code);
   if (!*out_map)
     return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "operator %d (%s) is not supported by kiln", index,
-                      *out_name);
+                      "operator %d (%s) is not supported by kiln%s", index,
+                      *out_name, refusal_reason(code));
   return NULL;
 }
 

@@ -602,7 +602,8 @@ enum {
   TFL_OP_HASHTABLE_SIZE = 139,
 };
 enum { TFL_OPT_HASHTABLE = 107 };
-enum { /* HashtableOptions */
+enum { TFL_OP_SKIP_GRAM = 30 }; /* refused: its output size is data */
+enum {                          /* HashtableOptions */
        TFL_HASHTABLE_TABLE_ID = 0,
        TFL_HASHTABLE_KEY_DTYPE = 1,
        TFL_HASHTABLE_VALUE_DTYPE = 2,
