@@ -92,7 +92,29 @@ typedef enum kiln_dtype {
   KILN_UINT16 = 11,
   KILN_UINT32 = 12,
   KILN_UINT64 = 13,
+  /* Byte strings (TFLite's STRING, numpy's bytes_): each element is a
+   * kiln_string, a view of bytes kiln keeps elsewhere (see below). */
+  KILN_STRING = 20,
 } kiln_dtype;
+
+/* One element of a KILN_STRING tensor: `size` bytes at `data`, any bytes
+ * (no terminating NUL is implied). A STRING tensor's data is an array of
+ * these, so its byte size is numel * sizeof(kiln_string) whatever the
+ * strings hold, and shapes are planned as for any other type.
+ * kiln_session_set_input copies the bytes the views point to into the
+ * session (the caller's may be freed at once); kiln_session_input_buffer
+ * refuses STRING inputs (views filled in place would point into the
+ * caller's memory). The views kiln_session_get_output and
+ * kiln_session_output_buffer give point into the model's constants or
+ * the session's memory and stay valid until the next set_input, invoke,
+ * prepare or free of that session. kiln_npy_load reads numpy's '|S<n>'
+ * arrays as STRING (views followed by the bytes, in one block) and
+ * kiln_npy_save writes them with the longest string's width; numpy drops
+ * trailing NUL bytes. */
+typedef struct kiln_string {
+  const char *data;
+  size_t size;
+} kiln_string;
 
 /* "float32", "int8", ...; "invalid" for unknown values. */
 const char *kiln_dtype_name(kiln_dtype dtype);
@@ -408,13 +430,15 @@ int kiln_session_is_prepared(const kiln_session *session);
 kiln_status *kiln_session_reset_variables(kiln_session *session);
 
 /* Copies an input in. dtype and shape must match the prepared input
- * exactly, and nbytes must equal its byte size. */
+ * exactly, and nbytes must equal its byte size. For a KILN_STRING input,
+ * data is an array of kiln_string and the bytes they point to are copied
+ * too. */
 kiln_status *kiln_session_set_input(kiln_session *session, int index,
                                     kiln_dtype dtype, const int64_t *dims,
                                     int rank, const void *data, size_t nbytes);
 
 /* Borrows an input's storage to fill it in place (no copy). Valid until the
- * next prepare or free. */
+ * next prepare or free. Refused for KILN_STRING inputs (use set_input). */
 kiln_status *kiln_session_input_buffer(kiln_session *session, int index,
                                        void **out_data, size_t *out_nbytes);
 

@@ -202,12 +202,32 @@ static void fill_random(kiln_dtype dtype, void *data, size_t nbytes) {
   }
 }
 
+/* A STRING input cannot be borrowed: its saved views (all empty strings)
+ * are set, as many as its current shape holds. */
+static kiln_status *restore_strings(const cli_loaded *loaded, int index,
+                                    const kiln_tensor_info *info) {
+  size_t count = 1;
+  for (int d = 0; d < info->rank; d++) count *= (size_t)info->dims[d];
+  if (count * sizeof(kiln_string) > loaded->input_bytes[index])
+    return kiln_status_create(KILN_ERR_INVALID_ARGUMENT,
+                              "input '%s' grew after its strings were made",
+                              info->name);
+  return kiln_session_set_input(loaded->session, index, KILN_STRING, info->dims,
+                                info->rank, loaded->inputs[index],
+                                count * sizeof(kiln_string));
+}
+
 kiln_status *cli_restore_inputs(const cli_loaded *loaded) {
   for (int i = 0; i < loaded->num_inputs; i++) {
     void *data;
     size_t nbytes;
-    kiln_status *st =
-        kiln_session_input_buffer(loaded->session, i, &data, &nbytes);
+    kiln_tensor_info info;
+    kiln_status *st = kiln_session_input_info(loaded->session, i, &info);
+    if (!st && info.dtype == KILN_STRING)
+      st = restore_strings(loaded, i, &info);
+    if (st) return st;
+    if (info.dtype == KILN_STRING) continue;
+    st = kiln_session_input_buffer(loaded->session, i, &data, &nbytes);
     if (st) return st;
     size_t saved = loaded->input_bytes[i];
     memcpy(data, loaded->inputs[i], nbytes < saved ? nbytes : saved);
@@ -231,12 +251,18 @@ static int make_inputs(cli_loaded *l) {
     kiln_tensor_info info;
     void *data;
     kiln_status *st = kiln_session_input_info(l->session, i, &info);
-    if (!st)
+    if (!st && info.dtype == KILN_STRING) { /* empty strings: zeroed views */
+      l->input_bytes[i] = sizeof(kiln_string);
+      for (int d = 0; d < info.rank; d++)
+        l->input_bytes[i] *= (size_t)info.dims[d];
+    } else if (!st) {
       st = kiln_session_input_buffer(l->session, i, &data, &l->input_bytes[i]);
+    }
     if (st) return cli_fail(st);
     l->inputs[i] = calloc(l->input_bytes[i] + 1, 1);
     if (!l->inputs[i]) return out_of_memory("the inputs");
-    fill_random(info.dtype, l->inputs[i], l->input_bytes[i]);
+    if (info.dtype != KILN_STRING)
+      fill_random(info.dtype, l->inputs[i], l->input_bytes[i]);
   }
   kiln_status *st = cli_restore_inputs(l);
   return st ? cli_fail(st) : 0;

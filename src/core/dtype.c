@@ -33,6 +33,8 @@ const char *kiln_dtype_name(kiln_dtype dtype) {
       return "uint32";
     case KILN_UINT64:
       return "uint64";
+    case KILN_STRING:
+      return "string";
     case KILN_DTYPE_INVALID:
       break;
   }
@@ -68,6 +70,8 @@ size_t kiln_dtype_size(kiln_dtype dtype) {
       return 4;
     case KILN_UINT64:
       return 8;
+    case KILN_STRING:
+      return sizeof(kiln_string);
     case KILN_DTYPE_INVALID:
       break;
   }

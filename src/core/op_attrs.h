@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kiln.h"
+
 /* Activation fused into an operator's output. 0..5 are TFLite's numbering,
  * the only values a file may carry (the importer rejects the rest). 16..18
  * are kiln's own, put there only by the passes (fuse_activation.c folds the
@@ -295,6 +297,14 @@ typedef struct kiln_var_handle_attrs {
   const char *container, *shared_name;
   int variable;
 } kiln_var_handle_attrs;
+
+/* HASHTABLE: TFLite's HashtableOptions. table_id names the table (the
+ * handle's value); the key and value types are int64 -> string or
+ * string -> int64, the pairs LiteRT's kernels take (checked when read). */
+typedef struct kiln_hashtable_attrs {
+  int32_t table_id;
+  kiln_dtype key_dtype, value_dtype;
+} kiln_hashtable_attrs;
 
 /* FAKE_QUANT: the float range and bit width of FakeQuantOptions
  * (narrow_range is refused when read). */

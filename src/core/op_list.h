@@ -166,6 +166,12 @@ KILN_OP(CALL_ONCE, kiln_call_once_attrs, kiln_shape_session_only, kiln_ref_sessi
 KILN_OP(VAR_HANDLE, kiln_var_handle_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
 KILN_OP(READ_VARIABLE, kiln_no_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
 KILN_OP(ASSIGN_VARIABLE, kiln_no_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+/* TFLite's static hash tables, session resources like the variables
+ * (runtime/hashtable.c) */
+KILN_OP(HASHTABLE, kiln_hashtable_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+KILN_OP(HASHTABLE_FIND, kiln_no_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+KILN_OP(HASHTABLE_IMPORT, kiln_no_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+KILN_OP(HASHTABLE_SIZE, kiln_no_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
 
 KILN_OP(CUSTOM, kiln_custom_attrs, kiln_shape_custom, kiln_ref_custom, kiln_flops_none)
 

@@ -25,6 +25,10 @@ bool kiln_op_runs_in_session(kiln_op_type op) {
     case KILN_OP_VAR_HANDLE:
     case KILN_OP_READ_VARIABLE:
     case KILN_OP_ASSIGN_VARIABLE:
+    case KILN_OP_HASHTABLE:
+    case KILN_OP_HASHTABLE_FIND:
+    case KILN_OP_HASHTABLE_IMPORT:
+    case KILN_OP_HASHTABLE_SIZE:
     /* a new draw at every invoke from the node's generator state */
     case KILN_OP_RANDOM_UNIFORM:
     case KILN_OP_RANDOM_STANDARD_NORMAL:
@@ -49,5 +53,24 @@ size_t kiln_op_state_bytes(kiln_op_type op) {
 bool kiln_op_has_side_effects(kiln_op_type op) {
   /* A WHILE or IF body may assign variables. */
   return op == KILN_OP_ASSIGN_VARIABLE || op == KILN_OP_CALL_ONCE ||
-         op == KILN_OP_WHILE || op == KILN_OP_IF;
+         op == KILN_OP_WHILE || op == KILN_OP_IF ||
+         op == KILN_OP_HASHTABLE_IMPORT;
+}
+
+bool kiln_op_takes_strings(kiln_op_type op) {
+  /* A STRING element is a view (kiln.h's kiln_string): operators that only
+   * move elements (or hand tensors to subgraphs) are right on it as on any
+   * 16-byte type, but one that compared or computed on the bytes of the
+   * view would be silently wrong, so every other operator refuses it. */
+  switch (op) {
+    case KILN_OP_HASHTABLE_FIND:
+    case KILN_OP_HASHTABLE_IMPORT:
+    case KILN_OP_RESHAPE:
+    case KILN_OP_WHILE:
+    case KILN_OP_IF:
+    case KILN_OP_CALL_ONCE:
+      return true;
+    default:
+      return false;
+  }
 }

@@ -37,6 +37,9 @@ bool kiln_op_runs_in_session(kiln_op_type op);
 /* Ops whose effect is not only their outputs (a variable assigned, an
  * initializer run): dead-node removal keeps them. */
 bool kiln_op_has_side_effects(kiln_op_type op);
+/* Whether an operator may read or write STRING tensors (kiln refuses the
+ * others at load). */
+bool kiln_op_takes_strings(kiln_op_type op);
 
 /* Bytes of per-node state that outlive invokes (a random generator's
  * position) the session gives a node of `op` (kernel.h: kiln_op_state),

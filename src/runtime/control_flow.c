@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/dtype_private.h"
+#include "runtime/hashtable.h"
 #include "runtime/session_internal.h"
 
 static const char *op_name(const kiln_node *n) {
@@ -25,7 +26,7 @@ static const char *op_name(const kiln_node *n) {
 bool kiln_cf_is_control(kiln_op_type op) {
   return op == KILN_OP_WHILE || op == KILN_OP_IF || op == KILN_OP_CALL_ONCE ||
          op == KILN_OP_VAR_HANDLE || op == KILN_OP_READ_VARIABLE ||
-         op == KILN_OP_ASSIGN_VARIABLE;
+         op == KILN_OP_ASSIGN_VARIABLE || kiln_hashtable_is_op(op);
 }
 
 /* The operator table's entries for these operators: only a session runs
@@ -69,6 +70,7 @@ kiln_status *kiln_cf_create(kiln_session *s) {
     s->num_variables = m->num_variables;
     name_variables(s);
   }
+  if (s->root == s) KILN_TRY(kiln_hashtables_create(s));
   for (int n = 0; n < s->graph->num_nodes; n++) {
     const kiln_node *node = &s->graph->nodes[n];
     int refs[2];
@@ -94,6 +96,7 @@ void kiln_cf_free(kiln_session *s) {
   for (int v = 0; v < s->num_variables; v++)
     kiln_free(s->alloc, s->variables[v].storage);
   kiln_free(s->alloc, s->variables);
+  kiln_hashtables_free(s);
 }
 
 /* CALL_ONCE runs again after the root prepares (not after a loop body
@@ -112,6 +115,7 @@ void kiln_cf_begin_prepare(kiln_session *root) {
     root->variables[v].assigned = false;
   }
   clear_once(root);
+  kiln_hashtables_begin_prepare(root);
 }
 
 void kiln_cf_reset(kiln_session *s) {
@@ -531,6 +535,11 @@ kiln_status *kiln_cf_prepare(kiln_session *s, int n) {
       return prepare_read(s, n);
     case KILN_OP_ASSIGN_VARIABLE:
       return prepare_assign(s, n);
+    case KILN_OP_HASHTABLE:
+    case KILN_OP_HASHTABLE_FIND:
+    case KILN_OP_HASHTABLE_IMPORT:
+    case KILN_OP_HASHTABLE_SIZE:
+      return kiln_hashtable_prepare(s, n);
     default:
       return kiln_error(KILN_ERR_INTERNAL, "%s is not control flow",
                         op_name(&s->graph->nodes[n]));
@@ -554,6 +563,11 @@ kiln_status *kiln_cf_invoke(kiln_session *s, int n) {
       return invoke_read(s, n);
     case KILN_OP_ASSIGN_VARIABLE:
       return invoke_assign(s, n);
+    case KILN_OP_HASHTABLE:
+    case KILN_OP_HASHTABLE_FIND:
+    case KILN_OP_HASHTABLE_IMPORT:
+    case KILN_OP_HASHTABLE_SIZE:
+      return kiln_hashtable_invoke(s, n);
     default:
       return kiln_error(KILN_ERR_INTERNAL, "%s is not control flow",
                         op_name(node));

@@ -12,6 +12,7 @@
 #include "runtime/model.h"
 #include "runtime/planner.h"
 #include "runtime/session_internal.h"
+#include "runtime/session_strings.h"
 
 static const char *op_name(const kiln_node *n) {
   return kiln_op_table[n->op].name;
@@ -264,6 +265,7 @@ void kiln_session_free(kiln_session *s) {
   kiln_free(alloc, s->input_dims);
   kiln_free(alloc, s->input_ranks);
   kiln_cf_free(s);
+  kiln_session_free_strings(s);
   kiln_free(alloc, s->children);
   kiln_free(alloc, s->once_done);
   kiln_free(alloc, s->steps);
@@ -682,6 +684,9 @@ kiln_status *kiln_session_set_input(kiln_session *s, int index,
     return kiln_error(KILN_ERR_INVALID_ARGUMENT,
                       "input '%s' takes %zu bytes; got %zu", name, expected,
                       data ? nbytes : 0);
+  if (t->dtype == KILN_STRING) /* views: their bytes are copied too */
+    return kiln_session_copy_strings(s, index, (kiln_tensor *)t, data,
+                                     expected / sizeof(kiln_string));
   if (expected) memcpy(t->data, data, expected);
   return NULL;
 }
@@ -691,6 +696,11 @@ kiln_status *kiln_session_input_buffer(kiln_session *s, int index,
   KILN_TRY(check_io(s, index, s ? s->graph->num_inputs : 0, "input"));
   KILN_TRY(check_prepared(s));
   const kiln_tensor *t = &s->tensors[s->graph->inputs[index]];
+  if (t->dtype == KILN_STRING)
+    return kiln_error(KILN_ERR_FAILED_PRECONDITION,
+                      "input '%s' is a STRING: set it with "
+                      "kiln_session_set_input, which copies its bytes",
+                      s->graph->input_names[index]);
   if (s->homes[s->graph->inputs[index]] != HOME_ARENA)
     return kiln_error(KILN_ERR_FAILED_PRECONDITION,
                       "input '%s' is not writable",

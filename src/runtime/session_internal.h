@@ -80,6 +80,12 @@ struct kiln_session {
   /* The root's resource variables, one per id the model numbered. */
   struct kiln_resource_var *variables;
   int num_variables;
+  /* The root's hash tables, one per table_id (runtime/hashtable.c). */
+  struct kiln_hashtable *tables;
+  int num_tables;
+  /* Per graph input, the bytes of its STRING elements, copied at
+   * set_input (runtime/session_strings.c); NULL until one is set. */
+  struct kiln_string_store *input_strings;
 };
 
 /* A resource variable (TFLite's VAR_HANDLE / ASSIGN_VARIABLE): its type

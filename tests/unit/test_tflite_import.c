@@ -465,10 +465,16 @@ static void test_unsupported_operators(void) {
 static void test_unsupported_types(void) {
   tb_model m;
   conv_model(&m);
+  m.tensors[0].type = TFL_TYPE_VARIANT;
+  expect_failure(&m, KILN_ERR_UNSUPPORTED,
+                 SOURCE
+                 ": tensor 0 ('image'): type VARIANT is not supported by kiln");
+  /* STRING imports, but only the operators that take it accept it. */
   m.tensors[0].type = TFL_TYPE_STRING;
   expect_failure(&m, KILN_ERR_UNSUPPORTED,
                  SOURCE
-                 ": tensor 0 ('image'): type STRING is not supported by kiln");
+                 ": operator 0 (CONV_2D): tensor 0 ('image') is a STRING, "
+                 "which kiln's CONV_2D does not take");
   m.tensors[0].type = 99;
   expect_failure(&m, KILN_ERR_UNSUPPORTED,
                  "tensor 0 ('image'): unknown tensor type 99");

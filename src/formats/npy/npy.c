@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,9 @@ typedef struct npy_header {
   kiln_dtype dtype;
   int rank;
   int64_t dims[KILN_MAX_RANK];
-  size_t nbytes;
+  size_t nbytes;        /* in memory (for strings: the views and bytes) */
+  size_t file_bytes;    /* in the file */
+  size_t string_width;  /* '|S<n>': n (STRING arrays only) */
   uint64_t data_offset; /* from the start of the file */
 } npy_header;
 
@@ -270,9 +273,22 @@ static kiln_status *parse_shape(cursor *c, int *out_rank, int64_t *dims) {
 }
 
 /* Maps a descr such as '<f4' to a dtype, checking the byte order. */
+/* '|S<n>' (numpy's bytes_, n from 1 to 2^30): a STRING array of width n. */
+static int string_descr(const char *code, size_t length, size_t *out_width) {
+  if (length < 2 || code[0] != 'S' || length > 11) return 0;
+  size_t width = 0;
+  for (size_t i = 1; i < length; i++) {
+    if (code[i] < '0' || code[i] > '9') return 0;
+    width = width * 10 + (size_t)(code[i] - '0');
+  }
+  if (width == 0 || width > ((size_t)1 << 30)) return 0;
+  *out_width = width;
+  return 1;
+}
+
 static kiln_status *parse_descr(const cursor *c, size_t offset,
                                 const char *descr, size_t length,
-                                kiln_dtype *out) {
+                                kiln_dtype *out, size_t *out_width) {
   static const struct {
     const char *code;
     kiln_dtype dtype;
@@ -294,13 +310,18 @@ static kiln_status *parse_descr(const cursor *c, size_t offset,
     code_length--;
   }
   kiln_dtype dtype = KILN_DTYPE_INVALID;
+  if ((order == '|' || order == '=') &&
+      string_descr(code, code_length, out_width)) {
+    *out = KILN_STRING;
+    return NULL;
+  }
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     if (matches(code, code_length, table[i].code)) dtype = table[i].dtype;
   if (dtype == KILN_DTYPE_INVALID)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "%s: .npy header at byte offset %llu: dtype '%s' is not "
                       "supported (kiln reads <f2 <f4 <f8 |i1 |u1 <i2 <i4 <i8 "
-                      "|b1 <c8)",
+                      "|b1 <c8 <u2 <u4 <u8 |S<n>)",
                       label(c->name), (unsigned long long)(c->base + offset),
                       shown);
   if (kiln_dtype_size(dtype) > 1) {
@@ -375,7 +396,8 @@ static kiln_status *parse_header(const char *text, size_t length,
       size_t descr_length;
       KILN_TRY(parse_string(&c, "a quoted dtype for 'descr'", &descr,
                             &descr_length));
-      KILN_TRY(parse_descr(&c, value_pos, descr, descr_length, &out->dtype));
+      KILN_TRY(parse_descr(&c, value_pos, descr, descr_length, &out->dtype,
+                           &out->string_width));
     } else if (matches(key, key_length, "fortran_order")) {
       seen = &have_order;
       KILN_TRY(parse_bool(&c, &fortran));
@@ -433,16 +455,23 @@ static kiln_status *parse_header(const char *text, size_t length,
                         label(name), shape);
   }
 
-  size_t element_size = kiln_dtype_size(out->dtype);
+  /* A STRING element is string_width bytes in the file and a kiln_string
+   * view plus those bytes in memory. */
+  bool strings = out->dtype == KILN_STRING;
+  size_t file_size_each =
+      strings ? out->string_width : kiln_dtype_size(out->dtype);
+  size_t memory_each =
+      strings ? sizeof(kiln_string) + out->string_width : file_size_each;
   uint64_t count;
-  if (!element_count(out->rank, out->dims, element_size, &count))
+  if (!element_count(out->rank, out->dims, memory_each, &count))
     return kiln_error(KILN_ERR_INVALID_ARGUMENT,
                       "%s: .npy shape %s of %s overflows the byte size",
                       label(name), shape, kiln_dtype_name(out->dtype));
-  out->nbytes = (size_t)(count * element_size);
+  out->file_bytes = (size_t)(count * file_size_each);
+  out->nbytes = (size_t)(count * memory_each);
   out->data_offset = offset + length;
   uint64_t available = file_size - out->data_offset;
-  if (available < out->nbytes)
+  if (available < out->file_bytes)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT,
                       "%s: truncated .npy data: the data section at byte "
                       "offset %llu has %llu bytes, but shape %s of %s needs "
@@ -450,8 +479,16 @@ static kiln_status *parse_header(const char *text, size_t length,
                       label(name), (unsigned long long)out->data_offset,
                       (unsigned long long)available, shape,
                       kiln_dtype_name(out->dtype),
-                      (unsigned long long)out->nbytes);
+                      (unsigned long long)out->file_bytes);
   return NULL;
+}
+
+/* Where in the array's block the file's data goes: after the views for
+ * STRING arrays. */
+static size_t file_offset(const npy_header *header) {
+  return header->dtype == KILN_STRING
+             ? header->file_bytes / header->string_width * sizeof(kiln_string)
+             : 0;
 }
 
 /* Fills *out from a parsed header, taking ownership of `data`. Booleans
@@ -462,6 +499,22 @@ static void fill_array(const npy_header *header, void *data, kiln_array *out) {
   memcpy(out->dims, header->dims, sizeof header->dims);
   out->data = data;
   out->nbytes = header->nbytes;
+  if (header->dtype == KILN_STRING) {
+    /* The file's bytes were read after the views (file_offset below);
+     * numpy pads a shorter string with NULs, which are not part of it. */
+    size_t width = header->string_width;
+    size_t count = header->file_bytes / width;
+    kiln_string *views = data;
+    const char *bytes = (const char *)(views + count);
+    for (size_t i = 0; i < count; i++) {
+      size_t size = width;
+      while (size > 0 && bytes[i * width + size - 1] == '\0') size--;
+      views[i].data = bytes + i * width;
+      views[i].size = size;
+    }
+    out->nbytes = count * sizeof(kiln_string);
+    return;
+  }
   if (header->dtype == KILN_BOOL) {
     unsigned char *bytes = data;
     for (size_t i = 0; i < header->nbytes; i++) bytes[i] = bytes[i] != 0;
@@ -487,9 +540,11 @@ kiln_status *kiln_npy_parse(const void *data, size_t size, const char *name,
   KILN_TRY(parse_header((const char *)bytes + header_offset,
                         (size_t)header_length, header_offset, size, name,
                         &header));
-  void *copy = kiln_malloc(NULL, header.nbytes);
+  void *copy = kiln_malloc(NULL, header.nbytes ? header.nbytes : 1);
   if (!copy) return KILN_OOM();
-  if (header.nbytes) memcpy(copy, bytes + header.data_offset, header.nbytes);
+  if (header.file_bytes)
+    memcpy((char *)copy + file_offset(&header), bytes + header.data_offset,
+           header.file_bytes);
   fill_array(&header, copy, out_array);
   return NULL;
 }
@@ -544,9 +599,10 @@ static kiln_status *load_file(FILE *file, const char *path,
   kiln_free(NULL, text);
   if (status) return status;
   /* parse_header checked header.nbytes against the file size. */
-  void *data = kiln_malloc(NULL, header.nbytes);
+  void *data = kiln_malloc(NULL, header.nbytes ? header.nbytes : 1);
   if (!data) return KILN_OOM();
-  status = read_exact(file, path, header.data_offset, data, header.nbytes);
+  status = read_exact(file, path, header.data_offset,
+                      (char *)data + file_offset(&header), header.file_bytes);
   if (status) {
     kiln_free(NULL, data);
     return status;
@@ -576,6 +632,23 @@ kiln_status *kiln_npy_load(const char *path, kiln_array *out_array) {
   fclose(file);
   if (status) memset(out_array, 0, sizeof *out_array);
   return status;
+}
+
+/* Each string padded with NULs to `width` bytes, as numpy stores bytes_. */
+static int write_strings(FILE *file, const kiln_string *views, uint64_t count,
+                         size_t width) {
+  static const char zeros[64];
+  for (uint64_t i = 0; i < count; i++) {
+    if (views[i].size &&
+        fwrite(views[i].data, 1, views[i].size, file) != views[i].size)
+      return 0;
+    for (size_t left = width - views[i].size; left > 0;) {
+      size_t n = left < sizeof zeros ? left : sizeof zeros;
+      if (fwrite(zeros, 1, n, file) != n) return 0;
+      left -= n;
+    }
+  }
+  return 1;
 }
 
 kiln_status *kiln_npy_save(const char *path, const kiln_array *array) {
@@ -614,6 +687,24 @@ kiln_status *kiln_npy_save(const char *path, const kiln_array *array) {
                       "%s: array data is NULL but nbytes is %zu", path,
                       array->nbytes);
 
+  /* STRING arrays are written as '|S<width>', the longest string's. */
+  size_t width = 1;
+  if (array->dtype == KILN_STRING) {
+    const kiln_string *views = array->data;
+    for (uint64_t i = 0; i < count; i++) {
+      if (!views[i].data && views[i].size)
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                          "%s: string %llu has %zu bytes at NULL", path,
+                          (unsigned long long)i, views[i].size);
+      if (views[i].size > width) width = views[i].size;
+    }
+    if (count && width > SIZE_MAX / count)
+      return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                        "%s: cannot save shape %s of strings %zu bytes wide: "
+                        "the byte size overflows",
+                        path, shape, width);
+  }
+  char descr[32];
   char kind;
   switch (array->dtype) {
     case KILN_FLOAT16:
@@ -638,14 +729,18 @@ kiln_status *kiln_npy_save(const char *path, const kiln_array *array) {
       break;
   }
   char order = element_size == 1 ? '|' : host_is_little_endian() ? '<' : '>';
+  if (array->dtype == KILN_STRING)
+    snprintf(descr, sizeof descr, "|S%zu", width);
+  else
+    snprintf(descr, sizeof descr, "%c%c%zu", order, kind, element_size);
 
   /* Magic (6) + version (2) + length (2) + dict + padding + '\n', padded
    * so the data starts at a multiple of 64 bytes. */
   char header[512];
   int dict_length = snprintf(header, sizeof header,
-                             "{'descr': '%c%c%zu', 'fortran_order': False, "
+                             "{'descr': '%s', 'fortran_order': False, "
                              "'shape': %s, }",
-                             order, kind, element_size, shape);
+                             descr, shape);
   if (dict_length < 0 || (size_t)dict_length + 64 >= sizeof header)
     return kiln_error(KILN_ERR_INTERNAL, "%s: .npy header too long", path);
   size_t total = 10 + (size_t)dict_length + 1;
@@ -665,9 +760,11 @@ kiln_status *kiln_npy_save(const char *path, const kiln_array *array) {
     return kiln_error(KILN_ERR_IO, "cannot open '%s' for writing: %s", path,
                       strerror(errno));
   int ok = fwrite(prefix, 1, sizeof prefix, file) == sizeof prefix &&
-           fwrite(header, 1, header_length, file) == header_length &&
-           (array->nbytes == 0 ||
-            fwrite(array->data, 1, array->nbytes, file) == array->nbytes);
+           fwrite(header, 1, header_length, file) == header_length;
+  if (ok && array->dtype == KILN_STRING)
+    ok = write_strings(file, array->data, count, width);
+  else if (ok && array->nbytes)
+    ok = fwrite(array->data, 1, array->nbytes, file) == array->nbytes;
   int error = ok ? 0 : errno;
   if (fclose(file) != 0 && ok) {
     ok = 0;

@@ -14,6 +14,7 @@
 #include "core/status.h"
 #include "formats/tflite/tflite_schema.h"
 #include "formats/tflite/tflite_sparsity.h"
+#include "formats/tflite/tflite_strings.h"
 
 #define INVALID(...) kiln_error(KILN_ERR_INVALID_MODEL, __VA_ARGS__)
 
@@ -91,6 +92,8 @@ static kiln_dtype tensor_dtype(int8_t type) {
       return KILN_UINT64;
     case TFL_TYPE_RESOURCE:
       return KILN_RESOURCE;
+    case TFL_TYPE_STRING:
+      return KILN_STRING;
   }
   return KILN_DTYPE_INVALID;
 }
@@ -376,6 +379,34 @@ static kiln_status *set_constant(importer *im, kiln_value *v,
   return NULL;
 }
 
+/* A STRING constant: its packed buffer checked and turned into views that
+ * point into the model's bytes (tflite_strings.c). The views are the
+ * value's data, so kernels and sessions see an array of kiln_string. */
+static kiln_status *string_constant(importer *im, kiln_value *v,
+                                    const uint8_t *bytes, uint64_t size) {
+  if (v->is_variable)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "a STRING variable tensor is not supported by kiln");
+  size_t nbytes;
+  KILN_TRY(kiln_value_nbytes(v, &nbytes));
+  int64_t count = (int64_t)(nbytes / sizeof(kiln_string));
+  /* Each string takes at least its 4-byte offset in the buffer, so a
+   * count the buffer cannot hold is refused before allocating views. */
+  if ((uint64_t)count > size / 4)
+    return INVALID(
+        "STRING buffer %llu bytes long cannot hold the %lld "
+        "strings of its shape",
+        (unsigned long long)size, (long long)count);
+  KILN_TRY(charge(im, nbytes));
+  v->owned_data = kiln_calloc(im->g->alloc, nbytes ? nbytes : 1, 1);
+  if (!v->owned_data) return KILN_OOM();
+  KILN_TRY(kiln_tflite_string_views(bytes, size, count, v->owned_data));
+  v->is_constant = true;
+  v->nbytes = nbytes;
+  v->data = v->owned_data;
+  return NULL;
+}
+
 /* Expands sparse constant `id` from its stored values into graph-owned
  * memory. A few stored values may stand for a huge dense tensor, so the
  * expanded bytes of all of them are capped at a multiple of the file size
@@ -420,6 +451,12 @@ static kiln_status *resolve_constant(importer *im, int id, bool is_input) {
   size_t nbytes;
   KILN_TRY(buffer_bytes(im, index, &bytes, &size));
   KILN_TRY(kiln_value_nbytes(v, &nbytes));
+  if (v->dtype == KILN_STRING && (bytes || v->is_variable)) {
+    if (im->flags[id] & TENSOR_SPARSE)
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "a sparse STRING tensor is not supported by kiln");
+    return string_constant(im, v, bytes, size);
+  }
   if (im->flags[id] & TENSOR_SPARSE) {
     if (!bytes && (im->flags[id] & TENSOR_PRODUCED))
       return kiln_error(KILN_ERR_UNSUPPORTED,
@@ -483,6 +520,14 @@ static kiln_status *read_opcode(importer *im, const kiln_fb_table *op,
 
 /* Finds what operator `op` is, failing for operators kiln lacks. A custom
  * one gives its registration in *out_custom (else NULL). */
+/* Why a builtin kiln knows is refused, where a reason helps ("" else). */
+static const char *refusal_reason(int32_t code) {
+  if (code == TFL_OP_SKIP_GRAM)
+    return ": its output's length is the number of n-grams in its input "
+           "text, known only at invoke, and kiln sizes outputs at prepare";
+  return "";
+}
+
 static kiln_status *operator_kind(importer *im, const kiln_fb_table *op,
                                   int index, const kiln_tflite_op **out_map,
                                   const char **out_name,
@@ -512,8 +557,8 @@ static kiln_status *operator_kind(importer *im, const kiln_fb_table *op,
                       index, code);
   if (!*out_map)
     return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "operator %d (%s) is not supported by kiln", index,
-                      *out_name);
+                      "operator %d (%s) is not supported by kiln%s", index,
+                      *out_name, refusal_reason(code));
   return NULL;
 }
 
@@ -585,6 +630,23 @@ static kiln_status *check_state_inputs(importer *im, kiln_op_type op,
   return NULL;
 }
 
+/* STRING tensors reach only the operators that treat their elements as
+ * what they are (core/ops.c, kiln_op_takes_strings). */
+static kiln_status *check_string_tensors(importer *im, kiln_op_type op,
+                                         const int *ids, int count) {
+  if (kiln_op_takes_strings(op)) return NULL;
+  for (int i = 0; i < count; i++) {
+    if (ids[i] < 0 || im->g->values[ids[i]].dtype != KILN_STRING) continue;
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "tensor %d ('%s') is a STRING, which kiln's %s does "
+                      "not take (STRING tensors run through HASHTABLE_FIND, "
+                      "HASHTABLE_IMPORT, RESHAPE and control flow)",
+                      ids[i], im->g->values[ids[i]].name,
+                      kiln_op_table[op].name);
+  }
+  return NULL;
+}
+
 /* A CUSTOM node's record: its registration, a copy of its custom_options
  * bytes, and the state the registration's init makes of them. */
 static kiln_status *custom_node(importer *im, const kiln_fb_table *op,
@@ -617,6 +679,8 @@ static kiln_status *build_node(importer *im, const kiln_fb_table *op, int index,
   KILN_TRY(read_ids(im, &io->outputs, "output", false, output_ids));
   KILN_TRY(resolve_inputs(im, input_ids, num_inputs));
   KILN_TRY(check_state_inputs(im, map->op, input_ids, num_inputs));
+  KILN_TRY(
+      check_string_tensors(im, map->op, io->ids, num_inputs + num_outputs));
   KILN_TRY(kiln_graph_add_node(im->g, map->op, input_ids, num_inputs,
                                output_ids, num_outputs, index, &node));
   KILN_TRY(kiln_tflite_read_options(map, op, node->attrs));

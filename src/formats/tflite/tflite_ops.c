@@ -676,6 +676,31 @@ static kiln_status *parse_var_handle(const kiln_fb_table *o, void *attrs) {
   return kiln_fb_string_field(o, TFL_VAR_HANDLE_SHARED_NAME, &a->shared_name);
 }
 
+/* HashtableOptions: the key and value types must be one of the two pairs
+ * LiteRT's kernels take; anything else would reach no kernel. */
+static kiln_status *parse_hashtable(const kiln_fb_table *o, void *attrs) {
+  kiln_hashtable_attrs *a = attrs;
+  int8_t key, value;
+  KILN_TRY(kiln_fb_i32(o, TFL_HASHTABLE_TABLE_ID, 0, &a->table_id));
+  KILN_TRY(kiln_fb_i8(o, TFL_HASHTABLE_KEY_DTYPE, 0, &key));
+  KILN_TRY(kiln_fb_i8(o, TFL_HASHTABLE_VALUE_DTYPE, 0, &value));
+  if (key == TFL_TYPE_INT64 && value == TFL_TYPE_STRING) {
+    a->key_dtype = KILN_INT64;
+    a->value_dtype = KILN_STRING;
+  } else if (key == TFL_TYPE_STRING && value == TFL_TYPE_INT64) {
+    a->key_dtype = KILN_STRING;
+    a->value_dtype = KILN_INT64;
+  } else {
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "HASHTABLE: key_dtype %d and value_dtype %d; kiln (as "
+                      "LiteRT) takes int64 -> string (%d, %d) and string -> "
+                      "int64 (%d, %d) tables",
+                      key, value, TFL_TYPE_INT64, TFL_TYPE_STRING,
+                      TFL_TYPE_STRING, TFL_TYPE_INT64);
+  }
+  return NULL;
+}
+
 /* FakeQuantOptions. narrow_range is refused as LiteRT's kernel refuses it
  * (it is meant for weights, which the converter folds). */
 static kiln_status *parse_fake_quant(const kiln_fb_table *o, void *attrs) {
@@ -1060,6 +1085,11 @@ static const kiln_tflite_op op_map[] = {
          kiln_var_handle_attrs),
     PLAIN(READ_VARIABLE),
     PLAIN(ASSIGN_VARIABLE),
+    WITH(HASHTABLE, HASHTABLE, "HashtableOptions", parse_hashtable,
+         kiln_hashtable_attrs),
+    PLAIN(HASHTABLE_FIND),
+    PLAIN(HASHTABLE_IMPORT),
+    PLAIN(HASHTABLE_SIZE),
     /* Custom operators: the importer resolves the custom code and fills
      * the attributes itself (core/custom_op.h). */
     {TFL_OP_CUSTOM, KILN_OP_CUSTOM, TFL_OPT_NONE, NULL, NULL,

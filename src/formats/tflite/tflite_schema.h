@@ -616,6 +616,21 @@ enum { /* WhileOptions */
        TFL_WHILE_COND_SUBGRAPH = 0,
        TFL_WHILE_BODY_SUBGRAPH = 1,
 };
+/* TFLite's static hash tables (tensorflow/lite/kernels/hashtable): codes,
+ * the HashtableOptions union type and its slots. */
+enum {
+  TFL_OP_HASHTABLE = 136,
+  TFL_OP_HASHTABLE_FIND = 137,
+  TFL_OP_HASHTABLE_IMPORT = 138,
+  TFL_OP_HASHTABLE_SIZE = 139,
+};
+enum { TFL_OPT_HASHTABLE = 107 };
+enum { TFL_OP_SKIP_GRAM = 30 }; /* refused: its output size is data */
+enum {                          /* HashtableOptions */
+       TFL_HASHTABLE_TABLE_ID = 0,
+       TFL_HASHTABLE_KEY_DTYPE = 1,
+       TFL_HASHTABLE_VALUE_DTYPE = 2,
+};
 enum { TFL_CALL_ONCE_INIT_SUBGRAPH = 0 }; /* CallOnceOptions */
 enum {                                    /* VarHandleOptions */
        TFL_VAR_HANDLE_CONTAINER = 0,

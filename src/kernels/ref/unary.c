@@ -392,6 +392,7 @@ static void store(kiln_tensor *t, int64_t i, scalar s) {
         u = (uint64_t)s.real;
       ((uint64_t *)d)[i] = u;
       break;
+    case KILN_STRING: /* never here: CAST is refused STRING at load */
     case KILN_DTYPE_INVALID:
       break;
   }
