@@ -9,6 +9,7 @@
 #include "kernels/kernel.h"
 #include "kernels/ref/elementwise.h"
 #include "kernels/ref/half_math.h"
+#include "kernels/ref/quant_ops.h"
 
 #define F32 KILN_DT(KILN_FLOAT32)
 #define I32 KILN_DT(KILN_INT32)
@@ -82,6 +83,7 @@ kiln_status *kiln_ref_round(const kiln_op_ctx *ctx) {
   return map_float_or_half(ctx, round_f);
 }
 kiln_status *kiln_ref_elu(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_ELU);
   return map_f32(ctx, elu_f);
 }
 
@@ -384,9 +386,23 @@ kiln_status *kiln_shape_bitcast(const kiln_op_ctx *ctx) {
 
 /* ------------------------------------------------------------------- NEG */
 
-/* TFLite negates float32, int32 and int64 (ABS keeps unary.c's float32 and
- * int32). */
+/* TFLite negates float32, float16, int32 and int64 (ABS keeps unary.c's
+ * float32 and int32), and the stored values of int8 and int16 tensors:
+ * its NEG never reads quantization parameters, so a quantized NEG gives
+ * -q whatever the scales and zero points (the real negation only when
+ * both zero points are 0 and the scales equal). kiln matches that. */
 kiln_status *kiln_shape_neg(const kiln_op_ctx *ctx) {
-  return kiln_shape_map(ctx, F32 | I32 | I64 | KILN_DT(KILN_FLOAT16),
+  KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+  KILN_TRY(kiln_require_input(ctx, 0, "x"));
+  const kiln_tensor *x = ctx->inputs[0];
+  if (x->dtype == KILN_INT8 || x->dtype == KILN_INT16) {
+    KILN_TRY(kiln_require_output_dtype(ctx, x->dtype));
+    kiln_set_shape(ctx->outputs[0], x->dims, x->rank);
+    return NULL;
+  }
+  /* (int8 and int16 are listed for the message other types get) */
+  return kiln_shape_map(ctx,
+                        F32 | I32 | I64 | KILN_DT(KILN_FLOAT16) |
+                            KILN_DT(KILN_INT8) | KILN_DT(KILN_INT16),
                         KILN_DTYPE_INVALID);
 }

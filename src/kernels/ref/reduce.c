@@ -54,6 +54,15 @@ kiln_status *kiln_shape_softmax_q(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
+/* LOG_SOFTMAX: float32, and int8 / uint8 in TFLite's fixed point. */
+kiln_status *kiln_shape_log_softmax(const kiln_op_ctx *ctx) {
+  if (!kiln_q_node(ctx)) return kiln_shape_softmax(ctx);
+  KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+  KILN_TRY(kiln_qshape_log_softmax(ctx));
+  kiln_set_shape(ctx->outputs[0], ctx->inputs[0]->dims, ctx->inputs[0]->rank);
+  return NULL;
+}
+
 static kiln_activation l2_activation(const kiln_op_ctx *ctx) {
   const kiln_activation_attrs *attrs = ctx->attrs;
   return attrs ? attrs->activation : KILN_ACT_NONE;
@@ -129,6 +138,7 @@ kiln_status *kiln_ref_softmax(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_ref_log_softmax(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_log_softmax(ctx);
   const kiln_tensor *x = ctx->inputs[0];
   int64_t n = row_length(x), total = kiln_tensor_numel(x);
   const float *in = x->data;

@@ -152,6 +152,10 @@ kiln_status *kiln_shape_abs(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qshape_unary(ctx, KILN_QU_ABS);
   return need_signed(ctx);
 }
+/* ELU (math.c): float32, or int8 through TFLite's table. */
+kiln_status *kiln_shape_elu(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_ELU);
+}
 kiln_status *kiln_shape_gelu(const kiln_op_ctx *ctx) {
   return shape_unary_q_half(ctx, KILN_QU_GELU);
 }
@@ -316,11 +320,28 @@ kiln_status *kiln_ref_abs(const kiln_op_ctx *ctx) {
   return map_signed(ctx, true);
 }
 kiln_status *kiln_ref_neg(const kiln_op_ctx *ctx) {
-  if (ctx->inputs[0]->dtype == KILN_FLOAT16) { /* flips the sign bit */
-    const uint16_t *x = ctx->inputs[0]->data;
+  const kiln_tensor *x = ctx->inputs[0];
+  int64_t n = kiln_tensor_numel(x);
+  if (x->dtype == KILN_FLOAT16) { /* flips the sign bit */
+    const uint16_t *in = x->data;
     uint16_t *y = ctx->outputs[0]->data;
-    int64_t n = kiln_tensor_numel(ctx->inputs[0]);
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] ^ 0x8000u;
+    for (int64_t i = 0; i < n; i++) y[i] = in[i] ^ 0x8000u;
+    return NULL;
+  }
+  /* int8 / int16: the stored integers negated, wrapping at the minimum;
+   * TFLite does not read the quantization parameters (see kiln_shape_neg) */
+  if (x->dtype == KILN_INT8) {
+    const int8_t *in = x->data;
+    int8_t *y = ctx->outputs[0]->data;
+    for (int64_t i = 0; i < n; i++)
+      y[i] = (int8_t)(uint8_t)(0u - (unsigned)in[i]);
+    return NULL;
+  }
+  if (x->dtype == KILN_INT16) {
+    const int16_t *in = x->data;
+    int16_t *y = ctx->outputs[0]->data;
+    for (int64_t i = 0; i < n; i++)
+      y[i] = (int16_t)(uint16_t)(0u - (unsigned)in[i]);
     return NULL;
   }
   return map_signed(ctx, false);
