@@ -53,7 +53,7 @@ KILN_OP(QUANTIZE, kiln_no_attrs, kiln_shape_quantize, kiln_ref_quantize, kiln_fl
 
 /* normalization and reductions (ref/reduce.c) */
 KILN_OP(SOFTMAX, kiln_softmax_attrs, kiln_shape_softmax_q, kiln_ref_softmax, kiln_flops_per_output)
-KILN_OP(LOG_SOFTMAX, kiln_no_attrs, kiln_shape_softmax, kiln_ref_log_softmax, kiln_flops_per_output)
+KILN_OP(LOG_SOFTMAX, kiln_no_attrs, kiln_shape_log_softmax, kiln_ref_log_softmax, kiln_flops_per_output)
 KILN_OP(L2_NORMALIZATION, kiln_activation_attrs, kiln_shape_l2_normalization, kiln_ref_l2_normalization, kiln_flops_per_output)
 KILN_OP(MEAN, kiln_reduce_attrs, kiln_shape_reduce, kiln_ref_mean, kiln_flops_per_input)
 KILN_OP(SUM, kiln_reduce_attrs, kiln_shape_reduce, kiln_ref_sum, kiln_flops_per_input)
@@ -99,12 +99,12 @@ KILN_OP(SVDF, kiln_svdf_attrs, kiln_shape_svdf, kiln_ref_svdf, kiln_flops_svdf)
 /* added for issue 9: math, logical, reductions (ref/math.c, ref/logical.c,
  * ref/reduce_more.c, ref/generate.c) */
 KILN_OP(SQUARE, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_square, kiln_flops_per_output)
-KILN_OP(SIN, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_sin, kiln_flops_per_output)
-KILN_OP(COS, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_cos, kiln_flops_per_output)
-KILN_OP(FLOOR, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_floor, kiln_flops_per_output)
+KILN_OP(SIN, kiln_no_attrs, kiln_shape_unary_float_half, kiln_ref_sin, kiln_flops_per_output)
+KILN_OP(COS, kiln_no_attrs, kiln_shape_unary_float_half, kiln_ref_cos, kiln_flops_per_output)
+KILN_OP(FLOOR, kiln_no_attrs, kiln_shape_unary_float_half, kiln_ref_floor, kiln_flops_per_output)
 KILN_OP(CEIL, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_ceil, kiln_flops_per_output)
-KILN_OP(ROUND, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_round, kiln_flops_per_output)
-KILN_OP(ELU, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_elu, kiln_flops_per_output)
+KILN_OP(ROUND, kiln_no_attrs, kiln_shape_unary_float_half, kiln_ref_round, kiln_flops_per_output)
+KILN_OP(ELU, kiln_no_attrs, kiln_shape_elu, kiln_ref_elu, kiln_flops_per_output)
 KILN_OP(SIGN, kiln_no_attrs, kiln_shape_sign, kiln_ref_sign, kiln_flops_per_output)
 KILN_OP(ZEROS_LIKE, kiln_no_attrs, kiln_shape_zeros_like, kiln_ref_zeros_like, kiln_flops_none)
 KILN_OP(FLOOR_DIV, kiln_no_attrs, kiln_shape_floor_div, kiln_ref_floor_div, kiln_flops_per_output)

@@ -18,6 +18,9 @@ enum {
   MASK_ARITH = MASK_NUMERIC | (1u << KILN_FLOAT16),
   /* MUL alone also on uint32 and complex64 */
   MASK_MUL = MASK_ARITH | (1u << KILN_UINT32) | (1u << KILN_COMPLEX64),
+  /* MAXIMUM and MINIMUM: float16 as well (each result is one of the
+   * operands, so no rounding is involved) */
+  MASK_MINMAX = MASK_ARITH,
 };
 
 static kiln_status *check_dtype(const kiln_tensor *t, unsigned mask,
@@ -120,7 +123,7 @@ static kiln_status *check_fused(const kiln_op_ctx *ctx) {
 /* MAXIMUM and MINIMUM. */
 kiln_status *kiln_shape_binary(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qshape_binary(ctx, KILN_QB_MAXIMUM);
-  return binary_shape(ctx, MASK_NUMERIC);
+  return binary_shape(ctx, MASK_MINMAX);
 }
 
 /* ADD, SUB and MUL: their quantized plans check the same things. */
@@ -394,10 +397,18 @@ kiln_status *kiln_ref_div(const kiln_op_ctx *ctx) {
 }
 kiln_status *kiln_ref_maximum(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qref_binary(ctx, KILN_QB_MAXIMUM);
+  if (ctx->inputs[0]->dtype == KILN_FLOAT16) {
+    run_f16(ctx, max_f, KILN_ACT_NONE);
+    return NULL;
+  }
   return run_binary(ctx, max_f, max_i);
 }
 kiln_status *kiln_ref_minimum(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qref_binary(ctx, KILN_QB_MINIMUM);
+  if (ctx->inputs[0]->dtype == KILN_FLOAT16) {
+    run_f16(ctx, min_f, KILN_ACT_NONE);
+    return NULL;
+  }
   return run_binary(ctx, min_f, min_i);
 }
 kiln_status *kiln_ref_squared_difference(const kiln_op_ctx *ctx) {
@@ -470,11 +481,10 @@ kiln_status *kiln_shape_compare(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_require_input(ctx, 1, "y"));
   const kiln_tensor *x = ctx->inputs[0], *y = ctx->inputs[1];
   kiln_tensor *out = ctx->outputs[0];
-  if (x->dtype == KILN_FLOAT16 || x->dtype == KILN_FLOAT64 ||
-      kiln_dtype_size(x->dtype) == 0)
+  if (x->dtype == KILN_FLOAT64 || kiln_dtype_size(x->dtype) == 0)
     return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "input 0 (x) has type %s; comparisons take float32 or "
-                      "integer or bool inputs",
+                      "input 0 (x) has type %s; comparisons take float32, "
+                      "float16, integer or bool inputs",
                       kiln_dtype_name(x->dtype));
   if (y->dtype != x->dtype)
     return kiln_error(KILN_ERR_INVALID_MODEL,
@@ -502,6 +512,13 @@ static int order_f(float a, float b) {
 
 static int order_i(int64_t a, int64_t b) { return a < b ? -1 : (a > b); }
 
+/* Element i of a float32 or float16 tensor (float16 widens exactly). */
+static float real_at(const kiln_tensor *t, int64_t i) {
+  return t->dtype == KILN_FLOAT16
+             ? kiln_half_to_float(((const uint16_t *)t->data)[i])
+             : ((const float *)t->data)[i];
+}
+
 static uint8_t holds(compare_kind kind, int order) {
   switch (kind) {
     case LT:
@@ -528,11 +545,11 @@ static kiln_status *run_compare(const kiln_op_ctx *ctx, compare_kind kind) {
   kiln_bcast_walk it;
   kiln_bcast_walk_init_ctx(&it, ctx, 2);
   for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&it)) {
-    int order = a->dtype == KILN_FLOAT32
-                    ? order_f(((const float *)a->data)[it.offset[0]],
-                              ((const float *)b->data)[it.offset[1]])
-                    : order_i(kiln_tensor_int(a, it.offset[0]),
-                              kiln_tensor_int(b, it.offset[1]));
+    int order =
+        a->dtype == KILN_FLOAT32 || a->dtype == KILN_FLOAT16
+            ? order_f(real_at(a, it.offset[0]), real_at(b, it.offset[1]))
+            : order_i(kiln_tensor_int(a, it.offset[0]),
+                      kiln_tensor_int(b, it.offset[1]));
     out[i] = holds(kind, order);
   }
   return NULL;

@@ -8,6 +8,8 @@
 
 #include "kernels/kernel.h"
 #include "kernels/ref/elementwise.h"
+#include "kernels/ref/half_math.h"
+#include "kernels/ref/quant_ops.h"
 
 #define F32 KILN_DT(KILN_FLOAT32)
 #define I32 KILN_DT(KILN_INT32)
@@ -53,22 +55,35 @@ static float round_f(float x) {
 kiln_status *kiln_ref_square(const kiln_op_ctx *ctx) {
   return map_f32(ctx, square_f);
 }
+/* SIN, COS, FLOOR and ROUND on float16: the float function of the
+ * widened half, rounded to half; for SIN and COS that rounds twice (double
+ * to float to half), which decides a few ties as LiteRT's float sinf and
+ * cosf do (checked on every finite half). */
+static kiln_status *map_float_or_half(const kiln_op_ctx *ctx, unary_f32 f) {
+  if (ctx->inputs[0]->dtype == KILN_FLOAT16) {
+    kiln_half_map(ctx, f);
+    return NULL;
+  }
+  return map_f32(ctx, f);
+}
+
 kiln_status *kiln_ref_sin(const kiln_op_ctx *ctx) {
-  return map_f32(ctx, sin_f);
+  return map_float_or_half(ctx, sin_f);
 }
 kiln_status *kiln_ref_cos(const kiln_op_ctx *ctx) {
-  return map_f32(ctx, cos_f);
+  return map_float_or_half(ctx, cos_f);
 }
 kiln_status *kiln_ref_floor(const kiln_op_ctx *ctx) {
-  return map_f32(ctx, floor_f);
+  return map_float_or_half(ctx, floor_f);
 }
 kiln_status *kiln_ref_ceil(const kiln_op_ctx *ctx) {
   return map_f32(ctx, ceil_f);
 }
 kiln_status *kiln_ref_round(const kiln_op_ctx *ctx) {
-  return map_f32(ctx, round_f);
+  return map_float_or_half(ctx, round_f);
 }
 kiln_status *kiln_ref_elu(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_ELU);
   return map_f32(ctx, elu_f);
 }
 
@@ -125,8 +140,11 @@ kiln_status *kiln_shape_floor_div(const kiln_op_ctx *ctx) {
 kiln_status *kiln_shape_floor_mod(const kiln_op_ctx *ctx) {
   return kiln_shape_broadcast2(ctx, F32 | I32 | I64, KILN_DTYPE_INVALID);
 }
+/* ATAN2 also on float64 and float16, as LiteRT's kernel. */
 kiln_status *kiln_shape_atan2(const kiln_op_ctx *ctx) {
-  return kiln_shape_broadcast2(ctx, F32, KILN_DTYPE_INVALID);
+  return kiln_shape_broadcast2(
+      ctx, F32 | KILN_DT(KILN_FLOAT64) | KILN_DT(KILN_FLOAT16),
+      KILN_DTYPE_INVALID);
 }
 kiln_status *kiln_shape_bitwise(const kiln_op_ctx *ctx) {
   return kiln_shape_broadcast2(ctx, BIT_INTS, KILN_DTYPE_INVALID);
@@ -238,8 +256,25 @@ kiln_status *kiln_ref_floor_mod(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
+/* float64 in double; float16 in double rounded once (half_math.c). */
+static void atan2_f64(const kiln_op_ctx *ctx) {
+  const kiln_tensor *in[2] = {ctx->inputs[0], ctx->inputs[1]};
+  const double *a = in[0]->data, *b = in[1]->data;
+  double *out = ctx->outputs[0]->data;
+  int64_t n = kiln_tensor_numel(ctx->outputs[0]);
+  kiln_bcast_walk w;
+  kiln_bcast_walk_init(&w, in, 2, ctx->outputs[0]);
+  for (int64_t i = 0; i < n; i++, kiln_bcast_walk_next(&w))
+    out[i] = atan2(a[w.offset[0]], b[w.offset[1]]);
+}
+
 kiln_status *kiln_ref_atan2(const kiln_op_ctx *ctx) {
-  run_f32(ctx, atan2_f);
+  if (ctx->inputs[0]->dtype == KILN_FLOAT64)
+    atan2_f64(ctx);
+  else if (ctx->inputs[0]->dtype == KILN_FLOAT16)
+    kiln_half_atan2(ctx);
+  else
+    run_f32(ctx, atan2_f);
   return NULL;
 }
 
@@ -352,8 +387,23 @@ kiln_status *kiln_shape_bitcast(const kiln_op_ctx *ctx) {
 
 /* ------------------------------------------------------------------- NEG */
 
-/* TFLite negates float32, int32 and int64 (ABS keeps unary.c's float32 and
- * int32). */
+/* TFLite negates float32, float16, int32 and int64 (ABS keeps unary.c's
+ * float32 and int32), and the stored values of int8 and int16 tensors:
+ * its NEG never reads quantization parameters, so a quantized NEG gives
+ * -q whatever the scales and zero points (the real negation only when
+ * both zero points are 0 and the scales equal). kiln matches that. */
 kiln_status *kiln_shape_neg(const kiln_op_ctx *ctx) {
-  return kiln_shape_map(ctx, F32 | I32 | I64, KILN_DTYPE_INVALID);
+  KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+  KILN_TRY(kiln_require_input(ctx, 0, "x"));
+  const kiln_tensor *x = ctx->inputs[0];
+  if (x->dtype == KILN_INT8 || x->dtype == KILN_INT16) {
+    KILN_TRY(kiln_require_output_dtype(ctx, x->dtype));
+    kiln_set_shape(ctx->outputs[0], x->dims, x->rank);
+    return NULL;
+  }
+  /* (int8 and int16 are listed for the message other types get) */
+  return kiln_shape_map(ctx,
+                        F32 | I32 | I64 | KILN_DT(KILN_FLOAT16) |
+                            KILN_DT(KILN_INT8) | KILN_DT(KILN_INT16),
+                        KILN_DTYPE_INVALID);
 }

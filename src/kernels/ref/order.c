@@ -11,8 +11,10 @@
 
 /* ------------------------------------------------------------- REVERSE_V2 */
 
-static const kiln_dtype_mask kReverseDtypes =
-    KILN_DT(KILN_FLOAT32) | KILN_DT_INTS | KILN_DT(KILN_BOOL);
+/* A byte copy: float16 (which LiteRT also reverses) needs no arithmetic. */
+static const kiln_dtype_mask kReverseDtypes = KILN_DT(KILN_FLOAT32) |
+                                              KILN_DT(KILN_FLOAT16) |
+                                              KILN_DT_INTS | KILN_DT(KILN_BOOL);
 
 /* The reversed axes as flags; each may appear once, negative from the end.
  * Bad axes are `code`: INVALID_MODEL at prepare, RUNTIME when the axes

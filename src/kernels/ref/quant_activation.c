@@ -1,19 +1,19 @@
 /* quant_activation.c - quantized RELU, RELU6, RELU_N1_TO_1, LEAKY_RELU,
  * ABS (int8 / uint8 / int16) and the table-driven LOGISTIC, TANH, GELU,
- * EXP, LOG and RSQRT (int8 / uint8), in TFLite's arithmetic:
+ * EXP, LOG and RSQRT (int8 / uint8) and ELU (int8), in TFLite's arithmetic:
  *   the RELUs and ABS (of x - zx) rescale x - zx by sx / so, add zo and
  *     clamp to the bounds quantized on the output (round half away from
  *     zero);
  *   LEAKY_RELU rescales by sx / so where x >= zx and by sx alpha / so
  *     (the product taken in float, as TFLite does) below, a negative
  *     alpha as |alpha| with the result negated, as LiteRT rounds it;
- *   LOGISTIC, TANH, GELU, EXP, LOG and RSQRT look each value up in a
+ *   LOGISTIC, TANH, GELU, EXP, LOG, RSQRT and ELU look each value up in a
  *     256-entry table whose entry for q is round(f(sx (q - zx)) / so) + zo
  *     computed in float with the float libm function, TFLite's
  *     LUTPopulate. TFLite requires LOGISTIC's output scale to be 1/256; so
  *     does kiln.
  * int16 forms of the RELUs require zero points 0, as TFLite's do; int16
- * LOGISTIC and TANH are quant_sigmoid16.c's. */
+ * LOGISTIC and TANH are quant_sigmoid16.c's, int16 GELU quant_gelu16.c's. */
 #include <math.h>
 
 #include "kernels/ref/quant_math.h"
@@ -44,13 +44,16 @@ static const char *unary_name(kiln_qunary op) {
       return "RSQRT";
     case KILN_QU_ABS:
       return "ABS";
+    case KILN_QU_ELU:
+      return "ELU";
   }
   return "?";
 }
 
 static bool is_lut(kiln_qunary op) {
   return op == KILN_QU_LOGISTIC || op == KILN_QU_TANH || op == KILN_QU_GELU ||
-         op == KILN_QU_EXP || op == KILN_QU_LOG || op == KILN_QU_RSQRT;
+         op == KILN_QU_EXP || op == KILN_QU_LOG || op == KILN_QU_RSQRT ||
+         op == KILN_QU_ELU;
 }
 
 static kiln_activation relu_clamp(kiln_qunary op) {
@@ -77,6 +80,13 @@ kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
                       kiln_dtype_name(x->dtype));
   if ((op == KILN_QU_LOGISTIC || op == KILN_QU_TANH) && x->dtype == KILN_INT16)
     return kiln_qshape_sigmoid16(ctx, op == KILN_QU_TANH);
+  if (op == KILN_QU_GELU && x->dtype == KILN_INT16)
+    return kiln_qshape_gelu16(ctx);
+  if (op == KILN_QU_ELU && x->dtype != KILN_INT8)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "quantized ELU on %s is not supported (int8 is, as in "
+                      "TFLite)",
+                      kiln_dtype_name(x->dtype));
   /* TFLite's elementwise math has int8 (and int16 ABS) forms, no uint8. */
   if ((op == KILN_QU_EXP || op == KILN_QU_LOG || op == KILN_QU_RSQRT ||
        op == KILN_QU_ABS) &&
@@ -117,7 +127,14 @@ static float gelu_tanh_f(float x) {
   return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
 }
 
+float kiln_q_gelu_transform(float x, bool approximate) {
+  return approximate ? gelu_tanh_f(x) : gelu_f(x);
+}
+
 static float rsqrt_f(float x) { return 1.0f / sqrtf(x); }
+
+/* TFLite's ELU table function: expm1 below zero, identity above. */
+static float elu_f(float x) { return x < 0.0f ? expm1f(x) : x; }
 
 static float (*lut_function(const kiln_op_ctx *ctx, kiln_qunary op))(float) {
   if (op == KILN_QU_LOGISTIC) return logistic_f;
@@ -125,6 +142,7 @@ static float (*lut_function(const kiln_op_ctx *ctx, kiln_qunary op))(float) {
   if (op == KILN_QU_EXP) return expf;
   if (op == KILN_QU_LOG) return logf;
   if (op == KILN_QU_RSQRT) return rsqrt_f;
+  if (op == KILN_QU_ELU) return elu_f;
   const kiln_gelu_attrs *attrs = ctx->attrs;
   return attrs && attrs->approximate ? gelu_tanh_f : gelu_f;
 }
@@ -177,6 +195,8 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
   KILN_TRY(kiln_q_params(out, "output 0", true, &qo));
   if ((op == KILN_QU_LOGISTIC || op == KILN_QU_TANH) && x->dtype == KILN_INT16)
     return kiln_qref_sigmoid16(ctx, op == KILN_QU_TANH);
+  if (op == KILN_QU_GELU && x->dtype == KILN_INT16)
+    return kiln_qref_gelu16(ctx);
   if (is_lut(op)) return run_lut(ctx, op);
   int32_t lo, hi;
   KILN_TRY(kiln_quant_activation_range(relu_clamp(op), out->dtype, qo.scale,

@@ -53,14 +53,15 @@ typedef enum kiln_qunary {
   KILN_QU_LOG,
   KILN_QU_RSQRT,
   KILN_QU_ABS,
+  KILN_QU_ELU, /* int8 only, as TFLite */
 } kiln_qunary;
 
 /* After kiln_shape_unary's common checks. */
 kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 
-/* The 256-entry table of LOGISTIC, TANH, GELU, EXP, LOG or RSQRT on an
- * int8 / uint8 node,
+/* The 256-entry table of LOGISTIC, TANH, GELU, EXP, LOG, RSQRT or ELU on
+ * an int8 / uint8 node,
  * indexed by the stored value minus the type's minimum (TFLite's LUTPopulate).
  */
 kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
@@ -70,6 +71,15 @@ kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
 kiln_status *kiln_qshape_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op);
 kiln_status *kiln_qref_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op);
 
+/* TFLite's float GELU that its GELU tables sample (GeluTransform, or
+ * GeluTransformApproximate when approximate). */
+float kiln_q_gelu_transform(float x, bool approximate);
+
+/* GELU on int16 (quant_gelu16.c): TFLite's interpolated 513-entry table,
+ * built in float. */
+kiln_status *kiln_qshape_gelu16(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_gelu16(const kiln_op_ctx *ctx);
+
 /* HARD_SWISH (quant_hard_swish.c), int8 / uint8. */
 kiln_status *kiln_qshape_hard_swish(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_hard_swish(const kiln_op_ctx *ctx);
@@ -77,6 +87,13 @@ kiln_status *kiln_qref_hard_swish(const kiln_op_ctx *ctx);
 /* ---- SOFTMAX (quant_softmax.c), int8 / uint8 ---- */
 kiln_status *kiln_qshape_softmax(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx);
+/* gemmlowp's exp of a Q5.26 value a <= 0, as Q0.31, and 1 / (1 + a) of a
+ * Q0.31 a in [0, 1), as Q0.31 (shared with LOG_SOFTMAX). */
+int32_t kiln_q_exp_on_negative(int32_t a);
+int32_t kiln_q_one_over_one_plus(int32_t a);
+/* LOG_SOFTMAX (quant_log_softmax.c), int8 / uint8. */
+kiln_status *kiln_qshape_log_softmax(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_log_softmax(const kiln_op_ctx *ctx);
 /* int16 (quant_softmax16.c). */
 kiln_status *kiln_qshape_softmax16(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_softmax16(const kiln_op_ctx *ctx);

@@ -90,8 +90,7 @@ static int32_t exp_quarter(int32_t a) {
   return constant_term + kiln_srdhm(constant_term, x + poly);
 }
 
-/* exp(a) for a <= 0 in Q5.26; the result Q0.31. */
-static int32_t exp_negative(int32_t a) {
+int32_t kiln_q_exp_on_negative(int32_t a) {
   const int32_t quarter = 1 << 24;
   const int32_t mod_quarter = (a & (quarter - 1)) - quarter;
   int32_t result = exp_quarter(sat_shift_left(mod_quarter, 5));
@@ -111,8 +110,7 @@ static int32_t rounding_half_sum(int32_t a, int32_t b) {
   return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
 }
 
-/* 1 / (1 + a) for a in [0, 1) (Q0.31), the result Q0.31. */
-static int32_t one_over_one_plus(int32_t a) {
+int32_t kiln_q_one_over_one_plus(int32_t a) {
   const int32_t half_denominator = rounding_half_sum(a, INT32_MAX);
   /* Newton-Raphson in Q2.29, from 48/17 - 32/17 d */
   int32_t x = 1515870810 + kiln_srdhm(half_denominator, -1010580540);
@@ -131,7 +129,7 @@ static int32_t reciprocal(int32_t x, int *over) {
   *over = ACCUM_BITS - headroom_plus_one;
   const int32_t shifted_minus_one =
       (int32_t)(((uint32_t)x << headroom_plus_one) - (UINT32_C(1) << 31));
-  return one_over_one_plus(shifted_minus_one);
+  return kiln_q_one_over_one_plus(shifted_minus_one);
 }
 
 kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx) {
@@ -156,7 +154,8 @@ kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx) {
       if (diff < p.diff_min) continue;
       const int32_t scaled = kiln_mul_by_quantized_multiplier_greater_than_one(
           diff, p.multiplier, p.left_shift);
-      sum += kiln_rounding_divide_by_pot(exp_negative(scaled), ACCUM_BITS);
+      sum += kiln_rounding_divide_by_pot(kiln_q_exp_on_negative(scaled),
+                                         ACCUM_BITS);
     }
     int over = 0;
     const int32_t scale = reciprocal(sum, &over);
@@ -169,7 +168,7 @@ kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx) {
             kiln_mul_by_quantized_multiplier_greater_than_one(
                 diff, p.multiplier, p.left_shift);
         const int32_t unsat = kiln_rounding_divide_by_pot(
-            kiln_srdhm(scale, exp_negative(scaled)), exponent);
+            kiln_srdhm(scale, kiln_q_exp_on_negative(scaled)), exponent);
         q = kiln_q_clamp(unsat + qmin, qmin, qmax);
       }
       kiln_q_store(out, r + c, q);

@@ -4,6 +4,7 @@
 
 #include "kernels/kernel.h"
 #include "kernels/ref/elementwise.h"
+#include "kernels/ref/half_math.h"
 #include "kernels/ref/quant_math.h"
 #include "kernels/ref/quant_ops.h"
 #include "kernels/ref/quant_util.h"
@@ -24,10 +25,25 @@ kiln_status *kiln_shape_softmax(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
-/* SOFTMAX also has an int8 / uint8 form (LOG_SOFTMAX, which shares
- * kiln_shape_softmax's checks, does not yet). */
+/* float16 SOFTMAX (half_math.c): float32's checks on half tensors. */
+static kiln_status *shape_softmax_half(const kiln_op_ctx *ctx) {
+  const kiln_tensor *x = ctx->inputs[0];
+  KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_FLOAT16, "output 0"));
+  if (x->rank < 1)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 0 (x) must have rank >= 1, has shape []");
+  kiln_set_shape(ctx->outputs[0], x->dims, x->rank);
+  return NULL;
+}
+
+/* SOFTMAX also has int8 / uint8 / int16 and float16 forms. */
 kiln_status *kiln_shape_softmax_q(const kiln_op_ctx *ctx) {
-  if (!kiln_q_node(ctx)) return kiln_shape_softmax(ctx);
+  if (!kiln_q_node(ctx)) {
+    KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+    KILN_TRY(kiln_require_input(ctx, 0, "x"));
+    if (ctx->inputs[0]->dtype == KILN_FLOAT16) return shape_softmax_half(ctx);
+    return kiln_shape_softmax(ctx);
+  }
   KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
   const kiln_tensor *x = ctx->inputs[0];
   if (x->rank < 1)
@@ -35,6 +51,15 @@ kiln_status *kiln_shape_softmax_q(const kiln_op_ctx *ctx) {
                       "input 0 (x) must have rank >= 1, has shape []");
   KILN_TRY(kiln_qshape_softmax(ctx));
   kiln_set_shape(ctx->outputs[0], x->dims, x->rank);
+  return NULL;
+}
+
+/* LOG_SOFTMAX: float32, and int8 / uint8 in TFLite's fixed point. */
+kiln_status *kiln_shape_log_softmax(const kiln_op_ctx *ctx) {
+  if (!kiln_q_node(ctx)) return kiln_shape_softmax(ctx);
+  KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
+  KILN_TRY(kiln_qshape_log_softmax(ctx));
+  kiln_set_shape(ctx->outputs[0], ctx->inputs[0]->dims, ctx->inputs[0]->rank);
   return NULL;
 }
 
@@ -99,6 +124,10 @@ kiln_status *kiln_ref_softmax(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qref_softmax(ctx);
   const kiln_softmax_attrs *attrs = ctx->attrs;
   double beta = attrs ? attrs->beta : 1.0; /* TFLite's default */
+  if (ctx->inputs[0]->dtype == KILN_FLOAT16) {
+    kiln_half_softmax(ctx, (float)beta);
+    return NULL;
+  }
   const kiln_tensor *x = ctx->inputs[0];
   int64_t n = row_length(x), total = kiln_tensor_numel(x);
   const float *in = x->data;
@@ -109,6 +138,7 @@ kiln_status *kiln_ref_softmax(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_ref_log_softmax(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_log_softmax(ctx);
   const kiln_tensor *x = ctx->inputs[0];
   int64_t n = row_length(x), total = kiln_tensor_numel(x);
   const float *in = x->data;

@@ -4,6 +4,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/kernel.h"
+#include "kernels/ref/half_math.h"
 #include "kernels/ref/quant_ops.h"
 
 /* kiln_shape_unary checks what every unary op shares; the per-op shape
@@ -86,9 +87,21 @@ static kiln_status *need_dequantize(const kiln_op_ctx *ctx) {
   return check_quant(x, "input 0 (x)");
 }
 
+/* float32, or float16 where LiteRT's kernel also takes it. */
+static kiln_status *need_float_or_half(const kiln_op_ctx *ctx) {
+  if (ctx->inputs[0]->dtype == KILN_FLOAT16) return same_dtype(ctx);
+  return need_float(ctx);
+}
+
 kiln_status *kiln_shape_unary_float(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_shape_unary(ctx));
   return need_float(ctx);
+}
+
+/* SIN, COS, FLOOR and ROUND (math.c), which LiteRT runs on float16 too. */
+kiln_status *kiln_shape_unary_float_half(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  return need_float_or_half(ctx);
 }
 
 /* The ops with quantized forms: the float rule unless input 0 is a
@@ -97,6 +110,14 @@ static kiln_status *shape_unary_q(const kiln_op_ctx *ctx, kiln_qunary op) {
   KILN_TRY(kiln_shape_unary(ctx));
   if (kiln_q_node(ctx)) return kiln_qshape_unary(ctx, op);
   return need_float(ctx);
+}
+
+/* The same for LOGISTIC, TANH and GELU, whose float16 forms are
+ * half_math.c's. */
+static kiln_status *shape_unary_q_half(const kiln_op_ctx *ctx, kiln_qunary op) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  if (kiln_q_node(ctx)) return kiln_qshape_unary(ctx, op);
+  return need_float_or_half(ctx);
 }
 
 kiln_status *kiln_shape_relu(const kiln_op_ctx *ctx) {
@@ -112,10 +133,10 @@ kiln_status *kiln_shape_leaky_relu(const kiln_op_ctx *ctx) {
   return shape_unary_q(ctx, KILN_QU_LEAKY_RELU);
 }
 kiln_status *kiln_shape_logistic(const kiln_op_ctx *ctx) {
-  return shape_unary_q(ctx, KILN_QU_LOGISTIC);
+  return shape_unary_q_half(ctx, KILN_QU_LOGISTIC);
 }
 kiln_status *kiln_shape_tanh(const kiln_op_ctx *ctx) {
-  return shape_unary_q(ctx, KILN_QU_TANH);
+  return shape_unary_q_half(ctx, KILN_QU_TANH);
 }
 kiln_status *kiln_shape_exp(const kiln_op_ctx *ctx) {
   return shape_unary_q(ctx, KILN_QU_EXP);
@@ -131,8 +152,12 @@ kiln_status *kiln_shape_abs(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qshape_unary(ctx, KILN_QU_ABS);
   return need_signed(ctx);
 }
+/* ELU (math.c): float32, or int8 through TFLite's table. */
+kiln_status *kiln_shape_elu(const kiln_op_ctx *ctx) {
+  return shape_unary_q(ctx, KILN_QU_ELU);
+}
 kiln_status *kiln_shape_gelu(const kiln_op_ctx *ctx) {
-  return shape_unary_q(ctx, KILN_QU_GELU);
+  return shape_unary_q_half(ctx, KILN_QU_GELU);
 }
 kiln_status *kiln_shape_hard_swish(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_shape_unary(ctx));
@@ -205,10 +230,21 @@ kiln_status *kiln_ref_relu_n1_to_1(const kiln_op_ctx *ctx) {
 }
 kiln_status *kiln_ref_logistic(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_LOGISTIC);
+  if (ctx->inputs[0]->dtype == KILN_FLOAT16) {
+    kiln_half_logistic(ctx);
+    return NULL;
+  }
   return map_f32(ctx, kiln_logistic_d);
 }
+/* float16: tanh in double rounded to float, then to half, as LiteRT's
+ * float tanh of the widened half rounds (checked on every finite half). */
+static float tanh_f(float x) { return (float)tanh(x); }
 kiln_status *kiln_ref_tanh(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_TANH);
+  if (ctx->inputs[0]->dtype == KILN_FLOAT16) {
+    kiln_half_map(ctx, tanh_f);
+    return NULL;
+  }
   return map_f32(ctx, tanh);
 }
 kiln_status *kiln_ref_hard_swish(const kiln_op_ctx *ctx) {
@@ -241,6 +277,10 @@ static double gelu_d(double x, bool approximate) {
 kiln_status *kiln_ref_gelu(const kiln_op_ctx *ctx) {
   if (kiln_q_node(ctx)) return kiln_qref_unary(ctx, KILN_QU_GELU);
   const kiln_gelu_attrs *attrs = ctx->attrs;
+  if (ctx->inputs[0]->dtype == KILN_FLOAT16) {
+    kiln_half_gelu(ctx, attrs && attrs->approximate);
+    return NULL;
+  }
   const float *x = ctx->inputs[0]->data;
   float *y = ctx->outputs[0]->data;
   int64_t n = kiln_tensor_numel(ctx->inputs[0]);
@@ -280,6 +320,30 @@ kiln_status *kiln_ref_abs(const kiln_op_ctx *ctx) {
   return map_signed(ctx, true);
 }
 kiln_status *kiln_ref_neg(const kiln_op_ctx *ctx) {
+  const kiln_tensor *x = ctx->inputs[0];
+  int64_t n = kiln_tensor_numel(x);
+  if (x->dtype == KILN_FLOAT16) { /* flips the sign bit */
+    const uint16_t *in = x->data;
+    uint16_t *y = ctx->outputs[0]->data;
+    for (int64_t i = 0; i < n; i++) y[i] = in[i] ^ 0x8000u;
+    return NULL;
+  }
+  /* int8 / int16: the stored integers negated, wrapping at the minimum;
+   * TFLite does not read the quantization parameters (see kiln_shape_neg) */
+  if (x->dtype == KILN_INT8) {
+    const int8_t *in = x->data;
+    int8_t *y = ctx->outputs[0]->data;
+    for (int64_t i = 0; i < n; i++)
+      y[i] = (int8_t)(uint8_t)(0u - (unsigned)in[i]);
+    return NULL;
+  }
+  if (x->dtype == KILN_INT16) {
+    const int16_t *in = x->data;
+    int16_t *y = ctx->outputs[0]->data;
+    for (int64_t i = 0; i < n; i++)
+      y[i] = (int16_t)(uint16_t)(0u - (unsigned)in[i]);
+    return NULL;
+  }
   return map_signed(ctx, false);
 }
 
