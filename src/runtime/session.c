@@ -367,6 +367,23 @@ static kiln_status *evaluate_now(kiln_session *s, int n) {
   return kiln_op_table[node->op].reference(&s->contexts[n]);
 }
 
+/* A step whose outputs are all empty (a batch of 0) has nothing to
+ * compute: it runs this instead of its kernel, so that no kernel, and no
+ * optimized variant with its row splits and packed panels, ever sees an
+ * empty tensor at invoke. Operators the session runs itself (control flow,
+ * variables, custom callbacks) may act beyond their outputs and still run. */
+static kiln_status *skip_empty(const kiln_op_ctx *ctx) {
+  (void)ctx;
+  return NULL;
+}
+
+static bool outputs_all_empty(const kiln_session *s, const kiln_node *node) {
+  if (node->num_outputs == 0 || kiln_op_runs_in_session(node->op)) return false;
+  for (int i = 0; i < node->num_outputs; i++)
+    if (kiln_tensor_numel(&s->tensors[node->outputs[i]]) != 0) return false;
+  return true;
+}
+
 static kiln_status *infer_shapes(kiln_session *s) {
   const kiln_graph *g = s->graph;
   s->num_steps = 0;
@@ -396,6 +413,14 @@ static kiln_status *infer_shapes(kiln_session *s) {
       step *next = &s->steps[s->num_steps++];
       next->kernel = NULL;
       next->kernel_name = "session";
+      next->node = n;
+      next->flops = 0.0;
+      continue;
+    }
+    if (outputs_all_empty(s, node)) {
+      step *next = &s->steps[s->num_steps++];
+      next->kernel = skip_empty;
+      next->kernel_name = "empty";
       next->node = n;
       next->flops = 0.0;
       continue;
