@@ -195,6 +195,14 @@ KILN_OP(REDUCE_WINDOW, kiln_reduce_window_attrs, kiln_shape_reduce_window, kiln_
 KILN_OP(STABLEHLO_PAD, kiln_stablehlo_pad_attrs, kiln_shape_stablehlo_pad, kiln_ref_stablehlo_pad, kiln_flops_none)
 KILN_OP(STABLEHLO_GATHER, kiln_stablehlo_gather_attrs, kiln_shape_stablehlo_gather, kiln_ref_stablehlo_gather, kiln_flops_none)
 
+/* added for issue 9: new operators (ref/rank.c, ref/relu_0_to_1.c,
+ * ref/reverse_sequence.c, ref/conv3d.c) */
+KILN_OP(RANK, kiln_no_attrs, kiln_shape_rank, kiln_ref_rank, kiln_flops_none)
+KILN_OP(RELU_0_TO_1, kiln_no_attrs, kiln_shape_relu_0_to_1, kiln_ref_relu_0_to_1, kiln_flops_per_output)
+KILN_OP(REVERSE_SEQUENCE, kiln_reverse_sequence_attrs, kiln_shape_reverse_sequence, kiln_ref_reverse_sequence, kiln_flops_none)
+KILN_OP(CONV_3D, kiln_conv3d_attrs, kiln_shape_conv_3d, kiln_ref_conv_3d, kiln_flops_conv_3d)
+KILN_OP(CONV_3D_TRANSPOSE, kiln_conv3d_attrs, kiln_shape_conv_3d_transpose, kiln_ref_conv_3d_transpose, kiln_flops_conv_3d_transpose)
+
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */
 KILN_OP(FUSED_BOTTLENECK, kiln_bottleneck_attrs, kiln_shape_fused_bottleneck, kiln_ref_fused_bottleneck, kiln_flops_fused_bottleneck)

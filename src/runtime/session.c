@@ -334,11 +334,11 @@ static kiln_status *check_memory(const kiln_session *s, size_t bytes,
                     what, t ? " at shape " : "", dims, bytes, s->max_memory);
 }
 
-/* A node can run at prepare when its result depends only on shapes (SHAPE)
- * or on values already known; the shape arithmetic of dynamic-batch models
- * (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
+/* A node can run at prepare when its result depends only on shapes (SHAPE,
+ * RANK) or on values already known; the shape arithmetic of dynamic-batch
+ * models (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
 static bool known_before_invoke(const kiln_session *s, const kiln_node *n) {
-  if (n->op == KILN_OP_SHAPE) return true;
+  if (n->op == KILN_OP_SHAPE || n->op == KILN_OP_RANK) return true;
   /* Custom callbacks run at invoke, as TFLite runs them; so do control
    * flow and variables, which have effects beyond their outputs. */
   if (kiln_op_runs_in_session(n->op)) return false;

@@ -1,6 +1,6 @@
 /* test_empty_batch.c - a batch of 0 through the operators that work batch
- * by batch (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, the 2-D pools):
- * each reference shape function gives an
+ * by batch (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, the 2-D pools,
+ * CONV_3D, CONV_3D_TRANSPOSE): each reference shape function gives an
  * output with batch 0 and the kernel touches nothing (run under ASan too);
  * a session over a dynamic-batch conv -> fully-connected -> pool model,
  * with its optimized variants and threads, prepares and invokes at batch 0
@@ -55,7 +55,24 @@ static void test_reference_kernels(void) {
   check_empty_output(KILN_OP_FULLY_CONNECTED, &fc,
                      (kiln_tensor *[]){rows, fc_w, b}, 3, 2);
 
-  kiln_test_tensors_free((kiln_tensor *[]){x, w, b, dw, dwb, rows, fc_w}, 7);
+  int64_t v_dims[5] = {0, 4, 5, 5, 2}, k3_dims[5] = {2, 3, 3, 2, 3};
+  int64_t b3_dims[1] = {3};
+  kiln_tensor *vol = f32(5, v_dims), *k3 = f32(5, k3_dims);
+  kiln_tensor *b3 = f32(1, b3_dims);
+  kiln_conv3d_attrs c3 = {KILN_PAD_SAME, 1, 1, 1, 1, 1, 1, KILN_ACT_NONE};
+  check_empty_output(KILN_OP_CONV_3D, &c3, (kiln_tensor *[]){vol, k3, b3}, 3,
+                     5);
+  /* transpose: output [0, 4, 5, 5, 3] from input [0, 4, 5, 5, 2] */
+  int64_t kt_dims[5] = {2, 3, 3, 3, 2}, shape_dims[1] = {5};
+  kiln_tensor *kt = f32(5, kt_dims);
+  kiln_tensor *shape =
+      kiln_test_tensor_i32(1, shape_dims, (int32_t[]){0, 4, 5, 5, 3});
+  check_empty_output(KILN_OP_CONV_3D_TRANSPOSE, &c3,
+                     (kiln_tensor *[]){shape, kt, vol, b3}, 4, 5);
+
+  kiln_test_tensors_free(
+      (kiln_tensor *[]){x, w, b, dw, dwb, rows, fc_w, vol, k3, b3, kt, shape},
+      12);
 }
 
 /* Empty dimensions other than the batch have no meaning for these
