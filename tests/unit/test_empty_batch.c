@@ -1,7 +1,8 @@
 /* test_empty_batch.c - a batch of 0 through the operators that work batch
  * by batch (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, the 2-D pools,
  * CONV_3D, CONV_3D_TRANSPOSE): each reference shape function gives an
- * output with batch 0 and the kernel touches nothing (run under ASan too);
+ * output with batch 0 and the kernel touches nothing (run under ASan too),
+ * float and quantized;
  * a session over a dynamic-batch conv -> fully-connected -> pool model,
  * with its optimized variants and threads, prepares and invokes at batch 0
  * and then still computes batch 2 right, against the reference kernels
@@ -10,7 +11,7 @@
 #include <string.h>
 
 #include "formats/tflite/tflite_schema.h"
-#include "harness.h"
+#include "quant_test_util.h"
 #include "tflite_builder.c"
 
 static kiln_tensor *f32(int rank, const int64_t *dims) {
@@ -73,6 +74,50 @@ static void test_reference_kernels(void) {
   kiln_test_tensors_free(
       (kiln_tensor *[]){x, w, b, dw, dwb, rows, fc_w, vol, k3, b3, kt, shape},
       12);
+}
+
+/* The quantized forms (int8 per-channel, uint8 with weight zero points,
+ * int16 x int8) with their parameters built as at load. */
+static void test_quantized_kernels(void) {
+  static const kiln_dtype types[] = {KILN_INT8, KILN_UINT8, KILN_INT16};
+  for (int t = 0; t < 3; t++) {
+    kiln_dtype dtype = types[t];
+    kiln_dtype wtype = dtype == KILN_UINT8 ? KILN_UINT8 : KILN_INT8;
+    int64_t zp = dtype == KILN_INT16 ? 0 : 3;
+    int64_t in_dims[4] = {0, 5, 5, 3}, w_dims[4] = {4, 3, 3, 3};
+    int64_t rows_dims[2] = {0, 5}, fc_dims[2] = {4, 5};
+    qt *x = qt_new(dtype, 4, in_dims, 1, 0),
+       *rows = qt_new(dtype, 2, rows_dims, 1, 0);
+    qt *w = qt_new(wtype, 4, w_dims, wtype == KILN_INT8 ? 4 : 1, 0);
+    qt *fc_w = qt_new(wtype, 2, fc_dims, 1, 0);
+    x->scale[0] = rows->scale[0] = 0.05f;
+    x->zp[0] = rows->zp[0] = zp;
+    for (int i = 0; i < w->info.count; i++)
+      w->scale[i] = 0.01f * (float)(i + 1);
+    fc_w->scale[0] = 0.02f;
+    if (wtype == KILN_UINT8) w->zp[0] = fc_w->zp[0] = 128;
+    kiln_conv_attrs conv = {KILN_PAD_SAME, 1, 1, 1, 1, 0, KILN_ACT_RELU};
+    qt *out = qt_output(dtype, 0.1f, zp);
+    CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &conv,
+                               (kiln_tensor *[]){x->t, w->t}, 2, out->t));
+    CHECK(kiln_test_has_shape(out->t, 4, (int64_t[]){0, 5, 5, 4}));
+    kiln_fully_connected_attrs fc = {0};
+    fc.activation = KILN_ACT_NONE;
+    CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &fc,
+                               (kiln_tensor *[]){rows->t, fc_w->t}, 2, out->t));
+    CHECK(kiln_test_has_shape(out->t, 2, (int64_t[]){0, 4}));
+    /* pools keep the input's quantization */
+    qt *pooled = qt_output(dtype, 0.05f, zp);
+    kiln_pool_attrs pool = {KILN_PAD_VALID, 2, 2, 2, 2, KILN_ACT_NONE};
+    CHECK_OK(
+        kiln_test_run_op1(KILN_OP_MAX_POOL_2D, &pool, &x->t, 1, pooled->t));
+    CHECK(kiln_test_has_shape(pooled->t, 4, (int64_t[]){0, 2, 2, 3}));
+    CHECK_OK(
+        kiln_test_run_op1(KILN_OP_AVERAGE_POOL_2D, &pool, &x->t, 1, pooled->t));
+    CHECK(kiln_test_has_shape(pooled->t, 4, (int64_t[]){0, 2, 2, 3}));
+    qt *list[] = {x, rows, w, fc_w, out, pooled};
+    for (int i = 0; i < 6; i++) qt_free(list[i]);
+  }
 }
 
 /* Empty dimensions other than the batch have no meaning for these
@@ -269,6 +314,7 @@ static void test_session_batches(kiln_isa isa, int threads) {
 int main(void) {
   kiln_test_seed(0xE3B7);
   test_reference_kernels();
+  test_quantized_kernels();
   test_other_empty_dims_refused();
   test_session_batches(KILN_ISA_AUTO, 0);
   test_session_batches(KILN_ISA_PORTABLE, 1);
