@@ -6,7 +6,8 @@ batch, so kiln computes it at prepare), REVERSE_SEQUENCE
 (tf.reverse_sequence on float32 and int32 with int32 and int64 lengths)
 and RANK (tf.rank of a squeezed input, whose rank is unknown when
 converting); and an empty batch through
-CONV_2D, FULLY_CONNECTED and a pool.
+CONV_2D, FULLY_CONNECTED and a pool, and through a MobileNetV2 block that
+kiln fuses.
 
 Each case builds a tf.function whose inputs have a None batch (so the
 converter cannot fold the operator away) and random constant weights,
@@ -128,6 +129,23 @@ def _batch_ops():
     return make
 
 
+def _bottleneck():
+    """MobileNetV2's block (1x1 expand, 3x3 depthwise, 1x1 project, ReLU6
+    between): kiln fuses it into one FUSED_BOTTLENECK node at load."""
+    def make(tf, rng):
+        expand = tf.constant(_weights(rng, (1, 1, 8, 48)) * 0.5)
+        depthwise = tf.constant(_weights(rng, (3, 3, 48, 1)) * 0.5)
+        project = tf.constant(_weights(rng, (1, 1, 48, 8)) * 0.5)
+
+        def fn(x):
+            y = tf.nn.relu6(tf.nn.conv2d(x, expand, 1, "SAME"))
+            y = tf.nn.relu6(tf.nn.depthwise_conv2d(y, depthwise, [1, 1, 1, 1],
+                                                   "SAME"))
+            return tf.nn.conv2d(y, project, 1, "SAME")
+        return fn, [tf.TensorSpec([None, 16, 16, 8], tf.float32, name="in0")]
+    return make
+
+
 def cases():
     found = [
         Case("conv3d_same_bias_relu", ("CONV_3D",),
@@ -148,6 +166,8 @@ def cases():
         Case("batch0_conv_fc_pool",
              ("CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D"), _batch_ops(),
              _uniform((5, 5, 3)), batches=(0, 2, 0)),
+        Case("batch0_bottleneck", ("CONV_2D", "DEPTHWISE_CONV_2D"),
+             _bottleneck(), _uniform((16, 16, 8)), batches=(0, 2, 0)),
     ]
     for dtype, len_dtype in (("float32", "int32"), ("int32", "int64")):
         make, feed = _reverse_sequence(dtype, len_dtype, 6, 3)
