@@ -377,5 +377,23 @@ typedef enum kiln_lsh_type {
 typedef struct kiln_lsh_projection_attrs {
   kiln_lsh_type type;
 } kiln_lsh_projection_attrs;
+/* ---- added for issue 9: new operators (ref/conv3d.c,
+ * ref/reverse_sequence.c) ---- */
+
+/* CONV_3D: input NDHWC, filter [KD,KH,KW,I,O], optional bias [O].
+ * CONV_3D_TRANSPOSE: inputs (output_shape int32[5], filter [KD,KH,KW,O,I],
+ * input NDHWC, optional bias [O]). Both read TFLite's Conv3DOptions. */
+typedef struct kiln_conv3d_attrs {
+  kiln_padding padding;
+  int stride_d, stride_h, stride_w;
+  int dilation_d, dilation_h, dilation_w;
+  kiln_activation activation;
+} kiln_conv3d_attrs;
+
+/* REVERSE_SEQUENCE: along batch_dim, each slice reverses its first
+ * seq_lengths[b] elements along seq_dim. */
+typedef struct kiln_reverse_sequence_attrs {
+  int seq_dim, batch_dim;
+} kiln_reverse_sequence_attrs;
 
 #endif

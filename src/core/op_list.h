@@ -210,6 +210,13 @@ KILN_OP(RANDOM_STANDARD_NORMAL, kiln_random_attrs, kiln_shape_random, kiln_ref_r
 KILN_OP(MULTINOMIAL, kiln_random_attrs, kiln_shape_multinomial, kiln_ref_multinomial, kiln_flops_per_input)
 KILN_OP(STABLEHLO_RNG_BIT_GENERATOR, kiln_rng_bit_generator_attrs, kiln_shape_rng_bit_generator, kiln_ref_rng_bit_generator, kiln_flops_none)
 KILN_OP(LSH_PROJECTION, kiln_lsh_projection_attrs, kiln_shape_lsh_projection, kiln_ref_lsh_projection, kiln_flops_none)
+/* added for issue 9: new operators (ref/rank.c, ref/relu_0_to_1.c,
+ * ref/reverse_sequence.c, ref/conv3d.c) */
+KILN_OP(RANK, kiln_no_attrs, kiln_shape_rank, kiln_ref_rank, kiln_flops_none)
+KILN_OP(RELU_0_TO_1, kiln_no_attrs, kiln_shape_relu_0_to_1, kiln_ref_relu_0_to_1, kiln_flops_per_output)
+KILN_OP(REVERSE_SEQUENCE, kiln_reverse_sequence_attrs, kiln_shape_reverse_sequence, kiln_ref_reverse_sequence, kiln_flops_none)
+KILN_OP(CONV_3D, kiln_conv3d_attrs, kiln_shape_conv_3d, kiln_ref_conv_3d, kiln_flops_conv_3d)
+KILN_OP(CONV_3D_TRANSPOSE, kiln_conv3d_attrs, kiln_shape_conv_3d_transpose, kiln_ref_conv_3d_transpose, kiln_flops_conv_3d_transpose)
 
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */

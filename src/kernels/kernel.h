@@ -114,6 +114,13 @@ kiln_status *kiln_require_rank(const kiln_tensor *t, int rank,
 kiln_status *kiln_require_float_input(const kiln_op_ctx *ctx, int index,
                                       const char *name, int min_rank,
                                       int max_rank);
+/* As kiln_require_float_input, except that dimension 0 (the batch) may be
+ * 0: operators that work batch by batch (convolutions, pools,
+ * FULLY_CONNECTED) then have an empty output and nothing to compute, as in
+ * TFLite. Every other dimension must still be at least 1. */
+kiln_status *kiln_require_float_batch_input(const kiln_op_ctx *ctx, int index,
+                                            const char *name, int min_rank,
+                                            int max_rank);
 
 /* ---- sliding windows (CONV_2D, DEPTHWISE_CONV_2D, the 2-D pools) ----
  *

@@ -83,9 +83,11 @@ kiln_status *kiln_require_rank(const kiln_tensor *t, int rank,
   return NULL;
 }
 
-kiln_status *kiln_require_float_input(const kiln_op_ctx *ctx, int index,
-                                      const char *name, int min_rank,
-                                      int max_rank) {
+/* The float input checks; dimensions from `first_counted` on must be at
+ * least 1 (0 or 1: whether an empty batch is allowed). */
+static kiln_status *require_float(const kiln_op_ctx *ctx, int index,
+                                  const char *name, int min_rank, int max_rank,
+                                  int first_counted) {
   KILN_TRY(kiln_require_input(ctx, index, name));
   const kiln_tensor *t = ctx->inputs[index];
   char role[64], buf[KILN_DIMS_STR_SIZE];
@@ -103,10 +105,22 @@ kiln_status *kiln_require_float_input(const kiln_op_ctx *ctx, int index,
                             "%s must have rank %d to %d, has shape %s", role,
                             min_rank, max_rank, buf);
   for (int i = 0; i < t->rank; i++)
-    if (t->dims[i] <= 0)
+    if (t->dims[i] < 0 || (t->dims[i] == 0 && i >= first_counted))
       return kiln_error(KILN_ERR_INVALID_MODEL, "%s has empty shape %s", role,
                         buf);
   return NULL;
+}
+
+kiln_status *kiln_require_float_input(const kiln_op_ctx *ctx, int index,
+                                      const char *name, int min_rank,
+                                      int max_rank) {
+  return require_float(ctx, index, name, min_rank, max_rank, 0);
+}
+
+kiln_status *kiln_require_float_batch_input(const kiln_op_ctx *ctx, int index,
+                                            const char *name, int min_rank,
+                                            int max_rank) {
+  return require_float(ctx, index, name, min_rank, max_rank, 1);
 }
 
 kiln_status *kiln_check_window_attrs(kiln_padding padding, int stride_h,

@@ -357,11 +357,11 @@ static kiln_status *check_memory(const kiln_session *s, size_t bytes,
                     what, t ? " at shape " : "", dims, bytes, s->max_memory);
 }
 
-/* A node can run at prepare when its result depends only on shapes (SHAPE)
- * or on values already known; the shape arithmetic of dynamic-batch models
- * (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
+/* A node can run at prepare when its result depends only on shapes (SHAPE,
+ * RANK) or on values already known; the shape arithmetic of dynamic-batch
+ * models (SHAPE -> STRIDED_SLICE -> PACK -> RESHAPE) resolves this way. */
 static bool known_before_invoke(const kiln_session *s, const kiln_node *n) {
-  if (n->op == KILN_OP_SHAPE) return true;
+  if (n->op == KILN_OP_SHAPE || n->op == KILN_OP_RANK) return true;
   /* Custom callbacks run at invoke, as TFLite runs them; so do control
    * flow and variables, which have effects beyond their outputs. */
   if (kiln_op_runs_in_session(n->op)) return false;
@@ -388,6 +388,23 @@ static kiln_status *evaluate_now(kiln_session *s, int n) {
     s->homes[v] = HOME_KNOWN;
   }
   return kiln_op_table[node->op].reference(&s->contexts[n]);
+}
+
+/* A step whose outputs are all empty (a batch of 0) has nothing to
+ * compute: it runs this instead of its kernel, so that no kernel, and no
+ * optimized variant with its row splits and packed panels, ever sees an
+ * empty tensor at invoke. Operators the session runs itself (control flow,
+ * variables, custom callbacks) may act beyond their outputs and still run. */
+static kiln_status *skip_empty(const kiln_op_ctx *ctx) {
+  (void)ctx;
+  return NULL;
+}
+
+static bool outputs_all_empty(const kiln_session *s, const kiln_node *node) {
+  if (node->num_outputs == 0 || kiln_op_runs_in_session(node->op)) return false;
+  for (int i = 0; i < node->num_outputs; i++)
+    if (kiln_tensor_numel(&s->tensors[node->outputs[i]]) != 0) return false;
+  return true;
 }
 
 static kiln_status *infer_shapes(kiln_session *s) {
@@ -419,6 +436,14 @@ static kiln_status *infer_shapes(kiln_session *s) {
       step *next = &s->steps[s->num_steps++];
       next->kernel = NULL;
       next->kernel_name = "session";
+      next->node = n;
+      next->flops = 0.0;
+      continue;
+    }
+    if (outputs_all_empty(s, node)) {
+      step *next = &s->steps[s->num_steps++];
+      next->kernel = skip_empty;
+      next->kernel_name = "empty";
       next->node = n;
       next->flops = 0.0;
       continue;

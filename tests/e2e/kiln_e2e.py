@@ -735,19 +735,44 @@ def pack_model_object(model) -> bytes:
 # the flatbuffers object API of the TFLite schema.
 
 
-def build_unsupported_op_model():
-    """Eleven Dense layers, then a reverse_sequence: the converter emits
-    REVERSE_SEQUENCE (which kiln does not implement) as operator 11 or
-    later, an index that a message cannot contain by accident."""
+# A builtin of the schema that kiln does not run (nor does LiteRT 2.3: it
+# registers no kernel for it), so the test of the message stays meaningful
+# whichever operators kiln gains.
+UNSUPPORTED_OP = "CONCAT_EMBEDDINGS"
+
+
+def build_unsupported_op_model() -> bytes:
+    """Eleven Dense layers, then a reverse_sequence, converted to TFLite;
+    then the REVERSE_SEQUENCE operator's code is rewritten to
+    UNSUPPORTED_OP (and its options dropped), so that operator is number 11
+    or later, an index that a message cannot contain by accident."""
     keras = _keras()
+    import flatbuffers
     import tensorflow as tf
+    from ai_edge_litert import schema_py_generated as schema
     keras.utils.set_random_seed(11)
     x = inp = keras.Input((16,), name="features")
     for _ in range(11):
         x = keras.layers.Dense(8, activation="relu")(x)
     x = keras.layers.Lambda(lambda t: tf.reverse_sequence(
         t, tf.fill(tf.shape(t)[:1], 5), seq_axis=1, batch_axis=0))(x)
-    return keras.Model(inp, x, name="unsupported_op")
+    data = convert(keras.Model(inp, x, name="unsupported_op"), "float32")
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    code = getattr(schema.BuiltinOperator, UNSUPPORTED_OP)
+    rewritten = []
+    for i, oc in enumerate(model.operatorCodes):
+        if max(oc.builtinCode, oc.deprecatedBuiltinCode) == \
+                schema.BuiltinOperator.REVERSE_SEQUENCE:
+            oc.builtinCode = oc.deprecatedBuiltinCode = code
+            rewritten.append(i)
+    assert rewritten, "the converter emitted no REVERSE_SEQUENCE"
+    for op in model.subgraphs[0].operators:
+        if op.opcodeIndex in rewritten:
+            op.builtinOptionsType = schema.BuiltinOptions.NONE
+            op.builtinOptions = None
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 def operator_index(model_path: Path, op_name: str) -> int:

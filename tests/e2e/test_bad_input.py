@@ -118,14 +118,14 @@ def test_malformed_model(kiln_bin, model_cache, mlp, features, tmp_path,
 
 
 def test_unsupported_operator(kiln_bin, model_cache, features, tmp_path):
-    """A builtin kiln lacks (REVERSE_SEQUENCE): the message names it and its
-    index."""
-    model = model_cache.custom(
-        "unsupported_op.tflite",
-        lambda: K.convert(K.build_unsupported_op_model(), "float32"))
-    index = K.operator_index(model, "REVERSE_SEQUENCE")
+    """A builtin kiln lacks (K.UNSUPPORTED_OP): the message names it and
+    its index."""
+    model = model_cache.custom("unsupported_builtin.tflite",
+                               K.build_unsupported_op_model)
+    index = K.operator_index(model, K.UNSUPPORTED_OP)
+    assert index >= 11
     result = run(kiln_bin, model, {"features": features}, tmp_path / "out")
-    check_failure(result, "REVERSE_SEQUENCE")
+    check_failure(result, K.UNSUPPORTED_OP)
     assert re.search(rf"\b{index}\b", result.stderr), (
         f"operator index {index} not in:\n{result.stderr}")
 

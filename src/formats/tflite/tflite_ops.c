@@ -856,6 +856,38 @@ static kiln_status *parse_stablehlo_gather(const kiln_fb_table *o,
   return NULL;
 }
 
+/* ---- added for issue 9: new operators ---- */
+
+/* Conv3DOptions (CONV_3D and CONV_3D_TRANSPOSE). Strides default to 0 in
+ * the schema, so a missing one is an error here. */
+static kiln_status *parse_conv3d(const kiln_fb_table *o, void *attrs) {
+  kiln_conv3d_attrs *a = attrs;
+  KILN_TRY(read_padding(o, TFL_CONV3D_PADDING, &a->padding));
+  KILN_TRY(read_positive(o, TFL_CONV3D_STRIDE_D, 0, "stride_d", &a->stride_d));
+  KILN_TRY(read_positive(o, TFL_CONV3D_STRIDE_H, 0, "stride_h", &a->stride_h));
+  KILN_TRY(read_positive(o, TFL_CONV3D_STRIDE_W, 0, "stride_w", &a->stride_w));
+  KILN_TRY(read_activation(o, TFL_CONV3D_ACTIVATION, &a->activation));
+  KILN_TRY(read_positive(o, TFL_CONV3D_DILATION_D, 1, "dilation_d_factor",
+                         &a->dilation_d));
+  KILN_TRY(read_positive(o, TFL_CONV3D_DILATION_H, 1, "dilation_h_factor",
+                         &a->dilation_h));
+  return read_positive(o, TFL_CONV3D_DILATION_W, 1, "dilation_w_factor",
+                       &a->dilation_w);
+}
+
+/* ReverseSequenceOptions: both dimensions must be >= 0 (TFLite takes no
+ * negative ones); the upper bound is the input's rank, checked at prepare. */
+static kiln_status *parse_reverse_sequence(const kiln_fb_table *o,
+                                           void *attrs) {
+  kiln_reverse_sequence_attrs *a = attrs;
+  KILN_TRY(read_int(o, TFL_REVSEQ_SEQ_DIM, &a->seq_dim));
+  KILN_TRY(read_int(o, TFL_REVSEQ_BATCH_DIM, &a->batch_dim));
+  if (a->seq_dim < 0 || a->batch_dim < 0)
+    return INVALID("%s: seq_dim %d and batch_dim %d must be >= 0", o->name,
+                   a->seq_dim, a->batch_dim);
+  return NULL;
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -1075,6 +1107,14 @@ static const kiln_tflite_op op_map[] = {
          kiln_rng_bit_generator_attrs),
     WITH(LSH_PROJECTION, LSH_PROJECTION, "LSHProjectionOptions",
          parse_lsh_projection, kiln_lsh_projection_attrs),
+    /* added for issue 9: new operators */
+    PLAIN(RANK),
+    PLAIN(RELU_0_TO_1),
+    WITH(REVERSE_SEQUENCE, REVERSE_SEQUENCE, "ReverseSequenceOptions",
+         parse_reverse_sequence, kiln_reverse_sequence_attrs),
+    WITH(CONV_3D, CONV3D, "Conv3DOptions", parse_conv3d, kiln_conv3d_attrs),
+    WITH(CONV_3D_TRANSPOSE, CONV3D, "Conv3DOptions", parse_conv3d,
+         kiln_conv3d_attrs),
 
     /* control flow over other subgraphs, and resource variables */
     WITH(WHILE, WHILE, "WhileOptions", parse_while, kiln_while_attrs),

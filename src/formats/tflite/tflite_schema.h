@@ -637,4 +637,32 @@ enum {                                    /* VarHandleOptions */
        TFL_VAR_HANDLE_SHARED_NAME = 1,
 };
 
+/* added for issue 9: new operators. BuiltinOperator codes, options union
+ * types and their slots. */
+enum {
+  TFL_OP_RANK = 110,
+  TFL_OP_REVERSE_SEQUENCE = 112,
+  TFL_OP_CONV_3D = 132,
+  TFL_OP_CONV_3D_TRANSPOSE = 141,
+  TFL_OP_RELU_0_TO_1 = 152,
+};
+enum {
+  TFL_OPT_REVERSE_SEQUENCE = 87,
+  TFL_OPT_CONV3D = 106, /* Conv3DOptions, also CONV_3D_TRANSPOSE's */
+};
+enum { /* ReverseSequenceOptions: ints */
+       TFL_REVSEQ_SEQ_DIM = 0,
+       TFL_REVSEQ_BATCH_DIM = 1,
+};
+enum {                            /* Conv3DOptions */
+       TFL_CONV3D_PADDING = 0,    /* Padding (byte) */
+       TFL_CONV3D_STRIDE_D = 1,   /* int */
+       TFL_CONV3D_STRIDE_W = 2,   /* int */
+       TFL_CONV3D_STRIDE_H = 3,   /* int */
+       TFL_CONV3D_ACTIVATION = 4, /* ActivationFunctionType (byte) */
+       TFL_CONV3D_DILATION_D = 5, /* int, default 1 */
+       TFL_CONV3D_DILATION_W = 6, /* int, default 1 */
+       TFL_CONV3D_DILATION_H = 7, /* int, default 1 */
+};
+
 #endif

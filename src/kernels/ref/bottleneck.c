@@ -62,7 +62,8 @@ kiln_status *kiln_shape_fused_bottleneck(const kiln_op_ctx *ctx) {
   KILN_TRY(check_clamp(a->expand_activation, "expand"));
   KILN_TRY(check_clamp(dw->activation, "depthwise"));
   KILN_TRY(check_clamp(a->project_activation, "project"));
-  KILN_TRY(kiln_require_float_input(ctx, KILN_BOTTLENECK_X, "input", 4, 4));
+  KILN_TRY(
+      kiln_require_float_batch_input(ctx, KILN_BOTTLENECK_X, "input", 4, 4));
   KILN_TRY(kiln_require_input(ctx, KILN_BOTTLENECK_DW_W,
                               input_names[KILN_BOTTLENECK_DW_W]));
   KILN_TRY(kiln_require_input(ctx, KILN_BOTTLENECK_PROJECT_W,

@@ -66,7 +66,7 @@ static kiln_status *check_forward(const kiln_op_ctx *ctx, int max_inputs) {
   KILN_TRY(kiln_check_arity(ctx, 2, max_inputs, 1));
   KILN_TRY(check_attrs(ctx->attrs));
   KILN_TRY(check_dilation(ctx->attrs));
-  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
+  KILN_TRY(kiln_require_float_batch_input(ctx, 0, "input", 4, 4));
   return kiln_require_float_input(ctx, 1, "filter", 4, 4);
 }
 

@@ -21,7 +21,7 @@ kiln_status *kiln_shape_fully_connected(const kiln_op_ctx *ctx) {
   const kiln_fully_connected_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
   KILN_TRY(kiln_check_activation(a->activation));
-  KILN_TRY(kiln_require_float_input(ctx, 0, "input", 1, -1));
+  KILN_TRY(kiln_require_float_batch_input(ctx, 0, "input", 1, -1));
   KILN_TRY(kiln_require_float_input(ctx, 1, "weights", 1, -1));
   const kiln_tensor *in = ctx->inputs[0], *w = ctx->inputs[1];
   char si[KILN_DIMS_STR_SIZE], sw[KILN_DIMS_STR_SIZE];

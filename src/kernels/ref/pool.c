@@ -27,7 +27,7 @@ kiln_status *kiln_shape_pool_2d(const kiln_op_ctx *ctx) {
   if (quantized)
     KILN_TRY(kiln_qshape_pool_2d(ctx));
   else
-    KILN_TRY(kiln_require_float_input(ctx, 0, "input", 4, 4));
+    KILN_TRY(kiln_require_float_batch_input(ctx, 0, "input", 4, 4));
   const kiln_tensor *in = ctx->inputs[0];
   int64_t dims[4] = {in->dims[0], 0, 0, in->dims[3]};
   KILN_TRY(kiln_window_out_size(in, 1, a->filter_h, a->stride_h, 1, a->padding,

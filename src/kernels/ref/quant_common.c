@@ -8,9 +8,12 @@ static bool is_quant_activation(kiln_dtype t) {
   return t == KILN_INT8 || t == KILN_UINT8 || t == KILN_INT16;
 }
 
-kiln_status *kiln_q_require_input(const kiln_op_ctx *ctx, int index,
+/* The input checks; dimensions from `first_counted` on must be at least 1
+ * (0 or 1: whether an empty batch is allowed). */
+static kiln_status *require_input(const kiln_op_ctx *ctx, int index,
                                   const char *name, bool allow_float,
-                                  int min_rank, int max_rank) {
+                                  int min_rank, int max_rank,
+                                  int first_counted) {
   char role[64], buf[KILN_DIMS_STR_SIZE];
   snprintf(role, sizeof role, "input %d (%s)", index, name);
   KILN_TRY(kiln_require_input(ctx, index, name));
@@ -26,10 +29,22 @@ kiln_status *kiln_q_require_input(const kiln_op_ctx *ctx, int index,
                       kiln_dims_str(t->dims, t->rank, buf, sizeof buf),
                       t->rank);
   for (int d = 0; d < t->rank; d++)
-    if (t->dims[d] <= 0)
+    if (t->dims[d] < 0 || (t->dims[d] == 0 && d >= first_counted))
       return kiln_error(KILN_ERR_INVALID_MODEL, "%s has empty shape %s", role,
                         kiln_dims_str(t->dims, t->rank, buf, sizeof buf));
   return NULL;
+}
+
+kiln_status *kiln_q_require_input(const kiln_op_ctx *ctx, int index,
+                                  const char *name, bool allow_float,
+                                  int min_rank, int max_rank) {
+  return require_input(ctx, index, name, allow_float, min_rank, max_rank, 0);
+}
+
+kiln_status *kiln_q_require_batch_input(const kiln_op_ctx *ctx, int index,
+                                        const char *name, bool allow_float,
+                                        int min_rank, int max_rank) {
+  return require_input(ctx, index, name, allow_float, min_rank, max_rank, 1);
 }
 
 kiln_status *kiln_q_require_weights(const kiln_op_ctx *ctx, int index,

@@ -79,6 +79,11 @@ static inline int32_t kiln_q_requantize64(const kiln_quant_params *p, int64_t c,
 kiln_status *kiln_q_require_input(const kiln_op_ctx *ctx, int index,
                                   const char *name, bool allow_float,
                                   int min_rank, int max_rank);
+/* As kiln_q_require_input, except that dimension 0 (the batch) may be 0
+ * (kernel.h: kiln_require_float_batch_input). */
+kiln_status *kiln_q_require_batch_input(const kiln_op_ctx *ctx, int index,
+                                        const char *name, bool allow_float,
+                                        int min_rank, int max_rank);
 
 /* Checks that input `index` (weights) is int8 or uint8 of rank `rank`. */
 kiln_status *kiln_q_require_weights(const kiln_op_ctx *ctx, int index,

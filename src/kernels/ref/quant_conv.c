@@ -26,8 +26,9 @@ static kiln_status *check_window(const kiln_conv_attrs *a, bool dilated) {
 
 kiln_status *kiln_conv_set_shape4(const kiln_op_ctx *ctx, const int64_t *dims) {
   char buf[KILN_DIMS_STR_SIZE];
+  /* The batch may be 0 (an empty output, nothing to compute). */
   for (int i = 0; i < 4; i++)
-    if (dims[i] <= 0)
+    if (dims[i] < 0 || (dims[i] == 0 && i > 0))
       return kiln_error(KILN_ERR_INVALID_MODEL, "output shape %s is empty",
                         kiln_dims_str(dims, 4, buf, sizeof buf));
   kiln_set_shape(ctx->outputs[0], dims, 4);
@@ -57,7 +58,7 @@ static kiln_status *set_forward_output(const kiln_op_ctx *ctx,
 static kiln_status *check_forward(const kiln_op_ctx *ctx, int max_inputs) {
   KILN_TRY(kiln_check_arity(ctx, 2, max_inputs, 1));
   KILN_TRY(check_window(ctx->attrs, true));
-  KILN_TRY(kiln_q_require_input(ctx, 0, "input", true, 4, 4));
+  KILN_TRY(kiln_q_require_batch_input(ctx, 0, "input", true, 4, 4));
   KILN_TRY(kiln_q_require_weights(ctx, 1, 4));
   return kiln_q_check_output_type(ctx, ctx->inputs[0]);
 }

@@ -14,7 +14,7 @@ kiln_status *kiln_q_shape_fully_connected(const kiln_op_ctx *ctx) {
   const kiln_fully_connected_attrs *a = ctx->attrs;
   KILN_TRY(kiln_check_arity(ctx, 2, 3, 1));
   KILN_TRY(kiln_check_activation(a->activation));
-  KILN_TRY(kiln_q_require_input(ctx, 0, "input", true, 1, -1));
+  KILN_TRY(kiln_q_require_batch_input(ctx, 0, "input", true, 1, -1));
   KILN_TRY(kiln_q_require_weights(ctx, 1, 2));
   const kiln_tensor *in = ctx->inputs[0], *w = ctx->inputs[1];
   KILN_TRY(kiln_q_check_output_type(ctx, in));

@@ -12,8 +12,9 @@ kiln_status *kiln_qshape_pool_2d(const kiln_op_ctx *ctx) {
   const kiln_tensor *in = ctx->inputs[0], *out = ctx->outputs[0];
   const kiln_pool_attrs *a = ctx->attrs;
   KILN_TRY(kiln_require_rank(in, 4, "input 0 (input)"));
+  /* An empty batch (dimension 0) leaves nothing to pool, as in TFLite. */
   for (int d = 0; d < 4; d++)
-    if (in->dims[d] <= 0)
+    if (in->dims[d] < 0 || (in->dims[d] == 0 && d > 0))
       return kiln_error(KILN_ERR_INVALID_MODEL,
                         "input 0 (input) has empty dimension %d", d);
   kiln_qparams q;
