@@ -22,6 +22,8 @@ bool kiln_op_runs_in_session(kiln_op_type op) {
     case KILN_OP_WHILE:
     case KILN_OP_IF:
     case KILN_OP_CALL_ONCE:
+    case KILN_OP_STABLEHLO_CASE:
+    case KILN_OP_STABLEHLO_COMPOSITE:
     case KILN_OP_VAR_HANDLE:
     case KILN_OP_READ_VARIABLE:
     case KILN_OP_ASSIGN_VARIABLE:
@@ -32,7 +34,8 @@ bool kiln_op_runs_in_session(kiln_op_type op) {
 }
 
 bool kiln_op_has_side_effects(kiln_op_type op) {
-  /* A WHILE or IF body may assign variables. */
+  /* A WHILE, IF, CASE or composite's subgraph may assign variables. */
   return op == KILN_OP_ASSIGN_VARIABLE || op == KILN_OP_CALL_ONCE ||
-         op == KILN_OP_WHILE || op == KILN_OP_IF;
+         op == KILN_OP_WHILE || op == KILN_OP_IF ||
+         op == KILN_OP_STABLEHLO_CASE || op == KILN_OP_STABLEHLO_COMPOSITE;
 }
