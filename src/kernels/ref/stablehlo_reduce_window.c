@@ -75,6 +75,15 @@ kiln_status *kiln_shape_stablehlo_reduce_window(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
+/* One operation per tap of every window: the work, which base dilation and
+ * padding can make far larger than the input. */
+double kiln_flops_stablehlo_reduce_window(const kiln_op_ctx *ctx) {
+  const kiln_stablehlo_reduce_window_attrs *a = ctx->attrs;
+  double taps = 1.0;
+  for (int d = 0; d < a->rank; d++) taps *= (double)a->window[d];
+  return taps * (double)kiln_tensor_numel(ctx->outputs[0]);
+}
+
 /* The input element a tap at position `at` (per dimension, in the dilated
  * and padded input) reads, or -1 for a hole or the padding. */
 static int64_t tap_source(const kiln_stablehlo_reduce_window_attrs *a,
