@@ -65,7 +65,11 @@ static kiln_status *number_slots(kiln_session *s) {
   s->child_base[nodes] = total;
   kiln_session **slots =
       kiln_calloc(s->alloc, total ? (size_t)total : 1, sizeof *slots);
-  if (!slots) return KILN_OOM();
+  if (!slots) { /* kiln_cf_free must not walk the old, smaller array */
+    kiln_free(s->alloc, s->child_base);
+    s->child_base = NULL;
+    return KILN_OOM();
+  }
   kiln_free(s->alloc, s->children);
   s->children = slots;
   return NULL;
