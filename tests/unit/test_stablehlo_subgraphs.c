@@ -417,6 +417,52 @@ static void test_composite(void) {
                  "decomposition_subgraph_index 2 is out of range");
 }
 
+/* ------------------------------------------------------- out of memory */
+
+/* Loads, opens a session and invokes (inputs as allocated, zeros) with
+ * allocation number `fail_at` failing; returns whether all went well. */
+static bool run_with_failure(const uint8_t *bytes, size_t size, long fail_at,
+                             kiln_test_allocator *counter) {
+  kiln_options options = kiln_options_default();
+  options.allocator = kiln_test_allocator_init(counter, fail_at);
+  kiln_model *model = NULL;
+  kiln_session *s = NULL;
+  kiln_status *st =
+      kiln_model_load_buffer(bytes, size, "oom.tflite", &options, &model);
+  if (!st) st = kiln_session_create(model, &options, &s);
+  if (!st) st = kiln_session_invoke(s);
+  if (st) CHECK(kiln_status_get_code(st) == KILN_ERR_OUT_OF_MEMORY);
+  bool ok = st == NULL;
+  kiln_status_free(st);
+  kiln_session_free(s);
+  kiln_model_free(model);
+  return ok;
+}
+
+/* Every allocation of loading and running each model fails in turn: a
+ * clean OUT_OF_MEMORY each time and nothing left allocated (the session's
+ * child slots, a body read only to be looked at). */
+static void test_out_of_memory(void) {
+  for (int which = 0; which < 4; which++) {
+    if (which == 0) reduce_window_model(5, OP_HLO_ADD, 1);
+    if (which == 1) scatter_model(OP_HLO_MAX, 1);
+    if (which == 2) case_model(3);
+    if (which == 3) composite_model(3);
+    size_t size;
+    uint8_t *bytes = tb_build(&main_graph, &size);
+    kiln_test_allocator counter;
+    /* a failure point never reached counts the calls */
+    CHECK(run_with_failure(bytes, size, 1L << 40, &counter));
+    long calls = counter.calls;
+    CHECK(counter.live == 0);
+    for (long k = 0; k < calls; k++) {
+      run_with_failure(bytes, size, k, &counter);
+      CHECK(counter.live == 0);
+    }
+    free(bytes);
+  }
+}
+
 int main(void) {
   kiln_test_seed(20261207);
   test_reduce_window();
@@ -426,5 +472,6 @@ int main(void) {
   test_case();
   test_case_refused();
   test_composite();
+  test_out_of_memory();
   return kiln_test_finish("test_stablehlo_subgraphs");
 }
