@@ -28,7 +28,7 @@ enum {
   OP_MUL,
 };
 
-static tb_model main_graph, subs[3];
+static tb_model main_graph, subs[8];
 
 static void reset_models(int num_subgraphs) {
   static const int32_t codes[] = {TFL_OP_STABLEHLO_REDUCE_WINDOW,
@@ -290,10 +290,16 @@ static void test_scatter_refused(void) {
 
 /* ------------------------------------------------------------------ CASE */
 
-/* y = branch[index](x): x + x, x * x, max(x, x) (subgraphs 1..3) */
-static void case_model(int n) {
+/* y = branch[index](x), branch b (subgraph b + 1) computing x + x, x * x
+ * or max(x, x) as b % 3 is 0, 1 or 2. More branches than two per node
+ * make the session number its child slots beyond the usual two. */
+static int branch_code(int b) {
   static const int codes[3] = {OP_HLO_ADD, OP_HLO_MUL, OP_HLO_MAX};
-  reset_models(3);
+  return codes[b % 3];
+}
+
+static void case_model(int n, int branches) {
+  reset_models(branches);
   tb_model *m = &main_graph;
   tensor(m, 0, TFL_TYPE_INT32, 0, 0, 0, 0);
   tensor(m, 1, TFL_TYPE_FLOAT32, 1, n, 0, 0);
@@ -302,59 +308,81 @@ static void case_model(int n) {
   o->options_type = TFL_OPT_STABLEHLO_CASE - TFL_OPT2_BASE;
   o->options_2 = true;
   o->num_options = 1;
-  o->options[0] = (tb_field){.slot = TFL_HLO_CASE_BRANCHES,
-                             .kind = 'v',
-                             .vec_len = 3,
-                             .vec = {1, 2, 3}};
+  o->options[0] = (tb_field){
+      .slot = TFL_HLO_CASE_BRANCHES, .kind = 'v', .vec_len = branches};
   io(m, 2, (int32_t[]){0, 1}, 1, (int32_t[]){2});
-  for (int b = 0; b < 3; b++) {
+  for (int b = 0; b < branches; b++) {
+    o->options[0].vec[b] = b + 1;
     tensor(&subs[b], 0, TFL_TYPE_FLOAT32, 1, n, 0, 0);
     tensor(&subs[b], 1, TFL_TYPE_FLOAT32, 1, n, 0, 0);
-    op(&subs[b], (uint32_t)codes[b], 2, (int32_t[]){0, 0}, 1, (int32_t[]){1});
+    op(&subs[b], (uint32_t)branch_code(b), 2, (int32_t[]){0, 0}, 1,
+       (int32_t[]){1});
     io(&subs[b], 1, (int32_t[]){0}, 1, (int32_t[]){1});
   }
 }
 
 static void test_case(void) {
-  int n = kiln_test_int(1, 8);
-  case_model(n);
-  kiln_model *model = NULL;
-  kiln_session *s = open_session(&model);
-  if (!s) {
-    kiln_model_free(model);
-    return;
+  for (int branches = 1; branches <= 8; branches += 7) {
+    int n = kiln_test_int(1, 8);
+    case_model(n, branches);
+    kiln_model *model = NULL;
+    kiln_session *s = open_session(&model);
+    if (!s) {
+      kiln_model_free(model);
+      continue;
+    }
+    float x[8], got[8], want[8];
+    int64_t dims[1] = {n}, scalar[1] = {0};
+    for (int32_t index = -3; index <= branches + 2; index++) {
+      kiln_test_fill(x, n, -3, 3);
+      CHECK_OK(kiln_session_set_input(s, 0, KILN_INT32, scalar, 0, &index,
+                                      sizeof index));
+      CHECK_OK(kiln_session_set_input(s, 1, KILN_FLOAT32, dims, 1, x,
+                                      sizeof(float) * (size_t)n));
+      CHECK_OK(kiln_session_invoke(s));
+      CHECK_OK(kiln_session_get_output(s, 0, got, sizeof got));
+      /* out of range: the last branch */
+      int b = index >= 0 && index < branches ? index : branches - 1;
+      for (int i = 0; i < n; i++)
+        want[i] = branch_code(b) == OP_HLO_ADD   ? x[i] + x[i]
+                  : branch_code(b) == OP_HLO_MUL ? x[i] * x[i]
+                                                 : x[i];
+      kiln_test_close(got, want, n, 0, 0, "CASE result");
+    }
+    close_session(s, model);
   }
-  float x[8], got[8], want[8];
-  int64_t dims[1] = {n}, scalar[1] = {0};
-  for (int32_t index = -3; index <= 5; index++) {
-    kiln_test_fill(x, n, -3, 3);
-    CHECK_OK(kiln_session_set_input(s, 0, KILN_INT32, scalar, 0, &index,
-                                    sizeof index));
-    CHECK_OK(kiln_session_set_input(s, 1, KILN_FLOAT32, dims, 1, x,
-                                    sizeof(float) * (size_t)n));
-    CHECK_OK(kiln_session_invoke(s));
-    CHECK_OK(kiln_session_get_output(s, 0, got, sizeof got));
-    int branch = index >= 0 && index < 3 ? index : 2; /* else the last */
-    for (int i = 0; i < n; i++)
-      want[i] = branch == 0 ? x[i] + x[i] : branch == 1 ? x[i] * x[i] : x[i];
-    kiln_test_close(got, want, n, 0, 0, "CASE result");
-  }
-  close_session(s, model);
 }
 
 static void test_case_refused(void) {
-  case_model(4);
+  case_model(4, 3);
   main_graph.operators[0].options[0].vec[1] = 7;
   expect_refused(KILN_ERR_INVALID_MODEL, "entry 7 is out of range");
-  case_model(4);
+  case_model(4, 3);
   main_graph.tensors[0].type = TFL_TYPE_FLOAT32;
   expect_refused(KILN_ERR_INVALID_MODEL, "the index (input 0) is float32");
-  case_model(4);
+  case_model(4, 3);
   subs[1].tensors[1].type = TFL_TYPE_INT32; /* branch 2 gives int32 */
   expect_refused(KILN_ERR_INVALID_MODEL, "output 0 of subgraph 2 is int32");
-  case_model(4);
+  case_model(4, 3);
   main_graph.operators[0].options[0].vec_len = 0;
   expect_refused(KILN_ERR_INVALID_MODEL, "branch_subgraph_indices has 0");
+  /* branch 3 gives a constant of 5 elements where the others give 4: the
+   * file loads, the session refuses (LiteRT would resize the output) */
+  static const float five[5] = {1, 2, 3, 4, 5};
+  case_model(4, 3);
+  main_graph.num_buffers = 2;
+  main_graph.buffers[1] = (tb_buffer){.data = five, .size = sizeof five};
+  tb_model *b = &subs[2];
+  b->num_operators = 0;
+  tensor(b, 1, TFL_TYPE_FLOAT32, 1, 5, 0, 1);
+  kiln_model *model = NULL;
+  kiln_session *s = NULL;
+  CHECK_OK(load(&model));
+  if (model)
+    CHECK_ERROR(kiln_session_create(model, NULL, &s), KILN_ERR_UNSUPPORTED,
+                "branch subgraph 1 gives output 0 shape [4] but branch "
+                "subgraph 3 gives [5]");
+  close_session(s, model);
 }
 
 /* ------------------------------------------------------------- COMPOSITE */
@@ -446,7 +474,7 @@ static void test_out_of_memory(void) {
   for (int which = 0; which < 4; which++) {
     if (which == 0) reduce_window_model(5, OP_HLO_ADD, 1);
     if (which == 1) scatter_model(OP_HLO_MAX, 1);
-    if (which == 2) case_model(3);
+    if (which == 2) case_model(3, 7);
     if (which == 3) composite_model(3);
     size_t size;
     uint8_t *bytes = tb_build(&main_graph, &size);
