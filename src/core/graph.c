@@ -255,8 +255,12 @@ kiln_status *kiln_graph_validate(const kiln_graph *g, const char *source) {
   return st;
 }
 
-int kiln_node_subgraphs(const kiln_node *n, int refs[2], const char *names[2]) {
-  const char *unused[2];
+_Static_assert(KILN_MAX_NODE_SUBGRAPHS >= KILN_MAX_CASE_BRANCHES,
+               "a node's subgraph list holds every CASE branch");
+
+int kiln_node_subgraphs(const kiln_node *n, int refs[KILN_MAX_NODE_SUBGRAPHS],
+                        const char *names[KILN_MAX_NODE_SUBGRAPHS]) {
+  const char *unused[KILN_MAX_NODE_SUBGRAPHS];
   if (!names) names = unused;
   switch (n->op) {
     case KILN_OP_WHILE: {
@@ -279,6 +283,20 @@ int kiln_node_subgraphs(const kiln_node *n, int refs[2], const char *names[2]) {
       const kiln_call_once_attrs *a = n->attrs;
       refs[0] = a->init_subgraph;
       names[0] = "init_subgraph_index";
+      return 1;
+    }
+    case KILN_OP_STABLEHLO_CASE: {
+      const kiln_stablehlo_case_attrs *a = n->attrs;
+      for (int i = 0; i < a->num_branches; i++) {
+        refs[i] = a->branches[i];
+        names[i] = "branch_subgraph_indices entry";
+      }
+      return a->num_branches;
+    }
+    case KILN_OP_STABLEHLO_COMPOSITE: {
+      const kiln_stablehlo_composite_attrs *a = n->attrs;
+      refs[0] = a->decomposition_subgraph;
+      names[0] = "decomposition_subgraph_index";
       return 1;
     }
     default:

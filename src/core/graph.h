@@ -91,10 +91,15 @@ kiln_status *kiln_value_nbytes(const kiln_value *v, size_t *out_nbytes);
  * data, other values NULL. */
 void kiln_value_as_tensor(const kiln_value *v, kiln_tensor *out);
 
+/* The most subgraphs one node runs (a STABLEHLO_CASE's branches). */
+#define KILN_MAX_NODE_SUBGRAPHS 64
+
 /* The subgraphs a control-flow node runs (WHILE: cond, body; IF: then,
- * else; CALL_ONCE: init) with the TFLite option naming each (names may be
+ * else; CALL_ONCE: init; STABLEHLO_CASE: its branches; STABLEHLO_COMPOSITE:
+ * its decomposition) with the TFLite option naming each (names may be
  * NULL); returns how many, 0 for other operators. */
-int kiln_node_subgraphs(const kiln_node *n, int refs[2], const char *names[2]);
+int kiln_node_subgraphs(const kiln_node *n, int refs[KILN_MAX_NODE_SUBGRAPHS],
+                        const char *names[KILN_MAX_NODE_SUBGRAPHS]);
 
 /* Checks structural sanity: ids in range, every input a constant, a
  * variable, a graph input or produced by an earlier node, no value produced

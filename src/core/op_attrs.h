@@ -395,5 +395,53 @@ typedef struct kiln_conv3d_attrs {
 typedef struct kiln_reverse_sequence_attrs {
   int seq_dim, batch_dim;
 } kiln_reverse_sequence_attrs;
+/* STABLEHLO_REDUCE_WINDOW (StablehloReduceWindowOptions): per dimension of
+ * the rank-`rank` input, the window's size, stride and dilation, the
+ * input's (base) dilation, and padding low/high (padding[2d], [2d + 1];
+ * negative crops). `function` is what the body subgraph computes, which
+ * the importer recognizes (tflite_subgraphs.c); 0 until it has. */
+typedef struct kiln_stablehlo_reduce_window_attrs {
+  int rank;
+  int64_t window[8], strides[8], base_dilations[8], window_dilations[8];
+  int64_t padding[16];
+  int body_subgraph;
+  kiln_window_function function;
+} kiln_stablehlo_reduce_window_attrs;
+
+/* What a STABLEHLO_SCATTER's update computation does with the operand's
+ * value and the update (the importer recognizes its subgraph). */
+typedef enum kiln_scatter_function {
+  KILN_SCATTER_UNKNOWN = 0,
+  KILN_SCATTER_REPLACE, /* the subgraph returns the update */
+  KILN_SCATTER_ADD,
+  KILN_SCATTER_MUL,
+  KILN_SCATTER_MAXIMUM,
+  KILN_SCATTER_MINIMUM,
+} kiln_scatter_function;
+
+/* STABLEHLO_SCATTER's dimension numbers (StablehloScatterOptions). */
+typedef struct kiln_stablehlo_scatter_attrs {
+  int num_update_window_dims, num_inserted_window_dims, num_scatter_dims;
+  int64_t update_window_dims[8], inserted_window_dims[8];
+  int64_t scatter_dims_to_operand_dims[8];
+  int64_t index_vector_dim;
+  int update_subgraph;
+  kiln_scatter_function function;
+} kiln_stablehlo_scatter_attrs;
+
+/* STABLEHLO_CASE: the branch subgraphs input 0 chooses among. */
+#define KILN_MAX_CASE_BRANCHES 64
+typedef struct kiln_stablehlo_case_attrs {
+  int num_branches;
+  int branches[KILN_MAX_CASE_BRANCHES];
+} kiln_stablehlo_case_attrs;
+
+/* STABLEHLO_COMPOSITE: the subgraph that computes it (name and version
+ * are for messages; the attributes are not needed to run it). */
+typedef struct kiln_stablehlo_composite_attrs {
+  int decomposition_subgraph;
+  const char *name; /* in the model's bytes; NULL reads as "" */
+  int version;
+} kiln_stablehlo_composite_attrs;
 
 #endif

@@ -200,6 +200,13 @@ KILN_OP(EMBEDDING_LOOKUP_SPARSE, kiln_embedding_sparse_attrs, kiln_shape_embeddi
 KILN_OP(REDUCE_WINDOW, kiln_reduce_window_attrs, kiln_shape_reduce_window, kiln_ref_reduce_window, kiln_flops_reduce_window)
 KILN_OP(STABLEHLO_PAD, kiln_stablehlo_pad_attrs, kiln_shape_stablehlo_pad, kiln_ref_stablehlo_pad, kiln_flops_none)
 KILN_OP(STABLEHLO_GATHER, kiln_stablehlo_gather_attrs, kiln_shape_stablehlo_gather, kiln_ref_stablehlo_gather, kiln_flops_none)
+/* StableHLO operators with subgraphs (ref/stablehlo_reduce_window.c,
+ * ref/stablehlo_scatter.c: the importer recognizes the body; CASE and
+ * COMPOSITE run their subgraphs in runtime/control_flow.c) */
+KILN_OP(STABLEHLO_REDUCE_WINDOW, kiln_stablehlo_reduce_window_attrs, kiln_shape_stablehlo_reduce_window, kiln_ref_stablehlo_reduce_window, kiln_flops_stablehlo_reduce_window)
+KILN_OP(STABLEHLO_SCATTER, kiln_stablehlo_scatter_attrs, kiln_shape_stablehlo_scatter, kiln_ref_stablehlo_scatter, kiln_flops_none)
+KILN_OP(STABLEHLO_CASE, kiln_stablehlo_case_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
+KILN_OP(STABLEHLO_COMPOSITE, kiln_stablehlo_composite_attrs, kiln_shape_session_only, kiln_ref_session_only, kiln_flops_none)
 
 /* added for issue 9: random numbers and hashing (ref/random.c,
  * ref/rng_bit_generator.c, ref/lsh_projection.c). RANDOM_UNIFORM,

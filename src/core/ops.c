@@ -22,6 +22,8 @@ bool kiln_op_runs_in_session(kiln_op_type op) {
     case KILN_OP_WHILE:
     case KILN_OP_IF:
     case KILN_OP_CALL_ONCE:
+    case KILN_OP_STABLEHLO_CASE:
+    case KILN_OP_STABLEHLO_COMPOSITE:
     case KILN_OP_VAR_HANDLE:
     case KILN_OP_READ_VARIABLE:
     case KILN_OP_ASSIGN_VARIABLE:
@@ -51,9 +53,10 @@ size_t kiln_op_state_bytes(kiln_op_type op) {
 }
 
 bool kiln_op_has_side_effects(kiln_op_type op) {
-  /* A WHILE or IF body may assign variables. */
+  /* A WHILE, IF, CASE or composite's subgraph may assign variables. */
   return op == KILN_OP_ASSIGN_VARIABLE || op == KILN_OP_CALL_ONCE ||
          op == KILN_OP_WHILE || op == KILN_OP_IF ||
+         op == KILN_OP_STABLEHLO_CASE || op == KILN_OP_STABLEHLO_COMPOSITE ||
          op == KILN_OP_HASHTABLE_IMPORT;
 }
 
@@ -69,6 +72,8 @@ bool kiln_op_takes_strings(kiln_op_type op) {
     case KILN_OP_WHILE:
     case KILN_OP_IF:
     case KILN_OP_CALL_ONCE:
+    case KILN_OP_STABLEHLO_CASE:
+    case KILN_OP_STABLEHLO_COMPOSITE:
       return true;
     default:
       return false;

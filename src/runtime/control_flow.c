@@ -2,13 +2,13 @@
  * session itself rather than as kernels, because they run other subgraphs
  * and reach session state (see docs/ARCHITECTURE.md, "Control flow").
  *
- * A session has a child session per subgraph slot of each WHILE, IF and
- * CALL_ONCE node, created with it. The node's prepare prepares its children
- * with the node's input shapes (so each child plans its own arena once);
- * its invoke copies values into the children's inputs, invokes them and
- * copies their outputs back, allocating nothing. Resource variables live
- * in the root session, one per (container, shared_name) the model
- * numbered, so every subgraph of one session shares them. */
+ * A session has a child session per subgraph slot of each WHILE, IF,
+ * CALL_ONCE, STABLEHLO_CASE and STABLEHLO_COMPOSITE node, created with it. The
+ * node's prepare prepares its children with the node's input shapes (so each
+ * child plans its own arena once); its invoke copies values into the children's
+ * inputs, invokes them and copies their outputs back, allocating nothing.
+ * Resource variables live in the root session, one per (container, shared_name)
+ * the model numbered, so every subgraph of one session shares them. */
 #include "runtime/control_flow.h"
 
 #include <stdint.h>
@@ -25,6 +25,7 @@ static const char *op_name(const kiln_node *n) {
 
 bool kiln_cf_is_control(kiln_op_type op) {
   return op == KILN_OP_WHILE || op == KILN_OP_IF || op == KILN_OP_CALL_ONCE ||
+         op == KILN_OP_STABLEHLO_CASE || op == KILN_OP_STABLEHLO_COMPOSITE ||
          op == KILN_OP_VAR_HANDLE || op == KILN_OP_READ_VARIABLE ||
          op == KILN_OP_ASSIGN_VARIABLE || kiln_hashtable_is_op(op);
 }
@@ -42,6 +43,38 @@ kiln_status *kiln_ref_session_only(const kiln_op_ctx *ctx) {
 }
 
 /* ------------------------------------------------------ child sessions */
+
+/* Node n's subgraph sessions, one per slot kiln_node_subgraphs lists. */
+static kiln_session **node_children(const kiln_session *s, int n) {
+  return &s->children[s->child_base[n]];
+}
+
+static int node_child_count(const kiln_session *s, int n) {
+  return s->child_base[n + 1] - s->child_base[n];
+}
+
+/* Numbers every node's subgraph slots and sizes `children` to hold them
+ * (a CASE may have many branches, so there is no fixed count per node). */
+static kiln_status *number_slots(kiln_session *s) {
+  int nodes = s->graph->num_nodes, refs[KILN_MAX_NODE_SUBGRAPHS], total = 0;
+  s->child_base = kiln_calloc(s->alloc, (size_t)nodes + 1, sizeof(int));
+  if (!s->child_base) return KILN_OOM();
+  for (int n = 0; n < nodes; n++) {
+    s->child_base[n] = total;
+    total += kiln_node_subgraphs(&s->graph->nodes[n], refs, NULL);
+  }
+  s->child_base[nodes] = total;
+  kiln_session **slots =
+      kiln_calloc(s->alloc, total ? (size_t)total : 1, sizeof *slots);
+  if (!slots) { /* kiln_cf_free must not walk the old, smaller array */
+    kiln_free(s->alloc, s->child_base);
+    s->child_base = NULL;
+    return KILN_OOM();
+  }
+  kiln_free(s->alloc, s->children);
+  s->children = slots;
+  return NULL;
+}
 
 static const kiln_model *root_model(const kiln_session *s) {
   return s->model->root ? s->model->root : s->model;
@@ -71,9 +104,10 @@ kiln_status *kiln_cf_create(kiln_session *s) {
     name_variables(s);
   }
   if (s->root == s) KILN_TRY(kiln_hashtables_create(s));
+  KILN_TRY(number_slots(s));
   for (int n = 0; n < s->graph->num_nodes; n++) {
     const kiln_node *node = &s->graph->nodes[n];
-    int refs[2];
+    int refs[KILN_MAX_NODE_SUBGRAPHS];
     int count = kiln_node_subgraphs(node, refs, NULL);
     for (int k = 0; k < count; k++) {
       /* The importer checked the index and that the subgraph was read. */
@@ -83,16 +117,21 @@ kiln_status *kiln_cf_create(kiln_session *s) {
       child->max_memory = s->root->max_memory;
       child->parent = s;
       child->parent_node = n;
-      child->input_offset = node->op == KILN_OP_IF ? 1 : 0;
-      s->children[2 * n + k] = child;
+      /* an IF's condition and a CASE's index are not subgraph inputs */
+      child->input_offset =
+          node->op == KILN_OP_IF || node->op == KILN_OP_STABLEHLO_CASE;
+      node_children(s, n)[k] = child;
     }
   }
   return NULL;
 }
 
 void kiln_cf_free(kiln_session *s) {
-  for (int n = 0; s->children && n < s->graph->num_nodes; n++)
-    for (int k = 0; k < 2; k++) kiln_session_free(s->children[2 * n + k]);
+  for (int n = 0; s->child_base && n < s->graph->num_nodes; n++)
+    for (int k = 0; k < node_child_count(s, n); k++)
+      kiln_session_free(node_children(s, n)[k]);
+  kiln_free(s->alloc, s->child_base);
+  s->child_base = NULL;
   for (int v = 0; v < s->num_variables; v++)
     kiln_free(s->alloc, s->variables[v].storage);
   kiln_free(s->alloc, s->variables);
@@ -104,8 +143,8 @@ void kiln_cf_free(kiln_session *s) {
 static void clear_once(kiln_session *s) {
   for (int n = 0; n < s->graph->num_nodes; n++) {
     s->once_done[n] = false;
-    for (int k = 0; k < 2; k++)
-      if (s->children[2 * n + k]) clear_once(s->children[2 * n + k]);
+    for (int k = 0; k < node_child_count(s, n); k++)
+      clear_once(node_children(s, n)[k]);
   }
 }
 
@@ -122,9 +161,8 @@ void kiln_cf_reset(kiln_session *s) {
   for (int v = 0; v < s->num_variables; v++) s->variables[v].assigned = false;
   for (int n = 0; n < s->graph->num_nodes; n++) {
     s->once_done[n] = false;
-    for (int k = 0; k < 2; k++)
-      if (s->children[2 * n + k])
-        kiln_session_reset_variables(s->children[2 * n + k]);
+    for (int k = 0; k < node_child_count(s, n); k++)
+      kiln_session_reset_variables(node_children(s, n)[k]);
   }
 }
 
@@ -133,14 +171,14 @@ void kiln_cf_reset(kiln_session *s) {
  * and types the importer matched). */
 static kiln_status *prepare_child(kiln_session *s, int n, int slot,
                                   const char *role) {
-  kiln_session *child = s->children[2 * n + slot];
+  kiln_session *child = node_children(s, n)[slot];
   const kiln_op_ctx *ctx = &s->contexts[n];
   for (int i = 0; i < child->graph->num_inputs; i++) {
     const kiln_tensor *t = ctx->inputs[i + child->input_offset];
     memcpy(child->input_dims[i], t->dims, sizeof child->input_dims[i]);
     child->input_ranks[i] = t->rank;
   }
-  int refs[2];
+  int refs[KILN_MAX_NODE_SUBGRAPHS];
   kiln_node_subgraphs(&s->graph->nodes[n], refs, NULL);
   return kiln_status_wrap(kiln_session_prepare(child), "in %s subgraph %d",
                           role, refs[slot]);
@@ -189,7 +227,7 @@ static kiln_status *require_scalar_bool(const kiln_tensor *t,
  * round otherwise. The first error is kept when that fails too. */
 static kiln_status *prepare_loop_child(kiln_session *s, int n, int slot,
                                        const char *role) {
-  kiln_session *child = s->children[2 * n + slot];
+  kiln_session *child = node_children(s, n)[slot];
   child->value_inputs = false;
   child->input_sources = NULL;
   kiln_status *first = prepare_child(s, n, slot, role);
@@ -249,7 +287,7 @@ static kiln_status *check_loop_shapes(const kiln_op_ctx *ctx,
 static kiln_status *prepare_while(kiln_session *s, int n) {
   const kiln_op_ctx *ctx = &s->contexts[n];
   const kiln_while_attrs *a = s->graph->nodes[n].attrs;
-  kiln_session *cond = s->children[2 * n], *body = s->children[2 * n + 1];
+  kiln_session *cond = node_children(s, n)[0], *body = node_children(s, n)[1];
   KILN_TRY(prepare_loop_child(s, n, 0, "cond"));
   KILN_TRY(prepare_loop_child(s, n, 1, "body"));
   KILN_TRY(check_loop_shapes(ctx, cond, body, a, KILN_ERR_UNSUPPORTED));
@@ -263,13 +301,13 @@ static kiln_status *prepare_while(kiln_session *s, int n) {
 static kiln_status *run_loop_child(kiln_session *s, int n, int slot,
                                    int subgraph, const char *role) {
   const kiln_op_ctx *ctx = &s->contexts[n];
-  kiln_session *child = s->children[2 * n + slot];
+  kiln_session *child = node_children(s, n)[slot];
   if (child->value_inputs) {
     child->input_sources = ctx->outputs;
     KILN_TRY(kiln_status_wrap(kiln_session_prepare(child), "in %s subgraph %d",
                               role, subgraph));
     const kiln_while_attrs *a = s->graph->nodes[n].attrs;
-    kiln_session *cond = s->children[2 * n], *body = s->children[2 * n + 1];
+    kiln_session *cond = node_children(s, n)[0], *body = node_children(s, n)[1];
     KILN_TRY(check_loop_shapes(ctx, cond, body, a, KILN_ERR_RUNTIME));
   }
   for (int i = 0; i < ctx->num_outputs; i++)
@@ -285,7 +323,7 @@ static kiln_status *run_loop_child(kiln_session *s, int n, int slot,
 static kiln_status *invoke_while(kiln_session *s, int n) {
   const kiln_op_ctx *ctx = &s->contexts[n];
   const kiln_while_attrs *a = s->graph->nodes[n].attrs;
-  kiln_session *cond = s->children[2 * n], *body = s->children[2 * n + 1];
+  kiln_session *cond = node_children(s, n)[0], *body = node_children(s, n)[1];
   int count = ctx->num_inputs;
   for (int i = 0; i < count; i++) copy_tensor(ctx->outputs[i], ctx->inputs[i]);
   for (;;) {
@@ -308,7 +346,7 @@ static kiln_status *prepare_if(kiln_session *s, int n) {
   KILN_TRY(require_scalar_bool(ctx->inputs[0], "input 0 (condition)"));
   KILN_TRY(prepare_child(s, n, 0, "then"));
   KILN_TRY(prepare_child(s, n, 1, "else"));
-  kiln_session *then = s->children[2 * n], *other = s->children[2 * n + 1];
+  kiln_session *then = node_children(s, n)[0], *other = node_children(s, n)[1];
   for (int i = 0; i < ctx->num_outputs; i++) {
     const kiln_tensor *x = child_output(then, i), *y = child_output(other, i);
     if (!same_shape(x, y)) {
@@ -329,7 +367,7 @@ static kiln_status *invoke_if(kiln_session *s, int n) {
   const kiln_op_ctx *ctx = &s->contexts[n];
   const kiln_if_attrs *a = s->graph->nodes[n].attrs;
   bool take_then = *(const uint8_t *)ctx->inputs[0]->data != 0;
-  kiln_session *branch = s->children[2 * n + (take_then ? 0 : 1)];
+  kiln_session *branch = node_children(s, n)[take_then ? 0 : 1];
   for (int i = 1; i < ctx->num_inputs; i++)
     copy_tensor(child_input(branch, i - 1), ctx->inputs[i]);
   KILN_TRY(kiln_status_wrap(kiln_session_invoke(branch), "in %s subgraph %d",
@@ -345,10 +383,93 @@ static kiln_status *invoke_if(kiln_session *s, int n) {
 static kiln_status *invoke_call_once(kiln_session *s, int n) {
   if (s->once_done[n]) return NULL;
   const kiln_call_once_attrs *a = s->graph->nodes[n].attrs;
-  KILN_TRY(kiln_status_wrap(kiln_session_invoke(s->children[2 * n]),
+  KILN_TRY(kiln_status_wrap(kiln_session_invoke(node_children(s, n)[0]),
                             "in init subgraph %d", a->init_subgraph));
   s->once_done[n] = true;
   return NULL;
+}
+
+/* ------------------------------------------- STABLEHLO_CASE, COMPOSITE */
+
+/* Runs child `slot` of node `n` on the node's inputs from the child's
+ * input_offset on, and copies its outputs to the node's. */
+static kiln_status *run_callee(kiln_session *s, int n, int slot,
+                               const char *role, int subgraph) {
+  const kiln_op_ctx *ctx = &s->contexts[n];
+  kiln_session *child = node_children(s, n)[slot];
+  for (int i = 0; i < child->graph->num_inputs; i++)
+    copy_tensor(child_input(child, i), ctx->inputs[i + child->input_offset]);
+  KILN_TRY(kiln_status_wrap(kiln_session_invoke(child), "in %s subgraph %d",
+                            role, subgraph));
+  for (int i = 0; i < ctx->num_outputs; i++)
+    copy_tensor(ctx->outputs[i], child_output(child, i));
+  return NULL;
+}
+
+/* Every branch is prepared, as the index is known only at invoke, and
+ * they must give the outputs one shape (LiteRT makes them dynamic
+ * otherwise; kiln's parent session has planned them). */
+static kiln_status *prepare_case(kiln_session *s, int n) {
+  const kiln_op_ctx *ctx = &s->contexts[n];
+  const kiln_stablehlo_case_attrs *a = s->graph->nodes[n].attrs;
+  const kiln_tensor *index = ctx->inputs[0];
+  if (index->dtype != KILN_INT32 || kiln_tensor_numel(index) != 1) {
+    char dims[KILN_DIMS_STR_SIZE];
+    return kiln_error(
+        KILN_ERR_INVALID_MODEL,
+        "input 0 (index) must be one int32; it is %s %s",
+        kiln_dtype_name(index->dtype),
+        kiln_dims_str(index->dims, index->rank, dims, sizeof dims));
+  }
+  for (int b = 0; b < a->num_branches; b++)
+    KILN_TRY(prepare_child(s, n, b, "branch"));
+  kiln_session *first = node_children(s, n)[0];
+  for (int b = 1; b < a->num_branches; b++) {
+    kiln_session *other = node_children(s, n)[b];
+    for (int i = 0; i < ctx->num_outputs; i++) {
+      const kiln_tensor *x = child_output(first, i),
+                        *y = child_output(other, i);
+      if (same_shape(x, y)) continue;
+      char one[KILN_DIMS_STR_SIZE], two[KILN_DIMS_STR_SIZE];
+      return kiln_error(
+          KILN_ERR_UNSUPPORTED,
+          "branch subgraph %d gives output %d shape %s but branch subgraph "
+          "%d gives %s; kiln needs every branch's equal",
+          a->branches[0], i, kiln_dims_str(x->dims, x->rank, one, sizeof one),
+          a->branches[b], kiln_dims_str(y->dims, y->rank, two, sizeof two));
+    }
+  }
+  for (int i = 0; i < ctx->num_outputs; i++)
+    kiln_set_shape(ctx->outputs[i], child_output(first, i)->dims,
+                   child_output(first, i)->rank);
+  return NULL;
+}
+
+/* An index out of range runs the last branch (StableHLO's rule, and
+ * LiteRT's). */
+static kiln_status *invoke_case(kiln_session *s, int n) {
+  const kiln_stablehlo_case_attrs *a = s->graph->nodes[n].attrs;
+  int32_t index = *(const int32_t *)s->contexts[n].inputs[0]->data;
+  if (index < 0 || index >= a->num_branches) index = a->num_branches - 1;
+  return run_callee(s, n, index, "branch", a->branches[index]);
+}
+
+static kiln_status *prepare_composite(kiln_session *s, int n) {
+  const kiln_op_ctx *ctx = &s->contexts[n];
+  KILN_TRY(prepare_child(s, n, 0, "decomposition"));
+  kiln_session *child = node_children(s, n)[0];
+  for (int i = 0; i < ctx->num_outputs; i++)
+    kiln_set_shape(ctx->outputs[i], child_output(child, i)->dims,
+                   child_output(child, i)->rank);
+  return NULL;
+}
+
+static kiln_status *invoke_composite(kiln_session *s, int n) {
+  const kiln_stablehlo_composite_attrs *a = s->graph->nodes[n].attrs;
+  return kiln_status_wrap(
+      run_callee(s, n, 0, "decomposition", a->decomposition_subgraph),
+      "STABLEHLO_COMPOSITE '%s' version %d", a->name ? a->name : "",
+      a->version);
 }
 
 /* ------------------------------------------------------------ variables */
@@ -529,6 +650,10 @@ kiln_status *kiln_cf_prepare(kiln_session *s, int n) {
       return prepare_if(s, n);
     case KILN_OP_CALL_ONCE:
       return prepare_child(s, n, 0, "init");
+    case KILN_OP_STABLEHLO_CASE:
+      return prepare_case(s, n);
+    case KILN_OP_STABLEHLO_COMPOSITE:
+      return prepare_composite(s, n);
     case KILN_OP_VAR_HANDLE:
       return prepare_var_handle(s, n);
     case KILN_OP_READ_VARIABLE:
@@ -555,6 +680,10 @@ kiln_status *kiln_cf_invoke(kiln_session *s, int n) {
       return invoke_if(s, n);
     case KILN_OP_CALL_ONCE:
       return invoke_call_once(s, n);
+    case KILN_OP_STABLEHLO_CASE:
+      return invoke_case(s, n);
+    case KILN_OP_STABLEHLO_COMPOSITE:
+      return invoke_composite(s, n);
     case KILN_OP_VAR_HANDLE:
       *(int32_t *)s->contexts[n].outputs[0]->data =
           ((const kiln_var_handle_attrs *)node->attrs)->variable;

@@ -62,14 +62,17 @@ struct kiln_session {
   double *step_start_us, *step_duration_us; /* per step, when profiling */
   int *input_ranks; /* requested input ranks (subgraphs take their caller's) */
   /* Control flow (runtime/control_flow.c). A session for subgraph 0 is its
-   * own root; the sessions of the subgraphs its WHILE, IF and CALL_ONCE
-   * nodes run are its children (two slots per node), created with it and
-   * prepared when the node is. */
+   * own root; the sessions of the subgraphs its control-flow nodes (WHILE,
+   * IF, CALL_ONCE, STABLEHLO_CASE, STABLEHLO_COMPOSITE) run are its
+   * children, created with it and prepared when the node is. */
   kiln_session *root;
   kiln_session *parent; /* NULL for the root */
   int parent_node;      /* the parent's node that runs this session */
   int input_offset;     /* parent node input of this session's input 0 */
   kiln_session **children;
+  /* node n's children are children[child_base[n] .. child_base[n + 1]),
+   * one per subgraph it names (control_flow.c sizes both arrays) */
+  int *child_base;
   /* A loop subgraph whose shapes depend on its small integer inputs (the
    * converter's LSTM bodies slice by the loop counter): those inputs are
    * values known at prepare, copied from input_sources (the caller's

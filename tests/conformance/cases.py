@@ -2803,6 +2803,30 @@ def stablehlo_reduce_window_cases(op):
                 found.append(b.case(op, dtype, f"{code[10:]} {fmt(shape)} "
                                     f"window={window} strides={strides} "
                                     f"padding={pad}"))
+    # base and window dilations, and padding that crops (the cases above
+    # have neither)
+    for code, init in (("STABLEHLO_ADD", 0), ("STABLEHLO_MAXIMUM", -100)):
+        for dtype in ("float32", "int32"):
+            b = Builder()
+            x = b.inp(dtype, [5, 6], lo=-9 if dtype == "int32" else None,
+                      hi=9 if dtype == "int32" else None)
+            iv = b.const(dtype, np.array(init, TYPES[dtype][1]), shape=[])
+
+            def body(g, ins, code=code, dtype=dtype):
+                out = g.tensor(dtype, [])
+                g.op(code, ins, [out])
+                return [out]
+            k = b.subgraph(_body("reducer", [(dtype, []), (dtype, [])], body))
+            y = b.out(dtype)
+            b.op(op, [x, iv], [y], opts(
+                "StablehloReduceWindow", windowDimensions=[2, 3],
+                windowStrides=[2, 1], baseDilations=[2, 1],
+                windowDilations=[1, 2], padding=[1, -1, 0, 2],
+                bodySubgraphIndex=k))
+            found.append(b.case(op, dtype, f"{code[10:]} 5x6 window=[2, 3] "
+                                "strides=[2, 1] base_dilations=[2, 1] "
+                                "window_dilations=[1, 2] "
+                                "padding=[1, -1, 0, 2]"))
     return found
 
 
@@ -2857,6 +2881,26 @@ def stablehlo_scatter_cases(op):
                 updateComputationSubgraphIndex=k))
             found.append(b.case(op, dtype, f"5x3 rows, 2 updates, "
                                 f"{code[10:] if code else 'replace'}"))
+    # 2x2 windows at (row, col) starts, some reaching past the edge (those
+    # elements are skipped), the index vectors along dimension 0
+    for dtype in ("float32", "int32"):
+        b = Builder()
+        x = b.inp(dtype, [4, 5])
+        i = b.inp("int32", [2, 3], lo=0, hi=4)
+        u = b.inp(dtype, [3, 2, 2])
+
+        def body(g, ins, dtype=dtype):
+            out = g.tensor(dtype, [])
+            g.op("STABLEHLO_ADD", ins, [out])
+            return [out]
+        k = b.subgraph(_body("update", [(dtype, []), (dtype, [])], body))
+        y = b.out(dtype)
+        b.op(op, [x, i, u], [y], opts(
+            "StablehloScatter", updateWindowDims=[1, 2],
+            insertedWindowDims=[], scatterDimsToOperandDims=[0, 1],
+            indexVectorDim=0, updateComputationSubgraphIndex=k))
+        found.append(b.case(op, dtype, "4x5 2x2 windows at 3 starts, "
+                            "index_vector_dim=0, ADD"))
     return found
 
 

@@ -268,14 +268,22 @@ static uint32_t tb_write_options(fbb *b, const tb_operator *op) {
                                   (uint32_t)op->options[i].vec_len);
     if (op->options[i].kind == 's')
       vectors[i] = fbb_string(b, op->options[i].s);
+    if (op->options[i].kind == 'l') {
+      int64_t wide[TB_MAX];
+      for (int k = 0; k < op->options[i].vec_len; k++)
+        wide[k] = op->options[i].vec[k];
+      vectors[i] = fbb_vector(b, wide, (uint32_t)op->options[i].vec_len, 8, 8);
+    }
   }
   fbb_start(b);
   for (int i = 0; i < op->num_options; i++) {
     const tb_field *f = &op->options[i];
     if (f->kind == 'b') fbb_add_u8(b, f->slot, (uint8_t)f->i);
     if (f->kind == 'i') fbb_add_i32(b, f->slot, f->i);
+    if (f->kind == 'q') fbb_add_u64(b, f->slot, (uint64_t)(int64_t)f->i);
     if (f->kind == 'f') fbb_add_f32(b, f->slot, f->f);
-    if (f->kind == 'v' || f->kind == 's') fbb_add_ref(b, f->slot, vectors[i]);
+    if (f->kind == 'v' || f->kind == 's' || f->kind == 'l')
+      fbb_add_ref(b, f->slot, vectors[i]);
   }
   return fbb_end(b);
 }
@@ -292,7 +300,10 @@ static uint32_t tb_write_operator(fbb *b, const tb_operator *op) {
   fbb_add_u32(b, TFL_OPERATOR_OPCODE_INDEX, op->opcode_index);
   fbb_add_ref(b, TFL_OPERATOR_INPUTS, inputs);
   fbb_add_ref(b, TFL_OPERATOR_OUTPUTS, outputs);
-  if (options) {
+  if (options && op->options_2) {
+    fbb_add_u8(b, TFL_OPERATOR_BUILTIN_OPTIONS_2_TYPE, op->options_type);
+    fbb_add_ref(b, TFL_OPERATOR_BUILTIN_OPTIONS_2, options);
+  } else if (options) {
     fbb_add_u8(b, TFL_OPERATOR_BUILTIN_OPTIONS_TYPE, op->options_type);
     fbb_add_ref(b, TFL_OPERATOR_BUILTIN_OPTIONS, options);
   }

@@ -110,8 +110,9 @@ typedef struct tb_opcode {
   const char *custom;
 } tb_opcode;
 
-/* A field of an options table: kind 'b' (byte), 'i' (int32), 'f' (float),
- * 'v' (int32 vector) or 's' (string). */
+/* A field of an options table: kind 'b' (byte), 'i' (int32), 'q' (int64 of
+ * i), 'f' (float), 'v' (int32 vector), 'l' (int64 vector of vec's values)
+ * or 's' (string). */
 typedef struct tb_field {
   int slot;
   char kind;
@@ -129,6 +130,7 @@ typedef struct tb_operator {
   int num_outputs;
   int32_t outputs[TB_MAX];
   uint8_t options_type; /* 0: no options table */
+  bool options_2;       /* the table is in BuiltinOptions2 (a type of it) */
   int num_options;
   tb_field options[8];
   const void *custom_options; /* raw bytes (custom operators) */

@@ -61,6 +61,15 @@ kiln_status *kiln_tflite_import_all(const void *data, size_t size,
 void kiln_tflite_free_graphs(kiln_graph **graphs, int count,
                              const kiln_allocator *alloc);
 
+/* Part of kiln_tflite_import_all (tflite_bodies.c): fills the reduction of
+ * every STABLEHLO_REDUCE_WINDOW and STABLEHLO_SCATTER in `graphs` from its
+ * body subgraph (read from the file when no control flow reached it), and
+ * refuses bodies that are not one known binary operator. */
+kiln_status *kiln_tflite_recognize_bodies(
+    const void *data, size_t size, const char *source,
+    const kiln_allocator *alloc, const struct kiln_custom_resolver *custom,
+    kiln_graph **graphs, int count, uint64_t *decoded);
+
 /* ---- private to the importer: the operator table (tflite_ops.c) ---- */
 
 /* How one TFLite builtin operator becomes a kiln node. */

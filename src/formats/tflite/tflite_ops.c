@@ -888,6 +888,110 @@ static kiln_status *parse_reverse_sequence(const kiln_fb_table *o,
   return NULL;
 }
 
+/* One of StablehloReduceWindowOptions' optional [long] vectors: `count`
+ * entries, each within +-2^31, or absent (every entry `fill`, as LiteRT). */
+static kiln_status *read_window_longs(const kiln_fb_table *o, int field,
+                                      const char *what, int count, int64_t fill,
+                                      int64_t min, int64_t *out) {
+  kiln_fb_vector v;
+  KILN_TRY(kiln_fb_vector_field(o, field, 8, &v, NULL));
+  if (v.length == 0) {
+    for (int i = 0; i < count; i++) out[i] = fill;
+    return NULL;
+  }
+  if (v.length != (uint32_t)count)
+    return INVALID("%s: %s has %u entries; expected %d", o->name, what,
+                   (unsigned)v.length, count);
+  for (int i = 0; i < count; i++) {
+    out[i] = kiln_fb_vec_i64(&v, (uint32_t)i);
+    if (out[i] < min || out[i] > INT32_MAX)
+      return INVALID("%s: %s entry %d is %lld; it must be from %lld to %d",
+                     o->name, what, i, (long long)out[i], (long long)min,
+                     INT32_MAX);
+  }
+  return NULL;
+}
+
+/* StablehloReduceWindowOptions. window_dimensions is required and gives
+ * the rank; the others default as in LiteRT (1, and padding 0). The body
+ * is recognized once all subgraphs are known (tflite_bodies.c). */
+static kiln_status *parse_stablehlo_reduce_window(const kiln_fb_table *o,
+                                                  void *attrs) {
+  kiln_stablehlo_reduce_window_attrs *a = attrs;
+  kiln_fb_vector v;
+  KILN_TRY(kiln_fb_vector_field(o, TFL_HLO_RW_WINDOW_DIMENSIONS, 8, &v, NULL));
+  if (v.length == 0 || v.length > KILN_MAX_RANK)
+    return INVALID("%s: window_dimensions has %u entries; it needs 1 to %d",
+                   o->name, (unsigned)v.length, KILN_MAX_RANK);
+  a->rank = (int)v.length;
+  KILN_TRY(read_window_longs(o, TFL_HLO_RW_WINDOW_DIMENSIONS,
+                             "window_dimensions", a->rank, 1, 1, a->window));
+  KILN_TRY(read_window_longs(o, TFL_HLO_RW_WINDOW_STRIDES, "window_strides",
+                             a->rank, 1, 1, a->strides));
+  KILN_TRY(read_window_longs(o, TFL_HLO_RW_BASE_DILATIONS, "base_dilations",
+                             a->rank, 1, 1, a->base_dilations));
+  KILN_TRY(read_window_longs(o, TFL_HLO_RW_WINDOW_DILATIONS, "window_dilations",
+                             a->rank, 1, 1, a->window_dilations));
+  KILN_TRY(read_window_longs(o, TFL_HLO_RW_PADDING, "padding", 2 * a->rank, 0,
+                             -INT32_MAX, a->padding));
+  return read_subgraph_index(o, TFL_HLO_RW_BODY_SUBGRAPH, "body_subgraph_index",
+                             &a->body_subgraph);
+}
+
+static kiln_status *parse_stablehlo_scatter(const kiln_fb_table *o,
+                                            void *attrs) {
+  kiln_stablehlo_scatter_attrs *a = attrs;
+  KILN_TRY(read_longs(o, TFL_HLO_SCATTER_UPDATE_WINDOW_DIMS,
+                      "update_window_dims", a->update_window_dims,
+                      &a->num_update_window_dims));
+  KILN_TRY(read_longs(o, TFL_HLO_SCATTER_INSERTED_WINDOW_DIMS,
+                      "inserted_window_dims", a->inserted_window_dims,
+                      &a->num_inserted_window_dims));
+  KILN_TRY(read_longs(o, TFL_HLO_SCATTER_DIMS_TO_OPERAND_DIMS,
+                      "scatter_dims_to_operand_dims",
+                      a->scatter_dims_to_operand_dims, &a->num_scatter_dims));
+  uint64_t ivd;
+  KILN_TRY(kiln_fb_u64(o, TFL_HLO_SCATTER_INDEX_VECTOR_DIM, 0, &ivd));
+  /* a long; anything above the maximum rank (negatives included) is
+   * refused at prepare */
+  a->index_vector_dim =
+      ivd > KILN_MAX_RANK + 1 ? KILN_MAX_RANK + 1 : (int64_t)ivd;
+  return read_subgraph_index(o, TFL_HLO_SCATTER_UPDATE_COMPUTATION,
+                             "update_computation_subgraph_index",
+                             &a->update_subgraph);
+}
+
+static kiln_status *parse_stablehlo_case(const kiln_fb_table *o, void *attrs) {
+  kiln_stablehlo_case_attrs *a = attrs;
+  kiln_fb_vector v;
+  KILN_TRY(kiln_fb_vector_field(o, TFL_HLO_CASE_BRANCHES, 4, &v, NULL));
+  if (v.length == 0 || v.length > KILN_MAX_CASE_BRANCHES)
+    return INVALID(
+        "%s: branch_subgraph_indices has %u entries; kiln takes 1 "
+        "to %d",
+        o->name, (unsigned)v.length, KILN_MAX_CASE_BRANCHES);
+  a->num_branches = (int)v.length;
+  for (int i = 0; i < a->num_branches; i++) {
+    a->branches[i] = kiln_fb_vec_i32(&v, (uint32_t)i);
+    if (a->branches[i] < 0)
+      return INVALID(
+          "%s: branch_subgraph_indices entry %d is %d; it must "
+          "name a subgraph",
+          o->name, i, a->branches[i]);
+  }
+  return NULL;
+}
+
+static kiln_status *parse_stablehlo_composite(const kiln_fb_table *o,
+                                              void *attrs) {
+  kiln_stablehlo_composite_attrs *a = attrs;
+  KILN_TRY(kiln_fb_string_field(o, TFL_HLO_COMPOSITE_NAME, &a->name));
+  KILN_TRY(read_int(o, TFL_HLO_COMPOSITE_VERSION, &a->version));
+  return read_subgraph_index(o, TFL_HLO_COMPOSITE_DECOMPOSITION,
+                             "decomposition_subgraph_index",
+                             &a->decomposition_subgraph);
+}
+
 /* --------------------------------------------------------------- table */
 
 /* An operator whose TFLite and kiln names agree, read with options. */
@@ -1095,6 +1199,15 @@ static const kiln_tflite_op op_map[] = {
          parse_stablehlo_pad, kiln_stablehlo_pad_attrs),
     WITH(STABLEHLO_GATHER, STABLEHLO_GATHER, "StablehloGatherOptions",
          parse_stablehlo_gather, kiln_stablehlo_gather_attrs),
+    WITH(STABLEHLO_REDUCE_WINDOW, STABLEHLO_REDUCE_WINDOW,
+         "StablehloReduceWindowOptions", parse_stablehlo_reduce_window,
+         kiln_stablehlo_reduce_window_attrs),
+    WITH(STABLEHLO_SCATTER, STABLEHLO_SCATTER, "StablehloScatterOptions",
+         parse_stablehlo_scatter, kiln_stablehlo_scatter_attrs),
+    WITH(STABLEHLO_CASE, STABLEHLO_CASE, "StablehloCaseOptions",
+         parse_stablehlo_case, kiln_stablehlo_case_attrs),
+    WITH(STABLEHLO_COMPOSITE, STABLEHLO_COMPOSITE, "StableHLOCompositeOptions",
+         parse_stablehlo_composite, kiln_stablehlo_composite_attrs),
 
     /* added for issue 9: random numbers and hashing */
     WITH(RANDOM_UNIFORM, RANDOM, "RandomOptions", parse_random,

@@ -527,6 +527,13 @@ enum {
   TFL_OP_REDUCE_WINDOW = 205,
   TFL_OP_STABLEHLO_SHIFT_LEFT = 207,
 };
+/* StableHLO operators with subgraphs; their options are in BuiltinOptions2 */
+enum {
+  TFL_OP_STABLEHLO_SCATTER = 190,
+  TFL_OP_STABLEHLO_REDUCE_WINDOW = 198,
+  TFL_OP_STABLEHLO_COMPOSITE = 206,
+  TFL_OP_STABLEHLO_CASE = 209,
+};
 enum {
   TFL_OPT_BUCKETIZE = 115,
   TFL_OPT_FAKE_QUANT = 58,
@@ -547,6 +554,35 @@ enum {
   TFL_OPT_REDUCE_WINDOW = TFL_OPT2_BASE + 20,
   TFL_OPT_STABLEHLO_PAD = TFL_OPT2_BASE + 10,
   TFL_OPT_STABLEHLO_GATHER = TFL_OPT2_BASE + 16,
+  TFL_OPT_STABLEHLO_SCATTER = TFL_OPT2_BASE + 7,
+  TFL_OPT_STABLEHLO_REDUCE_WINDOW = TFL_OPT2_BASE + 13,
+  TFL_OPT_STABLEHLO_COMPOSITE = TFL_OPT2_BASE + 21, /* StableHLOComposite */
+  TFL_OPT_STABLEHLO_CASE = TFL_OPT2_BASE + 23,
+};
+enum { /* StablehloReduceWindowOptions: [long] vectors, then an int */
+       TFL_HLO_RW_WINDOW_DIMENSIONS = 0,
+       TFL_HLO_RW_WINDOW_STRIDES = 1,
+       TFL_HLO_RW_BASE_DILATIONS = 2,
+       TFL_HLO_RW_WINDOW_DILATIONS = 3,
+       TFL_HLO_RW_PADDING = 4, /* [rank, 2]: low and high per dimension */
+       TFL_HLO_RW_BODY_SUBGRAPH = 5,
+};
+enum {                                           /* StablehloScatterOptions */
+       TFL_HLO_SCATTER_INDICES_ARE_SORTED = 0,   /* bool */
+       TFL_HLO_SCATTER_UPDATE_WINDOW_DIMS = 1,   /* [long] */
+       TFL_HLO_SCATTER_INSERTED_WINDOW_DIMS = 2, /* [long] */
+       TFL_HLO_SCATTER_DIMS_TO_OPERAND_DIMS = 3, /* [long] */
+       TFL_HLO_SCATTER_INDEX_VECTOR_DIM = 4,     /* long */
+       TFL_HLO_SCATTER_UNIQUE_INDICES = 5,       /* bool */
+       TFL_HLO_SCATTER_UPDATE_COMPUTATION = 6,   /* int */
+};
+enum { TFL_HLO_CASE_BRANCHES = 0 };         /* StablehloCaseOptions: [int] */
+enum {                                      /* StableHLOCompositeOptions */
+       TFL_HLO_COMPOSITE_NAME = 0,          /* string */
+       TFL_HLO_COMPOSITE_DECOMPOSITION = 1, /* int */
+       TFL_HLO_COMPOSITE_ATTRIBUTES = 2,    /* [ubyte] */
+       TFL_HLO_COMPOSITE_ATTRIBUTES_FORMAT = 3,
+       TFL_HLO_COMPOSITE_VERSION = 4, /* int */
 };
 enum { /* StablehloGatherOptions: [long] vectors, a long, a bool */
        TFL_HLO_GATHER_OFFSET_DIMS = 0,

@@ -1,13 +1,14 @@
 /* tflite_subgraphs.c - importing the subgraphs that control flow runs.
- * TFLite's WHILE, IF and CALL_ONCE operators name other subgraphs of the
- * file by index. Starting from subgraph 0, each subgraph an imported one
- * names is imported in turn (subgraphs nothing reaches, such as other
- * signatures' entry points, are left out, so their operators cannot make
- * a model fail to load). Then the whole call graph is checked: indices in
- * range, no subgraph calling itself directly or not (TFLite's interpreter
- * would recurse without end), nesting within KILN_MAX_SUBGRAPH_DEPTH, and
- * every operator's inputs and outputs matching its subgraphs' in count and
- * type, so that the session can copy between them without checking. */
+ * TFLite's WHILE, IF, CALL_ONCE, STABLEHLO_CASE and STABLEHLO_COMPOSITE
+ * operators name other subgraphs of the file by index. Starting from subgraph
+ * 0, each subgraph an imported one names is imported in turn (subgraphs nothing
+ * reaches, such as other signatures' entry points, are left out, so their
+ * operators cannot make a model fail to load). Then the whole call graph is
+ * checked: indices in range, no subgraph calling itself directly or not
+ * (TFLite's interpreter would recurse without end), nesting within
+ * KILN_MAX_SUBGRAPH_DEPTH, and every operator's inputs and outputs matching its
+ * subgraphs' in count and type, so that the session can copy between them
+ * without checking. */
 #include <stdio.h>
 #include <string.h>
 
@@ -24,8 +25,8 @@
 
 static kiln_status *check_range(const char *source, int sg, const kiln_node *n,
                                 int count) {
-  int refs[2];
-  const char *names[2];
+  int refs[KILN_MAX_NODE_SUBGRAPHS];
+  const char *names[KILN_MAX_NODE_SUBGRAPHS];
   int k = kiln_node_subgraphs(n, refs, names);
   for (int i = 0; i < k; i++)
     if (refs[i] < 0 || refs[i] >= count)
@@ -52,8 +53,8 @@ static kiln_status *check_calls(kiln_graph **graphs, unsigned char *state,
   sessions[sg] = 1;
   const kiln_graph *g = graphs[sg];
   for (int n = 0; n < g->num_nodes; n++) {
-    int refs[2];
-    const char *names[2];
+    int refs[KILN_MAX_NODE_SUBGRAPHS];
+    const char *names[KILN_MAX_NODE_SUBGRAPHS];
     int k = kiln_node_subgraphs(&g->nodes[n], refs, names);
     for (int i = 0; i < k; i++) {
       if (state[refs[i]] == 1)
@@ -146,6 +147,29 @@ static kiln_status *check_while(const char *source, int where,
                      body, body->outputs, "output", count);
 }
 
+/* Checks that subgraph `sub` takes the operator's inputs from `first` on
+ * and gives its outputs, in count and type (an IF's or CASE's branch, a
+ * composite's decomposition). */
+static kiln_status *check_callee(const char *source, int where,
+                                 const kiln_graph *g, const kiln_node *n,
+                                 int sub, kiln_graph **graphs, int first) {
+  const kiln_graph *sg = graphs[sub];
+  for (int i = first; i < n->num_inputs; i++)
+    if (n->inputs[i] < 0)
+      return INVALID(AT ": input %d is omitted", AT_ARGS(source, where, n), i);
+  if (sg->num_inputs != n->num_inputs - first)
+    return count_mismatch(source, where, n, sub, "inputs", sg->num_inputs,
+                          n->num_inputs - first);
+  if (sg->num_outputs != n->num_outputs)
+    return count_mismatch(source, where, n, sub, "outputs", sg->num_outputs,
+                          n->num_outputs);
+  KILN_TRY(match_types(source, where, n, g, n->inputs + first,
+                       first ? "branch input" : "input", sub, sg, sg->inputs,
+                       "input", sg->num_inputs));
+  return match_types(source, where, n, g, n->outputs, "output", sub, sg,
+                     sg->outputs, "output", sg->num_outputs);
+}
+
 static kiln_status *check_if(const char *source, int where, const kiln_graph *g,
                              const kiln_node *n, kiln_graph **graphs) {
   const kiln_if_attrs *a = n->attrs;
@@ -155,23 +179,23 @@ static kiln_status *check_if(const char *source, int where, const kiln_graph *g,
     return INVALID(AT ": the condition (input 0) is %s, not bool",
                    AT_ARGS(source, where, n),
                    kiln_dtype_name(g->values[n->inputs[0]].dtype));
-  for (int i = 1; i < n->num_inputs; i++)
-    if (n->inputs[i] < 0)
-      return INVALID(AT ": input %d is omitted", AT_ARGS(source, where, n), i);
-  int branches[2] = {a->then_subgraph, a->else_subgraph};
-  for (int b = 0; b < 2; b++) {
-    const kiln_graph *sg = graphs[branches[b]];
-    if (sg->num_inputs != n->num_inputs - 1)
-      return count_mismatch(source, where, n, branches[b], "inputs",
-                            sg->num_inputs, n->num_inputs - 1);
-    if (sg->num_outputs != n->num_outputs)
-      return count_mismatch(source, where, n, branches[b], "outputs",
-                            sg->num_outputs, n->num_outputs);
-    KILN_TRY(match_types(source, where, n, g, n->inputs + 1, "branch input",
-                         branches[b], sg, sg->inputs, "input", sg->num_inputs));
-    KILN_TRY(match_types(source, where, n, g, n->outputs, "output", branches[b],
-                         sg, sg->outputs, "output", sg->num_outputs));
-  }
+  KILN_TRY(check_callee(source, where, g, n, a->then_subgraph, graphs, 1));
+  return check_callee(source, where, g, n, a->else_subgraph, graphs, 1);
+}
+
+/* STABLEHLO_CASE: an int32 index (input 0), then the branches' inputs. */
+static kiln_status *check_case(const char *source, int where,
+                               const kiln_graph *g, const kiln_node *n,
+                               kiln_graph **graphs) {
+  const kiln_stablehlo_case_attrs *a = n->attrs;
+  if (n->num_inputs < 1 || n->inputs[0] < 0)
+    return INVALID(AT ": has no index input", AT_ARGS(source, where, n));
+  if (g->values[n->inputs[0]].dtype != KILN_INT32)
+    return INVALID(AT ": the index (input 0) is %s, not int32",
+                   AT_ARGS(source, where, n),
+                   kiln_dtype_name(g->values[n->inputs[0]].dtype));
+  for (int b = 0; b < a->num_branches; b++)
+    KILN_TRY(check_callee(source, where, g, n, a->branches[b], graphs, 1));
   return NULL;
 }
 
@@ -202,6 +226,13 @@ static kiln_status *check_interfaces(kiln_graph **graphs, int count,
       if (n->op == KILN_OP_IF) KILN_TRY(check_if(source, sg, g, n, graphs));
       if (n->op == KILN_OP_CALL_ONCE)
         KILN_TRY(check_call_once(source, sg, n, graphs));
+      if (n->op == KILN_OP_STABLEHLO_CASE)
+        KILN_TRY(check_case(source, sg, g, n, graphs));
+      if (n->op == KILN_OP_STABLEHLO_COMPOSITE) {
+        const kiln_stablehlo_composite_attrs *a = n->attrs;
+        KILN_TRY(check_callee(source, sg, g, n, a->decomposition_subgraph,
+                              graphs, 0));
+      }
     }
   }
   return NULL;
@@ -231,8 +262,8 @@ static kiln_status *import_reachable(const void *data, size_t size,
     const kiln_graph *g = graphs[sg];
     for (int k = 0; !st && k < g->num_nodes; k++) {
       const kiln_node *n = &g->nodes[k];
-      int refs[2], unused;
-      const char *names[2];
+      int refs[KILN_MAX_NODE_SUBGRAPHS], unused;
+      const char *names[KILN_MAX_NODE_SUBGRAPHS];
       int nrefs = kiln_node_subgraphs(n, refs, names);
       st = check_range(source, sg, n, count);
       for (int i = 0; !st && i < nrefs; i++) {
@@ -272,6 +303,9 @@ kiln_status *kiln_tflite_import_all(const void *data, size_t size,
   if (!st)
     st = import_reachable(data, size, source, alloc, custom, graphs, count,
                           &decoded);
+  if (!st)
+    st = kiln_tflite_recognize_bodies(data, size, source, alloc, custom, graphs,
+                                      count, &decoded);
   if (!st) st = check_calls(graphs, state, sessions, 0, 0, source);
   if (!st) st = check_interfaces(graphs, count, source);
   kiln_free(alloc, state);
