@@ -101,6 +101,13 @@ typedef struct kiln_q_reduce {
   int64_t count;
 } kiln_q_reduce;
 
+/* REDUCE_PROD on int8 / int16 (TFLite has no uint8 form): every step's
+ * product is rescaled by s_in / s_out^(1/count) so the int32 accumulator
+ * never overflows, and the result once more (the count-th factor).
+ * `reduced` marks the reduced axes of input 0 (kiln_mark_axes). */
+kiln_status *kiln_qshape_reduce_prod(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_reduce_prod(const kiln_op_ctx *ctx, const bool *reduced);
+
 kiln_status *kiln_q_reduce_plan(const kiln_op_ctx *ctx, bool mean,
                                 int64_t count, kiln_q_reduce *plan);
 int32_t kiln_q_reduce_value(const kiln_q_reduce *plan, int64_t sum);
