@@ -30,6 +30,11 @@ typedef enum kiln_qbinary {
 kiln_status *kiln_qshape_binary(const kiln_op_ctx *ctx, kiln_qbinary op);
 kiln_status *kiln_qref_binary(const kiln_op_ctx *ctx, kiln_qbinary op);
 
+/* DIV on uint8, int8 and int16 (quant_div.c): the divisor's fixed-point
+ * reciprocal times the dividend, rescaled by s1 / (s2 so). */
+kiln_status *kiln_qshape_div(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_div(const kiln_op_ctx *ctx);
+
 /* Comparisons: both inputs rescaled to a common fixed-point form first
  * (int8 / uint8), or compared as stored (int16), as TFLite does. `kind`
  * is 0..5 for LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, EQUAL, NOT_EQUAL. */
