@@ -39,6 +39,9 @@ class QuantOp:
     default_only: bool = False
     # modes where kiln may differ from LiteRT's reference by one unit
     near_modes: Tuple[str, ...] = ()
+    # the op is only defined for real values >= 0 (LiteRT refuses others):
+    # stored inputs are drawn from the zero point up
+    nonnegative: bool = False
 
 
 def _tf():
@@ -108,13 +111,13 @@ def _ops() -> Sequence[QuantOp]:
         QuantOp("prelu", lambda x: prelu(x), (s4,), modes=("int8",),
                 expect=("PRELU",)),
         QuantOp("exp", tf.exp, (s4,), ranges=((-3.0, 1.5),),
-                expect=("EXP",), unsupported=("int16",)),
+                expect=("EXP",)),
         QuantOp("log", tf.math.log, (s4,), ranges=((0.05, 6.0),),
-                expect=("LOG",), unsupported=("int16",)),
+                expect=("LOG",)),
         QuantOp("rsqrt", tf.math.rsqrt, (s4,), ranges=((0.05, 6.0),),
-                expect=("RSQRT",), unsupported=("int16",)),
+                expect=("RSQRT",), nonnegative=True),
         QuantOp("sqrt", tf.sqrt, (s4,), ranges=((0.05, 6.0),),
-                modes=("int8",), expect=("SQRT",), unsupported=("int8",)),
+                modes=("int8",), expect=("SQRT",), nonnegative=True),
         QuantOp("hard_swish", lambda x: x * tf.nn.relu6(x + 3.0) / 6.0,
                 (s4,), modes=("int8",), expect=("HARD_SWISH",)),
         QuantOp("softmax", tf.nn.softmax, ((3, 10),), expect=("SOFTMAX",)),

@@ -71,6 +71,13 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
                               int16_t table[256]);
 
+/* EXP, LOG and RSQRT on int16 by TFLite's interpolated 513-entry table,
+ * and SQRT on int8 / int16 (quant_unary_math.c). */
+kiln_status *kiln_qshape_lut16(const kiln_op_ctx *ctx, kiln_qunary op);
+kiln_status *kiln_qref_lut16(const kiln_op_ctx *ctx, kiln_qunary op);
+kiln_status *kiln_qshape_sqrt(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_sqrt(const kiln_op_ctx *ctx);
+
 /* LOGISTIC (tanh_op false) and TANH on int16 (quant_sigmoid16.c). */
 kiln_status *kiln_qshape_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op);
 kiln_status *kiln_qref_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op);
