@@ -137,6 +137,13 @@ def _ops() -> Sequence[QuantOp]:
                 expect=("SUM",), default_only=True),
         QuantOp("reduce_max", lambda x: tf.reduce_max(x, axis=[0, 3]),
                 (s4,), expect=("REDUCE_MAX",)),
+        QuantOp("reduce_min", lambda x: tf.reduce_min(x, axis=[1, 3]),
+                (s4,), expect=("REDUCE_MIN",)),
+        QuantOp("reduce_prod", lambda x: tf.reduce_prod(x, axis=[2]),
+                (s4,), ranges=((0.5, 1.5),), expect=("REDUCE_PROD",)),
+        # a divisor kept away from zero (stored values cover the range)
+        QuantOp("div", lambda a, b: a / (b * b + 0.5), (s4, (6, 3)),
+                modes=("int8",), expect=("DIV",)),
         QuantOp("arg_max", lambda x: tf.argmax(x, axis=2), (s4,),
                 modes=("int8",), expect=("ARG_MAX",)),
         QuantOp("concat", lambda a, b: tf.concat([a, b], axis=3),
