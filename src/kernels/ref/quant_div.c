@@ -130,10 +130,13 @@ static int32_t litert_rounding_divide_by_pot(int32_t x, int exponent) {
   const int32_t mask =
       (int32_t)(uint32_t)((UINT64_C(1) << (exponent & 63)) - 1);
   const int32_t remainder = x & mask;
-  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  /* arithmetic shifts, spelled out for negatives (the mask is -1 here) */
+  const int32_t half_mask = mask >= 0 ? (mask >> 1) : ~(~mask >> 1);
+  const int32_t threshold = half_mask + (x < 0 ? 1 : 0);
   const int count = exponent & 31;
   const int32_t shifted = x >= 0 ? (x >> count) : ~(~x >> count);
-  return shifted + (remainder > threshold ? 1 : 0);
+  /* an int32 add that wraps (x stays far below 2^31 - 1 on this path) */
+  return (int32_t)((uint32_t)shifted + (remainder > threshold ? 1u : 0u));
 }
 
 /* One quotient in the integer path: stored values in, stored value out. */
