@@ -88,7 +88,7 @@ kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
                       unary_name(op));
   if ((op == KILN_QU_EXP || op == KILN_QU_LOG || op == KILN_QU_RSQRT) &&
       x->dtype == KILN_INT16)
-    return kiln_qshape_lut16(ctx, op);
+    return kiln_qshape_unary_math16(ctx, op);
   if (is_lut(op) && x->dtype == KILN_INT16)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "quantized %s on int16 is not supported (int8 and uint8 "
@@ -183,7 +183,7 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
     return kiln_qref_sigmoid16(ctx, op == KILN_QU_TANH);
   if ((op == KILN_QU_EXP || op == KILN_QU_LOG || op == KILN_QU_RSQRT) &&
       x->dtype == KILN_INT16)
-    return kiln_qref_lut16(ctx, op);
+    return kiln_qref_unary_math16(ctx, op);
   if (is_lut(op)) return run_lut(ctx, op);
   int32_t lo, hi;
   KILN_TRY(kiln_quant_activation_range(relu_clamp(op), out->dtype, qo.scale,

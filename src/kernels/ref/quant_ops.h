@@ -73,8 +73,8 @@ kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
 
 /* EXP, LOG and RSQRT on int16 by TFLite's interpolated 513-entry table,
  * and SQRT on int8 / int16 (quant_unary_math.c). */
-kiln_status *kiln_qshape_lut16(const kiln_op_ctx *ctx, kiln_qunary op);
-kiln_status *kiln_qref_lut16(const kiln_op_ctx *ctx, kiln_qunary op);
+kiln_status *kiln_qshape_unary_math16(const kiln_op_ctx *ctx, kiln_qunary op);
+kiln_status *kiln_qref_unary_math16(const kiln_op_ctx *ctx, kiln_qunary op);
 kiln_status *kiln_qshape_sqrt(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_sqrt(const kiln_op_ctx *ctx);
 

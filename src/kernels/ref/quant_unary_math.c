@@ -44,7 +44,7 @@ static kiln_status *read_params(const kiln_op_ctx *ctx, const char *name,
 
 /* ------------------------------------------------- int16 EXP, LOG, RSQRT */
 
-kiln_status *kiln_qshape_lut16(const kiln_op_ctx *ctx, kiln_qunary op) {
+kiln_status *kiln_qshape_unary_math16(const kiln_op_ctx *ctx, kiln_qunary op) {
   kiln_qparams in, out;
   if (op != KILN_QU_EXP && op != KILN_QU_LOG && op != KILN_QU_RSQRT)
     return kiln_error(KILN_ERR_UNSUPPORTED, "no int16 table for this operator");
@@ -107,7 +107,7 @@ static int16_t lookup16(int32_t v, const int16_t *lut) {
   return (int16_t)(uint16_t)(base + (delta >= 0 ? delta >> 7 : ~(~delta >> 7)));
 }
 
-kiln_status *kiln_qref_lut16(const kiln_op_ctx *ctx, kiln_qunary op) {
+kiln_status *kiln_qref_unary_math16(const kiln_op_ctx *ctx, kiln_qunary op) {
   const kiln_tensor *x = ctx->inputs[0];
   kiln_tensor *y = ctx->outputs[0];
   kiln_qparams in, out;
