@@ -34,7 +34,7 @@ KILN_OP(SELECT_V2, kiln_no_attrs, kiln_shape_select_v2, kiln_ref_select_v2, kiln
 
 /* unary elementwise (ref/unary.c) */
 KILN_OP(RSQRT, kiln_no_attrs, kiln_shape_rsqrt, kiln_ref_rsqrt, kiln_flops_per_output)
-KILN_OP(SQRT, kiln_no_attrs, kiln_shape_unary_float, kiln_ref_sqrt, kiln_flops_per_output)
+KILN_OP(SQRT, kiln_no_attrs, kiln_shape_sqrt, kiln_ref_sqrt, kiln_flops_per_output)
 KILN_OP(EXP, kiln_no_attrs, kiln_shape_exp, kiln_ref_exp, kiln_flops_per_output)
 KILN_OP(LOG, kiln_no_attrs, kiln_shape_log, kiln_ref_log, kiln_flops_per_output)
 KILN_OP(ABS, kiln_no_attrs, kiln_shape_abs, kiln_ref_abs, kiln_flops_per_output)

@@ -39,6 +39,9 @@ class QuantOp:
     default_only: bool = False
     # modes where kiln may differ from LiteRT's reference by one unit
     near_modes: Tuple[str, ...] = ()
+    # the op is only defined for real values >= 0 (LiteRT refuses others):
+    # stored inputs are drawn from the zero point up
+    nonnegative: bool = False
 
 
 def _tf():
@@ -113,13 +116,13 @@ def _ops() -> Sequence[QuantOp]:
         QuantOp("prelu", lambda x: prelu(x), (s4,), modes=("int8",),
                 expect=("PRELU",)),
         QuantOp("exp", tf.exp, (s4,), ranges=((-3.0, 1.5),),
-                expect=("EXP",), unsupported=("int16",)),
+                expect=("EXP",)),
         QuantOp("log", tf.math.log, (s4,), ranges=((0.05, 6.0),),
-                expect=("LOG",), unsupported=("int16",)),
+                expect=("LOG",)),
         QuantOp("rsqrt", tf.math.rsqrt, (s4,), ranges=((0.05, 6.0),),
-                expect=("RSQRT",), unsupported=("int16",)),
+                expect=("RSQRT",), nonnegative=True),
         QuantOp("sqrt", tf.sqrt, (s4,), ranges=((0.05, 6.0),),
-                modes=("int8",), expect=("SQRT",), unsupported=("int8",)),
+                modes=("int8",), expect=("SQRT",), nonnegative=True),
         QuantOp("hard_swish", lambda x: x * tf.nn.relu6(x + 3.0) / 6.0,
                 (s4,), modes=("int8",), expect=("HARD_SWISH",)),
         QuantOp("softmax", tf.nn.softmax, ((3, 10),), expect=("SOFTMAX",)),
@@ -139,6 +142,13 @@ def _ops() -> Sequence[QuantOp]:
                 expect=("SUM",), default_only=True),
         QuantOp("reduce_max", lambda x: tf.reduce_max(x, axis=[0, 3]),
                 (s4,), expect=("REDUCE_MAX",)),
+        QuantOp("reduce_min", lambda x: tf.reduce_min(x, axis=[1, 3]),
+                (s4,), expect=("REDUCE_MIN",)),
+        QuantOp("reduce_prod", lambda x: tf.reduce_prod(x, axis=[2]),
+                (s4,), ranges=((0.5, 1.5),), expect=("REDUCE_PROD",)),
+        # a divisor kept away from zero (stored values cover the range)
+        QuantOp("div", lambda a, b: a / (b * b + 0.5), (s4, (6, 3)),
+                modes=("int8",), expect=("DIV",)),
         QuantOp("arg_max", lambda x: tf.argmax(x, axis=2), (s4,),
                 modes=("int8",), expect=("ARG_MAX",)),
         QuantOp("concat", lambda a, b: tf.concat([a, b], axis=3),

@@ -111,12 +111,14 @@ def litert(path: Path, feed, reference: bool):
             for d in interp.get_output_details()}
 
 
-def random_feed(path: Path, rng):
-    """Stored values drawn over the whole range of each input's type."""
+def random_feed(path: Path, rng, nonnegative: bool = False):
+    """Stored values drawn over the whole range of each input's type (from
+    its zero point up where the op takes non-negative reals only)."""
     feed = {}
     for d in interpreter(path).get_input_details():
         info = np.iinfo(d["dtype"])
-        feed[d["name"]] = rng.integers(info.min, int(info.max) + 1,
+        low = int(d["quantization"][1]) if nonnegative else info.min
+        feed[d["name"]] = rng.integers(low, int(info.max) + 1,
                                        d["shape"]).astype(d["dtype"])
     return feed
 
@@ -130,7 +132,7 @@ def test_quant_op(quant_dir, kiln_bin, tmp_path, name, mode):
     assert not missing, f"converter no longer emits {missing}: {dict(hist)}"
     rng, seed = K.make_rng()
     print(f"{name}-{mode}: {dict(hist)}; input seed {seed}")
-    feed = random_feed(path, rng)
+    feed = random_feed(path, rng, op.nonnegative)
     refused = mode in op.unsupported
     if mode == "uint8":
         try:

@@ -1,4 +1,5 @@
-/* test_ref_concat.c - CONCATENATION, PACK, UNPACK, SPLIT, SPLIT_V. */
+/* test_ref_concat.c - CONCATENATION (uint8 parts requantized, int16 ones
+ * copied), PACK, UNPACK, SPLIT, SPLIT_V. */
 #include <math.h>
 
 #include "movement_test_util.h"
@@ -184,6 +185,44 @@ static void test_concat_uint8_requantize(void) {
   }
 }
 
+/* int16 parts with scales other than the output's are copied as stored, as
+ * LiteRT's int16 CONCATENATION does (it only requires zero points 0); a
+ * nonzero zero point is refused. */
+static void test_concat_int16_copy(void) {
+  for (int trial = 0; trial < 20; trial++) {
+    int n = kiln_test_int(1, 3);
+    int64_t dims[2] = {kiln_test_int(1, 3), kiln_test_int(0, 4)};
+    float scales[4];
+    int64_t zero = 0;
+    kiln_quant_info q[4];
+    for (int i = 0; i < 4; i++) {
+      scales[i] = kiln_test_uniform(1e-4f, 1e-2f);
+      q[i] = (kiln_quant_info){1, &scales[i], &zero, 0};
+    }
+    kiln_tensor *in[3], *out = output_tensor(KILN_INT16);
+    for (int i = 0; i < n; i++) {
+      in[i] = random_tensor(KILN_INT16, 2, dims);
+      in[i]->quant = &q[i];
+    }
+    out->quant = &q[3];
+    kiln_concat_attrs axis1 = {.axis = 1};
+    CHECK_OK(kiln_test_run_op(KILN_OP_CONCATENATION, &axis1, in, n, &out, 1));
+    CHECK(check_joined(out, in, n, 1, 0));
+    if (trial == 0) {
+      int64_t three = 3;
+      kiln_quant_info shifted = {1, &scales[0], &three, 0};
+      in[0]->quant = &shifted;
+      CHECK_ERROR(
+          kiln_test_run_op(KILN_OP_CONCATENATION, &axis1, in, n, &out, 1),
+          KILN_ERR_INVALID_MODEL,
+          "input 0 has zero point 3 and the output 0; int16 CONCATENATION "
+          "needs 0 for both");
+    }
+    free_tensors(in, n);
+    kiln_test_tensor_free(out);
+  }
+}
+
 /* ------------------------------------------------------------ PACK/UNPACK */
 
 static void test_pack_unpack_random(void) {
@@ -347,6 +386,7 @@ int main(void) {
   test_concat_activation();
   test_concat_errors();
   test_concat_uint8_requantize();
+  test_concat_int16_copy();
   test_pack_unpack_random();
   test_pack_errors();
   test_split_random();

@@ -33,12 +33,17 @@ static void test_gather_random(void) {
     random_dims(prank, 1, 4, pdims);
     random_dims(irank, 1, 3, idims);
     memcpy(idims, pdims, sizeof(int64_t) * (size_t)batch);
+    /* TFLite takes int16 positions as well as int32 and int64 ones */
+    kiln_dtype index_type =
+        kiln_test_int(0, 2) ? random_int_dtype() : KILN_INT16;
     kiln_tensor *in[2] = {random_tensor(random_dtype(), prank, pdims),
-                          kiln_test_tensor(random_int_dtype(), irank, idims)};
+                          kiln_test_tensor(index_type, irank, idims)};
     for (int64_t i = 0; i < kiln_tensor_numel(in[1]); i++) {
       int64_t v = kiln_test_int(0, (int)pdims[axis] - 1);
       if (in[1]->dtype == KILN_INT64)
         ((int64_t *)in[1]->data)[i] = v;
+      else if (in[1]->dtype == KILN_INT16)
+        ((int16_t *)in[1]->data)[i] = (int16_t)v;
       else
         ((int32_t *)in[1]->data)[i] = (int32_t)v;
     }
@@ -94,6 +99,12 @@ static void test_gather_errors(void) {
   in[1] = kiln_test_tensor_f32(1, idims, NULL);
   CHECK_ERROR(run_one(KILN_OP_GATHER, &axis0, in, 2, in[0]->dtype, NULL),
               KILN_ERR_UNSUPPORTED, "indices have type float32");
+  kiln_test_tensor_free(in[1]);
+  /* a negative int16 position is caught like any other */
+  in[1] = kiln_test_tensor(KILN_INT16, 1, idims);
+  for (int i = 0; i < 5; i++) ((int16_t *)in[1]->data)[i] = (int16_t)(i - 1);
+  CHECK_ERROR(run_one(KILN_OP_GATHER, &axis0, in, 2, in[0]->dtype, NULL),
+              KILN_ERR_RUNTIME, "gather index -1 at position 0");
   free_tensors(in, 2);
 }
 

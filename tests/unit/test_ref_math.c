@@ -170,6 +170,8 @@ static const binary_case kBinary[] = {
     {KILN_OP_RIGHT_SHIFT, KILN_INT16},  {KILN_OP_RIGHT_SHIFT, KILN_INT32},
     {KILN_OP_BITWISE_XOR, KILN_UINT16}, {KILN_OP_BITWISE_XOR, KILN_UINT32},
     {KILN_OP_RIGHT_SHIFT, KILN_UINT16}, {KILN_OP_RIGHT_SHIFT, KILN_UINT32},
+    {KILN_OP_FLOOR_DIV, KILN_INT8},     {KILN_OP_FLOOR_DIV, KILN_INT16},
+    {KILN_OP_FLOOR_MOD, KILN_INT8},     {KILN_OP_FLOOR_MOD, KILN_INT16},
 };
 
 static void fill_operand(kiln_tensor *t, kiln_op_type op, bool divisor) {
@@ -267,6 +269,30 @@ static void test_binary_edges(void) {
   CHECK_OK(run_poisoned(KILN_OP_FLOOR_MOD, NULL, in, 2, out));
   CHECK(isnan(getd(out, 0)) && getd(out, 1) == 1.0 && getd(out, 2) == -0.5 &&
         getd(out, 3) == 0.5);
+  kiln_test_tensor_free(a);
+  kiln_test_tensor_free(b);
+  /* int8: -128 / -1 wraps to -128 and leaves remainder 0, as in LiteRT */
+  a = kiln_test_tensor(KILN_INT8, 1, d4);
+  b = kiln_test_tensor(KILN_INT8, 1, d4);
+  const int8_t av[4] = {-128, -7, 127, 5}, bv[4] = {-1, 2, -128, -3};
+  memcpy(a->data, av, sizeof av);
+  memcpy(b->data, bv, sizeof bv);
+  in[0] = a, in[1] = b;
+  out->dtype = KILN_INT8;
+  CHECK_OK(run_poisoned(KILN_OP_FLOOR_DIV, NULL, in, 2, out));
+  CHECK(geti(out, 0) == -128 && geti(out, 1) == -4 && geti(out, 2) == -1 &&
+        geti(out, 3) == -2);
+  CHECK_OK(run_poisoned(KILN_OP_FLOOR_MOD, NULL, in, 2, out));
+  CHECK(geti(out, 0) == 0 && geti(out, 1) == 1 && geti(out, 2) == -1 &&
+        geti(out, 3) == -1);
+  /* quantized int8 is not these operators' business */
+  const float scale = 0.5f;
+  const int64_t zp = 0;
+  const kiln_quant_info q = {1, &scale, &zp, 0};
+  a->quant = &q;
+  CHECK_ERROR(run_poisoned(KILN_OP_FLOOR_DIV, NULL, in, 2, out),
+              KILN_ERR_UNSUPPORTED, "input 0 (x)");
+  a->quant = NULL;
   kiln_test_tensor_free(a);
   kiln_test_tensor_free(b);
   kiln_test_tensor_free(out);
@@ -389,7 +415,7 @@ static void test_errors(void) {
               KILN_ERR_UNSUPPORTED, "has type bool");
   CHECK_ERROR(
       shape_only(KILN_OP_FLOOR_DIV, NULL, (kiln_tensor *[]){l3, l3}, 2, lo),
-      KILN_ERR_UNSUPPORTED, "expected float32 or int32");
+      KILN_ERR_UNSUPPORTED, "int64; expected float32, int8, int16 or int32");
   CHECK_ERROR(
       shape_only(KILN_OP_FLOOR_MOD, NULL, (kiln_tensor *[]){f3, i3}, 2, fo),
       KILN_ERR_INVALID_MODEL, "input 1 (y) has type int32");

@@ -1,9 +1,11 @@
-/* test_ref_quant_reduce.c - quantized MEAN, SUM and REDUCE_MAX over random
- * shapes, axes and quantization: MEAN and SUM within one unit of the real
- * mean / sum requantized in double, REDUCE_MAX exactly the largest stored
- * value; ARG_MAX on int8 picks the first largest; int8 / uint8 / int16 SOFTMAX
- * rows within one unit of the real softmax, and L2_NORMALIZATION rows of
- * x / |x|; mismatched quantization is refused. */
+/* test_ref_quant_reduce.c - quantized MEAN, SUM, REDUCE_MAX and REDUCE_MIN
+ * over random shapes, axes and quantization: MEAN and SUM within one unit
+ * of the real mean / sum requantized in double, REDUCE_MAX / REDUCE_MIN
+ * exactly the largest / least stored value; REDUCE_PROD on int8 / int16
+ * near the real product (each step's rescale rounds); ARG_MAX on int8 picks the
+ * first largest; int8 / uint8 / int16 SOFTMAX rows within one unit of the real
+ * softmax, and L2_NORMALIZATION rows of x / |x|; mismatched quantization is
+ * refused. */
 #include <math.h>
 #include <string.h>
 
@@ -35,9 +37,9 @@ static void test_reduce(kiln_op_type op, kiln_dtype dtype) {
     qt_range(dtype, &lo, &hi);
     float so = op == KILN_OP_SUM ? x->scale * (float)sqrt((double)count) * 2
                                  : x->scale * kiln_test_uniform(0.5f, 2.0f);
-    qtensor *out = op == KILN_OP_REDUCE_MAX
-                       ? qt_output(dtype, x->scale, x->zero_point)
-                       : qt_output(dtype, so, qt_random_zero_point(dtype));
+    const bool picks = op == KILN_OP_REDUCE_MAX || op == KILN_OP_REDUCE_MIN;
+    qtensor *out = picks ? qt_output(dtype, x->scale, x->zero_point)
+                         : qt_output(dtype, so, qt_random_zero_point(dtype));
     kiln_tensor *in[2] = {x->t, axes};
     CHECK_OK(kiln_test_run_op1(op, &attrs, in, 2, out->t));
     /* Walk input elements; each belongs to the output element of its
@@ -45,7 +47,8 @@ static void test_reduce(kiln_op_type op, kiln_dtype dtype) {
     int64_t n_out = kiln_tensor_numel(out->t);
     double *sum = calloc((size_t)n_out, sizeof *sum);
     int32_t *max = malloc((size_t)n_out * sizeof *max);
-    for (int64_t o = 0; o < n_out; o++) max[o] = INT32_MIN;
+    int32_t *min = malloc((size_t)n_out * sizeof *min);
+    for (int64_t o = 0; o < n_out; o++) max[o] = INT32_MIN, min[o] = INT32_MAX;
     int64_t n = kiln_tensor_numel(x->t);
     for (int64_t i = 0; i < n; i++) {
       int64_t rest = i, o = 0, stride = 1;
@@ -59,12 +62,13 @@ static void test_reduce(kiln_op_type op, kiln_dtype dtype) {
       }
       sum[o] += qt_real(x, i);
       if (qt_get(x, i) > max[o]) max[o] = qt_get(x, i);
+      if (qt_get(x, i) < min[o]) min[o] = qt_get(x, i);
     }
     int64_t bad = 0;
     for (int64_t o = 0; o < n_out; o++) {
       int32_t got = qt_get(out, o);
-      if (op == KILN_OP_REDUCE_MAX) {
-        bad += got != max[o];
+      if (picks) {
+        bad += got != (op == KILN_OP_REDUCE_MAX ? max[o] : min[o]);
         continue;
       }
       double r = op == KILN_OP_MEAN ? sum[o] / (double)count : sum[o];
@@ -75,7 +79,83 @@ static void test_reduce(kiln_op_type op, kiln_dtype dtype) {
                 got, want);
     }
     CHECK(bad == 0);
-    free(sum), free(max);
+    free(sum), free(max), free(min);
+    qt_free(x), qt_free(out);
+    kiln_test_tensor_free(axes);
+  }
+}
+
+/* REDUCE_PROD against the real product in double. Inputs are real values
+ * of magnitude 0.5 to 1.5 (either sign) and the output holds the largest
+ * product possible, as in models; each of the count - 1 steps rounds its
+ * accumulator (at least about 2^5 units from these ranges) and uses a Q15
+ * multiplier (relative error 2^-15), so the result may be off by a relative
+ * 2^-6 per step, plus the final unit. */
+static void test_reduce_prod(kiln_dtype dtype) {
+  for (int trial = 0; trial < 60; trial++) {
+    int rank = kiln_test_int(1, 3);
+    int64_t dims[KILN_MAX_RANK];
+    for (int d = 0; d < rank; d++) dims[d] = kiln_test_int(1, 3);
+    const float s_in = dtype == KILN_INT8
+                           ? (float)exp2(kiln_test_uniform(-7.0f, -6.0f))
+                           : (float)exp2(kiln_test_uniform(-14.0f, -12.0f));
+    const int64_t zp_in = dtype == KILN_INT8 ? kiln_test_int(-20, 20) : 0;
+    qtensor *x = qt_make(dtype, rank, dims, s_in, zp_in);
+    const int64_t n = kiln_tensor_numel(x->t);
+    for (int64_t i = 0; i < n; i++) {
+      float real =
+          kiln_test_uniform(0.5f, 1.5f) * (kiln_test_int(0, 1) ? 1 : -1);
+      int32_t q = (int32_t)lroundf(real / s_in) + (int32_t)zp_in;
+      if (dtype == KILN_INT8)
+        ((int8_t *)x->t->data)[i] = (int8_t)q;
+      else
+        ((int16_t *)x->t->data)[i] = (int16_t)q;
+    }
+    bool reduced[KILN_MAX_RANK] = {false};
+    int32_t axes_v[KILN_MAX_RANK];
+    int64_t naxes = 0, count = 1;
+    for (int d = 0; d < rank; d++)
+      if (kiln_test_int(0, 1)) {
+        reduced[d] = true;
+        count *= dims[d];
+        axes_v[naxes++] = kiln_test_int(0, 1) ? d : d - rank;
+      }
+    kiln_tensor *axes = kiln_test_tensor_i32(1, &naxes, axes_v);
+    kiln_reduce_attrs attrs = {kiln_test_int(0, 1) == 1};
+    int32_t lo, hi;
+    qt_range(dtype, &lo, &hi);
+    const int64_t zp_out = dtype == KILN_INT8 ? kiln_test_int(-10, 10) : 0;
+    qtensor *out =
+        qt_output(dtype, (float)(pow(1.5, (double)count) / (hi - 20)), zp_out);
+    kiln_tensor *in[2] = {x->t, axes};
+    CHECK_OK(kiln_test_run_op1(KILN_OP_REDUCE_PROD, &attrs, in, 2, out->t));
+    const int64_t n_out = kiln_tensor_numel(out->t);
+    double *prod = malloc((size_t)n_out * sizeof *prod);
+    for (int64_t o = 0; o < n_out; o++) prod[o] = 1.0;
+    for (int64_t i = 0; i < n; i++) {
+      int64_t rest = i, o = 0, stride = 1;
+      for (int d = rank - 1; d >= 0; d--) {
+        int64_t coord = rest % dims[d];
+        rest /= dims[d];
+        if (!reduced[d]) {
+          o += coord * stride;
+          stride *= dims[d];
+        }
+      }
+      prod[o] *= qt_real(x, i);
+    }
+    int64_t bad = 0;
+    for (int64_t o = 0; o < n_out; o++) {
+      const int32_t want = qt_ideal(out, prod[o], lo, hi), got = qt_get(out, o);
+      const double tol =
+          1.0 + fabs((double)(want - zp_out)) * (double)(count - 1) / 64.0;
+      if (fabs((double)(got - want)) > tol && bad++ < 3)
+        fprintf(stderr, "REDUCE_PROD %s output %lld of %lld: %d, ideal %d\n",
+                kiln_dtype_name(dtype), (long long)o, (long long)count, got,
+                want);
+    }
+    CHECK(bad == 0);
+    free(prod);
     qt_free(x), qt_free(out);
     kiln_test_tensor_free(axes);
   }
@@ -193,6 +273,20 @@ static void test_errors(void) {
   kiln_tensor *in[2] = {x->t, axes};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_REDUCE_MAX, &attrs, in, 2, out->t),
               KILN_ERR_UNSUPPORTED, "needs them equal");
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_REDUCE_MIN, &attrs, in, 2, out->t),
+              KILN_ERR_UNSUPPORTED, "needs them equal");
+  /* REDUCE_PROD: no uint8 form; int16 symmetric */
+  qtensor *xu = qt_random(KILN_UINT8, 2, dims);
+  qtensor *ou = qt_output(KILN_UINT8, 0.5f, 3);
+  kiln_tensor *uin[2] = {xu->t, axes};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_REDUCE_PROD, &attrs, uin, 2, ou->t),
+              KILN_ERR_UNSUPPORTED, "takes int8 or int16");
+  qtensor *x16p = qt_random(KILN_INT16, 2, dims);
+  qtensor *o16p = qt_output(KILN_INT16, 0.5f, 4);
+  kiln_tensor *in16p[2] = {x16p->t, axes};
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_REDUCE_PROD, &attrs, in16p, 2, o16p->t),
+              KILN_ERR_INVALID_MODEL, "output 0 is int16 with zero point 4");
+  qt_free(xu), qt_free(ou), qt_free(x16p), qt_free(o16p);
   qtensor *o16 = qt_output(KILN_INT16, 0.1f, 0);
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_MEAN, &attrs, in, 2, o16->t),
               KILN_ERR_INVALID_MODEL, "expected int8 like input 0");
@@ -223,9 +317,12 @@ static void test_errors(void) {
 
 int main(void) {
   kiln_test_seed(0x5ed0ce);
-  const kiln_op_type ops[3] = {KILN_OP_MEAN, KILN_OP_SUM, KILN_OP_REDUCE_MAX};
+  const kiln_op_type ops[4] = {KILN_OP_MEAN, KILN_OP_SUM, KILN_OP_REDUCE_MAX,
+                               KILN_OP_REDUCE_MIN};
   for (int t = 0; t < 3; t++)
-    for (int k = 0; k < 3; k++) test_reduce(ops[k], qt_types[t]);
+    for (int k = 0; k < 4; k++) test_reduce(ops[k], qt_types[t]);
+  test_reduce_prod(KILN_INT8);
+  test_reduce_prod(KILN_INT16);
   test_arg_max();
   test_softmax(KILN_INT8);
   test_softmax(KILN_UINT8);

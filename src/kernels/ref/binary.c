@@ -141,8 +141,9 @@ kiln_status *kiln_shape_mul(const kiln_op_ctx *ctx) {
   return check_fused(ctx);
 }
 
-/* DIV has no int8 / int16 form in TFLite (its uint8 one is not built). */
+/* Quantized DIV (uint8, int8, int16) is quant_div.c's. */
 kiln_status *kiln_shape_div(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qshape_div(ctx);
   KILN_TRY(binary_shape(ctx, MASK_NUMERIC));
   return check_fused(ctx);
 }
@@ -393,6 +394,7 @@ kiln_status *kiln_ref_mul(const kiln_op_ctx *ctx) {
   return run_arith(ctx, mul_f, mul_i);
 }
 kiln_status *kiln_ref_div(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_div(ctx);
   return run_arith(ctx, div_f, div_i);
 }
 kiln_status *kiln_ref_maximum(const kiln_op_ctx *ctx) {

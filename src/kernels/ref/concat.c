@@ -1,5 +1,6 @@
 /* concat.c - CONCATENATION, PACK, UNPACK, SPLIT, SPLIT_V: block copies
- * (uint8 CONCATENATION parts with their own quantization requantized). */
+ * (uint8 CONCATENATION parts with their own quantization requantized;
+ * int16 parts copied as stored, whatever their scales, as LiteRT does). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -65,11 +66,23 @@ static kiln_status *check_part(const kiln_op_ctx *ctx, int i,
                       kiln_dtype_name(in->dtype), kiln_dtype_name(out->dtype));
   bool requantizable = requantizes && out->dtype == KILN_UINT8 &&
                        per_tensor(in->quant) && per_tensor(out->quant);
-  if (!same_quant(in->quant, out->quant) && !requantizable)
+  /* LiteRT's int16 CONCATENATION requires zero points 0 and copies the
+   * stored values whatever the scales (measured: a part of scale 0.0003
+   * lands unchanged in an output of 0.0005), so kiln copies them too. */
+  const bool int16_copy = requantizes && out->dtype == KILN_INT16 &&
+                          per_tensor(in->quant) && per_tensor(out->quant);
+  if (int16_copy &&
+      (in->quant->zero_point[0] != 0 || out->quant->zero_point[0] != 0))
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input %d has zero point %lld and the output %lld; "
+                      "int16 CONCATENATION needs 0 for both",
+                      i, (long long)in->quant->zero_point[0],
+                      (long long)out->quant->zero_point[0]);
+  if (!same_quant(in->quant, out->quant) && !requantizable && !int16_copy)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "input %d has quantization parameters different from "
                       "the output's; requantizing is not supported (only "
-                      "uint8 CONCATENATION requantizes)",
+                      "uint8 CONCATENATION requantizes; int16 copies)",
                       i);
   /* The importer checks every tensor's parameters; a part built in memory
    * is checked here too, since requantizing reads them as uint8 facts. */

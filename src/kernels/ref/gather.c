@@ -53,9 +53,11 @@ kiln_status *kiln_shape_gather(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_require_input(ctx, 1, "indices"));
   const kiln_tensor *params = ctx->inputs[0], *indices = ctx->inputs[1];
   KILN_TRY(kiln_require_same_dtype(params, ctx->outputs[0], "params"));
-  if (indices->dtype != KILN_INT32 && indices->dtype != KILN_INT64)
+  /* TFLite's GATHER takes int16 positions too. */
+  if (indices->dtype != KILN_INT16 && indices->dtype != KILN_INT32 &&
+      indices->dtype != KILN_INT64)
     return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "indices have type %s; expected int32 or int64",
+                      "indices have type %s; expected int16, int32 or int64",
                       kiln_dtype_name(indices->dtype));
   int axis = 0, batch = 0;
   KILN_TRY(gather_axes(ctx, &axis, &batch));

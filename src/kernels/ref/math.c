@@ -134,11 +134,17 @@ kiln_status *kiln_ref_zeros_like(const kiln_op_ctx *ctx) {
 
 /* ------------------------------------------------- broadcasting binaries */
 
+/* FLOOR_DIV and FLOOR_MOD also take plain (unquantized) int8 and int16 in
+ * LiteRT, computed on the stored values; the int64 sign logic below is
+ * exact for them, and int8's -128 / -1 wraps to -128 as LiteRT's does. */
+#define SMALL_INTS (KILN_DT(KILN_INT8) | KILN_DT(KILN_INT16))
+
 kiln_status *kiln_shape_floor_div(const kiln_op_ctx *ctx) {
-  return kiln_shape_broadcast2(ctx, F32 | I32, KILN_DTYPE_INVALID);
+  return kiln_shape_broadcast2(ctx, F32 | I32 | SMALL_INTS, KILN_DTYPE_INVALID);
 }
 kiln_status *kiln_shape_floor_mod(const kiln_op_ctx *ctx) {
-  return kiln_shape_broadcast2(ctx, F32 | I32 | I64, KILN_DTYPE_INVALID);
+  return kiln_shape_broadcast2(ctx, F32 | I32 | I64 | SMALL_INTS,
+                               KILN_DTYPE_INVALID);
 }
 /* ATAN2 also on float64 and float16, as LiteRT's kernel. */
 kiln_status *kiln_shape_atan2(const kiln_op_ctx *ctx) {

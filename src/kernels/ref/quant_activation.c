@@ -13,7 +13,8 @@
  *     LUTPopulate. TFLite requires LOGISTIC's output scale to be 1/256; so
  *     does kiln.
  * int16 forms of the RELUs require zero points 0, as TFLite's do; int16
- * LOGISTIC and TANH are quant_sigmoid16.c's, int16 GELU quant_gelu16.c's. */
+ * LOGISTIC and TANH are quant_sigmoid16.c's, int16 GELU quant_gelu16.c's,
+ * int16 EXP, LOG and RSQRT quant_unary_math.c's. */
 #include <math.h>
 
 #include "kernels/ref/quant_math.h"
@@ -95,6 +96,9 @@ kiln_status *kiln_qshape_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
                       "quantized %s on uint8 is not supported (int8 is, as in "
                       "TFLite)",
                       unary_name(op));
+  if ((op == KILN_QU_EXP || op == KILN_QU_LOG || op == KILN_QU_RSQRT) &&
+      x->dtype == KILN_INT16)
+    return kiln_qshape_unary_math16(ctx, op);
   if (is_lut(op) && x->dtype == KILN_INT16)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "quantized %s on int16 is not supported (int8 and uint8 "
@@ -197,6 +201,9 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op) {
     return kiln_qref_sigmoid16(ctx, op == KILN_QU_TANH);
   if (op == KILN_QU_GELU && x->dtype == KILN_INT16)
     return kiln_qref_gelu16(ctx);
+  if ((op == KILN_QU_EXP || op == KILN_QU_LOG || op == KILN_QU_RSQRT) &&
+      x->dtype == KILN_INT16)
+    return kiln_qref_unary_math16(ctx, op);
   if (is_lut(op)) return run_lut(ctx, op);
   int32_t lo, hi;
   KILN_TRY(kiln_quant_activation_range(relu_clamp(op), out->dtype, qo.scale,

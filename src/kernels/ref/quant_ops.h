@@ -30,6 +30,11 @@ typedef enum kiln_qbinary {
 kiln_status *kiln_qshape_binary(const kiln_op_ctx *ctx, kiln_qbinary op);
 kiln_status *kiln_qref_binary(const kiln_op_ctx *ctx, kiln_qbinary op);
 
+/* DIV on uint8, int8 and int16 (quant_div.c): the divisor's fixed-point
+ * reciprocal times the dividend, rescaled by s1 / (s2 so). */
+kiln_status *kiln_qshape_div(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_div(const kiln_op_ctx *ctx);
+
 /* Comparisons: both inputs rescaled to a common fixed-point form first
  * (int8 / uint8), or compared as stored (int16), as TFLite does. `kind`
  * is 0..5 for LESS, LESS_EQUAL, GREATER, GREATER_EQUAL, EQUAL, NOT_EQUAL. */
@@ -66,6 +71,13 @@ kiln_status *kiln_qref_unary(const kiln_op_ctx *ctx, kiln_qunary op);
  */
 kiln_status *kiln_q_lut_build(const kiln_op_ctx *ctx, kiln_qunary op,
                               int16_t table[256]);
+
+/* EXP, LOG and RSQRT on int16 by TFLite's interpolated 513-entry table,
+ * and SQRT on int8 / int16 (quant_unary_math.c). */
+kiln_status *kiln_qshape_unary_math16(const kiln_op_ctx *ctx, kiln_qunary op);
+kiln_status *kiln_qref_unary_math16(const kiln_op_ctx *ctx, kiln_qunary op);
+kiln_status *kiln_qshape_sqrt(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_sqrt(const kiln_op_ctx *ctx);
 
 /* LOGISTIC (tanh_op false) and TANH on int16 (quant_sigmoid16.c). */
 kiln_status *kiln_qshape_sigmoid16(const kiln_op_ctx *ctx, bool tanh_op);
@@ -117,6 +129,13 @@ typedef struct kiln_q_reduce {
   int shift;
   int64_t count;
 } kiln_q_reduce;
+
+/* REDUCE_PROD on int8 / int16 (TFLite has no uint8 form): every step's
+ * product is rescaled by s_in / s_out^(1/count) so the int32 accumulator
+ * never overflows, and the result once more (the count-th factor).
+ * `reduced` marks the reduced axes of input 0 (kiln_mark_axes). */
+kiln_status *kiln_qshape_reduce_prod(const kiln_op_ctx *ctx);
+kiln_status *kiln_qref_reduce_prod(const kiln_op_ctx *ctx, const bool *reduced);
 
 kiln_status *kiln_q_reduce_plan(const kiln_op_ctx *ctx, bool mean,
                                 int64_t count, kiln_q_reduce *plan);

@@ -9,13 +9,17 @@
  * type; so an empty reduction gives the identity and, as there, float
  * REDUCE_MIN skips NaN. REDUCE_PROD runs on shape values in Keras 3's
  * dynamic-batch reshapes (SHAPE -> GATHER -> REDUCE_PROD), so its int32 form
- * matters as much as its float one. */
+ * matters as much as its float one. Quantized REDUCE_MIN reduces the
+ * stored values (int_max of the type is the identity); quantized
+ * REDUCE_PROD is quant_reduce.c's. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "kernels/kernel.h"
 #include "kernels/ref/elementwise.h"
+#include "kernels/ref/quant_ops.h"
+#include "kernels/ref/quant_util.h"
 
 #define F32 KILN_DT(KILN_FLOAT32)
 #define BOOL_ONLY KILN_DT(KILN_BOOL)
@@ -49,7 +53,16 @@ static kiln_status *shape_reduce(const kiln_op_ctx *ctx, reducer r) {
   KILN_TRY(kiln_require_known(ctx, 1, "axes"));
   const kiln_tensor *x = ctx->inputs[0];
   KILN_TRY(kiln_require_dtype_in(x, reducer_types(r), "input 0 (x)"));
-  KILN_TRY(kiln_require_unquantized(x, "input 0 (x)"));
+  /* Quantized REDUCE_MIN picks a stored value (so, as TFLite, the output
+   * keeps the input's quantization); quantized REDUCE_PROD rescales at
+   * every step (quant_reduce.c). */
+  if (kiln_q_node(ctx) && r == RED_MIN)
+    KILN_TRY(
+        kiln_q_require_same(x, "input 0 (x)", ctx->outputs[0], "output 0"));
+  else if (kiln_q_node(ctx) && r == RED_PROD)
+    KILN_TRY(kiln_qshape_reduce_prod(ctx));
+  else
+    KILN_TRY(kiln_require_unquantized(x, "input 0 (x)"));
   KILN_TRY(kiln_require_output_dtype(ctx, x->dtype));
   bool reduced[KILN_MAX_RANK];
   KILN_TRY(read_axes(ctx, reduced));
@@ -148,6 +161,11 @@ static kiln_status *run_reduce(const kiln_op_ctx *ctx, reducer r) {
 }
 
 kiln_status *kiln_ref_reduce_prod(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) {
+    bool reduced[KILN_MAX_RANK];
+    KILN_TRY(read_axes(ctx, reduced));
+    return kiln_qref_reduce_prod(ctx, reduced);
+  }
   return run_reduce(ctx, RED_PROD);
 }
 kiln_status *kiln_ref_reduce_min(const kiln_op_ctx *ctx) {

@@ -147,6 +147,12 @@ kiln_status *kiln_shape_log(const kiln_op_ctx *ctx) {
 kiln_status *kiln_shape_rsqrt(const kiln_op_ctx *ctx) {
   return shape_unary_q(ctx, KILN_QU_RSQRT);
 }
+/* SQRT: float32, and quantized int8 / int16 (quant_unary_math.c). */
+kiln_status *kiln_shape_sqrt(const kiln_op_ctx *ctx) {
+  KILN_TRY(kiln_shape_unary(ctx));
+  if (kiln_q_node(ctx)) return kiln_qshape_sqrt(ctx);
+  return need_float(ctx);
+}
 kiln_status *kiln_shape_abs(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_shape_unary(ctx));
   if (kiln_q_node(ctx)) return kiln_qshape_unary(ctx, KILN_QU_ABS);
@@ -206,6 +212,7 @@ kiln_status *kiln_ref_rsqrt(const kiln_op_ctx *ctx) {
   return map_f32(ctx, rsqrt_d);
 }
 kiln_status *kiln_ref_sqrt(const kiln_op_ctx *ctx) {
+  if (kiln_q_node(ctx)) return kiln_qref_sqrt(ctx);
   return map_f32(ctx, sqrt);
 }
 kiln_status *kiln_ref_exp(const kiln_op_ctx *ctx) {
