@@ -275,7 +275,7 @@ kiln_status *kiln_shape_conv_3d_transpose(const kiln_op_ctx *ctx) {
   geom3 g;
   fill_window(&g, a, f->dims);
   for (int i = 0; i < 3; i++) {
-    int64_t positions;
+    int64_t positions = 0; /* set by out_size; gcc -O3 cannot tell */
     KILN_TRY(out_size(shape[i + 1], g.k[i], g.stride[i], g.dilation[i],
                       a->padding, i, &positions));
     if (positions != in->dims[i + 1])
