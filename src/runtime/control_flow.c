@@ -138,8 +138,18 @@ static kiln_status *prepare_child(kiln_session *s, int n, int slot,
   }
   int refs[2];
   kiln_node_subgraphs(&s->graph->nodes[n], refs, NULL);
-  return kiln_status_wrap(kiln_session_prepare(child), "in %s subgraph %d",
-                          role, refs[slot]);
+  KILN_TRY(kiln_status_wrap(kiln_session_prepare(child), "in %s subgraph %d",
+                            role, refs[slot]));
+  /* The node's outputs (a loop's state) are planned in the parent, so a
+   * subgraph output whose size only its invoke knows cannot pass. */
+  for (int i = 0; i < child->graph->num_outputs; i++)
+    if (child->homes[child->graph->outputs[i]] == HOME_DYNAMIC)
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "output %d of %s subgraph %d is sized at invoke (its "
+                        "shape depends on values computed there); kiln needs "
+                        "subgraph outputs sized at prepare",
+                        i, role, refs[slot]);
+  return NULL;
 }
 
 static kiln_tensor *child_output(kiln_session *child, int i) {
