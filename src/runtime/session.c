@@ -581,6 +581,9 @@ kiln_status *kiln_session_prepare(kiln_session *s) {
   KILN_TRY(known_inputs(s));
   KILN_TRY(infer_shapes(s));
   release_static_blocks(s);
+  s->sized_at_invoke = false;
+  for (int i = 0; i < s->graph->num_outputs; i++)
+    s->sized_at_invoke |= s->homes[s->graph->outputs[i]] == HOME_DYNAMIC;
   KILN_TRY(plan_arena(s));
   KILN_TRY(kiln_threadpool_reserve_scratch(s->pool, s->workspace));
   s->prepared = true;

@@ -67,6 +67,7 @@ struct kiln_session {
   void **dynamic_data;
   size_t *dynamic_capacity;
   size_t dynamic_bytes;
+  bool sized_at_invoke;  /* some graph output is HOME_DYNAMIC */
   kiln_threadpool *pool; /* a subgraph's session borrows its root's */
   bool profiling;
   double *step_start_us, *step_duration_us; /* per step, when profiling */

@@ -88,6 +88,16 @@ def cases() -> List[Case]:
         [Spec((None, 3), "float32")],
         lambda rng, t: [rng.uniform(-2, 2, (2 + 2 * t, 3)).astype(
             np.float32)]))
+    out.append(Case(
+        "where-in-while", "WHILE",
+        lambda tf, x: tf.while_loop(
+            lambda i, acc: i < 3,
+            lambda i, acc: (i + 1, acc + tf.reduce_sum(tf.cast(tf.where(
+                x > tf.cast(i, tf.float32)), tf.float32))),
+            (tf.constant(0), tf.constant(0.0)))[1],
+        [Spec((None, 3), "float32")],
+        lambda rng, t: [rng.uniform(-1, 4, (1 + 2 * t, 3)).astype(
+            np.float32)]))
     return out
 
 
@@ -123,4 +133,33 @@ def test_value_sized_vs_litert(model_dir, kiln_bin, tmp_path, case_id):
                             kiln_bin=kiln_bin)
         K.compare_outputs(got, ref, FLOAT_TOLERANCE)
         sizes.add(tuple(next(iter(ref.values())).shape))
-    assert len(sizes) > 1, f"every trial gave one output shape {sizes}"
+    assert len(sizes) > 1 or case.op == "WHILE", (
+        f"every trial gave one output shape {sizes}")
+
+
+def test_served_where_vs_litert(model_dir, kiln_bin, tmp_path):
+    """`kiln serve` answers with the real shape of an output sized at
+    invoke, request after request on the same model (one session, its
+    blocks growing and shrinking)."""
+    import serve_util as S
+    case = CASES["where-gather"]
+    path = model_dir / "served-where.tflite"
+    path.write_bytes(_convert(case))
+    root = tmp_path / "serve"
+    S.add_version(root / "models" / "where", 1, path)
+    (root / "models.config").write_text(
+        S.model_config({"where": root / "models" / "where"}))
+    rng, seed = K.make_rng()
+    print(f"input seed {seed}")
+    with S.Server(kiln_bin, [f"--model_config_file={root / 'models.config'}"],
+                  root) as srv:
+        srv.wait_available("where", 1)
+        for trial in (2, 0, 3, 1, 4):
+            x = case.feed(rng, trial)[0]
+            want = next(iter(K.run_litert(path, {"in0": x}).values()))
+            r = srv.post("/v1/models/where:predict",
+                         {"inputs": {"in0": x.tolist()}})
+            assert r.status_code == 200, r.text
+            got = np.asarray(r.json()["outputs"], np.float32)
+            assert got.shape == want.shape, f"{got.shape} vs {want.shape}"
+            assert K.max_rel_error(got, want) <= FLOAT_TOLERANCE
