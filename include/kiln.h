@@ -405,7 +405,10 @@ kiln_status *kiln_session_create(const kiln_model *model,
                                  kiln_session **out_session);
 void kiln_session_free(kiln_session *session);
 
-/* Current inputs and outputs with concrete shapes. */
+/* Current inputs and outputs with concrete shapes. An output whose size
+ * depends on values computed during invoke (WHERE, UNIQUE, RANGE on model
+ * inputs) has its real shape after each invoke, and -1 in those dimensions
+ * before the first; its buffer is then not available yet. */
 kiln_status *kiln_session_input_info(const kiln_session *session, int index,
                                      kiln_tensor_info *out_info);
 kiln_status *kiln_session_output_info(const kiln_session *session, int index,

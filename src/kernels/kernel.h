@@ -14,7 +14,18 @@
  * inference a tensor's data is non-NULL only when its value is known before
  * invoke (a constant, or computed from constants and shapes); operators whose
  * output shape depends on an input's values (RESHAPE's shape, PAD's paddings)
- * require that input to be known and say so otherwise. */
+ * require that input to be known and say so otherwise.
+ *
+ * Outputs sized at invoke: an operator whose output shape depends on input
+ * values that are not known before invoke (WHERE's condition, RANGE's
+ * limit from a model input) may defer that output instead of refusing:
+ * its shape function sets the rank and marks the dimensions
+ * KILN_DIM_AT_INVOKE (kiln_defer_output). The session then runs the shape
+ * function again at invoke, when every input's data is there (so it
+ * computes the real shape, and checks the values), sizes the output in
+ * memory of its own, and does the same for the nodes downstream before
+ * running their kernels (ARCHITECTURE.md, "Outputs sized at invoke").
+ * Kernels themselves never resize. */
 #ifndef KILN_KERNELS_KERNEL_H
 #define KILN_KERNELS_KERNEL_H
 
@@ -171,6 +182,17 @@ void kiln_broadcast_strides(const kiln_tensor *t, const int64_t *out_dims,
 
 /* Sets out dims from a shape array. */
 void kiln_set_shape(kiln_tensor *t, const int64_t *dims, int rank);
+
+/* ---- outputs sized at invoke ---- */
+
+/* A dimension a shape function leaves to be computed at invoke. */
+#define KILN_DIM_AT_INVOKE (-1)
+
+/* For a shape function: `t` has rank `rank` and a size known only at
+ * invoke (every dimension KILN_DIM_AT_INVOKE). */
+void kiln_defer_output(kiln_tensor *t, int rank);
+/* True when some dimension of t is KILN_DIM_AT_INVOKE. */
+bool kiln_tensor_deferred(const kiln_tensor *t);
 
 /* The standalone LOGISTIC and HARD_SWISH reference kernels' math, in double
  * and rounded once by the caller (kernels/activation.c); the fused forms

@@ -256,6 +256,17 @@ void kiln_set_shape(kiln_tensor *t, const int64_t *dims, int rank) {
   for (int i = 0; i < rank; i++) t->dims[i] = dims[i];
 }
 
+void kiln_defer_output(kiln_tensor *t, int rank) {
+  t->rank = rank;
+  for (int i = 0; i < rank; i++) t->dims[i] = KILN_DIM_AT_INVOKE;
+}
+
+bool kiln_tensor_deferred(const kiln_tensor *t) {
+  for (int i = 0; i < t->rank; i++)
+    if (t->dims[i] == KILN_DIM_AT_INVOKE) return true;
+  return false;
+}
+
 kiln_status *kiln_check_activation(kiln_activation act) {
   if (!kiln_activation_known(act))
     return kiln_error(KILN_ERR_INVALID_MODEL,

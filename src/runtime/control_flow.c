@@ -184,6 +184,25 @@ static kiln_status *prepare_child(kiln_session *s, int n, int slot,
                           role, refs[slot]);
 }
 
+static bool output_at_invoke(const kiln_session *child, int i) {
+  return child->homes[child->graph->outputs[i]] == HOME_DYNAMIC;
+}
+
+/* An IF's, CASE's or composite's outputs are planned in the parent from
+ * its subgraphs' shapes, so a subgraph output whose size only its invoke
+ * knows cannot pass. */
+static kiln_status *require_outputs_sized(const kiln_session *child,
+                                          const char *role, int subgraph) {
+  for (int i = 0; i < child->graph->num_outputs; i++)
+    if (output_at_invoke(child, i))
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "output %d of %s subgraph %d is sized at invoke (its "
+                        "shape depends on values computed there); kiln needs "
+                        "the branches' outputs sized at prepare",
+                        i, role, subgraph);
+  return NULL;
+}
+
 static kiln_tensor *child_output(kiln_session *child, int i) {
   return &child->tensors[child->graph->outputs[i]];
 }
@@ -258,12 +277,13 @@ static kiln_status *check_loop_shapes(const kiln_op_ctx *ctx,
                                       kiln_session *cond, kiln_session *body,
                                       const kiln_while_attrs *a,
                                       kiln_status_code code) {
-  if (cond->prepared)
+  if (cond->prepared && !output_at_invoke(cond, 0))
     KILN_TRY(kiln_status_wrap(
         require_scalar_bool(child_output(cond, 0), "the condition's output"),
         "cond subgraph %d", a->cond_subgraph));
   for (int i = 0; body->prepared && i < ctx->num_inputs; i++) {
     const kiln_tensor *in = ctx->inputs[i], *out = child_output(body, i);
+    if (output_at_invoke(body, i)) continue; /* checked each round */
     if (!same_shape(in, out)) {
       char was[KILN_DIMS_STR_SIZE], now[KILN_DIMS_STR_SIZE];
       return kiln_error(
@@ -320,16 +340,46 @@ static kiln_status *run_loop_child(kiln_session *s, int n, int slot,
  * then into cond and body each round and back from the body's outputs.
  * TFLite bounds no loop, and neither does kiln: a condition that never
  * turns false runs as long as it would in LiteRT. */
+/* A loop subgraph's outputs sized at invoke (a body that sums a WHERE's
+ * rows into a loop variable) are checked after each round against the
+ * loop state, whose shapes the parent planned. */
+static kiln_status *check_round(const kiln_op_ctx *ctx, kiln_session *cond,
+                                kiln_session *body, const kiln_while_attrs *a,
+                                bool after_body) {
+  if (!after_body) {
+    if (!output_at_invoke(cond, 0)) return NULL;
+    return kiln_status_wrap(
+        require_scalar_bool(child_output(cond, 0), "the condition's output"),
+        "cond subgraph %d", a->cond_subgraph);
+  }
+  for (int i = 0; i < ctx->num_outputs; i++) {
+    const kiln_tensor *state = ctx->outputs[i], *out = child_output(body, i);
+    if (!output_at_invoke(body, i) || same_shape(state, out)) continue;
+    char was[KILN_DIMS_STR_SIZE], now[KILN_DIMS_STR_SIZE];
+    return kiln_error(
+        KILN_ERR_RUNTIME,
+        "body subgraph %d changes loop variable %d from shape %s to %s at "
+        "invoke; kiln runs loops whose variables keep their shapes",
+        a->body_subgraph, i,
+        kiln_dims_str(state->dims, state->rank, was, sizeof was),
+        kiln_dims_str(out->dims, out->rank, now, sizeof now));
+  }
+  return NULL;
+}
+
 static kiln_status *invoke_while(kiln_session *s, int n) {
   const kiln_op_ctx *ctx = &s->contexts[n];
   const kiln_while_attrs *a = s->graph->nodes[n].attrs;
   kiln_session *cond = node_children(s, n)[0], *body = node_children(s, n)[1];
   int count = ctx->num_inputs;
+  bool sized_at_invoke = cond->sized_at_invoke || body->sized_at_invoke;
   for (int i = 0; i < count; i++) copy_tensor(ctx->outputs[i], ctx->inputs[i]);
   for (;;) {
     KILN_TRY(run_loop_child(s, n, 0, a->cond_subgraph, "cond"));
+    if (sized_at_invoke) KILN_TRY(check_round(ctx, cond, body, a, false));
     if (!*(const uint8_t *)child_output(cond, 0)->data) return NULL;
     KILN_TRY(run_loop_child(s, n, 1, a->body_subgraph, "body"));
+    if (sized_at_invoke) KILN_TRY(check_round(ctx, cond, body, a, true));
     for (int i = 0; i < count; i++)
       copy_tensor(ctx->outputs[i], child_output(body, i));
   }
@@ -347,6 +397,8 @@ static kiln_status *prepare_if(kiln_session *s, int n) {
   KILN_TRY(prepare_child(s, n, 0, "then"));
   KILN_TRY(prepare_child(s, n, 1, "else"));
   kiln_session *then = node_children(s, n)[0], *other = node_children(s, n)[1];
+  KILN_TRY(require_outputs_sized(then, "then", a->then_subgraph));
+  KILN_TRY(require_outputs_sized(other, "else", a->else_subgraph));
   for (int i = 0; i < ctx->num_outputs; i++) {
     const kiln_tensor *x = child_output(then, i), *y = child_output(other, i);
     if (!same_shape(x, y)) {
@@ -421,8 +473,11 @@ static kiln_status *prepare_case(kiln_session *s, int n) {
         kiln_dtype_name(index->dtype),
         kiln_dims_str(index->dims, index->rank, dims, sizeof dims));
   }
-  for (int b = 0; b < a->num_branches; b++)
+  for (int b = 0; b < a->num_branches; b++) {
     KILN_TRY(prepare_child(s, n, b, "branch"));
+    KILN_TRY(require_outputs_sized(node_children(s, n)[b], "branch",
+                                   a->branches[b]));
+  }
   kiln_session *first = node_children(s, n)[0];
   for (int b = 1; b < a->num_branches; b++) {
     kiln_session *other = node_children(s, n)[b];
@@ -456,8 +511,11 @@ static kiln_status *invoke_case(kiln_session *s, int n) {
 
 static kiln_status *prepare_composite(kiln_session *s, int n) {
   const kiln_op_ctx *ctx = &s->contexts[n];
+  const kiln_stablehlo_composite_attrs *a = s->graph->nodes[n].attrs;
   KILN_TRY(prepare_child(s, n, 0, "decomposition"));
   kiln_session *child = node_children(s, n)[0];
+  KILN_TRY(
+      require_outputs_sized(child, "decomposition", a->decomposition_subgraph));
   for (int i = 0; i < ctx->num_outputs; i++)
     kiln_set_shape(ctx->outputs[i], child_output(child, i)->dims,
                    child_output(child, i)->rank);

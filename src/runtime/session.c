@@ -174,6 +174,8 @@ kiln_status *kiln_session_new(const kiln_model *model,
   s->known_data = kiln_calloc(alloc, values, sizeof(void *));
   s->state_data = kiln_calloc(alloc, values, sizeof(void *));
   s->state_bytes = kiln_calloc(alloc, values, sizeof(size_t));
+  s->dynamic_data = kiln_calloc(alloc, values, sizeof(void *));
+  s->dynamic_capacity = kiln_calloc(alloc, values, sizeof(size_t));
   s->input_dims =
       kiln_calloc(alloc, (size_t)g->num_inputs + 1, sizeof *s->input_dims);
   s->input_ranks = kiln_calloc(alloc, (size_t)g->num_inputs + 1, sizeof(int));
@@ -187,10 +189,10 @@ kiln_status *kiln_session_new(const kiln_model *model,
   s->once_done = kiln_calloc(alloc, nodes, sizeof(bool));
   kiln_status *st = NULL;
   if (!s->tensors || !s->homes || !s->known_data || !s->state_data ||
-      !s->state_bytes || !s->input_dims || !s->input_ranks || !s->steps ||
-      !s->plan_items || !s->plan_values || !s->plan_scratch ||
-      !s->step_start_us || !s->step_duration_us || !s->children ||
-      !s->once_done)
+      !s->state_bytes || !s->dynamic_data || !s->dynamic_capacity ||
+      !s->input_dims || !s->input_ranks || !s->steps || !s->plan_items ||
+      !s->plan_values || !s->plan_scratch || !s->step_start_us ||
+      !s->step_duration_us || !s->children || !s->once_done)
     st = KILN_OOM();
   if (!st && root)
     s->pool = root->pool;
@@ -257,6 +259,10 @@ void kiln_session_free(kiln_session *s) {
     kiln_free(alloc, s->state_data[v]);
   kiln_free(alloc, s->state_data);
   kiln_free(alloc, s->state_bytes);
+  for (int v = 0; s->dynamic_data && v < s->graph->num_values; v++)
+    kiln_free(alloc, s->dynamic_data[v]);
+  kiln_free(alloc, s->dynamic_data);
+  kiln_free(alloc, s->dynamic_capacity);
   kiln_free(alloc, s->tensors);
   kiln_free(alloc, s->homes);
   kiln_free(alloc, s->contexts);
@@ -407,6 +413,41 @@ static bool outputs_all_empty(const kiln_session *s, const kiln_node *node) {
   return true;
 }
 
+/* The first input of node n that is sized at invoke, or -1. */
+static int dynamic_input(const kiln_session *s, const kiln_node *node) {
+  for (int i = 0; i < node->num_inputs; i++)
+    if (node->inputs[i] >= 0 && s->homes[node->inputs[i]] == HOME_DYNAMIC)
+      return i;
+  return -1;
+}
+
+/* A node downstream of an output sized at invoke: its shapes are known
+ * only at invoke, so its outputs are sized at invoke too (with the rank
+ * the model gives until then) and its step runs its shape function again
+ * first. Control flow, variables and custom operators are refused there:
+ * they prepare state of their own (child sessions, variable storage). */
+static kiln_status *defer_node(kiln_session *s, int n, int input) {
+  const kiln_node *node = &s->graph->nodes[n];
+  if (kiln_op_runs_in_session(node->op))
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "input %d is sized at invoke (its shape depends on "
+                      "values computed at invoke), and kiln sizes %s's "
+                      "inputs at prepare",
+                      input, op_name(node));
+  for (int i = 0; i < node->num_outputs; i++) {
+    int v = node->outputs[i];
+    kiln_defer_output(&s->tensors[v], s->tensors[v].rank);
+    s->homes[v] = HOME_DYNAMIC;
+  }
+  step *next = &s->steps[s->num_steps++];
+  next->kernel = kiln_op_table[node->op].reference;
+  next->kernel_name = "ref";
+  next->node = n;
+  next->flops = 0.0; /* unknown before invoke */
+  next->reshape = true;
+  return NULL;
+}
+
 static kiln_status *infer_shapes(kiln_session *s) {
   const kiln_graph *g = s->graph;
   s->num_steps = 0;
@@ -415,12 +456,24 @@ static kiln_status *infer_shapes(kiln_session *s) {
   for (int n = 0; n < g->num_nodes; n++) {
     const kiln_node *node = &g->nodes[n];
     const kiln_op_def *def = &kiln_op_table[node->op];
+    int dynamic = dynamic_input(s, node);
+    if (dynamic >= 0) {
+      kiln_status *st = defer_node(s, n, dynamic);
+      if (st) return at_node(s, st, node);
+      continue;
+    }
     bool control = kiln_cf_is_control(node->op);
     kiln_status *st =
         control ? kiln_cf_prepare(s, n) : def->shape(&s->contexts[n]);
+    bool deferred = false;
     for (int i = 0; !st && i < node->num_outputs; i++) {
       size_t nbytes;
       int v = node->outputs[i];
+      if (!control && kiln_tensor_deferred(&s->tensors[v])) {
+        s->homes[v] = HOME_DYNAMIC;
+        deferred = true;
+        continue;
+      }
       st = checked_nbytes(&s->tensors[v], g->values[v].name, &nbytes);
       if (!st) {
         char what[96];
@@ -428,7 +481,7 @@ static kiln_status *infer_shapes(kiln_session *s) {
         st = check_memory(s, nbytes, what, &s->tensors[v]);
       }
     }
-    bool known = known_before_invoke(s, node);
+    bool known = !deferred && known_before_invoke(s, node);
     if (!st && known) st = evaluate_now(s, n);
     if (st) return at_node(s, st, node);
     if (known) continue;
@@ -438,6 +491,16 @@ static kiln_status *infer_shapes(kiln_session *s) {
       next->kernel_name = "session";
       next->node = n;
       next->flops = 0.0;
+      next->reshape = false;
+      continue;
+    }
+    if (deferred) { /* shaped again, with its inputs' values, at invoke */
+      step *next = &s->steps[s->num_steps++];
+      next->kernel = def->reference;
+      next->kernel_name = "ref";
+      next->node = n;
+      next->flops = 0.0;
+      next->reshape = true;
       continue;
     }
     if (outputs_all_empty(s, node)) {
@@ -446,6 +509,7 @@ static kiln_status *infer_shapes(kiln_session *s) {
       next->kernel_name = "empty";
       next->node = n;
       next->flops = 0.0;
+      next->reshape = false;
       continue;
     }
     const kiln_kernel_variant *v = kiln_variant_select(
@@ -459,6 +523,7 @@ static kiln_status *infer_shapes(kiln_session *s) {
     next->kernel_name = v ? v->name : "ref";
     next->node = n;
     next->flops = def->flops(&s->contexts[n]);
+    next->reshape = false;
     s->flops += next->flops;
   }
   return NULL;
@@ -540,6 +605,18 @@ static kiln_status *plan_arena(kiln_session *s) {
   return NULL;
 }
 
+/* Frees the blocks of values that a new prepare no longer sizes at invoke
+ * (after a resize made their shapes known). */
+static void release_static_blocks(kiln_session *s) {
+  for (int v = 0; v < s->graph->num_values; v++) {
+    if (!s->dynamic_data[v] || s->homes[v] == HOME_DYNAMIC) continue;
+    kiln_free(s->alloc, s->dynamic_data[v]);
+    s->dynamic_data[v] = NULL;
+    s->dynamic_bytes -= s->dynamic_capacity[v];
+    s->dynamic_capacity[v] = 0;
+  }
+}
+
 kiln_status *kiln_session_prepare(kiln_session *s) {
   if (!s)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_prepare: NULL");
@@ -552,6 +629,10 @@ kiln_status *kiln_session_prepare(kiln_session *s) {
   reset_tensors(s);
   KILN_TRY(known_inputs(s));
   KILN_TRY(infer_shapes(s));
+  release_static_blocks(s);
+  s->sized_at_invoke = false;
+  for (int i = 0; i < s->graph->num_outputs; i++)
+    s->sized_at_invoke |= s->homes[s->graph->outputs[i]] == HOME_DYNAMIC;
   KILN_TRY(plan_arena(s));
   KILN_TRY(kiln_threadpool_reserve_scratch(s->pool, s->workspace));
   s->prepared = true;
@@ -583,6 +664,119 @@ static double now_us(void) {
   return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
+/* ------------------------------------------------ outputs sized at invoke */
+
+/* Gives value v (HOME_DYNAMIC) the shape dims/rank, growing its block when
+ * it is too small: bytes within max_memory together with the arena, the
+ * values known at prepare and the other blocks. */
+static kiln_status *size_dynamic(kiln_session *s, int v, int output,
+                                 const int64_t *dims, int rank) {
+  kiln_tensor *t = &s->tensors[v];
+  char shape[KILN_DIMS_STR_SIZE];
+  if (rank < 0 || rank > KILN_MAX_RANK)
+    return kiln_error(KILN_ERR_INTERNAL, "output %d: rank %d is out of range",
+                      output, rank);
+  kiln_tensor probe = *t;
+  kiln_set_shape(&probe, dims, rank);
+  size_t nbytes;
+  KILN_TRY(checked_nbytes(&probe, s->graph->values[v].name, &nbytes));
+  if (nbytes > s->dynamic_capacity[v] || !s->dynamic_data[v]) {
+    size_t others = s->dynamic_bytes - s->dynamic_capacity[v];
+    size_t fixed = s->arena_bytes + s->known_bytes;
+    if (nbytes > s->max_memory || fixed > s->max_memory - nbytes ||
+        others > s->max_memory - nbytes - fixed)
+      return kiln_error(
+          KILN_ERR_OUT_OF_MEMORY,
+          "output %d at shape %s (sized at invoke) needs %zu bytes; with "
+          "the arena, the values computed at prepare and the other outputs "
+          "sized at invoke (%zu bytes) that is over the session's memory "
+          "limit of %zu bytes (raise kiln_options.max_memory_bytes, or "
+          "--max-memory on the command line)",
+          output, kiln_dims_str(dims, rank, shape, sizeof shape), nbytes,
+          fixed + others, s->max_memory);
+    void *block = kiln_malloc(s->alloc, nbytes + KILN_ALIGNMENT);
+    if (!block)
+      return kiln_error(KILN_ERR_OUT_OF_MEMORY,
+                        "output %d at shape %s: cannot allocate %zu bytes",
+                        output, kiln_dims_str(dims, rank, shape, sizeof shape),
+                        nbytes);
+    kiln_free(s->alloc, s->dynamic_data[v]);
+    s->dynamic_data[v] = block;
+    s->dynamic_bytes = others + nbytes;
+    s->dynamic_capacity[v] = nbytes;
+  }
+  kiln_set_shape(t, dims, rank);
+  t->data = (void *)(((uintptr_t)s->dynamic_data[v] + KILN_ALIGNMENT - 1) &
+                     ~(uintptr_t)(KILN_ALIGNMENT - 1));
+  return NULL;
+}
+
+/* Before the kernel of a step that defers an output or reads one that is
+ * sized at invoke: its inputs now have their shapes and values, so its
+ * shape function runs on them (as at prepare, but with every input known:
+ * WHERE counts its condition's true elements here), its outputs are sized
+ * and its kernel variant is chosen for these shapes. Allocates only when
+ * a block must grow. */
+static kiln_status *reshape_step(kiln_session *s, int k) {
+  step *st = &s->steps[k];
+  const kiln_node *node = &s->graph->nodes[st->node];
+  const kiln_op_def *def = &kiln_op_table[node->op];
+  kiln_op_ctx *ctx = &s->contexts[st->node];
+  enum { MAX_KEPT = 8 }; /* planned outputs beside deferred ones (UNIQUE) */
+  kiln_tensor planned[MAX_KEPT];
+  for (int i = 0; i < node->num_outputs; i++) {
+    int v = node->outputs[i];
+    kiln_tensor *t = &s->tensors[v];
+    if (i < MAX_KEPT) planned[i] = *t;
+    if (s->homes[v] != HOME_DYNAMIC) continue;
+    t->rank = s->graph->values[v].rank;
+    memcpy(t->dims, s->graph->values[v].dims, sizeof t->dims);
+  }
+  kiln_status *shaped = def->shape(ctx);
+  for (int i = 0; i < node->num_outputs; i++) {
+    int v = node->outputs[i];
+    kiln_tensor *t = &s->tensors[v];
+    if (s->homes[v] != HOME_DYNAMIC) {
+      /* Sized from shapes alone at prepare (UNIQUE's idx): it keeps them. */
+      bool same =
+          i < MAX_KEPT && t->rank == planned[i].rank &&
+          !memcmp(t->dims, planned[i].dims, sizeof(int64_t) * (size_t)t->rank);
+      if (!shaped && !same)
+        shaped = kiln_error(KILN_ERR_INTERNAL,
+                            "output %d, planned at prepare, changed shape "
+                            "at invoke",
+                            i);
+      if (i < MAX_KEPT) *t = planned[i];
+      continue;
+    }
+    if (shaped) { /* leave no output claiming a shape its data lacks */
+      kiln_defer_output(t, t->rank);
+      t->data = NULL;
+      continue;
+    }
+    if (kiln_tensor_deferred(t)) {
+      t->data = NULL;
+      shaped =
+          kiln_error(KILN_ERR_INTERNAL,
+                     "output %d is still unsized with every input known", i);
+      continue;
+    }
+    shaped = size_dynamic(s, v, i, t->dims, t->rank);
+    if (shaped) {
+      kiln_defer_output(t, t->rank);
+      t->data = NULL;
+    }
+  }
+  if (shaped) return shaped;
+  const kiln_kernel_variant *v = kiln_variant_select(
+      node->op, s->model->isa, s->model->packed_by[st->node], ctx);
+  if (v && v->workspace)
+    KILN_TRY(kiln_threadpool_reserve_scratch(s->pool, v->workspace(ctx)));
+  st->kernel = v ? v->run : def->reference;
+  st->kernel_name = v ? v->name : "ref";
+  return NULL;
+}
+
 kiln_status *kiln_session_invoke(kiln_session *s) {
   if (!s)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_invoke: NULL");
@@ -591,8 +785,10 @@ kiln_status *kiln_session_invoke(kiln_session *s) {
   for (int k = 0; k < s->num_steps; k++) {
     const step *st = &s->steps[k];
     double start = s->profiling ? now_us() : 0.0;
-    kiln_status *status = st->kernel ? st->kernel(&s->contexts[st->node])
-                                     : kiln_cf_invoke(s, st->node);
+    kiln_status *status = st->reshape ? reshape_step(s, k) : NULL;
+    if (!status)
+      status = st->kernel ? st->kernel(&s->contexts[st->node])
+                          : kiln_cf_invoke(s, st->node);
     if (s->profiling) {
       s->step_start_us[k] = start - origin;
       s->step_duration_us[k] = now_us() - start;
@@ -741,6 +937,11 @@ kiln_status *kiln_session_output_buffer(const kiln_session *s, int index,
   KILN_TRY(check_io(s, index, s ? s->graph->num_outputs : 0, "output"));
   KILN_TRY(check_prepared(s));
   const kiln_tensor *t = &s->tensors[s->graph->outputs[index]];
+  if (kiln_tensor_deferred(t))
+    return kiln_error(KILN_ERR_FAILED_PRECONDITION,
+                      "output '%s' is sized at invoke; invoke the session "
+                      "first",
+                      s->graph->output_names[index]);
   *out_data = t->data;
   *out_nbytes = kiln_tensor_nbytes(t);
   return NULL;

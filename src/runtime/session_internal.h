@@ -18,6 +18,7 @@ typedef enum value_home {
   HOME_KNOWN,    /* computed at prepare (shape arithmetic), session-owned */
   HOME_ARENA,    /* an activation in the planned arena */
   HOME_STATE,    /* a variable, in session memory that outlives invokes */
+  HOME_DYNAMIC,  /* sized at invoke: a heap block of its own that only grows */
 } value_home;
 
 typedef struct step {
@@ -25,6 +26,9 @@ typedef struct step {
   const char *kernel_name;
   int node;
   double flops;
+  /* An input is sized at invoke: the shape function (and the kernel
+   * variant) run again before the kernel, and the outputs are sized then. */
+  bool reshape;
 } step;
 
 struct kiln_session {
@@ -55,8 +59,16 @@ struct kiln_session {
    * (a 1x1 placeholder image under a 3x3 VALID window): kept to explain
    * a call made before the caller set real shapes. */
   kiln_status *default_shape_error;
-  size_t max_memory;     /* options.max_memory_bytes, resolved */
-  size_t known_bytes;    /* held by values computed at prepare */
+  size_t max_memory;  /* options.max_memory_bytes, resolved */
+  size_t known_bytes; /* held by values computed at prepare */
+  /* Outputs sized at invoke (HOME_DYNAMIC): per value, the block (as
+   * allocated; the tensor's data is its aligned start) and its capacity,
+   * and the capacities' sum, which counts against max_memory with the
+   * arena and the known values. Blocks only grow and outlive prepares. */
+  void **dynamic_data;
+  size_t *dynamic_capacity;
+  size_t dynamic_bytes;
+  bool sized_at_invoke;  /* some graph output is HOME_DYNAMIC */
   kiln_threadpool *pool; /* a subgraph's session borrows its root's */
   bool profiling;
   double *step_start_us, *step_duration_us; /* per step, when profiling */

@@ -25,7 +25,8 @@ enum {
   OP_CONCAT,
   OP_RESHAPE,
   OP_SLICE,
-  OP_SUM
+  OP_SUM,
+  OP_WHERE
 };
 
 static tb_model main_graph, sub1, sub2;
@@ -43,7 +44,8 @@ static void opcodes(tb_model *m) {
                                   TFL_OP_CONCATENATION,
                                   TFL_OP_RESHAPE,
                                   TFL_OP_SLICE,
-                                  TFL_OP_SUM};
+                                  TFL_OP_SUM,
+                                  TFL_OP_WHERE};
   m->num_opcodes = (int)(sizeof codes / sizeof codes[0]);
   for (int i = 0; i < m->num_opcodes; i++)
     m->opcodes[i] =
@@ -708,6 +710,47 @@ static void test_shape_changing_loop(void) {
   kiln_model_free(model);
 }
 
+/* Values sized at invoke (ARCHITECTURE.md, "Outputs sized at invoke") do not
+ * cross an IF: its outputs are planned in the parent from the branches'
+ * shapes, and its branches are prepared for its inputs' shapes. */
+static void test_sized_at_invoke_at_if(void) {
+  int n = 5;
+  for (int into = 0; into < 2; into++) {
+    reset_models();
+    tb_model *m = &main_graph;
+    tensor(m, 0, "c", TFL_TYPE_BOOL, 0, 0);
+    tensor(m, 1, "x", TFL_TYPE_FLOAT32, n, 0);
+    tensor(m, 2, into ? "w" : "y", TFL_TYPE_INT64, 1, 0);
+    tensor(m, 3, "y", TFL_TYPE_INT64, 1, 0);
+    if (into) op(m, OP_WHERE, 1, (int32_t[]){1}, 1, (int32_t[]){2});
+    tb_operator *o = op(m, OP_IF, 2, (int32_t[]){0, into ? 2 : 1}, 1,
+                        (int32_t[]){into ? 3 : 2});
+    subgraph_options(o, TFL_OPT_IF, 1, 2);
+    io(m, 2, (int32_t[]){0, 1}, 1, (int32_t[]){into ? 3 : 2});
+    m->num_buffers = 1;
+    tb_model *branches[2] = {&sub1, &sub2};
+    for (int b = 0; b < 2; b++) {
+      /* into: pass the WHERE's rows through; else WHERE(x) in the branch */
+      tensor(branches[b], 0, "x", into ? TFL_TYPE_INT64 : TFL_TYPE_FLOAT32,
+             into ? 1 : n, 0);
+      tensor(branches[b], 1, "w", TFL_TYPE_INT64, 1, 0);
+      if (!into)
+        op(branches[b], OP_WHERE, 1, (int32_t[]){0}, 1, (int32_t[]){1});
+      io(branches[b], 1, (int32_t[]){0}, 1, (int32_t[]){into ? 0 : 1});
+    }
+    kiln_model *model = NULL;
+    kiln_session *s = NULL;
+    CHECK_OK(load(&model));
+    if (!model) continue;
+    CHECK_ERROR(kiln_session_create(model, NULL, &s), KILN_ERR_UNSUPPORTED,
+                into ? "operator 1 (IF): input 1 is sized at invoke"
+                     : "operator 0 (IF): output 0 of then subgraph 1 is sized "
+                       "at invoke");
+    CHECK(s == NULL);
+    kiln_model_free(model);
+  }
+}
+
 int main(void) {
   kiln_test_seed(0xc0f1);
   test_while();
@@ -719,5 +762,6 @@ int main(void) {
   test_error_inside_subgraph();
   test_call_budget();
   test_shape_changing_loop();
+  test_sized_at_invoke_at_if();
   return kiln_test_finish("test_control_flow");
 }

@@ -1,17 +1,19 @@
 /* test_ref_data_shaped.c - WHERE and UNIQUE, whose output shapes come from
  * their input's values: against oracles on random known inputs, and the
- * clear refusal when the input is not known at prepare. */
+ * deferred output shape when the input is not known at prepare (the
+ * session's side of that is test_dynamic_shapes.c). */
 #include "movement_test_util.h"
 
 static void test_where_random(void) {
   kiln_no_attrs none = {0};
   static const kiln_dtype types[] = {KILN_BOOL,  KILN_FLOAT32, KILN_INT8,
-                                     KILN_UINT8, KILN_INT32,   KILN_INT64};
+                                     KILN_UINT8, KILN_INT32,   KILN_INT64,
+                                     KILN_UINT32};
   for (int trial = 0; trial < 300; trial++) {
     int rank = kiln_test_int(0, 4);
     int64_t dims[4];
     random_dims(rank, trial % 11 ? 1 : 0, 4, dims);
-    kiln_dtype dtype = types[kiln_test_int(0, 5)];
+    kiln_dtype dtype = types[kiln_test_int(0, 6)];
     kiln_tensor *in[1] = {kiln_test_tensor(dtype, rank, dims)}, *out;
     int64_t n = kiln_tensor_numel(in[0]), count = 0;
     bool truth[256];
@@ -21,7 +23,7 @@ static void test_where_random(void) {
       int v =
           truth[i] ? kiln_test_int(1, 5) * (kiln_test_int(0, 1) ? 1 : -1) : 0;
       if (dtype == KILN_BOOL) v = truth[i];
-      if (dtype == KILN_UINT8) v = v < 0 ? -v : v;
+      if (dtype == KILN_UINT8 || dtype == KILN_UINT32) v = v < 0 ? -v : v;
       switch (dtype) {
         case KILN_FLOAT32:
           /* -0.0 is false */
@@ -32,6 +34,9 @@ static void test_where_random(void) {
           break;
         case KILN_INT64:
           ((int64_t *)in[0]->data)[i] = v;
+          break;
+        case KILN_UINT32: /* a high byte alone is true too */
+          ((uint32_t *)in[0]->data)[i] = (uint32_t)v << (v % 2 ? 24 : 0);
           break;
         default:
           ((int8_t *)in[0]->data)[i] = (int8_t)v;
@@ -112,10 +117,13 @@ static void test_data_shaped_errors(void) {
   kiln_tensor *in[1] = {kiln_test_tensor(KILN_BOOL, 2, dims)};
   free(in[0]->data);
   in[0]->data = NULL; /* a value computed at invoke */
-  CHECK_ERROR(run_one(KILN_OP_WHERE, &none, in, 1, KILN_INT64, NULL),
-              KILN_ERR_UNSUPPORTED,
-              "input 0 must be known before invoke: WHERE's output shape "
-              "depends on its values, and kiln sizes every tensor at prepare");
+  /* Not known at prepare: [count, rank] with the count left to invoke. */
+  kiln_tensor *where = output_tensor(KILN_INT64);
+  kiln_op_ctx where_ctx = {&none, in, 1, &where, 1, NULL, NULL, NULL};
+  CHECK_OK(kiln_op_table[KILN_OP_WHERE].shape(&where_ctx));
+  CHECK(where->rank == 2 && where->dims[0] == KILN_DIM_AT_INVOKE &&
+        where->dims[1] == 2 && kiln_tensor_deferred(where));
+  kiln_test_tensor_free(where);
   kiln_tensor *outs[2] = {output_tensor(KILN_BOOL), output_tensor(KILN_INT32)};
   CHECK_ERROR(kiln_test_run_op(KILN_OP_UNIQUE, &none, in, 1, outs, 2),
               KILN_ERR_UNSUPPORTED, "input 0 (x) has type bool");
@@ -125,8 +133,11 @@ static void test_data_shaped_errors(void) {
               KILN_ERR_INVALID_MODEL,
               "input 0 (x) has shape [2,3]; expected a vector");
   in[0]->rank = 1;
-  CHECK_ERROR(kiln_test_run_op(KILN_OP_UNIQUE, &none, in, 1, outs, 2),
-              KILN_ERR_UNSUPPORTED, "UNIQUE's output shape depends");
+  kiln_op_ctx ctx = {&none, in, 1, outs, 2, NULL, NULL, NULL};
+  CHECK_OK(kiln_op_table[KILN_OP_UNIQUE].shape(&ctx));
+  CHECK(kiln_tensor_deferred(outs[0]) && outs[0]->rank == 1);
+  CHECK(!kiln_tensor_deferred(outs[1]) && outs[1]->rank == 1 &&
+        outs[1]->dims[0] == 2); /* idx: one per element, known */
   CHECK_ERROR(run_one(KILN_OP_WHERE, &none, in, 1, KILN_INT32, NULL),
               KILN_ERR_UNSUPPORTED, "output 0");
   free_tensors(outs, 2);

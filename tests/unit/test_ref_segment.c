@@ -134,9 +134,14 @@ static void test_segment_errors(void) {
       "(segment_ids) is not below num_segments 2");
   free(in[1]->data);
   in[1]->data = NULL;
-  CHECK_ERROR(run_one(KILN_OP_SEGMENT_SUM, &none, in, 2, KILN_FLOAT32, NULL),
-              KILN_ERR_UNSUPPORTED,
-              "input 1 (segment_ids) must be known before invoke");
+  kiln_tensor *deferred = output_tensor(KILN_FLOAT32);
+  kiln_op_ctx ctx = {&none, in, 2, &deferred, 1, NULL, NULL, NULL};
+  CHECK_OK(kiln_op_table[KILN_OP_SEGMENT_SUM].shape(&ctx)); /* ids at invoke */
+  CHECK(deferred->dims[0] == KILN_DIM_AT_INVOKE &&
+        deferred->rank == in[0]->rank);
+  for (int d = 1; d < in[0]->rank; d++)
+    CHECK(deferred->dims[d] == in[0]->dims[d]);
+  kiln_test_tensor_free(deferred);
   kiln_test_tensor_free(in[1]);
   in[1] = int_vector(KILN_INT32, 2, (int64_t[]){0, 0});
   CHECK_ERROR(

@@ -1,24 +1,17 @@
 /* data_shaped.c - WHERE and UNIQUE, whose output shapes depend on their
- * input's values. TFLite resizes such outputs during invoke; kiln sizes
- * every tensor at prepare, so these run only when their input is known
- * then (a constant, or computed from shapes, which the session evaluates
- * at prepare) and are refused otherwise: ARCHITECTURE.md gives the reasons
- * for not planning a worst-case size instead. */
+ * input's values. When the input is known at prepare (a constant, or
+ * computed from shapes) the shape function sizes the output then and the
+ * session evaluates the node at prepare; otherwise the output is sized at
+ * invoke: the shape function defers it, and the session runs it again at
+ * invoke with the input's data there (ARCHITECTURE.md, "Outputs sized at
+ * invoke"), so the counting below runs once there and once in the
+ * kernel. */
 #include <string.h>
 
 #include "kernels/kernel.h"
 #include "kernels/ref/elementwise.h"
 #include "kernels/ref/index_util.h"
 #include "kernels/ref/movement.h"
-
-static kiln_status *require_known_data(const kiln_op_ctx *ctx, const char *op) {
-  if (ctx->inputs[0]->data) return NULL;
-  return kiln_error(KILN_ERR_UNSUPPORTED,
-                    "input 0 must be known before invoke: %s's output shape "
-                    "depends on its values, and kiln sizes every tensor at "
-                    "prepare",
-                    op);
-}
 
 /* Element i of t is non-zero (any bit set, except float -0.0). */
 static bool is_true(const kiln_tensor *t, int64_t i) {
@@ -34,7 +27,8 @@ static bool is_true(const kiln_tensor *t, int64_t i) {
 
 static const kiln_dtype_mask kWhereDtypes =
     KILN_DT(KILN_BOOL) | KILN_DT(KILN_FLOAT32) | KILN_DT(KILN_INT8) |
-    KILN_DT(KILN_UINT8) | KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64);
+    KILN_DT(KILN_UINT8) | KILN_DT(KILN_INT32) | KILN_DT(KILN_INT64) |
+    KILN_DT(KILN_UINT32);
 
 kiln_status *kiln_shape_where(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_check_arity(ctx, 1, 1, 1));
@@ -42,7 +36,11 @@ kiln_status *kiln_shape_where(const kiln_op_ctx *ctx) {
   const kiln_tensor *in = ctx->inputs[0];
   KILN_TRY(kiln_require_dtype_in(in, kWhereDtypes, "input 0 (condition)"));
   KILN_TRY(kiln_require_dtype(ctx->outputs[0], KILN_INT64, "output 0"));
-  KILN_TRY(require_known_data(ctx, "WHERE"));
+  if (!in->data) { /* [true elements, rank], counted at invoke */
+    kiln_defer_output(ctx->outputs[0], 2);
+    ctx->outputs[0]->dims[1] = in->rank;
+    return NULL;
+  }
   int64_t count = 0;
   for (int64_t i = 0; i < kiln_tensor_numel(in); i++) count += is_true(in, i);
   int64_t dims[2] = {count, in->rank};
@@ -72,8 +70,7 @@ kiln_status *kiln_ref_where(const kiln_op_ctx *ctx) {
 static const kiln_dtype_mask kUniqueDtypes =
     KILN_DT(KILN_FLOAT32) | KILN_DT_INTS;
 
-/* Unique runs in O(n * unique) without scratch; this bounds the prepare
- * time of a large constant. */
+/* Unique runs in O(n * unique) without scratch; this bounds its time. */
 #define UNIQUE_MAX_ELEMENTS 16384
 
 static bool same_value(const kiln_tensor *t, int64_t i, int64_t j) {
@@ -107,15 +104,18 @@ kiln_status *kiln_shape_unique(const kiln_op_ctx *ctx) {
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "input 0 (x) has shape %s; expected a vector",
                       kiln_dims_str(in->dims, in->rank, buf, sizeof buf));
-  KILN_TRY(require_known_data(ctx, "UNIQUE"));
   int64_t n = in->dims[0], count = 0;
   if (n > UNIQUE_MAX_ELEMENTS)
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "input 0 (x) has %lld elements; at most %d supported",
                       (long long)n, UNIQUE_MAX_ELEMENTS);
+  kiln_set_shape(idx, &n, 1);
+  if (!in->data) { /* y's length is known at invoke */
+    kiln_defer_output(y, 1);
+    return NULL;
+  }
   for (int64_t i = 0; i < n; i++) count += first_equal(in, i) == i;
   kiln_set_shape(y, &count, 1);
-  kiln_set_shape(idx, &n, 1);
   return NULL;
 }
 

@@ -1,8 +1,10 @@
 /* generate.c - reference kernels of the generators added for issue 9: FILL
  * (a shape and a scalar value) and RANGE (start, limit, delta). Their output
- * shapes come from input values, which must be known at prepare; the
+ * shapes come from input values. FILL's dims must be known at prepare; the
  * runtime then computes the output at prepare too when the value inputs are
- * known, as in Keras 3's shape arithmetic. */
+ * known, as in Keras 3's shape arithmetic. RANGE's output is sized at
+ * invoke when start, limit or delta is known only then (ARCHITECTURE.md,
+ * "Outputs sized at invoke"). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,8 +136,10 @@ kiln_status *kiln_shape_range(const kiln_op_ctx *ctx) {
   static const char *const roles[3] = {"start", "limit", "delta"};
   KILN_TRY(kiln_check_arity(ctx, 3, 3, 1));
   char buf[KILN_DIMS_STR_SIZE];
+  bool known = true;
   for (int k = 0; k < 3; k++) {
-    KILN_TRY(kiln_require_known(ctx, k, roles[k]));
+    KILN_TRY(kiln_require_input(ctx, k, roles[k]));
+    known = known && ctx->inputs[k]->data;
     const kiln_tensor *t = ctx->inputs[k];
     KILN_TRY(kiln_require_dtype_in(t, RANGE_TYPES, names[k]));
     if (t->dtype != ctx->inputs[0]->dtype)
@@ -149,6 +153,10 @@ kiln_status *kiln_shape_range(const kiln_op_ctx *ctx) {
                         kiln_dims_str(t->dims, t->rank, buf, sizeof buf));
   }
   KILN_TRY(kiln_require_output_dtype(ctx, ctx->inputs[0]->dtype));
+  if (!known) { /* counted at invoke, from the values */
+    kiln_defer_output(ctx->outputs[0], 1);
+    return NULL;
+  }
   int64_t count = 0;
   KILN_TRY(range_count(ctx->inputs, &count));
   kiln_set_shape(ctx->outputs[0], &count, 1);

@@ -1,9 +1,10 @@
 /* segment.c - SEGMENT_SUM and UNSORTED_SEGMENT_SUM / PROD / MAX / MIN:
  * reductions of data rows into segments named by an id per row, float32
  * and int32 as in TFLite. SEGMENT_SUM's output has max(id) + 1 rows, a
- * size only the ids' values give, so its ids must be known at prepare
- * (kiln plans memory then; see ARCHITECTURE.md); the unsorted forms take
- * num_segments, which must be known. Segments no row reaches hold the
+ * size only the ids' values give: when they are known only at invoke, the
+ * output is sized then (ARCHITECTURE.md, "Outputs sized at invoke"), and
+ * the ids are checked then. The unsorted forms take num_segments, which
+ * must be known. Segments no row reaches hold the
  * reduction's identity: 0, 1, the lowest and the highest value. */
 #include <float.h>
 #include <string.h>
@@ -120,11 +121,11 @@ kiln_status *kiln_shape_segment_sum(const kiln_op_ctx *ctx) {
                       "one id per row of input 0 (data)",
                       kiln_dims_str(ids->dims, ids->rank, a, sizeof a),
                       (long long)data->dims[0]);
-  if (!ids->data)
-    return kiln_error(KILN_ERR_UNSUPPORTED,
-                      "input 1 (segment_ids) must be known before invoke: "
-                      "SEGMENT_SUM's output size is its last id + 1, and kiln "
-                      "sizes every tensor at prepare");
+  if (!ids->data) { /* [last id + 1] + data.shape[1:], at invoke */
+    KILN_TRY(set_segment_shape(ctx, 1, 0));
+    ctx->outputs[0]->dims[0] = KILN_DIM_AT_INVOKE;
+    return NULL;
+  }
   int64_t previous = 0;
   for (int64_t i = 0; i < ids->dims[0]; i++) {
     int64_t id = ((const int32_t *)ids->data)[i];
