@@ -1,0 +1,412 @@
+/* lstm_integer.c - TFLite's integer LSTM (lstm_integer.h): per step and
+ * batch row, each gate's sum is the input's product (bias and the input's
+ * zero point folded in) rescaled into Q3.12 and saturated to int16, plus
+ * the output state's product rescaled likewise, saturated again; then
+ *   f = logistic(zf), g = tanh(zc), i = logistic(zi) (CIFG: 1 - f),
+ *   c = sat(round(f * c / 2^15) + round(i * g / 2^(30 + log2 cell scale))),
+ *       clipped, in int16,
+ *   o = logistic(zo), m = requantize(o * tanh(c)) + hidden zero point,
+ * int8, which is the output and the next output state (no projection).
+ * Every gate of cell j depends only on row j of the weights and on cell
+ * j's state, so a row is computed cell by cell with no scratch memory; the
+ * output state is overwritten once the row is done. */
+#include "kernels/ref/lstm_integer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "kernels/ref/quant_fixed16.h"
+#include "kernels/ref/quant_math.h"
+#include "kernels/ref/quant_params.h"
+#include "kernels/ref/recurrent.h"
+
+enum { GATE_I, GATE_F, GATE_C, GATE_O, GATES };
+enum {
+  IN_X_W = 1,
+  IN_H_W = 5,
+  IN_PEEP = 9,
+  IN_BIAS = 12,
+  IN_PROJ_W = 16,
+  IN_PROJ_B = 17,
+  IN_H_STATE = 18,
+  IN_C_STATE = 19,
+  IN_NORM = 20
+};
+
+static const char *const gate_names[GATES] = {"input", "forget", "cell",
+                                              "output"};
+
+/* The operands of one integer LSTM, checked. */
+typedef struct int_lstm {
+  const int8_t *x_w[GATES], *h_w[GATES]; /* x_w[GATE_I] NULL: CIFG */
+  const int32_t *bias[GATES];
+  float x_scale[GATES], h_scale[GATES];
+  int8_t *h;  /* [batch, n_output] */
+  int16_t *c; /* [batch, n_cell] */
+  float in_scale, state_scale, cell_scale;
+  int32_t in_zp, state_zp;
+  int cell_log2;
+  int64_t n_input, n_cell, n_output, batch, time;
+  bool time_major;
+} int_lstm;
+
+bool kiln_lstm_integer_node(kiln_op_type op, const kiln_op_ctx *ctx) {
+  if (op != KILN_OP_LSTM && op != KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM)
+    return false;
+  return ctx->num_inputs > 0 && ctx->inputs[0] &&
+         ctx->inputs[0]->dtype == KILN_INT8;
+}
+
+static const kiln_tensor *input_at(const kiln_op_ctx *ctx, int i) {
+  return i < ctx->num_inputs ? ctx->inputs[i] : NULL;
+}
+
+/* Per-tensor scale (and zero point) of t, which must be quantized. */
+static kiln_status *per_tensor(const kiln_tensor *t, const char *role,
+                               float *scale, int32_t *zp) {
+  if (!t->quant || t->quant->count != 1)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "%s needs one quantization scale (per tensor) in the "
+                      "integer LSTM; it has %d",
+                      role, t->quant ? t->quant->count : 0);
+  float s = t->quant->scale[0];
+  int64_t z = t->quant->zero_point ? t->quant->zero_point[0] : 0;
+  if (!(s > 0.0f) || !isfinite(s) || z < -32768 || z > 32767)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s has scale %g and zero point %lld", role, (double)s,
+                      (long long)z);
+  *scale = s;
+  if (zp) *zp = (int32_t)z;
+  return NULL;
+}
+
+/* Input `index`, of dtype and shape [d0, d1] (d1 < 0: [d0]). */
+static kiln_status *operand(const kiln_op_ctx *ctx, int index, const char *role,
+                            kiln_dtype dtype, int64_t d0, int64_t d1,
+                            const kiln_tensor **out) {
+  const kiln_tensor *t = input_at(ctx, index);
+  *out = t;
+  if (!t)
+    return kiln_error(KILN_ERR_INVALID_MODEL, "input %d (%s) is missing", index,
+                      role);
+  char want[KILN_DIMS_STR_SIZE], got[KILN_DIMS_STR_SIZE];
+  int64_t dims[2] = {d0, d1};
+  int rank = d1 < 0 ? 1 : 2;
+  bool ok = t->dtype == dtype && t->rank == rank && t->dims[0] == d0 &&
+            (rank == 1 || t->dims[1] == d1) && t->data;
+  if (!ok)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input %d (%s) is %s %s%s; the integer LSTM needs %s %s",
+                      index, role, kiln_dtype_name(t->dtype),
+                      kiln_dims_str(t->dims, t->rank, got, sizeof got),
+                      t->data ? "" : " (not known before invoke)",
+                      kiln_dtype_name(dtype),
+                      kiln_dims_str(dims, rank, want, sizeof want));
+  return NULL;
+}
+
+/* A weight matrix: int8 with one scale and zero point 0. */
+static kiln_status *matrix(const kiln_op_ctx *ctx, int index, int g,
+                           const char *what, int64_t rows, int64_t cols,
+                           const int8_t **data, float *scale) {
+  char role[64];
+  snprintf(role, sizeof role, "%s %s", gate_names[g], what);
+  const kiln_tensor *t;
+  KILN_TRY(operand(ctx, index, role, KILN_INT8, rows, cols, &t));
+  int32_t zp;
+  KILN_TRY(per_tensor(t, role, scale, &zp));
+  if (zp != 0)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input %d (%s) has zero point %d; int8 weights are "
+                      "symmetric (0)",
+                      index, role, (int)zp);
+  *data = t->data;
+  return NULL;
+}
+
+static kiln_status *refuse_present(const kiln_op_ctx *ctx, int first, int count,
+                                   const char *what) {
+  for (int i = first; i < first + count; i++)
+    if (input_at(ctx, i))
+      return kiln_error(KILN_ERR_UNSUPPORTED,
+                        "input %d: the integer LSTM with %s is not "
+                        "implemented (plain and CIFG gates only)",
+                        i, what);
+  return NULL;
+}
+
+static kiln_status *read_int_lstm(const kiln_op_ctx *ctx, bool sequence,
+                                  int_lstm *m) {
+  const kiln_lstm_attrs *a = ctx->attrs;
+  memset(m, 0, sizeof *m);
+  KILN_TRY(kiln_check_arity(ctx, 20, 24, 1));
+  const kiln_tensor *in = ctx->inputs[0];
+  int rank = sequence ? 3 : 2;
+  if (in->rank != rank || kiln_tensor_numel(in) == 0)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input 0 (input) has rank %d; it must be a non-empty "
+                      "rank-%d tensor",
+                      in->rank, rank);
+  m->time_major = sequence ? a->time_major : true;
+  m->time = sequence ? (a->time_major ? in->dims[0] : in->dims[1]) : 1;
+  m->batch =
+      sequence ? (a->time_major ? in->dims[1] : in->dims[0]) : in->dims[0];
+  m->n_input = in->dims[rank - 1];
+  KILN_TRY(per_tensor(in, "input 0 (input)", &m->in_scale, &m->in_zp));
+  if (a->activation != KILN_ACT_TANH)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "the integer LSTM applies tanh; fused activation %d is "
+                      "not supported",
+                      (int)a->activation);
+  KILN_TRY(kiln_rec_check_clip(a->cell_clip, "cell_clip"));
+  if (a->proj_clip != 0.0f)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "proj_clip %g without projection weights",
+                      (double)a->proj_clip);
+  KILN_TRY(refuse_present(ctx, IN_PEEP, 3, "peephole weights"));
+  KILN_TRY(refuse_present(ctx, IN_PROJ_W, 2, "a projection"));
+  KILN_TRY(
+      refuse_present(ctx, IN_NORM, ctx->num_inputs - IN_NORM, "layer norm"));
+  const kiln_tensor *fw = input_at(ctx, IN_X_W + GATE_F);
+  const kiln_tensor *fr = input_at(ctx, IN_H_W + GATE_F);
+  if (!fw || !fr || fw->rank != 2 || fr->rank != 2)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "inputs %d and %d (forget weights) must be matrices",
+                      IN_X_W + GATE_F, IN_H_W + GATE_F);
+  m->n_cell = fw->dims[0];
+  m->n_output = fr->dims[1];
+  if (m->n_output != m->n_cell)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "the recurrent weights give %lld outputs for %lld "
+                      "cells; without projection they must be equal",
+                      (long long)m->n_output, (long long)m->n_cell);
+  bool cifg = input_at(ctx, IN_X_W + GATE_I) == NULL;
+  for (int g = 0; g < GATES; g++) {
+    if (g == GATE_I && cifg) {
+      if (input_at(ctx, IN_H_W + g) || input_at(ctx, IN_BIAS + g))
+        return kiln_error(KILN_ERR_INVALID_MODEL,
+                          "the input gate's weights, recurrent weights and "
+                          "bias must all be present or all omitted (CIFG)");
+      continue;
+    }
+    KILN_TRY(matrix(ctx, IN_X_W + g, g, "input weights", m->n_cell, m->n_input,
+                    &m->x_w[g], &m->x_scale[g]));
+    KILN_TRY(matrix(ctx, IN_H_W + g, g, "recurrent weights", m->n_cell,
+                    m->n_output, &m->h_w[g], &m->h_scale[g]));
+    char role[32];
+    snprintf(role, sizeof role, "%s bias", gate_names[g]);
+    const kiln_tensor *b;
+    KILN_TRY(operand(ctx, IN_BIAS + g, role, KILN_INT32, m->n_cell, -1, &b));
+    m->bias[g] = b->data;
+  }
+  const kiln_tensor *h = input_at(ctx, IN_H_STATE);
+  const kiln_tensor *c = input_at(ctx, IN_C_STATE);
+  if (!h || !c)
+    return kiln_error(KILN_ERR_INVALID_MODEL, "the states are missing");
+  int64_t hd[2] = {m->batch, m->n_output}, cd[2] = {m->batch, m->n_cell};
+  char got[KILN_DIMS_STR_SIZE];
+  if (h->dtype != KILN_INT8 || h->rank != 2 || h->dims[0] != hd[0] ||
+      h->dims[1] != hd[1])
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "input %d (output state) is %s %s; the integer LSTM "
+                      "needs int8 [%lld,%lld]",
+                      IN_H_STATE, kiln_dtype_name(h->dtype),
+                      kiln_dims_str(h->dims, h->rank, got, sizeof got),
+                      (long long)hd[0], (long long)hd[1]);
+  if (c->dtype != KILN_INT16 || c->rank != 2 || c->dims[0] != cd[0] ||
+      c->dims[1] != cd[1])
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "input %d (cell state) is %s %s; the integer LSTM "
+                      "needs int16 [%lld,%lld]",
+                      IN_C_STATE, kiln_dtype_name(c->dtype),
+                      kiln_dims_str(c->dims, c->rank, got, sizeof got),
+                      (long long)cd[0], (long long)cd[1]);
+  KILN_TRY(
+      per_tensor(h, "input 18 (output state)", &m->state_scale, &m->state_zp));
+  KILN_TRY(per_tensor(c, "input 19 (cell state)", &m->cell_scale, NULL));
+  int exponent;
+  double mant = frexp((double)m->cell_scale, &exponent);
+  m->cell_log2 = exponent - 1;
+  /* tanh of the cell state takes 15 + log2(scale) integer bits, which
+   * TFLite's kernel supports from 0 to 6. */
+  if (mant != 0.5 || m->cell_log2 < -15 || m->cell_log2 > -9)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "input 19 (cell state) has scale %g; the integer LSTM "
+                      "needs a power of two from 2^-15 to 2^-9",
+                      (double)m->cell_scale);
+  if (a->num_intermediates < KILN_LSTM_INTERMEDIATES ||
+      !(a->intermediate_scale[4] > 0.0f) || !isfinite(a->intermediate_scale[4]))
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "the integer LSTM needs 5 intermediate tensors, the "
+                      "fifth (hidden state) quantized; the operator lists "
+                      "%d",
+                      a->num_intermediates);
+  if (a->intermediate_zp[4] < -128 || a->intermediate_zp[4] > 127)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "intermediate 4 (hidden state) has zero point %d, "
+                      "outside int8",
+                      (int)a->intermediate_zp[4]);
+  if (ctx->outputs[0]->dtype != KILN_INT8)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "output 0 is %s; the integer LSTM writes int8",
+                      kiln_dtype_name(ctx->outputs[0]->dtype));
+  m->h = h->data;
+  m->c = c->data;
+  return NULL;
+}
+
+/* ------------------------------------------------------------ load */
+
+static void quantize_scale(float scale, int32_t *multiplier, int *shift) {
+  kiln_quantize_multiplier((double)scale, multiplier, shift);
+}
+
+/* bias[j] + zp * (sum of row j of w), as TFLite folds a zero point. */
+static void fold_bias(int32_t *out, const int32_t *bias, const int8_t *w,
+                      int64_t rows, int64_t cols, int32_t zp) {
+  for (int64_t j = 0; j < rows; j++) {
+    int32_t sum = 0;
+    for (int64_t k = 0; k < cols; k++) sum += w[j * cols + k];
+    out[j] = (int32_t)((uint32_t)(bias ? bias[j] : 0) +
+                       (uint32_t)sum * (uint32_t)zp);
+  }
+}
+
+kiln_status *kiln_lstm_qparams_build(kiln_op_type op, const kiln_op_ctx *ctx,
+                                     const kiln_allocator *alloc,
+                                     kiln_quant_params **out) {
+  int_lstm m;
+  const kiln_lstm_attrs *a = ctx->attrs;
+  KILN_TRY(read_int_lstm(ctx, op == KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM, &m));
+  size_t head = sizeof(kiln_quant_params) + sizeof(kiln_lstm_qparams);
+  head = (head + 7) & ~(size_t)7;
+  size_t bytes = head + sizeof(int32_t) * 2 * GATES * (size_t)m.n_cell;
+  char *block = kiln_calloc(alloc, 1, bytes);
+  if (!block) return KILN_OOM();
+  kiln_quant_params *p = (kiln_quant_params *)block;
+  kiln_lstm_qparams *q = (kiln_lstm_qparams *)(p + 1);
+  int32_t *biases = (int32_t *)(block + head);
+  p->lstm = q;
+  q->n_cell = m.n_cell;
+  /* Without layer norm every gate's sum is Q3.12; the effective scales
+   * are formed in float, as TFLite's Prepare does. */
+  const float gate_scale = 1.0f / 4096.0f;
+  for (int g = 0; g < GATES; g++) {
+    if (!m.x_w[g]) continue;
+    kiln_lstm_qgate *gate = &q->gate[g];
+    quantize_scale(m.x_scale[g] * m.in_scale / gate_scale, &gate->x_multiplier,
+                   &gate->x_shift);
+    quantize_scale(m.h_scale[g] * m.state_scale / gate_scale,
+                   &gate->h_multiplier, &gate->h_shift);
+    int32_t *xb = biases + (2 * g) * m.n_cell;
+    int32_t *hb = biases + (2 * g + 1) * m.n_cell;
+    fold_bias(xb, m.bias[g], m.x_w[g], m.n_cell, m.n_input, -m.in_zp);
+    fold_bias(hb, NULL, m.h_w[g], m.n_cell, m.n_output, -m.state_zp);
+    gate->x_bias = xb;
+    gate->h_bias = hb;
+  }
+  const float hidden =
+      (float)(ldexp(1.0, -15) / (double)a->intermediate_scale[4] *
+              ldexp(1.0, -15));
+  quantize_scale(hidden, &q->hidden_multiplier, &q->hidden_shift);
+  q->hidden_zp = a->intermediate_zp[4];
+  q->cell_log2_scale = m.cell_log2;
+  q->output_state_zp = m.state_zp;
+  if (a->cell_clip > 0.0f) {
+    float clip = a->cell_clip / m.cell_scale;
+    clip = clip < -32768.0f ? -32768.0f : (clip > 32767.0f ? 32767.0f : clip);
+    q->cell_clip = (int16_t)clip;
+  }
+  *out = p;
+  return NULL;
+}
+
+/* ----------------------------------------------------------- invoke */
+
+static int16_t sat16(int32_t x) {
+  return (int16_t)(x > INT16_MAX ? INT16_MAX : (x < INT16_MIN ? INT16_MIN : x));
+}
+
+static int16_t wrap16(int32_t x) { return (int16_t)(uint16_t)(uint32_t)x; }
+
+static int32_t dot8(const int8_t *w, const int8_t *x, int64_t n) {
+  int32_t sum = 0;
+  for (int64_t k = 0; k < n; k++) sum += (int32_t)w[k] * x[k];
+  return sum;
+}
+
+/* Gate g's Q3.12 sum for cell j: each product is rescaled and added with
+ * int16 saturation, the input's first. */
+static int16_t gate_sum(const int_lstm *m, const kiln_lstm_qgate *q, int g,
+                        int64_t j, const int8_t *x, const int8_t *h) {
+  int32_t acc = q->x_bias[j] + dot8(m->x_w[g] + j * m->n_input, x, m->n_input);
+  int16_t sum =
+      sat16(kiln_mul_by_quantized_multiplier(acc, q->x_multiplier, q->x_shift));
+  acc = q->h_bias[j] + dot8(m->h_w[g] + j * m->n_output, h, m->n_output);
+  return sat16(
+      kiln_mul_by_quantized_multiplier(acc, q->h_multiplier, q->h_shift) + sum);
+}
+
+static void step_row(const int_lstm *m, const kiln_lstm_qparams *q,
+                     const int8_t *x, const int8_t *h, int16_t *c,
+                     int8_t *out) {
+  const bool cifg = m->x_w[GATE_I] == NULL;
+  for (int64_t j = 0; j < m->n_cell; j++) {
+    int16_t f =
+        kiln_fx16_logistic_q3(gate_sum(m, &q->gate[GATE_F], GATE_F, j, x, h));
+    int16_t g =
+        kiln_fx16_tanh(gate_sum(m, &q->gate[GATE_C], GATE_C, j, x, h), 3);
+    int16_t i = cifg ? wrap16(INT16_MAX - f)
+                     : kiln_fx16_logistic_q3(
+                           gate_sum(m, &q->gate[GATE_I], GATE_I, j, x, h));
+    int16_t kept = wrap16(kiln_rounding_divide_by_pot((int32_t)f * c[j], 15));
+    int16_t added = wrap16(
+        kiln_rounding_divide_by_pot((int32_t)i * g, 30 + q->cell_log2_scale));
+    int16_t cell = sat16((int32_t)kept + added);
+    if (q->cell_clip > 0)
+      cell = cell > q->cell_clip
+                 ? q->cell_clip
+                 : (cell < -q->cell_clip ? (int16_t)-q->cell_clip : cell);
+    c[j] = cell;
+    int16_t o =
+        kiln_fx16_logistic_q3(gate_sum(m, &q->gate[GATE_O], GATE_O, j, x, h));
+    int16_t t = kiln_fx16_tanh(cell, 15 + q->cell_log2_scale);
+    int32_t v = kiln_mul_by_quantized_multiplier(
+                    (int32_t)o * t, q->hidden_multiplier, q->hidden_shift) +
+                q->hidden_zp;
+    out[j] = (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+  }
+}
+
+kiln_status *kiln_shape_lstm_integer(const kiln_op_ctx *ctx, bool sequence) {
+  int_lstm m;
+  KILN_TRY(read_int_lstm(ctx, sequence, &m));
+  const kiln_tensor *in = ctx->inputs[0];
+  int64_t dims[3] = {in->dims[0], in->dims[1], m.n_output};
+  if (!sequence) dims[1] = m.n_output;
+  kiln_set_shape(ctx->outputs[0], dims, sequence ? 3 : 2);
+  return NULL;
+}
+
+kiln_status *kiln_ref_lstm_integer(const kiln_op_ctx *ctx, bool sequence) {
+  KILN_TRY(kiln_quant_require_params(ctx));
+  const kiln_lstm_qparams *q = ctx->quant->lstm;
+  int_lstm m;
+  KILN_TRY(read_int_lstm(ctx, sequence, &m));
+  if (!q || q->n_cell != m.n_cell)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "integer LSTM run without its parameters");
+  const int8_t *x = ctx->inputs[0]->data;
+  int8_t *y = ctx->outputs[0]->data;
+  for (int64_t b = 0; b < m.batch; b++)
+    for (int64_t t = 0; t < m.time; t++) {
+      int64_t row = m.time_major ? t * m.batch + b : b * m.time + t;
+      int8_t *h = m.h + b * m.n_output;
+      int8_t *out = y + row * m.n_output;
+      step_row(&m, q, x + row * m.n_input, h, m.c + b * m.n_cell, out);
+      memcpy(h, out, (size_t)m.n_output);
+    }
+  return NULL;
+}
