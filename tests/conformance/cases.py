@@ -3112,7 +3112,9 @@ def _if(tf):
 # intermediate tensors the integer kernel reads. Its 16x8 mode refuses
 # these operators.
 INTEGER_LSTM_SPREADS = [LSTM_SPREADS[0], LSTM_SPREADS[2], LSTM_SPREADS[4],
-                        (2, 5, 8, False, False, False, False, 0.0)]
+                        (2, 5, 8, False, False, False, False, 0.0),
+                        (2, 3, 4, False, False, True, False, 0.0),
+                        (1, 3, 3, False, True, True, False, 0.5)]
 
 
 def _quantize_lstm(op, spread, time_major):

@@ -20,11 +20,11 @@ static const float H_SCALE = 1.0f / 128.0f;
 static const int CELL_LOG2 = -11;
 
 typedef struct lstm_case {
-  qt *x, *w[GATES], *r[GATES], *b[GATES], *h, *c, *out;
+  qt *x, *w[GATES], *r[GATES], *b[GATES], *p[GATES], *h, *c, *out;
   kiln_tensor *in[INPUTS];
   kiln_lstm_attrs attrs;
   int64_t batch, n_input, n_cell;
-  bool cifg, sequence;
+  bool cifg, sequence, peephole;
 } lstm_case;
 
 static qt *quantized(kiln_dtype dtype, int rank, const int64_t *dims,
@@ -42,6 +42,7 @@ static void make_case(lstm_case *k, bool sequence) {
   k->n_input = kiln_test_int(1, 6);
   k->n_cell = kiln_test_int(1, 8);
   k->cifg = kiln_test_int(0, 2) == 0;
+  k->peephole = kiln_test_int(0, 1) == 0;
   int64_t xd[3] = {1, k->batch, k->n_input}; /* one time-major step */
   int64_t sd[2] = {k->batch, k->n_input};
   k->x = sequence ? quantized(KILN_INT8, 3, xd, X_SCALE, kiln_test_int(-9, 9))
@@ -57,6 +58,10 @@ static void make_case(lstm_case *k, bool sequence) {
     k->in[1 + g] = k->w[g]->t;
     k->in[5 + g] = k->r[g]->t;
     k->in[12 + g] = k->b[g]->t;
+    if (k->peephole && g != GATE_C) {
+      k->p[g] = quantized(KILN_INT16, 1, bd, 0.5f / 32767.0f, 0);
+      k->in[9 + (g == GATE_I ? 0 : (g == GATE_F ? 1 : 2))] = k->p[g]->t;
+    }
   }
   int64_t hd[2] = {k->batch, k->n_cell};
   k->h = quantized(KILN_INT8, 2, hd, H_SCALE, h_zp);
@@ -79,6 +84,7 @@ static void free_case(lstm_case *k) {
     qt_free(k->w[g]);
     qt_free(k->r[g]);
     qt_free(k->b[g]);
+    qt_free(k->p[g]);
   }
 }
 
@@ -106,16 +112,26 @@ static void oracle(const lstm_case *k, double *out, double *cell,
         for (int64_t i = 0; i < k->n_cell; i++)
           z[g] += dq(k->r[g], j * k->n_cell + i) * dq(k->h, b * k->n_cell + i);
       }
+      double old = dq(k->c, b * k->n_cell + j);
+      if (k->peephole) {
+        if (!k->cifg) z[GATE_I] += dq(k->p[GATE_I], j) * old;
+        z[GATE_F] += dq(k->p[GATE_F], j) * old;
+      }
       double f = sigmoid(z[GATE_F]);
       double in = k->cifg ? 1.0 - f : sigmoid(z[GATE_I]);
-      double c = f * dq(k->c, b * k->n_cell + j) + in * tanh(z[GATE_C]);
+      double c = f * old + in * tanh(z[GATE_C]);
       double clip = k->attrs.cell_clip;
       if (clip > 0) c = c > clip ? clip : (c < -clip ? -clip : c);
       cell[b * k->n_cell + j] = c / ldexp(1.0, CELL_LOG2);
       cell_tolerance[b * k->n_cell + j] =
           4.0 +
           fabs((double)qt_get(k->c->t, b * k->n_cell + j)) * 10.0 / 32768.0;
-      out[b * k->n_cell + j] = sigmoid(z[GATE_O]) * tanh(c);
+      if (k->peephole) z[GATE_O] += dq(k->p[GATE_O], j) * c;
+      /* within what the int8 output can hold */
+      double lo = H_SCALE * (double)(-128 - k->out->zp[0]);
+      double hi = H_SCALE * (double)(127 - k->out->zp[0]);
+      double m = sigmoid(z[GATE_O]) * tanh(c);
+      out[b * k->n_cell + j] = m < lo ? lo : (m > hi ? hi : m);
     }
 }
 
@@ -150,7 +166,10 @@ static void test_steps(bool sequence) {
 
 static void test_bad_operands(void) {
   lstm_case k;
-  make_case(&k, true);
+  do {
+    make_case(&k, true);
+    if (k.peephole) free_case(&k);
+  } while (k.peephole);
   kiln_op_type op = KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM;
 #define RUN() kiln_test_run_op1(op, &k.attrs, k.in, INPUTS, k.out->t)
   CHECK_OK(RUN());
@@ -163,8 +182,8 @@ static void test_bad_operands(void) {
   k.attrs.activation = KILN_ACT_RELU;
   CHECK_ERROR(RUN(), KILN_ERR_UNSUPPORTED, "tanh");
   k.attrs.activation = KILN_ACT_TANH;
-  k.in[10] = k.b[GATE_F]->t; /* a peephole */
-  CHECK_ERROR(RUN(), KILN_ERR_UNSUPPORTED, "peephole");
+  k.in[10] = k.b[GATE_F]->t; /* an int32 peephole, and others missing */
+  CHECK_ERROR(RUN(), KILN_ERR_INVALID_MODEL, "peephole");
   k.in[10] = NULL;
   k.in[21] = k.b[GATE_F]->t; /* layer norm */
   CHECK_ERROR(RUN(), KILN_ERR_UNSUPPORTED, "layer norm");

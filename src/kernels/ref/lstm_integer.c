@@ -2,6 +2,9 @@
  * batch row, each gate's sum is the input's product (bias and the input's
  * zero point folded in) rescaled into Q3.12 and saturated to int16, plus
  * the output state's product rescaled likewise, saturated again; then
+ * (peepholes add their int16 weight times the cell state, rescaled, to the
+ * input, forget and output gates' sums: the old state for the first two,
+ * the new one for the output gate);
  *   f = logistic(zf), g = tanh(zc), i = logistic(zi) (CIFG: 1 - f),
  *   c = sat(round(f * c / 2^15) + round(i * g / 2^(30 + log2 cell scale))),
  *       clipped, in int16,
@@ -42,7 +45,8 @@ static const char *const gate_names[GATES] = {"input", "forget", "cell",
 typedef struct int_lstm {
   const int8_t *x_w[GATES], *h_w[GATES]; /* x_w[GATE_I] NULL: CIFG */
   const int32_t *bias[GATES];
-  float x_scale[GATES], h_scale[GATES];
+  const int16_t *peep[GATES]; /* I, F, O; all NULL without peepholes */
+  float x_scale[GATES], h_scale[GATES], peep_scale[GATES];
   int8_t *h;  /* [batch, n_output] */
   int16_t *c; /* [batch, n_cell] */
   float in_scale, state_scale, cell_scale;
@@ -132,8 +136,42 @@ static kiln_status *refuse_present(const kiln_op_ctx *ctx, int first, int count,
     if (input_at(ctx, i))
       return kiln_error(KILN_ERR_UNSUPPORTED,
                         "input %d: the integer LSTM with %s is not "
-                        "implemented (plain and CIFG gates only)",
+                        "implemented",
                         i, what);
+  return NULL;
+}
+
+/* The peepholes (inputs 9-11: input, forget and output gates): int16
+ * vectors with one scale and zero point 0, all present or none (the input
+ * gate's absent under CIFG). */
+static kiln_status *read_peepholes(const kiln_op_ctx *ctx, int_lstm *m,
+                                   bool cifg) {
+  static const int gates[3] = {GATE_I, GATE_F, GATE_O};
+  bool any = input_at(ctx, IN_PEEP + 1) != NULL;
+  for (int k = 0; k < 3; k++) {
+    int g = gates[k], index = IN_PEEP + k;
+    bool wanted = any && !(g == GATE_I && cifg);
+    if (!wanted) {
+      if (input_at(ctx, index))
+        return kiln_error(KILN_ERR_INVALID_MODEL,
+                          "input %d: the peephole weights must all be "
+                          "present or all omitted (the input gate's omitted "
+                          "under CIFG)",
+                          index);
+      continue;
+    }
+    char role[48];
+    snprintf(role, sizeof role, "%s peephole weights", gate_names[g]);
+    const kiln_tensor *t;
+    KILN_TRY(operand(ctx, index, role, KILN_INT16, m->n_cell, -1, &t));
+    int32_t zp;
+    KILN_TRY(per_tensor(t, role, &m->peep_scale[g], &zp));
+    if (zp != 0)
+      return kiln_error(KILN_ERR_INVALID_MODEL,
+                        "input %d (%s) has zero point %d; it must be 0", index,
+                        role, (int)zp);
+    m->peep[g] = t->data;
+  }
   return NULL;
 }
 
@@ -165,7 +203,6 @@ static kiln_status *read_int_lstm(const kiln_op_ctx *ctx, bool sequence,
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "proj_clip %g without projection weights",
                       (double)a->proj_clip);
-  KILN_TRY(refuse_present(ctx, IN_PEEP, 3, "peephole weights"));
   KILN_TRY(refuse_present(ctx, IN_PROJ_W, 2, "a projection"));
   KILN_TRY(
       refuse_present(ctx, IN_NORM, ctx->num_inputs - IN_NORM, "layer norm"));
@@ -201,6 +238,7 @@ static kiln_status *read_int_lstm(const kiln_op_ctx *ctx, bool sequence,
     KILN_TRY(operand(ctx, IN_BIAS + g, role, KILN_INT32, m->n_cell, -1, &b));
     m->bias[g] = b->data;
   }
+  KILN_TRY(read_peepholes(ctx, m, cifg));
   const kiln_tensor *h = input_at(ctx, IN_H_STATE);
   const kiln_tensor *c = input_at(ctx, IN_C_STATE);
   if (!h || !c)
@@ -306,6 +344,11 @@ kiln_status *kiln_lstm_qparams_build(kiln_op_type op, const kiln_op_ctx *ctx,
     fold_bias(hb, NULL, m.h_w[g], m.n_cell, m.n_output, -m.state_zp);
     gate->x_bias = xb;
     gate->h_bias = hb;
+    /* 2^cell_log2 * peephole scale / gate scale, in double then float */
+    if (m.peep[g])
+      quantize_scale((float)(ldexp(1.0, m.cell_log2) * (double)m.peep_scale[g] /
+                             (double)gate_scale),
+                     &gate->peep_multiplier, &gate->peep_shift);
   }
   const float hidden =
       (float)(ldexp(1.0, -15) / (double)a->intermediate_scale[4] *
@@ -338,15 +381,23 @@ static int32_t dot8(const int8_t *w, const int8_t *x, int64_t n) {
 }
 
 /* Gate g's Q3.12 sum for cell j: each product is rescaled and added with
- * int16 saturation, the input's first. */
+ * int16 saturation, the input's first, then the output state's, then the
+ * peephole's with cell state `c` (the old one for the input and forget
+ * gates, the new one for the output gate). */
 static int16_t gate_sum(const int_lstm *m, const kiln_lstm_qgate *q, int g,
-                        int64_t j, const int8_t *x, const int8_t *h) {
+                        int64_t j, const int8_t *x, const int8_t *h,
+                        int16_t c) {
   int32_t acc = q->x_bias[j] + dot8(m->x_w[g] + j * m->n_input, x, m->n_input);
   int16_t sum =
       sat16(kiln_mul_by_quantized_multiplier(acc, q->x_multiplier, q->x_shift));
   acc = q->h_bias[j] + dot8(m->h_w[g] + j * m->n_output, h, m->n_output);
-  return sat16(
+  sum = sat16(
       kiln_mul_by_quantized_multiplier(acc, q->h_multiplier, q->h_shift) + sum);
+  if (!m->peep[g]) return sum;
+  return sat16(kiln_mul_by_quantized_multiplier((int32_t)m->peep[g][j] * c,
+                                                q->peep_multiplier,
+                                                q->peep_shift) +
+               sum);
 }
 
 static void step_row(const int_lstm *m, const kiln_lstm_qparams *q,
@@ -354,13 +405,13 @@ static void step_row(const int_lstm *m, const kiln_lstm_qparams *q,
                      int8_t *out) {
   const bool cifg = m->x_w[GATE_I] == NULL;
   for (int64_t j = 0; j < m->n_cell; j++) {
-    int16_t f =
-        kiln_fx16_logistic_q3(gate_sum(m, &q->gate[GATE_F], GATE_F, j, x, h));
+    int16_t f = kiln_fx16_logistic_q3(
+        gate_sum(m, &q->gate[GATE_F], GATE_F, j, x, h, c[j]));
     int16_t g =
-        kiln_fx16_tanh(gate_sum(m, &q->gate[GATE_C], GATE_C, j, x, h), 3);
+        kiln_fx16_tanh(gate_sum(m, &q->gate[GATE_C], GATE_C, j, x, h, 0), 3);
     int16_t i = cifg ? wrap16(INT16_MAX - f)
-                     : kiln_fx16_logistic_q3(
-                           gate_sum(m, &q->gate[GATE_I], GATE_I, j, x, h));
+                     : kiln_fx16_logistic_q3(gate_sum(m, &q->gate[GATE_I],
+                                                      GATE_I, j, x, h, c[j]));
     int16_t kept = wrap16(kiln_rounding_divide_by_pot((int32_t)f * c[j], 15));
     int16_t added = wrap16(
         kiln_rounding_divide_by_pot((int32_t)i * g, 30 + q->cell_log2_scale));
@@ -370,8 +421,8 @@ static void step_row(const int_lstm *m, const kiln_lstm_qparams *q,
                  ? q->cell_clip
                  : (cell < -q->cell_clip ? (int16_t)-q->cell_clip : cell);
     c[j] = cell;
-    int16_t o =
-        kiln_fx16_logistic_q3(gate_sum(m, &q->gate[GATE_O], GATE_O, j, x, h));
+    int16_t o = kiln_fx16_logistic_q3(
+        gate_sum(m, &q->gate[GATE_O], GATE_O, j, x, h, cell));
     int16_t t = kiln_fx16_tanh(cell, 15 + q->cell_log2_scale);
     int32_t v = kiln_mul_by_quantized_multiplier(
                     (int32_t)o * t, q->hidden_multiplier, q->hidden_shift) +

@@ -16,11 +16,12 @@
 struct kiln_quant_params;
 
 /* One gate's two matrix products: the input's and the output state's
- * rescales into the gate's Q3.12 sum, and per cell the bias with the
- * zero points folded in (the gate bias goes with the input product). */
+ * rescales into the gate's Q3.12 sum (and the peephole's: its int16
+ * weight times the cell state), and per cell the bias with the zero points
+ * folded in (the gate bias goes with the input product). */
 typedef struct kiln_lstm_qgate {
-  int32_t x_multiplier, h_multiplier;
-  int x_shift, h_shift;
+  int32_t x_multiplier, h_multiplier, peep_multiplier;
+  int x_shift, h_shift, peep_shift;
   const int32_t *x_bias, *h_bias; /* [n_cell] */
 } kiln_lstm_qgate;
 
