@@ -31,6 +31,14 @@ CASES = {
                                    cifg=True, cell_clip=0.7),
     "step_peephole": dict(sequence=False, batch=2, time=1, n_input=3,
                           n_cell=5, peephole=True),
+    "seq_layer_norm": dict(sequence=True, batch=2, time=4, n_input=4,
+                           n_cell=8, layer_norm=True),
+    "seq_layer_norm_peephole_clip": dict(sequence=True, batch=2, time=3,
+                                         n_input=3, n_cell=5,
+                                         layer_norm=True, peephole=True,
+                                         cell_clip=0.8),
+    "step_layer_norm": dict(sequence=False, batch=3, time=1, n_input=5,
+                            n_cell=6, layer_norm=True),
     "seq_b2_t6_in12_c32": dict(sequence=True, batch=2, time=6, n_input=12,
                                n_cell=32),
     "step_b2_in3_c4": dict(sequence=False, batch=2, time=1, n_input=3,
@@ -82,6 +90,25 @@ def test_integer_lstm_matches_litert(case, io, invokes, kiln_bin, tmp_path):
     assert diff.max() <= step * 1.0001, (diff.max(), step)
     # Not a degenerate case: the outputs vary.
     assert np.unique(want_ref).size > 1
+
+
+def test_refuses_cifg_with_layer_norm(kiln_bin, tmp_path):
+    """LiteRT's integer kernel gives a constant output for CIFG with layer
+    norm; kiln refuses the combination rather than differ from it."""
+    rng, _ = kiln_e2e.make_rng()
+    model, _ = q.quantized_lstm(rng, io="int8", sequence=True, batch=1,
+                                time=3, n_input=3, n_cell=4, cifg=True,
+                                layer_norm=True)
+    feeds = q.random_inputs(model, rng)
+    path = tmp_path / "cifg_layer_norm.tflite"
+    path.write_bytes(model)
+    name = next(iter(feeds))
+    np.save(tmp_path / "x.npy", feeds[name])
+    result = kiln_e2e.run_kiln_command(
+        ["run", str(path), "--input", f"{name}={tmp_path / 'x.npy'}",
+         "--output", str(tmp_path / "out")], kiln_bin=kiln_bin)
+    assert result.returncode != 0
+    assert "CIFG and layer norm" in result.stderr
 
 
 def test_refuses_integer_lstm_without_intermediates(kiln_bin, tmp_path):

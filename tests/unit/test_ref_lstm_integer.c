@@ -168,8 +168,8 @@ static void test_bad_operands(void) {
   lstm_case k;
   do {
     make_case(&k, true);
-    if (k.peephole) free_case(&k);
-  } while (k.peephole);
+    if (k.peephole || k.cifg) free_case(&k);
+  } while (k.peephole || k.cifg);
   kiln_op_type op = KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM;
 #define RUN() kiln_test_run_op1(op, &k.attrs, k.in, INPUTS, k.out->t)
   CHECK_OK(RUN());
@@ -185,9 +185,19 @@ static void test_bad_operands(void) {
   k.in[10] = k.b[GATE_F]->t; /* an int32 peephole, and others missing */
   CHECK_ERROR(RUN(), KILN_ERR_INVALID_MODEL, "peephole");
   k.in[10] = NULL;
-  k.in[21] = k.b[GATE_F]->t; /* layer norm */
-  CHECK_ERROR(RUN(), KILN_ERR_UNSUPPORTED, "layer norm");
+  k.in[21] = k.b[GATE_F]->t; /* int32 layer norm coefficients */
+  CHECK_ERROR(RUN(), KILN_ERR_INVALID_MODEL, "layer norm");
   k.in[21] = NULL;
+  k.in[1 + GATE_I] = k.in[5 + GATE_I] = k.in[12 + GATE_I] = NULL; /* CIFG */
+  int64_t cells[1] = {k.n_cell};
+  qt *coefficients = quantized(KILN_INT16, 1, cells, 1e-4f, 0);
+  for (int g = GATE_F; g < GATES; g++) k.in[20 + g] = coefficients->t;
+  CHECK_ERROR(RUN(), KILN_ERR_UNSUPPORTED, "CIFG and layer norm");
+  for (int g = GATE_F; g < GATES; g++) k.in[20 + g] = NULL;
+  k.in[1 + GATE_I] = k.w[GATE_I]->t;
+  k.in[5 + GATE_I] = k.r[GATE_I]->t;
+  k.in[12 + GATE_I] = k.b[GATE_I]->t;
+  qt_free(coefficients);
   k.c->scale[0] = 0.001f;
   CHECK_ERROR(RUN(), KILN_ERR_UNSUPPORTED, "power of two");
   k.c->scale[0] = ldexpf(1.0f, -4);

@@ -10,9 +10,13 @@
  *       clipped, in int16,
  *   o = logistic(zo), m = requantize(o * tanh(c)) + hidden zero point,
  * int8, which is the output and the next output state (no projection).
+ * Under layer norm a gate's sum is normalized over the cells (TFLite's
+ * integer ApplyLayerNorm) before its activation, the gate bias added there.
  * Every gate of cell j depends only on row j of the weights and on cell
- * j's state, so a row is computed cell by cell with no scratch memory; the
- * output state is overwritten once the row is done. */
+ * j's state (and layer norm's statistics), so a row is computed cell by
+ * cell with no scratch memory, the statistics in passes of their own that
+ * recompute the sums; the output state is overwritten once the row is
+ * done. */
 #include "kernels/ref/lstm_integer.h"
 
 #include <math.h>
@@ -22,6 +26,7 @@
 #include "core/alloc.h"
 #include "kernels/ref/quant_fixed16.h"
 #include "kernels/ref/quant_math.h"
+#include "kernels/ref/quant_ops.h"
 #include "kernels/ref/quant_params.h"
 #include "kernels/ref/recurrent.h"
 
@@ -46,7 +51,8 @@ typedef struct int_lstm {
   const int8_t *x_w[GATES], *h_w[GATES]; /* x_w[GATE_I] NULL: CIFG */
   const int32_t *bias[GATES];
   const int16_t *peep[GATES]; /* I, F, O; all NULL without peepholes */
-  float x_scale[GATES], h_scale[GATES], peep_scale[GATES];
+  const int16_t *norm[GATES]; /* layer norm coefficients, or NULL */
+  float x_scale[GATES], h_scale[GATES], peep_scale[GATES], norm_scale[GATES];
   int8_t *h;  /* [batch, n_output] */
   int16_t *c; /* [batch, n_cell] */
   float in_scale, state_scale, cell_scale;
@@ -175,6 +181,56 @@ static kiln_status *read_peepholes(const kiln_op_ctx *ctx, int_lstm *m,
   return NULL;
 }
 
+/* The layer norm coefficients (inputs 20-23, one per gate): int16 vectors
+ * with one scale and zero point 0, all present or none (the input gate's
+ * absent under CIFG); each normalized gate needs its intermediate's scale
+ * (intermediates 0-3). */
+static kiln_status *read_layer_norm(const kiln_op_ctx *ctx, int_lstm *m,
+                                    bool cifg) {
+  const kiln_lstm_attrs *a = ctx->attrs;
+  bool any = input_at(ctx, IN_NORM + GATE_F) != NULL;
+  /* LiteRT's integer kernel gives every output the same value for this
+   * combination (2.3, reference and default kernels alike); rather than
+   * disagree with it, kiln refuses. */
+  if (any && cifg)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "the integer LSTM with both CIFG and layer norm is not "
+                      "supported (LiteRT's kernel gives a constant output "
+                      "for it)");
+  for (int g = 0; g < GATES; g++) {
+    int index = IN_NORM + g;
+    bool wanted = any && !(g == GATE_I && cifg);
+    if (!wanted) {
+      if (input_at(ctx, index))
+        return kiln_error(KILN_ERR_INVALID_MODEL,
+                          "input %d: the layer norm coefficients must all be "
+                          "present or all omitted (the input gate's omitted "
+                          "under CIFG)",
+                          index);
+      continue;
+    }
+    char role[56];
+    snprintf(role, sizeof role, "%s layer norm coefficients", gate_names[g]);
+    const kiln_tensor *t;
+    KILN_TRY(operand(ctx, index, role, KILN_INT16, m->n_cell, -1, &t));
+    int32_t zp;
+    KILN_TRY(per_tensor(t, role, &m->norm_scale[g], &zp));
+    if (zp != 0)
+      return kiln_error(KILN_ERR_INVALID_MODEL,
+                        "input %d (%s) has zero point %d; it must be 0", index,
+                        role, (int)zp);
+    float gate_scale = a->intermediate_scale[g];
+    if (a->num_intermediates < KILN_LSTM_INTERMEDIATES ||
+        !(gate_scale > 0.0f) || !isfinite(gate_scale))
+      return kiln_error(KILN_ERR_INVALID_MODEL,
+                        "the integer LSTM with layer norm needs intermediate "
+                        "%d (the %s gate's scale) quantized",
+                        g, gate_names[g]);
+    m->norm[g] = t->data;
+  }
+  return NULL;
+}
+
 static kiln_status *read_int_lstm(const kiln_op_ctx *ctx, bool sequence,
                                   int_lstm *m) {
   const kiln_lstm_attrs *a = ctx->attrs;
@@ -204,8 +260,6 @@ static kiln_status *read_int_lstm(const kiln_op_ctx *ctx, bool sequence,
                       "proj_clip %g without projection weights",
                       (double)a->proj_clip);
   KILN_TRY(refuse_present(ctx, IN_PROJ_W, 2, "a projection"));
-  KILN_TRY(
-      refuse_present(ctx, IN_NORM, ctx->num_inputs - IN_NORM, "layer norm"));
   const kiln_tensor *fw = input_at(ctx, IN_X_W + GATE_F);
   const kiln_tensor *fr = input_at(ctx, IN_H_W + GATE_F);
   if (!fw || !fr || fw->rank != 2 || fr->rank != 2)
@@ -239,6 +293,7 @@ static kiln_status *read_int_lstm(const kiln_op_ctx *ctx, bool sequence,
     m->bias[g] = b->data;
   }
   KILN_TRY(read_peepholes(ctx, m, cifg));
+  KILN_TRY(read_layer_norm(ctx, m, cifg));
   const kiln_tensor *h = input_at(ctx, IN_H_STATE);
   const kiln_tensor *c = input_at(ctx, IN_C_STATE);
   if (!h || !c)
@@ -328,19 +383,29 @@ kiln_status *kiln_lstm_qparams_build(kiln_op_type op, const kiln_op_ctx *ctx,
   int32_t *biases = (int32_t *)(block + head);
   p->lstm = q;
   q->n_cell = m.n_cell;
-  /* Without layer norm every gate's sum is Q3.12; the effective scales
-   * are formed in float, as TFLite's Prepare does. */
-  const float gate_scale = 1.0f / 4096.0f;
   for (int g = 0; g < GATES; g++) {
     if (!m.x_w[g]) continue;
     kiln_lstm_qgate *gate = &q->gate[g];
+    /* Without layer norm every gate's sum is Q3.12, with it at the gate's
+     * intermediate scale; the effective scales are formed in float, as
+     * TFLite's Prepare does. */
+    const float gate_scale =
+        m.norm[g] ? a->intermediate_scale[g] : 1.0f / 4096.0f;
+    if (m.norm[g]) {
+      quantize_scale(m.norm_scale[g], &gate->norm_multiplier,
+                     &gate->norm_shift);
+      int32_t guard = (int32_t)(10000.0f * m.norm_scale[g]);
+      gate->variance_guard = guard > 1 ? guard : 1;
+    }
     quantize_scale(m.x_scale[g] * m.in_scale / gate_scale, &gate->x_multiplier,
                    &gate->x_shift);
     quantize_scale(m.h_scale[g] * m.state_scale / gate_scale,
                    &gate->h_multiplier, &gate->h_shift);
     int32_t *xb = biases + (2 * g) * m.n_cell;
     int32_t *hb = biases + (2 * g + 1) * m.n_cell;
-    fold_bias(xb, m.bias[g], m.x_w[g], m.n_cell, m.n_input, -m.in_zp);
+    /* Under layer norm the gate bias is added after normalizing. */
+    fold_bias(xb, m.norm[g] ? NULL : m.bias[g], m.x_w[g], m.n_cell, m.n_input,
+              -m.in_zp);
     fold_bias(hb, NULL, m.h_w[g], m.n_cell, m.n_output, -m.state_zp);
     gate->x_bias = xb;
     gate->h_bias = hb;
@@ -400,18 +465,72 @@ static int16_t gate_sum(const int_lstm *m, const kiln_lstm_qgate *q, int g,
                sum);
 }
 
+/* A gate's layer norm statistics over the cells (TFLite's integer
+ * ApplyLayerNorm): the mean times 1024, and 1 / stddev as a multiplier. */
+typedef struct gate_norm {
+  int32_t mean, inv_multiplier;
+  int inv_shift;
+} gate_norm;
+
+static gate_norm norm_stats(const int_lstm *m, const kiln_lstm_qgate *q, int g,
+                            const int8_t *x, const int8_t *h,
+                            const int16_t *c) {
+  int64_t sum = 0, sum_sq = 0;
+  for (int64_t j = 0; j < m->n_cell; j++) {
+    int32_t v = gate_sum(m, q, g, j, x, h, c[j]);
+    sum += v;
+    sum_sq += v * v;
+  }
+  gate_norm s;
+  s.mean = (int32_t)(sum * 1024 / m->n_cell);
+  /* TFLite's form, exact for a power-of-two cell count */
+  int32_t per_cell = (int32_t)((1 << 20) / m->n_cell);
+  int64_t variance = sum_sq * per_cell - (int64_t)s.mean * s.mean;
+  int32_t variance20 = (int32_t)(variance / (1 << 20));
+  if (variance20 < 1) variance20 = q->variance_guard;
+  kiln_q_inv_sqrt(variance20, &s.inv_multiplier, &s.inv_shift);
+  return s;
+}
+
+/* Gate g's Q3.12 input to its activation for cell j: the sum, or under
+ * layer norm the sum normalized, scaled by the coefficient, plus the bias,
+ * rounded and rescaled as TFLite does. */
+static int16_t gate_input(const int_lstm *m, const kiln_lstm_qgate *q, int g,
+                          int64_t j, const int8_t *x, const int8_t *h,
+                          int16_t c, const gate_norm *s) {
+  int16_t v = gate_sum(m, q, g, j, x, h, c);
+  if (!m->norm[g]) return v;
+  int32_t shifted = 1024 * (int32_t)v - s->mean;
+  int32_t rescaled = kiln_mul_by_quantized_multiplier(
+      shifted, s->inv_multiplier, s->inv_shift);
+  /* int32 arithmetic (wrapping) widened afterwards, as TFLite's is */
+  int64_t weighted = (int32_t)((uint32_t)rescaled * (uint32_t)m->norm[g][j] +
+                               (uint32_t)m->bias[g][j]);
+  int32_t rounded =
+      (int32_t)((weighted > 0 ? weighted + 512 : weighted - 512) / 1024);
+  return sat16(kiln_mul_by_quantized_multiplier(rounded, q->norm_multiplier,
+                                                q->norm_shift + 12));
+}
+
 static void step_row(const int_lstm *m, const kiln_lstm_qparams *q,
                      const int8_t *x, const int8_t *h, int16_t *c,
                      int8_t *out) {
   const bool cifg = m->x_w[GATE_I] == NULL;
+  const kiln_lstm_qgate *gq = q->gate;
+  gate_norm s[GATES];
+  memset(s, 0, sizeof s);
+  /* Layer norm of the input, forget and cell gates reads every cell's old
+   * state (peepholes), so their statistics come first. */
+  for (int g = GATE_I; g <= GATE_C; g++)
+    if (m->norm[g]) s[g] = norm_stats(m, &gq[g], g, x, h, c);
   for (int64_t j = 0; j < m->n_cell; j++) {
     int16_t f = kiln_fx16_logistic_q3(
-        gate_sum(m, &q->gate[GATE_F], GATE_F, j, x, h, c[j]));
-    int16_t g =
-        kiln_fx16_tanh(gate_sum(m, &q->gate[GATE_C], GATE_C, j, x, h, 0), 3);
+        gate_input(m, &gq[GATE_F], GATE_F, j, x, h, c[j], s + GATE_F));
+    int16_t g = kiln_fx16_tanh(
+        gate_input(m, &gq[GATE_C], GATE_C, j, x, h, 0, s + GATE_C), 3);
     int16_t i = cifg ? wrap16(INT16_MAX - f)
-                     : kiln_fx16_logistic_q3(gate_sum(m, &q->gate[GATE_I],
-                                                      GATE_I, j, x, h, c[j]));
+                     : kiln_fx16_logistic_q3(gate_input(
+                           m, &gq[GATE_I], GATE_I, j, x, h, c[j], s + GATE_I));
     int16_t kept = wrap16(kiln_rounding_divide_by_pot((int32_t)f * c[j], 15));
     int16_t added = wrap16(
         kiln_rounding_divide_by_pot((int32_t)i * g, 30 + q->cell_log2_scale));
@@ -421,9 +540,13 @@ static void step_row(const int_lstm *m, const kiln_lstm_qparams *q,
                  ? q->cell_clip
                  : (cell < -q->cell_clip ? (int16_t)-q->cell_clip : cell);
     c[j] = cell;
+  }
+  /* The output gate reads the new states. */
+  if (m->norm[GATE_O]) s[GATE_O] = norm_stats(m, &gq[GATE_O], GATE_O, x, h, c);
+  for (int64_t j = 0; j < m->n_cell; j++) {
     int16_t o = kiln_fx16_logistic_q3(
-        gate_sum(m, &q->gate[GATE_O], GATE_O, j, x, h, cell));
-    int16_t t = kiln_fx16_tanh(cell, 15 + q->cell_log2_scale);
+        gate_input(m, &gq[GATE_O], GATE_O, j, x, h, c[j], s + GATE_O));
+    int16_t t = kiln_fx16_tanh(c[j], 15 + q->cell_log2_scale);
     int32_t v = kiln_mul_by_quantized_multiplier(
                     (int32_t)o * t, q->hidden_multiplier, q->hidden_shift) +
                 q->hidden_zp;

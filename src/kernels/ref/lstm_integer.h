@@ -16,13 +16,19 @@
 struct kiln_quant_params;
 
 /* One gate's two matrix products: the input's and the output state's
- * rescales into the gate's Q3.12 sum (and the peephole's: its int16
- * weight times the cell state), and per cell the bias with the zero points
- * folded in (the gate bias goes with the input product). */
+ * rescales into the gate's sum (and the peephole's: its int16 weight
+ * times the cell state), and per cell the bias with the zero points folded
+ * in (the gate bias goes with the input product, or into layer norm). The
+ * sum is Q3.12, or under layer norm at the gate's intermediate scale,
+ * which layer norm brings to Q3.12. */
 typedef struct kiln_lstm_qgate {
   int32_t x_multiplier, h_multiplier, peep_multiplier;
   int x_shift, h_shift, peep_shift;
   const int32_t *x_bias, *h_bias; /* [n_cell] */
+  /* Layer norm: the coefficients' scale as a multiplier, and the variance
+   * TFLite puts in place of one below 1. */
+  int32_t norm_multiplier, variance_guard;
+  int norm_shift;
 } kiln_lstm_qgate;
 
 typedef struct kiln_lstm_qparams {
