@@ -111,16 +111,22 @@ def test_refuses_cifg_with_layer_norm(kiln_bin, tmp_path):
     assert "CIFG and layer norm" in result.stderr
 
 
-def test_refuses_integer_lstm_without_intermediates(kiln_bin, tmp_path):
-    """An integer LSTM whose hidden-state intermediate is missing is
-    refused with a message naming it, not run with a made-up scale."""
+@pytest.mark.parametrize("intermediates,message", [
+    (None, "needs 5 intermediate tensors"),
+    ([9999], "intermediate 0 is tensor 9999, which does not exist"),
+])
+def test_refuses_bad_intermediates(intermediates, message, kiln_bin,
+                                   tmp_path):
+    """An integer LSTM whose intermediates are missing or name no tensor
+    is refused with a message saying so, not run with a made-up scale."""
     rng, _ = kiln_e2e.make_rng()
     model, _ = q.quantized_lstm(rng, io="int8", **CASES["seq_b1_t3_in4_c5"])
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
     m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
     for op in m.subgraphs[0].operators:
-        op.intermediates = None
+        if len(op.inputs) >= 20:
+            op.intermediates = intermediates
     b = flatbuffers.Builder(0)
     b.Finish(m.Pack(b), file_identifier=b"TFL3")
     path = tmp_path / "no_intermediates.tflite"
@@ -132,4 +138,4 @@ def test_refuses_integer_lstm_without_intermediates(kiln_bin, tmp_path):
         ["run", str(path), "--input", f"{name}={tmp_path / 'x.npy'}",
          "--output", str(tmp_path / "out")], kiln_bin=kiln_bin)
     assert result.returncode != 0
-    assert "intermediate" in result.stderr
+    assert message in result.stderr, result.stderr
