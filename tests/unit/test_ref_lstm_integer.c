@@ -175,6 +175,10 @@ static void test_bad_operands(void) {
   CHECK_OK(RUN());
   k.attrs.num_intermediates = 0;
   CHECK_ERROR(RUN(), KILN_ERR_INVALID_MODEL, "intermediate");
+  k.attrs.num_intermediates = 6;
+  CHECK_ERROR(RUN(), KILN_ERR_INVALID_MODEL, "lists 6");
+  k.attrs.num_intermediates = 12;
+  CHECK_ERROR(RUN(), KILN_ERR_UNSUPPORTED, "8x8_8");
   k.attrs.num_intermediates = 5;
   k.attrs.intermediate_scale[4] = 0.0f;
   CHECK_ERROR(RUN(), KILN_ERR_INVALID_MODEL, "hidden state");

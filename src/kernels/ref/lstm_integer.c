@@ -329,7 +329,14 @@ static kiln_status *read_int_lstm(const kiln_op_ctx *ctx, bool sequence,
                       "input 19 (cell state) has scale %g; the integer LSTM "
                       "needs a power of two from 2^-15 to 2^-9",
                       (double)m->cell_scale);
-  if (a->num_intermediates < KILN_LSTM_INTERMEDIATES ||
+  /* TFLite tells its two integer kernels apart by the count: 5 for this
+   * one (16-bit gates), 12 for the 8x8_8 one (8-bit gates). */
+  if (a->num_intermediates == 12)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "the operator lists 12 intermediate tensors: TFLite's "
+                      "8x8_8 integer LSTM, which kiln does not implement "
+                      "(only the 8x8_16 form, with 5)");
+  if (a->num_intermediates != KILN_LSTM_INTERMEDIATES ||
       !(a->intermediate_scale[4] > 0.0f) || !isfinite(a->intermediate_scale[4]))
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "the integer LSTM needs 5 intermediate tensors, the "
