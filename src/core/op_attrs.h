@@ -202,12 +202,23 @@ enum {
  * clip. The sequence forms read [time, batch, input] when time_major, else
  * [batch, time, input]; the bidirectional form may write both directions
  * side by side into one output (merge_outputs). */
+enum { KILN_LSTM_INTERMEDIATES = 5 };
+
 typedef struct kiln_lstm_attrs {
   kiln_activation activation;
   float cell_clip, proj_clip;
   bool time_major;
   bool merge_outputs;
   bool asymmetric_quantize_inputs; /* int8 weights: as kiln_rnn_attrs */
+  /* The integer LSTM's intermediate tensors (TFLite's
+   * Operator.intermediates, read for LSTM and UNIDIRECTIONAL_SEQUENCE_LSTM):
+   * how many the operator lists, and the per-tensor scale and zero point of
+   * the first KILN_LSTM_INTERMEDIATES (scale 0: not quantized). They carry
+   * the gates' scales under layer norm and the hidden state's (the gated
+   * output before projection) always. */
+  int num_intermediates;
+  float intermediate_scale[KILN_LSTM_INTERMEDIATES];
+  int32_t intermediate_zp[KILN_LSTM_INTERMEDIATES];
 } kiln_lstm_attrs;
 
 /* RNN, UNIDIRECTIONAL_SEQUENCE_RNN and BIDIRECTIONAL_SEQUENCE_RNN:

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 from flatbuffers import flexbuffers
 
-from build import Graph, Quant, schema, TYPES
+from build import Graph, Quant, build_model, schema, TYPES
 
 S = schema
 ACT = S.ActivationFunctionType
@@ -2426,36 +2426,43 @@ def _lstm_attrs(spread):
             (f" cell_clip={clip}" if clip else ""))
 
 
+def _lstm_builder(op, spread, time_major, intermediates=()):
+    """One LSTM / UNIDIRECTIONAL_SEQUENCE_LSTM case's builder (float32)
+    and its attribute text; `intermediates` as the operator's."""
+    batch, n_in, n_cell, proj, cifg, peep, ln, clip = spread
+    n_out = 2 if proj else n_cell
+    b = Builder()
+    steps = 3
+    if op == "LSTM":
+        x = b.inp("float32", [batch, n_in])
+    else:
+        x = b.inp("float32", [steps, batch, n_in] if time_major
+                  else [batch, steps, n_in])
+    ins = [x] + _lstm_weights(b, n_in, n_cell, n_out, 0, cifg, peep,
+                              proj, ln)
+    ins += [_state(b, [batch, n_out]), _state(b, [batch, n_cell])]
+    ins += _layer_norm(b, n_cell, 0, cifg, ln)
+    y = b.out("float32")
+    if op == "LSTM":
+        o = opts("LSTM", fusedActivationFunction=ACT.TANH,
+                 cellClip=clip, kernelType=S.LSTMKernelType.FULL)
+        attrs = _lstm_attrs(spread)
+    else:
+        o = opts("UnidirectionalSequenceLSTM",
+                 fusedActivationFunction=ACT.TANH, cellClip=clip,
+                 timeMajor=time_major)
+        attrs = f"steps={steps} {_lstm_attrs(spread)} " \
+            f"time_major={time_major}"
+    b.op(op, ins, [y], o, intermediates=intermediates)
+    return b, attrs
+
+
 @cases("LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM")
 def lstm_cases(op):
     found = []
     for spread in LSTM_SPREADS:
-        batch, n_in, n_cell, proj, cifg, peep, ln, clip = spread
-        n_out = 2 if proj else n_cell
         for time_major in ((True, False) if op != "LSTM" else (True,)):
-            b = Builder()
-            steps = 3
-            if op == "LSTM":
-                x = b.inp("float32", [batch, n_in])
-            else:
-                x = b.inp("float32", [steps, batch, n_in] if time_major
-                          else [batch, steps, n_in])
-            ins = [x] + _lstm_weights(b, n_in, n_cell, n_out, 0, cifg, peep,
-                                      proj, ln)
-            ins += [_state(b, [batch, n_out]), _state(b, [batch, n_cell])]
-            ins += _layer_norm(b, n_cell, 0, cifg, ln)
-            y = b.out("float32")
-            if op == "LSTM":
-                o = opts("LSTM", fusedActivationFunction=ACT.TANH,
-                         cellClip=clip, kernelType=S.LSTMKernelType.FULL)
-                attrs = _lstm_attrs(spread)
-            else:
-                o = opts("UnidirectionalSequenceLSTM",
-                         fusedActivationFunction=ACT.TANH, cellClip=clip,
-                         timeMajor=time_major)
-                attrs = f"steps={steps} {_lstm_attrs(spread)} " \
-                    f"time_major={time_major}"
-            b.op(op, ins, [y], o)
+            b, attrs = _lstm_builder(op, spread, time_major)
             found.append(b.case(op, "float32", attrs))
     return found
 
@@ -3139,3 +3146,57 @@ def _if(tf):
     return tf.function(lambda x: tf.cond(
         tf.reduce_sum(x) > 0, lambda: x * 2.0, lambda: x - 1.0),
         input_signature=[tf.TensorSpec([2, 3], tf.float32, name="x")])
+
+
+# TFLite's integer LSTM: the float LSTMs above quantized by TensorFlow's
+# post-training quantizer (the calibrator behind representative_dataset),
+# int8 inputs and outputs, int16 cell state. TF 2.21's converter makes
+# WHILE loops of Keras LSTM layers, so the float operator is the
+# quantizer's input; it records the gates' ranges in the five
+# intermediate tensors the integer kernel reads. Its 16x8 mode refuses
+# these operators. (CIFG with layer norm is left out: LiteRT's integer
+# kernel gives a constant output for it, and kiln refuses it.)
+INTEGER_LSTM_SPREADS = [LSTM_SPREADS[0], LSTM_SPREADS[2], LSTM_SPREADS[4],
+                        (2, 5, 8, False, False, False, False, 0.0),
+                        (2, 3, 4, False, False, True, False, 0.0),
+                        (1, 3, 3, False, True, True, False, 0.5),
+                        LSTM_SPREADS[3],
+                        (2, 3, 6, False, False, True, True, 0.6)]
+
+
+def _quantize_lstm(op, spread, time_major):
+    def make():
+        import os
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import tensorflow as tf
+        from tensorflow.lite.python.optimize import calibrator
+        b, _ = _lstm_builder(op, spread, time_major)
+        inter = [b.tensor("float32", []) for _ in range(5)]
+        b.g.ops[-1].intermediates = inter
+        data = build_model([b.g])
+        rng = np.random.default_rng(0)
+
+        def dataset():
+            for _ in range(16):
+                yield [feed(rng) for feed in b.feeds]
+        return bytes(calibrator.Calibrator(data).calibrate_and_quantize(
+            dataset, tf.int8, tf.int8, False, tf.int8))
+    return make
+
+
+def _integer_lstm(op, spread, time_major):
+    def make():
+        b, attrs = _lstm_builder(op, spread, time_major)
+        shape = b.g.tensors[b.g.inputs[0]].shape
+        return Case(op, "int8 (quantizer)", attrs, [],
+                    [gen("int8", shape)],
+                    convert=_quantize_lstm(op, spread, time_major),
+                    convert_key=_converter_key(), input_names=["in0"])
+    return make
+
+
+for _op in ("LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM"):
+    for _spread in INTEGER_LSTM_SPREADS:
+        for _major in ((True,) if _op == "LSTM" else (True, False)):
+            CONVERTED.setdefault(_op, []).append(
+                _integer_lstm(_op, _spread, _major))

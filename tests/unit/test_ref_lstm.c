@@ -202,9 +202,15 @@ static kiln_lstm_attrs random_attrs(void) {
   static const kiln_activation acts[] = {KILN_ACT_TANH, KILN_ACT_TANH,
                                          KILN_ACT_RELU, KILN_ACT_RELU6,
                                          KILN_ACT_NONE};
-  kiln_lstm_attrs a = {
-      acts[kiln_test_int(0, 4)], 0,     0,
-      kiln_test_int(0, 1) == 1,  false, weight_kind == HYBRID_ASYMMETRIC};
+  kiln_lstm_attrs a = {acts[kiln_test_int(0, 4)],
+                       0,
+                       0,
+                       kiln_test_int(0, 1) == 1,
+                       false,
+                       weight_kind == HYBRID_ASYMMETRIC,
+                       0,
+                       {0},
+                       {0}};
   if (kiln_test_int(0, 2) == 0) a.cell_clip = kiln_test_uniform(0.2f, 1.5f);
   if (kiln_test_int(0, 2) == 0) a.proj_clip = kiln_test_uniform(0.1f, 1.0f);
   return a;
@@ -341,7 +347,7 @@ static void test_values(void) {
   ((float *)x->data)[0] = 0.5f;
   kiln_tensor *in[24] = {x};
   place(&d, in, 1, 18, 19, 20, -1);
-  kiln_lstm_attrs a = {KILN_ACT_TANH, 0, 0, true, false, false};
+  kiln_lstm_attrs a = {KILN_ACT_TANH, 0, 0, true, false, false, 0, {0}, {0}};
   kiln_tensor *out = kiln_test_output();
   CHECK_OK(kiln_test_run_op1(KILN_OP_LSTM, &a, in, 24, out));
   double f = 1.0 / (1.0 + exp(-20.0));
@@ -365,7 +371,7 @@ static void test_bad_operands(void) {
   kiln_tensor *x = kiln_test_tensor_f32(3, xd, NULL);
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *in[24] = {x};
-  kiln_lstm_attrs a = {KILN_ACT_TANH, 0, 0, false, false, false};
+  kiln_lstm_attrs a = {KILN_ACT_TANH, 0, 0, false, false, false, 0, {0}, {0}};
   kiln_op_type op = KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM;
 #define RUN(n) kiln_test_run_op1(op, &a, in, n, out)
   place(&d, in, 1, 18, 19, 20, -1);

@@ -661,6 +661,36 @@ static kiln_status *custom_node(importer *im, const kiln_fb_table *op,
                                  options.length, &attrs->node);
 }
 
+/* The integer LSTM's intermediate tensors: their quantization goes into
+ * the node's attributes (the kernel derives its gate and hidden scales
+ * from them); the tensors themselves hold no data kiln needs. */
+static kiln_status *read_lstm_intermediates(importer *im,
+                                            const kiln_fb_table *op,
+                                            kiln_lstm_attrs *a) {
+  kiln_fb_vector vec;
+  KILN_TRY(kiln_status_wrap(
+      kiln_fb_vector_field(op, TFL_OPERATOR_INTERMEDIATES, 4, &vec, NULL),
+      "intermediates"));
+  a->num_intermediates = vec.length > INT_MAX ? INT_MAX : (int)vec.length;
+  for (uint32_t i = 0; i < vec.length && i < KILN_LSTM_INTERMEDIATES; i++) {
+    int32_t id = kiln_fb_vec_i32(&vec, i);
+    if (id < 0 || id >= im->num_tensors)
+      return INVALID(
+          "intermediate %u is tensor %d, which does not exist (the subgraph "
+          "has %d tensors)",
+          i, id, im->num_tensors);
+    const kiln_value *v = &im->g->values[id];
+    if (v->quant.count < 1) continue;
+    if (v->quant.zero_point[0] < INT32_MIN ||
+        v->quant.zero_point[0] > INT32_MAX)
+      return INVALID("intermediate %u (tensor %d) has zero point %lld", i, id,
+                     (long long)v->quant.zero_point[0]);
+    a->intermediate_scale[i] = v->quant.scale[0];
+    a->intermediate_zp[i] = (int32_t)v->quant.zero_point[0];
+  }
+  return NULL;
+}
+
 /* Reads ids, constants and options of an operator into a new node. */
 static kiln_status *build_node(importer *im, const kiln_fb_table *op, int index,
                                const kiln_tflite_op *map,
@@ -684,6 +714,9 @@ static kiln_status *build_node(importer *im, const kiln_fb_table *op, int index,
   KILN_TRY(kiln_graph_add_node(im->g, map->op, input_ids, num_inputs,
                                output_ids, num_outputs, index, &node));
   KILN_TRY(kiln_tflite_read_options(map, op, node->attrs));
+  if (map->op == KILN_OP_LSTM ||
+      map->op == KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM)
+    KILN_TRY(read_lstm_intermediates(im, op, node->attrs));
   if (custom) KILN_TRY(custom_node(im, op, custom, node));
   for (int i = 0; i < num_outputs; i++)
     im->flags[output_ids[i]] |= TENSOR_PRODUCED;

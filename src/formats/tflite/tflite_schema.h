@@ -54,6 +54,7 @@ enum {                                /* Operator */
        TFL_OPERATOR_BUILTIN_OPTIONS_TYPE = 3, /* BuiltinOptions (ubyte) */
        TFL_OPERATOR_BUILTIN_OPTIONS = 4,
        TFL_OPERATOR_CUSTOM_OPTIONS = 5,
+       TFL_OPERATOR_INTERMEDIATES = 8, /* [int] */
 };
 
 enum {                                         /* OperatorCode */

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/ref/lstm_integer.h"
 #include "kernels/ref/recurrent.h"
 
 enum { GATE_I, GATE_F, GATE_C, GATE_O, GATES };
@@ -370,6 +371,8 @@ static void run_direction(const lstm_cell *w, const kiln_lstm_attrs *a,
 
 kiln_status *kiln_shape_lstm(const kiln_op_ctx *ctx) {
   const kiln_lstm_attrs *a = ctx->attrs;
+  if (kiln_lstm_integer_node(KILN_OP_LSTM, ctx))
+    return kiln_shape_lstm_integer(ctx, false);
   KILN_TRY(kiln_check_arity(ctx, 20, UNI_INPUTS, 1));
   KILN_TRY(check_attrs(a));
   KILN_TRY(kiln_require_float_input(ctx, 0, "input", 2, 2));
@@ -384,6 +387,8 @@ kiln_status *kiln_shape_lstm(const kiln_op_ctx *ctx) {
 }
 
 kiln_status *kiln_ref_lstm(const kiln_op_ctx *ctx) {
+  if (kiln_lstm_integer_node(KILN_OP_LSTM, ctx))
+    return kiln_ref_lstm_integer(ctx, false);
   const kiln_tensor *in = ctx->inputs[0];
   lstm_cell w;
   KILN_TRY(
@@ -411,6 +416,8 @@ double kiln_flops_lstm(const kiln_op_ctx *ctx) {
 
 kiln_status *kiln_shape_unidirectional_sequence_lstm(const kiln_op_ctx *ctx) {
   const kiln_lstm_attrs *a = ctx->attrs;
+  if (kiln_lstm_integer_node(KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM, ctx))
+    return kiln_shape_lstm_integer(ctx, true);
   KILN_TRY(kiln_check_arity(ctx, 20, UNI_INPUTS, 1));
   KILN_TRY(check_attrs(a));
   kiln_rec_seq seq;
@@ -422,6 +429,8 @@ kiln_status *kiln_shape_unidirectional_sequence_lstm(const kiln_op_ctx *ctx) {
 
 kiln_status *kiln_ref_unidirectional_sequence_lstm(const kiln_op_ctx *ctx) {
   const kiln_lstm_attrs *a = ctx->attrs;
+  if (kiln_lstm_integer_node(KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM, ctx))
+    return kiln_ref_lstm_integer(ctx, true);
   kiln_rec_seq seq;
   KILN_TRY(kiln_rec_sequence(ctx, 0, "input", a->time_major, &seq));
   lstm_cell w;

@@ -46,9 +46,7 @@ static int32_t sat_shift_left(int32_t x, int e) {
   return kiln_shift_left_wrap(x, e);
 }
 
-/* 1 / sqrt(v) as a Q31 multiplier and a left shift (TFLite's
- * GetInvSqrtQuantizedMultiplierExp with its reverse shift of -1). */
-static void inv_sqrt(int32_t v, int32_t *multiplier, int *shift) {
+void kiln_q_inv_sqrt(int32_t v, int32_t *multiplier, int *shift) {
   if (v <= 1) { /* 0 (an all-zero row) is treated as 1, as TFLite does */
     *multiplier = INT32_MAX;
     *shift = 0;
@@ -97,7 +95,7 @@ kiln_status *kiln_qref_l2norm(const kiln_op_ctx *ctx) {
     }
     int32_t m;
     int s;
-    inv_sqrt(sum, &m, &s);
+    kiln_q_inv_sqrt(sum, &m, &s);
     for (int64_t c = 0; c < depth; c++) {
       const int32_t d = kiln_q_load(x, r + c) - zp;
       int32_t v;

@@ -103,6 +103,10 @@ kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx);
  * Q0.31 a in [0, 1), as Q0.31 (shared with LOG_SOFTMAX). */
 int32_t kiln_q_exp_on_negative(int32_t a);
 int32_t kiln_q_one_over_one_plus(int32_t a);
+/* 1 / sqrt(v) as a Q31 multiplier and a left shift (TFLite's
+ * GetInvSqrtQuantizedMultiplierExp with its reverse shift of -1;
+ * quant_l2norm.c, shared with the integer LSTM's layer norm). */
+void kiln_q_inv_sqrt(int32_t v, int32_t *multiplier, int *shift);
 /* LOG_SOFTMAX (quant_log_softmax.c), int8 / uint8. */
 kiln_status *kiln_qshape_log_softmax(const kiln_op_ctx *ctx);
 kiln_status *kiln_qref_log_softmax(const kiln_op_ctx *ctx);

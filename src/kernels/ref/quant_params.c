@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "kernels/ref/lstm_integer.h"
 #include "kernels/ref/quant_math.h"
 
 /* Where an op keeps its activation input, weights and bias. */
@@ -378,6 +379,8 @@ kiln_status *kiln_quant_params_build(kiln_op_type op, const kiln_op_ctx *ctx,
                                      const kiln_allocator *a,
                                      kiln_quant_params **out) {
   *out = NULL;
+  if (kiln_lstm_integer_node(op, ctx))
+    return kiln_lstm_qparams_build(op, ctx, a, out);
   node_roles r;
   if (!roles_of(op, &r) || !kiln_quant_node(op, ctx)) return NULL;
   if (ctx->num_outputs < 1 || !ctx->outputs[0])

@@ -48,6 +48,9 @@ typedef struct kiln_quant_params {
    * int8 weights (for inputs quantized with a zero point). */
   float *filter_scale;
   int32_t *filter_sum;
+  /* Integer LSTM and UNIDIRECTIONAL_SEQUENCE_LSTM (lstm_integer.h): their
+   * gates' multipliers and folded biases; NULL for other nodes. */
+  const struct kiln_lstm_qparams *lstm;
 } kiln_quant_params;
 
 /* Whether a node of `op` with these inputs takes the quantized or hybrid
