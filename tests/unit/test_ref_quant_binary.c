@@ -239,6 +239,29 @@ static void test_errors(void) {
   qt_free(a), qt_free(b), qt_free(c), qt_free(out);
 }
 
+/* TFLite's MUL forms its rescale s1 * s2 / so in float before widening it
+ * to double; a product within a hair of a rounding tie shows which one ran.
+ * The scales are a converter-made 16x8 model's (0.5 rounds down with the
+ * float ratio, up with the double one), and the expected value is the
+ * product times the float ratio, rounded. */
+static void test_mul_rescale_in_float(void) {
+  const int64_t one = 1;
+  const float sa = 9.155513544101268e-05f, sb = 7.628308958373964e-05f,
+              so = 0.00013627404405269772f;
+  qtensor *a = qt_make(KILN_INT16, 1, &one, sa, 0),
+          *b = qt_make(KILN_INT16, 1, &one, sb, 0);
+  qtensor *out = qt_output(KILN_INT16, so, 0);
+  ((int16_t *)a->t->data)[0] = -17316;
+  ((int16_t *)b->t->data)[0] = -28517;
+  kiln_activation_attrs none = {KILN_ACT_NONE};
+  kiln_tensor *in[2] = {a->t, b->t};
+  CHECK_OK(kiln_test_run_op1(KILN_OP_MUL, &none, in, 2, out->t));
+  const float ratio = sa * sb / so;
+  const double product = -17316.0 * -28517.0 * (double)ratio;
+  CHECK(qt_get(out, 0) == (int32_t)lround(product));
+  qt_free(a), qt_free(b), qt_free(out);
+}
+
 int main(void) {
   kiln_test_seed(0x9a17b1);
   const kiln_op_type arith[5] = {KILN_OP_ADD, KILN_OP_SUB, KILN_OP_MUL,
@@ -255,5 +278,6 @@ int main(void) {
     test_compare(qt_types[t]);
   }
   test_errors();
+  test_mul_rescale_in_float();
   return kiln_test_finish("test_ref_quant_binary");
 }

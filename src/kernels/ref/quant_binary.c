@@ -108,11 +108,14 @@ static kiln_status *make_plan(const kiln_op_ctx *ctx, kiln_qbinary op,
                           "supported (int8 and int16 are, as in TFLite)");
       plan_add_like(p, i16 ? 0 : 7, true);
       break;
-    case KILN_QB_MUL:
-      kiln_quantize_multiplier(
-          (double)p->a.scale * (double)p->b.scale / (double)p->o.scale, &p->mo,
-          &p->so);
+    case KILN_QB_MUL: {
+      /* TFLite forms s1 * s2 / so in float, then widens it: in double a
+       * product near a rounding tie can land one unit the other way (an
+       * int16 MUL off by 1 from LiteRT's reference kernel). */
+      const float real = p->a.scale * p->b.scale / p->o.scale;
+      kiln_quantize_multiplier((double)real, &p->mo, &p->so);
       break;
+    }
     case KILN_QB_PRELU:
       kiln_quantize_multiplier((double)p->a.scale / (double)p->o.scale, &p->m1,
                                &p->s1);
