@@ -174,3 +174,5 @@ KILN_VARIANT(LOG, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_log,
              kiln_q8_lut_applies, kiln_q8_lut_run)
 KILN_VARIANT(RSQRT, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_rsqrt,
              kiln_q8_lut_applies, kiln_q8_lut_run)
+KILN_VARIANT(ELU, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_elu,
+             kiln_q8_lut_applies, kiln_q8_lut_run)

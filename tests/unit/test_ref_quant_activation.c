@@ -313,6 +313,7 @@ int main(void) {
   test_lut_variant(KILN_OP_EXP, KILN_INT8);
   test_lut_variant(KILN_OP_LOG, KILN_INT8);
   test_lut_variant(KILN_OP_RSQRT, KILN_INT8);
+  test_lut_variant(KILN_OP_ELU, KILN_INT8); /* TFLite has no uint8 ELU */
   test_errors();
   return kiln_test_finish("test_ref_quant_activation");
 }

@@ -1,8 +1,9 @@
-/* lut.c - the "q8-lut" variant of LOGISTIC, TANH, GELU, EXP, LOG and RSQRT on
- * int8 / uint8: the node's 256-entry table (the reference kernel's,
- * kiln_q_lut_build) is built once at load from the tensors' scales, which are
- * constant, and shared by every session; invoke is one lookup per element. The
- * packer declines float and int16 nodes, which keep their other kernels. */
+/* lut.c - the "q8-lut" variant of LOGISTIC, TANH, GELU, EXP, LOG, RSQRT and
+ * ELU on int8 / uint8 (ELU: int8 only, as TFLite): the node's 256-entry table
+ * (the reference kernel's, kiln_q_lut_build) is built once at load from the
+ * tensors' scales, which are constant, and shared by every session; invoke is
+ * one lookup per element. The packer declines float and int16 nodes, which keep
+ * their other kernels. */
 #include "core/alloc.h"
 #include "kernels/quant/quant_variants.h"
 #include "kernels/ref/quant_ops.h"
@@ -68,6 +69,11 @@ kiln_status *kiln_q8_lut_pack_log(const kiln_op_ctx *ctx,
 kiln_status *kiln_q8_lut_pack_rsqrt(const kiln_op_ctx *ctx,
                                     const kiln_allocator *a, void **out) {
   return pack(ctx, a, KILN_QU_RSQRT, out);
+}
+
+kiln_status *kiln_q8_lut_pack_elu(const kiln_op_ctx *ctx,
+                                  const kiln_allocator *a, void **out) {
+  return pack(ctx, a, KILN_QU_ELU, out);
 }
 
 bool kiln_q8_lut_applies(const kiln_op_ctx *ctx) {

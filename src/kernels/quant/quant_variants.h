@@ -19,6 +19,8 @@ kiln_status *kiln_q8_lut_pack_log(const kiln_op_ctx *ctx,
                                   const kiln_allocator *a, void **out);
 kiln_status *kiln_q8_lut_pack_rsqrt(const kiln_op_ctx *ctx,
                                     const kiln_allocator *a, void **out);
+kiln_status *kiln_q8_lut_pack_elu(const kiln_op_ctx *ctx,
+                                  const kiln_allocator *a, void **out);
 bool kiln_q8_lut_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_lut_run(const kiln_op_ctx *ctx);
 
