@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "serve/bind.h"
 #include "serve/server.h"
 
 const char *serve_request_header(const serve_request *r, const char *name) {
@@ -285,29 +286,29 @@ bool serve_http_drain(serve_server *s, double timeout_ms);
 void serve_http_stop(serve_server *s);
 
 bool serve_http_start(serve_server *s, char *err, size_t err_size) {
-  struct sockaddr_in addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t)s->options.rest_api_port);
-  if (inet_pton(AF_INET, s->options.host, &addr.sin_addr) != 1) {
-    snprintf(err, err_size, "--host=%s is not an IPv4 address",
-             s->options.host);
+  serve_bind_addr listen_at;
+  if (!serve_bind_resolve(s->options.host, (uint16_t)s->options.rest_api_port,
+                          &listen_at, err, err_size))
     return false;
-  }
+  /* MHD takes IPv6 addresses only with its IPv6 flag; dual stack turns
+   * IPV6_V6ONLY off so [::] takes IPv4 clients too. */
+  unsigned family_flags = listen_at.dual_stack ? MHD_USE_DUAL_STACK
+                          : listen_at.ipv6     ? MHD_USE_IPv6
+                                               : 0;
   unsigned threads = (unsigned)s->options.rest_api_num_threads;
   s->daemon = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_INTERNAL_THREAD |
-          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | family_flags,
       (uint16_t)s->options.rest_api_port, NULL, NULL, on_request, s,
       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
-      (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+      (struct sockaddr *)&listen_at.addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
       MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)s->options.client_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
       on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 10000u,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
   if (!s->daemon) {
-    snprintf(err, err_size, "cannot listen on %s:%lld (in use, or not allowed)",
-             s->options.host, (long long)s->options.rest_api_port);
+    snprintf(err, err_size, "cannot listen on %s (in use, or not allowed)",
+             listen_at.text);
     return false;
   }
   return true;

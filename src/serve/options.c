@@ -36,10 +36,21 @@ static const option_def defs[] = {
      NO_LIMIT,
      "run each new version once before it becomes AVAILABLE, so first "
      "requests are not slow"},
-    {"host", OPT_STRING, FIELD(host), "127.0.0.1", NO_LIMIT,
-     "address to listen on; 0.0.0.0 for every interface"},
-    {"rest_api_port", OPT_INT, FIELD(rest_api_port), "8501", 1, 65535,
-     "HTTP port of the TF Serving REST and KServe v2 APIs"},
+    {"host", OPT_STRING, FIELD(host), "", NO_LIMIT,
+     "address to listen on: IPv4, IPv6 (brackets optional) or a host name; "
+     "empty (the default, as TF Serving): every interface, IPv6 and IPv4; "
+     "127.0.0.1 for local clients only"},
+    {"rest_api_port", OPT_INT, FIELD(rest_api_port), "8501", 0, 65535,
+     "HTTP port of the TF Serving REST and KServe v2 APIs; 0: off"},
+    {"port", OPT_INT, FIELD(grpc_port), "8500", 0, 65535,
+     "TF Serving's gRPC port; gRPC is not served yet (a warning says so); "
+     "0: off"},
+    {"ssl_config_file", OPT_STRING, FIELD(ssl_config_file), "", NO_LIMIT,
+     "TF Serving SSLConfig file; TLS is not supported yet, so kiln refuses "
+     "to start with it rather than serve plaintext"},
+    {"tensorflow_intra_op_parallelism", OPT_INT,
+     FIELD(tensorflow_intra_op_parallelism), "0", 0, 1024,
+     "TF Serving's threads per op; above 0 it sets --session_threads"},
     {"rest_api_num_threads", OPT_INT, FIELD(rest_api_num_threads), "0", 0, 1024,
      "threads reading and writing HTTP; 0: one per core"},
     {"rest_api_timeout_in_ms", OPT_INT, FIELD(rest_api_timeout_in_ms), "30000",
@@ -75,22 +86,85 @@ static const option_def defs[] = {
 };
 enum { NUM_DEFS = sizeof defs / sizeof defs[0] };
 
-/* Flags of TF Serving that kiln accepts and ignores, so existing command
- * lines start; each has no meaning here (no gRPC, no TensorFlow). A
- * boolean given alone takes no value from the next argument. */
+/* Flags of TF Serving (tensorflow_serving/model_servers/main.cc) that
+ * mean nothing to kiln: accepted so existing command lines start, each
+ * given one logged warning at start with the reason. A boolean given
+ * alone takes no value from the next argument. */
+#define GRPC_ONLY "gRPC is not served yet"
+#define NO_TENSORFLOW "kiln runs .tflite models, not TensorFlow"
 static const struct {
   const char *name;
   bool boolean;
+  const char *note; /* "--name: why", shown at start */
 } ignored[] = {
-    {"port", false},
-    {"grpc_socket_path", false},
-    {"tensorflow_session_parallelism", false},
-    {"tensorflow_intra_op_parallelism", false},
-    {"tensorflow_inter_op_parallelism", false},
-    {"model_config_file_poll_wait_seconds", false},
-    {"rest_api_enable_cors_support", true},
+    {"grpc_socket_path", false, "--grpc_socket_path: " GRPC_ONLY},
+    {"grpc_channel_arguments", false, "--grpc_channel_arguments: " GRPC_ONLY},
+    {"grpc_max_threads", false, "--grpc_max_threads: " GRPC_ONLY},
+    {"use_alts_credentials", true, "--use_alts_credentials: " GRPC_ONLY},
+    {"enable_grpc_healthcheck_service", true,
+     "--enable_grpc_healthcheck_service: " GRPC_ONLY},
+    {"enable_serialization_as_tensor_content", true,
+     "--enable_serialization_as_tensor_content: " GRPC_ONLY},
+    {"tensorflow_session_parallelism", false,
+     "--tensorflow_session_parallelism: " NO_TENSORFLOW
+     "; use --num_workers and --session_threads"},
+    {"tensorflow_inter_op_parallelism", false,
+     "--tensorflow_inter_op_parallelism: kiln runs a model's operators one "
+     "after another; concurrent requests run on --num_workers"},
+    {"tensorflow_session_config_file", false,
+     "--tensorflow_session_config_file: " NO_TENSORFLOW},
+    {"platform_config_file", false, "--platform_config_file: " NO_TENSORFLOW},
+    {"per_process_gpu_memory_fraction", false,
+     "--per_process_gpu_memory_fraction: kiln runs on the CPU"},
+    {"saved_model_tags", false,
+     "--saved_model_tags: kiln serves model.tflite, not SavedModel"},
+    {"prefer_tflite_model", true,
+     "--prefer_tflite_model: kiln always serves model.tflite"},
+    {"use_tflite_model", true,
+     "--use_tflite_model: kiln always serves model.tflite"},
+    {"num_tflite_pools", false,
+     "--num_tflite_pools: sessions per version follow --num_workers"},
+    {"num_tflite_interpreters_per_pool", false,
+     "--num_tflite_interpreters_per_pool: sessions per version follow "
+     "--num_workers"},
+    {"num_load_threads", false,
+     "--num_load_threads: one poller thread loads versions, off the "
+     "request path"},
+    {"num_unload_threads", false,
+     "--num_unload_threads: the poller thread frees versions"},
+    {"flush_filesystem_caches", true,
+     "--flush_filesystem_caches: the heap is trimmed after each unload"},
+    {"model_config_file_poll_wait_seconds", false,
+     "--model_config_file_poll_wait_seconds: --model_config_file is read "
+     "once at start"},
+    {"allow_version_labels_for_unavailable_models", true,
+     "--allow_version_labels_for_unavailable_models: kiln has no version "
+     "labels"},
+    {"enable_signature_method_name_check", true,
+     "--enable_signature_method_name_check: a .tflite signature has no "
+     "method name"},
+    {"remove_unused_fields_from_bundle_metagraph", true,
+     "--remove_unused_fields_from_bundle_metagraph: " NO_TENSORFLOW},
+    {"num_request_iterations_for_warmup", false,
+     "--num_request_iterations_for_warmup: warm-up runs each session once"},
+    {"xla_cpu_compilation_enabled", true,
+     "--xla_cpu_compilation_enabled: " NO_TENSORFLOW},
+    {"xla_gpu_compilation_enabled", true,
+     "--xla_gpu_compilation_enabled: " NO_TENSORFLOW},
+    {"enable_profiler", true,
+     "--enable_profiler: TensorFlow's profiler service is gRPC"},
+    {"thread_pool_factory_config_file", false,
+     "--thread_pool_factory_config_file: " NO_TENSORFLOW},
+    {"mixed_precision", false, "--mixed_precision: " NO_TENSORFLOW},
+    {"skip_initialize_tpu", true,
+     "--skip_initialize_tpu: kiln runs on the CPU"},
+    {"rest_api_enable_cors_support", true,
+     "--rest_api_enable_cors_support: kiln sends no CORS headers"},
 };
 enum { NUM_IGNORED = sizeof ignored / sizeof ignored[0] };
+_Static_assert(NUM_IGNORED <= sizeof((serve_options *)0)->ignored_notes /
+                                  sizeof(const char *),
+               "every ignored flag has room for its note");
 
 static bool set_value(serve_options *o, const option_def *d, const char *text,
                       char *err, size_t size) {
@@ -139,6 +213,15 @@ void serve_options_init(serve_options *o) {
     set_value(o, &defs[i], defs[i].fallback, unused, sizeof unused);
 }
 
+/* Keeps one note per ignored flag, however often it is given. */
+static void note_ignored(serve_options *o, const char *note) {
+  enum { CAPACITY = sizeof o->ignored_notes / sizeof o->ignored_notes[0] };
+  for (int i = 0; i < o->num_ignored_notes; i++)
+    if (o->ignored_notes[i] == note) return;
+  if (o->num_ignored_notes < CAPACITY)
+    o->ignored_notes[o->num_ignored_notes++] = note;
+}
+
 bool serve_options_parse(serve_options *o, int argc, char **argv, char *err,
                          size_t size) {
   for (int i = 1; i < argc; i++) {
@@ -162,6 +245,7 @@ bool serve_options_parse(serve_options *o, int argc, char **argv, char *err,
           !strncmp(ignored[k].name, arg, name_len)) {
         skip = true;
         skip_boolean = ignored[k].boolean;
+        note_ignored(o, ignored[k].note);
       }
     if (!d && !skip) {
       snprintf(err, size, "unknown flag --%.*s (see kiln serve --help)",

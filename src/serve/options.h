@@ -17,7 +17,7 @@ typedef struct serve_options {
   int64_t file_system_poll_wait_seconds;
   bool enable_model_warmup;
   /* HTTP */
-  const char *host;
+  const char *host; /* empty: every interface (IPv6 and IPv4) */
   int64_t rest_api_port;
   int64_t rest_api_num_threads;
   int64_t rest_api_timeout_in_ms;
@@ -33,6 +33,15 @@ typedef struct serve_options {
   bool enable_per_model_batching_parameters;
   /* Monitoring */
   const char *monitoring_config_file;
+  /* TF Serving's flags beyond REST: gRPC is not served yet, so --port is
+   * only reported; TLS is refused rather than ignored. */
+  int64_t grpc_port; /* --port; 0: off */
+  const char *ssl_config_file;
+  int64_t tensorflow_intra_op_parallelism; /* > 0: --session_threads */
+  /* TF Serving flags given that kiln accepts but ignores, each once, as
+   * "--name: why" (static text), for one warning each at start. */
+  const char *ignored_notes[64];
+  int num_ignored_notes;
 } serve_options;
 
 /* Fills in every default. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kiln.h"
 #include "serve/pbtxt.h"
 
 bool serve_http_start(serve_server *s, char *err, size_t err_size);
@@ -71,6 +72,46 @@ static void usage(FILE *out) {
   serve_options_usage(out);
 }
 
+/* TF Serving's flags beyond kiln's REST server: what cannot be honoured
+ * safely stops the start (TLS, nothing to serve), what is only missing is
+ * said once at start (gRPC, flags that mean nothing here). */
+static bool check_tf_serving_flags(serve_options *o) {
+  if (o->ssl_config_file[0]) {
+    /* Starting anyway would serve plaintext to clients that expect TLS. */
+    fprintf(stderr,
+            "kiln serve: --ssl_config_file=%s: TLS is not supported yet; "
+            "kiln does not start rather than serve plaintext (terminate TLS "
+            "in a proxy in front of kiln and drop the flag)\n",
+            o->ssl_config_file);
+    return false;
+  }
+  if (o->rest_api_port == 0) {
+    fprintf(stderr,
+            "kiln serve: --rest_api_port=0 turns the REST API off, and gRPC "
+            "(--port) is not served yet: nothing would serve; give a REST "
+            "port\n");
+    return false;
+  }
+  if (o->grpc_port)
+    serve_log(NULL,
+              "warning: gRPC is not served yet: nothing listens on "
+              "--port=%lld, so gRPC clients get \"connection refused\"; "
+              "use the REST API on --rest_api_port=%lld (--port=0 silences "
+              "this)",
+              (long long)o->grpc_port, (long long)o->rest_api_port);
+  for (int i = 0; i < o->num_ignored_notes; i++)
+    serve_log(NULL, "warning: ignoring %s", o->ignored_notes[i]);
+  if (o->tensorflow_intra_op_parallelism > 0) {
+    o->session_threads = o->tensorflow_intra_op_parallelism;
+    serve_log(NULL,
+              "--tensorflow_intra_op_parallelism=%lld: each inference "
+              "runs on %lld threads (--session_threads)",
+              (long long)o->tensorflow_intra_op_parallelism,
+              (long long)o->session_threads);
+  }
+  return true;
+}
+
 static int fail(serve_server *s, serve_status *st) {
   fprintf(stderr, "kiln serve: %s\n", serve_status_message(st));
   serve_status_free(st);
@@ -82,6 +123,10 @@ int serve_main(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--version") ||
+               !strcmp(argv[i], "--version=true")) {
+      printf("kiln serve %s\n", KILN_VERSION); /* TF Serving's --version */
       return 0;
     }
   serve_server server, *s = &server;
@@ -99,6 +144,7 @@ int serve_main(int argc, char **argv) {
             "--model_config_file\n");
     return 2;
   }
+  if (!check_tf_serving_flags(o)) return 2;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   if (cores < 1) cores = 1;
   if (!o->num_workers) o->num_workers = cores;
@@ -183,10 +229,13 @@ int serve_main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
   serve_log(s,
-            "serving on http://%s:%lld (TF Serving REST /v1, KServe v2 "
+            "serving on http://%s%s%s:%lld%s (TF Serving REST /v1, KServe v2 "
             "/v2, metrics /metrics%s%s)",
-            o->host, (long long)o->rest_api_port, prom ? " and " : "",
-            prom ? prom : "");
+            strchr(o->host, ':') && o->host[0] != '[' ? "[" : "",
+            o->host[0] ? o->host : "[::]",
+            strchr(o->host, ':') && o->host[0] != '[' ? "]" : "",
+            (long long)o->rest_api_port, o->host[0] ? "" : ", every interface",
+            prom ? " and " : "", prom ? prom : "");
   while (!stop_requested) pause();
   serve_log(s, "stopping: no new connections; finishing requests in flight");
   serve_http_stop_accepting(s);

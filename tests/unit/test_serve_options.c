@@ -1,12 +1,16 @@
 /* test_serve_options.c - `kiln serve`'s flag table: defaults, every flag
  * form, ranges, unknown flags, and TF Serving's flags that are accepted
- * and ignored; and the HTTP status of every server error code. */
+ * and ignored; --host resolution (bind.c); and the HTTP status of every
+ * server error code. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
 #include "harness.h"
+#include "serve/bind.h"
 #include "serve/options.h"
 #include "serve/status.h"
 
@@ -33,8 +37,10 @@ static void test_defaults(void) {
   CHECK(!strcmp(o.model_base_path, "") && !strcmp(o.model_config_file, ""));
   CHECK(o.file_system_poll_wait_seconds == 1);
   CHECK(o.enable_model_warmup == true);
-  CHECK(!strcmp(o.host, "127.0.0.1"));
+  CHECK(!strcmp(o.host, "")); /* every interface, as TF Serving */
   CHECK(o.rest_api_port == 8501);
+  CHECK(o.grpc_port == 8500 && !strcmp(o.ssl_config_file, ""));
+  CHECK(o.tensorflow_intra_op_parallelism == 0 && o.num_ignored_notes == 0);
   CHECK(o.rest_api_num_threads == 0);
   CHECK(o.rest_api_timeout_in_ms == 30000);
   CHECK(o.max_body_bytes == 64 << 20);
@@ -85,8 +91,14 @@ static void test_ranges(void) {
   serve_options o;
   CHECK(parse(&o, "--rest_api_port=1", NULL) && o.rest_api_port == 1);
   CHECK(parse(&o, "--rest_api_port=65535", NULL) && o.rest_api_port == 65535);
-  CHECK(!parse(&o, "--rest_api_port=0", NULL));
-  CHECK(strstr(err, "--rest_api_port takes an integer in [1, 65535], not '0'"));
+  /* 0 is "off", as in TF Serving (the server then refuses to start with
+   * nothing to serve). */
+  CHECK(parse(&o, "--rest_api_port=0", "--port=0", NULL));
+  CHECK(o.rest_api_port == 0 && o.grpc_port == 0);
+  CHECK(!parse(&o, "--rest_api_port=-1", NULL));
+  CHECK(
+      strstr(err, "--rest_api_port takes an integer in [0, 65535], not '-1'"));
+  CHECK(!parse(&o, "--port=65536", NULL));
   CHECK(!parse(&o, "--rest_api_port=65536", NULL));
   CHECK(!parse(&o, "--rest_api_port=80x", NULL));
   CHECK(strstr(err, "not '80x'"));
@@ -164,6 +176,105 @@ static void test_tf_serving_flags(void) {
   CHECK(o.enable_batching && !strcmp(o.batching_parameters_file, "/b.pbtxt"));
   CHECK(!strcmp(o.monitoring_config_file, "/m.pbtxt"));
   CHECK(o.file_system_poll_wait_seconds == 5);
+  /* --port is kiln's now (reported at start: gRPC is not served yet). */
+  CHECK(parse(&o, "--port=9500", NULL) && o.grpc_port == 9500);
+  CHECK(!parse(&o, "--port=grpc", NULL));
+  /* --tensorflow_intra_op_parallelism is kept for --session_threads. */
+  CHECK(parse(&o, "--tensorflow_intra_op_parallelism=4", NULL));
+  CHECK(o.tensorflow_intra_op_parallelism == 4 && o.num_ignored_notes == 0);
+  /* --ssl_config_file is kept so that the server can refuse it. */
+  CHECK(parse(&o, "--ssl_config_file=/ssl.pbtxt", NULL));
+  CHECK(!strcmp(o.ssl_config_file, "/ssl.pbtxt"));
+}
+
+/* Issue 10 defect 7: flags of TF Serving's main.cc that stopped kiln with
+ * "unknown flag" start it now, each with one note saying why it is
+ * ignored, kept once however often it is given. */
+static void test_tf_serving_ignored_flags(void) {
+  serve_options o;
+  CHECK(parse(&o, "--prefer_tflite_model", "--use_tflite_model=true",
+              "--num_load_threads=4", "--enable_signature_method_name_check",
+              "--allow_version_labels_for_unavailable_models=false",
+              "--saved_model_tags", "serve,gpu", "--model_name=m", NULL));
+  CHECK(!strcmp(o.model_name, "m"));
+  CHECK(o.num_ignored_notes == 6);
+  const char *want[] = {"--prefer_tflite_model: ",
+                        "--use_tflite_model: ",
+                        "--num_load_threads: ",
+                        "--enable_signature_method_name_check: ",
+                        "--allow_version_labels_for_unavailable_models: ",
+                        "--saved_model_tags: "};
+  for (int i = 0; i < 6 && i < o.num_ignored_notes; i++)
+    CHECK(!strncmp(o.ignored_notes[i], want[i], strlen(want[i])) &&
+          strlen(o.ignored_notes[i]) > strlen(want[i]) + 5);
+  CHECK(parse(&o, "--num_load_threads=1", "--num_load_threads=2", NULL));
+  CHECK(o.num_ignored_notes == 1);
+  /* The rest of main.cc's list (booleans alone take no value). */
+  CHECK(parse(&o, "--grpc_socket_path=/s", "--grpc_channel_arguments=a=1",
+              "--grpc_max_threads=8", "--use_alts_credentials",
+              "--enable_grpc_healthcheck_service",
+              "--enable_serialization_as_tensor_content",
+              "--tensorflow_session_parallelism=0",
+              "--tensorflow_inter_op_parallelism=2",
+              "--tensorflow_session_config_file=/c",
+              "--platform_config_file=/p",
+              "--per_process_gpu_memory_fraction=0.5", "--num_tflite_pools=2",
+              "--num_tflite_interpreters_per_pool=1", "--num_unload_threads=1",
+              "--flush_filesystem_caches", "--model_name=a", NULL));
+  CHECK(!strcmp(o.model_name, "a") && o.num_ignored_notes == 15);
+  CHECK(parse(&o, "--model_config_file_poll_wait_seconds=60",
+              "--remove_unused_fields_from_bundle_metagraph",
+              "--num_request_iterations_for_warmup=3",
+              "--xla_cpu_compilation_enabled", "--xla_gpu_compilation_enabled",
+              "--enable_profiler", "--thread_pool_factory_config_file=/t",
+              "--mixed_precision=bfloat16", "--skip_initialize_tpu",
+              "--rest_api_enable_cors_support", "--model_name=b", NULL));
+  CHECK(!strcmp(o.model_name, "b") && o.num_ignored_notes == 10);
+  /* A name outside the list is still an error. */
+  CHECK(!parse(&o, "--no_such_tf_flag=1", NULL));
+  CHECK(strstr(err, "unknown flag --no_such_tf_flag"));
+}
+
+/* Issue 10 defect 8: --host takes IPv4, IPv6 with or without brackets,
+ * and names; the default is every interface. */
+static void test_bind_addresses(void) {
+  serve_bind_addr b;
+  CHECK(serve_bind_resolve("", 8501, &b, err, sizeof err));
+  if (b.ipv6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&b.addr;
+    CHECK(b.dual_stack && IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr));
+    CHECK(ntohs(a->sin6_port) == 8501 && !strcmp(b.text, "[::]:8501"));
+  } else {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&b.addr;
+    CHECK(a->sin_addr.s_addr == htonl(INADDR_ANY));
+    CHECK(!strcmp(b.text, "0.0.0.0:8501"));
+  }
+  CHECK(serve_bind_resolve("127.0.0.1", 80, &b, err, sizeof err));
+  CHECK(!b.ipv6 && !b.dual_stack && !strcmp(b.text, "127.0.0.1:80"));
+  CHECK(serve_bind_resolve("0.0.0.0", 1, &b, err, sizeof err));
+  CHECK(!b.ipv6 && !strcmp(b.text, "0.0.0.0:1"));
+  CHECK(serve_bind_resolve("localhost", 9, &b, err, sizeof err));
+  CHECK(strstr(b.text, ":9") != NULL);
+  /* IPv6 forms, where this system has IPv6. */
+  if (serve_bind_resolve("::1", 8501, &b, err, sizeof err)) {
+    CHECK(b.ipv6 && !b.dual_stack && !strcmp(b.text, "[::1]:8501"));
+    CHECK(serve_bind_resolve("[::1]", 8501, &b, err, sizeof err));
+    CHECK(b.ipv6 && !strcmp(b.text, "[::1]:8501"));
+    CHECK(serve_bind_resolve("::", 7, &b, err, sizeof err));
+    CHECK(b.ipv6 && b.dual_stack && !strcmp(b.text, "[::]:7"));
+    CHECK(serve_bind_resolve("[::]", 7, &b, err, sizeof err) && b.dual_stack);
+  }
+  /* Names that do not resolve and malformed forms: a message naming the
+   * host, never a crash. */
+  CHECK(!serve_bind_resolve("no-such-host.invalid", 1, &b, err, sizeof err));
+  CHECK(strstr(err, "--host=no-such-host.invalid does not resolve"));
+  CHECK(!serve_bind_resolve("[]", 1, &b, err, sizeof err));
+  CHECK(!serve_bind_resolve("[::1", 1, &b, err, sizeof err));
+  CHECK(!serve_bind_resolve("1.2.3.4.5", 1, &b, err, sizeof err));
+  char long_name[400];
+  memset(long_name, 'a', sizeof long_name - 1);
+  long_name[sizeof long_name - 1] = '\0';
+  CHECK(!serve_bind_resolve(long_name, 1, &b, err, sizeof err));
 }
 
 static void test_usage(void) {
@@ -256,6 +367,8 @@ int main(void) {
   test_ranges();
   test_errors();
   test_tf_serving_flags();
+  test_tf_serving_ignored_flags();
+  test_bind_addresses();
   test_usage();
   test_status_http();
   return kiln_test_finish("test_serve_options");
