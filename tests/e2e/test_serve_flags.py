@@ -201,3 +201,12 @@ def test_host_that_does_not_resolve_is_a_clear_error(kiln_bin, base):
         "--host=no-such-host.invalid"])
     assert code != 0, out
     assert "--host=no-such-host.invalid does not resolve" in out, out
+
+
+def test_version_flag_prints_version(kiln_bin):
+    """TF Serving's --version prints the version and exits 0 (before, an
+    unknown flag)."""
+    result = subprocess.run([str(kiln_bin), "serve", "--version"],
+                            capture_output=True, text=True, timeout=30 * SLOW)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("kiln serve "), result.stdout
