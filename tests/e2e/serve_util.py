@@ -83,10 +83,12 @@ def model_config(models: Dict[str, Path]) -> str:
 
 class Server:
     """`kiln serve ARGS` on a free loopback port; stop() or the context
-    manager ends it with SIGTERM and checks that it exited cleanly."""
+    manager ends it with SIGTERM and checks that it exited cleanly. It
+    listens on 127.0.0.1 only (kiln's default is every interface, as TF
+    Serving's) unless ARGS name a --host or local is False."""
 
     def __init__(self, kiln_bin: Path, args: Sequence[str], workdir: Path,
-                 start_timeout: float = 30.0):
+                 start_timeout: float = 30.0, local: bool = True):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / "server.log"
@@ -97,6 +99,8 @@ class Server:
             self.url = f"http://127.0.0.1:{self.port}"
             command = [str(kiln_bin), "serve", f"--rest_api_port={self.port}"]
             command += [str(a) for a in args]
+            if local and not any(str(a).startswith("--host") for a in args):
+                command.append("--host=127.0.0.1")
             self.command = command
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(command, stdout=log,

@@ -159,7 +159,8 @@ def test_docker_command_line_serves_on_every_interface(kiln_bin, base, mlp,
     picks: it serves REST on loopback IPv4, IPv6 and the host's outward
     address, as TF Serving listens on every interface."""
     with S.Server(kiln_bin, ["--port=8500", "--model_name=mlp",
-                             f"--model_base_path={base}"], tmp_path) as srv:
+                             f"--model_base_path={base}"], tmp_path,
+                  local=False) as srv:
         srv.wait_available("mlp", 1)
         check_predict(srv, mlp)
         hosts = []
