@@ -5,7 +5,9 @@
  * threads that answer requests), warms each up, and only then marks it
  * AVAILABLE; versions the policy no longer wants are unloaded once a newer
  * one is available. A version that fails to load is reported (state END
- * with its error, and a log line) while the old one keeps serving.
+ * with its error, and a log line) while the old one keeps serving, and is
+ * tried again on later scans (max_load_retries, load_retry_interval_us);
+ * a base path that cannot be read leaves the model's versions as they are.
  *
  * Requests hold a version by reference count (serve_repo_acquire /
  * serve_version_release), so a swap never fails or drops a request: an
