@@ -51,6 +51,20 @@ static const option_def defs[] = {
     {"tensorflow_intra_op_parallelism", OPT_INT,
      FIELD(tensorflow_intra_op_parallelism), "0", 0, 1024,
      "TF Serving's threads per op; above 0 it sets --session_threads"},
+    {"max_num_load_retries", OPT_INT, FIELD(max_num_load_retries), "5", 0,
+     1000000,
+     "times a version that failed to load is tried again (on later scans, "
+     "--load_retry_interval_micros apart) before it is given up"},
+    {"load_retry_interval_micros", OPT_INT, FIELD(load_retry_interval_micros),
+     "60000000", 0, (int64_t)86400 * 1000000,
+     "microseconds between a failed load and its next try"},
+    {"model_control_mode", OPT_STRING, FIELD(model_control_mode), "", NO_LIMIT,
+     "none, poll or explicit (Triton's modes): the KServe repository load "
+     "and unload API works only in explicit; default none for "
+     "--model_base_path, poll for --model_config_file"},
+    {"model_repository", OPT_STRING, FIELD(model_repository), "", NO_LIMIT,
+     "with --model_control_mode=explicit, a folder whose model folders a "
+     "load may name (besides the configured base paths)"},
     {"rest_api_num_threads", OPT_INT, FIELD(rest_api_num_threads), "0", 0, 1024,
      "threads reading and writing HTTP; 0: one per core"},
     {"rest_api_timeout_in_ms", OPT_INT, FIELD(rest_api_timeout_in_ms), "30000",

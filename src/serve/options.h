@@ -16,6 +16,11 @@ typedef struct serve_options {
   const char *model_config_file;
   int64_t file_system_poll_wait_seconds;
   bool enable_model_warmup;
+  int64_t max_num_load_retries;
+  int64_t load_retry_interval_micros;
+  const char *model_control_mode; /* "" (by the models given), none, poll,
+                                     explicit */
+  const char *model_repository;
   /* HTTP */
   const char *host; /* empty: every interface (IPv6 and IPv4) */
   int64_t rest_api_port;

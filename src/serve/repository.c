@@ -1,5 +1,7 @@
 /* repository.c - models, their versions, the poller that loads and
  * unloads them, and the reference counts that make swaps safe. */
+/* realpath (the repository API's path confinement) is XSI. */
+#define _XOPEN_SOURCE 700
 #include "serve/repository.h"
 
 #include <dirent.h>
@@ -32,6 +34,7 @@ struct serve_repo {
   serve_version *freed;    /* released by requests; the poller frees them */
   pthread_t poller;
   bool poller_running, stopping;
+  bool started; /* models added from here on came through the API */
 };
 
 /* A load or unload asked through the repository API, done by the poller
@@ -236,6 +239,7 @@ serve_status *serve_repo_add_model(serve_repo *repo, const char *name,
   }
   pthread_mutex_lock(&repo->lock);
   bool taken = find_model(repo, name) != NULL;
+  m->from_start = !repo->started;
   if (!taken) {
     serve_model **tail = &repo->models;
     while (*tail) tail = &(*tail)->next;
@@ -364,10 +368,11 @@ static int compare_desc(const void *a, const void *b) {
 }
 
 /* The numeric version folders under base, newest first (at most max).
- * Names with a leading zero are skipped: "01" would repeat version 1. */
+ * Names with a leading zero are skipped: "01" would repeat version 1.
+ * -1 (errno set) when base cannot be read: gone, or not a folder. */
 static int list_versions(const char *base, int64_t *out, int max) {
   DIR *dir = opendir(base);
-  if (!dir) return 0;
+  if (!dir) return -1;
   int count = 0;
   struct dirent *e;
   while ((e = readdir(dir)) && count < max) {
@@ -526,8 +531,11 @@ static void load_version(serve_repo *repo, serve_model *m, serve_version *v) {
   pthread_mutex_lock(&repo->lock);
   if (error || batching_error) {
     v->error = error ? error : strdup("loading failed");
+    v->retry_at_ms =
+        now_ms() + (double)repo->config.load_retry_interval_us / 1e3;
     atomic_store(&v->state, SERVE_VERSION_END);
   } else {
+    m->ever_available = true;
     m->batching = batching;
     atomic_store(&v->state, SERVE_VERSION_AVAILABLE);
   }
@@ -545,16 +553,61 @@ static void load_version(serve_repo *repo, serve_model *m, serve_version *v) {
 
 enum { MAX_VERSIONS = 4096 };
 
+/* A version that failed to load, due for another try (TF Serving's
+ * retries, made here on later scans rather than by blocking the poller):
+ * marked LOADING again under the repository lock. Nothing else holds it,
+ * as requests take AVAILABLE versions only. */
+static bool take_for_retry(serve_repo *repo, serve_version *v, double now) {
+  if (atomic_load(&v->state) != SERVE_VERSION_END || !v->error ||
+      v->retries >= repo->config.max_load_retries || now < v->retry_at_ms ||
+      atomic_load(&v->refs) != 1)
+    return false;
+  v->retries++;
+  free(v->error);
+  v->error = NULL;
+  atomic_store(&v->state, SERVE_VERSION_LOADING);
+  return true;
+}
+
+/* What a failed try left (a model whose warm-up failed, its sessions) is
+ * dropped before the version loads again. */
+static void reset_for_retry(serve_repo *repo, serve_version *v) {
+  for (int i = 0; i < v->num_idle; i++) kiln_session_free(v->idle[i]);
+  v->num_idle = 0;
+  kiln_model_free(v->kmodel);
+  v->kmodel = NULL;
+  log_line(repo, "model %s version %lld: load retry %d of %d", v->model->name,
+           (long long)v->number, v->retries, repo->config.max_load_retries);
+}
+
 static void scan_model(serve_repo *repo, serve_model *m) {
   static int64_t found[MAX_VERSIONS]; /* scans run one at a time */
   int count =
       m->explicit_unload ? 0 : list_versions(m->base_path, found, MAX_VERSIONS);
+  if (count < 0) {
+    /* A base path that vanished (an NFS blip, a redeploy that swaps the
+     * folder) keeps what serves, as TF Serving does; said once until it
+     * returns, not at every poll. */
+    if (!m->path_missing)
+      log_line(repo,
+               "model %s: base path %s cannot be read (%s); the loaded "
+               "versions keep serving until it returns",
+               m->name, m->base_path, strerror(errno));
+    m->path_missing = true;
+    return;
+  }
+  if (m->path_missing)
+    log_line(repo, "model %s: base path %s is back", m->name, m->base_path);
+  m->path_missing = false;
   serve_version *to_load[64];
   int num_load = 0;
+  double now = now_ms();
   pthread_mutex_lock(&repo->lock);
   for (int i = 0; i < count && num_load < 64; i++) {
-    if (!policy_wants(m, found, count, found[i]) || find_version(m, found[i]))
-      continue;
+    if (!policy_wants(m, found, count, found[i])) continue;
+    serve_version *old = find_version(m, found[i]);
+    if (old && take_for_retry(repo, old, now)) to_load[num_load++] = old;
+    if (old) continue;
     serve_version *v = calloc(1, sizeof *v);
     if (!v) break;
     v->model = m;
@@ -570,7 +623,11 @@ static void scan_model(serve_repo *repo, serve_model *m) {
     to_load[num_load++] = v;
   }
   pthread_mutex_unlock(&repo->lock);
-  for (int i = 0; i < num_load; i++) load_version(repo, m, to_load[i]);
+  for (int i = 0; i < num_load; i++) {
+    /* Only versions taken for a retry have tried before. */
+    if (to_load[i]->retries) reset_for_retry(repo, to_load[i]);
+    load_version(repo, m, to_load[i]);
+  }
 
   /* Unload what the policy no longer wants, but only once a wanted
    * version is AVAILABLE (or the folder is gone): a broken new version
@@ -628,6 +685,41 @@ static void scan_all(serve_repo *repo) {
   pthread_mutex_unlock(&repo->scan_lock);
 }
 
+/* Forgets the models added through the API that never served (their
+ * load failed): a new load replaces them rather than adding to them, so
+ * failed loads cannot grow the registry without bound. Runs on the
+ * poller between scans (the only thread that walks models unlocked);
+ * nothing else keeps such a model: it never had a version to request or
+ * batch. */
+static void drop_failed_api_models(serve_repo *repo) {
+  serve_model *dropped = NULL;
+  pthread_mutex_lock(&repo->lock);
+  for (serve_model **at = &repo->models; *at;) {
+    serve_model *m = *at;
+    bool loading = false;
+    for (serve_version *v = m->versions_list; v; v = v->next)
+      loading = loading || atomic_load(&v->state) == SERVE_VERSION_LOADING;
+    if (!m->from_start && !m->ever_available && !loading) {
+      *at = m->next;
+      m->next = dropped;
+      dropped = m;
+    } else {
+      at = &m->next;
+    }
+  }
+  pthread_mutex_unlock(&repo->lock);
+  while (dropped) {
+    serve_model *m = dropped;
+    dropped = m->next;
+    while (m->versions_list) {
+      serve_version *v = m->versions_list;
+      m->versions_list = v->next;
+      serve_version_release(v);
+    }
+    model_free(m);
+  }
+}
+
 /* Applies a task's change to its model: unload marks it unloaded (the
  * next scan drops its versions), load clears that mark or adds the model
  * from its base path. */
@@ -637,13 +729,15 @@ static void task_prepare(serve_repo *repo, repo_task *t) {
   if (m) m->explicit_unload = t->unload;
   pthread_mutex_unlock(&repo->lock);
   if (m) return;
-  if (t->unload || !t->base_path)
+  if (t->unload || !t->base_path) {
     t->status = serve_error(
         SERVE_NOT_FOUND, "model '%s' is not in the repository%s", t->name,
         t->unload ? "" : "; give parameters.base_path to add it");
-  else
-    t->status = serve_repo_add_model(repo, t->name, t->base_path,
-                                     SERVE_POLICY_LATEST, 1, NULL, 0, NULL, 0);
+    return;
+  }
+  drop_failed_api_models(repo);
+  t->status = serve_repo_add_model(repo, t->name, t->base_path,
+                                   SERVE_POLICY_LATEST, 1, NULL, 0, NULL, 0);
 }
 
 /* After the scan: answers the task and frees it. */
@@ -740,6 +834,9 @@ static void *poll_main(void *arg) {
 }
 
 serve_status *serve_repo_start(serve_repo *repo) {
+  pthread_mutex_lock(&repo->lock);
+  repo->started = true;
+  pthread_mutex_unlock(&repo->lock);
   if (repo->config.poll_seconds >= 0) scan_all(repo);
   /* Started even without polling: it does the repository API's loads. */
   if (pthread_create(&repo->poller, NULL, poll_main, repo) != 0)
@@ -872,7 +969,9 @@ bool serve_repo_all_ready(serve_repo *repo) {
   bool ready = true;
   pthread_mutex_lock(&repo->lock);
   for (serve_model *m = repo->models; m; m = m->next) {
-    if (m->explicit_unload) continue;
+    /* Models loaded later through the API do not count: one that fails
+     * must not take the whole server out of its load balancer. */
+    if (m->explicit_unload || !m->from_start) continue;
     bool any = false;
     for (serve_version *v = m->versions_list; v && !any; v = v->next)
       any = atomic_load(&v->state) == SERVE_VERSION_AVAILABLE;
@@ -882,9 +981,84 @@ bool serve_repo_all_ready(serve_repo *repo) {
   return ready;
 }
 
+bool serve_path_within(const char *path, const char *root) {
+  char real_path[PATH_MAX], real_root[PATH_MAX];
+  if (!realpath(path, real_path) || !realpath(root, real_root)) return false;
+  size_t n = strlen(real_root);
+  while (n > 1 && real_root[n - 1] == '/') n--;
+  if (strncmp(real_path, real_root, n)) return false;
+  return real_path[n] == '\0' || real_path[n] == '/' || n == 1;
+}
+
+/* Whether a load may name base_path: under --model_repository or under
+ * the base path of a model given at start, once resolved. */
+static bool path_allowed(serve_repo *repo, const char *base_path) {
+  const char *root = repo->config.model_repository;
+  if (root && root[0] && serve_path_within(base_path, root)) return true;
+  bool allowed = false;
+  pthread_mutex_lock(&repo->lock);
+  for (serve_model *m = repo->models; m && !allowed; m = m->next)
+    allowed = m->from_start && serve_path_within(base_path, m->base_path);
+  pthread_mutex_unlock(&repo->lock);
+  return allowed;
+}
+
+/* The mode and path checks of the repository API; NULL when allowed.
+ * *derived: a base path made from --model_repository (malloc'd). */
+static serve_status *check_change(serve_repo *repo, const char *name,
+                                  const char *base_path, bool unload,
+                                  char **derived) {
+  *derived = NULL;
+  if (repo->config.control_mode != SERVE_CONTROL_EXPLICIT)
+    return serve_error(
+        SERVE_FAILED_PRECONDITION,
+        "explicit model load / unload is not allowed: the server runs with "
+        "--model_control_mode=%s (start it with "
+        "--model_control_mode=explicit to use the repository API)",
+        repo->config.control_mode == SERVE_CONTROL_POLL ? "poll" : "none");
+  if (unload) return NULL;
+  pthread_mutex_lock(&repo->lock);
+  bool known = find_model(repo, name) != NULL;
+  pthread_mutex_unlock(&repo->lock);
+  if (known && !base_path) return NULL;
+  const char *root = repo->config.model_repository;
+  if (!base_path && root && root[0]) {
+    size_t size = strlen(root) + strlen(name) + 2;
+    *derived = malloc(size);
+    if (!*derived) return serve_error(SERVE_INTERNAL, "out of memory");
+    snprintf(*derived, size, "%s/%s", root, name);
+    base_path = *derived;
+    struct stat info;
+    if (stat(base_path, &info) != 0) {
+      free(*derived);
+      *derived = NULL;
+      return serve_error(SERVE_NOT_FOUND, "model '%s' is not in the repository",
+                         name);
+    }
+  }
+  if (base_path && !path_allowed(repo, base_path)) {
+    free(*derived);
+    *derived = NULL;
+    /* The path is the client's own text; whether it exists is not said. */
+    return serve_error(SERVE_PERMISSION_DENIED,
+                       "model '%s': base_path is not under a model root of "
+                       "this server (--model_repository, --model_base_path "
+                       "or --model_config_file)",
+                       name);
+  }
+  return NULL;
+}
+
 void serve_repo_change_model(serve_repo *repo, const char *name,
                              const char *base_path, bool unload,
                              serve_repo_done_fn done, void *context) {
+  char *derived;
+  serve_status *refused = check_change(repo, name, base_path, unload, &derived);
+  if (refused) {
+    done(context, refused);
+    return;
+  }
+  if (derived) base_path = derived;
   repo_task *t = calloc(1, sizeof *t);
   if (t) {
     t->name = strdup(name);
@@ -893,6 +1067,7 @@ void serve_repo_change_model(serve_repo *repo, const char *name,
     t->done = done;
     t->context = context;
   }
+  free(derived);
   if (!t || !t->name || (base_path && !t->base_path)) {
     if (t) {
       free(t->name);

@@ -5,7 +5,9 @@
  * threads that answer requests), warms each up, and only then marks it
  * AVAILABLE; versions the policy no longer wants are unloaded once a newer
  * one is available. A version that fails to load is reported (state END
- * with its error, and a log line) while the old one keeps serving.
+ * with its error, and a log line) while the old one keeps serving, and is
+ * tried again on later scans (max_load_retries, load_retry_interval_us);
+ * a base path that cannot be read leaves the model's versions as they are.
  *
  * Requests hold a version by reference count (serve_repo_acquire /
  * serve_version_release), so a swap never fails or drops a request: an
@@ -50,6 +52,10 @@ typedef struct serve_version {
   /* Holders: the repository's own reference while listed as current, plus
    * one per request in flight. */
   atomic_int refs;
+  /* Failed loads: tries made again so far, and when the next may start
+   * (--max_num_load_retries, --load_retry_interval_micros). */
+  int retries;
+  double retry_at_ms;
   pthread_mutex_t lock; /* guards the session pool */
   kiln_session **idle;
   int num_idle, cap_idle;
@@ -79,11 +85,29 @@ struct serve_model {
   serve_batching batching;      /* from the model's batching_params.pbtxt
                                    or the server's file */
   bool explicit_unload;         /* unloaded through the repository API */
-  struct serve_repo *repo;      /* where its freed versions go */
+  bool from_start;              /* asked for at start: counts for readiness */
+  bool ever_available;          /* some version of it has served */
+  bool path_missing; /* base_path was gone at the last scan (logged once) */
+  struct serve_repo *repo; /* where its freed versions go */
   serve_model *next;
 };
 
 typedef struct serve_repo serve_repo;
+
+/* Triton's model control modes. kiln has no repository of models to
+ * poll, so none and poll differ only in the wording of the refusal: both
+ * keep the models given at start (whose versions are polled under
+ * --file_system_poll_wait_seconds either way) and refuse the repository
+ * API's load and unload; explicit allows them, confined to the roots. */
+typedef enum serve_control_mode {
+  SERVE_CONTROL_NONE,
+  SERVE_CONTROL_POLL,
+  SERVE_CONTROL_EXPLICIT,
+} serve_control_mode;
+
+/* Whether path, resolved (symbolic links, '.' and '..'), is root or lies
+ * under it (root resolved too). False when either does not exist. */
+bool serve_path_within(const char *path, const char *root);
 
 /* What the repository needs from the server: session settings, warm-up,
  * the poll period, and where to log. */
@@ -92,6 +116,12 @@ typedef struct serve_repo_config {
   int warm_sessions; /* sessions made and run once before AVAILABLE */
   bool warmup;
   int64_t poll_seconds; /* 0: scan once; < 0: never scan */
+  int max_load_retries; /* tries again of a failed version */
+  int64_t load_retry_interval_us;
+  serve_control_mode control_mode;
+  /* explicit mode: a folder of model folders loads may name (or NULL);
+   * the base paths of the models given at start are roots too. */
+  const char *model_repository;
   const serve_batching *default_batching;
   bool per_model_batching;
   void (*log)(void *context, const char *fmt, ...)

@@ -183,6 +183,26 @@ int serve_main(int argc, char **argv) {
       st = serve_error(SERVE_INVALID_ARGUMENT, "cannot open --access_log=%s",
                        o->access_log);
   }
+  /* Triton's default follows what was given: one model is fixed (none),
+   * a config file of models is what kiln polled before modes (poll). */
+  serve_control_mode mode =
+      o->model_config_file[0] ? SERVE_CONTROL_POLL : SERVE_CONTROL_NONE;
+  if (!strcmp(o->model_control_mode, "none")) {
+    mode = SERVE_CONTROL_NONE;
+  } else if (!strcmp(o->model_control_mode, "poll")) {
+    mode = SERVE_CONTROL_POLL;
+  } else if (!strcmp(o->model_control_mode, "explicit")) {
+    mode = SERVE_CONTROL_EXPLICIT;
+  } else if (o->model_control_mode[0] && !st) {
+    st = serve_error(SERVE_INVALID_ARGUMENT,
+                     "--model_control_mode takes none, poll or explicit, not "
+                     "'%s'",
+                     o->model_control_mode);
+  }
+  if (o->model_repository[0] && mode != SERVE_CONTROL_EXPLICIT)
+    serve_log(s,
+              "warning: --model_repository is used only with "
+              "--model_control_mode=explicit");
   if (st) return fail(s, st);
   s->metrics = serve_metrics_create();
   serve_repo_config rc = {
@@ -190,6 +210,10 @@ int serve_main(int argc, char **argv) {
       .warm_sessions = (int)o->num_workers,
       .warmup = o->enable_model_warmup,
       .poll_seconds = o->file_system_poll_wait_seconds,
+      .max_load_retries = (int)o->max_num_load_retries,
+      .load_retry_interval_us = o->load_retry_interval_micros,
+      .control_mode = mode,
+      .model_repository = o->model_repository,
       .default_batching = &s->batching,
       .per_model_batching = o->enable_per_model_batching_parameters,
       .log = serve_log,

@@ -66,7 +66,8 @@ const char *serve_code_name(serve_code code) {
                                       "UNIMPLEMENTED",
                                       "INTERNAL",
                                       "UNAVAILABLE",
-                                      "PAYLOAD_TOO_LARGE"};
+                                      "PAYLOAD_TOO_LARGE",
+                                      "PERMISSION_DENIED"};
   return (unsigned)code < sizeof names / sizeof names[0] ? names[code]
                                                          : "UNKNOWN";
 }
@@ -92,6 +93,8 @@ int serve_code_http(serve_code code) {
       return 503;
     case SERVE_PAYLOAD_TOO_LARGE:
       return 413;
+    case SERVE_PERMISSION_DENIED:
+      return 403;
     case SERVE_INTERNAL:
       break;
   }

@@ -18,6 +18,7 @@ typedef enum serve_code {
   SERVE_INTERNAL,            /* 500 */
   SERVE_UNAVAILABLE,         /* 503: a full queue, a model not ready */
   SERVE_PAYLOAD_TOO_LARGE,   /* 413 (HTTP only; no gRPC code) */
+  SERVE_PERMISSION_DENIED,   /* 403 */
 } serve_code;
 
 typedef struct serve_status serve_status;

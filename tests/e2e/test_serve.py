@@ -591,6 +591,7 @@ def test_reload_keeps_other_models_latency(kiln_bin, models, model_cache,
     path = "/v1/models/mlp:predict"
     ms = lambda values, q: S.percentile(values, q) * 1e3  # noqa: E731
     with S.Server(kiln_bin, [f"--model_config_file={config}",
+                             "--model_control_mode=explicit",
                              f"--file_system_poll_wait_seconds={POLL}"],
                   tmp_path) as srv:
         srv.wait_available("big", 1)
@@ -1107,7 +1108,9 @@ def test_repository_unload_load(kiln_bin, models, tmp_path):
     import tritonclient.http as httpclient
     x = rand(1, 16)
     with S.Server(kiln_bin, [f"--model_config_file={config}",
-                             "--file_system_poll_wait_seconds=1"],
+                             "--file_system_poll_wait_seconds=1",
+                             "--model_control_mode=explicit",
+                             f"--model_repository={tmp_path / 'later'}"],
                   tmp_path) as srv:
         srv.wait_available("two")
         client = httpclient.InferenceServerClient(f"127.0.0.1:{srv.port}")
@@ -1164,7 +1167,9 @@ def test_repository_load_does_not_stall_other_connections(kiln_bin, models,
     body = json.dumps({"instances": [ROW16]}).encode()
     path = "/v1/models/mlp:predict"
     with S.Server(kiln_bin, [f"--model_base_path={tmp_path / 'models/mlp'}",
-                             "--model_name=mlp", "--rest_api_num_threads=2"],
+                             "--model_name=mlp", "--rest_api_num_threads=2",
+                             "--model_control_mode=explicit",
+                             f"--model_repository={tmp_path / 'later'}"],
                   tmp_path) as srv:
         conns = [S.Connection(srv.port) for _ in range(4)]
         worst = [0.0] * len(conns)

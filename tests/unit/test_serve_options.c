@@ -36,6 +36,9 @@ static void test_defaults(void) {
   CHECK(!strcmp(o.model_name, "default"));
   CHECK(!strcmp(o.model_base_path, "") && !strcmp(o.model_config_file, ""));
   CHECK(o.file_system_poll_wait_seconds == 1);
+  CHECK(o.max_num_load_retries == 5);
+  CHECK(o.load_retry_interval_micros == 60000000);
+  CHECK(!strcmp(o.model_control_mode, "") && !strcmp(o.model_repository, ""));
   CHECK(o.enable_model_warmup == true);
   CHECK(!strcmp(o.host, "")); /* every interface, as TF Serving */
   CHECK(o.rest_api_port == 8501);
@@ -309,6 +312,7 @@ static void test_status_http(void) {
       {SERVE_INTERNAL, 500, "INTERNAL"},
       {SERVE_UNAVAILABLE, 503, "UNAVAILABLE"},
       {SERVE_PAYLOAD_TOO_LARGE, 413, "PAYLOAD_TOO_LARGE"},
+      {SERVE_PERMISSION_DENIED, 403, "PERMISSION_DENIED"},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     CHECK(serve_code_http(table[i].code) == table[i].http);
