@@ -71,7 +71,7 @@ struct serve_conn {
 struct serve_conn_guard {
   pthread_mutex_t lock;
   serve_conn head; /* a ring through head */
-  double header_ms, body_ms;
+  double header_ms, body_ms, idle_ms;
   pthread_t reaper;
   atomic_bool stop;
 };
@@ -91,7 +91,12 @@ static void *reap(void *arg) {
       /* A body still arriving meets its deadline in the access handler,
        * which answers 408; a second more, and a client that went quiet
        * is cut here. */
-      double limit = c->phase == PHASE_HEADERS ? g->header_ms
+      /* A kept-alive connection may first sit idle (MHD's idle timeout
+       * bounds that), then its next headers have their own deadline. */
+      double header_ms = g->header_ms > 0 && c->answered
+                             ? g->header_ms + g->idle_ms
+                             : g->header_ms;
+      double limit = c->phase == PHASE_HEADERS ? header_ms
                      : c->phase == PHASE_BODY && g->body_ms > 0
                          ? g->body_ms + 1000.0
                          : 0;
@@ -123,13 +128,15 @@ static void *reap(void *arg) {
   return NULL;
 }
 
-serve_conn_guard *serve_conn_guard_create(double header_ms, double body_ms) {
+serve_conn_guard *serve_conn_guard_create(double header_ms, double body_ms,
+                                          double idle_ms) {
   serve_conn_guard *g = calloc(1, sizeof *g);
   if (!g) return NULL;
   pthread_mutex_init(&g->lock, NULL);
   g->head.next = g->head.prev = &g->head;
   g->header_ms = header_ms;
   g->body_ms = body_ms;
+  g->idle_ms = idle_ms;
   if (pthread_create(&g->reaper, NULL, reap, g) != 0) {
     pthread_mutex_destroy(&g->lock);
     free(g);

@@ -23,9 +23,12 @@ void serve_default_connection_limits(int64_t open_files, int64_t *total,
 typedef struct serve_conn_guard serve_conn_guard;
 typedef struct serve_conn serve_conn;
 
-/* Deadlines in milliseconds (0: none). A thread checks them every few
- * milliseconds and shuts down the sockets of connections past them. */
-serve_conn_guard *serve_conn_guard_create(double header_ms, double body_ms);
+/* Deadlines in milliseconds (0: none); idle_ms is MHD's idle timeout,
+ * which a kept-alive connection may spend waiting before its next
+ * request's headers start. A thread checks them every few milliseconds and
+ * shuts down the sockets of connections past them. */
+serve_conn_guard *serve_conn_guard_create(double header_ms, double body_ms,
+                                          double idle_ms);
 void serve_conn_guard_free(serve_conn_guard *g);
 
 /* A new connection (its headers' clock starts), and its end. */

@@ -355,8 +355,9 @@ static bool guard_connections(serve_server *s, unsigned threads,
               (long long)t, (long long)files);
   *total = (unsigned)t;
   *per_client = (unsigned)c;
-  s->conn_guard = serve_conn_guard_create((double)o->request_header_timeout_ms,
-                                          (double)o->request_body_timeout_ms);
+  s->conn_guard = serve_conn_guard_create(
+      (double)o->request_header_timeout_ms, (double)o->request_body_timeout_ms,
+      1e3 * (double)o->client_timeout_seconds);
   if (!s->conn_guard) {
     snprintf(err, err_size, "cannot start the connection deadline thread");
     return false;

@@ -195,6 +195,24 @@ def test_trickled_body_gets_408(kiln_bin, tmp_path):
             assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
 
 
+def test_kept_alive_connection_is_not_cut_while_idle(kiln_bin, tmp_path):
+    """The header deadline does not close a kept-alive connection that
+    only waits between requests (MHD's idle timeout governs that)."""
+    with start(kiln_bin, tmp_path, "--request_header_timeout_ms=500",
+               "--client_timeout_seconds=60") as srv:
+        conn = S.Connection(srv.port)
+        try:
+            status, _, _ = conn.request("GET", "/v2/health/live")
+            assert status == 200
+            sock = conn.conn.sock
+            time.sleep(2.0)
+            status, _, _ = conn.request("GET", "/v2/health/live")
+            assert status == 200
+            assert conn.conn.sock is sock, "the idle connection was cut"
+        finally:
+            conn.close()
+
+
 def test_slow_clients_beside_a_normal_client(kiln_bin, tmp_path):
     """Started with the usual soft limit of a few hundred open files, 400
     trickling connections used to take every descriptor and lock the
