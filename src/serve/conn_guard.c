@@ -240,8 +240,9 @@ void serve_log_limited(const char *fmt, ...) {
   vsnprintf(text, sizeof text, fmt, args);
   va_end(args);
   if (left_out)
-    serve_log(NULL, "%s (and %ld more such events since the last line)", text,
-              left_out);
+    serve_log(NULL,
+              "%s (and %ld more per-connection lines left out since the last)",
+              text, left_out);
   else
     serve_log(NULL, "%s", text);
 }
