@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "serve/bind.h"
+#include "serve/conn_guard.h"
 #include "serve/server.h"
 
 const char *serve_request_header(const serve_request *r, const char *name) {
@@ -128,6 +129,8 @@ static void access_log(serve_request *r) {
 }
 
 static enum MHD_Result send_answer(serve_request *r) {
+  if (r->sent) return MHD_YES; /* answered early; MHD is sending it */
+  r->sent = true;
   struct MHD_Response *resp = MHD_create_response_from_buffer(
       r->response_len, r->response, MHD_RESPMEM_MUST_FREE);
   if (!resp) return MHD_NO;
@@ -161,6 +164,29 @@ static void route(serve_request *r) {
                                      r->method, r->path));
 }
 
+/* The connection's deadline tracker (NULL when untracked). */
+static serve_conn *guarded(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *info =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info ? info->socket_context : NULL;
+}
+
+static serve_status *too_large(const serve_server *s) {
+  return serve_error(SERVE_PAYLOAD_TOO_LARGE,
+                     "the request body is larger than --max_body_bytes=%lld",
+                     (long long)s->options.max_body_bytes);
+}
+
+/* Past the body deadline. MHD 0.9.75 takes no answer while a body is
+ * arriving (MHD_queue_response refuses it), so the 408 is written straight
+ * to the socket (serve_conn_send_408), and the handler then returns
+ * MHD_NO, which closes the connection. */
+static void answer_408_and_close(serve_request *r) {
+  if (r->client_fd >= 0) serve_conn_send_408(r->client_fd);
+  r->http_status = 408;
+  access_log(r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -183,13 +209,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     pthread_mutex_init(&r->lock, NULL);
     atomic_fetch_add(&s->in_flight, 1);
     *state = r;
-    /* Refuse an announced oversized body before reading it. */
+    serve_conn_body_started(s->conn_guard, guarded(conn));
+    /* Refuse an announced oversized body before reading any of it: an
+     * answer queued now makes MHD skip the body and close the connection
+     * after the 413. */
     const char *length =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     unsigned long long announced = length ? strtoull(length, NULL, 10) : 0;
-    if (announced > (unsigned long long)s->options.max_body_bytes)
+    if (announced > (unsigned long long)s->options.max_body_bytes) {
       r->body_too_large = true;
-    else if (announced > 0) {
+      serve_conn_body_done(s->conn_guard, guarded(conn));
+      serve_respond_error(r, too_large(s));
+      return send_answer(r);
+    } else if (announced > 0) {
       /* One buffer of the announced size: a large tensor body arrives in
        * many pieces, and growing piece by piece would copy it again and
        * again. The length is bounded by --max_body_bytes above. */
@@ -202,6 +234,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   if (*upload_size) {
     size_t n = *upload_size;
     *upload_size = 0;
+    if (serve_conn_body_late(s->conn_guard, guarded(conn))) {
+      serve_log_limited(
+          "a request body took longer than "
+          "--request_body_timeout_ms=%lld; answered 408",
+          (long long)s->options.request_body_timeout_ms);
+      answer_408_and_close(r);
+      return MHD_NO;
+    }
     if (r->body_too_large) return MHD_YES;
     if (n > (size_t)s->options.max_body_bytes - r->body_len) {
       r->body_too_large = true; /* chunked bodies learn it here */
@@ -227,15 +267,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return MHD_YES;
   }
   /* The whole body is in; or a resumed connection whose answer is ready. */
+  serve_conn_body_done(s->conn_guard, guarded(conn));
   pthread_mutex_lock(&r->lock);
   bool ready = r->answered;
   pthread_mutex_unlock(&r->lock);
   if (ready) return send_answer(r);
   if (r->body_too_large) {
-    serve_respond_error(r, serve_error(SERVE_PAYLOAD_TOO_LARGE,
-                                       "the request body is larger than "
-                                       "--max_body_bytes=%lld",
-                                       (long long)s->options.max_body_bytes));
+    serve_respond_error(r, too_large(s));
   } else {
     if (!r->body) r->body = calloc(1, 1);
     route(r);
@@ -252,10 +290,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
                          enum MHD_RequestTerminationCode code) {
-  (void)conn;
-  (void)code;
   serve_server *s = cls;
   serve_request *r = *state;
+  if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    serve_conn_request_done(s->conn_guard, guarded(conn));
   if (!r) return;
   atomic_fetch_sub(&s->in_flight, 1);
   /* A worker answering a connection whose client has left may still be
@@ -271,13 +309,66 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
   *state = NULL;
 }
 
+/* MHD logs per connection (a client that closed, a reset, a timeout):
+ * rate-limited, so many clients cannot flood the log. */
 static void mhd_log(void *cls, const char *fmt, va_list args) {
   (void)cls;
   char text[512];
   vsnprintf(text, sizeof text, fmt, args);
   size_t len = strlen(text);
   while (len && text[len - 1] == '\n') text[--len] = '\0';
-  serve_log(NULL, "http: %s", text);
+  serve_log_limited("http: %s", text);
+}
+
+/* Each connection's deadline tracker lives in its socket context. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  serve_server *s = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    *socket_context =
+        info ? serve_conn_opened(s->conn_guard, info->connect_fd) : NULL;
+  } else {
+    serve_conn_closed(s->conn_guard, *socket_context);
+    *socket_context = NULL;
+  }
+}
+
+/* The open-file limit raised, the connection bounds below it (derived
+ * unless set), and the deadline thread started. */
+static bool guard_connections(serve_server *s, unsigned threads,
+                              unsigned *total, unsigned *per_client, char *err,
+                              size_t err_size) {
+  serve_options *o = &s->options;
+  int64_t files = serve_raise_open_file_limit();
+  int64_t t, c;
+  serve_default_connection_limits(files, &t, &c);
+  if (o->max_connections) t = o->max_connections;
+  if (o->max_connections_per_client) c = o->max_connections_per_client;
+  /* MHD splits the total among its threads: each needs one at least. */
+  if (t < (int64_t)threads) t = threads;
+  if (t > files)
+    serve_log(NULL,
+              "warning: --max_connections=%lld is above the open-file limit "
+              "%lld; past it, new connections fail",
+              (long long)t, (long long)files);
+  *total = (unsigned)t;
+  *per_client = (unsigned)c;
+  s->conn_guard = serve_conn_guard_create(
+      (double)o->request_header_timeout_ms, (double)o->request_body_timeout_ms,
+      1e3 * (double)o->client_timeout_seconds);
+  if (!s->conn_guard) {
+    snprintf(err, err_size, "cannot start the connection deadline thread");
+    return false;
+  }
+  serve_log(NULL,
+            "connections: at most %u, %u per client address; headers within "
+            "%lld ms, bodies within %lld ms (open-file limit %lld)",
+            *total, *per_client, (long long)o->request_header_timeout_ms,
+            (long long)o->request_body_timeout_ms, (long long)files);
+  return true;
 }
 
 bool serve_http_start(serve_server *s, char *err, size_t err_size);
@@ -296,6 +387,10 @@ bool serve_http_start(serve_server *s, char *err, size_t err_size) {
                           : listen_at.ipv6     ? MHD_USE_IPv6
                                                : 0;
   unsigned threads = (unsigned)s->options.rest_api_num_threads;
+  unsigned max_connections, per_client;
+  if (!guard_connections(s, threads, &max_connections, &per_client, err,
+                         err_size))
+    return false;
   s->daemon = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_INTERNAL_THREAD |
           MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | family_flags,
@@ -304,9 +399,13 @@ bool serve_http_start(serve_server *s, char *err, size_t err_size) {
       (struct sockaddr *)&listen_at.addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
       MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)s->options.client_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 10000u,
+      on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+      MHD_OPTION_CONNECTION_LIMIT, max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
   if (!s->daemon) {
+    serve_conn_guard_free(s->conn_guard);
+    s->conn_guard = NULL;
     snprintf(err, err_size, "cannot listen on %s (in use, or not allowed)",
              listen_at.text);
     return false;
@@ -338,4 +437,6 @@ bool serve_http_drain(serve_server *s, double timeout_ms) {
 void serve_http_stop(serve_server *s) {
   if (s->daemon) MHD_stop_daemon(s->daemon);
   s->daemon = NULL;
+  serve_conn_guard_free(s->conn_guard); /* after MHD closed every socket */
+  s->conn_guard = NULL;
 }

@@ -75,6 +75,23 @@ static const option_def defs[] = {
      (int64_t)1 << 40, "largest request body accepted; larger ones get 413"},
     {"client_timeout_seconds", OPT_INT, FIELD(client_timeout_seconds), "30", 1,
      3600, "a connection idle this long (a slow client) is closed"},
+    {"max_connections", OPT_INT, FIELD(max_connections), "0", 0, 1 << 24,
+     "open connections accepted at once; 0: derived from the open-file "
+     "limit (raised to its hard limit at start)"},
+    {"max_connections_per_client", OPT_INT, FIELD(max_connections_per_client),
+     "0", 0, 1 << 24,
+     "open connections one client address may hold; 0: a quarter of "
+     "--max_connections"},
+    {"request_header_timeout_ms", OPT_INT, FIELD(request_header_timeout_ms),
+     "30000", 0, 86400000,
+     "a request's headers must arrive within this of the connection's "
+     "start, however steadily they trickle (on a kept-alive connection: "
+     "of the previous answer, plus --client_timeout_seconds); else 408 and "
+     "the connection is closed (0: no limit)"},
+    {"request_body_timeout_ms", OPT_INT, FIELD(request_body_timeout_ms),
+     "120000", 0, 86400000,
+     "a request's body must arrive within this of its headers; else 408 and "
+     "the connection is closed (0: no limit)"},
     {"access_log", OPT_STRING, FIELD(access_log), "", NO_LIMIT,
      "file to append one JSON line per request to; '-' for stderr; empty "
      "for none"},

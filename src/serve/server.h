@@ -26,6 +26,7 @@ typedef struct serve_server {
   serve_batching batching;     /* the server-wide parameters */
   const char *prometheus_path; /* NULL: only /metrics */
   struct MHD_Daemon *daemon;
+  struct serve_conn_guard *conn_guard; /* deadlines per connection */
   FILE *access_log;
   pthread_mutex_t log_lock;
   double started_ms;
@@ -56,6 +57,7 @@ typedef struct serve_request {
   /* The answer. */
   pthread_mutex_t lock;
   bool answered, suspended;
+  bool sent; /* queued to MHD (an early 413 or 408 may be) */
   int http_status;
   serve_code code; /* for metrics: OK unless answered with an error */
   int64_t version; /* the version that answered, for metrics; 0: none */

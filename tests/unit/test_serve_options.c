@@ -49,6 +49,9 @@ static void test_defaults(void) {
   CHECK(o.max_body_bytes == 64 << 20);
   CHECK(o.client_timeout_seconds == 30);
   CHECK(!strcmp(o.access_log, ""));
+  CHECK(o.max_connections == 0 && o.max_connections_per_client == 0);
+  CHECK(o.request_header_timeout_ms == 30000);
+  CHECK(o.request_body_timeout_ms == 120000);
   CHECK(o.num_workers == 0 && o.session_threads == 1);
   CHECK(o.max_queued_requests == 1024);
   CHECK(o.enable_batching == false);
