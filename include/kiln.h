@@ -331,7 +331,8 @@ typedef struct kiln_tensor_info {
 } kiln_tensor_info;
 
 /* Loads a model from a file; the format is recognized from the contents.
- * Weights are memory-mapped where the format allows. */
+ * The file's bytes are read into memory the model owns, so changing the
+ * file after load affects nothing loaded from it. */
 kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
                                   kiln_model **out_model);
 

@@ -1,15 +1,15 @@
-/* model.c - loading models (file mapping or memory copy), import, load-time
- * passes, and the read-only accessors of a loaded model. */
+/* model.c - loading models (a file read into memory, or a memory copy), import,
+ * load-time passes, and the read-only accessors of a loaded model. */
 #include "runtime/model.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -263,6 +263,27 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
   return st;
 }
 
+/* Reads `size` bytes of the open file fd into buf; an error when the file
+ * ends early (it was truncated while being read) or a read fails. */
+static kiln_status *read_whole(int fd, const char *path, void *buf,
+                               size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = read(fd, (char *)buf + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0)
+      return kiln_error(KILN_ERR_IO, "%s: cannot read: %s", path,
+                        strerror(errno));
+    if (n == 0)
+      return kiln_error(KILN_ERR_IO,
+                        "%s: the file ended after %zu of its %zu bytes (it "
+                        "changed while being read)",
+                        path, done, size);
+    done += (size_t)n;
+  }
+  return NULL;
+}
+
 kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
                                   kiln_model **out_model) {
   if (!path || !out_model)
@@ -270,7 +291,7 @@ kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
                       "kiln_model_load_file: path and out_model are required");
   *out_model = NULL;
   /* Non-blocking, so that opening a FIFO does not wait for a writer; only
-   * regular files are read (their size is known, and mmap needs one). */
+   * regular files are read (their size is known up front). */
   int fd = open(path, O_RDONLY | O_NONBLOCK);
   if (fd < 0)
     return kiln_error(KILN_ERR_IO, "%s: cannot open: %s", path,
@@ -290,22 +311,29 @@ kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
     close(fd);
     return kiln_error(KILN_ERR_INVALID_MODEL, "%s: the file is empty", path);
   }
+  if ((uintmax_t)info.st_size > SIZE_MAX) {
+    close(fd);
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s: the file is too large to load (%jd bytes)", path,
+                      (intmax_t)info.st_size);
+  }
+  /* The bytes are read into memory the model owns rather than mapped: a
+   * mapping would let a file rewritten in place (cp over it, a partial
+   * write, a truncation) change the constants of a model already running,
+   * or fault (SIGBUS) on the pages the truncation removed. */
   size_t size = (size_t)info.st_size;
-  void *mapping = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  int map_errno = errno;
-  close(fd);
-  if (mapping == MAP_FAILED)
-    return kiln_error(KILN_ERR_IO, "%s: cannot map %zu bytes: %s", path, size,
-                      strerror(map_errno));
   kiln_model *m = NULL;
   kiln_status *st = new_model(options, path, &m);
-  if (st) {
-    munmap(mapping, size);
-    return st;
+  if (!st) {
+    m->buffer = kiln_malloc(m->alloc, size);
+    if (!m->buffer)
+      st = kiln_error(KILN_ERR_OUT_OF_MEMORY,
+                      "%s: cannot allocate %zu bytes to read the model into",
+                      path, size);
   }
-  m->mapping = mapping;
-  m->mapping_size = size;
-  st = import_graph(m, mapping, size);
+  if (!st) st = read_whole(fd, path, m->buffer, size);
+  close(fd);
+  if (!st) st = import_graph(m, m->buffer, size);
   if (st) {
     kiln_model_free(m);
     return st;
@@ -366,7 +394,6 @@ void kiln_model_free(kiln_model *model) {
   }
   kiln_free(model->alloc, model->subgraphs);
   free_graph_parts(model);
-  if (model->mapping) munmap(model->mapping, model->mapping_size);
   kiln_free(model->alloc, model->buffer);
   kiln_free(model->alloc, model->source);
   kiln_allocator copy = model->allocator;

@@ -1,5 +1,5 @@
 /* model.h - the loaded model: an immutable graph plus the bytes it points
- * into (a file mapping or a private copy), shared by every session. */
+ * into (a private copy of the file or buffer), shared by every session. */
 #ifndef KILN_RUNTIME_MODEL_H
 #define KILN_RUNTIME_MODEL_H
 
@@ -13,9 +13,10 @@ struct kiln_model {
   kiln_allocator allocator; /* copy of options.allocator when given */
   const kiln_allocator *alloc;
   kiln_graph *graph;
-  void *mapping; /* mmap of the file, or NULL */
-  size_t mapping_size;
-  void *buffer; /* private copy for kiln_model_load_buffer, or NULL */
+  /* The model's bytes, owned: read from the file, or copied from the
+   * caller's buffer. Constants point into it, so nothing done to the
+   * file after load changes or faults what runs. */
+  void *buffer;
   char *source; /* file name for messages */
   const char *format;
   kiln_isa isa; /* instruction set of every session's kernels */

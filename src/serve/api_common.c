@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve/tensor_json.h"
+
 static void dims_text(const int64_t *dims, int rank, char *out, size_t size) {
   size_t n = (size_t)snprintf(out, size, "[");
   for (int d = 0; d < rank && n < size; d++)
@@ -47,7 +49,7 @@ double serve_request_deadline(const serve_request *r, double timeout_ms) {
 
 serve_status *serve_parse_body(const serve_request *r, json_t **out) {
   json_error_t error;
-  *out = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &error);
+  *out = serve_json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &error);
   if (!*out)
     return serve_error(SERVE_INVALID_ARGUMENT,
                        "JSON Parse error: %s at line %d, column %d",

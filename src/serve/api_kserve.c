@@ -3,10 +3,12 @@
  * the binary tensor data extension, and Triton's model configuration,
  * statistics and repository extensions (what perf_analyzer and
  * tritonclient call). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "serve/api_common.h"
+#include "serve/redact.h"
 #include "serve/tensor_json.h"
 
 #define PLATFORM "tflite"
@@ -486,7 +488,10 @@ static void handle_infer(serve_request *r, const kserve_path *p) {
 static void repository_done(void *context, serve_status *status) {
   serve_request *r = context;
   if (status) {
-    serve_respond_error(r, status);
+    /* A failed load names the folder it read: the client sees the model. */
+    char label[160];
+    snprintf(label, sizeof label, "model '%s'", r->model);
+    serve_respond_error(r, serve_redact_status(status, NULL, label));
     return;
   }
   serve_buf b = {0};
@@ -525,7 +530,7 @@ static void handle_repository(serve_request *r) {
                          v->state == SERVE_VERSION_AVAILABLE ? "READY"
                          : v->state == SERVE_VERSION_LOADING ? "LOADING"
                                                              : "UNAVAILABLE");
-        serve_buf_json_string(&b, v->error ? v->error : "");
+        serve_buf_version_error(&b, v->error, reports[i].name, v->number);
         serve_buf_puts(&b, "}");
       }
     }

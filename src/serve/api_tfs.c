@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "serve/api_common.h"
+#include "serve/redact.h"
 #include "serve/tensor_json.h"
 
 #define SIGNATURE "serving_default"
@@ -81,7 +82,7 @@ static void write_versions(serve_buf *b, const serve_model_report *m,
                      serve_version_state_name(v->state));
     serve_buf_printf(b, "\"status\":{\"error_code\":\"%s\",\"error_message\":",
                      v->error ? "UNKNOWN" : "OK");
-    serve_buf_json_string(b, v->error ? v->error : "");
+    serve_buf_version_error(b, v->error, m->name, v->number);
     serve_buf_puts(b, "}}");
     first = false;
   }

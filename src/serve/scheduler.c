@@ -5,10 +5,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+
+#include "serve/redact.h"
 
 /* How often queued jobs are checked for a client that hung up. */
 #define REAP_INTERVAL_MS 20.0
@@ -84,10 +87,45 @@ static queue *queue_for(serve_scheduler *s, serve_model *model) {
   return q;
 }
 
+/* A request without rows (an input of shape [0, ...]) is refused before it
+ * queues, the same way whether or not batching would merge it with
+ * others: alone it reached kernels that cannot take 0 rows (a 500), merged
+ * it got empty outputs (a 200). TF Serving and Triton refuse an empty
+ * batch too. */
+static serve_status *check_rows(const serve_job *job) {
+  for (int i = 0; i < job->num_inputs; i++) {
+    const serve_tensor *t = &job->inputs[i];
+    if (t->rank < 1 || t->dims[0] != 0) continue;
+    kiln_tensor_info info;
+    kiln_status *k = kiln_model_input_info(job->version->kmodel, i, &info);
+    const char *name = k ? "?" : info.name;
+    serve_status *st = serve_error(
+        SERVE_INVALID_ARGUMENT,
+        "model '%s' version %lld: input '%s' has 0 rows (its first "
+        "dimension is 0); a request must hold at least one",
+        job->version->model->name, (long long)job->version->number, name);
+    kiln_status_free(k);
+    return st;
+  }
+  return NULL;
+}
+
+/* A failure of the model as the client may read it: the model file's
+ * path, in the messages of the kiln library, becomes the model's name and
+ * version. */
+static serve_status *client_error(const serve_version *v, serve_status *st) {
+  if (!st) return NULL;
+  char label[192];
+  snprintf(label, sizeof label, "model '%s' version %lld", v->model->name,
+           (long long)v->number);
+  return serve_redact_status(st, v->model->base_path, label);
+}
+
 serve_status *serve_scheduler_submit(serve_scheduler *s, serve_job *job) {
   serve_model *model = job->version->model;
   const serve_batching *b = &model->batching;
   int64_t rows = job_rows(job);
+  SERVE_TRY(check_rows(job));
   if (b->enabled && rows > b->max_batch_size)
     return serve_error(SERVE_INVALID_ARGUMENT,
                        "Task size %lld is larger than maximum input batch "
@@ -391,7 +429,8 @@ static void *worker_main(void *arg) {
       finish(late, late_error(late, now_taken));
       late = next;
     }
-    serve_status *st = batch ? run_batch(s, batch, rows) : NULL;
+    serve_status *st =
+        batch ? client_error(batch->version, run_batch(s, batch, rows)) : NULL;
     while (batch) {
       serve_job *next = batch->next;
       batch->next = NULL;

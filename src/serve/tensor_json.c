@@ -7,6 +7,105 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ------------------------------------------------- NaN and Infinity */
+
+/* TF Serving's JSON reader (rapidjson with kParseNanAndInfFlag) takes the
+ * bare tokens NaN, Inf and Infinity, each with an optional '-', as
+ * numbers, and kiln writes them in answers; jansson refuses them. Before
+ * parsing, each such token outside a string becomes a string holding a
+ * control character no client types and then the token
+ * ("\u001fNaN"), which store() maps back for a float tensor; a string a
+ * client sent ("NaN") stays a string, and elsewhere (a parameter) the
+ * marker is only a string that fits no number field. */
+#define NONFINITE_MARK "\x1f"
+static const char *const nonfinite_tokens[] = {"-Infinity", "-Inf", "-NaN",
+                                               "Infinity",  "Inf",  "NaN"};
+enum { NUM_NONFINITE = sizeof nonfinite_tokens / sizeof nonfinite_tokens[0] };
+
+/* Whether c may continue a bare word or number (so a token ending before
+ * it is only the start of a longer word). */
+static bool word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '+' || c == '-';
+}
+
+/* The length of the non-finite token at text[i] outside a string, or 0. */
+static size_t nonfinite_at(const char *text, size_t len, size_t i) {
+  if (i > 0 && word_char(text[i - 1])) return 0;
+  for (int t = 0; t < NUM_NONFINITE; t++) {
+    size_t n = strlen(nonfinite_tokens[t]);
+    if (n <= len - i && !memcmp(text + i, nonfinite_tokens[t], n) &&
+        (i + n == len || !word_char(text[i + n])))
+      return n;
+  }
+  return 0;
+}
+
+/* Copies text to out (when out is not NULL) with each bare token
+ * replaced by its quoted, marked form; returns the copy's length. */
+static size_t mark_nonfinite(const char *text, size_t len, char *out) {
+  static const char open[] = "\"\\u001f", close[] = "\"";
+  size_t o = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < len;) {
+    char c = text[i];
+    size_t n = in_string ? 0 : nonfinite_at(text, len, i);
+    if (n) {
+      if (out) {
+        memcpy(out + o, open, sizeof open - 1);
+        memcpy(out + o + sizeof open - 1, text + i, n);
+        memcpy(out + o + sizeof open - 1 + n, close, sizeof close - 1);
+      }
+      o += sizeof open - 1 + n + sizeof close - 1;
+      i += n;
+      continue;
+    }
+    if (in_string && c == '\\' && i + 1 < len) {
+      if (out) memcpy(out + o, text + i, 2);
+      o += 2;
+      i += 2;
+      continue;
+    }
+    if (c == '"') in_string = !in_string;
+    if (out) out[o] = c;
+    o++;
+    i++;
+  }
+  return o;
+}
+
+json_t *serve_json_loadb(const char *text, size_t len, size_t flags,
+                         json_error_t *error) {
+  size_t marked = mark_nonfinite(text, len, NULL);
+  if (marked == len) return json_loadb(text, len, flags, error);
+  char *copy = malloc(marked);
+  if (!copy) {
+    snprintf(error->text, sizeof error->text, "out of memory");
+    error->line = error->column = -1;
+    return NULL;
+  }
+  mark_nonfinite(text, len, copy);
+  json_t *value = json_loadb(copy, marked, flags, error);
+  free(copy);
+  return value;
+}
+
+/* The value a marked non-finite token stands for; false when s is not
+ * one. */
+static bool nonfinite_value(const char *s, double *out) {
+  if (s[0] != NONFINITE_MARK[0]) return false;
+  s++;
+  bool minus = *s == '-';
+  if (minus) s++;
+  if (!strcmp(s, "NaN"))
+    *out = NAN;
+  else if (!strcmp(s, "Inf") || !strcmp(s, "Infinity"))
+    *out = minus ? -INFINITY : INFINITY;
+  else
+    return false;
+  return true;
+}
+
 /* ------------------------------------------------------------ reading */
 
 static const char *json_kind(const json_t *v) {
@@ -36,11 +135,13 @@ static serve_status *store(const json_t *v, serve_tensor *out, int64_t i,
   switch (out->dtype) {
     case KILN_FLOAT32:
     case KILN_FLOAT64: {
-      if (!json_is_number(v))
+      double x;
+      if (json_is_number(v))
+        x = json_number_value(v);
+      else if (!json_is_string(v) || !nonfinite_value(json_string_value(v), &x))
         return serve_error(SERVE_INVALID_ARGUMENT,
                            "%s: expected a number but got %s", what,
                            json_kind(v));
-      double x = json_number_value(v);
       if (out->dtype == KILN_FLOAT32)
         ((float *)out->data)[i] = (float)x;
       else

@@ -12,15 +12,21 @@
 #include "serve/scheduler.h"
 #include "serve/status.h"
 
+/* json_loadb, but taking TF Serving's bare NaN, Inf and Infinity (each
+ * with an optional '-') outside strings as numbers: float tensors read
+ * from the result (serve_json_to_tensor) get those values. An error's
+ * column counts in the text after each such token was quoted. */
+json_t *serve_json_loadb(const char *text, size_t len, size_t flags,
+                         json_error_t *error);
+
 /* Checks a shape a request gives: dimensions not negative, the bytes
  * countable, and, for a shape without values, at most
  * SERVE_MAX_EMPTY_LISTS lists before its first 0 (its JSON form holds one
  * per index; [2^40, 0] would answer with terabytes of "[]"). Sets *count
  * to its number of elements. */
 enum { SERVE_MAX_EMPTY_LISTS = 1 << 20 };
-serve_status *serve_check_shape(const int64_t *dims, int rank,
-                                kiln_dtype dtype, const char *what,
-                                int64_t *count);
+serve_status *serve_check_shape(const int64_t *dims, int rank, kiln_dtype dtype,
+                                const char *what, int64_t *count);
 
 /* Reads a JSON value shaped like a tensor (nested lists, or a scalar) of
  * `dtype` into *out (its data malloc'd). `what` names the value in

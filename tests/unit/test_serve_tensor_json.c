@@ -3,7 +3,8 @@
  * lists, ragged lists refused, every integer dtype's range, booleans,
  * KServe's flat data with a given shape, stacked instances, base64 in
  * both alphabets; and float32 written in the shortest text that reads
- * back to the same float. */
+ * back to the same float; TF Serving's bare NaN and Infinity read into
+ * float tensors, strings holding those words left alone. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -684,6 +685,89 @@ static void test_tensor_to_json(void) {
   CHECK(!strcmp(serve_kserve_dtype(KILN_DTYPE_INVALID), "UNKNOWN"));
 }
 
+/* Parses text with serve_json_loadb (TF Serving's NaN and Infinity) and
+ * converts the value under "x" to a float tensor of its nesting. */
+static serve_status *convert_nonfinite(const char *text, kiln_dtype dtype,
+                                       serve_tensor *out) {
+  json_error_t error;
+  memset(out, 0, sizeof *out);
+  json_t *body = serve_json_loadb(text, strlen(text), 0, &error);
+  if (!body) return serve_error(SERVE_INVALID_ARGUMENT, "%s", error.text);
+  serve_status *st = serve_json_to_tensor(json_object_get(body, "x"), dtype,
+                                          "input 'x'", NULL, 0, out);
+  json_decref(body);
+  return st;
+}
+
+static void test_nonfinite_numbers(void) {
+  /* Bare tokens, as TF Serving reads them, in every position a number
+   * may take: float32 and float64 get the values. */
+  const char *text =
+      "{\"x\": [[NaN, Infinity, -Infinity],[ Inf,-Inf ,-NaN],\n"
+      "[1.5,NaN,-0.25]], \"note\": \"NaN and -Infinity \\\" Inf\"}";
+  const kiln_dtype types[2] = {KILN_FLOAT32, KILN_FLOAT64};
+  for (int k = 0; k < 2; k++) {
+    serve_tensor t;
+    serve_status *st = convert_nonfinite(text, types[k], &t);
+    CHECK(!st);
+    if (st) fprintf(stderr, "  %s\n", serve_status_message(st));
+    serve_status_free(st);
+    if (!t.data) continue;
+    CHECK(has_shape(&t, 2, (int64_t[]){3, 3}));
+    double v[9];
+    for (int i = 0; i < 9; i++)
+      v[i] = types[k] == KILN_FLOAT32 ? ((const float *)t.data)[i]
+                                      : ((const double *)t.data)[i];
+    CHECK(isnan(v[0]) && v[1] == INFINITY && v[2] == -INFINITY);
+    CHECK(v[3] == INFINITY && v[4] == -INFINITY && isnan(v[5]));
+    CHECK(v[6] == 1.5 && isnan(v[7]) && v[8] == -0.25);
+    free(t.data);
+  }
+  /* Strings holding the words stay strings, unchanged. */
+  json_error_t error;
+  const char *strings =
+      "{\"a\": \"NaN\", \"b\": \"x Infinity\\\\\", \"c\": [\"-Inf\"]}";
+  json_t *body = serve_json_loadb(strings, strlen(strings), 0, &error);
+  CHECK(body != NULL);
+  CHECK(body && !strcmp(json_string_value(json_object_get(body, "a")), "NaN"));
+  CHECK(body &&
+        !strcmp(json_string_value(json_object_get(body, "b")), "x Infinity\\"));
+  CHECK(body && !strcmp(json_string_value(
+                            json_array_get(json_object_get(body, "c"), 0)),
+                        "-Inf"));
+  json_decref(body);
+  /* A string "NaN" in a float tensor is still not a number; nor are the
+   * tokens a number for an integer or bool tensor. */
+  serve_tensor t;
+  const struct {
+    const char *text;
+    kiln_dtype dtype;
+  } refused[] = {
+      {"{\"x\": [\"NaN\", 1.0]}", KILN_FLOAT32},
+      {"{\"x\": [\"Infinity\"]}", KILN_FLOAT64},
+      {"{\"x\": [NaN, 1]}", KILN_INT32},
+      {"{\"x\": [Infinity]}", KILN_BOOL},
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    serve_status *st = convert_nonfinite(refused[i].text, refused[i].dtype, &t);
+    CHECK(st && serve_status_code(st) == SERVE_INVALID_ARGUMENT);
+    CHECK(!t.data);
+    free(t.data);
+    serve_status_free(st);
+  }
+  /* Words that only start with a token, and tokens glued to others, are
+   * not numbers: the body fails to parse as before. */
+  const char *bad[] = {"{\"x\": [NaNa]}",       "{\"x\": [Infinit]}",
+                       "{\"x\": [1NaN]}",       "{\"x\": [nan]}",
+                       "{\"x\": [--Infinity]}", "{\"x\": [Infinity_]}"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    json_t *v = serve_json_loadb(bad[i], strlen(bad[i]), 0, &error);
+    CHECK(v == NULL);
+    if (v) fprintf(stderr, "  %s parsed\n", bad[i]);
+    json_decref(v);
+  }
+}
+
 int main(void) {
   test_nested_shapes();
   test_ragged();
@@ -694,5 +778,6 @@ int main(void) {
   test_base64();
   test_write_float();
   test_tensor_to_json();
+  test_nonfinite_numbers();
   return kiln_test_finish("test_serve_tensor_json");
 }
