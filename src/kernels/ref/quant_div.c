@@ -73,34 +73,8 @@ kiln_status *kiln_qshape_div(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
-/* ---- gemmlowp's fixed-point pieces on raw int32 values (the same steps
- * quant_softmax.c takes for its sum's reciprocal) ---- */
-
-/* x * 2^e saturating, e > 0. */
-static int32_t sat_shift_left(int32_t x, int e) {
-  const int32_t limit = (int32_t)((UINT32_C(1) << (31 - e)) - 1);
-  if (x > limit) return INT32_MAX;
-  if (x < -limit) return INT32_MIN;
-  return kiln_shift_left_wrap(x, e);
-}
-
-/* (a + b) / 2 rounded half away from zero. */
-static int32_t rounding_half_sum(int32_t a, int32_t b) {
-  const int64_t sum = (int64_t)a + b;
-  return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
-}
-
-/* 1 / (1 + a) for a in [0, 1), both Q0.31: Newton-Raphson in Q2.29 from
- * 48/17 - 32/17 d, three steps. */
-static int32_t one_over_one_plus(int32_t a) {
-  const int32_t half_denominator = rounding_half_sum(a, INT32_MAX);
-  int32_t x = 1515870810 + kiln_srdhm(half_denominator, -1010580540);
-  for (int i = 0; i < 3; i++) {
-    const int32_t one_minus = (1 << 29) - kiln_srdhm(half_denominator, x);
-    x = x + sat_shift_left(kiln_srdhm(x, one_minus), 2);
-  }
-  return sat_shift_left(x, 1);
-}
+/* ---- gemmlowp's fixed-point pieces on raw int32 values (the reciprocal
+ * step is quant_softmax.c's kiln_q_one_over_one_plus) ---- */
 
 /* 1 / x for an integer x > 0, as a Q0.31 value r with 1 / x =
  * r * 2^-bits_over (TFLite's GetReciprocal with 31 integer digits). */
@@ -109,7 +83,7 @@ static int32_t reciprocal(int32_t x, int *bits_over) {
   *bits_over = 31 - headroom_plus_one;
   const int32_t shifted_minus_one =
       (int32_t)(((uint32_t)x << headroom_plus_one) - (UINT32_C(1) << 31));
-  return one_over_one_plus(shifted_minus_one);
+  return kiln_q_one_over_one_plus(shifted_minus_one);
 }
 
 /* The redundant sign bits of x (31 for 0 and -1). */

@@ -39,13 +39,6 @@ kiln_status *kiln_qshape_l2norm(const kiln_op_ctx *ctx) {
   return NULL;
 }
 
-static int32_t sat_shift_left(int32_t x, int e) {
-  const int32_t threshold = (int32_t)((UINT32_C(1) << (31 - e)) - 1);
-  if (x > threshold) return INT32_MAX;
-  if (x < -threshold) return INT32_MIN;
-  return kiln_shift_left_wrap(x, e);
-}
-
 void kiln_q_inv_sqrt(int32_t v, int32_t *multiplier, int *shift) {
   if (v <= 1) { /* 0 (an all-zero row) is treated as 1, as TFLite does */
     *multiplier = INT32_MAX;
@@ -66,10 +59,10 @@ void kiln_q_inv_sqrt(int32_t v, int32_t *multiplier, int *shift) {
   int32_t x = 1 << 28;                              /* 1.0 */
   for (int i = 0; i < 5; i++) {
     /* x^3: Q6 * Q3 = Q9, back to Q3 */
-    const int32_t x3 = sat_shift_left(kiln_srdhm(kiln_srdhm(x, x), x), 6);
+    const int32_t x3 = kiln_sat_shift_left(kiln_srdhm(kiln_srdhm(x, x), x), 6);
     /* 1.5 x - x^3 v / 2, in Q6, back to Q3 */
-    x = sat_shift_left(kiln_srdhm(half_three, x) - kiln_srdhm(half_input, x3),
-                       3);
+    x = kiln_sat_shift_left(
+        kiln_srdhm(half_three, x) - kiln_srdhm(half_input, x3), 3);
   }
   x = kiln_srdhm(x, 1518500250); /* times sqrt(2) / 2 */
   if (right < 0) {

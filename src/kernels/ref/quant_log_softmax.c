@@ -88,20 +88,11 @@ static int32_t mul_by_pot(int32_t x, int e) {
   if (e < 0) return kiln_rounding_divide_by_pot(x, -e);
   if (e == 0) return x;
   if (e >= 31) return x > 0 ? INT32_MAX : (x < 0 ? INT32_MIN : 0);
-  const int32_t threshold = (int32_t)((UINT32_C(1) << (31 - e)) - 1);
-  if (x > threshold) return INT32_MAX;
-  if (x < -threshold) return INT32_MIN;
-  return kiln_shift_left_wrap(x, e);
+  return kiln_sat_shift_left(x, e);
 }
 
 static int32_t saturate(int64_t v) {
   return v > INT32_MAX ? INT32_MAX : (v < INT32_MIN ? INT32_MIN : (int32_t)v);
-}
-
-/* (a + b) / 2 rounded half away from zero. */
-static int32_t rounding_half_sum(int32_t a, int32_t b) {
-  const int64_t sum = (int64_t)a + b;
-  return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
 }
 
 /* Wrapping addition and subtraction, as gemmlowp's raw int32 + and -. */
@@ -147,7 +138,7 @@ static int32_t log_q12_to_q5(int32_t x) {
       z_a_pow_2_adj > z_b_pow_2_adj ? z_a_pow_2_adj : z_b_pow_2_adj;
 
   /* log(r) by the rational approximation around 2^(-1/4) */
-  const int32_t p = rounding_half_sum(r, sqrt_sqrt_half);
+  const int32_t p = kiln_rounding_half_sum(r, sqrt_sqrt_half);
   int32_t q = sub_wrap(r, sqrt_sqrt_half);
   q = add_wrap(q, q);
   const int32_t common_sq = kiln_srdhm(q, q);

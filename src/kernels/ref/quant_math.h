@@ -64,6 +64,21 @@ static inline int32_t kiln_shift_left_wrap(int32_t x, int left_shift) {
   return (int32_t)(uint32_t)((uint32_t)x << left_shift);
 }
 
+/* x * 2^e saturating to int32, for e in [1, 30] (gemmlowp's
+ * SaturatingRoundingMultiplyByPOT with a positive exponent). */
+static inline int32_t kiln_sat_shift_left(int32_t x, int e) {
+  const int32_t limit = (int32_t)((UINT32_C(1) << (31 - e)) - 1);
+  if (x > limit) return INT32_MAX;
+  if (x < -limit) return INT32_MIN;
+  return kiln_shift_left_wrap(x, e);
+}
+
+/* (a + b) / 2 rounded half away from zero (gemmlowp's RoundingHalfSum). */
+static inline int32_t kiln_rounding_half_sum(int32_t a, int32_t b) {
+  const int64_t sum = (int64_t)a + b;
+  return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+}
+
 /* x * multiplier * 2^(shift - 31), TFLite's MultiplyByQuantizedMultiplier
  * for int32 accumulators (shift in [-31, 30]). */
 static inline int32_t kiln_mul_by_quantized_multiplier(int32_t x,

@@ -68,14 +68,6 @@ kiln_status *kiln_qshape_softmax(const kiln_op_ctx *ctx) {
 
 /* ---- gemmlowp's fixed-point pieces, on raw int32 values ---- */
 
-/* x * 2^e, saturating, for e > 0. */
-static int32_t sat_shift_left(int32_t x, int e) {
-  const int32_t threshold = (int32_t)((UINT32_C(1) << (31 - e)) - 1);
-  if (x > threshold) return INT32_MAX;
-  if (x < -threshold) return INT32_MIN;
-  return kiln_shift_left_wrap(x, e);
-}
-
 /* exp(a) for a in [-1/4, 0), a and the result Q0.31. */
 static int32_t exp_quarter(int32_t a) {
   const int32_t constant_term = 1895147668; /* exp(-1/8) */
@@ -93,7 +85,7 @@ static int32_t exp_quarter(int32_t a) {
 int32_t kiln_q_exp_on_negative(int32_t a) {
   const int32_t quarter = 1 << 24;
   const int32_t mod_quarter = (a & (quarter - 1)) - quarter;
-  int32_t result = exp_quarter(sat_shift_left(mod_quarter, 5));
+  int32_t result = exp_quarter(kiln_sat_shift_left(mod_quarter, 5));
   const int32_t remainder = mod_quarter - a;
   /* exp(-2^k) in Q0.31 for k = -2 .. 4 */
   static const int32_t factors[7] = {
@@ -104,22 +96,16 @@ int32_t kiln_q_exp_on_negative(int32_t a) {
   return a == 0 ? INT32_MAX : result;
 }
 
-/* (a + b) / 2 rounded half away from zero, in int64. */
-static int32_t rounding_half_sum(int32_t a, int32_t b) {
-  const int64_t sum = (int64_t)a + b;
-  return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
-}
-
 int32_t kiln_q_one_over_one_plus(int32_t a) {
-  const int32_t half_denominator = rounding_half_sum(a, INT32_MAX);
+  const int32_t half_denominator = kiln_rounding_half_sum(a, INT32_MAX);
   /* Newton-Raphson in Q2.29, from 48/17 - 32/17 d */
   int32_t x = 1515870810 + kiln_srdhm(half_denominator, -1010580540);
   for (int i = 0; i < 3; i++) {
     const int32_t dx = kiln_srdhm(half_denominator, x);
     const int32_t one_minus = (1 << 29) - dx;
-    x = x + sat_shift_left(kiln_srdhm(x, one_minus), 2);
+    x = x + kiln_sat_shift_left(kiln_srdhm(x, one_minus), 2);
   }
-  return sat_shift_left(x, 1); /* x / 2 in Q1.30, as Q0.31 */
+  return kiln_sat_shift_left(x, 1); /* x / 2 in Q1.30, as Q0.31 */
 }
 
 /* Returns 1 / x for a Q12.19 sum x > 0 as Q0.31, with the bits the sum has
