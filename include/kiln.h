@@ -58,6 +58,7 @@ typedef enum kiln_status_code {
   KILN_ERR_FAILED_PRECONDITION = 6, /* call order, e.g. invoke before prepare */
   KILN_ERR_RUNTIME = 7,             /* data-dependent failure during invoke */
   KILN_ERR_INTERNAL = 8,
+  KILN_ERR_CANCELLED = 9, /* kiln_session_cancel or the cancel check */
 } kiln_status_code;
 
 typedef struct kiln_status kiln_status;
@@ -449,6 +450,21 @@ kiln_status *kiln_session_input_buffer(kiln_session *session, int index,
 /* Runs the model. Performs no heap allocation. Inputs keep their values,
  * so invoking again without setting them repeats the same run. */
 kiln_status *kiln_session_invoke(kiln_session *session);
+
+/* Stops an invoke in flight on another thread: it returns
+ * KILN_ERR_CANCELLED at the next kernel boundary or loop round (a WHILE
+ * whose condition never turns false runs until cancelled, as in LiteRT).
+ * Safe to call from any thread while `session` lives; a request made when
+ * no invoke runs is dropped when the next one starts. */
+void kiln_session_cancel(kiln_session *session);
+
+/* A function invoke calls between kernels and loop rounds; nonzero stops
+ * the invoke with KILN_ERR_CANCELLED (a deadline, a budget). NULL removes
+ * it. Called on the invoking thread. */
+typedef int (*kiln_cancel_check_fn)(void *context);
+kiln_status *kiln_session_set_cancel_check(kiln_session *session,
+                                           kiln_cancel_check_fn check,
+                                           void *context);
 
 /* Copies an output out; nbytes must be at least its byte size. */
 kiln_status *kiln_session_get_output(const kiln_session *session, int index,

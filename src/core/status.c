@@ -92,6 +92,8 @@ const char *kiln_status_code_name(kiln_status_code code) {
       return "RUNTIME";
     case KILN_ERR_INTERNAL:
       return "INTERNAL";
+    case KILN_ERR_CANCELLED:
+      return "CANCELLED";
   }
   return "UNKNOWN";
 }

@@ -339,7 +339,8 @@ static kiln_status *run_loop_child(kiln_session *s, int n, int slot,
 /* The loop state lives in the node's outputs: copied from the inputs,
  * then into cond and body each round and back from the body's outputs.
  * TFLite bounds no loop, and neither does kiln: a condition that never
- * turns false runs as long as it would in LiteRT. */
+ * turns false runs until the caller cancels (kiln_session_cancel or its
+ * cancel check, read each round as well as between kernels). */
 /* A loop subgraph's outputs sized at invoke (a body that sums a WHERE's
  * rows into a loop variable) are checked after each round against the
  * loop state, whose shapes the parent planned. */
@@ -375,6 +376,7 @@ static kiln_status *invoke_while(kiln_session *s, int n) {
   bool sized_at_invoke = cond->sized_at_invoke || body->sized_at_invoke;
   for (int i = 0; i < count; i++) copy_tensor(ctx->outputs[i], ctx->inputs[i]);
   for (;;) {
+    KILN_TRY(kiln_session_check_cancel(s));
     KILN_TRY(run_loop_child(s, n, 0, a->cond_subgraph, "cond"));
     if (sized_at_invoke) KILN_TRY(check_round(ctx, cond, body, a, false));
     if (!*(const uint8_t *)child_output(cond, 0)->data) return NULL;

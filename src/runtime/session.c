@@ -777,13 +777,41 @@ static kiln_status *reshape_step(kiln_session *s, int k) {
   return NULL;
 }
 
+void kiln_session_cancel(kiln_session *s) {
+  if (s)
+    atomic_store_explicit(&s->root->cancel_requested, true,
+                          memory_order_relaxed);
+}
+
+kiln_status *kiln_session_set_cancel_check(kiln_session *s,
+                                           kiln_cancel_check_fn check,
+                                           void *context) {
+  if (!s)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "kiln_session_set_cancel_check: NULL session");
+  s->root->cancel_check = check;
+  s->root->cancel_context = context;
+  return NULL;
+}
+
+kiln_status *kiln_session_check_cancel(const kiln_session *s) {
+  const kiln_session *root = s->root;
+  if (atomic_load_explicit(&root->cancel_requested, memory_order_relaxed) ||
+      (root->cancel_check && root->cancel_check(root->cancel_context)))
+    return kiln_error(KILN_ERR_CANCELLED, "the invoke was cancelled");
+  return NULL;
+}
+
 kiln_status *kiln_session_invoke(kiln_session *s) {
   if (!s)
     return kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_session_invoke: NULL");
   if (!s->prepared) return not_prepared(s, "invoke");
+  if (!s->parent)
+    atomic_store_explicit(&s->cancel_requested, false, memory_order_relaxed);
   double origin = s->profiling ? now_us() : 0.0;
   for (int k = 0; k < s->num_steps; k++) {
     const step *st = &s->steps[k];
+    KILN_TRY(kiln_session_check_cancel(s));
     double start = s->profiling ? now_us() : 0.0;
     kiln_status *status = st->reshape ? reshape_step(s, k) : NULL;
     if (!status)

@@ -5,6 +5,7 @@
 #ifndef KILN_RUNTIME_SESSION_INTERNAL_H
 #define KILN_RUNTIME_SESSION_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -98,6 +99,12 @@ struct kiln_session {
   /* The root's hash tables, one per table_id (runtime/hashtable.c). */
   struct kiln_hashtable *tables;
   int num_tables;
+  /* Cancellation (the root's): a request from any thread, cleared when a
+   * root invoke starts, and the caller's check; both are read between
+   * kernels and each loop round. */
+  atomic_bool cancel_requested;
+  kiln_cancel_check_fn cancel_check;
+  void *cancel_context;
   /* Per graph input, the bytes of its STRING elements, copied at
    * set_input (runtime/session_strings.c); NULL until one is set. */
   struct kiln_string_store *input_strings;
@@ -114,6 +121,9 @@ typedef struct kiln_resource_var {
   bool shaped;   /* type and shape fixed at this prepare */
   bool assigned; /* holds a value: assigned since prepare */
 } kiln_resource_var;
+
+/* KILN_ERR_CANCELLED when the root session was asked to stop. */
+kiln_status *kiln_session_check_cancel(const kiln_session *s);
 
 /* Creates a session for `model` whose variables and thread pool are
  * root's (root NULL: a root session with its own), without preparing it. */

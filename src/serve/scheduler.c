@@ -252,6 +252,37 @@ static serve_status *shape_input(kiln_session *session, int index,
 }
 
 /* Runs jobs (a batch of `rows` rows, one version) on one session. */
+/* The invoke of a batch stops once every job in it is past its deadline
+ * (a model whose WHILE never ends would otherwise hold a worker for
+ * good); 0 when some job has none. */
+static double batch_deadline(const serve_job *jobs) {
+  double latest = 0;
+  for (const serve_job *j = jobs; j; j = j->next) {
+    if (j->deadline_ms <= 0) return 0;
+    if (j->deadline_ms > latest) latest = j->deadline_ms;
+  }
+  return latest;
+}
+
+static int past_deadline(void *deadline_ms) {
+  return serve_now_ms() >= *(const double *)deadline_ms;
+}
+
+static serve_status *invoke_within(kiln_session *session, double deadline) {
+  if (deadline <= 0) return serve_from_kiln(kiln_session_invoke(session));
+  kiln_status_free(
+      kiln_session_set_cancel_check(session, past_deadline, &deadline));
+  kiln_status *ks = kiln_session_invoke(session);
+  kiln_status_free(kiln_session_set_cancel_check(session, NULL, NULL));
+  if (ks && kiln_status_get_code(ks) == KILN_ERR_CANCELLED) {
+    kiln_status_free(ks);
+    return serve_error(SERVE_DEADLINE_EXCEEDED,
+                       "Deadline Exceeded: the model was still running at "
+                       "the request's deadline");
+  }
+  return serve_from_kiln(ks);
+}
+
 static serve_status *run_batch(serve_scheduler *s, serve_job *jobs,
                                int64_t rows) {
   serve_version *v = jobs->version;
@@ -298,7 +329,7 @@ static serve_status *run_batch(serve_scheduler *s, serve_job *jobs,
     j->started_ms = start;
     j->executed_batch = padded;
   }
-  if (!st) st = serve_from_kiln(kiln_session_invoke(session));
+  if (!st) st = invoke_within(session, batch_deadline(jobs));
   int num_outputs = kiln_model_num_outputs(v->kmodel);
   for (serve_job *j = jobs; !st && j; j = j->next) {
     j->outputs = calloc((size_t)num_outputs + 1, sizeof *j->outputs);

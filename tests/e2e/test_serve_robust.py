@@ -305,3 +305,64 @@ def test_load_errors_carry_no_host_path(kiln_bin, affine, tmp_path):
             assert str(tmp_path) not in text and "/tmp" not in text, text
         # The server log keeps the path for its operator.
         assert str(base) in srv.log()
+
+
+# ============== a model that runs past the deadline (a WHILE that never ends)
+
+
+def _endless_loop_model():
+    """y = x + steps, by adding 1 `steps` times in a WHILE: a request with
+    steps near 2**31 runs for hours unless the server stops it."""
+    def make():
+        import contextlib
+        import io
+        import tensorflow as tf
+
+        class Loop(tf.Module):
+            @tf.function(input_signature=[
+                tf.TensorSpec([None, 4], tf.float32, name="x"),
+                tf.TensorSpec([None], tf.int32, name="steps")])
+            def run(self, x, steps):
+                def body(i, acc):
+                    return i + 1, acc + 1.0
+                _, y = tf.while_loop(lambda i, acc: i < steps[0], body,
+                                     [tf.constant(0), x])
+                return {"y": y}
+
+        module = Loop()
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [module.run.get_concrete_function()], module)
+        with contextlib.redirect_stdout(io.StringIO()):
+            return converter.convert()
+    return make
+
+
+def test_model_running_past_deadline_is_stopped(kiln_bin, model_cache,
+                                                tmp_path):
+    model = model_cache.custom("serve_endless_loop.tflite",
+                               _endless_loop_model())
+    S.add_version(tmp_path / "models" / "loop", 1, model)
+    with S.Server(kiln_bin, ["--model_name=loop",
+                             f"--model_base_path={tmp_path / 'models' / 'loop'}",
+                             "--num_workers=1"],
+                  tmp_path) as srv:
+        srv.wait_available("loop", 1)
+        x = rand(1, 4, seed=3)
+
+        def ask(steps, **kw):
+            return srv.post("/v1/models/loop:predict", {"inputs": {
+                "x": x.tolist(), "steps": [steps]}}, **kw)
+
+        r = ask(5)
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["outputs"], x + 5, rtol=1e-6)
+        # Two billion rounds: stopped at its 300 ms deadline, with 504.
+        r = ask(2**31 - 1, headers={"X-Request-Timeout-Ms": "300"},
+                timeout=30)
+        assert r.status_code == 504, r.text
+        assert "deadline" in r.json()["error"].lower()
+        # The worker is free again.
+        r = ask(7)
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["outputs"], x + 7, rtol=1e-6)
+        assert srv.alive(), srv.log()

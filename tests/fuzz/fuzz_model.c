@@ -2,10 +2,12 @@
  * API: import, constant folding, shape inference and planning of a session,
  * then one invoke. Any bytes must end in a clean status, never a crash, a
  * leak or a hang. Seeds: tests/fuzz/corpus/model/ (real .tflite files). */
+#define _POSIX_C_SOURCE 200809L
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kiln.h"
 
@@ -47,6 +49,18 @@ static void capped_release(void *context, void *pointer) {
  * small arena); skip invoking models whose prepared FLOP count is large. */
 #define LARGEST_RUN_FLOPS 5e7
 
+/* A WHILE whose condition never turns false is a valid model that runs
+ * until cancelled (as in LiteRT); the harness cancels every invoke after a
+ * second, well inside libFuzzer's -timeout. */
+static double seconds_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+static int past_deadline(void *deadline) {
+  return seconds_now() > *(const double *)deadline;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const kiln_allocator capped = {NULL, capped_allocate,
                                         capped_reallocate, capped_release};
@@ -72,6 +86,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (!st) st = kiln_session_input_buffer(session, i, &input, &nbytes);
       if (!st) memset(input, 0, nbytes);
     }
+    double deadline = seconds_now() + 1.0;
+    if (!st)
+      st = kiln_session_set_cancel_check(session, past_deadline, &deadline);
     if (!st) st = kiln_session_invoke(session);
   }
   if (st && kiln_status_message(st)[0] == '\0') abort(); /* say what */

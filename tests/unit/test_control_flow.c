@@ -4,9 +4,13 @@
  * state carried between invokes and reset; and bad files (subgraph
  * indices out of range, recursion, operators whose inputs and outputs do
  * not match their subgraphs') refused with a message naming the operator
- * and the subgraph. */
+ * and the subgraph; and a loop that would not end, cancelled. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "formats/tflite/tflite_schema.h"
 #include "harness.h"
@@ -117,6 +121,19 @@ static kiln_status *load(kiln_model **out) {
   return st;
 }
 
+/* The built model loaded and a session made on it; NULL (the model freed)
+ * when either fails, which the CHECKs have counted. */
+static kiln_session *open_session(kiln_model **model) {
+  kiln_session *s = NULL;
+  CHECK_OK(load(model));
+  if (*model) CHECK_OK(kiln_session_create(*model, NULL, &s));
+  if (!s) {
+    kiln_model_free(*model);
+    *model = NULL;
+  }
+  return s;
+}
+
 /* ---------------------------------------------------------------- WHILE */
 
 static int32_t zero = 0, one = 1;
@@ -174,13 +191,8 @@ static void test_while(void) {
     shift = kiln_test_uniform(-1, 1);
     while_model(n);
     kiln_model *model = NULL;
-    kiln_session *s = NULL;
-    CHECK_OK(load(&model));
-    if (model) CHECK_OK(kiln_session_create(model, NULL, &s));
-    if (!s) {
-      kiln_model_free(model);
-      continue;
-    }
+    kiln_session *s = open_session(&model);
+    if (!s) continue;
     float x[16], acc[16], got[16];
     kiln_test_fill(x, n, -2, 2);
     int64_t dims[1] = {n};
@@ -751,6 +763,65 @@ static void test_sized_at_invoke_at_if(void) {
   }
 }
 
+/* ---- cancellation: a loop that would run for billions of rounds ---- */
+static int checks_left;
+static int stop_after_budget(void *context) {
+  (void)context;
+  return --checks_left < 0;
+}
+
+static void *cancel_soon(void *session) {
+  struct timespec pause = {0, 20 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  kiln_session_cancel(session);
+  return NULL;
+}
+
+static void set_loop_inputs(kiln_session *s, int32_t trips) {
+  float x[4] = {0};
+  int64_t dims[1] = {4};
+  CHECK_OK(kiln_session_set_input(s, 0, KILN_FLOAT32, dims, 1, x, sizeof x));
+  CHECK_OK(kiln_session_set_input(s, 1, KILN_INT32, scalar, 0, &trips,
+                                  sizeof trips));
+}
+
+/* A WHILE that never ends in practice stops with KILN_ERR_CANCELLED, by
+ * the caller's check or by kiln_session_cancel from another thread, and
+ * the next invoke runs normally. */
+static void test_cancel(void) {
+  scale = 1.0f;
+  shift = 0.0f;
+  while_model(4);
+  kiln_model *model = NULL;
+  kiln_session *s = open_session(&model);
+  if (!s) return;
+  set_loop_inputs(s, INT32_MAX);
+  checks_left = 1000;
+  CHECK_OK(kiln_session_set_cancel_check(s, stop_after_budget, NULL));
+  CHECK_ERROR(kiln_session_invoke(s), KILN_ERR_CANCELLED, "cancelled");
+  CHECK(checks_left == -1);
+  CHECK_OK(kiln_session_set_cancel_check(s, NULL, NULL));
+
+  kiln_session_cancel(s); /* before the invoke: dropped when it starts */
+  set_loop_inputs(s, 3);
+  CHECK_OK(kiln_session_invoke(s));
+  int32_t count = -1;
+  CHECK_OK(kiln_session_get_output(s, 1, &count, sizeof count));
+  CHECK(count == 3);
+
+  set_loop_inputs(s, INT32_MAX);
+  pthread_t canceller;
+  CHECK(pthread_create(&canceller, NULL, cancel_soon, s) == 0);
+  CHECK_ERROR(kiln_session_invoke(s), KILN_ERR_CANCELLED, "cancelled");
+  pthread_join(canceller, NULL);
+  set_loop_inputs(s, 2);
+  CHECK_OK(kiln_session_invoke(s));
+  CHECK_OK(kiln_session_get_output(s, 1, &count, sizeof count));
+  CHECK(count == 2);
+  kiln_session_free(s);
+  kiln_model_free(model);
+}
+
 int main(void) {
   kiln_test_seed(0xc0f1);
   test_while();
@@ -763,5 +834,6 @@ int main(void) {
   test_call_budget();
   test_shape_changing_loop();
   test_sized_at_invoke_at_if();
+  test_cancel();
   return kiln_test_finish("test_control_flow");
 }
