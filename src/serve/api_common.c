@@ -64,18 +64,16 @@ serve_status *serve_parse_body(const serve_request *r, json_t **out) {
   return NULL;
 }
 
-void serve_job_done_metrics(serve_request *r, serve_job *job, int http_status) {
-  serve_server *s = r->server;
+void serve_record_inference(serve_server *s, const char *model,
+                            double received_ms, serve_job *job) {
   double now = serve_now_ms();
-  (void)http_status;
-  r->version = job->version ? job->version->number : 0;
   if (job->queued_ms > 0) {
     int64_t rows =
         job->num_inputs && job->inputs[0].rank ? job->inputs[0].dims[0] : 1;
     double run = job->finished_ms -
                  (job->started_ms > 0 ? job->started_ms : job->finished_ms);
     serve_metrics_inference(
-        s->metrics, r->model, rows, !job->status, (now - r->received_ms) * 1e6,
+        s->metrics, model, rows, !job->status, (now - received_ms) * 1e6,
         job->started_ms > 0 ? (job->started_ms - job->queued_ms) * 1e6 : -1,
         run * 1e6);
   }
@@ -83,32 +81,51 @@ void serve_job_done_metrics(serve_request *r, serve_job *job, int http_status) {
   free(job);
 }
 
-void serve_submit(serve_request *r, serve_version *v, serve_tensor *inputs,
-                  int num_inputs, double deadline_ms,
-                  void (*done)(serve_job *job)) {
+void serve_job_done_metrics(serve_request *r, serve_job *job, int http_status) {
+  (void)http_status;
+  r->version = job->version ? job->version->number : 0;
+  serve_record_inference(r->server, r->model, r->received_ms, job);
+}
+
+serve_status *serve_submit_job(serve_server *s, serve_version *v,
+                               serve_tensor *inputs, int num_inputs,
+                               double deadline_ms, void (*done)(serve_job *),
+                               void *context, int client_fd,
+                               serve_job **out_job) {
+  *out_job = NULL;
   serve_job *job = calloc(1, sizeof *job);
   if (!job) {
     for (int i = 0; i < num_inputs; i++) serve_tensor_release(&inputs[i]);
     free(inputs);
     serve_version_release(v);
-    serve_respond_error(r, serve_error(SERVE_INTERNAL, "out of memory"));
-    return;
+    return serve_error(SERVE_INTERNAL, "out of memory");
   }
   job->version = v;
   job->inputs = inputs;
   job->num_inputs = num_inputs;
   job->deadline_ms = deadline_ms;
-  job->client_fd = r->client_fd;
+  job->client_fd = client_fd;
   job->done = done;
-  job->context = r;
-  serve_status *st = serve_scheduler_submit(r->server->scheduler, job);
+  job->context = context;
+  serve_status *st = serve_scheduler_submit(s->scheduler, job);
   if (st) {
-    int http = serve_status_http(st);
     job->status =
         serve_error(serve_status_code(st), "%s", serve_status_message(st));
-    serve_respond_error(r, st);
-    serve_job_done_metrics(r, job, http);
+    *out_job = job;
   }
+  return st;
+}
+
+void serve_submit(serve_request *r, serve_version *v, serve_tensor *inputs,
+                  int num_inputs, double deadline_ms,
+                  void (*done)(serve_job *job)) {
+  serve_job *job;
+  serve_status *st = serve_submit_job(r->server, v, inputs, num_inputs,
+                                      deadline_ms, done, r, r->client_fd, &job);
+  if (!st) return;
+  int http = serve_status_http(st);
+  serve_respond_error(r, st);
+  if (job) serve_job_done_metrics(r, job, http);
 }
 
 bool serve_parse_version(const char *text, size_t len, int64_t *out) {

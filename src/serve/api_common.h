@@ -31,6 +31,26 @@ void serve_submit(serve_request *r, serve_version *v, serve_tensor *inputs,
 /* Records metrics for a finished request and frees the job. */
 void serve_job_done_metrics(serve_request *r, serve_job *job, int http_status);
 
+/* The protocol-free parts, for fronts without a serve_request (gRPC). */
+
+/* Queues a job for the version `v` (held reference taken) on `inputs`
+ * (num_inputs, in model order, taken). done runs once on a worker with
+ * job->context = context. client_fd: the client's socket, polled while
+ * the job waits so a client that hung up is dropped (-1: none). On error (out
+ * of memory, a full queue) the job is not queued: the error is returned and
+ * *out_job holds the job for the caller's metrics (serve_record_inference), or
+ * NULL. */
+serve_status *serve_submit_job(serve_server *s, serve_version *v,
+                               serve_tensor *inputs, int num_inputs,
+                               double deadline_ms, void (*done)(serve_job *),
+                               void *context, int client_fd,
+                               serve_job **out_job);
+
+/* Records a finished job's inference metrics under `model`, from
+ * `received_ms`, and frees the job. */
+void serve_record_inference(serve_server *s, const char *model,
+                            double received_ms, serve_job *job);
+
 /* Parses "N" as a positive version number; false if it is not one. */
 bool serve_parse_version(const char *text, size_t len, int64_t *out);
 

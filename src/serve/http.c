@@ -377,6 +377,7 @@ bool serve_http_drain(serve_server *s, double timeout_ms);
 void serve_http_stop(serve_server *s);
 
 bool serve_http_start(serve_server *s, char *err, size_t err_size) {
+  if (s->options.rest_api_port == 0) return true; /* REST off */
   serve_bind_addr listen_at;
   if (!serve_bind_resolve(s->options.host, (uint16_t)s->options.rest_api_port,
                           &listen_at, err, err_size))

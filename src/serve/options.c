@@ -43,8 +43,15 @@ static const option_def defs[] = {
     {"rest_api_port", OPT_INT, FIELD(rest_api_port), "8501", 0, 65535,
      "HTTP port of the TF Serving REST and KServe v2 APIs; 0: off"},
     {"port", OPT_INT, FIELD(grpc_port), "8500", 0, 65535,
-     "TF Serving's gRPC port; gRPC is not served yet (a warning says so); "
+     "gRPC port (TF Serving's): TF Serving's PredictionService and "
+     "ModelService, KServe v2's GRPCInferenceService and grpc.health.v1; "
      "0: off"},
+    {"grpc_port", OPT_INT, FIELD(kserve_grpc_port), "0", 0, 65535,
+     "a second gRPC port with the same services (Triton's is 8001); 0: off"},
+    {"bearer_token_file", OPT_STRING, FIELD(bearer_token_file), "", NO_LIMIT,
+     "file whose first line is a token every request must carry as "
+     "'Authorization: Bearer TOKEN' (HTTP header or gRPC metadata); health "
+     "probes are exempt; empty: no token"},
     {"ssl_config_file", OPT_STRING, FIELD(ssl_config_file), "", NO_LIMIT,
      "TF Serving SSLConfig file; TLS is not supported yet, so kiln refuses "
      "to start with it rather than serve plaintext"},

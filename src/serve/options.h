@@ -42,10 +42,11 @@ typedef struct serve_options {
   bool enable_per_model_batching_parameters;
   /* Monitoring */
   const char *monitoring_config_file;
-  /* TF Serving's flags beyond REST: gRPC is not served yet, so --port is
-   * only reported; TLS is refused rather than ignored. */
-  int64_t grpc_port; /* --port; 0: off */
+  /* gRPC and security */
+  int64_t grpc_port;        /* --port (TF Serving's); 0: off */
+  int64_t kserve_grpc_port; /* --grpc_port (Triton's 8001); 0: off */
   const char *ssl_config_file;
+  const char *bearer_token_file;
   int64_t tensorflow_intra_op_parallelism; /* > 0: --session_threads */
   /* TF Serving flags given that kiln accepts but ignores, each once, as
    * "--name: why" (static text), for one warning each at start. */

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "kiln.h"
+#include "serve/grpc_front.h"
 #include "serve/pbtxt.h"
+#include "serve/security.h"
 
 bool serve_http_start(serve_server *s, char *err, size_t err_size);
 void serve_http_stop_accepting(serve_server *s);
@@ -85,20 +87,12 @@ static bool check_tf_serving_flags(serve_options *o) {
             o->ssl_config_file);
     return false;
   }
-  if (o->rest_api_port == 0) {
+  if (o->rest_api_port == 0 && o->grpc_port == 0 && o->kserve_grpc_port == 0) {
     fprintf(stderr,
-            "kiln serve: --rest_api_port=0 turns the REST API off, and gRPC "
-            "(--port) is not served yet: nothing would serve; give a REST "
-            "port\n");
+            "kiln serve: --rest_api_port=0 and --port=0: nothing would "
+            "serve; give a REST or a gRPC port\n");
     return false;
   }
-  if (o->grpc_port)
-    serve_log(NULL,
-              "warning: gRPC is not served yet: nothing listens on "
-              "--port=%lld, so gRPC clients get \"connection refused\"; "
-              "use the REST API on --rest_api_port=%lld (--port=0 silences "
-              "this)",
-              (long long)o->grpc_port, (long long)o->rest_api_port);
   for (int i = 0; i < o->num_ignored_notes; i++)
     serve_log(NULL, "warning: ignoring %s", o->ignored_notes[i]);
   if (o->tensorflow_intra_op_parallelism > 0) {
@@ -203,6 +197,8 @@ int serve_main(int argc, char **argv) {
     serve_log(s,
               "warning: --model_repository is used only with "
               "--model_control_mode=explicit");
+  if (!st && o->bearer_token_file[0])
+    st = serve_bearer_token_read(o->bearer_token_file, &s->bearer_token);
   if (st) return fail(s, st);
   s->metrics = serve_metrics_create();
   serve_repo_config rc = {
@@ -238,6 +234,10 @@ int serve_main(int argc, char **argv) {
   if (!st) st = serve_repo_start(s->repo);
   if (!st && !serve_http_start(s, err, sizeof err))
     st = serve_error(SERVE_UNAVAILABLE, "%s", err);
+  if (!st && !serve_grpc_start(s, err, sizeof err)) {
+    st = serve_error(SERVE_UNAVAILABLE, "%s", err);
+    serve_http_stop(s);
+  }
   if (st) {
     int code = fail(s, st);
     serve_scheduler_free(s->scheduler);
@@ -263,6 +263,7 @@ int serve_main(int argc, char **argv) {
   while (!stop_requested) pause();
   serve_log(s, "stopping: no new connections; finishing requests in flight");
   serve_http_stop_accepting(s);
+  serve_grpc_stop_accepting(s);
   /* Requests begun (even those whose body is still arriving) are served
    * in full; a client that never finishes is given the client timeout. */
   if (!serve_http_drain(s, 1e3 * (double)o->client_timeout_seconds))
@@ -270,11 +271,13 @@ int serve_main(int argc, char **argv) {
               atomic_load(&s->in_flight), (long long)o->client_timeout_seconds);
   serve_scheduler_free(s->scheduler); /* runs what is queued, answers it */
   s->scheduler = NULL;
+  serve_grpc_stop(s);
   serve_http_stop(s);
   serve_repo_free(s->repo);
   serve_metrics_free(s->metrics);
   if (s->access_log && s->access_log != stderr) fclose(s->access_log);
   free(prom);
+  free(s->bearer_token);
   serve_log(s, "stopped");
   return 0;
 }

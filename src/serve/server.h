@@ -26,6 +26,9 @@ typedef struct serve_server {
   serve_batching batching;     /* the server-wide parameters */
   const char *prometheus_path; /* NULL: only /metrics */
   struct MHD_Daemon *daemon;
+  struct serve_grpc *grpc;      /* the gRPC front (grpc_front.c); NULL: off */
+  char *bearer_token;           /* --bearer_token_file's token; NULL: none */
+  struct serve_tls_config *tls; /* --ssl_config_file; NULL: plaintext */
   struct serve_conn_guard *conn_guard; /* deadlines per connection */
   FILE *access_log;
   pthread_mutex_t log_lock;
