@@ -77,7 +77,9 @@ class Server:
         self.port = free_port()
         args = [str(K.kiln_binary()), "serve", f"--model_name={name}",
                 f"--model_base_path={self.dir / name}",
-                f"--rest_api_port={self.port}"] + list(extra)
+                f"--rest_api_port={self.port}", "--host=127.0.0.1"] + list(extra)
+        if not any(a.startswith("--port") for a in extra):
+            args.append("--port=0")  # no gRPC unless asked
         if batching:
             params = self.dir / "batching.pbtxt"
             params.write_text(batching)
