@@ -419,9 +419,9 @@ static void test_authorize(void) {
   serve_status_free(st);
   /* Verified once on this connection: the token decides. */
   bool checked = true;
-  authorize(&s, "POST", "/v2/models/m/infer", right, &r);
+  serve_status_free(authorize(&s, "POST", "/v2/models/m/infer", right, &r));
   CHECK(serve_http_authorize(&r, &checked) == NULL);
-  authorize(&s, "POST", "/v2/models/m/infer", wrong, &r);
+  serve_status_free(authorize(&s, "POST", "/v2/models/m/infer", wrong, &r));
   st = serve_http_authorize(&r, &checked);
   CHECK(st && serve_status_http(st) == 401);
   serve_status_free(st);
