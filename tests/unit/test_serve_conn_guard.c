@@ -2,8 +2,9 @@
  * (conn_guard.c) on socket pairs standing in for client connections: the
  * default limits derived from the open-file limit, a connection whose
  * headers or body run past their deadline is answered 408 (first request
- * only) and shut down, one being served or kept alive is left alone, and
- * the rate-limited log. */
+ * only) and shut down, one being served or kept alive is left alone,
+ * under TLS only shut down (no plaintext inside the TLS stream), and the
+ * rate-limited log. */
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -130,9 +131,31 @@ static void test_log_limited(void) {
   CHECK(strstr(text, "999 more per-connection lines left out") != NULL);
 }
 
+/* Under TLS a connection past its header deadline is shut down without
+ * the plaintext 408, which the client's TLS layer would read as a corrupt
+ * record. */
+static void test_tls_closes_without_plaintext(void) {
+  serve_conn_guard *g = serve_conn_guard_create(100, 100, 1000);
+  CHECK(g != NULL);
+  if (!g) return;
+  serve_conn_guard_set_tls(g);
+  int pair[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+  serve_conn *c = serve_conn_opened(g, pair[0]);
+  sleep_ms(400);
+  char text[512];
+  CHECK(drained(pair[1], text, sizeof text));
+  CHECK(text[0] == '\0');
+  serve_conn_closed(g, c);
+  serve_conn_guard_free(g);
+  close(pair[0]);
+  close(pair[1]);
+}
+
 int main(void) {
   test_default_limits();
   test_deadlines();
+  test_tls_closes_without_plaintext();
   test_log_limited();
   return kiln_test_finish("test_serve_conn_guard");
 }
