@@ -104,8 +104,13 @@ typedef enum conn_phase {
 } conn_phase;
 
 /* How often an idle kept-alive connection's byte count is read: the next
- * request's header clock may start this much after its first byte. */
-#define NEXT_REQUEST_POLL_MS 100.0
+ * request's header clock may start this much after its first byte, a
+ * fortieth of the header deadline (from 20 to 500 ms), so that many idle
+ * connections cost few system calls. */
+static double next_request_poll_ms(const serve_conn_limits *l) {
+  double ms = l->header_ms / 40.0;
+  return ms < 20.0 ? 20.0 : ms > 500.0 ? 500.0 : ms;
+}
 
 struct serve_conn {
   struct serve_conn *prev, *next;
@@ -134,9 +139,10 @@ struct serve_conn_guard {
 
 /* Kept alive and idle: have the next request's first bytes come? Called
  * under the lock, which keeps the fd open. */
-static void watch_next_request(serve_conn *c, double now) {
+static void watch_next_request(const serve_conn_limits *l, serve_conn *c,
+                               double now) {
   if (c->next_started || !c->counting || now < c->next_check_ms) return;
-  c->next_check_ms = now + NEXT_REQUEST_POLL_MS;
+  c->next_check_ms = now + next_request_poll_ms(l);
   uint64_t count;
   if (bytes_received(c->fd, &count) && count > c->bytes_at_answer) {
     c->next_started = true;
@@ -179,7 +185,8 @@ static void *reap(void *arg) {
      * serve_conn_closed has taken it off this list. */
     for (serve_conn *c = g->head.next; c != &g->head; c = c->next) {
       if (c->reaped) continue;
-      if (c->phase == PHASE_HEADERS && c->answered) watch_next_request(c, now);
+      if (c->phase == PHASE_HEADERS && c->answered)
+        watch_next_request(&g->limits, c, now);
       double limit = phase_limit(&g->limits, c);
       if (limit <= 0 || now - c->since_ms <= limit) continue;
       c->reaped = true;

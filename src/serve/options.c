@@ -85,9 +85,9 @@ static const option_def defs[] = {
     {"request_header_timeout_ms", OPT_INT, FIELD(request_header_timeout_ms),
      "30000", 0, 86400000,
      "a request's headers must arrive within this of the connection's "
-     "start, however steadily they trickle (on a kept-alive connection: "
-     "of the previous answer, plus --client_timeout_seconds); else 408 and "
-     "the connection is closed (0: no limit)"},
+     "start, however steadily they trickle (on a kept-alive connection: of "
+     "the next request's first byte); else 408 and the connection is "
+     "closed (0: no limit)"},
     {"request_body_timeout_ms", OPT_INT, FIELD(request_body_timeout_ms),
      "120000", 0, 86400000,
      "a request's body must arrive within this of its headers; else 408 and "
