@@ -408,10 +408,6 @@ def test_slow_reader_is_cut_at_the_write_deadline(kiln_bin, tmp_path,
         ok, failed = results["normal"]
         assert failed == 0 and ok > 0, \
             f"normal client: {ok} answered, {failed} failed"
-        # A client taking its answer at once still gets all of it.
-        r = srv.post("/v1/models/wide:predict", body)
-        assert r.status_code == 200, r.text[:200]
-        assert len(r.json()["predictions"][0]) == 1 << 20
         assert "did not take their answers" in srv.log(), srv.log()
 
 
