@@ -3,6 +3,7 @@
  * whose answer comes later from an inference worker, and writes the
  * access log. No HTTP parsing of our own. */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -129,9 +130,28 @@ static void access_log(serve_request *r) {
   serve_buf_free(&b);
 }
 
+/* What is kept per connection (MHD's socket context). */
+typedef struct http_conn {
+  serve_conn *guard;  /* the deadline tracker; NULL: untracked */
+  bool peer_verified; /* mutual TLS: its client certificate was checked */
+} http_conn;
+
+static http_conn *conn_state(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *info =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return info ? info->socket_context : NULL;
+}
+
+/* The connection's deadline tracker (NULL when untracked). */
+static serve_conn *guarded(struct MHD_Connection *conn) {
+  http_conn *c = conn_state(conn);
+  return c ? c->guard : NULL;
+}
+
 static enum MHD_Result send_answer(serve_request *r) {
   if (r->sent) return MHD_YES; /* answered early; MHD is sending it */
   r->sent = true;
+  serve_conn_answer_started(r->server->conn_guard, guarded(r->connection));
   struct MHD_Response *resp = MHD_create_response_from_buffer(
       r->response_len, r->response, MHD_RESPMEM_MUST_FREE);
   if (!resp) return MHD_NO;
@@ -165,24 +185,6 @@ static void route(serve_request *r) {
                                      r->method, r->path));
 }
 
-/* What is kept per connection (MHD's socket context). */
-typedef struct http_conn {
-  serve_conn *guard;  /* the deadline tracker; NULL: untracked */
-  bool peer_verified; /* mutual TLS: its client certificate was checked */
-} http_conn;
-
-static http_conn *conn_state(struct MHD_Connection *conn) {
-  const union MHD_ConnectionInfo *info =
-      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-  return info ? info->socket_context : NULL;
-}
-
-/* The connection's deadline tracker (NULL when untracked). */
-static serve_conn *guarded(struct MHD_Connection *conn) {
-  http_conn *c = conn_state(conn);
-  return c ? c->guard : NULL;
-}
-
 static serve_status *too_large(const serve_server *s) {
   return serve_error(SERVE_PAYLOAD_TOO_LARGE,
                      "the request body is larger than --max_body_bytes=%lld",
@@ -208,6 +210,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   serve_server *s = cls;
   serve_request *r = *state;
   if (!r) {
+    /* Refused over --max_connections (and answered 503): a request that
+     * arrived with the connection is not served. */
+    if (serve_conn_refused(guarded(conn))) return MHD_NO;
     r = calloc(1, sizeof *r);
     if (!r) return MHD_NO;
     r->server = s;
@@ -298,7 +303,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     return MHD_YES;
   }
   /* The whole body is in; or a resumed connection whose answer is ready. */
-  serve_conn_body_done(s->conn_guard, guarded(conn));
+  if (!r->sent) serve_conn_body_done(s->conn_guard, guarded(conn));
   pthread_mutex_lock(&r->lock);
   bool ready = r->answered;
   pthread_mutex_unlock(&r->lock);
@@ -373,37 +378,47 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
 }
 
 /* The open-file limit raised, the connection bounds below it (derived
- * unless set), and the deadline thread started. */
+ * unless set), and the deadline thread started. The guard refuses
+ * connections over the total; MHD's own cap (*mhd_total) sits a little
+ * above it, so that MHD keeps accepting, and the guard refusing, while
+ * refused connections close. */
 static bool guard_connections(serve_server *s, unsigned threads,
-                              unsigned *total, unsigned *per_client, char *err,
-                              size_t err_size) {
+                              unsigned *mhd_total, unsigned *per_client,
+                              char *err, size_t err_size) {
   serve_options *o = &s->options;
   int64_t files = serve_raise_open_file_limit();
   int64_t t, c;
   serve_default_connection_limits(files, &t, &c);
   if (o->max_connections) t = o->max_connections;
   if (o->max_connections_per_client) c = o->max_connections_per_client;
-  /* MHD splits the total among its threads: each needs one at least. */
-  if (t < (int64_t)threads) t = threads;
   if (t > files)
     serve_log(NULL,
               "warning: --max_connections=%lld is above the open-file limit "
               "%lld; past it, new connections fail",
               (long long)t, (long long)files);
-  *total = (unsigned)t;
+  /* MHD splits its cap among its threads: each needs one at least. */
+  int64_t mhd = t + t / 16 + 2 * (int64_t)threads + 8;
+  *mhd_total = mhd > UINT_MAX ? UINT_MAX : (unsigned)mhd;
   *per_client = (unsigned)c;
-  s->conn_guard = serve_conn_guard_create(
-      (double)o->request_header_timeout_ms, (double)o->request_body_timeout_ms,
-      1e3 * (double)o->client_timeout_seconds);
+  serve_conn_limits limits = {
+      .header_ms = (double)o->request_header_timeout_ms,
+      .body_ms = (double)o->request_body_timeout_ms,
+      .write_ms = (double)o->response_write_timeout_ms,
+      .idle_ms = 1e3 * (double)o->client_timeout_seconds,
+      .max_connections = t,
+  };
+  s->conn_guard = serve_conn_guard_create(&limits);
   if (!s->conn_guard) {
     snprintf(err, err_size, "cannot start the connection deadline thread");
     return false;
   }
   serve_log(NULL,
-            "connections: at most %u, %u per client address; headers within "
-            "%lld ms, bodies within %lld ms (open-file limit %lld)",
-            *total, *per_client, (long long)o->request_header_timeout_ms,
-            (long long)o->request_body_timeout_ms, (long long)files);
+            "connections: at most %lld, %u per client address; headers within "
+            "%lld ms, bodies within %lld ms, answers taken within %lld ms "
+            "(open-file limit %lld)",
+            (long long)t, *per_client, (long long)o->request_header_timeout_ms,
+            (long long)o->request_body_timeout_ms,
+            (long long)o->response_write_timeout_ms, (long long)files);
   return true;
 }
 
@@ -428,8 +443,8 @@ bool serve_http_start(serve_server *s, char *err, size_t err_size) {
   struct MHD_OptionItem tls_options[SERVE_HTTP_TLS_OPTIONS];
   if (!serve_http_tls_options(s, &tls_flags, tls_options, err, err_size))
     return false;
-  unsigned max_connections, per_client;
-  if (!guard_connections(s, threads, &max_connections, &per_client, err,
+  unsigned mhd_max_connections, per_client;
+  if (!guard_connections(s, threads, &mhd_max_connections, &per_client, err,
                          err_size))
     return false;
   if (s->tls) serve_conn_guard_set_tls(s->conn_guard);
@@ -443,7 +458,7 @@ bool serve_http_start(serve_server *s, char *err, size_t err_size) {
       MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)s->options.client_timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
       on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-      MHD_OPTION_CONNECTION_LIMIT, max_connections,
+      MHD_OPTION_CONNECTION_LIMIT, mhd_max_connections,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_ARRAY, tls_options,
       MHD_OPTION_END);

@@ -93,13 +93,18 @@ static const option_def defs[] = {
     {"request_header_timeout_ms", OPT_INT, FIELD(request_header_timeout_ms),
      "30000", 0, 86400000,
      "a request's headers must arrive within this of the connection's "
-     "start, however steadily they trickle (on a kept-alive connection: "
-     "of the previous answer, plus --client_timeout_seconds); else 408 and "
-     "the connection is closed (0: no limit)"},
+     "start, however steadily they trickle (on a kept-alive connection: of "
+     "the next request's first byte); else 408 and the connection is "
+     "closed (0: no limit)"},
     {"request_body_timeout_ms", OPT_INT, FIELD(request_body_timeout_ms),
      "120000", 0, 86400000,
      "a request's body must arrive within this of its headers; else 408 and "
      "the connection is closed (0: no limit)"},
+    {"response_write_timeout_ms", OPT_INT, FIELD(response_write_timeout_ms),
+     "120000", 0, 86400000,
+     "a client must take its whole answer within this of its being ready "
+     "(as long as a body may take: answers can be as large); else the "
+     "connection is reset (0: no limit)"},
     {"access_log", OPT_STRING, FIELD(access_log), "", NO_LIMIT,
      "file to append one JSON line per request to; '-' for stderr; empty "
      "for none"},

@@ -33,6 +33,7 @@ typedef struct serve_options {
   int64_t max_connections_per_client; /* 0: derived from the file limit */
   int64_t request_header_timeout_ms;
   int64_t request_body_timeout_ms;
+  int64_t response_write_timeout_ms;
   /* Inference */
   int64_t num_workers;
   int64_t session_threads;

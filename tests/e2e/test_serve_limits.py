@@ -1,6 +1,7 @@
 """End-to-end tests of `kiln serve` under abusive clients (issue 10, defect
-9): slow clients trickling bytes, many connections from one address, an
-announced oversized body, and a flood of closed connections in the log.
+9): slow clients trickling bytes, clients reading their answers a trickle
+at a time, many connections from one address or in all, an announced
+oversized body, and a flood of closed connections in the log.
 
 Each starts the real binary (serve_util.Server) with small limits and
 deadlines set by flags, so the attacks take seconds. The attackers connect
@@ -9,6 +10,9 @@ client from 127.0.0.1, so a per-address cap tells them apart. Assertions
 are on success and failure, and deadlines an order of magnitude apart:
 never on speed.
 """
+import contextlib
+import io
+import json
 import resource
 import socket
 import threading
@@ -32,12 +36,35 @@ def enough_files():
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def start(kiln_bin, tmp_path, *flags, open_files=None):
-    """A server on an empty base path (no model is needed: the attacks
-    are on HTTP itself), optionally started with a lower open-file soft
-    limit, as systemd and Docker start services."""
+def _wide_output_model():
+    """One float in, the same float a million times out: an answer of
+    megabytes (more than the kernel's socket buffers hold) to a request of
+    a few bytes."""
+    import tensorflow as tf
+
+    class Wide(tf.Module):
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, 1], tf.float32, name="x")])
+        def run(self, x):
+            return {"wide": tf.tile(x, [1, 1 << 20])}
+
+    module = Wide()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.run.get_concrete_function()], module)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
+
+
+def start(kiln_bin, tmp_path, *flags, open_files=None, model=None):
+    """A server on an empty base path (no model is needed for attacks on
+    HTTP itself) or on `model` as "wide", optionally started with a lower
+    open-file soft limit, as systemd and Docker start services."""
     base = tmp_path / "models" / "none"
     base.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        base = tmp_path / "models" / "wide"
+        S.add_version(base, 1, model)
+        flags = ("--model_name=wide", *flags)
 
     if open_files is None:
         return S.Server(kiln_bin, [f"--model_base_path={base}", *flags],
@@ -302,3 +329,185 @@ def test_closed_connections_do_not_flood_the_log(kiln_bin, tmp_path):
         assert len(lines) < 30, \
             f"{len(lines)} log lines for 300 closed connections:\n" + \
             "\n".join(lines[:10])
+
+
+def read_answer(s, until):
+    """One whole HTTP answer from a blocking socket: (head, body), or
+    (None, bytes so far) if the server closed first or `until` passed."""
+    data = b""
+    while time.monotonic() < until:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if sep:
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(rest) >= length:
+                return head, rest[:length]
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return None, data
+
+
+def test_slow_reader_is_cut_at_the_write_deadline(kiln_bin, tmp_path,
+                                                  model_cache):
+    """A client that asks for a 10 MB answer and takes it a kilobyte a
+    tenth of a second never looks idle (libmicrohttpd's timeout restarts
+    at every byte sent) and used to hold its connection and the answer's
+    memory for half an hour. Past --response_write_timeout_ms (1 s here;
+    allowed: 15 s) it is reset, while a normal client beside it is
+    answered throughout."""
+    model = model_cache.custom("serve_wide_output.tflite", _wide_output_model)
+    with start(kiln_bin, tmp_path, "--response_write_timeout_ms=1000",
+               "--client_timeout_seconds=60", model=model) as srv:
+        body = json.dumps({"instances": [[0.1234567]]}).encode()
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # A small receive window: the answer cannot sit in the kernel.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(5 * SLOW)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(b"POST /v1/models/wide:predict HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        results = {}
+        normal = threading.Thread(
+            target=lambda: results.update(
+                normal=normal_client(srv.url, 3 * SLOW)))
+        normal.start()
+        got, ended = 0, False
+        until = time.monotonic() + 15 * SLOW
+        try:
+            while time.monotonic() < until:
+                try:
+                    chunk = s.recv(1024)
+                except socket.timeout:
+                    continue
+                except OSError:  # reset: the expected end
+                    ended = True
+                    break
+                if not chunk:
+                    ended = True
+                    break
+                got += len(chunk)
+                time.sleep(0.1)
+        finally:
+            s.close()
+            normal.join()
+        assert ended, \
+            f"a client reading its answer slowly still held its connection " \
+            f"after 15 s ({got} bytes taken; deadline 1 s)"
+        assert got < 1 << 20, f"the whole answer was taken ({got} bytes)"
+        ok, failed = results["normal"]
+        assert failed == 0 and ok > 0, \
+            f"normal client: {ok} answered, {failed} failed"
+        assert "did not take their answers" in srv.log(), srv.log()
+
+
+def test_late_headers_on_a_kept_alive_connection_get_408(kiln_bin, tmp_path):
+    """On a kept-alive connection, the next request's headers trickled in
+    past --request_header_timeout_ms (counted from their first byte) get a
+    408, as a first request's do; they used to be cut silently only a
+    whole idle timeout (60 s here) later."""
+    with start(kiln_bin, tmp_path, "--request_header_timeout_ms=1000",
+               "--client_timeout_seconds=60") as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port),
+                                     timeout=0.2)
+        try:
+            s.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            head, _ = read_answer(s, time.monotonic() + 10 * SLOW)
+            assert head and head.startswith(b"HTTP/1.1 200"), head
+            # Idle a while within the idle timeout: not cut.
+            time.sleep(1.5)
+            until = time.monotonic() + 10 * SLOW
+            answer = b""
+            for byte in Trickler.REQUEST:
+                if time.monotonic() > until:
+                    break
+                try:
+                    s.send(bytes([byte]))
+                    chunk = s.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break  # cut; an answer may already be in
+                if not chunk:
+                    break
+                answer += chunk
+                if b"\r\n\r\n" in answer:
+                    break
+        finally:
+            s.close()
+        assert answer.startswith(b"HTTP/1.1 408"), \
+            f"late kept-alive headers were answered {answer[:200]!r}"
+        assert srv.live()
+
+
+def test_total_connection_cap(kiln_bin, tmp_path):
+    """With the per-address cap out of the way, --max_connections alone:
+    connections beyond it are refused at once (503, or closed) while
+    those open are served; once they close, new ones are accepted. MHD's
+    own cap used to leave the excess hanging unanswered in the listen
+    backlog."""
+    cap = 20
+    with start(kiln_bin, tmp_path, f"--max_connections={cap}",
+               "--max_connections_per_client=10000",
+               "--request_header_timeout_ms=60000",
+               "--client_timeout_seconds=60") as srv:
+        ask = b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+
+        def answered(s):
+            """The status line of the answer to `ask` on s, or None if the
+            server closed it unanswered."""
+            try:
+                s.sendall(ask)
+            except OSError:
+                pass  # refused at once: the 503 may still be readable
+            until = time.monotonic() + 10 * SLOW
+            head, _ = read_answer(s, until)
+            if head:
+                return head.split(b"\r\n")[0]
+            return b"(no answer, not closed)" if time.monotonic() > until \
+                else None
+
+        def held_connection():
+            """A connection answered 200 (the server's own start-up probe
+            may hold a slot for a moment)."""
+            def attempt():
+                s = socket.create_connection(("127.0.0.1", srv.port),
+                                             timeout=10 * SLOW)
+                if answered(s) == b"HTTP/1.1 200 OK":
+                    return s
+                s.close()
+                return None
+            return S.wait_for(attempt, 10 * SLOW, interval=0.1,
+                              what="a connection to be accepted")
+
+        held = [held_connection() for _ in range(cap)]
+        try:
+            for _ in range(10):
+                s = socket.create_connection(("127.0.0.1", srv.port),
+                                             timeout=10 * SLOW)
+                try:
+                    status = answered(s)
+                finally:
+                    s.close()
+                assert status in (None, b"HTTP/1.1 503 Service Unavailable"), \
+                    f"connection {cap + 1} of {cap} was answered {status!r}"
+            for s in held:
+                assert answered(s) == b"HTTP/1.1 200 OK"
+        finally:
+            for s in held:
+                s.close()
+        # Slots free as the server sees the closes.
+        fresh = [held_connection() for _ in range(cap)]
+        for s in fresh:
+            s.close()
+        assert "refused a connection: --max_connections=20" in srv.log()

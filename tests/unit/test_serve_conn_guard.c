@@ -1,10 +1,15 @@
 /* test_serve_conn_guard.c - the connection guard of `kiln serve`
  * (conn_guard.c) on socket pairs standing in for client connections: the
  * default limits derived from the open-file limit, a connection whose
- * headers or body run past their deadline is answered 408 (first request
- * only) and shut down, one being served or kept alive is left alone,
+ * headers or body run past their deadline is answered 408 and shut down
+ * (on a kept-alive connection only once its next request has begun), one
+ * being served or idly kept alive is left alone, an answer not taken in
+ * time is cut, connections over the cap are answered 503 and shut down,
  * under TLS only shut down (no plaintext inside the TLS stream), and the
  * rate-limited log. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -37,6 +42,36 @@ static bool drained(int fd, char *text, size_t size) {
   return ended;
 }
 
+/* A connected loopback TCP pair (the guard counts TCP bytes received):
+ * fds[0] the server's side, fds[1] the client's. */
+static bool tcp_pair(int fds[2]) {
+  struct sockaddr_in at = {.sin_family = AF_INET};
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof at;
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  bool ok = listener >= 0 &&
+            bind(listener, (struct sockaddr *)&at, sizeof at) == 0 &&
+            listen(listener, 1) == 0 &&
+            getsockname(listener, (struct sockaddr *)&at, &len) == 0;
+  fds[1] = ok ? socket(AF_INET, SOCK_STREAM, 0) : -1;
+  ok = ok && fds[1] >= 0 &&
+       connect(fds[1], (struct sockaddr *)&at, sizeof at) == 0;
+  fds[0] = ok ? accept(listener, NULL, NULL) : -1;
+  if (listener >= 0) close(listener);
+  return ok && fds[0] >= 0;
+}
+
+static serve_conn_limits limits_of(double header_ms, double body_ms,
+                                   double write_ms, double idle_ms,
+                                   int64_t max_connections) {
+  serve_conn_limits l = {.header_ms = header_ms,
+                         .body_ms = body_ms,
+                         .write_ms = write_ms,
+                         .idle_ms = idle_ms,
+                         .max_connections = max_connections};
+  return l;
+}
+
 static void test_default_limits(void) {
   int64_t total, per_client;
   serve_default_connection_limits(1024, &total, &per_client);
@@ -51,7 +86,8 @@ static void test_default_limits(void) {
 }
 
 static void test_deadlines(void) {
-  serve_conn_guard *g = serve_conn_guard_create(100, 100, 1000);
+  serve_conn_limits l = limits_of(100, 100, 0, 1000, 0);
+  serve_conn_guard *g = serve_conn_guard_create(&l);
   CHECK(g != NULL);
   int headers[2], body[2], busy[2], kept[2];
   CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, headers) == 0);
@@ -97,11 +133,112 @@ static void test_deadlines(void) {
   }
   serve_conn_guard_free(g);
   /* No tracker: every call is a no-op. */
-  serve_conn_guard *none = serve_conn_guard_create(0, 0, 0);
+  serve_conn_limits off = limits_of(0, 0, 0, 0, 0);
+  serve_conn_guard *none = serve_conn_guard_create(&off);
   serve_conn_body_started(none, NULL);
   CHECK(!serve_conn_body_late(none, NULL));
   serve_conn_closed(none, NULL);
   serve_conn_guard_free(none);
+}
+
+/* An answer not taken within write_ms: the connection is cut, with
+ * nothing more said; one taken in time (the request done) is not. */
+static void test_write_deadline(void) {
+  serve_conn_limits l = limits_of(0, 0, 100, 1000, 0);
+  serve_conn_guard *g = serve_conn_guard_create(&l);
+  CHECK(g != NULL);
+  int stuck[2], taken[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, stuck) == 0);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, taken) == 0);
+  serve_conn *s = serve_conn_opened(g, stuck[0]);
+  serve_conn *t = serve_conn_opened(g, taken[0]);
+  serve_conn_answer_started(g, s);
+  serve_conn_answer_started(g, t);
+  serve_conn_request_done(g, t);
+  sleep_ms(400);
+  char text[512];
+  CHECK(drained(stuck[1], text, sizeof text) && !text[0]);
+  CHECK(!drained(taken[1], text, sizeof text) && !text[0]);
+  serve_conn_closed(g, s);
+  serve_conn_closed(g, t);
+  for (int i = 0; i < 2; i++) {
+    close(stuck[i]);
+    close(taken[i]);
+  }
+  serve_conn_guard_free(g);
+}
+
+/* Kept alive: idle past header_ms is left alone, but once the next
+ * request's first byte comes, its headers have header_ms and get a 408. */
+static void test_kept_alive_next_request(void) {
+  serve_conn_limits l = limits_of(200, 0, 0, 60000, 0);
+  serve_conn_guard *g = serve_conn_guard_create(&l);
+  CHECK(g != NULL);
+  int fds[2];
+  CHECK(tcp_pair(fds));
+  serve_conn *c = serve_conn_opened(g, fds[0]);
+  /* The first request came and was answered. */
+  char request[] = "GET / HTTP/1.1\r\n\r\n", seen[64];
+  CHECK(send(fds[1], request, strlen(request), 0) == (ssize_t)strlen(request));
+  sleep_ms(20);
+  CHECK(recv(fds[0], seen, sizeof seen, 0) == (ssize_t)strlen(request));
+  serve_conn_body_started(g, c);
+  serve_conn_body_done(g, c);
+  serve_conn_answer_started(g, c);
+  serve_conn_request_done(g, c);
+  sleep_ms(500);
+  char text[512];
+  CHECK(!drained(fds[1], text, sizeof text) && !text[0]);
+  /* The next request begins and stalls. */
+  CHECK(send(fds[1], "G", 1, 0) == 1);
+  sleep_ms(700);
+  CHECK(drained(fds[1], text, sizeof text));
+  CHECK(!strncmp(text, "HTTP/1.1 408 ", 13));
+  serve_conn_closed(g, c);
+  close(fds[0]);
+  close(fds[1]);
+  serve_conn_guard_free(g);
+}
+
+/* Over max_connections: answered 503 and shut down at once, not counted;
+ * once one closes, the next is admitted. */
+static void test_connection_cap(void) {
+  serve_conn_limits l = limits_of(0, 0, 0, 1000, 2);
+  serve_conn_guard *g = serve_conn_guard_create(&l);
+  CHECK(g != NULL);
+  int pairs[4][2];
+  serve_conn *c[4];
+  for (int i = 0; i < 3; i++) {
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[i]) == 0);
+    c[i] = serve_conn_opened(g, pairs[i][0]);
+  }
+  char text[512];
+  CHECK(!serve_conn_refused(c[0]) && !serve_conn_refused(c[1]));
+  CHECK(serve_conn_refused(c[2]));
+  CHECK(serve_conn_open_count(g) == 2);
+  CHECK(!drained(pairs[0][1], text, sizeof text) && !text[0]);
+  CHECK(drained(pairs[2][1], text, sizeof text));
+  CHECK(!strncmp(text, "HTTP/1.1 503 ", 13));
+  CHECK(strstr(text, "Retry-After: 1\r\n") != NULL);
+  /* The announced length is the body's. */
+  const char *body = strstr(text, "\r\n\r\n");
+  const char *length = strstr(text, "Content-Length: ");
+  CHECK(body && length && (size_t)atoi(length + 16) == strlen(body + 4));
+  serve_conn_closed(g, c[2]);
+  CHECK(serve_conn_open_count(g) == 2);
+  serve_conn_closed(g, c[0]);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, pairs[3]) == 0);
+  c[3] = serve_conn_opened(g, pairs[3][0]);
+  CHECK(!serve_conn_refused(c[3]));
+  CHECK(!drained(pairs[3][1], text, sizeof text) && !text[0]);
+  serve_conn_closed(g, c[1]);
+  serve_conn_closed(g, c[3]);
+  CHECK(serve_conn_open_count(g) == 0);
+  for (int i = 0; i < 4; i++) {
+    close(pairs[i][0]);
+    close(pairs[i][1]);
+  }
+  serve_conn_guard_free(g);
 }
 
 static void test_log_limited(void) {
@@ -135,7 +272,8 @@ static void test_log_limited(void) {
  * the plaintext 408, which the client's TLS layer would read as a corrupt
  * record. */
 static void test_tls_closes_without_plaintext(void) {
-  serve_conn_guard *g = serve_conn_guard_create(100, 100, 1000);
+  serve_conn_limits l = limits_of(100, 100, 0, 1000, 0);
+  serve_conn_guard *g = serve_conn_guard_create(&l);
   CHECK(g != NULL);
   if (!g) return;
   serve_conn_guard_set_tls(g);
@@ -152,10 +290,41 @@ static void test_tls_closes_without_plaintext(void) {
   close(pair[1]);
 }
 
+/* Under TLS a connection over the cap is closed without the plaintext
+ * 503: no handshake has happened, so nothing can be said. */
+static void test_tls_cap_closes_without_plaintext(void) {
+  serve_conn_limits l = limits_of(0, 0, 0, 1000, 1);
+  serve_conn_guard *g = serve_conn_guard_create(&l);
+  CHECK(g != NULL);
+  if (!g) return;
+  serve_conn_guard_set_tls(g);
+  int first[2], second[2];
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, first) == 0);
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, second) == 0);
+  serve_conn *a = serve_conn_opened(g, first[0]);
+  serve_conn *b = serve_conn_opened(g, second[0]);
+  CHECK(!serve_conn_refused(a));
+  CHECK(serve_conn_refused(b));
+  char text[512];
+  CHECK(drained(second[1], text, sizeof text));
+  CHECK(text[0] == '\0');
+  serve_conn_closed(g, b);
+  serve_conn_closed(g, a);
+  serve_conn_guard_free(g);
+  for (int i = 0; i < 2; i++) {
+    close(first[i]);
+    close(second[i]);
+  }
+}
+
 int main(void) {
   test_default_limits();
   test_deadlines();
+  test_write_deadline();
+  test_kept_alive_next_request();
+  test_connection_cap();
   test_tls_closes_without_plaintext();
+  test_tls_cap_closes_without_plaintext();
   test_log_limited();
   return kiln_test_finish("test_serve_conn_guard");
 }
