@@ -18,23 +18,31 @@ static kiln_status *malformed(const kiln_pb_reader *r, size_t at,
                     r->what, why, r->base + at);
 }
 
+/* What is wrong with a varint's 10th byte, or NULL: it may hold only bit
+ * 63 and must end the varint. */
+static const char *tenth_byte_fault(uint8_t byte) {
+  if (byte & 0x80) return "a varint is longer than 10 bytes";
+  if (byte > 1) return "a varint is longer than 64 bits";
+  return NULL;
+}
+
 /* A varint of at most 10 bytes whose 10th byte holds only bit 63. */
 static kiln_status *varint_at(const kiln_pb_reader *r, size_t *pos,
                               uint64_t *out) {
   uint64_t v = 0;
   size_t start = *pos;
-  for (int shift = 0; shift < 70; shift += 7) {
-    if (*pos >= r->size) return malformed(r, start, "a varint runs past the end");
+  for (int shift = 0;; shift += 7) {
+    if (*pos >= r->size)
+      return malformed(r, start, "a varint runs past the end");
     uint8_t byte = r->data[(*pos)++];
-    if (shift == 63 && byte > 1)
-      return malformed(r, start, "a varint is longer than 64 bits");
+    if (shift == 63 && tenth_byte_fault(byte))
+      return malformed(r, start, tenth_byte_fault(byte));
     v |= (uint64_t)(byte & 0x7f) << shift;
     if (!(byte & 0x80)) {
       *out = v;
       return NULL;
     }
   }
-  return malformed(r, start, "a varint is longer than 10 bytes");
 }
 
 kiln_status *kiln_pb_read_varint(kiln_pb_reader *r, uint64_t *out) {
@@ -81,9 +89,10 @@ kiln_status *kiln_pb_next(kiln_pb_reader *r, kiln_pb_field *f, bool *more) {
       break;
     }
     default:
-      return malformed(r, at, f->wire_type == 3 || f->wire_type == 4
-                                  ? "groups (wire types 3 and 4) are not read"
-                                  : "an unknown wire type");
+      return malformed(r, at,
+                       f->wire_type == 3 || f->wire_type == 4
+                           ? "groups (wire types 3 and 4) are not read"
+                           : "an unknown wire type");
   }
   *more = true;
   return NULL;
@@ -91,10 +100,12 @@ kiln_status *kiln_pb_next(kiln_pb_reader *r, kiln_pb_field *f, bool *more) {
 
 kiln_pb_reader kiln_pb_nested(const kiln_pb_reader *r, const kiln_pb_field *f,
                               const char *what) {
-  kiln_pb_reader n = {f->bytes, f->len, 0,
-                      r->base + (size_t)(f->bytes - r->data),
-                      what ? what : r->what};
-  if (!f->bytes) n.size = 0;
+  kiln_pb_reader n = {f->bytes, f->len, 0, r->base, what ? what : r->what};
+  /* Only a LEN field has bytes; subtracting a null pointer is undefined. */
+  if (f->bytes)
+    n.base += (size_t)(f->bytes - r->data);
+  else
+    n.size = 0;
   return n;
 }
 
@@ -170,9 +181,25 @@ kiln_status *kiln_pb_packed_varints(const kiln_pb_reader *r,
                                     const kiln_pb_field *f, size_t *count) {
   if (f->wire_type != KILN_PB_LEN)
     return wrong_type(r, f, "a packed repeated value");
-  size_t n = 0;
-  for (size_t i = 0; i < f->len; i++) n += !(f->bytes[i] & 0x80);
-  if (f->len && (f->bytes[f->len - 1] & 0x80))
+  /* Counting checks each varint as kiln_pb_read_varint will (at most 10
+   * bytes, the 10th only bit 63), so the count is exactly what reading
+   * gives and an array sized by it is filled without an error half way. */
+  size_t n = 0, run = 0; /* run: bytes so far of the current varint */
+  for (size_t i = 0; i < f->len; i++) {
+    uint8_t byte = f->bytes[i];
+    if (run == 9 && tenth_byte_fault(byte))
+      return kiln_error(KILN_ERR_INVALID_MODEL,
+                        "%s: packed field %u: %s at byte offset %zu", r->what,
+                        f->number, tenth_byte_fault(byte),
+                        r->base + (size_t)(f->bytes - r->data) + i - 9);
+    if (byte & 0x80) {
+      run++;
+    } else {
+      n++;
+      run = 0;
+    }
+  }
+  if (run)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "%s: packed field %u at byte offset %zu ends inside a "
                       "varint",

@@ -8,7 +8,13 @@
  * Wire facts (protobuf's encoding spec): a field is a varint key
  * (number << 3 | wire type); types 0 VARINT, 1 I64 (little-endian 8
  * bytes), 2 LEN (varint length, then bytes), 5 I32; 3 and 4 (groups) are
- * obsolete and refused here. Field numbers run 1 .. 2^29 - 1. */
+ * obsolete and refused here. Field numbers run 1 .. 2^29 - 1.
+ *
+ * Stricter than Google's parsers in two places, on purpose: a varint's
+ * 10th byte may hold only bit 63 (Google drops any higher bits), and
+ * kiln_pb_int32 refuses a value outside int32 (Google truncates, so a
+ * 5-byte 0xffffffff reads as -1 there; its own writers always sign-extend
+ * a negative int32 to 10 bytes). */
 #ifndef KILN_FORMATS_PROTOBUF_PB_WIRE_H
 #define KILN_FORMATS_PROTOBUF_PB_WIRE_H
 
@@ -29,7 +35,7 @@ typedef struct kiln_pb_reader {
   const uint8_t *data;
   size_t size;
   size_t pos;
-  size_t base; /* offset of data[0] in the outermost buffer */
+  size_t base;      /* offset of data[0] in the outermost buffer */
   const char *what; /* message name for errors ("PredictRequest") */
 } kiln_pb_reader;
 
@@ -74,7 +80,8 @@ kiln_status *kiln_pb_bytes(const kiln_pb_reader *r, const kiln_pb_field *f,
 
 /* Repeated scalars come packed (one LEN field) or one field each; both
  * are legal for the same field. These count and read the packed form:
- * elements of a packed varint payload, and its i-th-next value. */
+ * elements of a packed varint payload, and its i-th-next value. Counting
+ * checks every varint, so reading `count` values after it cannot fail. */
 kiln_status *kiln_pb_packed_varints(const kiln_pb_reader *r,
                                     const kiln_pb_field *f, size_t *count);
 /* Reads one varint from a nested reader (packed payloads). */
@@ -83,6 +90,12 @@ kiln_status *kiln_pb_read_varint(kiln_pb_reader *r, uint64_t *out);
 /* Zigzag decoding (sint32/sint64). */
 static inline int64_t kiln_pb_unzigzag(uint64_t v) {
   return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* Zigzag encoding, for writing sint32/sint64: 0, -1, 1, -2 .. become
+ * 0, 1, 2, 3 .. (shifted unsigned, so INT64_MIN is defined). */
+static inline uint64_t kiln_pb_zigzag(int64_t v) {
+  return ((uint64_t)v << 1) ^ (0 - ((uint64_t)v >> 63));
 }
 
 /* ------------------------------------------------------------ writing */
