@@ -373,19 +373,9 @@ static void on_new_call(serve_grpc *g, call_private *c, bool ok) {
            stopping ? "the server is stopping" : "out of memory", NULL, 0);
     return;
   }
-  const serve_grpc_method *m = find_method(c->path);
+  /* The token first: a client without it learns nothing, not even
+   * which methods exist. */
   serve_server *s = g->server;
-  char text[400];
-  if (!m) {
-    handler_done(g);
-    snprintf(text, sizeof text,
-             "kiln serve has no method %.200s (it serves TF Serving's "
-             "PredictionService and ModelService, KServe v2's "
-             "GRPCInferenceService and grpc.health.v1.Health/Check)",
-             c->path);
-    answer(c, GRPC_STATUS_UNIMPLEMENTED, text, NULL, 0);
-    return;
-  }
   if (needs_token(c->path) &&
       !serve_bearer_ok(s->bearer_token,
                        serve_grpc_metadata(&c->pub, "authorization"))) {
@@ -394,6 +384,18 @@ static void on_new_call(serve_grpc *g, call_private *c, bool ok) {
            "missing or wrong bearer token: send metadata 'authorization: "
            "Bearer TOKEN'",
            NULL, 0);
+    return;
+  }
+  const serve_grpc_method *m = find_method(c->path);
+  if (!m) {
+    char text[400];
+    handler_done(g);
+    snprintf(text, sizeof text,
+             "kiln serve has no method %.200s (it serves TF Serving's "
+             "PredictionService and ModelService, KServe v2's "
+             "GRPCInferenceService and grpc.health.v1.Health/Check)",
+             c->path);
+    answer(c, GRPC_STATUS_UNIMPLEMENTED, text, NULL, 0);
     return;
   }
   c->pub.handler_state = (void *)m;
