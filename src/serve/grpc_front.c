@@ -239,10 +239,8 @@ static void answer(call_private *c, grpc_status_code status, const char *text,
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
   ops[n].data.send_status_from_server.status = status;
   ops[n++].data.send_status_from_server.status_details = &c->status_details;
-  if (grpc_call_start_batch(c->call, ops, n, &c->sent, NULL) != GRPC_CALL_OK) {
-    c->cancelled = 1;
+  if (grpc_call_start_batch(c->call, ops, n, &c->sent, NULL) != GRPC_CALL_OK)
     call_release(c); /* the answer's reference: no completion will come */
-  }
 }
 
 void serve_grpc_respond(serve_grpc_call *call, uint8_t *response, size_t len) {
