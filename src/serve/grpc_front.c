@@ -118,6 +118,8 @@ static grpc_status_code grpc_code(serve_code code) {
       return GRPC_STATUS_UNAVAILABLE;
     case SERVE_PERMISSION_DENIED:
       return GRPC_STATUS_PERMISSION_DENIED;
+    case SERVE_UNAUTHENTICATED:
+      return GRPC_STATUS_UNAUTHENTICATED;
   }
   return GRPC_STATUS_UNKNOWN;
 }
@@ -378,6 +380,11 @@ static void on_new_call(serve_grpc *g, call_private *c, bool ok) {
       !serve_bearer_ok(s->bearer_token,
                        serve_grpc_metadata(&c->pub, "authorization"))) {
     handler_done(g);
+    /* Counted under no model, as REST counts its refusals: naming one
+     * would let a client without the token add series at will. */
+    serve_metrics_request(s->metrics, "", 0, "auth", "UNAUTHENTICATED",
+                          serve_code_http(SERVE_UNAUTHENTICATED), "GRPC", 0);
+    c->code = SERVE_UNAUTHENTICATED;
     answer(c, GRPC_STATUS_UNAUTHENTICATED,
            "missing or wrong bearer token: send metadata 'authorization: "
            "Bearer TOKEN'",

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -421,3 +422,107 @@ def test_each_call_has_an_access_log_line(kiln_bin, base, tmp_path):
     assert grpc_lines["/no.Such/Method"]["grpc_status"] == 12, grpc_lines
     assert all(l["status"] == 200 and l["method"] == "POST"
                for l in grpc_lines.values())
+
+
+# ============================================================= TLS
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *map(str, args)], check=True,
+                   capture_output=True)
+
+
+def make_certificates(folder):
+    """A CA, and a server (localhost, 127.0.0.1) and a client certificate
+    it signed: {name: (key path, certificate path)}."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", folder / "ca.key", "-out",
+            folder / "ca.crt", "-subj", "/CN=kiln test CA", "-days", "1")
+    out = {"ca": (folder / "ca.key", folder / "ca.crt")}
+    for name, san in (("server", "DNS:localhost,IP:127.0.0.1"),
+                      ("client", "DNS:client")):
+        ext = folder / f"{name}.ext"
+        ext.write_text(f"subjectAltName={san}\n")
+        openssl("req", *ec, "-keyout", folder / f"{name}.key", "-out",
+                folder / f"{name}.csr", "-subj", f"/CN={name}")
+        openssl("x509", "-req", "-in", folder / f"{name}.csr", "-CA",
+                folder / "ca.crt", "-CAkey", folder / "ca.key",
+                "-CAcreateserial", "-out", folder / f"{name}.crt", "-days",
+                "1", "-extfile", ext)
+        out[name] = (folder / f"{name}.key", folder / f"{name}.crt")
+    return out
+
+
+def pbtxt_string(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') \
+        .replace("\n", "\\n") + '"'
+
+
+def tls_server(kiln_bin, base, tmp_path, certs, client_verify):
+    """kiln serve with gRPC only, over TLS from an SSLConfig file; returns
+    (process, port, log path)."""
+    key, cert = certs["server"]
+    config = tmp_path / "ssl.config"
+    text = (f"server_key: {pbtxt_string(key.read_text())}\n"
+            f"server_cert: {pbtxt_string(cert.read_text())}\n"
+            f"custom_ca: {pbtxt_string(certs['ca'][1].read_text())}\n"
+            f"client_verify: {'true' if client_verify else 'false'}\n")
+    config.write_text(text)
+    port = S.free_port()
+    log = tmp_path / "server.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [str(kiln_bin), "serve", "--rest_api_port=0", f"--port={port}",
+             "--host=127.0.0.1", "--model_name=mlp",
+             f"--model_base_path={base}", f"--ssl_config_file={config}"],
+            stdout=out, stderr=subprocess.STDOUT)
+    return proc, port, log
+
+
+def tls_health(port, certs, with_client_cert):
+    kw = {"root_certificates": certs["ca"][1].read_bytes()}
+    if with_client_cert:
+        kw["private_key"] = certs["client"][0].read_bytes()
+        kw["certificate_chain"] = certs["client"][1].read_bytes()
+    creds = grpc.ssl_channel_credentials(**kw)
+    with grpc.secure_channel(f"localhost:{port}", creds) as ch:
+        reply = health_pb2_grpc.HealthStub(ch).Check(
+            health_pb2.HealthCheckRequest(service="mlp"), timeout=5 * SLOW)
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+@pytest.mark.parametrize("client_verify", [False, True])
+def test_tls_from_ssl_config_file(kiln_bin, base, tmp_path, client_verify):
+    """--ssl_config_file serves gRPC over TLS (the REST front's SSLConfig);
+    a plaintext client is refused; with client_verify, a client without a
+    certificate the custom_ca signed is refused too."""
+    certs = make_certificates(tmp_path)
+    proc, port, log = tls_server(kiln_bin, base, tmp_path, certs,
+                                 client_verify)
+    try:
+        def serving():
+            try:
+                return tls_health(port, certs, True) == "SERVING"
+            except grpc.RpcError:
+                assert proc.poll() is None, log.read_text()
+                return False
+        S.wait_for(serving, TIMEOUT, interval=0.2, what="TLS health")
+        with channel(port) as ch:  # plaintext
+            err = rpc_error(raw_call, ch, HEALTH_CHECK, b"", timeout=5 * SLOW)
+            assert err.code() == grpc.StatusCode.UNAVAILABLE, err
+        if client_verify:
+            err = rpc_error(tls_health, port, certs, False)
+            assert err.code() == grpc.StatusCode.UNAVAILABLE, err
+        else:
+            assert tls_health(port, certs, False) == "SERVING"
+        assert "serving gRPC over TLS" in log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(TIMEOUT) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    for mark in S.SANITIZER_MARKS:
+        assert mark not in text, text
