@@ -196,6 +196,28 @@ def test_messages_over_grpc_default_4mb_are_taken(kiln_bin, base, tmp_path):
             reply).status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_grpc_channel_arguments_override_kiln_s(kiln_bin, base, tmp_path):
+    """TF Serving's --grpc_channel_arguments set gRPC server arguments over
+    kiln's own: here a receive limit below --max_body_bytes."""
+    with server(kiln_bin, base, tmp_path / "a", [
+            "--grpc_channel_arguments=grpc.max_receive_message_length=2000,"
+            "grpc.primary_user_agent=kiln-test", "--grpc_max_threads=1"]) \
+            as srv, channel(srv.grpc_port) as ch:
+        request = health_pb2.HealthCheckRequest(service="y" * 3000)
+        err = rpc_error(raw_call, ch, HEALTH_CHECK, request.SerializeToString())
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
+        assert health(srv.grpc_port) == "SERVING"
+    for bad in ("grpc.max_receive_message_length", "=5"):
+        result = subprocess.run(
+            [str(kiln_bin), "serve", "--rest_api_port=0",
+             f"--port={S.free_port()}", "--host=127.0.0.1",
+             f"--model_base_path={base}", f"--grpc_channel_arguments={bad}"],
+            capture_output=True, text=True, timeout=TIMEOUT)
+        assert result.returncode != 0
+        assert "--grpc_channel_arguments" in result.stderr, result.stderr
+        assert "key=value" in result.stderr, result.stderr
+
+
 def closed_by_server(sock, limit=1 << 20):
     """Reads what the server sends; whether it then closed the connection
     (False: the socket's timeout passed first, or limit bytes came)."""
@@ -323,6 +345,14 @@ def test_bearer_token(kiln_bin, base, tmp_path):
                             metadata=[("authorization",
                                        "Bearer s3cret-Token_1")])
             assert err.code() == grpc.StatusCode.UNIMPLEMENTED, err
+        # Refusals are counted as REST's are: under no model.
+        text = srv.get("/metrics", headers={
+            "Authorization": "Bearer s3cret-Token_1"}).text
+        refused = [v for labels, v in
+                   S.metric_samples(text, "kiln_requests_total")
+                   if labels["api"] == "auth"
+                   and labels["status"] == "UNAUTHENTICATED"]
+        assert refused == [4.0], text
         # Health probes carry no secret.
         assert health(srv.grpc_port) == "SERVING"
         assert health(srv.grpc_port, "mlp",
