@@ -715,6 +715,28 @@ static bool add_port(serve_grpc *g, grpc_server_credentials *creds,
   return true;
 }
 
+/* TF Serving's --grpc_socket_path: the same services on a UNIX socket,
+ * for clients on the same host (file permissions guard it). */
+static bool add_socket(serve_grpc *g, grpc_server_credentials *creds,
+                       const char *path, char *err, size_t err_size) {
+  char address[4200];
+  if (strlen(path) >= sizeof address - 8) {
+    snprintf(err, err_size, "--grpc_socket_path is too long");
+    return false;
+  }
+  snprintf(address, sizeof address, "unix:%s", path);
+  if (!grpc_server_add_http2_port(g->grpc, address, creds)) {
+    snprintf(err, err_size,
+             "cannot listen on --grpc_socket_path=%.200s (its folder must "
+             "exist and be writable)",
+             path);
+    return false;
+  }
+  serve_log(NULL, "serving gRPC%s on %s (--grpc_socket_path)",
+            g->server->tls ? " over TLS" : "", address);
+  return true;
+}
+
 static void front_free(serve_grpc *g) {
   if (g->cq) grpc_completion_queue_destroy(g->cq);
   pthread_mutex_destroy(&g->lock);
@@ -726,7 +748,8 @@ static void front_free(serve_grpc *g) {
 
 bool serve_grpc_start(serve_server *s, char *err, size_t err_size) {
   const serve_options *o = &s->options;
-  if (!o->grpc_port && !o->kserve_grpc_port) return true;
+  if (!o->grpc_port && !o->kserve_grpc_port && !o->grpc_socket_path[0])
+    return true;
   arg_list args;
   if (!build_args(o, &args, err, err_size)) {
     free(args.owned);
@@ -762,6 +785,8 @@ bool serve_grpc_start(serve_server *s, char *err, size_t err_size) {
     ok = add_port(g, creds, o->grpc_port, "--port", err, err_size);
   if (ok && o->kserve_grpc_port)
     ok = add_port(g, creds, o->kserve_grpc_port, "--grpc_port", err, err_size);
+  if (ok && o->grpc_socket_path[0])
+    ok = add_socket(g, creds, o->grpc_socket_path, err, err_size);
   if (creds) grpc_server_credentials_release(creds);
   if (!ok) {
     /* A server never started is shut down and destroyed the same way. */

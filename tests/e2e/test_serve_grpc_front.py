@@ -16,10 +16,12 @@ the access log line of each call.
 import concurrent.futures
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -142,6 +144,29 @@ def test_port_and_grpc_port_both_serve(kiln_bin, base, tmp_path):
         with channel(second) as ch:
             err = rpc_error(raw_call, ch, "/no.Such/Method", b"")
             assert err.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_grpc_socket_path_serves_on_a_unix_socket(kiln_bin, base, tmp_path):
+    """TF Serving's --grpc_socket_path: the same services on a UNIX
+    socket, beside --port."""
+    folder = tempfile.mkdtemp(prefix="kiln-sock-")  # sun_path is short
+    path = os.path.join(folder, "grpc.sock")
+    try:
+        with server(kiln_bin, base, tmp_path,
+                    [f"--grpc_socket_path={path}"]) as srv:
+            srv.wait_available("mlp", 1)
+            S.wait_for(lambda: os.path.exists(path), TIMEOUT, what="socket")
+            with grpc.insecure_channel(f"unix:{path}") as ch:
+                reply = health_pb2.HealthCheckResponse.FromString(raw_call(
+                    ch, HEALTH_CHECK, health_pb2.HealthCheckRequest(
+                        service="mlp").SerializeToString()))
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+                err = rpc_error(raw_call, ch, "/no.Such/Method", b"")
+                assert err.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert health(srv.grpc_port) == "SERVING"
+            assert f"serving gRPC on unix:{path}" in srv.log()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_port_zero_serves_rest_only(kiln_bin, base, tmp_path):
