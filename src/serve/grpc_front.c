@@ -21,6 +21,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
+#include <grpc/support/log.h>
 #include <grpc/support/time.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include "serve/bind.h"
+#include "serve/conn_guard.h"
 #include "serve/request_log.h"
 #include "serve/security.h"
 
@@ -737,6 +739,13 @@ static bool add_socket(serve_grpc *g, grpc_server_credentials *creds,
   return true;
 }
 
+/* The core's own log lines (a failed TLS handshake, a broken peer) are
+ * ones any client can cause, one per connection: rate-limited like
+ * REST's, in kiln's log format. */
+static void core_log(gpr_log_func_args *args) {
+  serve_log_limited("grpc: %s", args->message);
+}
+
 static void front_free(serve_grpc *g) {
   if (g->cq) grpc_completion_queue_destroy(g->cq);
   pthread_mutex_destroy(&g->lock);
@@ -755,6 +764,7 @@ bool serve_grpc_start(serve_server *s, char *err, size_t err_size) {
     free(args.owned);
     return false;
   }
+  gpr_set_log_function(core_log);
   grpc_init();
   serve_grpc *g = calloc(1, sizeof *g);
   long cores = sysconf(_SC_NPROCESSORS_ONLN);

@@ -636,6 +636,20 @@ def test_tls_from_ssl_config_file(kiln_bin, base, tmp_path, client_verify):
         else:
             assert tls_health(port, certs, False) == "SERVING"
         assert "serving gRPC over TLS" in log.read_text()
+        # Failed handshakes are logged by gRPC's core once each; any
+        # client can cause them, so they are rate-limited (one line a
+        # second at most) in kiln's log format.
+        before = log.read_text().count("Handshake failed")
+        started = time.monotonic()
+        for _ in range(40):
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=TIMEOUT) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert closed_by_server(sock)
+        assert tls_health(port, certs, True) == "SERVING"
+        elapsed = time.monotonic() - started
+        lines = log.read_text().count("Handshake failed") - before
+        assert lines <= elapsed + 2, (lines, elapsed)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(TIMEOUT) == 0, log.read_text()
     finally:
@@ -645,3 +659,6 @@ def test_tls_from_ssl_config_file(kiln_bin, base, tmp_path, client_verify):
     text = log.read_text()
     for mark in S.SANITIZER_MARKS:
         assert mark not in text, text
+    for line in text.splitlines():
+        if "Handshake failed" in line:
+            assert "kiln serve: grpc: " in line, line
