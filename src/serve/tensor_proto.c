@@ -56,11 +56,11 @@ static const struct {
 enum { NUM_DTYPES = sizeof dtypes / sizeof dtypes[0] };
 
 static const char *const tf_names[] = {
-    "DT_INVALID", "DT_FLOAT",     "DT_DOUBLE",   "DT_INT32",   "DT_UINT8",
-    "DT_INT16",   "DT_INT8",      "DT_STRING",   "DT_COMPLEX64", "DT_INT64",
-    "DT_BOOL",    "DT_QINT8",     "DT_QUINT8",   "DT_QINT32",  "DT_BFLOAT16",
-    "DT_QINT16",  "DT_QUINT16",   "DT_UINT16",   "DT_COMPLEX128", "DT_HALF",
-    "DT_RESOURCE", "DT_VARIANT",  "DT_UINT32",   "DT_UINT64",
+    "DT_INVALID",  "DT_FLOAT",   "DT_DOUBLE", "DT_INT32",      "DT_UINT8",
+    "DT_INT16",    "DT_INT8",    "DT_STRING", "DT_COMPLEX64",  "DT_INT64",
+    "DT_BOOL",     "DT_QINT8",   "DT_QUINT8", "DT_QINT32",     "DT_BFLOAT16",
+    "DT_QINT16",   "DT_QUINT16", "DT_UINT16", "DT_COMPLEX128", "DT_HALF",
+    "DT_RESOURCE", "DT_VARIANT", "DT_UINT32", "DT_UINT64",
 };
 
 int serve_tf_dtype_number(kiln_dtype dtype) {
@@ -82,11 +82,25 @@ const char *serve_tf_dtype_number_name(uint64_t number) {
 
 static const char *field_name(uint32_t number) {
   static const char *const names[] = {
-      NULL,          "dtype",        "tensor_shape", "version_number",
-      "tensor_content", "float_val", "double_val",   "int_val",
-      "string_val",  "scomplex_val", "int64_val",    "bool_val",
-      "dcomplex_val", "half_val",    "resource_handle_val",
-      "variant_val", "uint32_val",   "uint64_val",   "float8_val",
+      NULL,
+      "dtype",
+      "tensor_shape",
+      "version_number",
+      "tensor_content",
+      "float_val",
+      "double_val",
+      "int_val",
+      "string_val",
+      "scomplex_val",
+      "int64_val",
+      "bool_val",
+      "dcomplex_val",
+      "half_val",
+      "resource_handle_val",
+      "variant_val",
+      "uint32_val",
+      "uint64_val",
+      "float8_val",
   };
   return number < sizeof names / sizeof names[0] && names[number]
              ? names[number]
@@ -102,15 +116,15 @@ serve_status *serve_from_pb(kiln_status *k) {
 }
 
 /* An error about field f of the tensor `what`. */
-#define FIELD_ERROR(what, f, fmt, ...)                                       \
-  serve_error(SERVE_INVALID_ARGUMENT, "%s: %s (field %u) at byte offset %zu" \
-              ": " fmt,                                                      \
-              what, field_name((f)->number), (f)->number, (f)->offset,       \
+#define FIELD_ERROR(what, f, fmt, ...)                                 \
+  serve_error(SERVE_INVALID_ARGUMENT,                                  \
+              "%s: %s (field %u) at byte offset %zu"                   \
+              ": " fmt,                                                \
+              what, field_name((f)->number), (f)->number, (f)->offset, \
               __VA_ARGS__)
 
-static serve_status *read_shape(const kiln_pb_reader *r,
-                                const kiln_pb_field *f, const char *what,
-                                serve_tensor *out) {
+static serve_status *read_shape(const kiln_pb_reader *r, const kiln_pb_field *f,
+                                const char *what, serve_tensor *out) {
   if (f->wire_type != KILN_PB_LEN)
     return FIELD_ERROR(what, f, "%s", "a TensorShapeProto message expected");
   kiln_pb_reader shape = kiln_pb_nested(r, f, "TensorShapeProto");
@@ -176,7 +190,7 @@ static bool count_elements(const serve_tensor *t, size_t elem, size_t *count) {
 /* Wire form of one value of the field: its wire type, and for fixed-size
  * ones the byte count. */
 static int value_wire_type(uint32_t field) {
-  return field == TP_FLOAT ? KILN_PB_I32
+  return field == TP_FLOAT    ? KILN_PB_I32
          : field == TP_DOUBLE ? KILN_PB_I64
                               : KILN_PB_VARINT;
 }
@@ -363,10 +377,9 @@ serve_status *serve_tensor_proto_read(const kiln_pb_reader *r,
                        "field; send one");
   if (content) {
     if (content->len != bytes)
-      return FIELD_ERROR(what, content,
-                         "%zu bytes, but %zu elements of %s take %zu",
-                         content->len, count, kiln_dtype_name(out->dtype),
-                         bytes);
+      return FIELD_ERROR(
+          what, content, "%zu bytes, but %zu elements of %s take %zu",
+          content->len, count, kiln_dtype_name(out->dtype), bytes);
     out->data = malloc(bytes ? bytes : 1);
     if (!out->data) return serve_error(SERVE_INTERNAL, "out of memory");
     memcpy(out->data, content->bytes, bytes);
@@ -375,8 +388,7 @@ serve_status *serve_tensor_proto_read(const kiln_pb_reader *r,
   }
   if (values > count)
     return FIELD_ERROR(what, first_value,
-                       "%zu values for a shape of %zu elements", values,
-                       count);
+                       "%zu values for a shape of %zu elements", values, count);
   if (values < count && bytes > max_fill_bytes)
     return serve_error(SERVE_INVALID_ARGUMENT,
                        "%s: filling %zu elements from %zu values takes %zu "

@@ -88,12 +88,11 @@ serve_status *serve_tfs_read_spec(const kiln_pb_reader *r,
         break;
       case SPEC_SIGNATURE:
         SERVE_TRY(serve_tfs_read_string(&spec, &g, "signature_name",
-                                        out->signature,
-                                        sizeof out->signature));
+                                        out->signature, sizeof out->signature));
         break;
       case SPEC_LABEL:
-        SERVE_TRY(serve_tfs_read_string(&spec, &g, "version_label",
-                                        out->label, sizeof out->label));
+        SERVE_TRY(serve_tfs_read_string(&spec, &g, "version_label", out->label,
+                                        sizeof out->label));
         out->has_version = false; /* one of version and label: the last */
         break;
       case SPEC_VERSION: {
@@ -290,7 +289,8 @@ serve_status *serve_tfs_decode_metadata(const uint8_t *data, size_t len,
       fields++;
     }
   }
-  if (!has_spec) return serve_error(SERVE_INVALID_ARGUMENT, "Missing ModelSpec");
+  if (!has_spec)
+    return serve_error(SERVE_INVALID_ARGUMENT, "Missing ModelSpec");
   if (!fields)
     return serve_error(SERVE_INVALID_ARGUMENT,
                        "GetModelMetadataRequest must specify at least one "
