@@ -118,6 +118,8 @@ static grpc_status_code grpc_code(serve_code code) {
       return GRPC_STATUS_UNAVAILABLE;
     case SERVE_PERMISSION_DENIED:
       return GRPC_STATUS_PERMISSION_DENIED;
+    case SERVE_UNAUTHENTICATED:
+      return GRPC_STATUS_UNAUTHENTICATED;
   }
   return GRPC_STATUS_UNKNOWN;
 }
@@ -239,10 +241,8 @@ static void answer(call_private *c, grpc_status_code status, const char *text,
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
   ops[n].data.send_status_from_server.status = status;
   ops[n++].data.send_status_from_server.status_details = &c->status_details;
-  if (grpc_call_start_batch(c->call, ops, n, &c->sent, NULL) != GRPC_CALL_OK) {
-    c->cancelled = 1;
+  if (grpc_call_start_batch(c->call, ops, n, &c->sent, NULL) != GRPC_CALL_OK)
     call_release(c); /* the answer's reference: no completion will come */
-  }
 }
 
 void serve_grpc_respond(serve_grpc_call *call, uint8_t *response, size_t len) {
@@ -373,10 +373,27 @@ static void on_new_call(serve_grpc *g, call_private *c, bool ok) {
            stopping ? "the server is stopping" : "out of memory", NULL, 0);
     return;
   }
-  const serve_grpc_method *m = find_method(c->path);
+  /* The token first: a client without it learns nothing, not even
+   * which methods exist. */
   serve_server *s = g->server;
-  char text[400];
+  if (needs_token(c->path) &&
+      !serve_bearer_ok(s->bearer_token,
+                       serve_grpc_metadata(&c->pub, "authorization"))) {
+    handler_done(g);
+    /* Counted under no model, as REST counts its refusals: naming one
+     * would let a client without the token add series at will. */
+    serve_metrics_request(s->metrics, "", 0, "auth", "UNAUTHENTICATED",
+                          serve_code_http(SERVE_UNAUTHENTICATED), "GRPC", 0);
+    c->code = SERVE_UNAUTHENTICATED;
+    answer(c, GRPC_STATUS_UNAUTHENTICATED,
+           "missing or wrong bearer token: send metadata 'authorization: "
+           "Bearer TOKEN'",
+           NULL, 0);
+    return;
+  }
+  const serve_grpc_method *m = find_method(c->path);
   if (!m) {
+    char text[400];
     handler_done(g);
     snprintf(text, sizeof text,
              "kiln serve has no method %.200s (it serves TF Serving's "
@@ -384,16 +401,6 @@ static void on_new_call(serve_grpc *g, call_private *c, bool ok) {
              "GRPCInferenceService and grpc.health.v1.Health/Check)",
              c->path);
     answer(c, GRPC_STATUS_UNIMPLEMENTED, text, NULL, 0);
-    return;
-  }
-  if (needs_token(c->path) &&
-      !serve_bearer_ok(s->bearer_token,
-                       serve_grpc_metadata(&c->pub, "authorization"))) {
-    handler_done(g);
-    answer(c, GRPC_STATUS_UNAUTHENTICATED,
-           "missing or wrong bearer token: send metadata 'authorization: "
-           "Bearer TOKEN'",
-           NULL, 0);
     return;
   }
   c->pub.handler_state = (void *)m;

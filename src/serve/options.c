@@ -61,8 +61,9 @@ static const option_def defs[] = {
      "'Authorization: Bearer TOKEN' (HTTP header or gRPC metadata); health "
      "probes are exempt; empty: no token"},
     {"ssl_config_file", OPT_STRING, FIELD(ssl_config_file), "", NO_LIMIT,
-     "TF Serving SSLConfig file; TLS is not supported yet, so kiln refuses "
-     "to start with it rather than serve plaintext"},
+     "TF Serving's SSLConfig text file (server_key, server_cert: PEM text; "
+     "custom_ca and client_verify for client certificates): REST and gRPC "
+     "serve TLS; empty: plaintext"},
     {"tensorflow_intra_op_parallelism", OPT_INT,
      FIELD(tensorflow_intra_op_parallelism), "0", 0, 1024,
      "TF Serving's threads per op; above 0 it sets --session_threads"},

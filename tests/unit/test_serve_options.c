@@ -320,6 +320,7 @@ static void test_status_http(void) {
       {SERVE_UNAVAILABLE, 503, "UNAVAILABLE"},
       {SERVE_PAYLOAD_TOO_LARGE, 413, "PAYLOAD_TOO_LARGE"},
       {SERVE_PERMISSION_DENIED, 403, "PERMISSION_DENIED"},
+      {SERVE_UNAUTHENTICATED, 401, "UNAUTHENTICATED"},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     CHECK(serve_code_http(table[i].code) == table[i].http);
