@@ -21,10 +21,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow_serving.apis import (get_model_metadata_pb2,
+from tensorflow_serving.apis import (classification_pb2,
+                                     get_model_metadata_pb2,
                                      get_model_status_pb2, model_management_pb2,
                                      model_service_pb2_grpc, predict_pb2,
-                                     prediction_service_pb2_grpc)
+                                     prediction_service_pb2_grpc,
+                                     regression_pb2)
 
 import kiln_e2e as K
 import serve_util as S
@@ -59,6 +61,44 @@ def _dtypes_model():
         return converter.convert()
 
 
+def _convert(module):
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.run.get_concrete_function()], module)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
+
+
+def _classifier_model():
+    """x (float32 [batch, 4]) and k (int64 [batch, 1]) to softmax scores
+    over 3 classes: a model Classify serves by kiln's rule."""
+    rng = np.random.default_rng(20)
+    w = tf.constant(rng.uniform(-1, 1, (4, 3)).astype(np.float32))
+
+    class Classifier(tf.Module):
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, 4], tf.float32, name="x"),
+            tf.TensorSpec([None, 1], tf.int64, name="k")])
+        def run(self, x, k):
+            logits = tf.matmul(x, w) + tf.cast(k, tf.float32)
+            return {"scores": tf.nn.softmax(logits)}
+
+    return _convert(Classifier())
+
+
+def _regressor_model():
+    """x (float32 [batch, 4]) to one value per row ("outputs")."""
+    rng = np.random.default_rng(21)
+    w = tf.constant(rng.uniform(-1, 1, (4, 1)).astype(np.float32))
+
+    class Regressor(tf.Module):
+        @tf.function(input_signature=[
+            tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def run(self, x):
+            return {"outputs": tf.matmul(x, w) + 0.5}
+
+    return _convert(Regressor())
+
+
 def dtype_feed(n, seed):
     rng = np.random.default_rng(seed)
     feed = {}
@@ -84,27 +124,34 @@ def config_text(entries):
     return "model_config_list {\n" + body + "}\n"
 
 
+EXTRA = ("two", "fp16", "dtypes", "classifier", "regressor")
+
+
 @pytest.fixture(scope="module")
 def all_models(models, model_cache):  # noqa: F811
-    return dict(models, dtypes=model_cache.custom("serve_dtypes.tflite",
-                                                  _dtypes_model))
+    return dict(models,
+                dtypes=model_cache.custom("serve_dtypes.tflite",
+                                          _dtypes_model),
+                classifier=model_cache.custom("serve_classifier.tflite",
+                                              _classifier_model),
+                regressor=model_cache.custom("serve_regressor.tflite",
+                                             _regressor_model))
 
 
 @pytest.fixture(scope="module")
 def server(kiln_bin, all_models, tmp_path_factory):
-    """mlp (versions 1 and 2, labelled stable and canary), two, fp16 and
-    dtypes, on REST and gRPC."""
+    """mlp (versions 1 and 2, labelled stable and canary), two, fp16,
+    dtypes, classifier and regressor, on REST and gRPC."""
     root = tmp_path_factory.mktemp("grpc_tfs")
     S.add_version(root / "models" / "mlp", 1, all_models["mlp"])
     S.add_version(root / "models" / "mlp", 2, all_models["mlp_v2"])
-    for name in ("two", "fp16", "dtypes"):
+    for name in EXTRA:
         S.add_version(root / "models" / name, 1, all_models[name])
     entries = [("mlp", root / "models" / "mlp",
                 "model_version_policy { all {} } "
                 "version_labels { key: 'stable' value: 1 } "
                 "version_labels { key: 'canary' value: 2 }")]
-    entries += [(n, root / "models" / n, "") for n in ("two", "fp16",
-                                                        "dtypes")]
+    entries += [(n, root / "models" / n, "") for n in EXTRA]
     (root / "models.config").write_text(config_text(entries))
     srv = S.Server(kiln_bin, [f"--model_config_file={root / 'models.config'}",
                               "--file_system_poll_wait_seconds=1"], root,
@@ -112,7 +159,7 @@ def server(kiln_bin, all_models, tmp_path_factory):
     with srv:
         srv.wait_available("mlp", 1)
         srv.wait_available("mlp", 2)
-        for name in ("two", "fp16", "dtypes"):
+        for name in EXTRA:
             srv.wait_available(name, 1)
         srv.root = root
         yield srv
@@ -483,6 +530,101 @@ def test_status_of_unknown_model(model_stub):
     request.model_spec.name = "nope"
     error = grpc_error(model_stub.GetModelStatus, request)
     assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+# ===================================================== Classify, Regress
+
+
+def example_input(message, rows, context=None):
+    """Fills message.input with one tf.Example per row (rows: a list of
+    {feature: numpy row}); context: features shared by every example."""
+    def fill(example, features):
+        for name, value in features.items():
+            feature = example.features.feature[name]
+            if value.dtype.kind == "f":
+                feature.float_list.value.extend(value.ravel().tolist())
+            else:
+                feature.int64_list.value.extend(value.ravel().tolist())
+    if context is None:
+        for row in rows:
+            fill(message.input.example_list.examples.add(), row)
+    else:
+        with_context = message.input.example_list_with_context
+        fill(with_context.context, context)
+        for row in rows:
+            fill(with_context.examples.add(), row)
+
+
+def test_classify(stub, all_models):
+    rng = np.random.default_rng(22)
+    x = rng.uniform(-1, 1, (5, 4)).astype(np.float32)
+    k = rng.integers(-3, 3, (5, 1)).astype(np.int64)
+    want = K.run_litert(all_models["classifier"], {"x": x, "k": k})["scores"]
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = "classifier"
+    example_input(request, [{"x": x[i], "k": k[i]} for i in range(5)])
+    response = stub.Classify(request, timeout=TIMEOUT)
+    assert response.model_spec.name == "classifier"
+    assert response.model_spec.version.value == 1
+    got = response.result.classifications
+    assert len(got) == 5
+    for i, row in enumerate(got):
+        assert [c.label for c in row.classes] == ["0", "1", "2"]
+        assert_close([c.score for c in row.classes], want[i], f"row {i}")
+    # k from the context example, shared by every row.
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = "classifier"
+    example_input(request, [{"x": x[i]} for i in range(5)],
+                  context={"k": np.array([2], np.int64)})
+    want = K.run_litert(all_models["classifier"], {
+        "x": x, "k": np.full((5, 1), 2, np.int64)})["scores"]
+    got = stub.Classify(request, timeout=TIMEOUT).result.classifications
+    for i, row in enumerate(got):
+        assert_close([c.score for c in row.classes], want[i], f"row {i}")
+
+
+def test_regress(stub, all_models):
+    x = np.random.default_rng(23).uniform(-1, 1, (4, 4)).astype(np.float32)
+    want = K.run_litert(all_models["regressor"], {"x": x})["outputs"]
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name = "regressor"
+    example_input(request, [{"x": x[i]} for i in range(4)])
+    response = stub.Regress(request, timeout=TIMEOUT)
+    got = [r.value for r in response.result.regressions]
+    assert_close(np.array(got).reshape(want.shape), want)
+    assert response.model_spec.version.value == 1
+
+
+def test_classify_regress_refused_where_the_rule_fails(server, stub):
+    """Two outputs, none named scores (Classify) or outputs (Regress), and
+    a [batch, 8] output (Regress): FAILED_PRECONDITION naming why; a
+    feature missing or of the wrong kind: INVALID_ARGUMENT."""
+    feed = two_inputs(1, seed=24)
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = "two"
+    example_input(request, [{n: v[0] for n, v in feed.items()}])
+    error = grpc_error(stub.Classify, request)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error
+    assert "scores" in error.details()
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name = "mlp"
+    example_input(request, [{"features": rand(16, seed=25)}])
+    error = grpc_error(stub.Regress, request)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error
+    assert "[batch, 1]" in error.details()
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name = "regressor"
+    example_input(request, [{"y": rand(4, seed=26)}])
+    error = grpc_error(stub.Regress, request)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert "'x'" in error.details()
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name = "regressor"
+    example_input(request, [{"x": np.arange(4, dtype=np.int64)}])
+    error = grpc_error(stub.Regress, request)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
+    assert "float_list" in error.details()
+    assert_no_path(server, error)
 
 
 # ===================================================== reload config
