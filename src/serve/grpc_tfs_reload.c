@@ -6,11 +6,11 @@
  * API is. Models not in the list are unloaded; listed ones are loaded.
  * kiln keeps a model's base path, version policy and labels from when it
  * was first added, so a reload that would change them for a known model
- * (a different base_path or policy, a specific-versions policy, labels
- * given where there were none or the other way round; label values are
- * not compared), or give a new one anything but the default policy (the
- * latest version) and no labels, is refused before anything changes. Field
- * numbers follow tensorflow_serving/apis/model_management.proto and
+ * (a different base_path, policy, specific versions or labels), or give a
+ * new one anything but the default policy (the latest version) and no
+ * labels, is refused before anything changes; the config a model was
+ * started with reloads fine. Field numbers follow
+ * tensorflow_serving/apis/model_management.proto and
  * config/model_server_config.proto. */
 #include <pthread.h>
 #include <stdio.h>
@@ -41,7 +41,121 @@ typedef struct wanted_model {
   bool has_policy, has_labels;
   serve_policy_kind policy;
   int64_t num_versions;
+  kiln_pb_reader config; /* the ModelConfig, for labels and versions */
 } wanted_model;
+
+/* Calls fn for each version_labels entry (label, version) or each
+ * specific version (NULL, version) of a ModelConfig; false at a damaged
+ * field or where fn says stop. */
+static bool each_number(const kiln_pb_reader *config, bool labels,
+                        bool (*fn)(void *ctx, const uint8_t *key,
+                                   size_t key_len, int64_t value),
+                        void *ctx) {
+  kiln_pb_reader c = *config;
+  c.pos = 0;
+  kiln_pb_field f, g, h;
+  bool more;
+  kiln_status *k = NULL;
+  while (!(k = kiln_pb_next(&c, &f, &more)) && more) {
+    if (f.wire_type != KILN_PB_LEN) continue;
+    if (labels && f.number == MC_LABELS) {
+      kiln_pb_reader entry = kiln_pb_nested(&c, &f, "version_labels");
+      const uint8_t *key = NULL;
+      size_t key_len = 0;
+      int64_t value = 0;
+      while (!(k = kiln_pb_next(&entry, &g, &more)) && more) {
+        if (g.number == 1 && g.wire_type == KILN_PB_LEN) {
+          key = g.bytes;
+          key_len = g.len;
+        }
+        if (g.number == 2 && g.wire_type == KILN_PB_VARINT)
+          value = (int64_t)g.value;
+      }
+      if (k) break;
+      if (!fn(ctx, key, key_len, value)) return false;
+      continue;
+    }
+    if (labels || f.number != MC_POLICY) continue;
+    kiln_pb_reader policy = kiln_pb_nested(&c, &f, "ServableVersionPolicy");
+    while (!k && !(k = kiln_pb_next(&policy, &g, &more)) && more) {
+      if (g.number != POLICY_SPECIFIC || g.wire_type != KILN_PB_LEN) continue;
+      kiln_pb_reader specific = kiln_pb_nested(&policy, &g, "Specific");
+      while (!(k = kiln_pb_next(&specific, &h, &more)) && more) {
+        if (h.number != 1) continue;
+        if (h.wire_type == KILN_PB_VARINT) {
+          if (!fn(ctx, NULL, 0, (int64_t)h.value)) return false;
+          continue;
+        }
+        if (h.wire_type != KILN_PB_LEN) return false;
+        kiln_pb_reader packed = kiln_pb_nested(&specific, &h, "versions");
+        uint64_t v;
+        while (!k && packed.pos < packed.size &&
+               !(k = kiln_pb_read_varint(&packed, &v)))
+          if (!fn(ctx, NULL, 0, (int64_t)v)) return false;
+        if (k) break;
+      }
+    }
+    if (k) break;
+  }
+  bool ok = k == NULL;
+  kiln_status_free(k);
+  return ok;
+}
+
+/* Counts a config's labels (or specific versions) and whether each is
+ * the model's. */
+typedef struct number_match {
+  const serve_model *model;
+  int count;
+  bool all_found;
+} number_match;
+
+static bool match_label(void *ctx, const uint8_t *key, size_t key_len,
+                        int64_t value) {
+  number_match *m = ctx;
+  m->count++;
+  bool found = false;
+  for (int i = 0; i < m->model->num_labels && !found; i++) {
+    const serve_label *l = &m->model->labels[i];
+    found = strlen(l->name) == key_len &&
+            (!key_len || !memcmp(l->name, key, key_len)) && l->version == value;
+  }
+  m->all_found &= found;
+  return true;
+}
+
+static bool match_version(void *ctx, const uint8_t *key, size_t key_len,
+                          int64_t value) {
+  (void)key;
+  (void)key_len;
+  number_match *m = ctx;
+  m->count++;
+  bool found = false;
+  for (int i = 0; i < m->model->num_specific && !found; i++)
+    found = m->model->versions[i] == value;
+  m->all_found &= found;
+  return true;
+}
+
+/* Whether the config's labels (or specific versions) are the model's. */
+static bool same_numbers(const wanted_model *w, const serve_model *model,
+                         bool labels) {
+  number_match m = {model, 0, true};
+  if (!each_number(&w->config, labels, labels ? match_label : match_version,
+                   &m))
+    return false;
+  return m.all_found &&
+         m.count == (labels ? model->num_labels : model->num_specific);
+}
+
+/* Labels and versions name positive versions. */
+static bool check_number(void *ctx, const uint8_t *key, size_t key_len,
+                         int64_t value) {
+  (void)ctx;
+  (void)key;
+  (void)key_len;
+  return value > 0;
+}
 
 static serve_status *read_policy(const kiln_pb_reader *r,
                                  const kiln_pb_field *f, wanted_model *m) {
@@ -79,6 +193,7 @@ static serve_status *read_model(const kiln_pb_reader *r, const kiln_pb_field *f,
                        "message",
                        f->offset);
   kiln_pb_reader c = kiln_pb_nested(r, f, "ModelConfig");
+  m->config = c;
   kiln_pb_field g;
   bool more;
   for (;;) {
@@ -96,6 +211,12 @@ static serve_status *read_model(const kiln_pb_reader *r, const kiln_pb_field *f,
   if (!m->name[0])
     return serve_error(SERVE_INVALID_ARGUMENT,
                        "ModelConfig at byte offset %zu has no name", f->offset);
+  if (!each_number(&c, true, check_number, NULL) ||
+      !each_number(&c, false, check_number, NULL))
+    return serve_error(SERVE_INVALID_ARGUMENT,
+                       "model '%s': version_labels or specific versions at "
+                       "byte offset %zu are damaged or negative",
+                       m->name, f->offset);
   return NULL;
 }
 
@@ -158,7 +279,7 @@ static serve_status *decode_reload(const uint8_t *data, size_t len,
 /* What the repository holds of each model now (copied under its lock). */
 typedef struct held_model {
   char name[128];
-  bool same_path, same_policy, has_labels, unloaded;
+  bool same_path, same_policy, same_labels, unloaded;
 } held_model;
 
 typedef struct held_list {
@@ -182,16 +303,19 @@ static void collect(void *context, serve_model *m) {
   memset(out, 0, sizeof *out);
   snprintf(out->name, sizeof out->name, "%s", m->name);
   out->unloaded = m->explicit_unload;
-  out->has_labels = m->num_labels > 0;
+  out->same_labels = m->num_labels == 0;
   for (int i = 0; i < h->num_wanted; i++) {
     const wanted_model *w = &h->wanted[i];
     if (strcmp(w->name, m->name)) continue;
     out->same_path = !w->base_path[0] || !strcmp(w->base_path, m->base_path);
+    /* No policy given is TF Serving's default: the latest version. */
+    serve_policy_kind policy = w->has_policy ? w->policy : SERVE_POLICY_LATEST;
+    int64_t latest = w->has_policy ? w->num_versions : 1;
     out->same_policy =
-        !w->has_policy || (w->policy == m->policy &&
-                           (w->policy != SERVE_POLICY_LATEST ||
-                            w->num_versions == m->num_versions) &&
-                           w->policy != SERVE_POLICY_SPECIFIC);
+        policy == m->policy &&
+        (policy != SERVE_POLICY_LATEST || latest == m->num_versions) &&
+        (policy != SERVE_POLICY_SPECIFIC || same_numbers(w, m, false));
+    out->same_labels = same_numbers(w, m, true);
   }
 }
 
@@ -267,7 +391,7 @@ void serve_grpc_tfs_reload(serve_grpc_call *call) {
       if (!strcmp(held.models[k].name, w->name)) h = &held.models[k];
     bool default_policy = !w->has_policy || (w->policy == SERVE_POLICY_LATEST &&
                                              w->num_versions == 1);
-    if (h ? !h->same_path || !h->same_policy || (w->has_labels != h->has_labels)
+    if (h ? !h->same_path || !h->same_policy || !h->same_labels
           : !default_policy || w->has_labels)
       st = serve_error(SERVE_UNIMPLEMENTED,
                        "model '%s': a reload keeps a served model's base_path, "

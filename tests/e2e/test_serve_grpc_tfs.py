@@ -630,13 +630,19 @@ def test_classify_regress_refused_where_the_rule_fails(server, stub):
 # ===================================================== reload config
 
 
-def reload_request(entries):
+def reload_request(entries, labels=None):
+    """entries: (name, base path); labels: {name: {label: version}}, given
+    with the policy that serves every version."""
     request = model_management_pb2.ReloadConfigRequest()
     for name, base in entries:
         config = request.config.model_config_list.config.add()
         config.name = name
         config.base_path = str(base)
         config.model_platform = "tensorflow"
+        if labels and name in labels:
+            config.model_version_policy.all.SetInParent()
+            for label, version in labels[name].items():
+                config.version_labels[label] = version
     return request
 
 
@@ -655,8 +661,12 @@ def test_reload_adds_and_removes_models(kiln_bin, all_models, tmp_path):
     models_dir = tmp_path / "models"
     S.add_version(models_dir / "mlp", 1, all_models["mlp"])
     S.add_version(models_dir / "two", 1, all_models["two"])
-    (tmp_path / "models.config").write_text(
-        config_text([("mlp", models_dir / "mlp", "")]))
+    (tmp_path / "models.config").write_text(config_text([
+        ("mlp", models_dir / "mlp",
+         "model_version_policy { all {} } "
+         "version_labels { key: 'stable' value: 1 }")]))
+    # The config mlp was started with: reloads keep it so.
+    mlp_labels = {"mlp": {"stable": 1}}
     with S.Server(kiln_bin, [
             f"--model_config_file={tmp_path / 'models.config'}",
             "--model_control_mode=explicit",
@@ -672,14 +682,29 @@ def test_reload_adds_and_removes_models(kiln_bin, all_models, tmp_path):
             assert error.code() == grpc.StatusCode.NOT_FOUND
             # Add two.
             response = models.HandleReloadConfigRequest(reload_request([
-                ("mlp", models_dir / "mlp"), ("two", models_dir / "two")]),
-                timeout=TIMEOUT)
+                ("mlp", models_dir / "mlp"), ("two", models_dir / "two")],
+                mlp_labels), timeout=TIMEOUT)
             assert response.status.error_code == 0, response
             got = outputs_of(predict.Predict(predict_request("two", feed),
                                              timeout=TIMEOUT))
             want = K.run_litert(all_models["two"], feed)
             for name, value in want.items():
                 assert_close(got[name], value, name)
+            # mlp by its label still answers (its config was kept).
+            predict.Predict(predict_request(
+                "mlp", {"features": rand(1, 16)}, label="stable"),
+                timeout=TIMEOUT)
+            # Changing mlp's labels or policy is refused, and changes
+            # nothing: two stays.
+            for changed in ({"mlp": {"stable": 1, "canary": 1}},
+                            {"mlp": {"other": 1}}, None):
+                error = grpc_error(models.HandleReloadConfigRequest,
+                                   reload_request([("mlp",
+                                                    models_dir / "mlp")],
+                                                  changed))
+                assert error.code() == grpc.StatusCode.UNIMPLEMENTED, error
+                assert "mlp" in error.details()
+            predict.Predict(predict_request("two", feed), timeout=TIMEOUT)
             # Drop mlp.
             models.HandleReloadConfigRequest(reload_request([
                 ("two", models_dir / "two")]), timeout=TIMEOUT)
