@@ -16,14 +16,17 @@ the access log line of each call.
 import concurrent.futures
 import json
 import os
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
 import grpc
+import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -143,6 +146,29 @@ def test_port_and_grpc_port_both_serve(kiln_bin, base, tmp_path):
             assert err.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
+def test_grpc_socket_path_serves_on_a_unix_socket(kiln_bin, base, tmp_path):
+    """TF Serving's --grpc_socket_path: the same services on a UNIX
+    socket, beside --port."""
+    folder = tempfile.mkdtemp(prefix="kiln-sock-")  # sun_path is short
+    path = os.path.join(folder, "grpc.sock")
+    try:
+        with server(kiln_bin, base, tmp_path,
+                    [f"--grpc_socket_path={path}"]) as srv:
+            srv.wait_available("mlp", 1)
+            S.wait_for(lambda: os.path.exists(path), TIMEOUT, what="socket")
+            with grpc.insecure_channel(f"unix:{path}") as ch:
+                reply = health_pb2.HealthCheckResponse.FromString(raw_call(
+                    ch, HEALTH_CHECK, health_pb2.HealthCheckRequest(
+                        service="mlp").SerializeToString()))
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+                err = rpc_error(raw_call, ch, "/no.Such/Method", b"")
+                assert err.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert health(srv.grpc_port) == "SERVING"
+            assert f"serving gRPC on unix:{path}" in srv.log()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_port_zero_serves_rest_only(kiln_bin, base, tmp_path):
     with S.Server(kiln_bin, ["--model_name=mlp", f"--model_base_path={base}",
                              "--port=0"], tmp_path) as srv:
@@ -194,6 +220,28 @@ def test_messages_over_grpc_default_4mb_are_taken(kiln_bin, base, tmp_path):
                          compression=grpc.Compression.Gzip)
         assert health_pb2.HealthCheckResponse.FromString(
             reply).status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_grpc_channel_arguments_override_kiln_s(kiln_bin, base, tmp_path):
+    """TF Serving's --grpc_channel_arguments set gRPC server arguments over
+    kiln's own: here a receive limit below --max_body_bytes."""
+    with server(kiln_bin, base, tmp_path / "a", [
+            "--grpc_channel_arguments=grpc.max_receive_message_length=2000,"
+            "grpc.primary_user_agent=kiln-test", "--grpc_max_threads=1"]) \
+            as srv, channel(srv.grpc_port) as ch:
+        request = health_pb2.HealthCheckRequest(service="y" * 3000)
+        err = rpc_error(raw_call, ch, HEALTH_CHECK, request.SerializeToString())
+        assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
+        assert health(srv.grpc_port) == "SERVING"
+    for bad in ("grpc.max_receive_message_length", "=5"):
+        result = subprocess.run(
+            [str(kiln_bin), "serve", "--rest_api_port=0",
+             f"--port={S.free_port()}", "--host=127.0.0.1",
+             f"--model_base_path={base}", f"--grpc_channel_arguments={bad}"],
+            capture_output=True, text=True, timeout=TIMEOUT)
+        assert result.returncode != 0
+        assert "--grpc_channel_arguments" in result.stderr, result.stderr
+        assert "key=value" in result.stderr, result.stderr
 
 
 def closed_by_server(sock, limit=1 << 20):
@@ -323,6 +371,14 @@ def test_bearer_token(kiln_bin, base, tmp_path):
                             metadata=[("authorization",
                                        "Bearer s3cret-Token_1")])
             assert err.code() == grpc.StatusCode.UNIMPLEMENTED, err
+        # Refusals are counted as REST's are: under no model.
+        text = srv.get("/metrics", headers={
+            "Authorization": "Bearer s3cret-Token_1"}).text
+        refused = [v for labels, v in
+                   S.metric_samples(text, "kiln_requests_total")
+                   if labels["api"] == "auth"
+                   and labels["status"] == "UNAUTHENTICATED"]
+        assert refused == [4.0], text
         # Health probes carry no secret.
         assert health(srv.grpc_port) == "SERVING"
         assert health(srv.grpc_port, "mlp",
@@ -367,6 +423,69 @@ def test_many_calls_cancelled_mid_flight_leave_it_healthy(kiln_bin, base,
                             grpc.StatusCode.DEADLINE_EXCEEDED), e
         assert health(srv.grpc_port) == "SERVING"
         assert srv.alive()
+
+
+def test_predict_calls_cancelled_while_their_jobs_queue(kiln_bin, base,
+                                                       tmp_path):
+    """Calls whose job waits in a batch queue, cancelled by the client or
+    past a tiny deadline: the worker answers into a call the client has
+    left, and the call is freed once both sides are done (under ASan: no
+    use after free, no leak). Needs TF Serving's Predict (grpc_tfs.c);
+    skipped where its method table is empty."""
+    predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
+    from tensorflow.core.framework import tensor_pb2, types_pb2
+
+    def tensor(dtype, array):
+        t = tensor_pb2.TensorProto(dtype=dtype)
+        for size in array.shape:
+            t.tensor_shape.dim.add(size=size)
+        t.tensor_content = array.tobytes()
+        return t
+
+    def request(rows):
+        r = predict_pb2.PredictRequest()
+        r.model_spec.name = "mlp"
+        rng = np.random.default_rng(rows)
+        r.inputs["ids"].CopyFrom(tensor(
+            types_pb2.DT_INT32, rng.integers(0, 5, (rows, 2), np.int32)))
+        r.inputs["features"].CopyFrom(tensor(
+            types_pb2.DT_FLOAT, rng.random((rows, 3), np.float32)))
+        return r.SerializeToString()
+
+    batching = tmp_path / "batching.txt"
+    batching.write_text("max_batch_size { value: 8 }\n"
+                        "batch_timeout_micros { value: 50000 }\n"
+                        "max_enqueued_batches { value: 1000 }\n")
+    with server(kiln_bin, base, tmp_path / "s", [
+            "--enable_batching", f"--batching_parameters_file={batching}",
+            "--num_workers=1"]) as srv, channel(srv.grpc_port) as ch:
+        srv.wait_available("mlp", 1)
+        predict = "/tensorflow.serving.PredictionService/Predict"
+        try:
+            raw_call(ch, predict, request(2))
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.UNIMPLEMENTED:
+                pytest.skip("no Predict on this build")
+            raise
+        call = ch.unary_unary(predict, request_serializer=None,
+                              response_deserializer=None)
+        for _ in range(3):
+            futures = [call.future(request(1 + i % 3),
+                                   timeout=0.005 if i % 4 == 0 else TIMEOUT)
+                       for i in range(120)]
+            for i, f in enumerate(futures):
+                if i % 4 == 1:
+                    f.cancel()
+            for f in futures:
+                try:
+                    f.result()
+                except grpc.FutureCancelledError:
+                    pass
+                except grpc.RpcError as e:
+                    assert e.code() in (grpc.StatusCode.CANCELLED,
+                                        grpc.StatusCode.DEADLINE_EXCEEDED), e
+        raw_call(ch, predict, request(3))
+        assert health(srv.grpc_port) == "SERVING"
 
 
 def test_sigterm_with_calls_in_flight_exits_zero(kiln_bin, base, tmp_path):
