@@ -7,10 +7,10 @@
 #include <strings.h>
 
 #include "serve/api_common.h"
-#include "serve/redact.h"
 #include "serve/tensor_json.h"
+#include "serve/tfs_common.h"
 
-#define SIGNATURE "serving_default"
+#define SIGNATURE SERVE_TFS_SIGNATURE
 
 /* A parsed /v1/models/... path. */
 typedef struct tfs_path {
@@ -82,7 +82,9 @@ static void write_versions(serve_buf *b, const serve_model_report *m,
                      serve_version_state_name(v->state));
     serve_buf_printf(b, "\"status\":{\"error_code\":\"%s\",\"error_message\":",
                      v->error ? "UNKNOWN" : "OK");
-    serve_buf_version_error(b, v->error, m->name, v->number);
+    char *error = serve_tfs_version_error(v->error, m->name, v->number);
+    serve_buf_json_string(b, error ? error : v->error ? "loading failed" : "");
+    free(error);
     serve_buf_puts(b, "}}");
     first = false;
   }
@@ -92,8 +94,12 @@ static void write_versions(serve_buf *b, const serve_model_report *m,
 static void handle_status(serve_request *r, const tfs_path *p) {
   serve_model_report *reports;
   int count;
-  serve_status *st = serve_repo_report(
-      r->server->repo, p->kind == TFS_LIST ? NULL : p->model, &reports, &count);
+  int64_t only = 0;
+  serve_status *st =
+      p->kind == TFS_LIST
+          ? serve_repo_report(r->server->repo, NULL, &reports, &count)
+          : serve_tfs_model_status(r->server->repo, p->model, p->version,
+                                   p->label, &reports, &count, &only);
   if (st) {
     serve_respond_error(r, st);
     return;
@@ -110,31 +116,6 @@ static void handle_status(serve_request *r, const tfs_path *p) {
     }
     serve_buf_puts(&b, "]}\n");
   } else {
-    int64_t only = p->version;
-    if (p->label[0]) {
-      serve_version *v;
-      st = serve_repo_acquire(r->server->repo, p->model, 0, p->label, &v);
-      if (!st) {
-        only = v->number;
-        serve_version_release(v);
-      }
-    }
-    bool found = only <= 0;
-    for (int k = 0; !found && k < reports[0].num_versions; k++)
-      found = reports[0].versions[k].number == only;
-    if (!st && !found)
-      st = serve_error(SERVE_NOT_FOUND,
-                       "Could not find version %lld of model %s",
-                       (long long)only, p->model);
-    if (!st && !reports[0].num_versions)
-      st = serve_error(SERVE_NOT_FOUND,
-                       "Could not find any versions of model %s", p->model);
-    if (st) {
-      serve_repo_report_free(reports, count);
-      serve_buf_free(&b);
-      serve_respond_error(r, st);
-      return;
-    }
     serve_buf_puts(&b, "{\"model_version_status\":");
     write_versions(&b, &reports[0], only);
     serve_buf_puts(&b, "}\n");
@@ -173,8 +154,8 @@ static void write_tensor_infos(serve_buf *b, serve_version *v, bool inputs) {
 
 static void handle_metadata(serve_request *r, const tfs_path *p) {
   serve_version *v;
-  serve_status *st = serve_repo_acquire(r->server->repo, p->model, p->version,
-                                        p->label[0] ? p->label : NULL, &v);
+  serve_status *st = serve_tfs_acquire(r->server->repo, p->model, p->version,
+                                       p->label, NULL, &v);
   if (st) {
     serve_respond_error(r, st);
     return;
@@ -384,24 +365,20 @@ static void handle_predict(serve_request *r, const tfs_path *p) {
   const json_t *sig = json_object_get(body, "signature_name");
   const json_t *instances = json_object_get(body, "instances");
   const json_t *columns = json_object_get(body, "inputs");
-  if (sig &&
-      (!json_is_string(sig) ||
-       (strcmp(json_string_value(sig), SIGNATURE) && json_string_length(sig))))
-    st = serve_error(SERVE_NOT_FOUND,
-                     "Serving signature name: \"%s\" not found in signature "
-                     "def",
-                     json_is_string(sig) ? json_string_value(sig) : "?");
-  else if (instances && columns)
+  if (sig)
+    st = serve_tfs_check_signature(json_is_string(sig) ? json_string_value(sig)
+                                                       : "?");
+  if (!st && instances && columns)
     st = serve_error(SERVE_INVALID_ARGUMENT,
                      "Not formatted correctly expecting only one of 'inputs' "
                      "or 'instances' keys to exist");
-  else if (!instances && !columns)
+  if (!st && !instances && !columns)
     st = serve_error(SERVE_INVALID_ARGUMENT,
                      "Missing 'inputs' or 'instances' key");
   serve_version *v = NULL;
   if (!st)
-    st = serve_repo_acquire(r->server->repo, p->model, p->version,
-                            p->label[0] ? p->label : NULL, &v);
+    st = serve_tfs_acquire(r->server->repo, p->model, p->version, p->label,
+                           NULL, &v);
   int num_inputs = v ? kiln_model_num_inputs(v->kmodel) : 0;
   serve_tensor *inputs = NULL;
   if (!st && !(inputs = calloc((size_t)num_inputs + 1, sizeof *inputs)))
@@ -409,8 +386,7 @@ static void handle_predict(serve_request *r, const tfs_path *p) {
   if (!st)
     st = instances ? decode_instances(instances, v, inputs)
                    : decode_columns(columns, v, inputs);
-  for (int i = 0; !st && i < num_inputs; i++)
-    st = serve_check_input(v, i, &inputs[i]);
+  if (!st) st = serve_tfs_check_inputs(v, inputs, num_inputs);
   json_decref(body);
   if (st) {
     free_tensors(inputs, num_inputs);
