@@ -44,6 +44,14 @@ typedef struct serve_grpc_method {
 /* The services' method tables, each ending with a NULL path. */
 extern const serve_grpc_method serve_grpc_tfs_methods[];
 extern const serve_grpc_method serve_grpc_kserve_methods[];
+/* grpc.health.v1.Health/Check (grpc_health.c). */
+extern const serve_grpc_method serve_grpc_health_methods[];
+
+/* The health answer for a HealthCheckRequest: *serving for the server
+ * (service "" or a service kiln serves) or for a model (NOT_FOUND when
+ * there is none of that name); INVALID_ARGUMENT for a damaged message. */
+serve_status *serve_grpc_health_check(serve_repo *repo, const uint8_t *request,
+                                      size_t len, bool *serving);
 
 /* Answers OK with a serialized response message (malloc'd; taken, may be
  * NULL when len is 0). */

@@ -15,6 +15,7 @@
 
 #include "serve/bind.h"
 #include "serve/conn_guard.h"
+#include "serve/request_log.h"
 #include "serve/server.h"
 
 const char *serve_request_header(const serve_request *r, const char *name) {
@@ -97,35 +98,23 @@ void serve_log(void *context, const char *fmt, ...) {
   va_end(args);
 }
 
-/* One JSON line per request: what was asked, how it ended, how long. */
-static void access_log(serve_request *r) {
-  serve_server *s = r->server;
-  if (!s->access_log) return;
-  serve_buf b = {0};
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  serve_buf_printf(&b, "{\"time\":%lld.%03ld,\"method\":", (long long)ts.tv_sec,
-                   ts.tv_nsec / 1000000);
-  serve_buf_json_string(&b, r->method);
-  serve_buf_puts(&b, ",\"path\":");
-  serve_buf_json_string(&b, r->path);
-  serve_buf_printf(&b,
-                   ",\"status\":%d,\"request_bytes\":%zu,"
-                   "\"response_bytes\":%zu,\"ms\":%.3f",
-                   r->http_status, r->body_len, r->response_len,
-                   serve_now_ms() - r->received_ms);
-  if (r->model[0]) {
-    serve_buf_puts(&b, ",\"model\":");
-    serve_buf_json_string(&b, r->model);
-  }
-  serve_buf_puts(&b, "}\n");
-  if (!b.failed) {
-    pthread_mutex_lock(&s->log_lock);
-    fwrite(b.data, 1, b.len, s->access_log);
-    fflush(s->access_log);
-    pthread_mutex_unlock(&s->log_lock);
-  }
-  serve_buf_free(&b);
+/* Metrics and the access log line, as the gRPC front records its calls. */
+static void record(serve_request *r) {
+  serve_finished_request f = {
+      .entrypoint = "REST",
+      .method = r->method,
+      .path = r->path,
+      .http_status = r->http_status,
+      .grpc_status = -1,
+      .code_name = serve_code_name(r->code),
+      .request_bytes = r->body_len,
+      .response_bytes = r->response_len,
+      .received_ms = r->received_ms,
+      .model = r->model,
+      .version = r->version,
+      .api = r->api,
+  };
+  serve_request_finished(r->server, &f);
 }
 
 static enum MHD_Result send_answer(serve_request *r) {
@@ -146,12 +135,7 @@ static enum MHD_Result send_answer(serve_request *r) {
   enum MHD_Result ok =
       MHD_queue_response(r->connection, (unsigned)r->http_status, resp);
   MHD_destroy_response(resp);
-  if (r->model[0])
-    serve_metrics_request(r->server->metrics, r->model, r->version,
-                          r->api ? r->api : "", serve_code_name(r->code),
-                          r->http_status,
-                          (serve_now_ms() - r->received_ms) * 1e3);
-  access_log(r);
+  record(r);
   return ok;
 }
 
@@ -184,7 +168,7 @@ static serve_status *too_large(const serve_server *s) {
 static void answer_408_and_close(serve_request *r) {
   if (r->client_fd >= 0) serve_conn_send_408(r->client_fd);
   r->http_status = 408;
-  access_log(r);
+  record(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,

@@ -133,7 +133,7 @@ static void observe(series *s, double value) {
 
 void serve_metrics_request(serve_metrics *m, const char *model, int64_t version,
                            const char *api, const char *status, int http_status,
-                           double latency_us) {
+                           const char *entrypoint, double latency_us) {
   if (!m) return;
   serve_buf tf = {0}, kiln = {0}, lat = {0};
   char text[32];
@@ -148,7 +148,7 @@ void serve_metrics_request(serve_metrics *m, const char *model, int64_t version,
   append_label(&kiln, "code", text);
   append_label(&lat, "model_name", model);
   append_label(&lat, "API", api);
-  append_label(&lat, "entrypoint", "REST");
+  append_label(&lat, "entrypoint", entrypoint);
   if (!tf.failed && !kiln.failed && !lat.failed) {
     pthread_mutex_lock(&m->lock);
     series *s = get(m, families[0].name, tf.data, NULL, 0);

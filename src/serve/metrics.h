@@ -18,10 +18,10 @@ serve_metrics *serve_metrics_create(void);
 void serve_metrics_free(serve_metrics *m);
 
 /* One answered request about a model (version <= 0 when none was
- * chosen). */
+ * chosen); entrypoint "REST" or "GRPC", as TF Serving labels latency. */
 void serve_metrics_request(serve_metrics *m, const char *model, int64_t version,
                            const char *api, const char *status, int http_status,
-                           double latency_us);
+                           const char *entrypoint, double latency_us);
 /* Per-model totals for KServe's statistics extension. */
 typedef struct serve_model_stats {
   uint64_t success_count, fail_count, execution_count, inference_count;

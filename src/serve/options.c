@@ -43,11 +43,19 @@ static const option_def defs[] = {
     {"rest_api_port", OPT_INT, FIELD(rest_api_port), "8501", 0, 65535,
      "HTTP port of the TF Serving REST and KServe v2 APIs; 0: off"},
     {"port", OPT_INT, FIELD(grpc_port), "8500", 0, 65535,
-     "gRPC port (TF Serving's): TF Serving's PredictionService and "
-     "ModelService, KServe v2's GRPCInferenceService and grpc.health.v1; "
-     "0: off"},
+     "gRPC port (TF Serving's), on --host as REST: TF Serving's "
+     "PredictionService and ModelService, KServe v2's GRPCInferenceService "
+     "and grpc.health.v1.Health/Check; 0: off"},
     {"grpc_port", OPT_INT, FIELD(kserve_grpc_port), "0", 0, 65535,
-     "a second gRPC port with the same services (Triton's is 8001); 0: off"},
+     "a second gRPC port serving the same services as --port (Triton's is "
+     "8001), for KServe clients; 0: off"},
+    {"grpc_max_threads", OPT_INT, FIELD(grpc_max_threads), "0", 0, 1024,
+     "threads reading and answering gRPC calls (inference itself runs on "
+     "--num_workers); 0: one per core"},
+    {"grpc_channel_arguments", OPT_STRING, FIELD(grpc_channel_arguments), "",
+     NO_LIMIT,
+     "gRPC server arguments as key=value,key=value (integers, or text), "
+     "e.g. grpc.max_concurrent_streams=64; they override kiln's"},
     {"bearer_token_file", OPT_STRING, FIELD(bearer_token_file), "", NO_LIMIT,
      "file whose first line is a token every request must carry as "
      "'Authorization: Bearer TOKEN' (HTTP header or gRPC metadata); health "
@@ -128,21 +136,22 @@ enum { NUM_DEFS = sizeof defs / sizeof defs[0] };
  * mean nothing to kiln: accepted so existing command lines start, each
  * given one logged warning at start with the reason. A boolean given
  * alone takes no value from the next argument. */
-#define GRPC_ONLY "gRPC is not served yet"
 #define NO_TENSORFLOW "kiln runs .tflite models, not TensorFlow"
 static const struct {
   const char *name;
   bool boolean;
   const char *note; /* "--name: why", shown at start */
 } ignored[] = {
-    {"grpc_socket_path", false, "--grpc_socket_path: " GRPC_ONLY},
-    {"grpc_channel_arguments", false, "--grpc_channel_arguments: " GRPC_ONLY},
-    {"grpc_max_threads", false, "--grpc_max_threads: " GRPC_ONLY},
-    {"use_alts_credentials", true, "--use_alts_credentials: " GRPC_ONLY},
+    {"grpc_socket_path", false,
+     "--grpc_socket_path: gRPC is served on TCP (--port, --grpc_port) only"},
+    {"use_alts_credentials", true,
+     "--use_alts_credentials: ALTS is Google Cloud's; use --ssl_config_file"},
     {"enable_grpc_healthcheck_service", true,
-     "--enable_grpc_healthcheck_service: " GRPC_ONLY},
+     "--enable_grpc_healthcheck_service: grpc.health.v1.Health/Check is "
+     "always served"},
     {"enable_serialization_as_tensor_content", true,
-     "--enable_serialization_as_tensor_content: " GRPC_ONLY},
+     "--enable_serialization_as_tensor_content: kiln chooses how response "
+     "tensors are encoded"},
     {"tensorflow_session_parallelism", false,
      "--tensorflow_session_parallelism: " NO_TENSORFLOW
      "; use --num_workers and --session_threads"},

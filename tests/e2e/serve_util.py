@@ -39,6 +39,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def wait_for(condition: Callable[[], object], timeout: float,
              interval: float = 0.02, what: str = "condition"):
     """Polls condition() until it returns something true; returns it.
@@ -85,19 +94,30 @@ class Server:
     """`kiln serve ARGS` on a free loopback port; stop() or the context
     manager ends it with SIGTERM and checks that it exited cleanly. It
     listens on 127.0.0.1 only (kiln's default is every interface, as TF
-    Serving's) unless ARGS name a --host or local is False."""
+    Serving's) unless ARGS name a --host or local is False. gRPC is off
+    (--port=0) unless ARGS name --port or grpc is True: then grpc_port is
+    a free port given as --port, and the start waits for it too."""
 
     def __init__(self, kiln_bin: Path, args: Sequence[str], workdir: Path,
-                 start_timeout: float = 30.0, local: bool = True):
+                 start_timeout: float = 30.0, local: bool = True,
+                 grpc: bool = False):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.workdir / "server.log"
         self.returncode: Optional[int] = None
         self.http = requests.Session()
+        self.grpc_port: Optional[int] = None
+        names_port = any(str(a) == "--port" or str(a).startswith("--port=")
+                         for a in args)
         for attempt in range(3):
             self.port = free_port()
             self.url = f"http://127.0.0.1:{self.port}"
             command = [str(kiln_bin), "serve", f"--rest_api_port={self.port}"]
+            if grpc:
+                self.grpc_port = free_port()
+                command.append(f"--port={self.grpc_port}")
+            elif not names_port:
+                command.append("--port=0")
             command += [str(a) for a in args]
             if local and not any(str(a).startswith("--host") for a in args):
                 command.append("--host=127.0.0.1")
@@ -120,13 +140,18 @@ class Server:
             if self.proc.poll() is not None:
                 return False
             try:
-                if requests.get(self.url + "/v2/health/live",
-                                timeout=1).status_code == 200:
+                if (requests.get(self.url + "/v2/health/live",
+                                 timeout=1).status_code == 200
+                        and self._grpc_listening()):
                     return True
             except requests.RequestException:
                 pass
             time.sleep(0.02)
         return False
+
+    def _grpc_listening(self) -> bool:
+        """gRPC starts after REST: its port takes connections too."""
+        return self.grpc_port is None or port_open(self.grpc_port)
 
     # ------------------------------------------------------- lifecycle
 

@@ -3,11 +3,11 @@ and 8 and the docker-style line).
 
 Each test starts the real binary: TF Serving's flags that mean nothing to
 kiln start it with one warning each; --ssl_config_file and a server with
-nothing to serve refuse to start with a clear message; --port warns that
-gRPC is not served yet; the default address is every interface (IPv6 and
+nothing to serve refuse to start with a clear message; --port serves
+gRPC (--port=0: off); the default address is every interface (IPv6 and
 IPv4), --host takes IPv4, IPv6 (bracketed or not) and names; and TF
-Serving's docker command line serves REST unchanged, with answers equal
-to LiteRT's.
+Serving's docker command line serves REST and gRPC unchanged, with
+answers equal to LiteRT's.
 """
 import socket
 import subprocess
@@ -99,7 +99,7 @@ def test_tf_serving_flags_start_with_one_warning_each(kiln_bin, base, mlp,
                "--allow_version_labels_for_unavailable_models",
                "--saved_model_tags=serve", "--num_load_threads=2",
                "--tensorflow_inter_op_parallelism=2",
-               "--grpc_channel_arguments=grpc.max_connection_age_ms=2000"]
+               "--enable_grpc_healthcheck_service"]
     with S.Server(kiln_bin, ["--model_name=mlp", f"--model_base_path={base}",
                              "--tensorflow_intra_op_parallelism=1", *ignored],
                   tmp_path) as srv:
@@ -127,17 +127,34 @@ def test_ssl_config_file_refuses_to_start(kiln_bin, base, tmp_path):
     assert "--ssl_config_file" in out and "TLS is not supported yet" in out, out
 
 
-def test_grpc_port_warns_that_grpc_is_not_served(kiln_bin, base, tmp_path):
-    """--port (TF Serving's gRPC port, 8500 by default) is warned about at
-    start rather than silently refusing gRPC clients; --port=0 is quiet."""
-    with S.Server(kiln_bin, [f"--model_base_path={base}", "--port=8500"],
+def grpc_health(port, host="127.0.0.1", service=""):
+    """grpc.health.v1.Health/Check's status name through host:port."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    with grpc.insecure_channel(f"{host}:{port}") as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=30 * SLOW)
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+def test_port_serves_grpc_and_port_zero_turns_it_off(kiln_bin, base,
+                                                     tmp_path):
+    """--port (TF Serving's gRPC port, 8500 by default) serves gRPC, as
+    the log says; --port=0 listens on nothing more than REST."""
+    port = S.free_port()
+    with S.Server(kiln_bin, [f"--model_base_path={base}", f"--port={port}"],
                   tmp_path / "a") as srv:
+        srv.wait_available("default", 1)
+        S.wait_for(lambda: S.port_open(port), 10 * SLOW, what="gRPC port")
+        assert grpc_health(port) == "SERVING"
         log = srv.log()
-    assert "gRPC is not served yet" in log and "--port=8500" in log, log
+    assert f"serving gRPC on 127.0.0.1:{port} (--port)" in log, log
     with S.Server(kiln_bin, [f"--model_base_path={base}", "--port=0"],
                   tmp_path / "b") as srv:
+        srv.wait_available("default", 1)
+        assert not S.port_open(port)
         log = srv.log()
-    assert "gRPC is not served yet" not in log, log
+    assert "serving gRPC" not in log, log
 
 
 def test_rest_api_port_zero_with_nothing_else_is_an_error(kiln_bin, base):
@@ -154,10 +171,12 @@ def test_rest_api_port_zero_with_nothing_else_is_an_error(kiln_bin, base):
 
 def test_docker_command_line_serves_on_every_interface(kiln_bin, base, mlp,
                                                        tmp_path):
-    """TF Serving's docker line, unchanged but for the REST port the test
-    picks: it serves REST on loopback IPv4, IPv6 and the host's outward
-    address, as TF Serving listens on every interface."""
-    with S.Server(kiln_bin, ["--port=8500", "--model_name=mlp",
+    """TF Serving's docker line, unchanged but for the ports the test
+    picks (8500 and 8501 may be taken): it serves REST and gRPC on
+    loopback IPv4, IPv6 and the host's outward address, as TF Serving
+    listens on every interface."""
+    port = S.free_port()
+    with S.Server(kiln_bin, [f"--port={port}", "--model_name=mlp",
                              f"--model_base_path={base}"], tmp_path,
                   local=False) as srv:
         srv.wait_available("mlp", 1)
@@ -171,6 +190,7 @@ def test_docker_command_line_serves_on_every_interface(kiln_bin, base, mlp,
         for host in hosts:
             srv.url = f"http://{host}:{srv.port}"
             check_predict(srv, mlp)
+            assert grpc_health(port, host, "mlp") == "SERVING", host
 
 
 @pytest.mark.parametrize("host,url_host", [

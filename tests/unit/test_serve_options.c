@@ -182,9 +182,14 @@ static void test_tf_serving_flags(void) {
   CHECK(o.enable_batching && !strcmp(o.batching_parameters_file, "/b.pbtxt"));
   CHECK(!strcmp(o.monitoring_config_file, "/m.pbtxt"));
   CHECK(o.file_system_poll_wait_seconds == 5);
-  /* --port is kiln's now (reported at start: gRPC is not served yet). */
+  /* --port is kiln's gRPC port, with TF Serving's gRPC settings. */
   CHECK(parse(&o, "--port=9500", NULL) && o.grpc_port == 9500);
   CHECK(!parse(&o, "--port=grpc", NULL));
+  CHECK(parse(&o, "--grpc_max_threads=8",
+              "--grpc_channel_arguments=grpc.max_concurrent_streams=4", NULL));
+  CHECK(o.grpc_max_threads == 8 && o.num_ignored_notes == 0);
+  CHECK(!strcmp(o.grpc_channel_arguments, "grpc.max_concurrent_streams=4"));
+  CHECK(!parse(&o, "--grpc_max_threads=-1", NULL));
   /* --tensorflow_intra_op_parallelism is kept for --session_threads. */
   CHECK(parse(&o, "--tensorflow_intra_op_parallelism=4", NULL));
   CHECK(o.tensorflow_intra_op_parallelism == 4 && o.num_ignored_notes == 0);
@@ -216,8 +221,7 @@ static void test_tf_serving_ignored_flags(void) {
   CHECK(parse(&o, "--num_load_threads=1", "--num_load_threads=2", NULL));
   CHECK(o.num_ignored_notes == 1);
   /* The rest of main.cc's list (booleans alone take no value). */
-  CHECK(parse(&o, "--grpc_socket_path=/s", "--grpc_channel_arguments=a=1",
-              "--grpc_max_threads=8", "--use_alts_credentials",
+  CHECK(parse(&o, "--grpc_socket_path=/s", "--use_alts_credentials",
               "--enable_grpc_healthcheck_service",
               "--enable_serialization_as_tensor_content",
               "--tensorflow_session_parallelism=0",
@@ -227,7 +231,7 @@ static void test_tf_serving_ignored_flags(void) {
               "--per_process_gpu_memory_fraction=0.5", "--num_tflite_pools=2",
               "--num_tflite_interpreters_per_pool=1", "--num_unload_threads=1",
               "--flush_filesystem_caches", "--model_name=a", NULL));
-  CHECK(!strcmp(o.model_name, "a") && o.num_ignored_notes == 15);
+  CHECK(!strcmp(o.model_name, "a") && o.num_ignored_notes == 13);
   CHECK(parse(&o, "--model_config_file_poll_wait_seconds=60",
               "--remove_unused_fields_from_bundle_metagraph",
               "--num_request_iterations_for_warmup=3",
