@@ -72,7 +72,7 @@ test-e2e-asan: build-asan
 FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 # The server's parsers and request decoders: small and fast, so the smoke
 # run gives them 10 seconds each (the others 20).
-SERVE_FUZZERS := fuzz_pbtxt fuzz_tensor_json fuzz_serve_request
+SERVE_FUZZERS := fuzz_pbtxt fuzz_tensor_json fuzz_serve_request fuzz_grpc_kserve
 
 build-fuzz:
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
