@@ -324,6 +324,41 @@ def test_async_and_concurrent_with_batching(kiln_bin, models, tmp_path):
         assert batches < 2 * len(xs)
 
 
+def test_grpc_deadline_drops_queued_call(kiln_bin, model_cache, tmp_path):
+    """Behind a backlog on one worker, a call whose gRPC deadline passes
+    while it waits is dropped from the queue (counted as failed) instead of
+    run: the server takes the call's deadline as REST takes its timeout."""
+    from test_serve import _images, _pending
+    S.add_version(tmp_path / "models" / "mobilenet", 1,
+                  model_cache.path("mobilenet_v2_035", "float32"))
+    with S.Server(kiln_bin, [
+            f"--model_base_path={tmp_path / 'models' / 'mobilenet'}",
+            "--model_name=mobilenet", "--num_workers=1",
+            "--max_queued_requests=16"], tmp_path / "run", grpc=True) as srv:
+        srv.wait_available("mobilenet", 1)
+        url = f"127.0.0.1:{srv.grpc_port}"
+        images = _images()
+
+        def slow(_):
+            with grpcclient.InferenceServerClient(url) as c:
+                return c.infer("mobilenet", grpc_inputs({"image": images}))
+        backlog = 6
+        with concurrent.futures.ThreadPoolExecutor(backlog) as pool:
+            futures = [pool.submit(slow, i) for i in range(backlog)]
+            S.wait_for(lambda: _pending(srv) >= 2, 30 * SLOW, interval=0.002,
+                       what="a backlog")
+            with grpcclient.InferenceServerClient(url) as c:
+                expect_error(lambda: c.infer(
+                    "mobilenet", grpc_inputs({"image": images[:1]}),
+                    client_timeout=0.05), "StatusCode.DEADLINE_EXCEEDED")
+            for f in futures:
+                f.result(timeout=120 * SLOW)
+        stats = grpcclient.InferenceServerClient(url).get_inference_statistics(
+            "mobilenet").model_stats[0].inference_stats
+        assert stats.success.count == backlog, stats
+        assert stats.fail.count == 1, stats
+
+
 # =============================================================== errors
 
 
