@@ -48,6 +48,15 @@ serve_status *kserve_pb_error(kiln_status *status) {
 
 #define PB_TRY(expr) SERVE_TRY(kserve_pb_error(expr))
 
+/* Checks that a field holds a nested message (wire type LEN) before a
+ * reader walks it. */
+static kiln_status *expect_message(const kiln_pb_reader *r,
+                                   const kiln_pb_field *f) {
+  const uint8_t *bytes;
+  size_t len;
+  return kiln_pb_bytes(r, f, &bytes, &len);
+}
+
 /* A string field as a malloc'd C string; a NUL inside is refused (names
  * are looked up as C strings: "a\0b" must not find "a"). */
 static serve_status *read_string(const kiln_pb_reader *r,
@@ -168,9 +177,7 @@ static serve_status *decode_parameter(const kiln_pb_reader *req,
       PB_TRY(kiln_pb_bytes(&r, &f, &key, &len));
       is_timeout = len == 7 && !memcmp(key, "timeout", 7);
     } else if (f.number == ENTRY_VALUE) {
-      const uint8_t *unused;
-      size_t len;
-      PB_TRY(kiln_pb_bytes(&r, &f, &unused, &len));
+      PB_TRY(expect_message(&r, &f));
       value_field = f;
       value = &value_field;
     }
@@ -269,24 +276,18 @@ static serve_status *decode_infer_request(const uint8_t *data, size_t size,
         SERVE_TRY(read_string(&r, &f, "id", &out->id));
         break;
       case REQ_PARAMETERS: {
-        const uint8_t *unused;
-        size_t len;
-        PB_TRY(kiln_pb_bytes(&r, &f, &unused, &len));
+        PB_TRY(expect_message(&r, &f));
         SERVE_TRY(decode_parameter(&r, &f, &out->timeout_us));
         break;
       }
       case REQ_INPUTS: {
-        const uint8_t *unused;
-        size_t len;
-        PB_TRY(kiln_pb_bytes(&r, &f, &unused, &len));
+        PB_TRY(expect_message(&r, &f));
         int k = out->num_inputs++;
         SERVE_TRY(decode_input(&r, &f, k, &out->inputs[k]));
         break;
       }
       case REQ_OUTPUTS: {
-        const uint8_t *unused;
-        size_t len;
-        PB_TRY(kiln_pb_bytes(&r, &f, &unused, &len));
+        PB_TRY(expect_message(&r, &f));
         int k = out->num_outputs++;
         SERVE_TRY(decode_output(&r, &f, &out->outputs[k]));
         break;
@@ -698,9 +699,7 @@ static serve_status *decode_model_request(const uint8_t *data, size_t size,
                            "positive integer",
                            what, f.offset);
     } else if (kind == KSERVE_REPOSITORY && f.number == 3) {
-      const uint8_t *unused;
-      size_t len;
-      PB_TRY(kiln_pb_bytes(&r, &f, &unused, &len));
+      PB_TRY(expect_message(&r, &f));
       SERVE_TRY(decode_load_parameter(&r, &f, &out->base_path));
     } else if (kind == KSERVE_INDEX && f.number == 2) {
       PB_TRY(kiln_pb_bool(&r, &f, &out->ready));
