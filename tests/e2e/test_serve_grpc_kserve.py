@@ -382,6 +382,9 @@ def test_errors(client, stub, server):
     renamed = {"feature": feed["features"]}
     expect_error(lambda: client.infer("mlp", grpc_inputs(renamed)),
                  "StatusCode.INVALID_ARGUMENT", "'feature'", root=root)
+    empty = {"features": np.zeros((0, 16), np.float32)}
+    expect_error(lambda: client.infer("mlp", grpc_inputs(empty)),
+                 "StatusCode.INVALID_ARGUMENT", "mlp", root=root)
     expect_error(lambda: client.infer("mlp", grpc_inputs(feed),
                                       model_version="x"),
                  "StatusCode.INVALID_ARGUMENT", "model_version", root=root)
