@@ -72,6 +72,7 @@ struct serve_conn_guard {
   pthread_mutex_t lock;
   serve_conn head; /* a ring through head */
   double header_ms, body_ms, idle_ms;
+  bool tls; /* nothing may be written to the sockets but through MHD */
   pthread_t reaper;
   atomic_bool stop;
 };
@@ -103,10 +104,12 @@ static void *reap(void *arg) {
       if (limit <= 0 || now - c->since_ms <= limit) continue;
       c->reaped = true;
       /* A first request's headers still arriving: nothing was answered
-       * on this connection, so a 408 can go before the socket is shut.
+       * on this connection, so a 408 can go before the socket is shut
+       * (in plaintext only; under TLS MHD alone may write).
        * Not on a kept-alive one, most likely idle: a client could read
        * an unasked 408 as the answer to its next request. */
-      if (c->phase == PHASE_HEADERS && !c->answered) serve_conn_send_408(c->fd);
+      if (c->phase == PHASE_HEADERS && !c->answered && !g->tls)
+        serve_conn_send_408(c->fd);
       shutdown(c->fd, SHUT_RDWR);
       if (c->phase == PHASE_HEADERS)
         headers++;
@@ -159,6 +162,12 @@ void serve_conn_guard_free(serve_conn_guard *g) {
   }
   pthread_mutex_destroy(&g->lock);
   free(g);
+}
+
+void serve_conn_guard_set_tls(serve_conn_guard *g) {
+  pthread_mutex_lock(&g->lock);
+  g->tls = true;
+  pthread_mutex_unlock(&g->lock);
 }
 
 serve_conn *serve_conn_opened(serve_conn_guard *g, int fd) {

@@ -30,6 +30,11 @@ typedef struct serve_conn serve_conn;
 serve_conn_guard *serve_conn_guard_create(double header_ms, double body_ms,
                                           double idle_ms);
 void serve_conn_guard_free(serve_conn_guard *g);
+/* The connections speak TLS: a connection past its deadline is only shut
+ * down, without the plaintext 408, which inside a TLS stream would be
+ * garbage. A connection's headers' clock starts when it is accepted, so
+ * a slow TLS handshake counts against the header deadline. */
+void serve_conn_guard_set_tls(serve_conn_guard *g);
 
 /* A new connection (its headers' clock starts), and its end. */
 serve_conn *serve_conn_opened(serve_conn_guard *g, int fd);
@@ -45,7 +50,7 @@ void serve_conn_request_done(serve_conn_guard *g, serve_conn *c);
 /* Whether the body has run past its deadline. */
 bool serve_conn_body_late(serve_conn_guard *g, const serve_conn *c);
 
-/* Writes a whole 408 answer to a plain TCP socket and shuts down its
+/* Writes a whole 408 answer to a plaintext TCP socket and shuts down its
  * writing side, best effort: for a request past its deadline on which
  * nothing has been answered yet (at most a 100 Continue), which MHD can
  * no longer answer itself. */

@@ -88,6 +88,7 @@ struct serve_grpc {
   int calls;               /* calls accepted and not yet freed */
   int before_handler;      /* calls accepted whose handler has not returned */
   call_private *receiving; /* calls whose message is arriving */
+  _Atomic double last_scan_ms; /* the last look for slow receivers */
   int64_t max_message;
 };
 
@@ -118,6 +119,8 @@ static grpc_status_code grpc_code(serve_code code) {
       return GRPC_STATUS_UNAVAILABLE;
     case SERVE_PERMISSION_DENIED:
       return GRPC_STATUS_PERMISSION_DENIED;
+    case SERVE_UNAUTHENTICATED:
+      return GRPC_STATUS_UNAUTHENTICATED;
   }
   return GRPC_STATUS_UNKNOWN;
 }
@@ -211,12 +214,15 @@ static void request_call(serve_grpc *g) {
 
 /* The answer, in one batch: headers, the message (OK only) and the
  * status. The call is the front's again from here. */
-static void answer(call_private *c, grpc_status_code status, const char *text,
-                   uint8_t *message, size_t len) {
+static void on_sent(serve_grpc *g, call_private *c, bool ok);
+
+static void answer(call_private *c, serve_code code, grpc_status_code status,
+                   const char *text, uint8_t *message, size_t len) {
   if (atomic_exchange(&c->answered, true)) { /* a second answer: a bug */
     free(message);
     return;
   }
+  c->code = code;
   c->status = status;
   grpc_slice_unref(c->status_details);
   c->status_details = grpc_slice_from_copied_string(text ? text : "");
@@ -239,21 +245,31 @@ static void answer(call_private *c, grpc_status_code status, const char *text,
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
   ops[n].data.send_status_from_server.status = status;
   ops[n++].data.send_status_from_server.status_details = &c->status_details;
-  if (grpc_call_start_batch(c->call, ops, n, &c->sent, NULL) != GRPC_CALL_OK) {
-    c->cancelled = 1;
-    call_release(c); /* the answer's reference: no completion will come */
-  }
+  /* Refused at once, no completion will come: recorded and let go here. */
+  if (grpc_call_start_batch(c->call, ops, n, &c->sent, NULL) != GRPC_CALL_OK)
+    on_sent(c->front, c, false);
+}
+
+/* Refuses a call before its message is read: the status goes out as the
+ * call is cancelled. An answer sent the usual way would leave the unread
+ * message in the way of the client's close, and the call open until its
+ * deadline (for ever without one). */
+static void refuse(call_private *c, serve_code code, grpc_status_code status,
+                   const char *text) {
+  atomic_store(&c->answered, true);
+  c->code = code;
+  c->status = status;
+  grpc_call_cancel_with_status(c->call, status, text, NULL);
+  on_sent(c->front, c, true);
 }
 
 void serve_grpc_respond(serve_grpc_call *call, uint8_t *response, size_t len) {
-  call->front->code = SERVE_OK;
-  answer(call->front, GRPC_STATUS_OK, "", response, len);
+  answer(call->front, SERVE_OK, GRPC_STATUS_OK, "", response, len);
 }
 
 void serve_grpc_fail(serve_grpc_call *call, serve_status *status) {
   serve_code code = status ? serve_status_code(status) : SERVE_INTERNAL;
-  call->front->code = code;
-  answer(call->front, grpc_code(code),
+  answer(call->front, code, grpc_code(code),
          status ? serve_status_message(status) : "no status", NULL, 0);
   serve_status_free(status);
 }
@@ -369,31 +385,36 @@ static void on_new_call(serve_grpc *g, call_private *c, bool ok) {
   c->pub.method = c->path;
   if (stopping || !c->path || !copy_metadata(c)) {
     if (!stopping) handler_done(g);
-    answer(c, GRPC_STATUS_UNAVAILABLE,
-           stopping ? "the server is stopping" : "out of memory", NULL, 0);
+    refuse(c, SERVE_UNAVAILABLE, GRPC_STATUS_UNAVAILABLE,
+           stopping ? "the server is stopping" : "out of memory");
+    return;
+  }
+  /* The token first: a client without it learns nothing, not even
+   * which methods exist. */
+  serve_server *s = g->server;
+  if (needs_token(c->path) &&
+      !serve_bearer_ok(s->bearer_token,
+                       serve_grpc_metadata(&c->pub, "authorization"))) {
+    handler_done(g);
+    /* Counted under no model, as REST counts its refusals: naming one
+     * would let a client without the token add series at will. */
+    serve_metrics_request(s->metrics, "", 0, "auth", "UNAUTHENTICATED",
+                          serve_code_http(SERVE_UNAUTHENTICATED), "GRPC", 0);
+    refuse(c, SERVE_UNAUTHENTICATED, GRPC_STATUS_UNAUTHENTICATED,
+           "missing or wrong bearer token: send metadata 'authorization: "
+           "Bearer TOKEN'");
     return;
   }
   const serve_grpc_method *m = find_method(c->path);
-  serve_server *s = g->server;
-  char text[400];
   if (!m) {
+    char text[400];
     handler_done(g);
     snprintf(text, sizeof text,
              "kiln serve has no method %.200s (it serves TF Serving's "
              "PredictionService and ModelService, KServe v2's "
              "GRPCInferenceService and grpc.health.v1.Health/Check)",
              c->path);
-    answer(c, GRPC_STATUS_UNIMPLEMENTED, text, NULL, 0);
-    return;
-  }
-  if (needs_token(c->path) &&
-      !serve_bearer_ok(s->bearer_token,
-                       serve_grpc_metadata(&c->pub, "authorization"))) {
-    handler_done(g);
-    answer(c, GRPC_STATUS_UNAUTHENTICATED,
-           "missing or wrong bearer token: send metadata 'authorization: "
-           "Bearer TOKEN'",
-           NULL, 0);
+    refuse(c, SERVE_UNIMPLEMENTED, GRPC_STATUS_UNIMPLEMENTED, text);
     return;
   }
   c->pub.handler_state = (void *)m;
@@ -412,7 +433,8 @@ static void on_new_call(serve_grpc *g, call_private *c, bool ok) {
       GRPC_CALL_OK) {
     receive_list_remove(g, c);
     handler_done(g);
-    answer(c, GRPC_STATUS_INTERNAL, "cannot receive the request", NULL, 0);
+    refuse(c, SERVE_INTERNAL, GRPC_STATUS_INTERNAL,
+           "cannot receive the request");
   }
 }
 
@@ -530,17 +552,19 @@ static void *serve_thread(void *arg) {
   serve_grpc *g = arg;
   double body_limit = (double)g->server->options.request_body_timeout_ms;
   for (;;) {
-    /* Wakes each second at least, to look for slow receivers. */
+    /* Wakes each second at least, and looks for slow receivers about once
+     * a second whether busy or idle (one thread of all does it). */
     grpc_event ev = grpc_completion_queue_next(
         g->cq,
         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                      gpr_time_from_millis(1000, GPR_TIMESPAN)),
         NULL);
     if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
-    if (ev.type == GRPC_QUEUE_TIMEOUT) {
-      if (body_limit > 0) cancel_slow_receivers(g, body_limit);
-      continue;
-    }
+    double now = serve_now_ms(), last = atomic_load(&g->last_scan_ms);
+    if (body_limit > 0 && now - last >= 1000 &&
+        atomic_compare_exchange_strong(&g->last_scan_ms, &last, now))
+      cancel_slow_receivers(g, body_limit);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) continue;
     tag *t = ev.tag;
     switch (t->kind) {
       case TAG_NEW_CALL:
@@ -691,6 +715,28 @@ static bool add_port(serve_grpc *g, grpc_server_credentials *creds,
   return true;
 }
 
+/* TF Serving's --grpc_socket_path: the same services on a UNIX socket,
+ * for clients on the same host (file permissions guard it). */
+static bool add_socket(serve_grpc *g, grpc_server_credentials *creds,
+                       const char *path, char *err, size_t err_size) {
+  char address[4200];
+  if (strlen(path) >= sizeof address - 8) {
+    snprintf(err, err_size, "--grpc_socket_path is too long");
+    return false;
+  }
+  snprintf(address, sizeof address, "unix:%s", path);
+  if (!grpc_server_add_http2_port(g->grpc, address, creds)) {
+    snprintf(err, err_size,
+             "cannot listen on --grpc_socket_path=%.200s (its folder must "
+             "exist and be writable)",
+             path);
+    return false;
+  }
+  serve_log(NULL, "serving gRPC%s on %s (--grpc_socket_path)",
+            g->server->tls ? " over TLS" : "", address);
+  return true;
+}
+
 static void front_free(serve_grpc *g) {
   if (g->cq) grpc_completion_queue_destroy(g->cq);
   pthread_mutex_destroy(&g->lock);
@@ -702,7 +748,8 @@ static void front_free(serve_grpc *g) {
 
 bool serve_grpc_start(serve_server *s, char *err, size_t err_size) {
   const serve_options *o = &s->options;
-  if (!o->grpc_port && !o->kserve_grpc_port) return true;
+  if (!o->grpc_port && !o->kserve_grpc_port && !o->grpc_socket_path[0])
+    return true;
   arg_list args;
   if (!build_args(o, &args, err, err_size)) {
     free(args.owned);
@@ -738,6 +785,8 @@ bool serve_grpc_start(serve_server *s, char *err, size_t err_size) {
     ok = add_port(g, creds, o->grpc_port, "--port", err, err_size);
   if (ok && o->kserve_grpc_port)
     ok = add_port(g, creds, o->kserve_grpc_port, "--grpc_port", err, err_size);
+  if (ok && o->grpc_socket_path[0])
+    ok = add_socket(g, creds, o->grpc_socket_path, err, err_size);
   if (creds) grpc_server_credentials_release(creds);
   if (!ok) {
     /* A server never started is shut down and destroyed the same way. */
@@ -836,8 +885,19 @@ void serve_grpc_stop(serve_server *s) {
               g->calls, (long long)s->options.client_timeout_seconds);
     grpc_server_cancel_all_calls(g->grpc);
     pthread_mutex_lock(&g->lock);
-    wait_until(g, all_freed, -1);
+    done = wait_until(g, all_freed, 5000);
+    int left = g->calls;
     pthread_mutex_unlock(&g->lock);
+    if (!done) {
+      /* A handler that never answered: the core cannot be destroyed
+       * under its call, and exiting beats hanging. */
+      serve_log(NULL,
+                "stopping: %d gRPC calls never answered; left as they "
+                "are",
+                left);
+      s->grpc = NULL;
+      return;
+    }
   }
   grpc_server_destroy(g->grpc);
   grpc_completion_queue_shutdown(g->cq);

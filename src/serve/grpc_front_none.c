@@ -10,11 +10,11 @@ bool serve_grpc_start(serve_server *s, char *err, size_t err_size) {
   (void)err;
   (void)err_size;
   const serve_options *o = &s->options;
-  if (o->grpc_port || o->kserve_grpc_port)
+  if (o->grpc_port || o->kserve_grpc_port || o->grpc_socket_path[0])
     serve_log(NULL,
               "warning: this kiln was built without gRPC (libgrpc): nothing "
-              "listens on --port=%lld or --grpc_port=%lld; use the REST API "
-              "(--port=0 silences this)",
+              "listens on --port=%lld, --grpc_port=%lld or "
+              "--grpc_socket_path; use the REST API (--port=0 silences this)",
               (long long)o->grpc_port, (long long)o->kserve_grpc_port);
   return true;
 }

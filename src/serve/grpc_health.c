@@ -48,6 +48,7 @@ serve_status *serve_grpc_health_check(serve_repo *repo, const uint8_t *request,
   const uint8_t *service;
   size_t service_len;
   SERVE_TRY(read_service(request, len, &service, &service_len));
+  if (!service) service = (const uint8_t *)""; /* the field is absent */
   for (int i = 0; server_names[i]; i++)
     if (strlen(server_names[i]) == service_len &&
         !memcmp(server_names[i], service, service_len)) {

@@ -15,6 +15,7 @@
 
 #include "serve/bind.h"
 #include "serve/conn_guard.h"
+#include "serve/http_security.h"
 #include "serve/request_log.h"
 #include "serve/server.h"
 
@@ -148,11 +149,22 @@ static void route(serve_request *r) {
                                      r->method, r->path));
 }
 
-/* The connection's deadline tracker (NULL when untracked). */
-static serve_conn *guarded(struct MHD_Connection *conn) {
+/* What is kept per connection (MHD's socket context). */
+typedef struct http_conn {
+  serve_conn *guard;  /* the deadline tracker; NULL: untracked */
+  bool peer_verified; /* mutual TLS: its client certificate was checked */
+} http_conn;
+
+static http_conn *conn_state(struct MHD_Connection *conn) {
   const union MHD_ConnectionInfo *info =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   return info ? info->socket_context : NULL;
+}
+
+/* The connection's deadline tracker (NULL when untracked). */
+static serve_conn *guarded(struct MHD_Connection *conn) {
+  http_conn *c = conn_state(conn);
+  return c ? c->guard : NULL;
 }
 
 static serve_status *too_large(const serve_server *s) {
@@ -164,9 +176,10 @@ static serve_status *too_large(const serve_server *s) {
 /* Past the body deadline. MHD 0.9.75 takes no answer while a body is
  * arriving (MHD_queue_response refuses it), so the 408 is written straight
  * to the socket (serve_conn_send_408), and the handler then returns
- * MHD_NO, which closes the connection. */
+ * MHD_NO, which closes the connection. Under TLS only MHD may write to
+ * the socket: the connection is just closed. */
 static void answer_408_and_close(serve_request *r) {
-  if (r->client_fd >= 0) serve_conn_send_408(r->client_fd);
+  if (r->client_fd >= 0 && !r->server->tls) serve_conn_send_408(r->client_fd);
   r->http_status = 408;
   record(r);
 }
@@ -194,6 +207,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     atomic_fetch_add(&s->in_flight, 1);
     *state = r;
     serve_conn_body_started(s->conn_guard, guarded(conn));
+    /* Credentials (client certificate, bearer token) are checked before
+     * any handler runs and before the body is read: the answer is queued
+     * now, so MHD skips the body (a client without the token cannot make
+     * the server read 60 MB) and the later calls find it sent. */
+    http_conn *hc = conn_state(conn);
+    serve_status *denied =
+        serve_http_authorize(r, hc ? &hc->peer_verified : NULL);
+    if (denied) {
+      serve_conn_body_done(s->conn_guard, guarded(conn));
+      serve_respond_error(r, denied);
+      enum MHD_Result ok = send_answer(r);
+      /* Counted under no model: naming the path's model would let a
+       * client without credentials add metric series at will. */
+      serve_metrics_request(s->metrics, "", 0, "auth", serve_code_name(r->code),
+                            r->http_status, "REST",
+                            (serve_now_ms() - r->received_ms) * 1e3);
+      return ok;
+    }
     /* Refuse an announced oversized body before reading any of it: an
      * answer queued now makes MHD skip the body and close the connection
      * after the 413. */
@@ -226,7 +257,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
       answer_408_and_close(r);
       return MHD_NO;
     }
-    if (r->body_too_large) return MHD_YES;
+    if (r->body_too_large || r->sent) return MHD_YES; /* answered early */
     if (n > (size_t)s->options.max_body_bytes - r->body_len) {
       r->body_too_large = true; /* chunked bodies learn it here */
       free(r->body);
@@ -310,12 +341,17 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
                           enum MHD_ConnectionNotificationCode code) {
   serve_server *s = cls;
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    serve_http_tls_connection_started(s, conn);
+    http_conn *c = calloc(1, sizeof *c);
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    *socket_context =
-        info ? serve_conn_opened(s->conn_guard, info->connect_fd) : NULL;
+    if (c && info)
+      c->guard = serve_conn_opened(s->conn_guard, info->connect_fd);
+    *socket_context = c;
   } else {
-    serve_conn_closed(s->conn_guard, *socket_context);
+    http_conn *c = *socket_context;
+    if (c) serve_conn_closed(s->conn_guard, c->guard);
+    free(c);
     *socket_context = NULL;
   }
 }
@@ -372,13 +408,19 @@ bool serve_http_start(serve_server *s, char *err, size_t err_size) {
                           : listen_at.ipv6     ? MHD_USE_IPv6
                                                : 0;
   unsigned threads = (unsigned)s->options.rest_api_num_threads;
+  unsigned tls_flags;
+  struct MHD_OptionItem tls_options[SERVE_HTTP_TLS_OPTIONS];
+  if (!serve_http_tls_options(s, &tls_flags, tls_options, err, err_size))
+    return false;
   unsigned max_connections, per_client;
   if (!guard_connections(s, threads, &max_connections, &per_client, err,
                          err_size))
     return false;
+  if (s->tls) serve_conn_guard_set_tls(s->conn_guard);
   s->daemon = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_INTERNAL_THREAD |
-          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | family_flags,
+          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | family_flags |
+          tls_flags,
       (uint16_t)s->options.rest_api_port, NULL, NULL, on_request, s,
       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
       (struct sockaddr *)&listen_at.addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -387,12 +429,14 @@ bool serve_http_start(serve_server *s, char *err, size_t err_size) {
       on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
       MHD_OPTION_CONNECTION_LIMIT, max_connections,
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_ARRAY, tls_options,
+      MHD_OPTION_END);
   if (!s->daemon) {
     serve_conn_guard_free(s->conn_guard);
     s->conn_guard = NULL;
-    snprintf(err, err_size, "cannot listen on %s (in use, or not allowed)",
-             listen_at.text);
+    snprintf(err, err_size, "cannot listen on %s (in use, or not allowed%s)",
+             listen_at.text,
+             s->tls ? "; or TLS could not start: see the log above" : "");
     return false;
   }
   return true;

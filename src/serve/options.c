@@ -49,6 +49,9 @@ static const option_def defs[] = {
     {"grpc_port", OPT_INT, FIELD(kserve_grpc_port), "0", 0, 65535,
      "a second gRPC port serving the same services as --port (Triton's is "
      "8001), for KServe clients; 0: off"},
+    {"grpc_socket_path", OPT_STRING, FIELD(grpc_socket_path), "", NO_LIMIT,
+     "also serve gRPC on this UNIX socket (TF Serving's flag), e.g. for a "
+     "sidecar on the same host; empty: none"},
     {"grpc_max_threads", OPT_INT, FIELD(grpc_max_threads), "0", 0, 1024,
      "threads reading and answering gRPC calls (inference itself runs on "
      "--num_workers); 0: one per core"},
@@ -61,8 +64,9 @@ static const option_def defs[] = {
      "'Authorization: Bearer TOKEN' (HTTP header or gRPC metadata); health "
      "probes are exempt; empty: no token"},
     {"ssl_config_file", OPT_STRING, FIELD(ssl_config_file), "", NO_LIMIT,
-     "TF Serving SSLConfig file; TLS is not supported yet, so kiln refuses "
-     "to start with it rather than serve plaintext"},
+     "TF Serving's SSLConfig text file (server_key, server_cert: PEM text; "
+     "custom_ca and client_verify for client certificates): REST and gRPC "
+     "serve TLS; empty: plaintext"},
     {"tensorflow_intra_op_parallelism", OPT_INT,
      FIELD(tensorflow_intra_op_parallelism), "0", 0, 1024,
      "TF Serving's threads per op; above 0 it sets --session_threads"},
@@ -142,8 +146,6 @@ static const struct {
   bool boolean;
   const char *note; /* "--name: why", shown at start */
 } ignored[] = {
-    {"grpc_socket_path", false,
-     "--grpc_socket_path: gRPC is served on TCP (--port, --grpc_port) only"},
     {"use_alts_credentials", true,
      "--use_alts_credentials: ALTS is Google Cloud's; use --ssl_config_file"},
     {"enable_grpc_healthcheck_service", true,

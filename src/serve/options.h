@@ -43,9 +43,10 @@ typedef struct serve_options {
   /* Monitoring */
   const char *monitoring_config_file;
   /* gRPC and security */
-  int64_t grpc_port;        /* --port (TF Serving's); 0: off */
-  int64_t kserve_grpc_port; /* --grpc_port (Triton's 8001); 0: off */
-  int64_t grpc_max_threads; /* threads serving gRPC's queue; 0: per core */
+  int64_t grpc_port;            /* --port (TF Serving's); 0: off */
+  int64_t kserve_grpc_port;     /* --grpc_port (Triton's 8001); 0: off */
+  const char *grpc_socket_path; /* also gRPC on this UNIX socket; "": no */
+  int64_t grpc_max_threads;     /* threads serving gRPC's queue; 0: per core */
   const char *grpc_channel_arguments; /* "key=value,..." for the server */
   const char *ssl_config_file;
   const char *bearer_token_file;

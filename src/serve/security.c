@@ -2,6 +2,8 @@
 #include "serve/security.h"
 
 #include <ctype.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +39,21 @@ serve_status *serve_tls_config_read(const char *path, serve_tls_config *out) {
   char err[512];
   pbtxt_node *root = pbtxt_parse_file(path, err, sizeof err);
   if (!root) return serve_error(SERVE_INVALID_ARGUMENT, "%s", err);
-  serve_status *st =
-      pem_field(root, path, "server_key", true, &out->server_key);
+  serve_status *st = NULL;
+  /* A misspelt field would otherwise be dropped silently: a typo in
+   * client_verify would serve without the client check it asked for. */
+  static const char *const known[] = {"server_key", "server_cert", "custom_ca",
+                                      "client_verify"};
+  for (const pbtxt_node *f = root->children; f && !st; f = f->next) {
+    size_t i = 0;
+    while (i < 4 && strcmp(f->name, known[i])) i++;
+    if (i == 4)
+      st = serve_error(SERVE_INVALID_ARGUMENT,
+                       "%s: line %d: unknown field '%s' (SSLConfig has "
+                       "server_key, server_cert, custom_ca, client_verify)",
+                       path, f->line, f->name);
+  }
+  if (!st) st = pem_field(root, path, "server_key", true, &out->server_key);
   if (!st) st = pem_field(root, path, "server_cert", true, &out->server_cert);
   if (!st) st = pem_field(root, path, "custom_ca", false, &out->custom_ca);
   const pbtxt_node *verify = pbtxt_find(root, "client_verify", NULL);
@@ -56,7 +71,68 @@ serve_status *serve_tls_config_read(const char *path, serve_tls_config *out) {
   return st;
 }
 
+/* GnuTLS's PEM text: its length excludes the NUL. */
+static gnutls_datum_t pem_datum(const char *text) {
+  return (gnutls_datum_t){(unsigned char *)text, (unsigned)strlen(text)};
+}
+
+/* Each PEM text parsed on its own first, so an error names its field. */
+static serve_status *parse_pems(const serve_tls_config *c, const char *path) {
+  const char *field = "server_cert";
+  gnutls_x509_crt_t *certs = NULL;
+  unsigned num_certs = 0;
+  gnutls_datum_t text = pem_datum(c->server_cert);
+  int rc = gnutls_x509_crt_list_import2(&certs, &num_certs, &text,
+                                        GNUTLS_X509_FMT_PEM, 0);
+  for (unsigned i = 0; rc >= 0 && i < num_certs; i++)
+    gnutls_x509_crt_deinit(certs[i]);
+  gnutls_free(certs);
+  if (rc >= 0) {
+    field = "server_key";
+    gnutls_x509_privkey_t key;
+    rc = gnutls_x509_privkey_init(&key);
+    if (rc >= 0) {
+      text = pem_datum(c->server_key);
+      rc =
+          gnutls_x509_privkey_import2(key, &text, GNUTLS_X509_FMT_PEM, NULL, 0);
+      gnutls_x509_privkey_deinit(key);
+    }
+  }
+  if (rc >= 0 && c->custom_ca) {
+    field = "custom_ca";
+    text = pem_datum(c->custom_ca);
+    rc = gnutls_x509_crt_list_import2(&certs, &num_certs, &text,
+                                      GNUTLS_X509_FMT_PEM, 0);
+    for (unsigned i = 0; rc >= 0 && i < num_certs; i++)
+      gnutls_x509_crt_deinit(certs[i]);
+    if (rc >= 0) gnutls_free(certs);
+  }
+  if (rc >= 0) return NULL;
+  return serve_error(SERVE_INVALID_ARGUMENT, "%s: %s: %s", path, field,
+                     gnutls_strerror(rc));
+}
+
+serve_status *serve_tls_config_check(const serve_tls_config *c,
+                                     const char *path) {
+  SERVE_TRY(parse_pems(c, path));
+  gnutls_certificate_credentials_t cred;
+  if (gnutls_certificate_allocate_credentials(&cred) < 0)
+    return serve_error(SERVE_INTERNAL, "out of memory");
+  gnutls_datum_t cert = pem_datum(c->server_cert),
+                 key = pem_datum(c->server_key);
+  /* Both parse; this also checks that the key is the certificate's. */
+  int rc = gnutls_certificate_set_x509_key_mem2(cred, &cert, &key,
+                                                GNUTLS_X509_FMT_PEM, NULL, 0);
+  gnutls_certificate_free_credentials(cred);
+  if (rc < 0)
+    return serve_error(SERVE_INVALID_ARGUMENT,
+                       "%s: server_key does not go with server_cert: %s", path,
+                       gnutls_strerror(rc));
+  return NULL;
+}
+
 void serve_tls_config_free(serve_tls_config *c) {
+  if (!c) return;
   free(c->server_key);
   free(c->server_cert);
   free(c->custom_ca);
@@ -78,7 +154,7 @@ serve_status *serve_bearer_token_read(const char *path, char **out) {
   if (!f)
     return serve_error(SERVE_INVALID_ARGUMENT,
                        "--bearer_token_file=%s cannot be opened", path);
-  char line[4096];
+  char line[4096] = "";
   bool got = fgets(line, sizeof line, f) != NULL;
   fclose(f);
   size_t n = got ? strlen(line) : 0;

@@ -20,9 +20,17 @@ typedef struct serve_tls_config {
 
 /* Reads an SSLConfig text file (fields server_key, server_cert, custom_ca,
  * client_verify). INVALID_ARGUMENT naming the file and field when a key
- * or certificate is missing, or client_verify is set without custom_ca. */
+ * or certificate is missing or not PEM text, a field is unknown, or
+ * client_verify is set without custom_ca. */
 serve_status *serve_tls_config_read(const char *path, serve_tls_config *out);
+/* Frees the texts (config itself is the caller's); NULL: nothing. */
 void serve_tls_config_free(serve_tls_config *config);
+/* Loads the PEM texts with GnuTLS: the key must be the certificate's, and
+ * custom_ca (when given) must hold a certificate. INVALID_ARGUMENT naming
+ * the file (path) and the field otherwise, so a bad file stops the start
+ * rather than every handshake. */
+serve_status *serve_tls_config_check(const serve_tls_config *config,
+                                     const char *path);
 
 /* Reads the token from a file (its first line, trimmed of whitespace);
  * refuses an empty one or one with characters outside RFC 6750's

@@ -75,18 +75,9 @@ static void usage(FILE *out) {
 }
 
 /* TF Serving's flags beyond kiln's REST server: what cannot be honoured
- * safely stops the start (TLS, nothing to serve), what is only missing is
+ * safely stops the start (nothing to serve), what is only missing is
  * said once at start (gRPC, flags that mean nothing here). */
 static bool check_tf_serving_flags(serve_options *o) {
-  if (o->ssl_config_file[0]) {
-    /* Starting anyway would serve plaintext to clients that expect TLS. */
-    fprintf(stderr,
-            "kiln serve: --ssl_config_file=%s: TLS is not supported yet; "
-            "kiln does not start rather than serve plaintext (terminate TLS "
-            "in a proxy in front of kiln and drop the flag)\n",
-            o->ssl_config_file);
-    return false;
-  }
   if (o->rest_api_port == 0 && o->grpc_port == 0 && o->kserve_grpc_port == 0) {
     fprintf(stderr,
             "kiln serve: --rest_api_port=0 and --port=0: nothing would "
@@ -199,6 +190,20 @@ int serve_main(int argc, char **argv) {
               "--model_control_mode=explicit");
   if (!st && o->bearer_token_file[0])
     st = serve_bearer_token_read(o->bearer_token_file, &s->bearer_token);
+  if (!st && o->ssl_config_file[0]) {
+    /* One SSLConfig for both fronts: REST's TLS (http_security.c) and
+     * gRPC's. Checked with GnuTLS here, so a bad key or certificate stops
+     * the start, naming the file and field, before either listens. */
+    s->tls = calloc(1, sizeof *s->tls);
+    st = s->tls ? serve_tls_config_read(o->ssl_config_file, s->tls)
+                : serve_error(SERVE_INTERNAL, "out of memory");
+    if (!st) st = serve_tls_config_check(s->tls, o->ssl_config_file);
+    if (st) {
+      serve_tls_config_free(s->tls);
+      free(s->tls);
+      s->tls = NULL;
+    }
+  }
   if (st) return fail(s, st);
   s->metrics = serve_metrics_create();
   serve_repo_config rc = {
@@ -244,6 +249,8 @@ int serve_main(int argc, char **argv) {
     serve_repo_free(s->repo);
     serve_metrics_free(s->metrics);
     free(prom);
+    serve_tls_config_free(s->tls);
+    free(s->tls);
     return code;
   }
   struct sigaction sa;
@@ -253,8 +260,9 @@ int serve_main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   signal(SIGPIPE, SIG_IGN);
   serve_log(s,
-            "serving on http://%s%s%s:%lld%s (TF Serving REST /v1, KServe v2 "
+            "serving on %s://%s%s%s:%lld%s (TF Serving REST /v1, KServe v2 "
             "/v2, metrics /metrics%s%s)",
+            s->tls ? "https" : "http",
             strchr(o->host, ':') && o->host[0] != '[' ? "[" : "",
             o->host[0] ? o->host : "[::]",
             strchr(o->host, ':') && o->host[0] != '[' ? "]" : "",
@@ -278,6 +286,8 @@ int serve_main(int argc, char **argv) {
   if (s->access_log && s->access_log != stderr) fclose(s->access_log);
   free(prom);
   free(s->bearer_token);
+  serve_tls_config_free(s->tls);
+  free(s->tls);
   serve_log(s, "stopped");
   return 0;
 }

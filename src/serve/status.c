@@ -67,7 +67,8 @@ const char *serve_code_name(serve_code code) {
                                       "INTERNAL",
                                       "UNAVAILABLE",
                                       "PAYLOAD_TOO_LARGE",
-                                      "PERMISSION_DENIED"};
+                                      "PERMISSION_DENIED",
+                                      "UNAUTHENTICATED"};
   return (unsigned)code < sizeof names / sizeof names[0] ? names[code]
                                                          : "UNKNOWN";
 }
@@ -95,6 +96,8 @@ int serve_code_http(serve_code code) {
       return 413;
     case SERVE_PERMISSION_DENIED:
       return 403;
+    case SERVE_UNAUTHENTICATED:
+      return 401;
     case SERVE_INTERNAL:
       break;
   }

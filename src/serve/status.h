@@ -19,6 +19,7 @@ typedef enum serve_code {
   SERVE_UNAVAILABLE,         /* 503: a full queue, a model not ready */
   SERVE_PAYLOAD_TOO_LARGE,   /* 413 (HTTP only; no gRPC code) */
   SERVE_PERMISSION_DENIED,   /* 403 */
+  SERVE_UNAUTHENTICATED,     /* 401: no or a wrong bearer token */
 } serve_code;
 
 typedef struct serve_status serve_status;

@@ -2,9 +2,9 @@
 and 8 and the docker-style line).
 
 Each test starts the real binary: TF Serving's flags that mean nothing to
-kiln start it with one warning each; --ssl_config_file and a server with
-nothing to serve refuse to start with a clear message; --port serves
-gRPC (--port=0: off); the default address is every interface (IPv6 and
+kiln start it with one warning each; an unusable --ssl_config_file and a
+server with nothing to serve refuse to start with a clear message; --port
+serves gRPC (--port=0: off); the default address is every interface (IPv6 and
 IPv4), --host takes IPv4, IPv6 (bracketed or not) and names; and TF
 Serving's docker command line serves REST and gRPC unchanged, with
 answers equal to LiteRT's.
@@ -115,16 +115,20 @@ def test_tf_serving_flags_start_with_one_warning_each(kiln_bin, base, mlp,
     assert "unknown flag" not in log
 
 
-def test_ssl_config_file_refuses_to_start(kiln_bin, base, tmp_path):
-    """TLS is not built: kiln must not serve plaintext to a client that
-    expects TLS."""
+def test_bad_ssl_config_file_refuses_to_start(kiln_bin, base, tmp_path):
+    """--ssl_config_file serves TLS (test_serve_tls.py); a file kiln cannot
+    use stops the start, naming the file and the field, rather than serve
+    plaintext to clients that expect TLS."""
     ssl = tmp_path / "ssl.config"
-    ssl.write_text('server_key: "k"\nserver_cert: "c"\n')
+    # Paths where TF Serving's SSLConfig wants the PEM text itself.
+    ssl.write_text('server_key: "/etc/ssl/server.key"\n'
+                   'server_cert: "/etc/ssl/server.pem"\n')
     code, out = refused_start(kiln_bin, [
         "--rest_api_port", S.free_port(), f"--model_base_path={base}",
         f"--ssl_config_file={ssl}"])
     assert code != 0, out
-    assert "--ssl_config_file" in out and "TLS is not supported yet" in out, out
+    assert str(ssl) in out and "server_key is not PEM text" in out, out
+    assert "serving on" not in out, out
 
 
 def grpc_health(port, host="127.0.0.1", service=""):

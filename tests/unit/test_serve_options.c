@@ -189,6 +189,9 @@ static void test_tf_serving_flags(void) {
               "--grpc_channel_arguments=grpc.max_concurrent_streams=4", NULL));
   CHECK(o.grpc_max_threads == 8 && o.num_ignored_notes == 0);
   CHECK(!strcmp(o.grpc_channel_arguments, "grpc.max_concurrent_streams=4"));
+  CHECK(parse(&o, "--grpc_socket_path=/run/kiln.sock", NULL));
+  CHECK(!strcmp(o.grpc_socket_path, "/run/kiln.sock") &&
+        o.num_ignored_notes == 0);
   CHECK(!parse(&o, "--grpc_max_threads=-1", NULL));
   /* --tensorflow_intra_op_parallelism is kept for --session_threads. */
   CHECK(parse(&o, "--tensorflow_intra_op_parallelism=4", NULL));
@@ -221,8 +224,7 @@ static void test_tf_serving_ignored_flags(void) {
   CHECK(parse(&o, "--num_load_threads=1", "--num_load_threads=2", NULL));
   CHECK(o.num_ignored_notes == 1);
   /* The rest of main.cc's list (booleans alone take no value). */
-  CHECK(parse(&o, "--grpc_socket_path=/s", "--use_alts_credentials",
-              "--enable_grpc_healthcheck_service",
+  CHECK(parse(&o, "--use_alts_credentials", "--enable_grpc_healthcheck_service",
               "--enable_serialization_as_tensor_content",
               "--tensorflow_session_parallelism=0",
               "--tensorflow_inter_op_parallelism=2",
@@ -231,7 +233,7 @@ static void test_tf_serving_ignored_flags(void) {
               "--per_process_gpu_memory_fraction=0.5", "--num_tflite_pools=2",
               "--num_tflite_interpreters_per_pool=1", "--num_unload_threads=1",
               "--flush_filesystem_caches", "--model_name=a", NULL));
-  CHECK(!strcmp(o.model_name, "a") && o.num_ignored_notes == 13);
+  CHECK(!strcmp(o.model_name, "a") && o.num_ignored_notes == 12);
   CHECK(parse(&o, "--model_config_file_poll_wait_seconds=60",
               "--remove_unused_fields_from_bundle_metagraph",
               "--num_request_iterations_for_warmup=3",
@@ -320,6 +322,7 @@ static void test_status_http(void) {
       {SERVE_UNAVAILABLE, 503, "UNAVAILABLE"},
       {SERVE_PAYLOAD_TOO_LARGE, 413, "PAYLOAD_TOO_LARGE"},
       {SERVE_PERMISSION_DENIED, 403, "PERMISSION_DENIED"},
+      {SERVE_UNAUTHENTICATED, 401, "UNAUTHENTICATED"},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     CHECK(serve_code_http(table[i].code) == table[i].http);
