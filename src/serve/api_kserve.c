@@ -8,10 +8,9 @@
 #include <string.h>
 
 #include "serve/api_common.h"
+#include "serve/kserve_model.h"
 #include "serve/redact.h"
 #include "serve/tensor_json.h"
-
-#define PLATFORM "tflite"
 
 typedef struct kserve_path {
   char model[128];
@@ -45,12 +44,7 @@ static void write_tensor_list(serve_buf *b, const kiln_model *m, bool inputs,
   serve_buf_puts(b, "[");
   for (int i = 0; i < count; i++) {
     kiln_tensor_info info;
-    kiln_status *k = inputs ? kiln_model_input_info(m, i, &info)
-                            : kiln_model_output_info(m, i, &info);
-    if (k) {
-      kiln_status_free(k);
-      continue;
-    }
+    if (!serve_kserve_tensor_info(m, inputs, i, &info)) continue;
     serve_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
     serve_buf_json_string(b, info.name);
     if (config)
@@ -68,24 +62,14 @@ static void write_tensor_list(serve_buf *b, const kiln_model *m, bool inputs,
   serve_buf_puts(b, "]");
 }
 
-/* Whether every input's first dimension is dynamic (a batch). */
-static bool has_batch_dim(const kiln_model *m) {
-  for (int i = 0; i < kiln_model_num_inputs(m); i++) {
-    kiln_tensor_info info;
-    kiln_status *k = kiln_model_input_info(m, i, &info);
-    bool batched = !k && info.rank >= 1 && info.dims[0] < 0;
-    kiln_status_free(k);
-    if (!batched) return false;
-  }
-  return kiln_model_num_inputs(m) > 0;
-}
-
 static void handle_model_metadata(serve_request *r, serve_version *v) {
   serve_buf b = {0};
   serve_buf_puts(&b, "{\"name\":");
   serve_buf_json_string(&b, v->model->name);
   serve_buf_printf(
-      &b, ",\"versions\":[\"%lld\"],\"platform\":\"" PLATFORM "\",\"inputs\":",
+      &b,
+      ",\"versions\":[\"%lld\"],\"platform\":\"" SERVE_KSERVE_PLATFORM
+      "\",\"inputs\":",
       (long long)v->number);
   write_tensor_list(&b, v->kmodel, true, false, false);
   serve_buf_puts(&b, ",\"outputs\":");
@@ -95,16 +79,16 @@ static void handle_model_metadata(serve_request *r, serve_version *v) {
 }
 
 static void handle_model_config(serve_request *r, serve_version *v) {
-  bool batched = has_batch_dim(v->kmodel);
+  bool batched = serve_kserve_batched(v->kmodel);
   const serve_batching *bp = &v->model->batching;
   serve_buf b = {0};
   serve_buf_puts(&b, "{\"name\":");
   serve_buf_json_string(&b, v->model->name);
   serve_buf_printf(&b,
-                   ",\"platform\":\"" PLATFORM
-                   "\",\"backend\":\"kiln\",\"max_batch_size\":%lld,"
-                   "\"input\":",
-                   (long long)(batched ? bp->max_batch_size : 0));
+                   ",\"platform\":\"" SERVE_KSERVE_PLATFORM
+                   "\",\"backend\":\"" SERVE_KSERVE_BACKEND
+                   "\",\"max_batch_size\":%lld,\"input\":",
+                   (long long)serve_kserve_max_batch_size(v, batched));
   write_tensor_list(&b, v->kmodel, true, true, batched);
   serve_buf_puts(&b, ",\"output\":");
   write_tensor_list(&b, v->kmodel, false, true, batched);
@@ -488,10 +472,7 @@ static void handle_infer(serve_request *r, const kserve_path *p) {
 static void repository_done(void *context, serve_status *status) {
   serve_request *r = context;
   if (status) {
-    /* A failed load names the folder it read: the client sees the model. */
-    char label[160];
-    snprintf(label, sizeof label, "model '%s'", r->model);
-    serve_respond_error(r, serve_redact_status(status, NULL, label));
+    serve_respond_error(r, serve_kserve_repository_error(status, r->model));
     return;
   }
   serve_buf b = {0};
@@ -524,12 +505,9 @@ static void handle_repository(serve_request *r) {
         const serve_version_report *v = &reports[i].versions[k];
         serve_buf_puts(&b, written++ ? ",{\"name\":" : "{\"name\":");
         serve_buf_json_string(&b, reports[i].name);
-        serve_buf_printf(&b,
-                         ",\"version\":\"%lld\",\"state\":\"%s\",\"reason\":",
-                         (long long)v->number,
-                         v->state == SERVE_VERSION_AVAILABLE ? "READY"
-                         : v->state == SERVE_VERSION_LOADING ? "LOADING"
-                                                             : "UNAVAILABLE");
+        serve_buf_printf(
+            &b, ",\"version\":\"%lld\",\"state\":\"%s\",\"reason\":",
+            (long long)v->number, serve_kserve_index_state(v->state));
         serve_buf_version_error(&b, v->error, reports[i].name, v->number);
         serve_buf_puts(&b, "}");
       }
@@ -587,9 +565,12 @@ bool serve_api_kserve(serve_request *r) {
   if (!strcmp(r->path, "/v2") || !strcmp(r->path, "/v2/")) {
     serve_buf b = {0};
     serve_buf_puts(&b, "{\"name\":\"kiln\",\"version\":\"" KILN_VERSION
-                       "\",\"extensions\":[\"binary_tensor_data\","
-                       "\"model_configuration\",\"statistics\","
-                       "\"model_repository\",\"schedule_policy\"]}\n");
+                       "\",\"extensions\":[");
+    for (int i = 0; serve_kserve_extensions[i]; i++) {
+      if (i) serve_buf_puts(&b, ",");
+      serve_buf_json_string(&b, serve_kserve_extensions[i]);
+    }
+    serve_buf_puts(&b, "]}\n");
     serve_respond_json(r, 200, &b);
   } else if (!strcmp(r->path, "/v2/health/live")) {
     respond_flag(r, true, "live");
