@@ -179,6 +179,12 @@ static serve_status *write_predict(const serve_job *job,
   return NULL;
 }
 
+static void free_predict_state(void *state) {
+  predict_state *p = state;
+  free(p->wanted);
+  free(p);
+}
+
 static void predict_done(serve_job *job) {
   serve_grpc_call *call = job->context;
   predict_state *state = call->handler_state;
@@ -189,8 +195,7 @@ static void predict_done(serve_job *job) {
                                        serve_status_message(job->status))
                          : write_predict(job, state, call->model, &w);
   call->version = job->version ? job->version->number : 0;
-  free(state->wanted);
-  free(state);
+  free_predict_state(state);
   serve_record_inference(call->server, call->model, call->received_ms, job);
   if (st) {
     kiln_pb_writer_free(&w);
@@ -225,12 +230,19 @@ static void handle_predict(serve_grpc_call *call) {
     snprintf(state->signature, sizeof state->signature, "%s",
              SERVE_TFS_SIGNATURE);
   serve_tfs_predict_free(&p);
+  serve_grpc_tfs_run(call, st, v, inputs, num_inputs, predict_done, state,
+                     free_predict_state);
+}
+
+void serve_grpc_tfs_run(serve_grpc_call *call, serve_status *st,
+                        serve_version *v, serve_tensor *inputs, int num_inputs,
+                        void (*done)(serve_job *), void *state,
+                        void (*free_state)(void *)) {
   if (st) {
     for (int i = 0; inputs && i < num_inputs; i++)
       serve_tensor_release(&inputs[i]);
     free(inputs);
-    if (state) free(state->wanted);
-    free(state);
+    if (state) free_state(state);
     if (v) serve_version_release(v);
     serve_grpc_fail(call, st);
     return;
@@ -238,12 +250,10 @@ static void handle_predict(serve_grpc_call *call) {
   call->handler_state = state;
   serve_job *job;
   st = serve_submit_job(call->server, v, inputs, num_inputs,
-                        serve_grpc_tfs_deadline(call), predict_done, call, -1,
-                        &job);
-  if (!st) return; /* predict_done answers */
+                        serve_grpc_tfs_deadline(call), done, call, -1, &job);
+  if (!st) return; /* done answers */
   call->handler_state = NULL;
-  free(state->wanted);
-  free(state);
+  if (state) free_state(state);
   if (job)
     serve_record_inference(call->server, call->model, call->received_ms, job);
   serve_grpc_fail(call, st);

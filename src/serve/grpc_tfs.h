@@ -24,6 +24,16 @@ double serve_grpc_tfs_deadline(const serve_grpc_call *call);
  * memory. */
 void serve_grpc_tfs_answer(serve_grpc_call *call, kiln_pb_writer *w);
 
+/* Runs a call's inference: with st NULL, submits `inputs` (taken) on `v`
+ * (its reference taken), with `state` as call->handler_state until done
+ * answers. When st is an earlier error, or the submit fails, everything
+ * is released (state through free_state) and the call answered with the
+ * error (st taken). */
+void serve_grpc_tfs_run(serve_grpc_call *call, serve_status *st,
+                        serve_version *v, serve_tensor *inputs, int num_inputs,
+                        void (*done)(serve_job *), void *state,
+                        void (*free_state)(void *));
+
 void serve_grpc_tfs_reload(serve_grpc_call *call);
 void serve_grpc_tfs_classify(serve_grpc_call *call);
 void serve_grpc_tfs_regress(serve_grpc_call *call);

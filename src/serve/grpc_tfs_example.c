@@ -534,26 +534,8 @@ static void handle_examples(serve_grpc_call *call, bool classify) {
     st = serve_error(SERVE_INTERNAL, "out of memory");
   if (!st) st = build_inputs(v, &req, call->request_len, inputs);
   free(req.examples);
-  if (st) {
-    for (int i = 0; inputs && i < num_inputs; i++)
-      serve_tensor_release(&inputs[i]);
-    free(inputs);
-    free(which);
-    if (v) serve_version_release(v);
-    serve_grpc_fail(call, st);
-    return;
-  }
-  call->handler_state = which;
-  serve_job *job;
-  st = serve_submit_job(call->server, v, inputs, num_inputs,
-                        serve_grpc_tfs_deadline(call), example_done, call, -1,
-                        &job);
-  if (!st) return; /* example_done answers */
-  call->handler_state = NULL;
-  free(which);
-  if (job)
-    serve_record_inference(call->server, call->model, call->received_ms, job);
-  serve_grpc_fail(call, st);
+  serve_grpc_tfs_run(call, st, v, inputs, num_inputs, example_done, which,
+                     free);
 }
 
 void serve_grpc_tfs_classify(serve_grpc_call *call) {
