@@ -29,6 +29,7 @@ static const char *tenth_byte_fault(uint8_t byte) {
 /* A varint of at most 10 bytes whose 10th byte holds only bit 63. */
 static kiln_status *varint_at(const kiln_pb_reader *r, size_t *pos,
                               uint64_t *out) {
+  *out = 0; /* defined on every path (gcc -O3 cannot see it otherwise) */
   uint64_t v = 0;
   size_t start = *pos;
   for (int shift = 0;; shift += 7) {
