@@ -16,6 +16,7 @@ tritonclient's own descriptors (service_pb2 / service_pb2_grpc).
 """
 import concurrent.futures
 import queue
+import re
 import shutil
 import subprocess
 
@@ -476,18 +477,38 @@ def test_repository_explicit(kiln_bin, models, tmp_path):
 # ======================================================== perf_analyzer
 
 
-def test_perf_analyzer_grpc(server):
+@pytest.mark.parametrize("protocol,mode", [
+    ("grpc", "sync"), ("grpc", "async"), ("http", "sync"), ("http", "async")])
+def test_perf_analyzer(server, protocol, mode):
+    """Triton's load tool, unchanged, over both protocols: it reads the
+    model's metadata and config, then drives infer at concurrency 1 to 4
+    (sync) or 16 (async, where issue 10 saw the HTTP client print
+    "Unexpected error: received CURLMsg=..." lines)."""
     binary = shutil.which("perf_analyzer")
     if not binary:
-        pytest.skip("perf_analyzer is not installed: PyPI's perf-analyzer "
-                    "package reachable here is a placeholder without the "
-                    "binary, and tritonclient no longer bundles it")
-    out = subprocess.run(
-        [binary, "-m", "mlp", "-u", f"127.0.0.1:{server.grpc_port}",
-         "-i", "grpc", "--concurrency-range", "1:4",
-         "--measurement-interval", "1000"],
-        capture_output=True, text=True, timeout=600)
+        pytest.skip("perf_analyzer is not installed (scripts/setup installs "
+                    "it from tritonclient 2.41.0's wheel on x86-64)")
+    port = server.grpc_port if protocol == "grpc" else server.port
+    args = [binary, "-m", "mlp", "-u", f"127.0.0.1:{port}", "-i", protocol,
+            "--measurement-interval", "1000", "--stability-percentage", "1000",
+            "--max-trials", "5"]
+    args += (["--concurrency-range", "1:4"] if mode == "sync" else
+             ["--async", "--concurrency-range", "16"])
+    out = subprocess.run(args, capture_output=True, text=True, timeout=600)
     print(out.stdout[-3000:])
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-4000:]
     assert "Throughput" in out.stdout
-    assert "error" not in (out.stdout + out.stderr).lower()
+    if protocol == "http" and mode == "async":
+        # The client's own defect (docs/ARCHITECTURE.md, "perf_analyzer
+        # --async"): its HTTP client reads each finished transfer's CURLMsg
+        # after freeing it, so a garbage number is printed for requests
+        # that completed. Only those lines are set aside; the server's own
+        # counts below show every request it got succeeded.
+        text = re.sub(r"Unexpected error: received CURLMsg=-?\d+\n?", "",
+                      text)
+    assert "error" not in text.lower(), text[-4000:]
+    counts = re.findall(r"Inference count: (\d+)\s+Execution count: \d+\s+"
+                        r"Successful request count: (\d+)", out.stdout)
+    assert counts and all(int(a) == int(b) > 0 for a, b in counts), \
+        out.stdout[-3000:]
