@@ -15,6 +15,14 @@ import kiln_e2e
 import recurrent_models as rm
 
 TOLERANCE = 1e-5
+# Hybrid cases (int8 weights, float activations) quantize the state row
+# to int8 at every step. LiteRT's LSTM gates use Eigen's approximate float
+# logistic and tanh, kiln's the correctly rounded ones: an ulp apart, which
+# now and then moves a state value across an int8 rounding boundary, and
+# that one step (the row's range / 255) shows in every later step of the
+# row (seen: 1.3e-4 and 4.3e-3 relative, in about one run of the hybrid
+# cases in 40). A wrong zero point, scale or row sum is off by far more.
+HYBRID_TOLERANCE = 1e-2
 
 # name -> builder(rng) -> (model bytes, inputs by name)
 CASES = {
@@ -145,7 +153,9 @@ def test_recurrent_matches_litert(case, invokes, kiln_bin, tmp_path):
     result = kiln_e2e.run_kiln_command(args, kiln_bin=kiln_bin)
     assert result.returncode == 0, result.stderr
     outputs = {p.name: np.load(p) for p in out_dir.glob("*.npy")}
-    kiln_e2e.compare_outputs(outputs, reference, tolerance=TOLERANCE)
+    kiln_e2e.compare_outputs(
+        outputs, reference,
+        tolerance=HYBRID_TOLERANCE if "hybrid" in case else TOLERANCE)
 
 
 def test_state_must_be_a_variable(kiln_bin, tmp_path):

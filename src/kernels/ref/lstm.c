@@ -251,8 +251,25 @@ static gate_norm gate_stats(const lstm_cell *w, int g, const lstm_row *r) {
 
 /* Gate g's pre-activation for cell j: the sum, normalized and scaled when
  * layer norm is on, plus the bias. */
+/* A hybrid gate without layer norm in float, in TFLite's order: the bias,
+ * then the input's, the aux input's and the state's scaled int8 dot
+ * products, then the peephole. The sum's last bits decide how the next
+ * state row quantizes, so a sum rounded otherwise (in double, as the float
+ * path is) can flip one int8 step there and part from LiteRT by 1e-4. */
+static float hybrid_gate(const lstm_cell *w, int g, int64_t j,
+                         const lstm_row *r, float c) {
+  float z = w->bias[g][j];
+  z += (float)kiln_rec_matvec(&w->x_w[g], j, r->x, &r->qx);
+  if (PRESENT(w->aux_w[g]))
+    z += (float)kiln_rec_matvec(&w->aux_w[g], j, r->aux, &r->qa);
+  z += (float)kiln_rec_matvec(&w->h_w[g], j, r->h, &r->qh);
+  if (PRESENT(w->peep[g])) z += kiln_rec_element(&w->peep[g], j) * c;
+  return z;
+}
+
 static double gate_input(const lstm_cell *w, int g, int64_t j,
                          const lstm_row *r, float c, const gate_norm *s) {
+  if (w->hybrid && !w->norm[g]) return hybrid_gate(w, g, j, r, c);
   double z = gate_sum(w, g, j, r, c);
   if (w->norm[g]) z = (z - s[g].mean) * s[g].inv_std * w->norm[g][j];
   return z + w->bias[g][j];
