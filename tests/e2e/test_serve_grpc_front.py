@@ -499,7 +499,11 @@ def test_sigterm_with_calls_in_flight_exits_zero(kiln_bin, base, tmp_path):
         with channel(srv.grpc_port) as ch:
             while not stop.is_set():
                 try:
-                    raw_call(ch, HEALTH_CHECK, request, timeout=5 * SLOW)
+                    # Longer than the server's bounded stop: every call
+                    # must end by the server's doing (answered, refused,
+                    # or cancelled at the latest when it gives up on calls
+                    # still open), not by this client's deadline.
+                    raw_call(ch, HEALTH_CHECK, request, timeout=TIMEOUT)
                     outcomes.append("OK")
                 except grpc.RpcError as e:
                     outcomes.append(e.code().name)
