@@ -190,19 +190,28 @@ static void predict_done(serve_job *job) {
   predict_state *state = call->handler_state;
   call->handler_state = NULL;
   kiln_pb_writer w = {0};
-  serve_status *st = job->status
-                         ? serve_error(serve_status_code(job->status), "%s",
-                                       serve_status_message(job->status))
-                         : write_predict(job, state, call->model, &w);
-  call->version = job->version ? job->version->number : 0;
+  serve_status *st = serve_grpc_tfs_job_error(job);
+  if (!st) st = write_predict(job, state, call->model, &w);
   free_predict_state(state);
+  serve_grpc_tfs_finish(call, job, st, &w);
+}
+
+serve_status *serve_grpc_tfs_job_error(const serve_job *job) {
+  return job->status ? serve_error(serve_status_code(job->status), "%s",
+                                   serve_status_message(job->status))
+                     : NULL;
+}
+
+void serve_grpc_tfs_finish(serve_grpc_call *call, serve_job *job,
+                           serve_status *st, kiln_pb_writer *w) {
+  call->version = job->version ? job->version->number : 0;
   serve_record_inference(call->server, call->model, call->received_ms, job);
   if (st) {
-    kiln_pb_writer_free(&w);
+    kiln_pb_writer_free(w);
     serve_grpc_fail(call, st);
     return;
   }
-  serve_grpc_tfs_answer(call, &w);
+  serve_grpc_tfs_answer(call, w);
 }
 
 static void handle_predict(serve_grpc_call *call) {

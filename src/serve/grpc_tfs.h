@@ -34,6 +34,13 @@ void serve_grpc_tfs_run(serve_grpc_call *call, serve_status *st,
                         void (*done)(serve_job *), void *state,
                         void (*free_state)(void *));
 
+/* A done callback's two ends: a copy of the job's error (NULL when it
+ * ran), and the call answered with w (taken) or failed with st (taken),
+ * after recording the inference, which frees the job. */
+serve_status *serve_grpc_tfs_job_error(const serve_job *job);
+void serve_grpc_tfs_finish(serve_grpc_call *call, serve_job *job,
+                           serve_status *st, kiln_pb_writer *w);
+
 void serve_grpc_tfs_reload(serve_grpc_call *call);
 void serve_grpc_tfs_classify(serve_grpc_call *call);
 void serve_grpc_tfs_regress(serve_grpc_call *call);

@@ -498,22 +498,13 @@ static void example_done(serve_job *job) {
   example_outputs *which = call->handler_state;
   call->handler_state = NULL;
   kiln_pb_writer w = {0};
-  serve_status *st = job->status
-                         ? serve_error(serve_status_code(job->status), "%s",
-                                       serve_status_message(job->status))
-                         : write_result(job, which, &w);
+  serve_status *st = serve_grpc_tfs_job_error(job);
+  if (!st) st = write_result(job, which, &w);
   if (!st)
     serve_tfs_write_spec(&w, RESP_SPEC, call->model, job->version->number,
                          SERVE_TFS_SIGNATURE);
-  call->version = job->version ? job->version->number : 0;
   free(which);
-  serve_record_inference(call->server, call->model, call->received_ms, job);
-  if (st) {
-    kiln_pb_writer_free(&w);
-    serve_grpc_fail(call, st);
-    return;
-  }
-  serve_grpc_tfs_answer(call, &w);
+  serve_grpc_tfs_finish(call, job, st, &w);
 }
 
 static void handle_examples(serve_grpc_call *call, bool classify) {
