@@ -153,9 +153,12 @@ typedef enum kiln_isa {
   KILN_ISA_PORTABLE = 1, /* plain C, every machine */
   KILN_ISA_AVX2 = 2,     /* x86-64 AVX2 + FMA */
   KILN_ISA_AVX512 = 3,   /* x86-64 AVX-512 F/BW/DQ/VL */
+  /* AVX-512 plus VNNI (vpdpbusd: int8 dot products into int32), for the
+   * int8 kernels. */
+  KILN_ISA_AVX512_VNNI = 4,
 } kiln_isa;
 
-/* "portable", "avx2", "avx512" ("auto" for KILN_ISA_AUTO). */
+/* "portable", "avx2", "avx512", "avx512vnni" ("auto" for KILN_ISA_AUTO). */
 const char *kiln_isa_name(kiln_isa isa);
 
 /* A set of custom operators (see "Custom operators" below). */

@@ -12,7 +12,8 @@
 
 static const char bench_help[] =
     "usage: kiln bench MODEL [--threads N] [--batch B] [--warmup W]\n"
-    "                  [--runs R] [--isa portable|avx2|avx512] [--json]\n"
+    "                  [--runs R] [--isa portable|avx2|avx512|avx512vnni] "
+    "[--json]\n"
     "       kiln bench --peak [--threads N] [--isa avx2|avx512] [--json]\n\n"
     "Times the model on random inputs (uniform in [0,1) for floats, 0 or 1\n"
     "for integers): loading (model load and session creation), the first\n"
@@ -64,7 +65,7 @@ void cli_json_number(FILE *out, double value) {
 
 static int parse_isa(const char *text, kiln_isa *out) {
   static const kiln_isa levels[] = {KILN_ISA_PORTABLE, KILN_ISA_AVX2,
-                                    KILN_ISA_AVX512};
+                                    KILN_ISA_AVX512, KILN_ISA_AVX512_VNNI};
   for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
     if (strcmp(text, kiln_isa_name(levels[i])) == 0) {
       *out = levels[i];
@@ -110,7 +111,8 @@ int cli_parse_model_opt(const char *command, int argc, char **argv, int *i,
   if (!target) {
     if (parse_isa(value, &opts->isa))
       return cli_usage_error(
-          command, "--isa takes portable, avx2 or avx512, got '%s'", value);
+          command, "--isa takes portable, avx2, avx512 or avx512vnni, got '%s'",
+          value);
   } else if (cli_parse_int(value, min, max, target)) {
     return cli_usage_error(command, "%s takes %d..%d, got '%s'", arg, min, max,
                            value);

@@ -8,7 +8,7 @@
 
 static const char profile_help[] =
     "usage: kiln profile MODEL [--threads N] [--batch B] [--warmup W]\n"
-    "                    [--runs R] [--isa portable|avx2|avx512]\n"
+    "                    [--runs R] [--isa portable|avx2|avx512|avx512vnni]\n"
     "                    [--trace OUT.json]\n\n"
     "Runs the model on random inputs with per-kernel timing on: W warmup\n"
     "runs (default 2), then R profiled runs (default 10). Prints one row per\n"

@@ -38,6 +38,8 @@ const char *kiln_isa_name(kiln_isa isa) {
       return "avx2";
     case KILN_ISA_AVX512:
       return "avx512";
+    case KILN_ISA_AVX512_VNNI:
+      return "avx512vnni";
   }
   return "unknown";
 }
@@ -61,7 +63,9 @@ static kiln_isa detect_isa(void) {
   bool avx2 = b & (1u << 5);
   bool avx512 = (b & (1u << 16)) && (b & (1u << 17)) && (b & (1u << 30)) &&
                 (b & (1u << 31)); /* F, DQ, BW, VL */
-  if (avx512 && (xcr0 & 0xe6) == 0xe6) return KILN_ISA_AVX512;
+  bool vnni = c & (1u << 11);     /* AVX512_VNNI */
+  if (avx512 && (xcr0 & 0xe6) == 0xe6)
+    return vnni ? KILN_ISA_AVX512_VNNI : KILN_ISA_AVX512;
   return avx2 ? KILN_ISA_AVX2 : KILN_ISA_PORTABLE;
 }
 #else
@@ -71,7 +75,7 @@ static kiln_isa detect_isa(void) { return KILN_ISA_PORTABLE; }
 static kiln_isa isa_from_env(void) {
   const char *value = getenv("KILN_ISA");
   if (!value) return KILN_ISA_AUTO;
-  for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512; isa++)
+  for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)
     if (strcmp(value, kiln_isa_name((kiln_isa)isa)) == 0) return (kiln_isa)isa;
   return KILN_ISA_AUTO;
 }

@@ -162,6 +162,11 @@ kiln_status *kiln_test_run_op1(kiln_op_type op, const void *attrs,
   return kiln_test_run_op(op, attrs, inputs, num_inputs, outputs, 1);
 }
 
+kiln_isa kiln_test_float_isa(void) {
+  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  return best > KILN_ISA_AVX512 ? KILN_ISA_AVX512 : best;
+}
+
 const kiln_kernel_variant *kiln_test_pack_like_load(kiln_op_type op,
                                                     kiln_isa isa,
                                                     const kiln_op_ctx *ctx,

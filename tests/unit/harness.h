@@ -100,6 +100,11 @@ struct kiln_kernel_variant;
 const struct kiln_kernel_variant *kiln_test_pack_like_load(
     kiln_op_type op, kiln_isa isa, const kiln_op_ctx *ctx, void **packed);
 
+/* The best level of this CPU for the float kernels: the detected one,
+ * lowered to AVX-512 (the levels above it add only int8 instructions, so
+ * the float kernels of AVX-512 are what runs there). */
+kiln_isa kiln_test_float_isa(void);
+
 /* ---- oracles, written independently of the kernels ---- */
 
 /* A fused activation (NONE, RELU, RELU6, RELU_N1_TO_1, TANH, HARD_SWISH,

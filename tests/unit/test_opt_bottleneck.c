@@ -168,7 +168,7 @@ static void run_case(const params *p, bool expect) {
   compare(p, "reference", "ref", 0, got, want, scale);
   kiln_tensor *outputs[1] = {got};
   kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, outputs, 1, NULL, NULL, NULL};
-  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  kiln_isa best = kiln_test_float_isa();
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     void *packed;
     const kiln_kernel_variant *packer =
@@ -292,7 +292,7 @@ static void test_too_wide(void) {
   kiln_op_ctx ctx = {&b.attrs, b.in, NUM_IN, outputs, 1, NULL, NULL, NULL};
   void *packed;
   const kiln_kernel_variant *packer =
-      pack_like_load(kiln_isa_resolve(KILN_ISA_AUTO), &ctx, &packed);
+      pack_like_load(kiln_test_float_isa(), &ctx, &packed);
   CHECK(packer && packed);
   ctx.packed = packed;
   CHECK(packer && !packer->applies(&ctx));

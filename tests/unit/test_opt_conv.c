@@ -83,7 +83,7 @@ static void conv_case(const conv_params *p, bool expect) {
   kiln_tensor *outputs[1] = {got};
   kiln_op_ctx ctx = {&attrs, inputs, num_inputs, outputs, 1, NULL, NULL, NULL};
   int64_t count = kiln_tensor_numel(ref);
-  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  kiln_isa best = kiln_test_float_isa();
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     void *packed;
     const kiln_kernel_variant *packer =
@@ -281,8 +281,7 @@ static void test_not_constant(void) {
   kiln_op_ctx ctx = {&attrs, inputs, 2, outputs, 1, NULL, NULL, NULL};
   void *saved = f->data;
   f->data = NULL;
-  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
-       isa++) {
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_test_float_isa(); isa++) {
     void *packed = NULL;
     CHECK(kiln_test_pack_like_load(KILN_OP_CONV_2D, (kiln_isa)isa, &ctx,
                                    &packed) == NULL);

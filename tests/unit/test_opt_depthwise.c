@@ -141,7 +141,7 @@ static void run_case(const dw_case *k) {
 
   kiln_tensor *got = kiln_test_tensor(KILN_FLOAT32, 4, want->dims);
   int64_t count = kiln_tensor_numel(want);
-  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  kiln_isa best = kiln_test_float_isa();
   char what[200];
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     void *packed = NULL;
@@ -312,8 +312,7 @@ static void test_declined(void) {
   kiln_conv_attrs attrs = {KILN_PAD_SAME, 1, 1, 1, 1, 0, KILN_ACT_NONE};
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *outputs[1] = {out};
-  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
-       isa++) {
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_test_float_isa(); isa++) {
     void *packed = NULL;
     /* depth multiplier 2 */
     kiln_tensor *m2[2] = {in, mult2};
@@ -368,7 +367,7 @@ int main(void) {
   test_mobilenet_shapes();
   test_random();
   printf("test_opt_depthwise: %d cases, %d variant runs up to %s\n", cases_run,
-         variants_run, kiln_isa_name(kiln_isa_resolve(KILN_ISA_AUTO)));
+         variants_run, kiln_isa_name(kiln_test_float_isa()));
   kiln_threadpool_free(pool3);
   return kiln_test_finish("test_opt_depthwise");
 }

@@ -61,7 +61,7 @@ static void check_op(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
   kiln_op_ctx ctx = {attrs, inputs, num_inputs, outputs, 1, NULL, NULL, NULL};
   int64_t n = kiln_tensor_numel(want);
   char what[200];
-  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  kiln_isa best = kiln_test_float_isa();
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     const kiln_kernel_variant *v =
         kiln_variant_select(op, (kiln_isa)isa, NULL, &ctx);
@@ -236,8 +236,7 @@ static void test_binary_int(void) {
   kiln_tensor *out = kiln_test_tensor(KILN_INT32, 1, dims);
   kiln_tensor *outputs[1] = {out};
   kiln_op_ctx ctx = {NULL, inputs, 2, outputs, 1, NULL, NULL, NULL};
-  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
-       isa++)
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_test_float_isa(); isa++)
     CHECK(kiln_variant_select(KILN_OP_ADD, (kiln_isa)isa, NULL, &ctx) == NULL);
   kiln_test_tensor_free(out);
   kiln_test_tensors_free(inputs, 2);
@@ -447,7 +446,7 @@ int main(void) {
   test_pool();
   test_pool_split();
   printf("test_opt_elementwise: %d variant runs up to %s\n", variant_runs,
-         kiln_isa_name(kiln_isa_resolve(KILN_ISA_AUTO)));
+         kiln_isa_name(kiln_test_float_isa()));
   kiln_threadpool_free(pool3);
   return kiln_test_finish("test_opt_elementwise");
 }

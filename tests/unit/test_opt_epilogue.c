@@ -102,7 +102,7 @@ static void rows_case(kiln_activation act, kiln_isa isa, size_t rows,
 }
 
 static void test_rows(void) {
-  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  kiln_isa best = kiln_test_float_isa();
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++)
     for (int a = 0; a < 3; a++)
       for (int rep = 0; rep < 12; rep++) {
@@ -119,7 +119,7 @@ static void test_rows_clamps_and_support(void) {
   static const kiln_activation clamps[] = {KILN_ACT_RELU, KILN_ACT_RELU6,
                                            KILN_ACT_RELU_N1_TO_1};
   float x[37], c[37];
-  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  kiln_isa best = kiln_test_float_isa();
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     for (int a = 0; a < 3; a++) {
       fill_values(x, 37);
@@ -187,7 +187,7 @@ static void conv_case(int64_t h, int64_t w, int64_t c, int64_t o, int k,
   kiln_op_ctx ctx = {&attrs, inputs, 3, outputs, 1, NULL, NULL, NULL};
   int64_t count = kiln_tensor_numel(want);
   const float *wv = want->data, *mv = mag->data;
-  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  kiln_isa best = kiln_test_float_isa();
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     void *packed;
     const kiln_kernel_variant *packer =
@@ -278,8 +278,7 @@ static void test_fusable(void) {
   CHECK_OK(kiln_test_run_op1(KILN_OP_MAX_POOL_2D, &attrs, &in, 1, out));
   kiln_tensor *outputs[1] = {out};
   kiln_op_ctx ctx = {&attrs, &in, 1, outputs, 1, NULL, NULL, NULL};
-  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
-       isa++)
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_test_float_isa(); isa++)
     CHECK(kiln_variant_select(KILN_OP_MAX_POOL_2D, (kiln_isa)isa, NULL, &ctx) ==
           NULL);
   kiln_test_tensor_free(in);

@@ -74,7 +74,7 @@ static void check_close(const float *got, const float *want, const float *scale,
 static void run_levels(kiln_op_type op, kiln_op_ctx *ctx,
                        const kiln_tensor *ref, const float *scale,
                        kiln_activation act, bool expect, const char *what) {
-  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  kiln_isa best = kiln_test_float_isa();
   int64_t count = kiln_tensor_numel(ref);
   kiln_tensor *got = kiln_test_tensor(KILN_FLOAT32, ref->rank, ref->dims);
   kiln_tensor *outputs[1] = {got};
@@ -191,8 +191,7 @@ static void test_fc_not_packed(void) {
   kiln_tensor *inputs[3] = {in, w, b}, *outputs[1] = {out};
   kiln_fully_connected_attrs attrs = {KILN_ACT_NONE, false, false};
   kiln_op_ctx ctx = {&attrs, inputs, 3, outputs, 1, NULL, NULL, NULL};
-  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
-       isa++) {
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_test_float_isa(); isa++) {
     void *saved = w->data, *packed;
     w->data = NULL;
     CHECK(kiln_test_pack_like_load(KILN_OP_FULLY_CONNECTED, (kiln_isa)isa, &ctx,
@@ -325,8 +324,7 @@ static void test_conv_kxk_residual_declined(void) {
   kiln_tensor *inputs[4] = {in, f, NULL, res}, *outputs[1] = {out};
   kiln_conv_attrs attrs = {KILN_PAD_SAME, 1, 1, 1, 1, 0, KILN_ACT_RELU};
   kiln_op_ctx ctx = {&attrs, inputs, 4, outputs, 1, NULL, NULL, NULL};
-  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
-       isa++) {
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_test_float_isa(); isa++) {
     void *packed = NULL;
     CHECK(kiln_test_pack_like_load(KILN_OP_CONV_2D, (kiln_isa)isa, &ctx,
                                    &packed) == NULL);
@@ -350,8 +348,7 @@ static void test_conv_3x3_not_packed(void) {
   kiln_tensor *inputs[2] = {in, f}, *outputs[1] = {out};
   kiln_conv_attrs attrs = {KILN_PAD_SAME, 1, 1, 1, 1, 0, KILN_ACT_NONE};
   kiln_op_ctx ctx = {&attrs, inputs, 2, outputs, 1, NULL, NULL, NULL};
-  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
-       isa++) {
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_test_float_isa(); isa++) {
     void *packed = NULL;
     const kiln_kernel_variant *v =
         kiln_test_pack_like_load(KILN_OP_CONV_2D, (kiln_isa)isa, &ctx, &packed);
@@ -411,8 +408,7 @@ static void bmm_case(int batch_rank, int64_t m, int64_t k, int64_t n,
   char what[96];
   snprintf(what, sizeof what, "bmm rank %d m=%lld k=%lld n=%lld adj %d%d",
            batch_rank, (long long)m, (long long)k, (long long)n, adj_x, adj_y);
-  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_isa_resolve(KILN_ISA_AUTO);
-       isa++) {
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_test_float_isa(); isa++) {
     const kiln_kernel_variant *v =
         kiln_variant_select(KILN_OP_BATCH_MATMUL, (kiln_isa)isa, NULL, &ctx);
     bool ours = v && strstr(v->name, "bmm-gemm");
