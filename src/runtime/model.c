@@ -511,3 +511,40 @@ const char *kiln_model_node_op_name(const kiln_model *model, int index) {
   if (!model || index < 0 || index >= model->graph->num_nodes) return "";
   return kiln_op_table[model->graph->nodes[index].op].name;
 }
+
+/* For tools that build or rewrite a graph in memory (kiln quantize runs
+ * its calibration copy and its rewritten graph this way, before any file
+ * exists): the graph's constants must outlive the model. */
+kiln_status *kiln_model_from_graph(kiln_graph *graph, const char *source,
+                                   const kiln_options *options,
+                                   bool run_passes, kiln_model **out_model) {
+  *out_model = NULL;
+  kiln_model *m = NULL;
+  kiln_status *st = new_model(options, source ? source : "<graph>", &m);
+  if (st) {
+    kiln_graph_free(graph);
+    return st;
+  }
+  m->graph = graph;
+  m->format = "graph";
+  m->root = m;
+  m->isa = kiln_isa_resolve(m->options.max_isa);
+  m->options.custom_ops = NULL;
+  m->subgraphs = kiln_calloc(m->alloc, 1, sizeof *m->subgraphs);
+  st = m->subgraphs ? NULL : KILN_OOM();
+  if (!st) {
+    m->num_subgraphs = 1;
+    m->subgraphs[0] = m;
+    st = kiln_graph_validate(graph, m->source);
+  }
+  if (!st && run_passes) st = kiln_run_passes(m->graph, m->source, &m->passes);
+  if (!st) st = build_quant_params(m);
+  if (!st) st = pack_weights(m);
+  if (!st) st = number_variables(m);
+  if (st) {
+    kiln_model_free(m);
+    return st;
+  }
+  *out_model = m;
+  return NULL;
+}
