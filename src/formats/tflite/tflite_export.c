@@ -295,7 +295,9 @@ static kiln_status *write_operator(exporter *ex, int i, kiln_fbb_ref *out) {
   const kiln_tflite_op *map =
       n->op == KILN_OP_CUSTOM ? NULL : kiln_tflite_find_op(ex->code_of[n->op]);
   bool optional = n->op == KILN_OP_RESHAPE; /* new_shape may be absent */
-  if (map && map->parse && !options && !optional)
+  /* (after a builder failure the table is missing for that reason, which
+   * kiln_fbb_finish reports) */
+  if (map && map->parse && !options && !optional && !b->error)
     return kiln_error(KILN_ERR_INTERNAL, "the writer has no form for its %s",
                       map->options_name ? map->options_name : "options");
   kiln_fbb_ref custom = 0;
