@@ -18,6 +18,7 @@ int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 
 /* Exit codes: failures of the work itself, and misuse of the command. */
