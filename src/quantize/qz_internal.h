@@ -94,9 +94,10 @@ kiln_status *qz_rewrite_dynamic(kiln_graph *g, const kiln_qz_options *opt,
 kiln_status *qz_rewrite_float16(kiln_graph *g, int *count);
 
 /* Symmetric int8 of a float tensor, per channel along `axis` (-1: per
- * tensor): out[] int8, scales[] per channel (count returned). */
+ * tensor): out[] int8, scales[] per channel (count returned), each at
+ * least min_scales[c] when given. */
 int qz_symmetric_int8(const float *w, int rank, const int64_t *dims, int axis,
-                      int8_t *out, float *scales);
+                      const float *min_scales, int8_t *out, float *scales);
 
 /* The --report table. */
 kiln_status *qz_report(const void *model, size_t size, const char *source,

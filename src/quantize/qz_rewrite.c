@@ -275,6 +275,32 @@ static kiln_status *float_form(rewriter *r, int v, int source_index, int *out) {
   return NULL;
 }
 
+/* An int32 bias is bias / (input scale x weight scale): a large bias
+ * behind an input of tiny range (a squeeze-excite's "+3" after a pooled
+ * near-zero tensor) would overflow it. As TF's converter does, such a
+ * channel's weight scale is raised until the bias fits in half the int32
+ * range (headroom for the products added to it); NULL when no channel
+ * needs it or for int64 biases. */
+static float *bias_limited_scales(const rewriter *r, const kiln_node *n,
+                                  int channels) {
+  if (r->int16 || n->num_inputs < 3 || n->inputs[2] < 0) return NULL;
+  const kiln_value *b = &r->g->values[n->inputs[2]];
+  if (b->dtype != KILN_FLOAT32 || !b->data) return NULL;
+  float *min = calloc((size_t)channels + 1, sizeof(float));
+  if (!min) return NULL;
+  double in_scale = r->scale[n->inputs[0]];
+  const float *x = b->data;
+  size_t count = qz_numel(b);
+  for (size_t i = 0; i < count; i++) {
+    int c = channels == 1 ? 0 : (int)(i % (size_t)channels);
+    /* 1% under the limit, so that rounding the scale to float cannot
+     * push the bias past it */
+    double need = fabs(x[i]) / (in_scale * (0.99 * INT32_MAX / 2.0));
+    if (need > min[c]) min[c] = (float)need;
+  }
+  return min;
+}
+
 /* The quantized weights of a CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED
  * and its bias; w_scales receives the weights' scales (count returned). */
 static kiln_status *quantize_weights(rewriter *r, const kiln_node *n,
@@ -291,13 +317,19 @@ static kiln_status *quantize_weights(rewriter *r, const kiln_node *n,
   int64_t *zps = calloc((size_t)channels + 1, sizeof(int64_t));
   kiln_status *st = (q && scales && zps) ? NULL : KILN_OOM();
   if (!st) {
+    float *min_scales = bias_limited_scales(r, n, channels);
+    if (qz_symmetric_int8(w->data, w->rank, w->dims, axis, min_scales, q,
+                          scales) < 0)
+      st = KILN_OOM();
+    free(min_scales);
+  }
+  if (!st) {
+    /* copies: adding a value may move the values array under `w` */
     char name[512];
     snprintf(name, sizeof name, "%s", w->name);
     int64_t dims[KILN_MAX_RANK];
     memcpy(dims, w->dims, sizeof dims);
-    int rank = w->rank;
-    qz_symmetric_int8(w->data, rank, dims, axis, q, scales);
-    st = qz_add_constant(r->g, name, KILN_INT8, rank, dims, q, count, scales,
+    st = qz_add_constant(r->g, name, KILN_INT8, w->rank, dims, q, count, scales,
                          zps, channels, axis < 0 ? 0 : axis, weights);
   }
   free(q);

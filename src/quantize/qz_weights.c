@@ -20,7 +20,7 @@
 enum { DYNAMIC_MIN_ELEMENTS = 1024 };
 
 int qz_symmetric_int8(const float *w, int rank, const int64_t *dims, int axis,
-                      int8_t *out, float *scales) {
+                      const float *min_scales, int8_t *out, float *scales) {
   size_t count = 1;
   for (int i = 0; i < rank; i++) count *= (size_t)dims[i];
   size_t channels = axis < 0 ? 1 : (size_t)dims[axis];
@@ -32,8 +32,10 @@ int qz_symmetric_int8(const float *w, int rank, const int64_t *dims, int axis,
     size_t c = axis < 0 ? 0 : (i / inner) % channels;
     if (fabsf(w[i]) > peak[c]) peak[c] = fabsf(w[i]);
   }
-  for (size_t c = 0; c < channels; c++)
+  for (size_t c = 0; c < channels; c++) {
     scales[c] = peak[c] > 0 ? peak[c] / 127.0f : 1.0f / 127.0f;
+    if (min_scales && scales[c] < min_scales[c]) scales[c] = min_scales[c];
+  }
   for (size_t i = 0; i < count; i++) {
     size_t c = axis < 0 ? 0 : (i / inner) % channels;
     float q = roundf(w[i] / scales[c]);
@@ -51,7 +53,8 @@ static kiln_status *int8_weights(kiln_graph *g, int value, int axis, int *out) {
   float *scales = malloc(sizeof(float) * ((size_t)channels + 1));
   int64_t *zps = calloc((size_t)channels + 1, sizeof(int64_t));
   kiln_status *st = (q && scales && zps) ? NULL : KILN_OOM();
-  if (!st && qz_symmetric_int8(w->data, w->rank, w->dims, axis, q, scales) < 0)
+  if (!st &&
+      qz_symmetric_int8(w->data, w->rank, w->dims, axis, NULL, q, scales) < 0)
     st = KILN_OOM();
   if (!st) {
     char name[512];

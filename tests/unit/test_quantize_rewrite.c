@@ -515,6 +515,45 @@ static void test_dynamic_and_float16(void) {
   free(s.data);
 }
 
+/* A bias far larger than input scale x weight scale can hold in int32 (a
+ * tiny input range, a "+3"): the weight scale is raised so that the bias
+ * fits, and the output stays right. */
+static kiln_graph *build_big_bias(void) {
+  kiln_test_seed(13);
+  kiln_graph *g = kiln_graph_create(NULL);
+  int x = add_activation(g, "x", 2, (int64_t[]){1, 16});
+  int w = add_weights(g, "w", 2, (int64_t[]){10, 16}, -0.01f, 0.01f);
+  int b = add_weights(g, "b", 1, (int64_t[]){10}, 2.5f, 3.5f);
+  int y = add_activation(g, "y", 2, (int64_t[]){1, 10});
+  add_node(g, KILN_OP_FULLY_CONNECTED, (int[]){x, w, b}, 3, y);
+  CHECK_OK(kiln_graph_set_io(g, &x, NULL, 1, &y, NULL, 1));
+  return g;
+}
+
+static void test_bias_fits_int32(void) {
+  samples s = make_samples(16, SAMPLES);
+  for (size_t i = 0; i < 16 * SAMPLES; i++) s.data[i] *= 1e-5f;
+  kiln_qz_options opt = kiln_qz_options_default();
+  kiln_graph *qg = quantize(build_big_bias, &s, &opt);
+  int b = qg ? find_value(qg, "b", KILN_INT32) : -1;
+  CHECK(b >= 0);
+  if (b >= 0) {
+    const int32_t *q = qg->values[b].data;
+    for (int c = 0; c < 10; c++) {
+      CHECK(q[c] > 0 && q[c] <= INT32_MAX / 2);
+      /* and it still means the float bias */
+      double value = q[c] * (double)qg->values[b].quant.scale[c];
+      CHECK(value > 2.49 && value < 3.51);
+    }
+  }
+  float out[10], f[10];
+  kiln_graph *fg = build_big_bias();
+  run_graph(fg, s.data, 16, f, 10);
+  run_graph(qg, s.data, 16, out, 10);
+  for (int c = 0; c < 10; c++) CHECK(fabsf(out[c] - f[c]) < 0.02f);
+  free(s.data);
+}
+
 static void test_nothing_to_quantize(void) {
   kiln_graph *g = kiln_graph_create(NULL);
   int x = add_activation(g, "x", 2, (int64_t[]){1, 4});
@@ -541,6 +580,7 @@ int main(void) {
   test_keep_float();
   test_dynamic_and_float16();
   test_nothing_to_quantize();
+  test_bias_fits_int32();
   printf("quantized graphs against the float ones (softmax outputs):\n");
   test_mode("mlp int8 minmax", build_mlp, 16, KILN_QZ_INT8, KILN_QZ_MINMAX,
             false, 0.03);
