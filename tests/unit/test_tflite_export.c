@@ -537,6 +537,40 @@ static void random_attrs(kiln_op_type op, void *attrs) {
       a->shared_name = "counter";
       break;
     }
+    case KILN_OP_REDUCE_WINDOW:
+      ((kiln_reduce_window_attrs *)attrs)->function =
+          (kiln_window_function)kiln_test_int(1, 6);
+      break;
+    case KILN_OP_STABLEHLO_RNG_BIT_GENERATOR:
+      ((kiln_rng_bit_generator_attrs *)attrs)->algorithm =
+          (kiln_rng_algorithm)kiln_test_int(0, 2);
+      break;
+    case KILN_OP_STABLEHLO_PAD: {
+      kiln_stablehlo_pad_attrs *a = attrs;
+      a->rank = kiln_test_int(0, 8);
+      for (int d = 0; d < a->rank; d++) {
+        a->low[d] = kiln_test_int(-5, 5);
+        a->high[d] = kiln_test_int(-5, 5);
+        a->interior[d] = kiln_test_int(0, 3);
+      }
+      break;
+    }
+    case KILN_OP_STABLEHLO_GATHER: {
+      kiln_stablehlo_gather_attrs *a = attrs;
+      a->num_offset_dims = kiln_test_int(0, 8);
+      a->num_collapsed = kiln_test_int(0, 8);
+      a->num_start_index_map = kiln_test_int(0, 8);
+      a->num_slice_sizes = kiln_test_int(0, 8);
+      for (int d = 0; d < 8; d++) {
+        if (d < a->num_offset_dims) a->offset_dims[d] = kiln_test_int(0, 7);
+        if (d < a->num_collapsed) a->collapsed_slice_dims[d] = d;
+        if (d < a->num_start_index_map)
+          a->start_index_map[d] = kiln_test_int(0, 7);
+        if (d < a->num_slice_sizes) a->slice_sizes[d] = kiln_test_int(1, 9);
+      }
+      a->index_vector_dim = kiln_test_int(0, 8);
+      break;
+    }
     default:
       break;
   }
@@ -602,6 +636,11 @@ static void test_every_option(void) {
       KILN_OP_CONV_3D,
       KILN_OP_CONV_3D_TRANSPOSE,
       KILN_OP_VAR_HANDLE,
+      KILN_OP_REDUCE_WINDOW,
+      KILN_OP_STABLEHLO_RNG_BIT_GENERATOR,
+      KILN_OP_STABLEHLO_PAD,
+      KILN_OP_STABLEHLO_GATHER,
+      KILN_OP_BROADCAST_TO,
       KILN_OP_RELU,
       KILN_OP_HARD_SWISH,
       KILN_OP_TRANSPOSE,
@@ -680,6 +719,15 @@ static void test_refusals(void) {
   finish_graph(&y, NULL, 1);
   CHECK_ERROR(kiln_tflite_export(G, NULL, &(void *){NULL}, &(size_t){0}),
               KILN_ERR_UNSUPPORTED, "value 1 ('odd'): its type");
+  kiln_graph_free(G);
+
+  /* DENSIFY: its sparse input is written dense, which TFLite refuses */
+  start_graph();
+  x = input("x", KILN_FLOAT32, 1, (int64_t[]){3});
+  y = value("y", KILN_FLOAT32, 1, (int64_t[]){3});
+  node(KILN_OP_DENSIFY, &x, 1, &y, 1);
+  finish_graph(&y, NULL, 1);
+  expect_refusal("node 0 (DENSIFY): its input is written dense");
   kiln_graph_free(G);
 
   /* control flow: other subgraphs */

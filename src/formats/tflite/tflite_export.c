@@ -76,6 +76,13 @@ static kiln_status *assign_opcode(exporter *ex, int i) {
     custom = custom_code(n);
     if (!custom)
       return UNSUPPORTED("node %d (CUSTOM) has no custom operator record", i);
+  } else if (n->op == KILN_OP_DENSIFY) {
+    /* the importer expanded the sparse constant it reads, and LiteRT's
+     * DENSIFY refuses a dense input */
+    return UNSUPPORTED(
+        "node %d (DENSIFY): its input is written dense (the writer writes "
+        "no sparse tensors), which TFLite's DENSIFY refuses",
+        i);
   } else {
     code = ex->code_of[n->op];
     if (code < 0)
@@ -96,9 +103,11 @@ static kiln_status *assign_opcode(exporter *ex, int i) {
   opcode *o = &ex->opcodes[ex->num_opcodes];
   o->code = code;
   o->custom = custom;
-  /* kiln keeps no operator versions; 1 is one every runtime registers, and
-   * LiteRT's kernels choose their arithmetic from the tensors' types. */
-  o->version = 1;
+  /* kiln keeps no operator versions. LiteRT's kernels choose their
+   * arithmetic from the tensors' types, and it registers every builtin at
+   * version 1 but BROADCAST_TO (whose version 1 was withdrawn): the lowest
+   * version registered is one every runtime runs. */
+  o->version = code == TFL_OP_BROADCAST_TO ? 2 : 1;
   ex->node_opcode[i] = ex->num_opcodes++;
   return NULL;
 }
