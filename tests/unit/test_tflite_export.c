@@ -667,8 +667,6 @@ static void test_every_option(void) {
          sizeof ops / sizeof ops[0], failures);
 }
 
-/* ------------------------------------------------------- refusals */
-
 static void expect_refusal(const char *needle) {
   void *bytes = (void *)1;
   size_t size = 7;
@@ -676,6 +674,40 @@ static void expect_refusal(const char *needle) {
               needle);
   CHECK(bytes == NULL && size == 0);
 }
+
+/* The integer LSTM's intermediate tensors exist only as quantization in
+ * the node's attributes; they are written as tensors of their own and read
+ * back into the same attributes. */
+static void test_lstm_intermediates(void) {
+  start_graph();
+  int x = input("x", KILN_INT8, 2, (int64_t[]){1, 4});
+  int y = value("y", KILN_INT8, 2, (int64_t[]){1, 4});
+  kiln_lstm_attrs *a = node(KILN_OP_LSTM, &x, 1, &y, 1)->attrs;
+  a->time_major = true;
+  a->num_intermediates = 5;
+  for (int k = 0; k < 5; k++) {
+    a->intermediate_scale[k] = k == 2 ? 0.0f : kiln_test_uniform(1e-4f, 1);
+    a->intermediate_zp[k] = k == 4 ? kiln_test_int(-128, 127) : 0;
+  }
+  kiln_lstm_attrs want = *a;
+  finish_graph(&y, NULL, 1);
+  void *bytes = NULL;
+  size_t size = 0;
+  kiln_graph *r = NULL;
+  CHECK_OK(kiln_tflite_export(G, NULL, &bytes, &size));
+  CHECK_OK(kiln_tflite_import(bytes, size, "lstm", NULL, &r));
+  CHECK(r && r->num_nodes == 1 && r->num_values == G->num_values + 5);
+  if (r && r->num_nodes == 1)
+    CHECK(!memcmp(r->nodes[0].attrs, &want, sizeof want));
+  kiln_graph_free(r);
+  kiln_free(NULL, bytes);
+  a = G->nodes[0].attrs;
+  a->num_intermediates = 6;
+  expect_refusal("node 0 (LSTM) has 6 intermediate tensors");
+  kiln_graph_free(G);
+}
+
+/* ------------------------------------------------------- refusals */
 
 static void test_refusals(void) {
   /* an operator only the passes make */
@@ -872,6 +904,7 @@ int main(void) {
   test_float_cnn();
   test_quantized();
   test_every_option();
+  test_lstm_intermediates();
   test_refusals();
   test_failing_allocator();
   return kiln_test_finish("tflite_export");

@@ -298,13 +298,6 @@ static kiln_status *lstm(kiln_fbb *b, const kiln_node *n, kiln_fbb_ref *out) {
   const kiln_lstm_attrs *a = n->attrs;
   int8_t act = 0;
   KILN_TRY(activation(a->activation, &act));
-  /* The integer LSTM's intermediate tensors live only in the attributes
-   * once imported; the writer does not rebuild them. */
-  if (a->num_intermediates > 0)
-    return UNSUPPORTED(
-        "it has %d intermediate tensors (the integer LSTM); the writer "
-        "does not write intermediates",
-        a->num_intermediates);
   kiln_fbb_start(b);
   if (n->op == KILN_OP_LSTM) {
     kiln_fbb_add_i8(b, TFL_LSTM_ACTIVATION, act);
