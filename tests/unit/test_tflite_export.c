@@ -537,6 +537,40 @@ static void random_attrs(kiln_op_type op, void *attrs) {
       a->shared_name = "counter";
       break;
     }
+    case KILN_OP_REDUCE_WINDOW:
+      ((kiln_reduce_window_attrs *)attrs)->function =
+          (kiln_window_function)kiln_test_int(1, 6);
+      break;
+    case KILN_OP_STABLEHLO_RNG_BIT_GENERATOR:
+      ((kiln_rng_bit_generator_attrs *)attrs)->algorithm =
+          (kiln_rng_algorithm)kiln_test_int(0, 2);
+      break;
+    case KILN_OP_STABLEHLO_PAD: {
+      kiln_stablehlo_pad_attrs *a = attrs;
+      a->rank = kiln_test_int(0, 8);
+      for (int d = 0; d < a->rank; d++) {
+        a->low[d] = kiln_test_int(-5, 5);
+        a->high[d] = kiln_test_int(-5, 5);
+        a->interior[d] = kiln_test_int(0, 3);
+      }
+      break;
+    }
+    case KILN_OP_STABLEHLO_GATHER: {
+      kiln_stablehlo_gather_attrs *a = attrs;
+      a->num_offset_dims = kiln_test_int(0, 8);
+      a->num_collapsed = kiln_test_int(0, 8);
+      a->num_start_index_map = kiln_test_int(0, 8);
+      a->num_slice_sizes = kiln_test_int(0, 8);
+      for (int d = 0; d < 8; d++) {
+        if (d < a->num_offset_dims) a->offset_dims[d] = kiln_test_int(0, 7);
+        if (d < a->num_collapsed) a->collapsed_slice_dims[d] = d;
+        if (d < a->num_start_index_map)
+          a->start_index_map[d] = kiln_test_int(0, 7);
+        if (d < a->num_slice_sizes) a->slice_sizes[d] = kiln_test_int(1, 9);
+      }
+      a->index_vector_dim = kiln_test_int(0, 8);
+      break;
+    }
     default:
       break;
   }
@@ -602,6 +636,11 @@ static void test_every_option(void) {
       KILN_OP_CONV_3D,
       KILN_OP_CONV_3D_TRANSPOSE,
       KILN_OP_VAR_HANDLE,
+      KILN_OP_REDUCE_WINDOW,
+      KILN_OP_STABLEHLO_RNG_BIT_GENERATOR,
+      KILN_OP_STABLEHLO_PAD,
+      KILN_OP_STABLEHLO_GATHER,
+      KILN_OP_BROADCAST_TO,
       KILN_OP_RELU,
       KILN_OP_HARD_SWISH,
       KILN_OP_TRANSPOSE,
@@ -628,8 +667,6 @@ static void test_every_option(void) {
          sizeof ops / sizeof ops[0], failures);
 }
 
-/* ------------------------------------------------------- refusals */
-
 static void expect_refusal(const char *needle) {
   void *bytes = (void *)1;
   size_t size = 7;
@@ -637,6 +674,40 @@ static void expect_refusal(const char *needle) {
               needle);
   CHECK(bytes == NULL && size == 0);
 }
+
+/* The integer LSTM's intermediate tensors exist only as quantization in
+ * the node's attributes; they are written as tensors of their own and read
+ * back into the same attributes. */
+static void test_lstm_intermediates(void) {
+  start_graph();
+  int x = input("x", KILN_INT8, 2, (int64_t[]){1, 4});
+  int y = value("y", KILN_INT8, 2, (int64_t[]){1, 4});
+  kiln_lstm_attrs *a = node(KILN_OP_LSTM, &x, 1, &y, 1)->attrs;
+  a->time_major = true;
+  a->num_intermediates = 5;
+  for (int k = 0; k < 5; k++) {
+    a->intermediate_scale[k] = k == 2 ? 0.0f : kiln_test_uniform(1e-4f, 1);
+    a->intermediate_zp[k] = k == 4 ? kiln_test_int(-128, 127) : 0;
+  }
+  kiln_lstm_attrs want = *a;
+  finish_graph(&y, NULL, 1);
+  void *bytes = NULL;
+  size_t size = 0;
+  kiln_graph *r = NULL;
+  CHECK_OK(kiln_tflite_export(G, NULL, &bytes, &size));
+  CHECK_OK(kiln_tflite_import(bytes, size, "lstm", NULL, &r));
+  CHECK(r && r->num_nodes == 1 && r->num_values == G->num_values + 5);
+  if (r && r->num_nodes == 1)
+    CHECK(!memcmp(r->nodes[0].attrs, &want, sizeof want));
+  kiln_graph_free(r);
+  kiln_free(NULL, bytes);
+  a = G->nodes[0].attrs;
+  a->num_intermediates = 6;
+  expect_refusal("node 0 (LSTM) has 6 intermediate tensors");
+  kiln_graph_free(G);
+}
+
+/* ------------------------------------------------------- refusals */
 
 static void test_refusals(void) {
   /* an operator only the passes make */
@@ -680,6 +751,15 @@ static void test_refusals(void) {
   finish_graph(&y, NULL, 1);
   CHECK_ERROR(kiln_tflite_export(G, NULL, &(void *){NULL}, &(size_t){0}),
               KILN_ERR_UNSUPPORTED, "value 1 ('odd'): its type");
+  kiln_graph_free(G);
+
+  /* DENSIFY: its sparse input is written dense, which TFLite refuses */
+  start_graph();
+  x = input("x", KILN_FLOAT32, 1, (int64_t[]){3});
+  y = value("y", KILN_FLOAT32, 1, (int64_t[]){3});
+  node(KILN_OP_DENSIFY, &x, 1, &y, 1);
+  finish_graph(&y, NULL, 1);
+  expect_refusal("node 0 (DENSIFY): its input is written dense");
   kiln_graph_free(G);
 
   /* control flow: other subgraphs */
@@ -824,6 +904,7 @@ int main(void) {
   test_float_cnn();
   test_quantized();
   test_every_option();
+  test_lstm_intermediates();
   test_refusals();
   test_failing_allocator();
   return kiln_test_finish("tflite_export");

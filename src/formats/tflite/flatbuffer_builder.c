@@ -352,9 +352,7 @@ kiln_status *kiln_fbb_finish(kiln_fbb *b, kiln_fbb_ref root,
                              size_t *out_size) {
   *out_bytes = NULL;
   *out_size = 0;
-  if (!outside_table(b, "root")) {
-    /* fall through to report the error */
-  }
+  outside_table(b, "root"); /* a table left open is an error to report */
   size_t id_len = identifier ? 4 : 0;
   if (!b->error) {
     align_for(b, 4 + id_len, b->minalign > 4 ? b->minalign : 4);

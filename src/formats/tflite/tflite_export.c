@@ -8,6 +8,7 @@
 #include "formats/tflite/tflite_export.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -45,6 +46,11 @@ typedef struct exporter {
   uint32_t *value_buffer; /* Model.buffers index of each value (0: none) */
   kiln_fbb_ref *refs;     /* scratch for vectors of references */
   uint32_t num_buffers;
+  /* The integer LSTM's intermediate tensors, which the importer folds into
+   * the node's attributes: written after the values, node_intermediates[i]
+   * the first one of node i (-1: none). */
+  int *node_intermediates;
+  int num_intermediates;
 } exporter;
 
 /* ------------------------------------------------------ operator codes */
@@ -76,6 +82,13 @@ static kiln_status *assign_opcode(exporter *ex, int i) {
     custom = custom_code(n);
     if (!custom)
       return UNSUPPORTED("node %d (CUSTOM) has no custom operator record", i);
+  } else if (n->op == KILN_OP_DENSIFY) {
+    /* the importer expanded the sparse constant it reads, and LiteRT's
+     * DENSIFY refuses a dense input */
+    return UNSUPPORTED(
+        "node %d (DENSIFY): its input is written dense (the writer writes "
+        "no sparse tensors), which TFLite's DENSIFY refuses",
+        i);
   } else {
     code = ex->code_of[n->op];
     if (code < 0)
@@ -96,9 +109,11 @@ static kiln_status *assign_opcode(exporter *ex, int i) {
   opcode *o = &ex->opcodes[ex->num_opcodes];
   o->code = code;
   o->custom = custom;
-  /* kiln keeps no operator versions; 1 is one every runtime registers, and
-   * LiteRT's kernels choose their arithmetic from the tensors' types. */
-  o->version = 1;
+  /* kiln keeps no operator versions. LiteRT's kernels choose their
+   * arithmetic from the tensors' types, and it registers every builtin at
+   * version 1 but BROADCAST_TO (whose version 1 was withdrawn): the lowest
+   * version registered is one every runtime runs. */
+  o->version = code == TFL_OP_BROADCAST_TO ? 2 : 1;
   ex->node_opcode[i] = ex->num_opcodes++;
   return NULL;
 }
@@ -262,12 +277,68 @@ static kiln_status *write_tensor(exporter *ex, int id, kiln_fbb_ref *out) {
   return NULL;
 }
 
+/* Intermediate k of LSTM node i: a tensor without shape or data that
+ * carries one scale and zero point (none when the scale is 0). The gates'
+ * (0..3) are int16 when quantized, the hidden state's (4) int8, as TFLite's
+ * quantizer makes them; LiteRT reads only their quantization. */
+static kiln_fbb_ref write_intermediate(exporter *ex, int i, int k) {
+  const kiln_node *n = &ex->g->nodes[i];
+  const kiln_lstm_attrs *a = n->attrs;
+  kiln_fbb *b = &ex->b;
+  char name[64];
+  snprintf(name, sizeof name, "node%d/intermediate%d", i, k);
+  bool quantized = a->intermediate_scale[k] != 0.0f;
+  int8_t type = (int8_t)(!quantized ? TFL_TYPE_FLOAT32
+                         : k == 4   ? TFL_TYPE_INT8
+                                    : TFL_TYPE_INT16);
+  kiln_fbb_ref quant = 0;
+  if (quantized) {
+    int64_t zero = a->intermediate_zp[k];
+    kiln_quant_info q = {1, &a->intermediate_scale[k], &zero, 0};
+    quant = write_quant(ex, &q);
+  }
+  kiln_fbb_ref name_ref = kiln_fbb_string(b, name);
+  kiln_fbb_start(b);
+  kiln_fbb_add_i8(b, TFL_TENSOR_TYPE, type);
+  kiln_fbb_add_ref(b, TFL_TENSOR_NAME, name_ref);
+  if (quant) kiln_fbb_add_ref(b, TFL_TENSOR_QUANTIZATION, quant);
+  return kiln_fbb_end(b);
+}
+
 static kiln_status *write_tensors(exporter *ex, kiln_fbb_ref *out) {
   const kiln_graph *g = ex->g;
   for (int id = 0; id < g->num_values; id++)
     KILN_TRY(kiln_status_wrap(write_tensor(ex, id, &ex->refs[id]),
                               "value %d ('%s')", id, g->values[id].name));
-  *out = kiln_fbb_ref_vector(&ex->b, ex->refs, (size_t)g->num_values);
+  int at = g->num_values;
+  for (int i = 0; i < g->num_nodes; i++) {
+    if (ex->node_intermediates[i] < 0) continue;
+    const kiln_lstm_attrs *a = g->nodes[i].attrs;
+    for (int k = 0; k < a->num_intermediates; k++)
+      ex->refs[at++] = write_intermediate(ex, i, k);
+  }
+  *out = kiln_fbb_ref_vector(&ex->b, ex->refs, (size_t)at);
+  return NULL;
+}
+
+/* Numbers the intermediate tensors of integer LSTM nodes. */
+static kiln_status *assign_intermediates(exporter *ex, int i) {
+  const kiln_node *n = &ex->g->nodes[i];
+  ex->node_intermediates[i] = -1;
+  if (n->op != KILN_OP_LSTM && n->op != KILN_OP_UNIDIRECTIONAL_SEQUENCE_LSTM)
+    return NULL;
+  const kiln_lstm_attrs *a = n->attrs;
+  if (a->num_intermediates <= 0) return NULL;
+  if (a->num_intermediates > KILN_LSTM_INTERMEDIATES)
+    return UNSUPPORTED(
+        "node %d (%s) has %d intermediate tensors; kiln keeps the "
+        "quantization of %d",
+        i, kiln_op_table[n->op].name, a->num_intermediates,
+        KILN_LSTM_INTERMEDIATES);
+  if (ex->num_intermediates > INT32_MAX - ex->g->num_values - 8)
+    return UNSUPPORTED("too many tensors");
+  ex->node_intermediates[i] = ex->g->num_values + ex->num_intermediates;
+  ex->num_intermediates += a->num_intermediates;
   return NULL;
 }
 
@@ -307,6 +378,13 @@ static kiln_status *write_operator(exporter *ex, int i, kiln_fbb_ref *out) {
   }
   kiln_fbb_ref inputs = int_vector(ex, n->inputs, n->num_inputs);
   kiln_fbb_ref outputs = int_vector(ex, n->outputs, n->num_outputs);
+  kiln_fbb_ref intermediates = 0;
+  if (ex->node_intermediates[i] >= 0) {
+    int ids[KILN_LSTM_INTERMEDIATES];
+    int count = ((const kiln_lstm_attrs *)n->attrs)->num_intermediates;
+    for (int k = 0; k < count; k++) ids[k] = ex->node_intermediates[i] + k;
+    intermediates = int_vector(ex, ids, count);
+  }
   kiln_fbb_start(b);
   kiln_fbb_add_u32(b, TFL_OPERATOR_OPCODE_INDEX, (uint32_t)ex->node_opcode[i]);
   kiln_fbb_add_ref(b, TFL_OPERATOR_INPUTS, inputs);
@@ -319,6 +397,8 @@ static kiln_status *write_operator(exporter *ex, int i, kiln_fbb_ref *out) {
     kiln_fbb_add_u8(b, TFL_OPERATOR_BUILTIN_OPTIONS_TYPE, (uint8_t)type);
     kiln_fbb_add_ref(b, TFL_OPERATOR_BUILTIN_OPTIONS, options);
   }
+  if (intermediates)
+    kiln_fbb_add_ref(b, TFL_OPERATOR_INTERMEDIATES, intermediates);
   if (custom) {
     kiln_fbb_add_ref(b, TFL_OPERATOR_CUSTOM_OPTIONS, custom);
     kiln_fbb_add_i8(b, OPERATOR_CUSTOM_OPTIONS_FORMAT, 0); /* FLEXBUFFERS */
@@ -419,7 +499,11 @@ static kiln_status *export_graph(exporter *ex, void **out_bytes,
   if (!little_endian())
     return UNSUPPORTED("the TFLite writer runs on little-endian hosts only");
   KILN_TRY(kiln_graph_validate(g, "the graph to write"));
-  size_t most = (size_t)g->num_values;
+  ex->node_intermediates =
+      kiln_calloc(ex->alloc, (size_t)g->num_nodes + 1, sizeof(int));
+  if (!ex->node_intermediates) return KILN_OOM();
+  for (int i = 0; i < g->num_nodes; i++) KILN_TRY(assign_intermediates(ex, i));
+  size_t most = (size_t)g->num_values + (size_t)ex->num_intermediates;
   if ((size_t)g->num_nodes > most) most = (size_t)g->num_nodes;
   if ((size_t)g->num_inputs > most) most = (size_t)g->num_inputs;
   if ((size_t)g->num_outputs > most) most = (size_t)g->num_outputs;
@@ -460,6 +544,7 @@ kiln_status *kiln_tflite_export(const kiln_graph *g, const kiln_allocator *a,
   kiln_free(a, ex.opcodes);
   kiln_free(a, ex.node_opcode);
   kiln_free(a, ex.value_buffer);
+  kiln_free(a, ex.node_intermediates);
   kiln_fbb_release(&ex.b);
   return st;
 }

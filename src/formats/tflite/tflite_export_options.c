@@ -298,13 +298,6 @@ static kiln_status *lstm(kiln_fbb *b, const kiln_node *n, kiln_fbb_ref *out) {
   const kiln_lstm_attrs *a = n->attrs;
   int8_t act = 0;
   KILN_TRY(activation(a->activation, &act));
-  /* The integer LSTM's intermediate tensors live only in the attributes
-   * once imported; the writer does not rebuild them. */
-  if (a->num_intermediates > 0)
-    return UNSUPPORTED(
-        "it has %d intermediate tensors (the integer LSTM); the writer "
-        "does not write intermediates",
-        a->num_intermediates);
   kiln_fbb_start(b);
   if (n->op == KILN_OP_LSTM) {
     kiln_fbb_add_i8(b, TFL_LSTM_ACTIVATION, act);
@@ -383,11 +376,11 @@ static kiln_fbb_ref lrn(kiln_fbb *b, const kiln_lrn_attrs *a) {
 
 static kiln_fbb_ref bucketize(kiln_fbb *b, const kiln_bucketize_attrs *a) {
   /* the boundaries are little-endian floats already (the file's bytes) */
-  kiln_fbb_ref v = 0;
-  if (a->count > 0)
-    v = kiln_fbb_vector(b, a->boundaries, (size_t)a->count, 4, 4);
+  /* (always present: LiteRT refuses a missing list, even an empty one) */
+  kiln_fbb_ref v = kiln_fbb_vector(b, a->count > 0 ? a->boundaries : NULL,
+                                   a->count > 0 ? (size_t)a->count : 0, 4, 4);
   kiln_fbb_start(b);
-  if (v) kiln_fbb_add_ref(b, TFL_BUCKETIZE_BOUNDARIES, v);
+  kiln_fbb_add_ref(b, TFL_BUCKETIZE_BOUNDARIES, v);
   return kiln_fbb_end(b);
 }
 
@@ -446,6 +439,50 @@ static kiln_fbb_ref var_handle(kiln_fbb *b, const kiln_var_handle_attrs *a) {
   if (container) kiln_fbb_add_ref(b, TFL_VAR_HANDLE_CONTAINER, container);
   if (shared) kiln_fbb_add_ref(b, TFL_VAR_HANDLE_SHARED_NAME, shared);
   return kiln_fbb_end(b);
+}
+
+/* ---- options in BuiltinOptions2 ---- */
+
+static kiln_status *longs_vector(kiln_fbb *b, const int64_t *values, int count,
+                                 kiln_fbb_ref *out) {
+  if (count < 0 || count > KILN_MAX_RANK)
+    return UNSUPPORTED("a list of %d dimensions in its options", count);
+  *out = kiln_fbb_vector_i64(b, values, (size_t)count);
+  return NULL;
+}
+
+static kiln_status *stablehlo_pad(kiln_fbb *b,
+                                  const kiln_stablehlo_pad_attrs *a,
+                                  kiln_fbb_ref *out) {
+  kiln_fbb_ref low = 0, high = 0, interior = 0;
+  KILN_TRY(longs_vector(b, a->low, a->rank, &low));
+  KILN_TRY(longs_vector(b, a->high, a->rank, &high));
+  KILN_TRY(longs_vector(b, a->interior, a->rank, &interior));
+  kiln_fbb_start(b);
+  kiln_fbb_add_ref(b, TFL_HLO_PAD_LOW, low);
+  kiln_fbb_add_ref(b, TFL_HLO_PAD_HIGH, high);
+  kiln_fbb_add_ref(b, TFL_HLO_PAD_INTERIOR, interior);
+  *out = kiln_fbb_end(b);
+  return NULL;
+}
+
+static kiln_status *stablehlo_gather(kiln_fbb *b,
+                                     const kiln_stablehlo_gather_attrs *a,
+                                     kiln_fbb_ref *out) {
+  kiln_fbb_ref offset = 0, collapsed = 0, start = 0, sizes = 0;
+  KILN_TRY(longs_vector(b, a->offset_dims, a->num_offset_dims, &offset));
+  KILN_TRY(
+      longs_vector(b, a->collapsed_slice_dims, a->num_collapsed, &collapsed));
+  KILN_TRY(longs_vector(b, a->start_index_map, a->num_start_index_map, &start));
+  KILN_TRY(longs_vector(b, a->slice_sizes, a->num_slice_sizes, &sizes));
+  kiln_fbb_start(b);
+  kiln_fbb_add_ref(b, TFL_HLO_GATHER_OFFSET_DIMS, offset);
+  kiln_fbb_add_ref(b, TFL_HLO_GATHER_COLLAPSED_SLICE_DIMS, collapsed);
+  kiln_fbb_add_ref(b, TFL_HLO_GATHER_START_INDEX_MAP, start);
+  kiln_fbb_add_i64(b, TFL_HLO_GATHER_INDEX_VECTOR_DIM, a->index_vector_dim);
+  kiln_fbb_add_ref(b, TFL_HLO_GATHER_SLICE_SIZES, sizes);
+  *out = kiln_fbb_end(b);
+  return NULL;
 }
 
 /* Operators whose options only restate their tensors' types: tflite_ops.c
@@ -711,10 +748,23 @@ kiln_status *kiln_tflite_export_options(kiln_fbb *b, const kiln_graph *g,
       return UNSUPPORTED(
           "it runs other subgraphs; the writer writes one subgraph");
     case KILN_OP_STABLEHLO_PAD:
+      *out_type = TFL_OPT_STABLEHLO_PAD;
+      return stablehlo_pad(b, attrs, out);
     case KILN_OP_STABLEHLO_GATHER:
+      *out_type = TFL_OPT_STABLEHLO_GATHER;
+      return stablehlo_gather(b, attrs, out);
     case KILN_OP_STABLEHLO_RNG_BIT_GENERATOR:
+      *out_type = TFL_OPT_STABLEHLO_RNG_BIT_GENERATOR;
+      *out = one_i8(
+          b, TFL_RNG_ALGORITHM,
+          (int8_t)((const kiln_rng_bit_generator_attrs *)attrs)->algorithm);
+      return NULL;
     case KILN_OP_REDUCE_WINDOW:
-      return UNSUPPORTED("the writer does not write its options");
+      *out_type = TFL_OPT_REDUCE_WINDOW;
+      *out =
+          one_i32(b, TFL_REDUCE_WINDOW_FUNCTION,
+                  (int32_t)((const kiln_reduce_window_attrs *)attrs)->function);
+      return NULL;
     default:
       /* every other mapped operator takes no options kiln keeps */
       return NULL;
