@@ -254,3 +254,46 @@ def test_bad_input(cases, tmp_path):
         ["quantize", case.tf_paths["int8"], "-o", out, "--mode", "int8",
          "--calibration", case.cal_path])
     _fails(result, out, "no float operators")
+
+
+def test_two_inputs_dynamic_batch(tmp_path):
+    """A model of two inputs (dynamic batch dimension) calibrates from one
+    .npz holding both, keyed by name, and runs in LiteRT and kiln."""
+    import tensorflow as tf
+    tf.keras.utils.set_random_seed(9)
+    L = tf.keras.layers
+    a = tf.keras.Input((20,), name="left")
+    b = tf.keras.Input((12,), name="right")
+    x = L.Concatenate()([L.Dense(16, activation="relu")(a),
+                         L.Dense(16, activation="tanh")(b)])
+    out = L.Dense(4)(x)
+    model = tf.keras.Model([a, b], out)
+    path = tmp_path / "two.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    inputs, _ = kiln_e2e.signature(path)
+    assert [i.shape[0] for i in inputs] == [-1, -1]
+    rng = np.random.default_rng(3)
+    cal = {i.name: rng.uniform(-1, 1, (12, i.shape[1])).astype(np.float32)
+           for i in inputs}
+    np.savez(tmp_path / "cal.npz", **cal)
+    out_path = tmp_path / "q.tflite"
+    result = kiln_e2e.run_kiln_command(
+        ["quantize", path, "-o", out_path, "--mode", "int8", "--calibration",
+         tmp_path / "cal.npz"])
+    assert result.returncode == 0, result.stderr
+    test = {i.name: rng.uniform(-1, 1, (1, i.shape[1])).astype(np.float32)
+            for i in inputs}
+    f = next(iter(kiln_e2e.run_litert(path, test).values()))
+    q = next(iter(kiln_e2e.run_litert(out_path, test).values()))
+    k, _ = kiln_e2e.run_kiln(out_path, test, tmp_path / "run")
+    k = next(iter(k.values()))
+    step = output_step(out_path)
+    assert float(np.max(np.abs(k - q))) <= step * 1.0001
+    assert rel_error(q, f) < 0.05, rel_error(q, f)
+    # one input missing from the file: named, nothing written
+    np.savez(tmp_path / "half.npz", left=cal["left"])
+    out2 = tmp_path / "q2.tflite"
+    result = kiln_e2e.run_kiln_command(
+        ["quantize", path, "-o", out2, "--mode", "int8", "--calibration",
+         tmp_path / "half.npz"])
+    _fails(result, out2, "'right'", "half.npz")
