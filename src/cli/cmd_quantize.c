@@ -37,7 +37,8 @@ static const char quantize_help[] =
     "--report prints each quantized tensor's SQNR and largest relative\n"
     "error against the float model over the calibration samples (or the\n"
     "first --report-samples N), worst first; --keep-float NAME... leaves the\n"
-    "layers producing those tensors float. Nothing is written on error.\n";
+    "layers producing those tensors float (int8, int16x8, dynamic).\n"
+    "Nothing is written on error.\n";
 
 static int parse_mode(const char *s, kiln_qz_mode *out) {
   static const struct {

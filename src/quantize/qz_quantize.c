@@ -84,6 +84,25 @@ static kiln_status *check_options(const kiln_qz_options *opt,
   return NULL;
 }
 
+/* Every --keep-float name must be a tensor some operator produces. */
+static kiln_status *check_keep_float(const kiln_graph *g,
+                                     const kiln_qz_options *opt,
+                                     const char *source) {
+  for (int k = 0; k < opt->num_keep_float; k++) {
+    bool found = false;
+    for (int n = 0; !found && n < g->num_nodes; n++)
+      for (int o = 0; !found && o < g->nodes[n].num_outputs; o++)
+        found = strcmp(g->values[g->nodes[n].outputs[o]].name,
+                       opt->keep_float[k]) == 0;
+    if (!found)
+      return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                        "%s: --keep-float: no operator produces a tensor "
+                        "named '%s'",
+                        source, opt->keep_float[k]);
+  }
+  return NULL;
+}
+
 /* Models kiln quantize leaves alone: control flow (other subgraphs). */
 static kiln_status *check_graph(const kiln_graph *g, const char *source) {
   for (int n = 0; n < g->num_nodes; n++) {
@@ -164,6 +183,7 @@ kiln_status *kiln_qz_quantize(const void *model, size_t size,
   kiln_graph *g = NULL;
   KILN_TRY(qz_import(model, size, source, &g));
   kiln_status *st = check_graph(g, source);
+  if (!st) st = check_keep_float(g, opt, source);
   int num_obs = g->num_values;
   qz_observer *obs = NULL;
   bool integer = opt->mode == KILN_QZ_INT8 || opt->mode == KILN_QZ_INT16X8;

@@ -70,6 +70,16 @@ static kiln_status *int8_weights(kiln_graph *g, int value, int axis, int *out) {
   return st;
 }
 
+/* Whether --keep-float names one of the node's outputs. */
+static bool kept_float(const kiln_graph *g, const kiln_qz_options *opt,
+                       const kiln_node *n) {
+  for (int k = 0; k < opt->num_keep_float; k++)
+    for (int o = 0; o < n->num_outputs; o++)
+      if (strcmp(g->values[n->outputs[o]].name, opt->keep_float[k]) == 0)
+        return true;
+  return false;
+}
+
 kiln_status *qz_rewrite_dynamic(kiln_graph *g, const kiln_qz_options *opt,
                                 int *count) {
   *count = 0;
@@ -77,6 +87,7 @@ kiln_status *qz_rewrite_dynamic(kiln_graph *g, const kiln_qz_options *opt,
     kiln_node *node = &g->nodes[n];
     if (node->op != KILN_OP_FULLY_CONNECTED && node->op != KILN_OP_CONV_2D)
       continue;
+    if (kept_float(g, opt, node)) continue;
     if (node->num_inputs < 2 || node->inputs[0] < 0 || node->inputs[1] < 0)
       continue;
     const kiln_value *in = &g->values[node->inputs[0]];

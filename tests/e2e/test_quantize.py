@@ -250,6 +250,8 @@ def test_bad_input(cases, tmp_path):
     _fails(run("--mode", "int4"), out, "unknown mode")
     _fails(run("--mode", "int8", "--calibration", case.cal_path,
                "--method", "median"), out, "unknown method")
+    _fails(run("--mode", "int8", "--calibration", case.cal_path,
+               "--keep-float", "no_such_tensor"), out, "no_such_tensor")
     result = kiln_e2e.run_kiln_command(
         ["quantize", case.tf_paths["int8"], "-o", out, "--mode", "int8",
          "--calibration", case.cal_path])
