@@ -46,6 +46,9 @@ static const op_rule RULES[] = {
     {KILN_OP_SUB, ROLE_OWN, true},
     {KILN_OP_MUL, ROLE_OWN, true},
     {KILN_OP_MEAN, ROLE_OWN, true},
+    /* a constant operand is quantized as an activation (asymmetric, its
+     * own range), as TF's converter writes it */
+    {KILN_OP_BATCH_MATMUL, ROLE_OWN, true},
     {KILN_OP_RELU, ROLE_OWN, true},
     {KILN_OP_RELU6, ROLE_OWN, false},
     {KILN_OP_HARD_SWISH, ROLE_OWN, false},

@@ -1,11 +1,12 @@
 /* qz_weights.c - the modes that change constants only. Dynamic range
  * writes what TensorFlow's converter writes with Optimize.DEFAULT and no
  * calibration: the weights of FULLY_CONNECTED (per channel, inputs
- * quantized asymmetrically at run time) and CONV_2D (per channel) as
- * symmetric int8 when they have at least 1024 elements, everything else
- * float. Float16 stores every float32 constant as float16 and
- * dequantizes it once, by a DEQUANTIZE node at the start of the graph.
- * qz_symmetric_int8 is also the integer modes' weight quantizer. */
+ * quantized asymmetrically at run time), CONV_2D (per channel) and the
+ * constant operand of BATCH_MATMUL (per tensor) as symmetric int8 when
+ * they have at least 1024 elements, everything else float. Float16 stores every
+ * float32 constant as float16 and dequantizes it once, by a DEQUANTIZE node at
+ * the start of the graph. qz_symmetric_int8 is also the integer modes' weight
+ * quantizer. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +86,8 @@ kiln_status *qz_rewrite_dynamic(kiln_graph *g, const kiln_qz_options *opt,
   *count = 0;
   for (int n = 0; n < g->num_nodes; n++) {
     kiln_node *node = &g->nodes[n];
-    if (node->op != KILN_OP_FULLY_CONNECTED && node->op != KILN_OP_CONV_2D)
+    if (node->op != KILN_OP_FULLY_CONNECTED && node->op != KILN_OP_CONV_2D &&
+        node->op != KILN_OP_BATCH_MATMUL)
       continue;
     if (kept_float(g, opt, node)) continue;
     if (node->num_inputs < 2 || node->inputs[0] < 0 || node->inputs[1] < 0)
@@ -95,12 +97,17 @@ kiln_status *qz_rewrite_dynamic(kiln_graph *g, const kiln_qz_options *opt,
     if (in->dtype != KILN_FLOAT32 || w->dtype != KILN_FLOAT32 ||
         !w->is_constant || !w->data || qz_numel(w) < DYNAMIC_MIN_ELEMENTS)
       continue;
+    /* BATCH_MATMUL's constant operand is per tensor, as TF writes it */
+    bool per_tensor = opt->per_tensor || node->op == KILN_OP_BATCH_MATMUL;
     int q;
-    KILN_TRY(int8_weights(g, node->inputs[1], opt->per_tensor ? -1 : 0, &q));
+    KILN_TRY(int8_weights(g, node->inputs[1], per_tensor ? -1 : 0, &q));
     node = &g->nodes[n];
     node->inputs[1] = q;
     if (node->op == KILN_OP_FULLY_CONNECTED)
       ((kiln_fully_connected_attrs *)node->attrs)->asymmetric_quantize_inputs =
+          true;
+    if (node->op == KILN_OP_BATCH_MATMUL)
+      ((kiln_batch_matmul_attrs *)node->attrs)->asymmetric_quantize_inputs =
           true;
     (*count)++;
   }

@@ -299,3 +299,39 @@ def test_two_inputs_dynamic_batch(tmp_path):
         ["quantize", path, "-o", out2, "--mode", "int8", "--calibration",
          tmp_path / "half.npz"])
     _fails(result, out2, "'right'", "half.npz")
+
+
+@pytest.mark.parametrize("mode", ["int8", "int16x8", "dynamic"])
+def test_batch_matmul_constant_operand(tmp_path, mode):
+    """BATCH_MATMUL with a constant right operand: quantized as TF's
+    converter writes it (int8: the constant as an activation; dynamic: int8
+    per tensor), run by LiteRT and kiln."""
+    import tensorflow as tf
+    rng = np.random.default_rng(21)
+    w = rng.uniform(-1, 1, (1, 64, 48)).astype(np.float32)
+    inp = tf.keras.Input((5, 64), batch_size=1, name="x")
+    out = tf.keras.layers.Lambda(lambda x: tf.matmul(x, w))(inp)
+    model = tf.keras.Model(inp, out)
+    path = tmp_path / "bmm.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    assert "BATCH_MATMUL" in kiln_e2e.op_histogram(path)
+    (sig,), _ = kiln_e2e.signature(path)
+    np.savez(tmp_path / "cal.npz", **{
+        sig.name: rng.uniform(-1, 1, (8, 5, 64)).astype(np.float32)})
+    out_path = tmp_path / "q.tflite"
+    result = kiln_e2e.run_kiln_command(
+        ["quantize", path, "-o", out_path, "--mode", mode, "--calibration",
+         tmp_path / "cal.npz"])
+    assert result.returncode == 0, result.stderr
+    x = {sig.name: rng.uniform(-1, 1, (1, 5, 64)).astype(np.float32)}
+    f = next(iter(kiln_e2e.run_litert(path, x).values()))
+    q = next(iter(kiln_e2e.run_litert(out_path, x).values()))
+    k, _ = kiln_e2e.run_kiln(out_path, x, tmp_path / "run")
+    k = next(iter(k.values()))
+    if mode == "dynamic":
+        assert kiln_e2e.max_rel_error(k, q) <= 1e-5
+    else:
+        assert float(np.max(np.abs(k - q))) <= output_step(out_path) * 1.0001
+    err = rel_error(q, f)
+    print(f"\nbatch matmul {mode}: relative error against float {err:.5f}")
+    assert err < 0.03
