@@ -158,8 +158,8 @@ static kiln_status *rewrite(kiln_graph *g, const kiln_qz_options *opt,
         return kiln_error(
             KILN_ERR_INVALID_ARGUMENT,
             "the model has no float weights to quantize (dynamic "
-            "range quantizes constant FULLY_CONNECTED and CONV_2D "
-            "weights of at least 1024 elements)");
+            "range quantizes constant FULLY_CONNECTED, CONV_2D and "
+            "BATCH_MATMUL weights of at least 1024 elements)");
       return NULL;
     case KILN_QZ_FLOAT16:
       KILN_TRY(qz_rewrite_float16(g, &count));
