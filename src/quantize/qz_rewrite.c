@@ -171,7 +171,9 @@ static bool can_quantize(rewriter *r, const kiln_node *n) {
     }
     if (!own_params(r, v)) return false;
   }
-  if (has_weights(n->op) && (n->num_inputs < 2 || n->inputs[1] < 0))
+  if (has_weights(n->op) &&
+      (n->num_inputs < 2 || n->inputs[0] < 0 || n->inputs[1] < 0 ||
+       r->g->values[n->inputs[0]].dtype != KILN_FLOAT32))
     return false;
   return any_float;
 }
