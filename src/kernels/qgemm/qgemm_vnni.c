@@ -1,0 +1,152 @@
+/* qgemm_vnni.c - the int8 GEMM microkernels for AVX-512 VNNI: 8 rows by 16
+ * or 32 channels of int32 accumulators, each vpdpbusd adding four products
+ * of a row's flipped activations (broadcast) by a panel's signed weights,
+ * then the requantization vectorized in the accumulators' registers. The
+ * epilogue computes exactly what kiln_qgemm_requantize does (quant_math.h):
+ * - double rounding: x << left, then the rounding doubling high multiply
+ *   floor((x * m + 2^30) / 2^31) (TFLite's nudge-and-truncate is that same
+ *   value for either sign; the one saturating case, x = m = INT32_MIN, is
+ *   excluded at load since m is never INT32_MIN), then the division by
+ *   2^right rounding half away from zero through its mask and threshold;
+ * - single rounding: (x * m + 2^(30 - shift)) >> (31 - shift) in 64 bits,
+ *   where |x * m| < 2^62 leaves no room to wrap.
+ * 64-bit products come from vpmuldq on even lanes and on odd lanes moved
+ * down, and are put back with a blend. Rows past mr repeat the last row
+ * (their results are not stored), so every tile runs the same code. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/qgemm/qgemm.h"
+
+enum { MR = 8 };
+
+static inline __m512i load_bcast(const uint8_t *p) {
+  int32_t v;
+  memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+/* One 16-channel slice of a panel's output stage. */
+typedef struct stage {
+  __m512i mult, mult_odd, left, right, rmask, rhalf;
+  __m512i ts_even, ts_odd, round_even, round_odd; /* single rounding */
+} stage;
+
+static inline __m512i param(const void *panel, int nr, int which, int col) {
+  return _mm512_loadu_si512(kiln_qgemm_param(panel, nr, which) + col);
+}
+
+/* Both roundings' constants: a handful of loads per tile, and no branch
+ * for the compiler to doubt. */
+static inline void stage_load(stage *s, const void *panel, int nr, int col) {
+  s->mult = param(panel, nr, KILN_QGEMM_MULT, col);
+  s->mult_odd = _mm512_srli_epi64(s->mult, 32);
+  const __m512i ts = _mm512_sub_epi32(_mm512_set1_epi32(31),
+                                      param(panel, nr, KILN_QGEMM_SHIFT, col));
+  const __m512i one = _mm512_set1_epi64(1);
+  s->ts_even = _mm512_and_si512(ts, _mm512_set1_epi64(0xFFFFFFFF));
+  s->ts_odd = _mm512_srli_epi64(ts, 32);
+  s->round_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(s->ts_even, one));
+  s->round_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(s->ts_odd, one));
+  s->left = param(panel, nr, KILN_QGEMM_LEFT, col);
+  s->right = param(panel, nr, KILN_QGEMM_RIGHT, col);
+  s->rmask = param(panel, nr, KILN_QGEMM_RMASK, col);
+  s->rhalf = param(panel, nr, KILN_QGEMM_RHALF, col);
+}
+
+static inline __m512i rescale_double(__m512i x, const stage *s) {
+  x = _mm512_sllv_epi32(x, s->left);
+  const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
+  __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, s->mult), nudge);
+  __m512i odd = _mm512_add_epi64(
+      _mm512_mul_epi32(_mm512_srli_epi64(x, 32), s->mult_odd), nudge);
+  /* Bits 31..62 of each sum: the low half of even lanes, the high half of
+   * odd ones. */
+  __m512i q = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 31),
+                                      _mm512_slli_epi64(odd, 1));
+  __m512i remainder = _mm512_and_si512(q, s->rmask);
+  __m512i threshold = _mm512_add_epi32(s->rhalf, _mm512_srli_epi32(q, 31));
+  __m512i floor_div = _mm512_srav_epi32(q, s->right);
+  __mmask16 up = _mm512_cmpgt_epi32_mask(remainder, threshold);
+  return _mm512_mask_add_epi32(floor_div, up, floor_div, _mm512_set1_epi32(1));
+}
+
+static inline __m512i rescale_single(__m512i x, const stage *s) {
+  __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, s->mult), s->round_even);
+  __m512i odd = _mm512_add_epi64(
+      _mm512_mul_epi32(_mm512_srli_epi64(x, 32), s->mult_odd), s->round_odd);
+  even = _mm512_srav_epi64(even, s->ts_even);
+  odd = _mm512_slli_epi64(_mm512_srav_epi64(odd, s->ts_odd), 32);
+  return _mm512_mask_blend_epi32(0xAAAA, even, odd);
+}
+
+static inline __attribute__((always_inline)) void tile(
+    const int nv, size_t mr, size_t nc, size_t kp, const uint8_t *a,
+    size_t a_stride, const void *panel, int8_t *c, size_t c_stride,
+    const kiln_qgemm_out *out) {
+  const int nr = nv * 16;
+  const uint8_t *rows[MR];
+  rows[0] = a;
+#pragma GCC unroll 8
+  for (int r = 1; r < MR; r++)
+    rows[r] = (size_t)r < mr ? rows[r - 1] + a_stride : rows[r - 1];
+  __m512i acc[MR][2];
+  const int32_t *bias = kiln_qgemm_param(panel, nr, KILN_QGEMM_BIAS);
+#pragma GCC unroll 2
+  for (int v = 0; v < nv; v++) {
+    __m512i b = _mm512_loadu_si512(bias + v * 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) acc[r][v] = b;
+  }
+  const int8_t *w = kiln_qgemm_weights(panel, nr);
+  for (size_t g = 0; g < kp; g += 4, w += nr * 4) {
+    __m512i wv[2];
+#pragma GCC unroll 2
+    for (int v = 0; v < nv; v++) wv[v] = _mm512_load_si512(w + v * 64);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      __m512i x = load_bcast(rows[r] + g);
+#pragma GCC unroll 2
+      for (int v = 0; v < nv; v++)
+        acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], x, wv[v]);
+    }
+  }
+  const __m512i zp = _mm512_set1_epi32(out->zero_point);
+  const __m512i lo = _mm512_set1_epi32(out->act_min);
+  const __m512i hi = _mm512_set1_epi32(out->act_max);
+#pragma GCC unroll 2
+  for (int v = 0; v < nv; v++) {
+    int cols = (int)nc - v * 16;
+    if (cols <= 0) break;
+    __mmask16 store = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+    stage s;
+    stage_load(&s, panel, nr, v * 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      if ((size_t)r >= mr) break;
+      __m512i y = out->single_rounding ? rescale_single(acc[r][v], &s)
+                                       : rescale_double(acc[r][v], &s);
+      y = _mm512_add_epi32(y, zp);
+      y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
+      _mm_mask_storeu_epi8(c + r * c_stride + v * 16, store,
+                           _mm512_cvtepi32_epi8(y));
+    }
+  }
+}
+
+void kiln_q8_gemm_8x16__vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a,
+                             size_t a_stride, const void *panel, int8_t *c,
+                             size_t c_stride, const kiln_qgemm_out *out) {
+  tile(1, mr, nc, kp, a, a_stride, panel, c, c_stride, out);
+}
+
+void kiln_q8_gemm_8x32__vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a,
+                             size_t a_stride, const void *panel, int8_t *c,
+                             size_t c_stride, const kiln_qgemm_out *out) {
+  tile(2, mr, nc, kp, a, a_stride, panel, c, c_stride, out);
+}
+
+const kiln_qgemm_kernel kiln_qgemm_8x16_vnni = {MR, 16,
+                                                kiln_q8_gemm_8x16__vnni};
+const kiln_qgemm_kernel kiln_qgemm_8x32_vnni = {MR, 32,
+                                                kiln_q8_gemm_8x32__vnni};
