@@ -128,8 +128,7 @@ static void fill_window(const window_source *s, int64_t b, int64_t oy,
         kiln_qgemm_flip(d + kx * c, row + ix * c, c);
     }
   }
-  int64_t kp = (s->k + 3) & ~(int64_t)3;
-  memset(d, 0, (size_t)(kp - s->k));
+  for (int64_t i = s->k; i < ((s->k + 3) & ~(int64_t)3); i++) *d++ = 0;
 }
 
 static void fill_windows(const void *source, int64_t r0, int64_t rows,

@@ -32,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "core/ops.h"
 #include "kernels/kernel.h"
@@ -179,8 +180,19 @@ typedef struct kiln_qgemm_rows {
 void kiln_qgemm_fill_rows(const void *source, int64_t r0, int64_t rows,
                           uint8_t *dst, int64_t stride);
 
-/* Flips n int8 values to uint8 (x ^ 0x80). */
-void kiln_qgemm_flip(uint8_t *dst, const int8_t *src, int64_t n);
+/* Flips n int8 values to uint8 (x ^ 0x80), eight at a time without
+ * assuming an instruction set; inline, as windows are made of short runs
+ * (9 bytes for a 3x3 stem on 3 channels). */
+static inline void kiln_qgemm_flip(uint8_t *dst, const int8_t *src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, src + i, 8);
+    v ^= UINT64_C(0x8080808080808080);
+    memcpy(dst + i, &v, 8);
+  }
+  for (; i < n; i++) dst[i] = (uint8_t)(src[i] ^ 0x80);
+}
 
 /* ---- variants (variant_list.h) ---- */
 #define KILN_QGEMM_DECLARE_VARIANTS(isa)                                   \

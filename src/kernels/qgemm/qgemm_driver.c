@@ -34,18 +34,6 @@ size_t kiln_qgemm_workspace(int64_t k) {
   return (size_t)(block_rows(kp) * row_stride(kp)) + KILN_ALIGNMENT;
 }
 
-void kiln_qgemm_flip(uint8_t *dst, const int8_t *src, int64_t n) {
-  int64_t i = 0;
-  /* Eight bytes at a time without assuming an instruction set. */
-  for (; i + 8 <= n; i += 8) {
-    uint64_t v;
-    memcpy(&v, src + i, 8);
-    v ^= UINT64_C(0x8080808080808080);
-    memcpy(dst + i, &v, 8);
-  }
-  for (; i < n; i++) dst[i] = (uint8_t)(src[i] ^ 0x80);
-}
-
 void kiln_qgemm_fill_rows(const void *source, int64_t r0, int64_t rows,
                           uint8_t *dst, int64_t stride) {
   const kiln_qgemm_rows *s = source;
@@ -57,7 +45,7 @@ void kiln_qgemm_fill_rows(const void *source, int64_t r0, int64_t rows,
     kiln_qgemm_flip(dst, row, k);
     /* The padded entries meet zero weights; any value would do, zero is
      * defined. */
-    memset(dst + k, 0, (size_t)(kp - k));
+    for (int64_t e = k; e < kp; e++) dst[e] = 0;
   }
 }
 

@@ -11,8 +11,8 @@
  * - single rounding: (x * m + 2^(30 - shift)) >> (31 - shift) in 64 bits,
  *   where |x * m| < 2^62 leaves no room to wrap.
  * 64-bit products come from vpmuldq on even lanes and on odd lanes moved
- * down, and are put back with a blend. Rows past mr repeat the last row
- * (their results are not stored), so every tile runs the same code. */
+ * down, and are put back with a blend. Rows past mr
+ * are not computed: each row count has its own function. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -81,22 +81,24 @@ static inline __m512i rescale_single(__m512i x, const stage *s) {
 }
 
 static inline __attribute__((always_inline)) void tile(
-    const int nv, size_t mr, size_t nc, size_t kp, const uint8_t *a,
+    const int nv, const int rows_n, size_t nc, size_t kp, const uint8_t *a,
     size_t a_stride, const void *panel, int8_t *c, size_t c_stride,
     const kiln_qgemm_out *out) {
   const int nr = nv * 16;
   const uint8_t *rows[MR];
-  rows[0] = a;
 #pragma GCC unroll 8
-  for (int r = 1; r < MR; r++)
-    rows[r] = (size_t)r < mr ? rows[r - 1] + a_stride : rows[r - 1];
+  for (int r = 0; r < MR; r++) rows[r] = a + (r < rows_n ? r : 0) * a_stride;
   __m512i acc[MR][2];
+  /* Dead stores once unrolled; they spare GCC doubts about rows past
+   * rows_n. */
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
   const int32_t *bias = kiln_qgemm_param(panel, nr, KILN_QGEMM_BIAS);
 #pragma GCC unroll 2
   for (int v = 0; v < nv; v++) {
     __m512i b = _mm512_loadu_si512(bias + v * 16);
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) acc[r][v] = b;
+    for (int r = 0; r < rows_n; r++) acc[r][v] = b;
   }
   const int8_t *w = kiln_qgemm_weights(panel, nr);
   for (size_t g = 0; g < kp; g += 4, w += nr * 4) {
@@ -104,7 +106,7 @@ static inline __attribute__((always_inline)) void tile(
 #pragma GCC unroll 2
     for (int v = 0; v < nv; v++) wv[v] = _mm512_load_si512(w + v * 64);
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < rows_n; r++) {
       __m512i x = load_bcast(rows[r] + g);
 #pragma GCC unroll 2
       for (int v = 0; v < nv; v++)
@@ -122,8 +124,7 @@ static inline __attribute__((always_inline)) void tile(
     stage s;
     stage_load(&s, panel, nr, v * 16);
 #pragma GCC unroll 8
-    for (int r = 0; r < MR; r++) {
-      if ((size_t)r >= mr) break;
+    for (int r = 0; r < rows_n; r++) {
       __m512i y = out->single_rounding ? rescale_single(acc[r][v], &s)
                                        : rescale_double(acc[r][v], &s);
       y = _mm512_add_epi32(y, zp);
