@@ -114,37 +114,86 @@ static inline __attribute__((always_inline)) void tile(
     }
   }
   const __m512i zp = _mm512_set1_epi32(out->zero_point);
-  const __m512i lo = _mm512_set1_epi32(out->act_min);
-  const __m512i hi = _mm512_set1_epi32(out->act_max);
 #pragma GCC unroll 2
   for (int v = 0; v < nv; v++) {
-    int cols = (int)nc - v * 16;
-    if (cols <= 0) break;
-    __mmask16 store = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
     stage s;
     stage_load(&s, panel, nr, v * 16);
 #pragma GCC unroll 8
+    for (int r = 0; r < rows_n; r++)
+      acc[r][v] =
+          _mm512_add_epi32(out->single_rounding ? rescale_single(acc[r][v], &s)
+                                                : rescale_double(acc[r][v], &s),
+                           zp);
+  }
+  if (nv == 2) {
+    /* Saturating packs (monotonic, so clamping after them is clamping
+     * before) leave dword i of 128-bit lane l holding channels 4l..4l+3
+     * of half i; one dword permute puts the 32 bytes in order. */
+    const __m512i order =
+        _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m256i lo = _mm256_set1_epi8((char)out->act_min);
+    const __m256i hi = _mm256_set1_epi8((char)out->act_max);
+    const __mmask32 store =
+        nc >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << nc) - 1);
+#pragma GCC unroll 8
     for (int r = 0; r < rows_n; r++) {
-      __m512i y = out->single_rounding ? rescale_single(acc[r][v], &s)
-                                       : rescale_double(acc[r][v], &s);
-      y = _mm512_add_epi32(y, zp);
-      y = _mm512_min_epi32(_mm512_max_epi32(y, lo), hi);
-      _mm_mask_storeu_epi8(c + r * c_stride + v * 16, store,
-                           _mm512_cvtepi32_epi8(y));
+      __m512i p = _mm512_packs_epi32(acc[r][0], acc[r][1]);
+      p = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(p, p));
+      __m256i y = _mm512_castsi512_si256(p);
+      y = _mm256_min_epi8(_mm256_max_epi8(y, lo), hi);
+      _mm256_mask_storeu_epi8(c + r * c_stride, store, y);
+    }
+  } else {
+    const __m512i lo = _mm512_set1_epi32(out->act_min);
+    const __m512i hi = _mm512_set1_epi32(out->act_max);
+    const __mmask16 store = nc >= 16 ? 0xFFFF : (__mmask16)((1u << nc) - 1);
+#pragma GCC unroll 8
+    for (int r = 0; r < rows_n; r++) {
+      __m512i y = _mm512_min_epi32(_mm512_max_epi32(acc[r][0], lo), hi);
+      _mm_mask_storeu_epi8(c + r * c_stride, store, _mm512_cvtepi32_epi8(y));
     }
   }
 }
 
+/* One function per row count, so that a tile of fewer rows (the last of
+ * an image, a FULLY_CONNECTED of batch 1) does only its own work. */
+typedef void (*tile_fn)(size_t nc, size_t kp, const uint8_t *a, size_t a_stride,
+                        const void *panel, int8_t *c, size_t c_stride,
+                        const kiln_qgemm_out *out);
+#define TILE_ROWS(nv, rows_n)                                              \
+  static void tile_##nv##_##rows_n(size_t nc, size_t kp, const uint8_t *a, \
+                                   size_t a_stride, const void *panel,     \
+                                   int8_t *c, size_t c_stride,             \
+                                   const kiln_qgemm_out *out) {            \
+    tile(nv, rows_n, nc, kp, a, a_stride, panel, c, c_stride, out);        \
+  }
+#define TILES(nv)                                                          \
+  TILE_ROWS(nv, 1)                                                         \
+  TILE_ROWS(nv, 2)                                                         \
+  TILE_ROWS(nv, 3)                                                         \
+  TILE_ROWS(nv, 4)                                                         \
+  TILE_ROWS(nv, 5)                                                         \
+  TILE_ROWS(nv, 6)                                                         \
+  TILE_ROWS(nv, 7)                                                         \
+  TILE_ROWS(nv, 8)                                                         \
+  static const tile_fn tiles_##nv[MR + 1] = {NULL,          tile_##nv##_1, \
+                                             tile_##nv##_2, tile_##nv##_3, \
+                                             tile_##nv##_4, tile_##nv##_5, \
+                                             tile_##nv##_6, tile_##nv##_7, \
+                                             tile_##nv##_8};
+TILES(1)
+TILES(2)
+
 void kiln_q8_gemm_8x16__vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a,
                              size_t a_stride, const void *panel, int8_t *c,
                              size_t c_stride, const kiln_qgemm_out *out) {
-  tile(1, mr, nc, kp, a, a_stride, panel, c, c_stride, out);
+  tiles_1[mr](nc, kp, a, a_stride, panel, c, c_stride, out);
 }
 
 void kiln_q8_gemm_8x32__vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a,
                              size_t a_stride, const void *panel, int8_t *c,
                              size_t c_stride, const kiln_qgemm_out *out) {
-  tile(2, mr, nc, kp, a, a_stride, panel, c, c_stride, out);
+  tiles_2[mr](nc, kp, a, a_stride, panel, c, c_stride, out);
 }
 
 const kiln_qgemm_kernel kiln_qgemm_8x16_vnni = {MR, 16,
