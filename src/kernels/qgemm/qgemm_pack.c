@@ -40,8 +40,10 @@ kiln_status *kiln_qgemm_node_params(kiln_op_type op, const kiln_op_ctx *ctx,
   kiln_quant_params *q = NULL;
   kiln_status *st = kiln_quant_params_build(op, ctx, a, &q);
   if (st) {
-    /* The runtime reports it when it builds the node's own block; here
-     * the node is only left to the reference kernel. */
+    /* Running out of memory is reported; a bad parameter is reported when
+     * the runtime builds the node's own block, and here the node is only
+     * left to the reference kernel. */
+    if (kiln_status_get_code(st) == KILN_ERR_OUT_OF_MEMORY) return st;
     kiln_status_free(st);
     return NULL;
   }
