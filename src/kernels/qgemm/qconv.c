@@ -74,7 +74,9 @@ kiln_status *kiln_q8_conv1x1_run(const kiln_op_ctx *ctx) {
   const kiln_conv_attrs *attrs = ctx->attrs;
   const kiln_tensor *in = ctx->inputs[0], *out = ctx->outputs[0];
   int64_t w = in->dims[2], c = in->dims[3];
-  kiln_qgemm_rows rows = {.a = in->data, .k = c, .group_div = 1};
+  const kiln_qgemm_header *h = ctx->packed;
+  kiln_qgemm_rows rows = {
+      .a = in->data, .flip = h->kernel->flip, .k = c, .group_div = 1};
   int64_t m = out->dims[0] * out->dims[1] * out->dims[2];
   if (attrs->stride_h == 1 && attrs->stride_w == 1) {
     rows.rows = m;
@@ -96,6 +98,7 @@ kiln_status *kiln_q8_conv1x1_run(const kiln_op_ctx *ctx) {
 /* What building a window needs. */
 typedef struct window_source {
   const int8_t *in;
+  kiln_qgemm_flip_fn flip;
   int64_t in_h, in_w, in_c, out_h, out_w, k_h, k_w, k;
   int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
   uint8_t pad; /* the input zero point, flipped */
@@ -117,7 +120,7 @@ static void fill_window(const window_source *s, int64_t b, int64_t oy,
     }
     const int8_t *row = image + iy * s->in_w * c;
     if (inside_x) {
-      kiln_qgemm_flip(d, row + x0 * c, row_len);
+      s->flip(d, row + x0 * c, row_len);
       continue;
     }
     for (int64_t kx = 0; kx < s->k_w; kx++) {
@@ -125,7 +128,7 @@ static void fill_window(const window_source *s, int64_t b, int64_t oy,
       if (ix < 0 || ix >= s->in_w)
         memset(d + kx * c, s->pad, (size_t)c);
       else
-        kiln_qgemm_flip(d + kx * c, row + ix * c, c);
+        s->flip(d + kx * c, row + ix * c, c);
     }
   }
   for (int64_t i = s->k; i < ((s->k + 3) & ~(int64_t)3); i++) *d++ = 0;
@@ -153,6 +156,7 @@ kiln_status *kiln_q8_conv_run(const kiln_op_ctx *ctx) {
   const kiln_tensor *out = ctx->outputs[0];
   window_source s = {
       .in = in->data,
+      .flip = ((const kiln_qgemm_header *)ctx->packed)->kernel->flip,
       .in_h = in->dims[1],
       .in_w = in->dims[2],
       .in_c = in->dims[3],

@@ -45,8 +45,13 @@ kiln_status *kiln_q8_fc_run(const kiln_op_ctx *ctx) {
     return kiln_ref_fully_connected(ctx);
   const kiln_tensor *in = ctx->inputs[0];
   int64_t k = ctx->inputs[1]->dims[1], m = kiln_tensor_numel(in) / k;
-  kiln_qgemm_rows rows = {
-      .a = in->data, .k = k, .rows = m, .row_stride = k, .group_div = 1};
+  const kiln_qgemm_header *h = ctx->packed;
+  kiln_qgemm_rows rows = {.a = in->data,
+                          .flip = h->kernel->flip,
+                          .k = k,
+                          .rows = m,
+                          .row_stride = k,
+                          .group_div = 1};
   kiln_qgemm_compute(ctx->packed, m, kiln_qgemm_fill_rows, &rows,
                      ctx->outputs[0]->data, ctx->pool);
   return NULL;

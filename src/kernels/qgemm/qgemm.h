@@ -32,7 +32,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "core/ops.h"
 #include "kernels/kernel.h"
@@ -53,9 +52,13 @@ typedef void (*kiln_qgemm_ukernel_fn)(size_t mr, size_t nc, size_t kp,
                                       size_t c_stride,
                                       const kiln_qgemm_out *out);
 
+/* Flips n int8 values to uint8 (x ^ 0x80): how rows of A are built. */
+typedef void (*kiln_qgemm_flip_fn)(uint8_t *dst, const int8_t *src, int64_t n);
+
 typedef struct kiln_qgemm_kernel {
   int mr, nr;
   kiln_qgemm_ukernel_fn fn;
+  kiln_qgemm_flip_fn flip; /* in the kernel's instruction set */
 } kiln_qgemm_kernel;
 
 typedef struct kiln_qgemm_header {
@@ -98,6 +101,7 @@ void kiln_q8_gemm_4x8__portable(size_t mr, size_t nc, size_t kp,
                                 const uint8_t *a, size_t a_stride,
                                 const void *panel, int8_t *c, size_t c_stride,
                                 const kiln_qgemm_out *out);
+void kiln_qgemm_flip__portable(uint8_t *dst, const int8_t *src, int64_t n);
 extern const kiln_qgemm_kernel kiln_qgemm_4x8_portable;
 #if defined(__x86_64__)
 void kiln_q8_gemm_4x8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
@@ -109,6 +113,8 @@ void kiln_q8_gemm_8x16__vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a,
 void kiln_q8_gemm_8x32__vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a,
                              size_t a_stride, const void *panel, int8_t *c,
                              size_t c_stride, const kiln_qgemm_out *out);
+void kiln_qgemm_flip__avx2(uint8_t *dst, const int8_t *src, int64_t n);
+void kiln_qgemm_flip__vnni(uint8_t *dst, const int8_t *src, int64_t n);
 extern const kiln_qgemm_kernel kiln_qgemm_4x8_avx2;
 extern const kiln_qgemm_kernel kiln_qgemm_8x16_vnni;
 extern const kiln_qgemm_kernel kiln_qgemm_8x32_vnni;
@@ -172,6 +178,7 @@ size_t kiln_qgemm_workspace(int64_t k);
  * i * row_stride. A strided 1x1 convolution has one group per output row. */
 typedef struct kiln_qgemm_rows {
   const int8_t *a;
+  kiln_qgemm_flip_fn flip;
   int64_t k, rows, row_stride;
   int64_t group_div, group_hi, group_lo;
 } kiln_qgemm_rows;
@@ -179,20 +186,6 @@ typedef struct kiln_qgemm_rows {
 /* A kiln_qgemm_fill_fn over a kiln_qgemm_rows. */
 void kiln_qgemm_fill_rows(const void *source, int64_t r0, int64_t rows,
                           uint8_t *dst, int64_t stride);
-
-/* Flips n int8 values to uint8 (x ^ 0x80), eight at a time without
- * assuming an instruction set; inline, as windows are made of short runs
- * (9 bytes for a 3x3 stem on 3 channels). */
-static inline void kiln_qgemm_flip(uint8_t *dst, const int8_t *src, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t v;
-    memcpy(&v, src + i, 8);
-    v ^= UINT64_C(0x8080808080808080);
-    memcpy(dst + i, &v, 8);
-  }
-  for (; i < n; i++) dst[i] = (uint8_t)(src[i] ^ 0x80);
-}
 
 /* ---- variants (variant_list.h) ---- */
 #define KILN_QGEMM_DECLARE_VARIANTS(isa)                                   \

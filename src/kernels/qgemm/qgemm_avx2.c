@@ -61,4 +61,16 @@ void kiln_q8_gemm_4x8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
   }
 }
 
-const kiln_qgemm_kernel kiln_qgemm_4x8_avx2 = {MR, NR, kiln_q8_gemm_4x8__avx2};
+void kiln_qgemm_flip__avx2(uint8_t *dst, const int8_t *src, int64_t n) {
+  const __m256i top = _mm256_set1_epi8((char)0x80);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    _mm256_storeu_si256(
+        (__m256i *)(void *)(dst + i),
+        _mm256_xor_si256(
+            _mm256_loadu_si256((const __m256i *)(const void *)(src + i)), top));
+  for (; i < n; i++) dst[i] = (uint8_t)(src[i] ^ 0x80);
+}
+
+const kiln_qgemm_kernel kiln_qgemm_4x8_avx2 = {MR, NR, kiln_q8_gemm_4x8__avx2,
+                                               kiln_qgemm_flip__avx2};

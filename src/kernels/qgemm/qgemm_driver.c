@@ -42,7 +42,7 @@ void kiln_qgemm_fill_rows(const void *source, int64_t r0, int64_t rows,
     int64_t g = r / s->rows, i = r - g * s->rows;
     const int8_t *row = s->a + (g / s->group_div) * s->group_hi +
                         (g % s->group_div) * s->group_lo + i * s->row_stride;
-    kiln_qgemm_flip(dst, row, k);
+    s->flip(dst, row, k);
     /* The padded entries meet zero weights; any value would do, zero is
      * defined. */
     for (int64_t e = k; e < kp; e++) dst[e] = 0;

@@ -2,6 +2,8 @@
  * channels), for CPUs without AVX2 and as the readable statement of what
  * the vector kernels compute: int32 sums of flipped activations times
  * weights, from the panel's folded bias, then the scalar output stage. */
+#include <string.h>
+
 #include "kernels/qgemm/qgemm.h"
 
 enum { MR = 4, NR = 8 };
@@ -27,5 +29,17 @@ void kiln_q8_gemm_4x8__portable(size_t mr, size_t nc, size_t kp,
   }
 }
 
-const kiln_qgemm_kernel kiln_qgemm_4x8_portable = {MR, NR,
-                                                   kiln_q8_gemm_4x8__portable};
+void kiln_qgemm_flip__portable(uint8_t *dst, const int8_t *src, int64_t n) {
+  int64_t i = 0;
+  /* Eight at a time without assuming an instruction set. */
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, src + i, 8);
+    v ^= UINT64_C(0x8080808080808080);
+    memcpy(dst + i, &v, 8);
+  }
+  for (; i < n; i++) dst[i] = (uint8_t)(src[i] ^ 0x80);
+}
+
+const kiln_qgemm_kernel kiln_qgemm_4x8_portable = {
+    MR, NR, kiln_q8_gemm_4x8__portable, kiln_qgemm_flip__portable};

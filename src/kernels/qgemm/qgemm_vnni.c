@@ -196,7 +196,23 @@ void kiln_q8_gemm_8x32__vnni(size_t mr, size_t nc, size_t kp, const uint8_t *a,
   tiles_2[mr](nc, kp, a, a_stride, panel, c, c_stride, out);
 }
 
-const kiln_qgemm_kernel kiln_qgemm_8x16_vnni = {MR, 16,
-                                                kiln_q8_gemm_8x16__vnni};
-const kiln_qgemm_kernel kiln_qgemm_8x32_vnni = {MR, 32,
-                                                kiln_q8_gemm_8x32__vnni};
+/* Windows are runs of a filter row (3 bytes to a few KiB): whole vectors,
+ * then one masked move. */
+void kiln_qgemm_flip__vnni(uint8_t *dst, const int8_t *src, int64_t n) {
+  const __m512i top = _mm512_set1_epi8((char)0x80);
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    _mm512_storeu_si512(dst + i,
+                        _mm512_xor_si512(_mm512_loadu_si512(src + i), top));
+  if (i < n) {
+    __mmask64 tail = _cvtu64_mask64((UINT64_C(1) << (n - i)) - 1);
+    _mm512_mask_storeu_epi8(
+        dst + i, tail,
+        _mm512_xor_si512(_mm512_maskz_loadu_epi8(tail, src + i), top));
+  }
+}
+
+const kiln_qgemm_kernel kiln_qgemm_8x16_vnni = {MR, 16, kiln_q8_gemm_8x16__vnni,
+                                                kiln_qgemm_flip__vnni};
+const kiln_qgemm_kernel kiln_qgemm_8x32_vnni = {MR, 32, kiln_q8_gemm_8x32__vnni,
+                                                kiln_qgemm_flip__vnni};
