@@ -26,19 +26,30 @@ static inline __m512i load_bcast(const uint8_t *p) {
   return _mm512_set1_epi32(v);
 }
 
-/* One 16-channel slice of a panel's output stage. */
-typedef struct stage {
+/* One 16-channel slice of a panel's output stage, for each rounding. */
+typedef struct stage_double {
   __m512i mult, mult_odd, left, right, rmask, rhalf;
-  __m512i ts_even, ts_odd, round_even, round_odd; /* single rounding */
-} stage;
+} stage_double;
+typedef struct stage_single {
+  __m512i mult, mult_odd, ts_even, ts_odd, round_even, round_odd;
+} stage_single;
 
 static inline __m512i param(const void *panel, int nr, int which, int col) {
   return _mm512_loadu_si512(kiln_qgemm_param(panel, nr, which) + col);
 }
 
-/* Both roundings' constants: a handful of loads per tile, and no branch
- * for the compiler to doubt. */
-static inline void stage_load(stage *s, const void *panel, int nr, int col) {
+static inline void load_double(stage_double *s, const void *panel, int nr,
+                               int col) {
+  s->mult = param(panel, nr, KILN_QGEMM_MULT, col);
+  s->mult_odd = _mm512_srli_epi64(s->mult, 32);
+  s->left = param(panel, nr, KILN_QGEMM_LEFT, col);
+  s->right = param(panel, nr, KILN_QGEMM_RIGHT, col);
+  s->rmask = param(panel, nr, KILN_QGEMM_RMASK, col);
+  s->rhalf = param(panel, nr, KILN_QGEMM_RHALF, col);
+}
+
+static inline void load_single(stage_single *s, const void *panel, int nr,
+                               int col) {
   s->mult = param(panel, nr, KILN_QGEMM_MULT, col);
   s->mult_odd = _mm512_srli_epi64(s->mult, 32);
   const __m512i ts = _mm512_sub_epi32(_mm512_set1_epi32(31),
@@ -48,13 +59,9 @@ static inline void stage_load(stage *s, const void *panel, int nr, int col) {
   s->ts_odd = _mm512_srli_epi64(ts, 32);
   s->round_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(s->ts_even, one));
   s->round_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(s->ts_odd, one));
-  s->left = param(panel, nr, KILN_QGEMM_LEFT, col);
-  s->right = param(panel, nr, KILN_QGEMM_RIGHT, col);
-  s->rmask = param(panel, nr, KILN_QGEMM_RMASK, col);
-  s->rhalf = param(panel, nr, KILN_QGEMM_RHALF, col);
 }
 
-static inline __m512i rescale_double(__m512i x, const stage *s) {
+static inline __m512i rescale_double(__m512i x, const stage_double *s) {
   x = _mm512_sllv_epi32(x, s->left);
   const __m512i nudge = _mm512_set1_epi64(INT64_C(1) << 30);
   __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, s->mult), nudge);
@@ -71,7 +78,7 @@ static inline __m512i rescale_double(__m512i x, const stage *s) {
   return _mm512_mask_add_epi32(floor_div, up, floor_div, _mm512_set1_epi32(1));
 }
 
-static inline __m512i rescale_single(__m512i x, const stage *s) {
+static inline __m512i rescale_single(__m512i x, const stage_single *s) {
   __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, s->mult), s->round_even);
   __m512i odd = _mm512_add_epi64(
       _mm512_mul_epi32(_mm512_srli_epi64(x, 32), s->mult_odd), s->round_odd);
@@ -114,16 +121,26 @@ static inline __attribute__((always_inline)) void tile(
     }
   }
   const __m512i zp = _mm512_set1_epi32(out->zero_point);
+  /* The rounding is the node's: one branch per tile, each loading only
+   * its own constants. */
+  if (out->single_rounding) {
 #pragma GCC unroll 2
-  for (int v = 0; v < nv; v++) {
-    stage s;
-    stage_load(&s, panel, nr, v * 16);
+    for (int v = 0; v < nv; v++) {
+      stage_single s;
+      load_single(&s, panel, nr, v * 16);
 #pragma GCC unroll 8
-    for (int r = 0; r < rows_n; r++)
-      acc[r][v] =
-          _mm512_add_epi32(out->single_rounding ? rescale_single(acc[r][v], &s)
-                                                : rescale_double(acc[r][v], &s),
-                           zp);
+      for (int r = 0; r < rows_n; r++)
+        acc[r][v] = _mm512_add_epi32(rescale_single(acc[r][v], &s), zp);
+    }
+  } else {
+#pragma GCC unroll 2
+    for (int v = 0; v < nv; v++) {
+      stage_double s;
+      load_double(&s, panel, nr, v * 16);
+#pragma GCC unroll 8
+      for (int r = 0; r < rows_n; r++)
+        acc[r][v] = _mm512_add_epi32(rescale_double(acc[r][v], &s), zp);
+    }
   }
   if (nv == 2) {
     /* Saturating packs (monotonic, so clamping after them is clamping
