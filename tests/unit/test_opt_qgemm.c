@@ -8,7 +8,9 @@
  * both paddings. The microkernels' vectorized requantization is also
  * checked on its own against quant_math.h's scalar helpers, with extreme
  * accumulators and multipliers that make rounding ties. Nodes the
- * variants must leave alone (uint8) are checked to be declined. */
+ * variants must leave alone (uint8) are checked to be declined, weights
+ * of another shape than the packed ones not to be taken, and a run
+ * without a pool's scratch to fall back to the reference kernel. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,18 @@ static void run_levels(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
                   kiln_threadpool_size(ctx.pool), i, g[i], r[i]);
         }
       }
+    }
+    if (ours) {
+      /* Without a pool's scratch the variant hands the node to the
+       * reference kernel rather than failing or allocating. */
+      ctx.pool = NULL;
+      memset(got->data, 0x5a, bytes);
+      CHECK_OK(v->run(&ctx));
+      CHECK(memcmp(got->data, ref->data, bytes) == 0);
+      /* Weights of another shape than the packed ones are not taken. */
+      inputs[1]->dims[0]++;
+      CHECK(!v->applies(&ctx));
+      inputs[1]->dims[0]--;
     }
     free(packed);
     ctx.packed = NULL;
