@@ -176,3 +176,22 @@ KILN_VARIANT(RSQRT, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_rsqrt,
              kiln_q8_lut_applies, kiln_q8_lut_run)
 KILN_VARIANT(ELU, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_elu,
              kiln_q8_lut_applies, kiln_q8_lut_run)
+/* int8 GEMM on weights packed at load with their requantization
+ * (kernels/qgemm/qgemm.h): FULLY_CONNECTED, 1x1 and KxK CONV_2D. The
+ * float packers above decline int8 weights, and these decline float. */
+#define KILN_QGEMM_VARIANTS(isa_id, isa)                                     \
+  KILN_VARIANT_WS(FULLY_CONNECTED, isa_id, "q8-gemm-fc-" #isa,               \
+                  kiln_q8_fc_pack_##isa, kiln_q8_fc_applies, kiln_q8_fc_run, \
+                  kiln_q8_fc_workspace)                                      \
+  KILN_VARIANT_WS(CONV_2D, isa_id, "q8-conv1x1-gemm-" #isa,                  \
+                  kiln_q8_conv1x1_pack_##isa, kiln_q8_conv1x1_applies,       \
+                  kiln_q8_conv1x1_run, kiln_q8_conv_workspace)               \
+  KILN_VARIANT_WS(CONV_2D, isa_id, "q8-conv-gemm-" #isa,                     \
+                  kiln_q8_conv_pack_##isa, kiln_q8_conv_applies,             \
+                  kiln_q8_conv_run, kiln_q8_conv_workspace)
+#if defined(__x86_64__)
+KILN_QGEMM_VARIANTS(KILN_ISA_AVX512_VNNI, avx512vnni)
+KILN_QGEMM_VARIANTS(KILN_ISA_AVX2, avx2)
+#endif
+KILN_QGEMM_VARIANTS(KILN_ISA_PORTABLE, portable)
+#undef KILN_QGEMM_VARIANTS

@@ -1,0 +1,76 @@
+/* qgemm_avx2.c - the int8 GEMM microkernel for AVX2 (4 rows by 8
+ * channels). AVX2 has no exact 8-bit dot product: vpmaddubsw saturates its
+ * pair sums (255 * 127 * 2 > 32767), so both operands are widened to int16
+ * (activations zero-extended, weights sign-extended) and vpmaddwd sums
+ * pairs exactly into int32. A panel's 4 entries of k per channel become
+ * two int32 partial sums per channel, added pairwise at the end. The
+ * output stage is the scalar one, so it equals the reference by
+ * construction. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/qgemm/qgemm.h"
+
+enum { MR = 4, NR = 8 };
+
+void kiln_q8_gemm_4x8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
+                            size_t a_stride, const void *panel, int8_t *c,
+                            size_t c_stride, const kiln_qgemm_out *out) {
+  const uint8_t *rows[MR];
+  rows[0] = a;
+  for (int r = 1; r < MR; r++)
+    rows[r] = (size_t)r < mr ? rows[r - 1] + a_stride : rows[r - 1];
+  /* lo: channels 0-3, hi: channels 4-7, two partial sums each. */
+  __m256i lo0 = _mm256_setzero_si256(), hi0 = lo0, lo1 = lo0, hi1 = lo0;
+  __m256i lo2 = lo0, hi2 = lo0, lo3 = lo0, hi3 = lo0;
+  const int8_t *w = kiln_qgemm_weights(panel, NR);
+  for (size_t g = 0; g < kp; g += 4, w += NR * 4) {
+    __m256i wide = _mm256_loadu_si256((const __m256i *)(const void *)w);
+    __m256i wlo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(wide));
+    __m256i whi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(wide, 1));
+    int32_t x[MR];
+    for (int r = 0; r < MR; r++) memcpy(&x[r], rows[r] + g, 4);
+    __m256i x0 = _mm256_cvtepu8_epi16(_mm_set1_epi32(x[0]));
+    lo0 = _mm256_add_epi32(lo0, _mm256_madd_epi16(wlo, x0));
+    hi0 = _mm256_add_epi32(hi0, _mm256_madd_epi16(whi, x0));
+    __m256i x1 = _mm256_cvtepu8_epi16(_mm_set1_epi32(x[1]));
+    lo1 = _mm256_add_epi32(lo1, _mm256_madd_epi16(wlo, x1));
+    hi1 = _mm256_add_epi32(hi1, _mm256_madd_epi16(whi, x1));
+    __m256i x2 = _mm256_cvtepu8_epi16(_mm_set1_epi32(x[2]));
+    lo2 = _mm256_add_epi32(lo2, _mm256_madd_epi16(wlo, x2));
+    hi2 = _mm256_add_epi32(hi2, _mm256_madd_epi16(whi, x2));
+    __m256i x3 = _mm256_cvtepu8_epi16(_mm_set1_epi32(x[3]));
+    lo3 = _mm256_add_epi32(lo3, _mm256_madd_epi16(wlo, x3));
+    hi3 = _mm256_add_epi32(hi3, _mm256_madd_epi16(whi, x3));
+  }
+  const __m256i bias =
+      _mm256_loadu_si256((const __m256i *)(const void *)kiln_qgemm_param(
+          panel, NR, KILN_QGEMM_BIAS));
+  __m256i lo[MR] = {lo0, lo1, lo2, lo3}, hi[MR] = {hi0, hi1, hi2, hi3};
+  for (size_t r = 0; r < mr; r++) {
+    /* hadd gives channels 0 1 4 5 | 2 3 6 7; the permute puts them in
+     * order. */
+    __m256i sum = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]),
+                                           _MM_SHUFFLE(3, 1, 2, 0));
+    sum = _mm256_add_epi32(sum, bias);
+    int32_t acc[NR];
+    _mm256_storeu_si256((__m256i *)(void *)acc, sum);
+    for (size_t j = 0; j < nc; j++)
+      c[r * c_stride + j] =
+          kiln_qgemm_requantize(acc[j], panel, NR, (int)j, out);
+  }
+}
+
+void kiln_qgemm_flip__avx2(uint8_t *dst, const int8_t *src, int64_t n) {
+  const __m256i top = _mm256_set1_epi8((char)0x80);
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    _mm256_storeu_si256(
+        (__m256i *)(void *)(dst + i),
+        _mm256_xor_si256(
+            _mm256_loadu_si256((const __m256i *)(const void *)(src + i)), top));
+  for (; i < n; i++) dst[i] = (uint8_t)(src[i] ^ 0x80);
+}
+
+const kiln_qgemm_kernel kiln_qgemm_4x8_avx2 = {MR, NR, kiln_q8_gemm_4x8__avx2,
+                                               kiln_qgemm_flip__avx2};
