@@ -6,6 +6,6 @@
 
 #define QDW_MADD(acc, x, w) _mm512_add_epi32(acc, _mm512_madd_epi16(x, w))
 #include "kernels/qdw/qdw_avx512_ops.h"
-#define QDW_OX 8
+#define QDW_OX 4
 #define QDW_NAME(kind) kiln_q8_dwconv_##kind##__avx512
 #include "kernels/qdw/qdw.inc"

@@ -104,12 +104,14 @@ static kiln_status *qdw_pack(const kiln_op_ctx *ctx, const kiln_allocator *al,
 }
 
 /* The block the kernels read: int32 sums with the zero point folded
- * (bias32), double rounding, shifts in TFLite's [-31, 30] and multipliers
+ * (bias32), double rounding, shifts in TFLite's [-31, 30], multipliers
  * that are not negative (so the rounding doubling multiply never meets
- * its INT32_MIN * INT32_MIN case). */
+ * its INT32_MIN * INT32_MIN case) and a clamp inside int8 (the AVX-512
+ * kernels clamp after a saturating narrowing). */
 static bool quant_fits(const kiln_quant_params *q, int64_t channels) {
   if (!q || q->hybrid || q->wide_acc || q->single_rounding || !q->bias32 ||
-      q->channels != channels || q->input_zp < -128 || q->input_zp > 127)
+      q->channels != channels || q->input_zp < -128 || q->input_zp > 127 ||
+      q->act_min < -128 || q->act_max > 127 || q->act_min > q->act_max)
     return false;
   for (int64_t ch = 0; ch < channels; ch++)
     if (q->multiplier[ch] < 0 || q->shift[ch] < -31 || q->shift[ch] > 30)

@@ -8,6 +8,6 @@
 
 #define QDW_MADD(acc, x, w) _mm512_dpwssd_epi32(acc, x, w)
 #include "kernels/qdw/qdw_avx512_ops.h"
-#define QDW_OX 8
+#define QDW_OX 4
 #define QDW_NAME(kind) kiln_q8_dwconv_##kind##__vnni
 #include "kernels/qdw/qdw.inc"
