@@ -1,6 +1,9 @@
 /* qdw_avx2.c - int8 DEPTHWISE_CONV_2D on AVX2, 8 channels of int32 per
  * ymm: qdw.inc with products through vpmaddwd + vpaddd and the
- * requantization qdw_avx512_ops.h explains, in 256-bit form. A tail block
+ * requantization's two roundings as qdw_avx512_ops.h explains them: the
+ * first as floor((x * m + 2^30) / 2^31), whose low 32 bits a logical
+ * 64-bit shift gives as well as an arithmetic one (AVX2 has no 64-bit
+ * arithmetic shift), the second on int32. A tail block
  * goes through a small buffer, since AVX2 has no masked byte loads. */
 #include <immintrin.h>
 #include <stdint.h>

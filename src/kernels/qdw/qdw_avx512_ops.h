@@ -10,10 +10,10 @@
  * for multipliers >= 0 and shifts in [-31, 30], what applies checks): the
  * rounding doubling high multiply rounds (x * m + nudge) / 2^31 toward
  * zero with nudge 2^30, or 1 - 2^30 for a negative product; for either
- * sign that is floor((x * m + 2^30) / 2^31), whose low 32 bits a logical
- * 64-bit shift gives as well as an arithmetic one. The rounding divide by
- * 2^right adds one to the floor quotient when the remainder exceeds half
- * the divisor (or reaches it, for a negative dividend). */
+ * sign that is floor((x * m + 2^30) / 2^31) (qdw_avx2.c computes it so).
+ * The rounding divide by 2^r then adds one to the floor quotient when the
+ * remainder exceeds half the divisor (or reaches it, for a negative
+ * dividend); q_rq_load explains how both become one shift here. */
 #include <immintrin.h>
 
 #define QDW_LANES 16
