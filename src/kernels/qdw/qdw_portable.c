@@ -1,5 +1,5 @@
 /* qdw_portable.c - int8 DEPTHWISE_CONV_2D in plain C, blocks of 8
- * channels: qdw.inc over arrays of int32 the compiler may vectorize, and
+ * channels: qdw.inc over GNU vectors of 8 lanes, and
  * the scalar requantization of kernels/ref/quant_math.h. */
 #include <string.h>
 
@@ -10,36 +10,31 @@
 #define QDW_OX 4
 #define QDW_NAME(kind) kiln_q8_dwconv_##kind##__portable
 
-typedef struct qv {
-  int32_t v[QDW_LANES];
-} qv;
+/* A GNU vector of unsigned lanes: the compiler maps it to whatever SIMD
+ * the target has, and unsigned arithmetic wraps as TFLite's int32
+ * accumulator does (the product of two int8 is exact either way). */
+typedef uint32_t qv __attribute__((vector_size(QDW_LANES * 4)));
 
 static inline qv q_load(const int8_t *p, int n, bool tail) {
-  qv r;
+  qv r = {0};
   if (!tail) n = QDW_LANES;
-  for (int l = 0; l < QDW_LANES; l++) r.v[l] = l < n ? p[l] : 0;
+  for (int l = 0; l < n; l++) r[l] = (uint32_t)(int32_t)p[l];
   return r;
 }
 
 static inline qv q_splat(int32_t x) {
   qv r;
-  for (int l = 0; l < QDW_LANES; l++) r.v[l] = x;
+  for (int l = 0; l < QDW_LANES; l++) r[l] = (uint32_t)x;
   return r;
 }
 
 static inline qv q_w(const int32_t *w) {
   qv r;
-  memcpy(r.v, w, sizeof r.v);
+  memcpy(&r, w, sizeof r);
   return r;
 }
 
-/* Sums wrap as TFLite's int32 accumulator does (through unsigned, which
- * C defines). */
-static inline qv q_madd(qv acc, qv x, qv w) {
-  for (int l = 0; l < QDW_LANES; l++)
-    acc.v[l] = (int32_t)((uint32_t)acc.v[l] + (uint32_t)(x.v[l] * w.v[l]));
-  return acc;
-}
+static inline qv q_madd(qv acc, qv x, qv w) { return acc + x * w; }
 
 typedef struct q_rq {
   const kiln_quant_params *q;
@@ -55,7 +50,7 @@ static inline q_rq q_rq_load(const kiln_quant_params *q, int64_t c0, int n,
 static inline qv q_rq_bias(const q_rq *rq) {
   qv r = q_splat(0);
   for (int64_t l = 0; l < QDW_LANES && rq->c0 + l < rq->q->channels; l++)
-    r.v[l] = rq->q->bias32[rq->c0 + l];
+    r[l] = (uint32_t)rq->q->bias32[rq->c0 + l];
   return r;
 }
 
@@ -65,8 +60,8 @@ static inline void q_store(int8_t *p, qv acc, const q_rq *rq, int n,
   if (!tail) n = QDW_LANES;
   for (int l = 0; l < n; l++) {
     int64_t ch = rq->c0 + l;
-    int32_t v = kiln_mul_by_quantized_multiplier(acc.v[l], q->multiplier[ch],
-                                                 q->shift[ch]) +
+    int32_t v = kiln_mul_by_quantized_multiplier(
+                    (int32_t)acc[l], q->multiplier[ch], q->shift[ch]) +
                 q->output_zp;
     v = v < q->act_min ? q->act_min : (v > q->act_max ? q->act_max : v);
     p[l] = (int8_t)v;
