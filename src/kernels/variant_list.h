@@ -101,6 +101,32 @@ KILN_VARIANT(DEPTHWISE_CONV_2D, KILN_ISA_PORTABLE,
              "f32-dwconv-generic-portable",
              kiln_f32_dwconv_generic__portable_pack, kiln_f32_dwconv_applies,
              kiln_f32_dwconv_generic__portable)
+/* int8 DEPTHWISE_CONV_2D (depth multiplier 1, weights' zero point 0) on
+ * channel blocks packed at load (kernels/qdw/qdw.h); the float packers
+ * above decline int8 nodes and these decline float ones. */
+#define KILN_QDW_VARIANTS(isa_id, isa)                                        \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-3x3s1-" #isa,            \
+               kiln_q8_dwconv_3x3s1__##isa##_pack, kiln_q8_dwconv_applies,    \
+               kiln_q8_dwconv_3x3s1__##isa)                                   \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-3x3s2-" #isa,            \
+               kiln_q8_dwconv_3x3s2__##isa##_pack, kiln_q8_dwconv_applies,    \
+               kiln_q8_dwconv_3x3s2__##isa)                                   \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-5x5s1-" #isa,            \
+               kiln_q8_dwconv_5x5s1__##isa##_pack, kiln_q8_dwconv_applies,    \
+               kiln_q8_dwconv_5x5s1__##isa)                                   \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-5x5s2-" #isa,            \
+               kiln_q8_dwconv_5x5s2__##isa##_pack, kiln_q8_dwconv_applies,    \
+               kiln_q8_dwconv_5x5s2__##isa)                                   \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-generic-" #isa,          \
+               kiln_q8_dwconv_generic__##isa##_pack, kiln_q8_dwconv_applies,  \
+               kiln_q8_dwconv_generic__##isa)
+#if defined(__x86_64__)
+KILN_QDW_VARIANTS(KILN_ISA_AVX512_VNNI, vnni)
+KILN_QDW_VARIANTS(KILN_ISA_AVX512, avx512)
+KILN_QDW_VARIANTS(KILN_ISA_AVX2, avx2)
+#endif
+KILN_QDW_VARIANTS(KILN_ISA_PORTABLE, portable)
+#undef KILN_QDW_VARIANTS
 /* The same twelve elementwise variants for each instruction set. */
 #define KILN_EW_VARIANTS(isa_id, isa)                                          \
   KILN_VARIANT(ADD, isa_id, "f32-vadd-" #isa, NULL, kiln_f32_vbinary_applies,  \
