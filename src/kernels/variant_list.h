@@ -176,3 +176,20 @@ KILN_VARIANT(RSQRT, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_rsqrt,
              kiln_q8_lut_applies, kiln_q8_lut_run)
 KILN_VARIANT(ELU, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_elu,
              kiln_q8_lut_applies, kiln_q8_lut_run)
+/* Hybrid (dynamic-range) FULLY_CONNECTED and CONV_2D: float32 activations
+ * quantized per row / image at invoke, int8 weights packed at load
+ * (kernels/qhybrid/qhybrid.h); bit-identical to the reference. Their
+ * packers take only float-activation, int8-weight nodes. */
+#define KILN_QH_VARIANTS(isa_id, isa, tile)                                   \
+  KILN_VARIANT_WS(FULLY_CONNECTED, isa_id, "qd8-f32-fc-gemm-" tile "-" #isa,  \
+                  kiln_qh_fc_pack_##isa, kiln_qh_fc_applies_##isa,            \
+                  kiln_qh_fc_run_##isa, kiln_qh_fc_workspace_##isa)           \
+  KILN_VARIANT_WS(CONV_2D, isa_id, "qd8-f32-conv-gemm-" tile "-" #isa,        \
+                  kiln_qh_conv_pack_##isa, kiln_qh_conv_applies_##isa,        \
+                  kiln_qh_conv_run_##isa, kiln_qh_conv_workspace_##isa)
+#if defined(__x86_64__)
+KILN_QH_VARIANTS(KILN_ISA_AVX512_VNNI, vnni, "8x32")
+KILN_QH_VARIANTS(KILN_ISA_AVX2, avx2, "4x8")
+#endif
+KILN_QH_VARIANTS(KILN_ISA_PORTABLE, portable, "4x8")
+#undef KILN_QH_VARIANTS

@@ -1,0 +1,102 @@
+/* qhybrid.h - dynamically quantized ("hybrid") FULLY_CONNECTED and CONV_2D:
+ * float32 activations, int8 weights packed at load. At invoke each row
+ * (FULLY_CONNECTED) or image (CONV_2D) of floats is quantized to 8 bits
+ * exactly as the reference kernels in kernels/ref/quant_hybrid.c do (same
+ * scale, zero point and rounding), an int8 x int8 GEMM sums in int32, and
+ * the epilogue scales back to float in the reference's order of float
+ * operations, so results are bit-identical to the reference.
+ *
+ * Packed weights: panels of `nr` output channels; in a panel, for each
+ * group of 4 consecutive k, the nr channels' 4 weights side by side (the
+ * layout VNNI's vpdpbusd reads; the AVX2 kernel widens it to int16 pairs).
+ * k is padded to a multiple of 4 and channels to a multiple of nr with
+ * zero weights. Per channel the packed block also holds the weights' sum
+ * and the microkernel's initial accumulator (-128 * sum for the VNNI
+ * kernel, whose activations are offset to uint8; 0 otherwise). */
+#ifndef KILN_KERNELS_QHYBRID_QHYBRID_H
+#define KILN_KERNELS_QHYBRID_QHYBRID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernel.h"
+
+/* How the microkernel wants each quantized activation stored. */
+typedef enum qh_a_format {
+  QH_A_INT8,       /* int8 as quantized */
+  QH_A_INT16,      /* int16, for the int16 multiply-add (AVX2) */
+  QH_A_UINT8_FLIP, /* int8 ^ 0x80 = q + 128 as uint8 (VNNI) */
+} qh_a_format;
+
+/* C[mr][nr] = init[nr] + sum over k of A[r][k] * W[k][c]: `a` holds mr
+ * rows `a_stride` bytes apart, each kgroups * 4 activations; `w` one panel.
+ * mr is 1 .. the kernel's mr. */
+typedef void (*qh_ukernel_fn)(int mr, int64_t kgroups, const void *a,
+                              size_t a_stride, const int8_t *w,
+                              const int32_t *init, int32_t *c);
+
+typedef struct qh_kernel {
+  int mr, nr;
+  qh_a_format a_format;
+  int32_t init_per_sum; /* init = init_per_sum * sum(weights of channel) */
+  qh_ukernel_fn ukernel;
+} qh_kernel;
+
+extern const qh_kernel kiln_qh_kernel_portable;
+#if defined(__x86_64__)
+extern const qh_kernel kiln_qh_kernel_avx2;
+extern const qh_kernel kiln_qh_kernel_vnni;
+#endif
+
+/* The packed block's header; data follows at the offsets. */
+typedef struct qh_packed {
+  int64_t n, k, kp, nr; /* channels, depth, depth padded to 4, panel width */
+  int64_t window_h, window_w; /* CONV_2D's filter window (1, 1 for FC) */
+  size_t sum_offset, init_offset, weights_offset; /* bytes from the header */
+} qh_packed;
+
+/* Packs rows [n][k] of int8 weights for `kernel` into one block from `a`. */
+kiln_status *kiln_qh_pack(const qh_kernel *kernel, const int8_t *w, int64_t n,
+                          int64_t k, int64_t window_h, int64_t window_w,
+                          const kiln_allocator *a, void **out_packed);
+
+/* ---- quantizing a batch of floats, as the reference kernel does ---- */
+
+/* q = clamp(round(offset + x * inverse), lo, hi); real = scale * (q -
+ * offset). */
+typedef struct qh_quant {
+  float scale, inverse;
+  int32_t offset, lo, hi;
+} qh_quant;
+
+qh_quant kiln_qh_symmetric(const float *x, int64_t n);
+qh_quant kiln_qh_asymmetric(const float *x, int64_t n);
+
+/* Quantizes n floats into dst (in `format`). */
+void kiln_qh_quantize(const qh_quant *q, const float *x, int64_t n,
+                      qh_a_format format, void *dst);
+/* Writes n copies of the quantized zero (the offset) into dst. */
+void kiln_qh_fill_zero(const qh_quant *q, int64_t n, qh_a_format format,
+                       void *dst);
+size_t kiln_qh_format_bytes(qh_a_format format);
+
+/* ---- variants (variant_list.h) ---- */
+#define KILN_QH_DECLARE(isa)                                                  \
+  kiln_status *kiln_qh_fc_pack_##isa(const kiln_op_ctx *ctx,                  \
+                                     const kiln_allocator *a, void **packed); \
+  bool kiln_qh_fc_applies_##isa(const kiln_op_ctx *ctx);                      \
+  kiln_status *kiln_qh_fc_run_##isa(const kiln_op_ctx *ctx);                  \
+  size_t kiln_qh_fc_workspace_##isa(const kiln_op_ctx *ctx);                  \
+  kiln_status *kiln_qh_conv_pack_##isa(                                       \
+      const kiln_op_ctx *ctx, const kiln_allocator *a, void **packed);        \
+  bool kiln_qh_conv_applies_##isa(const kiln_op_ctx *ctx);                    \
+  kiln_status *kiln_qh_conv_run_##isa(const kiln_op_ctx *ctx);                \
+  size_t kiln_qh_conv_workspace_##isa(const kiln_op_ctx *ctx);
+KILN_QH_DECLARE(portable)
+#if defined(__x86_64__)
+KILN_QH_DECLARE(avx2)
+KILN_QH_DECLARE(vnni)
+#endif
+#undef KILN_QH_DECLARE
+
+#endif
