@@ -16,6 +16,7 @@
 #ifndef KILN_KERNELS_QHYBRID_QHYBRID_H
 #define KILN_KERNELS_QHYBRID_QHYBRID_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,17 +36,56 @@ typedef void (*qh_ukernel_fn)(int mr, int64_t kgroups, const void *a,
                               size_t a_stride, const int8_t *w,
                               const int32_t *init, int32_t *c);
 
+/* q = clamp(round(offset + x * inverse), lo, hi); real = scale * (q -
+ * offset). */
+typedef struct qh_quant {
+  float scale, inverse;
+  int32_t offset, lo, hi;
+} qh_quant;
+
+/* What turns a tile's int32 sums into the node's float outputs. */
+typedef struct qh_epilogue {
+  bool conv;        /* CONV_2D's order of float operations, else FC's */
+  bool asym;        /* FC: inputs quantized with a zero point */
+  bool per_channel; /* per-channel weight scales */
+  const float *filter_scale, *bias; /* bias may be NULL */
+  const int32_t *filter_sum;        /* per channel sum of the weights */
+  kiln_activation act;
+} qh_epilogue;
+
+/* Outputs [c0, c0 + cols) of one row: out[c] from acc[c - c0], the row's
+ * int32 sums (with the activations' zero point in them). */
+typedef void (*qh_epilogue_fn)(const qh_epilogue *e, const qh_quant *q,
+                               const int32_t *acc, int64_t c0, int64_t cols,
+                               float *out);
+/* Quantizes n floats into dst in the kernel's format (kiln_qh_quantize). */
+typedef void (*qh_quantize_fn)(const qh_quant *q, const float *x, int64_t n,
+                               void *dst);
+
 typedef struct qh_kernel {
   int mr, nr;
   qh_a_format a_format;
   int32_t init_per_sum; /* init = init_per_sum * sum(weights of channel) */
   qh_ukernel_fn ukernel;
+  qh_quantize_fn quantize; /* NULL: the portable kiln_qh_quantize */
+  qh_epilogue_fn epilogue; /* NULL: the portable kiln_qh_epilogue */
 } qh_kernel;
+
+/* The portable epilogue: the reference kernel's float operations, one
+ * output at a time. */
+void kiln_qh_epilogue(const qh_epilogue *e, const qh_quant *q,
+                      const int32_t *acc, int64_t c0, int64_t cols, float *out);
 
 extern const qh_kernel kiln_qh_kernel_portable;
 #if defined(__x86_64__)
 extern const qh_kernel kiln_qh_kernel_avx2;
 extern const qh_kernel kiln_qh_kernel_vnni;
+/* AVX-512 forms of the quantization (uint8, flipped) and the epilogue. */
+void kiln_qh_quantize_u8_avx512(const qh_quant *q, const float *x, int64_t n,
+                                void *dst);
+void kiln_qh_epilogue_avx512(const qh_epilogue *e, const qh_quant *q,
+                             const int32_t *acc, int64_t c0, int64_t cols,
+                             float *out);
 #endif
 
 /* The packed block's header; data follows at the offsets. */
@@ -61,13 +101,6 @@ kiln_status *kiln_qh_pack(const qh_kernel *kernel, const int8_t *w, int64_t n,
                           const kiln_allocator *a, void **out_packed);
 
 /* ---- quantizing a batch of floats, as the reference kernel does ---- */
-
-/* q = clamp(round(offset + x * inverse), lo, hi); real = scale * (q -
- * offset). */
-typedef struct qh_quant {
-  float scale, inverse;
-  int32_t offset, lo, hi;
-} qh_quant;
 
 qh_quant kiln_qh_symmetric(const float *x, int64_t n);
 qh_quant kiln_qh_asymmetric(const float *x, int64_t n);

@@ -26,11 +26,9 @@ typedef struct qh_job {
   int64_t rows;   /* output rows of the job */
   kiln_q_geom g;  /* CONV_2D */
   qh_quant image_q;
-  bool asym, per_channel;
-  const float *filter_scale, *bias;
-  const int32_t *filter_sum; /* the reference's, for FC's float correction */
+  bool asym; /* FC */
+  qh_epilogue epi;
   float *out;
-  kiln_activation act;
   int64_t block_rows, panels, splits, split_panels;
 } qh_job;
 
@@ -53,6 +51,14 @@ static size_t workspace_bytes(const qh_kernel *kernel, const qh_packed *h,
          (size_t)b * sizeof(qh_quant) + 64;
 }
 
+static void quantize(const qh_kernel *k, const qh_quant *q, const float *x,
+                     int64_t n, void *dst) {
+  if (k->quantize)
+    k->quantize(q, x, n, dst);
+  else
+    kiln_qh_quantize(q, x, n, k->a_format, dst);
+}
+
 /* Output row r of a convolution: its window, unrolled into kp activations
  * (taps outside the image are the quantized zero). */
 static void im2col_row(const qh_job *j, int64_t r, char *dst) {
@@ -67,8 +73,8 @@ static void im2col_row(const qh_job *j, int64_t r, char *dst) {
       if (iy < 0 || iy >= g->in_h || ix < 0 || ix >= g->in_w)
         kiln_qh_fill_zero(&j->image_q, g->in_c, fmt, dst);
       else
-        kiln_qh_quantize(&j->image_q, j->x + (iy * g->in_w + ix) * g->in_c,
-                         g->in_c, fmt, dst);
+        quantize(j->kernel, &j->image_q, j->x + (iy * g->in_w + ix) * g->in_c,
+                 g->in_c, dst);
       dst += (size_t)g->in_c * esize;
     }
   }
@@ -89,56 +95,10 @@ static void quantize_block(const qh_job *j, int64_t r0, int64_t r1, char *a,
       const float *x = j->x + r * h->k;
       qs[r - r0] =
           j->asym ? kiln_qh_asymmetric(x, h->k) : kiln_qh_symmetric(x, h->k);
-      kiln_qh_quantize(&qs[r - r0], x, h->k, j->kernel->a_format, dst);
+      quantize(j->kernel, &qs[r - r0], x, h->k, dst);
     }
     /* The weights there are 0; the bytes only need a value. */
     memset(dst + (size_t)h->k * esize, 0, (size_t)(h->kp - h->k) * esize);
-  }
-}
-
-/* Float output of a tile, in the reference kernel's order of operations
- * (kernels/ref/quant_hybrid.c), so that it equals it bit for bit. */
-static void epilogue(const qh_job *j, const int32_t *tile, int rows,
-                     const qh_quant *qs, int64_t r0, int64_t c0, int64_t cols) {
-  int64_t nr = j->h->nr, n = j->h->n;
-  for (int r = 0; r < rows; r++) {
-    const qh_quant *q = &qs[r];
-    float *out = j->out + (r0 + r) * n;
-    const int32_t *acc = tile + r * nr;
-    if (j->conv) {
-      float tensor_scale = q->scale * j->filter_scale[0];
-      for (int64_t i = 0; i < cols; i++) {
-        int64_t c = c0 + i;
-        int32_t sum = (int32_t)((uint32_t)acc[i] -
-                                (uint32_t)q->offset * (uint32_t)j->sum[c]);
-        float v;
-        if (j->per_channel) {
-          v = (float)sum * j->filter_scale[c];
-          v = v * q->scale;
-        } else {
-          v = (float)sum * tensor_scale;
-        }
-        if (j->bias) v = v + j->bias[c];
-        out[c] = kiln_activate(v, j->act);
-      }
-    } else {
-      float row_scale =
-          j->per_channel ? q->scale : q->scale * j->filter_scale[0];
-      for (int64_t i = 0; i < cols; i++) {
-        int64_t c = c0 + i;
-        int32_t dot = acc[i];
-        if (j->asym) {
-          float share = (float)j->filter_sum[c] * (float)q->offset;
-          dot = (int32_t)((float)dot - share);
-        }
-        float scale = row_scale;
-        if (j->per_channel) scale = scale * j->filter_scale[c];
-        float v = j->bias ? j->bias[c] : 0.0f;
-        float term = (float)dot * scale;
-        v = v + term;
-        out[c] = kiln_activate(v, j->act);
-      }
-    }
   }
 }
 
@@ -150,6 +110,7 @@ static void run_items(void *context, int thread, int64_t begin, int64_t end) {
   char *a = kiln_threadpool_scratch(j->pool, thread);
   qh_quant *qs = (qh_quant *)(void *)(a + (size_t)j->block_rows * row_bytes);
   int32_t tile[8 * MAX_NR];
+  qh_epilogue_fn epi = k->epilogue ? k->epilogue : kiln_qh_epilogue;
   for (int64_t item = begin; item < end; item++) {
     int64_t block = item / j->splits, share = item % j->splits;
     int64_t r0 = block * j->block_rows;
@@ -166,7 +127,9 @@ static void run_items(void *context, int thread, int64_t begin, int64_t end) {
         int mr = (int)(r1 - r < k->mr ? r1 - r : k->mr);
         k->ukernel(mr, h->kp / 4, a + (size_t)(r - r0) * row_bytes, row_bytes,
                    w, j->init + c0, tile);
-        epilogue(j, tile, mr, qs + (r - r0), r, c0, cols);
+        for (int i = 0; i < mr; i++)
+          epi(&j->epi, &qs[r - r0 + i], tile + i * h->nr, c0, cols,
+              j->out + (r + i) * h->n);
       }
     }
   }
@@ -257,12 +220,13 @@ static kiln_status *fc_run(const qh_kernel *k, const kiln_op_ctx *ctx) {
       .x = ctx->inputs[0]->data,
       .rows = kiln_tensor_numel(ctx->inputs[0]) / h->k,
       .asym = attrs->asymmetric_quantize_inputs,
-      .per_channel = ctx->inputs[1]->quant->count > 1,
-      .filter_scale = p->filter_scale,
-      .filter_sum = p->filter_sum,
-      .bias = bias_of(ctx),
+      .epi = {.asym = attrs->asymmetric_quantize_inputs,
+              .per_channel = ctx->inputs[1]->quant->count > 1,
+              .filter_scale = p->filter_scale,
+              .bias = bias_of(ctx),
+              .filter_sum = p->filter_sum,
+              .act = attrs->activation},
       .out = ctx->outputs[0]->data,
-      .act = attrs->activation,
   };
   if (j.rows > 0) run_job(&j);
   return NULL;
@@ -320,11 +284,13 @@ static kiln_status *conv_run(const qh_kernel *k, const kiln_op_ctx *ctx) {
         .g = g,
         .image_q = per_channel ? kiln_qh_asymmetric(x, image)
                                : kiln_qh_symmetric(x, image),
-        .per_channel = per_channel,
-        .filter_scale = p->filter_scale,
-        .bias = bias_of(ctx),
+        .epi = {.conv = true,
+                .per_channel = per_channel,
+                .filter_scale = p->filter_scale,
+                .bias = bias_of(ctx),
+                .filter_sum = p->filter_sum,
+                .act = attrs->activation},
         .out = (float *)ctx->outputs[0]->data + b * pixels * h->n,
-        .act = attrs->activation,
     };
     run_job(&j);
   }

@@ -22,4 +22,5 @@ static void ukernel_4x8(int mr, int64_t kgroups, const void *a, size_t a_stride,
     for (int j = 0; j < NR; j++) c[r * NR + j] = acc[r][j];
 }
 
-const qh_kernel kiln_qh_kernel_portable = {MR, NR, QH_A_INT8, 0, ukernel_4x8};
+const qh_kernel kiln_qh_kernel_portable = {MR,          NR,   QH_A_INT8, 0,
+                                           ukernel_4x8, NULL, NULL};

@@ -57,5 +57,10 @@ static void ukernel_8x32(int mr, int64_t kgroups, const void *a,
   }
 }
 
-const qh_kernel kiln_qh_kernel_vnni = {MR, NR, QH_A_UINT8_FLIP, -128,
-                                       ukernel_8x32};
+const qh_kernel kiln_qh_kernel_vnni = {MR,
+                                       NR,
+                                       QH_A_UINT8_FLIP,
+                                       -128,
+                                       ukernel_8x32,
+                                       kiln_qh_quantize_u8_avx512,
+                                       kiln_qh_epilogue_avx512};
