@@ -193,3 +193,11 @@ KILN_QH_VARIANTS(KILN_ISA_AVX2, avx2, "4x8")
 #endif
 KILN_QH_VARIANTS(KILN_ISA_PORTABLE, portable, "4x8")
 #undef KILN_QH_VARIANTS
+#if defined(__x86_64__)
+KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_AVX512, "qd8-f32-dwconv-avx512",
+                kiln_qh_dw_pack_avx512, kiln_qh_dw_applies_avx512,
+                kiln_qh_dw_run_avx512, kiln_qh_dw_workspace_avx512)
+#endif
+KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_PORTABLE, "qd8-f32-dwconv-portable",
+                kiln_qh_dw_pack_portable, kiln_qh_dw_applies_portable,
+                kiln_qh_dw_run_portable, kiln_qh_dw_workspace_portable)

@@ -1,12 +1,13 @@
-/* test_opt_qhybrid.c - the hybrid (dynamic-range) FULLY_CONNECTED and
- * CONV_2D variants (kernels/qhybrid/: float32 activations quantized at
- * invoke, int8 weights packed at load) against the reference hybrid kernels,
- * at every instruction-set level this CPU has, on pools of 1 and 3 threads:
- * random shapes around the microkernels' tile edges, per-channel and
- * per-tensor weights, symmetric and asymmetric input quantization, bias or
+/* test_opt_qhybrid.c - the hybrid (dynamic-range) FULLY_CONNECTED,
+ * CONV_2D and DEPTHWISE_CONV_2D variants (kernels/qhybrid/: float32 activations
+ * quantized at invoke, int8 weights packed at load) against the reference
+ * hybrid kernels, at every instruction-set level this CPU has, on pools of 1
+ * and 3 threads: random shapes around the microkernels' tile edges, per-channel
+ * and per-tensor weights, symmetric and asymmetric input quantization, bias or
  * none, every fused activation, all-zero rows. The outputs must be equal bit
- * for bit. Also the nodes the variants must leave to the reference:
- * int8 activations, float weights, grouped convolutions. */
+ * for bit. DEPTHWISE_CONV_2D (depth multiplier 1) likewise. Also the nodes the
+ * variants must leave to the reference: int8 activations, float weights,
+ * grouped convolutions. */
 #include <stdio.h>
 #include <string.h>
 
@@ -158,6 +159,38 @@ static void conv_case(void) {
   qt_free(w);
 }
 
+/* DEPTHWISE_CONV_2D, depth multiplier 1: the reference hybrid kernel is
+ * per-channel and asymmetric, but one scale for all channels is read too. */
+static void dw_case(void) {
+  int64_t n = kiln_test_int(1, 2), h = kiln_test_int(1, 9),
+          wd = kiln_test_int(1, 9), c = edge_size(80);
+  int64_t kh = kiln_test_int(1, 5), kw = kiln_test_int(1, 5);
+  int stride = kiln_test_int(1, 2), dil = kiln_test_int(0, 3) ? 1 : 2;
+  kiln_padding pad = kiln_test_int(0, 1) ? KILN_PAD_SAME : KILN_PAD_VALID;
+  if (pad == KILN_PAD_VALID) {
+    if (h < (kh - 1) * dil + 1) h = (kh - 1) * dil + 1;
+    if (wd < (kw - 1) * dil + 1) wd = (kw - 1) * dil + 1;
+  }
+  int64_t in_dims[4] = {n, h, wd, c}, w_dims[4] = {1, kh, kw, c};
+  kiln_tensor *in = kiln_test_tensor_f32(4, in_dims, NULL);
+  fill_input(in, c);
+  int channels = kiln_test_int(0, 3) ? (int)c : 1;
+  qt *w = qt_new(KILN_INT8, 4, w_dims, channels, 3);
+  for (int i = 0; i < channels; i++) w->scale[i] = qt_scale(-9, -5);
+  kiln_tensor *bias =
+      kiln_test_int(0, 1) ? kiln_test_tensor_f32(1, &c, NULL) : NULL;
+  kiln_conv_attrs a = {
+      pad, stride, stride, dil, dil, 1, kiln_test_random_activation()};
+  kiln_tensor *want = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
+  kiln_tensor *inputs[3] = {in, w->t, bias};
+  kiln_op_ctx ctx = {&a, inputs, 3, NULL, 1, NULL, NULL, NULL};
+  check_levels(KILN_OP_DEPTHWISE_CONV_2D, &ctx, want, "DEPTHWISE_CONV_2D");
+  kiln_test_tensor_free(in);
+  kiln_test_tensor_free(bias);
+  kiln_test_tensor_free(want);
+  qt_free(w);
+}
+
 /* No hybrid variant packs a node whose activations are int8 or whose
  * weights are float, nor claims a grouped convolution. */
 static void test_declines(void) {
@@ -218,9 +251,10 @@ int main(void) {
   CHECK_OK(kiln_threadpool_create(3, NULL, &pools[1]));
   for (int i = 0; i < 300; i++) fc_case();
   for (int i = 0; i < 300; i++) conv_case();
+  for (int i = 0; i < 300; i++) dw_case();
   test_declines();
   kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
-  printf("qd8 hybrid gemm: ran");
+  printf("qd8 hybrid fc/conv/dwconv: ran");
   for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)
     if (ran[isa]) printf(" %s", kiln_isa_name((kiln_isa)isa));
   printf("; skipped:");

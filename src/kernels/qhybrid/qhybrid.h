@@ -131,5 +131,17 @@ KILN_QH_DECLARE(avx2)
 KILN_QH_DECLARE(vnni)
 #endif
 #undef KILN_QH_DECLARE
+/* DEPTHWISE_CONV_2D with depth multiplier 1 (qhybrid_dwconv.inc). */
+#define KILN_QH_DW_DECLARE(isa)                                               \
+  kiln_status *kiln_qh_dw_pack_##isa(const kiln_op_ctx *ctx,                  \
+                                     const kiln_allocator *a, void **packed); \
+  bool kiln_qh_dw_applies_##isa(const kiln_op_ctx *ctx);                      \
+  kiln_status *kiln_qh_dw_run_##isa(const kiln_op_ctx *ctx);                  \
+  size_t kiln_qh_dw_workspace_##isa(const kiln_op_ctx *ctx);
+KILN_QH_DW_DECLARE(portable)
+#if defined(__x86_64__)
+KILN_QH_DW_DECLARE(avx512)
+#endif
+#undef KILN_QH_DW_DECLARE
 
 #endif

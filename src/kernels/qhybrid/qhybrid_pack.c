@@ -5,6 +5,12 @@
 #include <math.h>
 #include <string.h>
 
+/* gcc's -O2 vectorizes only loops of known trip counts; the quantizing
+ * loops run over every activation. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+
 #include "core/alloc.h"
 #include "kernels/qhybrid/qhybrid.h"
 
