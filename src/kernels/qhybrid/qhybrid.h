@@ -62,6 +62,9 @@ typedef void (*qh_epilogue_fn)(const qh_epilogue *e, const qh_quant *q,
 typedef void (*qh_quantize_fn)(const qh_quant *q, const float *x, int64_t n,
                                void *dst);
 
+/* A batch's smallest and largest value, as the reference finds them. */
+typedef void (*qh_min_max_fn)(const float *x, int64_t n, float *lo, float *hi);
+
 typedef struct qh_kernel {
   int mr, nr;
   qh_a_format a_format;
@@ -69,6 +72,7 @@ typedef struct qh_kernel {
   qh_ukernel_fn ukernel;
   qh_quantize_fn quantize; /* NULL: the portable kiln_qh_quantize */
   qh_epilogue_fn epilogue; /* NULL: the portable kiln_qh_epilogue */
+  qh_min_max_fn min_max;   /* NULL: the portable loop */
 } qh_kernel;
 
 /* The portable epilogue: the reference kernel's float operations, one
@@ -80,9 +84,13 @@ extern const qh_kernel kiln_qh_kernel_portable;
 #if defined(__x86_64__)
 extern const qh_kernel kiln_qh_kernel_avx2;
 extern const qh_kernel kiln_qh_kernel_vnni;
-/* AVX-512 forms of the quantization (uint8, flipped) and the epilogue. */
+/* AVX-512 forms of the quantization (qhybrid_quantize_avx512.c): uint8
+ * flipped, int16 minus the zero point, and the range of a batch. */
 void kiln_qh_quantize_u8_avx512(const qh_quant *q, const float *x, int64_t n,
                                 void *dst);
+void kiln_qh_quantize_i16_centered_avx512(const qh_quant *q, const float *x,
+                                          int64_t n, int16_t *dst);
+void kiln_qh_min_max_avx512(const float *x, int64_t n, float *lo, float *hi);
 void kiln_qh_epilogue_avx512(const qh_epilogue *e, const qh_quant *q,
                              const int32_t *acc, int64_t c0, int64_t cols,
                              float *out);
@@ -104,6 +112,9 @@ kiln_status *kiln_qh_pack(const qh_kernel *kernel, const int8_t *w, int64_t n,
 
 qh_quant kiln_qh_symmetric(const float *x, int64_t n);
 qh_quant kiln_qh_asymmetric(const float *x, int64_t n);
+/* The same from a batch's smallest and largest value. */
+qh_quant kiln_qh_symmetric_range(float lo, float hi);
+qh_quant kiln_qh_asymmetric_range(float lo, float hi);
 
 /* Quantizes n floats into dst (in `format`). */
 void kiln_qh_quantize(const qh_quant *q, const float *x, int64_t n,

@@ -51,6 +51,17 @@ static size_t workspace_bytes(const qh_kernel *kernel, const qh_packed *h,
          (size_t)b * sizeof(qh_quant) + 64;
 }
 
+/* A batch's quantization, with or without a zero point. */
+static qh_quant batch_quant(const qh_kernel *k, bool asym, const float *x,
+                            int64_t n) {
+  if (!k->min_max)
+    return asym ? kiln_qh_asymmetric(x, n) : kiln_qh_symmetric(x, n);
+  float lo, hi;
+  k->min_max(x, n, &lo, &hi);
+  return asym ? kiln_qh_asymmetric_range(lo, hi)
+              : kiln_qh_symmetric_range(lo, hi);
+}
+
 static void quantize(const qh_kernel *k, const qh_quant *q, const float *x,
                      int64_t n, void *dst) {
   if (k->quantize)
@@ -93,8 +104,7 @@ static void quantize_block(const qh_job *j, int64_t r0, int64_t r1, char *a,
       im2col_row(j, r, dst);
     } else {
       const float *x = j->x + r * h->k;
-      qs[r - r0] =
-          j->asym ? kiln_qh_asymmetric(x, h->k) : kiln_qh_symmetric(x, h->k);
+      qs[r - r0] = batch_quant(j->kernel, j->asym, x, h->k);
       quantize(j->kernel, &qs[r - r0], x, h->k, dst);
     }
     /* The weights there are 0; the bytes only need a value. */
@@ -282,8 +292,7 @@ static kiln_status *conv_run(const qh_kernel *k, const kiln_op_ctx *ctx) {
         .x = x,
         .rows = pixels,
         .g = g,
-        .image_q = per_channel ? kiln_qh_asymmetric(x, image)
-                               : kiln_qh_symmetric(x, image),
+        .image_q = batch_quant(k, per_channel, x, image),
         .epi = {.conv = true,
                 .per_channel = per_channel,
                 .filter_scale = p->filter_scale,

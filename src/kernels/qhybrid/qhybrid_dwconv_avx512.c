@@ -4,4 +4,5 @@
  * their own statement. */
 #include "core/alloc.h"
 #define QH_DW_SUFFIX avx512
+#define QH_DW_AVX512 1
 #include "kernels/qhybrid/qhybrid_dwconv.inc"

@@ -1,49 +1,12 @@
-/* qhybrid_epilogue_vnni.c - the AVX-512 quantization and epilogue of the
- * VNNI hybrid GEMM, 16 lanes at a time. Each lane does what the portable
- * code (qhybrid_pack.c, qhybrid_epilogue.c) does to one value, with the
+/* qhybrid_epilogue_vnni.c - the AVX-512 epilogue of the VNNI hybrid GEMM,
+ * 16 lanes at a time. Each lane does what the portable code
+ * (qhybrid_epilogue.c) does to one value, with the
  * same IEEE operations in the same order (no fused multiply-add), so the
  * results are bit-identical; activations other than the clamps run the
  * scalar kiln_activate on the stored row. */
 #include <immintrin.h>
 
 #include "kernels/qhybrid/qhybrid.h"
-
-/* 16 values: clamp(roundf(offset + x * inverse)) + 128 (NaN gives 128). */
-static inline __m512i quantize16(__m512 x, __m512 inverse, __m512 offset,
-                                 __m512 lo, __m512 hi) {
-  __m512 y = _mm512_mul_ps(x, inverse);
-  y = _mm512_add_ps(y, offset);
-  __mmask16 nan = _mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q);
-  y = _mm512_min_ps(_mm512_max_ps(y, lo), hi);
-  __m512i t = _mm512_cvttps_epi32(y);
-  __m512 frac = _mm512_sub_ps(y, _mm512_cvtepi32_ps(t));
-  __m512i one = _mm512_set1_epi32(1);
-  t = _mm512_mask_add_epi32(
-      t, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ), t, one);
-  t = _mm512_mask_sub_epi32(
-      t, _mm512_cmp_ps_mask(frac, _mm512_set1_ps(-0.5f), _CMP_LE_OQ), t, one);
-  t = _mm512_mask_mov_epi32(t, nan, _mm512_setzero_si512());
-  return _mm512_add_epi32(t, _mm512_set1_epi32(128));
-}
-
-void kiln_qh_quantize_u8_avx512(const qh_quant *q, const float *x, int64_t n,
-                                void *dst) {
-  __m512 inverse = _mm512_set1_ps(q->inverse);
-  __m512 offset = _mm512_set1_ps((float)q->offset);
-  __m512 lo = _mm512_set1_ps((float)q->lo), hi = _mm512_set1_ps((float)q->hi);
-  uint8_t *d = dst;
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512i t = quantize16(_mm512_loadu_ps(x + i), inverse, offset, lo, hi);
-    _mm_storeu_si128((void *)(d + i), _mm512_cvtepi32_epi8(t));
-  }
-  if (i < n) {
-    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-    __m512i t =
-        quantize16(_mm512_maskz_loadu_ps(m, x + i), inverse, offset, lo, hi);
-    _mm512_mask_cvtepi32_storeu_epi8(d + i, m, t);
-  }
-}
 
 /* The clamp activations as the scalar kiln_activate computes them
  * (comparisons, not max/min, so -0 and NaN come out the same). */

@@ -23,4 +23,4 @@ static void ukernel_4x8(int mr, int64_t kgroups, const void *a, size_t a_stride,
 }
 
 const qh_kernel kiln_qh_kernel_portable = {MR,          NR,   QH_A_INT8, 0,
-                                           ukernel_4x8, NULL, NULL};
+                                           ukernel_4x8, NULL, NULL,      NULL};

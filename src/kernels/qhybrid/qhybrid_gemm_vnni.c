@@ -63,4 +63,5 @@ const qh_kernel kiln_qh_kernel_vnni = {MR,
                                        -128,
                                        ukernel_8x32,
                                        kiln_qh_quantize_u8_avx512,
-                                       kiln_qh_epilogue_avx512};
+                                       kiln_qh_epilogue_avx512,
+                                       kiln_qh_min_max_avx512};

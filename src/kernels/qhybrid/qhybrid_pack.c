@@ -67,6 +67,16 @@ static void min_max(const float *x, int64_t n, float *lo, float *hi) {
 qh_quant kiln_qh_symmetric(const float *x, int64_t n) {
   float lo, hi;
   min_max(x, n, &lo, &hi);
+  return kiln_qh_symmetric_range(lo, hi);
+}
+
+qh_quant kiln_qh_asymmetric(const float *x, int64_t n) {
+  float lo, hi;
+  min_max(x, n, &lo, &hi);
+  return kiln_qh_asymmetric_range(lo, hi);
+}
+
+qh_quant kiln_qh_symmetric_range(float lo, float hi) {
   float range = fmaxf(fabsf(lo), fabsf(hi));
   qh_quant q = {1.0f, 0.0f, 0, -127, 127};
   if (range == 0.0f) return q;
@@ -75,9 +85,7 @@ qh_quant kiln_qh_symmetric(const float *x, int64_t n) {
   return q;
 }
 
-qh_quant kiln_qh_asymmetric(const float *x, int64_t n) {
-  float lo, hi;
-  min_max(x, n, &lo, &hi);
+qh_quant kiln_qh_asymmetric_range(float lo, float hi) {
   const double qmin = -128.0, qmax = 127.0;
   double rmin = fmin(0.0, (double)lo), rmax = fmax(0.0, (double)hi);
   qh_quant q = {1.0f, 0.0f, 0, -128, 127};
