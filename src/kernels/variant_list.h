@@ -176,7 +176,8 @@ KILN_VARIANT(RSQRT, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_rsqrt,
              kiln_q8_lut_applies, kiln_q8_lut_run)
 KILN_VARIANT(ELU, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_elu,
              kiln_q8_lut_applies, kiln_q8_lut_run)
-/* Hybrid (dynamic-range) FULLY_CONNECTED and CONV_2D: float32 activations
+/* Hybrid (dynamic-range) FULLY_CONNECTED, CONV_2D and BATCH_MATMUL (y a
+ * constant matrix), then DEPTHWISE_CONV_2D: float32 activations
  * quantized per row / image at invoke, int8 weights packed at load
  * (kernels/qhybrid/qhybrid.h); bit-identical to the reference. Their
  * packers take only float-activation, int8-weight nodes. */
@@ -186,7 +187,10 @@ KILN_VARIANT(ELU, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_elu,
                   kiln_qh_fc_run_##isa, kiln_qh_fc_workspace_##isa)           \
   KILN_VARIANT_WS(CONV_2D, isa_id, "qd8-f32-conv-gemm-" tile "-" #isa,        \
                   kiln_qh_conv_pack_##isa, kiln_qh_conv_applies_##isa,        \
-                  kiln_qh_conv_run_##isa, kiln_qh_conv_workspace_##isa)
+                  kiln_qh_conv_run_##isa, kiln_qh_conv_workspace_##isa)      \
+  KILN_VARIANT_WS(BATCH_MATMUL, isa_id, "qd8-f32-bmm-gemm-" tile "-" #isa,    \
+                  kiln_qh_bmm_pack_##isa, kiln_qh_bmm_applies_##isa,          \
+                  kiln_qh_bmm_run_##isa, kiln_qh_bmm_workspace_##isa)
 #if defined(__x86_64__)
 KILN_QH_VARIANTS(KILN_ISA_AVX512_VNNI, vnni, "8x32")
 KILN_QH_VARIANTS(KILN_ISA_AVX2, avx2, "4x8")

@@ -1,13 +1,13 @@
 /* test_opt_qhybrid.c - the hybrid (dynamic-range) FULLY_CONNECTED,
- * CONV_2D and DEPTHWISE_CONV_2D variants (kernels/qhybrid/: float32 activations
- * quantized at invoke, int8 weights packed at load) against the reference
- * hybrid kernels, at every instruction-set level this CPU has, on pools of 1
- * and 3 threads: random shapes around the microkernels' tile edges, per-channel
- * and per-tensor weights, symmetric and asymmetric input quantization, bias or
- * none, every fused activation, all-zero rows. The outputs must be equal bit
- * for bit. DEPTHWISE_CONV_2D (depth multiplier 1) likewise. Also the nodes the
- * variants must leave to the reference: int8 activations, float weights,
- * grouped convolutions. */
+ * CONV_2D, DEPTHWISE_CONV_2D and BATCH_MATMUL variants (kernels/qhybrid/:
+ * float32 activations quantized at invoke, int8 weights packed at load) against
+ * the reference hybrid kernels, at every instruction-set level this CPU has, on
+ * pools of 1 and 3 threads: random shapes around the microkernels' tile edges,
+ * per-channel and per-tensor weights, symmetric and asymmetric input
+ * quantization, bias or none, every fused activation, all-zero rows. The
+ * outputs must be equal bit for bit. DEPTHWISE_CONV_2D (depth multiplier 1)
+ * likewise. Also the nodes the variants must leave to the reference: int8
+ * activations, float weights, grouped convolutions. */
 #include <stdio.h>
 #include <string.h>
 
@@ -191,6 +191,59 @@ static void dw_case(void) {
   qt_free(w);
 }
 
+/* BATCH_MATMUL: x [B, M, K] (or rank 2) times a constant int8 y [1, K, N]
+ * (or [1, N, K] adjoint, or rank 2), per-tensor scale. */
+static void bmm_case(void) {
+  int64_t m = edge_size(20), k = edge_size(200), n = edge_size(70);
+  int64_t bx = kiln_test_int(1, 3);
+  bool rank2 = kiln_test_int(0, 3) == 0;
+  kiln_batch_matmul_attrs a = {false, kiln_test_int(0, 1), kiln_test_int(0, 1)};
+  int64_t xd[3] = {bx, m, k};
+  int64_t yd[3] = {1, a.adj_y ? n : k, a.adj_y ? k : n};
+  kiln_tensor *x = rank2 ? kiln_test_tensor_f32(2, xd + 1, NULL)
+                         : kiln_test_tensor_f32(3, xd, NULL);
+  fill_input(x, k);
+  qt *y = rank2 ? weights(2, yd + 1, 1) : weights(3, yd, 1);
+  kiln_tensor *want = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
+  kiln_tensor *inputs[2] = {x, y->t};
+  kiln_op_ctx ctx = {&a, inputs, 2, NULL, 1, NULL, NULL, NULL};
+  check_levels(KILN_OP_BATCH_MATMUL, &ctx, want, "BATCH_MATMUL");
+  kiln_test_tensor_free(x);
+  kiln_test_tensor_free(want);
+  qt_free(y);
+}
+
+/* BATCH_MATMUL outside the variant: x adjoint, or y with a batch of 2. */
+static void bmm_declines(void) {
+  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  for (int c = 0; c < 2; c++) {
+    kiln_batch_matmul_attrs a = {c == 0, false, false};
+    int64_t xd[3] = {2, 5, 5}, yd[3] = {c == 0 ? 1 : 2, 5, 3};
+    kiln_tensor *x = kiln_test_tensor_f32(3, xd, NULL);
+    qt *y = weights(3, yd, 1);
+    kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
+    kiln_tensor *inputs[2] = {x, y->t}, *outputs[1] = {out};
+    kiln_op_ctx ctx = {&a, inputs, 2, outputs, 1, NULL, NULL, NULL};
+    kiln_quant_params *quant = NULL;
+    CHECK_OK(kiln_quant_params_build(KILN_OP_BATCH_MATMUL, &ctx, NULL, &quant));
+    ctx.quant = quant;
+    CHECK_OK(kiln_op_table[KILN_OP_BATCH_MATMUL].shape(&ctx));
+    for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
+      void *packed = NULL;
+      const kiln_kernel_variant *v = kiln_test_pack_like_load(
+          KILN_OP_BATCH_MATMUL, (kiln_isa)isa, &ctx, &packed);
+      ctx.packed = packed;
+      CHECK(!v || !v->applies(&ctx));
+      free(packed);
+      ctx.packed = NULL;
+    }
+    kiln_free(NULL, quant);
+    kiln_test_tensor_free(x);
+    kiln_test_tensor_free(out);
+    qt_free(y);
+  }
+}
+
 /* No hybrid variant packs a node whose activations are int8 or whose
  * weights are float, nor claims a grouped convolution. */
 static void test_declines(void) {
@@ -252,9 +305,11 @@ int main(void) {
   for (int i = 0; i < 300; i++) fc_case();
   for (int i = 0; i < 300; i++) conv_case();
   for (int i = 0; i < 300; i++) dw_case();
+  for (int i = 0; i < 300; i++) bmm_case();
   test_declines();
+  bmm_declines();
   kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
-  printf("qd8 hybrid fc/conv/dwconv: ran");
+  printf("qd8 hybrid fc/conv/dwconv/bmm: ran");
   for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)
     if (ran[isa]) printf(" %s", kiln_isa_name((kiln_isa)isa));
   printf("; skipped:");

@@ -103,9 +103,11 @@ typedef struct qh_packed {
   size_t sum_offset, init_offset, weights_offset; /* bytes from the header */
 } qh_packed;
 
-/* Packs rows [n][k] of int8 weights for `kernel` into one block from `a`. */
+/* Packs int8 weights w[c * n_stride + i * k_stride] (channel c < n, depth
+ * i < k) for `kernel` into one block from `a`. */
 kiln_status *kiln_qh_pack(const qh_kernel *kernel, const int8_t *w, int64_t n,
-                          int64_t k, int64_t window_h, int64_t window_w,
+                          int64_t k, int64_t n_stride, int64_t k_stride,
+                          int64_t window_h, int64_t window_w,
                           const kiln_allocator *a, void **out_packed);
 
 /* ---- quantizing a batch of floats, as the reference kernel does ---- */
@@ -125,17 +127,22 @@ void kiln_qh_fill_zero(const qh_quant *q, int64_t n, qh_a_format format,
 size_t kiln_qh_format_bytes(qh_a_format format);
 
 /* ---- variants (variant_list.h) ---- */
-#define KILN_QH_DECLARE(isa)                                                  \
-  kiln_status *kiln_qh_fc_pack_##isa(const kiln_op_ctx *ctx,                  \
-                                     const kiln_allocator *a, void **packed); \
-  bool kiln_qh_fc_applies_##isa(const kiln_op_ctx *ctx);                      \
-  kiln_status *kiln_qh_fc_run_##isa(const kiln_op_ctx *ctx);                  \
-  size_t kiln_qh_fc_workspace_##isa(const kiln_op_ctx *ctx);                  \
-  kiln_status *kiln_qh_conv_pack_##isa(                                       \
-      const kiln_op_ctx *ctx, const kiln_allocator *a, void **packed);        \
-  bool kiln_qh_conv_applies_##isa(const kiln_op_ctx *ctx);                    \
-  kiln_status *kiln_qh_conv_run_##isa(const kiln_op_ctx *ctx);                \
-  size_t kiln_qh_conv_workspace_##isa(const kiln_op_ctx *ctx);
+#define KILN_QH_DECLARE(isa)                                                   \
+  kiln_status *kiln_qh_fc_pack_##isa(const kiln_op_ctx *ctx,                   \
+                                     const kiln_allocator *a, void **packed);  \
+  bool kiln_qh_fc_applies_##isa(const kiln_op_ctx *ctx);                       \
+  kiln_status *kiln_qh_fc_run_##isa(const kiln_op_ctx *ctx);                   \
+  size_t kiln_qh_fc_workspace_##isa(const kiln_op_ctx *ctx);                   \
+  kiln_status *kiln_qh_conv_pack_##isa(                                        \
+      const kiln_op_ctx *ctx, const kiln_allocator *a, void **packed);         \
+  bool kiln_qh_conv_applies_##isa(const kiln_op_ctx *ctx);                     \
+  kiln_status *kiln_qh_conv_run_##isa(const kiln_op_ctx *ctx);                 \
+  size_t kiln_qh_conv_workspace_##isa(const kiln_op_ctx *ctx);                 \
+  kiln_status *kiln_qh_bmm_pack_##isa(const kiln_op_ctx *ctx,                  \
+                                      const kiln_allocator *a, void **packed); \
+  bool kiln_qh_bmm_applies_##isa(const kiln_op_ctx *ctx);                      \
+  kiln_status *kiln_qh_bmm_run_##isa(const kiln_op_ctx *ctx);                  \
+  size_t kiln_qh_bmm_workspace_##isa(const kiln_op_ctx *ctx);
 KILN_QH_DECLARE(portable)
 #if defined(__x86_64__)
 KILN_QH_DECLARE(avx2)

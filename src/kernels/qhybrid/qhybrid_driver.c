@@ -200,7 +200,8 @@ static kiln_status *fc_pack(const qh_kernel *k, const kiln_op_ctx *ctx,
   if (!hybrid_weights(ctx, 2)) return NULL;
   const kiln_tensor *w = ctx->inputs[1];
   if (w->dims[0] <= 0 || w->dims[1] <= 0) return NULL;
-  return kiln_qh_pack(k, w->data, w->dims[0], w->dims[1], 1, 1, a, out);
+  return kiln_qh_pack(k, w->data, w->dims[0], w->dims[1], w->dims[1], 1, 1, 1,
+                      a, out);
 }
 
 static bool fc_applies(const qh_kernel *k, const kiln_op_ctx *ctx) {
@@ -250,7 +251,8 @@ static kiln_status *conv_pack(const qh_kernel *k, const kiln_op_ctx *ctx,
   if (!hybrid_weights(ctx, 4)) return NULL;
   const int64_t *d = ctx->inputs[1]->dims;
   if (d[0] <= 0 || d[1] <= 0 || d[2] <= 0 || d[3] <= 0) return NULL;
-  return kiln_qh_pack(k, ctx->inputs[1]->data, d[0], d[1] * d[2] * d[3], d[1],
+  int64_t depth = d[1] * d[2] * d[3];
+  return kiln_qh_pack(k, ctx->inputs[1]->data, d[0], depth, depth, 1, d[1],
                       d[2], a, out);
 }
 
@@ -306,6 +308,79 @@ static kiln_status *conv_run(const qh_kernel *k, const kiln_op_ctx *ctx) {
   return NULL;
 }
 
+/* ------------------------------------------------------- BATCH_MATMUL */
+
+/* x float [..., M, K] (not adjoint) times a constant int8 y whose batch
+ * dimensions are all 1: FULLY_CONNECTED's rows against y's columns,
+ * per-tensor scale, no bias (the reference's order: 0 + dot * scale). */
+static bool bmm_y_is_matrix(const kiln_tensor *y) {
+  for (int i = 0; i + 2 < y->rank; i++)
+    if (y->dims[i] != 1) return false;
+  return true;
+}
+
+static kiln_status *bmm_pack(const qh_kernel *k, const kiln_op_ctx *ctx,
+                             const kiln_allocator *a, void **out) {
+  const kiln_batch_matmul_attrs *attrs = ctx->attrs;
+  *out = NULL;
+  if (ctx->num_inputs < 2 || !ctx->inputs[0] || !ctx->inputs[1]) return NULL;
+  const kiln_tensor *y = ctx->inputs[1];
+  if (ctx->inputs[0]->dtype != KILN_FLOAT32 || y->dtype != KILN_INT8 ||
+      !y->data || y->rank < 2 || !y->quant || !bmm_y_is_matrix(y))
+    return NULL;
+  int64_t rows = y->dims[y->rank - 2], cols = y->dims[y->rank - 1];
+  if (rows <= 0 || cols <= 0) return NULL;
+  /* Channel n is y's column n ([K, N]), or its row n when adjoint. */
+  if (attrs->adj_y)
+    return kiln_qh_pack(k, y->data, rows, cols, cols, 1, 1, 1, a, out);
+  return kiln_qh_pack(k, y->data, cols, rows, 1, cols, 1, 1, a, out);
+}
+
+static bool bmm_applies(const qh_kernel *k, const kiln_op_ctx *ctx) {
+  const kiln_batch_matmul_attrs *attrs = ctx->attrs;
+  const qh_packed *h = header(ctx);
+  const kiln_quant_params *p = ctx->quant;
+  if (!h || h->nr != k->nr || !p || !p->hybrid || attrs->adj_x ||
+      ctx->num_inputs < 2 || ctx->num_outputs < 1)
+    return false;
+  const kiln_tensor *x = ctx->inputs[0], *y = ctx->inputs[1];
+  const kiln_tensor *out = ctx->outputs[0];
+  if (x->dtype != KILN_FLOAT32 || out->dtype != KILN_FLOAT32 || x->rank < 2 ||
+      y->rank < 2 || !bmm_y_is_matrix(y) || x->dims[x->rank - 1] != h->k)
+    return false;
+  int64_t n = attrs->adj_y ? y->dims[y->rank - 2] : y->dims[y->rank - 1];
+  int64_t rows = kiln_tensor_numel(x) / h->k;
+  return n == h->n && rows * h->n == kiln_tensor_numel(out);
+}
+
+static size_t bmm_workspace(const qh_kernel *k, const kiln_op_ctx *ctx) {
+  const qh_packed *h = header(ctx);
+  return workspace_bytes(k, h, kiln_tensor_numel(ctx->inputs[0]) / h->k);
+}
+
+static kiln_status *bmm_run(const qh_kernel *k, const kiln_op_ctx *ctx) {
+  const kiln_batch_matmul_attrs *attrs = ctx->attrs;
+  const qh_packed *h = header(ctx);
+  qh_job j = {
+      .kernel = k,
+      .h = h,
+      .pool = ctx->pool,
+      .x = ctx->inputs[0]->data,
+      .rows = kiln_tensor_numel(ctx->inputs[0]) / h->k,
+      .asym = attrs->asymmetric_quantize_inputs,
+      .epi = {.asym = attrs->asymmetric_quantize_inputs,
+              .filter_scale = ctx->quant->filter_scale,
+              /* The reference sums y's columns at invoke; these are the
+               * same sums, packed. */
+              .filter_sum = (const int32_t *)(const void *)((const char *)h +
+                                                            h->sum_offset),
+              .act = KILN_ACT_NONE},
+      .out = ctx->outputs[0]->data,
+  };
+  if (j.rows > 0) run_job(&j);
+  return NULL;
+}
+
 #define DEFINE_VARIANTS(isa, kernel)                                           \
   kiln_status *kiln_qh_fc_pack_##isa(const kiln_op_ctx *ctx,                   \
                                      const kiln_allocator *a, void **packed) { \
@@ -332,6 +407,19 @@ static kiln_status *conv_run(const qh_kernel *k, const kiln_op_ctx *ctx) {
   }                                                                            \
   size_t kiln_qh_conv_workspace_##isa(const kiln_op_ctx *ctx) {                \
     return conv_workspace(&kernel, ctx);                                       \
+  }                                                                            \
+  kiln_status *kiln_qh_bmm_pack_##isa(                                         \
+      const kiln_op_ctx *ctx, const kiln_allocator *a, void **packed) {        \
+    return bmm_pack(&kernel, ctx, a, packed);                                  \
+  }                                                                            \
+  bool kiln_qh_bmm_applies_##isa(const kiln_op_ctx *ctx) {                     \
+    return bmm_applies(&kernel, ctx);                                          \
+  }                                                                            \
+  kiln_status *kiln_qh_bmm_run_##isa(const kiln_op_ctx *ctx) {                 \
+    return bmm_run(&kernel, ctx);                                              \
+  }                                                                            \
+  size_t kiln_qh_bmm_workspace_##isa(const kiln_op_ctx *ctx) {                 \
+    return bmm_workspace(&kernel, ctx);                                        \
   }
 
 DEFINE_VARIANTS(portable, kiln_qh_kernel_portable)

@@ -17,7 +17,8 @@
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
 kiln_status *kiln_qh_pack(const qh_kernel *kernel, const int8_t *w, int64_t n,
-                          int64_t k, int64_t window_h, int64_t window_w,
+                          int64_t k, int64_t n_stride, int64_t k_stride,
+                          int64_t window_h, int64_t window_w,
                           const kiln_allocator *a, void **out_packed) {
   int64_t nr = kernel->nr, kp = (k + 3) / 4 * 4;
   int64_t np = (n + nr - 1) / nr * nr;
@@ -38,14 +39,14 @@ kiln_status *kiln_qh_pack(const qh_kernel *kernel, const int8_t *w, int64_t n,
   for (int64_t c = 0; c < np; c++) {
     int32_t s = 0;
     if (c < n)
-      for (int64_t i = 0; i < k; i++) s += w[c * k + i];
+      for (int64_t i = 0; i < k; i++) s += w[c * n_stride + i * k_stride];
     sum[c] = s;
     /* The product of the int32 wraps as the accumulator does. */
     init[c] = (int32_t)((uint32_t)kernel->init_per_sum * (uint32_t)s);
     if (c >= n) continue;
     int8_t *panel = packed + c / nr * nr * kp;
     for (int64_t i = 0; i < k; i++)
-      panel[(i / 4 * nr + c % nr) * 4 + i % 4] = w[c * k + i];
+      panel[(i / 4 * nr + c % nr) * 4 + i % 4] = w[c * n_stride + i * k_stride];
   }
   *out_packed = block;
   return NULL;
