@@ -53,11 +53,13 @@ typedef struct qh_epilogue {
   kiln_activation act;
 } qh_epilogue;
 
-/* Outputs [c0, c0 + cols) of one row: out[c] from acc[c - c0], the row's
- * int32 sums (with the activations' zero point in them). */
-typedef void (*qh_epilogue_fn)(const qh_epilogue *e, const qh_quant *q,
-                               const int32_t *acc, int64_t c0, int64_t cols,
-                               float *out);
+/* Outputs [c0, c0 + cols) of `rows` rows: out[r * out_stride + c] from
+ * acc[r * acc_stride + c - c0], row r's int32 sums (with the activations'
+ * zero point in them), quantized as qs[r] says. */
+typedef void (*qh_epilogue_fn)(const qh_epilogue *e, const qh_quant *qs,
+                               int rows, const int32_t *acc, int64_t acc_stride,
+                               int64_t c0, int64_t cols, float *out,
+                               int64_t out_stride);
 /* Quantizes n floats into dst in the kernel's format (kiln_qh_quantize). */
 typedef void (*qh_quantize_fn)(const qh_quant *q, const float *x, int64_t n,
                                void *dst);
@@ -77,8 +79,9 @@ typedef struct qh_kernel {
 
 /* The portable epilogue: the reference kernel's float operations, one
  * output at a time. */
-void kiln_qh_epilogue(const qh_epilogue *e, const qh_quant *q,
-                      const int32_t *acc, int64_t c0, int64_t cols, float *out);
+void kiln_qh_epilogue(const qh_epilogue *e, const qh_quant *qs, int rows,
+                      const int32_t *acc, int64_t acc_stride, int64_t c0,
+                      int64_t cols, float *out, int64_t out_stride);
 
 extern const qh_kernel kiln_qh_kernel_portable;
 #if defined(__x86_64__)
@@ -91,9 +94,9 @@ void kiln_qh_quantize_u8_avx512(const qh_quant *q, const float *x, int64_t n,
 void kiln_qh_quantize_i16_centered_avx512(const qh_quant *q, const float *x,
                                           int64_t n, int16_t *dst);
 void kiln_qh_min_max_avx512(const float *x, int64_t n, float *lo, float *hi);
-void kiln_qh_epilogue_avx512(const qh_epilogue *e, const qh_quant *q,
-                             const int32_t *acc, int64_t c0, int64_t cols,
-                             float *out);
+void kiln_qh_epilogue_avx512(const qh_epilogue *e, const qh_quant *qs, int rows,
+                             const int32_t *acc, int64_t acc_stride, int64_t c0,
+                             int64_t cols, float *out, int64_t out_stride);
 #endif
 
 /* The packed block's header; data follows at the offsets. */

@@ -137,9 +137,8 @@ static void run_items(void *context, int thread, int64_t begin, int64_t end) {
         int mr = (int)(r1 - r < k->mr ? r1 - r : k->mr);
         k->ukernel(mr, h->kp / 4, a + (size_t)(r - r0) * row_bytes, row_bytes,
                    w, j->init + c0, tile);
-        for (int i = 0; i < mr; i++)
-          epi(&j->epi, &qs[r - r0 + i], tile + i * h->nr, c0, cols,
-              j->out + (r + i) * h->n);
+        epi(&j->epi, qs + (r - r0), mr, tile, h->nr, c0, cols,
+            j->out + r * h->n, h->n);
       }
     }
   }

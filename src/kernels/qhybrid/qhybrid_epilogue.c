@@ -5,9 +5,9 @@
  * a multiply and an add. */
 #include "kernels/qhybrid/qhybrid.h"
 
-void kiln_qh_epilogue(const qh_epilogue *e, const qh_quant *q,
-                      const int32_t *acc, int64_t c0, int64_t cols,
-                      float *out) {
+static void epilogue_row(const qh_epilogue *e, const qh_quant *q,
+                         const int32_t *acc, int64_t c0, int64_t cols,
+                         float *out) {
   if (e->conv) {
     float tensor_scale = q->scale * e->filter_scale[0];
     for (int64_t i = 0; i < cols; i++) {
@@ -44,4 +44,12 @@ void kiln_qh_epilogue(const qh_epilogue *e, const qh_quant *q,
     v = v + term;
     out[c] = kiln_activate(v, e->act);
   }
+}
+
+void kiln_qh_epilogue(const qh_epilogue *e, const qh_quant *qs, int rows,
+                      const int32_t *acc, int64_t acc_stride, int64_t c0,
+                      int64_t cols, float *out, int64_t out_stride) {
+  for (int r = 0; r < rows; r++)
+    epilogue_row(e, &qs[r], acc + r * acc_stride, c0, cols,
+                 out + r * out_stride);
 }
