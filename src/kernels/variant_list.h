@@ -221,3 +221,32 @@ KILN_QGEMM_VARIANTS(KILN_ISA_AVX2, avx2)
 #endif
 KILN_QGEMM_VARIANTS(KILN_ISA_PORTABLE, portable)
 #undef KILN_QGEMM_VARIANTS
+/* Hybrid (dynamic-range) FULLY_CONNECTED, CONV_2D and BATCH_MATMUL (y a
+ * constant matrix), then DEPTHWISE_CONV_2D: float32 activations
+ * quantized per row / image at invoke, int8 weights packed at load
+ * (kernels/qhybrid/qhybrid.h); bit-identical to the reference. Their
+ * packers take only float-activation, int8-weight nodes. */
+#define KILN_QH_VARIANTS(isa_id, isa, tile)                                   \
+  KILN_VARIANT_WS(FULLY_CONNECTED, isa_id, "qd8-f32-fc-gemm-" tile "-" #isa,  \
+                  kiln_qh_fc_pack_##isa, kiln_qh_fc_applies_##isa,            \
+                  kiln_qh_fc_run_##isa, kiln_qh_fc_workspace_##isa)           \
+  KILN_VARIANT_WS(CONV_2D, isa_id, "qd8-f32-conv-gemm-" tile "-" #isa,        \
+                  kiln_qh_conv_pack_##isa, kiln_qh_conv_applies_##isa,        \
+                  kiln_qh_conv_run_##isa, kiln_qh_conv_workspace_##isa)      \
+  KILN_VARIANT_WS(BATCH_MATMUL, isa_id, "qd8-f32-bmm-gemm-" tile "-" #isa,    \
+                  kiln_qh_bmm_pack_##isa, kiln_qh_bmm_applies_##isa,          \
+                  kiln_qh_bmm_run_##isa, kiln_qh_bmm_workspace_##isa)
+#if defined(__x86_64__)
+KILN_QH_VARIANTS(KILN_ISA_AVX512_VNNI, vnni, "8x32")
+KILN_QH_VARIANTS(KILN_ISA_AVX2, avx2, "4x8")
+#endif
+KILN_QH_VARIANTS(KILN_ISA_PORTABLE, portable, "4x8")
+#undef KILN_QH_VARIANTS
+#if defined(__x86_64__)
+KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_AVX512, "qd8-f32-dwconv-avx512",
+                kiln_qh_dw_pack_avx512, kiln_qh_dw_applies_avx512,
+                kiln_qh_dw_run_avx512, kiln_qh_dw_workspace_avx512)
+#endif
+KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_PORTABLE, "qd8-f32-dwconv-portable",
+                kiln_qh_dw_pack_portable, kiln_qh_dw_applies_portable,
+                kiln_qh_dw_run_portable, kiln_qh_dw_workspace_portable)

@@ -10,6 +10,7 @@
 #include "kernels/movement/movement_variants.h"
 #include "kernels/qdw/qdw.h"
 #include "kernels/qgemm/qgemm.h"
+#include "kernels/qhybrid/qhybrid.h"
 #include "kernels/quant/quant_variants.h"
 #include "kernels/x86/x86_kernels.h"
 
