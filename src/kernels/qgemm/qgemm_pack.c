@@ -33,7 +33,8 @@ kiln_status *kiln_qgemm_node_params(kiln_op_type op, const kiln_op_ctx *ctx,
   *out = NULL;
   if (ctx->num_inputs < 2 || ctx->num_outputs < 1) return NULL;
   const kiln_tensor *in = ctx->inputs[0], *w = ctx->inputs[1];
-  if (!is_int8(in) || !is_int8(w) || !w->data || !is_int8(ctx->outputs[0]))
+  if (!ctx->outputs || !is_int8(in) || !is_int8(w) || !w->data ||
+      !is_int8(ctx->outputs[0]))
     return NULL;
   const kiln_tensor *bias = ctx->num_inputs > 2 ? ctx->inputs[2] : NULL;
   if (bias && (bias->dtype != KILN_INT32 || !bias->data)) return NULL;
