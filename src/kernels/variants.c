@@ -8,6 +8,7 @@
 #include "kernels/gemm/conv_winograd.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/movement/movement_variants.h"
+#include "kernels/qelem/qelem.h"
 #include "kernels/quant/quant_variants.h"
 #include "kernels/x86/x86_kernels.h"
 

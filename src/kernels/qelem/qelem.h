@@ -1,0 +1,76 @@
+/* qelem.h - fast int8 kernels for the quantized zoo's non-GEMM operators
+ * (ADD, MUL, MEAN over H,W, the 2-D pools, HARD_SWISH, SOFTMAX), named in
+ * variant_list.h. Each one equals kiln's reference int8 kernel
+ * (kernels/ref/quant_*.c) bit for bit: the same fixed-point steps, or a
+ * table of the reference's own results where the output depends on one
+ * input byte. Per-node constants (multipliers, shifts, tables) are built at
+ * load by the packers from the tensors' scales, which are constant. */
+#ifndef KILN_KERNELS_QELEM_QELEM_H
+#define KILN_KERNELS_QELEM_QELEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernel.h"
+
+/* ---------------------------------------------------------- ADD, MUL */
+
+/* An int8 ADD or MUL's requantization, in TFLite's convention (shift > 0
+ * is a left shift), as kernels/ref/quant_binary.c derives it. */
+typedef struct kiln_q8_binary_params {
+  bool mul;
+  int32_t zp_a, zp_b, zp_out;
+  /* ADD: each input, less its zero point, shifted left 20 bits and scaled
+   * by m_a * 2^(s_a - 31) (s_a <= 0), the sum by m_out * 2^(s_out - 31).
+   * MUL: the product of the offset inputs by m_out * 2^(s_out - 31). */
+  int32_t m_a, m_b, m_out;
+  int s_a, s_b, s_out;
+  int32_t act_min, act_max;
+} kiln_q8_binary_params;
+
+/* Computes out[i] = a[i] op b[i * b_step] for i < n (b_step 0 or 1). */
+typedef void (*kiln_q8_binary_ukernel)(const kiln_q8_binary_params *p,
+                                       const int8_t *a, const int8_t *b,
+                                       int8_t *out, size_t n, int b_step);
+
+void kiln_q8_binary_ukernel_portable(const kiln_q8_binary_params *p,
+                                     const int8_t *a, const int8_t *b,
+                                     int8_t *out, size_t n, int b_step);
+void kiln_q8_binary_ukernel_avx512(const kiln_q8_binary_params *p,
+                                   const int8_t *a, const int8_t *b,
+                                   int8_t *out, size_t n, int b_step);
+
+kiln_status *kiln_q8_add_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
+                              void **out);
+kiln_status *kiln_q8_mul_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
+                              void **out);
+bool kiln_q8_binary_applies(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_binary_run_portable(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_binary_run_avx512(const kiln_op_ctx *ctx);
+
+/* ------------------------------------------------------ MEAN over H,W */
+
+/* sums[c] = the sum of x[r * stride + c] over rows r < pixels, for each
+ * channel c < channels. */
+typedef void (*kiln_q8_sum_rows_ukernel)(const int8_t *x, int64_t pixels,
+                                         int64_t stride, int64_t channels,
+                                         int32_t *sums);
+void kiln_q8_sum_rows_portable(const int8_t *x, int64_t pixels, int64_t stride,
+                               int64_t channels, int32_t *sums);
+void kiln_q8_sum_rows_avx512(const int8_t *x, int64_t pixels, int64_t stride,
+                             int64_t channels, int32_t *sums);
+
+bool kiln_q8_mean_hw_applies(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_mean_hw_run_portable(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_mean_hw_run_avx512(const kiln_op_ctx *ctx);
+
+/* ------------------------------------------------ unary tables (LUT) */
+
+/* HARD_SWISH on int8 through a 256-entry table of the reference kernel's
+ * results, built at load. */
+kiln_status *kiln_q8_hardswish_lut_pack(const kiln_op_ctx *ctx,
+                                        const kiln_allocator *a, void **out);
+bool kiln_q8_table_applies(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_table_run(const kiln_op_ctx *ctx);
+
+#endif

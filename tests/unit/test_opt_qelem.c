@@ -1,0 +1,258 @@
+/* test_opt_qelem.c - the int8 variants of kernels/qelem (ADD, MUL, MEAN over
+ * H,W, HARD_SWISH) against kiln's reference int8 kernels, which must be
+ * equalled byte for byte: random shapes (odd sizes, every broadcasting form
+ * the variants take, and one they must leave to the reference), random
+ * scales and zero points, every fused clamp, at every instruction-set level
+ * this CPU has, without and with a pool of 3 threads. Float and uint8 nodes
+ * must be declined. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/threadpool.h"
+#include "harness.h"
+#include "kernels/kernel.h"
+#include "kernels/qelem/qelem.h"
+#include "kernels/variants.h"
+#include "quant_test_util.h"
+
+static kiln_threadpool *pool3;
+static kiln_isa best_isa;
+static int variant_runs;
+/* Per level, whether some q8 variant ran there. */
+static bool level_ran[KILN_ISA_AVX512_VNNI + 1];
+
+/* Runs the reference on `inputs` into a fresh int8 output of scale and
+ * zero point (out_scale, out_zp), then at every level the variant the
+ * runtime would choose (packing as at load), and compares. `expect`: a q8
+ * variant must take the node at every level, or none may. */
+static void check_node(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
+                       int num_inputs, float out_scale, int64_t out_zp,
+                       bool expect, const char *desc) {
+  qt *want = qt_output(KILN_INT8, out_scale, out_zp);
+  kiln_status *st = kiln_test_run_op1(op, attrs, inputs, num_inputs, want->t);
+  CHECK_OK(st);
+  qt *got = qt_output(KILN_INT8, out_scale, out_zp);
+  kiln_test_tensor_free(got->t);
+  got->t = kiln_test_tensor(KILN_INT8, want->t->rank, want->t->dims);
+  got->t->quant = &got->info;
+  kiln_tensor *outputs[1] = {got->t};
+  kiln_op_ctx ctx = {attrs, inputs, num_inputs, outputs, 1, NULL, NULL, NULL};
+  const int64_t n = kiln_tensor_numel(want->t);
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)best_isa; isa++) {
+    void *packed = NULL;
+    const kiln_kernel_variant *packer =
+        kiln_test_pack_like_load(op, (kiln_isa)isa, &ctx, &packed);
+    ctx.packed = packed;
+    const kiln_kernel_variant *v =
+        kiln_variant_select(op, (kiln_isa)isa, packer, &ctx);
+    const bool q8 = v && strncmp(v->name, "q8-", 3) == 0;
+    if (q8 != expect)
+      fprintf(stderr, "%s %s at %s: %s\n", kiln_op_table[op].name, desc,
+              kiln_isa_name((kiln_isa)isa),
+              expect ? "no q8 variant" : "unexpectedly taken");
+    CHECK(q8 == expect);
+    if (q8) {
+      for (int p = 0; p < 2; p++) {
+        ctx.pool = p ? pool3 : NULL;
+        memset(got->t->data, 0x5A, (size_t)n);
+        CHECK_OK(v->run(&ctx));
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+          const int g = ((int8_t *)got->t->data)[i];
+          const int w = ((int8_t *)want->t->data)[i];
+          if (g != w && bad++ < 3)
+            fprintf(stderr, "%s %s %s pool %d: element %lld: %d, want %d\n",
+                    kiln_op_table[op].name, desc, v->name, p, (long long)i, g,
+                    w);
+        }
+        CHECK(bad == 0);
+        variant_runs++;
+        level_ran[isa] = true;
+      }
+    }
+    free(packed);
+    ctx.packed = NULL;
+  }
+  qt_free(want);
+  qt_free(got);
+}
+
+static void random_zp(qt *q) { q->zp[0] = kiln_test_int(-128, 127); }
+
+/* ------------------------------------------------------------ ADD, MUL */
+
+typedef enum form { SAME, SCALAR_A, SCALAR_B, CHANNEL_A, CHANNEL_B, BOTH } form;
+static const char *form_names[] = {"same",      "scalar a",  "scalar b",
+                                   "channel a", "channel b", "both"};
+
+static void binary_case(kiln_op_type op, form f, bool big) {
+  int rank = f == BOTH ? 4 : kiln_test_int(1, 4);
+  int64_t full[4], part[4];
+  for (int d = 0; d < rank; d++) full[d] = kiln_test_int(1, d == 0 ? 2 : 13);
+  static const int64_t channels[] = {1, 3, 15, 16, 17, 33, 64, 100};
+  full[rank - 1] = channels[kiln_test_int(0, 7)];
+  if (big) rank = 4, full[0] = 1, full[1] = 30, full[2] = 31, full[3] = 24;
+  int part_rank = rank;
+  memcpy(part, full, sizeof part);
+  switch (f) {
+    case SCALAR_A:
+    case SCALAR_B:
+      part_rank = kiln_test_int(0, 1);
+      part[0] = 1;
+      break;
+    case CHANNEL_A:
+    case CHANNEL_B:
+      if (kiln_test_int(0, 1)) {
+        part_rank = 1;
+        part[0] = full[rank - 1];
+      } else {
+        for (int d = 0; d + 1 < rank; d++) part[d] = 1;
+      }
+      break;
+    case BOTH: /* [1,H,1,C] with [1,1,W,C]: neither repeats over the other */
+      full[0] = 1;
+      full[1] = kiln_test_int(2, 7);
+      full[2] = kiln_test_int(2, 7);
+      memcpy(part, full, sizeof part);
+      full[2] = 1;
+      part[1] = 1;
+      break;
+    default:
+      break;
+  }
+  const bool a_part = f == SCALAR_A || f == CHANNEL_A;
+  qt *a = a_part ? qt_new(KILN_INT8, part_rank, part, 1, 0)
+                 : qt_new(KILN_INT8, rank, full, 1, 0);
+  qt *b = a_part || f == SAME ? qt_new(KILN_INT8, rank, full, 1, 0)
+                              : qt_new(KILN_INT8, part_rank, part, 1, 0);
+  random_zp(a);
+  random_zp(b);
+  a->scale[0] = qt_scale(-8, 0);
+  b->scale[0] = qt_scale(-8, 0);
+  const float out_scale = op == KILN_OP_MUL
+                              ? a->scale[0] * b->scale[0] * qt_scale(-3, 8)
+                              : qt_scale(-8, 0);
+  kiln_activation_attrs attrs = {qt_random_clamp()};
+  kiln_tensor *inputs[2] = {a->t, b->t};
+  char desc[64];
+  snprintf(desc, sizeof desc, "%s%s act %d", form_names[f], big ? " big" : "",
+           (int)attrs.activation);
+  check_node(op, &attrs, inputs, 2, out_scale, kiln_test_int(-128, 127),
+             f != BOTH, desc);
+  qt_free(a);
+  qt_free(b);
+}
+
+static void test_binary(void) {
+  const kiln_op_type ops[2] = {KILN_OP_ADD, KILN_OP_MUL};
+  for (int o = 0; o < 2; o++) {
+    for (int trial = 0; trial < 40; trial++)
+      for (int f = SAME; f <= BOTH; f++) binary_case(ops[o], (form)f, false);
+    binary_case(ops[o], SAME, true);
+    binary_case(ops[o], CHANNEL_B, true);
+    binary_case(ops[o], SCALAR_A, true);
+  }
+}
+
+/* Float and uint8 nodes are not the variants' to run. */
+static void test_binary_declines(void) {
+  int64_t dims[2] = {3, 5};
+  qt *a = qt_new(KILN_UINT8, 2, dims, 1, 0),
+     *b = qt_new(KILN_UINT8, 2, dims, 1, 0);
+  qt *o = qt_new(KILN_UINT8, 2, dims, 1, 0);
+  kiln_tensor *in[2] = {a->t, b->t}, *out[1] = {o->t};
+  kiln_activation_attrs attrs = {KILN_ACT_NONE};
+  kiln_op_ctx ctx = {&attrs, in, 2, out, 1, NULL, NULL, NULL};
+  void *packed = (void *)&ctx;
+  CHECK_OK(kiln_q8_add_pack(&ctx, NULL, &packed));
+  CHECK(packed == NULL);
+  kiln_tensor *f = kiln_test_tensor_f32(2, dims, NULL);
+  kiln_tensor *g = kiln_test_tensor_f32(2, dims, NULL);
+  kiln_tensor *h = kiln_test_tensor_f32(2, dims, NULL);
+  kiln_tensor *fin[2] = {f, g}, *fout[1] = {h};
+  kiln_op_ctx fctx = {&attrs, fin, 2, fout, 1, NULL, NULL, NULL};
+  packed = (void *)&ctx;
+  CHECK_OK(kiln_q8_mul_pack(&fctx, NULL, &packed));
+  CHECK(packed == NULL);
+  CHECK(!kiln_q8_mean_hw_applies(&fctx));
+  qt_free(a), qt_free(b), qt_free(o);
+  kiln_test_tensor_free(f), kiln_test_tensor_free(g), kiln_test_tensor_free(h);
+}
+
+/* ------------------------------------------------------ MEAN over H,W */
+
+static void mean_case(bool hw, bool big) {
+  int64_t dims[4] = {kiln_test_int(1, 3), kiln_test_int(1, 12),
+                     kiln_test_int(1, 12), kiln_test_int(1, 700)};
+  if (big) dims[0] = 1, dims[1] = 7, dims[2] = 7, dims[3] = 1280;
+  qt *x = qt_new(KILN_INT8, 4, dims, 1, 0);
+  random_zp(x);
+  x->scale[0] = qt_scale(-8, 0);
+  int32_t axis_values[2] = {1, 2};
+  if (kiln_test_int(0, 1)) axis_values[0] = -2, axis_values[1] = -3;
+  int64_t axis_count = hw ? 2 : 1;
+  kiln_tensor *axes = kiln_test_tensor_i32(1, &axis_count, axis_values);
+  kiln_reduce_attrs attrs = {kiln_test_int(0, 1) == 1};
+  kiln_tensor *inputs[2] = {x->t, axes};
+  char desc[96];
+  snprintf(desc, sizeof desc, "[%lld,%lld,%lld,%lld] %s", (long long)dims[0],
+           (long long)dims[1], (long long)dims[2], (long long)dims[3],
+           hw ? "axes H,W" : "axis H");
+  check_node(KILN_OP_MEAN, &attrs, inputs, 2, x->scale[0] * qt_scale(-2, 2),
+             kiln_test_int(-128, 127), hw, desc);
+  qt_free(x);
+  kiln_test_tensor_free(axes);
+}
+
+static void test_mean(void) {
+  for (int trial = 0; trial < 40; trial++) mean_case(true, false);
+  for (int trial = 0; trial < 5; trial++) mean_case(false, false);
+  mean_case(true, true);
+}
+
+/* ---------------------------------------------------------- HARD_SWISH */
+
+static void test_hard_swish(void) {
+  for (int trial = 0; trial < 30; trial++) {
+    int64_t dims[3] = {kiln_test_int(1, 4), kiln_test_int(1, 9),
+                       kiln_test_int(1, 70)};
+    qt *x = qt_new(KILN_INT8, 3, dims, 1, 0);
+    random_zp(x);
+    x->scale[0] = qt_scale(-7, 0);
+    kiln_tensor *inputs[1] = {x->t};
+    check_node(KILN_OP_HARD_SWISH, NULL, inputs, 1,
+               x->scale[0] * qt_scale(-2, 3), kiln_test_int(-128, 127), true,
+               "random");
+    qt_free(x);
+  }
+  /* A uint8 node is declined by the packer. */
+  int64_t n = 8;
+  qt *u = qt_new(KILN_UINT8, 1, &n, 1, 0),
+     *uo = qt_new(KILN_UINT8, 1, &n, 1, 0);
+  kiln_tensor *in[1] = {u->t}, *out[1] = {uo->t};
+  kiln_op_ctx ctx = {NULL, in, 1, out, 1, NULL, NULL, NULL};
+  void *packed = (void *)&ctx;
+  CHECK_OK(kiln_q8_hardswish_lut_pack(&ctx, NULL, &packed));
+  CHECK(packed == NULL);
+  qt_free(u), qt_free(uo);
+}
+
+int main(void) {
+  kiln_test_seed(1108);
+  best_isa = kiln_isa_resolve(KILN_ISA_AUTO);
+  CHECK_OK(kiln_threadpool_create(3, NULL, &pool3));
+  test_binary();
+  test_binary_declines();
+  test_mean();
+  test_hard_swish();
+  printf("q8 elementwise: %d variant runs; ran", variant_runs);
+  for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)
+    if (level_ran[isa]) printf(" %s", kiln_isa_name((kiln_isa)isa));
+  printf("; skipped (CPU lacks):");
+  bool none = true;
+  for (int isa = (int)best_isa + 1; isa <= KILN_ISA_AVX512_VNNI; isa++)
+    printf(" %s", kiln_isa_name((kiln_isa)isa)), none = false;
+  printf("%s\n", none ? " none" : "");
+  kiln_threadpool_free(pool3);
+  return kiln_test_finish("test_opt_qelem");
+}
