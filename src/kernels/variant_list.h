@@ -161,6 +161,16 @@ KILN_VARIANT(PAD, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
              kiln_pad_rows)
 KILN_VARIANT(PADV2, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
              kiln_pad_rows)
+/* int8 LOGISTIC and TANH by a vector table lookup (kernels/qelem/qelem.h),
+ * ahead of the scalar "q8-lut" below, whose packer would otherwise take
+ * the node first. */
+#if defined(__x86_64__)
+KILN_VARIANT(LOGISTIC, KILN_ISA_AVX512, "q8-lut-avx512",
+             kiln_q8_lut_pack_logistic_ref, kiln_q8_table_applies,
+             kiln_q8_table_run_avx512)
+KILN_VARIANT(TANH, KILN_ISA_AVX512, "q8-lut-avx512", kiln_q8_lut_pack_tanh_ref,
+             kiln_q8_table_applies, kiln_q8_table_run_avx512)
+#endif
 /* Quantized nodes (kernels/quant/quant_variants.h): tables built at load. */
 KILN_VARIANT(LOGISTIC, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_logistic,
              kiln_q8_lut_applies, kiln_q8_lut_run)
@@ -192,6 +202,11 @@ KILN_VARIANT(MUL, KILN_ISA_PORTABLE, "q8-mul-portable", kiln_q8_mul_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_portable)
 KILN_VARIANT(MEAN, KILN_ISA_PORTABLE, "q8-mean-hw-portable", NULL,
              kiln_q8_mean_hw_applies, kiln_q8_mean_hw_run_portable)
+#if defined(__x86_64__)
+KILN_VARIANT(HARD_SWISH, KILN_ISA_AVX512, "q8-hardswish-lut-avx512",
+             kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,
+             kiln_q8_table_run_avx512)
+#endif
 KILN_VARIANT(HARD_SWISH, KILN_ISA_PORTABLE, "q8-hardswish-lut",
              kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,
-             kiln_q8_table_run)
+             kiln_q8_table_run_portable)

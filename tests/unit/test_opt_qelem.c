@@ -1,7 +1,7 @@
 /* test_opt_qelem.c - the int8 variants of kernels/qelem (ADD, MUL, MEAN over
- * H,W, HARD_SWISH) against kiln's reference int8 kernels, which must be
- * equalled byte for byte: random shapes (odd sizes, every broadcasting form
- * the variants take, and one they must leave to the reference), random
+ * H,W, HARD_SWISH, LOGISTIC, TANH) against kiln's reference int8 kernels, which
+ * must be equalled byte for byte: random shapes (odd sizes, every broadcasting
+ * form the variants take, and one they must leave to the reference), random
  * scales and zero points, every fused clamp, at every instruction-set level
  * this CPU has, without and with a pool of 3 threads. Float and uint8 nodes
  * must be declined. */
@@ -78,6 +78,12 @@ static void check_node(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
 }
 
 static void random_zp(qt *q) { q->zp[0] = kiln_test_int(-128, 127); }
+
+/* Puts every int8 value in t when it has room, so a table is read whole. */
+static void every_value(kiln_tensor *t) {
+  if (kiln_tensor_numel(t) < 256) return;
+  for (int i = 0; i < 256; i++) ((int8_t *)t->data)[i] = (int8_t)(i - 128);
+}
 
 /* ------------------------------------------------------------ ADD, MUL */
 
@@ -217,12 +223,26 @@ static void test_hard_swish(void) {
     int64_t dims[3] = {kiln_test_int(1, 4), kiln_test_int(1, 9),
                        kiln_test_int(1, 70)};
     qt *x = qt_new(KILN_INT8, 3, dims, 1, 0);
+    every_value(x->t);
     random_zp(x);
     x->scale[0] = qt_scale(-7, 0);
     kiln_tensor *inputs[1] = {x->t};
     check_node(KILN_OP_HARD_SWISH, NULL, inputs, 1,
                x->scale[0] * qt_scale(-2, 3), kiln_test_int(-128, 127), true,
                "random");
+    qt_free(x);
+  }
+  /* LOGISTIC and TANH (int8 output scale 1/256 or 1/128, as TFLite). */
+  for (int trial = 0; trial < 20; trial++) {
+    int64_t dims[2] = {kiln_test_int(1, 5), kiln_test_int(1, 300)};
+    qt *x = qt_new(KILN_INT8, 2, dims, 1, 0);
+    every_value(x->t);
+    random_zp(x);
+    x->scale[0] = qt_scale(-7, 0);
+    kiln_tensor *inputs[1] = {x->t};
+    check_node(KILN_OP_LOGISTIC, NULL, inputs, 1, 1.0f / 256.0f, -128, true,
+               "logistic");
+    check_node(KILN_OP_TANH, NULL, inputs, 1, 1.0f / 128.0f, 0, true, "tanh");
     qt_free(x);
   }
   /* A uint8 node is declined by the packer. */

@@ -66,11 +66,24 @@ kiln_status *kiln_q8_mean_hw_run_avx512(const kiln_op_ctx *ctx);
 
 /* ------------------------------------------------ unary tables (LUT) */
 
-/* HARD_SWISH on int8 through a 256-entry table of the reference kernel's
- * results, built at load. */
+/* y[i] = table[x[i] + 128] for i < n. */
+typedef void (*kiln_q8_lookup_ukernel)(const int8_t table[256], const int8_t *x,
+                                       int8_t *y, size_t n);
+void kiln_q8_lookup_portable(const int8_t table[256], const int8_t *x,
+                             int8_t *y, size_t n);
+void kiln_q8_lookup_avx512(const int8_t table[256], const int8_t *x, int8_t *y,
+                           size_t n);
+
+/* LOGISTIC, TANH and HARD_SWISH on int8 through a 256-entry table of the
+ * reference kernel's own results, built at load. */
+kiln_status *kiln_q8_lut_pack_logistic_ref(const kiln_op_ctx *ctx,
+                                           const kiln_allocator *a, void **out);
+kiln_status *kiln_q8_lut_pack_tanh_ref(const kiln_op_ctx *ctx,
+                                       const kiln_allocator *a, void **out);
 kiln_status *kiln_q8_hardswish_lut_pack(const kiln_op_ctx *ctx,
                                         const kiln_allocator *a, void **out);
 bool kiln_q8_table_applies(const kiln_op_ctx *ctx);
-kiln_status *kiln_q8_table_run(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_table_run_portable(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_table_run_avx512(const kiln_op_ctx *ctx);
 
 #endif

@@ -1,5 +1,6 @@
 /* table.c - int8 elementwise operators whose output byte depends only on
- * the input byte ("q8-hardswish-lut"): at load the packer runs the
+ * the input byte ("q8-hardswish-lut", "q8-lut-avx512" for LOGISTIC, TANH
+ * and HARD_SWISH): at load the packer runs the
  * reference kernel itself once over all 256 input values, with the node's
  * quantization, and keeps the results; invoke is one lookup per element.
  * The table is therefore equal to the reference by construction. Float,
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/threadpool.h"
 #include "kernels/qelem/qelem.h"
 #include "kernels/ref/quant_ops.h"
 
@@ -48,18 +50,32 @@ static bool table_from_reference(const kiln_op_ctx *ctx, kiln_shape_fn shape,
   return res.dims[0] == 256 && res.rank == 1;
 }
 
-kiln_status *kiln_q8_hardswish_lut_pack(const kiln_op_ctx *ctx,
-                                        const kiln_allocator *a, void **out) {
+static kiln_status *pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
+                         kiln_shape_fn shape, kiln_kernel_fn ref, void **out) {
   *out = NULL;
   q8_table t;
-  if (!table_from_reference(ctx, kiln_qshape_hard_swish, kiln_qref_hard_swish,
-                            &t))
-    return NULL;
+  if (!table_from_reference(ctx, shape, ref, &t)) return NULL;
   q8_table *block = kiln_malloc(a, sizeof *block);
   if (!block) return KILN_OOM();
   memcpy(block, &t, sizeof t);
   *out = block;
   return NULL;
+}
+
+kiln_status *kiln_q8_hardswish_lut_pack(const kiln_op_ctx *ctx,
+                                        const kiln_allocator *a, void **out) {
+  return pack(ctx, a, kiln_qshape_hard_swish, kiln_qref_hard_swish, out);
+}
+
+kiln_status *kiln_q8_lut_pack_logistic_ref(const kiln_op_ctx *ctx,
+                                           const kiln_allocator *a,
+                                           void **out) {
+  return pack(ctx, a, kiln_shape_logistic, kiln_ref_logistic, out);
+}
+
+kiln_status *kiln_q8_lut_pack_tanh_ref(const kiln_op_ctx *ctx,
+                                       const kiln_allocator *a, void **out) {
+  return pack(ctx, a, kiln_shape_tanh, kiln_ref_tanh, out);
 }
 
 bool kiln_q8_table_applies(const kiln_op_ctx *ctx) {
@@ -69,11 +85,39 @@ bool kiln_q8_table_applies(const kiln_op_ctx *ctx) {
              kiln_tensor_numel(ctx->outputs[0]);
 }
 
-kiln_status *kiln_q8_table_run(const kiln_op_ctx *ctx) {
+void kiln_q8_lookup_portable(const int8_t table[256], const int8_t *x,
+                             int8_t *y, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] = table[x[i] + 128];
+}
+
+typedef struct lookup_job {
+  const int8_t *table, *x;
+  int8_t *y;
+  kiln_q8_lookup_ukernel uk;
+} lookup_job;
+
+static void lookup_range(void *context, int64_t begin, int64_t end) {
+  const lookup_job *j = context;
+  j->uk(j->table, j->x + begin, j->y + begin, (size_t)(end - begin));
+}
+
+/* Elements per task: a lookup is cheap, so only large tensors split. */
+enum { LOOKUP_GRAIN = 65536 };
+
+static kiln_status *run(const kiln_op_ctx *ctx, kiln_q8_lookup_ukernel uk) {
   const q8_table *t = ctx->packed;
-  const int8_t *x = ctx->inputs[0]->data;
-  int8_t *y = ctx->outputs[0]->data;
-  const int64_t n = kiln_tensor_numel(ctx->outputs[0]);
-  for (int64_t i = 0; i < n; i++) y[i] = t->out[x[i] + 128];
+  lookup_job j = {t->out, ctx->inputs[0]->data, ctx->outputs[0]->data, uk};
+  kiln_parallel_for(ctx->pool, kiln_tensor_numel(ctx->outputs[0]), LOOKUP_GRAIN,
+                    lookup_range, &j);
   return NULL;
 }
+
+kiln_status *kiln_q8_table_run_portable(const kiln_op_ctx *ctx) {
+  return run(ctx, kiln_q8_lookup_portable);
+}
+
+#if defined(__x86_64__)
+kiln_status *kiln_q8_table_run_avx512(const kiln_op_ctx *ctx) {
+  return run(ctx, kiln_q8_lookup_avx512);
+}
+#endif
