@@ -1,10 +1,10 @@
 /* test_opt_qelem.c - the int8 variants of kernels/qelem (ADD, MUL, MEAN over
- * H,W, HARD_SWISH, LOGISTIC, TANH) against kiln's reference int8 kernels, which
- * must be equalled byte for byte: random shapes (odd sizes, every broadcasting
- * form the variants take, and one they must leave to the reference), random
- * scales and zero points, every fused clamp, at every instruction-set level
- * this CPU has, without and with a pool of 3 threads. Float and uint8 nodes
- * must be declined. */
+ * H,W, MAX_POOL_2D, HARD_SWISH, LOGISTIC, TANH) against kiln's reference int8
+ * kernels, which must be equalled byte for byte: random shapes (odd sizes,
+ * every broadcasting form the variants take, and one they must leave to the
+ * reference), random scales and zero points, every fused clamp, at every
+ * instruction-set level this CPU has, without and with a pool of 3 threads.
+ * Float and uint8 nodes must be declined. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,6 +216,42 @@ static void test_mean(void) {
   mean_case(true, true);
 }
 
+/* --------------------------------------------------------- MAX_POOL_2D */
+
+static void test_maxpool(void) {
+  for (int trial = 0; trial < 40; trial++) {
+    int64_t dims[4] = {kiln_test_int(1, 2), kiln_test_int(1, 14),
+                       kiln_test_int(1, 14), kiln_test_int(1, 150)};
+    if (trial == 0) dims[0] = 1, dims[1] = 112, dims[2] = 112, dims[3] = 64;
+    kiln_pool_attrs attrs = {
+        kiln_test_int(0, 1) ? KILN_PAD_SAME : KILN_PAD_VALID,
+        kiln_test_int(1, 3),
+        kiln_test_int(1, 3),
+        kiln_test_int(1, 4),
+        kiln_test_int(1, 4),
+        qt_random_clamp()};
+    if (trial == 0)
+      attrs = (kiln_pool_attrs){KILN_PAD_SAME, 2, 2, 3, 3, KILN_ACT_NONE};
+    /* VALID needs the window inside the input. */
+    if (attrs.padding == KILN_PAD_VALID) {
+      if (dims[1] < attrs.filter_h) dims[1] = attrs.filter_h;
+      if (dims[2] < attrs.filter_w) dims[2] = attrs.filter_w;
+    }
+    qt *x = qt_new(KILN_INT8, 4, dims, 1, 0);
+    random_zp(x);
+    x->scale[0] = qt_scale(-8, 0);
+    kiln_tensor *inputs[1] = {x->t};
+    char desc[96];
+    snprintf(desc, sizeof desc, "[%lld,%lld,%lld,%lld] %dx%d/%d,%d act %d",
+             (long long)dims[0], (long long)dims[1], (long long)dims[2],
+             (long long)dims[3], attrs.filter_h, attrs.filter_w, attrs.stride_h,
+             attrs.stride_w, (int)attrs.activation);
+    check_node(KILN_OP_MAX_POOL_2D, &attrs, inputs, 1, x->scale[0], x->zp[0],
+               true, desc);
+    qt_free(x);
+  }
+}
+
 /* ---------------------------------------------------------- HARD_SWISH */
 
 static void test_hard_swish(void) {
@@ -265,6 +301,7 @@ int main(void) {
   test_binary_declines();
   test_mean();
   test_hard_swish();
+  test_maxpool();
   printf("q8 elementwise: %d variant runs; ran", variant_runs);
   for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)
     if (level_ran[isa]) printf(" %s", kiln_isa_name((kiln_isa)isa));
