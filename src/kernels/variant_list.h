@@ -215,3 +215,6 @@ KILN_VARIANT(HARD_SWISH, KILN_ISA_AVX512, "q8-hardswish-lut-avx512",
 KILN_VARIANT(HARD_SWISH, KILN_ISA_PORTABLE, "q8-hardswish-lut",
              kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,
              kiln_q8_table_run_portable)
+KILN_VARIANT(SOFTMAX, KILN_ISA_PORTABLE, "q8-softmax-table",
+             kiln_q8_softmax_pack, kiln_q8_softmax_applies,
+             kiln_q8_softmax_run)

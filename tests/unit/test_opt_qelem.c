@@ -1,10 +1,10 @@
 /* test_opt_qelem.c - the int8 variants of kernels/qelem (ADD, MUL, MEAN over
- * H,W, MAX_POOL_2D, HARD_SWISH, LOGISTIC, TANH) against kiln's reference int8
- * kernels, which must be equalled byte for byte: random shapes (odd sizes,
- * every broadcasting form the variants take, and one they must leave to the
- * reference), random scales and zero points, every fused clamp, at every
- * instruction-set level this CPU has, without and with a pool of 3 threads.
- * Float and uint8 nodes must be declined. */
+ * H,W, MAX_POOL_2D, HARD_SWISH, LOGISTIC, TANH, SOFTMAX) against kiln's
+ * reference int8 kernels, which must be equalled byte for byte: random shapes
+ * (odd sizes, every broadcasting form the variants take, and one they must
+ * leave to the reference), random scales and zero points, every fused clamp, at
+ * every instruction-set level this CPU has, without and with a pool of 3
+ * threads. Float and uint8 nodes must be declined. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -252,6 +252,26 @@ static void test_maxpool(void) {
   }
 }
 
+/* ------------------------------------------------------------ SOFTMAX */
+
+static void test_softmax(void) {
+  for (int trial = 0; trial < 40; trial++) {
+    int64_t dims[2] = {kiln_test_int(1, 4), kiln_test_int(1, 1200)};
+    qt *x = qt_new(KILN_INT8, 2, dims, 1, 0);
+    every_value(x->t);
+    random_zp(x);
+    x->scale[0] = qt_scale(-6, 2);
+    kiln_softmax_attrs attrs = {kiln_test_uniform(0.05f, 3.0f)};
+    kiln_tensor *inputs[1] = {x->t};
+    char desc[64];
+    snprintf(desc, sizeof desc, "[%lld,%lld] beta %g", (long long)dims[0],
+             (long long)dims[1], (double)attrs.beta);
+    check_node(KILN_OP_SOFTMAX, &attrs, inputs, 1, 1.0f / 256.0f, -128, true,
+               desc);
+    qt_free(x);
+  }
+}
+
 /* ---------------------------------------------------------- HARD_SWISH */
 
 static void test_hard_swish(void) {
@@ -302,6 +322,7 @@ int main(void) {
   test_mean();
   test_hard_swish();
   test_maxpool();
+  test_softmax();
   printf("q8 elementwise: %d variant runs; ran", variant_runs);
   for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)
     if (level_ran[isa]) printf(" %s", kiln_isa_name((kiln_isa)isa));

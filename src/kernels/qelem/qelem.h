@@ -1,5 +1,6 @@
 /* qelem.h - fast int8 kernels for the quantized zoo's non-GEMM operators
- * (ADD, MUL, MEAN over H,W, the 2-D pools, HARD_SWISH, SOFTMAX), named in
+ * (ADD, MUL, MEAN over H,W, MAX_POOL_2D, LOGISTIC, TANH, HARD_SWISH,
+ * SOFTMAX), named in
  * variant_list.h. Each one equals kiln's reference int8 kernel
  * (kernels/ref/quant_*.c) bit for bit: the same fixed-point steps, or a
  * table of the reference's own results where the output depends on one
@@ -105,5 +106,14 @@ kiln_status *kiln_q8_hardswish_lut_pack(const kiln_op_ctx *ctx,
 bool kiln_q8_table_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_table_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_table_run_avx512(const kiln_op_ctx *ctx);
+
+/* ------------------------------------------------------------ SOFTMAX */
+
+/* int8 SOFTMAX with the 256 exps of a row's differences from its max
+ * tabulated at load. */
+kiln_status *kiln_q8_softmax_pack(const kiln_op_ctx *ctx,
+                                  const kiln_allocator *a, void **out);
+bool kiln_q8_softmax_applies(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_softmax_run(const kiln_op_ctx *ctx);
 
 #endif
