@@ -186,7 +186,7 @@ KILN_VARIANT(RSQRT, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_rsqrt,
              kiln_q8_lut_applies, kiln_q8_lut_run)
 KILN_VARIANT(ELU, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_elu,
              kiln_q8_lut_applies, kiln_q8_lut_run)
-/* int8 ADD, MUL, MEAN over H,W, MAX_POOL_2D and table-driven unary ops of
+/* int8 ADD, MUL, MEAN over H,W, the 2-D pools and table-driven unary ops of
  * the quantized zoo (kernels/qelem/qelem.h): equal to the reference int8
  * kernels. */
 #if defined(__x86_64__)
@@ -198,6 +198,8 @@ KILN_VARIANT(MEAN, KILN_ISA_AVX512, "q8-mean-hw-avx512", NULL,
              kiln_q8_mean_hw_applies, kiln_q8_mean_hw_run_avx512)
 KILN_VARIANT(MAX_POOL_2D, KILN_ISA_AVX512, "q8-maxpool-avx512", NULL,
              kiln_q8_maxpool_applies, kiln_q8_maxpool_run_avx512)
+KILN_VARIANT(AVERAGE_POOL_2D, KILN_ISA_AVX512, "q8-avgpool-avx512", NULL,
+             kiln_q8_avgpool_applies, kiln_q8_avgpool_run_avx512)
 #endif
 KILN_VARIANT(ADD, KILN_ISA_PORTABLE, "q8-add-portable", kiln_q8_add_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_portable)
@@ -207,6 +209,8 @@ KILN_VARIANT(MEAN, KILN_ISA_PORTABLE, "q8-mean-hw-portable", NULL,
              kiln_q8_mean_hw_applies, kiln_q8_mean_hw_run_portable)
 KILN_VARIANT(MAX_POOL_2D, KILN_ISA_PORTABLE, "q8-maxpool-portable", NULL,
              kiln_q8_maxpool_applies, kiln_q8_maxpool_run_portable)
+KILN_VARIANT(AVERAGE_POOL_2D, KILN_ISA_PORTABLE, "q8-avgpool-portable", NULL,
+             kiln_q8_avgpool_applies, kiln_q8_avgpool_run_portable)
 #if defined(__x86_64__)
 KILN_VARIANT(HARD_SWISH, KILN_ISA_AVX512, "q8-hardswish-lut-avx512",
              kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,

@@ -1,10 +1,10 @@
 /* test_opt_qelem.c - the int8 variants of kernels/qelem (ADD, MUL, MEAN over
- * H,W, MAX_POOL_2D, HARD_SWISH, LOGISTIC, TANH, SOFTMAX) against kiln's
- * reference int8 kernels, which must be equalled byte for byte: random shapes
- * (odd sizes, every broadcasting form the variants take, and one they must
- * leave to the reference), random scales and zero points, every fused clamp, at
- * every instruction-set level this CPU has, without and with a pool of 3
- * threads. Float and uint8 nodes must be declined. */
+ * H,W, MAX_POOL_2D, AVERAGE_POOL_2D, HARD_SWISH, LOGISTIC, TANH, SOFTMAX)
+ * against kiln's reference int8 kernels, which must be equalled byte for byte:
+ * random shapes (odd sizes, every broadcasting form the variants take, and one
+ * they must leave to the reference), random scales and zero points, every fused
+ * clamp, at every instruction-set level this CPU has, without and with a pool
+ * of 3 threads. Float and uint8 nodes must be declined. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,7 +216,7 @@ static void test_mean(void) {
   mean_case(true, true);
 }
 
-/* --------------------------------------------------------- MAX_POOL_2D */
+/* ---------------------------------------- MAX_POOL_2D, AVERAGE_POOL_2D */
 
 static void test_maxpool(void) {
   for (int trial = 0; trial < 40; trial++) {
@@ -232,6 +232,13 @@ static void test_maxpool(void) {
         qt_random_clamp()};
     if (trial == 0)
       attrs = (kiln_pool_attrs){KILN_PAD_SAME, 2, 2, 3, 3, KILN_ACT_NONE};
+    /* A global 7x7 pool, and the largest window the average takes (2^16
+     * values: the float division's exactness bound). */
+    if (trial == 1) dims[0] = 1, dims[1] = 7, dims[2] = 7, dims[3] = 1280;
+    if (trial == 2) dims[0] = 1, dims[1] = 256, dims[2] = 256, dims[3] = 3;
+    if (trial == 1 || trial == 2)
+      attrs = (kiln_pool_attrs){
+          KILN_PAD_VALID, 1, 1, (int)dims[1], (int)dims[2], KILN_ACT_NONE};
     /* VALID needs the window inside the input. */
     if (attrs.padding == KILN_PAD_VALID) {
       if (dims[1] < attrs.filter_h) dims[1] = attrs.filter_h;
@@ -248,6 +255,8 @@ static void test_maxpool(void) {
              attrs.stride_w, (int)attrs.activation);
     check_node(KILN_OP_MAX_POOL_2D, &attrs, inputs, 1, x->scale[0], x->zp[0],
                true, desc);
+    check_node(KILN_OP_AVERAGE_POOL_2D, &attrs, inputs, 1, x->scale[0],
+               x->zp[0], true, desc);
     qt_free(x);
   }
 }

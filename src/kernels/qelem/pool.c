@@ -1,16 +1,18 @@
-/* pool.c - int8 MAX_POOL_2D ("q8-maxpool-*") on NHWC: for each output
- * pixel the in-bounds part of its window (as kernels/ref/quant_pool.c
- * clips it) is reduced across all channels at once by an instruction-set
- * ukernel, then clamped to the fused activation's range. Max pooling copies
- * stored values, so the result is the reference's exactly; rows of output
- * are split over the pool's threads. Float, uint8 and int16 nodes, and
- * activations other than the clamps, are declined. */
+/* pool.c - int8 MAX_POOL_2D and AVERAGE_POOL_2D ("q8-maxpool-*",
+ * "q8-avgpool-*") on NHWC: for each output pixel the in-bounds part of its
+ * window (as kernels/ref/quant_pool.c clips it) is reduced across all
+ * channels at once by an instruction-set ukernel, then clamped to the fused
+ * activation's range. The max copies stored values; the average is the
+ * reference's int32 sum divided by the in-bounds count rounding half away
+ * from zero, so both equal the reference. Rows of output are split over the
+ * pool's threads. Float, uint8 and int16 nodes, and activations other than
+ * the clamps, are declined. */
 #include "core/threadpool.h"
 #include "kernels/qelem/qelem.h"
 #include "kernels/ref/quant_math.h"
 #include "kernels/ref/quant_util.h"
 
-bool kiln_q8_maxpool_applies(const kiln_op_ctx *ctx) {
+static bool pool_applies(const kiln_op_ctx *ctx) {
   const kiln_pool_attrs *a = ctx->attrs;
   if (!a || ctx->num_inputs != 1 || ctx->num_outputs != 1) return false;
   const kiln_tensor *x = ctx->inputs[0], *y = ctx->outputs[0];
@@ -33,13 +35,24 @@ bool kiln_q8_maxpool_applies(const kiln_op_ctx *ctx) {
   return y->dims[0] == x->dims[0] && y->dims[3] == x->dims[3];
 }
 
+bool kiln_q8_maxpool_applies(const kiln_op_ctx *ctx) {
+  return pool_applies(ctx);
+}
+
+/* The vector average divides in float, exact for counts up to 2^16 (see
+ * pool_avx512.c). */
+bool kiln_q8_avgpool_applies(const kiln_op_ctx *ctx) {
+  const kiln_pool_attrs *a = ctx->attrs;
+  return pool_applies(ctx) && (int64_t)a->filter_h * a->filter_w <= 65536;
+}
+
 typedef struct pool_job {
   const int8_t *in;
   int8_t *out;
   int64_t in_h, in_w, channels, out_h, out_w, pad_top, pad_left;
   int stride_h, stride_w, filter_h, filter_w;
   int8_t lo, hi;
-  kiln_q8_maxpool_ukernel uk;
+  kiln_q8_pool_ukernel uk;
 } pool_job;
 
 /* The in-bounds part [begin, end) of one axis of a window. */
@@ -69,7 +82,7 @@ static void pool_rows(void *context, int64_t begin, int64_t end) {
   }
 }
 
-static kiln_status *run(const kiln_op_ctx *ctx, kiln_q8_maxpool_ukernel uk) {
+static kiln_status *run(const kiln_op_ctx *ctx, kiln_q8_pool_ukernel uk) {
   const kiln_pool_attrs *a = ctx->attrs;
   const kiln_tensor *x = ctx->inputs[0], *y = ctx->outputs[0];
   int32_t lo, hi;
@@ -115,6 +128,29 @@ void kiln_q8_maxpool_portable(const int8_t *first, int64_t row_stride,
   }
 }
 
+/* acc / count rounded half away from zero, as the reference. */
+static int32_t rounded_average(int32_t acc, int32_t count) {
+  return acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+}
+
+void kiln_q8_avgpool_portable(const int8_t *first, int64_t row_stride,
+                              int64_t rows, int64_t cols, int64_t channels,
+                              int8_t lo, int8_t hi, int8_t *out) {
+  const int32_t count = (int32_t)(rows * cols);
+  for (int64_t c = 0; c < channels; c++) {
+    int32_t acc = 0;
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t k = 0; k < cols; k++)
+        acc += first[r * row_stride + k * channels + c];
+    const int32_t v = rounded_average(acc, count);
+    out[c] = (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+  }
+}
+
+kiln_status *kiln_q8_avgpool_run_portable(const kiln_op_ctx *ctx) {
+  return run(ctx, kiln_q8_avgpool_portable);
+}
+
 kiln_status *kiln_q8_maxpool_run_portable(const kiln_op_ctx *ctx) {
   return run(ctx, kiln_q8_maxpool_portable);
 }
@@ -122,5 +158,9 @@ kiln_status *kiln_q8_maxpool_run_portable(const kiln_op_ctx *ctx) {
 #if defined(__x86_64__)
 kiln_status *kiln_q8_maxpool_run_avx512(const kiln_op_ctx *ctx) {
   return run(ctx, kiln_q8_maxpool_avx512);
+}
+
+kiln_status *kiln_q8_avgpool_run_avx512(const kiln_op_ctx *ctx) {
+  return run(ctx, kiln_q8_avgpool_avx512);
 }
 #endif

@@ -65,25 +65,34 @@ bool kiln_q8_mean_hw_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_mean_hw_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_mean_hw_run_avx512(const kiln_op_ctx *ctx);
 
-/* ------------------------------------------------------ MAX_POOL_2D */
+/* ------------------------------------------- MAX_POOL_2D, AVERAGE_POOL_2D */
 
-/* out[c] = the largest of the window's rows x cols pixels (pixel (r, k) at
- * first + r * row_stride + k * channels) for each channel, clamped to
- * [lo, hi]. */
-typedef void (*kiln_q8_maxpool_ukernel)(const int8_t *first, int64_t row_stride,
-                                        int64_t rows, int64_t cols,
-                                        int64_t channels, int8_t lo, int8_t hi,
-                                        int8_t *out);
+/* out[c] = the largest value (or the rounded average) of the window's rows x
+ * cols pixels (pixel (r, k) at first + r * row_stride + k * channels) for
+ * each channel, clamped to [lo, hi]. */
+typedef void (*kiln_q8_pool_ukernel)(const int8_t *first, int64_t row_stride,
+                                     int64_t rows, int64_t cols,
+                                     int64_t channels, int8_t lo, int8_t hi,
+                                     int8_t *out);
 void kiln_q8_maxpool_portable(const int8_t *first, int64_t row_stride,
                               int64_t rows, int64_t cols, int64_t channels,
                               int8_t lo, int8_t hi, int8_t *out);
 void kiln_q8_maxpool_avx512(const int8_t *first, int64_t row_stride,
                             int64_t rows, int64_t cols, int64_t channels,
                             int8_t lo, int8_t hi, int8_t *out);
+void kiln_q8_avgpool_portable(const int8_t *first, int64_t row_stride,
+                              int64_t rows, int64_t cols, int64_t channels,
+                              int8_t lo, int8_t hi, int8_t *out);
+void kiln_q8_avgpool_avx512(const int8_t *first, int64_t row_stride,
+                            int64_t rows, int64_t cols, int64_t channels,
+                            int8_t lo, int8_t hi, int8_t *out);
 
 bool kiln_q8_maxpool_applies(const kiln_op_ctx *ctx);
+bool kiln_q8_avgpool_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_maxpool_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_maxpool_run_avx512(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_avgpool_run_portable(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_avgpool_run_avx512(const kiln_op_ctx *ctx);
 
 /* ------------------------------------------------ unary tables (LUT) */
 
