@@ -28,16 +28,19 @@ static kiln_status *pack(const kiln_op_ctx *ctx, const kiln_allocator *alloc,
   kiln_status *st = kiln_q_params(x, "input 0 (x)", false, &qa);
   if (!st) st = kiln_q_params(y, "input 1 (y)", false, &qb);
   if (!st) st = kiln_q_params(o, "output 0", false, &qo);
+  if (st) {
+    kiln_status_free(st);
+    return NULL;
+  }
   kiln_q8_binary_params p;
   memset(&p, 0, sizeof p);
   p.mul = mul;
   p.act_min = qo.qmin;
   p.act_max = qo.qmax;
   const kiln_activation_attrs *attrs = ctx->attrs;
-  if (!st)
-    st = kiln_quant_activation_range(attrs ? attrs->activation : KILN_ACT_NONE,
-                                     o->dtype, qo.scale, qo.zero_point,
-                                     &p.act_min, &p.act_max);
+  st = kiln_quant_activation_range(attrs ? attrs->activation : KILN_ACT_NONE,
+                                   o->dtype, qo.scale, qo.zero_point,
+                                   &p.act_min, &p.act_max);
   if (st) {
     kiln_status_free(st);
     return NULL;
