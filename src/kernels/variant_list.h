@@ -222,3 +222,9 @@ KILN_VARIANT(HARD_SWISH, KILN_ISA_PORTABLE, "q8-hardswish-lut",
 KILN_VARIANT(SOFTMAX, KILN_ISA_PORTABLE, "q8-softmax-table",
              kiln_q8_softmax_pack, kiln_q8_softmax_applies,
              kiln_q8_softmax_run)
+#if defined(__x86_64__)
+KILN_VARIANT(QUANTIZE, KILN_ISA_AVX512, "q8-quantize-avx512", NULL,
+             kiln_q8_quantize_applies, kiln_q8_quantize_run_avx512)
+#endif
+KILN_VARIANT(QUANTIZE, KILN_ISA_PORTABLE, "q8-quantize-portable", NULL,
+             kiln_q8_quantize_applies, kiln_q8_quantize_run_portable)

@@ -1,10 +1,12 @@
-/* test_opt_qelem.c - the int8 variants of kernels/qelem (ADD, MUL, MEAN over
- * H,W, MAX_POOL_2D, AVERAGE_POOL_2D, HARD_SWISH, LOGISTIC, TANH, SOFTMAX)
- * against kiln's reference int8 kernels, which must be equalled byte for byte:
- * random shapes (odd sizes, every broadcasting form the variants take, and one
- * they must leave to the reference), random scales and zero points, every fused
- * clamp, at every instruction-set level this CPU has, without and with a pool
- * of 3 threads. Float and uint8 nodes must be declined. */
+/* test_opt_qelem.c - the int8 variants of kernels/qelem (ADD, MUL, MEAN
+ * over H,W, MAX_POOL_2D, AVERAGE_POOL_2D, HARD_SWISH, LOGISTIC, TANH,
+ * SOFTMAX, QUANTIZE from float) against kiln's reference kernels, which they
+ * must equal byte for byte: random shapes (odd sizes, every broadcasting
+ * form the variants take, and one they must leave to the reference), random
+ * scales and zero points, every fused clamp, at every instruction-set level
+ * this CPU has, without and with a pool of 3 threads. Float and uint8 nodes
+ * must be declined. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -281,6 +283,35 @@ static void test_softmax(void) {
   }
 }
 
+/* ----------------------------------------------------------- QUANTIZE */
+
+static void test_quantize(void) {
+  static const float specials[] = {0.0f,  -0.0f,  NAN,  INFINITY, -INFINITY,
+                                   1e30f, -1e30f, 3e9f, -3e9f,    1e-30f,
+                                   0.5f,  -0.5f,  1.5f, -2.5f,    8.0f};
+  for (int trial = 0; trial < 30; trial++) {
+    int64_t dims[3] = {kiln_test_int(1, 3), kiln_test_int(1, 20),
+                       kiln_test_int(1, 40)};
+    if (trial == 0) dims[0] = 1, dims[1] = 224, dims[2] = 224 * 3;
+    kiln_tensor *x = kiln_test_tensor_f32(3, dims, NULL);
+    const int64_t n = kiln_tensor_numel(x);
+    /* Power-of-two scales make exact halves, where rounding is decided. */
+    const float scale =
+        trial % 2 ? ldexpf(1.0f, kiln_test_int(-8, 0)) : qt_scale(-8, 0);
+    float *v = x->data;
+    for (int64_t i = 0; i < n; i++) {
+      const int kind = kiln_test_int(0, 3);
+      v[i] = kiln_test_uniform(-200.0f, 200.0f) * scale;
+      if (kind == 0) v[i] = (float)kiln_test_int(-300, 300) * 0.5f * scale;
+      if (kind == 1) v[i] = specials[kiln_test_int(0, 14)];
+    }
+    kiln_tensor *inputs[1] = {x};
+    check_node(KILN_OP_QUANTIZE, NULL, inputs, 1, scale,
+               kiln_test_int(-128, 127), true, "float");
+    kiln_test_tensor_free(x);
+  }
+}
+
 /* ---------------------------------------------------------- HARD_SWISH */
 
 static void test_hard_swish(void) {
@@ -332,6 +363,7 @@ int main(void) {
   test_hard_swish();
   test_maxpool();
   test_softmax();
+  test_quantize();
   printf("q8 elementwise: %d variant runs; ran", variant_runs);
   for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)
     if (level_ran[isa]) printf(" %s", kiln_isa_name((kiln_isa)isa));

@@ -1,11 +1,11 @@
 /* qelem.h - fast int8 kernels for the quantized zoo's non-GEMM operators
- * (ADD, MUL, MEAN over H,W, MAX_POOL_2D, LOGISTIC, TANH, HARD_SWISH,
- * SOFTMAX), named in
- * variant_list.h. Each one equals kiln's reference int8 kernel
- * (kernels/ref/quant_*.c) bit for bit: the same fixed-point steps, or a
- * table of the reference's own results where the output depends on one
- * input byte. Per-node constants (multipliers, shifts, tables) are built at
- * load by the packers from the tensors' scales, which are constant. */
+ * (ADD, MUL, MEAN over H,W, the 2-D pools, LOGISTIC, TANH, HARD_SWISH,
+ * SOFTMAX, QUANTIZE from float), named in variant_list.h. Each one equals
+ * kiln's reference int8 kernel (kernels/ref/quant_*.c) bit for bit: the same
+ * fixed-point steps, or a table of the reference's own results where the output
+ * depends on one input byte. Per-node constants (multipliers, shifts, tables)
+ * are built at load by the packers from the tensors' scales, which are
+ * constant. */
 #ifndef KILN_KERNELS_QELEM_QELEM_H
 #define KILN_KERNELS_QELEM_QELEM_H
 
@@ -124,5 +124,18 @@ kiln_status *kiln_q8_softmax_pack(const kiln_op_ctx *ctx,
                                   const kiln_allocator *a, void **out);
 bool kiln_q8_softmax_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_softmax_run(const kiln_op_ctx *ctx);
+
+/* ----------------------------------------------- QUANTIZE float -> int8 */
+
+/* y[i] = x[i] quantized with (scale, zp) to int8, as kiln_quantize_f32. */
+typedef void (*kiln_q8_quantize_ukernel)(const float *x, float scale,
+                                         int32_t zp, int8_t *y, size_t n);
+void kiln_q8_quantize_portable(const float *x, float scale, int32_t zp,
+                               int8_t *y, size_t n);
+void kiln_q8_quantize_avx512(const float *x, float scale, int32_t zp, int8_t *y,
+                             size_t n);
+bool kiln_q8_quantize_applies(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_quantize_run_portable(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_quantize_run_avx512(const kiln_op_ctx *ctx);
 
 #endif
