@@ -170,6 +170,11 @@ KILN_VARIANT(LOGISTIC, KILN_ISA_AVX512, "q8-lut-avx512",
              kiln_q8_table_run_avx512)
 KILN_VARIANT(TANH, KILN_ISA_AVX512, "q8-lut-avx512", kiln_q8_lut_pack_tanh_ref,
              kiln_q8_table_applies, kiln_q8_table_run_avx512)
+KILN_VARIANT(LOGISTIC, KILN_ISA_AVX2, "q8-lut-avx2",
+             kiln_q8_lut_pack_logistic_ref, kiln_q8_table_applies,
+             kiln_q8_table_run_avx2)
+KILN_VARIANT(TANH, KILN_ISA_AVX2, "q8-lut-avx2", kiln_q8_lut_pack_tanh_ref,
+             kiln_q8_table_applies, kiln_q8_table_run_avx2)
 #endif
 /* Quantized nodes (kernels/quant/quant_variants.h): tables built at load. */
 KILN_VARIANT(LOGISTIC, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_logistic,
@@ -200,6 +205,10 @@ KILN_VARIANT(MAX_POOL_2D, KILN_ISA_AVX512, "q8-maxpool-avx512", NULL,
              kiln_q8_maxpool_applies, kiln_q8_maxpool_run_avx512)
 KILN_VARIANT(AVERAGE_POOL_2D, KILN_ISA_AVX512, "q8-avgpool-avx512", NULL,
              kiln_q8_avgpool_applies, kiln_q8_avgpool_run_avx512)
+KILN_VARIANT(ADD, KILN_ISA_AVX2, "q8-add-avx2", kiln_q8_add_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_avx2)
+KILN_VARIANT(MUL, KILN_ISA_AVX2, "q8-mul-avx2", kiln_q8_mul_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_avx2)
 #endif
 KILN_VARIANT(ADD, KILN_ISA_PORTABLE, "q8-add-portable", kiln_q8_add_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_portable)
@@ -215,6 +224,9 @@ KILN_VARIANT(AVERAGE_POOL_2D, KILN_ISA_PORTABLE, "q8-avgpool-portable", NULL,
 KILN_VARIANT(HARD_SWISH, KILN_ISA_AVX512, "q8-hardswish-lut-avx512",
              kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,
              kiln_q8_table_run_avx512)
+KILN_VARIANT(HARD_SWISH, KILN_ISA_AVX2, "q8-hardswish-lut-avx2",
+             kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,
+             kiln_q8_table_run_avx2)
 #endif
 KILN_VARIANT(HARD_SWISH, KILN_ISA_PORTABLE, "q8-hardswish-lut",
              kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,

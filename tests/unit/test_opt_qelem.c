@@ -20,8 +20,21 @@
 static kiln_threadpool *pool3;
 static kiln_isa best_isa;
 static int variant_runs;
-/* Per level, whether some q8 variant ran there. */
+/* Per level, whether some q8 variant ran there, and the distinct variants
+ * that did (printed at the end). */
 static bool level_ran[KILN_ISA_AVX512_VNNI + 1];
+static const char *level_names[KILN_ISA_AVX512_VNNI + 1][32];
+
+static void note_ran(int isa, const char *name) {
+  level_ran[isa] = true;
+  for (int i = 0; i < 32; i++) {
+    if (level_names[isa][i] && strcmp(level_names[isa][i], name) == 0) return;
+    if (!level_names[isa][i]) {
+      level_names[isa][i] = name;
+      return;
+    }
+  }
+}
 
 /* Runs the reference on `inputs` into a fresh int8 output of scale and
  * zero point (out_scale, out_zp), then at every level the variant the
@@ -69,7 +82,7 @@ static void check_node(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
         }
         CHECK(bad == 0);
         variant_runs++;
-        level_ran[isa] = true;
+        note_ran(isa, v->name);
       }
     }
     free(packed);
@@ -372,6 +385,13 @@ int main(void) {
   for (int isa = (int)best_isa + 1; isa <= KILN_ISA_AVX512_VNNI; isa++)
     printf(" %s", kiln_isa_name((kiln_isa)isa)), none = false;
   printf("%s\n", none ? " none" : "");
+  for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++) {
+    if (!level_ran[isa]) continue;
+    printf("  %s:", kiln_isa_name((kiln_isa)isa));
+    for (int i = 0; i < 32 && level_names[isa][i]; i++)
+      printf(" %s", level_names[isa][i]);
+    printf("\n");
+  }
   kiln_threadpool_free(pool3);
   return kiln_test_finish("test_opt_qelem");
 }

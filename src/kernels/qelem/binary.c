@@ -197,6 +197,10 @@ kiln_status *kiln_q8_binary_run_portable(const kiln_op_ctx *ctx) {
 kiln_status *kiln_q8_binary_run_avx512(const kiln_op_ctx *ctx) {
   return run(ctx, kiln_q8_binary_ukernel_avx512);
 }
+
+kiln_status *kiln_q8_binary_run_avx2(const kiln_op_ctx *ctx) {
+  return run(ctx, kiln_q8_binary_ukernel_avx2);
+}
 #endif
 
 void kiln_q8_binary_ukernel_portable(const kiln_q8_binary_params *p,

@@ -40,6 +40,9 @@ void kiln_q8_binary_ukernel_portable(const kiln_q8_binary_params *p,
 void kiln_q8_binary_ukernel_avx512(const kiln_q8_binary_params *p,
                                    const int8_t *a, const int8_t *b,
                                    int8_t *out, size_t n, int b_step);
+void kiln_q8_binary_ukernel_avx2(const kiln_q8_binary_params *p,
+                                 const int8_t *a, const int8_t *b, int8_t *out,
+                                 size_t n, int b_step);
 
 kiln_status *kiln_q8_add_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
                               void **out);
@@ -48,6 +51,7 @@ kiln_status *kiln_q8_mul_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
 bool kiln_q8_binary_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_binary_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_binary_run_avx512(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_binary_run_avx2(const kiln_op_ctx *ctx);
 
 /* ------------------------------------------------------ MEAN over H,W */
 
@@ -103,6 +107,8 @@ void kiln_q8_lookup_portable(const int8_t table[256], const int8_t *x,
                              int8_t *y, size_t n);
 void kiln_q8_lookup_avx512(const int8_t table[256], const int8_t *x, int8_t *y,
                            size_t n);
+void kiln_q8_lookup_avx2(const int8_t table[256], const int8_t *x, int8_t *y,
+                         size_t n);
 
 /* LOGISTIC, TANH and HARD_SWISH on int8 through a 256-entry table of the
  * reference kernel's own results, built at load. */
@@ -115,6 +121,7 @@ kiln_status *kiln_q8_hardswish_lut_pack(const kiln_op_ctx *ctx,
 bool kiln_q8_table_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_table_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_table_run_avx512(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_table_run_avx2(const kiln_op_ctx *ctx);
 
 /* ------------------------------------------------------------ SOFTMAX */
 
