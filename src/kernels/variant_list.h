@@ -209,6 +209,10 @@ KILN_VARIANT(ADD, KILN_ISA_AVX2, "q8-add-avx2", kiln_q8_add_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_avx2)
 KILN_VARIANT(MUL, KILN_ISA_AVX2, "q8-mul-avx2", kiln_q8_mul_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_avx2)
+KILN_VARIANT(MEAN, KILN_ISA_AVX2, "q8-mean-hw-avx2", NULL,
+             kiln_q8_mean_hw_applies, kiln_q8_mean_hw_run_avx2)
+KILN_VARIANT(MAX_POOL_2D, KILN_ISA_AVX2, "q8-maxpool-avx2", NULL,
+             kiln_q8_maxpool_applies, kiln_q8_maxpool_run_avx2)
 #endif
 KILN_VARIANT(ADD, KILN_ISA_PORTABLE, "q8-add-portable", kiln_q8_add_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_portable)
@@ -237,6 +241,8 @@ KILN_VARIANT(SOFTMAX, KILN_ISA_PORTABLE, "q8-softmax-table",
 #if defined(__x86_64__)
 KILN_VARIANT(QUANTIZE, KILN_ISA_AVX512, "q8-quantize-avx512", NULL,
              kiln_q8_quantize_applies, kiln_q8_quantize_run_avx512)
+KILN_VARIANT(QUANTIZE, KILN_ISA_AVX2, "q8-quantize-avx2", NULL,
+             kiln_q8_quantize_applies, kiln_q8_quantize_run_avx2)
 #endif
 KILN_VARIANT(QUANTIZE, KILN_ISA_PORTABLE, "q8-quantize-portable", NULL,
              kiln_q8_quantize_applies, kiln_q8_quantize_run_portable)

@@ -74,4 +74,8 @@ kiln_status *kiln_q8_mean_hw_run_portable(const kiln_op_ctx *ctx) {
 kiln_status *kiln_q8_mean_hw_run_avx512(const kiln_op_ctx *ctx) {
   return run(ctx, kiln_q8_sum_rows_avx512);
 }
+
+kiln_status *kiln_q8_mean_hw_run_avx2(const kiln_op_ctx *ctx) {
+  return run(ctx, kiln_q8_sum_rows_avx2);
+}
 #endif

@@ -64,10 +64,13 @@ void kiln_q8_sum_rows_portable(const int8_t *x, int64_t pixels, int64_t stride,
                                int64_t channels, int32_t *sums);
 void kiln_q8_sum_rows_avx512(const int8_t *x, int64_t pixels, int64_t stride,
                              int64_t channels, int32_t *sums);
+void kiln_q8_sum_rows_avx2(const int8_t *x, int64_t pixels, int64_t stride,
+                           int64_t channels, int32_t *sums);
 
 bool kiln_q8_mean_hw_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_mean_hw_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_mean_hw_run_avx512(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_mean_hw_run_avx2(const kiln_op_ctx *ctx);
 
 /* ------------------------------------------- MAX_POOL_2D, AVERAGE_POOL_2D */
 
@@ -84,6 +87,9 @@ void kiln_q8_maxpool_portable(const int8_t *first, int64_t row_stride,
 void kiln_q8_maxpool_avx512(const int8_t *first, int64_t row_stride,
                             int64_t rows, int64_t cols, int64_t channels,
                             int8_t lo, int8_t hi, int8_t *out);
+void kiln_q8_maxpool_avx2(const int8_t *first, int64_t row_stride, int64_t rows,
+                          int64_t cols, int64_t channels, int8_t lo, int8_t hi,
+                          int8_t *out);
 void kiln_q8_avgpool_portable(const int8_t *first, int64_t row_stride,
                               int64_t rows, int64_t cols, int64_t channels,
                               int8_t lo, int8_t hi, int8_t *out);
@@ -95,6 +101,7 @@ bool kiln_q8_maxpool_applies(const kiln_op_ctx *ctx);
 bool kiln_q8_avgpool_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_maxpool_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_maxpool_run_avx512(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_maxpool_run_avx2(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_avgpool_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_avgpool_run_avx512(const kiln_op_ctx *ctx);
 
@@ -141,8 +148,11 @@ void kiln_q8_quantize_portable(const float *x, float scale, int32_t zp,
                                int8_t *y, size_t n);
 void kiln_q8_quantize_avx512(const float *x, float scale, int32_t zp, int8_t *y,
                              size_t n);
+void kiln_q8_quantize_avx2(const float *x, float scale, int32_t zp, int8_t *y,
+                           size_t n);
 bool kiln_q8_quantize_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_quantize_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_quantize_run_avx512(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_quantize_run_avx2(const kiln_op_ctx *ctx);
 
 #endif
