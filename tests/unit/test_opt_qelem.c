@@ -196,6 +196,25 @@ static void test_binary_declines(void) {
   CHECK_OK(kiln_q8_mul_pack(&fctx, NULL, &packed));
   CHECK(packed == NULL);
   CHECK(!kiln_q8_mean_hw_applies(&fctx));
+  /* Nodes the reference refuses (no quantization on an input, an int16
+   * operand) are left to it and its message. */
+  qt *c = qt_new(KILN_INT8, 2, dims, 1, 0),
+     *d = qt_new(KILN_INT8, 2, dims, 1, 0);
+  qt *e = qt_new(KILN_INT8, 2, dims, 1, 0),
+     *w = qt_new(KILN_INT16, 2, dims, 1, 0);
+  kiln_tensor *qin[2] = {c->t, d->t}, *qout[1] = {e->t};
+  kiln_op_ctx qctx = {&attrs, qin, 2, qout, 1, NULL, NULL, NULL};
+  d->t->quant = NULL;
+  packed = (void *)&ctx;
+  CHECK_OK(kiln_q8_add_pack(&qctx, NULL, &packed));
+  CHECK(packed == NULL);
+  qin[1] = w->t;
+  packed = (void *)&ctx;
+  CHECK_OK(kiln_q8_mul_pack(&qctx, NULL, &packed));
+  CHECK(packed == NULL);
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_MUL, &attrs, qin, 2, e->t),
+              KILN_ERR_INVALID_MODEL, "int16");
+  qt_free(c), qt_free(d), qt_free(e), qt_free(w);
   qt_free(a), qt_free(b), qt_free(o);
   kiln_test_tensor_free(f), kiln_test_tensor_free(g), kiln_test_tensor_free(h);
 }
@@ -363,6 +382,20 @@ static void test_hard_swish(void) {
   void *packed = (void *)&ctx;
   CHECK_OK(kiln_q8_hardswish_lut_pack(&ctx, NULL, &packed));
   CHECK(packed == NULL);
+  /* An input scale over 128 times the output's: TFLite refuses it, so
+   * the reference does and the packer declines. */
+  qt *big = qt_new(KILN_INT8, 1, &n, 1, 0),
+     *small = qt_new(KILN_INT8, 1, &n, 1, 0);
+  big->scale[0] = 1.0f;
+  small->scale[0] = 1.0f / 1024.0f;
+  kiln_tensor *bin[1] = {big->t}, *bout[1] = {small->t};
+  kiln_op_ctx bctx = {NULL, bin, 1, bout, 1, NULL, NULL, NULL};
+  packed = (void *)&bctx;
+  CHECK_OK(kiln_q8_hardswish_lut_pack(&bctx, NULL, &packed));
+  CHECK(packed == NULL);
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_HARD_SWISH, NULL, bin, 1, small->t),
+              KILN_ERR_UNSUPPORTED, "over 128 times");
+  qt_free(big), qt_free(small);
   qt_free(u), qt_free(uo);
 }
 
