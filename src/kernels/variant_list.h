@@ -187,6 +187,21 @@ KILN_VARIANT(PAD, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
              kiln_pad_rows)
 KILN_VARIANT(PADV2, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
              kiln_pad_rows)
+/* int8 LOGISTIC and TANH by a vector table lookup (kernels/qelem/qelem.h),
+ * ahead of the scalar "q8-lut" below, whose packer would otherwise take
+ * the node first. */
+#if defined(__x86_64__)
+KILN_VARIANT(LOGISTIC, KILN_ISA_AVX512, "q8-lut-avx512",
+             kiln_q8_lut_pack_logistic_ref, kiln_q8_table_applies,
+             kiln_q8_table_run_avx512)
+KILN_VARIANT(TANH, KILN_ISA_AVX512, "q8-lut-avx512", kiln_q8_lut_pack_tanh_ref,
+             kiln_q8_table_applies, kiln_q8_table_run_avx512)
+KILN_VARIANT(LOGISTIC, KILN_ISA_AVX2, "q8-lut-avx2",
+             kiln_q8_lut_pack_logistic_ref, kiln_q8_table_applies,
+             kiln_q8_table_run_avx2)
+KILN_VARIANT(TANH, KILN_ISA_AVX2, "q8-lut-avx2", kiln_q8_lut_pack_tanh_ref,
+             kiln_q8_table_applies, kiln_q8_table_run_avx2)
+#endif
 /* Quantized nodes (kernels/quant/quant_variants.h): tables built at load. */
 KILN_VARIANT(LOGISTIC, KILN_ISA_PORTABLE, "q8-lut", kiln_q8_lut_pack_logistic,
              kiln_q8_lut_applies, kiln_q8_lut_run)
@@ -250,3 +265,58 @@ KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_AVX512, "qd8-f32-dwconv-avx512",
 KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_PORTABLE, "qd8-f32-dwconv-portable",
                 kiln_qh_dw_pack_portable, kiln_qh_dw_applies_portable,
                 kiln_qh_dw_run_portable, kiln_qh_dw_workspace_portable)
+/* int8 ADD, MUL, MEAN over H,W, the 2-D pools and table-driven unary ops of
+ * the quantized zoo (kernels/qelem/qelem.h): equal to the reference int8
+ * kernels. */
+#if defined(__x86_64__)
+KILN_VARIANT(ADD, KILN_ISA_AVX512, "q8-add-avx512", kiln_q8_add_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_avx512)
+KILN_VARIANT(MUL, KILN_ISA_AVX512, "q8-mul-avx512", kiln_q8_mul_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_avx512)
+KILN_VARIANT(MEAN, KILN_ISA_AVX512, "q8-mean-hw-avx512", NULL,
+             kiln_q8_mean_hw_applies, kiln_q8_mean_hw_run_avx512)
+KILN_VARIANT(MAX_POOL_2D, KILN_ISA_AVX512, "q8-maxpool-avx512", NULL,
+             kiln_q8_maxpool_applies, kiln_q8_maxpool_run_avx512)
+KILN_VARIANT(AVERAGE_POOL_2D, KILN_ISA_AVX512, "q8-avgpool-avx512", NULL,
+             kiln_q8_avgpool_applies, kiln_q8_avgpool_run_avx512)
+KILN_VARIANT(ADD, KILN_ISA_AVX2, "q8-add-avx2", kiln_q8_add_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_avx2)
+KILN_VARIANT(MUL, KILN_ISA_AVX2, "q8-mul-avx2", kiln_q8_mul_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_avx2)
+KILN_VARIANT(MEAN, KILN_ISA_AVX2, "q8-mean-hw-avx2", NULL,
+             kiln_q8_mean_hw_applies, kiln_q8_mean_hw_run_avx2)
+KILN_VARIANT(MAX_POOL_2D, KILN_ISA_AVX2, "q8-maxpool-avx2", NULL,
+             kiln_q8_maxpool_applies, kiln_q8_maxpool_run_avx2)
+#endif
+KILN_VARIANT(ADD, KILN_ISA_PORTABLE, "q8-add-portable", kiln_q8_add_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_portable)
+KILN_VARIANT(MUL, KILN_ISA_PORTABLE, "q8-mul-portable", kiln_q8_mul_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_portable)
+KILN_VARIANT(MEAN, KILN_ISA_PORTABLE, "q8-mean-hw-portable", NULL,
+             kiln_q8_mean_hw_applies, kiln_q8_mean_hw_run_portable)
+KILN_VARIANT(MAX_POOL_2D, KILN_ISA_PORTABLE, "q8-maxpool-portable", NULL,
+             kiln_q8_maxpool_applies, kiln_q8_maxpool_run_portable)
+KILN_VARIANT(AVERAGE_POOL_2D, KILN_ISA_PORTABLE, "q8-avgpool-portable", NULL,
+             kiln_q8_avgpool_applies, kiln_q8_avgpool_run_portable)
+#if defined(__x86_64__)
+KILN_VARIANT(HARD_SWISH, KILN_ISA_AVX512, "q8-hardswish-lut-avx512",
+             kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,
+             kiln_q8_table_run_avx512)
+KILN_VARIANT(HARD_SWISH, KILN_ISA_AVX2, "q8-hardswish-lut-avx2",
+             kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,
+             kiln_q8_table_run_avx2)
+#endif
+KILN_VARIANT(HARD_SWISH, KILN_ISA_PORTABLE, "q8-hardswish-lut",
+             kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,
+             kiln_q8_table_run_portable)
+KILN_VARIANT(SOFTMAX, KILN_ISA_PORTABLE, "q8-softmax-table",
+             kiln_q8_softmax_pack, kiln_q8_softmax_applies,
+             kiln_q8_softmax_run)
+#if defined(__x86_64__)
+KILN_VARIANT(QUANTIZE, KILN_ISA_AVX512, "q8-quantize-avx512", NULL,
+             kiln_q8_quantize_applies, kiln_q8_quantize_run_avx512)
+KILN_VARIANT(QUANTIZE, KILN_ISA_AVX2, "q8-quantize-avx2", NULL,
+             kiln_q8_quantize_applies, kiln_q8_quantize_run_avx2)
+#endif
+KILN_VARIANT(QUANTIZE, KILN_ISA_PORTABLE, "q8-quantize-portable", NULL,
+             kiln_q8_quantize_applies, kiln_q8_quantize_run_portable)
