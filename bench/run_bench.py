@@ -235,10 +235,10 @@ def peak_share(resnet: Path) -> str:
     convs = []
     for line in out.splitlines():
         f = line.split()
-        # step, op, kernel, output shape, median us, share, GFLOP/s
-        if len(f) == 7 and f[1] == "CONV_2D":
-            us, gflops = float(f[4]), float(f[6])
-            convs.append((gflops * us * 1e3, f[2], f[3], gflops))
+        # step, op, kernel, types, output shape, median us, share, GFLOP/s
+        if len(f) == 8 and f[1] == "CONV_2D":
+            us, gflops = float(f[5]), float(f[7])
+            convs.append((gflops * us * 1e3, f[2], f[4], gflops))
     if not convs:
         return ""
     biggest = max(c[0] for c in convs)
