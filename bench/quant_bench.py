@@ -308,6 +308,15 @@ def bench_case(runners, rounds, seconds):
 # ----------------------------------------------------------------- report
 
 
+def kiln_commit() -> str:
+    """The commit the kiln under test was built from (this checkout's)."""
+    r = subprocess.run(["git", "-C", str(REPO), "log", "-1",
+                        "--format=%h (%s)"], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    text = r.stdout.strip()
+    return text[:100] if text else "unknown"
+
+
 def cpu_description() -> str:
     model, flags = "unknown CPU", set()
     try:
@@ -379,7 +388,7 @@ def targets(rows) -> str:
             gain = r["kiln-f32"] / r["kiln"]
             lines.append(
                 f"- resnet50, {r['threads']} thread(s), batch {r['batch']}: "
-                f"kiln int8 {gain:.2f}x faster than kiln float32 (target >= "
+                f"kiln float32 / kiln int8 latency {gain:.2f}x (target >= "
                 f"4x: {'met' if gain >= 4 else 'not met'})")
     return "\n".join(lines)
 
@@ -488,13 +497,18 @@ def main():
                 rows.append(row)
     for path in kiln_q.values():
         path.unlink(missing_ok=True)
-    command = "make bench  (python3 bench/quant_bench.py " + " ".join(
-        sys.argv[1:]) + ")"
+    command = "make bench  (" + " ".join(
+        ["python3 bench/quant_bench.py"] + sys.argv[1:]) + ")"
+    loaded = (f" The machine was shared: a load average of {load:.1f} on "
+              f"{os.cpu_count()} cores slows every runtime alike; compare "
+              "the ratios." if load > os.cpu_count() else "")
     text = (
         "## int8: kiln vs LiteRT vs ONNX Runtime (issue 11)\n\n"
         f"Date: {datetime.date.today()}  \nCPU: {cpu_description()}  \n"
+        f"kiln: commit {kiln_commit()}  \n"
         f"Command: `{command}`  \nLoad average at the start: {load:.2f}; "
-        f"the run took {(time.time() - started) / 60:.1f} min.  \n"
+        f"the timed part took {(time.time() - started) / 60:.1f} min."
+        f"{loaded}  \n"
         "Models: Keras MobileNetV2, ResNet50, EfficientNetB0 (weights=None, "
         "fixed seeds). int8: TensorFlow's converter, 8 random calibration "
         "images, TFLITE_BUILTINS_INT8, float inputs and outputs; kiln and "
