@@ -518,8 +518,10 @@ typedef struct kiln_profile_entry {
   double duration_us;
   /* Element types of the first non-constant input (else the last input)
    * and of the first output (KILN_FLOAT32 when the operator has none), so
-   * int8 kernels stand out. */
-  kiln_dtype input_dtype, output_dtype;
+   * int8 kernels stand out; and of the first constant input of rank 2 or
+   * more (the weights; KILN_DTYPE_INVALID when there is none), so hybrid
+   * kernels (float activations, int8 weights) do too. */
+  kiln_dtype input_dtype, output_dtype, weights_dtype;
 } kiln_profile_entry;
 
 /* Turns per-kernel timing on or off for later invokes (off by default; on

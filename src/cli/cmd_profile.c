@@ -14,7 +14,8 @@ static const char profile_help[] =
     "runs (default 2), then R profiled runs (default 10). Prints one row per\n"
     "kernel, slowest first: step, operator, kernel chosen (\"ref\" for the\n"
     "reference kernels, else the variant's name), element types (of the\n"
-    "first input and output: \"int8\", \"float32->int8\"), output shape,\n"
+    "first input and output: \"int8\", \"float32->int8\"; \",w:int8\" for\n"
+    "weights of another type, as in hybrid kernels), output shape,\n"
     "median time over the runs, share of the total and GFLOP/s; then the\n"
     "totals per operator type.\n\n"
     "  --threads N  threads per invoke (default 0: all cores)\n"
@@ -133,11 +134,17 @@ static const char *kernel_name(const kiln_profile_entry *e) {
  * first output's (QUANTIZE, DEQUANTIZE, hybrid kernels). */
 static const char *format_types(const kiln_profile_entry *e, char *buf,
                                 size_t size) {
+  int used;
   if (e->input_dtype == e->output_dtype)
-    snprintf(buf, size, "%s", kiln_dtype_name(e->output_dtype));
+    used = snprintf(buf, size, "%s", kiln_dtype_name(e->output_dtype));
   else
-    snprintf(buf, size, "%s->%s", kiln_dtype_name(e->input_dtype),
-             kiln_dtype_name(e->output_dtype));
+    used = snprintf(buf, size, "%s->%s", kiln_dtype_name(e->input_dtype),
+                    kiln_dtype_name(e->output_dtype));
+  /* Weights of another type than the activations: a hybrid kernel. */
+  if (e->weights_dtype && e->weights_dtype != e->input_dtype && used >= 0 &&
+      (size_t)used < size)
+    snprintf(buf + used, size - (size_t)used, ",w:%s",
+             kiln_dtype_name(e->weights_dtype));
   return buf;
 }
 

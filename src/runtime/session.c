@@ -1036,6 +1036,14 @@ kiln_status *kiln_session_profile_entry(const kiln_session *s, int index,
     out->input_dtype = s->tensors[id].dtype;
     if (!s->graph->values[id].is_constant) break;
   }
+  for (int i = 0; i < node->num_inputs; i++) {
+    int id = node->inputs[i];
+    const kiln_value *v = id >= 0 ? &s->graph->values[id] : NULL;
+    if (v && v->is_constant && v->rank >= 2) {
+      out->weights_dtype = v->dtype;
+      break;
+    }
+  }
   out->flops = st->flops;
   out->start_us = s->step_start_us[index];
   out->duration_us = s->step_duration_us[index];

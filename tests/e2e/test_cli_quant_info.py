@@ -14,6 +14,7 @@ TIMEOUT = 120
 DATA = Path(__file__).resolve().parents[1] / "data"
 INT8_CNN = DATA / "quantized_cnn_int8.tflite"
 FLOAT_CNN = DATA / "dynamic_batch_cnn.tflite"
+HYBRID_CNN = DATA / "quantized_cnn_dynamic.tflite"
 
 # "  scale 0.00783774 zero_point 0" or
 # "  per-channel(16) axis 3, scale 0.00109466..0.00155233, zero_point 0"
@@ -24,7 +25,7 @@ PER_CHANNEL = re.compile(r"per-channel\((\d+)\) axis (\d+), scale (\S+)\.\.(\S+)
 TENSOR_ROW = re.compile(r"^\s+(\d+)  (\S+)\s+([a-z0-9]+)\s+(\[[-\d,]*\])"
                         r"(  const)?(.*)$")
 # profile: step, op, kernel, types, output shape, median us, share, GFLOP/s
-PROFILE_ROW = re.compile(r"^\s+(\d+)\s+([A-Z0-9_]+)\s+(\S+)\s+([a-z0-9>-]+)\s+"
+PROFILE_ROW = re.compile(r"^\s+(\d+)\s+([A-Z0-9_]+)\s+(\S+)\s+([a-z0-9>,:-]+)\s+"
                          r"(\[[-\d,]*\])\s+([\d.]+)\s+([\d.]+)%\s+(\S+)\s*$")
 
 
@@ -167,6 +168,27 @@ def test_profile_marks_int8_kernels(kiln_bin, tmp_path):
 def test_profile_types_of_float_model(kiln_bin):
     for m in profile_rows(kiln_bin, FLOAT_CNN):
         assert m[4] == "float32", m[0]
+
+
+def test_profile_marks_hybrid_kernels(kiln_bin):
+    """Dynamic-range quantization: float activations, int8 weights. The
+    operators whose weights the file stores in int8 say so."""
+    model = K.load_model_object(HYBRID_CNN)
+    graph = model.subgraphs[0]
+    names = K._builtin_names()
+    int8_weights = set()
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        weights = [graph.tensors[i] for i in op.inputs
+                   if i >= 0 and len(graph.tensors[i].shape) >= 2
+                   and model.buffers[graph.tensors[i].buffer].data is not None]
+        if weights and weights[0].type == 9:  # TensorType INT8
+            int8_weights.add(names[max(code.builtinCode,
+                                       code.deprecatedBuiltinCode)])
+    assert int8_weights, "the fixture has int8 weights"
+    for m in profile_rows(kiln_bin, HYBRID_CNN):
+        expected = "float32,w:int8" if m[2] in int8_weights else "float32"
+        assert m[4] == expected, m[0]
 
 
 def test_profile_shows_quantize_and_dequantize_types(kiln_bin, model_cache):

@@ -163,7 +163,7 @@ def test_bench_peak(kiln_bin):
 # -------------------------------------------------------------- profile
 
 # step, op, kernel, types, output shape, median us, share, GFLOP/s
-ROW = re.compile(r"^\s+(\d+)\s+([A-Z0-9_]+)\s+(\S+)\s+[a-z0-9>-]+\s+"
+ROW = re.compile(r"^\s+(\d+)\s+([A-Z0-9_]+)\s+(\S+)\s+[a-z0-9>,:-]+\s+"
                  r"(\[[-\d,]*\])\s+([\d.]+)\s+([\d.]+)%\s+(\S+)\s*$")
 
 
