@@ -18,6 +18,8 @@ int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* Exit codes: failures of the work itself, and misuse of the command. */
 enum { CLI_EXIT_FAILURE = 1, CLI_EXIT_USAGE = 2 };

@@ -10,6 +10,9 @@ static const cli_command commands[] = {
     {"profile", cmd_profile, "time each kernel of a model; Chrome trace"},
     {"serve", cmd_serve,
      "serve models over TF Serving's REST API and KServe v2"},
+    {"convert", cmd_convert, "write a model as .tflite with kiln's writer"},
+    {"quantize", cmd_quantize,
+     "quantize a float .tflite (dynamic, int8, int16x8, float16)"},
 };
 enum { NUM_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -512,6 +512,43 @@ const char *kiln_model_node_op_name(const kiln_model *model, int index) {
   return kiln_op_table[model->graph->nodes[index].op].name;
 }
 
+/* For tools that build or rewrite a graph in memory (kiln quantize runs
+ * its calibration copy and its rewritten graph this way, before any file
+ * exists): the graph's constants must outlive the model. */
+kiln_status *kiln_model_from_graph(kiln_graph *graph, const char *source,
+                                   const kiln_options *options,
+                                   bool run_passes, kiln_model **out_model) {
+  *out_model = NULL;
+  kiln_model *m = NULL;
+  kiln_status *st = new_model(options, source ? source : "<graph>", &m);
+  if (st) {
+    kiln_graph_free(graph);
+    return st;
+  }
+  m->graph = graph;
+  m->format = "graph";
+  m->root = m;
+  m->isa = kiln_isa_resolve(m->options.max_isa);
+  m->options.custom_ops = NULL;
+  m->subgraphs = kiln_calloc(m->alloc, 1, sizeof *m->subgraphs);
+  st = m->subgraphs ? NULL : KILN_OOM();
+  if (!st) {
+    m->num_subgraphs = 1;
+    m->subgraphs[0] = m;
+    st = kiln_graph_validate(graph, m->source);
+  }
+  if (!st && run_passes) st = kiln_run_passes(m->graph, m->source, &m->passes);
+  if (!st) st = build_quant_params(m);
+  if (!st) st = pack_weights(m);
+  if (!st) st = number_variables(m);
+  if (st) {
+    kiln_model_free(m);
+    return st;
+  }
+  *out_model = m;
+  return NULL;
+}
+
 int kiln_model_num_tensors(const kiln_model *model) {
   return model ? model->graph->num_values : 0;
 }
@@ -548,3 +585,4 @@ kiln_status *kiln_model_tensor_info(const kiln_model *model, int index,
                  (value_is_used(g, index) ? 0 : KILN_TENSOR_UNUSED);
   return NULL;
 }
+
