@@ -235,10 +235,10 @@ def peak_share(resnet: Path) -> str:
     convs = []
     for line in out.splitlines():
         f = line.split()
-        # step, op, kernel, output shape, median us, share, GFLOP/s
-        if len(f) == 7 and f[1] == "CONV_2D":
-            us, gflops = float(f[4]), float(f[6])
-            convs.append((gflops * us * 1e3, f[2], f[3], gflops))
+        # step, op, kernel, types, output shape, median us, share, GFLOP/s
+        if len(f) == 8 and f[1] == "CONV_2D":
+            us, gflops = float(f[5]), float(f[7])
+            convs.append((gflops * us * 1e3, f[2], f[4], gflops))
     if not convs:
         return ""
     biggest = max(c[0] for c in convs)
@@ -329,11 +329,13 @@ def main():
         "below 1.00x mean kiln is faster.\n\n" + table(rows) + "\n\n" +
         targets(rows, cache.path("resnet50", "float32")
                 if "resnet50" in args.models.split(",") else None))
-    # Keep the server's section (bench/serve_bench.py writes it).
+    # Keep the sections the other benchmarks write between their markers
+    # (serve_bench.py's <!-- serve -->, quant_bench.py's <!-- quant -->...).
     out = Path(args.out)
     old = out.read_text() if out.exists() else ""
-    serve = re.search(r"<!-- serve -->.*<!-- /serve -->\n?", old, flags=re.S)
-    out.write_text(text + ("\n" + serve[0] if serve else ""))
+    kept = [m[0].rstrip("\n") + "\n" for m in re.finditer(
+        r"<!-- ([a-z ]+) -->.*?<!-- /\1 -->", old, flags=re.S)]
+    out.write_text(text + "".join("\n" + k for k in kept))
     print(text)
 
 

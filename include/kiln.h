@@ -393,6 +393,19 @@ const char *kiln_model_source_op_name(const kiln_model *model, int index);
  * sessions run, after the load-time passes; "" when out of range. */
 const char *kiln_model_node_op_name(const kiln_model *model, int index);
 
+/* Every tensor of the graph that sessions run (values of the model after
+ * the load-time passes), for tools such as `kiln info --tensors`: index
+ * 0 .. kiln_model_num_tensors()-1. `out_flags` (may be NULL) gets
+ * KILN_TENSOR_* bits. The info's name is the tensor's name in the file. */
+enum {
+  KILN_TENSOR_CONSTANT = 1, /* weights and other constants */
+  KILN_TENSOR_UNUSED = 2    /* no operator, input or output refers to it
+                               after the passes (folded away) */
+};
+int kiln_model_num_tensors(const kiln_model *model);
+kiln_status *kiln_model_tensor_info(const kiln_model *model, int index,
+                                    kiln_tensor_info *out_info, int *out_flags);
+
 /* ------------------------------------------------------------- sessions */
 
 typedef struct kiln_session kiln_session;
@@ -503,6 +516,12 @@ typedef struct kiln_profile_entry {
   double flops;
   double start_us; /* from the start of the invoke */
   double duration_us;
+  /* Element types of the first non-constant input (else the last input)
+   * and of the first output (KILN_FLOAT32 when the operator has none), so
+   * int8 kernels stand out; and of the first constant input of rank 2 or
+   * more (the weights; KILN_DTYPE_INVALID when there is none), so hybrid
+   * kernels (float activations, int8 weights) do too. */
+  kiln_dtype input_dtype, output_dtype, weights_dtype;
 } kiln_profile_entry;
 
 /* Turns per-kernel timing on or off for later invokes (off by default; on

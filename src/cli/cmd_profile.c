@@ -12,7 +12,10 @@ static const char profile_help[] =
     "                    [--trace OUT.json]\n\n"
     "Runs the model on random inputs with per-kernel timing on: W warmup\n"
     "runs (default 2), then R profiled runs (default 10). Prints one row per\n"
-    "kernel, slowest first: step, operator, kernel chosen, output shape,\n"
+    "kernel, slowest first: step, operator, kernel chosen (\"ref\" for the\n"
+    "reference kernels, else the variant's name), element types (of the\n"
+    "first input and output: \"int8\", \"float32->int8\"; \",w:int8\" for\n"
+    "weights of another type, as in hybrid kernels), output shape,\n"
     "median time over the runs, share of the total and GFLOP/s; then the\n"
     "totals per operator type.\n\n"
     "  --threads N  threads per invoke (default 0: all cores)\n"
@@ -127,8 +130,26 @@ static const char *kernel_name(const kiln_profile_entry *e) {
   return e->kernel ? e->kernel : "?";
 }
 
+/* "int8", or "float32->int8" when the first input's type differs from the
+ * first output's (QUANTIZE, DEQUANTIZE, hybrid kernels). */
+static const char *format_types(const kiln_profile_entry *e, char *buf,
+                                size_t size) {
+  int used;
+  if (e->input_dtype == e->output_dtype)
+    used = snprintf(buf, size, "%s", kiln_dtype_name(e->output_dtype));
+  else
+    used = snprintf(buf, size, "%s->%s", kiln_dtype_name(e->input_dtype),
+                    kiln_dtype_name(e->output_dtype));
+  /* Weights of another type than the activations: a hybrid kernel. */
+  if (e->weights_dtype && e->weights_dtype != e->input_dtype && used >= 0 &&
+      (size_t)used < size)
+    snprintf(buf + used, size - (size_t)used, ",w:%s",
+             kiln_dtype_name(e->weights_dtype));
+  return buf;
+}
+
 static void trace_event(FILE *out, const step_row *row, int last) {
-  char shape[160];
+  char shape[160], types[48];
   fprintf(out, "  {\"name\": ");
   cli_json_string(out, row->entry.op);
   fprintf(out,
@@ -142,6 +163,8 @@ static void trace_event(FILE *out, const step_row *row, int last) {
           "\"kernel\": ",
           row->step, row->entry.source_index);
   cli_json_string(out, kernel_name(&row->entry));
+  fprintf(out, ", \"types\": ");
+  cli_json_string(out, format_types(&row->entry, types, sizeof types));
   fprintf(out, ", \"shape\": ");
   cli_json_string(out, format_dims(&row->entry, shape, sizeof shape));
   fprintf(out, ", \"flops\": ");
@@ -181,22 +204,24 @@ static int text_width(const char *text, int width) {
 }
 
 static void print_steps(const profile_data *d, double total_us) {
-  int op_w = 2, kernel_w = 6, shape_w = 12;
-  char shape[160];
+  int op_w = 2, kernel_w = 6, types_w = 5, shape_w = 12;
+  char shape[160], types[48];
   for (int k = 0; k < d->steps; k++) {
     const kiln_profile_entry *e = &d->rows[k].entry;
     op_w = text_width(e->op, op_w);
     kernel_w = text_width(kernel_name(e), kernel_w);
+    types_w = text_width(format_types(e, types, sizeof types), types_w);
     shape_w = text_width(format_dims(e, shape, sizeof shape), shape_w);
   }
-  printf("  %5s  %-*s  %-*s  %-*s  %10s  %6s  %8s\n", "step", op_w, "op",
-         kernel_w, "kernel", shape_w, "output shape", "median us", "share",
-         "GFLOP/s");
+  printf("  %5s  %-*s  %-*s  %-*s  %-*s  %10s  %6s  %8s\n", "step", op_w, "op",
+         kernel_w, "kernel", types_w, "types", shape_w, "output shape",
+         "median us", "share", "GFLOP/s");
   for (int k = 0; k < d->steps; k++) {
     const step_row *r = &d->rows[k];
     double share = total_us > 0 ? 100.0 * r->median_us / total_us : 0.0;
-    printf("  %5d  %-*s  %-*s  %-*s  %10.2f  %5.1f%%  ", r->step, op_w,
-           r->entry.op, kernel_w, kernel_name(&r->entry), shape_w,
+    printf("  %5d  %-*s  %-*s  %-*s  %-*s  %10.2f  %5.1f%%  ", r->step, op_w,
+           r->entry.op, kernel_w, kernel_name(&r->entry), types_w,
+           format_types(&r->entry, types, sizeof types), shape_w,
            format_dims(&r->entry, shape, sizeof shape), r->median_us, share);
     if (r->entry.flops > 0 && r->median_us > 0)
       printf("%8.2f\n", r->entry.flops / (r->median_us * 1e3));

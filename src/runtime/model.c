@@ -548,3 +548,41 @@ kiln_status *kiln_model_from_graph(kiln_graph *graph, const char *source,
   *out_model = m;
   return NULL;
 }
+
+int kiln_model_num_tensors(const kiln_model *model) {
+  return model ? model->graph->num_values : 0;
+}
+
+/* Whether value `id` is a graph input or output or an operand of a node:
+ * the passes leave folded values in the array, unreferenced. */
+static bool value_is_used(const kiln_graph *g, int id) {
+  for (int i = 0; i < g->num_inputs; i++)
+    if (g->inputs[i] == id) return true;
+  for (int i = 0; i < g->num_outputs; i++)
+    if (g->outputs[i] == id) return true;
+  for (int n = 0; n < g->num_nodes; n++) {
+    const kiln_node *node = &g->nodes[n];
+    for (int i = 0; i < node->num_inputs; i++)
+      if (node->inputs[i] == id) return true;
+    for (int i = 0; i < node->num_outputs; i++)
+      if (node->outputs[i] == id) return true;
+  }
+  return false;
+}
+
+kiln_status *kiln_model_tensor_info(const kiln_model *model, int index,
+                                    kiln_tensor_info *out_info,
+                                    int *out_flags) {
+  if (!model || !out_info)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "kiln_model_tensor_info: NULL");
+  const kiln_graph *g = model->graph;
+  KILN_TRY(check_index(index, g->num_values, "tensor"));
+  const kiln_value *v = &g->values[index];
+  fill_info(v, v->name ? v->name : "", out_info);
+  if (out_flags)
+    *out_flags = (v->is_constant ? KILN_TENSOR_CONSTANT : 0) |
+                 (value_is_used(g, index) ? 0 : KILN_TENSOR_UNUSED);
+  return NULL;
+}
+

@@ -1025,6 +1025,25 @@ kiln_status *kiln_session_profile_entry(const kiln_session *s, int index,
     out->rank = first->rank;
     memcpy(out->dims, first->dims, sizeof out->dims);
   }
+  out->input_dtype = out->output_dtype = KILN_FLOAT32;
+  if (node->num_outputs > 0)
+    out->output_dtype = s->tensors[node->outputs[0]].dtype;
+  /* The first computed input: TRANSPOSE_CONV's first is its constant
+   * output shape, not what it converts from. */
+  for (int i = 0; i < node->num_inputs; i++) {
+    int id = node->inputs[i];
+    if (id < 0) continue;
+    out->input_dtype = s->tensors[id].dtype;
+    if (!s->graph->values[id].is_constant) break;
+  }
+  for (int i = 0; i < node->num_inputs; i++) {
+    int id = node->inputs[i];
+    const kiln_value *v = id >= 0 ? &s->graph->values[id] : NULL;
+    if (v && v->is_constant && v->rank >= 2) {
+      out->weights_dtype = v->dtype;
+      break;
+    }
+  }
   out->flops = st->flops;
   out->start_us = s->step_start_us[index];
   out->duration_us = s->step_duration_us[index];

@@ -162,8 +162,9 @@ def test_bench_peak(kiln_bin):
 
 # -------------------------------------------------------------- profile
 
-ROW = re.compile(r"^\s+(\d+)\s+([A-Z0-9_]+)\s+(\S+)\s+(\[[-\d,]*\])\s+"
-                 r"([\d.]+)\s+([\d.]+)%\s+(\S+)\s*$")
+# step, op, kernel, types, output shape, median us, share, GFLOP/s
+ROW = re.compile(r"^\s+(\d+)\s+([A-Z0-9_]+)\s+(\S+)\s+[a-z0-9>,:-]+\s+"
+                 r"(\[[-\d,]*\])\s+([\d.]+)\s+([\d.]+)%\s+(\S+)\s*$")
 
 
 def test_profile_table_and_trace(kiln_bin, cnn, tmp_path):
