@@ -17,6 +17,7 @@
 #include "kernels/qelem/lut8.h"
 #include "kernels/variants.h"
 #include "passes/passes.h"
+#include "runtime/model.h"
 
 /* ------------------------------------------------------ building graphs */
 
@@ -355,11 +356,63 @@ static void test_bad_types(void) {
   if (st) kiln_status_free(st);
 }
 
+/* Through a session, as a model runs: the pass fuses, the variant of each
+ * instruction-set level this CPU has runs the node, and the output on
+ * all 256 bytes equals the unfused graph's reference result. */
+static void test_session(void) {
+  kiln_test_seed(13);
+  kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  const struct {
+    kiln_isa isa;
+    const char *kernel;
+  } levels[] = {
+      {KILN_ISA_PORTABLE, "q8-lut8-portable"},
+      {KILN_ISA_AVX2, "q8-lut8-avx2"},
+      {KILN_ISA_AVX512, "q8-lut8-avx512"},
+  };
+  int8_t bytes[N];
+  for (int i = 0; i < N; i++) bytes[i] = (int8_t)(127 - i);
+  for (int l = 0; l < 3; l++) {
+    if (levels[l].isa > best) continue;
+    G = kiln_graph_create(NULL);
+    int x = value("x", KILN_INT8, kiln_test_uniform(0.01f, 0.2f),
+                  kiln_test_int(-100, 100));
+    int y = swish(x, 1.0f / 256, -128, kiln_test_uniform(0.01f, 0.2f),
+                  kiln_test_int(-100, 100), l == 1, KILN_ACT_NONE);
+    CHECK_OK(kiln_graph_set_io(G, &x, NULL, 1, &y, NULL, 1));
+    int8_t want[N], got[N];
+    CHECK_OK(evaluate(G, bytes, 0, want, N));
+    kiln_options opt = kiln_options_default();
+    opt.max_isa = levels[l].isa;
+    opt.num_threads = 1;
+    kiln_model *model = NULL;
+    kiln_session *s = NULL;
+    CHECK_OK(kiln_model_from_graph(G, "swish", &opt, true, &model));
+    if (model) CHECK_OK(kiln_session_create(model, NULL, &s));
+    if (s) {
+      CHECK_OK(kiln_session_set_profiling(s, 1));
+      CHECK_OK(kiln_session_set_input(s, 0, KILN_INT8, shape3, 3, bytes, N));
+      CHECK_OK(kiln_session_invoke(s));
+      CHECK_OK(kiln_session_get_output(s, 0, got, N));
+      CHECK(memcmp(got, want, N) == 0);
+      kiln_profile_entry e;
+      CHECK_OK(kiln_session_profile_entry(s, 0, &e));
+      CHECK(strcmp(e.op, "QUANT_LUT8") == 0);
+      CHECK(strcmp(e.kernel, levels[l].kernel) == 0);
+      if (strcmp(e.kernel, levels[l].kernel))
+        fprintf(stderr, "level %d ran %s\n", (int)levels[l].isa, e.kernel);
+      kiln_session_free(s);
+    }
+    kiln_model_free(model);
+  }
+}
+
 int main(void) {
   test_fused_equals_reference();
   test_not_fused();
   test_pipeline_report();
   test_variants();
   test_bad_types();
+  test_session();
   return kiln_test_finish("test_fuse_swish8");
 }
