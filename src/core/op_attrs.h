@@ -455,4 +455,13 @@ typedef struct kiln_stablehlo_composite_attrs {
   int version;
 } kiln_stablehlo_composite_attrs;
 
+/* QUANT_LUT8, an operator only passes/fuse_swish8.c makes: an int8 tensor
+ * mapped element by element through a table, y = table[x + 128], the
+ * table holding what the reference kernels of the replaced nodes compute
+ * for each of the 256 input bytes under their quantization. Input and
+ * output are int8, per-tensor quantized, of one shape. */
+typedef struct kiln_lut8_attrs {
+  int8_t table[256];
+} kiln_lut8_attrs;
+
 #endif

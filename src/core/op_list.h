@@ -228,3 +228,6 @@ KILN_OP(CONV_3D_TRANSPOSE, kiln_conv3d_attrs, kiln_shape_conv_3d_transpose, kiln
 /* Internal operators, made by load-time passes and never read from a file;
  * they stay last (ops.h: KILN_OP_FIRST_INTERNAL). ref/bottleneck.c */
 KILN_OP(FUSED_BOTTLENECK, kiln_bottleneck_attrs, kiln_shape_fused_bottleneck, kiln_ref_fused_bottleneck, kiln_flops_fused_bottleneck)
+/* int8 -> int8 through a 256-entry table computed at load by
+ * passes/fuse_swish8.c (MUL(x, LOGISTIC(x))). ref/quant_lut8.c */
+KILN_OP(QUANT_LUT8, kiln_lut8_attrs, kiln_shape_quant_lut8, kiln_ref_quant_lut8, kiln_flops_none)

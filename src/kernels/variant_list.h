@@ -320,3 +320,13 @@ KILN_VARIANT(QUANTIZE, KILN_ISA_AVX2, "q8-quantize-avx2", NULL,
 #endif
 KILN_VARIANT(QUANTIZE, KILN_ISA_PORTABLE, "q8-quantize-portable", NULL,
              kiln_q8_quantize_applies, kiln_q8_quantize_run_portable)
+/* QUANT_LUT8 (passes/fuse_swish8.c): the node's table through qelem's
+ * lookup micro-kernels (kernels/qelem/lut8.h). */
+#if defined(__x86_64__)
+KILN_VARIANT(QUANT_LUT8, KILN_ISA_AVX512, "q8-lut8-avx512", NULL,
+             kiln_lut8_applies, kiln_lut8_run_avx512)
+KILN_VARIANT(QUANT_LUT8, KILN_ISA_AVX2, "q8-lut8-avx2", NULL,
+             kiln_lut8_applies, kiln_lut8_run_avx2)
+#endif
+KILN_VARIANT(QUANT_LUT8, KILN_ISA_PORTABLE, "q8-lut8-portable", NULL,
+             kiln_lut8_applies, kiln_lut8_run_portable)

@@ -9,6 +9,7 @@
 #include "kernels/gemm/gemm.h"
 #include "kernels/movement/movement_variants.h"
 #include "kernels/qdw/qdw.h"
+#include "kernels/qelem/lut8.h"
 #include "kernels/qelem/qelem.h"
 #include "kernels/qgemm/qgemm.h"
 #include "kernels/qhybrid/qhybrid.h"

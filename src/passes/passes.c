@@ -31,6 +31,9 @@ kiln_status *kiln_run_passes(kiln_graph *g, const char *source,
     out_report->released_constants += released;
     if (bn + fused + noops + dead == 0) break;
   }
+  /* int8 swish pairs: no other pass looks at int8 LOGISTIC or MUL nodes,
+   * so the order does not matter; the rounds have folded what they can. */
+  KILN_TRY(kiln_pass_fuse_swish8(g, &out_report->fused_swish8));
   /* Last, on the graph the rounds left: batch norms and activations are
    * in the convolutions by now, so the chains show as three nodes. */
   KILN_TRY(kiln_pass_fuse_bottlenecks(g, &out_report->fused_bottlenecks));

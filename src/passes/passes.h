@@ -59,6 +59,13 @@ kiln_status *kiln_pass_fuse_bottlenecks(kiln_graph *g, int *out_fused);
  * *out_fused to the number of ADDs removed. */
 kiln_status *kiln_pass_fuse_residuals(kiln_graph *g, int *out_fused);
 
+/* Turns MUL(x, LOGISTIC(x)) on int8 per-tensor quantized values (either
+ * operand order), the logistic read only by the MUL and not a graph
+ * output, into one QUANT_LUT8 node whose table the reference LOGISTIC and
+ * MUL kernels compute at load for all 256 bytes (fuse_swish8.c). Sets
+ * *out_fused to the number of pairs replaced. */
+kiln_status *kiln_pass_fuse_swish8(kiln_graph *g, int *out_fused);
+
 /* What the load-time pipeline did, for `kiln info`. */
 typedef struct kiln_pass_report {
   int nodes_before, nodes_after;
@@ -70,6 +77,7 @@ typedef struct kiln_pass_report {
   int released_constants; /* unused constants whose memory was freed */
   int fused_bottlenecks;  /* depthwise chains made FUSED_BOTTLENECK nodes */
   int fused_residuals;    /* ADDs merged into 1x1 CONV_2D as residuals */
+  int fused_swish8;       /* int8 swish pairs made QUANT_LUT8 nodes */
 } kiln_pass_report;
 
 /* Runs every load-time pass in order (see passes.c). */

@@ -150,11 +150,12 @@ static kiln_status *optimize_graph(kiln_model *m) {
            "%s: %d operators in the file, %d after load-time passes (%d "
            "folded into constants, %d batch-norm ops folded, %d activations "
            "fused, %d no-ops and %d dead operators removed, %d bottlenecks "
-           "and %d residual ADDs fused)",
+           "and %d residual ADDs fused, %d int8 swish pairs made tables)",
            m->source, report->nodes_before, report->nodes_after, report->folded,
            report->folded_batchnorms, report->fused_activations,
            report->removed_noops, report->removed_dead,
-           report->fused_bottlenecks, report->fused_residuals);
+           report->fused_bottlenecks, report->fused_residuals,
+           report->fused_swish8);
   KILN_TRY(build_quant_params(m));
   return pack_weights(m);
 }

@@ -125,6 +125,12 @@ def _ops() -> Sequence[QuantOp]:
                 modes=("int8",), expect=("SQRT",), nonnegative=True),
         QuantOp("hard_swish", lambda x: x * tf.nn.relu6(x + 3.0) / 6.0,
                 (s4,), modes=("int8",), expect=("HARD_SWISH",)),
+        # Swish as TF's converter writes it (EfficientNet): LOGISTIC and
+        # MUL, which kiln's passes make one table lookup on int8.
+        QuantOp("swish", lambda x: x * tf.sigmoid(x), (s4,),
+                ranges=((-6.0, 4.0),), expect=("LOGISTIC", "MUL")),
+        QuantOp("swish_reversed", lambda x: tf.sigmoid(x) * x, (s4,),
+                ranges=((-6.0, 4.0),), expect=("LOGISTIC", "MUL")),
         QuantOp("softmax", tf.nn.softmax, ((3, 10),), expect=("SOFTMAX",)),
         QuantOp("softmax_wide", tf.nn.softmax, ((2, 3, 300),),
                 ranges=((-20.0, 12.0),), expect=("SOFTMAX",)),
