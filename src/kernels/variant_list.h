@@ -30,11 +30,11 @@ KILN_VARIANT(CONV_2D, KILN_ISA_PORTABLE, "f32-conv1x1-gemm-4x8-portable",
 /* 3x3 stride-1 CONV_2D through Winograd F(4x4, 3x3) or F(2x2, 3x3); each
  * packer takes the layers its tile size runs fastest
  * (kernels/gemm/conv_winograd.h). */
-#define KILN_WINOGRAD_VARIANTS(tile, isa_id, isa)                             \
-  KILN_VARIANT_WS(CONV_2D, isa_id, "f32-conv3x3-winograd-" #tile "-" #isa,    \
-                  kiln_conv_winograd_##tile##_pack_##isa,                     \
-                  kiln_conv_winograd_##tile##_applies_##isa,                  \
-                  kiln_conv_winograd_##tile##_run_##isa,                      \
+#define KILN_WINOGRAD_VARIANTS(tile, isa_id, isa)                          \
+  KILN_VARIANT_WS(CONV_2D, isa_id, "f32-conv3x3-winograd-" #tile "-" #isa, \
+                  kiln_conv_winograd_##tile##_pack_##isa,                  \
+                  kiln_conv_winograd_##tile##_applies_##isa,               \
+                  kiln_conv_winograd_##tile##_run_##isa,                   \
                   kiln_conv_winograd_##tile##_workspace_##isa)
 #if defined(__x86_64__)
 KILN_WINOGRAD_VARIANTS(f43, KILN_ISA_AVX512, avx512)
@@ -104,21 +104,21 @@ KILN_VARIANT(DEPTHWISE_CONV_2D, KILN_ISA_PORTABLE,
 /* int8 DEPTHWISE_CONV_2D (depth multiplier 1, weights' zero point 0) on
  * channel blocks packed at load (kernels/qdw/qdw.h); the float packers
  * above decline int8 nodes and these decline float ones. */
-#define KILN_QDW_VARIANTS(isa_id, isa)                                        \
-  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-3x3s1-" #isa,            \
-               kiln_q8_dwconv_3x3s1__##isa##_pack, kiln_q8_dwconv_applies,    \
-               kiln_q8_dwconv_3x3s1__##isa)                                   \
-  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-3x3s2-" #isa,            \
-               kiln_q8_dwconv_3x3s2__##isa##_pack, kiln_q8_dwconv_applies,    \
-               kiln_q8_dwconv_3x3s2__##isa)                                   \
-  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-5x5s1-" #isa,            \
-               kiln_q8_dwconv_5x5s1__##isa##_pack, kiln_q8_dwconv_applies,    \
-               kiln_q8_dwconv_5x5s1__##isa)                                   \
-  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-5x5s2-" #isa,            \
-               kiln_q8_dwconv_5x5s2__##isa##_pack, kiln_q8_dwconv_applies,    \
-               kiln_q8_dwconv_5x5s2__##isa)                                   \
-  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-generic-" #isa,          \
-               kiln_q8_dwconv_generic__##isa##_pack, kiln_q8_dwconv_applies,  \
+#define KILN_QDW_VARIANTS(isa_id, isa)                                       \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-3x3s1-" #isa,           \
+               kiln_q8_dwconv_3x3s1__##isa##_pack, kiln_q8_dwconv_applies,   \
+               kiln_q8_dwconv_3x3s1__##isa)                                  \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-3x3s2-" #isa,           \
+               kiln_q8_dwconv_3x3s2__##isa##_pack, kiln_q8_dwconv_applies,   \
+               kiln_q8_dwconv_3x3s2__##isa)                                  \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-5x5s1-" #isa,           \
+               kiln_q8_dwconv_5x5s1__##isa##_pack, kiln_q8_dwconv_applies,   \
+               kiln_q8_dwconv_5x5s1__##isa)                                  \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-5x5s2-" #isa,           \
+               kiln_q8_dwconv_5x5s2__##isa##_pack, kiln_q8_dwconv_applies,   \
+               kiln_q8_dwconv_5x5s2__##isa)                                  \
+  KILN_VARIANT(DEPTHWISE_CONV_2D, isa_id, "q8-dwconv-generic-" #isa,         \
+               kiln_q8_dwconv_generic__##isa##_pack, kiln_q8_dwconv_applies, \
                kiln_q8_dwconv_generic__##isa)
 #if defined(__x86_64__)
 KILN_QDW_VARIANTS(KILN_ISA_AVX512_VNNI, vnni)
@@ -241,15 +241,15 @@ KILN_QGEMM_VARIANTS(KILN_ISA_PORTABLE, portable)
  * quantized per row / image at invoke, int8 weights packed at load
  * (kernels/qhybrid/qhybrid.h); bit-identical to the reference. Their
  * packers take only float-activation, int8-weight nodes. */
-#define KILN_QH_VARIANTS(isa_id, isa, tile)                                   \
-  KILN_VARIANT_WS(FULLY_CONNECTED, isa_id, "qd8-f32-fc-gemm-" tile "-" #isa,  \
-                  kiln_qh_fc_pack_##isa, kiln_qh_fc_applies_##isa,            \
-                  kiln_qh_fc_run_##isa, kiln_qh_fc_workspace_##isa)           \
-  KILN_VARIANT_WS(CONV_2D, isa_id, "qd8-f32-conv-gemm-" tile "-" #isa,        \
-                  kiln_qh_conv_pack_##isa, kiln_qh_conv_applies_##isa,        \
+#define KILN_QH_VARIANTS(isa_id, isa, tile)                                  \
+  KILN_VARIANT_WS(FULLY_CONNECTED, isa_id, "qd8-f32-fc-gemm-" tile "-" #isa, \
+                  kiln_qh_fc_pack_##isa, kiln_qh_fc_applies_##isa,           \
+                  kiln_qh_fc_run_##isa, kiln_qh_fc_workspace_##isa)          \
+  KILN_VARIANT_WS(CONV_2D, isa_id, "qd8-f32-conv-gemm-" tile "-" #isa,       \
+                  kiln_qh_conv_pack_##isa, kiln_qh_conv_applies_##isa,       \
                   kiln_qh_conv_run_##isa, kiln_qh_conv_workspace_##isa)      \
-  KILN_VARIANT_WS(BATCH_MATMUL, isa_id, "qd8-f32-bmm-gemm-" tile "-" #isa,    \
-                  kiln_qh_bmm_pack_##isa, kiln_qh_bmm_applies_##isa,          \
+  KILN_VARIANT_WS(BATCH_MATMUL, isa_id, "qd8-f32-bmm-gemm-" tile "-" #isa,   \
+                  kiln_qh_bmm_pack_##isa, kiln_qh_bmm_applies_##isa,         \
                   kiln_qh_bmm_run_##isa, kiln_qh_bmm_workspace_##isa)
 #if defined(__x86_64__)
 KILN_QH_VARIANTS(KILN_ISA_AVX512_VNNI, vnni, "8x32")
@@ -310,8 +310,7 @@ KILN_VARIANT(HARD_SWISH, KILN_ISA_PORTABLE, "q8-hardswish-lut",
              kiln_q8_hardswish_lut_pack, kiln_q8_table_applies,
              kiln_q8_table_run_portable)
 KILN_VARIANT(SOFTMAX, KILN_ISA_PORTABLE, "q8-softmax-table",
-             kiln_q8_softmax_pack, kiln_q8_softmax_applies,
-             kiln_q8_softmax_run)
+             kiln_q8_softmax_pack, kiln_q8_softmax_applies, kiln_q8_softmax_run)
 #if defined(__x86_64__)
 KILN_VARIANT(QUANTIZE, KILN_ISA_AVX512, "q8-quantize-avx512", NULL,
              kiln_q8_quantize_applies, kiln_q8_quantize_run_avx512)
@@ -325,8 +324,8 @@ KILN_VARIANT(QUANTIZE, KILN_ISA_PORTABLE, "q8-quantize-portable", NULL,
 #if defined(__x86_64__)
 KILN_VARIANT(QUANT_LUT8, KILN_ISA_AVX512, "q8-lut8-avx512", NULL,
              kiln_lut8_applies, kiln_lut8_run_avx512)
-KILN_VARIANT(QUANT_LUT8, KILN_ISA_AVX2, "q8-lut8-avx2", NULL,
-             kiln_lut8_applies, kiln_lut8_run_avx2)
+KILN_VARIANT(QUANT_LUT8, KILN_ISA_AVX2, "q8-lut8-avx2", NULL, kiln_lut8_applies,
+             kiln_lut8_run_avx2)
 #endif
 KILN_VARIANT(QUANT_LUT8, KILN_ISA_PORTABLE, "q8-lut8-portable", NULL,
              kiln_lut8_applies, kiln_lut8_run_portable)

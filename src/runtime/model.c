@@ -517,8 +517,8 @@ const char *kiln_model_node_op_name(const kiln_model *model, int index) {
  * its calibration copy and its rewritten graph this way, before any file
  * exists): the graph's constants must outlive the model. */
 kiln_status *kiln_model_from_graph(kiln_graph *graph, const char *source,
-                                   const kiln_options *options,
-                                   bool run_passes, kiln_model **out_model) {
+                                   const kiln_options *options, bool run_passes,
+                                   kiln_model **out_model) {
   *out_model = NULL;
   kiln_model *m = NULL;
   kiln_status *st = new_model(options, source ? source : "<graph>", &m);
@@ -586,4 +586,3 @@ kiln_status *kiln_model_tensor_info(const kiln_model *model, int index,
                  (value_is_used(g, index) ? 0 : KILN_TENSOR_UNUSED);
   return NULL;
 }
-

@@ -44,8 +44,8 @@ struct kiln_model {
  * run_passes false every value of the graph keeps its node, so a caller
  * that made them outputs reads them all (calibration, error reports). */
 kiln_status *kiln_model_from_graph(kiln_graph *graph, const char *source,
-                                   const kiln_options *options,
-                                   bool run_passes, kiln_model **out_model);
+                                   const kiln_options *options, bool run_passes,
+                                   kiln_model **out_model);
 
 /* Sends a message to the embedder's log callback when its level allows. */
 void kiln_log(const kiln_options *options, kiln_log_level level,

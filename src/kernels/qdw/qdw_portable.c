@@ -14,6 +14,12 @@
  * the target has, and unsigned arithmetic wraps as TFLite's int32
  * accumulator does (the product of two int8 is exact either way). */
 typedef uint32_t qv __attribute__((vector_size(QDW_LANES * 4)));
+/* Every function taking or returning a qv is static inline in this file,
+ * so no call crosses an ABI boundary: clang's warning that a 32-byte vector
+ * is passed differently without AVX does not apply. */
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#endif
 
 static inline qv q_load(const int8_t *p, int n, bool tail) {
   qv r = {0};
