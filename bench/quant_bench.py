@@ -400,11 +400,13 @@ def targets(rows) -> str:
     return "\n".join(lines)
 
 
-def write_section(out: Path, text: str) -> None:
-    section = f"<!-- quant -->\n{text}\n<!-- /quant -->\n"
+def write_section(out: Path, text: str, mark: str = "quant") -> None:
+    """Replaces the <!-- MARK --> ... <!-- /MARK --> section of `out`, or
+    appends one."""
+    section = f"<!-- {mark} -->\n{text}\n<!-- /{mark} -->\n"
     old = out.read_text() if out.exists() else ""
-    if "<!-- quant -->" in old:
-        new = re.sub(r"<!-- quant -->.*<!-- /quant -->\n?",
+    if f"<!-- {mark} -->" in old:
+        new = re.sub(rf"<!-- {mark} -->.*<!-- /{mark} -->\n?",
                      lambda _: section, old, flags=re.S)
     else:
         new = old.rstrip("\n") + ("\n\n" if old else "") + section

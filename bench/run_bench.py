@@ -334,7 +334,7 @@ def main():
     out = Path(args.out)
     old = out.read_text() if out.exists() else ""
     kept = [m[0].rstrip("\n") + "\n" for m in re.finditer(
-        r"<!-- ([a-z ]+) -->.*?<!-- /\1 -->", old, flags=re.S)]
+        r"<!-- ([a-z -]+) -->.*?<!-- /\1 -->", old, flags=re.S)]
     out.write_text(text + "".join("\n" + k for k in kept))
     print(text)
 
