@@ -315,6 +315,27 @@ static void test_softmax(void) {
   }
 }
 
+/* Rows longer than 4096 values: the Q12.19 sum of exps passes int32 and
+ * wraps (to exactly 0 for 8192 equal values); reference and variant agree
+ * and neither computes an undefined signed overflow or clz(0) (the
+ * sanitizer build aborts on those). A fuzzed model found the overflow. */
+static void test_softmax_long_rows(void) {
+  const int64_t depths[3] = {4097, 5000, 8192};
+  for (int i = 0; i < 3; i++) {
+    int64_t dims[2] = {1, depths[i]};
+    qt *x = qt_new(KILN_INT8, 2, dims, 1, 0);
+    memset(x->t->data, 7, (size_t)depths[i]); /* every diff 0 */
+    x->scale[0] = 0.05f;
+    kiln_softmax_attrs attrs = {1.0f};
+    kiln_tensor *inputs[1] = {x->t};
+    char desc[64];
+    snprintf(desc, sizeof desc, "equal row of %lld", (long long)depths[i]);
+    check_node(KILN_OP_SOFTMAX, &attrs, inputs, 1, 1.0f / 256.0f, -128, true,
+               desc);
+    qt_free(x);
+  }
+}
+
 /* ----------------------------------------------------------- QUANTIZE */
 
 static void test_quantize(void) {
@@ -409,6 +430,7 @@ int main(void) {
   test_hard_swish();
   test_maxpool();
   test_softmax();
+  test_softmax_long_rows();
   test_quantize();
   printf("q8 elementwise: %d variant runs; ran", variant_runs);
   for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)

@@ -98,10 +98,10 @@ kiln_status *kiln_q8_softmax_run(const kiln_op_ctx *ctx) {
     uint32_t sum = 0;
     for (int64_t c = 0; c < depth; c++) sum += (uint32_t)t->term[max - row[c]];
     /* The reciprocal of the Q12.19 sum as TFLite's GetReciprocal. */
-    const int headroom_plus_one = __builtin_clz(sum);
+    int headroom_plus_one;
+    const uint32_t shifted = kiln_q_normalize_sum(sum, &headroom_plus_one);
     const int over = ACCUM_BITS - headroom_plus_one;
-    const int32_t shifted_minus_one =
-        (int32_t)((sum << headroom_plus_one) - (UINT32_C(1) << 31));
+    const int32_t shifted_minus_one = (int32_t)(shifted - (UINT32_C(1) << 31));
     const int32_t scale = kiln_q_one_over_one_plus(shifted_minus_one);
     const int exponent = over + 31 - 8;
     for (int64_t c = 0; c < depth; c++) {

@@ -103,6 +103,19 @@ kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx);
  * Q0.31 a in [0, 1), as Q0.31 (shared with LOG_SOFTMAX). */
 int32_t kiln_q_exp_on_negative(int32_t a);
 int32_t kiln_q_one_over_one_plus(int32_t a);
+/* A softmax row's Q12.19 sum (its bits) shifted left until its top bit is
+ * set, and in *headroom_plus_one by how much (TFLite's CountLeadingZeros,
+ * which gives 32 for 0). A sum that wrapped to 0 (rows of 8192 equal
+ * values) shifts as x86 shifts by 32, by 0: the result is 0. */
+static inline uint32_t kiln_q_normalize_sum(uint32_t sum,
+                                            int *headroom_plus_one) {
+  if (sum == 0) {
+    *headroom_plus_one = 32;
+    return 0;
+  }
+  *headroom_plus_one = __builtin_clz(sum);
+  return sum << *headroom_plus_one;
+}
 /* 1 / sqrt(v) as a Q31 multiplier and a left shift (TFLite's
  * GetInvSqrtQuantizedMultiplierExp with its reverse shift of -1;
  * quant_l2norm.c, shared with the integer LSTM's layer norm). */

@@ -96,14 +96,20 @@ int32_t kiln_q_exp_on_negative(int32_t a) {
   return a == 0 ? INT32_MAX : result;
 }
 
+static int32_t wrap_add(int32_t a, int32_t b) {
+  return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
 int32_t kiln_q_one_over_one_plus(int32_t a) {
   const int32_t half_denominator = kiln_rounding_half_sum(a, INT32_MAX);
   /* Newton-Raphson in Q2.29, from 48/17 - 32/17 d */
-  int32_t x = 1515870810 + kiln_srdhm(half_denominator, -1010580540);
+  /* gemmlowp's fixed-point + and - are int32 arithmetic that wraps; a
+   * row sum that wrapped to 0 (a = -2^31) makes them wrap here too. */
+  int32_t x = wrap_add(1515870810, kiln_srdhm(half_denominator, -1010580540));
   for (int i = 0; i < 3; i++) {
     const int32_t dx = kiln_srdhm(half_denominator, x);
-    const int32_t one_minus = (1 << 29) - dx;
-    x = x + kiln_sat_shift_left(kiln_srdhm(x, one_minus), 2);
+    const int32_t one_minus = wrap_add(1 << 29, (int32_t)(0u - (uint32_t)dx));
+    x = wrap_add(x, kiln_sat_shift_left(kiln_srdhm(x, one_minus), 2));
   }
   return kiln_sat_shift_left(x, 1); /* x / 2 in Q1.30, as Q0.31 */
 }
@@ -111,10 +117,11 @@ int32_t kiln_q_one_over_one_plus(int32_t a) {
 /* Returns 1 / x for a Q12.19 sum x > 0 as Q0.31, with the bits the sum has
  * over 1 in *over (TFLite's GetReciprocal). */
 static int32_t reciprocal(int32_t x, int *over) {
-  const int headroom_plus_one = __builtin_clz((uint32_t)x);
+  const uint32_t bits = (uint32_t)x;
+  int headroom_plus_one;
+  const uint32_t shifted = kiln_q_normalize_sum(bits, &headroom_plus_one);
   *over = ACCUM_BITS - headroom_plus_one;
-  const int32_t shifted_minus_one =
-      (int32_t)(((uint32_t)x << headroom_plus_one) - (UINT32_C(1) << 31));
+  const int32_t shifted_minus_one = (int32_t)(shifted - (UINT32_C(1) << 31));
   return kiln_q_one_over_one_plus(shifted_minus_one);
 }
 
@@ -140,8 +147,12 @@ kiln_status *kiln_qref_softmax(const kiln_op_ctx *ctx) {
       if (diff < p.diff_min) continue;
       const int32_t scaled = kiln_mul_by_quantized_multiplier_greater_than_one(
           diff, p.multiplier, p.left_shift);
-      sum += kiln_rounding_divide_by_pot(kiln_q_exp_on_negative(scaled),
-                                         ACCUM_BITS);
+      /* Rows of more than 4096 values can pass int32: the sum wraps, as
+       * TFLite's int32 addition does on the machines it runs on (in C a
+       * signed overflow would be undefined). */
+      sum = (int32_t)((uint32_t)sum +
+                      (uint32_t)kiln_rounding_divide_by_pot(
+                          kiln_q_exp_on_negative(scaled), ACCUM_BITS));
     }
     int over = 0;
     const int32_t scale = reciprocal(sum, &over);
