@@ -96,6 +96,7 @@ bench: setup build
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/grpc_bench.py
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/slow_client_bench.py
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/quant_bench.py
+	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/quant_accuracy.py
 
 # Release builds as a user makes them, with gcc and with clang, warnings as
 # errors: optimizers warn about things the RelWithDebInfo build does not.

@@ -75,6 +75,10 @@ typedef struct kiln_fully_connected_attrs {
   /* Hybrid (float input, int8 weights): quantize each input row with a
    * zero point rather than symmetrically. */
   bool asymmetric_quantize_inputs;
+  /* TFLite's quantized_bias_type (a TensorType code, 0 when the file gives
+   * none): LiteRT picks its int16 accumulation by it, so a file kiln
+   * writes back must keep it. */
+  int8_t quantized_bias_type;
 } kiln_fully_connected_attrs;
 
 /* BATCH_MATMUL: x [..., M, K] (adj_x: [..., K, M]), y likewise, batch

@@ -139,7 +139,7 @@ static void fc_case(int64_t m, int64_t k, int64_t n, int bias_mode,
   kiln_tensor *ref = kiln_test_output();
   kiln_tensor *inputs[3] = {in, w, bias};
   int num_inputs = bias_mode == 2 ? 2 : 3;
-  kiln_fully_connected_attrs attrs = {act, keep_num_dims, false};
+  kiln_fully_connected_attrs attrs = {act, keep_num_dims, false, 0};
   CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &attrs, inputs,
                              num_inputs, ref));
   float *scale = malloc((size_t)(m * n) * sizeof(float));
@@ -189,7 +189,7 @@ static void test_fc_not_packed(void) {
   kiln_tensor *in = f32(2, in_dims), *w = f32(2, w_dims), *b = f32(1, b_dims);
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[3] = {in, w, b}, *outputs[1] = {out};
-  kiln_fully_connected_attrs attrs = {KILN_ACT_NONE, false, false};
+  kiln_fully_connected_attrs attrs = {KILN_ACT_NONE, false, false, 0};
   kiln_op_ctx ctx = {&attrs, inputs, 3, outputs, 1, NULL, NULL, NULL};
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)kiln_test_float_isa(); isa++) {
     void *saved = w->data, *packed;

@@ -116,7 +116,7 @@ static void fc_case(void) {
   kiln_tensor *bias =
       kiln_test_int(0, 1) ? kiln_test_tensor_f32(1, &units, NULL) : NULL;
   kiln_fully_connected_attrs a = {kiln_test_random_activation(), false,
-                                  kiln_test_int(0, 1)};
+                                  kiln_test_int(0, 1), 0};
   kiln_tensor *want = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
   kiln_tensor *inputs[3] = {in, w->t, bias};
   kiln_op_ctx ctx = {&a, inputs, 3, NULL, 1, NULL, NULL, NULL};
@@ -248,7 +248,7 @@ static void bmm_declines(void) {
  * weights are float, nor claims a grouped convolution. */
 static void test_declines(void) {
   int64_t in2[2] = {3, 8}, wfc[2] = {16, 8};
-  kiln_fully_connected_attrs fa = {KILN_ACT_NONE, false, false};
+  kiln_fully_connected_attrs fa = {KILN_ACT_NONE, false, false, 0};
   qt *x8 = qt_new(KILN_INT8, 2, in2, 1, 0);
   qt *w = weights(2, wfc, 1);
   kiln_tensor *xf = kiln_test_tensor_f32(2, in2, NULL);

@@ -268,7 +268,7 @@ static void test_conv_1x1_is_fully_connected(void) {
     kiln_tensor *conv_out = kiln_test_output(), *fc_out = kiln_test_output();
     kiln_conv_attrs a = conv_attrs(KILN_PAD_VALID, 1, 1, 1, 1);
     a.activation = KILN_ACT_RELU;
-    kiln_fully_connected_attrs fa = {KILN_ACT_RELU, false, false};
+    kiln_fully_connected_attrs fa = {KILN_ACT_RELU, false, false, 0};
     kiln_tensor *conv_in[3] = {in, filter, bias},
                 *fc_in[3] = {in, weights, bias};
     CHECK_OK(kiln_test_run_op1(KILN_OP_CONV_2D, &a, conv_in, 3, conv_out));

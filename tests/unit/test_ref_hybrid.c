@@ -88,7 +88,8 @@ static void fc_case(void) {
   qt *w = weights(2, w_dims, per_channel ? (int)units : 1, 0);
   kiln_tensor *bias =
       kiln_test_int(0, 1) ? kiln_test_tensor_f32(1, &units, NULL) : NULL;
-  kiln_fully_connected_attrs a = {kiln_test_random_activation(), false, asym};
+  kiln_fully_connected_attrs a = {kiln_test_random_activation(), false, asym,
+                                  0};
   kiln_tensor *out = kiln_test_tensor(KILN_FLOAT32, 0, NULL);
   kiln_tensor *inputs[3] = {in, w->t, bias};
   CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out));
@@ -312,7 +313,7 @@ static void test_errors(void) {
   int64_t wd[2] = {4, 3};
   qt *w = weights(2, wd, 1, 0);
   w->zp[0] = 2;
-  kiln_fully_connected_attrs fa = {KILN_ACT_NONE, false, false};
+  kiln_fully_connected_attrs fa = {KILN_ACT_NONE, false, false, 0};
   kiln_tensor *fin[3] = {x, w->t, NULL};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &fa, fin, 3, out),
               KILN_ERR_UNSUPPORTED, "zero point 2");
@@ -343,7 +344,7 @@ static void test_no_variant_claims(void) {
                {KILN_OP_DEPTHWISE_CONV_2D, in4, wdw, 4, 8, 3},
                {KILN_OP_FULLY_CONNECTED, in2, wfc, 2, 16, 0}};
   kiln_conv_attrs ca = {KILN_PAD_SAME, 1, 1, 1, 1, 1, KILN_ACT_RELU};
-  kiln_fully_connected_attrs fa = {KILN_ACT_RELU, false, true};
+  kiln_fully_connected_attrs fa = {KILN_ACT_RELU, false, true, 0};
   for (int c = 0; c < 4; c++) {
     kiln_tensor *in = kiln_test_tensor_f32(cases[c].rank, cases[c].in, NULL);
     qt *w =

@@ -30,7 +30,7 @@ static void test_fc_random(void) {
     for (int i = 0; i < rank - 1; i++) dims[i] = kiln_test_int(1, 4);
     dims[rank - 1] = k;
     kiln_fully_connected_attrs a = {kiln_test_random_activation(),
-                                    kiln_test_int(0, 1) == 1, false};
+                                    kiln_test_int(0, 1) == 1, false, 0};
     kiln_tensor *in = f32(rank, dims), *w = f32_2d(n, k);
     int bias_mode = kiln_test_int(0, 2); /* present, omitted, no slot */
     kiln_tensor *bias = bias_mode == 0 ? vec_f32(n) : NULL;
@@ -71,7 +71,7 @@ static void test_fc_values(void) {
   kiln_tensor *bias = kiln_test_tensor_f32(1, b_dims, b);
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[3] = {in, weights, bias};
-  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false};
+  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false, 0};
   CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out));
   const float expected[6] = {11, 23, 34, 13, 27, 38};
   kiln_test_close(out->data, expected, 6, 0, 0, "fc values");
@@ -95,7 +95,7 @@ static void test_fc_values(void) {
 
 static void expect_fc_error(kiln_tensor *in, kiln_tensor *w, kiln_tensor *b,
                             kiln_status_code code, const char *needle) {
-  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false};
+  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false, 0};
   kiln_tensor *out = kiln_test_output();
   kiln_tensor *inputs[3] = {in, w, b};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out),
@@ -120,7 +120,7 @@ static void test_fc_errors(void) {
                   "input 0 (input) of type int8 has no quantization");
   kiln_tensor *in = f32_2d(2, 4), *w = f32_2d(3, 4), *out = kiln_test_output();
   kiln_tensor *inputs[1] = {in};
-  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false};
+  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false, 0};
   CHECK_ERROR(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 1, out),
               KILN_ERR_INVALID_MODEL, "expects 2 to 3 inputs");
   kiln_tensor *all[3] = {in, w, out};
@@ -295,7 +295,7 @@ static void test_flops(void) {
   kiln_test_tensor_free(y);
   y = f32_2d(7, 5); /* FC weights: N=7, K=5; x flattens to 12 rows */
   inputs[1] = y;
-  kiln_fully_connected_attrs fa = {KILN_ACT_NONE, false, false};
+  kiln_fully_connected_attrs fa = {KILN_ACT_NONE, false, false, 0};
   CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &fa, inputs, 2, out));
   ctx.attrs = &fa;
   CHECK(kiln_op_table[KILN_OP_FULLY_CONNECTED].flops(&ctx) == 2.0 * 12 * 7 * 5);

@@ -57,7 +57,7 @@ static void fc_case(void) {
                                       : kiln_test_int(-20, 20) +
                                             (in_t == KILN_UINT8 ? 128 : 0);
   qt *out = qt_output(in_t, out_scale, out_zp);
-  kiln_fully_connected_attrs a = {qt_random_clamp(), keep, false};
+  kiln_fully_connected_attrs a = {qt_random_clamp(), keep, false, 0};
   kiln_tensor *inputs[3] = {in->t, w->t, bias ? bias->t : NULL};
   CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out->t));
   int64_t rows = kiln_tensor_numel(in->t) / depth;
@@ -146,7 +146,7 @@ static void test_errors(void) {
   qt *in = qt_new(KILN_INT8, 2, in_dims, 1, 0);
   qt *w = qt_new(KILN_INT8, 2, w_dims, 3, 0);
   qt *out = qt_output(KILN_INT8, 0.5f, 0);
-  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false};
+  kiln_fully_connected_attrs a = {KILN_ACT_NONE, false, false, 0};
   kiln_tensor *inputs[3] = {in->t, w->t, NULL};
   CHECK_OK(kiln_test_run_op1(KILN_OP_FULLY_CONNECTED, &a, inputs, 3, out->t));
   w->zp[1] = 4; /* per-channel weights need zero points 0 */

@@ -210,7 +210,9 @@ static void test_json_strings(void) {
       {"\xf4\x90\x80\x80x",
        "\"\\ufffd\\ufffd\\ufffd\\ufffdx\""}, /* > U+10FFFF */
       {"\xe2\x82", "\"\\ufffd\\ufffd\""},    /* cut short */
-      {"a\x80" "b\xf5", "\"a\\ufffdb\\ufffd\""},
+      {"a\x80"
+       "b\xf5",
+       "\"a\\ufffdb\\ufffd\""},
   };
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     serve_buf b = {0};

@@ -185,6 +185,8 @@ static kiln_status *fully_connected(kiln_fbb *b,
   kiln_fbb_add_bool(b, TFL_FC_KEEP_NUM_DIMS, a->keep_num_dims);
   kiln_fbb_add_bool(b, TFL_FC_ASYMMETRIC_QUANTIZE_INPUTS,
                     a->asymmetric_quantize_inputs);
+  if (a->quantized_bias_type)
+    kiln_fbb_add_i8(b, TFL_FC_QUANTIZED_BIAS_TYPE, a->quantized_bias_type);
   *out = kiln_fbb_end(b);
   return NULL;
 }

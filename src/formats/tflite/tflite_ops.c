@@ -353,6 +353,8 @@ static kiln_status *parse_fully_connected(const kiln_fb_table *o, void *attrs) {
                       "%s: weights_format %d is not supported (only DEFAULT)",
                       o->name, format);
   KILN_TRY(kiln_fb_bool(o, TFL_FC_KEEP_NUM_DIMS, false, &a->keep_num_dims));
+  KILN_TRY(
+      kiln_fb_i8(o, TFL_FC_QUANTIZED_BIAS_TYPE, 0, &a->quantized_bias_type));
   return kiln_fb_bool(o, TFL_FC_ASYMMETRIC_QUANTIZE_INPUTS, false,
                       &a->asymmetric_quantize_inputs);
 }

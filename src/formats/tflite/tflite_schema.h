@@ -147,6 +147,7 @@ enum { /* FullyConnectedOptions */
        TFL_FC_WEIGHTS_FORMAT = 1, /* 0 = DEFAULT, 1 = SHUFFLED4x16INT8 */
        TFL_FC_KEEP_NUM_DIMS = 2,
        TFL_FC_ASYMMETRIC_QUANTIZE_INPUTS = 3,
+       TFL_FC_QUANTIZED_BIAS_TYPE = 4, /* a TensorType; 0: none given */
 };
 
 enum { /* BatchMatMulOptions */
