@@ -157,7 +157,7 @@ def main():
     parser.add_argument("--models", default=",".join(QB.ZOO))
     parser.add_argument("--out", default=str(REPO / "bench" / "RESULTS.md"))
     parser.add_argument("--model-dir", default=os.environ.get(
-        "KILN_Q11_MODEL_DIR", "/tmp/q11models"))
+        "KILN_Q11_MODEL_DIR", str(REPO / "build" / "q11models")))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [measure(name, Path(args.model_dir), Path(tmp))

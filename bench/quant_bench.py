@@ -19,7 +19,7 @@ own timing loop, like the Python loops around LiteRT's and ORT's invoke);
 LiteRT runs with its default XNNPACK delegate and num_threads; ORT with
 intra_op_num_threads, sequential execution, all graph optimizations.
 
-Models are cached in --model-dir (default /tmp/q11models, shared with
+Models are cached in --model-dir (default build/q11models, shared with
 other tools: every file is written to a temporary name and renamed).
 
     python3 bench/quant_bench.py [--models mobilenet_v2,resnet50,...]
@@ -426,7 +426,7 @@ def main():
                         help="timing budget of one runtime in one case")
     parser.add_argument("--out", default=str(REPO / "bench" / "RESULTS.md"))
     parser.add_argument("--model-dir", default=os.environ.get(
-        "KILN_Q11_MODEL_DIR", "/tmp/q11models"))
+        "KILN_Q11_MODEL_DIR", str(REPO / "build" / "q11models")))
     parser.add_argument("--kiln-max-run-s", type=float, default=20.0,
                         help="skip a kiln batch-8 case whose run would take "
                         "longer (judged from batch 1)")

@@ -8,7 +8,7 @@ to the same outputs as the original on the case's own inputs (integers and
 booleans equal, floats bit-equal up to 1e-6 relative). Prints the counts
 and every mismatch; exits 1 when there is one.
 
-    KILN_CONFORMANCE_DIR=/work/main/build/conformance-models \\
+    KILN_CONFORMANCE_DIR=build/conformance-models \\
         KILN_BIN=build/kiln python3 tests/e2e/convert_sweep.py [OP ...]
 
 LiteRT runs in a child process that is restarted when a model kills it
