@@ -26,6 +26,19 @@ static inline __m512i load_bcast(const uint8_t *p) {
   return _mm512_set1_epi32(v);
 }
 
+/* acc + the four-byte dot products of x (unsigned) and w (signed) per
+ * lane. GCC 12 does not keep vpdpbusd's accumulator in place across the k
+ * loop (it copied each one to a fresh register every step, 34 moves per
+ * 16 multiply-adds); the asm ties it to one register. */
+static inline __m512i dpbusd(__m512i acc, __m512i x, __m512i w) {
+#if defined(__GNUC__) && !defined(__clang__)
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+  return acc;
+#else
+  return _mm512_dpbusd_epi32(acc, x, w);
+#endif
+}
+
 /* One 16-channel slice of a panel's output stage, for each rounding. */
 typedef struct stage_double {
   __m512i mult, mult_odd, left, right, rmask, rhalf;
@@ -95,31 +108,37 @@ static inline __attribute__((always_inline)) void tile(
   const uint8_t *rows[MR];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; r++) rows[r] = a + (r < rows_n ? r : 0) * a_stride;
-  __m512i acc[MR][2];
-  /* Dead stores once unrolled; they spare GCC doubts about rows past
-   * rows_n. */
-#pragma GCC unroll 8
-  for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+  /* The accumulators are named variables, not an array indexed in the
+   * k loop: with an array GCC shuffled registers and clang spilled every
+   * accumulator to the stack on each step of k. */
   const int32_t *bias = kiln_qgemm_param(panel, nr, KILN_QGEMM_BIAS);
-#pragma GCC unroll 2
-  for (int v = 0; v < nv; v++) {
-    __m512i b = _mm512_loadu_si512(bias + v * 16);
-#pragma GCC unroll 8
-    for (int r = 0; r < rows_n; r++) acc[r][v] = b;
-  }
+  const __m512i b0 = _mm512_loadu_si512(bias);
+  const __m512i b1 = nv == 2 ? _mm512_loadu_si512(bias + 16) : b0;
+  __m512i c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1;
+  __m512i c30 = b0, c31 = b1, c40 = b0, c41 = b1, c50 = b0, c51 = b1;
+  __m512i c60 = b0, c61 = b1, c70 = b0, c71 = b1;
   const int8_t *w = kiln_qgemm_weights(panel, nr);
   for (size_t g = 0; g < kp; g += 4, w += nr * 4) {
-    __m512i wv[2];
-#pragma GCC unroll 2
-    for (int v = 0; v < nv; v++) wv[v] = _mm512_load_si512(w + v * 64);
-#pragma GCC unroll 8
-    for (int r = 0; r < rows_n; r++) {
-      __m512i x = load_bcast(rows[r] + g);
-#pragma GCC unroll 2
-      for (int v = 0; v < nv; v++)
-        acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], x, wv[v]);
-    }
+    const __m512i w0 = _mm512_load_si512(w);
+    const __m512i w1 = nv == 2 ? _mm512_load_si512(w + 64) : w0;
+#define KILN_QGEMM_ROW_STEP(r)                     \
+  if (rows_n > r) {                                \
+    const __m512i x = load_bcast(rows[r] + g);     \
+    c##r##0 = dpbusd(c##r##0, x, w0);              \
+    if (nv == 2) c##r##1 = dpbusd(c##r##1, x, w1); \
   }
+    KILN_QGEMM_ROW_STEP(0)
+    KILN_QGEMM_ROW_STEP(1)
+    KILN_QGEMM_ROW_STEP(2)
+    KILN_QGEMM_ROW_STEP(3)
+    KILN_QGEMM_ROW_STEP(4)
+    KILN_QGEMM_ROW_STEP(5)
+    KILN_QGEMM_ROW_STEP(6)
+    KILN_QGEMM_ROW_STEP(7)
+#undef KILN_QGEMM_ROW_STEP
+  }
+  __m512i acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                        {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
   const __m512i zp = _mm512_set1_epi32(out->zero_point);
   /* The rounding is the node's: one branch per tile, each loading only
    * its own constants. */
