@@ -265,11 +265,13 @@ KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_AVX512, "qd8-f32-dwconv-avx512",
 KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_PORTABLE, "qd8-f32-dwconv-portable",
                 kiln_qh_dw_pack_portable, kiln_qh_dw_applies_portable,
                 kiln_qh_dw_run_portable, kiln_qh_dw_workspace_portable)
-/* int8 ADD, MUL, MEAN over H,W, the 2-D pools and table-driven unary ops of
+/* int8 ADD, SUB, MUL, MEAN over H,W, the 2-D pools and table-driven unary ops of
  * the quantized zoo (kernels/qelem/qelem.h): equal to the reference int8
  * kernels. */
 #if defined(__x86_64__)
 KILN_VARIANT(ADD, KILN_ISA_AVX512, "q8-add-avx512", kiln_q8_add_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_avx512)
+KILN_VARIANT(SUB, KILN_ISA_AVX512, "q8-sub-avx512", kiln_q8_sub_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_avx512)
 KILN_VARIANT(MUL, KILN_ISA_AVX512, "q8-mul-avx512", kiln_q8_mul_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_avx512)
@@ -281,6 +283,8 @@ KILN_VARIANT(AVERAGE_POOL_2D, KILN_ISA_AVX512, "q8-avgpool-avx512", NULL,
              kiln_q8_avgpool_applies, kiln_q8_avgpool_run_avx512)
 KILN_VARIANT(ADD, KILN_ISA_AVX2, "q8-add-avx2", kiln_q8_add_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_avx2)
+KILN_VARIANT(SUB, KILN_ISA_AVX2, "q8-sub-avx2", kiln_q8_sub_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_avx2)
 KILN_VARIANT(MUL, KILN_ISA_AVX2, "q8-mul-avx2", kiln_q8_mul_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_avx2)
 KILN_VARIANT(MEAN, KILN_ISA_AVX2, "q8-mean-hw-avx2", NULL,
@@ -289,6 +293,8 @@ KILN_VARIANT(MAX_POOL_2D, KILN_ISA_AVX2, "q8-maxpool-avx2", NULL,
              kiln_q8_maxpool_applies, kiln_q8_maxpool_run_avx2)
 #endif
 KILN_VARIANT(ADD, KILN_ISA_PORTABLE, "q8-add-portable", kiln_q8_add_pack,
+             kiln_q8_binary_applies, kiln_q8_binary_run_portable)
+KILN_VARIANT(SUB, KILN_ISA_PORTABLE, "q8-sub-portable", kiln_q8_sub_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_portable)
 KILN_VARIANT(MUL, KILN_ISA_PORTABLE, "q8-mul-portable", kiln_q8_mul_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_portable)

@@ -165,8 +165,8 @@ static void binary_case(kiln_op_type op, form f, bool big) {
 }
 
 static void test_binary(void) {
-  const kiln_op_type ops[2] = {KILN_OP_ADD, KILN_OP_MUL};
-  for (int o = 0; o < 2; o++) {
+  const kiln_op_type ops[3] = {KILN_OP_ADD, KILN_OP_SUB, KILN_OP_MUL};
+  for (int o = 0; o < 3; o++) {
     for (int trial = 0; trial < 40; trial++)
       for (int f = SAME; f <= BOTH; f++) binary_case(ops[o], (form)f, false);
     binary_case(ops[o], SAME, true);

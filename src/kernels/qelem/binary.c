@@ -1,4 +1,5 @@
-/* binary.c - int8 ADD and MUL ("q8-add-*", "q8-mul-*"): the packer derives
+/* binary.c - int8 ADD, SUB and MUL ("q8-add-*", "q8-sub-*", "q8-mul-*"):
+ * the packer derives
  * the node's multipliers and shifts at load exactly as
  * kernels/ref/quant_binary.c does at every invoke; the run walks the
  * supported broadcasting forms (same shape, or one operand repeating over
@@ -8,13 +9,15 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/ops.h"
 #include "core/threadpool.h"
 #include "kernels/qelem/qelem.h"
 #include "kernels/ref/quant_math.h"
 #include "kernels/ref/quant_util.h"
 
 static kiln_status *pack(const kiln_op_ctx *ctx, const kiln_allocator *alloc,
-                         bool mul, void **out) {
+                         kiln_op_type op, void **out) {
+  const bool mul = op == KILN_OP_MUL;
   *out = NULL;
   if (ctx->num_inputs != 2 || ctx->num_outputs != 1 || !ctx->inputs[0] ||
       !ctx->inputs[1] || !ctx->outputs[0])
@@ -61,6 +64,10 @@ static kiln_status *pack(const kiln_op_ctx *ctx, const kiln_allocator *alloc,
                                               &p.m_b, &p.s_b);
     kiln_quantize_multiplier_smaller_than_one(
         twice_max / ((double)(1 << 20) * (double)qo.scale), &p.m_out, &p.s_out);
+    /* SUB is ADD with input 1 rescaled by the negated multiplier, as in
+     * the reference (and TFLite): the rounding of its negative products
+     * is the reference's, not that of a negated sum. */
+    if (op == KILN_OP_SUB) p.m_b = -p.m_b;
   }
   /* Right shifts of 32 or more round specially in the reference; the
    * vector code covers [0, 31] (such scales do not occur in practice). */
@@ -74,12 +81,17 @@ static kiln_status *pack(const kiln_op_ctx *ctx, const kiln_allocator *alloc,
 
 kiln_status *kiln_q8_add_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
                               void **out) {
-  return pack(ctx, a, false, out);
+  return pack(ctx, a, KILN_OP_ADD, out);
+}
+
+kiln_status *kiln_q8_sub_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
+                              void **out) {
+  return pack(ctx, a, KILN_OP_SUB, out);
 }
 
 kiln_status *kiln_q8_mul_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
                               void **out) {
-  return pack(ctx, a, true, out);
+  return pack(ctx, a, KILN_OP_MUL, out);
 }
 
 /* Whether `part` repeats over `whole`'s trailing dimensions: its shape,

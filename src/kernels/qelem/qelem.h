@@ -46,6 +46,8 @@ void kiln_q8_binary_ukernel_avx2(const kiln_q8_binary_params *p,
 
 kiln_status *kiln_q8_add_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
                               void **out);
+kiln_status *kiln_q8_sub_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
+                              void **out);
 kiln_status *kiln_q8_mul_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
                               void **out);
 bool kiln_q8_binary_applies(const kiln_op_ctx *ctx);
