@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kernels/qgemm/qgemm.h"
+#include "kernels/quant/vnni_dpbusd.h"
 
 enum { MR = 8 };
 
@@ -24,19 +25,6 @@ static inline __m512i load_bcast(const uint8_t *p) {
   int32_t v;
   memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
-}
-
-/* acc + the four-byte dot products of x (unsigned) and w (signed) per
- * lane. GCC 12 does not keep vpdpbusd's accumulator in place across the k
- * loop (it copied each one to a fresh register every step, 34 moves per
- * 16 multiply-adds); the asm ties it to one register. */
-static inline __m512i dpbusd(__m512i acc, __m512i x, __m512i w) {
-#if defined(__GNUC__) && !defined(__clang__)
-  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
-  return acc;
-#else
-  return _mm512_dpbusd_epi32(acc, x, w);
-#endif
 }
 
 /* One 16-channel slice of a panel's output stage, for each rounding. */
@@ -121,11 +109,11 @@ static inline __attribute__((always_inline)) void tile(
   for (size_t g = 0; g < kp; g += 4, w += nr * 4) {
     const __m512i w0 = _mm512_load_si512(w);
     const __m512i w1 = nv == 2 ? _mm512_load_si512(w + 64) : w0;
-#define KILN_QGEMM_ROW_STEP(r)                     \
-  if (rows_n > r) {                                \
-    const __m512i x = load_bcast(rows[r] + g);     \
-    c##r##0 = dpbusd(c##r##0, x, w0);              \
-    if (nv == 2) c##r##1 = dpbusd(c##r##1, x, w1); \
+#define KILN_QGEMM_ROW_STEP(r)                          \
+  if (rows_n > r) {                                     \
+    const __m512i x = load_bcast(rows[r] + g);          \
+    c##r##0 = kiln_dpbusd(c##r##0, x, w0);              \
+    if (nv == 2) c##r##1 = kiln_dpbusd(c##r##1, x, w1); \
   }
     KILN_QGEMM_ROW_STEP(0)
     KILN_QGEMM_ROW_STEP(1)

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "kernels/qhybrid/qhybrid.h"
+#include "kernels/quant/vnni_dpbusd.h"
 
 enum { MR = 8, NR = 32 };
 
@@ -28,8 +29,8 @@ static void ukernel_8x32(int mr, int64_t kgroups, const void *a,
       int32_t four;                                          \
       __builtin_memcpy(&four, a0 + r * a_stride + g * 4, 4); \
       __m512i x = _mm512_set1_epi32(four);                   \
-      acc0[r] = _mm512_dpbusd_epi32(acc0[r], x, w0);         \
-      acc1[r] = _mm512_dpbusd_epi32(acc1[r], x, w1);         \
+      acc0[r] = kiln_dpbusd(acc0[r], x, w0);                 \
+      acc1[r] = kiln_dpbusd(acc1[r], x, w1);                 \
     }                                                        \
   }
   switch (mr) {
