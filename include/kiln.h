@@ -161,6 +161,20 @@ typedef enum kiln_isa {
 /* "portable", "avx2", "avx512", "avx512vnni" ("auto" for KILN_ISA_AUTO). */
 const char *kiln_isa_name(kiln_isa isa);
 
+/* How int8 kernels requantize their int32 sums to int8. EXACT is TFLite's
+ * reference integer arithmetic (a Q31 multiplier, double rounding), equal
+ * bit for bit to LiteRT's reference kernels. FP32 multiplies the sum by the
+ * channel's scale in float and rounds half to even, as XNNPACK (LiteRT's
+ * default delegate) does: fewer instructions per output, and each output
+ * of an operator at most one step from EXACT's. Chosen at load with
+ * kiln_options.int8_rounding or KILN_INT8_ROUNDING=exact|fp32; operators
+ * without an FP32 form keep EXACT. */
+typedef enum kiln_int8_rounding {
+  KILN_INT8_ROUNDING_DEFAULT = 0, /* KILN_INT8_ROUNDING, else EXACT */
+  KILN_INT8_ROUNDING_EXACT = 1,
+  KILN_INT8_ROUNDING_FP32 = 2,
+} kiln_int8_rounding;
+
 /* A set of custom operators (see "Custom operators" below). */
 typedef struct kiln_op_registry kiln_op_registry;
 
@@ -185,6 +199,9 @@ typedef struct kiln_options {
    * by their custom code before kiln's built-in ones; NULL: built-ins only.
    * Only read during the load. */
   const kiln_op_registry *custom_ops;
+
+  /* int8 requantization (see kiln_int8_rounding). */
+  kiln_int8_rounding int8_rounding;
 } kiln_options;
 
 /* The default limit on a session's activation memory: 4 GiB. */

@@ -85,6 +85,13 @@ static kiln_isa isa_from_env(void) {
   return KILN_ISA_AUTO;
 }
 
+kiln_int8_rounding kiln_int8_rounding_resolve(kiln_int8_rounding asked) {
+  if (asked != KILN_INT8_ROUNDING_DEFAULT) return asked;
+  const char *value = getenv("KILN_INT8_ROUNDING");
+  return value && strcmp(value, "fp32") == 0 ? KILN_INT8_ROUNDING_FP32
+                                             : KILN_INT8_ROUNDING_EXACT;
+}
+
 kiln_isa kiln_isa_resolve(kiln_isa limit) {
   kiln_isa best = detect_isa();
   if (limit == KILN_ISA_AUTO) limit = isa_from_env();

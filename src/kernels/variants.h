@@ -40,6 +40,10 @@ typedef struct kiln_kernel_variant {
  * not AUTO, or else to $KILN_ISA when set. */
 kiln_isa kiln_isa_resolve(kiln_isa limit);
 
+/* `asked`, or when DEFAULT, $KILN_INT8_ROUNDING ("fp32"; anything else is
+ * EXACT). */
+kiln_int8_rounding kiln_int8_rounding_resolve(kiln_int8_rounding asked);
+
 /* The first variant for ctx's node that `isa` allows, that packed the
  * node (when it packs) and that applies; NULL: use the reference kernel. */
 const kiln_kernel_variant *kiln_variant_select(

@@ -111,6 +111,8 @@ static kiln_status *pack_weights(kiln_model *m) {
     node_tensors tensors;
     kiln_op_ctx ctx;
     if (!v || !node_context(g, node, &tensors, &ctx)) continue;
+    /* Packers read the model's choices from the node's quantization. */
+    ctx.quant = m->quant ? m->quant[n] : NULL;
     for (; v && !m->packed[n];
          v = kiln_variant_packer(node->op, m->isa, index + 1, &index)) {
       KILN_TRY(kiln_status_wrap(v->pack(&ctx, m->alloc, &m->packed[n]),
@@ -138,6 +140,7 @@ static kiln_status *build_quant_params(kiln_model *m) {
         kiln_quant_params_build(node->op, &ctx, m->alloc, &m->quant[n]),
         "%s: operator %d (%s)", m->source, node->source_index,
         kiln_op_table[node->op].name));
+    if (m->quant[n]) m->quant[n]->fp32_rounding = m->int8_fp32_rounding;
   }
   return NULL;
 }
@@ -180,6 +183,7 @@ static kiln_status *child_model(kiln_model *root, kiln_graph *graph, int index,
   c->source = source;
   c->format = root->format;
   c->isa = root->isa;
+  c->int8_fp32_rounding = root->int8_fp32_rounding;
   c->root = root;
   *out = c;
   return optimize_graph(c);
@@ -247,6 +251,9 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
   m->graph = graphs[0];
   graphs[0] = NULL;
   m->isa = kiln_isa_resolve(m->options.max_isa);
+  m->int8_fp32_rounding =
+      kiln_int8_rounding_resolve(m->options.int8_rounding) ==
+      KILN_INT8_ROUNDING_FP32;
   m->subgraphs = kiln_calloc(m->alloc, (size_t)count, sizeof *m->subgraphs);
   kiln_status *st = m->subgraphs ? NULL : KILN_OOM();
   if (!st) {
@@ -530,6 +537,9 @@ kiln_status *kiln_model_from_graph(kiln_graph *graph, const char *source,
   m->format = "graph";
   m->root = m;
   m->isa = kiln_isa_resolve(m->options.max_isa);
+  m->int8_fp32_rounding =
+      kiln_int8_rounding_resolve(m->options.int8_rounding) ==
+      KILN_INT8_ROUNDING_FP32;
   m->options.custom_ops = NULL;
   m->subgraphs = kiln_calloc(m->alloc, 1, sizeof *m->subgraphs);
   st = m->subgraphs ? NULL : KILN_OOM();

@@ -19,7 +19,8 @@ struct kiln_model {
   void *buffer;
   char *source; /* file name for messages */
   const char *format;
-  kiln_isa isa; /* instruction set of every session's kernels */
+  kiln_isa isa;            /* instruction set of every session's kernels */
+  bool int8_fp32_rounding; /* kiln_options.int8_rounding resolved */
   /* Per node: weights repacked at load by the variant packed_by[n]. */
   void **packed;
   const kiln_kernel_variant **packed_by;

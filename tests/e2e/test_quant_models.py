@@ -154,3 +154,53 @@ def test_quant_core_contents(model_cache, variant):
     inputs, outputs = K.signature(path)
     want = np.int8 if variant == "int8io" else np.float32
     assert all(s.dtype == want for s in inputs + outputs), (inputs, outputs)
+
+
+# KILN_INT8_ROUNDING=fp32 (float requantization, XNNPACK's rounding): each
+# int8 GEMM output is at most one step from the reference's integer
+# rounding (test_opt_qgemm holds every level to that), and the steps
+# compound through layers as LiteRT's own optimized kernels' do. So the
+# model's outputs are held to FP32_SPREAD_SLACK times LiteRT's optimized-
+# vs-reference spread, and at least FP32_MIN_STEPS steps.
+FP32_MIN_STEPS = 2.0
+FP32_SPREAD_SLACK = 2.0
+
+
+@pytest.mark.parametrize("name", [n for n, s in K.MODELS.items()
+                                  if not s.heavy])
+def test_int8_fp32_rounding_near_reference(model_cache, kiln_bin, tmp_path,
+                                           monkeypatch, name):
+    try:
+        path = model_cache.path(name, "int8")
+    except K.ConversionError as e:
+        pytest.skip(f"the converter cannot make {name}.int8: {e}")
+    spec = K.MODELS[name]
+    inputs, _ = K.signature(path)
+    scales = K.output_quantization(path)
+    rng, seed = K.make_rng()
+    print(f"input seed {seed} (replay with KILN_E2E_SEED={seed})")
+    feed = K.make_inputs(spec, inputs, spec.batches[0], rng)
+    exact = run_kiln_or_xfail(path, feed, tmp_path / "exact", kiln_bin)
+    monkeypatch.setenv("KILN_INT8_ROUNDING", "fp32")
+    fast = run_kiln_or_xfail(path, feed, tmp_path / "fp32", kiln_bin)
+    try:
+        reference = K.run_litert_isolated(path, feed, "BUILTIN_REF", tmp_path)
+        default = K.run_litert_isolated(
+            path, feed, "BUILTIN_WITHOUT_DEFAULT_DELEGATES", tmp_path)
+    except K.LiteRTFailure as e:
+        pytest.skip(f"no LiteRT reference for {name}.int8: {e}")
+    for n, want in reference.items():
+        if not (np.issubdtype(want.dtype, np.integer) or n in scales):
+            continue
+        step = 1.0 if np.issubdtype(want.dtype, np.integer) else scales[n][0]
+        spread = steps_apart(default[n], want, step)
+        allowed = max(FP32_MIN_STEPS, FP32_SPREAD_SLACK * spread)
+        mine = fast[K.output_file_name(n)]
+        apart = steps_apart(mine, want, step)
+        print(f"{name} {n}: fp32 rounding {apart:.3g} steps from the "
+              f"reference, LiteRT's optimized kernels {spread:.3g}")
+        assert apart <= allowed + 1e-3, (
+            f"{name} {n}: KILN_INT8_ROUNDING=fp32 differs by {apart:.3g} "
+            f"steps (allowed {allowed:g})")
+        # The default stays TFLite's integer rounding, bit for bit.
+        assert steps_apart(exact[K.output_file_name(n)], want, step) == 0

@@ -36,6 +36,53 @@ static kiln_tensor *output_like(const kiln_tensor *ref) {
   return t;
 }
 
+/* Float requantization (KILN_INT8_ROUNDING_FP32): every level packs and
+ * runs the node; each output is at most one step from the reference's
+ * integer rounding, and every level gives the same bytes as the first. */
+static int fp32_runs;
+static void run_levels_fp32(kiln_op_type op, kiln_op_ctx ctx,
+                            kiln_quant_params *q, const kiln_tensor *ref,
+                            const char *what) {
+  kiln_tensor *got = ctx.outputs[0];
+  size_t bytes = (size_t)kiln_tensor_numel(ref);
+  int8_t *first = malloc(bytes ? bytes : 1);
+  bool have_first = false;
+  q->fp32_rounding = true;
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
+    void *packed;
+    const kiln_kernel_variant *packer =
+        kiln_test_pack_like_load(op, (kiln_isa)isa, &ctx, &packed);
+    ctx.packed = packed;
+    const kiln_kernel_variant *v =
+        packed ? kiln_variant_select(op, (kiln_isa)isa, packer, &ctx) : NULL;
+    if (v && strncmp(v->name, "q8-", 3) == 0) {
+      ctx.pool = pool3;
+      CHECK_OK(kiln_threadpool_reserve_scratch(ctx.pool, v->workspace(&ctx)));
+      memset(got->data, 0x5a, bytes);
+      CHECK_OK(v->run(&ctx));
+      const int8_t *g = got->data, *r = ref->data;
+      int worst = 0;
+      for (size_t i = 0; i < bytes; i++) {
+        int d = abs(g[i] - r[i]);
+        worst = d > worst ? d : worst;
+      }
+      CHECK(worst <= 1);
+      if (have_first) CHECK(memcmp(first, g, bytes) == 0);
+      if (!have_first) memcpy(first, g, bytes);
+      have_first = true;
+      if (worst > 1)
+        fprintf(stderr, "  %s fp32 at %s (%s): %d steps from the reference\n",
+                what, kiln_isa_name((kiln_isa)isa), v->name, worst);
+      fp32_runs++;
+    }
+    free(packed);
+    ctx.packed = NULL;
+    ctx.pool = NULL;
+  }
+  q->fp32_rounding = false;
+  free(first);
+}
+
 /* Runs the node at every level and compares with the reference output.
  * `name` is the variant family that must take it (NULL: none may). */
 static void run_levels(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
@@ -95,6 +142,7 @@ static void run_levels(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
     ctx.packed = NULL;
     ctx.pool = NULL;
   }
+  if (name) run_levels_fp32(op, ctx, q, ref, what);
   kiln_free(NULL, q);
   kiln_test_tensor_free(got);
 }
@@ -240,6 +288,16 @@ static int32_t random_acc(void) {
   }
 }
 
+/* The float output stage of one channel, written out independently of
+ * kiln_qgemm_requantize: IEEE float steps, rounding half to even. */
+static int8_t fp32_requantize(int32_t acc, int32_t mult, int shift,
+                              const kiln_quant_params *q) {
+  const float scale = (float)ldexp((double)mult, shift - 31);
+  double x = (double)((float)acc * scale);
+  x = fmin(fmax(x, q->act_min - q->output_zp), q->act_max - q->output_zp);
+  return (int8_t)(nearbyint(x) + q->output_zp);
+}
+
 static void output_stage(const kiln_qgemm_kernel *kernel, const char *name) {
   enum { MAX_N = 64, MAX_M = 8 };
   int32_t mult[MAX_N], bias[MAX_N];
@@ -251,7 +309,7 @@ static void output_stage(const kiln_qgemm_kernel *kernel, const char *name) {
   for (int trial = 0; trial < 3000; trial++) {
     int n = kiln_test_int(1, kernel->nr);
     int mr = kiln_test_int(1, kernel->mr);
-    bool single = kiln_test_int(0, 1);
+    bool single = kiln_test_int(0, 1), fp32 = kiln_test_int(0, 2) == 0;
     int shift_lo = kiln_test_int(0, 1) ? -31 : -4;
     for (int j = 0; j < n; j++) {
       mult[j] = random_multiplier();
@@ -271,7 +329,7 @@ static void output_stage(const kiln_qgemm_kernel *kernel, const char *name) {
      * read the same values; each trial draws new ones. */
     for (int j = 0; j < n; j++) bias[j] = random_acc();
     void *packed;
-    CHECK_OK(kiln_qgemm_pack(kernel, w, n, 4, &q, NULL, &packed));
+    CHECK_OK(kiln_qgemm_pack(kernel, w, n, 4, &q, fp32, NULL, &packed));
     if (!packed) continue;
     const kiln_qgemm_header *h = packed;
     kernel->fn((size_t)mr, (size_t)n, 4, a, 4, (const char *)packed + h->offset,
@@ -284,6 +342,7 @@ static void output_stage(const kiln_qgemm_kernel *kernel, const char *name) {
                                                               shift[j]);
         v = (int32_t)((uint32_t)v + (uint32_t)q.output_zp);
         v = v < q.act_min ? q.act_min : v > q.act_max ? q.act_max : v;
+        if (fp32) v = fp32_requantize(bias[j], mult[j], shift[j], &q);
         if (c[r * MAX_N + j] != v && bad++ < 5)
           fprintf(
               stderr, "  %s: acc %d mult %d shift %d single %d: %d, want %d\n",
@@ -337,6 +396,8 @@ int main(void) {
                     false, true};
   conv_case(KILN_UINT8, &u8);
 
+  printf("q8 gemm: %d float-requantization runs within 1 step\n", fp32_runs);
+  CHECK(fp32_runs > 0);
   printf("q8 gemm: ran");
   for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)
     if (ran[isa])

@@ -40,8 +40,9 @@ static kiln_status *conv_pack(const kiln_qgemm_level *level, window_kind window,
   kiln_quant_params *q;
   KILN_TRY(kiln_qgemm_node_params(KILN_OP_CONV_2D, ctx, a, &q));
   if (!q) return NULL;
-  kiln_status *st = kiln_qgemm_pack(kiln_qgemm_pick(level, f->dims[0]), f->data,
-                                    f->dims[0], filter_k(f), q, a, out_packed);
+  kiln_status *st = kiln_qgemm_pack(
+      kiln_qgemm_pick(level, f->dims[0]), f->data, f->dims[0], filter_k(f), q,
+      ctx->quant && ctx->quant->fp32_rounding, a, out_packed);
   kiln_free(a, q);
   return st;
 }

@@ -16,8 +16,9 @@ static kiln_status *fc_pack(const kiln_qgemm_level *level,
   const kiln_tensor *w = ctx->inputs[1];
   kiln_status *st = NULL;
   if (w->rank == 2 && w->dims[0] >= 1 && w->dims[1] >= 1)
-    st = kiln_qgemm_pack(kiln_qgemm_pick(level, w->dims[0]), w->data,
-                         w->dims[0], w->dims[1], q, a, out_packed);
+    st = kiln_qgemm_pack(
+        kiln_qgemm_pick(level, w->dims[0]), w->data, w->dims[0], w->dims[1], q,
+        ctx->quant && ctx->quant->fp32_rounding, a, out_packed);
   kiln_free(a, q);
   return st;
 }

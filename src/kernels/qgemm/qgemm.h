@@ -19,7 +19,8 @@
  * (64-byte aligned) ceil(N / NR) panels of NR output channels, each
  * `panel_bytes` long (a multiple of 64):
  *   int32 bias[NR], mult[NR], shift[NR], left[NR], right[NR],
- *         rmask[NR], rhalf[NR]   - requantization per channel
+ *         rmask[NR], rhalf[NR],
+ *   float fscale[NR]             - requantization per channel
  *   int8  w[KP / 4][NR][4]       - weights, 4 entries of k per channel
  * KP is K rounded up to 4; entries past K and channels past N are zero,
  * so kernels always read whole panels and store only nc columns. left and
@@ -40,6 +41,10 @@
 typedef struct kiln_qgemm_out {
   int32_t zero_point, act_min, act_max;
   bool single_rounding; /* FULLY_CONNECTED's one rounding */
+  /* KILN_INT8_ROUNDING_FP32: the sum times the channel's float scale
+   * (KILN_QGEMM_FSCALE), rounded half to even, instead of either integer
+   * rounding. */
+  bool fp32;
 } kiln_qgemm_out;
 
 /* An mr x nc tile (mr <= MR, nc <= NR) of C = requantize(A * W^T + bias):
@@ -80,6 +85,7 @@ enum {
   KILN_QGEMM_RIGHT,
   KILN_QGEMM_RMASK,
   KILN_QGEMM_RHALF,
+  KILN_QGEMM_FSCALE, /* float: multiplier * 2^(shift - 31) */
   KILN_QGEMM_PARAM_ARRAYS
 };
 
@@ -139,7 +145,7 @@ extern const kiln_qgemm_level kiln_qgemm_level_avx512vnni;
 struct kiln_quant_params;
 kiln_status *kiln_qgemm_pack(const kiln_qgemm_kernel *kernel, const int8_t *w,
                              int64_t n, int64_t k,
-                             const struct kiln_quant_params *q,
+                             const struct kiln_quant_params *q, bool fp32,
                              const kiln_allocator *a, void **out_packed);
 
 /* The node's quantization block built for packing (*out NULL when the node

@@ -3,6 +3,7 @@
  * 0, the bias folded), and pack its weights with the per-channel
  * requantization into panels (layout in qgemm.h). Also the scalar output
  * stage the microkernels' epilogues must equal. */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -13,6 +14,18 @@
 
 int8_t kiln_qgemm_requantize(int32_t acc, const void *panel, int nr, int col,
                              const kiln_qgemm_out *out) {
+  if (out->fp32) {
+    float scale;
+    memcpy(&scale, kiln_qgemm_param(panel, nr, KILN_QGEMM_FSCALE) + col, 4);
+    /* Clamped while in float, so the conversion cannot overflow; the
+     * vector epilogues compute these same IEEE steps. */
+    float x = (float)acc * scale;
+    const float lo = (float)(out->act_min - out->zero_point);
+    const float hi = (float)(out->act_max - out->zero_point);
+    x = x < lo ? lo : x;
+    x = x > hi ? hi : x;
+    return (int8_t)((int32_t)lrintf(x) + out->zero_point);
+  }
   int32_t mult = kiln_qgemm_param(panel, nr, KILN_QGEMM_MULT)[col];
   int shift = kiln_qgemm_param(panel, nr, KILN_QGEMM_SHIFT)[col];
   int32_t v = out->single_rounding
@@ -75,7 +88,8 @@ const kiln_qgemm_kernel *kiln_qgemm_pick(const kiln_qgemm_level *level,
 
 kiln_status *kiln_qgemm_pack(const kiln_qgemm_kernel *kernel, const int8_t *w,
                              int64_t n, int64_t k, const kiln_quant_params *q,
-                             const kiln_allocator *a, void **out_packed) {
+                             bool fp32, const kiln_allocator *a,
+                             void **out_packed) {
   *out_packed = NULL;
   const int nr = kernel->nr;
   if (n < 1 || k < 1 || q->channels != n) return NULL;
@@ -103,7 +117,7 @@ kiln_status *kiln_qgemm_pack(const kiln_qgemm_kernel *kernel, const int8_t *w,
       .kp = (int32_t)kp,
       .offset = (uint32_t)(first - (uintptr_t)block),
       .panel_bytes = (uint32_t)panel_bytes,
-      .out = {q->output_zp, q->act_min, q->act_max, q->single_rounding},
+      .out = {q->output_zp, q->act_min, q->act_max, q->single_rounding, fp32},
       .input_zp = q->input_zp,
       .kernel = kernel,
   };
@@ -132,6 +146,8 @@ kiln_status *kiln_qgemm_pack(const kiln_qgemm_kernel *kernel, const int8_t *w,
       int32_t mask = (int32_t)((UINT64_C(1) << right) - 1);
       param[KILN_QGEMM_RMASK * nr + j] = mask;
       param[KILN_QGEMM_RHALF * nr + j] = mask >> 1;
+      const float scale = (float)ldexp((double)q->multiplier[c], shift - 31);
+      memcpy(&param[KILN_QGEMM_FSCALE * nr + j], &scale, 4);
     }
   }
   *out_packed = block;

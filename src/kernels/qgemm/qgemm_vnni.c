@@ -10,6 +10,8 @@
  *   2^right rounding half away from zero through its mask and threshold;
  * - single rounding: (x * m + 2^(30 - shift)) >> (31 - shift) in 64 bits,
  *   where |x * m| < 2^62 leaves no room to wrap.
+ * - KILN_INT8_ROUNDING_FP32: the sum converted to float, times the
+ *   channel's scale, clamped and converted back rounding half to even.
  * 64-bit products come from vpmuldq on even lanes and on odd lanes moved
  * down, and are put back with a blend. Rows past mr
  * are not computed: each row count has its own function. */
@@ -130,7 +132,21 @@ static inline __attribute__((always_inline)) void tile(
   const __m512i zp = _mm512_set1_epi32(out->zero_point);
   /* The rounding is the node's: one branch per tile, each loading only
    * its own constants. */
-  if (out->single_rounding) {
+  if (out->fp32) {
+    const __m512 lo = _mm512_set1_ps((float)(out->act_min - out->zero_point));
+    const __m512 hi = _mm512_set1_ps((float)(out->act_max - out->zero_point));
+#pragma GCC unroll 2
+    for (int v = 0; v < nv; v++) {
+      const __m512 scale =
+          _mm512_castsi512_ps(param(panel, nr, KILN_QGEMM_FSCALE, v * 16));
+#pragma GCC unroll 8
+      for (int r = 0; r < rows_n; r++) {
+        __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), scale);
+        x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+        acc[r][v] = _mm512_add_epi32(_mm512_cvtps_epi32(x), zp);
+      }
+    }
+  } else if (out->single_rounding) {
 #pragma GCC unroll 2
     for (int v = 0; v < nv; v++) {
       stage_single s;

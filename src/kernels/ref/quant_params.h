@@ -51,6 +51,10 @@ typedef struct kiln_quant_params {
   /* Integer LSTM and UNIDIRECTIONAL_SEQUENCE_LSTM (lstm_integer.h): their
    * gates' multipliers and folded biases; NULL for other nodes. */
   const struct kiln_lstm_qparams *lstm;
+  /* Set by the model after the build (KILN_INT8_ROUNDING_FP32): variants
+   * that have a float requantization pack for it. The reference kernels
+   * always round as TFLite's do. */
+  bool fp32_rounding;
 } kiln_quant_params;
 
 /* Whether a node of `op` with these inputs takes the quantized or hybrid
