@@ -36,6 +36,17 @@ static kiln_tensor *output_like(const kiln_tensor *ref) {
   return t;
 }
 
+/* Packs the node as a load at `isa` would (into ctx->packed and *packed)
+ * and returns the variant a session would then run, NULL for none. */
+static const kiln_kernel_variant *pack_and_select(kiln_op_type op, kiln_isa isa,
+                                                  kiln_op_ctx *ctx,
+                                                  void **packed) {
+  const kiln_kernel_variant *packer =
+      kiln_test_pack_like_load(op, isa, ctx, packed);
+  ctx->packed = *packed;
+  return *packed ? kiln_variant_select(op, isa, packer, ctx) : NULL;
+}
+
 /* Float requantization (KILN_INT8_ROUNDING_FP32): every level packs and
  * runs the node; each output is at most one step from the reference's
  * integer rounding, and every level gives the same bytes as the first. */
@@ -50,11 +61,8 @@ static void run_levels_fp32(kiln_op_type op, kiln_op_ctx ctx,
   q->fp32_rounding = true;
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     void *packed;
-    const kiln_kernel_variant *packer =
-        kiln_test_pack_like_load(op, (kiln_isa)isa, &ctx, &packed);
-    ctx.packed = packed;
     const kiln_kernel_variant *v =
-        packed ? kiln_variant_select(op, (kiln_isa)isa, packer, &ctx) : NULL;
+        pack_and_select(op, (kiln_isa)isa, &ctx, &packed);
     if (v && strncmp(v->name, "q8-", 3) == 0) {
       ctx.pool = pool3;
       CHECK_OK(kiln_threadpool_reserve_scratch(ctx.pool, v->workspace(&ctx)));
@@ -97,16 +105,13 @@ static void run_levels(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
   size_t bytes = (size_t)kiln_tensor_numel(ref);
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     void *packed;
-    const kiln_kernel_variant *packer =
-        kiln_test_pack_like_load(op, (kiln_isa)isa, &ctx, &packed);
-    ctx.packed = packed;
     const kiln_kernel_variant *v =
-        packed ? kiln_variant_select(op, (kiln_isa)isa, packer, &ctx) : NULL;
+        pack_and_select(op, (kiln_isa)isa, &ctx, &packed);
     bool ours = v && strncmp(v->name, "q8-", 3) == 0;
     CHECK(ours == (name != NULL));
     if (ours && name) CHECK(strstr(v->name, name) != NULL);
     if (ours) {
-      CHECK(v == packer && v->workspace && (int)v->isa <= isa);
+      CHECK(v->pack && v->workspace && (int)v->isa <= isa);
       ran[v->isa]++;
       kiln_threadpool *pools[2] = {pool1, pool3};
       for (int p = 0; p < 2; p++) {
