@@ -154,6 +154,11 @@ static void test_concat_declines(void) {
               KILN_ERR_UNSUPPORTED, "quantization parameters");
   b->scale[0] = 1.0f;
   CHECK(kiln_q8_concat_applies(&ctx));
+  /* At prepare the tensors have shapes but no memory yet. */
+  void *data = o->t->data;
+  o->t->data = NULL;
+  CHECK(kiln_q8_concat_applies(&ctx));
+  o->t->data = data;
   attrs.activation = KILN_ACT_RELU;
   CHECK(!kiln_q8_concat_applies(&ctx));
   attrs.activation = KILN_ACT_NONE;
@@ -243,6 +248,11 @@ static void test_resize_declines(void) {
   qt *z = qt_new(KILN_INT8, 4, out_dims, 1, 0);
   out[0] = z->t;
   CHECK(kiln_q8_resize_bilinear_applies(&ctx));
+  void *data = z->t->data; /* at prepare, before memory is planned */
+  z->t->data = NULL;
+  CHECK(kiln_q8_resize_bilinear_applies(&ctx));
+  CHECK(kiln_q8_resize_nearest_applies(&ctx));
+  z->t->data = data;
   attrs.align_corners = attrs.half_pixel_centers = true;
   CHECK(!kiln_q8_resize_bilinear_applies(&ctx));
   qt_free(x), qt_free(y), qt_free(z);

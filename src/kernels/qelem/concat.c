@@ -48,8 +48,7 @@ bool kiln_q8_concat_applies(const kiln_op_ctx *ctx) {
       ctx->num_outputs != 1)
     return false;
   const kiln_tensor *out = ctx->outputs[0];
-  if (!out || !out->data ||
-      (out->dtype != KILN_INT8 && out->dtype != KILN_UINT8))
+  if (!out || (out->dtype != KILN_INT8 && out->dtype != KILN_UINT8))
     return false;
   const int rank = out->rank;
   if (rank < 1 || a->axis < -rank || a->axis >= rank) return false;
@@ -57,8 +56,7 @@ bool kiln_q8_concat_applies(const kiln_op_ctx *ctx) {
   int64_t along = 0;
   for (int i = 0; i < ctx->num_inputs; i++) {
     const kiln_tensor *in = ctx->inputs[i];
-    if (!in || !in->data || in->dtype != out->dtype || in->rank != rank)
-      return false;
+    if (!in || in->dtype != out->dtype || in->rank != rank) return false;
     for (int k = 0; k < rank; k++)
       if (k != axis && in->dims[k] != out->dims[k]) return false;
     along += in->dims[axis];

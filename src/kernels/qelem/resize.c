@@ -26,7 +26,7 @@ static bool resize_shapes(const kiln_op_ctx *ctx, bool int8_only) {
   const kiln_resize_attrs *a = ctx->attrs;
   if (!a || ctx->num_inputs != 2 || ctx->num_outputs != 1) return false;
   const kiln_tensor *x = ctx->inputs[0], *y = ctx->outputs[0];
-  if (!x || !y || !x->data || !y->data || x->dtype != y->dtype) return false;
+  if (!x || !y || x->dtype != y->dtype) return false;
   if (x->dtype != KILN_INT8 && (int8_only || x->dtype != KILN_UINT8))
     return false;
   if (x->rank != 4 || y->rank != 4) return false;
