@@ -227,6 +227,12 @@ static void test_resize(void) {
   resize_case(KILN_OP_RESIZE_NEAREST_NEIGHBOR, KILN_INT8, map, 9, 13);
   resize_case(KILN_OP_RESIZE_BILINEAR, KILN_INT8, one, 7, 1);
   resize_case(KILN_OP_RESIZE_NEAREST_NEIGHBOR, KILN_UINT8, one, 1, 7);
+  /* Rows wider than the 256 columns whose sources nearest computes at a
+   * time, with 1 channel (its byte loop) and 3. */
+  const int64_t wide1[4] = {2, 5, 130, 1}, wide3[4] = {1, 4, 300, 3};
+  resize_case(KILN_OP_RESIZE_NEAREST_NEIGHBOR, KILN_INT8, wide1, 7, 301);
+  resize_case(KILN_OP_RESIZE_NEAREST_NEIGHBOR, KILN_UINT8, wide3, 9, 513);
+  resize_case(KILN_OP_RESIZE_BILINEAR, KILN_INT8, wide3, 9, 513);
 }
 
 /* An upscale so large that the 10-bit coordinate's lower index passes the

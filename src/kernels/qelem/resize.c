@@ -113,12 +113,15 @@ static kiln_status *bilinear_run(const kiln_op_ctx *ctx,
   return NULL;
 }
 
-/* The reference's sum / 2^20, rounding half away from zero. */
+/* The reference's sum / 2^20, rounding half away from zero: the
+ * magnitude rounded and the sign put back without branches (the signs of
+ * zero-centred data are a coin toss for a branch predictor). The result is
+ * already within int8 (a weighted average of int8 values). */
 static int8_t round_2_20(int32_t sum) {
-  const int32_t m = sum < 0 ? -sum : sum;
-  const int32_t r = (m + (1 << 19)) >> 20;
-  const int32_t v = sum < 0 ? -r : r;
-  return (int8_t)(v < -128 ? -128 : (v > 127 ? 127 : v));
+  const int32_t sign = sum < 0 ? -1 : 0;
+  const int32_t magnitude = (sum ^ sign) - sign;
+  const int32_t r = (magnitude + (1 << 19)) >> 20;
+  return (int8_t)((r ^ sign) - sign);
 }
 
 void kiln_q8_bilinear_row_portable(const int8_t *row0, const int8_t *row1,
@@ -184,25 +187,38 @@ typedef struct nearest_job {
   float scale_y, scale_x;
 } nearest_job;
 
+/* Output columns handled per pass: their source offsets are computed once
+ * for all the rows of a task. */
+#define NEAREST_COLUMNS 256
+
 static void nearest_rows(void *context, int64_t begin, int64_t end) {
   const nearest_job *j = context;
-  const size_t pixel = (size_t)j->channels;
-  const int64_t out_row = j->out_w * j->channels;
-  int64_t previous = -1; /* the input row (over all images) last copied */
-  for (int64_t row = begin; row < end; row++) {
-    const int64_t b = row / j->out_h, oy = row % j->out_h;
-    const int64_t source =
-        b * j->in_h + nearest_source(oy, j->scale_y, j->attrs, j->in_h);
-    uint8_t *out = j->out + row * out_row;
-    if (source == previous) {
-      memcpy(out, out - out_row, (size_t)out_row);
-      continue;
-    }
-    previous = source;
-    const uint8_t *in = j->in + source * j->in_w * j->channels;
-    for (int64_t ox = 0; ox < j->out_w; ox++, out += pixel) {
-      const int64_t sx = nearest_source(ox, j->scale_x, j->attrs, j->in_w);
-      memcpy(out, in + sx * j->channels, pixel);
+  const int64_t channels = j->channels, out_row = j->out_w * channels;
+  int64_t offset[NEAREST_COLUMNS];
+  for (int64_t col = 0; col < j->out_w; col += NEAREST_COLUMNS) {
+    const int64_t n =
+        j->out_w - col < NEAREST_COLUMNS ? j->out_w - col : NEAREST_COLUMNS;
+    for (int64_t i = 0; i < n; i++)
+      offset[i] =
+          nearest_source(col + i, j->scale_x, j->attrs, j->in_w) * channels;
+    int64_t previous = -1; /* the input row (over all images) last read */
+    for (int64_t row = begin; row < end; row++) {
+      const int64_t b = row / j->out_h, oy = row % j->out_h;
+      const int64_t source =
+          b * j->in_h + nearest_source(oy, j->scale_y, j->attrs, j->in_h);
+      uint8_t *out = j->out + row * out_row + col * channels;
+      if (source == previous) {
+        memcpy(out, out - out_row, (size_t)(n * channels));
+        continue;
+      }
+      previous = source;
+      const uint8_t *in = j->in + source * j->in_w * channels;
+      if (channels == 1) {
+        for (int64_t i = 0; i < n; i++) out[i] = in[offset[i]];
+      } else {
+        for (int64_t i = 0; i < n; i++, out += channels)
+          memcpy(out, in + offset[i], (size_t)channels);
+      }
     }
   }
 }

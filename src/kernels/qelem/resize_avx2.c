@@ -9,12 +9,14 @@
 #include "kernels/qelem/qelem.h"
 #include "kernels/qelem/resize_taps.h"
 
-/* sum / 2^20 rounded half away from zero, on 8 int32 lanes (VPSIGND
- * restores the sign; a zero sum rounds to zero either way). */
+/* sum / 2^20 rounded half away from zero, on 8 int32 lanes: a negative
+ * sum adds 2^19 - 1 instead of 2^19 before the flooring shift, which
+ * rounds its halves down, away from zero. */
 static inline __m256i round_2_20(__m256i sum) {
-  const __m256i r = _mm256_srai_epi32(
-      _mm256_add_epi32(_mm256_abs_epi32(sum), _mm256_set1_epi32(1 << 19)), 20);
-  return _mm256_sign_epi32(r, sum);
+  const __m256i biased =
+      _mm256_add_epi32(_mm256_add_epi32(sum, _mm256_set1_epi32(1 << 19)),
+                       _mm256_srai_epi32(sum, 31));
+  return _mm256_srai_epi32(biased, 20);
 }
 
 static int8_t round_scalar(int32_t sum) {
