@@ -236,8 +236,8 @@ static void test_resize(void) {
 }
 
 /* An upscale so large that the 10-bit coordinate's lower index passes the
- * last input row (scale rounds 1024 / 2000 up to 1): the reference would
- * read past the input (as TFLite's does), so the variant declines it. */
+ * last input row (scale rounds 1024 / 2000 up to 1): TFLite reads past its
+ * input there, so the reference refuses it and the variant declines it. */
 static void test_resize_declines(void) {
   int64_t dims[4] = {1, 1, 1, 4}, out_dims[4] = {1, 2000, 1, 4};
   qt *x = qt_new(KILN_INT8, 4, dims, 1, 0);
@@ -250,6 +250,11 @@ static void test_resize_declines(void) {
   kiln_op_ctx ctx = {&attrs, in, 2, out, 1, NULL, NULL, NULL};
   CHECK(!kiln_q8_resize_bilinear_applies(&ctx));
   CHECK(kiln_q8_resize_nearest_applies(&ctx));
+  /* The reference's shape function refuses it with a message. */
+  CHECK_ERROR(kiln_test_run_op1(KILN_OP_RESIZE_BILINEAR, &attrs, in, 2, y->t),
+              KILN_ERR_UNSUPPORTED, "past the input");
+  ((int32_t *)s->data)[0] = 1000;
+  CHECK_OK(kiln_test_run_op1(KILN_OP_RESIZE_BILINEAR, &attrs, in, 2, y->t));
   out_dims[1] = 1000; /* 1024 / 1000 rounds to 1: every index is row 0 */
   qt *z = qt_new(KILN_INT8, 4, out_dims, 1, 0);
   out[0] = z->t;
