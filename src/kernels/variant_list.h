@@ -291,6 +291,8 @@ KILN_VARIANT(MEAN, KILN_ISA_AVX2, "q8-mean-hw-avx2", NULL,
              kiln_q8_mean_hw_applies, kiln_q8_mean_hw_run_avx2)
 KILN_VARIANT(MAX_POOL_2D, KILN_ISA_AVX2, "q8-maxpool-avx2", NULL,
              kiln_q8_maxpool_applies, kiln_q8_maxpool_run_avx2)
+KILN_VARIANT(AVERAGE_POOL_2D, KILN_ISA_AVX2, "q8-avgpool-avx2", NULL,
+             kiln_q8_avgpool_applies, kiln_q8_avgpool_run_avx2)
 #endif
 KILN_VARIANT(ADD, KILN_ISA_PORTABLE, "q8-add-portable", kiln_q8_add_pack,
              kiln_q8_binary_applies, kiln_q8_binary_run_portable)
@@ -335,3 +337,25 @@ KILN_VARIANT(QUANT_LUT8, KILN_ISA_AVX2, "q8-lut8-avx2", NULL, kiln_lut8_applies,
 #endif
 KILN_VARIANT(QUANT_LUT8, KILN_ISA_PORTABLE, "q8-lut8-portable", NULL,
              kiln_lut8_applies, kiln_lut8_run_portable)
+/* int8/uint8 CONCATENATION, int8 RESIZE_BILINEAR and 1-byte
+ * RESIZE_NEAREST_NEIGHBOR (kernels/qelem/concat.c, resize.c): equal to the
+ * reference kernels. */
+#if defined(__x86_64__)
+KILN_VARIANT(CONCATENATION, KILN_ISA_AVX512, "q8-concat-avx512", NULL,
+             kiln_q8_concat_applies, kiln_q8_concat_run_avx512)
+KILN_VARIANT(RESIZE_BILINEAR, KILN_ISA_AVX512, "q8-resize-bilinear-avx512",
+             NULL, kiln_q8_resize_bilinear_applies,
+             kiln_q8_resize_bilinear_run_avx512)
+KILN_VARIANT(CONCATENATION, KILN_ISA_AVX2, "q8-concat-avx2", NULL,
+             kiln_q8_concat_applies, kiln_q8_concat_run_avx2)
+KILN_VARIANT(RESIZE_BILINEAR, KILN_ISA_AVX2, "q8-resize-bilinear-avx2", NULL,
+             kiln_q8_resize_bilinear_applies, kiln_q8_resize_bilinear_run_avx2)
+#endif
+KILN_VARIANT(CONCATENATION, KILN_ISA_PORTABLE, "q8-concat-portable", NULL,
+             kiln_q8_concat_applies, kiln_q8_concat_run_portable)
+KILN_VARIANT(RESIZE_BILINEAR, KILN_ISA_PORTABLE, "q8-resize-bilinear-portable",
+             NULL, kiln_q8_resize_bilinear_applies,
+             kiln_q8_resize_bilinear_run_portable)
+KILN_VARIANT(RESIZE_NEAREST_NEIGHBOR, KILN_ISA_PORTABLE,
+             "q8-resize-nearest-portable", NULL, kiln_q8_resize_nearest_applies,
+             kiln_q8_resize_nearest_run_portable)

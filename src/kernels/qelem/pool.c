@@ -167,4 +167,8 @@ kiln_status *kiln_q8_maxpool_run_avx2(const kiln_op_ctx *ctx) {
 kiln_status *kiln_q8_avgpool_run_avx512(const kiln_op_ctx *ctx) {
   return run(ctx, kiln_q8_avgpool_avx512);
 }
+
+kiln_status *kiln_q8_avgpool_run_avx2(const kiln_op_ctx *ctx) {
+  return run(ctx, kiln_q8_avgpool_avx2);
+}
 #endif

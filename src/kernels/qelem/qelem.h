@@ -157,4 +157,62 @@ kiln_status *kiln_q8_quantize_run_portable(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_quantize_run_avx512(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_quantize_run_avx2(const kiln_op_ctx *ctx);
 
+/* ------------------------------------------------------ CONCATENATION */
+
+/* int8 and uint8 CONCATENATION: copies, and uint8 parts with their own
+ * parameters requantized through a table of the reference's results. */
+bool kiln_q8_concat_applies(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_concat_run_portable(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_concat_run_avx512(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_concat_run_avx2(const kiln_op_ctx *ctx);
+
+/* ------------------------------- RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR */
+
+/* One axis of an int8 bilinear resize: 1024 x (input pixels per output
+ * pixel), rounded as TFLite rounds it, half_pixel_centers, and the input
+ * size along the axis. */
+typedef struct kiln_q8_resize_axis {
+  int32_t scale;
+  bool half_pixel;
+  int64_t in;
+} kiln_q8_resize_axis;
+
+/* One output row of an int8 bilinear resize: out[x * channels + c] for
+ * x < out_w, from input rows row0 (weight wy0) and row1 (weight wy1), the
+ * columns' taps from `xs` (resize_taps.h), rounded as the reference. */
+typedef void (*kiln_q8_bilinear_row_ukernel)(const int8_t *row0,
+                                             const int8_t *row1, int32_t wy0,
+                                             int32_t wy1,
+                                             const kiln_q8_resize_axis *xs,
+                                             int64_t out_w, int64_t channels,
+                                             int8_t *out);
+void kiln_q8_bilinear_row_portable(const int8_t *row0, const int8_t *row1,
+                                   int32_t wy0, int32_t wy1,
+                                   const kiln_q8_resize_axis *xs, int64_t out_w,
+                                   int64_t channels, int8_t *out);
+void kiln_q8_bilinear_row_avx512(const int8_t *row0, const int8_t *row1,
+                                 int32_t wy0, int32_t wy1,
+                                 const kiln_q8_resize_axis *xs, int64_t out_w,
+                                 int64_t channels, int8_t *out);
+void kiln_q8_bilinear_row_avx2(const int8_t *row0, const int8_t *row1,
+                               int32_t wy0, int32_t wy1,
+                               const kiln_q8_resize_axis *xs, int64_t out_w,
+                               int64_t channels, int8_t *out);
+
+bool kiln_q8_resize_bilinear_applies(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_resize_bilinear_run_portable(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_resize_bilinear_run_avx512(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_resize_bilinear_run_avx2(const kiln_op_ctx *ctx);
+
+/* RESIZE_NEAREST_NEIGHBOR on 1-byte elements (int8, uint8): pixel copies. */
+bool kiln_q8_resize_nearest_applies(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_resize_nearest_run_portable(const kiln_op_ctx *ctx);
+
+/* --------------------------------------------- AVERAGE_POOL_2D (AVX2) */
+
+void kiln_q8_avgpool_avx2(const int8_t *first, int64_t row_stride, int64_t rows,
+                          int64_t cols, int64_t channels, int8_t lo, int8_t hi,
+                          int8_t *out);
+kiln_status *kiln_q8_avgpool_run_avx2(const kiln_op_ctx *ctx);
+
 #endif

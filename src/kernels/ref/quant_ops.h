@@ -133,6 +133,11 @@ kiln_status *kiln_qref_l2norm(const kiln_op_ctx *ctx);
 
 /* ---- resizing (quant_resize.c); RESIZE_NEAREST_NEIGHBOR copies bytes ---- */
 kiln_status *kiln_qshape_resize(const kiln_op_ctx *ctx);
+/* Bilinear's integer (int8, int16) coordinates for an output of out_h x
+ * out_w: refused where they would leave int32 or their lower source index
+ * pass the last input pixel (TFLite reads past its input there). */
+kiln_status *kiln_qshape_resize_coordinates(const kiln_op_ctx *ctx,
+                                            int64_t out_h, int64_t out_w);
 kiln_status *kiln_qref_resize_bilinear(const kiln_op_ctx *ctx);
 
 /* ---- reductions (quant_reduce.c; reduce.c walks the axes) ---- */

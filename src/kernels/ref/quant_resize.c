@@ -7,6 +7,7 @@
  * float in TFLite's order, plus 0.5, truncated. Both work on the stored
  * values, so the output must share the input's quantization. */
 #include <math.h>
+#include <stdint.h>
 
 #include "kernels/ref/quant_ops.h"
 #include "kernels/ref/quant_util.h"
@@ -32,6 +33,38 @@ static int32_t scale_10(int64_t in, int64_t out, bool align_corners) {
   if (align_corners && out > 1)
     return (int32_t)((1024 * (in - 1) + (out - 1) / 2) / (out - 1));
   return (int32_t)((1024 * in + out / 2) / out);
+}
+
+/* One axis of kiln_qshape_resize_coordinates. The coordinate grows with
+ * the output index, so the last one is the largest. */
+static kiln_status *check_axis(int64_t in, int64_t out, bool align_corners,
+                               bool half_pixel, const char *axis) {
+  const int64_t scale = scale_10(in, out, align_corners);
+  int64_t last = (out - 1) * scale;
+  if (half_pixel) last += scale / 2 - 512;
+  if ((out - 1) * scale > INT32_MAX || last + 1023 > INT32_MAX)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "output %s %lld: TFLite's 10-bit source coordinates of "
+                      "an input %s of %lld leave int32",
+                      axis, (long long)out, axis, (long long)in);
+  if (last / 1024 > in - 1)
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "output %s %lld from an input %s of %lld: TFLite's "
+                      "rounded 10-bit scale puts the last output pixel's "
+                      "source past the input (it reads out of bounds there)",
+                      axis, (long long)out, axis, (long long)in);
+  return NULL;
+}
+
+kiln_status *kiln_qshape_resize_coordinates(const kiln_op_ctx *ctx,
+                                            int64_t out_h, int64_t out_w) {
+  const kiln_resize_attrs *a = ctx->attrs;
+  const kiln_tensor *in = ctx->inputs[0];
+  if (in->dtype == KILN_UINT8) return NULL; /* float coordinates */
+  KILN_TRY(check_axis(in->dims[1], out_h, a->align_corners,
+                      a->half_pixel_centers, "height"));
+  return check_axis(in->dims[2], out_w, a->align_corners, a->half_pixel_centers,
+                    "width");
 }
 
 typedef struct tap {

@@ -64,6 +64,8 @@ static kiln_status *shape_resize(const kiln_op_ctx *ctx, bool nearest) {
     KILN_TRY(shape_plain(ctx, nearest));
   int64_t h = 0, w = 0;
   KILN_TRY(read_size(ctx, &h, &w));
+  if (quantized && !nearest)
+    KILN_TRY(kiln_qshape_resize_coordinates(ctx, h, w));
   const kiln_tensor *in = ctx->inputs[0];
   int64_t dims[4] = {in->dims[0], h, w, in->dims[3]};
   if (!quantized)
