@@ -76,17 +76,72 @@ static uint64_t block_bytes(const kiln_qgemm_kernel *kernel, int64_t k,
   return panels_offset() + panels * panel;
 }
 
-/* Packs one batch of y (element (t, c) at y[t * t_stride + c * c_stride])
- * into a kiln_qgemm_compute block at dst (64-byte aligned), folding the
- * zero points into each column's bias as the file's comment derives. */
+enum { NR_MAX = 32 };
+
+/* Four rows of y (nc of their values copied to zero-padded rows of
+ * `width`, the panel's NR) as width groups of 4 bytes, and their sums per
+ * column added to sum. A constant width lets the compiler vectorize. */
+static inline __attribute__((always_inline)) void pack_group(
+    const int width, const int8_t (*r)[NR_MAX], uint32_t *w, int32_t *sum) {
+  for (int j = 0; j < width; j++) {
+    w[j] = (uint32_t)(uint8_t)r[0][j] | (uint32_t)(uint8_t)r[1][j] << 8 |
+           (uint32_t)(uint8_t)r[2][j] << 16 | (uint32_t)(uint8_t)r[3][j] << 24;
+    sum[j] += r[0][j] + r[1][j] + r[2][j] + r[3][j];
+  }
+}
+
+/* Writes a panel's weights for nc columns of y (element (t, c) at
+ * y[t * n + c], or y[c * k + t] for adj_y) as groups of 4 values of t per
+ * column, and their column sums. */
+static void pack_weights(const int8_t *y, bool adj_y, int64_t k, int64_t n,
+                         int nc, int nr, uint32_t *w, int32_t *sum) {
+  for (int j = 0; j < NR_MAX; j++) sum[j] = 0;
+  if (!adj_y) {
+    /* Four rows of y at a time, each read along its length. */
+    int8_t r[4][NR_MAX] = {{0}};
+    for (int64_t t = 0; t < k; t += 4, w += nr) {
+      for (int i = 0; i < 4; i++)
+        if (t + i < k)
+          memcpy(r[i], y + (t + i) * n, (size_t)nc);
+        else
+          memset(r[i], 0, sizeof r[i]);
+      if (nr == 32)
+        pack_group(32, (const int8_t(*)[NR_MAX])r, w, sum);
+      else if (nr == 16)
+        pack_group(16, (const int8_t(*)[NR_MAX])r, w, sum);
+      else
+        pack_group(nr, (const int8_t(*)[NR_MAX])r, w, sum);
+    }
+    return;
+  }
+  /* A column of y is a row of the stored matrix. */
+  for (int j = 0; j < nc; j++) {
+    const int8_t *col = y + j * k;
+    int32_t total = 0;
+    for (int64_t t = 0; t < k; t++) total += col[t];
+    sum[j] = total;
+    int64_t t = 0;
+    for (; t + 4 <= k; t += 4) memcpy(&w[(t / 4) * nr + j], col + t, 4);
+    if (t < k) {
+      uint8_t tail[4] = {0};
+      memcpy(tail, col + t, (size_t)(k - t));
+      memcpy(&w[(t / 4) * nr + j], tail, 4);
+    }
+  }
+}
+
+/* Packs one batch of y into a kiln_qgemm_compute block at dst (64-byte
+ * aligned), folding the zero points into each column's bias as the file's
+ * comment derives. Unless `full`, dst already holds a batch of the same
+ * shape and only the weights of y and the biases are written: the
+ * padding, the zy entries and the output stage are the same. */
 static void pack_y(const qbmm_header *h, const int8_t *y, int64_t k, int64_t n,
-                   void *dst) {
+                   void *dst, bool full) {
   const kiln_qgemm_kernel *kernel = h->kernel;
   const int nr = kernel->nr;
   const int32_t zx = h->input_zp, zy = h->filter_zp;
   const int64_t kaug = augmented_k(k, zy), kp = (int64_t)round_up(kaug, 4);
   const int64_t k1 = (int64_t)round_up((uint64_t)k, 4);
-  const int64_t t_stride = h->adj_y ? 1 : n, c_stride = h->adj_y ? k : 1;
   const uint64_t pbytes = panel_bytes(kernel, kaug);
   kiln_qgemm_header *g = dst;
   *g = (kiln_qgemm_header){
@@ -103,38 +158,35 @@ static void pack_y(const qbmm_header *h, const int8_t *y, int64_t k, int64_t n,
   const int shift = h->shift, right = shift > 0 ? 0 : -shift;
   const int32_t rmask = (int32_t)((UINT64_C(1) << right) - 1);
   const int64_t bias_const = k * (int64_t)zy * (zx - 127);
+  /* zy in each of a group's 4 bytes */
+  const uint32_t zy4 = (uint32_t)(uint8_t)zy * 0x01010101u;
   char *panel = (char *)dst + g->offset;
   for (int64_t n0 = 0; n0 < n; n0 += nr, panel += pbytes) {
     int nc = n - n0 < nr ? (int)(n - n0) : nr;
-    memset(panel, 0, (size_t)pbytes);
     int32_t *param = (int32_t *)(void *)panel;
-    int8_t *w = (int8_t *)(panel + (size_t)KILN_QGEMM_PARAM_ARRAYS * 4 * nr);
-    int64_t sum[64] = {0}; /* nr is at most 32 */
-    const int8_t *col = y + n0 * c_stride;
-    /* t outer: a row of y (adj_y false) is read along its length. */
-    for (int64_t t = 0; t < k; t++) {
-      int8_t *wt = w + (t / 4) * nr * 4 + t % 4;
-      const int8_t *yt = col + t * t_stride;
+    uint32_t *w =
+        (uint32_t *)(void *)(panel + (size_t)KILN_QGEMM_PARAM_ARRAYS * 4 * nr);
+    if (full) {
+      memset(panel, 0, (size_t)pbytes);
+      for (int64_t t = k1; zy && t < k1 + k; t += 4) {
+        /* The last group's entries past K stay zero. */
+        uint32_t v = k1 + k - t >= 4 ? zy4 : zy4 >> (8 * (4 - (k1 + k - t)));
+        for (int j = 0; j < nc; j++) w[(t / 4) * nr + j] = v;
+      }
       for (int j = 0; j < nc; j++) {
-        int8_t v = yt[j * c_stride];
-        wt[j * 4] = v;
-        sum[j] += v;
+        param[KILN_QGEMM_MULT * nr + j] = h->multiplier;
+        param[KILN_QGEMM_SHIFT * nr + j] = shift;
+        param[KILN_QGEMM_LEFT * nr + j] = shift > 0 ? shift : 0;
+        param[KILN_QGEMM_RIGHT * nr + j] = right;
+        param[KILN_QGEMM_RMASK * nr + j] = rmask;
+        param[KILN_QGEMM_RHALF * nr + j] = rmask >> 1;
       }
     }
-    if (zy)
-      for (int64_t t = k1; t < k1 + k; t++) {
-        int8_t *wt = w + (t / 4) * nr * 4 + t % 4;
-        for (int j = 0; j < nc; j++) wt[j * 4] = (int8_t)zy;
-      }
+    int32_t sum[NR_MAX]; /* |sum| <= 128 K fits */
+    pack_weights(y + n0 * (h->adj_y ? k : 1), h->adj_y, k, n, nc, nr, w, sum);
     for (int j = 0; j < nc; j++) {
       int64_t bias = -(int64_t)(zx + 128) * sum[j] + bias_const;
       param[KILN_QGEMM_BIAS * nr + j] = (int32_t)(uint32_t)(uint64_t)bias;
-      param[KILN_QGEMM_MULT * nr + j] = h->multiplier;
-      param[KILN_QGEMM_SHIFT * nr + j] = shift;
-      param[KILN_QGEMM_LEFT * nr + j] = shift > 0 ? shift : 0;
-      param[KILN_QGEMM_RIGHT * nr + j] = right;
-      param[KILN_QGEMM_RMASK * nr + j] = rmask;
-      param[KILN_QGEMM_RHALF * nr + j] = rmask >> 1;
     }
   }
 }
@@ -168,8 +220,17 @@ static void fill_rows(const void *source, int64_t r0, int64_t rows,
     uint8_t *row = dst + i * stride;
     /* Padded entries meet zero weights; zero is defined. */
     for (int64_t e = k; e < k1; e++) row[e] = 0;
-    if (s->augment)
-      for (int64_t t = 0; t < k; t++) row[k1 + t] = (uint8_t)~row[t];
+    if (s->augment) {
+      /* 127 - x = ~(x + 128), eight bytes at a time. */
+      int64_t t = 0;
+      for (; t + 8 <= k; t += 8) {
+        uint64_t v;
+        memcpy(&v, row + t, 8);
+        v = ~v;
+        memcpy(row + k1 + t, &v, 8);
+      }
+      for (; t < k; t++) row[k1 + t] = (uint8_t)~row[t];
+    }
     for (int64_t e = s->augment ? k1 + k : k1; e < kp; e++) row[e] = 0;
   }
 }
@@ -241,7 +302,7 @@ static kiln_status *bmm_pack(const kiln_qgemm_level *level,
                          KILN_ALIGNMENT);
   for (int64_t b = 0; h.constant && b < h.y_batches; b++)
     pack_y(&h, (const int8_t *)y->data + b * h.k * h.n, h.k, h.n,
-           block + h.offset + (uint64_t)b * h.batch_bytes);
+           block + h.offset + (uint64_t)b * h.batch_bytes, true);
   memcpy(block, &h, sizeof h);
   *out_packed = block;
   return NULL;
@@ -334,7 +395,7 @@ kiln_status *kiln_q8_bmm_run(const kiln_op_ctx *ctx) {
     } else {
       /* A y batch broadcast over consecutive x batches is packed once. */
       if (yo != last_y)
-        pack_y(h, (const int8_t *)y->data + yo, d.k, d.n, dynamic);
+        pack_y(h, (const int8_t *)y->data + yo, d.k, d.n, dynamic, last_y < 0);
       last_y = yo;
       packed = dynamic;
     }
