@@ -175,6 +175,8 @@ typedef struct bmm_case_t {
   int64_t x_batch[3], y_batch[3]; /* leading dims of each */
   int64_t m, k, n;
   bool adj_x, adj_y, constant;
+  /* Every product (-128 - 127)^2, so long sums wrap int32. */
+  bool extreme;
 } bmm_case_t;
 
 static void bmm_case(kiln_dtype t, const bmm_case_t *p) {
@@ -194,6 +196,11 @@ static void bmm_case(kiln_dtype t, const bmm_case_t *p) {
   y->zp[0] = t == KILN_INT16 || kiln_test_int(0, 3) == 0
                  ? 0
                  : kiln_test_int(qt_min(t), qt_max(t));
+  if (p->extreme) {
+    memset(x->t->data, 0x80, (size_t)kiln_tensor_numel(x->t));
+    memset(y->t->data, 0x80, (size_t)kiln_tensor_numel(y->t));
+    x->zp[0] = y->zp[0] = 127;
+  }
   double real_acc = x->scale[0] * y->scale[0] * 128.0 * 128 * sqrt(p->k);
   float scale = (float)(real_acc / 255.0 * ldexp(1.0, kiln_test_int(-1, 2)));
   qt *out = qt_output(
@@ -249,14 +256,17 @@ int main(void) {
 
   bmm_case_t fixed[] = {
       /* K = 1, one element, both kinds of y. */
-      {2, 2, {0}, {0}, 1, 1, 1, false, false, false},
-      {2, 2, {0}, {0}, 1, 1, 1, false, false, true},
+      {2, 2, {0}, {0}, 1, 1, 1, false, false, false, false},
+      {2, 2, {0}, {0}, 1, 1, 1, false, false, true, false},
       /* Attention's shapes, small: [1,2,M,K] x [1,2,K,N], adj_y. */
-      {4, 4, {1, 2}, {1, 2}, 33, 16, 37, false, true, false},
-      {4, 4, {1, 2}, {1, 2}, 40, 24, 17, true, false, false},
+      {4, 4, {1, 2}, {1, 2}, 33, 16, 37, false, true, false, false},
+      {4, 4, {1, 2}, {1, 2}, 40, 24, 17, true, false, false, false},
       /* A constant y broadcast over x's batches. */
-      {3, 2, {5}, {0}, 9, 31, 65, false, false, true},
-      {3, 3, {1}, {4}, 7, 5, 3, true, true, true},
+      {3, 2, {5}, {0}, 9, 31, 65, false, false, true, false},
+      {3, 3, {1}, {4}, 7, 5, 3, true, true, true, false},
+      /* Sums that wrap int32, as the reference's do. */
+      {2, 2, {0}, {0}, 2, 70000, 3, false, false, true, true},
+      {3, 2, {2}, {0}, 3, 70001, 2, true, true, false, true},
   };
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
     bmm_case(KILN_INT8, &fixed[i]);
