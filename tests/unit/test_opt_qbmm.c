@@ -192,14 +192,18 @@ static void bmm_case(kiln_dtype t, const bmm_case_t *p) {
   x->scale[0] = qt_scale(-8, -4);
   y->scale[0] = qt_scale(-8, -4);
   x->zp[0] = t == KILN_INT16 ? 0 : kiln_test_int(qt_min(t), qt_max(t));
-  /* y's zero point 0 (no extra entries) now and then. */
-  y->zp[0] = t == KILN_INT16 || kiln_test_int(0, 3) == 0
-                 ? 0
-                 : kiln_test_int(qt_min(t), qt_max(t));
+  /* y's zero point 0 (no extra entries) now and then, often a small one
+   * (few entries, weights zy * s for a large s). */
+  int zy_kind = t == KILN_INT16 ? 0 : kiln_test_int(0, 3);
+  y->zp[0] = zy_kind == 0   ? 0
+             : zy_kind == 1 ? kiln_test_int(-9, 9)
+                            : kiln_test_int(qt_min(t), qt_max(t));
   if (p->extreme) {
     memset(x->t->data, 0x80, (size_t)kiln_tensor_numel(x->t));
     memset(y->t->data, 0x80, (size_t)kiln_tensor_numel(y->t));
-    x->zp[0] = y->zp[0] = 127;
+    x->zp[0] = 127;
+    /* the largest digit scale (s = 64) once, the smallest once */
+    y->zp[0] = p->constant ? 127 : -1;
   }
   double real_acc = x->scale[0] * y->scale[0] * 128.0 * 128 * sqrt(p->k);
   float scale = (float)(real_acc / 255.0 * ldexp(1.0, kiln_test_int(-1, 2)));

@@ -9,11 +9,18 @@
  * requantizes with the double rounding. Expanded, that sum is
  *   sum x*y - zy * sum_t x[r][t] - zx * sum_t y[t][c] + K * zx * zy,
  * whose column term the packed bias holds, as FULLY_CONNECTED's does. The
- * row term cannot go into a per-column bias, so when zy != 0 every row of
- * A carries K more entries, 127 - x (x ^ 0x7f, unsigned), met by K packed
- * weights equal to zy: they add zy * (127 K - sum_t x[r][t]), and the
- * constant part goes into the bias too. That doubles K, but needs no other
- * microkernel than the FULLY_CONNECTED ones. With the flip's 128 * sum y:
+ * row term cannot go into a per-column bias, so when zy != 0 each row of A
+ * carries a few more entries that sum to U = sum_t (127 - x[r][t]) (0 to
+ * 255 K) against packed weights that are multiples of zy, adding zy * U =
+ * zy * (127 K - sum_t x[r][t]) to every column; the constant part goes
+ * into the bias too. An entry is at most 255 and a weight at most 127 in
+ * magnitude, so U is written in digits: with s the largest power of two
+ * for which zy * s is still an int8, ceil(K / s) entries hold floor(U / s)
+ * (255 each, then the rest, then 0) against weights zy * s, and one entry
+ * holds U mod s against zy. A small zy (as activations' zero points often
+ * are) thus costs a few entries; |zy| >= 64 costs K + 1. No other
+ * microkernel than the FULLY_CONNECTED ones is needed. With the flip's
+ * 128 * sum y:
  *   bias[c] = -(zx + 128) * sum_t y[t][c] + K * zy * (zx - 127),
  * all modulo 2^32 as the reference's int32 sums are, so the results equal
  * it bit for bit. */
@@ -48,10 +55,28 @@ static uint64_t round_up(uint64_t v, uint64_t to) {
   return (v + to - 1) / to * to;
 }
 
-/* The packed depth: K entries of x (padded to 4), then, when zy != 0, K
- * entries of 127 - x. */
+/* log2 of the digit scale s for zy != 0: the largest power of two with
+ * zy * s in [-128, 127]. */
+static int digit_shift(int32_t zy) {
+  int shift = 0;
+  while (zy * (INT32_C(2) << shift) >= -128 &&
+         zy * (INT32_C(2) << shift) <= 127)
+    shift++;
+  return shift;
+}
+
+/* Entries of A holding floor(U / s). */
+static int64_t digit_entries(int64_t k, int32_t zy) {
+  int shift = digit_shift(zy);
+  return (k + (INT64_C(1) << shift) - 1) >> shift;
+}
+
+/* The packed depth: K entries of x (padded to 4), then, when zy != 0, the
+ * digits of U and the one entry of U mod s. */
 static int64_t augmented_k(int64_t k, int32_t filter_zp) {
-  return filter_zp ? (int64_t)round_up((uint64_t)k, 4) + k : k;
+  return filter_zp ? (int64_t)round_up((uint64_t)k, 4) +
+                         digit_entries(k, filter_zp) + 1
+                   : k;
 }
 
 static uint64_t panel_bytes(const kiln_qgemm_kernel *kernel, int64_t kaug) {
@@ -158,8 +183,6 @@ static void pack_y(const qbmm_header *h, const int8_t *y, int64_t k, int64_t n,
   const int shift = h->shift, right = shift > 0 ? 0 : -shift;
   const int32_t rmask = (int32_t)((UINT64_C(1) << right) - 1);
   const int64_t bias_const = k * (int64_t)zy * (zx - 127);
-  /* zy in each of a group's 4 bytes */
-  const uint32_t zy4 = (uint32_t)(uint8_t)zy * 0x01010101u;
   char *panel = (char *)dst + g->offset;
   for (int64_t n0 = 0; n0 < n; n0 += nr, panel += pbytes) {
     int nc = n - n0 < nr ? (int)(n - n0) : nr;
@@ -168,10 +191,15 @@ static void pack_y(const qbmm_header *h, const int8_t *y, int64_t k, int64_t n,
         (uint32_t *)(void *)(panel + (size_t)KILN_QGEMM_PARAM_ARRAYS * 4 * nr);
     if (full) {
       memset(panel, 0, (size_t)pbytes);
-      for (int64_t t = k1; zy && t < k1 + k; t += 4) {
-        /* The last group's entries past K stay zero. */
-        uint32_t v = k1 + k - t >= 4 ? zy4 : zy4 >> (8 * (4 - (k1 + k - t)));
-        for (int j = 0; j < nc; j++) w[(t / 4) * nr + j] = v;
+      if (zy) {
+        /* zy * s against the digits of U, zy against U mod s. */
+        int64_t digits = digit_entries(k, zy);
+        int8_t *wb = (int8_t *)w;
+        for (int64_t t = k1; t <= k1 + digits; t++) {
+          int8_t v =
+              (int8_t)(t < k1 + digits ? zy * (1 << digit_shift(zy)) : zy);
+          for (int j = 0; j < nc; j++) wb[(t / 4) * nr * 4 + j * 4 + t % 4] = v;
+        }
       }
       for (int j = 0; j < nc; j++) {
         param[KILN_QGEMM_MULT * nr + j] = h->multiplier;
@@ -192,19 +220,37 @@ static void pack_y(const qbmm_header *h, const int8_t *y, int64_t k, int64_t n,
 }
 
 /* Rows of A from one batch of x: x[r][t] at x[r * k + t], or x[t * m + r]
- * for adj_x; with `augment`, K more entries 127 - x after the padded K. */
+ * for adj_x; when `digits`, the entries of U after the padded K. */
 typedef struct qbmm_rows {
   const int8_t *x;
   kiln_qgemm_flip_fn flip;
   int64_t m, k;
-  bool adj_x, augment;
+  bool adj_x;
+  int64_t digits; /* 0: zy is 0, no entries of U */
+  int shift;      /* log2 of the digit scale */
 } qbmm_rows;
+
+/* The sum of n bytes, eight at a time: pairs of bytes into 16-bit lanes,
+ * then the four lanes (each at most 510) added by one multiply. */
+static int64_t byte_sum(const uint8_t *p, int64_t n) {
+  const uint64_t low = UINT64_C(0x00FF00FF00FF00FF);
+  int64_t total = 0, i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    memcpy(&v, p + i, 8);
+    v = (v & low) + ((v >> 8) & low);
+    total += (int64_t)((v * UINT64_C(0x0001000100010001)) >> 48);
+  }
+  for (; i < n; i++) total += p[i];
+  return total;
+}
 
 static void fill_rows(const void *source, int64_t r0, int64_t rows,
                       uint8_t *dst, int64_t stride) {
   const qbmm_rows *s = source;
   const int64_t k = s->k, m = s->m, k1 = (int64_t)round_up((uint64_t)k, 4);
-  const int64_t kp = (int64_t)round_up((uint64_t)(s->augment ? k1 + k : k), 4);
+  const int64_t kend = s->digits ? k1 + s->digits + 1 : k;
+  const int64_t kp = (int64_t)round_up((uint64_t)kend, 4);
   if (s->adj_x) {
     /* t outer: x's rows are read along their length. */
     for (int64_t t = 0; t < k; t++) {
@@ -220,18 +266,19 @@ static void fill_rows(const void *source, int64_t r0, int64_t rows,
     uint8_t *row = dst + i * stride;
     /* Padded entries meet zero weights; zero is defined. */
     for (int64_t e = k; e < k1; e++) row[e] = 0;
-    if (s->augment) {
-      /* 127 - x = ~(x + 128), eight bytes at a time. */
-      int64_t t = 0;
-      for (; t + 8 <= k; t += 8) {
-        uint64_t v;
-        memcpy(&v, row + t, 8);
-        v = ~v;
-        memcpy(row + k1 + t, &v, 8);
+    if (s->digits) {
+      /* U = sum (127 - x) = 255 K - sum (x + 128); its digits are q / 255
+       * entries of 255, then q % 255, then zeros. */
+      int64_t u = 255 * k - byte_sum(row, k), q = u >> s->shift;
+      int64_t full = q / 255;
+      memset(row + k1, 255, (size_t)full);
+      if (full < s->digits) {
+        row[k1 + full] = (uint8_t)(q % 255);
+        memset(row + k1 + full + 1, 0, (size_t)(s->digits - full - 1));
       }
-      for (; t < k; t++) row[k1 + t] = (uint8_t)~row[t];
+      row[k1 + s->digits] = (uint8_t)(u & ((INT64_C(1) << s->shift) - 1));
     }
-    for (int64_t e = s->augment ? k1 + k : k1; e < kp; e++) row[e] = 0;
+    for (int64_t e = s->digits ? kend : k1; e < kp; e++) row[e] = 0;
   }
 }
 
@@ -378,11 +425,13 @@ kiln_status *kiln_q8_bmm_run(const kiln_op_ctx *ctx) {
   const kiln_batch_matmul_attrs *attrs = ctx->attrs;
   const kiln_tensor *x = ctx->inputs[0], *y = ctx->inputs[1];
   kiln_tensor *out = ctx->outputs[0];
-  qbmm_rows rows = {.flip = h->kernel->flip,
-                    .m = d.m,
-                    .k = d.k,
-                    .adj_x = attrs->adj_x,
-                    .augment = h->filter_zp != 0};
+  qbmm_rows rows = {
+      .flip = h->kernel->flip,
+      .m = d.m,
+      .k = d.k,
+      .adj_x = attrs->adj_x,
+      .digits = h->filter_zp ? digit_entries(d.k, h->filter_zp) : 0,
+      .shift = h->filter_zp ? digit_shift(h->filter_zp) : 0};
   char *dynamic = scratch + rows_bytes(h, d.k);
   int64_t last_y = -1;
   for (int64_t b = 0; b < d.batches; b++) {
