@@ -18,7 +18,7 @@
  * for which zy * s is still an int8, ceil(K / s) entries hold floor(U / s)
  * (255 each, then the rest, then 0) against weights zy * s, and one entry
  * holds U mod s against zy. A small zy (as activations' zero points often
- * are) thus costs a few entries; |zy| >= 64 costs K + 1. No other
+ * are) thus costs a few entries; |zy| > 64 costs K + 1. No other
  * microkernel than the FULLY_CONNECTED ones is needed. With the flip's
  * 128 * sum y:
  *   bias[c] = -(zx + 128) * sum_t y[t][c] + K * zy * (zx - 127),
@@ -59,6 +59,7 @@ static uint64_t round_up(uint64_t v, uint64_t to) {
  * zy * s in [-128, 127]. */
 static int digit_shift(int32_t zy) {
   int shift = 0;
+  if (zy == 0) return 0; /* no digits; any s would do */
   while (zy * (INT32_C(2) << shift) >= -128 &&
          zy * (INT32_C(2) << shift) <= 127)
     shift++;
