@@ -236,6 +236,18 @@ KILN_QGEMM_VARIANTS(KILN_ISA_AVX2, avx2)
 #endif
 KILN_QGEMM_VARIANTS(KILN_ISA_PORTABLE, portable)
 #undef KILN_QGEMM_VARIANTS
+/* int8 BATCH_MATMUL on the same microkernels (kernels/qgemm/qbmm.c): y
+ * packed at load when constant, else per batch at invoke into scratch. */
+#define KILN_QBMM_VARIANTS(isa_id, isa)                                    \
+  KILN_VARIANT_WS(BATCH_MATMUL, isa_id, "q8-bmm-gemm-" #isa,               \
+                  kiln_q8_bmm_pack_##isa, kiln_q8_bmm_applies,             \
+                  kiln_q8_bmm_run, kiln_q8_bmm_workspace)
+#if defined(__x86_64__)
+KILN_QBMM_VARIANTS(KILN_ISA_AVX512_VNNI, avx512vnni)
+KILN_QBMM_VARIANTS(KILN_ISA_AVX2, avx2)
+#endif
+KILN_QBMM_VARIANTS(KILN_ISA_PORTABLE, portable)
+#undef KILN_QBMM_VARIANTS
 /* Hybrid (dynamic-range) FULLY_CONNECTED, CONV_2D and BATCH_MATMUL (y a
  * constant matrix), then DEPTHWISE_CONV_2D: float32 activations
  * quantized per row / image at invoke, int8 weights packed at load

@@ -217,4 +217,20 @@ bool kiln_q8_conv_applies(const kiln_op_ctx *ctx);
 kiln_status *kiln_q8_conv_run(const kiln_op_ctx *ctx);
 size_t kiln_q8_conv_workspace(const kiln_op_ctx *ctx);
 
+/* ---- BATCH_MATMUL (qbmm.c): int8 x, y and output, per-tensor; y packed at
+ * load when constant, else at invoke into the reserved scratch. ---- */
+#define KILN_QBMM_DECLARE_PACK(isa)    \
+  kiln_status *kiln_q8_bmm_pack_##isa( \
+      const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed);
+
+KILN_QBMM_DECLARE_PACK(portable)
+#if defined(__x86_64__)
+KILN_QBMM_DECLARE_PACK(avx2)
+KILN_QBMM_DECLARE_PACK(avx512vnni)
+#endif
+
+bool kiln_q8_bmm_applies(const kiln_op_ctx *ctx);
+kiln_status *kiln_q8_bmm_run(const kiln_op_ctx *ctx);
+size_t kiln_q8_bmm_workspace(const kiln_op_ctx *ctx);
+
 #endif
