@@ -347,6 +347,8 @@ static void random_attrs(kiln_op_type op, void *attrs) {
       a->activation = rand_act();
       a->keep_num_dims = kiln_test_int(0, 1);
       a->asymmetric_quantize_inputs = kiln_test_int(0, 1);
+      /* none given, INT32 or INT64 (TensorType codes 0, 2, 4) */
+      a->quantized_bias_type = (int8_t)(2 * kiln_test_int(0, 2));
       break;
     }
     case KILN_OP_BATCH_MATMUL: {

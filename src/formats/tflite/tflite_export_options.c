@@ -108,52 +108,62 @@ static kiln_status *input_type(const kiln_graph *g, const kiln_node *n, int i,
 
 /* ------------------------------------------------------------ writers */
 
-static kiln_status *conv_2d(kiln_fbb *b, const kiln_conv_attrs *a,
-                            kiln_fbb_ref *out) {
-  int8_t pad = 0, act = 0;
-  KILN_TRY(padding(a->padding, &pad));
-  KILN_TRY(activation(a->activation, &act));
-  kiln_fbb_start(b);
-  kiln_fbb_add_i8(b, TFL_CONV2D_PADDING, pad);
-  kiln_fbb_add_i32(b, TFL_CONV2D_STRIDE_W, a->stride_w);
-  kiln_fbb_add_i32(b, TFL_CONV2D_STRIDE_H, a->stride_h);
-  kiln_fbb_add_i8(b, TFL_CONV2D_ACTIVATION, act);
-  kiln_fbb_add_i32(b, TFL_CONV2D_DILATION_W, a->dilation_w);
-  kiln_fbb_add_i32(b, TFL_CONV2D_DILATION_H, a->dilation_h);
-  *out = kiln_fbb_end(b);
-  return NULL;
-}
+/* Where a Conv2D, DepthwiseConv2D or TransposeConv options table keeps
+ * each kiln_conv_attrs field; -1: the table has none. The three tables hold
+ * the same fields in the same order, less some, at other slots. */
+typedef struct conv_slots {
+  int padding, stride_w, stride_h, depth_multiplier, activation, dilation_w,
+      dilation_h;
+} conv_slots;
 
-static kiln_status *depthwise(kiln_fbb *b, const kiln_conv_attrs *a,
-                              kiln_fbb_ref *out) {
-  int8_t pad = 0, act = 0;
-  KILN_TRY(padding(a->padding, &pad));
-  KILN_TRY(activation(a->activation, &act));
-  kiln_fbb_start(b);
-  kiln_fbb_add_i8(b, TFL_DWCONV_PADDING, pad);
-  kiln_fbb_add_i32(b, TFL_DWCONV_STRIDE_W, a->stride_w);
-  kiln_fbb_add_i32(b, TFL_DWCONV_STRIDE_H, a->stride_h);
-  kiln_fbb_add_i32(b, TFL_DWCONV_DEPTH_MULTIPLIER, a->depth_multiplier);
-  kiln_fbb_add_i8(b, TFL_DWCONV_ACTIVATION, act);
-  kiln_fbb_add_i32(b, TFL_DWCONV_DILATION_W, a->dilation_w);
-  kiln_fbb_add_i32(b, TFL_DWCONV_DILATION_H, a->dilation_h);
-  *out = kiln_fbb_end(b);
-  return NULL;
-}
+static const conv_slots CONV_2D_SLOTS = {
+    .padding = TFL_CONV2D_PADDING,
+    .stride_w = TFL_CONV2D_STRIDE_W,
+    .stride_h = TFL_CONV2D_STRIDE_H,
+    .depth_multiplier = -1,
+    .activation = TFL_CONV2D_ACTIVATION,
+    .dilation_w = TFL_CONV2D_DILATION_W,
+    .dilation_h = TFL_CONV2D_DILATION_H,
+};
+static const conv_slots DEPTHWISE_SLOTS = {
+    .padding = TFL_DWCONV_PADDING,
+    .stride_w = TFL_DWCONV_STRIDE_W,
+    .stride_h = TFL_DWCONV_STRIDE_H,
+    .depth_multiplier = TFL_DWCONV_DEPTH_MULTIPLIER,
+    .activation = TFL_DWCONV_ACTIVATION,
+    .dilation_w = TFL_DWCONV_DILATION_W,
+    .dilation_h = TFL_DWCONV_DILATION_H,
+};
+static const conv_slots TRANSPOSE_CONV_SLOTS = {
+    .padding = TFL_TCONV_PADDING,
+    .stride_w = TFL_TCONV_STRIDE_W,
+    .stride_h = TFL_TCONV_STRIDE_H,
+    .depth_multiplier = -1,
+    .activation = TFL_TCONV_ACTIVATION,
+    .dilation_w = -1,
+    .dilation_h = -1,
+};
 
-static kiln_status *transpose_conv(kiln_fbb *b, const kiln_conv_attrs *a,
-                                   kiln_fbb_ref *out) {
+static kiln_status *conv_options(kiln_fbb *b, const kiln_conv_attrs *a,
+                                 const conv_slots *s, kiln_fbb_ref *out) {
   int8_t pad = 0, act = 0;
   KILN_TRY(padding(a->padding, &pad));
   KILN_TRY(activation(a->activation, &act));
-  if (a->dilation_h != 1 || a->dilation_w != 1)
+  /* Only TransposeConv's table has no dilation; 1 needs none. */
+  if (s->dilation_w < 0 && (a->dilation_h != 1 || a->dilation_w != 1))
     return UNSUPPORTED("dilation %dx%d: TFLite's TRANSPOSE_CONV has none",
                        a->dilation_h, a->dilation_w);
   kiln_fbb_start(b);
-  kiln_fbb_add_i8(b, TFL_TCONV_PADDING, pad);
-  kiln_fbb_add_i32(b, TFL_TCONV_STRIDE_W, a->stride_w);
-  kiln_fbb_add_i32(b, TFL_TCONV_STRIDE_H, a->stride_h);
-  kiln_fbb_add_i8(b, TFL_TCONV_ACTIVATION, act);
+  kiln_fbb_add_i8(b, s->padding, pad);
+  kiln_fbb_add_i32(b, s->stride_w, a->stride_w);
+  kiln_fbb_add_i32(b, s->stride_h, a->stride_h);
+  if (s->depth_multiplier >= 0)
+    kiln_fbb_add_i32(b, s->depth_multiplier, a->depth_multiplier);
+  kiln_fbb_add_i8(b, s->activation, act);
+  if (s->dilation_w >= 0) {
+    kiln_fbb_add_i32(b, s->dilation_w, a->dilation_w);
+    kiln_fbb_add_i32(b, s->dilation_h, a->dilation_h);
+  }
   *out = kiln_fbb_end(b);
   return NULL;
 }
@@ -530,13 +540,13 @@ kiln_status *kiln_tflite_export_options(kiln_fbb *b, const kiln_graph *g,
   switch (n->op) {
     case KILN_OP_CONV_2D:
       *out_type = TFL_OPT_CONV2D;
-      return conv_2d(b, attrs, out);
+      return conv_options(b, attrs, &CONV_2D_SLOTS, out);
     case KILN_OP_DEPTHWISE_CONV_2D:
       *out_type = TFL_OPT_DEPTHWISE_CONV2D;
-      return depthwise(b, attrs, out);
+      return conv_options(b, attrs, &DEPTHWISE_SLOTS, out);
     case KILN_OP_TRANSPOSE_CONV:
       *out_type = TFL_OPT_TRANSPOSE_CONV;
-      return transpose_conv(b, attrs, out);
+      return conv_options(b, attrs, &TRANSPOSE_CONV_SLOTS, out);
     case KILN_OP_AVERAGE_POOL_2D:
     case KILN_OP_MAX_POOL_2D:
     case KILN_OP_L2_POOL_2D:

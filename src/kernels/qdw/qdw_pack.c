@@ -1,64 +1,15 @@
 /* qdw_pack.c - which int8 DEPTHWISE_CONV_2D nodes the qdw variants take,
  * their weight packing at load, and the check at prepare that the node's
  * quantization block has the form the kernels compute. */
-#include <string.h>
-
-#include "core/alloc.h"
 #include "kernels/qdw/qdw.h"
 #include "kernels/ref/quant_params.h"
+#include "kernels/x86/depthwise_load.h"
 
-/* The checks that need no weights: an int8 NHWC input, int8 [1,KH,KW,C]
- * weights with depth multiplier 1, an optional int32 [C] bias, sane
- * attributes. At load only constants have data and no shape function has
- * run, so nothing here is taken for granted. */
+/* The shared checks with int8 data and an int32 bias, and an int8 output
+ * (the kernels narrow to it). */
 static bool node_fits(const kiln_op_ctx *ctx) {
-  const kiln_conv_attrs *a = ctx->attrs;
-  if (!a || ctx->num_inputs < 2 || ctx->num_inputs > 3 ||
-      ctx->num_outputs != 1 || !ctx->outputs[0])
-    return false;
-  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
-  if (!in || !f || in->dtype != KILN_INT8 || in->rank != 4 ||
-      f->dtype != KILN_INT8 || f->rank != 4 ||
-      ctx->outputs[0]->dtype != KILN_INT8)
-    return false;
-  if (f->dims[0] != 1 || f->dims[1] < 1 || f->dims[2] < 1 || f->dims[3] < 1 ||
-      in->dims[3] != f->dims[3])
-    return false;
-  if (a->depth_multiplier != 0 && a->depth_multiplier != 1) return false;
-  if (a->padding != KILN_PAD_SAME && a->padding != KILN_PAD_VALID) return false;
-  if (a->stride_h < 1 || a->stride_w < 1 || a->dilation_h < 1 ||
-      a->dilation_w < 1)
-    return false;
-  if (ctx->num_inputs == 3 && ctx->inputs[2]) {
-    const kiln_tensor *b = ctx->inputs[2];
-    if (b->dtype != KILN_INT32 || b->rank != 1 || b->dims[0] != f->dims[3])
-      return false;
-  }
-  return true;
-}
-
-static bool kind_fits(const kiln_op_ctx *ctx, kiln_dw_kind kind) {
-  const kiln_conv_attrs *a = ctx->attrs;
-  const kiln_tensor *f = ctx->inputs[1];
-  int k = 0, s = 0;
-  switch (kind) {
-    case KILN_DW_3X3S1:
-      k = 3, s = 1;
-      break;
-    case KILN_DW_3X3S2:
-      k = 3, s = 2;
-      break;
-    case KILN_DW_5X5S1:
-      k = 5, s = 1;
-      break;
-    case KILN_DW_5X5S2:
-      k = 5, s = 2;
-      break;
-    case KILN_DW_GENERIC:
-      return true;
-  }
-  return f->dims[1] == k && f->dims[2] == k && a->stride_h == s &&
-         a->stride_w == s && a->dilation_h == 1 && a->dilation_w == 1;
+  return kiln_dw_node_fits(ctx, KILN_INT8, KILN_INT32) &&
+         ctx->outputs[0]->dtype == KILN_INT8;
 }
 
 /* Packs the constant filter when the node suits `kind`; leaves *out NULL
@@ -67,30 +18,23 @@ static kiln_status *qdw_pack(const kiln_op_ctx *ctx, const kiln_allocator *al,
                              void **out, kiln_dw_kind kind, int block,
                              bool pair16) {
   *out = NULL;
-  if (!node_fits(ctx) || !kind_fits(ctx, kind)) return NULL;
+  if (!node_fits(ctx) || !kiln_dw_kind_fits(ctx, kind)) return NULL;
   const kiln_tensor *f = ctx->inputs[1];
   if (!f->data) return NULL; /* weights not constant */
   int64_t c = f->dims[3], taps = f->dims[1] * f->dims[2];
   int64_t blocks = (c + block - 1) / block;
-  size_t header = (sizeof(kiln_qdw_packed) + KILN_ALIGNMENT - 1) /
-                  KILN_ALIGNMENT * KILN_ALIGNMENT;
-  size_t words = (size_t)(blocks * taps * block);
-  /* One alignment's slack: the block itself may start anywhere. */
-  char *mem =
-      kiln_malloc(al, header + words * sizeof(int32_t) + KILN_ALIGNMENT);
-  if (!mem) return KILN_OOM();
-  kiln_qdw_packed *p = (kiln_qdw_packed *)(void *)mem;
-  uintptr_t start = (uintptr_t)(mem + header);
-  start = (start + KILN_ALIGNMENT - 1) & ~(uintptr_t)(KILN_ALIGNMENT - 1);
+  size_t words = (size_t)(blocks * taps * block), offset = 0;
+  kiln_qdw_packed *p = kiln_dw_alloc_packed(al, sizeof(kiln_qdw_packed),
+                                            words * sizeof(int32_t), &offset);
+  if (!p) return KILN_OOM();
   p->channels = c;
   p->kh = (int32_t)f->dims[1];
   p->kw = (int32_t)f->dims[2];
   p->block = block;
   p->pair16 = pair16;
   p->kind = kind;
-  p->offset = (size_t)(start - (uintptr_t)mem);
-  int32_t *w = (int32_t *)(void *)(mem + p->offset);
-  memset(w, 0, words * sizeof(int32_t));
+  p->offset = offset;
+  int32_t *w = (int32_t *)(void *)((char *)p + offset);
   const int8_t *filter = f->data;
   for (int64_t cb = 0; cb < blocks; cb++)
     for (int64_t l = 0; l < block && cb * block + l < c; l++)
@@ -121,7 +65,7 @@ static bool quant_fits(const kiln_quant_params *q, int64_t channels) {
 
 bool kiln_q8_dwconv_applies(const kiln_op_ctx *ctx) {
   const kiln_qdw_packed *p = ctx->packed;
-  if (!p || !node_fits(ctx) || !kind_fits(ctx, p->kind)) return false;
+  if (!p || !node_fits(ctx) || !kiln_dw_kind_fits(ctx, p->kind)) return false;
   const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
   const kiln_tensor *out = ctx->outputs[0];
   if (p->channels != f->dims[3] || p->kh != f->dims[1] || p->kw != f->dims[2])

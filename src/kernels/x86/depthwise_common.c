@@ -1,66 +1,19 @@
 /* depthwise_common.c - node checks, weight packing, geometry for DWCONV. */
 #include <string.h>
 
-#include "core/alloc.h"
 #include "kernels/epilogue.h"
+#include "kernels/x86/depthwise_load.h"
 #include "kernels/x86/x86_kernels.h"
 
 /* What every DEPTHWISE_CONV_2D variant shares: which nodes it takes, the
  * channel-blocked weight packing and the window geometry. */
 
-/* The checks that need no weights: float32 NHWC input, a [1,KH,KW,C] filter
- * with depth multiplier 1, an optional [C] bias, sane attributes and an
- * activation the kernels clamp with or the epilogue computes. At load only the
- * constant tensors have data and the shape function has not run, so nothing
- * here may be taken for granted. */
+/* The shared checks with float32 data and bias, and an activation the
+ * kernels clamp with or the epilogue computes. */
 static bool node_fits(const kiln_op_ctx *ctx) {
   const kiln_conv_attrs *a = ctx->attrs;
-  if (!a || ctx->num_inputs < 2 || ctx->num_inputs > 3 ||
-      ctx->num_outputs != 1 || !ctx->outputs[0])
-    return false;
-  const kiln_tensor *in = ctx->inputs[0], *f = ctx->inputs[1];
-  if (!in || !f || in->dtype != KILN_FLOAT32 || in->rank != 4 ||
-      f->dtype != KILN_FLOAT32 || f->rank != 4)
-    return false;
-  if (f->dims[0] != 1 || f->dims[1] < 1 || f->dims[2] < 1 || f->dims[3] < 1 ||
-      in->dims[3] != f->dims[3])
-    return false;
-  if (a->depth_multiplier != 0 && a->depth_multiplier != 1) return false;
-  if (a->padding != KILN_PAD_SAME && a->padding != KILN_PAD_VALID) return false;
-  if (a->stride_h < 1 || a->stride_w < 1 || a->dilation_h < 1 ||
-      a->dilation_w < 1)
-    return false;
-  if (!kiln_f32_activation_rows_supports(a->activation)) return false;
-  if (ctx->num_inputs == 3 && ctx->inputs[2]) {
-    const kiln_tensor *b = ctx->inputs[2];
-    if (b->dtype != KILN_FLOAT32 || b->rank != 1 || b->dims[0] != f->dims[3])
-      return false;
-  }
-  return true;
-}
-
-static bool kind_fits(const kiln_op_ctx *ctx, kiln_dw_kind kind) {
-  const kiln_conv_attrs *a = ctx->attrs;
-  const kiln_tensor *f = ctx->inputs[1];
-  int k = 0, s = 0;
-  switch (kind) {
-    case KILN_DW_3X3S1:
-      k = 3, s = 1;
-      break;
-    case KILN_DW_3X3S2:
-      k = 3, s = 2;
-      break;
-    case KILN_DW_5X5S1:
-      k = 5, s = 1;
-      break;
-    case KILN_DW_5X5S2:
-      k = 5, s = 2;
-      break;
-    case KILN_DW_GENERIC:
-      return true;
-  }
-  return f->dims[1] == k && f->dims[2] == k && a->stride_h == s &&
-         a->stride_w == s && a->dilation_h == 1 && a->dilation_w == 1;
+  return kiln_dw_node_fits(ctx, KILN_FLOAT32, KILN_FLOAT32) &&
+         kiln_f32_activation_rows_supports(a->activation);
 }
 
 /* Packs the node's constant filter and bias when it suits `kind`; leaves
@@ -68,30 +21,23 @@ static bool kind_fits(const kiln_op_ctx *ctx, kiln_dw_kind kind) {
 static kiln_status *dw_pack(const kiln_op_ctx *ctx, const kiln_allocator *al,
                             void **out, kiln_dw_kind kind, int block) {
   *out = NULL;
-  if (!node_fits(ctx) || !kind_fits(ctx, kind)) return NULL;
+  if (!node_fits(ctx) || !kiln_dw_kind_fits(ctx, kind)) return NULL;
   const kiln_tensor *f = ctx->inputs[1];
   const kiln_tensor *b = ctx->num_inputs == 3 ? ctx->inputs[2] : NULL;
   if (!f->data || (b && !b->data)) return NULL; /* weights not constant */
   int64_t c = f->dims[3], taps = f->dims[1] * f->dims[2];
   int64_t blocks = (c + block - 1) / block;
-  size_t header = (sizeof(kiln_dw_packed) + KILN_ALIGNMENT - 1) /
-                  KILN_ALIGNMENT * KILN_ALIGNMENT;
-  size_t floats = (size_t)(blocks * (1 + taps) * block);
-  /* One alignment's slack: the block itself may start anywhere. */
-  size_t bytes = header + floats * sizeof(float) + KILN_ALIGNMENT;
-  char *mem = kiln_malloc(al, bytes);
-  if (!mem) return KILN_OOM();
-  kiln_dw_packed *p = (kiln_dw_packed *)(void *)mem;
-  uintptr_t start = (uintptr_t)(mem + header);
-  start = (start + KILN_ALIGNMENT - 1) & ~(uintptr_t)(KILN_ALIGNMENT - 1);
+  size_t floats = (size_t)(blocks * (1 + taps) * block), offset = 0;
+  kiln_dw_packed *p = kiln_dw_alloc_packed(al, sizeof(kiln_dw_packed),
+                                           floats * sizeof(float), &offset);
+  if (!p) return KILN_OOM();
   p->channels = c;
   p->kh = (int32_t)f->dims[1];
   p->kw = (int32_t)f->dims[2];
   p->block = block;
   p->kind = kind;
-  p->offset = (size_t)(start - (uintptr_t)mem);
-  float *w = (float *)(void *)(mem + p->offset);
-  memset(w, 0, floats * sizeof(float));
+  p->offset = offset;
+  float *w = (float *)(void *)((char *)p + offset);
   const float *filter = f->data, *bias = b ? b->data : NULL;
   for (int64_t cb = 0; cb < blocks; cb++) {
     float *dst = w + cb * (1 + taps) * block;
@@ -108,7 +54,7 @@ static kiln_status *dw_pack(const kiln_op_ctx *ctx, const kiln_allocator *al,
 
 bool kiln_f32_dwconv_applies(const kiln_op_ctx *ctx) {
   const kiln_dw_packed *p = ctx->packed;
-  if (!p || !node_fits(ctx) || !kind_fits(ctx, p->kind)) return false;
+  if (!p || !node_fits(ctx) || !kiln_dw_kind_fits(ctx, p->kind)) return false;
   const kiln_tensor *f = ctx->inputs[1], *out = ctx->outputs[0];
   if (p->channels != f->dims[3] || p->kh != f->dims[1] || p->kw != f->dims[2])
     return false;
