@@ -251,8 +251,9 @@ class OnnxRuntime:
 class Kiln:
     """`kiln bench --json`: the timing loop runs inside kiln."""
 
-    def __init__(self, path, threads, batch, name="kiln"):
+    def __init__(self, path, threads, batch, name="kiln", env=None):
         self.name = name
+        self.env = dict(os.environ, **(env or {}))
         self.args = [str(K.kiln_binary()), "bench", str(path), "--threads",
                      str(threads), "--batch", str(batch), "--json"]
         self.warmup = 1
@@ -265,7 +266,8 @@ class Kiln:
     def _bench(self, n):
         out = subprocess.run(self.args + ["--warmup", str(self.warmup),
                                           "--runs", str(n)], check=True,
-                             stdout=subprocess.PIPE, text=True).stdout
+                             stdout=subprocess.PIPE, text=True,
+                             env=self.env).stdout
         return json.loads(out)["latency_ms"]["p50"]
 
     def run(self, n):
@@ -345,18 +347,21 @@ def ratio(a, b):
 
 
 def table(rows, kiln_quant: bool) -> str:
-    head = ["model", "threads", "batch", "kiln int8 ms", "LiteRT int8 ms",
-            "ORT QDQ ms"]
+    head = ["model", "threads", "batch", "kiln int8 ms",
+            "kiln int8 fp32-rounding ms", "LiteRT int8 ms", "ORT QDQ ms"]
     if kiln_quant:
         head.append("kiln on kiln-quantized ms")
-    head += ["kiln / faster peer", "kiln float32 ms"]
+    head += ["kiln / faster peer", "kiln fp32-rounding / faster peer",
+             "kiln float32 ms"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["model"], str(r["threads"]), str(r["batch"]),
-                 fmt(r["kiln"]), fmt(r["LiteRT"]), fmt(r["ORT"])]
+                 fmt(r["kiln"]), fmt(r.get("kiln-fp32")), fmt(r["LiteRT"]),
+                 fmt(r["ORT"])]
         if kiln_quant:
             cells.append(fmt(r.get("kiln-q")))
-        cells += [ratio(r["kiln"], r["peer"]), fmt(r.get("kiln-f32"))]
+        cells += [ratio(r["kiln"], r["peer"]),
+                  ratio(r.get("kiln-fp32"), r["peer"]), fmt(r.get("kiln-f32"))]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -384,6 +389,14 @@ def targets(rows) -> str:
             f"- {r['model']}, {r['threads']} thread(s), batch {r['batch']}:"
             f" kiln int8 {share:.2f}x the faster peer ({r['peer_name']}) "
             f"(target <= 0.80x: {'met' if share <= 0.8 else 'not met'})")
+    for r in rows:
+        if r.get("kiln-fp32") and r["peer"]:
+            share = r["kiln-fp32"] / r["peer"]
+            lines.append(
+                f"- {r['model']}, {r['threads']} thread(s), batch "
+                f"{r['batch']}: kiln int8 with KILN_INT8_ROUNDING=fp32 "
+                f"{share:.2f}x the faster peer (target <= 0.80x: "
+                f"{'met' if share <= 0.8 else 'not met'})")
     for r in rows:
         if r.get("kiln-q") and r["peer"]:
             lines.append(
@@ -463,6 +476,7 @@ def main():
             for batch in (int(b) for b in args.batches.split(",")):
                 p = paths[name]
                 makers = [(Kiln, p["int8"], "kiln"),
+                          (Kiln, p["int8"], "kiln-fp32"),
                           (LiteRT, p["int8"], "LiteRT"),
                           (OnnxRuntime, p["qdq"], "ORT")]
                 if name in kiln_q:
@@ -486,16 +500,19 @@ def main():
                             f"{args.kiln_max_run_s:.0f} s limit")
                         continue
                     try:
+                        fp32 = {"KILN_INT8_ROUNDING": "fp32"} \
+                            if label == "kiln-fp32" else None
                         runners.append(make(path, threads, batch) if
                                        make is not Kiln else
-                                       Kiln(path, threads, batch, label))
+                                       Kiln(path, threads, batch, label,
+                                            fp32))
                     except Exception as e:  # a runtime that cannot run it
                         row[label] = None
                         failures.append(f"{label} on {name} batch {batch}: "
                                         f"{str(e).splitlines()[0][:200]}")
                 row.update(bench_case(runners, args.rounds, args.seconds))
                 if batch == 1:
-                    for label in ("kiln", "kiln-q", "kiln-f32"):
+                    for label in ("kiln", "kiln-fp32", "kiln-q", "kiln-f32"):
                         if row.get(label):
                             batch1[(name, threads, label)] = row[label]
                 peers = [(row[k], k) for k in ("LiteRT", "ORT")
@@ -529,6 +546,10 @@ def main():
         + ("kiln-quantized: `kiln quantize --mode int8` on the same 8 "
            "images, run by kiln. " if quantize else
            "`kiln quantize` is not in this build: no kiln-quantized model. ")
+        + "kiln int8 fp32-rounding: the same file with "
+        "KILN_INT8_ROUNDING=fp32 (the int8 GEMMs requantize in float, "
+        "rounding half to even, as LiteRT's XNNPACK does; each output "
+        "within one step of TFLite's integer rounding, kiln's default). "
         + "Latency: median over interleaved rounds. kiln / faster peer "
         "below 1.00x means kiln is faster.\n\n" + table(rows, quantize) +
         "\n\nFile sizes:\n\n" + sizes_table(sizes) + "\n\n" + targets(rows)
