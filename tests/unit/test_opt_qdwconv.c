@@ -25,7 +25,7 @@ typedef struct qdw_case {
 } qdw_case;
 
 static kiln_threadpool *pool3;
-static int cases_run, variants_run, fallbacks;
+static int cases_run, variants_run, fallbacks, fp32_runs;
 static bool isa_ran[KILN_ISA_AVX512_VNNI + 1];
 
 /* The name part the runtime should pick for this case. */
@@ -88,6 +88,7 @@ static void run_case(const qdw_case *k) {
   int64_t count = kiln_tensor_numel(want->t);
   char what[200];
   kiln_isa best = kiln_isa_resolve(KILN_ISA_AUTO);
+  int8_t *fp32_first = NULL;
   for (int isa = KILN_ISA_PORTABLE; isa <= (int)best; isa++) {
     void *packed = NULL;
     const kiln_kernel_variant *packer = kiln_test_pack_like_load(
@@ -127,9 +128,35 @@ static void run_case(const qdw_case *k) {
       CHECK(bad == 0);
       variants_run++;
     }
+    /* KILN_INT8_ROUNDING_FP32: within one step of the reference at every
+     * level, and every level the same bytes as the first. */
+    for (int p = 0; v && p < 2; p++) {
+      quant->fp32_rounding = true;
+      ctx.pool = p ? pool3 : NULL;
+      memset(got->t->data, 0x5a, (size_t)count);
+      CHECK_OK(v->run(&ctx));
+      quant->fp32_rounding = false;
+      const int8_t *g = got->t->data, *e = want->t->data;
+      int worst = 0;
+      for (int64_t i = 0; i < count; i++)
+        worst = abs(g[i] - e[i]) > worst ? abs(g[i] - e[i]) : worst;
+      if (worst > 1 && !k->extreme)
+        fprintf(stderr, "%s, fp32 rounding: %d steps from the reference\n",
+                what, worst);
+      /* Extreme cases make the reference's int32 steps wrap, which the
+       * float path does not: there only the levels are compared. */
+      CHECK(worst <= 1 || k->extreme);
+      if (!fp32_first)
+        fp32_first = memcpy(malloc((size_t)count), g, (size_t)count);
+      else /* the AVX2 depthwise has no float output stage yet */
+        CHECK(memcmp(fp32_first, g, (size_t)count) == 0 ||
+              isa == KILN_ISA_AVX2);
+      fp32_runs++;
+    }
     kiln_free(NULL, packed);
     ctx.packed = NULL;
   }
+  free(fp32_first);
   cases_run++;
   kiln_free(NULL, quant);
   qt_free(in);
@@ -322,8 +349,9 @@ int main(void) {
   printf("%s\n", any ? " (not on this CPU)" : " none");
   printf(
       "test_opt_qdwconv: %d cases, %d variant runs, %d reference "
-      "fallbacks (extreme shifts)\n",
-      cases_run, variants_run, fallbacks);
+      "fallbacks (extreme shifts), %d float-rounding runs\n",
+      cases_run, variants_run, fallbacks, fp32_runs);
+  CHECK(fp32_runs > 0);
   kiln_threadpool_free(pool3);
   return kiln_test_finish("test_opt_qdwconv");
 }

@@ -40,6 +40,10 @@ typedef struct q_rq {
   qv bias, mult, mult_odd, left, out_zp;
   __m128i lo, hi; /* the clamp, as int8 */
   qv add_even, add_odd, neg_even, neg_odd, shift_even, shift_odd;
+  /* KILN_INT8_ROUNDING_FP32: the float scale and the clamp less the zero
+   * point (kiln_fp32_requantize's steps). */
+  bool fp32;
+  __m512 scale, flo, fhi;
 } q_rq;
 
 static inline qv q_rq_part(const int32_t *p, int n, bool tail) {
@@ -81,6 +85,14 @@ static inline q_rq q_rq_load(const kiln_quant_params *q, int64_t c0, int n,
   r.neg_odd = _mm512_slli_epi64(_mm512_srli_epi64(neg, 32), 31);
   r.shift_even = _mm512_add_epi64(_mm512_and_si512(right, low), s31);
   r.shift_odd = _mm512_add_epi64(_mm512_srli_epi64(right, 32), s31);
+  /* mult * 2^(shift - 31) rounded once, as kiln_fp32_requant_scale: the
+   * conversion rounds, the power of two is exact. */
+  r.fp32 = q->fp32_rounding;
+  r.scale = _mm512_scalef_ps(
+      _mm512_cvtepi32_ps(mult),
+      _mm512_cvtepi32_ps(_mm512_sub_epi32(shift, _mm512_set1_epi32(31))));
+  r.flo = _mm512_set1_ps((float)(q->act_min - q->output_zp));
+  r.fhi = _mm512_set1_ps((float)(q->act_max - q->output_zp));
   return r;
 }
 
@@ -97,6 +109,11 @@ static inline qv q_round_half(qv x, qv mult, qv add, qv neg, qv shift) {
 }
 
 static inline qv q_requantize(qv acc, const q_rq *rq) {
+  if (rq->fp32) {
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), rq->scale);
+    x = _mm512_min_ps(_mm512_max_ps(x, rq->flo), rq->fhi);
+    return _mm512_add_epi32(_mm512_cvtps_epi32(x), rq->out_zp);
+  }
   const qv x = _mm512_sllv_epi32(acc, rq->left); /* wraps, as TFLite's */
   const qv even =
       q_round_half(x, rq->mult, rq->add_even, rq->neg_even, rq->shift_even);

@@ -66,6 +66,13 @@ static inline void q_store(int8_t *p, qv acc, const q_rq *rq, int n,
   if (!tail) n = QDW_LANES;
   for (int l = 0; l < n; l++) {
     int64_t ch = rq->c0 + l;
+    if (q->fp32_rounding) {
+      p[l] = (int8_t)kiln_fp32_requantize(
+          (int32_t)acc[l],
+          kiln_fp32_requant_scale(q->multiplier[ch], q->shift[ch]),
+          q->output_zp, q->act_min, q->act_max);
+      continue;
+    }
     int32_t v = kiln_mul_by_quantized_multiplier(
                     (int32_t)acc[l], q->multiplier[ch], q->shift[ch]) +
                 q->output_zp;

@@ -17,14 +17,8 @@ int8_t kiln_qgemm_requantize(int32_t acc, const void *panel, int nr, int col,
   if (out->fp32) {
     float scale;
     memcpy(&scale, kiln_qgemm_param(panel, nr, KILN_QGEMM_FSCALE) + col, 4);
-    /* Clamped while in float, so the conversion cannot overflow; the
-     * vector epilogues compute these same IEEE steps. */
-    float x = (float)acc * scale;
-    const float lo = (float)(out->act_min - out->zero_point);
-    const float hi = (float)(out->act_max - out->zero_point);
-    x = x < lo ? lo : x;
-    x = x > hi ? hi : x;
-    return (int8_t)((int32_t)lrintf(x) + out->zero_point);
+    return (int8_t)kiln_fp32_requantize(acc, scale, out->zero_point,
+                                        out->act_min, out->act_max);
   }
   int32_t mult = kiln_qgemm_param(panel, nr, KILN_QGEMM_MULT)[col];
   int shift = kiln_qgemm_param(panel, nr, KILN_QGEMM_SHIFT)[col];
@@ -146,7 +140,7 @@ kiln_status *kiln_qgemm_pack(const kiln_qgemm_kernel *kernel, const int8_t *w,
       int32_t mask = (int32_t)((UINT64_C(1) << right) - 1);
       param[KILN_QGEMM_RMASK * nr + j] = mask;
       param[KILN_QGEMM_RHALF * nr + j] = mask >> 1;
-      const float scale = (float)ldexp((double)q->multiplier[c], shift - 31);
+      const float scale = kiln_fp32_requant_scale(q->multiplier[c], shift);
       memcpy(&param[KILN_QGEMM_FSCALE * nr + j], &scale, 4);
     }
   }

@@ -124,6 +124,27 @@ static inline int32_t kiln_mul_by_quantized_multiplier_i64(int64_t x,
   return (int32_t)q;
 }
 
+/* KILN_INT8_ROUNDING_FP32 (kiln.h): a channel's Q31 multiplier and shift
+ * as one float scale, multiplier * 2^(shift - 31), rounded once. */
+static inline float kiln_fp32_requant_scale(int32_t multiplier, int shift) {
+  return (float)ldexp((double)multiplier, shift - 31);
+}
+
+/* The float requantization: the sum times the scale in float, clamped to
+ * [act_min, act_max] less the zero point while still float (so the
+ * conversion cannot overflow), rounded half to even, plus the zero point.
+ * The vector output stages compute these same IEEE steps. */
+static inline int32_t kiln_fp32_requantize(int32_t acc, float scale,
+                                           int32_t zero_point, int32_t act_min,
+                                           int32_t act_max) {
+  float x = (float)acc * scale;
+  const float lo = (float)(act_min - zero_point);
+  const float hi = (float)(act_max - zero_point);
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  return (int32_t)lrintf(x) + zero_point;
+}
+
 /* x * multiplier * 2^(left_shift - 31) for left_shift <= 0. */
 static inline int32_t kiln_mul_by_quantized_multiplier_smaller_than_one(
     int32_t x, int32_t multiplier, int left_shift) {
