@@ -182,6 +182,13 @@ typedef struct kiln_bottleneck_attrs {
   kiln_activation expand_activation;
   kiln_conv_attrs depthwise;
   kiln_activation project_activation;
+  /* int8 chains (passes/fuse_qbottleneck.c): the per-tensor quantization
+   * of the two tensors the node swallows, the expand's output and the
+   * depthwise's, which the stages requantize to exactly as the three
+   * operators did. Without an expand stage `expanded` is unused. */
+  bool quantized;
+  float expanded_scale, depthwise_scale;
+  int32_t expanded_zp, depthwise_zp;
 } kiln_bottleneck_attrs;
 
 /* FUSED_BOTTLENECK's inputs, in order. */
