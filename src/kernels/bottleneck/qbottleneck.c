@@ -22,6 +22,8 @@
  * most it may take before the node is left to the reference kernel. */
 #define BAND_BYTES (256 * 1024)
 #define MAX_SCRATCH_BYTES ((size_t)4 << 20)
+/* Bytes of expanded rows the buffer may hold beyond a band's span. */
+#define MID_BYTES (96 * 1024)
 /* Expand rows flipped into A at a time. */
 #define EXPAND_CHUNK 96
 
@@ -274,7 +276,11 @@ typedef struct plan {
   int64_t pad_top, pad_left, ox_lo, ox_hi;
   int stride;
   bool expand;
-  int64_t band, span; /* output rows per band; expanded rows kept */
+  int64_t band; /* output rows per band */
+  /* Expanded rows the buffer holds: a band's windows read span of them,
+   * and rows are appended after the last until `cap` are there, when
+   * the span's overlap with the next band moves to the front. */
+  int64_t span, cap;
   /* Per-thread scratch in bytes, each a multiple of a cache line: the
    * expand's flipped input rows, the expanded rows, the depthwise rows. */
   size_t a_bytes, mid_bytes, dw_bytes;
@@ -288,9 +294,14 @@ static void plan_band(plan *p, int64_t band) {
   p->band = band;
   p->span = p->expand ? (band - 1) * p->stride + 3 : 0;
   if (p->span > p->in_h) p->span = p->in_h;
+  /* Room for a few bands, so the overlap moves once every few bands. */
+  int64_t row_bytes = p->in_w * p->mid_c > 0 ? p->in_w * p->mid_c : 1;
+  p->cap = MID_BYTES / row_bytes;
+  if (p->cap > p->in_h) p->cap = p->in_h;
+  if (p->cap < p->span) p->cap = p->span;
   p->a_bytes =
       p->expand ? round_up((size_t)(EXPAND_CHUNK * round4(p->in_c))) : 0;
-  p->mid_bytes = round_up((size_t)(p->span * p->in_w * p->mid_c));
+  p->mid_bytes = round_up((size_t)(p->cap * p->in_w * p->mid_c));
   /* The project reads K rounded up to 4 from each row: slack after the
    * last. */
   p->dw_bytes = round_up((size_t)(band * p->out_w * p->mid_c + 4));
@@ -417,19 +428,20 @@ static void image_rows(const job *j, char *scratch, int64_t b, int64_t oy0,
     if (hi > p->in_h) hi = p->in_h;
     if (lo > hi) lo = hi;
     if (p->expand) {
-      if (have_lo <= lo && lo < have_hi) {
-        /* Rows the previous band expanded move to the front. */
+      if (lo < have_lo || lo >= have_hi) {
+        have_lo = have_hi = lo; /* nothing to keep */
+      } else if (hi - have_lo > p->cap) {
+        /* Full: the rows the band shares with the last move to the
+         * front. */
         memmove(mid, mid + (lo - have_lo) * row_bytes,
                 (size_t)((have_hi - lo) * row_bytes));
-      } else {
-        have_hi = lo;
+        have_lo = lo;
       }
-      have_lo = lo;
       if (have_hi < hi)
         expand_pixels(j, a, image + have_hi * w * p->in_c, (hi - have_hi) * w,
-                      mid + (have_hi - lo) * row_bytes);
+                      mid + (have_hi - have_lo) * row_bytes);
       have_hi = hi;
-      band.in = mid;
+      band.in = mid + (lo - have_lo) * row_bytes;
     } else {
       band.in = image + lo * row_bytes;
     }
