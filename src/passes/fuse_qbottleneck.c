@@ -11,7 +11,9 @@
  *
  * The window and shape rules are the float pass's (3x3, stride 1 or 2, no
  * dilation, clamp activations; at least 8 output rows; a chain without an
- * expand only on maps 8 or more wide). KILN_QBOTTLENECK=0 in the
+ * expand only on maps 8 or more wide). A residual ADD of the block's input
+ * to the project's output joins the node too (the int8 GEMM has no
+ * residual input that fuse_residual.c could give it). KILN_QBOTTLENECK=0 in the
  * environment turns the pass off (for measuring the fused kernel against
  * the three operators, and a way out should it ever be slower). */
 #include <stdlib.h>
@@ -151,15 +153,49 @@ static bool match(const kiln_graph *g, const kiln_pass_uses *u, int d,
   return worth_fusing(g, c, t);
 }
 
+/* The residual ADD of the block (MobileNetV2's stride-1 blocks): the one
+ * reader of the project's output, adding the block's input x of the same
+ * shape, int8 per tensor, with a clamp. Its index, or -1. */
+static int residual_add(const kiln_graph *g, const kiln_pass_uses *u,
+                        const chain *c) {
+  int y = g->nodes[c->project].outputs[0];
+  if (!private_intermediate(g, u, y)) return -1;
+  int a = kiln_pass_next_reader(g, y, c->project + 1);
+  if (a < 0) return -1;
+  const kiln_node *add = &g->nodes[a];
+  if (add->op != KILN_OP_ADD || add->num_inputs != 2 || add->num_outputs != 1 ||
+      add->outputs[0] < 0)
+    return -1;
+  int other = add->inputs[0] == y ? add->inputs[1] : add->inputs[0];
+  const kiln_value *xv = &g->values[c->x], *yv = &g->values[y];
+  const kiln_value *zv = &g->values[add->outputs[0]];
+  if (other != c->x || add->inputs[0] == add->inputs[1] ||
+      !int8_per_tensor(zv) || zv->rank != 4 ||
+      !clamp(((const kiln_activation_attrs *)add->attrs)->activation))
+    return -1;
+  for (int i = 0; i < 4; i++)
+    if (xv->dims[i] < 1 || xv->dims[i] != yv->dims[i] ||
+        zv->dims[i] != yv->dims[i])
+      return -1;
+  return a;
+}
+
 /* Replaces the project node (the chain's last) with the fused node, in
- * place, as fuse_bottleneck.c does; the others are flagged for removal. */
-static kiln_status *fuse(kiln_graph *g, int d, const chain *c, bool *remove) {
+ * place, as fuse_bottleneck.c does; the others are flagged for removal.
+ * A residual ADD joins too (`add` >= 0): the fused node then writes the
+ * ADD's output, which every reader reads after the project's slot. */
+static kiln_status *fuse(kiln_graph *g, int d, const chain *c, int add,
+                         bool *remove) {
   const kiln_node *dw = &g->nodes[d], *p = &g->nodes[c->project];
   const kiln_node *ex = c->expand >= 0 ? &g->nodes[c->expand] : NULL;
-  int inputs[KILN_BOTTLENECK_INPUTS] = {
-      c->x,          ex ? ex->inputs[1] : -1, ex ? input_of(ex, 2) : -1,
-      dw->inputs[1], input_of(dw, 2),         p->inputs[1],
-      input_of(p, 2)};
+  int inputs[KILN_BOTTLENECK_INPUTS + 1] = {c->x,
+                                            ex ? ex->inputs[1] : -1,
+                                            ex ? input_of(ex, 2) : -1,
+                                            dw->inputs[1],
+                                            input_of(dw, 2),
+                                            p->inputs[1],
+                                            input_of(p, 2),
+                                            c->x};
   const kiln_value *t = &g->values[dw->outputs[0]];
   const kiln_value *e = ex ? &g->values[ex->outputs[0]] : NULL;
   kiln_bottleneck_attrs attrs = {
@@ -174,10 +210,21 @@ static kiln_status *fuse(kiln_graph *g, int d, const chain *c, bool *remove) {
       .depthwise_zp = (int32_t)t->quant.zero_point[0],
   };
   int output = p->outputs[0], source = p->source_index;
+  if (add >= 0) {
+    const kiln_node *an = &g->nodes[add];
+    const kiln_value *y = &g->values[p->outputs[0]];
+    attrs.residual = true;
+    attrs.residual_first = an->inputs[0] == c->x;
+    attrs.project_scale = y->quant.scale[0];
+    attrs.project_zp = (int32_t)y->quant.zero_point[0];
+    attrs.residual_activation =
+        ((const kiln_activation_attrs *)an->attrs)->activation;
+    output = an->outputs[0];
+  }
   kiln_node *added = NULL;
   KILN_TRY(kiln_graph_add_node(g, KILN_OP_FUSED_BOTTLENECK, inputs,
-                               KILN_BOTTLENECK_INPUTS, &output, 1, source,
-                               &added));
+                               KILN_BOTTLENECK_INPUTS + (add >= 0), &output, 1,
+                               source, &added));
   *(kiln_bottleneck_attrs *)added->attrs = attrs;
   kiln_node *slot = &g->nodes[c->project];
   kiln_free(g->alloc, slot->inputs);
@@ -186,6 +233,7 @@ static kiln_status *fuse(kiln_graph *g, int d, const chain *c, bool *remove) {
   *slot = g->nodes[--g->num_nodes];
   remove[d] = true;
   if (c->expand >= 0) remove[c->expand] = true;
+  if (add >= 0) remove[add] = true;
   return NULL;
 }
 
@@ -206,7 +254,7 @@ kiln_status *kiln_pass_fuse_qbottlenecks(kiln_graph *g, int *out_fused) {
     chain c;
     if (remove[d] || !match(g, &u, d, &c)) continue;
     if (c.expand >= 0 && remove[c.expand]) continue;
-    st = fuse(g, d, &c, remove);
+    st = fuse(g, d, &c, residual_add(g, &u, &c), remove);
     if (!st) fused++;
   }
   kiln_pass_remove_nodes(g, remove);

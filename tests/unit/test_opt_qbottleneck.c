@@ -29,7 +29,8 @@ typedef struct block {
   int64_t n, h, w, c, m, o, oh, ow;
   int stride;
   kiln_padding padding;
-  bool expand, residual, per_channel;
+  bool expand, residual, residual_first, per_channel;
+  kiln_activation add_act;
   bool bias[3];
   kiln_activation act[3];
   float sx, se, sd, sy, sz;
@@ -81,8 +82,13 @@ static void make_block(block *b) {
     b->oh = out_size(b->h, b->stride, b->padding);
     b->ow = out_size(b->w, b->stride, b->padding);
   } while (b->n * b->oh < 8 || b->ow < 8 * !b->expand);
-  b->residual = b->stride == 1 && b->padding == KILN_PAD_SAME && b->c == b->o &&
-                kiln_test_int(0, 1);
+  /* Most stride-1 SAME blocks end in a residual ADD of their input
+   * (either operand order, any clamp). */
+  b->residual =
+      b->stride == 1 && b->padding == KILN_PAD_SAME && kiln_test_int(0, 3) != 0;
+  if (b->residual) b->o = b->c;
+  b->residual_first = kiln_test_int(0, 1);
+  b->add_act = acts[kiln_test_int(0, 3)];
   b->per_channel = kiln_test_int(0, 4) != 0;
   for (int s = 0; s < 3; s++) {
     b->bias[s] = kiln_test_int(0, 4) != 0;
@@ -226,7 +232,9 @@ static kiln_graph *build(const block *b) {
   int out = y;
   if (b->residual) {
     out = activation("z", yd, b->sz, b->zz);
-    node(KILN_OP_ADD, (int[]){y, x}, 2, out);
+    kiln_activation_attrs *a = node(
+        KILN_OP_ADD, b->residual_first ? (int[]){x, y} : (int[]){y, x}, 2, out);
+    if (a) a->activation = b->add_act;
   }
   CHECK_OK(kiln_graph_set_io(G, &x, NULL, 1, &out, NULL, 1));
   return G;
@@ -246,7 +254,7 @@ static kiln_status *evaluate(const kiln_graph *g, const void *input, void *out,
   kiln_status *st = NULL;
   for (int n = 0; n < g->num_nodes && !st; n++) {
     const kiln_node *nd = &g->nodes[n];
-    kiln_tensor *in[KILN_BOTTLENECK_INPUTS], *outs[1];
+    kiln_tensor *in[KILN_BOTTLENECK_INPUTS + 1], *outs[1];
     for (int i = 0; i < nd->num_inputs; i++)
       in[i] = nd->inputs[i] >= 0 ? &t[nd->inputs[i]] : NULL;
     outs[0] = &t[nd->outputs[0]];
@@ -308,7 +316,7 @@ static bool same(const block *b, const char *what, const int8_t *got,
 
 /* How many outputs were not all one value (the clamps' ends): the test
  * is only worth something when most are not. */
-static int varied;
+static int varied, residuals;
 
 static void test_blocks(void) {
   kiln_test_seed(1111);
@@ -322,7 +330,7 @@ static void test_blocks(void) {
       {KILN_ISA_AVX512_VNNI, "q8-bottleneck-avx512vnni"},
   };
   bool ran[3] = {false};
-  int trials = 60;
+  int trials = 80;
   for (int trial = 0; trial < trials; trial++) {
     block b;
     make_block(&b);
@@ -345,6 +353,8 @@ static void test_blocks(void) {
     CHECK(fused == 1);
     CHECK(count_op(g, KILN_OP_FUSED_BOTTLENECK) == 1);
     CHECK(count_op(g, KILN_OP_CONV_2D) == 0);
+    CHECK(count_op(g, KILN_OP_ADD) == 0);
+    residuals += b.residual;
     memset(got, 0, (size_t)out_bytes);
     CHECK_OK(evaluate(g, b.x, got, (size_t)out_bytes));
     same(&b, "fused reference", got, want, out_bytes);
@@ -392,8 +402,10 @@ static void test_blocks(void) {
   }
   /* Most blocks' outputs must spread over many values. */
   CHECK(varied > trials / 2);
-  printf("q8 bottleneck: %d blocks, %d with varied outputs; ran", trials,
-         varied);
+  printf(
+      "q8 bottleneck: %d blocks (%d with a residual ADD), %d with varied "
+      "outputs; ran",
+      trials, residuals, varied);
   for (int l = 0; l < 3; l++)
     if (ran[l]) printf(" %s", levels[l].kernel);
   printf("; skipped:");
@@ -431,16 +443,16 @@ static void test_bad_inputs(void) {
     if (g->nodes[n].op == KILN_OP_FUSED_BOTTLENECK) nd = &g->nodes[n];
   CHECK(nd != NULL);
   if (nd) {
-    kiln_tensor t[KILN_BOTTLENECK_INPUTS], y;
-    kiln_tensor *in[KILN_BOTTLENECK_INPUTS], *outs[1] = {&y};
-    for (int i = 0; i < KILN_BOTTLENECK_INPUTS; i++) {
+    kiln_tensor t[KILN_BOTTLENECK_INPUTS + 1], y;
+    kiln_tensor *in[KILN_BOTTLENECK_INPUTS + 1], *outs[1] = {&y};
+    for (int i = 0; i < nd->num_inputs; i++) {
       in[i] = nd->inputs[i] >= 0 ? &t[i] : NULL;
       if (in[i]) kiln_value_as_tensor(&g->values[nd->inputs[i]], &t[i]);
     }
     kiln_value_as_tensor(&g->values[nd->outputs[0]], &y);
     kiln_op_ctx ctx = {.attrs = nd->attrs,
                        .inputs = in,
-                       .num_inputs = KILN_BOTTLENECK_INPUTS,
+                       .num_inputs = nd->num_inputs,
                        .outputs = outs,
                        .num_outputs = 1};
     CHECK_OK(kiln_op_table[KILN_OP_FUSED_BOTTLENECK].shape(&ctx));

@@ -11,6 +11,7 @@
 #include "core/threadpool.h"
 #include "kernels/bottleneck/bottleneck.h"
 #include "kernels/gemm/gemm.h"
+#include "kernels/qelem/qelem.h"
 #include "kernels/qgemm/qgemm.h"
 
 /* Most output rows a band holds, and the GEMM rows a band aims for: a few
@@ -35,6 +36,7 @@ typedef struct qbn_isa {
   qbn_pack_fn dw_pack_s1, dw_pack_s2;
   kiln_qbottleneck_dw_fn dw;
   int dw_block;
+  kiln_q8_binary_ukernel add; /* the residual ADD */
 } qbn_isa;
 
 static size_t round_up(size_t bytes) {
@@ -108,7 +110,7 @@ static bool dw_quant_fits(const kiln_quant_params *q, int64_t channels) {
 
 /* The parts built for one node before they are copied into its block. */
 typedef struct parts {
-  void *expand, *project, *dw;
+  void *expand, *project, *dw, *add;
   kiln_quant_params *eq, *dq, *pq;
 } parts;
 
@@ -116,6 +118,7 @@ static void free_parts(const kiln_allocator *a, parts *p) {
   kiln_free(a, p->expand);
   kiln_free(a, p->project);
   kiln_free(a, p->dw);
+  kiln_free(a, p->add);
   kiln_free(a, p->eq);
   kiln_free(a, p->dq);
   kiln_free(a, p->pq);
@@ -136,6 +139,10 @@ static kiln_status *build_parts(const qbn_isa *isa, const kiln_op_ctx *ctx,
   stand_in e, d;
   make_stand_in(&e, x, m, at->expanded_scale, at->expanded_zp);
   make_stand_in(&d, x, m, at->depthwise_scale, at->depthwise_zp);
+  /* With a residual ADD the project writes the ADD's other operand. */
+  stand_in r;
+  make_stand_in(&r, x, pw->dims[0], at->project_scale, at->project_zp);
+  kiln_tensor *project_out = at->residual ? &r.t : y;
   kiln_tensor *dw_in = ew ? &e.t : x;
   kiln_conv_attrs pointwise = {KILN_PAD_VALID, 1, 1, 1, 1, 0, KILN_ACT_NONE};
   if (ew) {
@@ -169,19 +176,31 @@ static kiln_status *build_parts(const qbn_isa *isa, const kiln_op_ctx *ctx,
       .attrs = &pointwise,
       .inputs = (kiln_tensor *[]){&d.t, pw, in[KILN_BOTTLENECK_PROJECT_B]},
       .num_inputs = 3,
-      .outputs = (kiln_tensor *[]){y},
+      .outputs = (kiln_tensor *[]){project_out},
       .num_outputs = 1};
   KILN_TRY(kiln_qgemm_node_params(KILN_OP_CONV_2D, &c, a, &p->pq));
   if (!p->pq) return NULL;
-  return kiln_qgemm_pack(kiln_qgemm_pick(isa->level, pw->dims[0]), pw->data,
-                         pw->dims[0], m, p->pq, a, &p->project);
+  KILN_TRY(kiln_qgemm_pack(kiln_qgemm_pick(isa->level, pw->dims[0]), pw->data,
+                           pw->dims[0], m, p->pq, a, &p->project));
+  if (!at->residual) return NULL;
+  kiln_tensor *res = in[KILN_BOTTLENECK_RESIDUAL];
+  kiln_activation_attrs act = {at->residual_activation};
+  c = (kiln_op_ctx){
+      .attrs = &act,
+      .inputs = (kiln_tensor *[]){at->residual_first ? res : &r.t,
+                                  at->residual_first ? &r.t : res},
+      .num_inputs = 2,
+      .outputs = (kiln_tensor *[]){y},
+      .num_outputs = 1};
+  return kiln_q8_add_pack(&c, a, &p->add);
 }
 
 /* The shapes these variants take: int8 x and y, 1x1 filters, a 3x3
  * depthwise window of stride 1 or 2 (bottleneck.h's rule). */
 static bool node_fits(const kiln_op_ctx *ctx) {
   const kiln_bottleneck_attrs *a = ctx->attrs;
-  if (!a || !a->quantized || ctx->num_inputs != KILN_BOTTLENECK_INPUTS ||
+  if (!a || !a->quantized ||
+      ctx->num_inputs != KILN_BOTTLENECK_INPUTS + (a->residual ? 1 : 0) ||
       ctx->num_outputs != 1 || !ctx->outputs[0])
     return false;
   const kiln_tensor *x = ctx->inputs[KILN_BOTTLENECK_X],
@@ -201,6 +220,15 @@ static bool node_fits(const kiln_op_ctx *ctx) {
   } else if (x->dims[3] != m || ctx->inputs[KILN_BOTTLENECK_EXPAND_B]) {
     return false;
   }
+  if (a->residual) {
+    /* The block's input, added to an output of the same shape. */
+    const kiln_tensor *r = ctx->inputs[KILN_BOTTLENECK_RESIDUAL];
+    if (!r || r->dtype != KILN_INT8 || r->rank != 4 ||
+        a->depthwise.stride_h != 1 || pw->dims[0] != x->dims[3])
+      return false;
+    for (int i = 0; i < 4; i++)
+      if (r->dims[i] != x->dims[i]) return false;
+  }
   return pw->dims[1] == 1 && pw->dims[2] == 1 && pw->dims[3] == m;
 }
 
@@ -211,7 +239,9 @@ static kiln_status *pack(const qbn_isa *isa, const kiln_op_ctx *ctx,
   parts p = {0};
   kiln_status *st = build_parts(isa, ctx, a, &p);
   bool expand = ctx->inputs[KILN_BOTTLENECK_EXPAND_W] != NULL;
-  if (st || !p.project || !p.dw || !p.dq || (expand && !p.expand)) {
+  bool residual = ((const kiln_bottleneck_attrs *)ctx->attrs)->residual;
+  if (st || !p.project || !p.dw || !p.dq || (expand && !p.expand) ||
+      (residual && !p.add)) {
     free_parts(a, &p);
     return st;
   }
@@ -240,6 +270,8 @@ static kiln_status *pack(const qbn_isa *isa, const kiln_op_ctx *ctx,
   h->out_c = ctx->inputs[KILN_BOTTLENECK_PROJECT_W]->dims[0];
   h->dw_block = dwp->block;
   h->stride = ((const kiln_bottleneck_attrs *)ctx->attrs)->depthwise.stride_h;
+  h->residual = residual;
+  if (residual) h->add = *(const kiln_q8_binary_params *)p.add;
   if (expand) {
     h->expand = (uint32_t)at;
     place_gemm(mem + at, p.expand);
@@ -275,7 +307,7 @@ typedef struct plan {
   int64_t batch, in_h, in_w, in_c, mid_c, out_h, out_w, out_c;
   int64_t pad_top, pad_left, ox_lo, ox_hi;
   int stride;
-  bool expand;
+  bool expand, residual;
   int64_t band; /* output rows per band */
   /* Expanded rows the buffer holds: a band's windows read span of them,
    * and rows are appended after the last until `cap` are there, when
@@ -284,10 +316,11 @@ typedef struct plan {
   /* Per-thread scratch in bytes, each a multiple of a cache line: the
    * expand's flipped input rows, the expanded rows, the depthwise rows. */
   size_t a_bytes, mid_bytes, dw_bytes;
+  size_t y_bytes; /* the project's rows before the residual ADD */
 } plan;
 
 static size_t scratch_bytes(const plan *p) {
-  return p->a_bytes + p->mid_bytes + p->dw_bytes;
+  return p->a_bytes + p->mid_bytes + p->dw_bytes + p->y_bytes;
 }
 
 static void plan_band(plan *p, int64_t band) {
@@ -305,6 +338,7 @@ static void plan_band(plan *p, int64_t band) {
   /* The project reads K rounded up to 4 from each row: slack after the
    * last. */
   p->dw_bytes = round_up((size_t)(band * p->out_w * p->mid_c + 4));
+  p->y_bytes = p->residual ? round_up((size_t)(band * p->out_w * p->out_c)) : 0;
 }
 
 static void make_plan(const kiln_op_ctx *ctx, plan *p) {
@@ -322,6 +356,7 @@ static void make_plan(const kiln_op_ctx *ctx, plan *p) {
   p->out_c = y->dims[3];
   p->stride = d->stride_h;
   p->expand = ctx->inputs[KILN_BOTTLENECK_EXPAND_W] != NULL;
+  p->residual = a->residual;
   p->pad_top =
       kiln_window_pad_before(p->in_h, p->out_h, 3, p->stride, 1, d->padding);
   p->pad_left =
@@ -351,8 +386,11 @@ typedef struct job {
   const kiln_qdw_packed *dw;
   const kiln_quant_params *dq;
   kiln_qbottleneck_dw_fn dw_fn;
-  const int8_t *x;
+  const int8_t *x, *residual; /* residual NULL without the ADD */
   int8_t *y;
+  const kiln_q8_binary_params *add;
+  kiln_q8_binary_ukernel add_fn;
+  const kiln_bottleneck_attrs *attrs;
   kiln_threadpool *pool;
 } job;
 
@@ -451,8 +489,19 @@ static void image_rows(const job *j, char *scratch, int64_t b, int64_t oy0,
     j->dw_fn(&band);
     int64_t rows = n * p->out_w;
     ph->kernel->flip((uint8_t *)dw_rows, dw_rows, rows * m);
-    gemm(ph, (const uint8_t *)dw_rows, rows, m,
-         j->y + ((b * p->out_h + oy) * p->out_w) * p->out_c);
+    int64_t at = ((b * p->out_h + oy) * p->out_w) * p->out_c;
+    if (!j->residual) {
+      gemm(ph, (const uint8_t *)dw_rows, rows, m, j->y + at);
+      continue;
+    }
+    /* The project's rows, then the ADD of the block's input into the
+     * output, in the operands' order. */
+    int8_t *y_rows = dw_rows + p->dw_bytes;
+    gemm(ph, (const uint8_t *)dw_rows, rows, m, y_rows);
+    const int8_t *r = j->residual + at;
+    bool first = ((const kiln_bottleneck_attrs *)j->attrs)->residual_first;
+    j->add_fn(j->add, first ? r : y_rows, first ? y_rows : r, j->y + at,
+              (size_t)(rows * p->out_c), 1);
   }
 }
 
@@ -485,6 +534,10 @@ static bool applies(const qbn_isa *isa, const kiln_op_ctx *ctx) {
       a->depthwise.stride_h != h->stride ||
       !kiln_qgemm_packed_fits(ph, h->out_c, h->mid_c))
     return false;
+  if (h->residual)
+    for (int i = 0; i < 4; i++)
+      if (ctx->inputs[KILN_BOTTLENECK_RESIDUAL]->dims[i] != y->dims[i])
+        return false;
   plan p;
   make_plan(ctx, &p);
   return scratch_bytes(&p) <= MAX_SCRATCH_BYTES;
@@ -511,6 +564,11 @@ static kiln_status *run(const qbn_isa *isa, const kiln_op_ctx *ctx) {
       .dw_fn = isa->dw,
       .x = ctx->inputs[KILN_BOTTLENECK_X]->data,
       .y = ctx->outputs[0]->data,
+      .residual =
+          h->residual ? ctx->inputs[KILN_BOTTLENECK_RESIDUAL]->data : NULL,
+      .add = &h->add,
+      .add_fn = isa->add,
+      .attrs = ctx->attrs,
       .pool = ctx->pool,
   };
   make_plan(ctx, &j.p);
@@ -525,27 +583,30 @@ static kiln_status *run(const qbn_isa *isa, const kiln_op_ctx *ctx) {
   return NULL;
 }
 
-#define DEFINE_VARIANTS(isa, qdw_isa, dw_isa, isa_level)                     \
-  static const qbn_isa isa##_kernels = {                                     \
-      &kiln_qgemm_level_##isa, kiln_q8_dwconv_3x3s1__##qdw_isa##_pack,       \
-      kiln_q8_dwconv_3x3s2__##qdw_isa##_pack, kiln_qbottleneck_dw__##dw_isa, \
-      KILN_QDW_BLOCK(isa_level)};                                            \
-  kiln_status *kiln_qbottleneck_pack_##isa(                                  \
-      const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed) {  \
-    return pack(&isa##_kernels, ctx, a, out_packed);                         \
-  }                                                                          \
-  bool kiln_qbottleneck_applies_##isa(const kiln_op_ctx *ctx) {              \
-    return applies(&isa##_kernels, ctx);                                     \
-  }                                                                          \
-  kiln_status *kiln_qbottleneck_run_##isa(const kiln_op_ctx *ctx) {          \
-    return run(&isa##_kernels, ctx);                                         \
-  }                                                                          \
-  size_t kiln_qbottleneck_workspace_##isa(const kiln_op_ctx *ctx) {          \
-    return workspace(ctx);                                                   \
+#define DEFINE_VARIANTS(isa, qdw_isa, dw_isa, isa_level, add_isa)           \
+  static const qbn_isa isa##_kernels = {                                    \
+      &kiln_qgemm_level_##isa,                                              \
+      kiln_q8_dwconv_3x3s1__##qdw_isa##_pack,                               \
+      kiln_q8_dwconv_3x3s2__##qdw_isa##_pack,                               \
+      kiln_qbottleneck_dw__##dw_isa,                                        \
+      KILN_QDW_BLOCK(isa_level),                                            \
+      kiln_q8_binary_ukernel_##add_isa};                                    \
+  kiln_status *kiln_qbottleneck_pack_##isa(                                 \
+      const kiln_op_ctx *ctx, const kiln_allocator *a, void **out_packed) { \
+    return pack(&isa##_kernels, ctx, a, out_packed);                        \
+  }                                                                         \
+  bool kiln_qbottleneck_applies_##isa(const kiln_op_ctx *ctx) {             \
+    return applies(&isa##_kernels, ctx);                                    \
+  }                                                                         \
+  kiln_status *kiln_qbottleneck_run_##isa(const kiln_op_ctx *ctx) {         \
+    return run(&isa##_kernels, ctx);                                        \
+  }                                                                         \
+  size_t kiln_qbottleneck_workspace_##isa(const kiln_op_ctx *ctx) {         \
+    return workspace(ctx);                                                  \
   }
 
-DEFINE_VARIANTS(portable, portable, portable, KILN_ISA_PORTABLE)
+DEFINE_VARIANTS(portable, portable, portable, KILN_ISA_PORTABLE, portable)
 #if defined(__x86_64__)
-DEFINE_VARIANTS(avx2, avx2, avx2, KILN_ISA_AVX2)
-DEFINE_VARIANTS(avx512vnni, vnni, vnni, KILN_ISA_AVX512_VNNI)
+DEFINE_VARIANTS(avx2, avx2, avx2, KILN_ISA_AVX2, avx2)
+DEFINE_VARIANTS(avx512vnni, vnni, vnni, KILN_ISA_AVX512_VNNI, avx512)
 #endif

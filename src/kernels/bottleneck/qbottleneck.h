@@ -28,6 +28,7 @@
 
 #include "kernels/kernel.h"
 #include "kernels/qdw/qdw.h"
+#include "kernels/qelem/qelem.h"
 #include "kernels/ref/quant_params.h"
 
 typedef struct kiln_qbottleneck_packed {
@@ -37,6 +38,9 @@ typedef struct kiln_qbottleneck_packed {
   /* Bytes from the block's start; expand is 0 when there is no expand. */
   uint32_t expand, project, depthwise;
   kiln_quant_params dw_quant; /* arrays inside this block */
+  /* A residual ADD taken in (op_attrs.h): its parameters. */
+  bool residual;
+  kiln_q8_binary_params add;
 } kiln_qbottleneck_packed;
 
 /* A band of output rows of the 3x3 depthwise stage: `in` holds in_rows

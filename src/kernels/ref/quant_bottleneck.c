@@ -16,10 +16,11 @@
 
 #include "kernels/bottleneck/qbottleneck.h"
 #include "kernels/ref/quant_math.h"
+#include "kernels/ref/quant_ops.h"
 
-static const char *const names[KILN_BOTTLENECK_INPUTS] = {
+static const char *const names[KILN_BOTTLENECK_INPUTS + 1] = {
     "input",          "expand filter",  "expand bias",  "depthwise filter",
-    "depthwise bias", "project filter", "project bias",
+    "depthwise bias", "project filter", "project bias", "residual",
 };
 
 static const kiln_tensor *input(const kiln_op_ctx *ctx, int i) {
@@ -86,8 +87,8 @@ static kiln_status *check_stage_quant(float scale, int32_t zp,
 kiln_status *kiln_shape_fused_qbottleneck(const kiln_op_ctx *ctx) {
   const kiln_bottleneck_attrs *a = ctx->attrs;
   const kiln_conv_attrs *dw = &a->depthwise;
-  KILN_TRY(
-      kiln_check_arity(ctx, KILN_BOTTLENECK_INPUTS, KILN_BOTTLENECK_INPUTS, 1));
+  int inputs = KILN_BOTTLENECK_INPUTS + (a->residual ? 1 : 0);
+  KILN_TRY(kiln_check_arity(ctx, inputs, inputs, 1));
   KILN_TRY(kiln_check_window_attrs(dw->padding, dw->stride_h, dw->stride_w,
                                    dw->activation));
   if (dw->dilation_h < 1 || dw->dilation_w < 1)
@@ -132,6 +133,14 @@ kiln_status *kiln_shape_fused_qbottleneck(const kiln_op_ctx *ctx) {
                                 dw->dilation_h, dw->padding, &dims[1]));
   KILN_TRY(kiln_window_out_size(x, 2, dw_w->dims[2], dw->stride_w,
                                 dw->dilation_w, dw->padding, &dims[2]));
+  if (a->residual) {
+    /* The residual ADD adds the block's input to the project's output:
+     * same shape, no broadcasting. */
+    KILN_TRY(kiln_require_input(ctx, KILN_BOTTLENECK_RESIDUAL,
+                                names[KILN_BOTTLENECK_RESIDUAL]));
+    KILN_TRY(check(ctx, KILN_BOTTLENECK_RESIDUAL, KILN_INT8, 4, dims, -1, 0));
+    KILN_TRY(check_stage_quant(a->project_scale, a->project_zp, "project"));
+  }
   kiln_tensor *out = ctx->outputs[0];
   KILN_TRY(kiln_require_dtype(out, KILN_INT8, "output 0"));
   const kiln_quant_info *q = out->quant;
@@ -148,9 +157,14 @@ kiln_status *kiln_shape_fused_qbottleneck(const kiln_op_ctx *ctx) {
   KILN_TRY(kiln_quant_activation_range(dw->activation, KILN_INT8,
                                        a->depthwise_scale, a->depthwise_zp, &lo,
                                        &hi));
+  float y_scale = a->residual ? a->project_scale : q->scale[0];
+  int32_t y_zp = a->residual ? a->project_zp : (int32_t)q->zero_point[0];
   KILN_TRY(kiln_quant_activation_range(a->project_activation, KILN_INT8,
-                                       q->scale[0], (int32_t)q->zero_point[0],
-                                       &lo, &hi));
+                                       y_scale, y_zp, &lo, &hi));
+  if (a->residual)
+    KILN_TRY(kiln_quant_activation_range(a->residual_activation, KILN_INT8,
+                                         q->scale[0], (int32_t)q->zero_point[0],
+                                         &lo, &hi));
   kiln_set_shape(out, dims, 4);
   return NULL;
 }
@@ -228,6 +242,51 @@ static int8_t depthwise(const geom *g, const stage *e, const stage *d,
   return requantize(d, m, acc);
 }
 
+/* The residual ADD on a run of n output channels, by the int8 ADD's
+ * reference kernel on tensors of n values: the project's values (in
+ * place, at the project's quantization) and the residual's at the same
+ * offset become the output's. */
+typedef struct residual_add {
+  kiln_quant_info yq;
+  float y_scale;
+  int64_t y_zp;
+  kiln_activation_attrs act;
+  bool residual_first;
+  const kiln_tensor *residual, *out;
+} residual_add;
+
+static void residual_init(residual_add *r, const kiln_bottleneck_attrs *a,
+                          const kiln_tensor *residual, const kiln_tensor *out) {
+  r->y_scale = a->project_scale;
+  r->y_zp = a->project_zp;
+  r->yq = (kiln_quant_info){1, &r->y_scale, &r->y_zp, 0};
+  r->act.activation = a->residual_activation;
+  r->residual_first = a->residual_first;
+  r->residual = residual;
+  r->out = out;
+}
+
+static kiln_status *residual_run(const residual_add *r, int8_t *y, int64_t at,
+                                 int64_t n) {
+  kiln_tensor yt = {.dtype = KILN_INT8, .rank = 1, .dims = {n}};
+  kiln_tensor rt = yt, ot = yt;
+  yt.data = y;
+  yt.quant = &r->yq;
+  rt.data = (int8_t *)r->residual->data + at;
+  rt.quant = r->residual->quant;
+  ot.data = y;
+  ot.quant = r->out->quant;
+  kiln_tensor *ins[2] = {r->residual_first ? &rt : &yt,
+                         r->residual_first ? &yt : &rt};
+  kiln_tensor *outs[1] = {&ot};
+  kiln_op_ctx c = {.attrs = &r->act,
+                   .inputs = ins,
+                   .num_inputs = 2,
+                   .outputs = outs,
+                   .num_outputs = 1};
+  return kiln_qref_binary(&c, KILN_QB_ADD);
+}
+
 /* Output channels in blocks of this many int32 sums on the stack. */
 enum { OUT_BLOCK = 64 };
 
@@ -249,9 +308,14 @@ kiln_status *kiln_ref_fused_qbottleneck(const kiln_op_ctx *ctx) {
   int32_t mid_zp = ew ? a->expanded_zp : x_zp;
   make_stage(&dws, dw_w, input(ctx, KILN_BOTTLENECK_DW_B), mid_scale, mid_zp,
              a->depthwise_scale, a->depthwise_zp, d->activation);
+  float y_scale = a->residual ? a->project_scale : out->quant->scale[0];
+  int32_t y_zp =
+      a->residual ? a->project_zp : (int32_t)out->quant->zero_point[0];
   make_stage(&p, pw, input(ctx, KILN_BOTTLENECK_PROJECT_B), a->depthwise_scale,
-             a->depthwise_zp, out->quant->scale[0],
-             (int32_t)out->quant->zero_point[0], a->project_activation);
+             a->depthwise_zp, y_scale, y_zp, a->project_activation);
+  residual_add add;
+  if (a->residual)
+    residual_init(&add, a, ctx->inputs[KILN_BOTTLENECK_RESIDUAL], out);
   geom g = {.in_h = x->dims[1],
             .in_w = x->dims[2],
             .in_c = x->dims[3],
@@ -286,6 +350,10 @@ kiln_status *kiln_ref_fused_qbottleneck(const kiln_op_ctx *ctx) {
           }
           for (int64_t o = o0; o < o1; o++)
             y[o] = requantize(&p, o, acc[o - o0]);
+          if (a->residual) {
+            int64_t at = y - (int8_t *)out->data + o0;
+            KILN_TRY(residual_run(&add, y + o0, at, o1 - o0));
+          }
         }
   }
   return NULL;
