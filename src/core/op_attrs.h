@@ -182,6 +182,22 @@ typedef struct kiln_bottleneck_attrs {
   kiln_activation expand_activation;
   kiln_conv_attrs depthwise;
   kiln_activation project_activation;
+  /* int8 chains (passes/fuse_qbottleneck.c): the per-tensor quantization
+   * of the two tensors the node swallows, the expand's output and the
+   * depthwise's, which the stages requantize to exactly as the three
+   * operators did. Without an expand stage `expanded` is unused. */
+  bool quantized;
+  float expanded_scale, depthwise_scale;
+  int32_t expanded_zp, depthwise_zp;
+  /* int8 only: the block's residual ADD taken in (input
+   * KILN_BOTTLENECK_RESIDUAL, the block's input x): the project writes
+   * the ADD's other operand at project_scale / project_zp, then the ADD
+   * (with residual_activation; the residual its first operand when
+   * residual_first) writes the node's output. */
+  bool residual, residual_first;
+  float project_scale;
+  int32_t project_zp;
+  kiln_activation residual_activation;
 } kiln_bottleneck_attrs;
 
 /* FUSED_BOTTLENECK's inputs, in order. */
@@ -195,6 +211,8 @@ enum {
   KILN_BOTTLENECK_PROJECT_B,
   KILN_BOTTLENECK_INPUTS
 };
+/* The optional eighth input of an int8 node with `residual`. */
+enum { KILN_BOTTLENECK_RESIDUAL = KILN_BOTTLENECK_INPUTS };
 
 /* ---- added for issue 9: recurrent (kernels/ref/lstm.c, rnn.c, svdf.c) */
 

@@ -182,6 +182,23 @@ KILN_VARIANT_WS(FUSED_BOTTLENECK, KILN_ISA_PORTABLE,
                 "f32-bottleneck-4x8-portable", kiln_bottleneck_pack_portable,
                 kiln_bottleneck_applies_portable, kiln_bottleneck_run_portable,
                 kiln_bottleneck_workspace_portable)
+/* int8 FUSED_BOTTLENECK: the int8 GEMM and depthwise pieces on row bands in
+ * per-thread scratch (kernels/bottleneck/qbottleneck.h). */
+#if defined(__x86_64__)
+KILN_VARIANT_WS(FUSED_BOTTLENECK, KILN_ISA_AVX512_VNNI,
+                "q8-bottleneck-avx512vnni", kiln_qbottleneck_pack_avx512vnni,
+                kiln_qbottleneck_applies_avx512vnni,
+                kiln_qbottleneck_run_avx512vnni,
+                kiln_qbottleneck_workspace_avx512vnni)
+KILN_VARIANT_WS(FUSED_BOTTLENECK, KILN_ISA_AVX2, "q8-bottleneck-avx2",
+                kiln_qbottleneck_pack_avx2, kiln_qbottleneck_applies_avx2,
+                kiln_qbottleneck_run_avx2, kiln_qbottleneck_workspace_avx2)
+#endif
+KILN_VARIANT_WS(FUSED_BOTTLENECK, KILN_ISA_PORTABLE, "q8-bottleneck-portable",
+                kiln_qbottleneck_pack_portable,
+                kiln_qbottleneck_applies_portable,
+                kiln_qbottleneck_run_portable,
+                kiln_qbottleneck_workspace_portable)
 /* Data movement, for every level (kernels/movement/movement_variants.h). */
 KILN_VARIANT(PAD, KILN_ISA_PORTABLE, "pad-rows", NULL, kiln_pad_rows_applies,
              kiln_pad_rows)

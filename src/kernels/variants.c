@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels/bottleneck/bottleneck.h"
+#include "kernels/bottleneck/qbottleneck.h"
 #include "kernels/gemm/conv_winograd.h"
 #include "kernels/gemm/gemm.h"
 #include "kernels/movement/movement_variants.h"

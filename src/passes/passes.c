@@ -37,6 +37,9 @@ kiln_status *kiln_run_passes(kiln_graph *g, const char *source,
   /* Last, on the graph the rounds left: batch norms and activations are
    * in the convolutions by now, so the chains show as three nodes. */
   KILN_TRY(kiln_pass_fuse_bottlenecks(g, &out_report->fused_bottlenecks));
+  int qfused = 0;
+  KILN_TRY(kiln_pass_fuse_qbottlenecks(g, &qfused));
+  out_report->fused_bottlenecks += qfused;
   /* After the bottlenecks: their project convolution is often followed by
    * a residual ADD too (MobileNetV2), and fusing the whole chain saves more
    * than fusing the ADD, which would leave the chain unfusable. */

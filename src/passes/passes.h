@@ -51,6 +51,10 @@ kiln_status *kiln_pass_remove_dead(kiln_graph *g, int *out_removed,
  * the activations are clamps (fuse_bottleneck.c says when it declines on
  * shape). Sets *out_fused to the number of nodes made. */
 kiln_status *kiln_pass_fuse_bottlenecks(kiln_graph *g, int *out_fused);
+/* The int8 chains (fuse_qbottleneck.c): FUSED_BOTTLENECK nodes marked
+ * quantized, equal bit for bit to the three operators; KILN_QBOTTLENECK=0
+ * turns it off. */
+kiln_status *kiln_pass_fuse_qbottlenecks(kiln_graph *g, int *out_fused);
 
 /* Turns ADD(conv, x), conv a 1x1 CONV_2D without activation read only by
  * the ADD, into that CONV_2D with residual input 3 = x and the ADD's

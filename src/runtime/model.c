@@ -111,8 +111,13 @@ static kiln_status *pack_weights(kiln_model *m) {
     node_tensors tensors;
     kiln_op_ctx ctx;
     if (!v || !node_context(g, node, &tensors, &ctx)) continue;
-    /* Packers read the model's choices from the node's quantization. */
-    ctx.quant = m->quant ? m->quant[n] : NULL;
+    /* Packers read the model's choices from the node's quantization; a
+     * node without any (ADD, MUL, fused nodes) gets a block that carries
+     * only those choices. */
+    static const kiln_quant_params fp32_choices = {.fp32_rounding = true};
+    ctx.quant = m->quant && m->quant[n] ? m->quant[n]
+                : m->int8_fp32_rounding ? &fp32_choices
+                                        : NULL;
     for (; v && !m->packed[n];
          v = kiln_variant_packer(node->op, m->isa, index + 1, &index)) {
       KILN_TRY(kiln_status_wrap(v->pack(&ctx, m->alloc, &m->packed[n]),

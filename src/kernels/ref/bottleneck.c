@@ -10,6 +10,7 @@
  * order the three reference kernels do, so it matches them exactly. */
 #include <stdio.h>
 
+#include "kernels/bottleneck/qbottleneck.h"
 #include "kernels/kernel.h"
 
 static const char *const input_names[KILN_BOTTLENECK_INPUTS] = {
@@ -50,6 +51,7 @@ static kiln_status *check_clamp(kiln_activation act, const char *stage) {
 
 kiln_status *kiln_shape_fused_bottleneck(const kiln_op_ctx *ctx) {
   const kiln_bottleneck_attrs *a = ctx->attrs;
+  if (a->quantized) return kiln_shape_fused_qbottleneck(ctx);
   const kiln_conv_attrs *dw = &a->depthwise;
   KILN_TRY(
       kiln_check_arity(ctx, KILN_BOTTLENECK_INPUTS, KILN_BOTTLENECK_INPUTS, 1));
@@ -171,6 +173,7 @@ static const float *data_of(const kiln_op_ctx *ctx, int i) {
 
 kiln_status *kiln_ref_fused_bottleneck(const kiln_op_ctx *ctx) {
   const kiln_bottleneck_attrs *a = ctx->attrs;
+  if (a->quantized) return kiln_ref_fused_qbottleneck(ctx);
   const kiln_conv_attrs *d = &a->depthwise;
   const kiln_tensor *x = ctx->inputs[KILN_BOTTLENECK_X],
                     *dw_w = ctx->inputs[KILN_BOTTLENECK_DW_W];
