@@ -14,6 +14,7 @@
 #include "harness.h"
 #include "kernels/kernel.h"
 #include "kernels/qelem/qelem.h"
+#include "kernels/ref/quant_params.h"
 #include "kernels/variants.h"
 #include "quant_test_util.h"
 
@@ -34,6 +35,51 @@ static void note_ran(int isa, const char *name) {
       return;
     }
   }
+}
+
+/* The node packed as a model with KILN_INT8_ROUNDING_FP32 packs it (the
+ * model's choices in ctx->quant): every level's q8 variant within one step
+ * of the reference and equal to the first level's bytes. */
+static int fp32_runs;
+static void check_fp32(kiln_op_type op, kiln_op_ctx *ctx,
+                       const kiln_tensor *want, const char *desc) {
+  static const kiln_quant_params choices = {.fp32_rounding = true};
+  const int64_t n = kiln_tensor_numel(want);
+  int8_t *first = NULL;
+  ctx->quant = &choices;
+  for (int isa = KILN_ISA_PORTABLE; isa <= (int)best_isa; isa++) {
+    void *packed = NULL;
+    const kiln_kernel_variant *packer =
+        kiln_test_pack_like_load(op, (kiln_isa)isa, ctx, &packed);
+    ctx->packed = packed;
+    const kiln_kernel_variant *v =
+        kiln_variant_select(op, (kiln_isa)isa, packer, ctx);
+    if (v && strncmp(v->name, "q8-", 3) == 0) {
+      ctx->pool = pool3;
+      int8_t *g = ctx->outputs[0]->data;
+      memset(g, 0x5A, (size_t)n);
+      CHECK_OK(v->run(ctx));
+      int worst = 0;
+      for (int64_t i = 0; i < n; i++) {
+        const int d = abs(g[i] - ((const int8_t *)want->data)[i]);
+        worst = d > worst ? d : worst;
+      }
+      if (worst > 1)
+        fprintf(stderr, "%s %s %s, float rounding: %d steps off\n",
+                kiln_op_table[op].name, desc, v->name, worst);
+      CHECK(worst <= 1);
+      if (first)
+        CHECK(memcmp(first, g, (size_t)n) == 0);
+      else
+        first = memcpy(malloc((size_t)n), g, (size_t)n);
+      fp32_runs++;
+    }
+    free(packed);
+    ctx->packed = NULL;
+    ctx->pool = NULL;
+  }
+  ctx->quant = NULL;
+  free(first);
 }
 
 /* Runs the reference on `inputs` into a fresh int8 output of scale and
@@ -88,6 +134,7 @@ static void check_node(kiln_op_type op, const void *attrs, kiln_tensor **inputs,
     free(packed);
     ctx.packed = NULL;
   }
+  check_fp32(op, &ctx, want->t, desc);
   qt_free(want);
   qt_free(got);
 }
@@ -432,6 +479,9 @@ int main(void) {
   test_softmax();
   test_softmax_long_rows();
   test_quantize();
+  printf("q8 elementwise: %d runs with float requantization asked for\n",
+         fp32_runs);
+  CHECK(fp32_runs > 0);
   printf("q8 elementwise: %d variant runs; ran", variant_runs);
   for (int isa = KILN_ISA_PORTABLE; isa <= KILN_ISA_AVX512_VNNI; isa++)
     if (level_ran[isa]) printf(" %s", kiln_isa_name((kiln_isa)isa));

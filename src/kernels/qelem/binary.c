@@ -6,6 +6,7 @@
  * the other's trailing dimensions: a scalar, a per-channel vector) in long
  * contiguous spans handed to an instruction-set ukernel, split over the
  * pool's threads. Other forms are left to the reference kernel. */
+#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -13,6 +14,7 @@
 #include "core/threadpool.h"
 #include "kernels/qelem/qelem.h"
 #include "kernels/ref/quant_math.h"
+#include "kernels/ref/quant_params.h"
 #include "kernels/ref/quant_util.h"
 
 static kiln_status *pack(const kiln_op_ctx *ctx, const kiln_allocator *alloc,
@@ -69,6 +71,10 @@ static kiln_status *pack(const kiln_op_ctx *ctx, const kiln_allocator *alloc,
      * is the reference's, not that of a negated sum. */
     if (op == KILN_OP_SUB) p.m_b = -p.m_b;
   }
+  p.fp32 = ctx->quant && ctx->quant->fp32_rounding;
+  p.f_out = qa.scale * qb.scale / qo.scale;
+  p.f_a = qa.scale / qo.scale;
+  p.f_b = (op == KILN_OP_SUB ? -qb.scale : qb.scale) / qo.scale;
   /* Right shifts of 32 or more round specially in the reference; the
    * vector code covers [0, 31] (such scales do not occur in practice). */
   if (p.s_a < -31 || p.s_b < -31 || p.s_out < -31 || p.s_out > 30) return NULL;
@@ -192,6 +198,9 @@ static kiln_status *run(const kiln_op_ctx *ctx, kiln_q8_binary_ukernel uk) {
     j.p.zp_b = zp;
     j.p.m_b = m;
     j.p.s_b = s;
+    const float f_a = j.p.f_a;
+    j.p.f_a = j.p.f_b;
+    j.p.f_b = f_a;
   }
   j.out = ctx->outputs[0]->data;
   j.period = f.period;
@@ -215,9 +224,28 @@ kiln_status *kiln_q8_binary_run_avx2(const kiln_op_ctx *ctx) {
 }
 #endif
 
+/* The float form (KILN_INT8_ROUNDING_FP32) of one element: the vector
+ * ukernels compute these same IEEE steps (the ADD's sum as one fused
+ * multiply-add, so no compiler's contraction choice changes it). */
+static int8_t binary_fp32(const kiln_q8_binary_params *p, int32_t va,
+                          int32_t vb) {
+  float x = p->mul ? (float)(va * vb) * p->f_out
+                   : fmaf(p->f_a, (float)va, p->f_b * (float)vb);
+  const float lo = (float)(p->act_min - p->zp_out);
+  const float hi = (float)(p->act_max - p->zp_out);
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  return (int8_t)((int32_t)lrintf(x) + p->zp_out);
+}
+
 void kiln_q8_binary_ukernel_portable(const kiln_q8_binary_params *p,
                                      const int8_t *a, const int8_t *b,
                                      int8_t *out, size_t n, int b_step) {
+  if (p->fp32) {
+    for (size_t i = 0; i < n; i++)
+      out[i] = binary_fp32(p, a[i] - p->zp_a, b[i * (size_t)b_step] - p->zp_b);
+    return;
+  }
   for (size_t i = 0; i < n; i++) {
     const int32_t va = a[i] - p->zp_a, vb = b[i * (size_t)b_step] - p->zp_b;
     int32_t r;

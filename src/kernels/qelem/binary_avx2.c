@@ -75,9 +75,42 @@ static inline __m256i input8_rescale(__m256i x, const input8 *c) {
   return rdbp8(_mm256_add_epi32(high, low), &c->shift);
 }
 
+/* KILN_INT8_ROUNDING_FP32: binary.c's binary_fp32 on 8 lanes; the last
+ * n % 8 through the portable ukernel, which computes the same. */
+static void binary_fp32(const kiln_q8_binary_params *p, const int8_t *a,
+                        const int8_t *b, int8_t *out, size_t n, int b_step) {
+  const __m256i zp_a = _mm256_set1_epi32(p->zp_a);
+  const __m256i zp_b = _mm256_set1_epi32(p->zp_b);
+  const __m256i zp_out = _mm256_set1_epi32(p->zp_out);
+  const __m256 lo = _mm256_set1_ps((float)(p->act_min - p->zp_out));
+  const __m256 hi = _mm256_set1_ps((float)(p->act_max - p->zp_out));
+  const __m256 f_a = _mm256_set1_ps(p->f_a), f_b = _mm256_set1_ps(p->f_b);
+  const __m256 f_out = _mm256_set1_ps(p->f_out);
+  const __m256i b_const = _mm256_sub_epi32(_mm256_set1_epi32(b[0]), zp_b);
+  const size_t full = n - n % 8;
+  for (size_t i = 0; i < full; i += 8) {
+    const __m256i va = _mm256_sub_epi32(load8(a + i), zp_a);
+    const __m256i vb = b_step ? _mm256_sub_epi32(load8(b + i), zp_b) : b_const;
+    __m256 x =
+        p->mul ? _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(va, vb)),
+                               f_out)
+               : _mm256_fmadd_ps(f_a, _mm256_cvtepi32_ps(va),
+                                 _mm256_mul_ps(f_b, _mm256_cvtepi32_ps(vb)));
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    store8(out + i, _mm256_add_epi32(_mm256_cvtps_epi32(x), zp_out));
+  }
+  if (full < n)
+    kiln_q8_binary_ukernel_portable(p, a + full, b + full * (size_t)b_step,
+                                    out + full, n - full, b_step);
+}
+
 void kiln_q8_binary_ukernel_avx2(const kiln_q8_binary_params *p,
                                  const int8_t *a, const int8_t *b, int8_t *out,
                                  size_t n, int b_step) {
+  if (p->fp32) {
+    binary_fp32(p, a, b, out, n, b_step);
+    return;
+  }
   const __m256i zp_out = _mm256_set1_epi32(p->zp_out);
   const __m256i m_out = _mm256_set1_epi32(p->m_out);
   const __m256i lo = _mm256_set1_epi32(p->act_min);

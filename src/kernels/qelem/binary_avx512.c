@@ -52,9 +52,41 @@ static inline __m512i finish(const add_consts *c, __m512i r) {
   return _mm512_min_epi32(_mm512_max_epi32(r, c->lo), c->hi);
 }
 
+/* KILN_INT8_ROUNDING_FP32: binary.c's binary_fp32 on 16 lanes. */
+static void binary_fp32(const kiln_q8_binary_params *p, const int8_t *a,
+                        const int8_t *b, int8_t *out, size_t n, int b_step) {
+  const __m512i zp_a = _mm512_set1_epi32(p->zp_a);
+  const __m512i zp_b = _mm512_set1_epi32(p->zp_b);
+  const __m512i zp_out = _mm512_set1_epi32(p->zp_out);
+  const __m512 lo = _mm512_set1_ps((float)(p->act_min - p->zp_out));
+  const __m512 hi = _mm512_set1_ps((float)(p->act_max - p->zp_out));
+  const __m512 f_a = _mm512_set1_ps(p->f_a), f_b = _mm512_set1_ps(p->f_b);
+  const __m512 f_out = _mm512_set1_ps(p->f_out);
+  const __m512i b_const = _mm512_sub_epi32(_mm512_set1_epi32(b[0]), zp_b);
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 k =
+        n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+    const __m512i va = _mm512_sub_epi32(load16(a + i, k), zp_a);
+    const __m512i vb =
+        b_step ? _mm512_sub_epi32(load16(b + i, k), zp_b) : b_const;
+    __m512 x =
+        p->mul ? _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(va, vb)),
+                               f_out)
+               : _mm512_fmadd_ps(f_a, _mm512_cvtepi32_ps(va),
+                                 _mm512_mul_ps(f_b, _mm512_cvtepi32_ps(vb)));
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    const __m512i r = _mm512_add_epi32(_mm512_cvtps_epi32(x), zp_out);
+    _mm512_mask_cvtepi32_storeu_epi8(out + i, k, r);
+  }
+}
+
 void kiln_q8_binary_ukernel_avx512(const kiln_q8_binary_params *p,
                                    const int8_t *a, const int8_t *b,
                                    int8_t *out, size_t n, int b_step) {
+  if (p->fp32) {
+    binary_fp32(p, a, b, out, n, b_step);
+    return;
+  }
   add_consts c;
   c.zp_a = _mm512_set1_epi32(p->zp_a);
   c.zp_b = _mm512_set1_epi32(p->zp_b);

@@ -27,6 +27,12 @@ typedef struct kiln_q8_binary_params {
   int32_t m_a, m_b, m_out;
   int s_a, s_b, s_out;
   int32_t act_min, act_max;
+  /* KILN_INT8_ROUNDING_FP32: the result is computed in float, rounded half
+   * to even: MUL (a - zp_a) * (b - zp_b) * f_out, ADD and SUB
+   * fma(f_a, a - zp_a, f_b * (b - zp_b)) (f_b negated for SUB), clamped
+   * less the output zero point, plus it. */
+  bool fp32;
+  float f_a, f_b, f_out;
 } kiln_q8_binary_params;
 
 /* Computes out[i] = a[i] op b[i * b_step] for i < n (b_step 0 or 1). */
