@@ -4,14 +4,21 @@
  * (activations zero-extended, weights sign-extended) and vpmaddwd sums
  * pairs exactly into int32. A panel's 4 entries of k per channel become
  * two int32 partial sums per channel, added pairwise at the end. The
- * output stage is the scalar one, so it equals the reference by
- * construction. */
+ * output stage stays in the accumulators' registers: the requantization of
+ * kernels/quant/q8_vec_avx2.h (equal lane by lane to quant_math.h's) on
+ * each row's 8 channels, then the four rows narrowed to int8 together. */
 #include <immintrin.h>
 #include <string.h>
 
 #include "kernels/qgemm/qgemm.h"
+#include "kernels/quant/q8_vec_avx2.h"
 
 enum { MR = 4, NR = 8 };
+
+static inline __m256i param(const void *panel, int which) {
+  return _mm256_loadu_si256(
+      (const __m256i *)(const void *)kiln_qgemm_param(panel, NR, which));
+}
 
 void kiln_q8_gemm_4x8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
                             size_t a_stride, const void *panel, int8_t *c,
@@ -43,22 +50,47 @@ void kiln_q8_gemm_4x8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
     lo3 = _mm256_add_epi32(lo3, _mm256_madd_epi16(wlo, x3));
     hi3 = _mm256_add_epi32(hi3, _mm256_madd_epi16(whi, x3));
   }
-  const __m256i bias =
-      _mm256_loadu_si256((const __m256i *)(const void *)kiln_qgemm_param(
-          panel, NR, KILN_QGEMM_BIAS));
+  const __m256i bias = param(panel, KILN_QGEMM_BIAS);
   __m256i lo[MR] = {lo0, lo1, lo2, lo3}, hi[MR] = {hi0, hi1, hi2, hi3};
-  for (size_t r = 0; r < mr; r++) {
+  __m256i y[MR];
+  for (int r = 0; r < MR; r++) {
     /* hadd gives channels 0 1 4 5 | 2 3 6 7; the permute puts them in
-     * order. */
+     * order. Rows past mr repeat row mr - 1 and are not stored. */
     __m256i sum = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[r], hi[r]),
                                            _MM_SHUFFLE(3, 1, 2, 0));
-    sum = _mm256_add_epi32(sum, bias);
-    int32_t acc[NR];
-    _mm256_storeu_si256((__m256i *)(void *)acc, sum);
-    for (size_t j = 0; j < nc; j++)
-      c[r * c_stride + j] =
-          kiln_qgemm_requantize(acc[j], panel, NR, (int)j, out);
+    y[r] = _mm256_add_epi32(sum, bias);
   }
+  const __m256i mult = param(panel, KILN_QGEMM_MULT);
+  const __m256i shift = param(panel, KILN_QGEMM_SHIFT);
+  /* One branch per tile: the node's rounding. */
+  if (out->single_rounding) {
+    const q8v8_single s = q8v8_single_make(mult, shift);
+    for (int r = 0; r < MR; r++) y[r] = q8v8_requant_single(y[r], &s);
+  } else {
+    const q8v8_double s = q8v8_double_make(mult, shift);
+    for (int r = 0; r < MR; r++) y[r] = q8v8_requant_double(y[r], &s);
+  }
+  /* The output zero point is added in int32, wrapping as TFLite's. */
+  const __m256i zp = _mm256_set1_epi32(out->zero_point);
+  for (int r = 0; r < MR; r++) y[r] = _mm256_add_epi32(y[r], zp);
+  const __m256i bytes =
+      q8v8_pack4(y[0], y[1], y[2], y[3], _mm256_set1_epi8((char)out->act_min),
+                 _mm256_set1_epi8((char)out->act_max));
+  if (nc == NR) {
+    const __m128i b01 = _mm256_castsi256_si128(bytes);
+    const __m128i b23 = _mm256_extracti128_si256(bytes, 1);
+    _mm_storel_epi64((__m128i *)(void *)c, b01);
+    if (mr > 1)
+      _mm_storeh_pd((double *)(void *)(c + c_stride), _mm_castsi128_pd(b01));
+    if (mr > 2) _mm_storel_epi64((__m128i *)(void *)(c + 2 * c_stride), b23);
+    if (mr > 3)
+      _mm_storeh_pd((double *)(void *)(c + 3 * c_stride),
+                    _mm_castsi128_pd(b23));
+    return;
+  }
+  int8_t buf[MR * NR];
+  _mm256_storeu_si256((__m256i *)(void *)buf, bytes);
+  for (size_t r = 0; r < mr; r++) memcpy(c + r * c_stride, buf + r * NR, nc);
 }
 
 void kiln_qgemm_flip__avx2(uint8_t *dst, const int8_t *src, int64_t n) {
