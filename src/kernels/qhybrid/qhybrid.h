@@ -94,6 +94,10 @@ void kiln_qh_quantize_u8_avx512(const qh_quant *q, const float *x, int64_t n,
 void kiln_qh_quantize_i16_centered_avx512(const qh_quant *q, const float *x,
                                           int64_t n, int16_t *dst);
 void kiln_qh_min_max_avx512(const float *x, int64_t n, float *lo, float *hi);
+/* The AVX2 epilogue (qhybrid_epilogue_avx2.c). */
+void kiln_qh_epilogue_avx2(const qh_epilogue *e, const qh_quant *qs, int rows,
+                           const int32_t *acc, int64_t acc_stride, int64_t c0,
+                           int64_t cols, float *out, int64_t out_stride);
 void kiln_qh_epilogue_avx512(const qh_epilogue *e, const qh_quant *qs, int rows,
                              const int32_t *acc, int64_t acc_stride, int64_t c0,
                              int64_t cols, float *out, int64_t out_stride);
