@@ -20,6 +20,14 @@ static inline __m256i param(const void *panel, int which) {
       (const __m256i *)(const void *)kiln_qgemm_param(panel, NR, which));
 }
 
+/* A row's 4 activations at p widened to int16 and repeated across the
+ * vector: a broadcast from memory (a load, no shuffle) and one extend. */
+static inline __m256i bcast4(const uint8_t *p) {
+  float bits; /* the bytes as they are; memcpy keeps the access defined */
+  memcpy(&bits, p, 4);
+  return _mm256_cvtepu8_epi16(_mm_castps_si128(_mm_set1_ps(bits)));
+}
+
 void kiln_q8_gemm_4x8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
                             size_t a_stride, const void *panel, int8_t *c,
                             size_t c_stride, const kiln_qgemm_out *out) {
@@ -35,18 +43,16 @@ void kiln_q8_gemm_4x8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
     __m256i wide = _mm256_loadu_si256((const __m256i *)(const void *)w);
     __m256i wlo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(wide));
     __m256i whi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(wide, 1));
-    int32_t x[MR];
-    for (int r = 0; r < MR; r++) memcpy(&x[r], rows[r] + g, 4);
-    __m256i x0 = _mm256_cvtepu8_epi16(_mm_set1_epi32(x[0]));
+    __m256i x0 = bcast4(rows[0] + g);
     lo0 = _mm256_add_epi32(lo0, _mm256_madd_epi16(wlo, x0));
     hi0 = _mm256_add_epi32(hi0, _mm256_madd_epi16(whi, x0));
-    __m256i x1 = _mm256_cvtepu8_epi16(_mm_set1_epi32(x[1]));
+    __m256i x1 = bcast4(rows[1] + g);
     lo1 = _mm256_add_epi32(lo1, _mm256_madd_epi16(wlo, x1));
     hi1 = _mm256_add_epi32(hi1, _mm256_madd_epi16(whi, x1));
-    __m256i x2 = _mm256_cvtepu8_epi16(_mm_set1_epi32(x[2]));
+    __m256i x2 = bcast4(rows[2] + g);
     lo2 = _mm256_add_epi32(lo2, _mm256_madd_epi16(wlo, x2));
     hi2 = _mm256_add_epi32(hi2, _mm256_madd_epi16(whi, x2));
-    __m256i x3 = _mm256_cvtepu8_epi16(_mm_set1_epi32(x[3]));
+    __m256i x3 = bcast4(rows[3] + g);
     lo3 = _mm256_add_epi32(lo3, _mm256_madd_epi16(wlo, x3));
     hi3 = _mm256_add_epi32(hi3, _mm256_madd_epi16(whi, x3));
   }
