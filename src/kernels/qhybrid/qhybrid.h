@@ -165,6 +165,7 @@ KILN_QH_DECLARE(vnni)
   size_t kiln_qh_dw_workspace_##isa(const kiln_op_ctx *ctx);
 KILN_QH_DW_DECLARE(portable)
 #if defined(__x86_64__)
+KILN_QH_DW_DECLARE(avx2)
 KILN_QH_DW_DECLARE(avx512)
 #endif
 #undef KILN_QH_DW_DECLARE
