@@ -83,15 +83,18 @@ void kiln_q8_gemm_4x8__avx2(size_t mr, size_t nc, size_t kp, const uint8_t *a,
       q8v8_pack4(y[0], y[1], y[2], y[3], _mm256_set1_epi8((char)out->act_min),
                  _mm256_set1_epi8((char)out->act_max));
   if (nc == NR) {
+    /* Rows 0 and 2 are the low 8 bytes of each half, rows 1 and 3 the
+     * high ones (moved down; storel is an unaligned 8-byte store). */
     const __m128i b01 = _mm256_castsi256_si128(bytes);
     const __m128i b23 = _mm256_extracti128_si256(bytes, 1);
     _mm_storel_epi64((__m128i *)(void *)c, b01);
     if (mr > 1)
-      _mm_storeh_pd((double *)(void *)(c + c_stride), _mm_castsi128_pd(b01));
+      _mm_storel_epi64((__m128i *)(void *)(c + c_stride),
+                       _mm_unpackhi_epi64(b01, b01));
     if (mr > 2) _mm_storel_epi64((__m128i *)(void *)(c + 2 * c_stride), b23);
     if (mr > 3)
-      _mm_storeh_pd((double *)(void *)(c + 3 * c_stride),
-                    _mm_castsi128_pd(b23));
+      _mm_storel_epi64((__m128i *)(void *)(c + 3 * c_stride),
+                       _mm_unpackhi_epi64(b23, b23));
     return;
   }
   int8_t buf[MR * NR];
