@@ -290,6 +290,9 @@ KILN_QH_VARIANTS(KILN_ISA_PORTABLE, portable, "4x8")
 KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_AVX512, "qd8-f32-dwconv-avx512",
                 kiln_qh_dw_pack_avx512, kiln_qh_dw_applies_avx512,
                 kiln_qh_dw_run_avx512, kiln_qh_dw_workspace_avx512)
+KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_AVX2, "qd8-f32-dwconv-avx2",
+                kiln_qh_dw_pack_avx2, kiln_qh_dw_applies_avx2,
+                kiln_qh_dw_run_avx2, kiln_qh_dw_workspace_avx2)
 #endif
 KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_PORTABLE, "qd8-f32-dwconv-portable",
                 kiln_qh_dw_pack_portable, kiln_qh_dw_applies_portable,

@@ -268,13 +268,20 @@ static conv_case_t random_conv(void) {
 /* ------------------------------------------------- the output stage alone */
 
 /* A random multiplier as kiln_quantize_multiplier makes them, now and then
- * one that makes rounding ties (2^30) or the largest. */
-static int32_t random_multiplier(void) {
-  switch (kiln_test_int(0, 5)) {
+ * one that makes rounding ties (2^30) or the largest; with `any`, also
+ * negative ones and INT32_MIN, whose product with an INT32_MIN sum is the
+ * one the reference saturates (the loader never packs them, but the
+ * portable and AVX2 output stages take any int32 multiplier). */
+static int32_t random_multiplier(bool any) {
+  switch (kiln_test_int(0, any ? 7 : 5)) {
     case 0:
       return INT32_C(1) << 30;
     case 1:
       return INT32_MAX;
+    case 6:
+      return INT32_MIN;
+    case 7:
+      return (int32_t)kiln_test_rand();
     default:
       return (int32_t)((UINT32_C(1) << 30) | (kiln_test_rand() >> 2));
   }
@@ -303,7 +310,8 @@ static int8_t fp32_requantize(int32_t acc, int32_t mult, int shift,
   return (int8_t)(nearbyint(x) + q->output_zp);
 }
 
-static void output_stage(const kiln_qgemm_kernel *kernel, const char *name) {
+static void output_stage(const kiln_qgemm_kernel *kernel, const char *name,
+                         bool any_multiplier) {
   enum { MAX_N = 64, MAX_M = 8 };
   int32_t mult[MAX_N], bias[MAX_N];
   int shift[MAX_N];
@@ -317,7 +325,7 @@ static void output_stage(const kiln_qgemm_kernel *kernel, const char *name) {
     bool single = kiln_test_int(0, 1), fp32 = kiln_test_int(0, 2) == 0;
     int shift_lo = kiln_test_int(0, 1) ? -31 : -4;
     for (int j = 0; j < n; j++) {
-      mult[j] = random_multiplier();
+      mult[j] = random_multiplier(any_multiplier);
       shift[j] = kiln_test_int(shift_lo, kiln_test_int(0, 3) ? 0 : 30);
     }
     kiln_quant_params q = {
@@ -366,12 +374,13 @@ int main(void) {
   CHECK_OK(kiln_threadpool_create(1, NULL, &pool1));
   CHECK_OK(kiln_threadpool_create(3, NULL, &pool3));
 
-  output_stage(&kiln_qgemm_4x8_portable, "4x8 portable");
+  output_stage(&kiln_qgemm_4x8_portable, "4x8 portable", true);
 #if defined(__x86_64__)
-  if (best >= KILN_ISA_AVX2) output_stage(&kiln_qgemm_4x8_avx2, "4x8 avx2");
+  if (best >= KILN_ISA_AVX2)
+    output_stage(&kiln_qgemm_4x8_avx2, "4x8 avx2", true);
   if (best >= KILN_ISA_AVX512_VNNI) {
-    output_stage(&kiln_qgemm_8x16_vnni, "8x16 vnni");
-    output_stage(&kiln_qgemm_8x32_vnni, "8x32 vnni");
+    output_stage(&kiln_qgemm_8x16_vnni, "8x16 vnni", false);
+    output_stage(&kiln_qgemm_8x32_vnni, "8x32 vnni", false);
   }
 #endif
 

@@ -1,14 +1,16 @@
 /* qdw_avx2.c - int8 DEPTHWISE_CONV_2D on AVX2, 8 channels of int32 per
  * ymm: qdw.inc with products through vpmaddwd + vpaddd and the
- * requantization's two roundings as qdw_avx512_ops.h explains them: the
- * first as floor((x * m + 2^30) / 2^31), whose low 32 bits a logical
- * 64-bit shift gives as well as an arithmetic one (AVX2 has no 64-bit
- * arithmetic shift), the second on int32. A tail block
- * goes through a small buffer, since AVX2 has no masked byte loads. */
+ * requantization of kernels/quant/q8_vec_avx2.h (the GEMM's too): the
+ * rounding doubling high multiply as floor((x * m + 2^30) / 2^31), whose
+ * low 32 bits a logical 64-bit shift gives as well as an arithmetic one
+ * (AVX2 has no 64-bit arithmetic shift), the rounding shift on int32. A
+ * tail block goes through a small buffer, since AVX2 has no masked byte
+ * loads. */
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/quant/q8_vec_avx2.h"
 #include "kernels/ref/quant_params.h"
 
 #define QDW_LANES 8
@@ -35,7 +37,12 @@ static inline qv q_madd(qv acc, qv x, qv w) {
 }
 
 typedef struct q_rq {
-  qv bias, mult, left, right, out_zp, lo, hi;
+  qv bias, out_zp, lo, hi;
+  q8v8_double rescale;
+  /* KILN_INT8_ROUNDING_FP32: the float scale and the clamp less the zero
+   * point (kiln_fp32_requantize's steps). */
+  bool fp32;
+  __m256 scale, flo, fhi;
 } q_rq;
 
 static inline qv q_rq_part(const int32_t *p, int n, bool tail) {
@@ -48,36 +55,33 @@ static inline q_rq q_rq_load(const kiln_quant_params *q, int64_t c0, int n,
                              bool tail) {
   _Static_assert(sizeof(int) == sizeof(int32_t), "shifts load as int32");
   const qv shift = q_rq_part((const int32_t *)(q->shift + c0), n, tail);
-  const qv zero = _mm256_setzero_si256();
+  const qv mult = q_rq_part(q->multiplier + c0, n, tail);
+  /* mult * 2^(shift - 31) rounded once, as kiln_fp32_requant_scale: the
+   * conversion rounds, and 2^(shift - 31) (normal for shifts in [-31, 30])
+   * is built from its exponent bits, an exact multiply. */
+  const qv exponent = _mm256_add_epi32(shift, _mm256_set1_epi32(127 - 31));
+  const __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(exponent, 23));
   return (q_rq){q_rq_part(q->bias32 + c0, n, tail),
-                q_rq_part(q->multiplier + c0, n, tail),
-                _mm256_max_epi32(shift, zero),
-                _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero),
                 _mm256_set1_epi32(q->output_zp),
                 _mm256_set1_epi32(q->act_min),
-                _mm256_set1_epi32(q->act_max)};
+                _mm256_set1_epi32(q->act_max),
+                q8v8_double_make(mult, shift),
+                q->fp32_rounding,
+                _mm256_mul_ps(_mm256_cvtepi32_ps(mult), pow2),
+                _mm256_set1_ps((float)(q->act_min - q->output_zp)),
+                _mm256_set1_ps((float)(q->act_max - q->output_zp))};
 }
 
 static inline qv q_rq_bias(const q_rq *rq) { return rq->bias; }
 
 static inline qv q_requantize(qv acc, const q_rq *rq) {
-  const qv x = _mm256_sllv_epi32(acc, rq->left); /* wraps, as TFLite's */
-  const qv nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
-  qv even = _mm256_mul_epi32(x, rq->mult);
-  qv odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32),
-                            _mm256_srli_epi64(rq->mult, 32));
-  even = _mm256_srli_epi64(_mm256_add_epi64(even, nudge), 31);
-  odd = _mm256_slli_epi64(_mm256_add_epi64(odd, nudge), 1);
-  const qv high = _mm256_blend_epi32(even, odd, 0xAA);
-  const qv one = _mm256_set1_epi32(1);
-  const qv mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, rq->right), one);
-  const qv rem = _mm256_and_si256(high, mask);
-  const qv threshold =
-      _mm256_sub_epi32(_mm256_srli_epi32(mask, 1), _mm256_srai_epi32(high, 31));
-  qv y = _mm256_srav_epi32(high, rq->right);
-  /* cmpgt gives -1 where the quotient rounds up. */
-  y = _mm256_sub_epi32(y, _mm256_cmpgt_epi32(rem, threshold));
-  y = _mm256_add_epi32(y, rq->out_zp);
+  if (rq->fp32) {
+    __m256 x = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), rq->scale);
+    x = _mm256_min_ps(_mm256_max_ps(x, rq->flo), rq->fhi);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(x), rq->out_zp);
+  }
+  qv y = q8v8_requant_double(acc, &rq->rescale);
+  y = _mm256_add_epi32(y, rq->out_zp); /* wraps, as TFLite's */
   return _mm256_min_epi32(_mm256_max_epi32(y, rq->lo), rq->hi);
 }
 

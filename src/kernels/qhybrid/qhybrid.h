@@ -94,6 +94,17 @@ void kiln_qh_quantize_u8_avx512(const qh_quant *q, const float *x, int64_t n,
 void kiln_qh_quantize_i16_centered_avx512(const qh_quant *q, const float *x,
                                           int64_t n, int16_t *dst);
 void kiln_qh_min_max_avx512(const float *x, int64_t n, float *lo, float *hi);
+/* AVX2 forms of the quantization (qhybrid_quantize_avx2.c): int16 as
+ * quantized, int16 minus the zero point, and the range of a batch. */
+void kiln_qh_quantize_i16_avx2(const qh_quant *q, const float *x, int64_t n,
+                               void *dst);
+void kiln_qh_quantize_i16_centered_avx2(const qh_quant *q, const float *x,
+                                        int64_t n, int16_t *dst);
+void kiln_qh_min_max_avx2(const float *x, int64_t n, float *lo, float *hi);
+/* The AVX2 epilogue (qhybrid_epilogue_avx2.c). */
+void kiln_qh_epilogue_avx2(const qh_epilogue *e, const qh_quant *qs, int rows,
+                           const int32_t *acc, int64_t acc_stride, int64_t c0,
+                           int64_t cols, float *out, int64_t out_stride);
 void kiln_qh_epilogue_avx512(const qh_epilogue *e, const qh_quant *qs, int rows,
                              const int32_t *acc, int64_t acc_stride, int64_t c0,
                              int64_t cols, float *out, int64_t out_stride);
@@ -161,6 +172,7 @@ KILN_QH_DECLARE(vnni)
   size_t kiln_qh_dw_workspace_##isa(const kiln_op_ctx *ctx);
 KILN_QH_DW_DECLARE(portable)
 #if defined(__x86_64__)
+KILN_QH_DW_DECLARE(avx2)
 KILN_QH_DW_DECLARE(avx512)
 #endif
 #undef KILN_QH_DW_DECLARE

@@ -37,5 +37,11 @@ static void ukernel_4x8(int mr, int64_t kgroups, const void *a, size_t a_stride,
   }
 }
 
-const qh_kernel kiln_qh_kernel_avx2 = {MR,          NR,   QH_A_INT16, 0,
-                                       ukernel_4x8, NULL, NULL,       NULL};
+const qh_kernel kiln_qh_kernel_avx2 = {MR,
+                                       NR,
+                                       QH_A_INT16,
+                                       0,
+                                       ukernel_4x8,
+                                       kiln_qh_quantize_i16_avx2,
+                                       kiln_qh_epilogue_avx2,
+                                       kiln_qh_min_max_avx2};
