@@ -149,12 +149,21 @@ static void every_value(kiln_tensor *t) {
 
 /* ------------------------------------------------------------ ADD, MUL */
 
-typedef enum form { SAME, SCALAR_A, SCALAR_B, CHANNEL_A, CHANNEL_B, BOTH } form;
+typedef enum form {
+  SAME,
+  SCALAR_A,
+  SCALAR_B,
+  CHANNEL_A,
+  CHANNEL_B,
+  IMAGE_B,
+  BOTH
+} form;
 static const char *form_names[] = {"same",      "scalar a",  "scalar b",
-                                   "channel a", "channel b", "both"};
+                                   "channel a", "channel b", "image b",
+                                   "both"};
 
 static void binary_case(kiln_op_type op, form f, bool big) {
-  int rank = f == BOTH ? 4 : kiln_test_int(1, 4);
+  int rank = f == BOTH || f == IMAGE_B ? 4 : kiln_test_int(1, 4);
   int64_t full[4], part[4];
   for (int d = 0; d < rank; d++) full[d] = kiln_test_int(1, d == 0 ? 2 : 13);
   static const int64_t channels[] = {1, 3, 15, 16, 17, 33, 64, 100};
@@ -176,6 +185,12 @@ static void binary_case(kiln_op_type op, form f, bool big) {
       } else {
         for (int d = 0; d + 1 < rank; d++) part[d] = 1;
       }
+      break;
+    case IMAGE_B: /* [N,1,1,C] or [N,1,1,1] over [N,H,W,C], one per image */
+      full[0] = kiln_test_int(2, 3);
+      memcpy(part, full, sizeof part);
+      part[1] = part[2] = 1;
+      if (kiln_test_int(0, 2) == 0) part[3] = 1;
       break;
     case BOTH: /* [1,H,1,C] with [1,1,W,C]: neither repeats over the other */
       full[0] = 1;

@@ -100,30 +100,47 @@ kiln_status *kiln_q8_mul_pack(const kiln_op_ctx *ctx, const kiln_allocator *a,
   return pack(ctx, a, KILN_OP_MUL, out);
 }
 
-/* Whether `part` repeats over `whole`'s trailing dimensions: its shape,
- * without leading 1s, equals whole's last dimensions. *period is its
- * element count. */
-static bool repeats_over(const kiln_tensor *part, const kiln_tensor *whole,
-                         int64_t *period) {
-  int first = 0;
-  while (first < part->rank && part->dims[first] == 1) first++;
-  const int kept = part->rank - first;
-  if (kept > whole->rank) return false;
-  int64_t count = 1;
-  for (int d = 0; d < kept; d++) {
-    if (part->dims[first + d] != whole->dims[whole->rank - kept + d])
-      return false;
-    count *= part->dims[first + d];
+/* Whether `part` broadcasts over `whole` as [outer..., 1..., inner...]
+ * against [outer..., mid..., inner...]: aligned on the right (part's
+ * missing leading dimensions are 1), every dimension equal to whole's or
+ * 1, and the ones that broadcast forming one run. *outer and *period are
+ * the element counts of the leading and trailing parts (a scalar: 1 and
+ * 1; a per-channel vector: 1 and C; one vector per image [N,1,1,C]: N
+ * and C; the same shape: 1 and all). */
+static bool broadcasts_over(const kiln_tensor *part, const kiln_tensor *whole,
+                            int64_t *outer, int64_t *period) {
+  const int rank = whole->rank, skip = whole->rank - part->rank;
+  if (skip < 0) return false;
+  int first = -1, last = -1;
+  for (int d = 0; d < rank; d++) {
+    const int64_t p = d < skip ? 1 : part->dims[d - skip];
+    if (p == whole->dims[d]) continue;
+    if (p != 1) return false;
+    if (first < 0) first = d;
+    last = d;
   }
-  *period = count;
+  int64_t before = 1, after = 1;
+  for (int d = 0; d < rank; d++) {
+    const int64_t p = d < skip ? 1 : part->dims[d - skip];
+    if (first >= 0 && d >= first && d <= last) {
+      if (p != 1) return false; /* a dimension kept inside the run */
+    } else if (first >= 0 && d < first) {
+      before *= whole->dims[d];
+    } else {
+      after *= whole->dims[d];
+    }
+  }
+  *outer = before;
+  *period = after;
   return true;
 }
 
-/* The form a node runs in: `full` has the output's elements, `other`
- * repeats every `period` of them; swapped when input 1 is the full one. */
+/* The form a node runs in: `full` has the output's elements; `other`
+ * holds `outer` blocks of `period` elements, block o repeating over the
+ * o-th n / outer elements of full; swapped when input 1 is the full one. */
 typedef struct binary_form {
   bool swapped;
-  int64_t n, period;
+  int64_t n, outer, period;
 } binary_form;
 
 static bool classify(const kiln_op_ctx *ctx, binary_form *f) {
@@ -131,13 +148,15 @@ static bool classify(const kiln_op_ctx *ctx, binary_form *f) {
   const kiln_tensor *o = ctx->outputs[0];
   f->n = kiln_tensor_numel(o);
   if (f->n <= 0 || !x || !y) return false;
-  if (kiln_tensor_numel(x) == f->n && repeats_over(y, o, &f->period)) {
+  if (kiln_tensor_numel(x) == f->n &&
+      broadcasts_over(y, o, &f->outer, &f->period)) {
     f->swapped = false;
-    return f->period > 0;
+    return f->period > 0 && f->outer > 0;
   }
-  if (kiln_tensor_numel(y) == f->n && repeats_over(x, o, &f->period)) {
+  if (kiln_tensor_numel(y) == f->n &&
+      broadcasts_over(x, o, &f->outer, &f->period)) {
     f->swapped = true;
-    return f->period > 0;
+    return f->period > 0 && f->outer > 0;
   }
   return false;
 }
@@ -153,22 +172,27 @@ typedef struct binary_job {
   kiln_q8_binary_params p;
   const int8_t *a, *b;
   int8_t *out;
-  int64_t period;
-  bool b_scalar;
+  int64_t period, block; /* block: full's elements per block of b */
   kiln_q8_binary_ukernel uk;
 } binary_job;
 
 static void binary_range(void *context, int64_t begin, int64_t end) {
   const binary_job *j = context;
-  if (j->b_scalar) {
-    j->uk(&j->p, j->a + begin, j->b, j->out + begin, (size_t)(end - begin), 0);
-    return;
-  }
   for (int64_t pos = begin; pos < end;) {
-    const int64_t offset = pos % j->period;
-    int64_t len = j->period - offset;
-    if (len > end - pos) len = end - pos;
-    j->uk(&j->p, j->a + pos, j->b + offset, j->out + pos, (size_t)len, 1);
+    const int64_t o = pos / j->block;
+    int64_t len;
+    if (j->period == 1) {
+      /* One value of b over the rest of its block. */
+      len = j->block - pos % j->block;
+      if (len > end - pos) len = end - pos;
+      j->uk(&j->p, j->a + pos, j->b + o, j->out + pos, (size_t)len, 0);
+    } else {
+      const int64_t offset = pos % j->period;
+      len = j->period - offset;
+      if (len > end - pos) len = end - pos;
+      j->uk(&j->p, j->a + pos, j->b + o * j->period + offset, j->out + pos,
+            (size_t)len, 1);
+    }
     pos += len;
   }
 }
@@ -204,7 +228,7 @@ static kiln_status *run(const kiln_op_ctx *ctx, kiln_q8_binary_ukernel uk) {
   }
   j.out = ctx->outputs[0]->data;
   j.period = f.period;
-  j.b_scalar = f.period == 1;
+  j.block = f.n / f.outer;
   j.uk = uk;
   kiln_parallel_for(ctx->pool, f.n, BINARY_GRAIN, binary_range, &j);
   return NULL;
