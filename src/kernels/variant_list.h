@@ -255,9 +255,9 @@ KILN_QGEMM_VARIANTS(KILN_ISA_PORTABLE, portable)
 #undef KILN_QGEMM_VARIANTS
 /* int8 BATCH_MATMUL on the same microkernels (kernels/qgemm/qbmm.c): y
  * packed at load when constant, else per batch at invoke into scratch. */
-#define KILN_QBMM_VARIANTS(isa_id, isa)                                    \
-  KILN_VARIANT_WS(BATCH_MATMUL, isa_id, "q8-bmm-gemm-" #isa,               \
-                  kiln_q8_bmm_pack_##isa, kiln_q8_bmm_applies,             \
+#define KILN_QBMM_VARIANTS(isa_id, isa)                        \
+  KILN_VARIANT_WS(BATCH_MATMUL, isa_id, "q8-bmm-gemm-" #isa,   \
+                  kiln_q8_bmm_pack_##isa, kiln_q8_bmm_applies, \
                   kiln_q8_bmm_run, kiln_q8_bmm_workspace)
 #if defined(__x86_64__)
 KILN_QBMM_VARIANTS(KILN_ISA_AVX512_VNNI, avx512vnni)
@@ -297,8 +297,8 @@ KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_AVX2, "qd8-f32-dwconv-avx2",
 KILN_VARIANT_WS(DEPTHWISE_CONV_2D, KILN_ISA_PORTABLE, "qd8-f32-dwconv-portable",
                 kiln_qh_dw_pack_portable, kiln_qh_dw_applies_portable,
                 kiln_qh_dw_run_portable, kiln_qh_dw_workspace_portable)
-/* int8 ADD, SUB, MUL, MEAN over H,W, the 2-D pools and table-driven unary ops of
- * the quantized zoo (kernels/qelem/qelem.h): equal to the reference int8
+/* int8 ADD, SUB, MUL, MEAN over H,W, the 2-D pools and table-driven unary ops
+ * of the quantized zoo (kernels/qelem/qelem.h): equal to the reference int8
  * kernels. */
 #if defined(__x86_64__)
 KILN_VARIANT(ADD, KILN_ISA_AVX512, "q8-add-avx512", kiln_q8_add_pack,
