@@ -76,26 +76,9 @@ typedef struct chain {
   int x;               /* the fused node's input value */
 } chain;
 
-/* Judgement on the file's shapes: is the fused kernel expected to beat
- * three kernels? With an expand stage the intermediates are M channels,
- * M >= 2C in every inverted bottleneck, and fusion saves their traffic at
- * any size. Without one (the depthwise-separable form) only the
- * depthwise output stays in cache, and the kernel's extra costs stay the
- * same, so fuse only maps wide enough for GEMM tiles to fill. */
 static bool worth_fusing(const kiln_graph *g, const chain *c, int dw_out) {
-  const kiln_value *x = &g->values[c->x], *t = &g->values[dw_out];
-  if (!kiln_bottleneck_rows_fit(x->dims[2], t->dims[2], t->dims[3]))
-    return false;
-  /* Threads split a fused block by output rows (of all images), and
-   * under 8 rows split badly (7 rows: 4 and 3, each re-expanding where
-   * they meet), while the three kernels unfused each split their own work
-   * evenly and their intermediates stay in L2 at that size. MobileNetV2
-   * 1.0 at batch 1 and 2 threads: 1.64 -> 1.60 ms; 1 thread unchanged. A
-   * batch unknown at load (-1) counts as 1, as most requests are; at
-   * batch 8 the fused node would have been 2% faster. */
-  int64_t images = t->dims[0] > 0 ? t->dims[0] : 1;
-  if (t->dims[1] > 0 && images * t->dims[1] < 8) return false;
-  return c->expand >= 0 || t->dims[2] >= 8;
+  return kiln_bottleneck_worth_fusing(g->values[c->x].dims[2],
+                                      g->values[dw_out].dims, c->expand >= 0);
 }
 
 static bool match(const kiln_graph *g, const kiln_pass_uses *u, int d,

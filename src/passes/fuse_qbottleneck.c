@@ -100,14 +100,9 @@ typedef struct chain {
   int x;               /* the fused node's input value */
 } chain;
 
-/* The float pass's judgement on shapes (fuse_bottleneck.c). */
 static bool worth_fusing(const kiln_graph *g, const chain *c, int dw_out) {
-  const kiln_value *x = &g->values[c->x], *t = &g->values[dw_out];
-  if (!kiln_bottleneck_rows_fit(x->dims[2], t->dims[2], t->dims[3]))
-    return false;
-  int64_t images = t->dims[0] > 0 ? t->dims[0] : 1;
-  if (t->dims[1] > 0 && images * t->dims[1] < 8) return false;
-  return c->expand >= 0 || t->dims[2] >= 8;
+  return kiln_bottleneck_worth_fusing(g->values[c->x].dims[2],
+                                      g->values[dw_out].dims, c->expand >= 0);
 }
 
 static bool match(const kiln_graph *g, const kiln_pass_uses *u, int d,

@@ -36,6 +36,12 @@ bool kiln_bottleneck_window_supported(int64_t kh, int64_t kw,
  * expanded channels fit the variants' per-thread scratch; a node whose
  * rows do not runs the reference kernel. */
 bool kiln_bottleneck_rows_fit(int64_t in_w, int64_t out_w, int64_t mid_c);
+/* The passes' judgement on the file's shapes (float and int8 alike): is
+ * one fused node expected to beat three kernels, for an input in_w
+ * columns wide, a depthwise output of dims dw_out ([N, H, W, M], N or H
+ * -1 when unknown at load) and an expand stage or not? */
+bool kiln_bottleneck_worth_fusing(int64_t in_w, const int64_t dw_out[4],
+                                  bool has_expand);
 /* Whether an activation is one of the clamps the stages apply. */
 bool kiln_bottleneck_clamp(kiln_activation act, float *lo, float *hi);
 

@@ -56,20 +56,26 @@ static inline q_rq q_rq_load(const kiln_quant_params *q, int64_t c0, int n,
   _Static_assert(sizeof(int) == sizeof(int32_t), "shifts load as int32");
   const qv shift = q_rq_part((const int32_t *)(q->shift + c0), n, tail);
   const qv mult = q_rq_part(q->multiplier + c0, n, tail);
-  /* mult * 2^(shift - 31) rounded once, as kiln_fp32_requant_scale: the
-   * conversion rounds, and 2^(shift - 31) (normal for shifts in [-31, 30])
-   * is built from its exponent bits, an exact multiply. */
-  const qv exponent = _mm256_add_epi32(shift, _mm256_set1_epi32(127 - 31));
-  const __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(exponent, 23));
-  return (q_rq){q_rq_part(q->bias32 + c0, n, tail),
-                _mm256_set1_epi32(q->output_zp),
-                _mm256_set1_epi32(q->act_min),
-                _mm256_set1_epi32(q->act_max),
-                q8v8_double_make(mult, shift),
-                q->fp32_rounding,
-                _mm256_mul_ps(_mm256_cvtepi32_ps(mult), pow2),
-                _mm256_set1_ps((float)(q->act_min - q->output_zp)),
-                _mm256_set1_ps((float)(q->act_max - q->output_zp))};
+  q_rq r = {q_rq_part(q->bias32 + c0, n, tail),
+            _mm256_set1_epi32(q->output_zp),
+            _mm256_set1_epi32(q->act_min),
+            _mm256_set1_epi32(q->act_max),
+            q8v8_double_make(mult, shift),
+            q->fp32_rounding,
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps(),
+            _mm256_setzero_ps()};
+  if (r.fp32) {
+    /* mult * 2^(shift - 31) rounded once, as kiln_fp32_requant_scale: the
+     * conversion rounds, and 2^(shift - 31) (normal for shifts in
+     * [-31, 30]) is built from its exponent bits, an exact multiply. */
+    const qv exponent = _mm256_add_epi32(shift, _mm256_set1_epi32(127 - 31));
+    const __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(exponent, 23));
+    r.scale = _mm256_mul_ps(_mm256_cvtepi32_ps(mult), pow2);
+    r.flo = _mm256_set1_ps((float)(q->act_min - q->output_zp));
+    r.fhi = _mm256_set1_ps((float)(q->act_max - q->output_zp));
+  }
+  return r;
 }
 
 static inline qv q_rq_bias(const q_rq *rq) { return rq->bias; }

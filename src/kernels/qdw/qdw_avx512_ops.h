@@ -88,11 +88,13 @@ static inline q_rq q_rq_load(const kiln_quant_params *q, int64_t c0, int n,
   /* mult * 2^(shift - 31) rounded once, as kiln_fp32_requant_scale: the
    * conversion rounds, the power of two is exact. */
   r.fp32 = q->fp32_rounding;
-  r.scale = _mm512_scalef_ps(
-      _mm512_cvtepi32_ps(mult),
-      _mm512_cvtepi32_ps(_mm512_sub_epi32(shift, _mm512_set1_epi32(31))));
-  r.flo = _mm512_set1_ps((float)(q->act_min - q->output_zp));
-  r.fhi = _mm512_set1_ps((float)(q->act_max - q->output_zp));
+  if (r.fp32) {
+    r.scale = _mm512_scalef_ps(
+        _mm512_cvtepi32_ps(mult),
+        _mm512_cvtepi32_ps(_mm512_sub_epi32(shift, _mm512_set1_epi32(31))));
+    r.flo = _mm512_set1_ps((float)(q->act_min - q->output_zp));
+    r.fhi = _mm512_set1_ps((float)(q->act_max - q->output_zp));
+  }
   return r;
 }
 
