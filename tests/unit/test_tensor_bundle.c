@@ -9,7 +9,8 @@
  * the error must say what and where.
  *
  *   test_tensor_bundle --dump PREFIX   prints the bundle as one JSON object
- *   (name, dtypes, shape and the bytes in hex of every tensor), for
+ *   (name, dtypes, shape, the unmasked CRC-32C the index holds and the
+ *   bytes in hex of every tensor), for
  *   tests/e2e/test_tensor_bundle.py. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -259,11 +260,12 @@ static const struct {
               {19, KILN_FLOAT16}, {22, KILN_UINT32}, {23, KILN_UINT64},
               {8, KILN_COMPLEX64}};
 
-static char names[MAX_TENSORS][32];
+static char names[MAX_TENSORS][48];
 
 /* count random tensors with sorted names "t00", "t01" ... spread over
  * both shards. */
 static void random_bundle(bundle_spec *b, size_t count) {
+  kiln_pb_writer_free(&b->index);
   memset(b, 0, sizeof *b);
   b->count = count;
   for (size_t i = 0; i < count; i++) {
@@ -718,7 +720,7 @@ static int dump(const char *prefix) {
              kiln_status_code_name(kiln_status_get_code(status)));
       kiln_status_free(status);
     } else {
-      printf(", \"hex\": \"");
+      printf(", \"crc32c\": %u, \"hex\": \"", (unsigned)e->crc32c);
       for (uint64_t k = 0; k < e->size; k++) printf("%02x", data[k]);
       printf("\"");
     }
