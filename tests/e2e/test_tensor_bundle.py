@@ -3,7 +3,9 @@ TensorFlow's own. TensorFlow writes the bundles at test time, with random
 values: a tf.train.Checkpoint of variables of every dtype the brief names
 (float32/64, float16, int8/16/32/64, uint8, bool) in scalar, 1-D and 4-D
 shapes, plus enough small variables that the index spans several data
-blocks; and the variables/ of a tf.saved_model.save'd tf.Module. The C
+blocks; a checkpoint split over several shards; and the variables/ of
+a tf.saved_model.save'd tf.Module. A checkpoint whose variables
+TensorFlow sliced must be refused, naming a tensor. The C
 side is the unit test binary test_tensor_bundle, built next to kiln:
 `--dump PREFIX` prints each tensor as kiln reads it (name, TensorFlow
 dtype code, shape, the index's CRC-32C, the bytes in hex). Each tensor
@@ -154,6 +156,35 @@ def saved_model(tf, tmp_path_factory):
     return folder / "variables" / "variables"
 
 
+def sharded_checkpoint(tf, folder, policy):
+    rng = np.random.default_rng(SEED + 3)
+    variables = {f"v{i}": tf.Variable(random_values(rng, np.float32, (300,)))
+                 for i in range(6)}
+    variables["counts"] = tf.Variable(random_values(rng, np.int64, (50,)))
+    options = tf.train.CheckpointOptions(
+        experimental_sharding_callback=policy)
+    return tf.train.Checkpoint(**variables).write(str(folder / "ckpt"),
+                                                  options=options)
+
+
+@pytest.fixture(scope="module")
+def sharded(tf, tmp_path_factory):
+    """A checkpoint TensorFlow writes over several shards, one variable
+    each (a sharding callback of the test's); returns its prefix."""
+
+    class OneShardPerVariable(tf.train.experimental.ShardingCallback):
+        @property
+        def description(self):
+            return "one shard per variable"
+
+        def __call__(self, shardable_tensors):
+            return [{t.checkpoint_key: {t.slice_spec: t.tensor}}
+                    for t in shardable_tensors]
+
+    return sharded_checkpoint(tf, tmp_path_factory.mktemp("sharded"),
+                              OneShardPerVariable())
+
+
 def check_equal_to_tensorflow(tf, tool, prefix):
     """kiln's dump of prefix equals TensorFlow's reader, tensor by tensor;
     returns the dump."""
@@ -231,6 +262,33 @@ def test_checkpoint_equals_tensorflow(tf, bundle_tool, checkpoint):
 def test_saved_model_variables_equal_tensorflow(tf, bundle_tool, saved_model):
     _, numeric = check_equal_to_tensorflow(tf, bundle_tool, saved_model)
     assert numeric == 5
+
+
+def test_sharded_checkpoint_equals_tensorflow(tf, bundle_tool, sharded):
+    shards = sorted(Path(sharded).parent.glob("ckpt.data-*"))
+    assert len(shards) >= 3, shards
+    _, numeric = check_equal_to_tensorflow(tf, bundle_tool, sharded)
+    assert numeric == 7
+
+
+def test_sliced_variables_are_refused_by_name(tf, bundle_tool, tmp_path):
+    """TensorFlow's MaxShardSizePolicy cuts variables into slices to fill
+    its shards: kiln refuses such a bundle and names a sliced tensor."""
+    policy = tf.train.experimental.MaxShardSizePolicy(max_shard_size=2000)
+    prefix = sharded_checkpoint(tf, tmp_path, policy)
+    got = dump(bundle_tool, prefix)
+    assert got["code"] == "UNSUPPORTED", got
+    assert "partitioned (sliced) variable" in got["error"], got
+    assert "/.ATTRIBUTES/VARIABLE_VALUE'" in got["error"], got
+
+
+def test_missing_one_of_several_shards(bundle_tool, sharded, tmp_path):
+    prefix = copy_bundle(Path(sharded), tmp_path / "s")
+    shards = sorted(prefix.parent.glob(prefix.name + ".data-*"))
+    shards[-1].unlink()
+    got = dump(bundle_tool, prefix)
+    assert got["code"] == "IO", got
+    assert shards[-1].name in got["error"], got
 
 
 def copy_bundle(prefix, to):

@@ -88,6 +88,7 @@ typedef struct {
   uint64_t index_size_add; /* added to the footer's index handle size */
   bool short_separator;    /* block 0's index key below its last key */
   bool bad_restart_point;  /* restart 1 points inside an entry */
+  bool repeat_block;       /* index entry 1 points at data block 0 again */
 } damage;
 
 static size_t key_len(const kv *e) {
@@ -161,12 +162,17 @@ static kiln_pb_writer build_table(const kv *entries, size_t n,
     kiln_pb_put_varint(&h, offset);
     kiln_pb_put_varint(&h, size);
     memcpy(handles[blocks], h.data, h.len);
+
     /* The separator: the block's last key (>= it, < the next block's). */
     const kv *last = &entries[at + m - 1];
     index[blocks] = (kv){last->key, key_len(last), handles[blocks], h.len};
     if (at == 0 && d && d->short_separator) index[blocks].key_len = 1;
     kiln_pb_writer_free(&h);
     blocks++;
+  }
+  if (d && d->repeat_block && blocks > 1) {
+    memcpy(handles[1], handles[0], sizeof handles[0]);
+    index[1].value_len = index[0].value_len;
   }
   uint64_t meta_offset, meta_size, index_offset, index_size;
   put_block(&w, NULL, 0, 1, NULL, false, &meta_offset, &meta_size);
@@ -496,6 +502,9 @@ static void test_table_damage(void) {
   d = (damage){.restart_interval = 1, .bad_restart_point = true};
   expect_open_error(&b, &d, KILN_ERR_INVALID_MODEL,
                     "is not at an entry's start");
+  d = (damage){.repeat_block = true};
+  expect_open_error(&b, &d, KILN_ERR_INVALID_MODEL,
+                    "data block at byte offset 0 overlaps or precedes");
   d = (damage){.short_separator = true};
   expect_open_error(&b, &d, KILN_ERR_INVALID_MODEL,
                     "outside its block's range");

@@ -240,6 +240,10 @@ typedef struct walk_state {
   bool have_last;
   key_buffer separator; /* the previous index key */
   bool have_separator;
+  /* Where the next data block may start: LevelDB writes them one after
+   * another, and holding files to that keeps a hostile index from
+   * pointing many entries at one large block (a checksum each time). */
+  uint64_t next_data;
 } walk_state;
 
 static kiln_status *copy_key(key_buffer *to, const kiln_allocator *a,
@@ -262,7 +266,15 @@ static kiln_status *walk_data_block(walk_state *w, kiln_table_visit visit,
                       "%s: index entry at byte offset %zu: %zu bytes after "
                       "its block handle",
                       ix->label, ix->key_offset, limit - pos);
+  if (offset < w->next_data)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s: index entry at byte offset %zu: data block at "
+                      "byte offset %llu overlaps or precedes the block "
+                      "before (which ends at %llu)",
+                      ix->label, ix->key_offset, (unsigned long long)offset,
+                      (unsigned long long)w->next_data);
   KILN_TRY(block_open(d, offset, size, "data block"));
+  w->next_data = offset + size + KILN_TABLE_TRAILER_SIZE;
   for (;;) {
     bool more = false;
     KILN_TRY(block_next(d, &more));
