@@ -518,6 +518,39 @@ static void test_table_damage(void) {
     expect_open_error(&b, &d, KILN_ERR_INVALID_MODEL,
                       per_block == 6 ? "strictly increasing" : "range");
   }
+  /* Long keys sharing their prefixes, entry after entry: cheap in the
+   * file, but the walk refuses to rebuild more than its bound. */
+  {
+    enum { LONG = 60000, COUNT = 200 };
+    static char keys[COUNT][LONG + 8];
+    static kv entries[COUNT + 1];
+    kiln_pb_writer h = header_value(1, 0, 0);
+    tensor_spec empty = {.tf_dtype = 1, .rank = 1};
+    kiln_pb_writer v = entry_value(&empty);
+    entries[0] = (kv){"", 0, h.data, h.len};
+    for (int i = 0; i < COUNT; i++) {
+      memset(keys[i], 'k', LONG);
+      snprintf(keys[i] + LONG, 8, "%05d", i);
+      entries[i + 1] = (kv){keys[i], 0, v.data, v.len};
+    }
+    damage wide = {.restart_interval = 250, .per_block = 250};
+    kiln_pb_writer t = build_table(entries, COUNT + 1, &wide);
+    /* One key whole in the data block, once in the index, the rest
+     * short: 12 MB of keys in 124 KB, past 64 bytes a byte. */
+    CHECK(t.len < 2 * LONG + 30 * COUNT);
+    CHECK_ERROR(kiln_bundle_open_memory(t.data, t.len, NULL, 0, NULL, &bundle),
+                KILN_ERR_INVALID_MODEL, "implausibly many for a");
+    kiln_pb_writer_free(&t);
+    /* A tenth as many open. */
+    t = build_table(entries, COUNT / 10 + 1, &wide);
+    CHECK_OK(kiln_bundle_open_memory(t.data, t.len, NULL, 0, NULL, &bundle));
+    CHECK(kiln_bundle_count(bundle) == COUNT / 10);
+    kiln_bundle_free(bundle);
+    bundle = NULL;
+    kiln_pb_writer_free(&t);
+    kiln_pb_writer_free(&v);
+    kiln_pb_writer_free(&h);
+  }
   /* A duplicated key. */
   small_bundle(&b);
   b.tensors[2].name = b.tensors[1].name;

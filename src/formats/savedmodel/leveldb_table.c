@@ -29,7 +29,8 @@ typedef struct block_cursor {
   uint32_t next_restart;
   size_t pos;
   key_buffer key;
-  size_t key_offset; /* of the current entry */
+  uint64_t *key_bytes; /* every key rebuilt so far, all cursors together */
+  size_t key_offset;   /* of the current entry */
   const uint8_t *value;
   size_t value_len, value_offset;
 } block_cursor;
@@ -220,6 +221,16 @@ static kiln_status *block_next(block_cursor *c, bool *more) {
                       c->label, c->what, at,
                       (unsigned long long)(shared + unshared),
                       KILN_TABLE_MAX_KEY);
+  /* The walk copies and compares whole keys, so long shared prefixes
+   * repeated entry after entry would cost far more than the file. */
+  *c->key_bytes += shared + unshared;
+  if (*c->key_bytes > KILN_TABLE_KEY_BYTES_PER_BYTE * (uint64_t)c->table_size +
+                          KILN_TABLE_MAX_KEY)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s: %s entry at byte offset %zu: the keys so far hold "
+                      "%llu bytes, implausibly many for a %zu-byte table",
+                      c->label, c->what, at, (unsigned long long)*c->key_bytes,
+                      c->table_size);
   KILN_TRY(key_reserve(&c->key, c->allocator, (size_t)(shared + unshared)));
   if (unshared)
     memcpy(c->key.data + shared, c->table + c->pos, (size_t)unshared);
@@ -350,10 +361,12 @@ kiln_status *kiln_table_walk(const uint8_t *table, size_t size,
                              kiln_table_visit visit, void *context) {
   walk_state w;
   memset(&w, 0, sizeof w);
+  uint64_t key_bytes = 0;
   block_cursor base = {.table = table,
                        .table_size = size,
                        .label = label,
-                       .allocator = allocator};
+                       .allocator = allocator,
+                       .key_bytes = &key_bytes};
   w.index = base;
   w.data = base;
   kiln_status *status = walk(&w, visit, context);

@@ -24,6 +24,10 @@
 /* Longest key the walk accepts: tensor names are far shorter, and the
  * bound keeps a hostile prefix chain from growing the key buffer. */
 #define KILN_TABLE_MAX_KEY 65536
+/* And all keys together (rebuilt from their prefixes) at most this many
+ * bytes per byte of the table, plus one longest key: real tables hold
+ * about one or two; the bound keeps the walk's work linear in the file. */
+#define KILN_TABLE_KEY_BYTES_PER_BYTE 64
 
 #define KILN_TABLE_MAGIC 0xdb4775248b80fb57ull
 #define KILN_TABLE_FOOTER_SIZE 48

@@ -48,11 +48,6 @@ enum { SHAPE_DIM = 2, SHAPE_UNKNOWN_RANK = 3, DIM_SIZE = 1 };
  * version as a bad one, are refused. */
 #define BUNDLE_VERSION 1
 
-/* A bound on the names' bytes, relative to the index: real indexes hold
- * about as many name bytes as index bytes; the bound stops a chain of
- * long shared prefixes from making kiln copy far more than the file. */
-#define NAME_BYTES_PER_INDEX_BYTE 64
-
 struct kiln_bundle {
   kiln_allocator allocator_copy;
   const kiln_allocator *allocator; /* &allocator_copy or NULL */
@@ -69,7 +64,6 @@ struct kiln_bundle {
 typedef struct open_state {
   kiln_bundle *bundle;
   const char *label; /* the index file */
-  size_t index_size;
   bool have_header;
   size_t nul_key_offset; /* a key holding a NUL byte (0: none) */
   bool nul_key;
@@ -380,13 +374,7 @@ static kiln_status *visit_entry(void *context, const uint8_t *key,
     s->nul_key = true;
     return NULL;
   }
-  if (b->names_len + key_len + 1 >
-      NAME_BYTES_PER_INDEX_BYTE * s->index_size + 4096)
-    return kiln_error(KILN_ERR_INVALID_MODEL,
-                      "%s: entry at byte offset %zu: the names so far hold "
-                      "%zu bytes, implausibly many for a %zu-byte index",
-                      s->label, key_offset, b->names_len + key_len,
-                      s->index_size);
+  /* The names' bytes are bounded by the walk's bound on all keys. */
   if (b->count == b->cap) {
     size_t cap = b->cap ? 2 * b->cap : 16;
     kiln_bundle_entry *entries =
@@ -522,7 +510,7 @@ static kiln_status *open_index(kiln_bundle *b, const uint8_t *index,
   if (!host_little_endian())
     return kiln_error(KILN_ERR_UNSUPPORTED,
                       "TensorBundle reading needs a little-endian host");
-  open_state s = {.bundle = b, .label = label, .index_size = size};
+  open_state s = {.bundle = b, .label = label};
   KILN_TRY(kiln_table_walk(index, size, label, b->allocator, visit_entry, &s));
   if (!s.have_header)
     return kiln_error(KILN_ERR_INVALID_MODEL,
