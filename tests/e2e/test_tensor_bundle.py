@@ -4,7 +4,7 @@ values: a tf.train.Checkpoint of variables of every dtype the brief names
 (float32/64, float16, int8/16/32/64, uint8, bool) in scalar, 1-D and 4-D
 shapes, plus enough small variables that the index spans several data
 blocks; a checkpoint split over several shards; and the variables/ of
-a tf.saved_model.save'd tf.Module. A checkpoint whose variables
+a tf.saved_model.save'd tf.Module and Keras model. A checkpoint whose variables
 TensorFlow sliced must be refused, naming a tensor. The C
 side is the unit test binary test_tensor_bundle, built next to kiln:
 `--dump PREFIX` prints each tensor as kiln reads it (name, TensorFlow
@@ -156,6 +156,22 @@ def saved_model(tf, tmp_path_factory):
     return folder / "variables" / "variables"
 
 
+@pytest.fixture(scope="module")
+def keras_saved_model(tf, tmp_path_factory):
+    """tf.saved_model.save of a small Keras model (Dense, BatchNormalization,
+    Dense) with every weight random; returns its variables prefix."""
+    import keras
+    rng = np.random.default_rng(SEED + 4)
+    model = keras.Sequential([
+        keras.Input((8,)), keras.layers.Dense(16, activation="relu"),
+        keras.layers.BatchNormalization(), keras.layers.Dense(3)])
+    model.set_weights([rng.standard_normal(w.shape).astype(w.dtype)
+                       for w in model.get_weights()])
+    folder = tmp_path_factory.mktemp("keras") / "model"
+    tf.saved_model.save(model, str(folder))
+    return folder / "variables" / "variables"
+
+
 def sharded_checkpoint(tf, folder, policy):
     rng = np.random.default_rng(SEED + 3)
     variables = {f"v{i}": tf.Variable(random_values(rng, np.float32, (300,)))
@@ -262,6 +278,12 @@ def test_checkpoint_equals_tensorflow(tf, bundle_tool, checkpoint):
 def test_saved_model_variables_equal_tensorflow(tf, bundle_tool, saved_model):
     _, numeric = check_equal_to_tensorflow(tf, bundle_tool, saved_model)
     assert numeric == 5
+
+
+def test_keras_saved_model_variables_equal_tensorflow(tf, bundle_tool,
+                                                     keras_saved_model):
+    _, numeric = check_equal_to_tensorflow(tf, bundle_tool, keras_saved_model)
+    assert numeric == 8  # 2 kernels, 2 biases, 4 BatchNormalization
 
 
 def test_sharded_checkpoint_equals_tensorflow(tf, bundle_tool, sharded):
