@@ -715,6 +715,53 @@ static void test_random_damage(void) {
   kiln_pb_writer_free(&b.index);
 }
 
+/* Every allocation failing in turn, opening from memory and from files:
+ * an out-of-memory error (never a crash or a half-built bundle), nothing
+ * left allocated, and all of kiln's memory through the allocator given. */
+static void test_allocation_failures(void) {
+  static bundle_spec b;
+  random_bundle(&b, 6);
+  finish_bundle(&b, SHARDS, 0, NULL);
+  char prefix[128], path[160], shard0[160], shard1[160];
+  snprintf(prefix, sizeof prefix, "%s/oom", temp_dir);
+  snprintf(path, sizeof path, "%s.index", prefix);
+  snprintf(shard0, sizeof shard0, "%s.data-00000-of-00002", prefix);
+  snprintf(shard1, sizeof shard1, "%s.data-00001-of-00002", prefix);
+  write_file(path, b.index.data, b.index.len);
+  write_file(shard0, b.shard_data[0], b.shard_size[0]);
+  write_file(shard1, b.shard_data[1], b.shard_size[1]);
+  for (int from_files = 0; from_files < 2; from_files++) {
+    bool opened = false;
+    for (long fail_at = 0; fail_at < 200 && !opened; fail_at++) {
+      kiln_test_allocator counter;
+      const kiln_allocator *hooks = kiln_test_allocator_init(&counter, fail_at);
+      kiln_bundle *bundle = NULL;
+      kiln_bundle_shard s[SHARDS] = {{b.shard_data[0], b.shard_size[0]},
+                                     {b.shard_data[1], b.shard_size[1]}};
+      kiln_status *status =
+          from_files ? kiln_bundle_open(prefix, hooks, &bundle)
+                     : kiln_bundle_open_memory(b.index.data, b.index.len, s,
+                                               SHARDS, hooks, &bundle);
+      if (status) {
+        CHECK(kiln_status_get_code(status) == KILN_ERR_OUT_OF_MEMORY);
+        CHECK(bundle == NULL);
+        kiln_status_free(status);
+      } else {
+        opened = true;
+        counter.fail_at = -1; /* reads allocate a shard's path */
+        check_contents(&b, bundle);
+      }
+      kiln_bundle_free(bundle);
+      CHECK(counter.live == 0);
+    }
+    CHECK(opened);
+  }
+  unlink(path);
+  unlink(shard0);
+  unlink(shard1);
+  kiln_pb_writer_free(&b.index);
+}
+
 /* ------------------------------------------------- --dump */
 
 static void json_string(const char *s) {
@@ -788,6 +835,7 @@ int main(int argc, char **argv) {
   test_table_damage();
   test_entry_damage();
   test_random_damage();
+  test_allocation_failures();
   rmdir(temp_dir);
   return kiln_test_finish("test_tensor_bundle");
 }
