@@ -644,6 +644,21 @@ static void test_entry_damage(void) {
   b.shard_size[1] -= 1;
   CHECK_ERROR(open_spec(&b, SHARDS, &bundle), KILN_ERR_INVALID_MODEL,
               "tensor 'model/layer03/kernel' lies at bytes 24 .. 48");
+  /* A shard holding only empty tensors need not exist. */
+  small_bundle(&b);
+  for (int i = 1; i < 5; i += 2) {
+    b.tensors[i].dims[0] = 0;
+    b.tensors[i].size = 0;
+  }
+  finish_bundle(&b, SHARDS, 0, NULL);
+  CHECK_OK(open_spec(&b, 1, &bundle));
+  if (bundle) {
+    CHECK_OK(
+        kiln_bundle_read(bundle, kiln_bundle_entry_at(bundle, 1), NULL, 0));
+    CHECK(kiln_bundle_entry_at(bundle, 3)->rank == 2);
+  }
+  kiln_bundle_free(bundle);
+  bundle = NULL;
   small_bundle(&b);
   b.tensors[3].bad_crc = true;
   finish_bundle(&b, SHARDS, 0, NULL);
