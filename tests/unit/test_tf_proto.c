@@ -1276,7 +1276,7 @@ static void test_bad_input(void) {
 
   /* AttrValues nested through list.func.attr: 16 levels read, 17 not */
   for (int depth = 16; depth <= 17; depth++) {
-    size_t marks[64];
+    size_t marks[4 * 17];
     int k = 0;
     for (int level = 0; level < depth; level++) {
       marks[k++] =
