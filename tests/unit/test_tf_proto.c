@@ -743,6 +743,44 @@ static kiln_pb_writer tagged_model(const char *spec) {
   return w;
 }
 
+/* A TensorInfo's name and sparse encodings are a oneof: the last given
+ * counts. */
+static void test_tensor_info_oneof(void) {
+  for (int sparse_last = 0; sparse_last <= 1; sparse_last++) {
+    kiln_pb_writer w = {0};
+    size_t mg = kiln_pb_begin(&w, TF_SAVED_MODEL_META_GRAPHS);
+    size_t sd = kiln_pb_begin(&w, TF_META_GRAPH_SIGNATURE_DEF);
+    kiln_pb_put_string(&w, TF_MAP_KEY, "s");
+    size_t def = kiln_pb_begin(&w, TF_MAP_VALUE);
+    size_t e = kiln_pb_begin(&w, TF_SIGNATURE_INPUTS);
+    kiln_pb_put_string(&w, TF_MAP_KEY, "in");
+    size_t v = kiln_pb_begin(&w, TF_MAP_VALUE);
+    if (sparse_last) kiln_pb_put_string(&w, TF_TENSOR_INFO_NAME, "dense:0");
+    size_t coo = kiln_pb_begin(&w, TF_TENSOR_INFO_COO_SPARSE);
+    kiln_pb_put_string(&w, 1, "values:0");
+    kiln_pb_end(&w, coo);
+    if (!sparse_last) kiln_pb_put_string(&w, TF_TENSOR_INFO_NAME, "dense:0");
+    kiln_pb_end(&w, v);
+    kiln_pb_end(&w, e);
+    kiln_pb_end(&w, def);
+    kiln_pb_end(&w, sd);
+    kiln_pb_end(&w, mg);
+    kiln_tf_saved_model *m = NULL;
+    CHECK_OK(parse(&w, &m));
+    if (m) {
+      const kiln_tf_signature *s = kiln_tf_find_signature(m->meta_graphs, "s");
+      CHECK(s && s->input_count == 1);
+      if (s && s->input_count == 1) {
+        const kiln_tf_tensor_info *info = &s->inputs[0].info;
+        CHECK(info->encoded_otherwise == (bool)sparse_last);
+        CHECK(kiln_tf_str_eq(info->name, sparse_last ? "" : "dense:0"));
+      }
+    }
+    kiln_tf_saved_model_free(m);
+    kiln_pb_writer_free(&w);
+  }
+}
+
 static void test_pick_serving(void) {
   struct {
     const char *spec;
@@ -1341,6 +1379,7 @@ int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--dump") == 0) return dump_file(argv[2]);
   kiln_test_seed(0x7f9a0b1c);
   test_parse();
+  test_tensor_info_oneof();
   test_pick_serving();
   test_decode_values();
   test_decode_content();
