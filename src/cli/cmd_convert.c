@@ -16,6 +16,7 @@
 #include "core/file_kind.h"
 #include "core/graph.h"
 #include "core/status.h"
+#include "formats/keras/keras_import.h"
 #include "formats/tflite/tflite_export.h"
 #include "formats/tflite/tflite_import.h"
 
@@ -86,17 +87,19 @@ static kiln_status *convert(const char *in_path, const char *out_path,
   void *data = NULL;
   KILN_TRY(read_whole(in_path, &data, in_size));
   kiln_status *st = NULL;
-  if (!kiln_tflite_detect(data, *in_size)) {
+  bool tflite = kiln_tflite_detect(data, *in_size);
+  if (!tflite && !kiln_keras_detect(data, *in_size)) {
     st = kiln_status_create(KILN_ERR_UNSUPPORTED,
-                            "%s: not a TFLite model (kiln convert reads "
-                            ".tflite files)",
+                            "%s: not a model kiln convert reads (.tflite, "
+                            "Keras .h5 or .keras)",
                             in_path);
     free(data);
     return st;
   }
   kiln_graph *g = NULL;
   void *bytes = NULL;
-  st = kiln_tflite_import(data, *in_size, in_path, NULL, &g);
+  st = tflite ? kiln_tflite_import(data, *in_size, in_path, NULL, &g)
+              : kiln_keras_import(data, *in_size, in_path, NULL, &g);
   if (!st) {
     *nodes = g->num_nodes;
     st = kiln_tflite_export(g, NULL, &bytes, out_size);

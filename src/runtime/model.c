@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/custom_op.h"
 #include "core/file_kind.h"
+#include "formats/keras/keras_import.h"
 #include "formats/tflite/tflite_import.h"
 #include "kernels/custom/builtins.h"
 #include "kernels/ref/quant_params.h"
@@ -236,12 +237,32 @@ static kiln_status *number_variables(kiln_model *m) {
   return NULL;
 }
 
+/* A Keras file's one graph, optimized. */
+static kiln_status *import_keras(kiln_model *m, const void *data, size_t size) {
+  m->format = "keras";
+  m->root = m;
+  KILN_TRY(kiln_keras_import(data, size, m->source, m->alloc, &m->graph));
+  m->isa = kiln_isa_resolve(m->options.max_isa);
+  m->int8_fp32_rounding =
+      kiln_int8_rounding_resolve(m->options.int8_rounding) ==
+      KILN_INT8_ROUNDING_FP32;
+  m->subgraphs = kiln_calloc(m->alloc, 1, sizeof *m->subgraphs);
+  if (!m->subgraphs) return KILN_OOM();
+  m->num_subgraphs = 1;
+  m->subgraphs[0] = m;
+  KILN_TRY(optimize_graph(m));
+  return number_variables(m);
+}
+
 /* Turns the model's bytes into optimized graphs. */
 static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
+  if (!kiln_tflite_detect(data, size) && kiln_keras_detect(data, size))
+    return import_keras(m, data, size);
   if (!kiln_tflite_detect(data, size))
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "%s: not a model format kiln reads (%zu bytes; a TFLite "
-                      "file has the identifier 'TFL3' at byte 4)",
+                      "file has the identifier 'TFL3' at byte 4, a Keras "
+                      ".h5 file is HDF5, a .keras file a zip archive)",
                       m->source, size);
   m->format = "tflite";
   m->root = m;

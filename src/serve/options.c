@@ -24,7 +24,8 @@ static const option_def defs[] = {
     {"model_name", OPT_STRING, FIELD(model_name), "default", NO_LIMIT,
      "name of the model served from --model_base_path"},
     {"model_base_path", OPT_STRING, FIELD(model_base_path), "", NO_LIMIT,
-     "folder of integer-named version folders, each holding model.tflite"},
+     "folder of integer-named version folders, each holding model.tflite, "
+     "model.keras or model.h5"},
     {"model_config_file", OPT_STRING, FIELD(model_config_file), "", NO_LIMIT,
      "TF Serving model_config_list text file, for several models (replaces "
      "--model_name and --model_base_path)"},

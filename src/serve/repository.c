@@ -21,7 +21,8 @@
 #include "serve/pbtxt.h"
 
 /* The file a version folder holds, by format kiln reads. */
-static const char *const model_files[] = {"model.tflite"};
+static const char *const model_files[] = {"model.tflite", "model.keras",
+                                          "model.h5"};
 enum { NUM_MODEL_FILES = sizeof model_files / sizeof model_files[0] };
 
 struct serve_repo {
@@ -493,7 +494,8 @@ static void load_version(serve_repo *repo, serve_model *m, serve_version *v) {
       file = path;
   serve_status *st = NULL;
   if (!file) {
-    st = serve_error(SERVE_NOT_FOUND, "%s holds no model.tflite", dir);
+    st = serve_error(SERVE_NOT_FOUND,
+                     "%s holds no model.tflite, model.keras or model.h5", dir);
   } else {
     kiln_options options = kiln_options_default();
     options.num_threads = v->session_threads;

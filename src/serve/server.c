@@ -63,14 +63,16 @@ static serve_status *read_monitoring(serve_server *s, const char *path,
 }
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: kiln serve --model_base_path=DIR [--model_name=NAME] "
-          "[--rest_api_port=8501] ...\n"
-          "       kiln serve --model_config_file=FILE ...\n\n"
-          "Serves models over TF Serving's REST API (/v1/models/NAME:predict) "
-          "and KServe v2\n(/v2/models/NAME/infer). Under a base path, each "
-          "integer-named folder is a\nversion holding model.tflite; new "
-          "versions are picked up while serving.\n\nFlags:\n");
+  fprintf(
+      out,
+      "usage: kiln serve --model_base_path=DIR [--model_name=NAME] "
+      "[--rest_api_port=8501] ...\n"
+      "       kiln serve --model_config_file=FILE ...\n\n"
+      "Serves models over TF Serving's REST API (/v1/models/NAME:predict) "
+      "and KServe v2\n(/v2/models/NAME/infer). Under a base path, each "
+      "integer-named folder is a\nversion holding model.tflite, model.keras or "
+      "model.h5; new "
+      "versions are picked up while serving.\n\nFlags:\n");
   serve_options_usage(out);
 }
 
