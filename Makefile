@@ -97,6 +97,7 @@ bench: setup build
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/slow_client_bench.py
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/quant_bench.py
 	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/quant_accuracy.py
+	KILN_BIN=$(BUILD)/kiln $(PYTHON) bench/load_bench.py
 
 # Release builds as a user makes them, with gcc and with clang, warnings as
 # errors: optimizers warn about things the RelWithDebInfo build does not.

@@ -10,12 +10,17 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "formats/keras/keras_import.h"
 #include "formats/tflite/tflite_import.h"
 #include "qz_internal.h"
 #include "runtime/model.h"
 
 kiln_status *qz_import(const void *model, size_t size, const char *source,
                        kiln_graph **out) {
+  /* A Keras file is quantized from the graph its importer builds, as a
+   * .tflite one is (the writer turns either into .tflite). */
+  if (!kiln_tflite_detect(model, size) && kiln_keras_detect(model, size))
+    return kiln_keras_import(model, size, source, NULL, out);
   return kiln_tflite_import(model, size, source, NULL, out);
 }
 

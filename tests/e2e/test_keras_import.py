@@ -327,3 +327,30 @@ def test_server_serves_keras_version_folders(kiln_bin, tmp_path,
         inputs = meta["metadata"]["signature_def"]["signature_def"][
             "serving_default"]["inputs"]
         assert list(inputs) == ["image"], meta
+
+
+def test_convert_and_quantize_keras_files(kiln_bin, tmp_path,
+                                          tmp_path_factory):
+    """kiln convert writes a Keras model as .tflite that LiteRT runs to
+    Keras's outputs; kiln quantize takes the Keras file as it is."""
+    model, h5, archive = _saved("cnn", tmp_path_factory)
+    rng, _ = K.make_rng()
+    x = rng.uniform(-1, 1, (1, 32, 32, 3)).astype(np.float32)
+    expected = model.predict(x, verbose=0)
+    for source in (h5, archive):
+        out = tmp_path / f"{source.suffix[1:]}.tflite"
+        r = K.run_kiln_command(["convert", str(source), "-o", str(out)],
+                               kiln_bin=kiln_bin)
+        assert r.returncode == 0, r.stderr
+        got = K.run_litert(out, {"image": x})
+        assert K.max_rel_error(list(got.values())[0], expected) <= TOLERANCE
+    cal = tmp_path / "cal.npz"
+    np.savez(cal, image=rng.uniform(-1, 1, (8, 32, 32, 3)).astype(np.float32))
+    q = tmp_path / "cnn.int8.tflite"
+    r = K.run_kiln_command(["quantize", str(archive), "-o", str(q), "--mode",
+                            "int8", "--calibration", str(cal)],
+                           kiln_bin=kiln_bin)
+    assert r.returncode == 0, r.stderr
+    got = list(K.run_litert(q, {"image": x}).values())[0]
+    # int8: the class scores stay close to the float model's.
+    assert np.max(np.abs(got - expected)) < 0.1
