@@ -73,7 +73,7 @@ FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 # The server's parsers and request decoders: small and fast, so the smoke
 # run gives them 10 seconds each (the others 20).
 SERVE_FUZZERS := fuzz_pbtxt fuzz_tensor_json fuzz_serve_request fuzz_pb_wire \
-                 fuzz_grpc_tfs fuzz_grpc_kserve
+                 fuzz_grpc_tfs fuzz_grpc_kserve fuzz_warmup
 
 build-fuzz:
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo \

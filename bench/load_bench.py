@@ -11,7 +11,8 @@ import, load-time passes and weight packing; peak_rss_bytes: the whole
 process). TensorFlow: a Python process that imports tensorflow and keras
 first (not timed), then times keras.models.load_model (.keras, .h5; with
 compile=False) or tf.saved_model.load (SavedModel), and reports its peak
-RSS (ru_maxrss) after the load and the growth the load caused.
+RSS (ru_maxrss, which importing TensorFlow alone sets) and how much its
+resident memory grew over the load (VmRSS after less before).
 
     python3 bench/load_bench.py [--models mobilenet_v2_100,resnet50]
         [--rounds 3] [--out bench/RESULTS.md] [--model-dir DIR]
@@ -34,16 +35,20 @@ import os, sys, time, resource, json
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import tensorflow as tf, keras
 path, kind = sys.argv[1], sys.argv[2]
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def rss():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+before = rss()
 t0 = time.perf_counter()
 if kind == "savedmodel":
     model = tf.saved_model.load(path)
 else:
     model = keras.models.load_model(path, compile=False)
 ms = (time.perf_counter() - t0) * 1e3
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"load_ms": ms, "peak_rss_bytes": after * 1024,
-                  "growth_bytes": (after - before) * 1024}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"load_ms": ms, "peak_rss_bytes": peak,
+                  "growth_bytes": rss() - before}))
 """
 
 

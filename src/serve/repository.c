@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "serve/pbtxt.h"
+#include "serve/warmup.h"
 
 /* The file a version folder holds, by format kiln reads. */
 static const char *const model_files[] = {"model.tflite", "model.keras",
@@ -469,6 +470,24 @@ static serve_status *warm_up(serve_version *v, int count) {
   return NULL;
 }
 
+/* TF Serving's warm-up requests from the version folder, replayed on one
+ * of the version's sessions (kept for the requests that follow). */
+static serve_status *replay_warmup(serve_repo *repo, serve_version *v,
+                                   const char *path) {
+  kiln_session *s;
+  SERVE_TRY(serve_version_session(v, &s));
+  int count = 0;
+  serve_status *st = serve_warmup_replay(path, v->kmodel, s, &count);
+  if (st) {
+    kiln_session_free(s);
+    return st;
+  }
+  serve_version_return_session(v, s);
+  log_line(repo, "model %s version %lld: replayed %d warm-up requests",
+           v->model->name, (long long)v->number, count);
+  return NULL;
+}
+
 /* Loads, warms up and reads batching parameters, without the repository
  * lock (slow work stays off the lock requests take). */
 /* dir/name into out; false when it would not fit. */
@@ -492,10 +511,17 @@ static void load_version(serve_repo *repo, serve_model *m, serve_version *v) {
   for (int i = 0; fits && i < NUM_MODEL_FILES && !file; i++)
     if (join(path, sizeof path, dir, model_files[i]) && file_exists(path))
       file = path;
+  /* A SavedModel is the version folder itself, as TF Serving lays it
+   * out (saved_model.pb beside variables/). */
+  if (fits && !file && join(path, sizeof path, dir, "saved_model.pb") &&
+      file_exists(path))
+    file = dir;
   serve_status *st = NULL;
   if (!file) {
     st = serve_error(SERVE_NOT_FOUND,
-                     "%s holds no model.tflite, model.keras or model.h5", dir);
+                     "%s holds no model.tflite, model.keras, model.h5 or "
+                     "saved_model.pb",
+                     dir);
   } else {
     kiln_options options = kiln_options_default();
     options.num_threads = v->session_threads;
@@ -508,6 +534,9 @@ static void load_version(serve_repo *repo, serve_model *m, serve_version *v) {
       v->batchable = v->batchable && !k && info.rank >= 1 && info.dims[0] < 0;
       kiln_status_free(k);
     }
+    if (!st && repo->config.warmup && fits &&
+        join(path, sizeof path, dir, SERVE_WARMUP_FILE) && file_exists(path))
+      st = replay_warmup(repo, v, path);
     if (!st && repo->config.warmup)
       st = warm_up(
           v, repo->config.warm_sessions > 0 ? repo->config.warm_sessions : 1);
