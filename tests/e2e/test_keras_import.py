@@ -317,7 +317,7 @@ def test_server_serves_keras_version_folders(kiln_bin, tmp_path,
     expected = model.predict(x, verbose=0)
     with S.Server(kiln_bin, [f"--model_base_path={base}", "--model_name=cnn",
                              "--file_system_poll_wait_seconds=1"],
-                  tmp_path / "srv") as srv:
+                  tmp_path / "srv", grpc=True) as srv:
         srv.wait_available("cnn", 2)
         r = srv.post("/v1/models/cnn:predict", {"instances": x.tolist()})
         assert r.status_code == 200, r.text
@@ -327,6 +327,20 @@ def test_server_serves_keras_version_folders(kiln_bin, tmp_path,
         inputs = meta["metadata"]["signature_def"]["signature_def"][
             "serving_default"]["inputs"]
         assert list(inputs) == ["image"], meta
+        # TF Serving's gRPC client, unchanged.
+        import grpc
+        import tensorflow as tf
+        from tensorflow_serving.apis import (predict_pb2,
+                                             prediction_service_pb2_grpc)
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "cnn"
+        request.inputs["image"].CopyFrom(tf.make_tensor_proto(x))
+        with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as ch:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(ch)
+            response = stub.Predict(request, timeout=60)
+        name = _layer_names(model)[0]
+        got = tf.make_ndarray(response.outputs[name])
+        assert K.max_rel_error(got, expected) <= TOLERANCE
 
 
 def test_convert_and_quantize_keras_files(kiln_bin, tmp_path,
