@@ -242,6 +242,12 @@ static kiln_status *import_keras(kiln_model *m, const void *data, size_t size) {
   m->format = "keras";
   m->root = m;
   KILN_TRY(kiln_keras_import(data, size, m->source, m->alloc, &m->graph));
+  /* The graph owns copies of the weights, in kiln's layouts: the file's
+   * bytes go now, before weight packing makes a third copy. */
+  if (data == m->buffer) {
+    kiln_free(m->alloc, m->buffer);
+    m->buffer = NULL;
+  }
   m->isa = kiln_isa_resolve(m->options.max_isa);
   m->int8_fp32_rounding =
       kiln_int8_rounding_resolve(m->options.int8_rounding) ==

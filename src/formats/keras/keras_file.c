@@ -7,6 +7,7 @@
 
 #include <hdf5.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <zip.h>
@@ -414,20 +415,67 @@ static kiln_status *index_v3_group(kiln_keras_file *f, const char *path,
   return w.st;
 }
 
+/* libhdf5's core driver copies a file image by default: these callbacks
+ * make it read the caller's bytes in place (read-only, never resized), so
+ * a model's weights are not held twice while it loads. The bytes must
+ * outlive the open file. */
+static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+  (void)op;
+  kiln_keras_image *b = udata;
+  return size == b->size ? (void *)(uintptr_t)b->data : NULL;
+}
+
+static void *image_memcpy(void *dest, const void *src, size_t size,
+                          H5FD_file_image_op_t op, void *udata) {
+  (void)op;
+  (void)udata;
+  if (dest != src)
+    return NULL; /* image_malloc hands out the bytes themselves */
+  (void)size;
+  return dest;
+}
+
+static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op,
+                           void *udata) {
+  (void)ptr;
+  (void)size;
+  (void)op;
+  (void)udata;
+  return NULL; /* opened read-only: never grows */
+}
+
+static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+  (void)ptr;
+  (void)op;
+  (void)udata;
+  return 0;
+}
+
+static void *udata_copy(void *udata) { return udata; }
+static herr_t udata_free(void *udata) {
+  (void)udata;
+  return 0;
+}
+
 static kiln_status *open_h5_image(kiln_keras_file *f, const void *data,
                                   size_t size, const char *what) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0) return KILN_OOM();
-  /* The core driver keeps the file in memory; the image is copied in. */
+  f->borrowed.data = data;
+  f->borrowed.size = size;
+  H5FD_file_image_callbacks_t callbacks = {
+      image_malloc, image_memcpy, image_realloc, image_free,
+      udata_copy,   udata_free,   &f->borrowed};
   H5Pset_fapl_core(fapl, 1 << 16, 0);
-  H5Pset_file_image(fapl, (void *)(uintptr_t)data, size);
+  herr_t ok = H5Pset_file_image_callbacks(fapl, &callbacks);
+  if (ok >= 0) ok = H5Pset_file_image(fapl, (void *)(uintptr_t)data, size);
   /* libhdf5 refuses a name already open in the process, and looks for the
    * name on disk even with an image: a unique path under /dev/null, where
    * no file can exist, avoids both. */
   static unsigned long opened;
   char name[64];
   snprintf(name, sizeof name, "/dev/null/kiln-keras-%lu", ++opened);
-  hid_t h5 = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+  hid_t h5 = ok >= 0 ? H5Fopen(name, H5F_ACC_RDONLY, fapl) : -1;
   H5Pclose(fapl);
   if (h5 < 0)
     return kiln_error(KILN_ERR_INVALID_MODEL,
@@ -509,9 +557,12 @@ static kiln_status *open_keras_zip(kiln_keras_file *f, const void *data,
     f->config = config;
     f->config_len = config_size;
     config = NULL;
+    /* The open file reads these bytes in place: they live until close. */
+    f->image = weights;
+    weights = NULL;
     f->layout = KILN_KERAS_V3;
     kiln_keras_hdf5_lock();
-    st = open_h5_image(f, weights, weights_size, "model.weights.h5");
+    st = open_h5_image(f, f->image, weights_size, "model.weights.h5");
     if (!st) st = index_v3_group(f, "layers", "", 0);
     kiln_keras_hdf5_unlock();
   }
@@ -574,6 +625,7 @@ void kiln_keras_file_close(kiln_keras_file *f) {
   }
   kiln_free(f->alloc, f->groups);
   kiln_free(f->alloc, f->config);
+  kiln_free(f->alloc, f->image);
   memset(f, 0, sizeof *f);
   f->h5 = -1;
 }

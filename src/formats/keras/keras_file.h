@@ -33,6 +33,12 @@ typedef struct kiln_keras_weight_group {
   int count;    /* how many weights the group holds */
 } kiln_keras_weight_group;
 
+/* Bytes libhdf5 reads in place. */
+typedef struct kiln_keras_image {
+  const void *data;
+  size_t size;
+} kiln_keras_image;
+
 typedef struct kiln_keras_file {
   const kiln_allocator *alloc;
   const char *source;
@@ -40,8 +46,10 @@ typedef struct kiln_keras_file {
   char *config; /* the model config JSON, NUL-terminated */
   size_t config_len;
   int64_t h5;  /* hid_t of the weights file, or -1 */
-  void *image; /* the HDF5 bytes the file was opened from (.keras: copied
-                  out of the zip) */
+  void *image; /* .keras: model.weights.h5 inflated, which the open file
+                  reads in place (owned; .h5 files are read from the
+                  caller's bytes) */
+  kiln_keras_image borrowed; /* what libhdf5's image callbacks hand out */
   kiln_keras_weight_group *groups;
   int num_groups, cap_groups;
   /* No weights file: every weight asked for is made up, of the shape the
