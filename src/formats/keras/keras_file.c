@@ -332,17 +332,21 @@ static kiln_status *index_legacy(kiln_keras_file *f) {
 }
 
 /* Keras 3: every group under layers/ (recursively, through nested models'
- * own layers/ groups) whose vars subgroup names its layer. */
+ * own layers/ groups) whose vars subgroup names its layer. A layer made of
+ * sublayers (MultiHeadAttention's query_dense, key_dense, ...) keeps each in
+ * a group beside its vars: those are indexed as "<layer>/<sublayer name>". */
 typedef struct v3_walk {
   kiln_keras_file *f;
   const char *parent; /* path of the group being listed */
   const char *scope;  /* layer-name prefix of nested models ("" at top) */
   int depth;
+  bool sublayers; /* listing a layer's own group: skip vars and layers */
   kiln_status *st;
 } v3_walk;
 
 static kiln_status *index_v3_group(kiln_keras_file *f, const char *path,
-                                   const char *scope, int depth);
+                                   const char *scope, int depth,
+                                   bool sublayers);
 
 /* The link-info type H5Literate passes changed in HDF5 1.12. */
 #if H5_VERSION_GE(1, 12, 0)
@@ -367,6 +371,9 @@ static herr_t v3_visit(hid_t group, const char *name, const link_info *info,
   if (snprintf(path, sizeof path, "%s/%s", w->parent, name) >= (int)sizeof path)
     return 0;
   snprintf(vars, sizeof vars, "%s/vars", path);
+  if (w->sublayers &&
+      (strcmp(name, "vars") == 0 || strcmp(name, "layers") == 0))
+    return 0;
   if (!is_group(group, name)) return 0;
   hid_t h5 = (hid_t)w->f->h5;
   char *layer_name = NULL;
@@ -385,22 +392,31 @@ static herr_t v3_visit(hid_t group, const char *name, const link_info *info,
   if (w->st) return -1;
   const char *own = layer_name ? layer_name : name;
   snprintf(layer, sizeof layer, "%s%s", w->scope, own);
-  if (layer_name) w->st = add_group(w->f, layer, vars, NULL, count);
+  bool is_layer = layer_name != NULL;
+  if (is_layer) w->st = add_group(w->f, layer, vars, NULL, count);
   kiln_free(w->f->alloc, layer_name);
   if (w->st) return -1;
-  /* A nested model keeps its layers under its own layers/ group. */
   char inner[1100], scope[1100];
+  snprintf(scope, sizeof scope, "%s/", layer);
+  /* A nested model keeps its layers under its own layers/ group. */
   snprintf(inner, sizeof inner, "%s/layers", path);
   if (H5Lexists(h5, inner, H5P_DEFAULT) > 0) {
-    snprintf(scope, sizeof scope, "%s/", layer);
-    w->st = index_v3_group(w->f, inner, scope, w->depth + 1);
+    w->st = index_v3_group(w->f, inner, scope, w->depth + 1, false);
+    if (w->st) return -1;
+  }
+  /* A layer's sublayers sit in its own group, beside vars (indexed last:
+   * a name found before keeps its group; never past the nesting limit,
+   * which a plain layer's missing sublayers must not trip). */
+  if (is_layer && w->depth < 32) {
+    w->st = index_v3_group(w->f, path, scope, w->depth + 1, true);
     if (w->st) return -1;
   }
   return 0;
 }
 
 static kiln_status *index_v3_group(kiln_keras_file *f, const char *path,
-                                   const char *scope, int depth) {
+                                   const char *scope, int depth,
+                                   bool sublayers) {
   if (depth > 32)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "%s: model.weights.h5 nests layers more than 32 deep "
@@ -408,7 +424,7 @@ static kiln_status *index_v3_group(kiln_keras_file *f, const char *path,
                       f->source, path);
   hid_t grp = H5Gopen2((hid_t)f->h5, path, H5P_DEFAULT);
   if (grp < 0) return NULL;
-  v3_walk w = {f, path, scope, depth, NULL};
+  v3_walk w = {f, path, scope, depth, sublayers, NULL};
   H5Literate(grp, H5_INDEX_NAME, H5_ITER_INC, NULL, v3_visit, &w);
   H5Gclose(grp);
   return w.st;
@@ -512,7 +528,7 @@ static kiln_status *open_keras_zip(kiln_keras_file *f, const void *data,
     f->layout = KILN_KERAS_V3;
     kiln_keras_hdf5_lock();
     st = open_h5_image(f, weights, weights_size, "model.weights.h5");
-    if (!st) st = index_v3_group(f, "layers", "", 0);
+    if (!st) st = index_v3_group(f, "layers", "", 0, false);
     kiln_keras_hdf5_unlock();
   }
   kiln_free(f->alloc, config);

@@ -60,6 +60,8 @@ static const kiln_keras_layer_def layers[] = {
     {"Maximum", kiln_keras_build_merge},
     {"Minimum", kiln_keras_build_merge},
     {"Concatenate", kiln_keras_build_concatenate},
+    /* keras_layers_attention.c */
+    {"MultiHeadAttention", kiln_keras_build_multi_head_attention},
 };
 
 const kiln_keras_layer_def *kiln_keras_find_layer(const char *class_name) {

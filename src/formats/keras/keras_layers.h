@@ -71,6 +71,9 @@ kiln_status *kiln_keras_build_merge(kiln_keras_builder *b, const int *in, int n,
                                     int *out, int *num_out);
 kiln_status *kiln_keras_build_concatenate(kiln_keras_builder *b, const int *in,
                                           int n, int *out, int *num_out);
+kiln_status *kiln_keras_build_multi_head_attention(kiln_keras_builder *b,
+                                                   const int *in, int n,
+                                                   int *out, int *num_out);
 
 /* The layer's own "activation" (Dense, Conv*) applied to x. */
 kiln_status *kiln_keras_layer_activation(kiln_keras_builder *b, int x,
