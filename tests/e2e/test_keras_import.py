@@ -150,6 +150,29 @@ def build_layers_attention():
     return keras.Model([inp, memory], [out, scores], name="layers_attention")
 
 
+def build_layers_ops():
+    """Operations on tensors (Keras 3 writes each as a keras.src.ops
+    layer: TrueDivide with a number on either side, Subtract from a number,
+    Negative, Absolute, Sqrt, Exp, Tanh, Power, Transpose, Matmul, Mean),
+    Cropping1D, UpSampling1D and LayerNormalization over two axes."""
+    keras = _keras()
+    L = keras.layers
+    ops = keras.ops
+    x = inp = keras.Input((10, 6), name="series")
+    x = L.Cropping1D((2, 1))(x)
+    x = L.UpSampling1D(3)(x)
+    x = L.LayerNormalization(axis=[1, 2])(x)
+    a = x / 2.0
+    b = 1.5 / (ops.abs(x) + 1.0)
+    c = 1.0 - ops.tanh(x)
+    d = ops.sqrt(ops.exp(-x)) + x ** 2
+    m = ops.matmul(ops.transpose(a, (0, 2, 1)), b)
+    m = L.LayerNormalization(axis=[-2, -1], center=False)(m)
+    mean = ops.mean(c * d, axis=1, keepdims=True)
+    out = L.Dense(4, name="out")(L.Flatten()(m) + ops.mean(mean, axis=-1))
+    return keras.Model(inp, out, name="layers_ops")
+
+
 LAYER_MODELS = {
     "layers_conv": build_layers_conv,
     "layers_sequence": build_layers_sequence,
@@ -157,10 +180,11 @@ LAYER_MODELS = {
     "layers_sequential": build_layers_sequential,
     "layers_text": build_layers_text,
     "layers_attention": build_layers_attention,
+    "layers_ops": build_layers_ops,
 }
 
 # Models whose layers reshape by the batch: run at batch 1 and 3.
-BOTH_BATCHES = {"layers_attention"}
+BOTH_BATCHES = {"layers_attention", "layers_ops"}
 
 
 def _randomize(model, seed):

@@ -262,6 +262,40 @@ static void test_bad_configs(void) {
   expect_error(MHA_MODEL(2, "", "[null, null, 6]", QV, "[[\"mha\", 0, 0]]"),
                KILN_ERR_INVALID_MODEL, "unknown sequence length");
 #undef QV
+  /* The operation layers and LayerNormalization's axes. */
+  expect_error(
+      FUNCTIONAL(INPUT("x", "[null, 4, 5]") ","
+                                            "{\"class_name\": "
+                                            "\"Transpose\", \"name\": "
+                                            "\"t\", \"config\": "
+                                            "{\"name\": \"t\", "
+                                            "\"axes\": [0, 2, 2]}, "
+                                            "\"inbound_nodes\": "
+                                            "[" CALL(TENSOR("x", 0)) "]}",
+                 "[[\"x\", 0, 0]]", "[[\"t\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "permutation");
+  expect_error(
+      FUNCTIONAL(INPUT("x", "[null, 4, 5]") ","
+                                            "{\"class_name\": "
+                                            "\"LayerNormalization\", "
+                                            "\"name\": \"n\", "
+                                            "\"config\": {\"name\": "
+                                            "\"n\", \"axis\": [2, "
+                                            "1]}, \"inbound_nodes\": "
+                                            "[" CALL(TENSOR("x", 0)) "]}",
+                 "[[\"x\", 0, 0]]", "[[\"n\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "ascending axes");
+  expect_error(
+      FUNCTIONAL(INPUT("x", "[null, 4, 5]") ","
+                                            "{\"class_name\": "
+                                            "\"Mean\", \"name\": "
+                                            "\"m\", \"config\": "
+                                            "{\"name\": \"m\", "
+                                            "\"axis\": null}, "
+                                            "\"inbound_nodes\": "
+                                            "[" CALL(TENSOR("x", 0)) "]}",
+                 "[[\"x\", 0, 0]]", "[[\"m\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "batch axis");
   /* An output that is an input as it is. */
   expect_error(
       FUNCTIONAL(INPUT("x", "[null, 4]"), "[[\"x\", 0, 0]]", "[[\"x\", 0, 0]]"),
