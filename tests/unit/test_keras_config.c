@@ -261,6 +261,10 @@ static void test_bad_configs(void) {
                KILN_ERR_INVALID_MODEL, "use_gate");
   expect_error(MHA_MODEL(2, "", "[null, null, 6]", QV, "[[\"mha\", 0, 0]]"),
                KILN_ERR_INVALID_MODEL, "unknown sequence length");
+  expect_error(
+      MHA_MODEL(2, "", "[null, 16777216, 6]",
+                CALL(TENSOR("q", 0) ", " TENSOR("q", 0)), "[[\"mha\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "attention scores");
 #undef QV
   /* The operation layers and LayerNormalization's axes. */
   expect_error(

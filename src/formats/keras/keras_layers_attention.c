@@ -24,6 +24,9 @@
  * model, and small enough that heads * dim fits RESHAPE's int32. */
 #define MAX_HEADS_DIM (1 << 16)
 #define MAX_FLAT (1 << 24)
+/* Attention scores per batch item: far past any model kiln can run, and
+ * far from overflowing a tensor's size. */
+#define MAX_SCORES ((int64_t)1 << 32)
 /* The causal mask is a [T, S] constant made at import. */
 #define MAX_CAUSAL_ELEMENTS (1 << 22)
 
@@ -372,6 +375,13 @@ kiln_status *kiln_keras_build_multi_head_attention(kiln_keras_builder *b,
                             (long long)s);
   mha_config m;
   KILN_TRY(read_config(b, (int)query_dim, &m));
+  /* The scores hold heads * T * S values per batch item. */
+  if ((int64_t)m.heads * t * s > MAX_SCORES)
+    return kiln_keras_error(b,
+                            "%d heads over %lld queries and %lld keys make "
+                            "over %lld attention scores",
+                            m.heads, (long long)t, (long long)s,
+                            (long long)MAX_SCORES);
   /* Keras scales the projected query by 1/sqrt(key_dim) before the dot
    * product; scaling its kernel and bias instead saves a MUL. */
   float scale = (float)(1.0 / sqrt((double)m.key_dim));
