@@ -128,7 +128,8 @@ def build_layers_attention():
     cross attention with a key of its own (by keyword; named "key", which
     the legacy file's weight names make ambiguous), causal self attention
     returning its scores (no bias, output_shape), Add, LayerNormalization
-    and Dense."""
+    and Dense; and one block inside a nested model (its legacy weight
+    names are "attention/query/kernel" in the nested model's group)."""
     keras = _keras()
     L = keras.layers
     x = inp = keras.Input((12, 16), name="sequence")
@@ -136,6 +137,12 @@ def build_layers_attention():
     a = L.MultiHeadAttention(num_heads=2, key_dim=8, value_dim=6,
                              name="self_attention")(x, x)
     x = L.LayerNormalization(epsilon=1e-5)(L.Add()([x, a]))
+    block_in = keras.Input((12, 16))
+    block_out = L.MultiHeadAttention(num_heads=4, key_dim=4,
+                                     name="attention")(block_in, block_in)
+    block = keras.Model(block_in, L.Add()([block_in, block_out]),
+                        name="encoder")
+    x = block(x)
     k = L.Dense(9, name="memory_key")(memory)
     c = L.MultiHeadAttention(num_heads=4, key_dim=5, value_dim=3,
                              name="key")(query=x, value=memory, key=k)

@@ -218,15 +218,28 @@ static kiln_status *add_group(kiln_keras_file *f, const char *layer,
   return NULL;
 }
 
-/* The layer a legacy weight name belongs to: the path component before
- * the variable's own name ("sq/dense/kernel" and tf.keras's
- * "dense/kernel:0" both give "dense"); empty when there is none. */
-static void owner_of(const char *name, char *out, size_t size) {
+/* The layer a legacy weight name belongs to, relative to the group's
+ * layer: the path before the variable's own name, from after the first
+ * component that is the layer's name (Keras 3 scopes a Sequential's
+ * weights by its name: "sq/dense/kernel" in group "dense" is its own; a
+ * sublayer's "mha/query/kernel" in group "mha" gives "query"), or the
+ * whole path when the layer's name is not in it (a nested model's group
+ * "enc" lists "dense/kernel" and "att/query/kernel": "dense", "att/query");
+ * empty when the weight is the layer's own. */
+static void owner_of(const char *name, const char *layer, char *out,
+                     size_t size) {
   const char *end = strrchr(name, '/');
   out[0] = '\0';
   if (!end) return;
-  const char *start = end;
-  while (start > name && start[-1] != '/') start--;
+  const char *start = name;
+  size_t layer_len = strlen(layer);
+  for (const char *c = name; c < end; c = strchr(c, '/') + 1) {
+    if ((size_t)(end - c) >= layer_len && strncmp(c, layer, layer_len) == 0 &&
+        (c + layer_len == end || c[layer_len] == '/')) {
+      start = c + layer_len == end ? end : c + layer_len + 1;
+      break;
+    }
+  }
   size_t len = (size_t)(end - start);
   if (len >= size) return;
   memcpy(out, start, len);
@@ -249,15 +262,14 @@ static kiln_status *split_nested(kiln_keras_file *f, const char *layer,
     char owner[512];
     if (i >= 0) {
       if (done[i]) continue;
-      owner_of(names[i], owner, sizeof owner);
+      owner_of(names[i], layer, owner, sizeof owner);
     }
     int n = 0;
     for (int k = 0; k < count && !st; k++) {
       if (done[k]) continue;
       char own[512];
-      owner_of(names[k], own, sizeof own);
-      bool mine = i < 0 ? own[0] == '\0' || strcmp(own, layer) == 0
-                        : strcmp(own, owner) == 0;
+      owner_of(names[k], layer, own, sizeof own);
+      bool mine = i < 0 ? own[0] == '\0' : strcmp(own, owner) == 0;
       if (!mine) continue;
       picked[n] = kiln_strdup(f->alloc, names[k]);
       if (!picked[n])

@@ -15,6 +15,7 @@
  * inference. An attention mask, query/value/key masks, use_gate and
  * sliding_window are refused by name. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -233,17 +234,11 @@ static kiln_status *check_input(const kiln_keras_builder *b, const char *what,
   return NULL;
 }
 
-/* The group a sublayer's weights are indexed under: "<layer>/<sub>". A
- * legacy file splits a layer's weight names by the path component before
- * the variable's own name, so the weights of the sublayer sharing the
- * layer's name (an attention layer named "key") land in the layer's own
- * group. */
+/* The name a sublayer's weights are indexed under (keras_file.c):
+ * "<layer>/<sub>" in both layouts. */
 static void sublayer_name(const kiln_keras_builder *b, const char *sub,
                           char *buf, size_t size) {
   snprintf(buf, size, "%s/%s", b->layer, sub);
-  if (!b->file->synthetic && kiln_keras_weight_count(b->file, buf) == 0 &&
-      kiln_keras_num_weights(b) > 0)
-    snprintf(buf, size, "%s", b->layer);
 }
 
 static kiln_status *reshape(kiln_keras_builder *b, int x, const int32_t *shape,
