@@ -161,7 +161,8 @@ def build_layers_ops():
     """Operations on tensors (Keras 3 writes each as a keras.src.ops
     layer: TrueDivide with a number on either side, Subtract from a number,
     Negative, Absolute, Sqrt, Exp, Tanh, Power, Transpose, Matmul, Mean),
-    Cropping1D, UpSampling1D and LayerNormalization over two axes."""
+    Cropping1D, UpSampling1D, LayerNormalization over two axes and
+    GlobalAveragePooling1D with keepdims."""
     keras = _keras()
     L = keras.layers
     ops = keras.ops
@@ -176,6 +177,7 @@ def build_layers_ops():
     m = ops.matmul(ops.transpose(a, (0, 2, 1)), b)
     m = L.LayerNormalization(axis=[-2, -1], center=False)(m)
     mean = ops.mean(c * d, axis=1, keepdims=True)
+    mean = mean + L.GlobalAveragePooling1D(keepdims=True)(d)
     out = L.Dense(4, name="out")(L.Flatten()(m) + ops.mean(mean, axis=-1))
     return keras.Model(inp, out, name="layers_ops")
 
