@@ -116,6 +116,50 @@ static void test_nested_model(void) {
   kiln_graph_free(g);
 }
 
+/* A MultiHeadAttention "mha" (`heads` heads, key_dim 4, value_dim 3) with more
+ * config fields `extra` and call node `call`, on input "q" of `shape` (and
+ * "kv" [null, 5, 6]); the model outputs its call's outputs `outs`. */
+#define MHA_MODEL(heads, extra, shape, call, outs) \
+  FUNCTIONAL(INPUT("q", shape) "," INPUT("kv", "[null, 5, 6]") ","           \
+             "{\"class_name\": \"MultiHeadAttention\", \"name\": \"mha\", "  \
+             "\"config\": {\"name\": \"mha\", \"num_heads\": " #heads         \
+             ", \"key_dim\": 4, \"value_dim\": 3" extra "}, \"inbound_nodes\": [" call "]}", \
+             "[[\"q\", 0, 0], [\"kv\", 0, 0]]", outs)
+
+static void test_multi_head_attention(void) {
+  /* Cross attention with value and key by keyword, the scores returned:
+   * each projection a FULLY_CONNECTED, the scores two BATCH_MATMULs around
+   * a SOFTMAX, the batch left unknown. */
+  kiln_graph *g = import(MHA_MODEL(
+      2, ", \"output_shape\": [7], \"attention_axes\": [1]", "[null, 8, 6]",
+      "{\"args\": [" TENSOR("q", 0) "], \"kwargs\": {\"value\": " TENSOR(
+          "kv", 0) ", \"key\": " TENSOR("kv", 0) ", \"return_attention_scores"
+                                                 "\": true}}",
+      "[[\"mha\", 0, 0], [\"mha\", 0, 1]]"));
+  CHECK(g != NULL);
+  if (!g) return;
+  CHECK(count_op(g, KILN_OP_FULLY_CONNECTED) == 4);
+  CHECK(count_op(g, KILN_OP_BATCH_MATMUL) == 2);
+  CHECK(count_op(g, KILN_OP_SOFTMAX) == 1);
+  const kiln_value *y = &g->values[g->outputs[0]];
+  CHECK(y->rank == 3 && y->dims[1] == 8 && y->dims[2] == 7);
+  CHECK(y->signature[0] == -1 && strcmp(y->name, "mha") == 0);
+  const kiln_value *p = &g->values[g->outputs[1]];
+  CHECK(p->rank == 4 && p->dims[1] == 2 && p->dims[2] == 8 && p->dims[3] == 5);
+  kiln_graph_free(g);
+  /* Self attention with the causal mask: an ADD of the mask constant. */
+  g = import(MHA_MODEL(2, "", "[null, 5, 6]",
+                       "{\"args\": [" TENSOR("q", 0) ", " TENSOR(
+                           "q", 0) "], \"kwargs\": {\"use_causal_mask\": "
+                                   "true}}",
+                       "[[\"mha\", 0, 0]]"));
+  CHECK(g != NULL);
+  if (!g) return;
+  CHECK(count_op(g, KILN_OP_ADD) == 1);
+  CHECK(g->values[g->outputs[0]].dims[2] == 6);
+  kiln_graph_free(g);
+}
+
 static void expect_error(const char *json, kiln_status_code code,
                          const char *needle) {
   kiln_graph *g = (kiln_graph *)1;
@@ -192,6 +236,81 @@ static void test_bad_configs(void) {
                               "d", -3, CALL(TENSOR("x", 0))),
                           "[[\"x\", 0, 0]]", "[[\"d\", 0, 0]]"),
                KILN_ERR_INVALID_MODEL, "units");
+  /* MultiHeadAttention beyond what kiln builds: a clear refusal. */
+#define QV CALL(TENSOR("q", 0) ", " TENSOR("kv", 0))
+  expect_error(MHA_MODEL(2, ", \"attention_axes\": [1, 2]", "[null, 8, 6]", QV,
+                         "[[\"mha\", 0, 0]]"),
+               KILN_ERR_INVALID_MODEL, "attention_axes");
+  expect_error(MHA_MODEL(2, "", "[null, 2, 8, 6]", QV, "[[\"mha\", 0, 0]]"),
+               KILN_ERR_INVALID_MODEL, "query has rank 4");
+  expect_error(
+      MHA_MODEL(
+          2, "", "[null, 8, 6]",
+          "{\"args\": [" TENSOR("q", 0) ", " TENSOR(
+              "kv", 0) "], \"kwargs\": {\"attention_mask\": " TENSOR("kv",
+                                                                     0) "}}",
+          "[[\"mha\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "attention masks");
+  expect_error(MHA_MODEL(2, "", "[null, 8, 6]", CALL(TENSOR("q", 0)),
+                         "[[\"mha\", 0, 0]]"),
+               KILN_ERR_INVALID_MODEL, "no value");
+  expect_error(MHA_MODEL(0, "", "[null, 8, 6]", QV, "[[\"mha\", 0, 0]]"),
+               KILN_ERR_INVALID_MODEL, "num_heads = 0");
+  expect_error(MHA_MODEL(2, ", \"use_gate\": true", "[null, 8, 6]", QV,
+                         "[[\"mha\", 0, 0]]"),
+               KILN_ERR_INVALID_MODEL, "use_gate");
+  expect_error(MHA_MODEL(2, "", "[null, null, 6]", QV, "[[\"mha\", 0, 0]]"),
+               KILN_ERR_INVALID_MODEL, "unknown sequence length");
+  expect_error(
+      MHA_MODEL(2, "", "[null, 16777216, 6]",
+                CALL(TENSOR("q", 0) ", " TENSOR("q", 0)), "[[\"mha\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "attention scores");
+#undef QV
+  /* The operation layers and LayerNormalization's axes. */
+  expect_error(
+      FUNCTIONAL(INPUT("x", "[null, 4, 5]") ","
+                                            "{\"class_name\": "
+                                            "\"Transpose\", \"name\": "
+                                            "\"t\", \"config\": "
+                                            "{\"name\": \"t\", "
+                                            "\"axes\": [0, 2, 2]}, "
+                                            "\"inbound_nodes\": "
+                                            "[" CALL(TENSOR("x", 0)) "]}",
+                 "[[\"x\", 0, 0]]", "[[\"t\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "permutation");
+  expect_error(
+      FUNCTIONAL(INPUT("x", "[null, 4, 5]") ","
+                                            "{\"class_name\": "
+                                            "\"LayerNormalization\", "
+                                            "\"name\": \"n\", "
+                                            "\"config\": {\"name\": "
+                                            "\"n\", \"axis\": [2, "
+                                            "1]}, \"inbound_nodes\": "
+                                            "[" CALL(TENSOR("x", 0)) "]}",
+                 "[[\"x\", 0, 0]]", "[[\"n\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "ascending axes");
+  expect_error(
+      FUNCTIONAL(INPUT("x", "[null, 4, 5]") ","
+                                            "{\"class_name\": "
+                                            "\"Mean\", \"name\": "
+                                            "\"m\", \"config\": "
+                                            "{\"name\": \"m\", "
+                                            "\"axis\": null}, "
+                                            "\"inbound_nodes\": "
+                                            "[" CALL(TENSOR("x", 0)) "]}",
+                 "[[\"x\", 0, 0]]", "[[\"m\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "batch axis");
+  /* Masks are not carried: a masking Embedding is refused, not ignored. */
+  expect_error(
+      FUNCTIONAL(
+          INPUT("x",
+                "[null, 4]") ","
+                             "{\"class_name\": \"Embedding\", \"name\": \"e\","
+                             " \"config\": {\"name\": \"e\", \"input_dim\": 9,"
+                             " \"output_dim\": 3, \"mask_zero\": true}, "
+                             "\"inbound_nodes\": [" CALL(TENSOR("x", 0)) "]}",
+          "[[\"x\", 0, 0]]", "[[\"e\", 0, 0]]"),
+      KILN_ERR_INVALID_MODEL, "mask_zero");
   /* An output that is an input as it is. */
   expect_error(
       FUNCTIONAL(INPUT("x", "[null, 4]"), "[[\"x\", 0, 0]]", "[[\"x\", 0, 0]]"),
@@ -212,6 +331,7 @@ int main(void) {
   test_sequential();
   test_functional_shared_and_scalar();
   test_nested_model();
+  test_multi_head_attention();
   test_bad_configs();
   return kiln_test_finish("test_keras_config");
 }

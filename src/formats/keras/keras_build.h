@@ -28,6 +28,12 @@ typedef struct kiln_keras_builder {
   int layer_index;        /* in the model's layer list: the node source */
   bool batch_dynamic;     /* the model's inputs have an unknown batch */
   bool conv_1d; /* a 1-D convolution: its kernel lacks the height axis */
+  /* The call's inbound node as Keras 3 writes it ({"args": [...],
+   * "kwargs": {...}}), whose tensors are the inputs in that order (args,
+   * then tensor-valued kwargs); NULL for tf.keras's list form and for
+   * Sequential models. A layer whose inputs have roles (MultiHeadAttention's
+   * query, value, key) reads them from it. */
+  const json_t *call;
 } kiln_keras_builder;
 
 /* A layer's builder: reads `inputs` (value ids), adds its nodes, and

@@ -219,15 +219,28 @@ static kiln_status *add_group(kiln_keras_file *f, const char *layer,
   return NULL;
 }
 
-/* The layer a legacy weight name belongs to: the path component before
- * the variable's own name ("sq/dense/kernel" and tf.keras's
- * "dense/kernel:0" both give "dense"); empty when there is none. */
-static void owner_of(const char *name, char *out, size_t size) {
+/* The layer a legacy weight name belongs to, relative to the group's
+ * layer: the path before the variable's own name, from after the first
+ * component that is the layer's name (Keras 3 scopes a Sequential's
+ * weights by its name: "sq/dense/kernel" in group "dense" is its own; a
+ * sublayer's "mha/query/kernel" in group "mha" gives "query"), or the
+ * whole path when the layer's name is not in it (a nested model's group
+ * "enc" lists "dense/kernel" and "att/query/kernel": "dense", "att/query");
+ * empty when the weight is the layer's own. */
+static void owner_of(const char *name, const char *layer, char *out,
+                     size_t size) {
   const char *end = strrchr(name, '/');
   out[0] = '\0';
   if (!end) return;
-  const char *start = end;
-  while (start > name && start[-1] != '/') start--;
+  const char *start = name;
+  size_t layer_len = strlen(layer);
+  for (const char *c = name; c < end; c = strchr(c, '/') + 1) {
+    if ((size_t)(end - c) >= layer_len && strncmp(c, layer, layer_len) == 0 &&
+        (c + layer_len == end || c[layer_len] == '/')) {
+      start = c + layer_len == end ? end : c + layer_len + 1;
+      break;
+    }
+  }
   size_t len = (size_t)(end - start);
   if (len >= size) return;
   memcpy(out, start, len);
@@ -250,15 +263,14 @@ static kiln_status *split_nested(kiln_keras_file *f, const char *layer,
     char owner[512];
     if (i >= 0) {
       if (done[i]) continue;
-      owner_of(names[i], owner, sizeof owner);
+      owner_of(names[i], layer, owner, sizeof owner);
     }
     int n = 0;
     for (int k = 0; k < count && !st; k++) {
       if (done[k]) continue;
       char own[512];
-      owner_of(names[k], own, sizeof own);
-      bool mine = i < 0 ? own[0] == '\0' || strcmp(own, layer) == 0
-                        : strcmp(own, owner) == 0;
+      owner_of(names[k], layer, own, sizeof own);
+      bool mine = i < 0 ? own[0] == '\0' : strcmp(own, owner) == 0;
       if (!mine) continue;
       picked[n] = kiln_strdup(f->alloc, names[k]);
       if (!picked[n])
@@ -333,17 +345,21 @@ static kiln_status *index_legacy(kiln_keras_file *f) {
 }
 
 /* Keras 3: every group under layers/ (recursively, through nested models'
- * own layers/ groups) whose vars subgroup names its layer. */
+ * own layers/ groups) whose vars subgroup names its layer. A layer made of
+ * sublayers (MultiHeadAttention's query_dense, key_dense, ...) keeps each in
+ * a group beside its vars: those are indexed as "<layer>/<sublayer name>". */
 typedef struct v3_walk {
   kiln_keras_file *f;
   const char *parent; /* path of the group being listed */
   const char *scope;  /* layer-name prefix of nested models ("" at top) */
   int depth;
+  bool sublayers; /* listing a layer's own group: skip vars and layers */
   kiln_status *st;
 } v3_walk;
 
 static kiln_status *index_v3_group(kiln_keras_file *f, const char *path,
-                                   const char *scope, int depth);
+                                   const char *scope, int depth,
+                                   bool sublayers);
 
 /* The link-info type H5Literate passes changed in HDF5 1.12. */
 #if H5_VERSION_GE(1, 12, 0)
@@ -368,6 +384,9 @@ static herr_t v3_visit(hid_t group, const char *name, const link_info *info,
   if (snprintf(path, sizeof path, "%s/%s", w->parent, name) >= (int)sizeof path)
     return 0;
   snprintf(vars, sizeof vars, "%s/vars", path);
+  if (w->sublayers &&
+      (strcmp(name, "vars") == 0 || strcmp(name, "layers") == 0))
+    return 0;
   if (!is_group(group, name)) return 0;
   hid_t h5 = (hid_t)w->f->h5;
   char *layer_name = NULL;
@@ -386,22 +405,31 @@ static herr_t v3_visit(hid_t group, const char *name, const link_info *info,
   if (w->st) return -1;
   const char *own = layer_name ? layer_name : name;
   snprintf(layer, sizeof layer, "%s%s", w->scope, own);
-  if (layer_name) w->st = add_group(w->f, layer, vars, NULL, count);
+  bool is_layer = layer_name != NULL;
+  if (is_layer) w->st = add_group(w->f, layer, vars, NULL, count);
   kiln_free(w->f->alloc, layer_name);
   if (w->st) return -1;
-  /* A nested model keeps its layers under its own layers/ group. */
   char inner[1100], scope[1100];
+  snprintf(scope, sizeof scope, "%s/", layer);
+  /* A nested model keeps its layers under its own layers/ group. */
   snprintf(inner, sizeof inner, "%s/layers", path);
   if (H5Lexists(h5, inner, H5P_DEFAULT) > 0) {
-    snprintf(scope, sizeof scope, "%s/", layer);
-    w->st = index_v3_group(w->f, inner, scope, w->depth + 1);
+    w->st = index_v3_group(w->f, inner, scope, w->depth + 1, false);
+    if (w->st) return -1;
+  }
+  /* A layer's sublayers sit in its own group, beside vars (indexed last:
+   * a name found before keeps its group; never past the nesting limit,
+   * which a plain layer's missing sublayers must not trip). */
+  if (is_layer && w->depth < 32) {
+    w->st = index_v3_group(w->f, path, scope, w->depth + 1, true);
     if (w->st) return -1;
   }
   return 0;
 }
 
 static kiln_status *index_v3_group(kiln_keras_file *f, const char *path,
-                                   const char *scope, int depth) {
+                                   const char *scope, int depth,
+                                   bool sublayers) {
   if (depth > 32)
     return kiln_error(KILN_ERR_INVALID_MODEL,
                       "%s: model.weights.h5 nests layers more than 32 deep "
@@ -409,7 +437,7 @@ static kiln_status *index_v3_group(kiln_keras_file *f, const char *path,
                       f->source, path);
   hid_t grp = H5Gopen2((hid_t)f->h5, path, H5P_DEFAULT);
   if (grp < 0) return NULL;
-  v3_walk w = {f, path, scope, depth, NULL};
+  v3_walk w = {f, path, scope, depth, sublayers, NULL};
   H5Literate(grp, H5_INDEX_NAME, H5_ITER_INC, NULL, v3_visit, &w);
   H5Gclose(grp);
   return w.st;
@@ -563,7 +591,7 @@ static kiln_status *open_keras_zip(kiln_keras_file *f, const void *data,
     f->layout = KILN_KERAS_V3;
     kiln_keras_hdf5_lock();
     st = open_h5_image(f, f->image, weights_size, "model.weights.h5");
-    if (!st) st = index_v3_group(f, "layers", "", 0);
+    if (!st) st = index_v3_group(f, "layers", "", 0, false);
     kiln_keras_hdf5_unlock();
   }
   kiln_free(f->alloc, config);

@@ -179,8 +179,9 @@ static kiln_status *add_input(importer *im, const char *name,
 
 /* Calls one layer on `inputs`. */
 static kiln_status *call_layer(importer *im, const json_t *layer,
-                               const char *scope, const int *inputs,
-                               int num_inputs, int *outputs, int *num_outputs) {
+                               const json_t *call, const char *scope,
+                               const int *inputs, int num_inputs, int *outputs,
+                               int *num_outputs) {
   const char *name = layer_name(layer), *cls = class_of(layer);
   if (!name) return bad(im, "a layer of class '%s' has no name", cls);
   char scoped[512];
@@ -212,7 +213,8 @@ static kiln_status *call_layer(importer *im, const json_t *layer,
                           .layer = scoped,
                           .class_name = cls,
                           .config = config,
-                          .batch_dynamic = im->batch_dynamic};
+                          .batch_dynamic = im->batch_dynamic,
+                          .call = json_is_object(call) ? call : NULL};
   KILN_TRY(add_source_op(im, cls, &b.layer_index));
   for (int i = 0; i < num_inputs; i++)
     if (inputs[i] < 0)
@@ -439,7 +441,9 @@ static kiln_status *build_functional(importer *im, const json_t *config,
             st = scalar_const(im, lc->name, scalars[k], &ins[k]);
         if (st) break;
         int outs[KILN_KERAS_MAX_OUTPUTS], num = 0;
-        st = call_layer(im, lc->layer, scope, ins, count, outs, &num);
+        st = call_layer(im, lc->layer,
+                        json_array_get(nodes, (size_t)lc->num_calls), scope,
+                        ins, count, outs, &num);
         if (!st) st = add_call(im, lc, outs, num);
         progress = true;
       }
@@ -520,8 +524,8 @@ static kiln_status *build_sequential(importer *im, const json_t *config,
       return bad(im, "Sequential layer %zu follows a layer with %d outputs", i,
                  num);
     int in = outs[0];
-    KILN_TRY(
-        call_layer(im, json_array_get(layers, i), scope, &in, 1, outs, &num));
+    KILN_TRY(call_layer(im, json_array_get(layers, i), NULL, scope, &in, 1,
+                        outs, &num));
   }
   memcpy(outputs, outs, (size_t)num * sizeof *outs);
   *num_outputs = num;

@@ -41,7 +41,9 @@ static const kiln_keras_layer_def layers[] = {
     {"Permute", kiln_keras_build_permute},
     {"ZeroPadding1D", kiln_keras_build_zero_padding1d},
     {"ZeroPadding2D", kiln_keras_build_zero_padding2d},
+    {"Cropping1D", kiln_keras_build_cropping1d},
     {"Cropping2D", kiln_keras_build_cropping2d},
+    {"UpSampling1D", kiln_keras_build_upsampling1d},
     {"UpSampling2D", kiln_keras_build_upsampling2d},
     {"Resizing", kiln_keras_build_resizing},
     {"MaxPooling1D", kiln_keras_build_pool1d},
@@ -60,6 +62,25 @@ static const kiln_keras_layer_def layers[] = {
     {"Maximum", kiln_keras_build_merge},
     {"Minimum", kiln_keras_build_merge},
     {"Concatenate", kiln_keras_build_concatenate},
+    /* keras_layers_ops.c: operations on tensors (keras.src.ops) */
+    {"TrueDivide", kiln_keras_build_binary_op},
+    {"Divide", kiln_keras_build_binary_op},
+    {"Power", kiln_keras_build_binary_op},
+    {"Negative", kiln_keras_build_unary_op},
+    {"Absolute", kiln_keras_build_unary_op},
+    {"Sqrt", kiln_keras_build_unary_op},
+    {"Rsqrt", kiln_keras_build_unary_op},
+    {"Exp", kiln_keras_build_unary_op},
+    {"Log", kiln_keras_build_unary_op},
+    {"Tanh", kiln_keras_build_unary_op},
+    {"Sigmoid", kiln_keras_build_unary_op},
+    {"Square", kiln_keras_build_unary_op},
+    {"Relu", kiln_keras_build_unary_op},
+    {"Matmul", kiln_keras_build_matmul},
+    {"Transpose", kiln_keras_build_transpose_op},
+    {"Mean", kiln_keras_build_mean_op},
+    /* keras_layers_attention.c */
+    {"MultiHeadAttention", kiln_keras_build_multi_head_attention},
 };
 
 const kiln_keras_layer_def *kiln_keras_find_layer(const char *class_name) {

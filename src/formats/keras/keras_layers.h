@@ -71,6 +71,23 @@ kiln_status *kiln_keras_build_merge(kiln_keras_builder *b, const int *in, int n,
                                     int *out, int *num_out);
 kiln_status *kiln_keras_build_concatenate(kiln_keras_builder *b, const int *in,
                                           int n, int *out, int *num_out);
+kiln_status *kiln_keras_build_cropping1d(kiln_keras_builder *b, const int *in,
+                                         int n, int *out, int *num_out);
+kiln_status *kiln_keras_build_upsampling1d(kiln_keras_builder *b, const int *in,
+                                           int n, int *out, int *num_out);
+kiln_status *kiln_keras_build_unary_op(kiln_keras_builder *b, const int *in,
+                                       int n, int *out, int *num_out);
+kiln_status *kiln_keras_build_binary_op(kiln_keras_builder *b, const int *in,
+                                        int n, int *out, int *num_out);
+kiln_status *kiln_keras_build_matmul(kiln_keras_builder *b, const int *in,
+                                     int n, int *out, int *num_out);
+kiln_status *kiln_keras_build_transpose_op(kiln_keras_builder *b, const int *in,
+                                           int n, int *out, int *num_out);
+kiln_status *kiln_keras_build_mean_op(kiln_keras_builder *b, const int *in,
+                                      int n, int *out, int *num_out);
+kiln_status *kiln_keras_build_multi_head_attention(kiln_keras_builder *b,
+                                                   const int *in, int n,
+                                                   int *out, int *num_out);
 
 /* The layer's own "activation" (Dense, Conv*) applied to x. */
 kiln_status *kiln_keras_layer_activation(kiln_keras_builder *b, int x,

@@ -1,9 +1,9 @@
 /* keras_layers_core.c - Dense, the activation layers, the layers that
  * vanish at inference (Dropout and kin), Rescaling, Normalization,
- * BatchNormalization, LayerNormalization and Embedding. The
- * normalizations become plain elementwise operators with their
- * constants worked out here; the passes then fold BatchNormalization's
- * MUL and ADD into the convolution before it. */
+ * BatchNormalization, LayerNormalization (over one or several axes) and
+ * Embedding. The normalizations become plain elementwise operators with
+ * their constants worked out here; the passes then fold
+ * BatchNormalization's MUL and ADD into the convolution before it. */
 #include <math.h>
 #include <string.h>
 
@@ -338,11 +338,63 @@ kiln_status *kiln_keras_build_batch_norm(kiln_keras_builder *b, const int *in,
   return st;
 }
 
+/* LayerNormalization's axes: "axis" as an int or a list, ascending, past
+ * the batch (Keras keeps gamma and beta in the listed axes' sizes). */
+static kiln_status *layer_norm_axes(kiln_keras_builder *b, int rank,
+                                    int32_t *axes, int *count) {
+  const json_t *axis = json_object_get(b->config, "axis");
+  int values[KILN_MAX_RANK];
+  *count = 1;
+  values[0] = -1;
+  if (json_is_array(axis)) {
+    if (json_array_size(axis) < 1 || json_array_size(axis) >= (size_t)rank)
+      return kiln_keras_error(b, "axis lists %zu axes of an input of rank %d",
+                              json_array_size(axis), rank);
+    *count = (int)json_array_size(axis);
+  }
+  if (axis && !json_is_null(axis))
+    KILN_TRY(kiln_keras_ints(b, "axis", *count, NULL, values));
+  for (int i = 0; i < *count; i++) {
+    int a = values[i] < 0 ? values[i] + rank : values[i];
+    if (a < 1 || a >= rank || (i > 0 && a <= axes[i - 1]))
+      return kiln_keras_error(b,
+                              "axis %d: only ascending axes past the batch "
+                              "of a rank-%d input are supported",
+                              values[i], rank);
+    axes[i] = a;
+  }
+  return NULL;
+}
+
+/* gamma or beta (weight `index`, in the normalized axes' sizes) shaped to
+ * broadcast against the input: from the first normalized axis on, 1 on
+ * the axes between them. */
+static kiln_status *layer_norm_param(kiln_keras_builder *b, int index,
+                                     const char *suffix, const kiln_value *x,
+                                     const int32_t *axes, int count, int *out) {
+  int64_t want[KILN_MAX_RANK], dims[KILN_MAX_RANK], shape[KILN_MAX_RANK];
+  for (int i = 0; i < count; i++) want[i] = x->dims[axes[i]];
+  int rank = x->rank - axes[0];
+  for (int d = 0, i = 0; d < rank; d++) {
+    bool normalized = i < count && axes[i] == axes[0] + d;
+    shape[d] = normalized ? x->dims[axes[0] + d] : 1;
+    i += normalized;
+  }
+  float *data = NULL;
+  KILN_TRY(kiln_keras_weight_read(b, index, count, want, dims, &data));
+  kiln_status *st = kiln_keras_const_f32(b, suffix, data, rank, shape, out);
+  kiln_free(b->g->alloc, data);
+  return st;
+}
+
 kiln_status *kiln_keras_build_layer_norm(kiln_keras_builder *b, const int *in,
                                          int n, int *out, int *num_out) {
   KILN_TRY(kiln_keras_one_input(b, in, n, -1));
   int x = in[0];
-  KILN_TRY(last_axis_only(b, kiln_keras_value(b, x)->rank));
+  int32_t norm_axes[KILN_MAX_RANK];
+  int num_axes;
+  KILN_TRY(
+      layer_norm_axes(b, kiln_keras_value(b, x)->rank, norm_axes, &num_axes));
   bool center, scale_on, rms;
   double eps;
   KILN_TRY(kiln_keras_bool(b, "center", true, &center));
@@ -350,11 +402,9 @@ kiln_status *kiln_keras_build_layer_norm(kiln_keras_builder *b, const int *in,
   KILN_TRY(kiln_keras_bool(b, "rms_scaling", false, &rms));
   KILN_TRY(kiln_keras_float(b, "epsilon", 1e-3, &eps));
   if (rms) return kiln_keras_error(b, "rms_scaling is not supported");
-  int rank = kiln_keras_value(b, x)->rank, channels = last_dim(b, x);
-  int32_t axis = rank - 1;
   int axes, mean, d, sq, var, eps_c, ve, inv, y;
   kiln_reduce_attrs keep = {.keep_dims = true};
-  KILN_TRY(kiln_keras_const_i32(b, "axes", &axis, 1, &axes));
+  KILN_TRY(kiln_keras_const_i32(b, "axes", norm_axes, num_axes, &axes));
   int m_in[2] = {x, axes};
   KILN_TRY(kiln_keras_node(b, KILN_OP_MEAN, m_in, 2, &keep, "mean",
                            KILN_DTYPE_INVALID, &mean));
@@ -378,17 +428,19 @@ kiln_status *kiln_keras_build_layer_norm(kiln_keras_builder *b, const int *in,
   KILN_TRY(kiln_keras_node(b, KILN_OP_MUL, y_in, 2, NULL, "normalized",
                            KILN_DTYPE_INVALID, &y));
   int w = 0;
-  int64_t want[1] = {channels};
+  kiln_value input = *kiln_keras_value(b, x);
   if (scale_on) {
     int gamma;
-    KILN_TRY(kiln_keras_weight_const(b, w++, "gamma", 1, want, &gamma, NULL));
+    KILN_TRY(
+        layer_norm_param(b, w++, "gamma", &input, norm_axes, num_axes, &gamma));
     int g_in[2] = {y, gamma};
     KILN_TRY(kiln_keras_node(b, KILN_OP_MUL, g_in, 2, NULL, "scaled",
                              KILN_DTYPE_INVALID, &y));
   }
   if (center) {
     int beta;
-    KILN_TRY(kiln_keras_weight_const(b, w++, "beta", 1, want, &beta, NULL));
+    KILN_TRY(
+        layer_norm_param(b, w++, "beta", &input, norm_axes, num_axes, &beta));
     int b_in[2] = {y, beta};
     KILN_TRY(kiln_keras_node(b, KILN_OP_ADD, b_in, 2, NULL, "shifted",
                              KILN_DTYPE_INVALID, &y));
@@ -401,6 +453,15 @@ kiln_status *kiln_keras_build_layer_norm(kiln_keras_builder *b, const int *in,
 kiln_status *kiln_keras_build_embedding(kiln_keras_builder *b, const int *in,
                                         int n, int *out, int *num_out) {
   KILN_TRY(kiln_keras_one_input(b, in, n, -1));
+  /* A mask changes what the layers after it compute (pooling and attention
+   * skip the padded steps); kiln carries no masks, so rather than answer
+   * differently from Keras it refuses. */
+  bool mask_zero;
+  KILN_TRY(kiln_keras_bool(b, "mask_zero", false, &mask_zero));
+  if (mask_zero)
+    return kiln_keras_error(b,
+                            "mask_zero=True is not supported (kiln does "
+                            "not carry Keras masks to the layers after it)");
   int input_dim, output_dim;
   KILN_TRY(kiln_keras_int(b, "input_dim", 0, &input_dim));
   KILN_TRY(kiln_keras_int(b, "output_dim", 0, &output_dim));

@@ -1,6 +1,6 @@
 /* keras_layers_shape.c - layers that move, pad, crop, resize or pool
- * tensors: Flatten, Reshape, Permute, ZeroPadding1D/2D, Cropping2D,
- * UpSampling2D, Resizing and the pooling layers. Sizes Keras leaves to run
+ * tensors: Flatten, Reshape, Permute, ZeroPadding1D/2D, Cropping1D/2D,
+ * UpSampling1D/2D, Resizing and the pooling layers. Sizes Keras leaves to run
  * time (the batch) stay -1 in RESHAPE's shape; the other dimensions come
  * from the input's static shape, which Keras models always have past the
  * batch for these layers. */
@@ -181,6 +181,61 @@ kiln_status *kiln_keras_build_cropping2d(kiln_keras_builder *b, const int *in,
   int ins[3] = {in[0], bi, si};
   *num_out = 1;
   return kiln_keras_node(b, KILN_OP_SLICE, ins, 3, NULL, NULL,
+                         KILN_DTYPE_INVALID, &out[0]);
+}
+
+kiln_status *kiln_keras_build_cropping1d(kiln_keras_builder *b, const int *in,
+                                         int n, int *out, int *num_out) {
+  KILN_TRY(kiln_keras_one_input(b, in, n, 3));
+  int32_t crop[2];
+  KILN_TRY(pad_pairs(b, "cropping", 1, crop));
+  int64_t steps = kiln_keras_value(b, in[0])->dims[1];
+  int64_t kept = steps - crop[0] - crop[1];
+  if (kept <= 0)
+    return kiln_keras_error(b, "cropping leaves nothing of %lld steps",
+                            (long long)steps);
+  int32_t begin[3] = {0, crop[0], 0}, size[3] = {-1, (int32_t)kept, -1};
+  int bi, si;
+  KILN_TRY(kiln_keras_const_i32(b, "begin", begin, 3, &bi));
+  KILN_TRY(kiln_keras_const_i32(b, "size", size, 3, &si));
+  int ins[3] = {in[0], bi, si};
+  *num_out = 1;
+  return kiln_keras_node(b, KILN_OP_SLICE, ins, 3, NULL, NULL,
+                         KILN_DTYPE_INVALID, &out[0]);
+}
+
+/* Each step repeated `size` times: [B, T, C] as [B, T, 1, C], tiled to
+ * [B, T, size, C] and merged to [B, T * size, C] (a whole-number copy,
+ * which no resize arithmetic can round wrong). */
+kiln_status *kiln_keras_build_upsampling1d(kiln_keras_builder *b, const int *in,
+                                           int n, int *out, int *num_out) {
+  KILN_TRY(kiln_keras_one_input(b, in, n, 3));
+  int size;
+  KILN_TRY(kiln_keras_int(b, "size", 2, &size));
+  const kiln_value *v = kiln_keras_value(b, in[0]);
+  int64_t steps = v->dims[1], channels = v->dims[2];
+  if (size < 1 || steps * size > (1 << 24))
+    return kiln_keras_error(b, "size %d is out of range for %lld steps", size,
+                            (long long)steps);
+  int32_t split[4] = {-1, (int32_t)steps, 1, (int32_t)channels};
+  int32_t tiles[4] = {1, 1, size, 1};
+  int32_t merged[3] = {-1, (int32_t)(steps * size), (int32_t)channels};
+  kiln_reshape_attrs split_a = {.num_dims = 4}, merged_a = {.num_dims = 3};
+  memcpy(split_a.new_shape, split, sizeof split);
+  memcpy(merged_a.new_shape, merged, sizeof merged);
+  int s, t, m, x;
+  KILN_TRY(kiln_keras_const_i32(b, "split_shape", split, 4, &s));
+  int split_in[2] = {in[0], s};
+  KILN_TRY(kiln_keras_node(b, KILN_OP_RESHAPE, split_in, 2, &split_a, "split",
+                           KILN_DTYPE_INVALID, &x));
+  KILN_TRY(kiln_keras_const_i32(b, "multiples", tiles, 4, &t));
+  int tile_in[2] = {x, t};
+  KILN_TRY(kiln_keras_node(b, KILN_OP_TILE, tile_in, 2, NULL, "tile",
+                           KILN_DTYPE_INVALID, &x));
+  KILN_TRY(kiln_keras_const_i32(b, "shape", merged, 3, &m));
+  int merge_in[2] = {x, m};
+  *num_out = 1;
+  return kiln_keras_node(b, KILN_OP_RESHAPE, merge_in, 2, &merged_a, NULL,
                          KILN_DTYPE_INVALID, &out[0]);
 }
 
