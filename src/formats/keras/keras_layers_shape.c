@@ -165,7 +165,7 @@ kiln_status *kiln_keras_build_cropping2d(kiln_keras_builder *b, const int *in,
                                          int n, int *out, int *num_out) {
   KILN_TRY(kiln_keras_one_input(b, in, n, 4));
   KILN_TRY(kiln_keras_channels_last(b));
-  int32_t crop[4];
+  int32_t crop[4] = {0};
   KILN_TRY(pad_pairs(b, "cropping", 2, crop));
   const kiln_value *v = kiln_keras_value(b, in[0]);
   int64_t h = v->dims[1] - crop[0] - crop[1],
@@ -187,7 +187,7 @@ kiln_status *kiln_keras_build_cropping2d(kiln_keras_builder *b, const int *in,
 kiln_status *kiln_keras_build_cropping1d(kiln_keras_builder *b, const int *in,
                                          int n, int *out, int *num_out) {
   KILN_TRY(kiln_keras_one_input(b, in, n, 3));
-  int32_t crop[2];
+  int32_t crop[2] = {0};
   KILN_TRY(pad_pairs(b, "cropping", 1, crop));
   int64_t steps = kiln_keras_value(b, in[0])->dims[1];
   int64_t kept = steps - crop[0] - crop[1];
