@@ -1,0 +1,183 @@
+"""SavedModel folders loaded directly (issue 12, part 2): the small Keras
+zoo models (kiln_e2e.MODELS, random weights) are written with
+tf.saved_model.save(model, dir) and model.export(dir); kiln's outputs on
+fresh random inputs must match TensorFlow's own run of the loaded
+serving_default signature within 1e-4 relative, keyed by the signature's
+output names. A tf.Module with two signatures serves serving_default. Bad
+folders (a missing variables shard, a damaged index, an op kiln lacks)
+get a clear error, never a crash."""
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kiln_e2e as K
+
+TOLERANCE = 1e-4
+SMALL_ZOO = ["mlp", "cnn", "mobilenet_v2_035", "mobilenet_v3_small", "unet",
+             "text_classifier", "quant_core", "dynamic_batch"]
+
+
+def _tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    return tf
+
+
+def _feed(spec, signature, rng, batch=1):
+    """Random inputs for the signature's TensorSpecs, by the spec's kind."""
+    tf = _tf()
+    feed = {}
+    for name, ts in sorted(signature.structured_input_signature[1].items()):
+        shape = [batch if d is None else d for d in ts.shape.as_list()]
+        if ts.dtype.is_integer:
+            feed[name] = rng.integers(0, max(spec.vocab, 2), shape).astype(
+                ts.dtype.as_numpy_dtype)
+        elif spec.inputs == "image":
+            feed[name] = rng.uniform(0, 255, shape).astype(np.float32)
+        else:
+            feed[name] = rng.uniform(-1, 1, shape).astype(np.float32)
+        assert ts.dtype in (tf.float32, tf.int32), ts
+    return feed
+
+
+def _reference(saved_dir, feed):
+    tf = _tf()
+    loaded = tf.saved_model.load(str(saved_dir))
+    fn = loaded.signatures["serving_default"]
+    out = fn(**{k: tf.constant(v) for k, v in feed.items()})
+    return {k: v.numpy() for k, v in out.items()}
+
+
+@pytest.fixture(scope="module")
+def zoo_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("savedmodels")
+    tf = _tf()
+    dirs = {}
+    for name in SMALL_ZOO:
+        model = K.build_keras_model(K.MODELS[name])
+        tf.saved_model.save(model, str(root / f"{name}_save"))
+        model.export(str(root / f"{name}_export"), verbose=False)
+        dirs[name] = (root / f"{name}_save", root / f"{name}_export")
+    return dirs
+
+
+@pytest.mark.parametrize("how", ["save", "export"])
+@pytest.mark.parametrize("name", SMALL_ZOO)
+def test_zoo_savedmodel_matches_tensorflow(name, how, zoo_dirs, kiln_bin,
+                                           tmp_path):
+    tf = _tf()
+    spec = K.MODELS[name]
+    saved_dir = zoo_dirs[name][0 if how == "save" else 1]
+    rng, _ = K.make_rng()
+    signature = tf.saved_model.load(str(saved_dir)).signatures[
+        "serving_default"]
+    feed = _feed(spec, signature, rng)
+    expected = _reference(saved_dir, feed)
+    got, _ = K.run_kiln(saved_dir, feed, tmp_path, kiln_bin=kiln_bin)
+    errors = K.compare_outputs(got, expected, tolerance=TOLERANCE)
+    print(f"{name} ({how}): max relative error "
+          f"{max(errors.values()):.3g}")
+
+
+class TwoSignatures:
+    """A tf.Module whose serving_default and a second signature differ."""
+
+    @staticmethod
+    def build():
+        tf = _tf()
+
+        class M(tf.Module):
+            def __init__(self):
+                super().__init__()
+                rng = np.random.default_rng(5)
+                self.w = tf.Variable(rng.normal(size=(6, 3)).astype(
+                    np.float32))
+                self.b = tf.Variable(rng.normal(size=(3,)).astype(
+                    np.float32))
+
+            @tf.function(input_signature=[tf.TensorSpec([None, 6],
+                                                         tf.float32)])
+            def serve(self, x):
+                return {"scores": tf.nn.relu(tf.matmul(x, self.w) + self.b)}
+
+            @tf.function(input_signature=[tf.TensorSpec([None, 6],
+                                                         tf.float32)])
+            def other(self, x):
+                return {"other": tf.tanh(x) * 2.0}
+
+        return M()
+
+
+def test_module_with_two_signatures_serves_serving_default(kiln_bin,
+                                                           tmp_path):
+    tf = _tf()
+    m = TwoSignatures.build()
+    d = tmp_path / "two"
+    tf.saved_model.save(m, str(d), signatures={"serving_default": m.serve,
+                                               "other": m.other})
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 6)).astype(np.float32)
+    expected = _reference(d, {"x": x})
+    assert list(expected) == ["scores"]
+    got, _ = K.run_kiln(d, {"x": x}, tmp_path / "run", kiln_bin=kiln_bin)
+    K.compare_outputs(got, expected, tolerance=TOLERANCE)
+
+
+def _small_module_dir(tmp_path, body=None):
+    tf = _tf()
+
+    class M(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.ones((4, 2), np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
+        def serve(self, x):
+            y = tf.matmul(x, self.w)
+            return {"y": body(y) if body else y}
+
+    m = M()
+    d = tmp_path / "small"
+    tf.saved_model.save(m, str(d), signatures={"serving_default": m.serve})
+    return d
+
+
+def _kiln_error(kiln_bin, d):
+    result = K.run_kiln_command(["info", str(d)], kiln_bin=kiln_bin)
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr
+    assert result.returncode < 128, K.describe_exit(result)
+    return result.stderr
+
+
+def test_missing_variables_shard_is_named(kiln_bin, tmp_path):
+    d = _small_module_dir(tmp_path)
+    shard = next((d / "variables").glob("variables.data-*"))
+    shard.unlink()
+    err = _kiln_error(kiln_bin, d)
+    assert shard.name in err, err
+
+
+def test_damaged_index_is_refused(kiln_bin, tmp_path):
+    d = _small_module_dir(tmp_path)
+    index = d / "variables" / "variables.index"
+    data = bytearray(index.read_bytes())
+    for i in range(8, len(data) - 48, 7):
+        data[i] ^= 0x5A
+    index.write_bytes(bytes(data))
+    err = _kiln_error(kiln_bin, d)
+    assert "variables.index" in err, err
+
+
+def test_unsupported_op_is_named(kiln_bin, tmp_path):
+    tf = _tf()
+    d = _small_module_dir(tmp_path, body=lambda y: tf.math.cumprod(y, axis=1))
+    err = _kiln_error(kiln_bin, d)
+    assert "(op Cumprod) is not supported" in err, err
+
+
+def test_folder_without_saved_model_keeps_its_error(kiln_bin, tmp_path):
+    result = K.run_kiln_command(["info", str(tmp_path)], kiln_bin=kiln_bin)
+    assert result.returncode != 0
+    assert "not a regular file" in result.stderr, result.stderr
