@@ -434,9 +434,9 @@ static kiln_status *load_savedmodel(const char *dir,
   if (!st) {
     m->buffer = kiln_malloc(m->alloc, size);
     if (!m->buffer)
-      st = kiln_error(KILN_ERR_OUT_OF_MEMORY,
-                      "%s: cannot allocate %zu bytes to read it into", pb,
-                      size);
+      st =
+          kiln_error(KILN_ERR_OUT_OF_MEMORY,
+                     "%s: cannot allocate %zu bytes to read it into", pb, size);
   }
   if (!st) st = read_whole(fd, pb, m->buffer, size);
   close(fd);

@@ -29,7 +29,7 @@ enum { NODE_NEW = 0, NODE_OPEN, NODE_DONE };
 typedef struct scope {
   const kiln_tf_node *nodes;
   size_t count;
-  size_t *order; /* node indices sorted by name */
+  size_t *order;                    /* node indices sorted by name */
   const kiln_tf_function *function; /* NULL: the top-level graph */
   const sm_ref *args;               /* the call's inputs (function only) */
   uint8_t *state;
@@ -47,8 +47,8 @@ kiln_status *sm_node_error(const sm_importer *im, const kiln_tf_node *n,
   vsnprintf(message, sizeof message, fmt, args);
   va_end(args);
   return kiln_error(KILN_ERR_INVALID_MODEL, "%s: node '%.*s' (op %.*s): %s",
-                    im->source, (int)n->name.len, n->name.data,
-                    (int)n->op.len, n->op.data, message);
+                    im->source, (int)n->name.len, n->name.data, (int)n->op.len,
+                    n->op.data, message);
 }
 
 static int compare_str(kiln_tf_str a, kiln_tf_str b) {
@@ -106,9 +106,12 @@ static long find_node(const scope *s, kiln_tf_str name) {
 /* Where an output argument of `op` starts among its flat outputs (ops whose
  * outputs are several named arguments). */
 static int output_arg_offset(kiln_tf_str op, kiln_tf_str arg) {
-  static const char *const batch_norm[] = {
-      "y",        "batch_mean",      "batch_variance",
-      "reserve_space_1", "reserve_space_2", "reserve_space_3"};
+  static const char *const batch_norm[] = {"y",
+                                           "batch_mean",
+                                           "batch_variance",
+                                           "reserve_space_1",
+                                           "reserve_space_2",
+                                           "reserve_space_3"};
   if (kiln_tf_str_eq(op, "FusedBatchNormV3") ||
       kiln_tf_str_eq(op, "FusedBatchNorm") ||
       kiln_tf_str_eq(op, "FusedBatchNormV2"))
@@ -223,8 +226,7 @@ static kiln_status *read_variable(sm_importer *im, const kiln_tf_node *n,
   char name[512];
   snprintf(name, sizeof name, "%.*s", (int)key.len, key.data);
   const kiln_bundle_entry *e = kiln_bundle_find(im->bundle, name);
-  if (!e)
-    return sm_node_error(im, n, "variables/ has no tensor '%s'", name);
+  if (!e) return sm_node_error(im, n, "variables/ has no tensor '%s'", name);
   if (e->dtype == KILN_DTYPE_INVALID)
     return sm_node_error(im, n, "variable '%s': %s", name, e->refusal);
   int id;
@@ -233,7 +235,8 @@ static kiln_status *read_variable(sm_importer *im, const kiln_tf_node *n,
                          e->rank ? e->dims : NULL, &id, &data));
   size_t nbytes = im->gb.g->values[id].nbytes;
   if (nbytes != e->size)
-    return sm_node_error(im, n, "variable '%s' has %llu bytes where its shape "
+    return sm_node_error(im, n,
+                         "variable '%s' has %llu bytes where its shape "
                          "needs %zu",
                          name, (unsigned long long)e->size, nbytes);
   KILN_TRY(kiln_status_wrap(kiln_bundle_read(im->bundle, e, data, nbytes),
@@ -255,15 +258,15 @@ static kiln_status *inline_call(sm_importer *im, scope *s, size_t i,
     return sm_node_error(im, n, "calls '%.*s', which the library lacks",
                          (int)f->func->name.len, f->func->name.data);
   if ((size_t)num_in != fn->input_count)
-    return sm_node_error(im, n, "passes %d inputs to a function of %zu",
-                         num_in, fn->input_count);
+    return sm_node_error(im, n, "passes %d inputs to a function of %zu", num_in,
+                         fn->input_count);
   if (s->depth >= SM_MAX_CALL_DEPTH)
     return sm_node_error(im, n, "function calls nest deeper than %d",
                          SM_MAX_CALL_DEPTH);
   if (fn->output_count > SM_MAX_NODE_OUTPUTS)
     return sm_node_error(im, n, "its function has too many outputs");
-  sm_ref *args = kiln_calloc(im->alloc, (size_t)(num_in ? num_in : 1),
-                             sizeof *args);
+  sm_ref *args =
+      kiln_calloc(im->alloc, (size_t)(num_in ? num_in : 1), sizeof *args);
   if (!args) return KILN_OOM();
   if (num_in) memcpy(args, in, (size_t)num_in * sizeof *args);
   /* The trailing inputs are the function's captures: bind them to the
@@ -289,9 +292,9 @@ static kiln_status *inline_call(sm_importer *im, scope *s, size_t i,
         break;
       }
     if (!ret) {
-      st = sm_node_error(im, n, "its function returns nothing for '%.*s'",
-                         (int)fn->outputs[k].name.len,
-                         fn->outputs[k].name.data);
+      st =
+          sm_node_error(im, n, "its function returns nothing for '%.*s'",
+                        (int)fn->outputs[k].name.len, fn->outputs[k].name.data);
       break;
     }
     long node, arg;
@@ -309,9 +312,10 @@ static kiln_status *inline_call(sm_importer *im, scope *s, size_t i,
 static kiln_status *convert(sm_importer *im, scope *s, size_t i) {
   const kiln_tf_node *n = &s->nodes[i];
   int num_in = 0;
-  for (size_t k = 0; k < n->input_count; k++) num_in += !is_control(n->inputs[k]);
-  sm_ref *in = kiln_calloc(im->alloc, (size_t)(num_in ? num_in : 1),
-                           sizeof *in);
+  for (size_t k = 0; k < n->input_count; k++)
+    num_in += !is_control(n->inputs[k]);
+  sm_ref *in =
+      kiln_calloc(im->alloc, (size_t)(num_in ? num_in : 1), sizeof *in);
   if (!in) return KILN_OOM();
   kiln_status *st = NULL;
   for (size_t k = 0, j = 0; !st && k < n->input_count; k++)
@@ -355,8 +359,7 @@ static kiln_status *convert(sm_importer *im, scope *s, size_t i) {
     } else {
       for (int k = 0; !st && k < num_in; k++)
         if (in[k].kind != SM_VALUE)
-          st = sm_node_error(im, n, "input %d is a resource, not a tensor",
-                             k);
+          st = sm_node_error(im, n, "input %d is a resource, not a tensor", k);
       if (!st) st = set_outputs(im, s, i, 6);
       if (!st) st = fn(im, n, name, in, num_in, &s->outs[i][0]);
     }
@@ -391,8 +394,7 @@ static kiln_status *eval_node(sm_importer *im, scope *s, size_t root) {
         break;
       }
       if (top == cap) {
-        size_t *grown =
-            kiln_realloc(im->alloc, stack, 2 * cap * sizeof *stack);
+        size_t *grown = kiln_realloc(im->alloc, stack, 2 * cap * sizeof *stack);
         if (!grown) {
           st = KILN_OOM();
           break;
@@ -491,9 +493,8 @@ static kiln_status *add_input(sm_importer *im, scope *top,
 
 /* The chosen MetaGraphDef's bytes within saved_model.pb (field 2 of
  * SavedModel, the index-th). */
-static kiln_status *meta_graph_bytes(const void *pb, size_t size,
-                                     size_t index, const uint8_t **out,
-                                     size_t *out_len) {
+static kiln_status *meta_graph_bytes(const void *pb, size_t size, size_t index,
+                                     const uint8_t **out, size_t *out_len) {
   kiln_pb_reader r = kiln_pb_reader_make(pb, size, "SavedModel");
   kiln_pb_field f;
   bool more;
@@ -507,7 +508,8 @@ static kiln_status *meta_graph_bytes(const void *pb, size_t size,
       return NULL;
     }
   }
-  return kiln_error(KILN_ERR_INVALID_MODEL, "saved_model.pb: MetaGraphDef %zu "
+  return kiln_error(KILN_ERR_INVALID_MODEL,
+                    "saved_model.pb: MetaGraphDef %zu "
                     "not found",
                     index);
 }
@@ -519,8 +521,8 @@ static kiln_status *build(sm_importer *im, const void *pb, size_t pb_size,
   size_t mg_len = 0;
   KILN_TRY(meta_graph_bytes(pb, pb_size, (size_t)(mg - model->meta_graphs),
                             &mg_bytes, &mg_len));
-  KILN_TRY(sm_objects_read(mg_bytes, mg_len, im->bundle, im->alloc,
-                           im->source, &im->objects));
+  KILN_TRY(sm_objects_read(mg_bytes, mg_len, im->bundle, im->alloc, im->source,
+                           &im->objects));
   im->variable_values = kiln_malloc(
       im->alloc, (im->objects.key_count ? im->objects.key_count : 1) *
                      sizeof *im->variable_values);
@@ -555,7 +557,8 @@ static kiln_status *build(sm_importer *im, const void *pb, size_t pb_size,
     if (!st) ids[n_in + i] = ref.id;
   }
   for (size_t i = 0; !st && i < n_in + n_out; i++) {
-    kiln_tf_str key = i < n_in ? sig->inputs[i].key : sig->outputs[i - n_in].key;
+    kiln_tf_str key =
+        i < n_in ? sig->inputs[i].key : sig->outputs[i - n_in].key;
     names[i] = kiln_malloc(im->alloc, key.len + 1);
     if (!names[i]) {
       st = KILN_OOM();
@@ -572,9 +575,9 @@ static kiln_status *build(sm_importer *im, const void *pb, size_t pb_size,
              sizeof g->values[v].signature);
   }
   if (!st)
-    st = kiln_graph_set_io(im->gb.g, ids, (const char *const *)names,
-                           (int)n_in, ids + n_in,
-                           (const char *const *)(names + n_in), (int)n_out);
+    st = kiln_graph_set_io(im->gb.g, ids, (const char *const *)names, (int)n_in,
+                           ids + n_in, (const char *const *)(names + n_in),
+                           (int)n_out);
   scope_free(im, &top);
   for (size_t i = 0; names && i < n_in + n_out; i++)
     kiln_free(im->alloc, names[i]);

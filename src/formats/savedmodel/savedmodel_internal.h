@@ -14,10 +14,10 @@
 #include "formats/savedmodel/tf_proto.h"
 
 typedef enum sm_ref_kind {
-  SM_NONE = 0,  /* an output kiln does not produce (FusedBatchNorm's mean) */
-  SM_VALUE,     /* id: an IR value */
-  SM_RESOURCE,  /* id: a variable's node in the SavedObjectGraph */
-  SM_HANDLE,    /* a VarHandleOp no function call bound to an object */
+  SM_NONE = 0, /* an output kiln does not produce (FusedBatchNorm's mean) */
+  SM_VALUE,    /* id: an IR value */
+  SM_RESOURCE, /* id: a variable's node in the SavedObjectGraph */
+  SM_HANDLE,   /* a VarHandleOp no function call bound to an object */
 } sm_ref_kind;
 
 typedef struct sm_ref {

@@ -38,8 +38,7 @@ enum {
 
 static kiln_status *read_function(const kiln_pb_reader *r,
                                   const kiln_pb_field *f,
-                                  const kiln_allocator *alloc,
-                                  sm_bound *out) {
+                                  const kiln_allocator *alloc, sm_bound *out) {
   kiln_pb_reader entry = kiln_pb_nested(r, f, "concrete_functions entry");
   kiln_pb_field e;
   bool more;
@@ -151,8 +150,8 @@ static kiln_status *read_checkpoint_graph(const kiln_bundle *bundle,
   KILN_TRY(kiln_status_wrap(
       kiln_bundle_read_string(bundle, entry, &o->checkpoint_graph, &size),
       "%s: variables", source));
-  kiln_pb_reader tog = kiln_pb_reader_make(o->checkpoint_graph, size,
-                                           "TrackableObjectGraph");
+  kiln_pb_reader tog =
+      kiln_pb_reader_make(o->checkpoint_graph, size, "TrackableObjectGraph");
   kiln_pb_field e;
   bool more;
   size_t count = 0;
@@ -230,9 +229,8 @@ void sm_objects_free(sm_objects *o, const kiln_allocator *alloc) {
 const sm_bound *sm_objects_bound(const sm_objects *o, kiln_tf_str function) {
   for (size_t i = o->function_count; i-- > 0;)
     if (o->functions[i].function.len == function.len &&
-        (function.len == 0 ||
-         memcmp(o->functions[i].function.data, function.data,
-                function.len) == 0))
+        (function.len == 0 || memcmp(o->functions[i].function.data,
+                                     function.data, function.len) == 0))
       return &o->functions[i];
   return NULL;
 }

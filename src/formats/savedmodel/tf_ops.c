@@ -157,8 +157,8 @@ static kiln_status *convert_shape(sm_importer *im, const kiln_tf_node *n,
 }
 
 static kiln_status *convert_cast(sm_importer *im, const kiln_tf_node *n,
-                                 const char *name, const sm_ref *in,
-                                 int num_in, sm_ref *out) {
+                                 const char *name, const sm_ref *in, int num_in,
+                                 sm_ref *out) {
   KILN_TRY(sm_inputs(im, n, num_in, 1, 1));
   kiln_dtype dtype;
   KILN_TRY(sm_attr_dtype(im, n, "DstT", &dtype));
@@ -194,8 +194,8 @@ static kiln_status *convert_leaky_relu(sm_importer *im, const kiln_tf_node *n,
 /* selu(x) = scale * (relu(x) + alpha * min(elu(x), 0)), TensorFlow's
  * constants. */
 static kiln_status *convert_selu(sm_importer *im, const kiln_tf_node *n,
-                                 const char *name, const sm_ref *in,
-                                 int num_in, sm_ref *out) {
+                                 const char *name, const sm_ref *in, int num_in,
+                                 sm_ref *out) {
   KILN_TRY(sm_inputs(im, n, num_in, 1, 1));
   const float alpha = 1.6732632423543772f, scale = 1.0507009873554805f;
   int x = in[0].id, zero, c_pos, c_neg, elu, neg, pos, a, b;
@@ -262,8 +262,7 @@ static kiln_status *convert_reduce(sm_importer *im, const kiln_tf_node *n,
   kiln_reduce_attrs a = {.keep_dims = sm_attr_bool(n, "keep_dims", false)};
   int ids[2] = {in[0].id, in[1].id};
   out->kind = SM_VALUE;
-  return sm_node(im, op, ids, 2, &a, name, NULL, KILN_DTYPE_INVALID,
-                 &out->id);
+  return sm_node(im, op, ids, 2, &a, name, NULL, KILN_DTYPE_INVALID, &out->id);
 }
 
 /* ---- data movement ---- */
@@ -285,8 +284,8 @@ static kiln_status *convert_squeeze(sm_importer *im, const kiln_tf_node *n,
   KILN_TRY(sm_inputs(im, n, num_in, 1, 1));
   int64_t axes[KILN_MAX_RANK];
   int count = 0;
-  KILN_TRY(sm_attr_ints(im, n, "squeeze_dims", -1, KILN_MAX_RANK, axes,
-                        &count));
+  KILN_TRY(
+      sm_attr_ints(im, n, "squeeze_dims", -1, KILN_MAX_RANK, axes, &count));
   kiln_squeeze_attrs a = {.num_axes = count};
   for (int i = 0; i < count; i++) a.axes[i] = (int32_t)axes[i];
   out->kind = SM_VALUE;
@@ -328,8 +327,8 @@ static kiln_status *convert_concat(sm_importer *im, const kiln_tf_node *n,
 }
 
 static kiln_status *convert_pack(sm_importer *im, const kiln_tf_node *n,
-                                 const char *name, const sm_ref *in,
-                                 int num_in, sm_ref *out) {
+                                 const char *name, const sm_ref *in, int num_in,
+                                 sm_ref *out) {
   KILN_TRY(sm_inputs(im, n, num_in, 1, KILN_GB_MAX_INPUTS));
   kiln_pack_attrs a = {.count = num_in, .axis = (int)sm_attr_int(n, "axis", 0)};
   int ids[KILN_GB_MAX_INPUTS];
@@ -364,8 +363,8 @@ static kiln_status *convert_gather(sm_importer *im, const kiln_tf_node *n,
   KILN_TRY(const_int(im, n, in[2].id, "axis", &a.axis));
   int ids[2] = {in[0].id, in[1].id};
   out->kind = SM_VALUE;
-  return sm_node(im, KILN_OP_GATHER, ids, 2, &a, name, NULL,
-                 KILN_DTYPE_INVALID, &out->id);
+  return sm_node(im, KILN_OP_GATHER, ids, 2, &a, name, NULL, KILN_DTYPE_INVALID,
+                 &out->id);
 }
 
 static kiln_status *convert_resize(sm_importer *im, const kiln_tf_node *n,
@@ -380,8 +379,7 @@ static kiln_status *convert_resize(sm_importer *im, const kiln_tf_node *n,
                         : KILN_OP_RESIZE_NEAREST_NEIGHBOR;
   int ids[2] = {in[0].id, in[1].id};
   out->kind = SM_VALUE;
-  return sm_node(im, op, ids, 2, &a, name, NULL, KILN_DTYPE_INVALID,
-                 &out->id);
+  return sm_node(im, op, ids, 2, &a, name, NULL, KILN_DTYPE_INVALID, &out->id);
 }
 
 static kiln_status *convert_mirror_pad(sm_importer *im, const kiln_tf_node *n,
@@ -396,8 +394,7 @@ static kiln_status *convert_mirror_pad(sm_importer *im, const kiln_tf_node *n,
   else if (strcmp(mode, "SYMMETRIC") == 0)
     a.mode = KILN_MIRROR_SYMMETRIC;
   else
-    return sm_node_error(im, n, "mode '%s' is not REFLECT or SYMMETRIC",
-                         mode);
+    return sm_node_error(im, n, "mode '%s' is not REFLECT or SYMMETRIC", mode);
   int ids[2] = {in[0].id, in[1].id};
   out->kind = SM_VALUE;
   return sm_node(im, KILN_OP_MIRROR_PAD, ids, 2, &a, name, NULL,

@@ -34,7 +34,8 @@ static kiln_status *read_window(sm_importer *im, const kiln_tf_node *n,
     if (w->strides[i] < 1 || w->dilations[i] < 1 || w->ksize[i] < 1 ||
         w->strides[i] > (1 << 16) || w->dilations[i] > (1 << 16) ||
         w->ksize[i] > (1 << 16))
-      return sm_node_error(im, n, "strides, dilations and ksize must be in "
+      return sm_node_error(im, n,
+                           "strides, dilations and ksize must be in "
                            "[1, 65536]");
   if (w->strides[0] != 1 || w->strides[3] != 1 || w->dilations[0] != 1 ||
       w->dilations[3] != 1 || w->ksize[0] != 1 || w->ksize[3] != 1)
@@ -247,7 +248,7 @@ SM_CONVERTER(sm_convert_pool) {
                        .filter_h = (int)win.ksize[1],
                        .filter_w = (int)win.ksize[2]};
   kiln_op_type op = kiln_tf_str_eq(n->op, "MaxPool") ? KILN_OP_MAX_POOL_2D
-                                                      : KILN_OP_AVERAGE_POOL_2D;
+                                                     : KILN_OP_AVERAGE_POOL_2D;
   out->kind = SM_VALUE;
   return sm_node(im, op, &x, 1, &a, name, NULL, KILN_DTYPE_INVALID, &out->id);
 }

@@ -5,7 +5,7 @@
 
 #include "formats/savedmodel/savedmodel_internal.h"
 
-#define SM_CONVERTER(fn)                                                   \
+#define SM_CONVERTER(fn)                                                    \
   kiln_status *fn(sm_importer *im, const kiln_tf_node *n, const char *name, \
                   const sm_ref *in, int num_in, sm_ref *out)
 

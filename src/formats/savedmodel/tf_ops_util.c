@@ -62,8 +62,8 @@ kiln_status *sm_attr_dtype(const sm_importer *im, const kiln_tf_node *n,
   return NULL;
 }
 
-kiln_status *sm_inputs(const sm_importer *im, const kiln_tf_node *n,
-                       int num_in, int lo, int hi) {
+kiln_status *sm_inputs(const sm_importer *im, const kiln_tf_node *n, int num_in,
+                       int lo, int hi) {
   if (num_in < lo || num_in > hi)
     return sm_node_error(im, n, "has %d inputs where %d to %d are expected",
                          num_in, lo, hi);
@@ -95,20 +95,18 @@ kiln_status *sm_node(sm_importer *im, kiln_op_type op, const int *inputs,
                      const char *suffix, kiln_dtype dtype, int *out) {
   char full[600];
   value_name(name, suffix, full, sizeof full);
-  return kiln_gb_node(&im->gb, op, inputs, num_inputs, attrs, full, dtype,
-                      out);
+  return kiln_gb_node(&im->gb, op, inputs, num_inputs, attrs, full, dtype, out);
 }
 
-kiln_status *sm_const_i32(sm_importer *im, const char *name,
-                          const char *suffix, const int32_t *values,
-                          int count, int *out) {
+kiln_status *sm_const_i32(sm_importer *im, const char *name, const char *suffix,
+                          const int32_t *values, int count, int *out) {
   char full[600];
   value_name(name, suffix, full, sizeof full);
   return kiln_gb_const_i32(&im->gb, full, values, count, out);
 }
 
-kiln_status *sm_const_f32(sm_importer *im, const char *name,
-                          const char *suffix, float value, int *out) {
+kiln_status *sm_const_f32(sm_importer *im, const char *name, const char *suffix,
+                          float value, int *out) {
   char full[600];
   value_name(name, suffix, full, sizeof full);
   void *data;

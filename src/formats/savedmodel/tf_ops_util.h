@@ -24,8 +24,8 @@ kiln_status *sm_attr_dtype(const sm_importer *im, const kiln_tf_node *n,
                            const char *key, kiln_dtype *out);
 
 /* Checks the node has between lo and hi data inputs. */
-kiln_status *sm_inputs(const sm_importer *im, const kiln_tf_node *n,
-                       int num_in, int lo, int hi);
+kiln_status *sm_inputs(const sm_importer *im, const kiln_tf_node *n, int num_in,
+                       int lo, int hi);
 /* Refuses data_format other than NHWC (or NWC/NDHWC's channels-last). */
 kiln_status *sm_nhwc(const sm_importer *im, const kiln_tf_node *n);
 
@@ -33,11 +33,10 @@ kiln_status *sm_nhwc(const sm_importer *im, const kiln_tf_node *n);
 kiln_status *sm_node(sm_importer *im, kiln_op_type op, const int *inputs,
                      int num_inputs, const void *attrs, const char *name,
                      const char *suffix, kiln_dtype dtype, int *out);
-kiln_status *sm_const_i32(sm_importer *im, const char *name,
-                          const char *suffix, const int32_t *values,
-                          int count, int *out);
-kiln_status *sm_const_f32(sm_importer *im, const char *name,
-                          const char *suffix, float value, int *out);
+kiln_status *sm_const_i32(sm_importer *im, const char *name, const char *suffix,
+                          const int32_t *values, int count, int *out);
+kiln_status *sm_const_f32(sm_importer *im, const char *name, const char *suffix,
+                          float value, int *out);
 const kiln_value *sm_value(const sm_importer *im, int id);
 
 #endif
