@@ -26,10 +26,16 @@
 
 enum { NODE_NEW = 0, NODE_OPEN, NODE_DONE };
 
+/* One entry of a scope's name index. */
+typedef struct named_node {
+  kiln_tf_str name;
+  size_t index;
+} named_node;
+
 typedef struct scope {
   const kiln_tf_node *nodes;
   size_t count;
-  size_t *order;                    /* node indices sorted by name */
+  named_node *order;                /* the nodes sorted by name */
   const kiln_tf_function *function; /* NULL: the top-level graph */
   const sm_ref *args;               /* the call's inputs (function only) */
   uint8_t *state;
@@ -57,10 +63,9 @@ static int compare_str(kiln_tf_str a, kiln_tf_str b) {
   return c ? c : (a.len > b.len) - (a.len < b.len);
 }
 
-static const kiln_tf_node *sort_nodes; /* qsort has no context argument */
-static int compare_order(const void *a, const void *b) {
-  return compare_str(sort_nodes[*(const size_t *)a].name,
-                     sort_nodes[*(const size_t *)b].name);
+static int compare_named(const void *a, const void *b) {
+  return compare_str(((const named_node *)a)->name,
+                     ((const named_node *)b)->name);
 }
 
 static kiln_status *scope_init(sm_importer *im, scope *s,
@@ -73,9 +78,9 @@ static kiln_status *scope_init(sm_importer *im, scope *s,
   s->outs = kiln_calloc(im->alloc, n, sizeof *s->outs);
   s->num_outs = kiln_calloc(im->alloc, n, sizeof *s->num_outs);
   if (!s->order || !s->state || !s->outs || !s->num_outs) return KILN_OOM();
-  for (size_t i = 0; i < count; i++) s->order[i] = i;
-  sort_nodes = nodes;
-  qsort(s->order, count, sizeof *s->order, compare_order);
+  for (size_t i = 0; i < count; i++)
+    s->order[i] = (named_node){nodes[i].name, i};
+  qsort(s->order, count, sizeof *s->order, compare_named);
   return NULL;
 }
 
@@ -93,8 +98,8 @@ static long find_node(const scope *s, kiln_tf_str name) {
   size_t lo = 0, hi = s->count;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = compare_str(s->nodes[s->order[mid]].name, name);
-    if (c == 0) return (long)s->order[mid];
+    int c = compare_str(s->order[mid].name, name);
+    if (c == 0) return (long)s->order[mid].index;
     if (c < 0)
       lo = mid + 1;
     else
@@ -484,6 +489,11 @@ static kiln_status *add_input(sm_importer *im, scope *top,
     v->signature[d] = dim;
     v->dims[d] = dim < 0 ? 1 : dim;
   }
+  if (top->state[node] == NODE_DONE)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s: signature input '%.*s' names a tensor another "
+                      "input names too",
+                      im->source, (int)a->key.len, a->key.data);
   KILN_TRY(set_outputs(im, top, (size_t)node, 1));
   top->outs[node][0] = (sm_ref){SM_VALUE, id};
   top->state[node] = NODE_DONE;
