@@ -181,3 +181,118 @@ def test_folder_without_saved_model_keeps_its_error(kiln_bin, tmp_path):
     result = K.run_kiln_command(["info", str(tmp_path)], kiln_bin=kiln_bin)
     assert result.returncode != 0
     assert "not a regular file" in result.stderr, result.stderr
+
+
+def _op_coverage_module():
+    """One tf.function over the ops the Keras zoo does not reach (explicit
+    padding, depthwise, fused batch norm, pools, resize, slicing, batch
+    matmul, gather, reductions, elementwise math), random weights."""
+    tf = _tf()
+    rng = np.random.default_rng(7)
+
+    def var(*shape, lo=-1.0, hi=1.0):
+        return tf.Variable(rng.uniform(lo, hi, shape).astype(np.float32))
+
+    class M(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.k = var(3, 2, 4, 5)
+            self.b = var(5)
+            self.dw = var(3, 3, 4, 2)
+            self.scale, self.offset = var(4), var(4)
+            self.mean, self.var = var(4), var(4, lo=0.5, hi=1.5)
+            self.bmm = var(1, 20, 6)
+            self.table = var(10, 6)
+
+        @tf.function(input_signature=[
+            tf.TensorSpec([1, 8, 8, 4], tf.float32),
+            tf.TensorSpec([1, 5], tf.int32)])
+        def serve(self, x, ids):
+            a = tf.nn.conv2d(x, self.k, strides=1,
+                             padding=[[0, 0], [1, 2], [2, 1], [0, 0]])
+            a = tf.nn.elu(tf.nn.bias_add(a, self.b))
+            d = tf.nn.selu(tf.nn.depthwise_conv2d(
+                x, self.dw, strides=[1, 2, 2, 1], padding="SAME"))
+            p = tf.nn.avg_pool2d(x, 2, 2, "VALID")
+            bn = tf.compat.v1.nn.fused_batch_norm(
+                p, self.scale, self.offset, self.mean, self.var,
+                epsilon=0.001, is_training=False)[0]
+            c = tf.concat([d, bn, tf.nn.softplus(p),
+                           tf.nn.leaky_relu(p, 0.3),
+                           tf.nn.max_pool2d(x, 3, 2, "SAME")], axis=-1)
+            r = tf.image.resize(c, [6, 6], method="nearest")
+            t = tf.transpose(r, [0, 2, 1, 3])[:, 1:5, ::2, :]
+            s = tf.slice(t, [0, 0, 0, 0], [1, 3, 3, 24])
+            m = tf.reduce_sum(s, axis=[1, 2])
+            mx = tf.reduce_max(s, axis=[1, 2])
+            q = tf.maximum(m, mx) / (tf.square(tf.minimum(m, mx)) + 1.0)
+            e = (tf.exp(-tf.abs(q)) + tf.math.log(tf.sqrt(tf.square(q) + 1.0))
+                 + tf.pow(tf.square(q) + 1.0, 0.5) - tf.math.rsqrt(
+                     tf.square(q) + 2.0))
+            mm = tf.squeeze(tf.linalg.matmul(tf.expand_dims(e[:, :20], 1),
+                                             self.bmm), axis=1)
+            g = tf.reduce_mean(tf.gather(self.table, ids, axis=0), axis=1)
+            h = tf.nn.relu6(mm + g) - tf.nn.relu(g - mm)
+            pad = tf.pad(x, [[0, 0], [1, 1], [0, 0], [0, 0]])
+            cast = tf.cast(tf.cast(pad * 4.0, tf.int32), tf.float32)
+            return {"head": tf.stack([tf.sigmoid(h), tf.tanh(h)], axis=1),
+                    "pad": tf.reduce_mean(pad * cast, axis=[1, 2]),
+                    "conv": a}
+
+    return M()
+
+
+def test_op_coverage_module_matches_tensorflow(kiln_bin, tmp_path):
+    tf = _tf()
+    m = _op_coverage_module()
+    d = tmp_path / "ops"
+    tf.saved_model.save(m, str(d), signatures={"serving_default": m.serve})
+    rng = np.random.default_rng(3)
+    feed = {"x": rng.uniform(-1, 1, (1, 8, 8, 4)).astype(np.float32),
+            "ids": rng.integers(0, 10, (1, 5)).astype(np.int32)}
+    expected = _reference(d, feed)
+    got, _ = K.run_kiln(d, feed, tmp_path / "run", kiln_bin=kiln_bin)
+    errors = K.compare_outputs(got, expected, tolerance=TOLERANCE)
+    print("op coverage: max relative error", max(errors.values()))
+
+
+def test_nchw_is_refused_by_node_name(kiln_bin, tmp_path):
+    tf = _tf()
+
+    class M(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.k = tf.Variable(np.ones((3, 3, 4, 2), np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 4, 8, 8],
+                                                    tf.float32)])
+        def serve(self, x):
+            return {"y": tf.nn.conv2d(x, self.k, 1, "SAME",
+                                      data_format="NCHW", name="nchw_conv")}
+
+    m = M()
+    d = tmp_path / "nchw"
+    tf.saved_model.save(m, str(d), signatures={"serving_default": m.serve})
+    err = _kiln_error(kiln_bin, d)
+    assert "nchw_conv" in err and "data_format NCHW is not supported" in err, \
+        err
+
+
+def test_unknown_batch_stays_dynamic_without_shape_ops(zoo_dirs, kiln_bin,
+                                                       tmp_path):
+    """mlp's signature has batch None and no Shape op: kiln runs batch 3.
+    dynamic_batch takes a Shape of it: kiln fixes the batch at 1 and says
+    so for another batch rather than computing a wrong answer."""
+    tf = _tf()
+    d = zoo_dirs["mlp"][1]
+    sig = tf.saved_model.load(str(d)).signatures["serving_default"]
+    rng, _ = K.make_rng()
+    feed = _feed(K.MODELS["mlp"], sig, rng, batch=3)
+    expected = _reference(d, feed)
+    got, _ = K.run_kiln(d, feed, tmp_path / "mlp", kiln_bin=kiln_bin)
+    K.compare_outputs(got, expected, tolerance=TOLERANCE)
+    d = zoo_dirs["dynamic_batch"][1]
+    sig = tf.saved_model.load(str(d)).signatures["serving_default"]
+    feed = _feed(K.MODELS["dynamic_batch"], sig, rng, batch=2)
+    with pytest.raises(K.KilnError, match="dimension 0 is fixed"):
+        K.run_kiln(d, feed, tmp_path / "dyn", kiln_bin=kiln_bin)

@@ -20,6 +20,7 @@
 #include "core/status.h"
 #include "formats/protobuf/pb_wire.h"
 #include "formats/savedmodel/savedmodel_internal.h"
+#include "formats/savedmodel/tf_ops_util.h"
 
 #define SM_MAX_CALL_DEPTH 32
 #define SM_MAX_NODE_OUTPUTS 4096
@@ -351,6 +352,22 @@ static kiln_status *convert(sm_importer *im, scope *s, size_t i) {
     if (num_in != 1) st = sm_node_error(im, n, "takes one input");
     if (!st) st = set_outputs(im, s, i, 1);
     if (!st) st = read_variable(im, n, in[0], &s->outs[i][0]);
+  } else if (kiln_tf_str_eq(op, "ResourceGather")) {
+    /* A gather straight from a variable: the variable, then GATHER. */
+    sm_ref table = {0};
+    if (num_in != 2) st = sm_node_error(im, n, "takes two inputs");
+    if (!st) st = set_outputs(im, s, i, 1);
+    if (!st) st = read_variable(im, n, in[0], &table);
+    if (!st && in[1].kind != SM_VALUE)
+      st = sm_node_error(im, n, "its indices are not a tensor");
+    if (!st) {
+      kiln_gather_attrs a = {
+          .axis = 0, .batch_dims = (int)sm_attr_int(n, "batch_dims", 0)};
+      int ins[2] = {table.id, in[1].id};
+      s->outs[i][0].kind = SM_VALUE;
+      st = sm_node(im, KILN_OP_GATHER, ins, 2, &a, name, NULL,
+                   sm_value(im, table.id)->dtype, &s->outs[i][0].id);
+    }
   } else if (kiln_tf_str_eq(op, "Placeholder")) {
     st = sm_node_error(im, n,
                        "is not an input of the serving signature, so "
