@@ -135,7 +135,7 @@ static kiln_status *parse_input(sm_importer *im, const scope *s,
   *node = -1;
   *arg = -1;
   *output = 0;
-  const char *colon = memchr(in.data, ':', in.len);
+  const char *colon = in.len ? memchr(in.data, ':', in.len) : NULL;
   kiln_tf_str base = {in.data, colon ? (size_t)(colon - in.data) : in.len};
   if (!colon && s->function) {
     for (size_t i = 0; i < s->function->input_count; i++)
@@ -470,7 +470,7 @@ static kiln_status *add_input(sm_importer *im, scope *top,
                       "%s: signature input '%.*s' is sparse or composite",
                       im->source, (int)a->key.len, a->key.data);
   kiln_tf_str base = info->name;
-  const char *colon = memchr(base.data, ':', base.len);
+  const char *colon = base.len ? memchr(base.data, ':', base.len) : NULL;
   if (colon) base.len = (size_t)(colon - base.data);
   long node = find_node(top, base);
   if (node < 0)
@@ -548,8 +548,9 @@ static kiln_status *build(sm_importer *im, const void *pb, size_t pb_size,
   size_t mg_len = 0;
   KILN_TRY(meta_graph_bytes(pb, pb_size, (size_t)(mg - model->meta_graphs),
                             &mg_bytes, &mg_len));
-  KILN_TRY(sm_objects_read(mg_bytes, mg_len, im->bundle, im->alloc, im->source,
-                           &im->objects));
+  if (im->bundle)
+    KILN_TRY(sm_objects_read(mg_bytes, mg_len, im->bundle, im->alloc,
+                             im->source, &im->objects));
   im->variable_values = kiln_malloc(
       im->alloc, (im->objects.key_count ? im->objects.key_count : 1) *
                      sizeof *im->variable_values);
@@ -619,12 +620,28 @@ kiln_status *kiln_savedmodel_import(const void *pb, size_t pb_size,
                                     const kiln_allocator *alloc,
                                     kiln_graph **out_graph) {
   *out_graph = NULL;
+  kiln_bundle *bundle = NULL;
+  KILN_TRY(kiln_status_wrap(kiln_bundle_open(variables_prefix, alloc, &bundle),
+                            "%s", source));
+  kiln_status *st = kiln_savedmodel_import_with_bundle(
+      pb, pb_size, bundle, source, alloc, out_graph);
+  kiln_bundle_free(bundle);
+  return st;
+}
+
+kiln_status *kiln_savedmodel_import_with_bundle(const void *pb, size_t pb_size,
+                                                kiln_bundle *bundle,
+                                                const char *source,
+                                                const kiln_allocator *alloc,
+                                                kiln_graph **out_graph) {
+  *out_graph = NULL;
   kiln_tf_saved_model *model = NULL;
-  KILN_TRY(kiln_tf_saved_model_parse(pb, pb_size, "saved_model.pb", &model));
-  sm_importer im = {.alloc = alloc, .source = source};
+  KILN_TRY(kiln_status_wrap(
+      kiln_tf_saved_model_parse(pb, pb_size, "saved_model.pb", &model), "%s",
+      source));
+  sm_importer im = {.alloc = alloc, .source = source, .bundle = bundle};
   const kiln_tf_meta_graph *mg = NULL;
   kiln_status *st = kiln_tf_pick_serving(model, "saved_model.pb", &mg);
-  if (!st) st = kiln_bundle_open(variables_prefix, alloc, &im.bundle);
   if (!st) {
     im.graph = &mg->graph;
     im.gb.g = kiln_graph_create(alloc);
@@ -638,7 +655,6 @@ kiln_status *kiln_savedmodel_import(const void *pb, size_t pb_size,
     st = kiln_status_wrap(st, "%s", source);
   sm_objects_free(&im.objects, alloc);
   kiln_free(alloc, im.variable_values);
-  kiln_bundle_free(im.bundle);
   kiln_tf_saved_model_free(model);
   if (st) {
     kiln_graph_free(im.gb.g);

@@ -20,4 +20,14 @@ kiln_status *kiln_savedmodel_import(const void *pb, size_t pb_size,
                                     const kiln_allocator *alloc,
                                     kiln_graph **out_graph);
 
+/* The same with the variables already open (`bundle` may be NULL for a
+ * graph that reads none: then every ReadVariableOp is an error). Tests
+ * build graphs in memory through it. */
+struct kiln_bundle;
+kiln_status *kiln_savedmodel_import_with_bundle(const void *pb, size_t pb_size,
+                                                struct kiln_bundle *bundle,
+                                                const char *source,
+                                                const kiln_allocator *alloc,
+                                                kiln_graph **out_graph);
+
 #endif
