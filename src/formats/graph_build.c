@@ -95,6 +95,15 @@ kiln_status *kiln_gb_node(kiln_graph_builder *b, kiln_op_type op,
                                b->source_index, &n));
   if (attrs) memcpy(n->attrs, attrs, kiln_op_table[op].attrs_size);
   KILN_TRY(shape_node(b, n, out, name));
+  /* Folding computes the output now, so only outputs of a bounded size
+   * are folded (a Fill or Tile a damaged file sizes at gigabytes stays a
+   * node, sized like any other when a session is made). */
+  size_t nbytes = 0;
+  if (kiln_value_nbytes(&b->g->values[out], &nbytes) ||
+      nbytes > KILN_GB_MAX_FOLD_BYTES) {
+    *out_id = out;
+    return NULL;
+  }
   kiln_status *st = kiln_pass_fold_node(b->g, n);
   if (st)
     return kiln_status_wrap(st, "%s: node '%s' (%s)", b->source, name,

@@ -19,6 +19,9 @@
  * included). */
 #define KILN_GB_MAX_INPUTS 64
 
+/* The largest output (bytes) a node on constants is folded into. */
+#define KILN_GB_MAX_FOLD_BYTES ((size_t)256 << 20)
+
 typedef struct kiln_graph_builder {
   kiln_graph *g;
   const char *source; /* names the model in errors */

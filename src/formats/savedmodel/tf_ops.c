@@ -9,6 +9,9 @@
 #include "formats/savedmodel/tf_ops_nn.h"
 #include "formats/savedmodel/tf_ops_util.h"
 
+/* The most bytes a Const without tensor_content expands to. */
+#define SM_MAX_REPEATED_CONST_BYTES ((size_t)64 << 20)
+
 /* ---- elementwise ---- */
 
 typedef struct simple_op {
@@ -109,8 +112,12 @@ static kiln_status *convert_const(sm_importer *im, const kiln_tf_node *n,
   const kiln_tf_attr_value *v = kiln_tf_node_attr(n, "value");
   if (!v || v->kind != KILN_TF_ATTR_TENSOR || !v->tensor)
     return sm_node_error(im, n, "has no tensor attribute 'value'");
+  /* A tensor whose bytes are in the file (tensor_content) may be as large
+   * as the file allows; one made of repeated values (a few bytes claiming
+   * any shape) is held to a smaller bound. */
   kiln_tf_decoded d;
-  kiln_status *st = kiln_tf_tensor_decode(v->tensor, 0, &d);
+  kiln_status *st = kiln_tf_tensor_decode(
+      v->tensor, v->tensor->has_content ? 0 : SM_MAX_REPEATED_CONST_BYTES, &d);
   if (st) {
     kiln_status *e = sm_node_error(im, n, "%s", kiln_status_message(st));
     kiln_status_free(st);
