@@ -296,3 +296,26 @@ def test_unknown_batch_stays_dynamic_without_shape_ops(zoo_dirs, kiln_bin,
     feed = _feed(K.MODELS["dynamic_batch"], sig, rng, batch=2)
     with pytest.raises(K.KilnError, match="dimension 0 is fixed"):
         K.run_kiln(d, feed, tmp_path / "dyn", kiln_bin=kiln_bin)
+
+
+def test_erf_and_exact_gelu_match_tensorflow(kiln_bin, tmp_path):
+    """kiln has no ERF operator: Erf is composed (Abramowitz-Stegun 7.1.26,
+    within 1.5e-7), so exact GELU (Keras's default) loads."""
+    tf = _tf()
+
+    class M(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([2, 64], tf.float32)])
+        def serve(self, x):
+            return {"erf": tf.math.erf(x * 3.0),
+                    "gelu": tf.nn.gelu(x * 4.0, approximate=False)}
+
+    m = M()
+    d = tmp_path / "erf"
+    tf.saved_model.save(m, str(d), signatures={"serving_default": m.serve})
+    x = np.random.default_rng(4).uniform(-1.5, 1.5, (2, 64)).astype(
+        np.float32)
+    x[0, :3] = [0.0, 1e-8, -1e-8]
+    expected = _reference(d, {"x": x})
+    got, _ = K.run_kiln(d, {"x": x}, tmp_path / "run", kiln_bin=kiln_bin)
+    errors = K.compare_outputs(got, expected, tolerance=TOLERANCE)
+    assert max(errors.values()) < 1e-6, errors

@@ -3,6 +3,7 @@
  * ops; convolutions, products and normalization are in tf_ops_nn.c.
  * Operands kiln takes as tensors (a Reshape's shape, a Mean's axes) stay
  * tensors: constant ones have been folded by the time they are read. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/status.h"
@@ -253,6 +254,87 @@ static kiln_status *convert_softplus(sm_importer *im, const kiln_tf_node *n,
                  &out->id);
 }
 
+/* erf(x) = sign(x) * (1 - poly(t) * exp(-x^2)), t = 1 / (1 + p|x|):
+ * Abramowitz and Stegun's 7.1.26, within 1.5e-7 of erf everywhere (about
+ * float32's own rounding), built from kiln's elementwise operators since
+ * kiln has no ERF. */
+static kiln_status *convert_erf(sm_importer *im, const kiln_tf_node *n,
+                                const char *name, const sm_ref *in, int num_in,
+                                sm_ref *out) {
+  KILN_TRY(sm_inputs(im, n, num_in, 1, 1));
+  static const float a[5] = {0.254829592f, -0.284496736f, 1.421413741f,
+                             -1.453152027f, 1.061405429f};
+  int x = in[0].id, ax, sg, c_p, one, t0, t1, t, sq, nsq, e, acc, k, tmp;
+  if (sm_value(im, x)->dtype != KILN_FLOAT32)
+    return sm_node_error(im, n, "kiln computes Erf on float32 only");
+  KILN_TRY(sm_const_f32(im, name, "p", 0.3275911f, &c_p));
+  KILN_TRY(sm_const_f32(im, name, "one", 1.0f, &one));
+  KILN_TRY(sm_node(im, KILN_OP_ABS, &x, 1, NULL, name, "abs",
+                   KILN_DTYPE_INVALID, &ax));
+  KILN_TRY(sm_node(im, KILN_OP_SIGN, &x, 1, NULL, name, "sign",
+                   KILN_DTYPE_INVALID, &sg));
+  int i1[2] = {ax, c_p};
+  KILN_TRY(sm_node(im, KILN_OP_MUL, i1, 2, NULL, name, "px", KILN_DTYPE_INVALID,
+                   &t0));
+  int i2[2] = {t0, one};
+  KILN_TRY(sm_node(im, KILN_OP_ADD, i2, 2, NULL, name, "one_px",
+                   KILN_DTYPE_INVALID, &t1));
+  int i3[2] = {one, t1};
+  KILN_TRY(
+      sm_node(im, KILN_OP_DIV, i3, 2, NULL, name, "t", KILN_DTYPE_INVALID, &t));
+  /* Horner: ((((a5 t + a4) t + a3) t + a2) t + a1) t. */
+  KILN_TRY(sm_const_f32(im, name, "a5", a[4], &k));
+  int i4[2] = {t, k};
+  KILN_TRY(sm_node(im, KILN_OP_MUL, i4, 2, NULL, name, "h5", KILN_DTYPE_INVALID,
+                   &acc));
+  for (int j = 3; j >= 0; j--) {
+    char suffix[16];
+    snprintf(suffix, sizeof suffix, "a%d", j + 1);
+    KILN_TRY(sm_const_f32(im, name, suffix, a[j], &k));
+    int ia[2] = {acc, k};
+    snprintf(suffix, sizeof suffix, "h%d_add", j + 1);
+    KILN_TRY(sm_node(im, KILN_OP_ADD, ia, 2, NULL, name, suffix,
+                     KILN_DTYPE_INVALID, &tmp));
+    int im2[2] = {tmp, t};
+    snprintf(suffix, sizeof suffix, "h%d", j + 1);
+    KILN_TRY(sm_node(im, KILN_OP_MUL, im2, 2, NULL, name, suffix,
+                     KILN_DTYPE_INVALID, &acc));
+  }
+  int i5[2] = {ax, ax};
+  KILN_TRY(sm_node(im, KILN_OP_MUL, i5, 2, NULL, name, "x2", KILN_DTYPE_INVALID,
+                   &sq));
+  KILN_TRY(sm_node(im, KILN_OP_NEG, &sq, 1, NULL, name, "neg_x2",
+                   KILN_DTYPE_INVALID, &nsq));
+  KILN_TRY(sm_node(im, KILN_OP_EXP, &nsq, 1, NULL, name, "exp",
+                   KILN_DTYPE_INVALID, &e));
+  int i6[2] = {acc, e};
+  KILN_TRY(sm_node(im, KILN_OP_MUL, i6, 2, NULL, name, "tail",
+                   KILN_DTYPE_INVALID, &tmp));
+  int i7[2] = {one, tmp};
+  KILN_TRY(sm_node(im, KILN_OP_SUB, i7, 2, NULL, name, "erf_abs",
+                   KILN_DTYPE_INVALID, &tmp));
+  int i8[2] = {sg, tmp};
+  out->kind = SM_VALUE;
+  return sm_node(im, KILN_OP_MUL, i8, 2, NULL, name, NULL, KILN_DTYPE_INVALID,
+                 &out->id);
+}
+
+/* erfc(x) = 1 - erf(x) (absolute error as erf's). */
+static kiln_status *convert_erfc(sm_importer *im, const kiln_tf_node *n,
+                                 const char *name, const sm_ref *in, int num_in,
+                                 sm_ref *out) {
+  char erf_name[600];
+  snprintf(erf_name, sizeof erf_name, "%s/erf", name);
+  sm_ref erf = {0};
+  KILN_TRY(convert_erf(im, n, erf_name, in, num_in, &erf));
+  int one;
+  KILN_TRY(sm_const_f32(im, name, "one", 1.0f, &one));
+  int ins[2] = {one, erf.id};
+  out->kind = SM_VALUE;
+  return sm_node(im, KILN_OP_SUB, ins, 2, NULL, name, NULL, KILN_DTYPE_INVALID,
+                 &out->id);
+}
+
 /* ---- reductions ---- */
 
 static kiln_status *convert_reduce(sm_importer *im, const kiln_tf_node *n,
@@ -436,6 +518,8 @@ static const op_entry ops[] = {
     {"LeakyRelu", convert_leaky_relu},
     {"Selu", convert_selu},
     {"Softplus", convert_softplus},
+    {"Erf", convert_erf},
+    {"Erfc", convert_erfc},
     {"Mean", convert_reduce},
     {"Sum", convert_reduce},
     {"Max", convert_reduce},
