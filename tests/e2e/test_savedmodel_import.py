@@ -42,10 +42,16 @@ def _feed(spec, signature, rng, batch=1):
     return feed
 
 
-def _reference(saved_dir, feed):
+def _serving(saved_dir):
+    return _tf().saved_model.load(str(saved_dir)).signatures[
+        "serving_default"]
+
+
+def _reference(saved_dir, feed, fn=None):
+    """TensorFlow's outputs of serving_default (loaded from saved_dir
+    unless given)."""
     tf = _tf()
-    loaded = tf.saved_model.load(str(saved_dir))
-    fn = loaded.signatures["serving_default"]
+    fn = fn or _serving(saved_dir)
     out = fn(**{k: tf.constant(v) for k, v in feed.items()})
     return {k: v.numpy() for k, v in out.items()}
 
@@ -67,14 +73,12 @@ def zoo_dirs(tmp_path_factory):
 @pytest.mark.parametrize("name", SMALL_ZOO)
 def test_zoo_savedmodel_matches_tensorflow(name, how, zoo_dirs, kiln_bin,
                                            tmp_path):
-    tf = _tf()
     spec = K.MODELS[name]
     saved_dir = zoo_dirs[name][0 if how == "save" else 1]
     rng, _ = K.make_rng()
-    signature = tf.saved_model.load(str(saved_dir)).signatures[
-        "serving_default"]
+    signature = _serving(saved_dir)
     feed = _feed(spec, signature, rng)
-    expected = _reference(saved_dir, feed)
+    expected = _reference(saved_dir, feed, signature)
     got, _ = K.run_kiln(saved_dir, feed, tmp_path, kiln_bin=kiln_bin)
     errors = K.compare_outputs(got, expected, tolerance=TOLERANCE)
     print(f"{name} ({how}): max relative error "
@@ -283,17 +287,15 @@ def test_unknown_batch_stays_dynamic_without_shape_ops(zoo_dirs, kiln_bin,
     """mlp's signature has batch None and no Shape op: kiln runs batch 3.
     dynamic_batch takes a Shape of it: kiln fixes the batch at 1 and says
     so for another batch rather than computing a wrong answer."""
-    tf = _tf()
     d = zoo_dirs["mlp"][1]
-    sig = tf.saved_model.load(str(d)).signatures["serving_default"]
+    sig = _serving(d)
     rng, _ = K.make_rng()
     feed = _feed(K.MODELS["mlp"], sig, rng, batch=3)
-    expected = _reference(d, feed)
+    expected = _reference(d, feed, sig)
     got, _ = K.run_kiln(d, feed, tmp_path / "mlp", kiln_bin=kiln_bin)
     K.compare_outputs(got, expected, tolerance=TOLERANCE)
     d = zoo_dirs["dynamic_batch"][1]
-    sig = tf.saved_model.load(str(d)).signatures["serving_default"]
-    feed = _feed(K.MODELS["dynamic_batch"], sig, rng, batch=2)
+    feed = _feed(K.MODELS["dynamic_batch"], _serving(d), rng, batch=2)
     with pytest.raises(K.KilnError, match="dimension 0 is fixed"):
         K.run_kiln(d, feed, tmp_path / "dyn", kiln_bin=kiln_bin)
 
