@@ -592,7 +592,7 @@ static kiln_status *build(sm_importer *im, const void *pb, size_t pb_size,
       st = KILN_OOM();
       break;
     }
-    memcpy(names[i], key.data, key.len);
+    if (key.len) memcpy(names[i], key.data, key.len);
     names[i][key.len] = '\0';
   }
   if (!st && im->fixed_batch) {
