@@ -314,6 +314,27 @@ static kiln_status *inline_call(sm_importer *im, scope *s, size_t i,
   return st;
 }
 
+/* Records a converted node's TensorFlow op for `kiln info`; its index is
+ * the source index of the IR nodes it becomes. */
+static kiln_status *add_source_op(sm_importer *im, kiln_tf_str op) {
+  kiln_graph *g = im->gb.g;
+  if (g->num_source_ops == im->cap_source_ops) {
+    int cap = im->cap_source_ops ? 2 * im->cap_source_ops : 64;
+    char **grown =
+        kiln_realloc(im->alloc, g->source_ops, (size_t)cap * sizeof *grown);
+    if (!grown) return KILN_OOM();
+    g->source_ops = grown;
+    im->cap_source_ops = cap;
+  }
+  char *copy = kiln_malloc(im->alloc, op.len + 1);
+  if (!copy) return KILN_OOM();
+  if (op.len) memcpy(copy, op.data, op.len);
+  copy[op.len] = '\0';
+  im->gb.source_index = g->num_source_ops;
+  g->source_ops[g->num_source_ops++] = copy;
+  return NULL;
+}
+
 /* Converts node i once its inputs are done. */
 static kiln_status *convert(sm_importer *im, scope *s, size_t i) {
   const kiln_tf_node *n = &s->nodes[i];
@@ -358,6 +379,7 @@ static kiln_status *convert(sm_importer *im, scope *s, size_t i) {
     if (num_in != 2) st = sm_node_error(im, n, "takes two inputs");
     if (!st) st = set_outputs(im, s, i, 1);
     if (!st) st = read_variable(im, n, in[0], &table);
+    if (!st) st = add_source_op(im, op);
     if (!st && in[1].kind != SM_VALUE)
       st = sm_node_error(im, n, "its indices are not a tensor");
     if (!st) {
@@ -383,6 +405,7 @@ static kiln_status *convert(sm_importer *im, scope *s, size_t i) {
         if (in[k].kind != SM_VALUE)
           st = sm_node_error(im, n, "input %d is a resource, not a tensor", k);
       if (!st) st = set_outputs(im, s, i, 6);
+      if (!st && !kiln_tf_str_eq(op, "Const")) st = add_source_op(im, op);
       if (!st) st = fn(im, n, name, in, num_in, &s->outs[i][0]);
     }
   }

@@ -63,6 +63,7 @@ typedef struct sm_importer {
   /* A Shape of a tensor with an unknown batch was taken at the batch of 1:
    * the graph then runs at that batch only. */
   bool fixed_batch;
+  int cap_source_ops; /* room in gb.g->source_ops */
 } sm_importer;
 
 /* One GraphDef op turned into IR: `in` are the node's data inputs (control
