@@ -79,6 +79,10 @@ static kiln_status *fold_node(kiln_graph *g, const kiln_node *n) {
   return NULL;
 }
 
+kiln_status *kiln_pass_fold_node(kiln_graph *g, const kiln_node *n) {
+  return all_inputs_constant(g, n) ? fold_node(g, n) : NULL;
+}
+
 static void release_node(kiln_graph *g, kiln_node *n) {
   kiln_free(g->alloc, n->inputs);
   kiln_free(g->alloc, n->outputs);

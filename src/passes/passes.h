@@ -12,6 +12,11 @@
 kiln_status *kiln_pass_fold_constants(kiln_graph *g, const char *source,
                                       int *out_folded);
 
+/* Evaluates the one node `n` when all its inputs are constants (as the pass
+ * above does), leaving its outputs constants; the caller removes the node.
+ * Nothing happens to other nodes (importers fold as they build). */
+kiln_status *kiln_pass_fold_node(kiln_graph *g, const kiln_node *n);
+
 /* Merges MUL, ADD or SUB by a per-channel float constant (shape [C], [1] or
  * [1,..,1,C]) into the weights and bias of the CONV_2D, DEPTHWISE_CONV_2D or
  * FULLY_CONNECTED before it, when that layer has constant float weights and

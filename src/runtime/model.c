@@ -17,6 +17,7 @@
 #include "core/custom_op.h"
 #include "core/file_kind.h"
 #include "formats/keras/keras_import.h"
+#include "formats/savedmodel/savedmodel_import.h"
 #include "formats/tflite/tflite_import.h"
 #include "kernels/custom/builtins.h"
 #include "kernels/ref/quant_params.h"
@@ -260,6 +261,26 @@ static kiln_status *import_keras(kiln_model *m, const void *data, size_t size) {
   return number_variables(m);
 }
 
+/* A SavedModel folder's serving graph, optimized: `pb` is its
+ * saved_model.pb, `variables` the prefix of its variables/ files. */
+static kiln_status *import_savedmodel(kiln_model *m, const void *pb,
+                                      size_t size, const char *variables) {
+  m->format = "savedmodel";
+  m->root = m;
+  KILN_TRY(kiln_savedmodel_import(pb, size, variables, m->source, m->alloc,
+                                  &m->graph));
+  m->isa = kiln_isa_resolve(m->options.max_isa);
+  m->int8_fp32_rounding =
+      kiln_int8_rounding_resolve(m->options.int8_rounding) ==
+      KILN_INT8_ROUNDING_FP32;
+  m->subgraphs = kiln_calloc(m->alloc, 1, sizeof *m->subgraphs);
+  if (!m->subgraphs) return KILN_OOM();
+  m->num_subgraphs = 1;
+  m->subgraphs[0] = m;
+  KILN_TRY(optimize_graph(m));
+  return number_variables(m);
+}
+
 /* Turns the model's bytes into optimized graphs. */
 static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
   if (!kiln_tflite_detect(data, size) && kiln_keras_detect(data, size))
@@ -324,6 +345,10 @@ static kiln_status *read_whole(int fd, const char *path, void *buf,
   return NULL;
 }
 
+static kiln_status *load_savedmodel(const char *dir,
+                                    const kiln_options *options,
+                                    kiln_model **out_model);
+
 kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
                                   kiln_model **out_model) {
   if (!path || !out_model)
@@ -344,6 +369,14 @@ kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
     if (stat_failed)
       return kiln_error(KILN_ERR_IO, "%s: cannot stat: %s", path,
                         strerror(error));
+    /* A directory holding saved_model.pb is a SavedModel. */
+    char pb[4096];
+    struct stat pb_info;
+    if (S_ISDIR(info.st_mode) &&
+        (size_t)snprintf(pb, sizeof pb, "%s/saved_model.pb", path) <
+            sizeof pb &&
+        stat(pb, &pb_info) == 0)
+      return load_savedmodel(path, options, out_model);
     return kiln_error(KILN_ERR_IO, "%s: not a regular file (a %s)", path,
                       kiln_file_kind(info.st_mode));
   }
@@ -374,6 +407,46 @@ kiln_status *kiln_model_load_file(const char *path, const kiln_options *options,
   if (!st) st = read_whole(fd, path, m->buffer, size);
   close(fd);
   if (!st) st = import_graph(m, m->buffer, size);
+  if (st) {
+    kiln_model_free(m);
+    return st;
+  }
+  *out_model = m;
+  return NULL;
+}
+
+/* Reads DIR/saved_model.pb and builds the model with DIR/variables. */
+static kiln_status *load_savedmodel(const char *dir,
+                                    const kiln_options *options,
+                                    kiln_model **out_model) {
+  char pb[4096], variables[4096];
+  snprintf(pb, sizeof pb, "%s/saved_model.pb", dir);
+  snprintf(variables, sizeof variables, "%s/variables/variables", dir);
+  int fd = open(pb, O_RDONLY | O_NONBLOCK);
+  if (fd < 0)
+    return kiln_error(KILN_ERR_IO, "%s: cannot open: %s", pb, strerror(errno));
+  struct stat info;
+  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) || info.st_size == 0 ||
+      (uintmax_t)info.st_size > SIZE_MAX) {
+    close(fd);
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "%s: not a regular, non-empty file of a size kiln can "
+                      "load",
+                      pb);
+  }
+  size_t size = (size_t)info.st_size;
+  kiln_model *m = NULL;
+  kiln_status *st = new_model(options, dir, &m);
+  if (!st) {
+    m->buffer = kiln_malloc(m->alloc, size);
+    if (!m->buffer)
+      st =
+          kiln_error(KILN_ERR_OUT_OF_MEMORY,
+                     "%s: cannot allocate %zu bytes to read it into", pb, size);
+  }
+  if (!st) st = read_whole(fd, pb, m->buffer, size);
+  close(fd);
+  if (!st) st = import_savedmodel(m, m->buffer, size, variables);
   if (st) {
     kiln_model_free(m);
     return st;

@@ -206,6 +206,9 @@ typedef struct {
   bool bad_crc, sliced, unknown_rank;
   int64_t first_dim_override; /* nonzero: written as dims[0] */
   int shard_override;         /* nonzero: written as shard_id */
+  /* A scalar string: the checksum is TensorFlow's for strings (the length
+   * as a uint32, then the bytes after the varint). */
+  bool string_crc;
 } tensor_spec;
 
 static kiln_pb_writer header_value(int num_shards, int endianness,
@@ -238,6 +241,18 @@ static kiln_pb_writer entry_value(const tensor_spec *t) {
   if (t->offset) kiln_pb_put_int64(&w, 4, (int64_t)t->offset);
   kiln_pb_put_int64(&w, 5, (int64_t)t->size + t->size_add);
   uint32_t crc = kiln_crc32c(t->data, (size_t)t->size);
+  if (t->string_crc) {
+    size_t pos = 0;
+    uint32_t len = 0;
+    for (int shift = 0; pos < t->size; shift += 7) {
+      len |= (uint32_t)(t->data[pos] & 0x7f) << shift;
+      if (!(t->data[pos++] & 0x80)) break;
+    }
+    uint8_t le[4] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+                     (uint8_t)(len >> 24)};
+    crc = kiln_crc32c_extend(kiln_crc32c(le, 4), t->data + pos,
+                             (size_t)t->size - pos);
+  }
   kiln_pb_put_key(&w, 6, KILN_PB_I32);
   put_fixed32(&w, kiln_crc32c_mask(crc) ^ (t->bad_crc ? 4u : 0u));
   if (t->sliced) {
@@ -836,6 +851,77 @@ static int dump(const char *prefix) {
   return 0;
 }
 
+/* A scalar string tensor t (varint length, 4 checksum bytes, the bytes)
+ * holding `len` random bytes, or claiming `claimed` bytes when nonzero. */
+static void string_tensor(tensor_spec *t, size_t len, size_t claimed,
+                          uint8_t *bytes) {
+  t->tf_dtype = 7;
+  t->dtype = KILN_DTYPE_INVALID;
+  t->rank = 0;
+  size_t n = claimed ? claimed : len, pos = 0;
+  do {
+    t->data[pos++] = (uint8_t)((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n >>= 7;
+  } while (n);
+  for (int i = 0; i < 4; i++) t->data[pos++] = (uint8_t)kiln_test_rand();
+  for (size_t i = 0; i < len; i++)
+    t->data[pos++] = bytes[i] = (uint8_t)kiln_test_rand();
+  t->size = pos;
+  t->string_crc = true;
+}
+
+static void test_read_string(void) {
+  bundle_spec *b = calloc(1, sizeof *b);
+  uint8_t bytes[400];
+  for (int trial = 0; trial < 20; trial++) {
+    small_bundle(b);
+    size_t len = (size_t)kiln_test_int(0, 400);
+    string_tensor(&b->tensors[0], len, 0, bytes);
+    finish_bundle(b, SHARDS, 0, NULL);
+    kiln_bundle *bundle = NULL;
+    CHECK_OK(open_spec(b, SHARDS, &bundle));
+    if (!bundle) continue;
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    CHECK_OK(kiln_bundle_read_string(bundle, kiln_bundle_entry_at(bundle, 0),
+                                     &got, &got_len));
+    CHECK(got_len == len && (len == 0 || memcmp(got, bytes, len) == 0));
+    free(got);
+    CHECK_ERROR(kiln_bundle_read_string(bundle, kiln_bundle_entry_at(bundle, 1),
+                                        &got, &got_len),
+                KILN_ERR_INVALID_MODEL, "is not a scalar string");
+    CHECK(got == NULL);
+    kiln_bundle_free(bundle);
+  }
+  /* A length past the entry's bytes, and damaged bytes. */
+  small_bundle(b);
+  string_tensor(&b->tensors[0], 10, 11, bytes);
+  finish_bundle(b, SHARDS, 0, NULL);
+  kiln_bundle *bundle = NULL;
+  CHECK_OK(open_spec(b, SHARDS, &bundle));
+  uint8_t *got = NULL;
+  size_t got_len = 0;
+  if (bundle)
+    CHECK_ERROR(kiln_bundle_read_string(bundle, kiln_bundle_entry_at(bundle, 0),
+                                        &got, &got_len),
+                KILN_ERR_INVALID_MODEL, "a string of 11 bytes does not fit");
+  kiln_bundle_free(bundle);
+  small_bundle(b);
+  string_tensor(&b->tensors[0], 10, 0, bytes);
+  finish_bundle(b, SHARDS, 0, NULL);
+  b->shard_data[b->tensors[0].shard][b->tensors[0].offset + 7] ^= 1;
+  bundle = NULL;
+  CHECK_OK(open_spec(b, SHARDS, &bundle));
+  if (bundle)
+    CHECK_ERROR(kiln_bundle_read_string(bundle, kiln_bundle_entry_at(bundle, 0),
+                                        &got, &got_len),
+                KILN_ERR_INVALID_MODEL, "checksum mismatch");
+  CHECK(got == NULL);
+  kiln_bundle_free(bundle);
+  kiln_pb_writer_free(&b->index);
+  free(b);
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--dump") == 0) return dump(argv[2]);
   kiln_test_seed(0x7e45031e);
@@ -851,6 +937,7 @@ int main(int argc, char **argv) {
   test_entry_damage();
   test_random_damage();
   test_allocation_failures();
+  test_read_string();
   rmdir(temp_dir);
   return kiln_test_finish("test_tensor_bundle");
 }

@@ -739,6 +739,74 @@ kiln_status *kiln_bundle_read(const kiln_bundle *bundle,
   return NULL;
 }
 
+kiln_status *kiln_bundle_read_string(const kiln_bundle *bundle,
+                                     const kiln_bundle_entry *entry,
+                                     uint8_t **out, size_t *out_len) {
+  *out = NULL;
+  *out_len = 0;
+  if (!bundle || !entry || entry < bundle->entries ||
+      entry >= bundle->entries + bundle->count)
+    return kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                      "kiln_bundle_read_string: not an entry of this bundle");
+  if (entry->tf_dtype != 7 /* DT_STRING */ || entry->rank != 0)
+    return kiln_error(KILN_ERR_INVALID_MODEL,
+                      "tensor '%s' is not a scalar string (TensorFlow dtype "
+                      "%d, rank %d)",
+                      entry->name, entry->tf_dtype, entry->rank);
+  /* A scalar's bytes: its length as a varint, a 4-byte checksum of the
+   * lengths, then the string; the entry's CRC covers them all. Open
+   * checked the entry lies inside its shard, which exists. */
+  if (entry->size > ((uint64_t)1 << 30))
+    return kiln_error(KILN_ERR_UNSUPPORTED,
+                      "tensor '%s': %llu bytes is more than kiln reads for a "
+                      "string",
+                      entry->name, (unsigned long long)entry->size);
+  size_t size = (size_t)entry->size;
+  uint8_t *buf = kiln_malloc(bundle->allocator, size ? size : 1);
+  if (!buf) return KILN_OOM();
+  kiln_status *st = read_bytes(bundle, entry, buf);
+  uint64_t len = 0;
+  size_t pos = 0;
+  for (int shift = 0; !st; shift += 7) {
+    if (pos >= size || shift > 63) {
+      st = kiln_error(KILN_ERR_INVALID_MODEL,
+                      "tensor '%s': the string's length runs past its %zu "
+                      "bytes",
+                      entry->name, size);
+      break;
+    }
+    len |= (uint64_t)(buf[pos] & 0x7f) << shift;
+    if (!(buf[pos++] & 0x80)) break;
+  }
+  if (!st && (size - pos < 4 || len != size - pos - 4))
+    st = kiln_error(KILN_ERR_INVALID_MODEL,
+                    "tensor '%s': a string of %llu bytes does not fit the "
+                    "entry's %zu",
+                    entry->name, (unsigned long long)len, size);
+  if (!st) {
+    /* TensorFlow's checksum of a string tensor covers each length as a
+     * little-endian uint32 (not the varint; checked against files it
+     * wrote), then the 4 checksum bytes, then the strings. */
+    uint8_t len32[4];
+    for (int i = 0; i < 4; i++) len32[i] = (uint8_t)(len >> (8 * i));
+    uint32_t crc = kiln_crc32c_extend(0, len32, sizeof len32);
+    crc = kiln_crc32c_extend(crc, buf + pos, 4 + (size_t)len);
+    if (crc != entry->crc32c)
+      st = kiln_error(KILN_ERR_INVALID_MODEL,
+                      "tensor '%s': checksum mismatch (the index says "
+                      "0x%08x, the bytes give 0x%08x): the shard is damaged",
+                      entry->name, entry->crc32c, crc);
+  }
+  if (st) {
+    kiln_free(bundle->allocator, buf);
+    return st;
+  }
+  memmove(buf, buf + pos + 4, (size_t)len);
+  *out = buf;
+  *out_len = (size_t)len;
+  return NULL;
+}
+
 void kiln_bundle_free(kiln_bundle *bundle) {
   if (!bundle) return;
   const kiln_allocator *a = bundle->allocator;

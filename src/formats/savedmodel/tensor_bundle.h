@@ -71,6 +71,13 @@ kiln_status *kiln_bundle_read(const kiln_bundle *bundle,
                               const kiln_bundle_entry *entry, void *dst,
                               size_t dst_size);
 
+/* A scalar DT_STRING tensor's bytes (the checkpoint's
+ * _CHECKPOINTABLE_OBJECT_GRAPH), checked against the entry's CRC-32C, in
+ * memory the caller frees with kiln_free(allocator given to open, *out). */
+kiln_status *kiln_bundle_read_string(const kiln_bundle *bundle,
+                                     const kiln_bundle_entry *entry,
+                                     uint8_t **out, size_t *out_len);
+
 void kiln_bundle_free(kiln_bundle *bundle);
 
 #endif
