@@ -9,8 +9,8 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "formats/graph_build.h"
 #include "kernels/kernel.h"
-#include "passes/pass_util.h"
 
 kiln_status *kiln_keras_error(const kiln_keras_builder *b, const char *fmt,
                               ...) {
@@ -132,13 +132,8 @@ kiln_status *kiln_keras_const(kiln_keras_builder *b, const char *suffix,
                               int *out_id, void **out_data) {
   char name[512];
   value_name(b, suffix, name, sizeof name);
-  static const int64_t scalar[1] = {1};
-  if (!dims) dims = scalar; /* rank 0 */
-  KILN_TRY(
-      kiln_pass_add_constant(b->g, name, dtype, rank, dims, out_id, out_data));
-  kiln_value *v = &b->g->values[*out_id];
-  memcpy(v->signature, v->dims, sizeof v->signature);
-  return NULL;
+  kiln_graph_builder gb = {b->g, b->source, b->layer_index};
+  return kiln_gb_const(&gb, name, dtype, rank, dims, out_id, out_data);
 }
 
 kiln_status *kiln_keras_const_i32(kiln_keras_builder *b, const char *suffix,
@@ -212,63 +207,17 @@ const kiln_value *kiln_keras_value(const kiln_keras_builder *b, int id) {
   return &b->g->values[id];
 }
 
-/* Runs the op's shape function on the node's inputs at their default
- * shapes and stores the output's shape. An unknown batch is carried to the
- * output's signature when the output keeps the input's leading dim. */
-static kiln_status *shape_node(kiln_keras_builder *b, const kiln_node *n,
-                               int out_id) {
-  kiln_tensor in_t[8], out_t;
-  kiln_tensor *ins[8], *outs[1] = {&out_t};
-  bool dynamic = false;
-  for (int i = 0; i < n->num_inputs; i++) {
-    if (n->inputs[i] < 0) { /* an omitted optional input */
-      ins[i] = NULL;
-      continue;
-    }
-    const kiln_value *v = &b->g->values[n->inputs[i]];
-    kiln_value_as_tensor(v, &in_t[i]);
-    ins[i] = &in_t[i];
-    if (!v->is_constant && v->rank > 0 && v->signature[0] < 0) dynamic = true;
-  }
-  kiln_value *out = &b->g->values[out_id];
-  memset(&out_t, 0, sizeof out_t);
-  out_t.dtype = out->dtype;
-  kiln_op_ctx c = {.attrs = n->attrs,
-                   .inputs = ins,
-                   .num_inputs = n->num_inputs,
-                   .outputs = outs,
-                   .num_outputs = 1};
-  kiln_status *st = kiln_op_table[n->op].shape(&c);
-  if (st)
-    return kiln_status_wrap(st, "%s: layer '%s' (%s): %s", b->source, b->layer,
-                            b->class_name, kiln_op_table[n->op].name);
-  out = &b->g->values[out_id];
-  out->dtype = out_t.dtype;
-  out->rank = out_t.rank;
-  memcpy(out->dims, out_t.dims, sizeof out->dims);
-  memcpy(out->signature, out_t.dims, sizeof out->signature);
-  if (dynamic && out->rank > 0) out->signature[0] = -1;
-  return NULL;
-}
-
 kiln_status *kiln_keras_node(kiln_keras_builder *b, kiln_op_type op,
                              const int *inputs, int num_inputs,
                              const void *attrs, const char *suffix,
                              kiln_dtype dtype, int *out_id) {
-  if (num_inputs > 8) return kiln_keras_error(b, "too many inputs");
   char name[512];
   value_name(b, suffix, name, sizeof name);
-  int out;
-  KILN_TRY(kiln_graph_add_value(b->g, name, &out));
-  b->g->values[out].dtype =
-      dtype != KILN_DTYPE_INVALID ? dtype : b->g->values[inputs[0]].dtype;
-  kiln_node *n = NULL;
-  KILN_TRY(kiln_graph_add_node(b->g, op, inputs, num_inputs, &out, 1,
-                               b->layer_index, &n));
-  if (attrs) memcpy(n->attrs, attrs, kiln_op_table[op].attrs_size);
-  KILN_TRY(shape_node(b, n, out));
-  *out_id = out;
-  return NULL;
+  kiln_graph_builder gb = {b->g, b->source, b->layer_index};
+  kiln_status *st =
+      kiln_gb_node(&gb, op, inputs, num_inputs, attrs, name, dtype, out_id);
+  return st ? kiln_status_wrap(st, "layer '%s' (%s)", b->layer, b->class_name)
+            : NULL;
 }
 
 /* x * op(x) for the gated activations. */
