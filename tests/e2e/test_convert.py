@@ -91,7 +91,7 @@ def test_convert_usage(kiln_bin, tmp_path):
     result = K.run_kiln_command(["convert", text, "-o", tmp_path / "o"],
                                 kiln_bin=kiln_bin)
     assert result.returncode == 1
-    assert "not a TFLite model" in result.stderr
+    assert "not a model kiln convert reads" in result.stderr
     assert not (tmp_path / "o").exists()
     result = K.run_kiln_command(["convert", tmp_path, "-o", tmp_path / "o"],
                                 kiln_bin=kiln_bin)
