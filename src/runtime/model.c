@@ -238,6 +238,27 @@ static kiln_status *number_variables(kiln_model *m) {
   return NULL;
 }
 
+/* The load-time choices every format's model makes from its options:
+ * the instruction set its kernels may use and the int8 rounding. */
+static void resolve_choices(kiln_model *m) {
+  m->isa = kiln_isa_resolve(m->options.max_isa);
+  m->int8_fp32_rounding =
+      kiln_int8_rounding_resolve(m->options.int8_rounding) ==
+      KILN_INT8_ROUNDING_FP32;
+}
+
+/* The rest of loading for a format with one graph (Keras, SavedModel):
+ * the model is its only subgraph, optimized. */
+static kiln_status *finish_single_graph(kiln_model *m) {
+  resolve_choices(m);
+  m->subgraphs = kiln_calloc(m->alloc, 1, sizeof *m->subgraphs);
+  if (!m->subgraphs) return KILN_OOM();
+  m->num_subgraphs = 1;
+  m->subgraphs[0] = m;
+  KILN_TRY(optimize_graph(m));
+  return number_variables(m);
+}
+
 /* A Keras file's one graph, optimized. */
 static kiln_status *import_keras(kiln_model *m, const void *data, size_t size) {
   m->format = "keras";
@@ -249,16 +270,7 @@ static kiln_status *import_keras(kiln_model *m, const void *data, size_t size) {
     kiln_free(m->alloc, m->buffer);
     m->buffer = NULL;
   }
-  m->isa = kiln_isa_resolve(m->options.max_isa);
-  m->int8_fp32_rounding =
-      kiln_int8_rounding_resolve(m->options.int8_rounding) ==
-      KILN_INT8_ROUNDING_FP32;
-  m->subgraphs = kiln_calloc(m->alloc, 1, sizeof *m->subgraphs);
-  if (!m->subgraphs) return KILN_OOM();
-  m->num_subgraphs = 1;
-  m->subgraphs[0] = m;
-  KILN_TRY(optimize_graph(m));
-  return number_variables(m);
+  return finish_single_graph(m);
 }
 
 /* A SavedModel folder's serving graph, optimized: `pb` is its
@@ -269,16 +281,7 @@ static kiln_status *import_savedmodel(kiln_model *m, const void *pb,
   m->root = m;
   KILN_TRY(kiln_savedmodel_import(pb, size, variables, m->source, m->alloc,
                                   &m->graph));
-  m->isa = kiln_isa_resolve(m->options.max_isa);
-  m->int8_fp32_rounding =
-      kiln_int8_rounding_resolve(m->options.int8_rounding) ==
-      KILN_INT8_ROUNDING_FP32;
-  m->subgraphs = kiln_calloc(m->alloc, 1, sizeof *m->subgraphs);
-  if (!m->subgraphs) return KILN_OOM();
-  m->num_subgraphs = 1;
-  m->subgraphs[0] = m;
-  KILN_TRY(optimize_graph(m));
-  return number_variables(m);
+  return finish_single_graph(m);
 }
 
 /* Turns the model's bytes into optimized graphs. */
@@ -303,10 +306,7 @@ static kiln_status *import_graph(kiln_model *m, const void *data, size_t size) {
                                   &graphs, &count));
   m->graph = graphs[0];
   graphs[0] = NULL;
-  m->isa = kiln_isa_resolve(m->options.max_isa);
-  m->int8_fp32_rounding =
-      kiln_int8_rounding_resolve(m->options.int8_rounding) ==
-      KILN_INT8_ROUNDING_FP32;
+  resolve_choices(m);
   m->subgraphs = kiln_calloc(m->alloc, (size_t)count, sizeof *m->subgraphs);
   kiln_status *st = m->subgraphs ? NULL : KILN_OOM();
   if (!st) {
@@ -641,10 +641,7 @@ kiln_status *kiln_model_from_graph(kiln_graph *graph, const char *source,
   m->graph = graph;
   m->format = "graph";
   m->root = m;
-  m->isa = kiln_isa_resolve(m->options.max_isa);
-  m->int8_fp32_rounding =
-      kiln_int8_rounding_resolve(m->options.int8_rounding) ==
-      KILN_INT8_ROUNDING_FP32;
+  resolve_choices(m);
   m->options.custom_ops = NULL;
   m->subgraphs = kiln_calloc(m->alloc, 1, sizeof *m->subgraphs);
   st = m->subgraphs ? NULL : KILN_OOM();

@@ -2,17 +2,8 @@
  * or jansson (KILN_KERAS=OFF, or AUTO when one is missing): files are still
  * recognized, so the error says what the build lacks rather than that the
  * format is unknown. */
-#include <string.h>
-
 #include "core/status.h"
 #include "formats/keras/keras_import.h"
-
-bool kiln_keras_detect(const void *data, size_t size) {
-  static const unsigned char hdf5[8] = {0x89, 'H',  'D',  'F',
-                                        '\r', '\n', 0x1a, '\n'};
-  return (size >= 8 && memcmp(data, hdf5, 8) == 0) ||
-         (size >= 4 && memcmp(data, "PK\003\004", 4) == 0);
-}
 
 kiln_status *kiln_keras_import(const void *data, size_t size,
                                const char *source, const kiln_allocator *alloc,

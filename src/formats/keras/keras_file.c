@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/status.h"
+#include "formats/keras/keras_import.h"
 
 static pthread_mutex_t hdf5_mutex = PTHREAD_MUTEX_INITIALIZER;
 static H5E_auto2_t saved_func;
@@ -28,21 +29,6 @@ void kiln_keras_hdf5_lock(void) {
 void kiln_keras_hdf5_unlock(void) {
   H5Eset_auto2(H5E_DEFAULT, saved_func, saved_data);
   pthread_mutex_unlock(&hdf5_mutex);
-}
-
-static const unsigned char hdf5_signature[8] = {0x89, 'H',  'D',  'F',
-                                                '\r', '\n', 0x1a, '\n'};
-
-static bool is_hdf5(const void *data, size_t size) {
-  return size >= 8 && memcmp(data, hdf5_signature, 8) == 0;
-}
-
-static bool is_zip(const void *data, size_t size) {
-  return size >= 4 && memcmp(data, "PK\003\004", 4) == 0;
-}
-
-bool kiln_keras_detect(const void *data, size_t size) {
-  return is_hdf5(data, size) || is_zip(data, size);
 }
 
 /* ---- HDF5 helpers (called with the lock held) ---- */
@@ -626,8 +612,9 @@ kiln_status *kiln_keras_file_open(const void *data, size_t size,
   out->alloc = alloc;
   out->source = source ? source : "<memory>";
   out->h5 = -1;
-  kiln_status *st = is_hdf5(data, size) ? open_legacy(out, data, size)
-                    : is_zip(data, size)
+  kiln_status *st = kiln_keras_is_hdf5(data, size)
+                        ? open_legacy(out, data, size)
+                    : kiln_keras_is_zip(data, size)
                         ? open_keras_zip(out, data, size)
                         : kiln_error(KILN_ERR_INVALID_MODEL,
                                      "%s: neither an HDF5 file nor a "

@@ -57,10 +57,6 @@ typedef struct kiln_keras_file {
   bool synthetic;
 } kiln_keras_file;
 
-/* Whether `data` looks like a file this reader opens: the HDF5 signature
- * at byte 0, or a zip whose first entry header starts it. */
-bool kiln_keras_detect(const void *data, size_t size);
-
 /* Opens the container. On failure nothing is left open. */
 kiln_status *kiln_keras_file_open(const void *data, size_t size,
                                   const char *source,

@@ -9,8 +9,11 @@
 
 #include "core/graph.h"
 
-/* Whether the bytes look like a Keras file: HDF5 or a zip archive. */
+/* Whether the bytes look like a Keras file: HDF5 or a zip archive
+ * (keras_detect.c, built with or without the reader). */
 bool kiln_keras_detect(const void *data, size_t size);
+bool kiln_keras_is_hdf5(const void *data, size_t size);
+bool kiln_keras_is_zip(const void *data, size_t size);
 
 /* Builds the model's graph: Sequential and Functional models (nested ones
  * inlined) of the layers keras_layers*.c know. Weights are copied into the

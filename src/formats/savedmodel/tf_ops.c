@@ -210,22 +210,13 @@ static kiln_status *convert_selu(sm_importer *im, const kiln_tf_node *n,
   KILN_TRY(sm_const_f32(im, name, "zero", 0.0f, &zero));
   KILN_TRY(sm_const_f32(im, name, "scale", scale, &c_pos));
   KILN_TRY(sm_const_f32(im, name, "scale_alpha", scale * alpha, &c_neg));
-  KILN_TRY(sm_node(im, KILN_OP_ELU, &x, 1, NULL, name, "elu",
-                   KILN_DTYPE_INVALID, &elu));
-  int mi[2] = {elu, zero};
-  KILN_TRY(sm_node(im, KILN_OP_MINIMUM, mi, 2, NULL, name, "negative",
-                   KILN_DTYPE_INVALID, &neg));
-  KILN_TRY(sm_node(im, KILN_OP_RELU, &x, 1, NULL, name, "positive",
-                   KILN_DTYPE_INVALID, &pos));
-  int ai[2] = {pos, c_pos}, bi[2] = {neg, c_neg};
-  KILN_TRY(sm_node(im, KILN_OP_MUL, ai, 2, NULL, name, "scaled_positive",
-                   KILN_DTYPE_INVALID, &a));
-  KILN_TRY(sm_node(im, KILN_OP_MUL, bi, 2, NULL, name, "scaled_negative",
-                   KILN_DTYPE_INVALID, &b));
-  int si[2] = {a, b};
+  KILN_TRY(sm_unary(im, KILN_OP_ELU, x, name, "elu", &elu));
+  KILN_TRY(sm_binary(im, KILN_OP_MINIMUM, elu, zero, name, "negative", &neg));
+  KILN_TRY(sm_unary(im, KILN_OP_RELU, x, name, "positive", &pos));
+  KILN_TRY(sm_binary(im, KILN_OP_MUL, pos, c_pos, name, "scaled_positive", &a));
+  KILN_TRY(sm_binary(im, KILN_OP_MUL, neg, c_neg, name, "scaled_negative", &b));
   out->kind = SM_VALUE;
-  return sm_node(im, KILN_OP_ADD, si, 2, NULL, name, NULL, KILN_DTYPE_INVALID,
-                 &out->id);
+  return sm_binary(im, KILN_OP_ADD, a, b, name, NULL, &out->id);
 }
 
 /* softplus(x) = relu(x) + log(1 + exp(-|x|)), which never overflows. */
@@ -235,23 +226,14 @@ static kiln_status *convert_softplus(sm_importer *im, const kiln_tf_node *n,
   KILN_TRY(sm_inputs(im, n, num_in, 1, 1));
   int x = in[0].id, one, abs, neg, e, sum, lg, pos;
   KILN_TRY(sm_const_f32(im, name, "one", 1.0f, &one));
-  KILN_TRY(sm_node(im, KILN_OP_ABS, &x, 1, NULL, name, "abs",
-                   KILN_DTYPE_INVALID, &abs));
-  KILN_TRY(sm_node(im, KILN_OP_NEG, &abs, 1, NULL, name, "neg",
-                   KILN_DTYPE_INVALID, &neg));
-  KILN_TRY(sm_node(im, KILN_OP_EXP, &neg, 1, NULL, name, "exp",
-                   KILN_DTYPE_INVALID, &e));
-  int si[2] = {e, one};
-  KILN_TRY(sm_node(im, KILN_OP_ADD, si, 2, NULL, name, "add",
-                   KILN_DTYPE_INVALID, &sum));
-  KILN_TRY(sm_node(im, KILN_OP_LOG, &sum, 1, NULL, name, "log",
-                   KILN_DTYPE_INVALID, &lg));
-  KILN_TRY(sm_node(im, KILN_OP_RELU, &x, 1, NULL, name, "relu",
-                   KILN_DTYPE_INVALID, &pos));
-  int ai[2] = {pos, lg};
+  KILN_TRY(sm_unary(im, KILN_OP_ABS, x, name, "abs", &abs));
+  KILN_TRY(sm_unary(im, KILN_OP_NEG, abs, name, "neg", &neg));
+  KILN_TRY(sm_unary(im, KILN_OP_EXP, neg, name, "exp", &e));
+  KILN_TRY(sm_binary(im, KILN_OP_ADD, e, one, name, "add", &sum));
+  KILN_TRY(sm_unary(im, KILN_OP_LOG, sum, name, "log", &lg));
+  KILN_TRY(sm_unary(im, KILN_OP_RELU, x, name, "relu", &pos));
   out->kind = SM_VALUE;
-  return sm_node(im, KILN_OP_ADD, ai, 2, NULL, name, NULL, KILN_DTYPE_INVALID,
-                 &out->id);
+  return sm_binary(im, KILN_OP_ADD, pos, lg, name, NULL, &out->id);
 }
 
 /* erf(x) = sign(x) * (1 - poly(t) * exp(-x^2)), t = 1 / (1 + p|x|):
@@ -269,54 +251,30 @@ static kiln_status *convert_erf(sm_importer *im, const kiln_tf_node *n,
     return sm_node_error(im, n, "kiln computes Erf on float32 only");
   KILN_TRY(sm_const_f32(im, name, "p", 0.3275911f, &c_p));
   KILN_TRY(sm_const_f32(im, name, "one", 1.0f, &one));
-  KILN_TRY(sm_node(im, KILN_OP_ABS, &x, 1, NULL, name, "abs",
-                   KILN_DTYPE_INVALID, &ax));
-  KILN_TRY(sm_node(im, KILN_OP_SIGN, &x, 1, NULL, name, "sign",
-                   KILN_DTYPE_INVALID, &sg));
-  int i1[2] = {ax, c_p};
-  KILN_TRY(sm_node(im, KILN_OP_MUL, i1, 2, NULL, name, "px", KILN_DTYPE_INVALID,
-                   &t0));
-  int i2[2] = {t0, one};
-  KILN_TRY(sm_node(im, KILN_OP_ADD, i2, 2, NULL, name, "one_px",
-                   KILN_DTYPE_INVALID, &t1));
-  int i3[2] = {one, t1};
-  KILN_TRY(
-      sm_node(im, KILN_OP_DIV, i3, 2, NULL, name, "t", KILN_DTYPE_INVALID, &t));
+  KILN_TRY(sm_unary(im, KILN_OP_ABS, x, name, "abs", &ax));
+  KILN_TRY(sm_unary(im, KILN_OP_SIGN, x, name, "sign", &sg));
+  KILN_TRY(sm_binary(im, KILN_OP_MUL, ax, c_p, name, "px", &t0));
+  KILN_TRY(sm_binary(im, KILN_OP_ADD, t0, one, name, "one_px", &t1));
+  KILN_TRY(sm_binary(im, KILN_OP_DIV, one, t1, name, "t", &t));
   /* Horner: ((((a5 t + a4) t + a3) t + a2) t + a1) t. */
   KILN_TRY(sm_const_f32(im, name, "a5", a[4], &k));
-  int i4[2] = {t, k};
-  KILN_TRY(sm_node(im, KILN_OP_MUL, i4, 2, NULL, name, "h5", KILN_DTYPE_INVALID,
-                   &acc));
+  KILN_TRY(sm_binary(im, KILN_OP_MUL, t, k, name, "h5", &acc));
   for (int j = 3; j >= 0; j--) {
     char suffix[16];
     snprintf(suffix, sizeof suffix, "a%d", j + 1);
     KILN_TRY(sm_const_f32(im, name, suffix, a[j], &k));
-    int ia[2] = {acc, k};
     snprintf(suffix, sizeof suffix, "h%d_add", j + 1);
-    KILN_TRY(sm_node(im, KILN_OP_ADD, ia, 2, NULL, name, suffix,
-                     KILN_DTYPE_INVALID, &tmp));
-    int im2[2] = {tmp, t};
+    KILN_TRY(sm_binary(im, KILN_OP_ADD, acc, k, name, suffix, &tmp));
     snprintf(suffix, sizeof suffix, "h%d", j + 1);
-    KILN_TRY(sm_node(im, KILN_OP_MUL, im2, 2, NULL, name, suffix,
-                     KILN_DTYPE_INVALID, &acc));
+    KILN_TRY(sm_binary(im, KILN_OP_MUL, tmp, t, name, suffix, &acc));
   }
-  int i5[2] = {ax, ax};
-  KILN_TRY(sm_node(im, KILN_OP_MUL, i5, 2, NULL, name, "x2", KILN_DTYPE_INVALID,
-                   &sq));
-  KILN_TRY(sm_node(im, KILN_OP_NEG, &sq, 1, NULL, name, "neg_x2",
-                   KILN_DTYPE_INVALID, &nsq));
-  KILN_TRY(sm_node(im, KILN_OP_EXP, &nsq, 1, NULL, name, "exp",
-                   KILN_DTYPE_INVALID, &e));
-  int i6[2] = {acc, e};
-  KILN_TRY(sm_node(im, KILN_OP_MUL, i6, 2, NULL, name, "tail",
-                   KILN_DTYPE_INVALID, &tmp));
-  int i7[2] = {one, tmp};
-  KILN_TRY(sm_node(im, KILN_OP_SUB, i7, 2, NULL, name, "erf_abs",
-                   KILN_DTYPE_INVALID, &tmp));
-  int i8[2] = {sg, tmp};
+  KILN_TRY(sm_binary(im, KILN_OP_MUL, ax, ax, name, "x2", &sq));
+  KILN_TRY(sm_unary(im, KILN_OP_NEG, sq, name, "neg_x2", &nsq));
+  KILN_TRY(sm_unary(im, KILN_OP_EXP, nsq, name, "exp", &e));
+  KILN_TRY(sm_binary(im, KILN_OP_MUL, acc, e, name, "tail", &tmp));
+  KILN_TRY(sm_binary(im, KILN_OP_SUB, one, tmp, name, "erf_abs", &tmp));
   out->kind = SM_VALUE;
-  return sm_node(im, KILN_OP_MUL, i8, 2, NULL, name, NULL, KILN_DTYPE_INVALID,
-                 &out->id);
+  return sm_binary(im, KILN_OP_MUL, sg, tmp, name, NULL, &out->id);
 }
 
 /* erfc(x) = 1 - erf(x) (absolute error as erf's). */
@@ -329,10 +287,8 @@ static kiln_status *convert_erfc(sm_importer *im, const kiln_tf_node *n,
   KILN_TRY(convert_erf(im, n, erf_name, in, num_in, &erf));
   int one;
   KILN_TRY(sm_const_f32(im, name, "one", 1.0f, &one));
-  int ins[2] = {one, erf.id};
   out->kind = SM_VALUE;
-  return sm_node(im, KILN_OP_SUB, ins, 2, NULL, name, NULL, KILN_DTYPE_INVALID,
-                 &out->id);
+  return sm_binary(im, KILN_OP_SUB, one, erf.id, name, NULL, &out->id);
 }
 
 /* ---- reductions ---- */

@@ -98,6 +98,17 @@ kiln_status *sm_node(sm_importer *im, kiln_op_type op, const int *inputs,
   return kiln_gb_node(&im->gb, op, inputs, num_inputs, attrs, full, dtype, out);
 }
 
+kiln_status *sm_unary(sm_importer *im, kiln_op_type op, int x, const char *name,
+                      const char *suffix, int *out) {
+  return sm_node(im, op, &x, 1, NULL, name, suffix, KILN_DTYPE_INVALID, out);
+}
+
+kiln_status *sm_binary(sm_importer *im, kiln_op_type op, int a, int b,
+                       const char *name, const char *suffix, int *out) {
+  int ins[2] = {a, b};
+  return sm_node(im, op, ins, 2, NULL, name, suffix, KILN_DTYPE_INVALID, out);
+}
+
 kiln_status *sm_const_i32(sm_importer *im, const char *name, const char *suffix,
                           const int32_t *values, int count, int *out) {
   char full[600];

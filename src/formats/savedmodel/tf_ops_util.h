@@ -33,6 +33,12 @@ kiln_status *sm_nhwc(const sm_importer *im, const kiln_tf_node *n);
 kiln_status *sm_node(sm_importer *im, kiln_op_type op, const int *inputs,
                      int num_inputs, const void *attrs, const char *name,
                      const char *suffix, kiln_dtype dtype, int *out);
+/* Attribute-free elementwise nodes of input 0's dtype: what composed
+ * operators (Selu, Softplus, Erf) are built of. */
+kiln_status *sm_unary(sm_importer *im, kiln_op_type op, int x, const char *name,
+                      const char *suffix, int *out);
+kiln_status *sm_binary(sm_importer *im, kiln_op_type op, int a, int b,
+                       const char *name, const char *suffix, int *out);
 kiln_status *sm_const_i32(sm_importer *im, const char *name, const char *suffix,
                           const int32_t *values, int count, int *out);
 kiln_status *sm_const_f32(sm_importer *im, const char *name, const char *suffix,
